@@ -1,0 +1,31 @@
+// Clock: the engine's only source of wall-clock time, injectable for tests.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "tldb/types.h"
+
+namespace tldb {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Milliseconds since the Unix epoch. May jump forward or backward.
+  virtual TimestampMs NowMs() = 0;
+  static std::shared_ptr<Clock> System();
+};
+
+// A clock tests set by hand.
+class ManualClock : public Clock {
+ public:
+  explicit ManualClock(TimestampMs now_ms) : now_ms_(now_ms) {}
+  TimestampMs NowMs() override { return now_ms_.load(); }
+  void Set(TimestampMs now_ms) { now_ms_.store(now_ms); }
+  void Advance(int64_t delta_ms) { now_ms_.fetch_add(delta_ms); }
+
+ private:
+  std::atomic<TimestampMs> now_ms_;
+};
+
+}  // namespace tldb

@@ -1,0 +1,107 @@
+// Db: the embeddable timeline store.
+//
+// Contract:
+// - A Db owns one data directory (one process at a time: a LOCK file is held).
+// - Timelines live in namespaces; a timeline is created by its first append. SeqIds start at 1
+//   and grow by exactly 1 per message of a timeline; timestamps never go backwards in a timeline.
+// - Append is acknowledged only once it is as durable as asked (Durability). Concurrent appends
+//   to a namespace share one write and one fdatasync (group commit).
+// - Under kSync, a reader never sees a message before it is durable.
+// - After any write or fdatasync error the namespace's log refuses all further writes with that
+//   same error (sticky) and nothing of the failed group is acknowledged. Reads keep working.
+// - All methods are thread-safe. Async callbacks run on an engine thread and must not block.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tldb/options.h"
+#include "tldb/status.h"
+#include "tldb/types.h"
+
+namespace tldb {
+
+struct NamespaceInfo {
+  std::string name;
+  uint32_t id = 0;
+  NamespaceOptions options;
+  uint64_t timelines = 0;
+  uint64_t segments = 0;
+  uint64_t bytes_on_disk = 0;
+};
+
+struct DbStats {
+  uint64_t appends = 0;           // messages appended (a fan-out counts once per timeline)
+  uint64_t appends_deduplicated = 0;
+  uint64_t groups_committed = 0;  // group commits (writes)
+  uint64_t syncs = 0;             // fdatasync calls on segments
+  uint64_t bytes_written = 0;     // segment bytes written
+  uint64_t gets = 0;
+  uint64_t scans = 0;
+  uint64_t timelines = 0;
+  uint64_t dedupe_entries = 0;
+  uint64_t memory_timeline_bytes = 0;  // timeline table (keys, state, segment lists)
+  uint64_t memory_active_index_bytes = 0;
+  uint64_t memory_dedupe_bytes = 0;
+  std::string io_backend;  // "uring", "posix" or "sim"
+};
+
+using AppendCallback = std::function<void(Result<AppendResult>)>;
+using FanoutCallback = std::function<void(Result<std::vector<AppendResult>>)>;
+
+class Db {
+ public:
+  static Result<std::unique_ptr<Db>> Open(const std::string& dir, const Options& options);
+  virtual ~Db() = default;
+
+  // Namespaces. Creating an existing namespace with equal options is OK (idempotent); with
+  // different options it is AlreadyExists.
+  virtual Status CreateNamespace(std::string_view name, const NamespaceOptions& options) = 0;
+  virtual Result<std::vector<NamespaceInfo>> ListNamespaces() = 0;
+  virtual Result<NamespaceInfo> DescribeNamespace(std::string_view name) = 0;
+
+  // Appends one message and blocks until it is as durable as requested.
+  virtual Result<AppendResult> Append(std::string_view ns, std::string_view timeline,
+                                      std::string_view payload,
+                                      const AppendOptions& options = {}) = 0;
+  // The same without blocking: `done` runs once, on an engine thread, after the append is as
+  // durable as requested (or failed). Used by the server so that no thread waits per request.
+  virtual void AppendAsync(std::string_view ns, std::string_view timeline,
+                           std::string_view payload, const AppendOptions& options,
+                           AppendCallback done) = 0;
+
+  // Appends one payload to many timelines in one atomic record (payload stored once). After a
+  // crash either every timeline has it or none has. Results are in `timelines` order. With a
+  // client_msg_id, a retry returns the original SeqIds.
+  virtual Result<std::vector<AppendResult>> AppendFanout(std::string_view ns,
+                                                         std::span<const std::string_view> timelines,
+                                                         std::string_view payload,
+                                                         const AppendOptions& options = {}) = 0;
+  virtual void AppendFanoutAsync(std::string_view ns, std::span<const std::string_view> timelines,
+                                 std::string_view payload, const AppendOptions& options,
+                                 FanoutCallback done) = 0;
+
+  // One message, or NotFound.
+  virtual Result<Message> Get(std::string_view ns, std::string_view timeline, Seq seq) = 0;
+  // Messages with from_seq <= seq <= to_seq in the requested direction. A backward scan with
+  // to_seq = 0 is "latest N".
+  virtual Result<std::vector<Message>> Scan(std::string_view ns, std::string_view timeline,
+                                            const ScanOptions& options) = 0;
+  // Last visible SeqId per timeline (0 for a timeline that does not exist), from memory.
+  virtual Result<std::vector<Seq>> LastSeq(std::string_view ns,
+                                           std::span<const std::string_view> timelines) = 0;
+
+  // Makes every acknowledged buffered append durable.
+  virtual Status Sync() = 0;
+  virtual DbStats Stats() = 0;
+  // Finishes pending appends, syncs, seals nothing, releases the directory. Idempotent; the
+  // destructor calls it.
+  virtual Status Close() = 0;
+};
+
+}  // namespace tldb

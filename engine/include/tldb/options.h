@@ -1,0 +1,94 @@
+// Options for opening a Db, for namespaces, and for individual calls. Every limit carries its
+// unit in its name and a comment saying why it is what it is.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "tldb/types.h"
+
+namespace tldb {
+
+class FileSystem;  // the I/O seam, engine/src/io/file_system.h
+class Clock;       // wall clock, tldb/clock.h
+
+// Hard ceilings that no option can exceed (they size on-disk fields and buffers).
+inline constexpr uint32_t kTimelineKeyBytesMax = 255;  // key length is one byte on disk
+inline constexpr uint32_t kClientMsgIdBytesMax = 64;   // dedupe ids are short (UUIDs are 36)
+inline constexpr uint32_t kPayloadBytesCeiling = 16u << 20;  // 16 MiB: bounds one record
+inline constexpr uint32_t kNamespaceNameBytesMax = 64;
+inline constexpr uint64_t kSegmentBytesMin = 64u << 10;  // below this, headers dominate
+inline constexpr uint64_t kSegmentBytesCeiling = 1ull << 31;  // offsets are 32-bit on disk
+inline constexpr uint32_t kFanoutTimelinesCeiling = 100'000;
+
+// Per-namespace options, persisted in the data directory's catalog.
+struct NamespaceOptions {
+  // Messages older than this are expired (0 = kept forever). Enforced by maintenance.
+  uint64_t ttl_ms = 0;
+  // The active segment rolls once it holds this many bytes. 64 MiB: big enough that a roll
+  // (index write, new file, directory fsync: ~1 ms) is rare, small enough that TTL frees space
+  // in fine steps and a crash re-scans little.
+  uint64_t segment_bytes_max = 64ull << 20;
+  // Durability used when a call says Durability::kDefault.
+  Durability durability = Durability::kSync;
+};
+
+struct Options {
+  // Create the directory (and an empty catalog) if it does not exist.
+  bool create_if_missing = true;
+  // I/O backend: "auto" (io_uring, falling back to POSIX when the kernel refuses it),
+  // "uring", "posix". Ignored when `file_system` is set.
+  std::string io_backend = "auto";
+  // Injected file system (tests use the simulated backend). Null: chosen by io_backend.
+  std::shared_ptr<FileSystem> file_system;
+  // Injected clock (tests). Null: the system wall clock.
+  std::shared_ptr<Clock> clock;
+  // Largest payload accepted. Default 1 MiB: chat messages are small; bigger blobs belong in
+  // object storage. Capped at kPayloadBytesCeiling.
+  uint32_t payload_bytes_max = 1u << 20;
+  // Most timelines in one AppendFanout (a 10,000-member group). Capped at
+  // kFanoutTimelinesCeiling.
+  uint32_t fanout_timelines_max = 10'000;
+  // Retry-dedupe window. A client_msg_id is remembered while all three hold: it is among the
+  // newest dedupe_per_timeline_max messages of its timeline, it is younger than dedupe_age_ms,
+  // and it is among the newest dedupe_entries_max ids of the whole Db (the memory bound:
+  // about 40 bytes per entry, so the 1M default costs about 40 MiB at most).
+  uint32_t dedupe_per_timeline_max = 10'000;
+  uint64_t dedupe_age_ms = 24ull * 3600 * 1000;
+  uint32_t dedupe_entries_max = 1'000'000;
+  // Bytes of pending appends per namespace before new appends get Busy (backpressure).
+  uint64_t pending_bytes_max = 64ull << 20;
+  // Largest group written by one commit: bounds the commit buffer and one write's latency.
+  uint64_t group_bytes_max = 4ull << 20;
+  // Open even if a segment is corrupt before its durable point: the damaged tail is cut and
+  // the loss is reported through `on_event`. Off by default: corruption refuses to open.
+  bool salvage = false;
+  // Receives one line per notable event (recovery cuts, corruption, sticky errors).
+  std::function<void(std::string_view)> on_event;
+};
+
+struct AppendOptions {
+  // Retry key (<= kClientMsgIdBytesMax bytes). Empty: no deduplication.
+  std::string_view client_msg_id;
+  // Fail with Conflict unless the timeline's last SeqId equals this.
+  std::optional<Seq> expected_last_seq;
+  Durability durability = Durability::kDefault;
+};
+
+struct ScanOptions {
+  // Inclusive SeqId bounds; 0 means open (from the first / to the last).
+  Seq from_seq = 0;
+  Seq to_seq = 0;
+  Direction direction = Direction::kForward;
+  // At most this many messages ...
+  uint32_t limit = 100;
+  // ... and stop once this many payload bytes are collected (at least one message is returned
+  // when any matches).
+  uint64_t bytes_max = 4ull << 20;
+};
+
+}  // namespace tldb

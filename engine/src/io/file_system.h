@@ -1,0 +1,126 @@
+// THE I/O SEAM. Every byte the engine reads or writes goes through these interfaces.
+//
+// Backends:
+//   posix_file_system.cc  plain pread/pwrite/fdatasync (fallback; works everywhere)
+//   uring_file_system.cc  io_uring: writes linked with fdatasync, batched reads. The only
+//                         translation unit that includes liburing.h.
+//   sim_file_system.cc    in memory, deterministic, fault injecting (tests).
+//
+// Contract shared by all backends:
+// - Paths are plain strings; directories are created explicitly.
+// - WritableFile writes are positional. Bytes written are visible to readers of the same path
+//   immediately (as with the OS page cache) but are durable only after Sync() returns OK.
+// - A file created (or renamed) is durable in its directory only after SyncDir(dir).
+// - Errors come back as Status; errno is mapped in errno_status.cc only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "tldb/status.h"
+
+namespace tldb {
+
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  // Writes all of `data` at `offset` (loops over short writes).
+  virtual Status Write(uint64_t offset, std::span<const char> data) = 0;
+  // fdatasync.
+  virtual Status Sync() = 0;
+  // Write then fdatasync; io_uring submits both linked in one syscall.
+  virtual Status WriteAndSync(uint64_t offset, std::span<const char> data) {
+    TLDB_RETURN_IF_ERROR(Write(offset, data));
+    return Sync();
+  }
+  // Sets the file size (grows with zeros, or cuts).
+  virtual Status Truncate(uint64_t size) = 0;
+  // Reserves [offset, offset+len) (fallocate, keep size unchanged when keep_size).
+  virtual Status Allocate(uint64_t offset, uint64_t len) = 0;
+  virtual Result<uint64_t> Size() = 0;
+  virtual Status Close() = 0;
+};
+
+struct ReadRequest {
+  uint64_t offset = 0;
+  size_t len = 0;
+  char* buf = nullptr;
+  Status status;        // out
+  size_t bytes_read = 0;  // out: < len only at end of file
+};
+
+class ReadableFile {
+ public:
+  virtual ~ReadableFile() = default;
+  // Reads up to len bytes at offset into buf; returns bytes read (short only at end of file).
+  virtual Result<size_t> Read(uint64_t offset, size_t len, char* buf) = 0;
+  // Many reads at once (io_uring submits them together). Fills each request's status.
+  virtual Status ReadBatch(std::span<ReadRequest> reqs) {
+    for (auto& r : reqs) {
+      auto n = Read(r.offset, r.len, r.buf);
+      if (!n.ok()) {
+        r.status = n.status();
+      } else {
+        r.bytes_read = *n;
+      }
+    }
+    return Status::Ok();
+  }
+  virtual Result<uint64_t> Size() = 0;
+};
+
+// A read-only mapping of a whole file (sealed segments and index files). The bytes stay valid
+// until the object is destroyed.
+class MappedFile {
+ public:
+  virtual ~MappedFile() = default;
+  virtual std::span<const char> data() const = 0;
+};
+
+// Held while a process owns a data directory.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  virtual std::string Name() const = 0;  // "posix", "uring", "sim"
+
+  // Opens for writing; creates when `create` (and fails with AlreadyExists-like IOError if
+  // `exclusive` and it exists).
+  virtual Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path, bool create,
+                                                             bool exclusive) = 0;
+  virtual Result<std::unique_ptr<ReadableFile>> OpenReadable(const std::string& path) = 0;
+  virtual Result<std::unique_ptr<MappedFile>> Map(const std::string& path) = 0;
+
+  virtual Status CreateDir(const std::string& path) = 0;  // OK if it exists
+  virtual Status SyncDir(const std::string& path) = 0;
+  virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;  // names only
+  virtual Result<bool> Exists(const std::string& path) = 0;
+  virtual Result<uint64_t> FileSize(const std::string& path) = 0;
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual Status Remove(const std::string& path) = 0;
+  virtual Result<std::unique_ptr<FileLock>> Lock(const std::string& path) = 0;
+
+  // Convenience: whole-file read and atomic replace (write tmp, sync, rename, sync dir).
+  Result<std::string> ReadFileToString(const std::string& path);
+  Status WriteFileAtomic(const std::string& path, std::span<const char> data);
+};
+
+// Backend factories.
+std::shared_ptr<FileSystem> NewPosixFileSystem();
+// Fails with NotSupported when the kernel refuses io_uring (common in containers).
+Result<std::shared_ptr<FileSystem>> NewUringFileSystem();
+// "auto" | "uring" | "posix".
+Result<std::shared_ptr<FileSystem>> NewFileSystem(const std::string& backend);
+
+// The directory part of a path ("a/b/c" -> "a/b", "c" -> ".").
+std::string DirName(const std::string& path);
+
+}  // namespace tldb

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Configures and builds tldb into ${BUILD_DIR:-build} (Release-ish, warnings as errors).
+# Extra arguments go to cmake's configure step, e.g. -DTLDB_SANITIZE=ON.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/deps.sh
+build=${BUILD_DIR:-build}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} "$@" >/dev/null
+cmake --build "$build" -j "$(nproc)"
