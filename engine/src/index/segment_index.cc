@@ -1,0 +1,195 @@
+#include "index/segment_index.h"
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+
+#include "util/check.h"
+#include "util/checksum.h"
+#include "util/coding.h"
+
+namespace tldb {
+
+using namespace index_format;  // NOLINT(google-build-using-namespace)
+
+uint64_t KeyHash(std::string_view key) { return Hash64(key, 0x7464626b6579ull); }
+uint64_t DedupeHash(uint64_t key_hash, std::string_view client_msg_id) {
+  return Hash64(client_msg_id, key_hash);
+}
+
+void SegmentIndexBuilder::AddTimeline(std::string_view key, uint64_t key_hash, Seq first_seq,
+                                      TimestampMs last_ts, std::span<const uint32_t> offsets) {
+  TLDB_CHECK(!offsets.empty() && first_seq != 0);
+  timelines_.push_back(
+      {std::string(key), key_hash, first_seq, last_ts, {offsets.begin(), offsets.end()}});
+}
+
+void SegmentIndexBuilder::AddDedupe(std::string_view key, uint64_t cmid_hash, Seq seq,
+                                    TimestampMs ts) {
+  dedupe_.push_back({std::string(key), cmid_hash, seq, ts});
+}
+
+std::string SegmentIndexBuilder::Finish(uint32_t data_end, TimestampMs min_ts,
+                                        TimestampMs max_ts) {
+  std::sort(timelines_.begin(), timelines_.end(), [](const Timeline& a, const Timeline& b) {
+    return a.key_hash != b.key_hash ? a.key_hash < b.key_hash : a.key < b.key;
+  });
+  std::unordered_map<std::string_view, uint32_t> entry_of;
+  uint64_t offset_count = 0;
+  uint64_t key_bytes = 0;
+  for (uint32_t i = 0; i < timelines_.size(); ++i) {
+    entry_of.emplace(timelines_[i].key, i);
+    offset_count += timelines_[i].offsets.size();
+    key_bytes += timelines_[i].key.size();
+  }
+  TLDB_CHECK(offset_count < (uint64_t{1} << 32) && key_bytes < (uint64_t{1} << 32));
+  std::string out(kHeaderBytes, '\0');
+  char* h = out.data();
+  std::memcpy(h, kMagic, 8);
+  EncodeFixed32(h + 8, kVersion);
+  EncodeFixed32(h + 12, ns_id_);
+  EncodeFixed64(h + 16, segment_id_);
+  EncodeFixed32(h + 24, data_end);
+  EncodeFixed32(h + 28, static_cast<uint32_t>(timelines_.size()));
+  EncodeFixed32(h + 32, static_cast<uint32_t>(offset_count));
+  EncodeFixed32(h + 36, static_cast<uint32_t>(dedupe_.size()));
+  EncodeFixed64(h + 40, static_cast<uint64_t>(min_ts));
+  EncodeFixed64(h + 48, static_cast<uint64_t>(max_ts));
+  EncodeFixed32(h + 56, static_cast<uint32_t>(key_bytes));
+  EncodeFixed32(h + 60, static_cast<uint32_t>(Hash64(h, 60)));
+
+  uint32_t offsets_start = 0;
+  uint32_t key_offset = 0;
+  for (const auto& t : timelines_) {
+    char e[kEntryBytes] = {};
+    EncodeFixed64(e, t.key_hash);
+    EncodeFixed64(e + 8, t.first_seq);
+    EncodeFixed64(e + 16, static_cast<uint64_t>(t.last_ts));
+    EncodeFixed32(e + 24, static_cast<uint32_t>(t.offsets.size()));
+    EncodeFixed32(e + 28, offsets_start);
+    EncodeFixed32(e + 32, key_offset);
+    e[36] = static_cast<char>(t.key.size());
+    out.append(e, kEntryBytes);
+    offsets_start += static_cast<uint32_t>(t.offsets.size());
+    key_offset += static_cast<uint32_t>(t.key.size());
+  }
+  for (const auto& t : timelines_) {
+    for (uint32_t off : t.offsets) PutFixed32(&out, off);
+  }
+  for (const auto& d : dedupe_) {
+    auto it = entry_of.find(d.key);
+    TLDB_CHECK(it != entry_of.end());
+    char e[kDedupeBytes] = {};
+    EncodeFixed64(e, d.cmid_hash);
+    EncodeFixed64(e + 8, d.seq);
+    EncodeFixed64(e + 16, static_cast<uint64_t>(d.ts));
+    EncodeFixed32(e + 24, it->second);
+    out.append(e, kDedupeBytes);
+  }
+  for (const auto& t : timelines_) out += t.key;
+  PutFixed64(&out, Hash64(out.data(), out.size()));
+  return out;
+}
+
+Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_id,
+                                uint64_t segment_id, std::string_view what) {
+  const std::string where(what);
+  if (file.size() < kHeaderBytes + kFooterBytes) {
+    return Status::Corruption(where + ": index file truncated");
+  }
+  const char* h = file.data();
+  if (std::memcmp(h, kMagic, 8) != 0) return Status::Corruption(where + ": bad index magic");
+  if (DecodeFixed32(h + 60) != static_cast<uint32_t>(Hash64(h, 60))) {
+    return Status::Corruption(where + ": index header checksum mismatch");
+  }
+  if (DecodeFixed32(h + 8) != kVersion) {
+    return Status::Corruption(where + ": unsupported index version");
+  }
+  summary_.namespace_id = DecodeFixed32(h + 12);
+  summary_.segment_id = DecodeFixed64(h + 16);
+  summary_.data_end = DecodeFixed32(h + 24);
+  timeline_count_ = DecodeFixed32(h + 28);
+  offset_count_ = DecodeFixed32(h + 32);
+  dedupe_count_ = DecodeFixed32(h + 36);
+  summary_.min_ts = static_cast<TimestampMs>(DecodeFixed64(h + 40));
+  summary_.max_ts = static_cast<TimestampMs>(DecodeFixed64(h + 48));
+  key_blob_bytes_ = DecodeFixed32(h + 56);
+  if (summary_.namespace_id != namespace_id || summary_.segment_id != segment_id) {
+    return Status::Corruption(where + ": index belongs to another segment or namespace");
+  }
+  const uint64_t want = kHeaderBytes + uint64_t{timeline_count_} * kEntryBytes +
+                        uint64_t{offset_count_} * 4 + uint64_t{dedupe_count_} * kDedupeBytes +
+                        key_blob_bytes_ + kFooterBytes;
+  if (want != file.size()) return Status::Corruption(where + ": index size mismatch");
+  const size_t body = file.size() - kFooterBytes;
+  if (DecodeFixed64(h + body) != Hash64(h, body)) {
+    return Status::Corruption(where + ": index checksum mismatch");
+  }
+  data_ = h;
+  entries_ = h + kHeaderBytes;
+  offsets_ = entries_ + uint64_t{timeline_count_} * kEntryBytes;
+  dedupes_ = offsets_ + uint64_t{offset_count_} * 4;
+  keys_ = dedupes_ + uint64_t{dedupe_count_} * kDedupeBytes;
+  // Entries must point inside the arrays (checked once here, trusted by lookups).
+  for (uint32_t i = 0; i < timeline_count_; ++i) {
+    const char* e = entries_ + uint64_t{i} * kEntryBytes;
+    const uint64_t count = DecodeFixed32(e + 24), start = DecodeFixed32(e + 28);
+    const uint64_t koff = DecodeFixed32(e + 32), klen = static_cast<uint8_t>(e[36]);
+    if (count == 0 || start + count > offset_count_ || koff + klen > key_blob_bytes_ ||
+        klen == 0 || DecodeFixed64(e + 8) == 0) {
+      return Status::Corruption(where + ": index entry " + std::to_string(i) + " out of range");
+    }
+  }
+  for (uint32_t i = 0; i < dedupe_count_; ++i) {
+    if (DecodeFixed32(dedupes_ + uint64_t{i} * kDedupeBytes + 24) >= timeline_count_) {
+      return Status::Corruption(where + ": dedupe entry out of range");
+    }
+  }
+  return Status::Ok();
+}
+
+IndexEntry SegmentIndexReader::Entry(uint32_t i) const {
+  const char* e = entries_ + uint64_t{i} * kEntryBytes;
+  IndexEntry r;
+  r.key_hash = DecodeFixed64(e);
+  r.first_seq = DecodeFixed64(e + 8);
+  r.last_ts = static_cast<TimestampMs>(DecodeFixed64(e + 16));
+  r.count = DecodeFixed32(e + 24);
+  r.offsets_start = DecodeFixed32(e + 28);
+  r.key = std::string_view(keys_ + DecodeFixed32(e + 32), static_cast<uint8_t>(e[36]));
+  return r;
+}
+
+IndexDedupe SegmentIndexReader::Dedupe(uint32_t i) const {
+  const char* e = dedupes_ + uint64_t{i} * kDedupeBytes;
+  return {DecodeFixed64(e), DecodeFixed64(e + 8), static_cast<TimestampMs>(DecodeFixed64(e + 16)),
+          DecodeFixed32(e + 24)};
+}
+
+uint32_t SegmentIndexReader::Offset(const IndexEntry& e, uint32_t i) const {
+  TLDB_CHECK(i < e.count);
+  return DecodeFixed32(offsets_ + (uint64_t{e.offsets_start} + i) * 4);
+}
+
+bool SegmentIndexReader::Find(std::string_view key, uint64_t key_hash, IndexEntry* out) const {
+  uint32_t lo = 0, hi = timeline_count_;
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    if (DecodeFixed64(entries_ + uint64_t{mid} * kEntryBytes) < key_hash) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  for (uint32_t i = lo; i < timeline_count_; ++i) {
+    if (DecodeFixed64(entries_ + uint64_t{i} * kEntryBytes) != key_hash) break;
+    IndexEntry e = Entry(i);
+    if (e.key == key) {
+      *out = e;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace tldb

@@ -1,0 +1,124 @@
+// Segment index file (.idx): written once when a segment is sealed, then read through a
+// read-only mapping (docs/format.md "Index file"). It lets a store open without re-reading
+// sealed segment data and finds any (timeline, SeqId) of the segment in O(log n).
+//
+// SegmentIndexBuilder collects per-timeline offsets and client_msg_id hashes and serialises
+// them; SegmentIndexReader validates a file (sizes, checksum) and answers lookups without
+// copying it into the heap.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tldb/status.h"
+#include "tldb/types.h"
+
+namespace tldb {
+
+namespace index_format {
+inline constexpr char kMagic[8] = {'T', 'L', 'D', 'B', 'I', 'D', 'X', '1'};
+inline constexpr uint32_t kVersion = 1;
+inline constexpr size_t kHeaderBytes = 64;
+inline constexpr size_t kEntryBytes = 40;
+inline constexpr size_t kDedupeBytes = 32;
+inline constexpr size_t kFooterBytes = 8;
+}  // namespace index_format
+
+struct IndexEntry {
+  uint64_t key_hash = 0;
+  std::string_view key;
+  Seq first_seq = 0;
+  TimestampMs last_ts = 0;
+  uint32_t count = 0;
+  uint32_t offsets_start = 0;
+};
+
+struct IndexDedupe {
+  uint64_t cmid_hash = 0;  // DedupeHash(key_hash, client_msg_id)
+  Seq seq = 0;
+  TimestampMs ts = 0;
+  uint32_t entry = 0;  // index of the timeline's IndexEntry
+};
+
+struct IndexSummary {
+  uint32_t namespace_id = 0;
+  uint64_t segment_id = 0;
+  uint32_t data_end = 0;  // bytes of the segment the index covers
+  TimestampMs min_ts = 0;
+  TimestampMs max_ts = 0;
+};
+
+class SegmentIndexBuilder {
+ public:
+  SegmentIndexBuilder(uint32_t namespace_id, uint64_t segment_id)
+      : ns_id_(namespace_id), segment_id_(segment_id) {}
+  // Timelines may be added in any order; offsets are the records' segment offsets, one per
+  // SeqId starting at first_seq.
+  void AddTimeline(std::string_view key, uint64_t key_hash, Seq first_seq, TimestampMs last_ts,
+                   std::span<const uint32_t> offsets);
+  // `key` must have been added with AddTimeline.
+  void AddDedupe(std::string_view key, uint64_t cmid_hash, Seq seq, TimestampMs ts);
+  // Serialises everything. min/max_ts: the segment's record timestamps; data_end: its size.
+  std::string Finish(uint32_t data_end, TimestampMs min_ts, TimestampMs max_ts);
+
+ private:
+  struct Timeline {
+    std::string key;
+    uint64_t key_hash;
+    Seq first_seq;
+    TimestampMs last_ts;
+    std::vector<uint32_t> offsets;
+  };
+  struct Dedupe {
+    std::string key;
+    uint64_t cmid_hash;
+    Seq seq;
+    TimestampMs ts;
+  };
+  uint32_t ns_id_;
+  uint64_t segment_id_;
+  std::vector<Timeline> timelines_;
+  std::vector<Dedupe> dedupe_;
+};
+
+class SegmentIndexReader {
+ public:
+  SegmentIndexReader() = default;
+  // Validates `file` (header, bounds, checksum) for the given namespace and segment; `what`
+  // names the file in errors. The bytes must outlive the reader.
+  Status Open(std::span<const char> file, uint32_t namespace_id, uint64_t segment_id,
+              std::string_view what);
+
+  const IndexSummary& summary() const { return summary_; }
+  uint32_t timeline_count() const { return timeline_count_; }
+  uint32_t dedupe_count() const { return dedupe_count_; }
+  uint32_t offset_count() const { return offset_count_; }
+  IndexEntry Entry(uint32_t i) const;
+  IndexDedupe Dedupe(uint32_t i) const;
+  // Segment offset of the record holding SeqId entry.first_seq + i.
+  uint32_t Offset(const IndexEntry& e, uint32_t i) const;
+  // Binary search by hash, then key compare. False if the timeline has no record here.
+  bool Find(std::string_view key, uint64_t key_hash, IndexEntry* out) const;
+
+ private:
+  const char* data_ = nullptr;
+  IndexSummary summary_;
+  uint32_t timeline_count_ = 0;
+  uint32_t offset_count_ = 0;
+  uint32_t dedupe_count_ = 0;
+  uint32_t key_blob_bytes_ = 0;
+  const char* entries_ = nullptr;
+  const char* offsets_ = nullptr;
+  const char* dedupes_ = nullptr;
+  const char* keys_ = nullptr;
+};
+
+// The hash under which a client_msg_id is remembered for a timeline.
+uint64_t DedupeHash(uint64_t key_hash, std::string_view client_msg_id);
+// The hash of a timeline key.
+uint64_t KeyHash(std::string_view key);
+
+}  // namespace tldb

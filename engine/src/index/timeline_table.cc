@@ -1,0 +1,167 @@
+#include "index/timeline_table.h"
+
+#include <bit>
+#include <cstdlib>
+#include <cstring>
+
+#include "index/segment_index.h"
+#include "util/check.h"
+#include "util/coding.h"
+
+namespace tldb {
+
+// ---- SegList ----
+
+SegList::~SegList() { Clear(); }
+
+SegList::SegList(SegList&& o) noexcept : last_(o.last_), bytes_(o.bytes_) {
+  std::memcpy(inline_, o.inline_, kInlineBytes);  // copies the heap pointer too
+  o.bytes_ = 0;
+  o.last_ = 0;
+}
+
+SegList& SegList::operator=(SegList&& o) noexcept {
+  if (this != &o) {
+    Clear();
+    last_ = o.last_;
+    bytes_ = o.bytes_;
+    std::memcpy(inline_, o.inline_, kInlineBytes);
+    o.bytes_ = 0;
+    o.last_ = 0;
+  }
+  return *this;
+}
+
+void SegList::Clear() {
+  if (bytes_ > kInlineBytes) std::free(heap_);
+  bytes_ = 0;
+  last_ = 0;
+}
+
+size_t SegList::heap_bytes() const {
+  return bytes_ > kInlineBytes ? std::bit_ceil(bytes_) : 0;
+}
+
+void SegList::Append(uint32_t id) {
+  TLDB_CHECK(bytes_ == 0 || id > last_);
+  uint8_t buf[10];
+  const size_t n = PutVarint64(buf, id - (bytes_ == 0 ? 0 : last_));
+  const uint32_t new_bytes = bytes_ + static_cast<uint32_t>(n);
+  if (new_bytes <= kInlineBytes) {
+    std::memcpy(inline_ + bytes_, buf, n);
+  } else if (bytes_ <= kInlineBytes) {
+    auto* heap = static_cast<uint8_t*>(std::malloc(std::bit_ceil(new_bytes)));
+    TLDB_CHECK(heap != nullptr);
+    std::memcpy(heap, inline_, bytes_);
+    std::memcpy(heap + bytes_, buf, n);
+    heap_ = heap;
+  } else {
+    if (std::bit_ceil(new_bytes) > std::bit_ceil(bytes_)) {
+      heap_ = static_cast<uint8_t*>(std::realloc(heap_, std::bit_ceil(new_bytes)));
+      TLDB_CHECK(heap_ != nullptr);
+    }
+    std::memcpy(heap_ + bytes_, buf, n);
+  }
+  bytes_ = new_bytes;
+  last_ = id;
+}
+
+void SegList::Decode(std::vector<uint32_t>* out) const {
+  out->clear();
+  const uint8_t* p = bytes();
+  const uint8_t* end = p + bytes_;
+  uint64_t id = 0;
+  while (p < end) {
+    uint64_t delta;
+    const size_t n = GetVarint64(p, end, &delta);
+    TLDB_CHECK(n != 0);
+    p += n;
+    id += delta;
+    out->push_back(static_cast<uint32_t>(id));
+  }
+}
+
+void SegList::Assign(const std::vector<uint32_t>& ids) {
+  Clear();
+  for (uint32_t id : ids) Append(id);
+}
+
+// ---- TimelineTable ----
+
+TimelineTable::TimelineTable() : slots_(1024, 0) {}
+
+std::string_view TimelineTable::key(uint32_t id) const {
+  const uint32_t ref = state(id).key_ref;
+  const char* p = arena_[ref >> kArenaShift].get() + (ref & (kArenaChunkBytes - 1));
+  return {p + 1, static_cast<uint8_t>(*p)};
+}
+
+uint32_t TimelineTable::Find(std::string_view k, uint64_t key_hash) const {
+  const uint64_t mask = slots_.size() - 1;
+  const auto tag = static_cast<uint32_t>(key_hash >> 32);
+  for (uint64_t i = key_hash & mask;; i = (i + 1) & mask) {
+    const uint64_t s = slots_[i];
+    if (s == 0) return kNone;
+    if (static_cast<uint32_t>(s >> 32) == tag) {
+      const auto id = static_cast<uint32_t>(s) - 1;
+      if (key(id) == k) return id;
+    }
+  }
+}
+
+uint32_t TimelineTable::AddKey(std::string_view k) {
+  TLDB_CHECK(!k.empty() && k.size() <= 255);
+  if (arena_used_ + 1 + k.size() > kArenaChunkBytes) {
+    TLDB_CHECK(arena_.size() < (1u << (32 - kArenaShift)));  // 4 GiB of keys
+    arena_.push_back(std::make_unique<char[]>(kArenaChunkBytes));
+    arena_used_ = 0;
+  }
+  char* p = arena_.back().get() + arena_used_;
+  p[0] = static_cast<char>(k.size());
+  std::memcpy(p + 1, k.data(), k.size());
+  const uint32_t ref = (static_cast<uint32_t>(arena_.size() - 1) << kArenaShift) | arena_used_;
+  arena_used_ += 1 + static_cast<uint32_t>(k.size());
+  return ref;
+}
+
+uint32_t TimelineTable::Insert(std::string_view k, uint64_t key_hash) {
+  TLDB_CHECK(size_ < kNone - 1);
+  if ((uint64_t{size_} + 1) * 4 > slots_.size() * 3) Grow();
+  const uint32_t id = size_++;
+  if ((id >> kChunkShift) >= chunks_.size()) {
+    chunks_.push_back(std::make_unique<TimelineState[]>(kChunkMask + 1));
+  }
+  state(id).key_ref = AddKey(k);
+  const uint64_t mask = slots_.size() - 1;
+  uint64_t i = key_hash & mask;
+  while (slots_[i] != 0) i = (i + 1) & mask;
+  slots_[i] = (key_hash >> 32 << 32) | (uint64_t{id} + 1);
+  return id;
+}
+
+uint32_t TimelineTable::FindOrInsert(std::string_view k, uint64_t key_hash) {
+  const uint32_t id = Find(k, key_hash);
+  return id != kNone ? id : Insert(k, key_hash);
+}
+
+void TimelineTable::Grow() {
+  // Slots keep only 32 hash bits, so positions are recomputed from the keys.
+  slots_.assign(slots_.size() * 2, 0);
+  const uint64_t mask = slots_.size() - 1;
+  for (uint32_t id = 0; id < size_; ++id) {
+    const uint64_t h = KeyHash(key(id));
+    uint64_t i = h & mask;
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = (h >> 32 << 32) | (uint64_t{id} + 1);
+  }
+}
+
+uint64_t TimelineTable::MemoryBytes() const {
+  uint64_t n = chunks_.size() * sizeof(TimelineState) * (kChunkMask + 1);
+  n += arena_.size() * uint64_t{kArenaChunkBytes};
+  n += slots_.capacity() * sizeof(uint64_t);
+  for (uint32_t id = 0; id < size_; ++id) n += state(id).segs.heap_bytes();
+  return n;
+}
+
+}  // namespace tldb

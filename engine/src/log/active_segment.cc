@@ -1,0 +1,71 @@
+#include "log/active_segment.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "util/check.h"
+
+namespace tldb {
+
+ActiveSegment::ActiveSegment(uint64_t id, std::unique_ptr<WritableFile> file,
+                             std::string_view image)
+    : id_(id), file_(std::move(file)) {
+  char* p = Reserve(image.size());
+  std::memcpy(p, image.data(), image.size());
+  Commit(image.size());
+  durable_end_ = end_;
+}
+
+char* ActiveSegment::Reserve(size_t max_bytes) {
+  if (chunks_.empty() || end_ + max_bytes > chunks_.back().start + chunks_.back().capacity) {
+    const size_t cap = std::max(kChunkBytes, max_bytes);
+    chunks_.push_back({end_, cap, std::make_unique<char[]>(cap)});
+  }
+  Chunk& c = chunks_.back();
+  return c.data.get() + (end_ - c.start);
+}
+
+void ActiveSegment::Rewind(uint64_t end) {
+  TLDB_CHECK(end <= end_ && end >= durable_end_);
+  end_ = end;
+}
+
+const ActiveSegment::Chunk& ActiveSegment::ChunkFor(uint64_t offset) const {
+  auto it = std::upper_bound(chunks_.begin(), chunks_.end(), offset,
+                             [](uint64_t off, const Chunk& c) { return off < c.start; });
+  TLDB_CHECK(it != chunks_.begin());
+  return *(it - 1);
+}
+
+std::span<const char> ActiveSegment::At(uint64_t offset) const {
+  TLDB_CHECK(offset < end_);
+  const Chunk& c = ChunkFor(offset);
+  const uint64_t stop = std::min<uint64_t>(end_, c.start + c.capacity);
+  return {c.data.get() + (offset - c.start), static_cast<size_t>(stop - offset)};
+}
+
+std::span<const char> ActiveSegment::Range(uint64_t from, uint64_t to) const {
+  TLDB_CHECK(from <= to && to <= end_);
+  if (from == to) return {};
+  const Chunk& c = ChunkFor(from);
+  TLDB_CHECK(to <= c.start + c.capacity);  // a group never spans chunks
+  return {c.data.get() + (from - c.start), static_cast<size_t>(to - from)};
+}
+
+uint32_t ActiveSegment::AddSlot(uint32_t timeline, Seq first_seq) {
+  slots_.push_back({timeline, first_seq, 0, {}});
+  return static_cast<uint32_t>(slots_.size() - 1);
+}
+
+void ActiveSegment::NoteTimestamp(TimestampMs ts) {
+  if (min_ts_ == 0 || ts < min_ts_) min_ts_ = ts;
+  max_ts_ = std::max(max_ts_, ts);
+}
+
+uint64_t ActiveSegment::MemoryBytes() const {
+  uint64_t n = slots_.capacity() * sizeof(Slot);
+  for (const auto& s : slots_) n += s.offsets.capacity() * sizeof(uint32_t);
+  return n + dedupe_records_.capacity() * sizeof(DedupeRecord);
+}
+
+}  // namespace tldb

@@ -1,0 +1,91 @@
+// ActiveSegment: the one segment of a namespace that still takes appends.
+//
+// It keeps an in-memory image of every byte written to the file (so reads of recent messages,
+// the hot IM path, never touch the disk or make a syscall) and the per-timeline offsets of its
+// records (its index until it is sealed). The image is a list of chunks; one group commit is
+// always contiguous in one chunk so it is written with one call. Not thread-safe: NamespaceLog
+// guards it; bytes below `published_end` are immutable and safe for readers under a shared lock.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "io/file_system.h"
+#include "tldb/types.h"
+
+namespace tldb {
+
+class ActiveSegment {
+ public:
+  struct Slot {  // one timeline's records in this segment: SeqIds first_seq, first_seq+1, ...
+    uint32_t timeline = 0;
+    Seq first_seq = 0;
+    TimestampMs last_ts = 0;
+    std::vector<uint32_t> offsets;
+  };
+  struct DedupeRecord {  // a record that carries a client_msg_id (copied into the index file)
+    uint32_t timeline;
+    uint64_t cmid_hash;
+    Seq seq;
+    TimestampMs ts;
+  };
+
+  // `image` holds the file's bytes [0, image.size()) as read at recovery (or just the header).
+  ActiveSegment(uint64_t id, std::unique_ptr<WritableFile> file, std::string_view image);
+
+  uint64_t id() const { return id_; }
+  WritableFile* file() { return file_.get(); }
+  std::unique_ptr<WritableFile> TakeFile() { return std::move(file_); }
+
+  // End of the encoded bytes (the next record's offset).
+  uint64_t end() const { return end_; }
+  // Bytes known durable (fdatasync'ed).
+  uint64_t durable_end() const { return durable_end_; }
+  void set_durable_end(uint64_t v) { durable_end_ = v; }
+
+  // Makes room for up to `max_bytes` contiguous bytes at end(); returns where to encode.
+  char* Reserve(size_t max_bytes);
+  // Marks `n` bytes at end() as encoded.
+  void Commit(size_t n) { end_ += n; }
+  // Drops encoded bytes past `end` (a failed group).
+  void Rewind(uint64_t end);
+  // Bytes [offset, end()) of the chunk holding offset; offset must be < end().
+  std::span<const char> At(uint64_t offset) const;
+  // The contiguous encoded range [from, to) (one group), for writing.
+  std::span<const char> Range(uint64_t from, uint64_t to) const;
+
+  // Index.
+  Slot& slot(uint32_t i) { return slots_[i]; }
+  const Slot& slot(uint32_t i) const { return slots_[i]; }
+  const std::vector<Slot>& slots() const { return slots_; }
+  uint32_t AddSlot(uint32_t timeline, Seq first_seq);
+  std::vector<DedupeRecord>& dedupe_records() { return dedupe_records_; }
+  void NoteTimestamp(TimestampMs ts);
+  TimestampMs min_ts() const { return min_ts_; }
+  TimestampMs max_ts() const { return max_ts_; }
+  uint64_t MemoryBytes() const;
+
+ private:
+  struct Chunk {
+    uint64_t start;  // file offset of data[0]
+    size_t capacity;
+    std::unique_ptr<char[]> data;
+  };
+  const Chunk& ChunkFor(uint64_t offset) const;
+
+  static constexpr size_t kChunkBytes = 8u << 20;  // 8 MiB: a few per 64 MiB segment
+  uint64_t id_;
+  std::unique_ptr<WritableFile> file_;
+  std::vector<Chunk> chunks_;
+  uint64_t end_ = 0;
+  uint64_t durable_end_ = 0;
+  std::vector<Slot> slots_;
+  std::vector<DedupeRecord> dedupe_records_;
+  TimestampMs min_ts_ = 0;
+  TimestampMs max_ts_ = 0;
+};
+
+}  // namespace tldb

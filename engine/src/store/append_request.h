@@ -1,0 +1,40 @@
+// AppendRequest: one message or fan-out append travelling through a namespace's group commit.
+//
+// Blocking callers keep the request on their stack (views point at their arguments) and wait on
+// `done_sem`; async callers heap-allocate it, copy their arguments into `owned`, and get
+// `on_done` called (which also frees it).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <semaphore>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tldb/status.h"
+#include "tldb/types.h"
+
+namespace tldb {
+
+struct AppendRequest {
+  bool fanout = false;
+  std::string_view key;                   // message
+  std::vector<std::string_view> targets;  // fan-out
+  std::string_view payload;
+  std::string_view cmid;
+  std::optional<Seq> expected_last_seq;
+  bool sync = true;
+  size_t bytes_estimate = 0;  // encoded size, for batching and backpressure
+
+  std::string owned;  // async: storage the views point into
+
+  Status status;
+  std::vector<AppendResult> results;  // one per timeline
+
+  std::function<void(AppendRequest*)> on_done;  // async completion; null for blocking
+  bool completed = false;                       // set by the leader before signalling
+  std::binary_semaphore done_sem{0};            // blocking completion
+};
+
+}  // namespace tldb

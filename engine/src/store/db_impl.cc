@@ -1,0 +1,307 @@
+#include "store/db_impl.h"
+
+#include <algorithm>
+#include <mutex>
+#include <set>
+
+#include "log/file_names.h"
+#include "tldb/clock.h"
+
+namespace tldb {
+
+Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const Options& options) {
+  auto db = std::make_unique<DbImpl>(dir, options);
+  TLDB_RETURN_IF_ERROR(db->Init());
+  return std::unique_ptr<Db>(std::move(db));
+}
+
+DbImpl::DbImpl(std::string dir, Options options) : dir_(std::move(dir)), options_(std::move(options)) {}
+
+DbImpl::~DbImpl() { (void)Close(); }
+
+Status DbImpl::Init() {
+  if (options_.payload_bytes_max > kPayloadBytesCeiling) {
+    return Status::InvalidArgument("payload_bytes_max exceeds the 16 MiB ceiling");
+  }
+  if (options_.fanout_timelines_max == 0 || options_.fanout_timelines_max > kFanoutTimelinesCeiling) {
+    return Status::InvalidArgument("fanout_timelines_max must be 1.." +
+                                   std::to_string(kFanoutTimelinesCeiling));
+  }
+  if (!options_.clock) options_.clock = Clock::System();
+  if (options_.file_system) {
+    fs_ = options_.file_system;
+  } else {
+    TLDB_ASSIGN_OR_RETURN(fs_, NewFileSystem(options_.io_backend));
+  }
+  TLDB_ASSIGN_OR_RETURN(bool exists, fs_->Exists(dir_));
+  if (!exists && !options_.create_if_missing) {
+    return Status::NotFound("data directory " + dir_ + " does not exist");
+  }
+  TLDB_RETURN_IF_ERROR(fs_->CreateDir(dir_));
+  TLDB_ASSIGN_OR_RETURN(lock_, fs_->Lock(LockFileName(dir_)));
+  TLDB_RETURN_IF_ERROR(fs_->CreateDir(NamespacesDirName(dir_)));
+  TLDB_ASSIGN_OR_RETURN(bool has_catalog, fs_->Exists(CatalogFileName(dir_)));
+  if (has_catalog) {
+    TLDB_ASSIGN_OR_RETURN(std::string bytes, fs_->ReadFileToString(CatalogFileName(dir_)));
+    TLDB_ASSIGN_OR_RETURN(catalog_, DecodeCatalog(bytes, CatalogFileName(dir_)));
+  }
+  for (const auto& e : catalog_) {
+    TLDB_ASSIGN_OR_RETURN(auto log, NamespaceLog::Open(dir_, e, options_, fs_, options_.clock));
+    namespaces_.emplace(e.name, std::move(log));
+  }
+  return Status::Ok();
+}
+
+Status DbImpl::CreateNamespace(std::string_view name, const NamespaceOptions& options) {
+  TLDB_RETURN_IF_ERROR(ValidateNamespaceName(name));
+  TLDB_RETURN_IF_ERROR(ValidateNamespaceOptions(options));
+  std::unique_lock l(mu_);
+  if (closed_) return Status::Closed("db is closed");
+  for (const auto& e : catalog_) {
+    if (e.name != name) continue;
+    const auto& o = e.options;
+    if (o.ttl_ms == options.ttl_ms && o.segment_bytes_max == options.segment_bytes_max &&
+        o.durability == options.durability) {
+      return Status::Ok();
+    }
+    return Status::AlreadyExists("namespace '" + std::string(name) +
+                                 "' exists with other options");
+  }
+  CatalogEntry e;
+  e.name = std::string(name);
+  e.options = options;
+  for (const auto& c : catalog_) e.id = std::max(e.id, c.id);
+  e.id += 1;
+  auto next = catalog_;
+  next.push_back(e);
+  // The namespace directory and its first segment exist before the catalog names them.
+  TLDB_ASSIGN_OR_RETURN(auto log, NamespaceLog::Open(dir_, e, options_, fs_, options_.clock));
+  TLDB_RETURN_IF_ERROR(fs_->SyncDir(NamespacesDirName(dir_)));
+  const std::string bytes = EncodeCatalog(next);
+  TLDB_RETURN_IF_ERROR(fs_->WriteFileAtomic(CatalogFileName(dir_), bytes));
+  catalog_ = std::move(next);
+  namespaces_.emplace(e.name, std::move(log));
+  return Status::Ok();
+}
+
+Result<std::vector<NamespaceInfo>> DbImpl::ListNamespaces() {
+  std::shared_lock l(mu_);
+  std::vector<NamespaceInfo> out;
+  for (const auto& [name, log] : namespaces_) out.push_back(log->Info());
+  return out;
+}
+
+Result<NamespaceInfo> DbImpl::DescribeNamespace(std::string_view name) {
+  TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(name));
+  return log->Info();
+}
+
+Result<NamespaceLog*> DbImpl::Find(std::string_view ns) {
+  std::shared_lock l(mu_);
+  if (closed_) return Status::Closed("db is closed");
+  auto it = namespaces_.find(ns);
+  if (it == namespaces_.end()) {
+    return Status::NotFound("namespace '" + std::string(ns) + "' does not exist");
+  }
+  return it->second.get();
+}
+
+Status ValidateTimelineKey(std::string_view key) {
+  if (key.empty() || key.size() > kTimelineKeyBytesMax) {
+    return Status::InvalidArgument("timeline key must be 1-255 bytes, got " +
+                                   std::to_string(key.size()));
+  }
+  return Status::Ok();
+}
+
+Status DbImpl::Prepare(NamespaceLog* log, std::string_view timeline,
+                       std::span<const std::string_view> targets, std::string_view payload,
+                       const AppendOptions& o, AppendRequest* r) {
+  if (payload.size() > options_.payload_bytes_max) {
+    return Status::InvalidArgument("payload of " + std::to_string(payload.size()) +
+                                   " bytes exceeds payload_bytes_max " +
+                                   std::to_string(options_.payload_bytes_max));
+  }
+  if (o.client_msg_id.size() > kClientMsgIdBytesMax) {
+    return Status::InvalidArgument("client_msg_id longer than 64 bytes");
+  }
+  r->payload = payload;
+  r->cmid = o.client_msg_id;
+  r->expected_last_seq = o.expected_last_seq;
+  const Durability d =
+      o.durability == Durability::kDefault ? log->entry().options.durability : o.durability;
+  r->sync = d != Durability::kBuffered;
+  if (!r->fanout) {
+    TLDB_RETURN_IF_ERROR(ValidateTimelineKey(timeline));
+    r->key = timeline;
+    r->bytes_estimate = EncodedMessageBytes(timeline, r->cmid, payload);
+    return Status::Ok();
+  }
+  if (targets.empty() || targets.size() > options_.fanout_timelines_max) {
+    return Status::InvalidArgument("fan-out needs 1.." +
+                                   std::to_string(options_.fanout_timelines_max) +
+                                   " timelines, got " + std::to_string(targets.size()));
+  }
+  if (o.expected_last_seq) {
+    return Status::InvalidArgument("expected_last_seq is not supported for fan-out");
+  }
+  std::set<std::string_view> seen;
+  std::vector<FanoutTarget> sizes;
+  for (std::string_view t : targets) {
+    TLDB_RETURN_IF_ERROR(ValidateTimelineKey(t));
+    if (!seen.insert(t).second) {
+      return Status::InvalidArgument("fan-out lists timeline '" + std::string(t) + "' twice");
+    }
+    sizes.push_back({t, 1});
+  }
+  r->targets.assign(targets.begin(), targets.end());
+  r->bytes_estimate = EncodedFanoutBytes(sizes, r->cmid, payload);
+  return Status::Ok();
+}
+
+void DbImpl::OwnArguments(AppendRequest* r) {
+  size_t n = r->key.size() + r->payload.size() + r->cmid.size();
+  for (auto t : r->targets) n += t.size();
+  r->owned.reserve(n);
+  auto own = [&](std::string_view& v) {
+    const size_t at = r->owned.size();
+    r->owned.append(v);
+    v = std::string_view(r->owned.data() + at, v.size());
+  };
+  own(r->key);
+  own(r->payload);
+  own(r->cmid);
+  for (auto& t : r->targets) own(t);
+}
+
+Result<AppendResult> DbImpl::Append(std::string_view ns, std::string_view timeline,
+                                    std::string_view payload, const AppendOptions& options) {
+  TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
+  AppendRequest r;
+  TLDB_RETURN_IF_ERROR(Prepare(log, timeline, {}, payload, options, &r));
+  log->Submit(&r);
+  if (!r.status.ok()) return r.status;
+  return r.results.at(0);
+}
+
+void DbImpl::AppendAsync(std::string_view ns, std::string_view timeline, std::string_view payload,
+                         const AppendOptions& options, AppendCallback done) {
+  auto found = Find(ns);
+  if (!found.ok()) return done(found.status());
+  auto r = std::make_unique<AppendRequest>();
+  Status s = Prepare(*found, timeline, {}, payload, options, r.get());
+  if (!s.ok()) return done(s);
+  OwnArguments(r.get());
+  r->on_done = [done = std::move(done)](AppendRequest* req) {
+    std::unique_ptr<AppendRequest> owned(req);
+    if (req->status.ok()) {
+      done(req->results.at(0));
+    } else {
+      done(req->status);
+    }
+  };
+  (*found)->Submit(r.release());
+}
+
+Result<std::vector<AppendResult>> DbImpl::AppendFanout(std::string_view ns,
+                                                       std::span<const std::string_view> timelines,
+                                                       std::string_view payload,
+                                                       const AppendOptions& options) {
+  TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
+  AppendRequest r;
+  r.fanout = true;
+  TLDB_RETURN_IF_ERROR(Prepare(log, {}, timelines, payload, options, &r));
+  log->Submit(&r);
+  if (!r.status.ok()) return r.status;
+  return std::move(r.results);
+}
+
+void DbImpl::AppendFanoutAsync(std::string_view ns, std::span<const std::string_view> timelines,
+                               std::string_view payload, const AppendOptions& options,
+                               FanoutCallback done) {
+  auto found = Find(ns);
+  if (!found.ok()) return done(found.status());
+  auto r = std::make_unique<AppendRequest>();
+  r->fanout = true;
+  Status s = Prepare(*found, {}, timelines, payload, options, r.get());
+  if (!s.ok()) return done(s);
+  OwnArguments(r.get());
+  r->on_done = [done = std::move(done)](AppendRequest* req) {
+    std::unique_ptr<AppendRequest> owned(req);
+    if (req->status.ok()) {
+      done(std::move(req->results));
+    } else {
+      done(req->status);
+    }
+  };
+  (*found)->Submit(r.release());
+}
+
+Result<Message> DbImpl::Get(std::string_view ns, std::string_view timeline, Seq seq) {
+  TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
+  TLDB_RETURN_IF_ERROR(ValidateTimelineKey(timeline));
+  if (seq == 0) return Status::InvalidArgument("seq 0 does not exist: SeqIds start at 1");
+  return log->Get(timeline, seq);
+}
+
+Result<std::vector<Message>> DbImpl::Scan(std::string_view ns, std::string_view timeline,
+                                          const ScanOptions& options) {
+  TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
+  TLDB_RETURN_IF_ERROR(ValidateTimelineKey(timeline));
+  if (options.from_seq != 0 && options.to_seq != 0 && options.from_seq > options.to_seq) {
+    return Status::InvalidArgument("scan from_seq is greater than to_seq");
+  }
+  return log->Scan(timeline, options);
+}
+
+Result<std::vector<Seq>> DbImpl::LastSeq(std::string_view ns,
+                                         std::span<const std::string_view> timelines) {
+  TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
+  std::vector<Seq> out;
+  out.reserve(timelines.size());
+  for (std::string_view t : timelines) {
+    TLDB_RETURN_IF_ERROR(ValidateTimelineKey(t));
+    out.push_back(log->LastSeq(t));
+  }
+  return out;
+}
+
+Status DbImpl::Sync() {
+  std::shared_lock l(mu_);
+  for (auto& [name, log] : namespaces_) TLDB_RETURN_IF_ERROR(log->Sync());
+  return Status::Ok();
+}
+
+DbStats DbImpl::Stats() {
+  DbStats s;
+  s.io_backend = fs_ ? fs_->Name() : "";
+  std::shared_lock l(mu_);
+  for (auto& [name, log] : namespaces_) {
+    const auto& c = log->counters();
+    s.appends += c.appends;
+    s.appends_deduplicated += c.deduplicated;
+    s.groups_committed += c.groups;
+    s.syncs += c.syncs;
+    s.bytes_written += c.bytes_written;
+    s.gets += c.gets;
+    s.scans += c.scans;
+    log->AddMemoryStats(&s);
+  }
+  return s;
+}
+
+Status DbImpl::Close() {
+  std::unique_lock l(mu_);
+  if (closed_) return Status::Ok();
+  closed_ = true;
+  Status first;
+  for (auto& [name, log] : namespaces_) {
+    Status s = log->Close();
+    if (first.ok() && !s.ok()) first = s;
+  }
+  namespaces_.clear();
+  lock_.reset();
+  return first;
+}
+
+}  // namespace tldb

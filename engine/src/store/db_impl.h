@@ -1,0 +1,69 @@
+// DbImpl: the Db behind tldb/db.h. Owns the directory lock, the catalog and one NamespaceLog
+// per namespace; validates every argument before anything is queued.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+
+#include "io/file_system.h"
+#include "store/catalog.h"
+#include "store/namespace_log.h"
+#include "tldb/db.h"
+
+namespace tldb {
+
+class DbImpl : public Db {
+ public:
+  DbImpl(std::string dir, Options options);
+  ~DbImpl() override;
+  Status Init();
+
+  Status CreateNamespace(std::string_view name, const NamespaceOptions& options) override;
+  Result<std::vector<NamespaceInfo>> ListNamespaces() override;
+  Result<NamespaceInfo> DescribeNamespace(std::string_view name) override;
+
+  Result<AppendResult> Append(std::string_view ns, std::string_view timeline,
+                              std::string_view payload, const AppendOptions& options) override;
+  void AppendAsync(std::string_view ns, std::string_view timeline, std::string_view payload,
+                   const AppendOptions& options, AppendCallback done) override;
+  Result<std::vector<AppendResult>> AppendFanout(std::string_view ns,
+                                                 std::span<const std::string_view> timelines,
+                                                 std::string_view payload,
+                                                 const AppendOptions& options) override;
+  void AppendFanoutAsync(std::string_view ns, std::span<const std::string_view> timelines,
+                         std::string_view payload, const AppendOptions& options,
+                         FanoutCallback done) override;
+
+  Result<Message> Get(std::string_view ns, std::string_view timeline, Seq seq) override;
+  Result<std::vector<Message>> Scan(std::string_view ns, std::string_view timeline,
+                                    const ScanOptions& options) override;
+  Result<std::vector<Seq>> LastSeq(std::string_view ns,
+                                   std::span<const std::string_view> timelines) override;
+
+  Status Sync() override;
+  DbStats Stats() override;
+  Status Close() override;
+
+ private:
+  Result<NamespaceLog*> Find(std::string_view ns);
+  // Validates and fills `r` (views point at the caller's arguments).
+  Status Prepare(NamespaceLog* log, std::string_view timeline,
+                 std::span<const std::string_view> targets, std::string_view payload,
+                 const AppendOptions& options, AppendRequest* r);
+  static void OwnArguments(AppendRequest* r);
+
+  const std::string dir_;
+  Options options_;
+  std::shared_ptr<FileSystem> fs_;
+  std::unique_ptr<FileLock> lock_;
+  std::shared_mutex mu_;  // guards namespaces_ and catalog_
+  std::vector<CatalogEntry> catalog_;
+  std::map<std::string, std::unique_ptr<NamespaceLog>, std::less<>> namespaces_;
+  bool closed_ = false;
+};
+
+Status ValidateTimelineKey(std::string_view key);
+
+}  // namespace tldb

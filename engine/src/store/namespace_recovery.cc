@@ -1,0 +1,281 @@
+// NamespaceLog recovery: load sealed segments through their index files (rebuilding an index
+// that is missing or damaged), then scan the active segment record by record.
+//
+// The active segment's tail rule (docs/design.md "Recovery"): every record carries
+// `synced_through`, the offset that was durable when it was encoded. At the first record that
+// does not decode, the rest of the file is searched for valid records; if any of them claims a
+// durable point beyond the damage, the damage lies in bytes that were fsync'ed: corruption,
+// refused unless Options::salvage. Otherwise it is a torn tail of an unsynced group: cut off.
+#include <algorithm>
+#include <map>
+
+#include "log/file_names.h"
+#include "log/segment_header.h"
+#include "store/namespace_log.h"
+#include "util/check.h"
+
+namespace tldb {
+namespace {
+
+bool AllZero(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == 0; });
+}
+
+// Highest synced_through claimed by any valid record at or after `from`.
+uint64_t MaxClaimAfter(std::string_view image, uint64_t segment_id, uint64_t from) {
+  uint64_t claim = 0;
+  for (uint64_t off = from; off + format::kRecordHeaderBytes <= image.size();) {
+    RecordView r;
+    if (DecodeRecord({image.data() + off, image.size() - off}, segment_id, off, &r) ==
+        DecodeOutcome::kOk) {
+      claim = std::max<uint64_t>(claim, r.synced_through);
+      off += r.length;
+    } else {
+      ++off;
+    }
+  }
+  return claim;
+}
+
+struct ScanResult {
+  uint64_t valid_end = format::kSegmentHeaderBytes;
+  DecodeOutcome stop = DecodeOutcome::kEnd;
+};
+
+ScanResult ScanRecords(std::string_view image, uint64_t segment_id) {
+  ScanResult res;
+  uint64_t off = format::kSegmentHeaderBytes;
+  while (off < image.size()) {
+    RecordView r;
+    res.stop = DecodeRecord({image.data() + off, image.size() - off}, segment_id, off, &r);
+    if (res.stop != DecodeOutcome::kOk) break;
+    off += r.length;
+  }
+  if (off >= image.size()) res.stop = DecodeOutcome::kEnd;
+  res.valid_end = off;
+  return res;
+}
+
+}  // namespace
+
+Status NamespaceLog::Recover() {
+  TLDB_RETURN_IF_ERROR(fs_->CreateDir(dir_));
+  TLDB_ASSIGN_OR_RETURN(auto names, fs_->ListDir(dir_));
+  std::map<uint64_t, std::pair<bool, bool>> files;  // id -> (segment, index)
+  for (const auto& name : names) {
+    uint64_t id = 0;
+    switch (ParseFileName(name, &id)) {
+      case FileKind::kTemp:
+        TLDB_RETURN_IF_ERROR(fs_->Remove(dir_ + "/" + name));
+        break;
+      case FileKind::kSegment: files[id].first = true; break;
+      case FileKind::kIndex: files[id].second = true; break;
+      case FileKind::kOther: break;
+    }
+  }
+  for (auto it = files.begin(); it != files.end();) {
+    if (!it->second.first) {  // an index without its segment
+      TLDB_RETURN_IF_ERROR(fs_->Remove(IndexFileName(dir_, it->first)));
+      it = files.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (files.empty()) return CreateActive(1);
+  const uint64_t last = files.rbegin()->first;
+  const bool last_sealed = files.rbegin()->second.second;
+  for (const auto& [id, has] : files) {
+    if (id == last && !last_sealed) break;
+    TLDB_RETURN_IF_ERROR(LoadSealed(id, has.second));
+  }
+  return last_sealed ? CreateActive(last + 1) : RecoverActive(last);
+}
+
+Status NamespaceLog::LoadSealed(uint64_t id, bool has_index) {
+  auto seg = std::make_unique<SealedSegment>();
+  seg->id = id;
+  TLDB_ASSIGN_OR_RETURN(seg->data, fs_->Map(SegmentFileName(dir_, id)));
+  auto header = DecodeSegmentHeader(seg->data->data(), SegmentName(id));
+  if (!header.ok()) return header.status();
+  if (header->segment_id != id || header->namespace_id != entry_.id) {
+    return Status::Corruption(SegmentName(id) + ": header names another segment or namespace");
+  }
+  Status s = Status::NotFound("no index");
+  if (has_index) {
+    auto mapped = fs_->Map(IndexFileName(dir_, id));
+    if (mapped.ok()) {
+      seg->index_file = std::move(mapped).value();
+      s = seg->index.Open(seg->index_file->data(), entry_.id, id, IndexFileName(dir_, id));
+    } else {
+      s = mapped.status();
+    }
+  }
+  if (!s.ok()) {
+    if (has_index && db_options_.on_event) {
+      db_options_.on_event("rebuilding index of " + SegmentName(id) + ": " + s.ToString());
+    }
+    TLDB_RETURN_IF_ERROR(RebuildIndex(id));
+    TLDB_ASSIGN_OR_RETURN(seg->index_file, fs_->Map(IndexFileName(dir_, id)));
+    TLDB_RETURN_IF_ERROR(
+        seg->index.Open(seg->index_file->data(), entry_.id, id, IndexFileName(dir_, id)));
+  }
+  if (seg->index.summary().data_end > seg->data->data().size()) {
+    return Status::Corruption(SegmentName(id) + ": shorter than its index says (" +
+                              std::to_string(seg->data->data().size()) + " < " +
+                              std::to_string(seg->index.summary().data_end) + " bytes)");
+  }
+  seg->bytes = seg->data->data().size() + seg->index_file->data().size();
+  TLDB_RETURN_IF_ERROR(FoldIndex(*seg));
+  sealed_[id] = std::move(seg);
+  return Status::Ok();
+}
+
+Status NamespaceLog::RebuildIndex(uint64_t id) {
+  TLDB_ASSIGN_OR_RETURN(auto data, fs_->ReadFileToString(SegmentFileName(dir_, id)));
+  const ScanResult scan = ScanRecords(data, id);
+  if (scan.stop != DecodeOutcome::kEnd ||
+      !AllZero(std::string_view(data).substr(scan.valid_end))) {
+    const std::string what = SegmentName(id) + " offset " + std::to_string(scan.valid_end) +
+                             ": damaged record in a sealed segment";
+    if (!db_options_.salvage) return Status::Corruption(what);
+    if (db_options_.on_event) db_options_.on_event("salvage: ignoring the rest of " + what);
+  }
+  struct Acc {
+    Seq first = 0;
+    TimestampMs last_ts = 0;
+    std::vector<uint32_t> offsets;
+  };
+  std::map<std::string, Acc, std::less<>> acc;
+  SegmentIndexBuilder b(entry_.id, id);
+  TimestampMs min_ts = 0, max_ts = 0;
+  auto add = [&](std::string_view key, Seq seq, uint64_t off, TimestampMs ts) {
+    Acc& a = acc[std::string(key)];
+    if (a.first == 0) a.first = seq;
+    a.last_ts = ts;
+    a.offsets.push_back(static_cast<uint32_t>(off));
+  };
+  for (uint64_t off = format::kSegmentHeaderBytes; off < scan.valid_end;) {
+    RecordView r;
+    TLDB_CHECK(DecodeRecord({data.data() + off, data.size() - off}, id, off, &r) ==
+               DecodeOutcome::kOk);
+    if (r.type == format::RecordType::kMessage) {
+      add(r.key, r.seq, off, r.timestamp_ms);
+      if (!r.client_msg_id.empty()) {
+        b.AddDedupe(r.key, DedupeHash(KeyHash(r.key), r.client_msg_id), r.seq, r.timestamp_ms);
+      }
+    } else {
+      bool first = true;
+      ForEachTarget(r, [&](const FanoutTarget& t) {
+        add(t.key, t.seq, off, r.timestamp_ms);
+        if (first && !r.client_msg_id.empty()) {
+          b.AddDedupe(t.key, DedupeHash(KeyHash(t.key), r.client_msg_id), t.seq, r.timestamp_ms);
+        }
+        first = false;
+      });
+    }
+    min_ts = min_ts == 0 ? r.timestamp_ms : std::min(min_ts, r.timestamp_ms);
+    max_ts = std::max(max_ts, r.timestamp_ms);
+    off += r.length;
+  }
+  for (const auto& [key, a] : acc) b.AddTimeline(key, KeyHash(key), a.first, a.last_ts, a.offsets);
+  const std::string idx = b.Finish(static_cast<uint32_t>(scan.valid_end), min_ts, max_ts);
+  return fs_->WriteFileAtomic(IndexFileName(dir_, id), idx);
+}
+
+Status NamespaceLog::FoldIndex(const SealedSegment& seg) {
+  const SegmentIndexReader& idx = seg.index;
+  std::vector<uint32_t> timeline_of(idx.timeline_count());
+  for (uint32_t i = 0; i < idx.timeline_count(); ++i) {
+    const IndexEntry e = idx.Entry(i);
+    if (e.key_hash != KeyHash(e.key)) {
+      return Status::Corruption(SegmentName(seg.id) + ": index entry " + std::to_string(i) +
+                                " has a wrong key hash");
+    }
+    const uint32_t id = table_.FindOrInsert(e.key, e.key_hash);
+    TimelineState& st = table_.state(id);
+    if (st.last_seq != 0 && e.first_seq != st.last_seq + 1) {
+      return Status::Corruption(SegmentName(seg.id) + ": timeline '" + std::string(e.key) +
+                                "' continues at seq " + std::to_string(e.first_seq) +
+                                " after seq " + std::to_string(st.last_seq));
+    }
+    st.last_seq = st.visible_seq = e.first_seq + e.count - 1;
+    st.last_ts = std::max(st.last_ts, e.last_ts);
+    st.segs.Append(static_cast<uint32_t>(seg.id));
+    timeline_of[i] = id;
+  }
+  const TimestampMs oldest = clock_->NowMs() - static_cast<int64_t>(db_options_.dedupe_age_ms);
+  for (uint32_t i = 0; i < idx.dedupe_count(); ++i) {
+    const IndexDedupe d = idx.Dedupe(i);
+    if (d.ts >= oldest) dedupe_.Insert(d.cmid_hash, {timeline_of[d.entry], d.seq, d.ts});
+  }
+  return Status::Ok();
+}
+
+Status NamespaceLog::RecoverActive(uint64_t id) {
+  const std::string path = SegmentFileName(dir_, id);
+  TLDB_ASSIGN_OR_RETURN(std::string image, fs_->ReadFileToString(path));
+  if (image.size() <= format::kSegmentHeaderBytes &&
+      !DecodeSegmentHeader(image, path).ok()) {
+    // Created but its header never became durable: it never held a record.
+    TLDB_RETURN_IF_ERROR(fs_->Remove(path));
+    return CreateActive(id);
+  }
+  TLDB_ASSIGN_OR_RETURN(SegmentHeader h, DecodeSegmentHeader(image, path));
+  if (h.segment_id != id || h.namespace_id != entry_.id) {
+    return Status::Corruption(path + ": header names another segment or namespace");
+  }
+  const ScanResult scan = ScanRecords(image, id);
+  if (scan.valid_end < image.size()) {
+    const uint64_t claim = MaxClaimAfter(image, id, scan.valid_end);
+    const std::string where = path + " offset " + std::to_string(scan.valid_end);
+    if (claim > scan.valid_end) {
+      const std::string what = where + ": damaged record before the durable point " +
+                               std::to_string(claim);
+      if (!db_options_.salvage) return Status::Corruption(what);
+      if (db_options_.on_event) db_options_.on_event("salvage: cutting " + what);
+    } else if (db_options_.on_event && !AllZero(std::string_view(image).substr(scan.valid_end))) {
+      db_options_.on_event("recovery: cut torn tail at " + where + " (" +
+                           std::to_string(image.size() - scan.valid_end) + " bytes)");
+    }
+  }
+  TLDB_ASSIGN_OR_RETURN(auto file, fs_->OpenWritable(path, /*create=*/false, false));
+  if (scan.valid_end != image.size()) TLDB_RETURN_IF_ERROR(file->Truncate(scan.valid_end));
+  TLDB_RETURN_IF_ERROR(file->Sync());  // what we read is now durable, whatever it was before
+  image.resize(scan.valid_end);
+  active_ = std::make_unique<ActiveSegment>(id, std::move(file), image);
+  for (uint64_t off = format::kSegmentHeaderBytes; off < scan.valid_end;) {
+    RecordView r;
+    TLDB_CHECK(DecodeRecord(active_->At(off), id, off, &r) == DecodeOutcome::kOk);
+    std::string problem;
+    TLDB_RETURN_IF_ERROR(IndexActiveRecord(r, off, &problem));
+    off += r.length;
+  }
+  published_end_ = active_->end();
+  return Status::Ok();
+}
+
+Status NamespaceLog::IndexActiveRecord(const RecordView& r, uint64_t offset, std::string*) {
+  auto one = [&](std::string_view key, Seq seq, std::string_view cmid) -> Status {
+    const uint32_t id = table_.FindOrInsert(key, KeyHash(key));
+    TimelineState& st = table_.state(id);
+    if (st.last_seq != 0 && seq != st.last_seq + 1) {
+      return Status::Corruption(SegmentName(active_->id()) + " offset " +
+                                std::to_string(offset) + ": timeline '" + std::string(key) +
+                                "' has seq " + std::to_string(seq) + " after " +
+                                std::to_string(st.last_seq));
+    }
+    IndexRecord(id, seq, offset, r.timestamp_ms, cmid);
+    st.visible_seq = seq;
+    return Status::Ok();
+  };
+  if (r.type == format::RecordType::kMessage) return one(r.key, r.seq, r.client_msg_id);
+  Status s;
+  bool first = true;
+  ForEachTarget(r, [&](const FanoutTarget& t) {
+    if (s.ok()) s = one(t.key, t.seq, first ? r.client_msg_id : std::string_view{});
+    first = false;
+  });
+  return s;
+}
+
+}  // namespace tldb

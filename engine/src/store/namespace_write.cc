@@ -1,0 +1,348 @@
+// NamespaceLog write path: queueing, leader election, group assembly, group commit, sealing.
+#include <algorithm>
+
+#include "log/file_names.h"
+#include "log/segment_header.h"
+#include "store/namespace_log.h"
+#include "util/check.h"
+
+namespace tldb {
+namespace {
+
+void Finish(AppendRequest* r) {
+  r->completed = true;
+  if (r->on_done) {
+    r->on_done(r);  // may free r
+  } else {
+    r->done_sem.release();  // the waiter may free r from here on
+  }
+}
+
+}  // namespace
+
+void NamespaceLog::Submit(AppendRequest* r) {
+  const bool blocking = !r->on_done;
+  {
+    std::unique_lock l(q_mu_);
+    Status reject;
+    if (stopping_) {
+      reject = Status::Closed("namespace '" + entry_.name + "' is closed");
+    } else if (!sticky_.ok()) {
+      reject = sticky_;
+    } else if (!queue_.empty() &&
+               pending_bytes_ + r->bytes_estimate > db_options_.pending_bytes_max) {
+      reject = Status::Busy("namespace '" + entry_.name + "': too many pending appends");
+    }
+    if (!reject.ok()) {
+      l.unlock();
+      r->status = reject;
+      Finish(r);
+      return;
+    }
+    queue_.push_back(r);
+    pending_bytes_ += r->bytes_estimate;
+    if (leader_busy_) {
+      l.unlock();
+      if (blocking) r->done_sem.acquire();
+      return;
+    }
+    leader_busy_ = true;
+    if (!blocking) {
+      handoff_ = true;
+      committer_cv_.notify_one();
+      return;
+    }
+  }
+  LeadUntil(r);
+  r->done_sem.acquire();
+}
+
+void NamespaceLog::LeadUntil(AppendRequest* mine) {
+  while (!mine->completed) {
+    TLDB_CHECK(RunOneGroup());
+  }
+  std::lock_guard l(q_mu_);
+  if (queue_.empty()) {
+    leader_busy_ = false;
+  } else {
+    handoff_ = true;  // let the committer thread lead the rest: this caller returns now
+    committer_cv_.notify_one();
+  }
+}
+
+void NamespaceLog::CommitterLoop() {
+  for (;;) {
+    {
+      std::unique_lock l(q_mu_);
+      committer_cv_.wait(l, [&] { return handoff_ || stopping_; });
+      if (!handoff_) return;  // stopping, and nobody handed us work
+      handoff_ = false;
+    }
+    while (RunOneGroup()) {
+    }
+  }
+}
+
+bool NamespaceLog::RunOneGroup() {
+  std::vector<AppendRequest*> group;
+  uint64_t group_bytes = 0;
+  Status sticky;
+  {
+    std::lock_guard l(q_mu_);
+    if (queue_.empty()) {
+      leader_busy_ = false;
+      return false;
+    }
+    while (!queue_.empty() &&
+           (group.empty() ||
+            group_bytes + queue_.front()->bytes_estimate <= db_options_.group_bytes_max)) {
+      group_bytes += queue_.front()->bytes_estimate;
+      group.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    pending_bytes_ -= group_bytes;
+    sticky = sticky_;
+  }
+  if (!sticky.ok()) {
+    FailGroup(group, sticky);
+    return true;
+  }
+  std::vector<Assigned> assigned;
+  uint64_t start = 0, end = 0;
+  Status s;
+  {
+    std::unique_lock l(mu_);
+    s = MaybeRoll(group_bytes);
+    if (s.ok()) {
+      start = active_->end();
+      active_->Reserve(group_bytes);
+      AssignGroup(group, &assigned);
+      end = active_->end();
+    }
+  }
+  bool need_sync = false;
+  for (auto* r : group) need_sync |= r->sync && r->status.ok();
+  if (s.ok() && end > start) {
+    const auto bytes = active_->Range(start, end);
+    s = need_sync ? active_->file()->WriteAndSync(start, bytes) : active_->file()->Write(start, bytes);
+    counters_.groups++;
+    counters_.bytes_written += end - start;
+    if (need_sync) counters_.syncs++;
+  } else if (s.ok() && need_sync && active_->durable_end() < start) {
+    s = active_->file()->Sync();  // a retry asked for kSync of an earlier buffered append
+    counters_.syncs++;
+    end = start;
+  }
+  if (!s.ok()) {
+    {
+      std::lock_guard l(q_mu_);
+      if (sticky_.ok()) sticky_ = s;
+    }
+    if (db_options_.on_event) {
+      db_options_.on_event("namespace '" + entry_.name +
+                           "': write failed, log is now read-only: " + s.ToString());
+    }
+    FailGroup(group, s);
+    return true;
+  }
+  {
+    std::unique_lock l(mu_);
+    for (const Assigned& a : assigned) {
+      TimelineState& st = table_.state(a.timeline);
+      st.visible_seq = std::max(st.visible_seq, a.seq);
+    }
+    published_end_ = std::max(published_end_, end);
+    if (need_sync) active_->set_durable_end(std::max(active_->durable_end(), end));
+  }
+  Complete(group);
+  return true;
+}
+
+void NamespaceLog::AssignGroup(std::vector<AppendRequest*>& group,
+                               std::vector<Assigned>* assigned) {
+  for (AppendRequest* r : group) r->status = Assign(r, assigned);
+}
+
+Status NamespaceLog::Assign(AppendRequest* r, std::vector<Assigned>* assigned) {
+  if (TryDedupe(r)) return Status::Ok();
+  TLDB_RETURN_IF_ERROR(CheckExpected(r));
+  const TimestampMs now = clock_->NowMs();
+  EncodeInto(r, assigned, now);
+  return Status::Ok();
+}
+
+Status NamespaceLog::CheckExpected(const AppendRequest* r) {
+  if (!r->expected_last_seq || r->fanout) return Status::Ok();
+  const uint32_t id = table_.Find(r->key, KeyHash(r->key));
+  const Seq last = id == TimelineTable::kNone ? 0 : table_.state(id).last_seq;
+  if (last != *r->expected_last_seq) {
+    return Status::Conflict("timeline '" + std::string(r->key) + "': expected last seq " +
+                            std::to_string(*r->expected_last_seq) + ", found " +
+                            std::to_string(last));
+  }
+  return Status::Ok();
+}
+
+bool NamespaceLog::TryDedupe(AppendRequest* r) {
+  if (r->cmid.empty()) return false;
+  const std::string_view key0 = r->fanout ? r->targets[0] : r->key;
+  const uint64_t key_hash = KeyHash(key0);
+  const DedupeWindow::Entry* e = dedupe_.Find(DedupeHash(key_hash, r->cmid));
+  if (e == nullptr || table_.key(e->timeline) != key0) return false;
+  const TimelineState& st = table_.state(e->timeline);
+  if (st.last_seq - e->seq >= db_options_.dedupe_per_timeline_max) return false;
+  if (clock_->NowMs() - e->ts > static_cast<int64_t>(db_options_.dedupe_age_ms)) return false;
+  RecordView rec;
+  if (!LocateLocked(e->timeline, e->seq, &rec).ok() || rec.client_msg_id != r->cmid) return false;
+  const bool rec_fanout = rec.type == format::RecordType::kFanout;
+  if (rec_fanout != r->fanout) return false;
+  std::vector<AppendResult> results;
+  for (std::string_view k : r->fanout ? r->targets : std::vector<std::string_view>{r->key}) {
+    Seq seq = 0;
+    if (!RecordSeqFor(rec, k, &seq)) return false;  // same id, other targets: not a retry
+    results.push_back({seq, rec.timestamp_ms, true});
+  }
+  r->results = std::move(results);
+  counters_.deduplicated++;
+  return true;
+}
+
+void NamespaceLog::EncodeInto(AppendRequest* r, std::vector<Assigned>* assigned,
+                              TimestampMs now) {
+  const uint64_t offset = active_->end();
+  const auto synced = static_cast<uint32_t>(active_->durable_end());
+  if (!r->fanout) {
+    const uint32_t id = table_.FindOrInsert(r->key, KeyHash(r->key));
+    TimelineState& st = table_.state(id);
+    const Seq seq = st.last_seq + 1;
+    const TimestampMs ts = std::max(now, st.last_ts);
+    const size_t n = EncodedMessageBytes(r->key, r->cmid, r->payload);
+    EncodeMessage(active_->Reserve(n), active_->id(), offset, synced, seq, ts, r->key, r->cmid,
+                  r->payload);
+    active_->Commit(n);
+    IndexRecord(id, seq, offset, ts, r->cmid);
+    assigned->push_back({id, seq});
+    r->results = {{seq, ts, false}};
+    counters_.appends++;
+    return;
+  }
+  std::vector<uint32_t> ids;
+  std::vector<FanoutTarget> targets;
+  TimestampMs ts = now;
+  for (std::string_view k : r->targets) {
+    ids.push_back(table_.FindOrInsert(k, KeyHash(k)));
+    const TimelineState& st = table_.state(ids.back());
+    targets.push_back({k, st.last_seq + 1});
+    ts = std::max(ts, st.last_ts);
+  }
+  const size_t n = EncodedFanoutBytes(targets, r->cmid, r->payload);
+  EncodeFanout(active_->Reserve(n), active_->id(), offset, synced, targets, ts, r->cmid,
+               r->payload);
+  active_->Commit(n);
+  r->results.clear();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    IndexRecord(ids[i], targets[i].seq, offset, ts, i == 0 ? r->cmid : std::string_view{});
+    assigned->push_back({ids[i], targets[i].seq});
+    r->results.push_back({targets[i].seq, ts, false});
+  }
+  counters_.appends += ids.size();
+}
+
+void NamespaceLog::IndexRecord(uint32_t timeline, Seq seq, uint64_t offset, TimestampMs ts,
+                               std::string_view cmid) {
+  TimelineState& st = table_.state(timeline);
+  TLDB_CHECK(st.last_seq == 0 || seq == st.last_seq + 1);
+  if (st.active_slot == kNoSlot) st.active_slot = active_->AddSlot(timeline, seq);
+  ActiveSegment::Slot& slot = active_->slot(st.active_slot);
+  TLDB_CHECK(slot.first_seq + slot.offsets.size() == seq);
+  slot.offsets.push_back(static_cast<uint32_t>(offset));
+  slot.last_ts = ts;
+  st.last_seq = seq;
+  st.last_ts = ts;
+  active_->NoteTimestamp(ts);
+  if (!cmid.empty()) {
+    const uint64_t h = DedupeHash(KeyHash(table_.key(timeline)), cmid);
+    dedupe_.Insert(h, {timeline, seq, ts});
+    active_->dedupe_records().push_back({timeline, h, seq, ts});
+  }
+}
+
+void NamespaceLog::Complete(std::vector<AppendRequest*>& group) {
+  for (AppendRequest* r : group) Finish(r);
+}
+
+void NamespaceLog::FailGroup(std::vector<AppendRequest*>& group, const Status& s) {
+  for (AppendRequest* r : group) {
+    if (r->status.ok()) {
+      r->status = s;
+      r->results.clear();
+    }
+    Finish(r);
+  }
+}
+
+Status NamespaceLog::MaybeRoll(size_t group_bytes) {
+  const uint64_t end = active_->end();
+  if (end <= format::kSegmentHeaderBytes || end + group_bytes <= entry_.options.segment_bytes_max) {
+    return Status::Ok();
+  }
+  const uint64_t next = active_->id() + 1;
+  TLDB_RETURN_IF_ERROR(Seal());
+  return CreateActive(next);
+}
+
+Status NamespaceLog::Seal() {
+  ActiveSegment& a = *active_;
+  const uint64_t id = a.id();
+  if (a.durable_end() < a.end()) {
+    TLDB_RETURN_IF_ERROR(a.file()->Sync());
+    counters_.syncs++;
+    a.set_durable_end(a.end());
+  }
+  SegmentIndexBuilder b(entry_.id, id);
+  for (const auto& slot : a.slots()) {
+    const std::string_view key = table_.key(slot.timeline);
+    b.AddTimeline(key, KeyHash(key), slot.first_seq, slot.last_ts, slot.offsets);
+  }
+  for (const auto& d : a.dedupe_records()) {
+    b.AddDedupe(table_.key(d.timeline), d.cmid_hash, d.seq, d.ts);
+  }
+  const std::string idx = b.Finish(static_cast<uint32_t>(a.end()), a.min_ts(), a.max_ts());
+  TLDB_RETURN_IF_ERROR(fs_->WriteFileAtomic(IndexFileName(dir_, id), idx));
+  TLDB_RETURN_IF_ERROR(a.file()->Close());
+  auto seg = std::make_unique<SealedSegment>();
+  seg->id = id;
+  TLDB_ASSIGN_OR_RETURN(seg->data, fs_->Map(SegmentFileName(dir_, id)));
+  TLDB_ASSIGN_OR_RETURN(seg->index_file, fs_->Map(IndexFileName(dir_, id)));
+  TLDB_RETURN_IF_ERROR(seg->index.Open(seg->index_file->data(), entry_.id, id, SegmentName(id)));
+  seg->bytes = seg->data->data().size() + seg->index_file->data().size();
+  for (const auto& slot : a.slots()) {
+    TimelineState& st = table_.state(slot.timeline);
+    st.segs.Append(static_cast<uint32_t>(id));
+    st.active_slot = kNoSlot;
+  }
+  sealed_[id] = std::move(seg);
+  active_.reset();
+  return Status::Ok();
+}
+
+Status NamespaceLog::CreateActive(uint64_t id) {
+  TLDB_CHECK(id < (uint64_t{1} << 32));  // SegList keeps 32-bit ids
+  const std::string path = SegmentFileName(dir_, id);
+  TLDB_ASSIGN_OR_RETURN(auto file, fs_->OpenWritable(path, /*create=*/true, /*exclusive=*/false));
+  TLDB_RETURN_IF_ERROR(file->Truncate(0));
+  SegmentHeader h;
+  h.namespace_id = entry_.id;
+  h.segment_id = id;
+  h.created_ms = clock_->NowMs();
+  char header[format::kSegmentHeaderBytes];
+  EncodeSegmentHeader(h, header);
+  TLDB_RETURN_IF_ERROR(file->WriteAndSync(0, {header, sizeof header}));
+  TLDB_RETURN_IF_ERROR(fs_->SyncDir(dir_));
+  active_ = std::make_unique<ActiveSegment>(id, std::move(file),
+                                            std::string_view(header, sizeof header));
+  published_end_ = active_->end();
+  return Status::Ok();
+}
+
+}  // namespace tldb

@@ -1,0 +1,194 @@
+// Record codec, segment header, index file and timeline table unit tests.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "index/segment_index.h"
+#include "index/timeline_table.h"
+#include "log/file_names.h"
+#include "log/record.h"
+#include "log/segment_header.h"
+#include "store/catalog.h"
+
+namespace tldb {
+namespace {
+
+std::string EncodeMsg(uint64_t seg, uint64_t off, Seq seq, std::string_view key,
+                      std::string_view cmid, std::string_view payload, uint32_t synced = 0) {
+  std::string buf(EncodedMessageBytes(key, cmid, payload), '\0');
+  EncodeMessage(buf.data(), seg, off, synced, seq, 1700000000123, key, cmid, payload);
+  return buf;
+}
+
+TEST(RecordTest, MessageRoundTrip) {
+  const std::string rec = EncodeMsg(7, 64, 42, "conv:1", "cm-1", "hello", 64);
+  RecordView r;
+  ASSERT_EQ(DecodeRecord(rec, 7, 64, &r), DecodeOutcome::kOk);
+  EXPECT_EQ(r.type, format::RecordType::kMessage);
+  EXPECT_EQ(r.seq, 42u);
+  EXPECT_EQ(r.key, "conv:1");
+  EXPECT_EQ(r.client_msg_id, "cm-1");
+  EXPECT_EQ(r.payload, "hello");
+  EXPECT_EQ(r.timestamp_ms, 1700000000123);
+  EXPECT_EQ(r.synced_through, 64u);
+  EXPECT_EQ(r.length, rec.size());
+}
+
+TEST(RecordTest, EmptyPayloadAndMaxKey) {
+  const std::string key(255, 'k');
+  const std::string rec = EncodeMsg(1, 64, 1, key, "", "");
+  RecordView r;
+  ASSERT_EQ(DecodeRecord(rec, 1, 64, &r), DecodeOutcome::kOk);
+  EXPECT_EQ(r.key, key);
+  EXPECT_TRUE(r.payload.empty());
+}
+
+TEST(RecordTest, FanoutRoundTrip) {
+  std::vector<FanoutTarget> t = {{"inbox:a", 5}, {"inbox:bb", 1}, {"conv:9", 77}};
+  std::string buf(EncodedFanoutBytes(t, "id", "payload!"), '\0');
+  EncodeFanout(buf.data(), 3, 1000, 0, t, 99, "id", "payload!");
+  RecordView r;
+  ASSERT_EQ(DecodeRecord(buf, 3, 1000, &r), DecodeOutcome::kOk);
+  EXPECT_EQ(r.type, format::RecordType::kFanout);
+  EXPECT_EQ(r.target_count, 3u);
+  EXPECT_EQ(r.payload, "payload!");
+  std::vector<std::pair<std::string, Seq>> got;
+  ForEachTarget(r, [&](const FanoutTarget& x) { got.emplace_back(std::string(x.key), x.seq); });
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[1].first, "inbox:bb");
+  EXPECT_EQ(got[2].second, 77u);
+  Seq s = 0;
+  EXPECT_TRUE(RecordSeqFor(r, "conv:9", &s));
+  EXPECT_EQ(s, 77u);
+  EXPECT_FALSE(RecordSeqFor(r, "nope", &s));
+}
+
+TEST(RecordTest, ChecksumCoversPositionSoMisdirectedWritesFail) {
+  const std::string rec = EncodeMsg(7, 64, 1, "k", "", "x");
+  RecordView r;
+  EXPECT_EQ(DecodeRecord(rec, 7, 128, &r), DecodeOutcome::kBad);  // other offset
+  EXPECT_EQ(DecodeRecord(rec, 8, 64, &r), DecodeOutcome::kBad);   // other segment
+}
+
+TEST(RecordTest, EveryBitFlipIsDetected) {
+  const std::string rec = EncodeMsg(2, 64, 9, "conv:x", "c", "some payload bytes");
+  for (size_t bit = 0; bit < rec.size() * 8; ++bit) {
+    std::string bad = rec;
+    bad[bit / 8] = static_cast<char>(bad[bit / 8] ^ (1 << (bit % 8)));
+    RecordView r;
+    const DecodeOutcome o = DecodeRecord(bad, 2, 64, &r);
+    EXPECT_NE(o, DecodeOutcome::kOk) << "bit " << bit;
+  }
+}
+
+TEST(RecordTest, TruncationIsTruncatedOrEnd) {
+  const std::string rec = EncodeMsg(2, 64, 9, "conv:x", "", "payload");
+  for (size_t n = 0; n < rec.size(); ++n) {
+    RecordView r;
+    const DecodeOutcome o = DecodeRecord({rec.data(), n}, 2, 64, &r);
+    EXPECT_TRUE(o == DecodeOutcome::kTruncated || (n == 0 && o == DecodeOutcome::kEnd)) << n;
+  }
+  RecordView r;
+  EXPECT_EQ(DecodeRecord(std::string(40, '\0'), 2, 64, &r), DecodeOutcome::kEnd);
+}
+
+TEST(SegmentHeaderTest, RoundTripAndDamage) {
+  SegmentHeader h{3, 17, 123456, 0};
+  char buf[format::kSegmentHeaderBytes];
+  EncodeSegmentHeader(h, buf);
+  auto d = DecodeSegmentHeader({buf, sizeof buf}, "seg");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->namespace_id, 3u);
+  EXPECT_EQ(d->segment_id, 17u);
+  EXPECT_EQ(d->created_ms, 123456);
+  buf[20] ^= 1;
+  auto bad = DecodeSegmentHeader({buf, sizeof buf}, "seg");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.status().IsCorruption());
+}
+
+TEST(SegmentIndexTest, BuildAndFind) {
+  SegmentIndexBuilder b(1, 5);
+  std::vector<uint32_t> o1 = {64, 200, 300}, o2 = {100};
+  b.AddTimeline("conv:1", KeyHash("conv:1"), 10, 555, o1);
+  b.AddTimeline("inbox:2", KeyHash("inbox:2"), 1, 556, o2);
+  b.AddDedupe("inbox:2", DedupeHash(KeyHash("inbox:2"), "cm"), 1, 556);
+  const std::string file = b.Finish(400, 500, 556);
+  SegmentIndexReader r;
+  ASSERT_TRUE(r.Open(file, 1, 5, "idx").ok());
+  EXPECT_EQ(r.timeline_count(), 2u);
+  EXPECT_EQ(r.summary().data_end, 400u);
+  IndexEntry e;
+  ASSERT_TRUE(r.Find("conv:1", KeyHash("conv:1"), &e));
+  EXPECT_EQ(e.first_seq, 10u);
+  EXPECT_EQ(e.count, 3u);
+  EXPECT_EQ(r.Offset(e, 2), 300u);
+  EXPECT_FALSE(r.Find("conv:2", KeyHash("conv:2"), &e));
+  ASSERT_EQ(r.dedupe_count(), 1u);
+  EXPECT_EQ(r.Entry(r.Dedupe(0).entry).key, "inbox:2");
+  EXPECT_FALSE(r.Open(file, 1, 6, "idx").ok());  // another segment's index
+  for (size_t i = 0; i < file.size(); i += 7) {
+    std::string bad = file;
+    bad[i] ^= 0x10;
+    SegmentIndexReader rb;
+    EXPECT_FALSE(rb.Open(bad, 1, 5, "idx").ok()) << i;
+  }
+}
+
+TEST(TimelineTableTest, InsertFindGrowAndSegLists) {
+  TimelineTable t;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string k = "timeline:" + std::to_string(i);
+    EXPECT_EQ(t.Insert(k, KeyHash(k)), static_cast<uint32_t>(i));
+  }
+  for (int i = 0; i < 20000; ++i) {
+    const std::string k = "timeline:" + std::to_string(i);
+    ASSERT_EQ(t.Find(k, KeyHash(k)), static_cast<uint32_t>(i));
+    ASSERT_EQ(t.key(static_cast<uint32_t>(i)), k);
+  }
+  EXPECT_EQ(t.Find("missing", KeyHash("missing")), TimelineTable::kNone);
+  SegList& l = t.state(5).segs;
+  std::vector<uint32_t> want;
+  for (uint32_t id = 1; id < 5000; id += 1 + id % 300) {
+    l.Append(id);
+    want.push_back(id);
+  }
+  std::vector<uint32_t> got;
+  l.Decode(&got);
+  EXPECT_EQ(got, want);
+  EXPECT_GT(l.heap_bytes(), 0u);
+}
+
+TEST(CatalogTest, RoundTripAndValidation) {
+  std::vector<CatalogEntry> c(2);
+  c[0].id = 1;
+  c[0].name = "store";
+  c[1].id = 2;
+  c[1].name = "sync";
+  c[1].options.ttl_ms = 7ull * 24 * 3600 * 1000;
+  const std::string bytes = EncodeCatalog(c);
+  auto d = DecodeCatalog(bytes, "cat");
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->size(), 2u);
+  EXPECT_EQ((*d)[1].options.ttl_ms, c[1].options.ttl_ms);
+  std::string bad = bytes;
+  bad[20] ^= 1;
+  EXPECT_TRUE(DecodeCatalog(bad, "cat").status().IsCorruption());
+  EXPECT_FALSE(ValidateNamespaceName("Bad Name").ok());
+  EXPECT_FALSE(ValidateNamespaceName("").ok());
+  EXPECT_TRUE(ValidateNamespaceName("sync_7-days").ok());
+}
+
+TEST(FileNamesTest, Parse) {
+  uint64_t id = 0;
+  EXPECT_EQ(ParseFileName("00000000000000ff.seg", &id), FileKind::kSegment);
+  EXPECT_EQ(id, 255u);
+  EXPECT_EQ(ParseFileName("00000000000000ff.idx", &id), FileKind::kIndex);
+  EXPECT_EQ(ParseFileName("00000000000000ff.idx.tmp", &id), FileKind::kTemp);
+  EXPECT_EQ(ParseFileName("LOCK", &id), FileKind::kOther);
+  EXPECT_EQ(SegmentFileName("d", 1), "d/0000000000000001.seg");
+}
+
+}  // namespace
+}  // namespace tldb
