@@ -1,0 +1,98 @@
+// Server: the network front of a tldb::Db (wire protocol in docs/protocol.md).
+//
+// Contract:
+// - Start() binds the listen address, starts `threads` event-loop threads and returns once the
+//   server accepts connections; port() tells the bound port (useful with port 0).
+// - The Db is borrowed: it must outlive the Server. All appends go through the server's
+//   AppendAsync calls, so WAIT/SUBSCRIBE see every acknowledged append made through it.
+// - Stop() is graceful and idempotent: stop accepting, answer pending WAITs, wait (bounded by
+//   config.shutdown_drain_ms) for in-flight appends and queued output, close every connection,
+//   join the threads. It does not Sync/Close the Db: the owner does that afterwards.
+// - RequestStop() is async-signal-safe: it only writes to an eventfd; Wait() returns once a
+//   stop was requested.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tldb/db.h"
+#include "tldb/status.h"
+
+namespace tldb {
+
+// One access token: "NAME:SECRET:rw=ns1,ns2:r=ns3" on the command line. Namespace "*" grants
+// every (non-system) namespace.
+struct ServerToken {
+  std::string name;
+  std::string secret;
+  std::vector<std::string> read_namespaces;   // read-only grants
+  std::vector<std::string> write_namespaces;  // read + write grants
+};
+
+struct ServerConfig {
+  // "HOST:PORT" ("[::1]:7070" for IPv6). Port 0 picks a free port (tests).
+  std::string listen = "127.0.0.1:7070";
+  // Event-loop threads; 0 = one per core.
+  uint32_t threads = 0;
+  // Largest frame body accepted. 4 MiB: a 1 MiB message plus keys with room to spare.
+  uint32_t frame_body_bytes_max = 4u << 20;
+  // Open connections at most. 10,000: each idle connection costs ~4 KiB of buffers plus a
+  // file descriptor; the limit keeps a flood from exhausting descriptors.
+  uint32_t connections_max = 10'000;
+  // Requests of one connection being processed at once (appends waiting for group commit,
+  // WAITs). At the limit the server stops reading that socket (TCP backpressure). 1024 covers
+  // deep pipelining; beyond it one client could pin unbounded engine queue memory.
+  uint32_t inflight_requests_max = 1024;
+  // Bytes queued for a client that does not read. Past this it is disconnected (SLOW_CONSUMER)
+  // instead of growing memory. 64 MiB: sixteen maximum-size frames.
+  uint64_t output_buffer_bytes_max = 64ull << 20;
+  // A connection whose queued output makes no progress for this long is disconnected.
+  uint64_t send_stall_ms = 30'000;
+  // A connection with no request, no in-flight work and no subscription for this long is
+  // closed. 5 minutes: long enough for chatty frontends' pools, short enough to reclaim leaks.
+  uint64_t idle_timeout_ms = 300'000;
+  // Once the first byte of a frame arrived, the whole frame must arrive within this time
+  // (slowloris defence). 10 s: a 4 MiB frame needs only ~4 Mbit/s to make it.
+  uint64_t frame_deadline_ms = 10'000;
+  // Requests slower than this are logged (one line each).
+  uint64_t slow_request_ms = 500;
+  // Graceful shutdown waits at most this long for in-flight requests and output to drain.
+  uint64_t shutdown_drain_ms = 5'000;
+  // Messages a SUBSCRIBE may replay from after_seq before it must scan instead.
+  uint32_t subscribe_backfill_max = 1'000;
+  // Payload limit announced to clients (should match the engine's Options::payload_bytes_max).
+  uint32_t payload_bytes_max = 1u << 20;
+  uint32_t fanout_timelines_max = 10'000;
+  // Access tokens. Empty: no authentication (allowed on loopback addresses only).
+  std::vector<ServerToken> tokens;
+  // Log sink: one line per notable event. Null: stderr.
+  std::function<void(std::string_view)> log;
+};
+
+// Parses "NAME:SECRET[:rw=ns1,ns2][:r=ns3]".
+Result<ServerToken> ParseServerToken(std::string_view spec);
+// Checks limits and the protected-mode rule (non-loopback listen address needs a token).
+Status ValidateServerConfig(const ServerConfig& config);
+// Whether a "HOST:PORT" listen address is on the loopback interface.
+bool IsLoopbackListen(std::string_view listen);
+
+class Server {
+ public:
+  static Result<std::unique_ptr<Server>> Start(Db* db, const ServerConfig& config);
+  virtual ~Server() = default;
+
+  virtual uint16_t port() const = 0;
+  virtual std::string listen_address() const = 0;  // "127.0.0.1:7070"
+  virtual void RequestStop() = 0;
+  virtual void Wait() = 0;
+  virtual void Stop() = 0;
+};
+
+// The system namespace that stores device cursors (created by the server on start).
+inline constexpr std::string_view kCursorNamespace = "__cursors";
+
+}  // namespace tldb

@@ -1,0 +1,128 @@
+// tldb-server: opens a data directory and serves it over the tldb wire protocol.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "tldb/db.h"
+#include "tldb/server.h"
+
+namespace {
+
+// TTL of the "sync" namespace created on first start: devices catch up within a week.
+constexpr uint64_t kSyncTtlMs = 7ull * 24 * 3600 * 1000;
+
+tldb::Status CreateDefaultNamespaces(tldb::Db& db) {
+  tldb::NamespaceOptions store, sync, cursors;
+  sync.ttl_ms = kSyncTtlMs;
+  auto exists = [&db](std::string_view name) { return db.DescribeNamespace(name).ok(); };
+  if (!exists("store")) TLDB_RETURN_IF_ERROR(db.CreateNamespace("store", store));
+  if (!exists("sync")) TLDB_RETURN_IF_ERROR(db.CreateNamespace("sync", sync));
+  if (!exists(tldb::kCursorNamespace)) {
+    TLDB_RETURN_IF_ERROR(db.CreateNamespace(tldb::kCursorNamespace, cursors));
+  }
+  return tldb::Status::Ok();
+}
+
+int Fail(const std::string& what) {
+  std::fprintf(stderr, "tldb-server: %s\n", what.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tldb-server: timeline database server (wire protocol: docs/protocol.md)"};
+  std::string data_dir = "./data";
+  tldb::ServerConfig cfg;
+  tldb::Options db_opts;
+  std::vector<std::string> tokens;
+  app.set_config("--config", "", "Read options from this TOML/INI file (key = value lines)");
+  app.add_option("--data-dir", data_dir, "Data directory (created if missing)")
+      ->capture_default_str();
+  app.add_option("--listen", cfg.listen, "HOST:PORT to listen on; non-loopback needs --token")
+      ->capture_default_str();
+  app.add_option("--threads", cfg.threads, "Event-loop threads (0 = one per core)")
+      ->capture_default_str();
+  app.add_option("--token", tokens,
+                 "Access token NAME:SECRET[:rw=ns1,ns2][:r=ns3] ('*' = all namespaces); "
+                 "repeatable. With none, no authentication (loopback only)");
+  app.add_option("--frame-body-bytes-max", cfg.frame_body_bytes_max,
+                 "Largest request frame body; larger frames close the connection")
+      ->capture_default_str();
+  app.add_option("--connections-max", cfg.connections_max, "Open connections at most")
+      ->capture_default_str();
+  app.add_option("--inflight-requests-max", cfg.inflight_requests_max,
+                 "Requests of one connection in progress at once (then reading pauses)")
+      ->capture_default_str();
+  app.add_option("--output-buffer-bytes-max", cfg.output_buffer_bytes_max,
+                 "Bytes queued for one client before it is disconnected as a slow consumer")
+      ->capture_default_str();
+  app.add_option("--send-stall-ms", cfg.send_stall_ms,
+                 "Disconnect a client whose queued output makes no progress for this long")
+      ->capture_default_str();
+  app.add_option("--idle-timeout-ms", cfg.idle_timeout_ms,
+                 "Close connections with no request, in-flight work or subscription this long")
+      ->capture_default_str();
+  app.add_option("--frame-deadline-ms", cfg.frame_deadline_ms,
+                 "A started frame must be complete within this time (slowloris defence)")
+      ->capture_default_str();
+  app.add_option("--slow-request-ms", cfg.slow_request_ms, "Log requests slower than this")
+      ->capture_default_str();
+  app.add_option("--shutdown-drain-ms", cfg.shutdown_drain_ms,
+                 "On SIGINT/SIGTERM, wait at most this long for in-flight requests")
+      ->capture_default_str();
+  app.add_option("--subscribe-backfill-max", cfg.subscribe_backfill_max,
+                 "Messages a SUBSCRIBE may replay from its after_seq")
+      ->capture_default_str();
+  app.add_option("--payload-bytes-max", db_opts.payload_bytes_max, "Largest message payload")
+      ->capture_default_str();
+  app.add_option("--fanout-timelines-max", db_opts.fanout_timelines_max,
+                 "Most timelines in one APPEND_FANOUT")
+      ->capture_default_str();
+  app.add_option("--io-backend", db_opts.io_backend, "Engine I/O backend: auto, uring, posix")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  for (const auto& spec : tokens) {
+    auto t = tldb::ParseServerToken(spec);
+    if (!t.ok()) return Fail(t.status().ToString());
+    cfg.tokens.push_back(*t);
+  }
+  cfg.payload_bytes_max = db_opts.payload_bytes_max;
+  cfg.fanout_timelines_max = db_opts.fanout_timelines_max;
+  if (auto s = tldb::ValidateServerConfig(cfg); !s.ok()) return Fail(s.message());
+
+  // Signals are taken synchronously by this thread only (sigwait); the loops never see them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  db_opts.on_event = [](std::string_view e) {
+    std::fprintf(stderr, "tldb-server: engine: %.*s\n", static_cast<int>(e.size()), e.data());
+  };
+  auto db = tldb::Db::Open(data_dir, db_opts);
+  if (!db.ok()) return Fail("cannot open " + data_dir + ": " + db.status().ToString());
+  if (auto s = CreateDefaultNamespaces(**db); !s.ok()) return Fail(s.ToString());
+  auto server = tldb::Server::Start(db->get(), cfg);
+  if (!server.ok()) return Fail("cannot start: " + server.status().ToString());
+  std::fprintf(stderr, "tldb-server: data directory %s\n", data_dir.c_str());
+  std::printf("tldb-server listening on %s\n", (*server)->listen_address().c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  std::fprintf(stderr, "tldb-server: received %s, stopping\n",
+               sig == SIGINT ? "SIGINT" : "SIGTERM");
+  (*server)->Stop();
+  tldb::Status s = (*db)->Sync();
+  if (!s.ok()) std::fprintf(stderr, "tldb-server: sync failed: %s\n", s.ToString().c_str());
+  s = (*db)->Close();
+  if (!s.ok()) return Fail("close failed: " + s.ToString());
+  std::fprintf(stderr, "tldb-server: stopped cleanly\n");
+  return 0;
+}

@@ -1,0 +1,476 @@
+#include "protocol/messages.h"
+
+namespace tldb::proto {
+namespace {
+
+bool ReadBool(WireReader& r, bool* v) {
+  uint8_t b = 0;
+  if (!r.U8(&b) || b > 1) return false;
+  *v = b == 1;
+  return true;
+}
+bool ReadDurability(WireReader& r, Durability* d) {
+  uint8_t b = 0;
+  if (!r.U8(&b) || b > static_cast<uint8_t>(Durability::kBuffered)) return false;
+  *d = static_cast<Durability>(b);
+  return true;
+}
+bool ReadDirection(WireReader& r, Direction* d) {
+  uint8_t b = 0;
+  if (!r.U8(&b) || b > static_cast<uint8_t>(Direction::kBackward)) return false;
+  *d = static_cast<Direction>(b);
+  return true;
+}
+bool ReadString(WireReader& r, std::string* s) {
+  std::string_view v;
+  if (!r.Str16(&v)) return false;
+  s->assign(v);
+  return true;
+}
+void WriteKeys(const std::vector<std::string_view>& keys, WireWriter& w) {
+  w.U32(static_cast<uint32_t>(keys.size()));
+  for (auto k : keys) w.Str16(k);
+}
+bool ReadKeys(WireReader& r, std::vector<std::string_view>* keys) {
+  uint32_t n = 0;
+  if (!r.Count(&n, 2)) return false;
+  keys->resize(n);
+  for (auto& k : *keys) {
+    if (!r.Str16(&k)) return false;
+  }
+  return true;
+}
+bool ReadAppendResult(WireReader& r, AppendResult* m) {
+  return r.U64(&m->seq) && r.I64(&m->timestamp_ms) && ReadBool(r, &m->deduplicated);
+}
+bool ReadMessage(WireReader& r, Message* m) {
+  std::string_view id, payload;
+  if (!(r.U64(&m->seq) && r.I64(&m->timestamp_ms) && r.Str16(&id) && r.Bytes32(&payload))) {
+    return false;
+  }
+  m->client_msg_id.assign(id);
+  m->payload.assign(payload);
+  return true;
+}
+bool ReadNamespaceInfo(WireReader& r, NamespaceInfo* m) {
+  return ReadString(r, &m->name) && r.U32(&m->id) && r.U64(&m->options.ttl_ms) &&
+         r.U64(&m->options.segment_bytes_max) && ReadDurability(r, &m->options.durability) &&
+         r.U64(&m->timelines) && r.U64(&m->segments) && r.U64(&m->bytes_on_disk);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- encoders
+
+void Encode(const HelloRequest& m, WireWriter& w) {
+  w.U8(m.version);
+  w.Str16(m.client_name);
+  w.Str16(m.token);
+}
+void Encode(const HelloResponse& m, WireWriter& w) {
+  w.U8(m.version);
+  w.Str16(m.server_name);
+  w.U32(m.frame_body_bytes_max);
+  w.U32(m.payload_bytes_max);
+  w.U32(m.inflight_requests_max);
+  w.U32(m.fanout_timelines_max);
+  w.U32(m.wait_timeout_ms_max);
+  w.U32(static_cast<uint32_t>(m.grants.size()));
+  for (const auto& g : m.grants) {
+    w.Str16(g.ns);
+    w.U8(g.rights);
+  }
+}
+void Encode(const AppendRequest& m, WireWriter& w) {
+  w.Str16(m.ns);
+  w.Str16(m.timeline);
+  w.Str16(m.client_msg_id);
+  w.U8(m.has_expected_last_seq ? 1 : 0);
+  w.U64(m.expected_last_seq);
+  w.U8(static_cast<uint8_t>(m.durability));
+  w.Bytes32(m.payload);
+}
+void Encode(const AppendFanoutRequest& m, WireWriter& w) {
+  w.Str16(m.ns);
+  WriteKeys(m.timelines, w);
+  w.Str16(m.client_msg_id);
+  w.U8(static_cast<uint8_t>(m.durability));
+  w.Bytes32(m.payload);
+}
+void Encode(const GetRequest& m, WireWriter& w) {
+  w.Str16(m.ns);
+  w.Str16(m.timeline);
+  w.U64(m.seq);
+}
+void Encode(const ScanRequest& m, WireWriter& w) {
+  w.Str16(m.ns);
+  w.Str16(m.timeline);
+  w.U64(m.from_seq);
+  w.U64(m.to_seq);
+  w.U8(static_cast<uint8_t>(m.direction));
+  w.U32(m.limit);
+  w.U32(m.bytes_max);
+}
+void Encode(const LastSeqRequest& m, WireWriter& w) {
+  w.Str16(m.ns);
+  WriteKeys(m.timelines, w);
+}
+void Encode(const WaitRequest& m, WireWriter& w) {
+  w.Str16(m.ns);
+  w.Str16(m.timeline);
+  w.U64(m.after_seq);
+  w.U32(m.timeout_ms);
+}
+void Encode(const WaitResponse& m, WireWriter& w) {
+  w.U8(m.ready ? 1 : 0);
+  w.U64(m.last_seq);
+}
+void Encode(const SubscribeRequest& m, WireWriter& w) {
+  w.Str16(m.ns);
+  w.Str16(m.timeline);
+  w.U64(m.after_seq);
+  w.U8(m.flags);
+}
+void Encode(const SubscribeResponse& m, WireWriter& w) {
+  w.U64(m.start_after);
+  w.U64(m.last_seq);
+}
+void Encode(const UnsubscribeRequest& m, WireWriter& w) {
+  w.U64(m.subscription_id);
+}
+void Encode(const NsCreateRequest& m, WireWriter& w) {
+  w.Str16(m.name);
+  w.U64(m.options.ttl_ms);
+  w.U64(m.options.segment_bytes_max);
+  w.U8(static_cast<uint8_t>(m.options.durability));
+}
+void Encode(const NsDescribeRequest& m, WireWriter& w) {
+  w.Str16(m.name);
+}
+void Encode(const StatsResponse& m, WireWriter& w) {
+  w.U32(static_cast<uint32_t>(m.counters.size()));
+  for (const auto& [name, value] : m.counters) {
+    w.Str16(name);
+    w.U64(value);
+  }
+  w.Str16(m.io_backend);
+}
+void Encode(const PingRequest& m, WireWriter& w) {
+  w.Bytes32(m.data);
+}
+void Encode(const CursorSetRequest& m, WireWriter& w) {
+  w.Str16(m.device);
+  w.Str16(m.ns);
+  w.Str16(m.timeline);
+  w.U64(m.seq);
+  w.U8(m.reset ? 1 : 0);
+}
+void Encode(const CursorSetResponse& m, WireWriter& w) {
+  w.U64(m.cursor);
+  w.U8(m.moved ? 1 : 0);
+}
+void Encode(const CursorGetRequest& m, WireWriter& w) {
+  w.Str16(m.device);
+  w.Str16(m.ns);
+  WriteKeys(m.timelines, w);
+}
+void Encode(const ErrorBody& m, WireWriter& w) {
+  w.U16(m.code);
+  w.Str16(std::string_view(m.message).substr(0, kStr16BytesMax));
+}
+void EncodeAppendResult(const AppendResult& m, WireWriter& w) {
+  w.U64(m.seq);
+  w.I64(m.timestamp_ms);
+  w.U8(m.deduplicated ? 1 : 0);
+}
+void EncodeAppendResults(const std::vector<AppendResult>& m, WireWriter& w) {
+  w.U32(static_cast<uint32_t>(m.size()));
+  for (const auto& r : m) EncodeAppendResult(r, w);
+}
+void EncodeMessage(const Message& m, WireWriter& w) {
+  w.U64(m.seq);
+  w.I64(m.timestamp_ms);
+  w.Str16(m.client_msg_id);
+  w.Bytes32(m.payload);
+}
+void EncodeMessages(const std::vector<Message>& m, WireWriter& w) {
+  w.U32(static_cast<uint32_t>(m.size()));
+  for (const auto& msg : m) EncodeMessage(msg, w);
+}
+void EncodeSeqs(const std::vector<Seq>& m, WireWriter& w) {
+  w.U32(static_cast<uint32_t>(m.size()));
+  for (Seq s : m) w.U64(s);
+}
+void EncodeNamespaceInfo(const NamespaceInfo& m, WireWriter& w) {
+  w.Str16(m.name);
+  w.U32(m.id);
+  w.U64(m.options.ttl_ms);
+  w.U64(m.options.segment_bytes_max);
+  w.U8(static_cast<uint8_t>(m.options.durability));
+  w.U64(m.timelines);
+  w.U64(m.segments);
+  w.U64(m.bytes_on_disk);
+}
+void EncodeNamespaceInfos(const std::vector<NamespaceInfo>& m, WireWriter& w) {
+  w.U32(static_cast<uint32_t>(m.size()));
+  for (const auto& i : m) EncodeNamespaceInfo(i, w);
+}
+void EncodeCursorInfos(const std::vector<CursorInfo>& m, WireWriter& w) {
+  w.U32(static_cast<uint32_t>(m.size()));
+  for (const auto& c : m) {
+    w.U64(c.cursor);
+    w.U64(c.last_seq);
+    w.U64(c.unread);
+  }
+}
+void EncodePush(std::string_view ns, std::string_view timeline, const Message& m, WireWriter& w) {
+  w.Str16(ns);
+  w.Str16(timeline);
+  EncodeMessage(m, w);
+}
+
+// ---------------------------------------------------------------- decoders
+
+bool Decode(std::string_view body, HelloRequest* m) {
+  WireReader r(body);
+  r.U8(&m->version);
+  r.Str16(&m->client_name);
+  r.Str16(&m->token);
+  return r.Done();
+}
+bool Decode(std::string_view body, HelloResponse* m) {
+  WireReader r(body);
+  uint32_t n = 0;
+  if (!(r.U8(&m->version) && ReadString(r, &m->server_name) && r.U32(&m->frame_body_bytes_max) &&
+        r.U32(&m->payload_bytes_max) && r.U32(&m->inflight_requests_max) &&
+        r.U32(&m->fanout_timelines_max) && r.U32(&m->wait_timeout_ms_max) && r.Count(&n, 3))) {
+    return false;
+  }
+  m->grants.resize(n);
+  for (auto& g : m->grants) {
+    if (!(ReadString(r, &g.ns) && r.U8(&g.rights))) return false;
+  }
+  return r.Done();
+}
+bool Decode(std::string_view body, AppendRequest* m) {
+  WireReader r(body);
+  return r.Str16(&m->ns) && r.Str16(&m->timeline) && r.Str16(&m->client_msg_id) &&
+         ReadBool(r, &m->has_expected_last_seq) && r.U64(&m->expected_last_seq) &&
+         ReadDurability(r, &m->durability) && r.Bytes32(&m->payload) && r.Done();
+}
+bool Decode(std::string_view body, AppendFanoutRequest* m) {
+  WireReader r(body);
+  return r.Str16(&m->ns) && ReadKeys(r, &m->timelines) && r.Str16(&m->client_msg_id) &&
+         ReadDurability(r, &m->durability) && r.Bytes32(&m->payload) && r.Done();
+}
+bool Decode(std::string_view body, GetRequest* m) {
+  WireReader r(body);
+  return r.Str16(&m->ns) && r.Str16(&m->timeline) && r.U64(&m->seq) && r.Done();
+}
+bool Decode(std::string_view body, ScanRequest* m) {
+  WireReader r(body);
+  return r.Str16(&m->ns) && r.Str16(&m->timeline) && r.U64(&m->from_seq) && r.U64(&m->to_seq) &&
+         ReadDirection(r, &m->direction) && r.U32(&m->limit) && r.U32(&m->bytes_max) && r.Done();
+}
+bool Decode(std::string_view body, LastSeqRequest* m) {
+  WireReader r(body);
+  return r.Str16(&m->ns) && ReadKeys(r, &m->timelines) && r.Done();
+}
+bool Decode(std::string_view body, WaitRequest* m) {
+  WireReader r(body);
+  return r.Str16(&m->ns) && r.Str16(&m->timeline) && r.U64(&m->after_seq) &&
+         r.U32(&m->timeout_ms) && r.Done();
+}
+bool Decode(std::string_view body, WaitResponse* m) {
+  WireReader r(body);
+  return ReadBool(r, &m->ready) && r.U64(&m->last_seq) && r.Done();
+}
+bool Decode(std::string_view body, SubscribeRequest* m) {
+  WireReader r(body);
+  return r.Str16(&m->ns) && r.Str16(&m->timeline) && r.U64(&m->after_seq) && r.U8(&m->flags) &&
+         (m->flags & ~kSubscribeFromLatest) == 0 && r.Done();
+}
+bool Decode(std::string_view body, SubscribeResponse* m) {
+  WireReader r(body);
+  return r.U64(&m->start_after) && r.U64(&m->last_seq) && r.Done();
+}
+bool Decode(std::string_view body, UnsubscribeRequest* m) {
+  WireReader r(body);
+  return r.U64(&m->subscription_id) && r.Done();
+}
+bool Decode(std::string_view body, PushMessage* m) {
+  WireReader r(body);
+  return ReadString(r, &m->ns) && ReadString(r, &m->timeline) && ReadMessage(r, &m->message) &&
+         r.Done();
+}
+bool Decode(std::string_view body, NsCreateRequest* m) {
+  WireReader r(body);
+  return r.Str16(&m->name) && r.U64(&m->options.ttl_ms) && r.U64(&m->options.segment_bytes_max) &&
+         ReadDurability(r, &m->options.durability) && r.Done();
+}
+bool Decode(std::string_view body, NsDescribeRequest* m) {
+  WireReader r(body);
+  return r.Str16(&m->name) && r.Done();
+}
+bool Decode(std::string_view body, StatsResponse* m) {
+  WireReader r(body);
+  uint32_t n = 0;
+  if (!r.Count(&n, 10)) return false;
+  m->counters.resize(n);
+  for (auto& [name, value] : m->counters) {
+    if (!(ReadString(r, &name) && r.U64(&value))) return false;
+  }
+  return ReadString(r, &m->io_backend) && r.Done();
+}
+bool Decode(std::string_view body, PingRequest* m) {
+  WireReader r(body);
+  return r.Bytes32(&m->data) && r.Done();
+}
+bool Decode(std::string_view body, CursorSetRequest* m) {
+  WireReader r(body);
+  return r.Str16(&m->device) && r.Str16(&m->ns) && r.Str16(&m->timeline) && r.U64(&m->seq) &&
+         ReadBool(r, &m->reset) && r.Done();
+}
+bool Decode(std::string_view body, CursorSetResponse* m) {
+  WireReader r(body);
+  return r.U64(&m->cursor) && ReadBool(r, &m->moved) && r.Done();
+}
+bool Decode(std::string_view body, CursorGetRequest* m) {
+  WireReader r(body);
+  return r.Str16(&m->device) && r.Str16(&m->ns) && ReadKeys(r, &m->timelines) && r.Done();
+}
+bool Decode(std::string_view body, ErrorBody* m) {
+  WireReader r(body);
+  return r.U16(&m->code) && ReadString(r, &m->message) && r.Done();
+}
+bool DecodeAppendResult(std::string_view body, AppendResult* m) {
+  WireReader r(body);
+  return ReadAppendResult(r, m) && r.Done();
+}
+bool DecodeAppendResults(std::string_view body, std::vector<AppendResult>* m) {
+  WireReader r(body);
+  uint32_t n = 0;
+  if (!r.Count(&n, 17)) return false;
+  m->resize(n);
+  for (auto& a : *m) {
+    if (!ReadAppendResult(r, &a)) return false;
+  }
+  return r.Done();
+}
+bool DecodeMessage(std::string_view body, Message* m) {
+  WireReader r(body);
+  return ReadMessage(r, m) && r.Done();
+}
+bool DecodeMessages(std::string_view body, std::vector<Message>* m) {
+  WireReader r(body);
+  uint32_t n = 0;
+  if (!r.Count(&n, 22)) return false;
+  m->resize(n);
+  for (auto& msg : *m) {
+    if (!ReadMessage(r, &msg)) return false;
+  }
+  return r.Done();
+}
+bool DecodeSeqs(std::string_view body, std::vector<Seq>* m) {
+  WireReader r(body);
+  uint32_t n = 0;
+  if (!r.Count(&n, 8)) return false;
+  m->resize(n);
+  for (auto& s : *m) {
+    if (!r.U64(&s)) return false;
+  }
+  return r.Done();
+}
+bool DecodeNamespaceInfo(std::string_view body, NamespaceInfo* m) {
+  WireReader r(body);
+  return ReadNamespaceInfo(r, m) && r.Done();
+}
+bool DecodeNamespaceInfos(std::string_view body, std::vector<NamespaceInfo>* m) {
+  WireReader r(body);
+  uint32_t n = 0;
+  if (!r.Count(&n, 47)) return false;
+  m->resize(n);
+  for (auto& i : *m) {
+    if (!ReadNamespaceInfo(r, &i)) return false;
+  }
+  return r.Done();
+}
+bool DecodeCursorInfos(std::string_view body, std::vector<CursorInfo>* m) {
+  WireReader r(body);
+  uint32_t n = 0;
+  if (!r.Count(&n, 24)) return false;
+  m->resize(n);
+  for (auto& c : *m) {
+    if (!(r.U64(&c.cursor) && r.U64(&c.last_seq) && r.U64(&c.unread))) return false;
+  }
+  return r.Done();
+}
+
+bool DecodeAnyRequest(uint8_t op, std::string_view body) {
+  switch (static_cast<Op>(op)) {
+    case Op::kHello: {
+      HelloRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kPing: {
+      PingRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kStats:
+    case Op::kNsList:
+      return DecodeEmpty(body);
+    case Op::kAppend: {
+      AppendRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kAppendFanout: {
+      AppendFanoutRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kGet: {
+      GetRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kScan: {
+      ScanRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kLastSeq: {
+      LastSeqRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kWait: {
+      WaitRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kSubscribe: {
+      SubscribeRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kUnsubscribe: {
+      UnsubscribeRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kNsCreate: {
+      NsCreateRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kNsDescribe: {
+      NsDescribeRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kCursorSet: {
+      CursorSetRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kCursorGet: {
+      CursorGetRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kPushMessage:
+      return false;
+  }
+  return false;
+}
+
+}  // namespace tldb::proto

@@ -1,0 +1,208 @@
+// Messages: the body of every request and response of the tldb protocol, with encoders and
+// strict decoders.
+//
+// Contract: Decode*() accept a body only if it is exactly one well-formed message (no trailing
+// bytes, enum fields in range, counts that fit in the body); on false the output is
+// unspecified. Request structs hold views into the decoded body (valid while the frame is);
+// response structs own their data. Encoders do not validate semantic limits (key lengths,
+// payload size): the server and client check those before encoding or after decoding.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "protocol/codes.h"
+#include "protocol/wire.h"
+#include "tldb/db.h"
+#include "tldb/types.h"
+
+namespace tldb::proto {
+
+// Namespace rights bits, as announced in HELLO and checked per request.
+enum Right : uint8_t { kRightRead = 1, kRightWrite = 2 };
+
+struct HelloRequest {
+  uint8_t version = kVersion;
+  std::string_view client_name;
+  std::string_view token;  // empty: anonymous
+};
+struct NsGrant {
+  std::string ns;  // "*" = every namespace
+  uint8_t rights = 0;
+};
+struct HelloResponse {
+  uint8_t version = kVersion;
+  std::string server_name;
+  uint32_t frame_body_bytes_max = 0;
+  uint32_t payload_bytes_max = 0;
+  uint32_t inflight_requests_max = 0;
+  uint32_t fanout_timelines_max = 0;
+  uint32_t wait_timeout_ms_max = 0;
+  std::vector<NsGrant> grants;
+};
+
+struct AppendRequest {
+  std::string_view ns, timeline, client_msg_id;
+  bool has_expected_last_seq = false;
+  Seq expected_last_seq = 0;
+  Durability durability = Durability::kDefault;
+  std::string_view payload;
+};
+struct AppendFanoutRequest {
+  std::string_view ns;
+  std::vector<std::string_view> timelines;
+  std::string_view client_msg_id;
+  Durability durability = Durability::kDefault;
+  std::string_view payload;
+};
+struct GetRequest {
+  std::string_view ns, timeline;
+  Seq seq = 0;
+};
+struct ScanRequest {
+  std::string_view ns, timeline;
+  Seq from_seq = 0, to_seq = 0;
+  Direction direction = Direction::kForward;
+  uint32_t limit = 100;
+  uint32_t bytes_max = 1u << 20;
+};
+struct LastSeqRequest {
+  std::string_view ns;
+  std::vector<std::string_view> timelines;
+};
+struct WaitRequest {
+  std::string_view ns, timeline;
+  Seq after_seq = 0;
+  uint32_t timeout_ms = 0;
+};
+struct WaitResponse {
+  bool ready = false;  // true: last_seq > after_seq; false: the timeout passed
+  Seq last_seq = 0;
+};
+enum SubscribeFlag : uint8_t { kSubscribeFromLatest = 1 };
+struct SubscribeRequest {
+  std::string_view ns, timeline;
+  Seq after_seq = 0;  // push every message with seq > after_seq (ignored with kFromLatest)
+  uint8_t flags = 0;
+};
+struct SubscribeResponse {
+  Seq start_after = 0;  // pushes start with start_after + 1
+  Seq last_seq = 0;     // the timeline's last SeqId when the subscription began
+};
+struct UnsubscribeRequest {
+  uint64_t subscription_id = 0;  // the request id of the SUBSCRIBE
+};
+struct PushMessage {
+  std::string ns, timeline;
+  Message message;
+};
+struct NsCreateRequest {
+  std::string_view name;
+  NamespaceOptions options;
+};
+struct NsDescribeRequest {
+  std::string_view name;
+};
+struct StatsResponse {
+  std::vector<std::pair<std::string, uint64_t>> counters;
+  std::string io_backend;
+};
+struct PingRequest {
+  std::string_view data;
+};
+struct CursorSetRequest {
+  std::string_view device, ns, timeline;
+  Seq seq = 0;
+  bool reset = false;  // allow moving backward
+};
+struct CursorSetResponse {
+  Seq cursor = 0;      // the stored cursor after the call
+  bool moved = false;  // false: the request was behind the stored cursor, nothing written
+};
+struct CursorGetRequest {
+  std::string_view device, ns;
+  std::vector<std::string_view> timelines;
+};
+struct CursorInfo {
+  Seq cursor = 0;
+  Seq last_seq = 0;
+  uint64_t unread = 0;  // last_seq - cursor, 0 when the cursor is ahead
+};
+struct ErrorBody {
+  uint16_t code = 0;
+  std::string message;
+};
+
+// --- encoders (append to w) ---
+void Encode(const HelloRequest& m, WireWriter& w);
+void Encode(const HelloResponse& m, WireWriter& w);
+void Encode(const AppendRequest& m, WireWriter& w);
+void Encode(const AppendFanoutRequest& m, WireWriter& w);
+void Encode(const GetRequest& m, WireWriter& w);
+void Encode(const ScanRequest& m, WireWriter& w);
+void Encode(const LastSeqRequest& m, WireWriter& w);
+void Encode(const WaitRequest& m, WireWriter& w);
+void Encode(const WaitResponse& m, WireWriter& w);
+void Encode(const SubscribeRequest& m, WireWriter& w);
+void Encode(const SubscribeResponse& m, WireWriter& w);
+void Encode(const UnsubscribeRequest& m, WireWriter& w);
+void Encode(const NsCreateRequest& m, WireWriter& w);
+void Encode(const NsDescribeRequest& m, WireWriter& w);
+void Encode(const StatsResponse& m, WireWriter& w);
+void Encode(const PingRequest& m, WireWriter& w);
+void Encode(const CursorSetRequest& m, WireWriter& w);
+void Encode(const CursorSetResponse& m, WireWriter& w);
+void Encode(const CursorGetRequest& m, WireWriter& w);
+void Encode(const ErrorBody& m, WireWriter& w);
+void EncodeAppendResult(const AppendResult& m, WireWriter& w);
+void EncodeAppendResults(const std::vector<AppendResult>& m, WireWriter& w);
+void EncodeMessage(const Message& m, WireWriter& w);
+void EncodeMessages(const std::vector<Message>& m, WireWriter& w);
+void EncodeSeqs(const std::vector<Seq>& m, WireWriter& w);
+void EncodeNamespaceInfo(const NamespaceInfo& m, WireWriter& w);
+void EncodeNamespaceInfos(const std::vector<NamespaceInfo>& m, WireWriter& w);
+void EncodeCursorInfos(const std::vector<CursorInfo>& m, WireWriter& w);
+void EncodePush(std::string_view ns, std::string_view timeline, const Message& m, WireWriter& w);
+
+// --- decoders (whole body) ---
+bool Decode(std::string_view body, HelloRequest* m);
+bool Decode(std::string_view body, HelloResponse* m);
+bool Decode(std::string_view body, AppendRequest* m);
+bool Decode(std::string_view body, AppendFanoutRequest* m);
+bool Decode(std::string_view body, GetRequest* m);
+bool Decode(std::string_view body, ScanRequest* m);
+bool Decode(std::string_view body, LastSeqRequest* m);
+bool Decode(std::string_view body, WaitRequest* m);
+bool Decode(std::string_view body, WaitResponse* m);
+bool Decode(std::string_view body, SubscribeRequest* m);
+bool Decode(std::string_view body, SubscribeResponse* m);
+bool Decode(std::string_view body, UnsubscribeRequest* m);
+bool Decode(std::string_view body, PushMessage* m);
+bool Decode(std::string_view body, NsCreateRequest* m);
+bool Decode(std::string_view body, NsDescribeRequest* m);
+bool Decode(std::string_view body, StatsResponse* m);
+bool Decode(std::string_view body, PingRequest* m);
+bool Decode(std::string_view body, CursorSetRequest* m);
+bool Decode(std::string_view body, CursorSetResponse* m);
+bool Decode(std::string_view body, CursorGetRequest* m);
+bool Decode(std::string_view body, ErrorBody* m);
+bool DecodeAppendResult(std::string_view body, AppendResult* m);
+bool DecodeAppendResults(std::string_view body, std::vector<AppendResult>* m);
+bool DecodeMessage(std::string_view body, Message* m);
+bool DecodeMessages(std::string_view body, std::vector<Message>* m);
+bool DecodeSeqs(std::string_view body, std::vector<Seq>* m);
+bool DecodeNamespaceInfo(std::string_view body, NamespaceInfo* m);
+bool DecodeNamespaceInfos(std::string_view body, std::vector<NamespaceInfo>* m);
+bool DecodeCursorInfos(std::string_view body, std::vector<CursorInfo>* m);
+// Empty bodies (PING without data is not empty; NS_LIST, STATS requests, UNSUBSCRIBE response).
+inline bool DecodeEmpty(std::string_view body) {
+  return body.empty();
+}
+
+// Decodes the body of any request opcode and discards it: the fuzzer's and tests' entry point.
+bool DecodeAnyRequest(uint8_t op, std::string_view body);
+
+}  // namespace tldb::proto

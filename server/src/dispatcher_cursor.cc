@@ -1,0 +1,153 @@
+// Dispatcher: device cursors (CURSOR_SET / CURSOR_GET).
+//
+// Storage: every cursor change is one record appended to timeline
+//   "<device>|<ns>|<timeline>"  (or "<device>|<ns>|#<32 hex digits>" when that would exceed
+//   the 255-byte key limit: two 64-bit FNV-1a hashes of the timeline key)
+// of the system namespace __cursors, payload = the cursor SeqId as u64 little-endian. The
+// current value is the latest record: a backward scan with limit 1. Writes use
+// expected_last_seq = the record SeqId that was read, so two racing CURSOR_SETs cannot move a
+// cursor backward; the loser re-reads and retries.
+#include "dispatcher.h"
+#include "loop.h"
+
+namespace tldb::server {
+
+using proto::Op;
+
+namespace {
+
+constexpr int kCursorRetriesMax = 8;  // conflicts only happen under contention on one cursor
+constexpr size_t kDeviceBytesMax = 64;
+
+uint64_t Fnv1a(std::string_view s, uint64_t basis) {
+  uint64_t h = basis;
+  for (unsigned char ch : s) {
+    h ^= ch;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+std::string Hex64(uint64_t v) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) s[i] = kDigits[v & 15];
+  return s;
+}
+
+Status ValidateDevice(std::string_view device) {
+  if (device.empty() || device.size() > kDeviceBytesMax || device.find('|') != device.npos) {
+    return Status::InvalidArgument("device id must be 1..64 bytes without '|'");
+  }
+  return Status::Ok();
+}
+
+std::string CursorKey(std::string_view device, std::string_view ns, std::string_view timeline) {
+  std::string key = std::string(device) + "|" + std::string(ns) + "|";
+  if (key.size() + timeline.size() <= kTimelineKeyBytesMax) return key + std::string(timeline);
+  return key + "#" + Hex64(Fnv1a(timeline, 0xcbf29ce484222325ull)) +
+         Hex64(Fnv1a(timeline, 0x84222325cbf29ce4ull));
+}
+
+struct StoredCursor {
+  Seq record_seq = 0;  // SeqId of the latest record in the cursor timeline
+  Seq value = 0;
+};
+
+Result<StoredCursor> ReadCursor(Db* db, const std::string& key) {
+  ScanOptions opts;
+  opts.direction = Direction::kBackward;
+  opts.limit = 1;
+  auto msgs = db->Scan(kCursorNamespace, key, opts);
+  if (!msgs.ok()) {
+    if (msgs.status().IsNotFound()) return StoredCursor{};
+    return msgs.status();
+  }
+  if (msgs->empty()) return StoredCursor{};
+  const Message& m = msgs->front();
+  proto::WireReader r(m.payload);
+  StoredCursor out;
+  out.record_seq = m.seq;
+  if (!r.U64(&out.value)) return Status::Corruption("cursor record " + key + " is malformed");
+  return out;
+}
+
+}  // namespace
+
+void Dispatcher::CursorSet(Connection& c, uint64_t id, std::string_view body) {
+  const uint8_t op = static_cast<uint8_t>(Op::kCursorSet);
+  proto::CursorSetRequest req;
+  if (!proto::Decode(body, &req)) return Malformed(c, op, id);
+  if (!CheckRead(c, op, id, req.ns)) return;
+  if (Status s = ValidateDevice(req.device); !s.ok()) return Fail(c, op, id, s);
+  ++c.inflight;
+  CursorWrite(c.id(), id, std::string(req.device), std::string(req.ns), std::string(req.timeline),
+              req.seq, req.reset, 0);
+}
+
+// Reads the stored cursor and appends a new record if it moves (runs again on Conflict).
+void Dispatcher::CursorWrite(uint64_t conn_id, uint64_t id, std::string device, std::string ns,
+                             std::string timeline, Seq seq, bool reset, int attempt) {
+  const uint8_t op = static_cast<uint8_t>(Op::kCursorSet);
+  int64_t start = NowUs();
+  std::string key = CursorKey(device, ns, timeline);
+  auto stored = ReadCursor(loop_->core().db, key);
+  auto respond = [this, conn_id, id, start, op](const Result<StoredCursor>& r, bool moved) {
+    Connection* c = Completed(conn_id, start, /*append=*/true);
+    if (!c) return;
+    if (!r.ok()) return Fail(*c, op, id, r.status());
+    size_t f = c->Begin(Op::kCursorSet, proto::kFlagResponse, id);
+    auto w = c->Writer();
+    proto::Encode(proto::CursorSetResponse{r->value, moved}, w);
+    c->End(f);
+  };
+  if (!stored.ok() || (!reset && seq <= stored->value) || (reset && seq == stored->value)) {
+    return respond(stored, false);
+  }
+  std::string payload;
+  proto::WireWriter(&payload).U64(seq);
+  AppendOptions opts;
+  opts.expected_last_seq = stored->record_seq;
+  Loop* loop = loop_;
+  loop_->core().db->AppendAsync(kCursorNamespace, key, payload, opts, [=](Result<AppendResult> r) {
+    loop->Post([=](Loop& l) {
+      Dispatcher& d = l.dispatcher();
+      if (!r.ok() && r.status().code() == Status::Code::kConflict &&
+          attempt + 1 < kCursorRetriesMax) {
+        return d.CursorWrite(conn_id, id, device, ns, timeline, seq, reset, attempt + 1);
+      }
+      Connection* c = d.Completed(conn_id, start, /*append=*/true);
+      if (!c) return;
+      if (!r.ok()) return d.Fail(*c, op, id, r.status());
+      size_t f = c->Begin(Op::kCursorSet, proto::kFlagResponse, id);
+      auto w = c->Writer();
+      proto::Encode(proto::CursorSetResponse{seq, true}, w);
+      c->End(f);
+    });
+  });
+}
+
+void Dispatcher::CursorGet(Connection& c, uint64_t id, std::string_view body) {
+  const uint8_t op = static_cast<uint8_t>(Op::kCursorGet);
+  proto::CursorGetRequest req;
+  if (!proto::Decode(body, &req)) return Malformed(c, op, id);
+  if (!CheckRead(c, op, id, req.ns)) return;
+  if (Status s = ValidateDevice(req.device); !s.ok()) return Fail(c, op, id, s);
+  Db* db = loop_->core().db;
+  auto last = db->LastSeq(req.ns, req.timelines);
+  if (!last.ok()) return Fail(c, op, id, last.status());
+  std::vector<proto::CursorInfo> out(req.timelines.size());
+  for (size_t i = 0; i < req.timelines.size(); ++i) {
+    auto stored = ReadCursor(db, CursorKey(req.device, req.ns, req.timelines[i]));
+    if (!stored.ok()) return Fail(c, op, id, stored.status());
+    out[i].cursor = stored->value;
+    out[i].last_seq = (*last)[i];
+    out[i].unread = out[i].last_seq > out[i].cursor ? out[i].last_seq - out[i].cursor : 0;
+  }
+  size_t start = c.Begin(Op::kCursorGet, proto::kFlagResponse, id);
+  auto w = c.Writer();
+  proto::EncodeCursorInfos(out, w);
+  c.End(start);
+}
+
+}  // namespace tldb::server

@@ -1,0 +1,409 @@
+#include "loop.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "listen_address.h"
+#include "protocol/messages.h"
+
+namespace tldb::server {
+
+namespace {
+
+uint16_t Code(proto::ErrorCode c) {
+  return static_cast<uint16_t>(c);
+}
+
+}  // namespace
+
+Loop::Loop(ServerCore* core, size_t index) : core_(core), index_(index), dispatcher_(this) {
+  scratch_.resize(kReadChunkBytes);
+}
+
+Loop::~Loop() {
+  conns_.clear();
+  if (epfd_ >= 0) ::close(epfd_);
+  if (wakefd_ >= 0) ::close(wakefd_);
+}
+
+Status Loop::Init() {
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  wakefd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (epfd_ < 0 || wakefd_ < 0)
+    return Status::IOError(std::string("epoll/eventfd: ") + strerror(errno));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeTag;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev) != 0) {
+    return Status::IOError(std::string("epoll_ctl eventfd: ") + strerror(errno));
+  }
+  // Every loop waits on the shared listening socket; EPOLLEXCLUSIVE wakes one loop per
+  // connection instead of all of them (no thundering herd).
+  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+  ev.data.u64 = kListenTag;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, core_->listen_fd, &ev) != 0) {
+    return Status::IOError(std::string("epoll_ctl listen: ") + strerror(errno));
+  }
+  return Status::Ok();
+}
+
+void Loop::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Loop::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Loop::Post(std::function<void(Loop&)> fn) {
+  bool was_empty;
+  {
+    std::lock_guard lock(queue_mu_);
+    was_empty = queue_.empty();
+    queue_.push_back(std::move(fn));
+  }
+  if (was_empty) {
+    uint64_t one = 1;
+    ssize_t n = ::write(wakefd_, &one, sizeof(one));
+    (void)n;  // EAGAIN only when the counter is saturated: the loop is awake anyway
+  }
+}
+
+Connection* Loop::Find(uint64_t conn_id) {
+  auto it = conns_.find(conn_id);
+  return it == conns_.end() ? nullptr : it->second.get();
+}
+
+void Loop::MarkDirty(Connection& conn) {
+  if (!conn.dirty) {
+    conn.dirty = true;
+    dirty_.push_back(conn.id());
+  }
+}
+
+void Loop::Run() {
+  epoll_event events[256];
+  last_sweep_ms_ = NowMs();
+  while (!exit_) {
+    int n = epoll_wait(epfd_, events, 256, NextTimeoutMs(NowMs()));
+    if (n < 0 && errno != EINTR) {
+      core_->Log(std::string("epoll_wait failed: ") + strerror(errno));
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      uint64_t tag = events[i].data.u64;
+      if (tag == kListenTag) {
+        Accept();
+        continue;
+      }
+      if (tag == kWakeTag) {
+        DrainQueue();
+        continue;
+      }
+      Connection* c = Find(tag);
+      if (!c) continue;
+      uint32_t e = events[i].events;
+      if (e & (EPOLLHUP | EPOLLERR)) {
+        Close(*c, "");  // reset or fully closed by the peer: nothing can be delivered
+        continue;
+      }
+      if (e & EPOLLIN) OnReadable(*c);
+      if ((c = Find(tag)) && (e & EPOLLOUT)) MarkDirty(*c);
+    }
+    int64_t now = NowMs();
+    ExpireWaits(now);
+    if (now - last_sweep_ms_ >= kSweepIntervalMs) Sweep(now);
+    FlushDirty();
+    if (shutting_down_ && (Drained() || now >= shutdown_deadline_ms_)) exit_ = true;
+  }
+  while (!conns_.empty()) Close(*conns_.begin()->second, "server stopped");
+}
+
+int Loop::NextTimeoutMs(int64_t now) const {
+  if (!dirty_.empty()) return 0;
+  int64_t t = kSweepIntervalMs - (now - last_sweep_ms_);
+  if (!deadlines_.empty()) t = std::min(t, deadlines_.begin()->first - now);
+  return static_cast<int>(std::max<int64_t>(0, t));
+}
+
+void Loop::Accept() {
+  for (int i = 0; i < 64 && !shutting_down_; ++i) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    int fd = accept4(core_->listen_fd, reinterpret_cast<sockaddr*>(&addr), &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        core_->Log(std::string("accept failed: ") + strerror(errno));
+      }
+      return;
+    }
+    std::string peer = FormatAddress(addr);
+    if (core_->connections.fetch_add(1) >= core_->config.connections_max) {
+      core_->connections.fetch_sub(1);
+      Reject(fd, peer);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    static thread_local uint64_t counter = 0;
+    uint64_t id = (++counter << 8) | index_;
+    auto conn = std::make_unique<Connection>(id, fd, peer, NowMs());
+    Connection& c = *conn;
+    conns_.emplace(id, std::move(conn));
+    ServerStats::Inc(stats_.connections_accepted);
+    ServerStats::Inc(stats_.connections_open);
+    UpdateInterest(c);
+  }
+}
+
+void Loop::Reject(int fd, const std::string& peer) {
+  // Best effort: one non-blocking send of a fatal error, then close.
+  std::string out;
+  size_t start = proto::BeginFrame(&out, static_cast<uint8_t>(proto::Op::kHello),
+                                   proto::kFlagResponse | proto::kFlagError | proto::kFlagFatal, 0);
+  proto::WireWriter w(&out);
+  proto::Encode(proto::ErrorBody{Code(proto::ErrorCode::kTooManyConnections),
+                                 "too many connections (connections-max=" +
+                                     std::to_string(core_->config.connections_max) + ")"},
+                w);
+  proto::EndFrame(&out, start);
+  ssize_t n = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)n;
+  ::close(fd);
+  ServerStats::Inc(stats_.connections_rejected);
+  core_->Log("rejected connection from " + peer + ": too many connections");
+}
+
+void Loop::OnReadable(Connection& c) {
+  size_t total = 0;
+  bool progressed = false;
+  while (total < kReadBytesPerEvent && CanParse(c)) {
+    ssize_t n = ::recv(c.fd(), scratch_.data(), scratch_.size(), 0);
+    if (n == 0) {
+      Close(c, "");
+      return;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      Close(c, std::string("recv: ") + strerror(errno));
+      return;
+    }
+    total += static_cast<size_t>(n);
+    ServerStats::Inc(stats_.bytes_in, static_cast<uint64_t>(n));
+    if (c.in.size() == c.in_parsed) {
+      // Fast path: parse straight from the scratch buffer, keep only a partial tail.
+      c.in.clear();
+      c.in_parsed = 0;
+      size_t used = Parse(c, scratch_.data(), static_cast<size_t>(n));
+      progressed |= used > 0;
+      if (used < static_cast<size_t>(n)) c.in.append(scratch_.data() + used, n - used);
+    } else {
+      c.in.append(scratch_.data(), static_cast<size_t>(n));
+      size_t used = Parse(c, c.in.data() + c.in_parsed, c.in.size() - c.in_parsed);
+      progressed |= used > 0;
+      c.in_parsed += used;
+      c.CompactIn();
+    }
+    if (!Find(c.id())) return;  // closed while parsing
+  }
+  AfterInput(c, progressed);
+}
+
+bool Loop::CanParse(const Connection& c) const {
+  return !c.closing && c.kill_reason.empty() && !shutting_down_ &&
+         c.inflight < core_->config.inflight_requests_max &&
+         c.OutPending() < core_->config.output_buffer_bytes_max / 2;
+}
+
+size_t Loop::Parse(Connection& c, const char* data, size_t size) {
+  size_t used = 0;
+  while (CanParse(c)) {
+    proto::Frame frame;
+    proto::ParseResult r =
+        proto::ParseFrame(data + used, size - used, core_->config.frame_body_bytes_max, &frame);
+    if (r.outcome == proto::ParseOutcome::kNeedMore) break;
+    if (r.outcome == proto::ParseOutcome::kError) {
+      std::string msg = r.error == proto::ErrorCode::kFrameTooLarge
+                            ? "frame body larger than frame-body-bytes-max=" +
+                                  std::to_string(core_->config.frame_body_bytes_max)
+                            : std::string(proto::ErrorName(Code(r.error)));
+      core_->Log("client " + c.peer() + ": " + msg + ", disconnecting");
+      ServerStats::Inc(stats_.disconnects_protocol);
+      c.Error(0, r.request_id, Code(r.error), msg, /*fatal=*/true);
+      MarkDirty(c);
+      return size;  // discard the rest: the connection is closing
+    }
+    used += r.frame_bytes;
+    c.last_active_ms = NowMs();
+    dispatcher_.Handle(c, frame);
+    if (!c.out.empty()) MarkDirty(c);
+  }
+  return used;
+}
+
+void Loop::AfterInput(Connection& c, bool progressed) {
+  if (c.in.size() > c.in_parsed && CanParse(c)) {
+    if (progressed || c.frame_start_ms == 0) c.frame_start_ms = NowMs();
+  } else {
+    c.frame_start_ms = 0;
+  }
+  UpdateInterest(c);
+}
+
+void Loop::Resume(Connection& c) {
+  if (c.in.size() > c.in_parsed && CanParse(c)) {
+    size_t used = Parse(c, c.in.data() + c.in_parsed, c.in.size() - c.in_parsed);
+    if (!Find(c.id())) return;
+    c.in_parsed += used;
+    c.CompactIn();
+    AfterInput(c, used > 0);
+    return;
+  }
+  UpdateInterest(c);
+}
+
+void Loop::UpdateInterest(Connection& c) {
+  uint32_t want = 0;
+  if (CanParse(c)) want |= EPOLLIN;
+  if (c.OutPending() > 0) want |= EPOLLOUT;
+  if (c.registered && c.epoll_events == want) return;
+  epoll_event ev{};
+  ev.events = want;
+  ev.data.u64 = c.id();
+  epoll_ctl(epfd_, c.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c.fd(), &ev);
+  c.registered = true;
+  c.epoll_events = want;
+}
+
+void Loop::Flush(Connection& c) {
+  if (!c.kill_reason.empty()) {
+    Close(c, c.kill_reason);
+    return;
+  }
+  while (c.OutPending() > 0) {
+    ssize_t n = ::send(c.fd(), c.out.data() + c.out_sent, c.OutPending(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      Close(c, "");
+      return;
+    }
+    c.out_sent += static_cast<size_t>(n);
+    c.out_progress_ms = NowMs();
+    ServerStats::Inc(stats_.bytes_out, static_cast<uint64_t>(n));
+  }
+  c.CompactOut();
+  if (c.OutPending() == 0 && c.closing) {
+    Close(c, "");
+    return;
+  }
+  Resume(c);
+}
+
+void Loop::FlushDirty() {
+  // Flushing can make more output (Resume parses buffered requests): loop until quiet.
+  for (int round = 0; round < 4 && !dirty_.empty(); ++round) {
+    std::vector<uint64_t> ids;
+    ids.swap(dirty_);
+    for (uint64_t id : ids) {
+      Connection* c = Find(id);
+      if (!c) continue;
+      c->dirty = false;
+      if (c->OutPending() > core_->config.output_buffer_bytes_max && c->kill_reason.empty()) {
+        c->kill_reason = "output buffer above output-buffer-bytes-max (client not reading)";
+        ServerStats::Inc(stats_.disconnects_slow);
+      }
+      Flush(*c);
+    }
+  }
+}
+
+void Loop::Close(Connection& c, std::string_view reason) {
+  if (!reason.empty()) core_->Log("closing connection " + c.peer() + ": " + std::string(reason));
+  dispatcher_.Forget(c);
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd(), nullptr);
+  core_->connections.fetch_sub(1);
+  ServerStats::Inc(stats_.connections_open, static_cast<uint64_t>(-1));
+  conns_.erase(c.id());
+}
+
+void Loop::DrainQueue() {
+  uint64_t count = 0;
+  ssize_t n = ::read(wakefd_, &count, sizeof(count));
+  (void)n;
+  {
+    std::lock_guard lock(queue_mu_);
+    running_.swap(queue_);
+  }
+  for (auto& fn : running_) fn(*this);
+  running_.clear();
+}
+
+void Loop::ExpireWaits(int64_t now) {
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    auto [conn_id, request_id] = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
+    dispatcher_.ExpireWait(conn_id, request_id);
+  }
+}
+
+void Loop::Sweep(int64_t now) {
+  last_sweep_ms_ = now;
+  const ServerConfig& cfg = core_->config;
+  std::vector<std::pair<Connection*, std::string>> victims;
+  for (auto& [id, conn] : conns_) {
+    Connection& c = *conn;
+    if (c.frame_start_ms && now - c.frame_start_ms > static_cast<int64_t>(cfg.frame_deadline_ms)) {
+      victims.emplace_back(&c, "frame not completed within frame-deadline-ms");
+    } else if (c.OutPending() > 0 &&
+               now - c.out_progress_ms > static_cast<int64_t>(cfg.send_stall_ms)) {
+      victims.emplace_back(&c, "output stalled for send-stall-ms (client not reading)");
+    } else if (!c.Busy() && c.OutPending() == 0 &&
+               now - c.last_active_ms > static_cast<int64_t>(cfg.idle_timeout_ms)) {
+      victims.emplace_back(&c, "idle for idle-timeout-ms");
+    }
+  }
+  for (auto& [c, why] : victims) {
+    bool stalled = why.starts_with("output");
+    ServerStats::Inc(stalled ? stats_.disconnects_slow : stats_.disconnects_timeout);
+    if (!stalled) {
+      // Tell the client why before closing (best effort, no waiting for the peer).
+      c->Error(
+          0, 0,
+          Code(stalled ? proto::ErrorCode::kSlowConsumer : proto::ErrorCode::kTimedOutConnection),
+          why, true);
+      ssize_t n = ::send(c->fd(), c->out.data() + c->out_sent, c->OutPending(),
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+      (void)n;
+    }
+    Close(*c, why);
+  }
+}
+
+void Loop::BeginShutdown() {
+  shutting_down_ = true;
+  shutdown_deadline_ms_ = NowMs() + static_cast<int64_t>(core_->config.shutdown_drain_ms);
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, core_->listen_fd, nullptr);
+  dispatcher_.ReleaseAllWaits();
+  for (auto& [id, c] : conns_) {
+    MarkDirty(*c);
+    UpdateInterest(*c);
+  }
+}
+
+bool Loop::Drained() const {
+  for (const auto& [id, c] : conns_) {
+    if (c->inflight > 0 || c->OutPending() > 0) return false;
+  }
+  return true;
+}
+
+}  // namespace tldb::server

@@ -1,0 +1,115 @@
+// Server::Start and the ServerImpl that owns the listening socket and the loops.
+#include "tldb/server.h"
+
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "listen_address.h"
+#include "loop.h"
+
+namespace tldb {
+
+namespace {
+
+using server::Loop;
+using server::ServerCore;
+
+// The listen backlog: bursts of reconnecting frontends are absorbed by the kernel queue.
+constexpr int kListenBacklog = 4096;
+
+Result<int> BindListener(const server::ListenAddress& a) {
+  int fd = ::socket(a.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::IOError(std::string("socket: ") + strerror(errno));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&a.addr), a.addr_len) != 0 ||
+      ::listen(fd, kListenBacklog) != 0) {
+    Status s = Status::IOError(std::string("bind/listen: ") + strerror(errno));
+    ::close(fd);
+    return s;
+  }
+  return fd;
+}
+
+class ServerImpl : public Server {
+ public:
+  explicit ServerImpl(std::unique_ptr<ServerCore> core) : core_(std::move(core)) {
+    stop_fd_ = eventfd(0, EFD_CLOEXEC);
+  }
+  ~ServerImpl() override {
+    Stop();
+    if (core_->listen_fd >= 0) ::close(core_->listen_fd);
+    if (stop_fd_ >= 0) ::close(stop_fd_);
+  }
+
+  Status Init(const server::ListenAddress& addr) {
+    TLDB_ASSIGN_OR_RETURN(core_->listen_fd, BindListener(addr));
+    sockaddr_storage bound{};
+    socklen_t len = sizeof(bound);
+    getsockname(core_->listen_fd, reinterpret_cast<sockaddr*>(&bound), &len);
+    address_ = server::FormatAddress(bound);
+    port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                              : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    for (auto& loop : core_->loops) TLDB_RETURN_IF_ERROR(loop->Init());
+    for (auto& loop : core_->loops) loop->Start();
+    return Status::Ok();
+  }
+
+  uint16_t port() const override { return port_; }
+  std::string listen_address() const override { return address_; }
+
+  void RequestStop() override {
+    uint64_t one = 1;
+    ssize_t n = ::write(stop_fd_, &one, sizeof(one));
+    (void)n;
+  }
+
+  void Wait() override {
+    uint64_t v = 0;
+    while (::read(stop_fd_, &v, sizeof(v)) < 0 && errno == EINTR) {
+    }
+    RequestStop();  // leave the flag set for other waiters
+  }
+
+  void Stop() override {
+    std::lock_guard lock(stop_mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    core_->stopping = true;
+    core_->Log("shutting down: draining in-flight requests");
+    for (auto& loop : core_->loops) loop->Post([](Loop& l) { l.BeginShutdown(); });
+    for (auto& loop : core_->loops) loop->Join();
+    core_->Log("all connections closed");
+  }
+
+ private:
+  std::unique_ptr<ServerCore> core_;
+  int stop_fd_ = -1;
+  uint16_t port_ = 0;
+  std::string address_;
+  std::mutex stop_mu_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::Start(Db* db, const ServerConfig& config) {
+  TLDB_RETURN_IF_ERROR(ValidateServerConfig(config));
+  auto addr = server::ListenAddress::Resolve(config.listen);
+  if (!addr.ok()) return addr.status();
+  size_t threads =
+      config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
+  auto core = std::make_unique<ServerCore>(db, config, threads);
+  for (size_t i = 0; i < threads; ++i) core->loops.push_back(std::make_unique<Loop>(core.get(), i));
+  auto impl = std::make_unique<ServerImpl>(std::move(core));
+  TLDB_RETURN_IF_ERROR(impl->Init(*addr));
+  return std::unique_ptr<Server>(std::move(impl));
+}
+
+}  // namespace tldb

@@ -1,0 +1,84 @@
+// ParseServerToken, ValidateServerConfig, IsLoopbackListen (declared in tldb/server.h).
+#include "listen_address.h"
+#include "protocol/codes.h"
+#include "tldb/server.h"
+
+namespace tldb {
+
+namespace {
+
+std::vector<std::string> SplitList(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  while (!s.empty()) {
+    size_t i = s.find(sep);
+    std::string_view part = s.substr(0, i);
+    if (!part.empty()) out.emplace_back(part);
+    if (i == std::string_view::npos) break;
+    s.remove_prefix(i + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<ServerToken> ParseServerToken(std::string_view spec) {
+  std::vector<std::string> parts = SplitList(spec, ':');
+  if (parts.size() < 2) {
+    return Status::InvalidArgument("token must be NAME:SECRET[:rw=ns,..][:r=ns,..], got '" +
+                                   std::string(spec) + "'");
+  }
+  ServerToken t;
+  t.name = parts[0];
+  t.secret = parts[1];
+  for (size_t i = 2; i < parts.size(); ++i) {
+    std::string_view p = parts[i];
+    if (p.starts_with("rw=")) {
+      t.write_namespaces = SplitList(p.substr(3), ',');
+    } else if (p.starts_with("r=")) {
+      t.read_namespaces = SplitList(p.substr(2), ',');
+    } else {
+      return Status::InvalidArgument("token '" + t.name + "': unknown right '" + std::string(p) +
+                                     "' (use rw=ns1,ns2 or r=ns3)");
+    }
+  }
+  if (t.secret.size() < 8) {
+    return Status::InvalidArgument("token '" + t.name + "': secret shorter than 8 characters");
+  }
+  return t;
+}
+
+bool IsLoopbackListen(std::string_view listen) {
+  auto addr = server::ListenAddress::Resolve(listen);
+  return addr.ok() && addr->loopback;
+}
+
+Status ValidateServerConfig(const ServerConfig& c) {
+  auto addr = server::ListenAddress::Resolve(c.listen);
+  if (!addr.ok()) return addr.status();
+  if (!addr->loopback && c.tokens.empty()) {
+    return Status::PermissionDenied(
+        "refusing to listen on non-loopback address " + c.listen +
+        " without authentication (protected mode): configure at least one --token "
+        "NAME:SECRET:rw=NS, or listen on 127.0.0.1");
+  }
+  if (c.frame_body_bytes_max < 1024 || c.frame_body_bytes_max > proto::kFrameBodyBytesCeiling) {
+    return Status::InvalidArgument("frame-body-bytes-max must be within [1 KiB, 64 MiB]");
+  }
+  if (c.connections_max == 0 || c.inflight_requests_max == 0) {
+    return Status::InvalidArgument("connections-max and inflight-requests-max must be > 0");
+  }
+  if (c.output_buffer_bytes_max < c.frame_body_bytes_max) {
+    return Status::InvalidArgument("output-buffer-bytes-max must be >= frame-body-bytes-max");
+  }
+  for (const auto& t : c.tokens) {
+    for (const auto& u : c.tokens) {
+      if (&t != &u && t.secret == u.secret) {
+        return Status::InvalidArgument("tokens '" + t.name + "' and '" + u.name +
+                                       "' share a secret");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace tldb

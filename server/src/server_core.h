@@ -1,0 +1,46 @@
+// ServerCore: what every event loop of one server shares.
+//
+// Contract: built before the loops start and immutable afterwards, except the atomics
+// (connection count, stopping flag), the WatchHub (thread-safe) and the loops themselves
+// (their Post() is thread-safe).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "access_rights.h"
+#include "tldb/db.h"
+#include "tldb/server.h"
+#include "watch_hub.h"
+
+namespace tldb::server {
+
+class Loop;
+
+struct ServerCore {
+  ServerCore(Db* db_in, const ServerConfig& cfg, size_t loop_count)
+      : db(db_in), config(cfg), auth(cfg.tokens), hub(loop_count) {}
+  ~ServerCore();
+
+  void Log(std::string_view line) const;
+
+  Db* db;
+  ServerConfig config;
+  Authenticator auth;
+  WatchHub hub;
+  std::vector<std::unique_ptr<Loop>> loops;
+  int listen_fd = -1;
+  std::atomic<uint32_t> connections{0};
+  std::atomic<bool> stopping{false};
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+// Monotonic milliseconds / microseconds for timers and latencies.
+int64_t NowMs();
+int64_t NowUs();
+
+}  // namespace tldb::server

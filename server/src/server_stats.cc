@@ -1,0 +1,96 @@
+#include "server_stats.h"
+
+#include <bit>
+
+#include "protocol/codes.h"
+
+namespace tldb::server {
+
+void LatencyHistogram::Record(uint64_t micros) {
+  uint64_t v = micros + 1;
+  int log2 = 63 - std::countl_zero(v);
+  int sub = log2 >= 2 ? static_cast<int>((v >> (log2 - 2)) & 3) : 0;
+  int i = log2 * 4 + sub;
+  if (i >= kBuckets) i = kBuckets - 1;
+  ServerStats::Inc(buckets_[i]);
+}
+
+void LatencyHistogram::AddTo(std::array<uint64_t, kBuckets>* sum) const {
+  for (int i = 0; i < kBuckets; ++i) (*sum)[i] += buckets_[i].load(std::memory_order_relaxed);
+}
+
+uint64_t LatencyHistogram::Percentile(const std::array<uint64_t, kBuckets>& counts, double p) {
+  uint64_t total = 0;
+  for (uint64_t c : counts) total += c;
+  if (total == 0) return 0;
+  uint64_t rank = static_cast<uint64_t>(p / 100.0 * static_cast<double>(total));
+  if (rank >= total) rank = total - 1;
+  uint64_t seen = 0;
+  for (int i = 0; i < kBuckets; ++i) {
+    seen += counts[i];
+    if (seen > rank) {
+      int log2 = i / 4, sub = i % 4;
+      // Upper edge of the bucket, minus the +1 applied in Record().
+      uint64_t base = 1ull << log2;
+      uint64_t upper = log2 >= 2 ? base + (base / 4) * (sub + 1) : base * 2;
+      return upper - 1;
+    }
+  }
+  return 0;
+}
+
+namespace {
+
+uint64_t Sum(const std::vector<const ServerStats*>& loops,
+             std::atomic<uint64_t> ServerStats::*field) {
+  uint64_t s = 0;
+  for (const auto* l : loops) s += (l->*field).load(std::memory_order_relaxed);
+  return s;
+}
+
+void AddPercentiles(const std::vector<const ServerStats*>& loops,
+                    LatencyHistogram ServerStats::*hist, const std::string& prefix,
+                    std::vector<std::pair<std::string, uint64_t>>* out) {
+  std::array<uint64_t, LatencyHistogram::kBuckets> counts{};
+  for (const auto* l : loops) (l->*hist).AddTo(&counts);
+  out->emplace_back(prefix + "_p50_us", LatencyHistogram::Percentile(counts, 50));
+  out->emplace_back(prefix + "_p99_us", LatencyHistogram::Percentile(counts, 99));
+  out->emplace_back(prefix + "_p999_us", LatencyHistogram::Percentile(counts, 99.9));
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, uint64_t>> CollectStats(
+    const std::vector<const ServerStats*>& loops) {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (int op = 0; op < 256; ++op) {
+    if (!proto::IsKnownOp(static_cast<uint8_t>(op))) continue;
+    uint64_t n = 0;
+    for (const auto* l : loops) n += l->ops[op].load(std::memory_order_relaxed);
+    std::string name(proto::OpName(static_cast<uint8_t>(op)));
+    for (auto& ch : name) ch = static_cast<char>(std::tolower(ch));
+    out.emplace_back("ops_" + name, n);
+  }
+  using S = ServerStats;
+  const std::pair<const char*, std::atomic<uint64_t> S::*> fields[] = {
+      {"errors", &S::errors},
+      {"bytes_in", &S::bytes_in},
+      {"bytes_out", &S::bytes_out},
+      {"connections_open", &S::connections_open},
+      {"connections_accepted", &S::connections_accepted},
+      {"connections_rejected", &S::connections_rejected},
+      {"disconnects_protocol", &S::disconnects_protocol},
+      {"disconnects_slow_consumer", &S::disconnects_slow},
+      {"disconnects_timeout", &S::disconnects_timeout},
+      {"pushes", &S::pushes},
+      {"waits_woken", &S::waits_woken},
+      {"waits_timed_out", &S::waits_timed_out},
+      {"slow_requests", &S::slow_requests},
+  };
+  for (const auto& [name, field] : fields) out.emplace_back(name, Sum(loops, field));
+  AddPercentiles(loops, &S::append_latency, "append_latency", &out);
+  AddPercentiles(loops, &S::read_latency, "read_latency", &out);
+  return out;
+}
+
+}  // namespace tldb::server
