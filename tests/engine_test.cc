@@ -1,0 +1,308 @@
+// Db API behaviour, run on every I/O backend: simulated, POSIX and io_uring.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "io/file_system.h"
+#include "io/sim_file_system.h"
+#include "tldb/clock.h"
+#include "tldb/db.h"
+#include "util/temp_dir.h"
+
+namespace tldb {
+namespace {
+
+class EngineTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "sim") {
+      fs_ = std::make_shared<SimFileSystem>();
+      dir_ = "/db";
+    } else {
+      auto fs = NewFileSystem(GetParam());
+      if (!fs.ok()) GTEST_SKIP() << GetParam() << " unavailable: " << fs.status().ToString();
+      fs_ = *fs;
+      dir_ = tmp_.path() + "/db";
+    }
+    clock_ = std::make_shared<ManualClock>(1'700'000'000'000);
+    Reopen();
+  }
+  Options MakeOptions() {
+    Options o;
+    o.file_system = fs_;
+    o.clock = clock_;
+    return o;
+  }
+  void Reopen() {
+    db_.reset();
+    auto db = Db::Open(dir_, MakeOptions());
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(db).value();
+    NamespaceOptions small;
+    small.segment_bytes_max = 64 << 10;  // roll often
+    ASSERT_TRUE(db_->CreateNamespace("store", small).ok());
+  }
+  std::string Payload(int i) { return "{\"text\":\"message number " + std::to_string(i) + "\"}"; }
+
+  testing::TempDir tmp_;
+  std::shared_ptr<FileSystem> fs_;
+  std::shared_ptr<ManualClock> clock_;
+  std::string dir_;
+  std::unique_ptr<Db> db_;
+};
+
+TEST_P(EngineTest, AppendAssignsConsecutiveSeqsAndGetReturnsThem) {
+  for (int i = 1; i <= 5; ++i) {
+    auto r = db_->Append("store", "conv:1", Payload(i));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->seq, static_cast<Seq>(i));
+    EXPECT_EQ(r->timestamp_ms, 1'700'000'000'000);
+    EXPECT_FALSE(r->deduplicated);
+  }
+  auto other = db_->Append("store", "conv:2", "x");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->seq, 1u);
+  auto m = db_->Get("store", "conv:1", 3);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->seq, 3u);
+  EXPECT_EQ(m->payload, Payload(3));
+  EXPECT_TRUE(db_->Get("store", "conv:1", 6).status().IsNotFound());
+  EXPECT_TRUE(db_->Get("store", "conv:9", 1).status().IsNotFound());
+  EXPECT_EQ(db_->Get("store", "conv:1", 0).status().code(), Status::Code::kInvalidArgument);
+}
+
+TEST_P(EngineTest, TimestampsNeverGoBackwards) {
+  ASSERT_TRUE(db_->Append("store", "t", "a").ok());
+  clock_->Advance(-60'000);  // the wall clock steps back a minute
+  auto r = db_->Append("store", "t", "b");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->timestamp_ms, 1'700'000'000'000);
+  clock_->Advance(120'000);
+  auto r2 = db_->Append("store", "t", "c");
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->timestamp_ms, 1'700'000'060'000);
+}
+
+TEST_P(EngineTest, ScanForwardBackwardLimitsAndBytes) {
+  for (int i = 1; i <= 50; ++i) ASSERT_TRUE(db_->Append("store", "c", Payload(i)).ok());
+  ScanOptions latest;
+  latest.direction = Direction::kBackward;
+  latest.limit = 20;
+  auto l = db_->Scan("store", "c", latest);
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  ASSERT_EQ(l->size(), 20u);
+  EXPECT_EQ(l->front().seq, 50u);
+  EXPECT_EQ(l->back().seq, 31u);
+  ScanOptions page;
+  page.from_seq = 10;
+  page.to_seq = 14;
+  auto p = db_->Scan("store", "c", page);
+  ASSERT_TRUE(p.ok());
+  ASSERT_EQ(p->size(), 5u);
+  EXPECT_EQ(p->front().seq, 10u);
+  EXPECT_EQ(p->back().payload, Payload(14));
+  ScanOptions few_bytes;
+  few_bytes.bytes_max = 1;
+  auto b = db_->Scan("store", "c", few_bytes);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->size(), 1u);
+  ScanOptions bad;
+  bad.from_seq = 5;
+  bad.to_seq = 4;
+  EXPECT_EQ(db_->Scan("store", "c", bad).status().code(), Status::Code::kInvalidArgument);
+  auto none = db_->Scan("store", "nobody", latest);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_P(EngineTest, RetryWithClientMsgIdReturnsOriginalAcrossRestart) {
+  AppendOptions o;
+  o.client_msg_id = "device-7:msg-1";
+  auto a = db_->Append("store", "conv:1", "hello", o);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(db_->Append("store", "conv:1", "other").ok());
+  auto again = db_->Append("store", "conv:1", "hello", o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->seq, a->seq);
+  EXPECT_EQ(again->timestamp_ms, a->timestamp_ms);
+  EXPECT_TRUE(again->deduplicated);
+  Reopen();
+  auto after = db_->Append("store", "conv:1", "hello", o);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->seq, a->seq);
+  EXPECT_TRUE(after->deduplicated);
+  auto last = db_->LastSeq("store", std::vector<std::string_view>{"conv:1"});
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ((*last)[0], 2u);
+  // The same id on another timeline is a different message.
+  auto elsewhere = db_->Append("store", "conv:2", "hello", o);
+  ASSERT_TRUE(elsewhere.ok());
+  EXPECT_FALSE(elsewhere->deduplicated);
+}
+
+TEST_P(EngineTest, ExpectedLastSeqConflicts) {
+  AppendOptions o;
+  o.expected_last_seq = 0;
+  ASSERT_TRUE(db_->Append("store", "c", "a", o).ok());
+  auto bad = db_->Append("store", "c", "b", o);
+  EXPECT_EQ(bad.status().code(), Status::Code::kConflict);
+  o.expected_last_seq = 1;
+  auto good = db_->Append("store", "c", "b", o);
+  ASSERT_TRUE(good.ok());
+  EXPECT_EQ(good->seq, 2u);
+}
+
+TEST_P(EngineTest, BadArgumentsGetClearErrors) {
+  EXPECT_EQ(db_->Append("store", "", "x").status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(db_->Append("store", std::string(256, 'k'), "x").status().code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(db_->Append("store", "t", std::string((1 << 20) + 1, 'p')).status().code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_TRUE(db_->Append("nope", "t", "x").status().IsNotFound());
+  AppendOptions o;
+  const std::string long_id(65, 'i');
+  o.client_msg_id = long_id;
+  EXPECT_EQ(db_->Append("store", "t", "x", o).status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(db_->CreateNamespace("Bad!", {}).code(), Status::Code::kInvalidArgument);
+  NamespaceOptions other;
+  other.ttl_ms = 5;
+  EXPECT_EQ(db_->CreateNamespace("store", other).code(), Status::Code::kAlreadyExists);
+  std::vector<std::string_view> dup = {"a", "a"};
+  EXPECT_EQ(db_->AppendFanout("store", dup, "x").status().code(), Status::Code::kInvalidArgument);
+}
+
+TEST_P(EngineTest, FanoutStoresOnceAndAssignsPerTimelineSeqs) {
+  ASSERT_TRUE(db_->Append("store", "inbox:b", "earlier").ok());
+  std::vector<std::string_view> t = {"conv:g", "inbox:a", "inbox:b"};
+  AppendOptions o;
+  o.client_msg_id = "g-1";
+  auto r = db_->AppendFanout("store", t, "group hello", o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[0].seq, 1u);
+  EXPECT_EQ((*r)[2].seq, 2u);
+  auto m = db_->Get("store", "inbox:b", 2);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->payload, "group hello");
+  EXPECT_EQ(m->client_msg_id, "g-1");
+  auto retry = db_->AppendFanout("store", t, "group hello", o);
+  ASSERT_TRUE(retry.ok());
+  EXPECT_TRUE((*retry)[1].deduplicated);
+  EXPECT_EQ((*retry)[2].seq, 2u);
+  Reopen();
+  auto m2 = db_->Get("store", "inbox:a", 1);
+  ASSERT_TRUE(m2.ok());
+  EXPECT_EQ(m2->payload, "group hello");
+}
+
+TEST_P(EngineTest, DataSurvivesReopenAcrossManySegments) {
+  // 64 KiB segments: 6000 messages roll many segments and exercise sealed indexes.
+  AppendOptions buffered;
+  buffered.durability = Durability::kBuffered;
+  for (int i = 1; i <= 6000; ++i) {
+    ASSERT_TRUE(db_->Append("store", "t" + std::to_string(i % 7), Payload(i), buffered).ok());
+  }
+  auto info = db_->DescribeNamespace("store");
+  ASSERT_TRUE(info.ok());
+  EXPECT_GT(info->segments, 3u);
+  Reopen();
+  for (int k = 0; k < 7; ++k) {
+    const std::string key = "t" + std::to_string(k);
+    auto last = db_->LastSeq("store", std::vector<std::string_view>{key});
+    ASSERT_TRUE(last.ok());
+    ScanOptions all;
+    all.limit = 10000;
+    auto s = db_->Scan("store", key, all);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    ASSERT_EQ(s->size(), (*last)[0]);
+    for (size_t j = 0; j < s->size(); ++j) ASSERT_EQ((*s)[j].seq, j + 1);
+  }
+  auto m = db_->Get("store", "t3", 1);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->payload, Payload(3));
+  ASSERT_TRUE(db_->Append("store", "t3", "after reopen").ok());
+}
+
+TEST_P(EngineTest, ConcurrentWritersAndReaders) {
+  constexpr int kThreads = 8, kPer = 200;
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    while (!stop) {
+      ScanOptions o;
+      o.direction = Direction::kBackward;
+      o.limit = 5;
+      auto s = db_->Scan("store", "shared", o);
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      for (size_t i = 1; i < s->size(); ++i) ASSERT_EQ((*s)[i].seq + 1, (*s)[i - 1].seq);
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < kPer; ++i) {
+        AppendOptions o;
+        o.durability = i % 2 ? Durability::kBuffered : Durability::kSync;
+        ASSERT_TRUE(db_->Append("store", "shared", Payload(t * kPer + i), o).ok());
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  stop = true;
+  reader.join();
+  auto last = db_->LastSeq("store", std::vector<std::string_view>{"shared"});
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ((*last)[0], static_cast<Seq>(kThreads * kPer));
+  EXPECT_LT(db_->Stats().groups_committed, static_cast<uint64_t>(kThreads * kPer) + 50);
+}
+
+TEST_P(EngineTest, AsyncAppendsCompleteWithCallbacks) {
+  constexpr int kN = 300;
+  std::vector<std::promise<Result<AppendResult>>> ps(kN);
+  for (int i = 0; i < kN; ++i) {
+    db_->AppendAsync("store", "async", Payload(i), {},
+                     [&ps, i](Result<AppendResult> r) { ps[i].set_value(std::move(r)); });
+  }
+  for (int i = 0; i < kN; ++i) {
+    auto r = ps[i].get_future().get();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->seq, static_cast<Seq>(i + 1));  // one queue: submission order
+  }
+  std::promise<Result<std::vector<AppendResult>>> fp;
+  std::vector<std::string_view> t = {"x", "y"};
+  db_->AppendFanoutAsync("store", t, "f", {},
+                         [&](Result<std::vector<AppendResult>> r) { fp.set_value(std::move(r)); });
+  auto fr = fp.get_future().get();
+  ASSERT_TRUE(fr.ok());
+  EXPECT_EQ(fr->size(), 2u);
+}
+
+TEST_P(EngineTest, NamespacesPersistWithOptions) {
+  NamespaceOptions sync_ns;
+  sync_ns.ttl_ms = 7ull * 24 * 3600 * 1000;
+  ASSERT_TRUE(db_->CreateNamespace("sync", sync_ns).ok());
+  ASSERT_TRUE(db_->Append("sync", "inbox:1", "x").ok());
+  Reopen();
+  auto info = db_->DescribeNamespace("sync");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->options.ttl_ms, sync_ns.ttl_ms);
+  EXPECT_EQ(info->timelines, 1u);
+  auto list = db_->ListNamespaces();
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->size(), 2u);
+}
+
+TEST_P(EngineTest, SecondOpenOfSameDirectoryIsRefused) {
+  auto second = Db::Open(dir_, MakeOptions());
+  EXPECT_FALSE(second.ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, EngineTest, ::testing::Values("sim", "posix", "uring"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace tldb
