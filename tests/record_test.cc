@@ -35,6 +35,22 @@ TEST(RecordTest, MessageRoundTrip) {
   EXPECT_EQ(r.length, rec.size());
 }
 
+// The worked example in docs/format.md, byte for byte.
+TEST(RecordTest, MatchesWorkedExampleInFormatDoc) {
+  const unsigned char want[] = {0x0e, 0x38, 0x8a, 0xc4, 0x2a, 0x00, 0x00, 0x00, 0x01, 0x00, 0x06,
+                                0x02, 0x40, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                0x00, 0x00, 0x00, 0x68, 0xe5, 0xcf, 0x8b, 0x01, 0x00, 0x00, 'c',
+                                'o',  'n',  'v',  ':',  '1',  'm',  '1',  'h',  'i'};
+  std::string rec(EncodedMessageBytes("conv:1", "m1", "hi"), '\0');
+  EncodeMessage(rec.data(), 1, 64, 64, 1, 1700000000000, "conv:1", "m1", "hi");
+  ASSERT_EQ(rec.size(), sizeof want);
+  EXPECT_EQ(rec, std::string(reinterpret_cast<const char*>(want), sizeof want));
+  SegmentHeader h{1, 1, 1700000000000, 0};
+  char hb[format::kSegmentHeaderBytes];
+  EncodeSegmentHeader(h, hb);
+  EXPECT_EQ(std::string(hb + 60, 4), std::string("\x87\x08\x76\x3b", 4));
+}
+
 TEST(RecordTest, EmptyPayloadAndMaxKey) {
   const std::string key(255, 'k');
   const std::string rec = EncodeMsg(1, 64, 1, key, "", "");
