@@ -1,0 +1,193 @@
+// Client: a C++ client for tldb-server (wire protocol: docs/protocol.md).
+//
+// Contract:
+// - One Client is one TCP connection plus one I/O thread that reads responses. Every method is
+//   thread-safe. Requests are pipelined: any number may be in flight, and responses are matched
+//   to requests by request id, so slow requests (WAIT) do not hold up others.
+// - Every operation exists in two forms: blocking (`Append`) and asynchronous (`AppendAsync`,
+//   with a callback). Callbacks run on the client's I/O thread, once each, in the order
+//   responses arrive; they must not block and must not call blocking methods of this client
+//   (post to your own event loop instead; that is how WAIT and SUBSCRIBE are meant to be used
+//   from a frontend's event loop).
+// - Every call has a deadline (CallOptions::timeout_ms, else ClientOptions::request_timeout_ms);
+//   past it the callback gets TimedOut and a late response is dropped.
+// - When the connection breaks, the client reconnects (reconnect_attempts, with backoff) and
+//   re-subscribes every subscription from the last message it delivered (no gap, no duplicate).
+//   An APPEND or APPEND_FANOUT that carries a client_msg_id is re-sent automatically (the server
+//   deduplicates it, so it is applied once); every other in-flight call fails with IOError
+//   (an append without client_msg_id may or may not have been applied).
+// - Errors are tldb::Status values: server-side engine errors keep their code; protocol errors
+//   map to the nearest code with the protocol error name in the message.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tldb/db.h"
+#include "tldb/options.h"
+#include "tldb/status.h"
+#include "tldb/types.h"
+
+namespace tldb {
+
+struct ClientOptions {
+  std::string server = "127.0.0.1:7070";  // HOST:PORT (numeric or localhost)
+  std::string token;                      // the token's SECRET; empty: anonymous
+  std::string client_name = "tldb-client";
+  uint32_t connect_timeout_ms = 3'000;
+  uint32_t request_timeout_ms = 10'000;  // default deadline of a call
+  // Reconnection after a broken connection: attempts, first backoff (doubles each time).
+  uint32_t reconnect_attempts = 5;
+  uint32_t reconnect_backoff_ms = 50;
+};
+
+struct CallOptions {
+  uint32_t timeout_ms = 0;  // 0: ClientOptions::request_timeout_ms
+};
+
+// What HELLO told us.
+struct ServerInfo {
+  std::string server_name;
+  uint32_t frame_body_bytes_max = 0;
+  uint32_t payload_bytes_max = 0;
+  uint32_t inflight_requests_max = 0;
+  uint32_t fanout_timelines_max = 0;
+  uint32_t wait_timeout_ms_max = 0;
+  std::vector<std::pair<std::string, uint8_t>> grants;  // namespace ("*" = all) -> 1 r, 2 w
+};
+
+struct WaitResult {
+  bool ready = false;  // the timeline has messages after after_seq (else: timed out)
+  Seq last_seq = 0;
+};
+
+struct ServerStatsSnapshot {
+  std::vector<std::pair<std::string, uint64_t>> counters;
+  std::string io_backend;
+  uint64_t Get(std::string_view name) const;  // 0 when absent
+};
+
+struct CursorSetResult {
+  Seq cursor = 0;      // stored value after the call
+  bool moved = false;  // false: the request was behind the stored cursor (nothing written)
+};
+
+struct CursorState {
+  Seq cursor = 0;
+  Seq last_seq = 0;
+  uint64_t unread = 0;
+};
+
+// A message pushed to a subscription, or the end of the subscription (status not OK).
+struct SubscriptionEvent {
+  Status status;
+  std::string ns, timeline;
+  Message message;
+};
+
+template <typename T>
+using Callback = std::function<void(Result<T>)>;
+using StatusCallback = std::function<void(Status)>;
+using SubscriptionHandler = std::function<void(const SubscriptionEvent&)>;
+using SubscriptionId = uint64_t;
+
+class ClientImpl;
+
+class Client {
+ public:
+  // Connects and handshakes (blocking, bounded by connect_timeout_ms).
+  static Result<std::unique_ptr<Client>> Connect(const ClientOptions& options);
+  ~Client();  // fails outstanding calls with Closed, joins the I/O thread
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  const ServerInfo& server_info() const;
+  // Closes the connection now; later calls fail with Closed.
+  void Close();
+
+  // ---- blocking ----
+  Result<AppendResult> Append(std::string_view ns, std::string_view timeline,
+                              std::string_view payload, const AppendOptions& opts = {},
+                              CallOptions call = {});
+  Result<std::vector<AppendResult>> AppendFanout(std::string_view ns,
+                                                 std::span<const std::string_view> timelines,
+                                                 std::string_view payload,
+                                                 const AppendOptions& opts = {},
+                                                 CallOptions call = {});
+  Result<Message> Get(std::string_view ns, std::string_view timeline, Seq seq,
+                      CallOptions call = {});
+  Result<std::vector<Message>> Scan(std::string_view ns, std::string_view timeline,
+                                    const ScanOptions& opts, CallOptions call = {});
+  // The newest `n` messages, oldest first (a backward scan from the end, reversed).
+  Result<std::vector<Message>> Latest(std::string_view ns, std::string_view timeline, uint32_t n,
+                                      CallOptions call = {});
+  Result<std::vector<Seq>> LastSeq(std::string_view ns, std::span<const std::string_view> timelines,
+                                   CallOptions call = {});
+  // Long-poll: returns once `timeline` has a message after `after_seq`, or after timeout_ms
+  // (<= 60,000). The call's own deadline is extended by timeout_ms automatically.
+  Result<WaitResult> Wait(std::string_view ns, std::string_view timeline, Seq after_seq,
+                          uint32_t timeout_ms, CallOptions call = {});
+  Status CreateNamespace(std::string_view name, const NamespaceOptions& opts,
+                         CallOptions call = {});
+  Result<std::vector<NamespaceInfo>> ListNamespaces(CallOptions call = {});
+  Result<NamespaceInfo> DescribeNamespace(std::string_view name, CallOptions call = {});
+  Result<ServerStatsSnapshot> Stats(CallOptions call = {});
+  // Round trip; returns the echoed bytes.
+  Result<std::string> Ping(std::string_view data = {}, CallOptions call = {});
+  // Moves the device's cursor on (ns, timeline) forward to `seq` (backward too with reset).
+  Result<CursorSetResult> SetCursor(std::string_view device, std::string_view ns,
+                                    std::string_view timeline, Seq seq, bool reset = false,
+                                    CallOptions call = {});
+  Result<std::vector<CursorState>> GetCursors(std::string_view device, std::string_view ns,
+                                              std::span<const std::string_view> timelines,
+                                              CallOptions call = {});
+
+  // ---- asynchronous (callbacks on the I/O thread) ----
+  void AppendAsync(std::string_view ns, std::string_view timeline, std::string_view payload,
+                   const AppendOptions& opts, Callback<AppendResult> done, CallOptions call = {});
+  void AppendFanoutAsync(std::string_view ns, std::span<const std::string_view> timelines,
+                         std::string_view payload, const AppendOptions& opts,
+                         Callback<std::vector<AppendResult>> done, CallOptions call = {});
+  void GetAsync(std::string_view ns, std::string_view timeline, Seq seq, Callback<Message> done,
+                CallOptions call = {});
+  void ScanAsync(std::string_view ns, std::string_view timeline, const ScanOptions& opts,
+                 Callback<std::vector<Message>> done, CallOptions call = {});
+  void LastSeqAsync(std::string_view ns, std::span<const std::string_view> timelines,
+                    Callback<std::vector<Seq>> done, CallOptions call = {});
+  void WaitAsync(std::string_view ns, std::string_view timeline, Seq after_seq, uint32_t timeout_ms,
+                 Callback<WaitResult> done, CallOptions call = {});
+  void CreateNamespaceAsync(std::string_view name, const NamespaceOptions& opts,
+                            StatusCallback done, CallOptions call = {});
+  void ListNamespacesAsync(Callback<std::vector<NamespaceInfo>> done, CallOptions call = {});
+  void DescribeNamespaceAsync(std::string_view name, Callback<NamespaceInfo> done,
+                              CallOptions call = {});
+  void StatsAsync(Callback<ServerStatsSnapshot> done, CallOptions call = {});
+  void PingAsync(std::string_view data, Callback<std::string> done, CallOptions call = {});
+  void SetCursorAsync(std::string_view device, std::string_view ns, std::string_view timeline,
+                      Seq seq, bool reset, Callback<CursorSetResult> done, CallOptions call = {});
+  void GetCursorsAsync(std::string_view device, std::string_view ns,
+                       std::span<const std::string_view> timelines,
+                       Callback<std::vector<CursorState>> done, CallOptions call = {});
+
+  // ---- subscriptions ----
+  // Delivers every message of (ns, timeline) with seq > after_seq (from_latest: only messages
+  // appended from now on) to `handler`, in order, on the I/O thread, until Unsubscribe() or
+  // the subscription ends (handler gets a non-OK status once). Returns once the server
+  // confirmed the subscription.
+  Result<SubscriptionId> Subscribe(std::string_view ns, std::string_view timeline, Seq after_seq,
+                                   bool from_latest, SubscriptionHandler handler,
+                                   CallOptions call = {});
+  Status Unsubscribe(SubscriptionId id, CallOptions call = {});
+
+ private:
+  explicit Client(std::unique_ptr<ClientImpl> impl);
+  std::unique_ptr<ClientImpl> impl_;
+};
+
+}  // namespace tldb

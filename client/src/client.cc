@@ -1,0 +1,305 @@
+// Client: typed operations over ClientImpl (encode request, decode response).
+#include "tldb/client.h"
+
+#include <algorithm>
+#include <future>
+
+#include "client_impl.h"
+#include "protocol/messages.h"
+
+namespace tldb {
+
+namespace {
+
+using proto::Op;
+
+template <typename Msg>
+std::string Body(const Msg& m) {
+  std::string body;
+  proto::WireWriter w(&body);
+  proto::Encode(m, w);
+  return body;
+}
+
+// Wraps a typed callback into a raw one: decode with `decode`, or report Corruption.
+template <typename T, typename DecodeFn>
+ClientImpl::RawCallback Typed(Callback<T> done, DecodeFn decode) {
+  return [done = std::move(done), decode](Status s, std::string_view body) {
+    if (!s.ok()) return done(Result<T>(s));
+    T value{};
+    if (!decode(body, &value)) return done(Result<T>(Status::Corruption("malformed response")));
+    done(Result<T>(std::move(value)));
+  };
+}
+
+// Runs an async call and waits for its callback.
+template <typename T, typename StartFn>
+Result<T> Await(ClientImpl* impl, StartFn start) {
+  if (impl->OnIoThread()) {
+    return Status::InvalidArgument("blocking tldb::Client call from a client callback");
+  }
+  std::promise<Result<T>> p;
+  auto f = p.get_future();
+  start([&p](Result<T> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+bool DecodeWait(std::string_view b, WaitResult* out) {
+  proto::WaitResponse r;
+  if (!proto::Decode(b, &r)) return false;
+  *out = {r.ready, r.last_seq};
+  return true;
+}
+bool DecodeStats(std::string_view b, ServerStatsSnapshot* out) {
+  proto::StatsResponse r;
+  if (!proto::Decode(b, &r)) return false;
+  out->counters = std::move(r.counters);
+  out->io_backend = std::move(r.io_backend);
+  return true;
+}
+bool DecodePing(std::string_view b, std::string* out) {
+  proto::PingRequest r;
+  if (!proto::Decode(b, &r)) return false;
+  out->assign(r.data);
+  return true;
+}
+bool DecodeCursorSet(std::string_view b, CursorSetResult* out) {
+  proto::CursorSetResponse r;
+  if (!proto::Decode(b, &r)) return false;
+  *out = {r.cursor, r.moved};
+  return true;
+}
+bool DecodeCursors(std::string_view b, std::vector<CursorState>* out) {
+  std::vector<proto::CursorInfo> r;
+  if (!proto::DecodeCursorInfos(b, &r)) return false;
+  for (const auto& c : r) out->push_back({c.cursor, c.last_seq, c.unread});
+  return true;
+}
+
+}  // namespace
+
+uint64_t ServerStatsSnapshot::Get(std::string_view name) const {
+  for (const auto& [k, v] : counters) {
+    if (k == name) return v;
+  }
+  return 0;
+}
+
+Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
+  auto impl = ClientImpl::Connect(options);
+  if (!impl.ok()) return impl.status();
+  return std::unique_ptr<Client>(new Client(std::move(impl).value()));
+}
+
+Client::Client(std::unique_ptr<ClientImpl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+const ServerInfo& Client::server_info() const {
+  return impl_->info();
+}
+void Client::Close() {
+  impl_->Close();
+}
+
+// ---------------------------------------------------------------- async
+
+void Client::AppendAsync(std::string_view ns, std::string_view timeline, std::string_view payload,
+                         const AppendOptions& opts, Callback<AppendResult> done, CallOptions call) {
+  proto::AppendRequest m{ns,
+                         timeline,
+                         opts.client_msg_id,
+                         opts.expected_last_seq.has_value(),
+                         opts.expected_last_seq.value_or(0),
+                         opts.durability,
+                         payload};
+  impl_->Call(Op::kAppend, Body(m), call.timeout_ms, !opts.client_msg_id.empty(),
+              Typed<AppendResult>(std::move(done), proto::DecodeAppendResult));
+}
+
+void Client::AppendFanoutAsync(std::string_view ns, std::span<const std::string_view> timelines,
+                               std::string_view payload, const AppendOptions& opts,
+                               Callback<std::vector<AppendResult>> done, CallOptions call) {
+  proto::AppendFanoutRequest m{
+      ns, {timelines.begin(), timelines.end()}, opts.client_msg_id, opts.durability, payload};
+  impl_->Call(Op::kAppendFanout, Body(m), call.timeout_ms, !opts.client_msg_id.empty(),
+              Typed<std::vector<AppendResult>>(std::move(done), proto::DecodeAppendResults));
+}
+
+void Client::GetAsync(std::string_view ns, std::string_view timeline, Seq seq,
+                      Callback<Message> done, CallOptions call) {
+  impl_->Call(Op::kGet, Body(proto::GetRequest{ns, timeline, seq}), call.timeout_ms, false,
+              Typed<Message>(std::move(done), proto::DecodeMessage));
+}
+
+void Client::ScanAsync(std::string_view ns, std::string_view timeline, const ScanOptions& opts,
+                       Callback<std::vector<Message>> done, CallOptions call) {
+  proto::ScanRequest m{ns,
+                       timeline,
+                       opts.from_seq,
+                       opts.to_seq,
+                       opts.direction,
+                       opts.limit,
+                       static_cast<uint32_t>(std::min<uint64_t>(opts.bytes_max, UINT32_MAX))};
+  impl_->Call(Op::kScan, Body(m), call.timeout_ms, false,
+              Typed<std::vector<Message>>(std::move(done), proto::DecodeMessages));
+}
+
+void Client::LastSeqAsync(std::string_view ns, std::span<const std::string_view> timelines,
+                          Callback<std::vector<Seq>> done, CallOptions call) {
+  proto::LastSeqRequest m{ns, {timelines.begin(), timelines.end()}};
+  impl_->Call(Op::kLastSeq, Body(m), call.timeout_ms, false,
+              Typed<std::vector<Seq>>(std::move(done), proto::DecodeSeqs));
+}
+
+void Client::WaitAsync(std::string_view ns, std::string_view timeline, Seq after_seq,
+                       uint32_t timeout_ms, Callback<WaitResult> done, CallOptions call) {
+  uint32_t deadline = impl_->Deadline(call.timeout_ms) + timeout_ms;
+  impl_->Call(Op::kWait, Body(proto::WaitRequest{ns, timeline, after_seq, timeout_ms}), deadline,
+              false, Typed<WaitResult>(std::move(done), DecodeWait));
+}
+
+void Client::CreateNamespaceAsync(std::string_view name, const NamespaceOptions& opts,
+                                  StatusCallback done, CallOptions call) {
+  impl_->Call(Op::kNsCreate, Body(proto::NsCreateRequest{name, opts}), call.timeout_ms, false,
+              [done = std::move(done)](Status s, std::string_view) { done(s); });
+}
+
+void Client::ListNamespacesAsync(Callback<std::vector<NamespaceInfo>> done, CallOptions call) {
+  impl_->Call(Op::kNsList, {}, call.timeout_ms, false,
+              Typed<std::vector<NamespaceInfo>>(std::move(done), proto::DecodeNamespaceInfos));
+}
+
+void Client::DescribeNamespaceAsync(std::string_view name, Callback<NamespaceInfo> done,
+                                    CallOptions call) {
+  impl_->Call(Op::kNsDescribe, Body(proto::NsDescribeRequest{name}), call.timeout_ms, false,
+              Typed<NamespaceInfo>(std::move(done), proto::DecodeNamespaceInfo));
+}
+
+void Client::StatsAsync(Callback<ServerStatsSnapshot> done, CallOptions call) {
+  impl_->Call(Op::kStats, {}, call.timeout_ms, false,
+              Typed<ServerStatsSnapshot>(std::move(done), DecodeStats));
+}
+
+void Client::PingAsync(std::string_view data, Callback<std::string> done, CallOptions call) {
+  impl_->Call(Op::kPing, Body(proto::PingRequest{data}), call.timeout_ms, false,
+              Typed<std::string>(std::move(done), DecodePing));
+}
+
+void Client::SetCursorAsync(std::string_view device, std::string_view ns, std::string_view timeline,
+                            Seq seq, bool reset, Callback<CursorSetResult> done, CallOptions call) {
+  impl_->Call(Op::kCursorSet, Body(proto::CursorSetRequest{device, ns, timeline, seq, reset}),
+              call.timeout_ms, false, Typed<CursorSetResult>(std::move(done), DecodeCursorSet));
+}
+
+void Client::GetCursorsAsync(std::string_view device, std::string_view ns,
+                             std::span<const std::string_view> timelines,
+                             Callback<std::vector<CursorState>> done, CallOptions call) {
+  proto::CursorGetRequest m{device, ns, {timelines.begin(), timelines.end()}};
+  impl_->Call(Op::kCursorGet, Body(m), call.timeout_ms, false,
+              Typed<std::vector<CursorState>>(std::move(done), DecodeCursors));
+}
+
+// ---------------------------------------------------------------- blocking
+
+Result<AppendResult> Client::Append(std::string_view ns, std::string_view timeline,
+                                    std::string_view payload, const AppendOptions& opts,
+                                    CallOptions call) {
+  return Await<AppendResult>(impl_.get(),
+                             [&](auto cb) { AppendAsync(ns, timeline, payload, opts, cb, call); });
+}
+
+Result<std::vector<AppendResult>> Client::AppendFanout(std::string_view ns,
+                                                       std::span<const std::string_view> timelines,
+                                                       std::string_view payload,
+                                                       const AppendOptions& opts,
+                                                       CallOptions call) {
+  return Await<std::vector<AppendResult>>(
+      impl_.get(), [&](auto cb) { AppendFanoutAsync(ns, timelines, payload, opts, cb, call); });
+}
+
+Result<Message> Client::Get(std::string_view ns, std::string_view timeline, Seq seq,
+                            CallOptions call) {
+  return Await<Message>(impl_.get(), [&](auto cb) { GetAsync(ns, timeline, seq, cb, call); });
+}
+
+Result<std::vector<Message>> Client::Scan(std::string_view ns, std::string_view timeline,
+                                          const ScanOptions& opts, CallOptions call) {
+  return Await<std::vector<Message>>(impl_.get(),
+                                     [&](auto cb) { ScanAsync(ns, timeline, opts, cb, call); });
+}
+
+Result<std::vector<Message>> Client::Latest(std::string_view ns, std::string_view timeline,
+                                            uint32_t n, CallOptions call) {
+  ScanOptions opts;
+  opts.direction = Direction::kBackward;
+  opts.limit = n;
+  auto r = Scan(ns, timeline, opts, call);
+  if (r.ok()) std::reverse(r->begin(), r->end());
+  return r;
+}
+
+Result<std::vector<Seq>> Client::LastSeq(std::string_view ns,
+                                         std::span<const std::string_view> timelines,
+                                         CallOptions call) {
+  return Await<std::vector<Seq>>(impl_.get(),
+                                 [&](auto cb) { LastSeqAsync(ns, timelines, cb, call); });
+}
+
+Result<WaitResult> Client::Wait(std::string_view ns, std::string_view timeline, Seq after_seq,
+                                uint32_t timeout_ms, CallOptions call) {
+  return Await<WaitResult>(
+      impl_.get(), [&](auto cb) { WaitAsync(ns, timeline, after_seq, timeout_ms, cb, call); });
+}
+
+Status Client::CreateNamespace(std::string_view name, const NamespaceOptions& opts,
+                               CallOptions call) {
+  auto r = Await<bool>(impl_.get(), [&](auto cb) {
+    CreateNamespaceAsync(
+        name, opts, [cb](Status s) { s.ok() ? cb(true) : cb(Result<bool>(s)); }, call);
+  });
+  return r.status();
+}
+
+Result<std::vector<NamespaceInfo>> Client::ListNamespaces(CallOptions call) {
+  return Await<std::vector<NamespaceInfo>>(impl_.get(),
+                                           [&](auto cb) { ListNamespacesAsync(cb, call); });
+}
+
+Result<NamespaceInfo> Client::DescribeNamespace(std::string_view name, CallOptions call) {
+  return Await<NamespaceInfo>(impl_.get(),
+                              [&](auto cb) { DescribeNamespaceAsync(name, cb, call); });
+}
+
+Result<ServerStatsSnapshot> Client::Stats(CallOptions call) {
+  return Await<ServerStatsSnapshot>(impl_.get(), [&](auto cb) { StatsAsync(cb, call); });
+}
+
+Result<std::string> Client::Ping(std::string_view data, CallOptions call) {
+  return Await<std::string>(impl_.get(), [&](auto cb) { PingAsync(data, cb, call); });
+}
+
+Result<CursorSetResult> Client::SetCursor(std::string_view device, std::string_view ns,
+                                          std::string_view timeline, Seq seq, bool reset,
+                                          CallOptions call) {
+  return Await<CursorSetResult>(
+      impl_.get(), [&](auto cb) { SetCursorAsync(device, ns, timeline, seq, reset, cb, call); });
+}
+
+Result<std::vector<CursorState>> Client::GetCursors(std::string_view device, std::string_view ns,
+                                                    std::span<const std::string_view> timelines,
+                                                    CallOptions call) {
+  return Await<std::vector<CursorState>>(
+      impl_.get(), [&](auto cb) { GetCursorsAsync(device, ns, timelines, cb, call); });
+}
+
+Result<SubscriptionId> Client::Subscribe(std::string_view ns, std::string_view timeline,
+                                         Seq after_seq, bool from_latest,
+                                         SubscriptionHandler handler, CallOptions call) {
+  return impl_->Subscribe(std::string(ns), std::string(timeline), after_seq, from_latest,
+                          std::move(handler), call.timeout_ms);
+}
+
+Status Client::Unsubscribe(SubscriptionId id, CallOptions call) {
+  return impl_->Unsubscribe(id, call.timeout_ms);
+}
+
+}  // namespace tldb
