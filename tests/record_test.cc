@@ -1,4 +1,6 @@
 // Record codec, segment header, index file and timeline table unit tests.
+#include "log/record.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -7,7 +9,6 @@
 #include "index/segment_index.h"
 #include "index/timeline_table.h"
 #include "log/file_names.h"
-#include "log/record.h"
 #include "log/segment_header.h"
 #include "store/catalog.h"
 

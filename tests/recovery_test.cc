@@ -6,7 +6,6 @@
 // prefix of what was sent per timeline, at least everything acknowledged under kSync, with
 // fan-outs all-or-nothing and retries still deduplicated.
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -119,14 +118,15 @@ std::string Verify(Db* db, const Ledger& ledger) {
       if (ledger.any_sync_ack && sent[i].global <= ledger.last_sync_ack) must = i + 1;
     }
     if (got->size() < must) {
-      return key + ": lost acknowledged messages: have " + std::to_string(got->size()) +
-             ", need " + std::to_string(must);
+      return key + ": lost acknowledged messages: have " + std::to_string(got->size()) + ", need " +
+             std::to_string(must);
     }
     if (got->size() > sent.size()) return key + ": more messages than were sent";
     for (size_t i = 0; i < got->size(); ++i) {
       const Message& m = (*got)[i];
       if (m.seq != i + 1) return key + ": gap or reorder at " + std::to_string(i + 1);
-      if (m.payload != sent[i].payload) return key + ": wrong payload at seq " + std::to_string(m.seq);
+      if (m.payload != sent[i].payload)
+        return key + ": wrong payload at seq " + std::to_string(m.seq);
     }
   }
   for (size_t f = 0; f < ledger.fanouts.size(); ++f) {
@@ -314,7 +314,8 @@ TEST(SealedDamageTest, DamagedIndexIsRebuiltFromTheSegment) {
     AppendOptions b;
     b.durability = Durability::kBuffered;
     for (int i = 0; i < 1000; ++i) {
-      ASSERT_TRUE(db->Append("store", "t" + std::to_string(i % 3), std::to_string(i) + kPad, b).ok());
+      ASSERT_TRUE(
+          db->Append("store", "t" + std::to_string(i % 3), std::to_string(i) + kPad, b).ok());
     }
   }
   const std::string idx = IndexFileName(std::string(kDir) + "/ns/store", 1);
@@ -369,7 +370,8 @@ TEST(DiskErrorTest, NoSpaceFailsAppendsAndReopenResumes) {
     ASSERT_TRUE(db->Append("store", "t", "one").ok());
     fs->SetCapacityBytes(fs->TotalBytes() + 100);
     Status last;
-    for (int i = 0; i < 10 && last.ok(); ++i) last = db->Append("store", "t", std::string(50, 'x')).status();
+    for (int i = 0; i < 10 && last.ok(); ++i)
+      last = db->Append("store", "t", std::string(50, 'x')).status();
     EXPECT_EQ(last.code(), Status::Code::kNoSpace) << last.ToString();
     EXPECT_TRUE(db->Get("store", "t", 1).ok());  // reads keep working
   }

@@ -36,7 +36,7 @@ struct NamespaceInfo {
 };
 
 struct DbStats {
-  uint64_t appends = 0;           // messages appended (a fan-out counts once per timeline)
+  uint64_t appends = 0;  // messages appended (a fan-out counts once per timeline)
   uint64_t appends_deduplicated = 0;
   uint64_t groups_committed = 0;  // group commits (writes)
   uint64_t syncs = 0;             // fdatasync calls on segments
@@ -71,17 +71,15 @@ class Db {
                                       const AppendOptions& options = {}) = 0;
   // The same without blocking: `done` runs once, on an engine thread, after the append is as
   // durable as requested (or failed). Used by the server so that no thread waits per request.
-  virtual void AppendAsync(std::string_view ns, std::string_view timeline,
-                           std::string_view payload, const AppendOptions& options,
-                           AppendCallback done) = 0;
+  virtual void AppendAsync(std::string_view ns, std::string_view timeline, std::string_view payload,
+                           const AppendOptions& options, AppendCallback done) = 0;
 
   // Appends one payload to many timelines in one atomic record (payload stored once). After a
   // crash either every timeline has it or none has. Results are in `timelines` order. With a
   // client_msg_id, a retry returns the original SeqIds.
-  virtual Result<std::vector<AppendResult>> AppendFanout(std::string_view ns,
-                                                         std::span<const std::string_view> timelines,
-                                                         std::string_view payload,
-                                                         const AppendOptions& options = {}) = 0;
+  virtual Result<std::vector<AppendResult>> AppendFanout(
+      std::string_view ns, std::span<const std::string_view> timelines, std::string_view payload,
+      const AppendOptions& options = {}) = 0;
   virtual void AppendFanoutAsync(std::string_view ns, std::span<const std::string_view> timelines,
                                  std::string_view payload, const AppendOptions& options,
                                  FanoutCallback done) = 0;

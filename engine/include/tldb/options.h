@@ -17,11 +17,11 @@ class FileSystem;  // the I/O seam, engine/src/io/file_system.h
 class Clock;       // wall clock, tldb/clock.h
 
 // Hard ceilings that no option can exceed (they size on-disk fields and buffers).
-inline constexpr uint32_t kTimelineKeyBytesMax = 255;  // key length is one byte on disk
-inline constexpr uint32_t kClientMsgIdBytesMax = 64;   // dedupe ids are short (UUIDs are 36)
+inline constexpr uint32_t kTimelineKeyBytesMax = 255;        // key length is one byte on disk
+inline constexpr uint32_t kClientMsgIdBytesMax = 64;         // dedupe ids are short (UUIDs are 36)
 inline constexpr uint32_t kPayloadBytesCeiling = 16u << 20;  // 16 MiB: bounds one record
 inline constexpr uint32_t kNamespaceNameBytesMax = 64;
-inline constexpr uint64_t kSegmentBytesMin = 64u << 10;  // below this, headers dominate
+inline constexpr uint64_t kSegmentBytesMin = 64u << 10;       // below this, headers dominate
 inline constexpr uint64_t kSegmentBytesCeiling = 1ull << 31;  // offsets are 32-bit on disk
 inline constexpr uint32_t kFanoutTimelinesCeiling = 100'000;
 

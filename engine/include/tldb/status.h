@@ -95,10 +95,10 @@ class [[nodiscard]] Result {
 }  // namespace tldb
 
 // Propagate a non-OK Status to the caller.
-#define TLDB_RETURN_IF_ERROR(expr)      \
-  do {                                  \
-    ::tldb::Status _st = (expr);        \
-    if (!_st.ok()) return _st;          \
+#define TLDB_RETURN_IF_ERROR(expr) \
+  do {                             \
+    ::tldb::Status _st = (expr);   \
+    if (!_st.ok()) return _st;     \
   } while (0)
 
 #define TLDB_CONCAT_INNER(a, b) a##b

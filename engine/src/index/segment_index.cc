@@ -12,7 +12,9 @@ namespace tldb {
 
 using namespace index_format;  // NOLINT(google-build-using-namespace)
 
-uint64_t KeyHash(std::string_view key) { return Hash64(key, 0x7464626b6579ull); }
+uint64_t KeyHash(std::string_view key) {
+  return Hash64(key, 0x7464626b6579ull);
+}
 uint64_t DedupeHash(uint64_t key_hash, std::string_view client_msg_id) {
   return Hash64(client_msg_id, key_hash);
 }
@@ -29,8 +31,7 @@ void SegmentIndexBuilder::AddDedupe(std::string_view key, uint64_t cmid_hash, Se
   dedupe_.push_back({std::string(key), cmid_hash, seq, ts});
 }
 
-std::string SegmentIndexBuilder::Finish(uint32_t data_end, TimestampMs min_ts,
-                                        TimestampMs max_ts) {
+std::string SegmentIndexBuilder::Finish(uint32_t data_end, TimestampMs min_ts, TimestampMs max_ts) {
   std::sort(timelines_.begin(), timelines_.end(), [](const Timeline& a, const Timeline& b) {
     return a.key_hash != b.key_hash ? a.key_hash < b.key_hash : a.key < b.key;
   });
@@ -135,8 +136,8 @@ Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_i
     const char* e = entries_ + uint64_t{i} * kEntryBytes;
     const uint64_t count = DecodeFixed32(e + 24), start = DecodeFixed32(e + 28);
     const uint64_t koff = DecodeFixed32(e + 32), klen = static_cast<uint8_t>(e[36]);
-    if (count == 0 || start + count > offset_count_ || koff + klen > key_blob_bytes_ ||
-        klen == 0 || DecodeFixed64(e + 8) == 0) {
+    if (count == 0 || start + count > offset_count_ || koff + klen > key_blob_bytes_ || klen == 0 ||
+        DecodeFixed64(e + 8) == 0) {
       return Status::Corruption(where + ": index entry " + std::to_string(i) + " out of range");
     }
   }

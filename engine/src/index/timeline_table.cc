@@ -12,7 +12,9 @@ namespace tldb {
 
 // ---- SegList ----
 
-SegList::~SegList() { Clear(); }
+SegList::~SegList() {
+  Clear();
+}
 
 SegList::SegList(SegList&& o) noexcept : last_(o.last_), bytes_(o.bytes_) {
   std::memcpy(inline_, o.inline_, kInlineBytes);  // copies the heap pointer too

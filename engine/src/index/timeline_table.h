@@ -4,7 +4,8 @@
 // Layout: states live in fixed-size chunks (no reallocation spikes, stable references), keys in
 // a chunked byte arena (one length byte + key bytes), and an open-addressing table of 64-bit
 // slots (timeline id + 32 hash bits) finds them. Timeline ids are dense, 0-based, and never
-// reused. Every key_hash argument must be KeyHash(key) (index/segment_index.h). Not thread-safe: the owner (NamespaceLog) guards it with its reader/writer lock.
+// reused. Every key_hash argument must be KeyHash(key) (index/segment_index.h). Not thread-safe:
+// the owner (NamespaceLog) guards it with its reader/writer lock.
 #pragma once
 
 #include <cstdint>
@@ -54,11 +55,11 @@ static_assert(sizeof(SegList) == 16);
 inline constexpr uint32_t kNoSlot = 0xffffffffu;
 
 struct TimelineState {
-  Seq last_seq = 0;        // highest SeqId assigned (may still be in flight)
-  Seq visible_seq = 0;     // highest SeqId readers may see
-  TimestampMs last_ts = 0;  // timestamp of last_seq
-  SegList segs;            // sealed segments holding this timeline
-  uint32_t key_ref = 0;    // position of the key in the arena
+  Seq last_seq = 0;                // highest SeqId assigned (may still be in flight)
+  Seq visible_seq = 0;             // highest SeqId readers may see
+  TimestampMs last_ts = 0;         // timestamp of last_seq
+  SegList segs;                    // sealed segments holding this timeline
+  uint32_t key_ref = 0;            // position of the key in the arena
   uint32_t active_slot = kNoSlot;  // slot in the active segment's index, if any
 };
 static_assert(sizeof(TimelineState) == 48, "keep the per-timeline state small");
@@ -94,7 +95,7 @@ class TimelineTable {
   std::vector<std::unique_ptr<TimelineState[]>> chunks_;
   std::vector<std::unique_ptr<char[]>> arena_;
   uint32_t arena_used_ = kArenaChunkBytes;  // bytes used in the last arena chunk
-  std::vector<uint64_t> slots_;  // 0 = empty, else (hash32 << 32) | (id + 1)
+  std::vector<uint64_t> slots_;             // 0 = empty, else (hash32 << 32) | (id + 1)
   uint32_t size_ = 0;
 };
 

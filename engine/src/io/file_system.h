@@ -49,7 +49,7 @@ struct ReadRequest {
   uint64_t offset = 0;
   size_t len = 0;
   char* buf = nullptr;
-  Status status;        // out
+  Status status;          // out
   size_t bytes_read = 0;  // out: < len only at end of file
 };
 

@@ -32,9 +32,15 @@ bool ParseHexId(std::string_view s, uint64_t* id) {
 
 }  // namespace
 
-std::string LockFileName(const std::string& dir) { return dir + "/LOCK"; }
-std::string CatalogFileName(const std::string& dir) { return dir + "/CATALOG"; }
-std::string NamespacesDirName(const std::string& dir) { return dir + "/ns"; }
+std::string LockFileName(const std::string& dir) {
+  return dir + "/LOCK";
+}
+std::string CatalogFileName(const std::string& dir) {
+  return dir + "/CATALOG";
+}
+std::string NamespacesDirName(const std::string& dir) {
+  return dir + "/ns";
+}
 std::string NamespaceDirName(const std::string& dir, std::string_view ns) {
   return NamespacesDirName(dir) + "/" + std::string(ns);
 }

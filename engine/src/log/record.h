@@ -21,9 +21,9 @@ struct RecordView {
   uint32_t synced_through = 0;  // durable segment offset when this record was encoded
   Seq seq = 0;                  // message: its SeqId
   TimestampMs timestamp_ms = 0;
-  std::string_view key;         // message: the timeline key
-  uint32_t target_count = 0;    // fanout
-  std::string_view targets;     // fanout: raw target list
+  std::string_view key;       // message: the timeline key
+  uint32_t target_count = 0;  // fanout
+  std::string_view targets;   // fanout: raw target list
   std::string_view client_msg_id;
   std::string_view payload;
 };

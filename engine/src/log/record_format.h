@@ -23,15 +23,15 @@ enum class RecordType : uint8_t {
 inline constexpr uint8_t kMaxRecordType = 2;
 
 // Header field offsets.
-inline constexpr size_t kOffChecksum = 0;       // u32: low 32 bits of XXH3-64, see below
-inline constexpr size_t kOffLength = 4;         // u32: whole record, header included
-inline constexpr size_t kOffType = 8;           // u8
-inline constexpr size_t kOffFlags = 9;          // u8, 0
-inline constexpr size_t kOffKeyLen = 10;        // u8: timeline key length (message), 0 (fanout)
-inline constexpr size_t kOffCmidLen = 11;       // u8: client_msg_id length
+inline constexpr size_t kOffChecksum = 0;        // u32: low 32 bits of XXH3-64, see below
+inline constexpr size_t kOffLength = 4;          // u32: whole record, header included
+inline constexpr size_t kOffType = 8;            // u8
+inline constexpr size_t kOffFlags = 9;           // u8, 0
+inline constexpr size_t kOffKeyLen = 10;         // u8: timeline key length (message), 0 (fanout)
+inline constexpr size_t kOffCmidLen = 11;        // u8: client_msg_id length
 inline constexpr size_t kOffSyncedThrough = 12;  // u32: segment offset durable when encoded
-inline constexpr size_t kOffSeq = 16;           // u64: SeqId (message), target count (fanout)
-inline constexpr size_t kOffTimestamp = 24;     // i64: timestamp_ms
+inline constexpr size_t kOffSeq = 16;            // u64: SeqId (message), target count (fanout)
+inline constexpr size_t kOffTimestamp = 24;      // i64: timestamp_ms
 // The checksum covers bytes [4, length) and is seeded with the record's own position, so a
 // record copied to another offset or segment (a misdirected write) fails its check.
 inline constexpr size_t kChecksummedFrom = 4;

@@ -15,15 +15,19 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const Options& opti
   return std::unique_ptr<Db>(std::move(db));
 }
 
-DbImpl::DbImpl(std::string dir, Options options) : dir_(std::move(dir)), options_(std::move(options)) {}
+DbImpl::DbImpl(std::string dir, Options options)
+    : dir_(std::move(dir)), options_(std::move(options)) {}
 
-DbImpl::~DbImpl() { (void)Close(); }
+DbImpl::~DbImpl() {
+  (void)Close();
+}
 
 Status DbImpl::Init() {
   if (options_.payload_bytes_max > kPayloadBytesCeiling) {
     return Status::InvalidArgument("payload_bytes_max exceeds the 16 MiB ceiling");
   }
-  if (options_.fanout_timelines_max == 0 || options_.fanout_timelines_max > kFanoutTimelinesCeiling) {
+  if (options_.fanout_timelines_max == 0 ||
+      options_.fanout_timelines_max > kFanoutTimelinesCeiling) {
     return Status::InvalidArgument("fanout_timelines_max must be 1.." +
                                    std::to_string(kFanoutTimelinesCeiling));
   }
@@ -64,8 +68,7 @@ Status DbImpl::CreateNamespace(std::string_view name, const NamespaceOptions& op
         o.durability == options.durability) {
       return Status::Ok();
     }
-    return Status::AlreadyExists("namespace '" + std::string(name) +
-                                 "' exists with other options");
+    return Status::AlreadyExists("namespace '" + std::string(name) + "' exists with other options");
   }
   CatalogEntry e;
   e.name = std::string(name);

@@ -27,9 +27,13 @@ Result<std::unique_ptr<NamespaceLog>> NamespaceLog::Open(const std::string& db_d
   return log;
 }
 
-NamespaceLog::~NamespaceLog() { (void)Close(); }
+NamespaceLog::~NamespaceLog() {
+  (void)Close();
+}
 
-std::string NamespaceLog::SegmentName(uint64_t id) const { return SegmentFileName(dir_, id); }
+std::string NamespaceLog::SegmentName(uint64_t id) const {
+  return SegmentFileName(dir_, id);
+}
 
 Status NamespaceLog::Sync() {
   // A sync-durability empty request would need a timeline; instead sync the file directly

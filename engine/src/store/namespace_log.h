@@ -142,6 +142,8 @@ class NamespaceLog {
   std::thread committer_;
 
   NamespaceCounters counters_;
+
+  friend class TimelineReader;  // namespace_read.cc: walks one timeline's segments
 };
 
 }  // namespace tldb

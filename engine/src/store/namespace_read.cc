@@ -37,47 +37,105 @@ Status NamespaceLog::DecodeAt(std::span<const char> bytes, uint64_t segment_id, 
   return Status::Ok();
 }
 
+// Walks one timeline's records segment by segment. Run i < ids.size() is the timeline's part of
+// sealed segment ids[i]; run ids.size() is its part of the active segment, if any. SeqIds grow
+// with i, so the run holding a SeqId is found by binary search. Valid while mu_ is held.
+class TimelineReader {
+ public:
+  struct Run {
+    Seq first = 0;
+    uint64_t count = 0;
+    const SealedSegment* seg = nullptr;  // null: the active segment
+    IndexEntry entry;
+    const ActiveSegment::Slot* slot = nullptr;
+  };
+
+  TimelineReader(NamespaceLog* log, uint32_t timeline)
+      : log_(log), key_(log->table_.key(timeline)), key_hash_(KeyHash(key_)) {
+    const TimelineState& st = log->table_.state(timeline);
+    st.segs.Decode(&ids_);
+    if (st.active_slot != kNoSlot) slot_ = &log->active_->slot(st.active_slot);
+  }
+
+  size_t runs() const { return ids_.size() + (slot_ ? 1 : 0); }
+
+  Status RunAt(size_t i, Run* r) const {
+    if (i == ids_.size()) {
+      r->seg = nullptr;
+      r->slot = slot_;
+      r->first = slot_->first_seq;
+      r->count = slot_->offsets.size();
+      return Status::Ok();
+    }
+    r->seg = log_->Sealed(ids_[i]);
+    if (r->seg == nullptr) return Status::NotFound("message expired");
+    if (!r->seg->index.Find(key_, key_hash_, &r->entry)) {
+      return Status::Corruption(log_->SegmentName(ids_[i]) + ": index lacks timeline '" +
+                                std::string(key_) + "'");
+    }
+    r->first = r->entry.first_seq;
+    r->count = r->entry.count;
+    return Status::Ok();
+  }
+
+  // The run holding `seq`; NotFound if none does.
+  Status FindRun(Seq seq, size_t* at, Run* r) const {
+    size_t lo = 0, hi = runs();
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      TLDB_RETURN_IF_ERROR(RunAt(mid, r));
+      if (seq < r->first) {
+        hi = mid;
+      } else if (seq >= r->first + r->count) {
+        lo = mid + 1;
+      } else {
+        *at = mid;
+        return Status::Ok();
+      }
+    }
+    return Status::NotFound("no such message");
+  }
+
+  Status Read(const Run& run, Seq seq, RecordView* rec) const {
+    const uint64_t i = seq - run.first;
+    TLDB_CHECK(seq >= run.first && i < run.count);
+    if (run.seg == nullptr) {
+      const uint64_t off = run.slot->offsets[i];
+      const ActiveSegment& a = *log_->active_;
+      return log_->DecodeAt(a.At(off), a.id(), off, key_, seq, rec);
+    }
+    const uint64_t off = run.seg->index.Offset(run.entry, static_cast<uint32_t>(i));
+    const auto data = run.seg->data->data();
+    const uint64_t data_end = std::min<uint64_t>(data.size(), run.seg->index.summary().data_end);
+    if (off >= data_end) {
+      return Status::Corruption(log_->SegmentName(run.seg->id) + ": index offset " +
+                                std::to_string(off) + " beyond segment data");
+    }
+    return log_->DecodeAt(data.subspan(off, data_end - off), run.seg->id, off, key_, seq, rec);
+  }
+
+ private:
+  NamespaceLog* log_;
+  std::string_view key_;
+  uint64_t key_hash_;
+  std::vector<uint32_t> ids_;
+  const ActiveSegment::Slot* slot_ = nullptr;
+};
+
 Status NamespaceLog::LocateLocked(uint32_t timeline, Seq seq, RecordView* r) {
   const TimelineState& st = table_.state(timeline);
-  const std::string_view key = table_.key(timeline);
-  if (st.active_slot != kNoSlot) {
+  if (st.active_slot != kNoSlot) {  // fast path: recent messages
     const ActiveSegment::Slot& slot = active_->slot(st.active_slot);
-    if (seq >= slot.first_seq) {
-      const uint64_t i = seq - slot.first_seq;
-      if (i >= slot.offsets.size()) return Status::NotFound("no such message");
-      const uint64_t off = slot.offsets[i];
-      return DecodeAt(active_->At(off), active_->id(), off, key, seq, r);
+    if (seq >= slot.first_seq && seq - slot.first_seq < slot.offsets.size()) {
+      const uint64_t off = slot.offsets[seq - slot.first_seq];
+      return DecodeAt(active_->At(off), active_->id(), off, table_.key(timeline), seq, r);
     }
   }
-  thread_local std::vector<uint32_t> ids;
-  st.segs.Decode(&ids);
-  const uint64_t key_hash = KeyHash(key);
-  size_t lo = 0, hi = ids.size();
-  while (lo < hi) {
-    const size_t mid = lo + (hi - lo) / 2;
-    const SealedSegment* seg = Sealed(ids[mid]);
-    if (seg == nullptr) return Status::NotFound("message expired");
-    IndexEntry e;
-    if (!seg->index.Find(key, key_hash, &e)) {
-      return Status::Corruption(SegmentName(ids[mid]) + ": index lacks timeline '" +
-                                std::string(key) + "'");
-    }
-    if (seq < e.first_seq) {
-      hi = mid;
-    } else if (seq >= e.first_seq + e.count) {
-      lo = mid + 1;
-    } else {
-      const uint64_t off = seg->index.Offset(e, static_cast<uint32_t>(seq - e.first_seq));
-      const auto data = seg->data->data();
-      const uint64_t data_end = std::min<uint64_t>(data.size(), seg->index.summary().data_end);
-      if (off >= data_end) {
-        return Status::Corruption(SegmentName(seg->id) + ": index offset " + std::to_string(off) +
-                                  " beyond segment data");
-      }
-      return DecodeAt(data.subspan(off, data_end - off), seg->id, off, key, seq, r);
-    }
-  }
-  return Status::NotFound("no such message");
+  TimelineReader reader(this, timeline);
+  TimelineReader::Run run;
+  size_t at = 0;
+  TLDB_RETURN_IF_ERROR(reader.FindRun(seq, &at, &run));
+  return reader.Read(run, seq, r);
 }
 
 Result<Message> NamespaceLog::Get(std::string_view key, Seq seq) {
@@ -103,24 +161,40 @@ Result<std::vector<Message>> NamespaceLog::Scan(std::string_view key, const Scan
   const uint32_t id = table_.Find(key, KeyHash(key));
   if (id == TimelineTable::kNone || o.limit == 0) return out;
   const Seq visible = table_.state(id).visible_seq;
-  const Seq lo = std::max<Seq>(o.from_seq, 1);
+  Seq lo = std::max<Seq>(o.from_seq, 1);
   const Seq hi = o.to_seq == 0 ? visible : std::min(o.to_seq, visible);
   if (lo > hi) return out;
   const bool fwd = o.direction == Direction::kForward;
+  TimelineReader reader(this, id);
+  TimelineReader::Run run;
+  size_t at = 0;
+  Status s = reader.FindRun(fwd ? lo : hi, &at, &run);
+  if (s.IsNotFound() && fwd && reader.runs() > 0) {
+    // The oldest messages may be gone (expired): start at the oldest remaining one.
+    TLDB_RETURN_IF_ERROR(reader.RunAt(0, &run));
+    if (run.first > hi) return out;
+    lo = std::max(lo, run.first);
+    at = 0;
+    s = Status::Ok();
+  }
+  if (s.IsNotFound()) return out;
+  TLDB_RETURN_IF_ERROR(s);
   uint64_t bytes = 0;
-  for (Seq s = fwd ? lo : hi;; s = fwd ? s + 1 : s - 1) {
+  for (Seq seq = fwd ? lo : hi;;) {
     RecordView r;
-    Status st = LocateLocked(id, s, &r);
-    if (st.IsNotFound()) {
-      // Older messages may be gone (expired); keep going towards the newer end.
-      if (!fwd) break;
-    } else if (!st.ok()) {
-      return st;
-    } else {
-      out.push_back(ToMessage(r, s));
-      bytes += r.payload.size();
+    TLDB_RETURN_IF_ERROR(reader.Read(run, seq, &r));
+    out.push_back(ToMessage(r, seq));
+    bytes += r.payload.size();
+    if (out.size() >= o.limit || bytes >= o.bytes_max || seq == (fwd ? hi : lo)) break;
+    seq = fwd ? seq + 1 : seq - 1;
+    if (seq < run.first || seq >= run.first + run.count) {  // next run
+      if (fwd ? at + 1 >= reader.runs() : at == 0) break;
+      at = fwd ? at + 1 : at - 1;
+      s = reader.RunAt(at, &run);
+      if (s.IsNotFound()) break;  // expired segment
+      TLDB_RETURN_IF_ERROR(s);
+      if (seq < run.first || seq >= run.first + run.count) break;  // a gap: nothing older
     }
-    if (out.size() >= o.limit || bytes >= o.bytes_max || s == (fwd ? hi : lo)) break;
   }
   return out;
 }

@@ -68,9 +68,14 @@ Status NamespaceLog::Recover() {
       case FileKind::kTemp:
         TLDB_RETURN_IF_ERROR(fs_->Remove(dir_ + "/" + name));
         break;
-      case FileKind::kSegment: files[id].first = true; break;
-      case FileKind::kIndex: files[id].second = true; break;
-      case FileKind::kOther: break;
+      case FileKind::kSegment:
+        files[id].first = true;
+        break;
+      case FileKind::kIndex:
+        files[id].second = true;
+        break;
+      case FileKind::kOther:
+        break;
     }
   }
   for (auto it = files.begin(); it != files.end();) {
@@ -133,8 +138,7 @@ Status NamespaceLog::LoadSealed(uint64_t id, bool has_index) {
 Status NamespaceLog::RebuildIndex(uint64_t id) {
   TLDB_ASSIGN_OR_RETURN(auto data, fs_->ReadFileToString(SegmentFileName(dir_, id)));
   const ScanResult scan = ScanRecords(data, id);
-  if (scan.stop != DecodeOutcome::kEnd ||
-      !AllZero(std::string_view(data).substr(scan.valid_end))) {
+  if (scan.stop != DecodeOutcome::kEnd || !AllZero(std::string_view(data).substr(scan.valid_end))) {
     const std::string what = SegmentName(id) + " offset " + std::to_string(scan.valid_end) +
                              ": damaged record in a sealed segment";
     if (!db_options_.salvage) return Status::Corruption(what);
@@ -214,8 +218,7 @@ Status NamespaceLog::FoldIndex(const SealedSegment& seg) {
 Status NamespaceLog::RecoverActive(uint64_t id) {
   const std::string path = SegmentFileName(dir_, id);
   TLDB_ASSIGN_OR_RETURN(std::string image, fs_->ReadFileToString(path));
-  if (image.size() <= format::kSegmentHeaderBytes &&
-      !DecodeSegmentHeader(image, path).ok()) {
+  if (image.size() <= format::kSegmentHeaderBytes && !DecodeSegmentHeader(image, path).ok()) {
     // Created but its header never became durable: it never held a record.
     TLDB_RETURN_IF_ERROR(fs_->Remove(path));
     return CreateActive(id);
@@ -229,8 +232,8 @@ Status NamespaceLog::RecoverActive(uint64_t id) {
     const uint64_t claim = MaxClaimAfter(image, id, scan.valid_end);
     const std::string where = path + " offset " + std::to_string(scan.valid_end);
     if (claim > scan.valid_end) {
-      const std::string what = where + ": damaged record before the durable point " +
-                               std::to_string(claim);
+      const std::string what =
+          where + ": damaged record before the durable point " + std::to_string(claim);
       if (!db_options_.salvage) return Status::Corruption(what);
       if (db_options_.on_event) db_options_.on_event("salvage: cutting " + what);
     } else if (db_options_.on_event && !AllZero(std::string_view(image).substr(scan.valid_end))) {
@@ -259,10 +262,9 @@ Status NamespaceLog::IndexActiveRecord(const RecordView& r, uint64_t offset, std
     const uint32_t id = table_.FindOrInsert(key, KeyHash(key));
     TimelineState& st = table_.state(id);
     if (st.last_seq != 0 && seq != st.last_seq + 1) {
-      return Status::Corruption(SegmentName(active_->id()) + " offset " +
-                                std::to_string(offset) + ": timeline '" + std::string(key) +
-                                "' has seq " + std::to_string(seq) + " after " +
-                                std::to_string(st.last_seq));
+      return Status::Corruption(SegmentName(active_->id()) + " offset " + std::to_string(offset) +
+                                ": timeline '" + std::string(key) + "' has seq " +
+                                std::to_string(seq) + " after " + std::to_string(st.last_seq));
     }
     IndexRecord(id, seq, offset, r.timestamp_ms, cmid);
     st.visible_seq = seq;

@@ -93,9 +93,8 @@ bool NamespaceLog::RunOneGroup() {
       leader_busy_ = false;
       return false;
     }
-    while (!queue_.empty() &&
-           (group.empty() ||
-            group_bytes + queue_.front()->bytes_estimate <= db_options_.group_bytes_max)) {
+    while (!queue_.empty() && (group.empty() || group_bytes + queue_.front()->bytes_estimate <=
+                                                    db_options_.group_bytes_max)) {
       group_bytes += queue_.front()->bytes_estimate;
       group.push_back(queue_.front());
       queue_.pop_front();
@@ -124,7 +123,8 @@ bool NamespaceLog::RunOneGroup() {
   for (auto* r : group) need_sync |= r->sync && r->status.ok();
   if (s.ok() && end > start) {
     const auto bytes = active_->Range(start, end);
-    s = need_sync ? active_->file()->WriteAndSync(start, bytes) : active_->file()->Write(start, bytes);
+    s = need_sync ? active_->file()->WriteAndSync(start, bytes)
+                  : active_->file()->Write(start, bytes);
     counters_.groups++;
     counters_.bytes_written += end - start;
     if (need_sync) counters_.syncs++;
@@ -207,8 +207,7 @@ bool NamespaceLog::TryDedupe(AppendRequest* r) {
   return true;
 }
 
-void NamespaceLog::EncodeInto(AppendRequest* r, std::vector<Assigned>* assigned,
-                              TimestampMs now) {
+void NamespaceLog::EncodeInto(AppendRequest* r, std::vector<Assigned>* assigned, TimestampMs now) {
   const uint64_t offset = active_->end();
   const auto synced = static_cast<uint32_t>(active_->durable_end());
   if (!r->fanout) {
@@ -339,8 +338,8 @@ Status NamespaceLog::CreateActive(uint64_t id) {
   EncodeSegmentHeader(h, header);
   TLDB_RETURN_IF_ERROR(file->WriteAndSync(0, {header, sizeof header}));
   TLDB_RETURN_IF_ERROR(fs_->SyncDir(dir_));
-  active_ = std::make_unique<ActiveSegment>(id, std::move(file),
-                                            std::string_view(header, sizeof header));
+  active_ =
+      std::make_unique<ActiveSegment>(id, std::move(file), std::string_view(header, sizeof header));
   published_end_ = active_->end();
   return Status::Ok();
 }
