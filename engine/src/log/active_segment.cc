@@ -1,6 +1,8 @@
 #include "log/active_segment.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdlib>
 #include <cstring>
 
 #include "util/check.h"
@@ -52,8 +54,39 @@ std::span<const char> ActiveSegment::Range(uint64_t from, uint64_t to) const {
   return {c.data.get() + (from - c.start), static_cast<size_t>(to - from)};
 }
 
+ActiveSegment::Slot::~Slot() {
+  if (count_ > kInline) std::free(heap_);
+}
+
+ActiveSegment::Slot::Slot(Slot&& o) noexcept
+    : first_seq_(o.first_seq_), timeline_(o.timeline_), count_(o.count_) {
+  std::memcpy(inline_, o.inline_, sizeof inline_);  // also moves the heap pointer
+  o.count_ = 0;
+}
+
+void ActiveSegment::Slot::push_back(uint32_t offset) {
+  if (count_ < kInline) {
+    inline_[count_++] = offset;
+    return;
+  }
+  if (count_ == kInline) {
+    auto* heap = static_cast<uint32_t*>(std::malloc(sizeof(uint32_t) * kInline * 2));
+    TLDB_CHECK(heap != nullptr);
+    std::memcpy(heap, inline_, sizeof inline_);
+    heap_ = heap;
+  } else if (std::has_single_bit(count_)) {  // full: capacity is the power of two >= count
+    heap_ = static_cast<uint32_t*>(std::realloc(heap_, sizeof(uint32_t) * count_ * 2));
+    TLDB_CHECK(heap_ != nullptr);
+  }
+  heap_[count_++] = offset;
+}
+
+size_t ActiveSegment::Slot::heap_bytes() const {
+  return count_ > kInline ? sizeof(uint32_t) * std::bit_ceil(count_) : 0;
+}
+
 uint32_t ActiveSegment::AddSlot(uint32_t timeline, Seq first_seq) {
-  slots_.push_back({timeline, first_seq, 0, {}});
+  slots_.emplace_back(timeline, first_seq);
   return static_cast<uint32_t>(slots_.size() - 1);
 }
 
@@ -64,7 +97,7 @@ void ActiveSegment::NoteTimestamp(TimestampMs ts) {
 
 uint64_t ActiveSegment::MemoryBytes() const {
   uint64_t n = slots_.capacity() * sizeof(Slot);
-  for (const auto& s : slots_) n += s.offsets.capacity() * sizeof(uint32_t);
+  for (const auto& s : slots_) n += s.heap_bytes();
   return n + dedupe_records_.capacity() * sizeof(DedupeRecord);
 }
 

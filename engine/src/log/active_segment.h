@@ -20,12 +20,39 @@ namespace tldb {
 
 class ActiveSegment {
  public:
-  struct Slot {  // one timeline's records in this segment: SeqIds first_seq, first_seq+1, ...
-    uint32_t timeline = 0;
-    Seq first_seq = 0;
-    TimestampMs last_ts = 0;
-    std::vector<uint32_t> offsets;
+  // One timeline's records in this segment: SeqIds first_seq, first_seq+1, ... at offsets[i].
+  // 24 bytes; two offsets inline (most timelines get a message or two per segment), the heap
+  // beyond.
+  class Slot {
+   public:
+    Slot(uint32_t timeline, Seq first_seq) : first_seq_(first_seq), timeline_(timeline) {}
+    ~Slot();
+    Slot(Slot&& o) noexcept;
+    Slot& operator=(Slot&&) = delete;
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+
+    uint32_t timeline() const { return timeline_; }
+    Seq first_seq() const { return first_seq_; }
+    uint32_t size() const { return count_; }
+    uint32_t operator[](uint32_t i) const { return data()[i]; }
+    std::span<const uint32_t> offsets() const { return {data(), count_}; }
+    void push_back(uint32_t offset);
+    size_t heap_bytes() const;
+
+   private:
+    static constexpr uint32_t kInline = 2;
+    const uint32_t* data() const { return count_ <= kInline ? inline_ : heap_; }
+    Seq first_seq_;
+    uint32_t timeline_;
+    uint32_t count_ = 0;
+    union {
+      uint32_t inline_[kInline];
+      uint32_t* heap_;
+    };
   };
+  static_assert(sizeof(Slot) == 24, "keep the active index small");
+
   struct DedupeRecord {  // a record that carries a client_msg_id (copied into the index file)
     uint32_t timeline;
     uint64_t cmid_hash;

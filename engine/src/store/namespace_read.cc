@@ -63,8 +63,8 @@ class TimelineReader {
     if (i == ids_.size()) {
       r->seg = nullptr;
       r->slot = slot_;
-      r->first = slot_->first_seq;
-      r->count = slot_->offsets.size();
+      r->first = slot_->first_seq();
+      r->count = slot_->size();
       return Status::Ok();
     }
     r->seg = log_->Sealed(ids_[i]);
@@ -100,7 +100,7 @@ class TimelineReader {
     const uint64_t i = seq - run.first;
     TLDB_CHECK(seq >= run.first && i < run.count);
     if (run.seg == nullptr) {
-      const uint64_t off = run.slot->offsets[i];
+      const uint64_t off = (*run.slot)[static_cast<uint32_t>(i)];
       const ActiveSegment& a = *log_->active_;
       return log_->DecodeAt(a.At(off), a.id(), off, key_, seq, rec);
     }
@@ -126,8 +126,8 @@ Status NamespaceLog::LocateLocked(uint32_t timeline, Seq seq, RecordView* r) {
   const TimelineState& st = table_.state(timeline);
   if (st.active_slot != kNoSlot) {  // fast path: recent messages
     const ActiveSegment::Slot& slot = active_->slot(st.active_slot);
-    if (seq >= slot.first_seq && seq - slot.first_seq < slot.offsets.size()) {
-      const uint64_t off = slot.offsets[seq - slot.first_seq];
+    if (seq >= slot.first_seq() && seq - slot.first_seq() < slot.size()) {
+      const uint64_t off = slot[static_cast<uint32_t>(seq - slot.first_seq())];
       return DecodeAt(active_->At(off), active_->id(), off, table_.key(timeline), seq, r);
     }
   }

@@ -253,9 +253,8 @@ void NamespaceLog::IndexRecord(uint32_t timeline, Seq seq, uint64_t offset, Time
   TLDB_CHECK(st.last_seq == 0 || seq == st.last_seq + 1);
   if (st.active_slot == kNoSlot) st.active_slot = active_->AddSlot(timeline, seq);
   ActiveSegment::Slot& slot = active_->slot(st.active_slot);
-  TLDB_CHECK(slot.first_seq + slot.offsets.size() == seq);
-  slot.offsets.push_back(static_cast<uint32_t>(offset));
-  slot.last_ts = ts;
+  TLDB_CHECK(slot.first_seq() + slot.size() == seq);
+  slot.push_back(static_cast<uint32_t>(offset));
   st.last_seq = seq;
   st.last_ts = ts;
   active_->NoteTimestamp(ts);
@@ -300,8 +299,11 @@ Status NamespaceLog::Seal() {
   }
   SegmentIndexBuilder b(entry_.id, id);
   for (const auto& slot : a.slots()) {
-    const std::string_view key = table_.key(slot.timeline);
-    b.AddTimeline(key, KeyHash(key), slot.first_seq, slot.last_ts, slot.offsets);
+    // The active segment holds each of its timelines' newest records, so the timeline's last
+    // timestamp is this segment's last timestamp for it.
+    const std::string_view key = table_.key(slot.timeline());
+    b.AddTimeline(key, KeyHash(key), slot.first_seq(), table_.state(slot.timeline()).last_ts,
+                  slot.offsets());
   }
   for (const auto& d : a.dedupe_records()) {
     b.AddDedupe(table_.key(d.timeline), d.cmid_hash, d.seq, d.ts);
@@ -316,7 +318,7 @@ Status NamespaceLog::Seal() {
   TLDB_RETURN_IF_ERROR(seg->index.Open(seg->index_file->data(), entry_.id, id, SegmentName(id)));
   seg->bytes = seg->data->data().size() + seg->index_file->data().size();
   for (const auto& slot : a.slots()) {
-    TimelineState& st = table_.state(slot.timeline);
+    TimelineState& st = table_.state(slot.timeline());
     st.segs.Append(static_cast<uint32_t>(id));
     st.active_slot = kNoSlot;
   }
