@@ -64,7 +64,8 @@ std::vector<std::pair<std::string, uint64_t>> CollectStats(
     const std::vector<const ServerStats*>& loops) {
   std::vector<std::pair<std::string, uint64_t>> out;
   for (int op = 0; op < 256; ++op) {
-    if (!proto::IsKnownOp(static_cast<uint8_t>(op))) continue;
+    bool push = op == static_cast<int>(proto::Op::kPushMessage);
+    if (!proto::IsKnownOp(static_cast<uint8_t>(op)) || push) continue;
     uint64_t n = 0;
     for (const auto* l : loops) n += l->ops[op].load(std::memory_order_relaxed);
     std::string name(proto::OpName(static_cast<uint8_t>(op)));
