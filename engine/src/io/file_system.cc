@@ -1,0 +1,69 @@
+// FileSystem conveniences shared by every backend, DirName, and the backend factory.
+#include "io/file_system.h"
+
+#include <cstdlib>
+#include <string_view>
+
+namespace tldb {
+
+Result<std::string> FileSystem::ReadFileToString(const std::string& path) {
+  TLDB_ASSIGN_OR_RETURN(auto file, OpenReadable(path));
+  TLDB_ASSIGN_OR_RETURN(uint64_t size, file->Size());
+  std::string out(size, '\0');
+  TLDB_ASSIGN_OR_RETURN(size_t n, file->Read(0, out.size(), out.data()));
+  out.resize(n);
+  return out;
+}
+
+Status FileSystem::WriteFileAtomic(const std::string& path, std::span<const char> data) {
+  const std::string tmp = path + ".tmp";
+  TLDB_ASSIGN_OR_RETURN(auto file, OpenWritable(tmp, /*create=*/true, /*exclusive=*/false));
+  TLDB_RETURN_IF_ERROR(file->Truncate(0));  // a stale tmp from an earlier attempt
+  TLDB_RETURN_IF_ERROR(file->Write(0, data));
+  TLDB_RETURN_IF_ERROR(file->Sync());
+  TLDB_RETURN_IF_ERROR(file->Close());
+  TLDB_RETURN_IF_ERROR(Rename(tmp, path));
+  return SyncDir(DirName(path));
+}
+
+std::string DirName(const std::string& path) {
+  std::string_view p = path;
+  while (p.size() > 1 && p.back() == '/') p.remove_suffix(1);
+  const size_t slash = p.rfind('/');
+  if (slash == std::string_view::npos) return ".";
+  std::string_view dir = p.substr(0, slash);
+  while (dir.size() > 1 && dir.back() == '/') dir.remove_suffix(1);
+  if (dir.empty()) return "/";
+  return std::string(dir);
+}
+
+namespace {
+
+// "auto": TLDB_IO_BACKEND=posix|uring forces a backend; otherwise io_uring when the kernel
+// allows it, else POSIX.
+Result<std::shared_ptr<FileSystem>> NewAutoFileSystem() {
+  const char* env = std::getenv("TLDB_IO_BACKEND");
+  const std::string_view forced = env == nullptr ? "" : env;
+  if (forced == "posix") return NewPosixFileSystem();
+  if (forced == "uring") return NewUringFileSystem();
+  if (!forced.empty() && forced != "auto") {
+    return Status::InvalidArgument("TLDB_IO_BACKEND=" + std::string(forced) +
+                                   ": expected posix, uring or auto");
+  }
+  auto uring = NewUringFileSystem();
+  if (uring.ok()) return uring;
+  if (uring.status().code() == Status::Code::kNotSupported) return NewPosixFileSystem();
+  return uring.status();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<FileSystem>> NewFileSystem(const std::string& backend) {
+  if (backend == "auto") return NewAutoFileSystem();
+  if (backend == "uring") return NewUringFileSystem();
+  if (backend == "posix") return NewPosixFileSystem();
+  return Status::InvalidArgument("unknown I/O backend '" + backend +
+                                 "': expected auto, uring or posix");
+}
+
+}  // namespace tldb
