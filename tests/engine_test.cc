@@ -296,6 +296,36 @@ TEST_P(EngineTest, NamespacesPersistWithOptions) {
   EXPECT_EQ(list->size(), 2u);
 }
 
+TEST_P(EngineTest, ImportPreservesSeqsAndTimestampsAndIsIdempotent) {
+  Message m;
+  m.seq = 41;  // an exported timeline whose older messages had expired
+  m.timestamp_ms = 1'600'000'000'000;
+  m.client_msg_id = "c-41";
+  m.payload = "imported";
+  for (int round = 0; round < 2; ++round) {
+    auto r = db_->Import("store", "conv:old", m, Durability::kSync);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->seq, 41u);
+    EXPECT_EQ(r->timestamp_ms, m.timestamp_ms);
+    EXPECT_EQ(r->deduplicated, round == 1);
+  }
+  Message gap = m;
+  gap.seq = 43;
+  EXPECT_EQ(db_->Import("store", "conv:old", gap, Durability::kSync).status().code(),
+            Status::Code::kInvalidArgument);
+  Message other = m;
+  other.payload = "different";
+  EXPECT_EQ(db_->Import("store", "conv:old", other, Durability::kSync).status().code(),
+            Status::Code::kConflict);
+  Reopen();
+  auto got = db_->Get("store", "conv:old", 41);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->timestamp_ms, m.timestamp_ms);
+  auto next = db_->Append("store", "conv:old", "new");
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->seq, 42u);
+}
+
 TEST_P(EngineTest, SecondOpenOfSameDirectoryIsRefused) {
   auto second = Db::Open(dir_, MakeOptions());
   EXPECT_FALSE(second.ok());

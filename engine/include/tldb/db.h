@@ -84,6 +84,14 @@ class Db {
                                  std::string_view payload, const AppendOptions& options,
                                  FanoutCallback done) = 0;
 
+  // Restores one message with its original SeqId and timestamp (backup restore, migration,
+  // moving data between servers). `m.seq` must be the timeline's last SeqId + 1, or any SeqId
+  // >= 1 for a timeline that has no messages. Idempotent: a SeqId the timeline already holds with
+  // the same payload and client_msg_id returns deduplicated = true and writes nothing; with other
+  // content it is a Conflict.
+  virtual Result<AppendResult> Import(std::string_view ns, std::string_view timeline,
+                                      const Message& m, Durability durability) = 0;
+
   // One message, or NotFound.
   virtual Result<Message> Get(std::string_view ns, std::string_view timeline, Seq seq) = 0;
   // Messages with from_seq <= seq <= to_seq in the requested direction. A backward scan with

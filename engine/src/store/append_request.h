@@ -24,6 +24,9 @@ struct AppendRequest {
   std::string_view payload;
   std::string_view cmid;
   std::optional<Seq> expected_last_seq;
+  // Import: store with this SeqId and timestamp instead of assigning them (0: a normal append).
+  Seq import_seq = 0;
+  TimestampMs import_ts = 0;
   bool sync = true;
   size_t bytes_estimate = 0;  // encoded size, for batching and backpressure
 

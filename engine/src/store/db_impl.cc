@@ -240,6 +240,22 @@ void DbImpl::AppendFanoutAsync(std::string_view ns, std::span<const std::string_
   (*found)->Submit(r.release());
 }
 
+Result<AppendResult> DbImpl::Import(std::string_view ns, std::string_view timeline,
+                                    const Message& m, Durability durability) {
+  TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
+  if (m.seq == 0) return Status::InvalidArgument("imported message has seq 0");
+  AppendOptions o;
+  o.client_msg_id = m.client_msg_id;
+  o.durability = durability;
+  AppendRequest r;
+  TLDB_RETURN_IF_ERROR(Prepare(log, timeline, {}, m.payload, o, &r));
+  r.import_seq = m.seq;
+  r.import_ts = m.timestamp_ms;
+  log->Submit(&r);
+  if (!r.status.ok()) return r.status;
+  return r.results.at(0);
+}
+
 Result<Message> DbImpl::Get(std::string_view ns, std::string_view timeline, Seq seq) {
   TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
   TLDB_RETURN_IF_ERROR(ValidateTimelineKey(timeline));

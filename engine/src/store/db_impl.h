@@ -36,6 +36,8 @@ class DbImpl : public Db {
                          std::string_view payload, const AppendOptions& options,
                          FanoutCallback done) override;
 
+  Result<AppendResult> Import(std::string_view ns, std::string_view timeline, const Message& m,
+                              Durability durability) override;
   Result<Message> Get(std::string_view ns, std::string_view timeline, Seq seq) override;
   Result<std::vector<Message>> Scan(std::string_view ns, std::string_view timeline,
                                     const ScanOptions& options) override;

@@ -99,6 +99,7 @@ class NamespaceLog {
   void AssignGroup(std::vector<AppendRequest*>& group, std::vector<Assigned>* assigned);
   Status Assign(AppendRequest* r, std::vector<Assigned>* assigned);
   bool TryDedupe(AppendRequest* r);
+  Status CheckImport(AppendRequest* r, bool* done);
   Status CheckExpected(const AppendRequest* r);
   void EncodeInto(AppendRequest* r, std::vector<Assigned>* assigned, TimestampMs ts);
   void IndexRecord(uint32_t timeline, Seq seq, uint64_t offset, TimestampMs ts,

@@ -164,7 +164,13 @@ void NamespaceLog::AssignGroup(std::vector<AppendRequest*>& group,
 }
 
 Status NamespaceLog::Assign(AppendRequest* r, std::vector<Assigned>* assigned) {
-  if (TryDedupe(r)) return Status::Ok();
+  if (r->import_seq != 0) {
+    bool done = false;
+    TLDB_RETURN_IF_ERROR(CheckImport(r, &done));
+    if (done) return Status::Ok();
+  } else if (TryDedupe(r)) {
+    return Status::Ok();
+  }
   TLDB_RETURN_IF_ERROR(CheckExpected(r));
   const TimestampMs now = clock_->NowMs();
   EncodeInto(r, assigned, now);
@@ -180,6 +186,30 @@ Status NamespaceLog::CheckExpected(const AppendRequest* r) {
                             std::to_string(*r->expected_last_seq) + ", found " +
                             std::to_string(last));
   }
+  return Status::Ok();
+}
+
+Status NamespaceLog::CheckImport(AppendRequest* r, bool* done) {
+  const uint32_t id = table_.Find(r->key, KeyHash(r->key));
+  const Seq last = id == TimelineTable::kNone ? 0 : table_.state(id).last_seq;
+  if (r->import_seq > last) {
+    if (last != 0 && r->import_seq != last + 1) {
+      return Status::InvalidArgument("import of seq " + std::to_string(r->import_seq) +
+                                     " into timeline '" + std::string(r->key) +
+                                     "' would leave a gap after seq " + std::to_string(last));
+    }
+    return Status::Ok();
+  }
+  RecordView rec;
+  Status s = LocateLocked(id, r->import_seq, &rec);
+  if (s.IsNotFound()) return Status::Ok();  // below the oldest kept message: nothing to compare
+  TLDB_RETURN_IF_ERROR(s);
+  if (rec.payload != r->payload || rec.client_msg_id != r->cmid) {
+    return Status::Conflict("timeline '" + std::string(r->key) + "' already holds another seq " +
+                            std::to_string(r->import_seq));
+  }
+  r->results = {{r->import_seq, rec.timestamp_ms, true}};
+  *done = true;
   return Status::Ok();
 }
 
@@ -213,8 +243,8 @@ void NamespaceLog::EncodeInto(AppendRequest* r, std::vector<Assigned>* assigned,
   if (!r->fanout) {
     const uint32_t id = table_.FindOrInsert(r->key, KeyHash(r->key));
     TimelineState& st = table_.state(id);
-    const Seq seq = st.last_seq + 1;
-    const TimestampMs ts = std::max(now, st.last_ts);
+    const Seq seq = r->import_seq != 0 ? r->import_seq : st.last_seq + 1;
+    const TimestampMs ts = r->import_seq != 0 ? r->import_ts : std::max(now, st.last_ts);
     const size_t n = EncodedMessageBytes(r->key, r->cmid, r->payload);
     EncodeMessage(active_->Reserve(n), active_->id(), offset, synced, seq, ts, r->key, r->cmid,
                   r->payload);
