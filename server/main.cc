@@ -10,21 +10,6 @@
 
 namespace {
 
-// TTL of the "sync" namespace created on first start: devices catch up within a week.
-constexpr uint64_t kSyncTtlMs = 7ull * 24 * 3600 * 1000;
-
-tldb::Status CreateDefaultNamespaces(tldb::Db& db) {
-  tldb::NamespaceOptions store, sync, cursors;
-  sync.ttl_ms = kSyncTtlMs;
-  auto exists = [&db](std::string_view name) { return db.DescribeNamespace(name).ok(); };
-  if (!exists("store")) TLDB_RETURN_IF_ERROR(db.CreateNamespace("store", store));
-  if (!exists("sync")) TLDB_RETURN_IF_ERROR(db.CreateNamespace("sync", sync));
-  if (!exists(tldb::kCursorNamespace)) {
-    TLDB_RETURN_IF_ERROR(db.CreateNamespace(tldb::kCursorNamespace, cursors));
-  }
-  return tldb::Status::Ok();
-}
-
 int Fail(const std::string& what) {
   std::fprintf(stderr, "tldb-server: %s\n", what.c_str());
   return 1;
@@ -107,7 +92,7 @@ int main(int argc, char** argv) {
   };
   auto db = tldb::Db::Open(data_dir, db_opts);
   if (!db.ok()) return Fail("cannot open " + data_dir + ": " + db.status().ToString());
-  if (auto s = CreateDefaultNamespaces(**db); !s.ok()) return Fail(s.ToString());
+  if (auto s = tldb::CreateDefaultNamespaces(**db); !s.ok()) return Fail(s.ToString());
   auto server = tldb::Server::Start(db->get(), cfg);
   if (!server.ok()) return Fail("cannot start: " + server.status().ToString());
   std::fprintf(stderr, "tldb-server: data directory %s\n", data_dir.c_str());

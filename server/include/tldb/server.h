@@ -94,5 +94,11 @@ class Server {
 
 // The system namespace that stores device cursors (created by the server on start).
 inline constexpr std::string_view kCursorNamespace = "__cursors";
+// TTL of the "sync" namespace: devices catch up within a week, then resync from "store".
+inline constexpr uint64_t kSyncNamespaceTtlMs = 7ull * 24 * 3600 * 1000;
+
+// Creates, when missing, the namespaces a fresh server starts with: "store" (kept forever),
+// "sync" (7-day TTL) and the system namespace for cursors.
+Status CreateDefaultNamespaces(Db& db);
 
 }  // namespace tldb
