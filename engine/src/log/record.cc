@@ -30,7 +30,7 @@ void EncodeHeader(char* dst, RecordType type, uint32_t length, uint8_t key_len, 
 }
 
 char* Put(char* p, std::string_view s) {
-  std::memcpy(p, s.data(), s.size());
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());  // data() may be null when empty
   return p + s.size();
 }
 
