@@ -209,9 +209,6 @@ void Dispatcher::Fail(Connection& c, uint8_t op, uint64_t id, const Status& s) {
 
 void Dispatcher::Malformed(Connection& c, uint8_t op, uint64_t id) {
   ServerStats::Inc(loop_->stats().errors);
-  ServerStats::Inc(loop_->stats().disconnects_protocol);
-  loop_->core().Log("client " + c.peer() + ": malformed " + std::string(proto::OpName(op)) +
-                    " request, disconnecting");
   c.Error(op, id, Code(ErrorCode::kMalformedFrame),
           "malformed " + std::string(proto::OpName(op)) + " body", /*fatal=*/true);
 }

@@ -244,6 +244,13 @@ size_t Loop::Parse(Connection& c, const char* data, size_t size) {
     used += r.frame_bytes;
     c.last_active_ms = NowMs();
     dispatcher_.Handle(c, frame);
+    if (c.closing) {
+      ServerStats::Inc(stats_.disconnects_protocol);  // a fatal error answer was queued
+      core_->Log("client " + c.peer() + ": fatal error answering " +
+                 std::string(proto::OpName(frame.header.op)) + ", disconnecting");
+      MarkDirty(c);
+      return size;
+    }
     if (!c.out.empty()) MarkDirty(c);
   }
   return used;
