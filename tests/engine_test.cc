@@ -36,6 +36,7 @@ class EngineTest : public ::testing::TestWithParam<std::string> {
     Options o;
     o.file_system = fs_;
     o.clock = clock_;
+    if (GetParam() == "sim") o.prezero = Options::Prezero::kInline;
     return o;
   }
   void Reopen() {

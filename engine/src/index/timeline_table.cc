@@ -90,7 +90,7 @@ void SegList::Assign(const std::vector<uint32_t>& ids) {
 
 // ---- TimelineTable ----
 
-TimelineTable::TimelineTable() : slots_(1024, 0) {}
+TimelineTable::TimelineTable() : slots_(1024, 0), shift_(64 - 10) {}
 
 std::string_view TimelineTable::key(uint32_t id) const {
   const uint32_t ref = state(id).key_ref;
@@ -100,14 +100,10 @@ std::string_view TimelineTable::key(uint32_t id) const {
 
 uint32_t TimelineTable::Find(std::string_view k, uint64_t key_hash) const {
   const uint64_t mask = slots_.size() - 1;
-  const auto tag = static_cast<uint32_t>(key_hash >> 32);
-  for (uint64_t i = key_hash & mask;; i = (i + 1) & mask) {
-    const uint64_t s = slots_[i];
+  for (uint64_t i = key_hash >> shift_;; i = (i + 1) & mask) {
+    const uint32_t s = slots_[i];
     if (s == 0) return kNone;
-    if (static_cast<uint32_t>(s >> 32) == tag) {
-      const auto id = static_cast<uint32_t>(s) - 1;
-      if (key(id) == k) return id;
-    }
+    if (key(s - 1) == k) return s - 1;
   }
 }
 
@@ -126,6 +122,13 @@ uint32_t TimelineTable::AddKey(std::string_view k) {
   return ref;
 }
 
+void TimelineTable::Place(uint32_t id, uint64_t key_hash) {
+  const uint64_t mask = slots_.size() - 1;
+  uint64_t i = key_hash >> shift_;
+  while (slots_[i] != 0) i = (i + 1) & mask;
+  slots_[i] = id + 1;
+}
+
 uint32_t TimelineTable::Insert(std::string_view k, uint64_t key_hash) {
   TLDB_CHECK(size_ < kNone - 1);
   if ((uint64_t{size_} + 1) * 4 > slots_.size() * 3) Grow();
@@ -134,10 +137,7 @@ uint32_t TimelineTable::Insert(std::string_view k, uint64_t key_hash) {
     chunks_.push_back(std::make_unique<TimelineState[]>(kChunkMask + 1));
   }
   state(id).key_ref = AddKey(k);
-  const uint64_t mask = slots_.size() - 1;
-  uint64_t i = key_hash & mask;
-  while (slots_[i] != 0) i = (i + 1) & mask;
-  slots_[i] = (key_hash >> 32 << 32) | (uint64_t{id} + 1);
+  Place(id, key_hash);
   return id;
 }
 
@@ -147,21 +147,16 @@ uint32_t TimelineTable::FindOrInsert(std::string_view k, uint64_t key_hash) {
 }
 
 void TimelineTable::Grow() {
-  // Slots keep only 32 hash bits, so positions are recomputed from the keys.
+  // Slots hold only ids, so positions are recomputed from the keys.
   slots_.assign(slots_.size() * 2, 0);
-  const uint64_t mask = slots_.size() - 1;
-  for (uint32_t id = 0; id < size_; ++id) {
-    const uint64_t h = KeyHash(key(id));
-    uint64_t i = h & mask;
-    while (slots_[i] != 0) i = (i + 1) & mask;
-    slots_[i] = (h >> 32 << 32) | (uint64_t{id} + 1);
-  }
+  --shift_;
+  for (uint32_t id = 0; id < size_; ++id) Place(id, KeyHash(key(id)));
 }
 
 uint64_t TimelineTable::MemoryBytes() const {
   uint64_t n = chunks_.size() * sizeof(TimelineState) * (kChunkMask + 1);
   n += arena_.size() * uint64_t{kArenaChunkBytes};
-  n += slots_.capacity() * sizeof(uint64_t);
+  n += slots_.capacity() * sizeof(uint32_t);
   for (uint32_t id = 0; id < size_; ++id) n += state(id).segs.heap_bytes();
   return n;
 }

@@ -122,7 +122,8 @@ bool Retriable(int res) {
   return res == -EINTR || res == -EAGAIN;
 }
 
-// Writes go through a per-file ring (mutex-guarded); everything else is the POSIX code.
+// Write + fdatasync go through a per-file ring (mutex-guarded) as one linked submission;
+// everything else is the POSIX code.
 class UringWritableFile : public PosixWritableFile {
  public:
   UringWritableFile(int fd, std::string path, std::unique_ptr<Ring> ring)
@@ -180,9 +181,11 @@ Status UringWritableFile::WriteLocked(uint64_t offset, std::span<const char> dat
   return sync ? PosixWritableFile::Sync() : Status::Ok();  // only for empty `data`
 }
 
+// A write without a sync is a plain pwrite: a buffered write that extends a file is punted by
+// io_uring to a kernel worker thread, which measured 3x slower per append than pwrite
+// (docs/benchmarks.md). io_uring pays off where it saves a syscall: write + linked fdatasync.
 Status UringWritableFile::Write(uint64_t offset, std::span<const char> data) {
-  std::lock_guard lock(mu_);
-  return WriteLocked(offset, data, /*sync=*/false);
+  return PosixWritableFile::Write(offset, data);
 }
 
 Status UringWritableFile::WriteAndSync(uint64_t offset, std::span<const char> data) {

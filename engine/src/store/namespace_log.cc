@@ -24,6 +24,9 @@ Result<std::unique_ptr<NamespaceLog>> NamespaceLog::Open(const std::string& db_d
       new NamespaceLog(db_dir, entry, db_options, std::move(fs), std::move(clock)));
   TLDB_RETURN_IF_ERROR(log->Recover());
   log->committer_ = std::thread([p = log.get()] { p->CommitterLoop(); });
+  if (db_options.prezero == Options::Prezero::kBackground) {
+    log->preparer_ = std::thread([p = log.get()] { p->PreparerLoop(); });
+  }
   return log;
 }
 
@@ -76,6 +79,12 @@ Status NamespaceLog::Close() {
     committer_cv_.notify_all();
   }
   if (committer_.joinable()) committer_.join();
+  {
+    std::lock_guard p(prep_mu_);
+    prep_stop_ = true;
+    prep_cv_.notify_all();
+  }
+  if (preparer_.joinable()) preparer_.join();
   // Wait for a blocking leader that may still be running.
   for (;;) {
     std::unique_lock l(q_mu_);

@@ -109,6 +109,14 @@ class NamespaceLog {
   void Complete(std::vector<AppendRequest*>& group);
   void FailGroup(std::vector<AppendRequest*>& group, const Status& s);
 
+  // ---- segment preparation (namespace_prepare.cc) ----
+  void RequestPrepare(uint64_t id);
+  void PreparerLoop();
+  Status PrepareSegment(uint64_t id);
+  // True if "<id>.seg.tmp" is fully prepared; the caller renames it into place.
+  bool TakePrepared(uint64_t id);
+  std::string PreparedName(uint64_t id) const;
+
   // ---- read path (namespace_read.cc) ----
   // Finds the record holding (timeline, seq); r stays valid while mu_ is held.
   Status LocateLocked(uint32_t timeline, Seq seq, RecordView* r);
@@ -141,6 +149,15 @@ class NamespaceLog {
   bool stopping_ = false;
   Status sticky_;  // first write/sync error; every later append fails with it
   std::thread committer_;
+
+  // Guarded by prep_mu_.
+  std::mutex prep_mu_;
+  std::condition_variable prep_cv_;
+  uint64_t prep_request_ = 0;  // next segment id to prepare (0: none)
+  uint64_t prepared_id_ = 0;   // "<id>.seg.tmp" is complete
+  uint64_t created_id_ = 0;    // highest segment id created
+  bool prep_stop_ = false;
+  std::thread preparer_;
 
   NamespaceCounters counters_;
 

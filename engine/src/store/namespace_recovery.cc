@@ -218,8 +218,12 @@ Status NamespaceLog::FoldIndex(const SealedSegment& seg) {
 Status NamespaceLog::RecoverActive(uint64_t id) {
   const std::string path = SegmentFileName(dir_, id);
   TLDB_ASSIGN_OR_RETURN(std::string image, fs_->ReadFileToString(path));
-  if (image.size() <= format::kSegmentHeaderBytes && !DecodeSegmentHeader(image, path).ok()) {
-    // Created but its header never became durable: it never held a record.
+  const std::string_view body = std::string_view(image).substr(
+      std::min<size_t>(image.size(), format::kSegmentHeaderBytes));
+  if (!DecodeSegmentHeader(image, path).ok() && AllZero(body)) {
+    // Created (or renamed from prepared zeros) but its header never became durable: records
+    // are only appended after the header and the directory entry are synced, so it never held
+    // one.
     TLDB_RETURN_IF_ERROR(fs_->Remove(path));
     return CreateActive(id);
   }
@@ -228,7 +232,9 @@ Status NamespaceLog::RecoverActive(uint64_t id) {
     return Status::Corruption(path + ": header names another segment or namespace");
   }
   const ScanResult scan = ScanRecords(image, id);
-  if (scan.valid_end < image.size()) {
+  // Zeros after the last record are prepared space (or never-written bytes): kept as they are.
+  const bool zero_tail = AllZero(std::string_view(image).substr(scan.valid_end));
+  if (!zero_tail) {
     const uint64_t claim = MaxClaimAfter(image, id, scan.valid_end);
     const std::string where = path + " offset " + std::to_string(scan.valid_end);
     if (claim > scan.valid_end) {
@@ -236,13 +242,13 @@ Status NamespaceLog::RecoverActive(uint64_t id) {
           where + ": damaged record before the durable point " + std::to_string(claim);
       if (!db_options_.salvage) return Status::Corruption(what);
       if (db_options_.on_event) db_options_.on_event("salvage: cutting " + what);
-    } else if (db_options_.on_event && !AllZero(std::string_view(image).substr(scan.valid_end))) {
+    } else if (db_options_.on_event) {
       db_options_.on_event("recovery: cut torn tail at " + where + " (" +
                            std::to_string(image.size() - scan.valid_end) + " bytes)");
     }
   }
   TLDB_ASSIGN_OR_RETURN(auto file, fs_->OpenWritable(path, /*create=*/false, false));
-  if (scan.valid_end != image.size()) TLDB_RETURN_IF_ERROR(file->Truncate(scan.valid_end));
+  if (!zero_tail) TLDB_RETURN_IF_ERROR(file->Truncate(scan.valid_end));
   TLDB_RETURN_IF_ERROR(file->Sync());  // what we read is now durable, whatever it was before
   image.resize(scan.valid_end);
   active_ = std::make_unique<ActiveSegment>(id, std::move(file), image);
@@ -254,6 +260,7 @@ Status NamespaceLog::RecoverActive(uint64_t id) {
     off += r.length;
   }
   published_end_ = active_->end();
+  RequestPrepare(id + 1);
   return Status::Ok();
 }
 

@@ -327,6 +327,9 @@ Status NamespaceLog::Seal() {
     counters_.syncs++;
     a.set_durable_end(a.end());
   }
+  // A prepared segment ends in zeros; cut them so a sealed file is exactly its records. Not
+  // synced: zeros that come back after a crash are ignored by recovery.
+  TLDB_RETURN_IF_ERROR(a.file()->Truncate(a.end()));
   SegmentIndexBuilder b(entry_.id, id);
   for (const auto& slot : a.slots()) {
     // The active segment holds each of its timelines' newest records, so the timeline's last
@@ -360,8 +363,14 @@ Status NamespaceLog::Seal() {
 Status NamespaceLog::CreateActive(uint64_t id) {
   TLDB_CHECK(id < (uint64_t{1} << 32));  // SegList keeps 32-bit ids
   const std::string path = SegmentFileName(dir_, id);
-  TLDB_ASSIGN_OR_RETURN(auto file, fs_->OpenWritable(path, /*create=*/true, /*exclusive=*/false));
-  TLDB_RETURN_IF_ERROR(file->Truncate(0));
+  std::unique_ptr<WritableFile> file;
+  if (TakePrepared(id)) {  // blocks already written: fdatasyncs will overwrite, not extend
+    TLDB_RETURN_IF_ERROR(fs_->Rename(PreparedName(id), path));
+    TLDB_ASSIGN_OR_RETURN(file, fs_->OpenWritable(path, /*create=*/false, /*exclusive=*/false));
+  } else {
+    TLDB_ASSIGN_OR_RETURN(file, fs_->OpenWritable(path, /*create=*/true, /*exclusive=*/false));
+    TLDB_RETURN_IF_ERROR(file->Truncate(0));
+  }
   SegmentHeader h;
   h.namespace_id = entry_.id;
   h.segment_id = id;
@@ -373,6 +382,7 @@ Status NamespaceLog::CreateActive(uint64_t id) {
   active_ =
       std::make_unique<ActiveSegment>(id, std::move(file), std::string_view(header, sizeof header));
   published_end_ = active_->end();
+  RequestPrepare(id + 1);
   return Status::Ok();
 }
 
