@@ -153,6 +153,26 @@ TEST(SegmentIndexTest, BuildAndFind) {
   }
 }
 
+TEST(SegmentIndexTest, DirectoryFindsEveryTimelineOfABigIndex) {
+  SegmentIndexBuilder b(1, 9);
+  std::vector<uint32_t> off = {64};
+  for (int i = 0; i < 5000; ++i) {
+    const std::string k = "inbox:" + std::to_string(i);
+    b.AddTimeline(k, KeyHash(k), 1 + i, 0, off);
+  }
+  const std::string file = b.Finish(100, 0, 0);
+  SegmentIndexReader r;
+  ASSERT_TRUE(r.Open(file, 1, 9, "idx").ok());
+  for (int i = 0; i < 5000; ++i) {
+    const std::string k = "inbox:" + std::to_string(i);
+    IndexEntry e;
+    ASSERT_TRUE(r.Find(k, KeyHash(k), &e)) << k;
+    ASSERT_EQ(e.first_seq, static_cast<Seq>(1 + i));
+  }
+  IndexEntry e;
+  EXPECT_FALSE(r.Find("inbox:5000", KeyHash("inbox:5000"), &e));
+}
+
 TEST(TimelineTableTest, InsertFindGrowAndSegLists) {
   TimelineTable t;
   for (int i = 0; i < 20000; ++i) {

@@ -12,6 +12,21 @@ namespace tldb {
 
 using namespace index_format;  // NOLINT(google-build-using-namespace)
 
+namespace {
+
+// About eight entries per directory bucket.
+uint32_t DirectoryBits(uint32_t timelines) {
+  uint32_t bits = 0;
+  while (bits < kDirectoryBitsMax && (uint64_t{8} << bits) < timelines) ++bits;
+  return bits;
+}
+
+uint64_t Bucket(uint64_t key_hash, uint32_t bits) {
+  return bits == 0 ? 0 : key_hash >> (64 - bits);
+}
+
+}  // namespace
+
 uint64_t KeyHash(std::string_view key) {
   return Hash64(key, 0x7464626b6579ull);
 }
@@ -56,8 +71,16 @@ std::string SegmentIndexBuilder::Finish(uint32_t data_end, TimestampMs min_ts, T
   EncodeFixed32(h + 36, static_cast<uint32_t>(dedupe_.size()));
   EncodeFixed64(h + 40, static_cast<uint64_t>(min_ts));
   EncodeFixed64(h + 48, static_cast<uint64_t>(max_ts));
-  EncodeFixed32(h + 56, static_cast<uint32_t>(key_bytes));
+  const uint32_t bits = DirectoryBits(static_cast<uint32_t>(timelines_.size()));
+  EncodeFixed32(h + 56, bits);
   EncodeFixed32(h + 60, static_cast<uint32_t>(Hash64(h, 60)));
+  // Directory: dir[b] = first entry whose hash has top `bits` bits >= b.
+  const uint64_t buckets = uint64_t{1} << bits;
+  uint32_t e = 0;
+  for (uint64_t b = 0; b <= buckets; ++b) {
+    while (e < timelines_.size() && Bucket(timelines_[e].key_hash, bits) < b) ++e;
+    PutFixed32(&out, e);
+  }
 
   uint32_t offsets_start = 0;
   uint32_t key_offset = 0;
@@ -114,23 +137,39 @@ Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_i
   dedupe_count_ = DecodeFixed32(h + 36);
   summary_.min_ts = static_cast<TimestampMs>(DecodeFixed64(h + 40));
   summary_.max_ts = static_cast<TimestampMs>(DecodeFixed64(h + 48));
-  key_blob_bytes_ = DecodeFixed32(h + 56);
+  dir_bits_ = DecodeFixed32(h + 56);
   if (summary_.namespace_id != namespace_id || summary_.segment_id != segment_id) {
     return Status::Corruption(where + ": index belongs to another segment or namespace");
   }
-  const uint64_t want = kHeaderBytes + uint64_t{timeline_count_} * kEntryBytes +
-                        uint64_t{offset_count_} * 4 + uint64_t{dedupe_count_} * kDedupeBytes +
-                        key_blob_bytes_ + kFooterBytes;
-  if (want != file.size()) return Status::Corruption(where + ": index size mismatch");
+  if (dir_bits_ > kDirectoryBitsMax) return Status::Corruption(where + ": bad directory size");
+  const uint64_t dir_bytes = ((uint64_t{1} << dir_bits_) + 1) * 4;
+  const uint64_t fixed = kHeaderBytes + dir_bytes + uint64_t{timeline_count_} * kEntryBytes +
+                         uint64_t{offset_count_} * 4 + uint64_t{dedupe_count_} * kDedupeBytes +
+                         kFooterBytes;
+  if (fixed > file.size() || file.size() - fixed >= (uint64_t{1} << 32)) {
+    return Status::Corruption(where + ": index size mismatch");
+  }
+  key_blob_bytes_ = static_cast<uint32_t>(file.size() - fixed);
   const size_t body = file.size() - kFooterBytes;
   if (DecodeFixed64(h + body) != Hash64(h, body)) {
     return Status::Corruption(where + ": index checksum mismatch");
   }
   data_ = h;
-  entries_ = h + kHeaderBytes;
+  dir_ = h + kHeaderBytes;
+  entries_ = dir_ + dir_bytes;
   offsets_ = entries_ + uint64_t{timeline_count_} * kEntryBytes;
   dedupes_ = offsets_ + uint64_t{offset_count_} * 4;
   keys_ = dedupes_ + uint64_t{dedupe_count_} * kDedupeBytes;
+  // The directory must be monotonic, start at 0 and end at the entry count.
+  uint32_t prev = 0;
+  for (uint64_t b = 0; b <= (uint64_t{1} << dir_bits_); ++b) {
+    const uint32_t v = DecodeFixed32(dir_ + b * 4);
+    if (v < prev || v > timeline_count_ || (b == 0 && v != 0)) {
+      return Status::Corruption(where + ": bad index directory");
+    }
+    prev = v;
+  }
+  if (prev != timeline_count_) return Status::Corruption(where + ": bad index directory");
   // Entries must point inside the arrays (checked once here, trusted by lookups).
   for (uint32_t i = 0; i < timeline_count_; ++i) {
     const char* e = entries_ + uint64_t{i} * kEntryBytes;
@@ -173,7 +212,9 @@ uint32_t SegmentIndexReader::Offset(const IndexEntry& e, uint32_t i) const {
 }
 
 bool SegmentIndexReader::Find(std::string_view key, uint64_t key_hash, IndexEntry* out) const {
-  uint32_t lo = 0, hi = timeline_count_;
+  const uint64_t b = Bucket(key_hash, dir_bits_);
+  uint32_t lo = DecodeFixed32(dir_ + b * 4), hi = DecodeFixed32(dir_ + (b + 1) * 4);
+  const uint32_t end = hi;
   while (lo < hi) {
     const uint32_t mid = lo + (hi - lo) / 2;
     if (DecodeFixed64(entries_ + uint64_t{mid} * kEntryBytes) < key_hash) {
@@ -182,7 +223,7 @@ bool SegmentIndexReader::Find(std::string_view key, uint64_t key_hash, IndexEntr
       hi = mid;
     }
   }
-  for (uint32_t i = lo; i < timeline_count_; ++i) {
+  for (uint32_t i = lo; i < end; ++i) {
     if (DecodeFixed64(entries_ + uint64_t{i} * kEntryBytes) != key_hash) break;
     IndexEntry e = Entry(i);
     if (e.key == key) {

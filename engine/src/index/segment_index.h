@@ -25,6 +25,8 @@ inline constexpr size_t kHeaderBytes = 64;
 inline constexpr size_t kEntryBytes = 40;
 inline constexpr size_t kDedupeBytes = 32;
 inline constexpr size_t kFooterBytes = 8;
+// The directory splits entries by the top bits of their key hash (at most 2^24 buckets).
+inline constexpr uint32_t kDirectoryBitsMax = 24;
 }  // namespace index_format
 
 struct IndexEntry {
@@ -110,6 +112,8 @@ class SegmentIndexReader {
   uint32_t offset_count_ = 0;
   uint32_t dedupe_count_ = 0;
   uint32_t key_blob_bytes_ = 0;
+  uint32_t dir_bits_ = 0;
+  const char* dir_ = nullptr;
   const char* entries_ = nullptr;
   const char* offsets_ = nullptr;
   const char* dedupes_ = nullptr;

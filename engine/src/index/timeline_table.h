@@ -5,9 +5,9 @@
 // a chunked byte arena (one length byte + key bytes), and an open-addressing table of 32-bit
 // slots (timeline id + 1) finds them. A key's home slot comes from the hash's HIGH bits, so
 // walking keys in hash order (as index files are sorted) touches the table sequentially: that
-// keeps opening a store with millions of timelines cache-friendly. Timeline ids are dense, 0-based, and never
-// reused. Every key_hash argument must be KeyHash(key) (index/segment_index.h). Not thread-safe:
-// the owner (NamespaceLog) guards it with its reader/writer lock.
+// keeps opening a store with millions of timelines cache-friendly. Timeline ids are dense, 0-based,
+// and never reused. Every key_hash argument must be KeyHash(key) (index/segment_index.h). Not
+// thread-safe: the owner (NamespaceLog) guards it with its reader/writer lock.
 #pragma once
 
 #include <cstdint>
@@ -98,8 +98,8 @@ class TimelineTable {
   std::vector<std::unique_ptr<TimelineState[]>> chunks_;
   std::vector<std::unique_ptr<char[]>> arena_;
   uint32_t arena_used_ = kArenaChunkBytes;  // bytes used in the last arena chunk
-  std::vector<uint32_t> slots_;  // 0 = empty, else id + 1; size is a power of two
-  uint32_t shift_;               // 64 - log2(slots_.size())
+  std::vector<uint32_t> slots_;             // 0 = empty, else id + 1; size is a power of two
+  uint32_t shift_;                          // 64 - log2(slots_.size())
   uint32_t size_ = 0;
 };
 

@@ -92,6 +92,7 @@ class NamespaceLog {
   void LeadUntil(AppendRequest* mine);
   void CommitterLoop();
   bool RunOneGroup();  // false when the queue was empty
+  void WaitForStragglers(std::unique_lock<std::mutex>& l);
   struct Assigned {
     uint32_t timeline;
     Seq seq;
@@ -145,6 +146,9 @@ class NamespaceLog {
   std::deque<AppendRequest*> queue_;
   uint64_t pending_bytes_ = 0;
   bool leader_busy_ = false;
+  bool leader_waiting_ = false;        // the leader waits in WaitForStragglers
+  std::condition_variable queue_cv_;   // signalled on enqueue while leader_waiting_
+  size_t last_synced_group_size_ = 0;  // leader only
   bool handoff_ = false;
   bool stopping_ = false;
   Status sticky_;  // first write/sync error; every later append fails with it

@@ -57,8 +57,10 @@ void NamespaceLog::PreparerLoop() {
     } else {
       (void)fs_->Remove(PreparedName(id));  // too late (the roll came first) or failed
       if (!s.ok() && db_options_.on_event) {
-        db_options_.on_event("preparing segment " + std::to_string(id) + " failed (segments "
-                             "will grow by appending): " + s.ToString());
+        db_options_.on_event("preparing segment " + std::to_string(id) +
+                             " failed (segments "
+                             "will grow by appending): " +
+                             s.ToString());
       }
     }
   }

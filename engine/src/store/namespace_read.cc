@@ -51,11 +51,16 @@ class TimelineReader {
   };
 
   TimelineReader(NamespaceLog* log, uint32_t timeline)
-      : log_(log), key_(log->table_.key(timeline)), key_hash_(KeyHash(key_)) {
+      : log_(log), key_(log->table_.key(timeline)), key_hash_(KeyHash(key_)), ids_(Buffer()) {
+    TLDB_CHECK(!buffer_in_use_);  // one reader per thread at a time: they share the buffer
+    buffer_in_use_ = true;
     const TimelineState& st = log->table_.state(timeline);
     st.segs.Decode(&ids_);
     if (st.active_slot != kNoSlot) slot_ = &log->active_->slot(st.active_slot);
   }
+  ~TimelineReader() { buffer_in_use_ = false; }
+  TimelineReader(const TimelineReader&) = delete;
+  TimelineReader& operator=(const TimelineReader&) = delete;
 
   size_t runs() const { return ids_.size() + (slot_ ? 1 : 0); }
 
@@ -78,9 +83,17 @@ class TimelineReader {
     return Status::Ok();
   }
 
-  // The run holding `seq`; NotFound if none does.
+  // The run holding `seq`; NotFound if none does. The newest run is tried first: IM reads are
+  // mostly of recent messages.
   Status FindRun(Seq seq, size_t* at, Run* r) const {
-    size_t lo = 0, hi = runs();
+    if (runs() == 0) return Status::NotFound("no such message");
+    size_t lo = 0, hi = runs() - 1;
+    TLDB_RETURN_IF_ERROR(RunAt(hi, r));
+    if (seq >= r->first) {
+      if (seq - r->first >= r->count) return Status::NotFound("no such message");
+      *at = hi;
+      return Status::Ok();
+    }
     while (lo < hi) {
       const size_t mid = lo + (hi - lo) / 2;
       TLDB_RETURN_IF_ERROR(RunAt(mid, r));
@@ -118,9 +131,18 @@ class TimelineReader {
   NamespaceLog* log_;
   std::string_view key_;
   uint64_t key_hash_;
-  std::vector<uint32_t> ids_;
+  // Segment ids, decoded into a per-thread buffer (no allocation per read).
+  static std::vector<uint32_t>& Buffer() {
+    thread_local std::vector<uint32_t> buffer;
+    return buffer;
+  }
+  static thread_local bool buffer_in_use_;
+
+  std::vector<uint32_t>& ids_;
   const ActiveSegment::Slot* slot_ = nullptr;
 };
+
+thread_local bool TimelineReader::buffer_in_use_ = false;
 
 Status NamespaceLog::LocateLocked(uint32_t timeline, Seq seq, RecordView* r) {
   const TimelineState& st = table_.state(timeline);

@@ -218,8 +218,8 @@ Status NamespaceLog::FoldIndex(const SealedSegment& seg) {
 Status NamespaceLog::RecoverActive(uint64_t id) {
   const std::string path = SegmentFileName(dir_, id);
   TLDB_ASSIGN_OR_RETURN(std::string image, fs_->ReadFileToString(path));
-  const std::string_view body = std::string_view(image).substr(
-      std::min<size_t>(image.size(), format::kSegmentHeaderBytes));
+  const std::string_view body =
+      std::string_view(image).substr(std::min<size_t>(image.size(), format::kSegmentHeaderBytes));
   if (!DecodeSegmentHeader(image, path).ok() && AllZero(body)) {
     // Created (or renamed from prepared zeros) but its header never became durable: records
     // are only appended after the header and the directory entry are synced, so it never held

@@ -41,6 +41,7 @@ void NamespaceLog::Submit(AppendRequest* r) {
     }
     queue_.push_back(r);
     pending_bytes_ += r->bytes_estimate;
+    if (leader_waiting_) queue_cv_.notify_one();
     if (leader_busy_) {
       l.unlock();
       if (blocking) r->done_sem.acquire();
@@ -83,16 +84,30 @@ void NamespaceLog::CommitterLoop() {
   }
 }
 
+// After a synced group of n appends, the writers it released need some microseconds to send
+// their next append. Without waiting, the next group is cut before they arrive and groups
+// settle at about half the writers (measured: docs/benchmarks.md), doubling the fdatasyncs per
+// append. So the leader waits up to group_commit_wait_us for the queue to reach n again.
+void NamespaceLog::WaitForStragglers(std::unique_lock<std::mutex>& l) {
+  const size_t want = last_synced_group_size_;
+  if (want < 2 || queue_.size() >= want || db_options_.group_commit_wait_us == 0) return;
+  leader_waiting_ = true;
+  queue_cv_.wait_for(l, std::chrono::microseconds(db_options_.group_commit_wait_us),
+                     [&] { return queue_.size() >= want || stopping_; });
+  leader_waiting_ = false;
+}
+
 bool NamespaceLog::RunOneGroup() {
   std::vector<AppendRequest*> group;
   uint64_t group_bytes = 0;
   Status sticky;
   {
-    std::lock_guard l(q_mu_);
+    std::unique_lock l(q_mu_);
     if (queue_.empty()) {
       leader_busy_ = false;
       return false;
     }
+    WaitForStragglers(l);
     while (!queue_.empty() && (group.empty() || group_bytes + queue_.front()->bytes_estimate <=
                                                     db_options_.group_bytes_max)) {
       group_bytes += queue_.front()->bytes_estimate;
@@ -121,6 +136,7 @@ bool NamespaceLog::RunOneGroup() {
   }
   bool need_sync = false;
   for (auto* r : group) need_sync |= r->sync && r->status.ok();
+  last_synced_group_size_ = need_sync ? group.size() : 0;
   if (s.ok() && end > start) {
     const auto bytes = active_->Range(start, end);
     s = need_sync ? active_->file()->WriteAndSync(start, bytes)
