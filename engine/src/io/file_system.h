@@ -79,6 +79,8 @@ class MappedFile {
  public:
   virtual ~MappedFile() = default;
   virtual std::span<const char> data() const = 0;
+  // Hints that the whole mapping is about to be read (starts readahead). Default: nothing.
+  virtual void WillNeed() const {}
 };
 
 // Held while a process owns a data directory.

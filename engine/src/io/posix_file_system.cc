@@ -68,6 +68,9 @@ class PosixMappedFile : public MappedFile {
   PosixMappedFile(const PosixMappedFile&) = delete;
   PosixMappedFile& operator=(const PosixMappedFile&) = delete;
   std::span<const char> data() const override { return {static_cast<const char*>(addr_), len_}; }
+  void WillNeed() const override {
+    if (len_ > 0) (void)::madvise(addr_, len_, MADV_WILLNEED);  // only a hint
+  }
 
  private:
   void* addr_;

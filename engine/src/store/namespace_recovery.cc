@@ -110,6 +110,7 @@ Status NamespaceLog::LoadSealed(uint64_t id, bool has_index) {
     auto mapped = fs_->Map(IndexFileName(dir_, id));
     if (mapped.ok()) {
       seg->index_file = std::move(mapped).value();
+      seg->index_file->WillNeed();  // read whole: checksum, then every entry
       s = seg->index.Open(seg->index_file->data(), entry_.id, id, IndexFileName(dir_, id));
     } else {
       s = mapped.status();
