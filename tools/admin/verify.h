@@ -1,0 +1,51 @@
+// verify: checks a whole data directory without opening it (read-only, no LOCK: safe beside a
+// running server): the catalog, every segment header, every record checksum, the tail rule of
+// the active segment, every index entry against the data it indexes, and SeqId order and
+// continuity of every timeline across segments.
+//
+// Contract: each problem names a file and a byte offset in it. Errors make the store unsound
+// (data damaged, or an index that would send reads to the wrong place); warnings are states the
+// engine repairs by itself without losing anything acknowledged (a torn tail, a missing index,
+// leftover temp files). Verify never stops at the first problem.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "io/file_system.h"
+
+namespace tldb::admin {
+
+struct Problem {
+  enum class Severity : uint8_t { kWarning, kError };
+  Severity severity = Severity::kError;
+  std::string file;
+  uint64_t offset = 0;
+  std::string what;
+};
+
+struct VerifyReport {
+  std::string dir;
+  std::vector<Problem> problems;
+  uint64_t namespaces = 0;
+  uint64_t segments = 0;
+  uint64_t records = 0;
+  uint64_t messages = 0;
+  uint64_t bytes = 0;
+  uint64_t index_entries = 0;  // index offsets checked against the data
+  uint64_t errors() const;
+  bool sound() const { return errors() == 0; }
+};
+
+struct VerifyOptions {
+  // Called after each segment: bytes checked so far, total bytes, the file just checked.
+  std::function<void(uint64_t done, uint64_t total, const std::string& file)> progress;
+};
+
+Result<VerifyReport> Verify(FileSystem& fs, const std::string& dir, const VerifyOptions& options);
+void PrintVerifyReport(const VerifyReport& report, bool json, std::ostream& out);
+
+}  // namespace tldb::admin
