@@ -1,0 +1,415 @@
+// The admin library behind `tldb inspect|dump|verify|repair|export|import`, on stores generated
+// with Db::Open (POSIX backend, 64 KiB segments), plus the real `tldb` binary for exit codes.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "admin/base64.h"
+#include "admin/data_dir.h"
+#include "admin/dump.h"
+#include "admin/export.h"
+#include "admin/export_line.h"
+#include "admin/import.h"
+#include "admin/inspect.h"
+#include "admin/json_text.h"
+#include "admin/repair.h"
+#include "admin/segment_file.h"
+#include "admin/verify.h"
+#include "index/segment_index.h"
+#include "io/file_system.h"
+#include "tldb/clock.h"
+#include "tldb/db.h"
+#include "util/checksum.h"
+#include "util/coding.h"
+#include "util/temp_dir.h"
+
+namespace tldb::admin {
+namespace {
+
+namespace fsys = std::filesystem;
+
+class AdminTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = tmp_.path() + "/db";
+    fs_ = NewPosixFileSystem();
+    MakeStore(dir_);
+  }
+
+  Options DbOptions() {
+    Options o;
+    o.io_backend = "posix";
+    o.clock = clock_;
+    return o;
+  }
+
+  // Three conversations, fan-outs to three inboxes, client_msg_ids, a binary payload, and a
+  // second namespace: enough 700-byte messages to seal several 64 KiB segments.
+  void MakeStore(const std::string& dir) {
+    auto db = Db::Open(dir, DbOptions());
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    NamespaceOptions small;
+    small.segment_bytes_max = 64 << 10;
+    ASSERT_TRUE((*db)->CreateNamespace("store", small).ok());
+    ASSERT_TRUE((*db)->CreateNamespace("sync", small).ok());
+    const std::string filler(700, 'x');
+    for (int i = 1; i <= 300; ++i) {
+      clock_->Advance(1000);
+      AppendOptions ao;
+      const std::string cmid = "m" + std::to_string(i);
+      if (i % 3 == 0) ao.client_msg_id = cmid;
+      const std::string conv = "conv:" + std::to_string(i % 3);
+      std::string payload = "hello " + std::to_string(i) + " " + filler;
+      if (i == 7) payload = std::string("\x00\x01\xff binary", 10);
+      ASSERT_TRUE((*db)->Append("store", conv, payload, ao).ok());
+      ++messages_;
+      if (i % 10 == 0) {
+        std::vector<std::string_view> inboxes = {"inbox:a", "inbox:b", "inbox:c"};
+        AppendOptions fo;
+        fo.client_msg_id = "f" + std::to_string(i);
+        ASSERT_TRUE((*db)->AppendFanout("store", inboxes, "fan " + std::to_string(i), fo).ok());
+        messages_ += 3;
+      }
+    }
+    ASSERT_TRUE((*db)->Append("sync", "device:1", "sync one").ok());
+    ++messages_;
+    ASSERT_TRUE((*db)->Close().ok());
+  }
+
+  std::string Seg(uint64_t id) const {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "/%016llx.seg", static_cast<unsigned long long>(id));
+    return dir_ + "/ns/store" + buf;
+  }
+  std::string Idx(uint64_t id) const { return Seg(id).substr(0, Seg(id).size() - 3) + "idx"; }
+
+  std::string Read(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(f), {}};
+  }
+  void Write(const std::string& path, const std::string& bytes) {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << bytes;
+  }
+
+  // Offset of the n-th record of a segment.
+  uint64_t RecordOffset(uint64_t seg, int n) {
+    auto f = LoadSegmentFile(*fs_, Seg(seg), seg, true);
+    EXPECT_TRUE(f.ok());
+    uint64_t found = 0;
+    int i = 0;
+    f->ForEachRecord([&](uint64_t off, const RecordView&) {
+      if (i++ == n) found = off;
+    });
+    return found;
+  }
+
+  VerifyReport MustVerify(const std::string& dir) {
+    auto r = Verify(*fs_, dir, {});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : VerifyReport{};
+  }
+
+  std::string ExportOf(const std::string& dir) {
+    std::ostringstream out;
+    uint64_t n = 0;
+    Status s = ExportDir(*fs_, dir, {}, out, &n);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out.str();
+  }
+
+  bool HasProblem(const VerifyReport& r, const std::string& file, uint64_t offset,
+                  const std::string& text) {
+    for (const auto& p : r.problems) {
+      if (p.file == file && p.offset == offset && p.what.find(text) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::string Problems(const VerifyReport& r) {
+    std::ostringstream out;
+    PrintVerifyReport(r, false, out);
+    return out.str();
+  }
+
+  testing::TempDir tmp_;
+  std::string dir_;
+  std::shared_ptr<FileSystem> fs_;
+  std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(1'700'000'000'000);
+  uint64_t messages_ = 0;
+};
+
+TEST(AdminFormatTest, Base64RoundTripsEveryLength) {
+  std::string bytes;
+  for (int i = 0; i < 40; ++i) {
+    auto back = Base64Decode(Base64Encode(bytes));
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(*back, bytes);
+    bytes.push_back(static_cast<char>(i * 37));
+  }
+  EXPECT_EQ(Base64Encode("hi"), "aGk=");
+  EXPECT_FALSE(Base64Decode("a*c=").ok());
+  EXPECT_FALSE(Base64Decode("abc").ok());
+}
+
+TEST(AdminFormatTest, ExportLineKeepsArbitraryBytes) {
+  const std::string key("k\xff\x00", 3), cmid = "caf\xc3\xa9", payload("\x00\x01", 2);
+  const std::string line = FormatExportLine("store", key, 5, -3, cmid, payload);
+  EXPECT_NE(line.find("\"timeline_b64\""), std::string::npos) << line;
+  auto back = ParseExportLine(line);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->timeline, key);
+  EXPECT_EQ(back->message.client_msg_id, cmid);
+  EXPECT_EQ(back->message.payload, payload);
+  EXPECT_EQ(back->message.seq, 5u);
+  EXPECT_EQ(back->message.timestamp_ms, -3);
+  EXPECT_FALSE(ParseExportLine("{\"ns\":\"s\",\"timeline\":\"t\",\"seq\":0}").ok());
+  EXPECT_FALSE(ParseExportLine("not json").ok());
+}
+
+TEST_F(AdminTest, InspectListsNamespacesSegmentsAndTotals) {
+  std::ostringstream out;
+  ASSERT_TRUE(Inspect(*fs_, dir_, {}, out).ok());
+  const std::string text = out.str();
+  EXPECT_NE(text.find("store/0000000000000001.seg  sealed"), std::string::npos) << text;
+  EXPECT_NE(text.find("active"), std::string::npos);
+  EXPECT_NE(text.find("sync/0000000000000001.seg"), std::string::npos);
+  EXPECT_NE(text.find(std::to_string(messages_) + " messages"), std::string::npos) << text;
+  EXPECT_NE(text.find("65536"), std::string::npos);  // segment_bytes_max
+
+  std::ostringstream json;
+  ASSERT_TRUE(Inspect(*fs_, dir_, {true, "store"}, json).ok());
+  EXPECT_NE(json.str().find("\"type\":\"totals\""), std::string::npos);
+  EXPECT_EQ(json.str().find("\"ns\":\"sync\""), std::string::npos) << "filtered by --ns";
+
+  std::ostringstream one;
+  ASSERT_TRUE(Inspect(*fs_, Seg(1), {}, one).ok());
+  EXPECT_NE(one.str().find("header: ok"), std::string::npos) << one.str();
+  EXPECT_NE(one.str().find("index: " + Idx(1)), std::string::npos) << one.str();
+  EXPECT_NE(one.str().find("conv:"), std::string::npos);
+}
+
+TEST_F(AdminTest, DumpFiltersAndPrintsBinaryAsBase64) {
+  DumpOptions o;
+  o.timeline = "conv:1";
+  o.from_seq = 3;
+  o.limit = 2;
+  std::ostringstream out;
+  ASSERT_TRUE(Dump(*fs_, dir_, o, out).ok());
+  const std::string text = out.str();
+  EXPECT_NE(text.find("\tseq 3\t"), std::string::npos) << text;
+  EXPECT_NE(text.find("\tseq 4\t"), std::string::npos) << text;
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2);
+
+  std::ostringstream binary;
+  ASSERT_TRUE(Dump(*fs_, dir_, {false, "store", "conv:1", 3, 1}, binary).ok());
+  EXPECT_NE(binary.str().find("b64:" + Base64Encode(std::string("\x00\x01\xff binary", 10))),
+            std::string::npos)
+      << binary.str();  // message 7 is conv:1 seq 3
+
+  DumpOptions fan;
+  fan.json = true;
+  fan.timeline = "inbox:b";
+  std::ostringstream json;
+  ASSERT_TRUE(Dump(*fs_, dir_, fan, json).ok());
+  const std::string lines = json.str();
+  EXPECT_NE(lines.find("\"type\":\"fanout\",\"flags\":0,\"targets\":3,\"client_msg_id\":\"f10\""),
+            std::string::npos)
+      << lines.substr(0, 400);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 30);
+}
+
+TEST_F(AdminTest, VerifyCallsAFreshStoreSoundEvenBesideAnOpenDb) {
+  auto db = Db::Open(dir_, DbOptions());  // a running server holds the LOCK
+  ASSERT_TRUE(db.ok());
+  VerifyReport r = MustVerify(dir_);
+  EXPECT_TRUE(r.sound()) << Problems(r);
+  EXPECT_EQ(r.messages, messages_);
+  EXPECT_GE(r.segments, 4u);
+  EXPECT_GT(r.index_entries, 0u);
+}
+
+TEST_F(AdminTest, VerifyFindsBitFlipInSealedSegmentAtItsOffset) {
+  const uint64_t off = RecordOffset(2, 5);
+  std::string image = Read(Seg(2));
+  image[off + 40] ^= 0x10;
+  Write(Seg(2), image);
+  VerifyReport r = MustVerify(dir_);
+  EXPECT_FALSE(r.sound());
+  EXPECT_TRUE(HasProblem(r, Seg(2), off, "sealed segment damaged")) << Problems(r);
+}
+
+TEST_F(AdminTest, VerifyFindsTruncatedSealedSegment) {
+  const uint64_t off = RecordOffset(1, 10);
+  fsys::resize_file(Seg(1), off + 20);
+  VerifyReport r = MustVerify(dir_);
+  EXPECT_FALSE(r.sound());
+  EXPECT_TRUE(HasProblem(r, Seg(1), off, "truncated")) << Problems(r);
+  EXPECT_TRUE(HasProblem(r, Idx(1), 24, "index covers")) << Problems(r);
+}
+
+TEST_F(AdminTest, VerifyFindsIndexOfAnotherSegment) {
+  Write(Idx(1), Read(Idx(2)));
+  VerifyReport r = MustVerify(dir_);
+  EXPECT_FALSE(r.sound());
+  EXPECT_TRUE(HasProblem(r, Idx(1), 0, "another segment")) << Problems(r);
+}
+
+TEST_F(AdminTest, VerifyFindsIndexOffsetPointingElsewhere) {
+  std::string idx = Read(Idx(1));
+  const uint32_t timelines = DecodeFixed32(idx.data() + 28);
+  const uint64_t directory = ((uint64_t{1} << DecodeFixed32(idx.data() + 56)) + 1) * 4;
+  const uint64_t slot = 64 + directory + uint64_t{timelines} * 40 + 4 * 2;  // third offset
+  EncodeFixed32(idx.data() + slot, DecodeFixed32(idx.data() + slot) + 1);
+  EncodeFixed64(idx.data() + idx.size() - 8, Hash64(idx.data(), idx.size() - 8));
+  Write(Idx(1), idx);
+  VerifyReport r = MustVerify(dir_);
+  EXPECT_FALSE(r.sound());
+  EXPECT_TRUE(HasProblem(r, Idx(1), slot, "index points at segment offset")) << Problems(r);
+}
+
+TEST_F(AdminTest, RepairRefusesWhileTheStoreIsOpen) {
+  auto db = Db::Open(dir_, DbOptions());
+  ASSERT_TRUE(db.ok());
+  auto r = Repair(*fs_, dir_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("stop the server"), std::string::npos);
+}
+
+TEST_F(AdminTest, RepairCutsTornTailAndRebuildsIndexesLosingNothing) {
+  const std::string before = ExportOf(dir_);
+  fsys::remove(Idx(1));
+  Write(Idx(2), "garbage");
+  std::string active_path;
+  StoreLayout layout = *ReadStoreLayout(*fs_, dir_);
+  for (const auto& s : layout.Find("store")->segments) {
+    if (s.active) active_path = s.path;
+  }
+  ASSERT_FALSE(active_path.empty());
+  std::string image = Read(active_path);
+  const size_t end = image.find_last_not_of('\0') + 1;
+  image.resize(end);
+  image += std::string(100, '\x5a');  // a torn, never-synced tail
+  Write(active_path, image);
+
+  auto r = Repair(*fs_, dir_);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::ostringstream out;
+  PrintRepairReport(*r, false, out);
+  EXPECT_NE(out.str().find("rebuilt " + Idx(1) + " (missing)"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("rebuilt " + Idx(2)), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("cut torn tail of " + active_path), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("no data became unreachable"), std::string::npos) << out.str();
+  EXPECT_TRUE(r->after.sound()) << out.str();
+  EXPECT_EQ(ExportOf(dir_), before);
+  auto db = Db::Open(dir_, DbOptions());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto m = (*db)->Get("store", "conv:1", 3);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->payload, std::string("\x00\x01\xff binary", 10));
+}
+
+TEST_F(AdminTest, RepairQuarantinesCorruptSegmentAndKeepsEverythingSound) {
+  const std::string before = ExportOf(dir_);
+  const uint64_t off = RecordOffset(1, 3);
+  std::string image = Read(Seg(1));
+  image[off + 50] ^= 0x01;
+  Write(Seg(1), image);
+
+  auto r = Repair(*fs_, dir_);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::ostringstream out;
+  PrintRepairReport(*r, false, out);
+  EXPECT_TRUE(fsys::exists(dir_ + "/quarantine/store/0000000000000001.seg")) << out.str();
+  EXPECT_TRUE(fsys::exists(dir_ + "/quarantine/store/0000000000000001.idx"));
+  EXPECT_FALSE(fsys::exists(Seg(1)));
+  EXPECT_NE(out.str().find("unreachable: quarantined " + Seg(1)), std::string::npos) << out.str();
+  EXPECT_TRUE(r->after.sound()) << out.str();
+
+  // Every message outside segment 1 (which verify called damaged) is still there.
+  const std::string after = ExportOf(dir_);
+  std::istringstream lines(after);
+  std::string line;
+  uint64_t kept = 0;
+  while (std::getline(lines, line)) {
+    EXPECT_NE(before.find(line), std::string::npos);
+    ++kept;
+  }
+  EXPECT_GT(kept, messages_ / 2);
+  auto db = Db::Open(dir_, DbOptions());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto last = (*db)->Get("store", "conv:0", 100);
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+}
+
+TEST_F(AdminTest, ExportImportRoundTripIsByteIdenticalAndIdempotent) {
+  const std::string exported = ExportOf(dir_);
+  EXPECT_EQ(static_cast<uint64_t>(std::count(exported.begin(), exported.end(), '\n')), messages_);
+  const std::string copy = tmp_.path() + "/copy";
+  std::istringstream in(exported);
+  auto first = ImportIntoDir(copy, in);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->imported, messages_);
+  EXPECT_EQ(first->namespaces_created, 2u);
+  EXPECT_EQ(ExportOf(copy), exported);
+
+  std::istringstream again(exported);
+  auto second = ImportIntoDir(copy, again);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->imported, 0u);
+  EXPECT_EQ(second->already_present, messages_);
+  EXPECT_EQ(ExportOf(copy), exported);
+  EXPECT_TRUE(MustVerify(copy).sound());
+
+  DumpOptions o;
+  o.timeline = "conv:2";
+  std::ostringstream a, b;
+  ASSERT_TRUE(Dump(*fs_, dir_, o, a).ok());
+  ASSERT_TRUE(Dump(*fs_, copy, o, b).ok());
+  auto strip = [](std::string s) {  // segment@offset differs between the stores
+    std::string out;
+    std::istringstream in(s);
+    for (std::string l; std::getline(in, l);) out += l.substr(l.find('\t')) + "\n";
+    return out;
+  };
+  EXPECT_EQ(strip(a.str()), strip(b.str()));
+}
+
+TEST_F(AdminTest, ImportReportsTheBadLine) {
+  std::istringstream in(
+      "{\"ns\":\"store\",\"timeline\":\"t\",\"seq\":1,\"timestamp_ms\":1,\"payload\":\"aGk=\"}\n"
+      "{\"ns\":\"store\",\"timeline\":\"t\",\"seq\":3,\"timestamp_ms\":2,\"payload\":\"aGk=\"}\n");
+  auto r = ImportIntoDir(tmp_.path() + "/other", in);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("line 2:"), std::string::npos) << r.status().ToString();
+}
+
+int RunCli(const std::string& args) {
+  const std::string cmd = std::string(TLDB_CLI_BINARY) + " " + args + " >/dev/null 2>&1";
+  const int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+TEST_F(AdminTest, BinaryExitCodes) {
+  EXPECT_EQ(RunCli("verify " + dir_), 0);
+  EXPECT_EQ(RunCli("inspect --json " + dir_), 0);
+  EXPECT_EQ(RunCli("dump --ns store --timeline conv:1 --limit 3 " + dir_), 0);
+  EXPECT_NE(RunCli("inspect " + tmp_.path() + "/missing"), 0);
+  EXPECT_NE(RunCli("export --server 127.0.0.1:1"), 0);  // no --timeline: cannot list timelines
+  std::string image = Read(Seg(2));
+  image[RecordOffset(2, 1) + 40] ^= 0x10;
+  Write(Seg(2), image);
+  EXPECT_EQ(RunCli("verify " + dir_), 1);
+  EXPECT_EQ(RunCli("repair " + dir_), 1) << "the quarantined segment leaves SeqId gaps";
+}
+
+}  // namespace
+}  // namespace tldb::admin
