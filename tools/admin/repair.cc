@@ -222,6 +222,10 @@ void PrintRepairReport(const RepairReport& r, bool json, std::ostream& out) {
     out << "after repair:\n";
   }
   PrintVerifyReport(r.after, json, out);
+  if (!json && !r.after.sound()) {
+    out << "repair could not make the store sound: the store refuses SeqId gaps, and the errors "
+           "above are what the quarantined data leaves behind\n";
+  }
 }
 
 }  // namespace tldb::admin

@@ -50,6 +50,7 @@ Status Verifier::Namespace(const NamespaceRef& ns, const VerifyOptions& opt, uin
         "namespace directory is not in the CATALOG: the store ignores its data");
   }
   for (const auto& t : ns.temp_files) {
+    if (t.ends_with(".seg.tmp")) continue;  // the next segment, prepared (zeroed) ahead of time
     Add(Severity::kWarning, t, 0, "leftover temporary file (deleted when the store opens)");
   }
   for (const auto& t : ns.orphan_indexes) {
@@ -75,8 +76,13 @@ Status Verifier::Segment(const NamespaceRef& ns, const SegmentRef& seg) {
   Header(ns, f);
   Tail(f);
   Continuity(f);
-  if (!seg.active) return Index(ns, seg, f);
-  return Status::Ok();
+  if (seg.active) return Status::Ok();
+  if (f.tail == TailState::kCorrupt) {
+    Add(Severity::kWarning, seg.index_path, 0,
+        "not compared with its segment, which is damaged (see the error above)");
+    return Status::Ok();
+  }
+  return Index(ns, seg, f);
 }
 
 void Verifier::Header(const NamespaceRef& ns, const SegmentFile& f) {
@@ -123,30 +129,34 @@ void Verifier::Tail(const SegmentFile& f) {
 }
 
 void Verifier::Continuity(const SegmentFile& f) {
-  f.ForEachRecord([&](uint64_t off, const RecordView& r) {
-    report_->records++;
-    ForEachMessage(r, [&](std::string_view key, Seq seq) {
-      report_->messages++;
-      auto it = seen_.find(key);
-      if (it == seen_.end()) {
-        seen_.emplace(std::string(key), TimelineSeen{seq, r.timestamp_ms});
-        return;
-      }
-      TimelineSeen& t = it->second;
-      if (seq != t.last_seq + 1) {
-        Add(Severity::kError, f.path, off,
-            "timeline '" + std::string(key) + "' has seq " + std::to_string(seq) + " after seq " +
-                std::to_string(t.last_seq) + " (SeqIds must grow by exactly 1)");
-      }
-      if (r.timestamp_ms < t.last_ts) {
-        Add(Severity::kWarning, f.path, off,
-            "timeline '" + std::string(key) + "' seq " + std::to_string(seq) +
-                ": timestamp goes back from " + std::to_string(t.last_ts) + " to " +
-                std::to_string(r.timestamp_ms));
-      }
-      t = {seq, std::max(t.last_ts, r.timestamp_ms)};
-    });
-  });
+  // Every record that decodes, also past damage (resynchronised), so one bad record shows as one
+  // gap rather than as a break in every later segment.
+  ForEachRecordFrom(f.image, f.id, format::kSegmentHeaderBytes,
+                    [&](uint64_t off, const RecordView& r) {
+                      report_->records++;
+                      ForEachMessage(r, [&](std::string_view key, Seq seq) {
+                        report_->messages++;
+                        auto it = seen_.find(key);
+                        if (it == seen_.end()) {
+                          seen_.emplace(std::string(key), TimelineSeen{seq, r.timestamp_ms});
+                          return;
+                        }
+                        TimelineSeen& t = it->second;
+                        if (seq != t.last_seq + 1) {
+                          Add(Severity::kError, f.path, off,
+                              "timeline '" + std::string(key) + "' has seq " + std::to_string(seq) +
+                                  " after seq " + std::to_string(t.last_seq) +
+                                  " (SeqIds must grow by exactly 1)");
+                        }
+                        if (r.timestamp_ms < t.last_ts) {
+                          Add(Severity::kWarning, f.path, off,
+                              "timeline '" + std::string(key) + "' seq " + std::to_string(seq) +
+                                  ": timestamp goes back from " + std::to_string(t.last_ts) +
+                                  " to " + std::to_string(r.timestamp_ms));
+                        }
+                        t = {seq, std::max(t.last_ts, r.timestamp_ms)};
+                      });
+                    });
 }
 
 Status Verifier::Index(const NamespaceRef& ns, const SegmentRef& seg, const SegmentFile& f) {
