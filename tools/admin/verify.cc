@@ -36,6 +36,7 @@ class Verifier {
   void Tail(const SegmentFile& f);
   void Continuity(const SegmentFile& f);
   Status Index(const NamespaceRef& ns, const SegmentRef& seg, const SegmentFile& f);
+  Status DamagedSegmentIndex(const NamespaceRef& ns, const SegmentRef& seg, const SegmentFile& f);
 
   FileSystem& fs_;
   VerifyReport* report_;
@@ -77,11 +78,7 @@ Status Verifier::Segment(const NamespaceRef& ns, const SegmentRef& seg) {
   Tail(f);
   Continuity(f);
   if (seg.active) return Status::Ok();
-  if (f.tail == TailState::kCorrupt) {
-    Add(Severity::kWarning, seg.index_path, 0,
-        "not compared with its segment, which is damaged (see the error above)");
-    return Status::Ok();
-  }
+  if (f.tail == TailState::kCorrupt) return DamagedSegmentIndex(ns, seg, f);
   return Index(ns, seg, f);
 }
 
@@ -157,6 +154,25 @@ void Verifier::Continuity(const SegmentFile& f) {
                         t = {seq, std::max(t.last_ts, r.timestamp_ms)};
                       });
                     });
+}
+
+// The segment itself is damaged (already reported): comparing every entry would only repeat
+// it, but a segment shorter than its index says makes the store refuse to open.
+Status Verifier::DamagedSegmentIndex(const NamespaceRef& ns, const SegmentRef& seg,
+                                     const SegmentFile& f) {
+  if (!seg.has_index) return Status::Ok();
+  const uint32_t ns_id = ns.in_catalog ? ns.entry.id : f.header.namespace_id;
+  TLDB_ASSIGN_OR_RETURN(auto idx, IndexFile::Load(fs_, seg.index_path, ns_id, seg.id));
+  if (idx->status().ok() && idx->reader().summary().data_end > f.image.size()) {
+    Add(Severity::kError, seg.index_path, 24,
+        "index covers " + std::to_string(idx->reader().summary().data_end) +
+            " bytes but the segment has " + std::to_string(f.image.size()) +
+            ": the store refuses to open");
+  } else {
+    Add(Severity::kWarning, seg.index_path, 0,
+        "not compared with its segment, which is damaged (see the error above)");
+  }
+  return Status::Ok();
 }
 
 Status Verifier::Index(const NamespaceRef& ns, const SegmentRef& seg, const SegmentFile& f) {
