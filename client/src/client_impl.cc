@@ -392,9 +392,11 @@ void ClientImpl::OnDisconnect(const Status& why) {
   in_.clear();
   std::vector<RawCallback> failed;
   std::string reason;
+  bool closing;
   {
     std::lock_guard lock(mu_);
     connected_ = false;
+    closing = closing_;
     reason = last_fatal_.empty() ? why.ToString() : last_fatal_;
     last_fatal_.clear();
     int64_t now = NowMs();
@@ -411,7 +413,8 @@ void ClientImpl::OnDisconnect(const Status& why) {
     sub_by_wire_.clear();
     for (auto& [id, s] : subs_) s.active = false;
   }
-  Status s = Status::IOError("connection lost (" + reason + ")");
+  Status s = closing ? Status::Closed("client closed")
+                     : Status::IOError("connection lost (" + reason + ")");
   for (auto& cb : failed) cb(s, {});
 }
 
