@@ -118,7 +118,7 @@ void AddExport(CLI::App& app, CliContext& ctx) {
       return;
     }
     std::cout.flush();
-    std::cerr << "exported " << n << " messages\n";
+    if (s.ok() || n > 0) std::cerr << "exported " << n << " messages\n";
     if (!s.ok()) ctx.Fail(s);
   });
 }
