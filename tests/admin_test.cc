@@ -110,6 +110,14 @@ class AdminTest : public ::testing::Test {
     return found;
   }
 
+  std::string ActivePath() {
+    StoreLayout layout = *ReadStoreLayout(*fs_, dir_);
+    for (const auto& s : layout.Find("store")->segments) {
+      if (s.active) return s.path;
+    }
+    return "";
+  }
+
   VerifyReport MustVerify(const std::string& dir) {
     auto r = Verify(*fs_, dir, {});
     EXPECT_TRUE(r.ok()) << r.status().ToString();
@@ -274,6 +282,49 @@ TEST_F(AdminTest, VerifyFindsIndexOffsetPointingElsewhere) {
   VerifyReport r = MustVerify(dir_);
   EXPECT_FALSE(r.sound());
   EXPECT_TRUE(HasProblem(r, Idx(1), slot, "index points at segment offset")) << Problems(r);
+}
+
+TEST_F(AdminTest, VerifyCallsATornTailAWarning) {
+  const std::string active = ActivePath();
+  std::string image = Read(active);
+  const size_t end = image.find_last_not_of('\0') + 1;
+  image.resize(end);
+  Write(active, image + std::string(40, '\x77'));
+  VerifyReport r = MustVerify(dir_);
+  EXPECT_TRUE(r.sound()) << Problems(r);
+  EXPECT_TRUE(HasProblem(r, active, end, "torn tail")) << Problems(r);
+  EXPECT_EQ(r.messages, messages_);
+}
+
+TEST_F(AdminTest, RepairCutsAnActiveSegmentDamagedBeforeItsDurablePoint) {
+  const std::string active = ActivePath();
+  uint64_t id = 0;
+  ASSERT_TRUE(IsSegmentPath(active, &id));
+  auto seg = LoadSegmentFile(*fs_, active, id, false);
+  ASSERT_TRUE(seg.ok());
+  uint64_t first = 0, records = 0;
+  seg->ForEachRecord([&](uint64_t off, const RecordView&) {
+    if (records++ == 0) first = off;
+  });
+  ASSERT_GE(records, 2u) << "a later record must vouch for the first";
+  std::string image = Read(active);
+  image[first + 40] ^= 0x20;
+  Write(active, image);
+  VerifyReport r = MustVerify(dir_);
+  EXPECT_TRUE(HasProblem(r, active, first, "before its durable point")) << Problems(r);
+  EXPECT_FALSE(Db::Open(dir_, DbOptions()).ok()) << "the engine refuses it too";
+
+  auto rep = Repair(*fs_, dir_);
+  ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+  std::ostringstream out;
+  PrintRepairReport(*rep, false, out);
+  EXPECT_NE(out.str().find("copied " + active), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("unreachable: valid records after the damage"), std::string::npos)
+      << out.str();
+  EXPECT_TRUE(rep->after.sound()) << out.str();
+  EXPECT_EQ(Read(dir_ + "/quarantine/store/" + active.substr(active.size() - 20)), image);
+  auto db = Db::Open(dir_, DbOptions());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
 }
 
 TEST_F(AdminTest, RepairRefusesWhileTheStoreIsOpen) {
