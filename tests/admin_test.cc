@@ -25,6 +25,7 @@
 #include "io/file_system.h"
 #include "tldb/clock.h"
 #include "tldb/db.h"
+#include "tldb/server.h"
 #include "util/checksum.h"
 #include "util/coding.h"
 #include "util/temp_dir.h"
@@ -447,6 +448,33 @@ int RunCli(const std::string& args) {
   const std::string cmd = std::string(TLDB_CLI_BINARY) + " " + args + " >/dev/null 2>&1";
   const int rc = std::system(cmd.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+TEST_F(AdminTest, OnlineExportOfATimelineMatchesOfflineExportBesideTheRunningServer) {
+  auto db = Db::Open(dir_, DbOptions());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ServerConfig cfg;
+  cfg.listen = "127.0.0.1:0";
+  cfg.threads = 1;
+  cfg.log = [](std::string_view) {};
+  auto server = Server::Start(db->get(), cfg);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  ClientOptions co;
+  co.server = (*server)->listen_address();
+  auto client = Client::Connect(co);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+
+  ExportOptions o{"store", {"conv:1", "inbox:c"}};
+  std::ostringstream online, offline;
+  uint64_t n_online = 0, n_offline = 0;
+  ASSERT_TRUE(ExportServer(**client, o, online, &n_online).ok());
+  ASSERT_TRUE(ExportDir(*fs_, dir_, {"store", {"conv:1"}}, offline, &n_offline).ok());
+  ASSERT_TRUE(ExportDir(*fs_, dir_, {"store", {"inbox:c"}}, offline, &n_offline).ok());
+  EXPECT_EQ(n_online, 100u + 30u);
+  EXPECT_EQ(online.str(), offline.str());
+  EXPECT_EQ(CheckServerExport({"store", {}}).code(), Status::Code::kNotSupported);
+  EXPECT_EQ(RunCli("export --server " + co.server + " --ns store --timeline conv:2"), 0);
+  (*server)->Stop();
 }
 
 TEST_F(AdminTest, BinaryExitCodes) {

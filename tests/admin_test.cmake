@@ -1,3 +1,3 @@
-target_link_libraries(admin_test PRIVATE tldb_admin)
+target_link_libraries(admin_test PRIVATE tldb_admin tldb_server)
 add_dependencies(admin_test tldb)
 target_compile_definitions(admin_test PRIVATE TLDB_CLI_BINARY="$<TARGET_FILE:tldb>")
