@@ -35,6 +35,8 @@ class Verifier {
   void Header(const NamespaceRef& ns, const SegmentFile& f);
   void Tail(const SegmentFile& f);
   void Continuity(const SegmentFile& f);
+  void Message(const SegmentFile& f, uint64_t off, const RecordView& r, std::string_view key,
+               Seq seq);
   Status Index(const NamespaceRef& ns, const SegmentRef& seg, const SegmentFile& f);
   Status DamagedSegmentIndex(const NamespaceRef& ns, const SegmentRef& seg, const SegmentFile& f);
 
@@ -125,35 +127,42 @@ void Verifier::Tail(const SegmentFile& f) {
   }
 }
 
+void Verifier::Message(const SegmentFile& f, uint64_t off, const RecordView& r,
+                       std::string_view key, Seq seq) {
+  report_->messages++;
+  auto it = seen_.find(key);
+  if (it == seen_.end()) {
+    seen_.emplace(std::string(key), TimelineSeen{seq, r.timestamp_ms});
+    return;
+  }
+  TimelineSeen& t = it->second;
+  const std::string who = "timeline '" + std::string(key) + "'";
+  if (seq != t.last_seq + 1) {
+    Add(Severity::kError, f.path, off,
+        who + " has seq " + std::to_string(seq) + " after seq " + std::to_string(t.last_seq) +
+            " (SeqIds must grow by exactly 1)");
+  }
+  if (r.timestamp_ms < t.last_ts) {
+    Add(Severity::kWarning, f.path, off,
+        who + " seq " + std::to_string(seq) + ": timestamp goes back from " +
+            std::to_string(t.last_ts) + " to " + std::to_string(r.timestamp_ms));
+  }
+  t = {seq, std::max(t.last_ts, r.timestamp_ms)};
+}
+
 void Verifier::Continuity(const SegmentFile& f) {
-  // Every record that decodes, also past damage (resynchronised), so one bad record shows as one
-  // gap rather than as a break in every later segment.
-  ForEachRecordFrom(f.image, f.id, format::kSegmentHeaderBytes,
-                    [&](uint64_t off, const RecordView& r) {
-                      report_->records++;
-                      ForEachMessage(r, [&](std::string_view key, Seq seq) {
-                        report_->messages++;
-                        auto it = seen_.find(key);
-                        if (it == seen_.end()) {
-                          seen_.emplace(std::string(key), TimelineSeen{seq, r.timestamp_ms});
-                          return;
-                        }
-                        TimelineSeen& t = it->second;
-                        if (seq != t.last_seq + 1) {
-                          Add(Severity::kError, f.path, off,
-                              "timeline '" + std::string(key) + "' has seq " + std::to_string(seq) +
-                                  " after seq " + std::to_string(t.last_seq) +
-                                  " (SeqIds must grow by exactly 1)");
-                        }
-                        if (r.timestamp_ms < t.last_ts) {
-                          Add(Severity::kWarning, f.path, off,
-                              "timeline '" + std::string(key) + "' seq " + std::to_string(seq) +
-                                  ": timestamp goes back from " + std::to_string(t.last_ts) +
-                                  " to " + std::to_string(r.timestamp_ms));
-                        }
-                        t = {seq, std::max(t.last_ts, r.timestamp_ms)};
-                      });
-                    });
+  auto record = [&](uint64_t off, const RecordView& r) {
+    report_->records++;
+    ForEachMessage(r, [&](std::string_view key, Seq seq) { Message(f, off, r, key, seq); });
+  };
+  // A damaged sealed segment: every record that still decodes, resynchronising past the damage,
+  // so one bad record shows as one gap rather than as a break in every later segment. Otherwise
+  // the records the store serves (an active segment's torn tail is cut, so not counted).
+  if (f.sealed && f.tail == TailState::kCorrupt) {
+    ForEachRecordFrom(f.image, f.id, format::kSegmentHeaderBytes, record);
+  } else {
+    f.ForEachRecord(record);
+  }
 }
 
 // The segment itself is damaged (already reported): comparing every entry would only repeat
