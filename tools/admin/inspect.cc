@@ -100,60 +100,75 @@ std::string NamespaceJson(const NamespaceRef& ns, uint64_t bytes, uint64_t messa
   return o.Done();
 }
 
-struct Totals {
-  uint64_t segments = 0, bytes = 0, records = 0, messages = 0;
+// Collects the namespace and segment tables (and JSON lines) of a whole store.
+class StoreInspector {
+ public:
+  StoreInspector(FileSystem& fs, const InspectOptions& opt, std::ostream& out)
+      : fs_(fs), opt_(opt), out_(out) {}
+  Status Namespace(const NamespaceRef& ns);
+  void Finish(const std::string& dir);
+
+ private:
+  FileSystem& fs_;
+  const InspectOptions& opt_;
+  std::ostream& out_;
+  TextTable ns_table_{{"namespace", "id", "ttl_ms", "segment_bytes_max", "durability", "segments",
+                       "timelines_max", "messages", "bytes"}};
+  TextTable seg_table_ = SegmentTable();
+  uint64_t segments_ = 0, bytes_ = 0, records_ = 0, messages_ = 0;
 };
+
+Status StoreInspector::Namespace(const NamespaceRef& ns) {
+  uint64_t bytes = 0, messages = 0, timelines_max = 0;
+  for (const auto& seg : ns.segments) {
+    TLDB_ASSIGN_OR_RETURN(SegmentStats s, ComputeSegmentStats(fs_, seg, ns.entry.id));
+    s.ns = ns.name;
+    bytes += s.bytes + s.index_bytes;
+    messages += s.messages;
+    timelines_max = std::max(timelines_max, s.timelines);
+    records_ += s.records;
+    if (opt_.json) out_ << StatsJson(s) << '\n';
+    seg_table_.Add(StatsRow(s, ns.name + "/" + seg.path.substr(ns.dir.size() + 1)));
+  }
+  segments_ += ns.segments.size();
+  bytes_ += bytes;
+  messages_ += messages;
+  if (opt_.json) out_ << NamespaceJson(ns, bytes, messages) << '\n';
+  const NamespaceOptions& o = ns.entry.options;
+  ns_table_.Add({ns.name + (ns.in_catalog ? "" : " (not in catalog)"), std::to_string(ns.entry.id),
+                 std::to_string(o.ttl_ms), std::to_string(o.segment_bytes_max),
+                 DurabilityName(o.durability), std::to_string(ns.segments.size()),
+                 std::to_string(timelines_max), std::to_string(messages), std::to_string(bytes)});
+  return Status::Ok();
+}
+
+void StoreInspector::Finish(const std::string& dir) {
+  if (opt_.json) {
+    JsonObject o;
+    o.Str("type", "totals").Str("dir", dir).Uint("segments", segments_).Uint("records", records_);
+    out_ << o.Uint("messages", messages_).Uint("bytes", bytes_).Done() << '\n';
+    return;
+  }
+  out_ << "store " << dir << "\n\n";
+  ns_table_.Print(out_);
+  out_ << '\n';
+  seg_table_.Print(out_);
+  out_ << "\ntotal: " << segments_ << " segments, " << records_ << " records, " << messages_
+       << " messages, " << bytes_ << " bytes (" << FormatBytes(bytes_) << ")\n";
+}
 
 Status InspectStore(FileSystem& fs, const std::string& dir, const InspectOptions& opt,
                     std::ostream& out) {
   TLDB_ASSIGN_OR_RETURN(StoreLayout layout, ReadStoreLayout(fs, dir));
   if (!layout.catalog_status.ok()) return layout.catalog_status;
-  TextTable ns_table({"namespace", "id", "ttl_ms", "segment_bytes_max", "durability", "segments",
-                      "timelines_max", "messages", "bytes"});
-  TextTable seg_table = SegmentTable();
-  Totals total;
+  if (!opt.ns.empty() && layout.Find(opt.ns) == nullptr) {
+    return Status::NotFound("no namespace '" + opt.ns + "' in " + dir);
+  }
+  StoreInspector inspector(fs, opt, out);
   for (const auto& ns : layout.namespaces) {
-    if (!opt.ns.empty() && ns.name != opt.ns) continue;
-    uint64_t bytes = 0, messages = 0, timelines_max = 0;
-    for (const auto& seg : ns.segments) {
-      TLDB_ASSIGN_OR_RETURN(SegmentStats s, ComputeSegmentStats(fs, seg, ns.entry.id));
-      s.ns = ns.name;
-      bytes += s.bytes + s.index_bytes;
-      messages += s.messages;
-      timelines_max = std::max(timelines_max, s.timelines);
-      total.records += s.records;
-      if (opt.json) out << StatsJson(s) << '\n';
-      seg_table.Add(StatsRow(s, ns.name + "/" + seg.path.substr(ns.dir.size() + 1)));
-    }
-    total.segments += ns.segments.size();
-    total.bytes += bytes;
-    total.messages += messages;
-    if (opt.json) out << NamespaceJson(ns, bytes, messages) << '\n';
-    ns_table.Add({ns.name + (ns.in_catalog ? "" : " (not in catalog)"), std::to_string(ns.entry.id),
-                  std::to_string(ns.entry.options.ttl_ms),
-                  std::to_string(ns.entry.options.segment_bytes_max),
-                  DurabilityName(ns.entry.options.durability), std::to_string(ns.segments.size()),
-                  std::to_string(timelines_max), std::to_string(messages), std::to_string(bytes)});
+    if (opt.ns.empty() || ns.name == opt.ns) TLDB_RETURN_IF_ERROR(inspector.Namespace(ns));
   }
-  if (opt.json) {
-    out << JsonObject()
-               .Str("type", "totals")
-               .Str("dir", dir)
-               .Uint("segments", total.segments)
-               .Uint("records", total.records)
-               .Uint("messages", total.messages)
-               .Uint("bytes", total.bytes)
-               .Done()
-        << '\n';
-    return Status::Ok();
-  }
-  out << "store " << dir << "\n\n";
-  ns_table.Print(out);
-  out << '\n';
-  seg_table.Print(out);
-  out << "\ntotal: " << total.segments << " segments, " << total.records << " records, "
-      << total.messages << " messages, " << total.bytes << " bytes (" << FormatBytes(total.bytes)
-      << ")\n";
+  inspector.Finish(dir);
   return Status::Ok();
 }
 
