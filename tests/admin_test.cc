@@ -477,6 +477,17 @@ TEST_F(AdminTest, OnlineExportOfATimelineMatchesOfflineExportBesideTheRunningSer
   (*server)->Stop();
 }
 
+TEST_F(AdminTest, BinaryExportThenImportRoundTrips) {
+  const std::string file = tmp_.path() + "/backup.jsonl", copy = tmp_.path() + "/copy";
+  const std::string bin = TLDB_CLI_BINARY;
+  ASSERT_EQ(std::system((bin + " export " + dir_ + " > " + file + " 2>/dev/null").c_str()), 0);
+  EXPECT_EQ(Read(file), ExportOf(dir_));
+  EXPECT_EQ(RunCli("import " + copy + " " + file), 0);
+  EXPECT_EQ(RunCli("import " + copy + " " + file), 0) << "idempotent";
+  EXPECT_EQ(ExportOf(copy), Read(file));
+  EXPECT_NE(RunCli("import " + copy + " " + tmp_.path() + "/missing.jsonl"), 0);
+}
+
 TEST_F(AdminTest, BinaryExitCodes) {
   EXPECT_EQ(RunCli("verify " + dir_), 0);
   EXPECT_EQ(RunCli("inspect --json " + dir_), 0);
