@@ -11,52 +11,11 @@
 
 #include "log/file_names.h"
 #include "log/segment_header.h"
+#include "log/segment_scan.h"
 #include "store/namespace_log.h"
 #include "util/check.h"
 
 namespace tldb {
-namespace {
-
-bool AllZero(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c == 0; });
-}
-
-// Highest synced_through claimed by any valid record at or after `from`.
-uint64_t MaxClaimAfter(std::string_view image, uint64_t segment_id, uint64_t from) {
-  uint64_t claim = 0;
-  for (uint64_t off = from; off + format::kRecordHeaderBytes <= image.size();) {
-    RecordView r;
-    if (DecodeRecord({image.data() + off, image.size() - off}, segment_id, off, &r) ==
-        DecodeOutcome::kOk) {
-      claim = std::max<uint64_t>(claim, r.synced_through);
-      off += r.length;
-    } else {
-      ++off;
-    }
-  }
-  return claim;
-}
-
-struct ScanResult {
-  uint64_t valid_end = format::kSegmentHeaderBytes;
-  DecodeOutcome stop = DecodeOutcome::kEnd;
-};
-
-ScanResult ScanRecords(std::string_view image, uint64_t segment_id) {
-  ScanResult res;
-  uint64_t off = format::kSegmentHeaderBytes;
-  while (off < image.size()) {
-    RecordView r;
-    res.stop = DecodeRecord({image.data() + off, image.size() - off}, segment_id, off, &r);
-    if (res.stop != DecodeOutcome::kOk) break;
-    off += r.length;
-  }
-  if (off >= image.size()) res.stop = DecodeOutcome::kEnd;
-  res.valid_end = off;
-  return res;
-}
-
-}  // namespace
 
 Status NamespaceLog::Recover() {
   TLDB_RETURN_IF_ERROR(fs_->CreateDir(dir_));
@@ -138,8 +97,8 @@ Status NamespaceLog::LoadSealed(uint64_t id, bool has_index) {
 
 Status NamespaceLog::RebuildIndex(uint64_t id) {
   TLDB_ASSIGN_OR_RETURN(auto data, fs_->ReadFileToString(SegmentFileName(dir_, id)));
-  const ScanResult scan = ScanRecords(data, id);
-  if (scan.stop != DecodeOutcome::kEnd || !AllZero(std::string_view(data).substr(scan.valid_end))) {
+  const SegmentScan scan = ScanSegment(data, id);
+  if (ClassifyTail(scan, data.size(), /*sealed=*/true) != TailState::kClean) {
     const std::string what = SegmentName(id) + " offset " + std::to_string(scan.valid_end) +
                              ": damaged record in a sealed segment";
     if (!db_options_.salvage) return Status::Corruption(what);
@@ -219,9 +178,9 @@ Status NamespaceLog::FoldIndex(const SealedSegment& seg) {
 Status NamespaceLog::RecoverActive(uint64_t id) {
   const std::string path = SegmentFileName(dir_, id);
   TLDB_ASSIGN_OR_RETURN(std::string image, fs_->ReadFileToString(path));
-  const std::string_view body =
-      std::string_view(image).substr(std::min<size_t>(image.size(), format::kSegmentHeaderBytes));
-  if (!DecodeSegmentHeader(image, path).ok() && AllZero(body)) {
+  const SegmentScan scan = ScanSegment(image, id);
+  if (!DecodeSegmentHeader(image, path).ok() && scan.valid_end <= format::kSegmentHeaderBytes &&
+      scan.tail_zero) {
     // Created (or renamed from prepared zeros) but its header never became durable: records
     // are only appended after the header and the directory entry are synced, so it never held
     // one.
@@ -232,24 +191,20 @@ Status NamespaceLog::RecoverActive(uint64_t id) {
   if (h.segment_id != id || h.namespace_id != entry_.id) {
     return Status::Corruption(path + ": header names another segment or namespace");
   }
-  const ScanResult scan = ScanRecords(image, id);
   // Zeros after the last record are prepared space (or never-written bytes): kept as they are.
-  const bool zero_tail = AllZero(std::string_view(image).substr(scan.valid_end));
-  if (!zero_tail) {
-    const uint64_t claim = MaxClaimAfter(image, id, scan.valid_end);
-    const std::string where = path + " offset " + std::to_string(scan.valid_end);
-    if (claim > scan.valid_end) {
-      const std::string what =
-          where + ": damaged record before the durable point " + std::to_string(claim);
-      if (!db_options_.salvage) return Status::Corruption(what);
-      if (db_options_.on_event) db_options_.on_event("salvage: cutting " + what);
-    } else if (db_options_.on_event) {
-      db_options_.on_event("recovery: cut torn tail at " + where + " (" +
-                           std::to_string(image.size() - scan.valid_end) + " bytes)");
-    }
+  const TailState tail = ClassifyTail(scan, image.size(), /*sealed=*/false);
+  const std::string where = path + " offset " + std::to_string(scan.valid_end);
+  if (tail == TailState::kCorrupt) {
+    const std::string what =
+        where + ": damaged record before the durable point " + std::to_string(scan.claim_after);
+    if (!db_options_.salvage) return Status::Corruption(what);
+    if (db_options_.on_event) db_options_.on_event("salvage: cutting " + what);
+  } else if (tail == TailState::kTornTail && db_options_.on_event) {
+    db_options_.on_event("recovery: cut torn tail at " + where + " (" +
+                         std::to_string(image.size() - scan.valid_end) + " bytes)");
   }
   TLDB_ASSIGN_OR_RETURN(auto file, fs_->OpenWritable(path, /*create=*/false, false));
-  if (!zero_tail) TLDB_RETURN_IF_ERROR(file->Truncate(scan.valid_end));
+  if (tail != TailState::kClean) TLDB_RETURN_IF_ERROR(file->Truncate(scan.valid_end));
   TLDB_RETURN_IF_ERROR(file->Sync());  // what we read is now durable, whatever it was before
   image.resize(scan.valid_end);
   active_ = std::make_unique<ActiveSegment>(id, std::move(file), image);
