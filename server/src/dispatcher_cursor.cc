@@ -109,7 +109,9 @@ void Dispatcher::CursorWrite(uint64_t conn_id, uint64_t id, std::string device, 
   AppendOptions opts;
   opts.expected_last_seq = stored->record_seq;
   Loop* loop = loop_;
+  auto keep = loop_->core().shared_from_this();  // the loop outlives this callback
   loop_->core().db->AppendAsync(kCursorNamespace, key, payload, opts, [=](Result<AppendResult> r) {
+    (void)keep;
     loop->Post([=](Loop& l) {
       Dispatcher& d = l.dispatcher();
       if (!r.ok() && r.status().code() == Status::Code::kConflict &&

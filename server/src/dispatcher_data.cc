@@ -17,6 +17,7 @@ void Dispatcher::Append(Connection& c, uint64_t id, std::string_view body) {
   opts.durability = req.durability;
   ++c.inflight;
   Loop* loop = loop_;
+  auto keep = loop_->core().shared_from_this();  // the loop outlives this callback
   uint64_t conn_id = c.id();
   int64_t start = NowUs();
   // The engine copies what it needs before AppendAsync returns; the callback runs on an
@@ -56,6 +57,7 @@ void Dispatcher::AppendFanout(Connection& c, uint64_t id, std::string_view body)
   for (auto t : req.timelines) keys.push_back(TimelineKey(req.ns, t));
   ++c.inflight;
   Loop* loop = loop_;
+  auto keep = loop_->core().shared_from_this();  // the loop outlives this callback
   uint64_t conn_id = c.id();
   int64_t start = NowUs();
   loop_->core().db->AppendFanoutAsync(

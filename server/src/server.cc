@@ -39,7 +39,7 @@ Result<int> BindListener(const server::ListenAddress& a) {
 
 class ServerImpl : public Server {
  public:
-  explicit ServerImpl(std::unique_ptr<ServerCore> core) : core_(std::move(core)) {
+  explicit ServerImpl(std::shared_ptr<ServerCore> core) : core_(std::move(core)) {
     stop_fd_ = eventfd(0, EFD_CLOEXEC);
   }
   ~ServerImpl() override {
@@ -89,7 +89,7 @@ class ServerImpl : public Server {
   }
 
  private:
-  std::unique_ptr<ServerCore> core_;
+  std::shared_ptr<ServerCore> core_;
   int stop_fd_ = -1;
   uint16_t port_ = 0;
   std::string address_;
@@ -105,7 +105,7 @@ Result<std::unique_ptr<Server>> Server::Start(Db* db, const ServerConfig& config
   if (!addr.ok()) return addr.status();
   size_t threads =
       config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
-  auto core = std::make_unique<ServerCore>(db, config, threads);
+  auto core = std::make_shared<ServerCore>(db, config, threads);
   for (size_t i = 0; i < threads; ++i) core->loops.push_back(std::make_unique<Loop>(core.get(), i));
   auto impl = std::make_unique<ServerImpl>(std::move(core));
   TLDB_RETURN_IF_ERROR(impl->Init(*addr));

@@ -1,5 +1,7 @@
 // ServerCore: what every event loop of one server shares.
 //
+// Lifetime: shared. Engine callbacks of appends hold a reference, so a completion that arrives
+// after the server stopped (drain deadline passed) posts into a loop that still exists.
 // Contract: built before the loops start and immutable afterwards, except the atomics
 // (connection count, stopping flag), the WatchHub (thread-safe) and the loops themselves
 // (their Post() is thread-safe).
@@ -21,7 +23,7 @@ namespace tldb::server {
 
 class Loop;
 
-struct ServerCore {
+struct ServerCore : std::enable_shared_from_this<ServerCore> {
   ServerCore(Db* db_in, const ServerConfig& cfg, size_t loop_count)
       : db(db_in), config(cfg), auth(cfg.tokens), hub(loop_count) {}
   ~ServerCore();
