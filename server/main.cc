@@ -95,7 +95,9 @@ int main(int argc, char** argv) {
   if (auto s = tldb::CreateDefaultNamespaces(**db); !s.ok()) return Fail(s.ToString());
   auto server = tldb::Server::Start(db->get(), cfg);
   if (!server.ok()) return Fail("cannot start: " + server.status().ToString());
-  std::fprintf(stderr, "tldb-server: data directory %s\n", data_dir.c_str());
+  std::fprintf(stderr, "tldb-server: data directory %s, listening on %s (%s auth)\n",
+               data_dir.c_str(), (*server)->listen_address().c_str(),
+               cfg.tokens.empty() ? "no" : "token");
   std::printf("tldb-server listening on %s\n", (*server)->listen_address().c_str());
   std::fflush(stdout);
 
