@@ -13,41 +13,32 @@ namespace tldb {
 // ---- SegList ----
 
 SegList::~SegList() {
-  Clear();
-}
-
-SegList::SegList(SegList&& o) noexcept : last_(o.last_), bytes_(o.bytes_) {
-  std::memcpy(inline_, o.inline_, kInlineBytes);  // copies the heap pointer too
-  o.bytes_ = 0;
-  o.last_ = 0;
-}
-
-SegList& SegList::operator=(SegList&& o) noexcept {
-  if (this != &o) {
-    Clear();
-    last_ = o.last_;
-    bytes_ = o.bytes_;
-    std::memcpy(inline_, o.inline_, kInlineBytes);
-    o.bytes_ = 0;
-    o.last_ = 0;
-  }
-  return *this;
-}
-
-void SegList::Clear() {
   if (bytes_ > kInlineBytes) std::free(heap_);
-  bytes_ = 0;
-  last_ = 0;
 }
 
 size_t SegList::heap_bytes() const {
   return bytes_ > kInlineBytes ? std::bit_ceil(bytes_) : 0;
 }
 
+uint32_t SegList::last() const {
+  const uint8_t* p = bytes();
+  const uint8_t* end = p + bytes_;
+  uint64_t id = 0;
+  while (p < end) {
+    uint64_t delta;
+    const size_t n = GetVarint64(p, end, &delta);
+    TLDB_CHECK(n != 0);
+    p += n;
+    id += delta;
+  }
+  return static_cast<uint32_t>(id);
+}
+
 void SegList::Append(uint32_t id) {
-  TLDB_CHECK(bytes_ == 0 || id > last_);
+  const uint32_t prev = last();
+  TLDB_CHECK(bytes_ == 0 || id > prev);
   uint8_t buf[10];
-  const size_t n = PutVarint64(buf, id - (bytes_ == 0 ? 0 : last_));
+  const size_t n = PutVarint64(buf, id - prev);
   const uint32_t new_bytes = bytes_ + static_cast<uint32_t>(n);
   if (new_bytes <= kInlineBytes) {
     std::memcpy(inline_ + bytes_, buf, n);
@@ -58,14 +49,15 @@ void SegList::Append(uint32_t id) {
     std::memcpy(heap + bytes_, buf, n);
     heap_ = heap;
   } else {
+    uint8_t* heap = heap_;
     if (std::bit_ceil(new_bytes) > std::bit_ceil(bytes_)) {
-      heap_ = static_cast<uint8_t*>(std::realloc(heap_, std::bit_ceil(new_bytes)));
-      TLDB_CHECK(heap_ != nullptr);
+      heap = static_cast<uint8_t*>(std::realloc(heap, std::bit_ceil(new_bytes)));
+      TLDB_CHECK(heap != nullptr);
+      heap_ = heap;
     }
-    std::memcpy(heap_ + bytes_, buf, n);
+    std::memcpy(heap + bytes_, buf, n);
   }
   bytes_ = new_bytes;
-  last_ = id;
 }
 
 void SegList::Decode(std::vector<uint32_t>* out) const {
@@ -83,14 +75,9 @@ void SegList::Decode(std::vector<uint32_t>* out) const {
   }
 }
 
-void SegList::Assign(const std::vector<uint32_t>& ids) {
-  Clear();
-  for (uint32_t id : ids) Append(id);
-}
-
 // ---- TimelineTable ----
 
-TimelineTable::TimelineTable() : slots_(1024, 0), shift_(64 - 10) {}
+TimelineTable::TimelineTable() : slots_(1024, 0), tags_(1024, 0) {}
 
 std::string_view TimelineTable::key(uint32_t id) const {
   const uint32_t ref = state(id).key_ref;
@@ -100,10 +87,11 @@ std::string_view TimelineTable::key(uint32_t id) const {
 
 uint32_t TimelineTable::Find(std::string_view k, uint64_t key_hash) const {
   const uint64_t mask = slots_.size() - 1;
-  for (uint64_t i = key_hash >> shift_;; i = (i + 1) & mask) {
+  const auto tag = static_cast<uint8_t>(key_hash >> 56);
+  for (uint64_t i = key_hash & mask;; i = (i + 1) & mask) {
     const uint32_t s = slots_[i];
     if (s == 0) return kNone;
-    if (key(s - 1) == k) return s - 1;
+    if (tags_[i] == tag && key(s - 1) == k) return s - 1;
   }
 }
 
@@ -124,9 +112,10 @@ uint32_t TimelineTable::AddKey(std::string_view k) {
 
 void TimelineTable::Place(uint32_t id, uint64_t key_hash) {
   const uint64_t mask = slots_.size() - 1;
-  uint64_t i = key_hash >> shift_;
+  uint64_t i = key_hash & mask;
   while (slots_[i] != 0) i = (i + 1) & mask;
   slots_[i] = id + 1;
+  tags_[i] = static_cast<uint8_t>(key_hash >> 56);
 }
 
 uint32_t TimelineTable::Insert(std::string_view k, uint64_t key_hash) {
@@ -149,14 +138,14 @@ uint32_t TimelineTable::FindOrInsert(std::string_view k, uint64_t key_hash) {
 void TimelineTable::Grow() {
   // Slots hold only ids, so positions are recomputed from the keys.
   slots_.assign(slots_.size() * 2, 0);
-  --shift_;
+  tags_.assign(slots_.size(), 0);
   for (uint32_t id = 0; id < size_; ++id) Place(id, KeyHash(key(id)));
 }
 
 uint64_t TimelineTable::MemoryBytes() const {
   uint64_t n = chunks_.size() * sizeof(TimelineState) * (kChunkMask + 1);
   n += arena_.size() * uint64_t{kArenaChunkBytes};
-  n += slots_.capacity() * sizeof(uint32_t);
+  n += slots_.capacity() * sizeof(uint32_t) + tags_.capacity();
   for (uint32_t id = 0; id < size_; ++id) n += state(id).segs.heap_bytes();
   return n;
 }

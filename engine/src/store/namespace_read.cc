@@ -167,7 +167,7 @@ Result<Message> NamespaceLog::Get(std::string_view key, Seq seq) {
   if (id == TimelineTable::kNone) {
     return Status::NotFound("timeline '" + std::string(key) + "' does not exist");
   }
-  if (seq > table_.state(id).visible_seq) {
+  if (seq > table_.state(id).visible_seq()) {
     return Status::NotFound("timeline '" + std::string(key) + "' has no seq " +
                             std::to_string(seq));
   }
@@ -182,7 +182,7 @@ Result<std::vector<Message>> NamespaceLog::Scan(std::string_view key, const Scan
   std::shared_lock l(mu_);
   const uint32_t id = table_.Find(key, KeyHash(key));
   if (id == TimelineTable::kNone || o.limit == 0) return out;
-  const Seq visible = table_.state(id).visible_seq;
+  const Seq visible = table_.state(id).visible_seq();
   Seq lo = std::max<Seq>(o.from_seq, 1);
   const Seq hi = o.to_seq == 0 ? visible : std::min(o.to_seq, visible);
   if (lo > hi) return out;
@@ -224,7 +224,7 @@ Result<std::vector<Message>> NamespaceLog::Scan(std::string_view key, const Scan
 Seq NamespaceLog::LastSeq(std::string_view key) {
   std::shared_lock l(mu_);
   const uint32_t id = table_.Find(key, KeyHash(key));
-  return id == TimelineTable::kNone ? 0 : table_.state(id).visible_seq;
+  return id == TimelineTable::kNone ? 0 : table_.state(id).visible_seq();
 }
 
 }  // namespace tldb

@@ -162,7 +162,8 @@ Status NamespaceLog::FoldIndex(const SealedSegment& seg) {
                                 "' continues at seq " + std::to_string(e.first_seq) +
                                 " after seq " + std::to_string(st.last_seq));
     }
-    st.last_seq = st.visible_seq = e.first_seq + e.count - 1;
+    st.last_seq = e.first_seq + e.count - 1;
+    st.unpublished = 0;
     st.last_ts = std::max(st.last_ts, e.last_ts);
     st.segs.Append(static_cast<uint32_t>(seg.id));
     timeline_of[i] = id;
@@ -230,7 +231,7 @@ Status NamespaceLog::IndexActiveRecord(const RecordView& r, uint64_t offset, std
                                 std::to_string(seq) + " after " + std::to_string(st.last_seq));
     }
     IndexRecord(id, seq, offset, r.timestamp_ms, cmid);
-    st.visible_seq = seq;
+    st.Publish(seq);
     return Status::Ok();
   };
   if (r.type == format::RecordType::kMessage) return one(r.key, r.seq, r.client_msg_id);

@@ -165,7 +165,7 @@ bool NamespaceLog::RunOneGroup() {
     std::unique_lock l(mu_);
     for (const Assigned& a : assigned) {
       TimelineState& st = table_.state(a.timeline);
-      st.visible_seq = std::max(st.visible_seq, a.seq);
+      st.Publish(a.seq);
     }
     published_end_ = std::max(published_end_, end);
     if (need_sync) active_->set_durable_end(std::max(active_->durable_end(), end));
@@ -301,6 +301,7 @@ void NamespaceLog::IndexRecord(uint32_t timeline, Seq seq, uint64_t offset, Time
   ActiveSegment::Slot& slot = active_->slot(st.active_slot);
   TLDB_CHECK(slot.first_seq() + slot.size() == seq);
   slot.push_back(static_cast<uint32_t>(offset));
+  st.unpublished += static_cast<uint32_t>(seq - st.last_seq);  // visible_seq() stays put
   st.last_seq = seq;
   st.last_ts = ts;
   active_->NoteTimestamp(ts);
