@@ -21,25 +21,10 @@ uint64_t StoreLayout::SegmentCount() const {
 }
 
 Status ListNamespaceDir(FileSystem& fs, NamespaceRef* ns) {
-  TLDB_ASSIGN_OR_RETURN(auto names, fs.ListDir(ns->dir));
-  std::sort(names.begin(), names.end());
+  TLDB_ASSIGN_OR_RETURN(NamespaceFiles listing, ListNamespaceFiles(fs, ns->dir));
+  for (const auto& name : listing.temp_names) ns->temp_files.push_back(ns->dir + "/" + name);
   std::map<uint64_t, std::pair<bool, bool>> files;  // id -> (segment, index)
-  for (const auto& name : names) {
-    uint64_t id = 0;
-    switch (ParseFileName(name, &id)) {
-      case FileKind::kTemp:
-        ns->temp_files.push_back(ns->dir + "/" + name);
-        break;
-      case FileKind::kSegment:
-        files[id].first = true;
-        break;
-      case FileKind::kIndex:
-        files[id].second = true;
-        break;
-      case FileKind::kOther:
-        break;
-    }
-  }
+  for (const auto& [id, has] : listing.by_id) files[id] = {has.segment, has.index};
   for (const auto& [id, has] : files) {
     if (!has.first) {
       ns->orphan_indexes.push_back(IndexFileName(ns->dir, id));

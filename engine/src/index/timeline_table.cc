@@ -21,17 +21,9 @@ size_t SegList::heap_bytes() const {
 }
 
 uint32_t SegList::last() const {
-  const uint8_t* p = bytes();
-  const uint8_t* end = p + bytes_;
-  uint64_t id = 0;
-  while (p < end) {
-    uint64_t delta;
-    const size_t n = GetVarint64(p, end, &delta);
-    TLDB_CHECK(n != 0);
-    p += n;
-    id += delta;
-  }
-  return static_cast<uint32_t>(id);
+  uint32_t last = 0;
+  ForEach([&](uint32_t id) { last = id; });
+  return last;
 }
 
 void SegList::Append(uint32_t id) {
@@ -62,17 +54,7 @@ void SegList::Append(uint32_t id) {
 
 void SegList::Decode(std::vector<uint32_t>* out) const {
   out->clear();
-  const uint8_t* p = bytes();
-  const uint8_t* end = p + bytes_;
-  uint64_t id = 0;
-  while (p < end) {
-    uint64_t delta;
-    const size_t n = GetVarint64(p, end, &delta);
-    TLDB_CHECK(n != 0);
-    p += n;
-    id += delta;
-    out->push_back(static_cast<uint32_t>(id));
-  }
+  ForEach([&](uint32_t id) { out->push_back(id); });
 }
 
 // ---- TimelineTable ----

@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "tldb/types.h"
+#include "util/check.h"
+#include "util/coding.h"
 
 namespace tldb {
 
@@ -41,6 +43,21 @@ class SegList {
  private:
   static constexpr uint32_t kInlineBytes = 8;
   const uint8_t* bytes() const { return bytes_ <= kInlineBytes ? inline_ : heap_; }
+  // Calls fn(id) for each id, ascending.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    const uint8_t* p = bytes();
+    const uint8_t* end = p + bytes_;
+    uint64_t id = 0;
+    while (p < end) {
+      uint64_t delta;
+      const size_t n = GetVarint64(p, end, &delta);
+      TLDB_CHECK(n != 0);
+      p += n;
+      id += delta;
+      fn(static_cast<uint32_t>(id));
+    }
+  }
 
   uint32_t bytes_ = 0;
   union {

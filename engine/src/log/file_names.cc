@@ -3,6 +3,8 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "io/file_system.h"
+
 namespace tldb {
 namespace {
 
@@ -59,6 +61,28 @@ FileKind ParseFileName(std::string_view name, uint64_t* segment_id) {
   if (ext == "seg") return FileKind::kSegment;
   if (ext == "idx") return FileKind::kIndex;
   return FileKind::kOther;
+}
+
+Result<NamespaceFiles> ListNamespaceFiles(FileSystem& fs, const std::string& ns_dir) {
+  TLDB_ASSIGN_OR_RETURN(auto names, fs.ListDir(ns_dir));
+  NamespaceFiles out;
+  for (const auto& name : names) {
+    uint64_t id = 0;
+    switch (ParseFileName(name, &id)) {
+      case FileKind::kTemp:
+        out.temp_names.push_back(name);
+        break;
+      case FileKind::kSegment:
+        out.by_id[id].segment = true;
+        break;
+      case FileKind::kIndex:
+        out.by_id[id].index = true;
+        break;
+      case FileKind::kOther:
+        break;
+    }
+  }
+  return out;
 }
 
 }  // namespace tldb

@@ -6,9 +6,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "tldb/status.h"
 
 namespace tldb {
 
@@ -23,5 +27,18 @@ std::string IndexFileName(const std::string& ns_dir, uint64_t segment_id);
 
 // Parses a file name inside a namespace directory; sets *segment_id for segments and indexes.
 FileKind ParseFileName(std::string_view name, uint64_t* segment_id);
+
+class FileSystem;
+
+// What a namespace directory holds, by segment id (recovery and the admin tools read it alike).
+struct NamespaceFiles {
+  struct Files {
+    bool segment = false;
+    bool index = false;
+  };
+  std::map<uint64_t, Files> by_id;      // ascending ids
+  std::vector<std::string> temp_names;  // *.tmp names (not paths)
+};
+Result<NamespaceFiles> ListNamespaceFiles(FileSystem& fs, const std::string& ns_dir);
 
 }  // namespace tldb

@@ -19,30 +19,14 @@ namespace tldb {
 
 Status NamespaceLog::Recover() {
   TLDB_RETURN_IF_ERROR(fs_->CreateDir(dir_));
-  TLDB_ASSIGN_OR_RETURN(auto names, fs_->ListDir(dir_));
+  TLDB_ASSIGN_OR_RETURN(NamespaceFiles listing, ListNamespaceFiles(*fs_, dir_));
+  for (const auto& name : listing.temp_names) TLDB_RETURN_IF_ERROR(fs_->Remove(dir_ + "/" + name));
   std::map<uint64_t, std::pair<bool, bool>> files;  // id -> (segment, index)
-  for (const auto& name : names) {
-    uint64_t id = 0;
-    switch (ParseFileName(name, &id)) {
-      case FileKind::kTemp:
-        TLDB_RETURN_IF_ERROR(fs_->Remove(dir_ + "/" + name));
-        break;
-      case FileKind::kSegment:
-        files[id].first = true;
-        break;
-      case FileKind::kIndex:
-        files[id].second = true;
-        break;
-      case FileKind::kOther:
-        break;
-    }
-  }
-  for (auto it = files.begin(); it != files.end();) {
-    if (!it->second.first) {  // an index without its segment
-      TLDB_RETURN_IF_ERROR(fs_->Remove(IndexFileName(dir_, it->first)));
-      it = files.erase(it);
-    } else {
-      ++it;
+  for (const auto& [id, has] : listing.by_id) {
+    if (has.segment) {
+      files[id] = {true, has.index};
+    } else {  // an index without its segment
+      TLDB_RETURN_IF_ERROR(fs_->Remove(IndexFileName(dir_, id)));
     }
   }
   if (files.empty()) return CreateActive(1);
