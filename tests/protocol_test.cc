@@ -136,7 +136,8 @@ TEST(MessagesTest, EveryRequestRoundTrips) {
   ExpectStrict<CursorGetRequest>(Body(CursorGetRequest{"dev", "store", {"a", "b"}}));
 
   LastSeqRequest l;
-  ASSERT_TRUE(Decode(Body(LastSeqRequest{"store", {"a", "b"}}), &l));
+  std::string lb = Body(LastSeqRequest{"store", {"a", "b"}});  // l views into lb
+  ASSERT_TRUE(Decode(lb, &l));
   ASSERT_EQ(l.timelines.size(), 2u);
   EXPECT_EQ(l.timelines[1], "b");
   SubscribeRequest s;

@@ -474,7 +474,11 @@ void ClientImpl::FailAll(const Status& s) {
     std::lock_guard lock(mu_);
     for (auto& [id, p] : pending_) cbs.push_back(std::move(p.cb));
     pending_.clear();
-    for (auto& [id, sub] : subs_) handlers.push_back(std::move(sub.handler));
+    // After Close() the user ended the subscriptions: their handlers are not called again
+    // (they may refer to state the caller is destroying).
+    if (!closing_) {
+      for (auto& [id, sub] : subs_) handlers.push_back(std::move(sub.handler));
+    }
     subs_.clear();
     sub_by_wire_.clear();
   }

@@ -213,6 +213,9 @@ void Loop::OnReadable(Connection& c) {
       c.CompactIn();
     }
     if (!Find(c.id())) return;  // closed while parsing
+    // A short read drained the socket: skip the recv that would only say EAGAIN (epoll is
+    // level-triggered and reports the socket again when more arrives).
+    if (static_cast<size_t>(n) < scratch_.size()) break;
   }
   AfterInput(c, progressed);
 }

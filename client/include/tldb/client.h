@@ -178,8 +178,8 @@ class Client {
   // ---- subscriptions ----
   // Delivers every message of (ns, timeline) with seq > after_seq (from_latest: only messages
   // appended from now on) to `handler`, in order, on the I/O thread, until Unsubscribe() or
-  // the subscription ends (handler gets a non-OK status once). Returns once the server
-  // confirmed the subscription.
+  // the subscription ends (handler gets a non-OK status once; not after Close() or the
+  // Client's destruction). Returns once the server confirmed the subscription.
   Result<SubscriptionId> Subscribe(std::string_view ns, std::string_view timeline, Seq after_seq,
                                    bool from_latest, SubscriptionHandler handler,
                                    CallOptions call = {});
