@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/build.sh "$@"
+bash tools/fuzz_smoke.sh  # libFuzzer on the frame decoder, briefly (clang)
 cd "${BUILD_DIR:-build}"
 ctest --output-on-failure -j "$(nproc)" --timeout 900
