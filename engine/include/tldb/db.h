@@ -71,6 +71,7 @@ class Db {
                                       const AppendOptions& options = {}) = 0;
   // The same without blocking: `done` runs once, on an engine thread, after the append is as
   // durable as requested (or failed). Used by the server so that no thread waits per request.
+  // The arguments are copied before AppendAsync returns; the caller may free them at once.
   virtual void AppendAsync(std::string_view ns, std::string_view timeline, std::string_view payload,
                            const AppendOptions& options, AppendCallback done) = 0;
 
