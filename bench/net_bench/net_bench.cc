@@ -3,6 +3,7 @@
 //   net_bench --server 127.0.0.1:7070 --mode append --connections 50 --depth 16 --seconds 5
 //   net_bench --mode scan --connections 50 --timelines 10000      (latest-20 scans)
 //   net_bench --mode wait --iterations 1000                        (WAIT wake-up latency)
+//   net_bench --mode ping --connections 50                         (request rate, no engine work)
 //
 // Prints requests/s and latency percentiles; writes nothing anywhere else.
 #include <arpa/inet.h>
@@ -249,8 +250,8 @@ int main(int argc, char** argv) {
   Args a;
   CLI::App app{"net_bench: loopback load generator for tldb-server"};
   app.add_option("--server", a.server)->capture_default_str();
-  app.add_option("--mode", a.mode, "append, scan or wait")
-      ->check(CLI::IsMember({"append", "scan", "wait"}));
+  app.add_option("--mode", a.mode, "append, scan, wait or ping")
+      ->check(CLI::IsMember({"append", "scan", "wait", "ping"}));
   app.add_option("--ns", a.ns)->capture_default_str();
   app.add_option("--connections", a.connections)->capture_default_str();
   app.add_option("--depth", a.depth, "Requests in flight per connection")->capture_default_str();
@@ -278,6 +279,15 @@ int main(int argc, char** argv) {
                        tldb::proto::AppendRequest{a.ns, key, "", false, 0, dur, payload});
         },
         "append");
+    return 0;
+  }
+  if (a.mode == "ping") {
+    ClosedLoop(
+        a,
+        [&](Conn&, uint64_t id, std::mt19937&) {
+          return Frame(Op::kPing, id, tldb::proto::PingRequest{});
+        },
+        "ping");
     return 0;
   }
   Populate(a);
