@@ -112,6 +112,7 @@ class NamespaceLog {
 
   // ---- segment preparation (namespace_prepare.cc) ----
   void RequestPrepare(uint64_t id);
+  void MaybePrepareNext(uint64_t end);
   void PreparerLoop();
   Status PrepareSegment(uint64_t id);
   // True if "<id>.seg.tmp" is fully prepared; the caller renames it into place.
@@ -149,6 +150,7 @@ class NamespaceLog {
   bool leader_waiting_ = false;        // the leader waits in WaitForStragglers
   std::condition_variable queue_cv_;   // signalled on enqueue while leader_waiting_
   size_t last_synced_group_size_ = 0;  // leader only
+  uint64_t prepare_requested_ = 0;     // leader only: highest segment id asked to prepare
   bool handoff_ = false;
   bool stopping_ = false;
   Status sticky_;  // first write/sync error; every later append fails with it

@@ -32,6 +32,17 @@ void NamespaceLog::RequestPrepare(uint64_t id) {
   }
 }
 
+// Once the active segment is half full, its successor is prepared (an idle namespace costs no
+// disk for it). Called by the leader after each group; only the leader changes active_.
+void NamespaceLog::MaybePrepareNext(uint64_t end) {
+  if (db_options_.prezero == Options::Prezero::kOff) return;
+  if (end < entry_.options.segment_bytes_max / 2) return;
+  const uint64_t next = active_->id() + 1;
+  if (prepare_requested_ >= next) return;
+  prepare_requested_ = next;
+  RequestPrepare(next);
+}
+
 bool NamespaceLog::TakePrepared(uint64_t id) {
   std::lock_guard l(prep_mu_);
   created_id_ = std::max(created_id_, id);  // a preparation of `id` finishing later is stale

@@ -201,7 +201,6 @@ Status NamespaceLog::RecoverActive(uint64_t id) {
     off += r.length;
   }
   published_end_ = active_->end();
-  RequestPrepare(id + 1);
   return Status::Ok();
 }
 

@@ -170,6 +170,7 @@ bool NamespaceLog::RunOneGroup() {
     published_end_ = std::max(published_end_, end);
     if (need_sync) active_->set_durable_end(std::max(active_->durable_end(), end));
   }
+  MaybePrepareNext(end);
   Complete(group);
   return true;
 }
@@ -399,7 +400,6 @@ Status NamespaceLog::CreateActive(uint64_t id) {
   active_ =
       std::make_unique<ActiveSegment>(id, std::move(file), std::string_view(header, sizeof header));
   published_end_ = active_->end();
-  RequestPrepare(id + 1);
   return Status::Ok();
 }
 
