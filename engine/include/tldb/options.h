@@ -70,9 +70,9 @@ struct Options {
   uint64_t group_bytes_max = 4ull << 20;
   // How the next segment's blocks are written ahead of time (zeros, fdatasync'ed), so that
   // group-commit fdatasyncs overwrite allocated blocks instead of extending the file: on ext4
-  // that halves fdatasync latency (docs/benchmarks.md). kBackground: a thread per namespace
-  // prepares the next segment while the current one fills. kInline: prepared synchronously when
-  // a segment is created (deterministic; the simulated backend's crash sweeps use it). kOff:
+  // that halves fdatasync latency (docs/benchmarks.md). Preparation starts once the active
+  // segment is half full. kBackground: by a thread per namespace. kInline: synchronously by the
+  // group-commit leader (deterministic; the simulated backend's crash sweeps use it). kOff:
   // segments grow by appending.
   enum class Prezero : uint8_t { kOff, kInline, kBackground };
   Prezero prezero = Prezero::kBackground;
