@@ -10,8 +10,9 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -289,17 +290,26 @@ TEST_F(DamageTest, SalvageCutsDamageAndReportsIt) {
   EXPECT_NE(events[0].find("salvage"), std::string::npos);
 }
 
-TEST(SealedDamageTest, FlippedSealedRecordIsReportedNotServed) {
+// A simulated store of 1000 buffered appends in 64 KiB segments, so at least one is sealed.
+// msg(i) gives the i-th append's timeline and payload.
+std::shared_ptr<SimFileSystem> SealedStore(
+    const std::function<std::pair<std::string, std::string>(int)>& msg) {
   auto fs = std::make_shared<SimFileSystem>();
-  {
-    auto db = std::move(Db::Open(kDir, SimOptions(fs)).value());
-    ASSERT_TRUE(db->CreateNamespace("store", SmallSegments()).ok());
-    AppendOptions b;
-    b.durability = Durability::kBuffered;
-    for (int i = 0; i < 1000; ++i) {
-      ASSERT_TRUE(db->Append("store", "t", std::string(100, 'a' + i % 26), b).ok());
-    }
+  auto db = std::move(Db::Open(kDir, SimOptions(fs)).value());
+  EXPECT_TRUE(db->CreateNamespace("store", SmallSegments()).ok());
+  AppendOptions b;
+  b.durability = Durability::kBuffered;
+  for (int i = 0; i < 1000; ++i) {
+    const auto [timeline, payload] = msg(i);
+    EXPECT_TRUE(db->Append("store", timeline, payload, b).ok());
   }
+  return fs;
+}
+
+TEST(SealedDamageTest, FlippedSealedRecordIsReportedNotServed) {
+  auto fs = SealedStore([](int i) {
+    return std::pair<std::string, std::string>("t", std::string(100, 'a' + i % 26));
+  });
   const std::string seg = SegmentFileName(std::string(kDir) + "/ns/store", 1);
   std::string data = *fs->GetFileData(seg);
   data[200] ^= 1;  // inside the second record of the sealed first segment
@@ -316,17 +326,10 @@ TEST(SealedDamageTest, FlippedSealedRecordIsReportedNotServed) {
 
 TEST(SealedDamageTest, DamagedIndexIsRebuiltFromTheSegment) {
   const std::string kPad(100, 'z');  // 1000 records of ~140 bytes roll two 64 KiB segments
-  auto fs = std::make_shared<SimFileSystem>();
-  {
-    auto db = std::move(Db::Open(kDir, SimOptions(fs)).value());
-    ASSERT_TRUE(db->CreateNamespace("store", SmallSegments()).ok());
-    AppendOptions b;
-    b.durability = Durability::kBuffered;
-    for (int i = 0; i < 1000; ++i) {
-      ASSERT_TRUE(
-          db->Append("store", "t" + std::to_string(i % 3), std::to_string(i) + kPad, b).ok());
-    }
-  }
+  auto fs = SealedStore([&](int i) {
+    return std::pair<std::string, std::string>("t" + std::to_string(i % 3),
+                                               std::to_string(i) + kPad);
+  });
   const std::string idx = IndexFileName(std::string(kDir) + "/ns/store", 1);
   std::string data = *fs->GetFileData(idx);
   data[data.size() / 2] ^= 4;
