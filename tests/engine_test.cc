@@ -36,7 +36,10 @@ class EngineTest : public ::testing::TestWithParam<std::string> {
     Options o;
     o.file_system = fs_;
     o.clock = clock_;
-    if (GetParam() == "sim") o.prezero = Options::Prezero::kInline;
+    if (GetParam() == "sim") {
+      o.prezero = Options::Prezero::kInline;
+      o.background_maintenance = false;  // deterministic: maintenance only when a test asks
+    }
     return o;
   }
   void Reopen() {

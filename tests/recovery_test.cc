@@ -36,6 +36,7 @@ Options SimOptions(std::shared_ptr<SimFileSystem> fs, bool salvage = false) {
   o.clock = std::make_shared<ManualClock>(1'700'000'000'000);
   o.salvage = salvage;
   o.prezero = Options::Prezero::kInline;  // deterministic: no background thread touches the fs
+  o.background_maintenance = false;
   return o;
 }
 

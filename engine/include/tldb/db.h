@@ -51,8 +51,50 @@ struct DbStats {
   std::string io_backend;  // "uring", "posix" or "sim"
 };
 
+// What a maintenance operation does to one timeline (docs/design.md "Recall, edit, trim").
+enum class MutationKind : uint8_t {
+  kRecall = 1,          // delete message `seq`; Get then answers Deleted
+  kEdit = 2,            // replace the payload of message `seq`
+  kTrim = 3,            // delete every message with SeqId < `seq`
+  kDeleteTimeline = 4,  // delete every message with SeqId <= `seq` (0: the timeline's last)
+};
+
+struct Mutation {
+  MutationKind kind = MutationKind::kRecall;
+  std::string_view timeline;
+  Seq seq = 0;
+  std::string_view payload;  // kEdit: the new payload
+  Durability durability = Durability::kDefault;
+};
+
+struct MutationResult {
+  // kRecall/kEdit: the message's SeqId; kTrim: the first SeqId kept; kDeleteTimeline: the last
+  // SeqId deleted (pass it back to make a retried delete remove nothing newer).
+  Seq seq = 0;
+  bool noop = false;  // already in effect (a retry): nothing was written
+};
+
+struct CompactionProgress {
+  uint64_t segments_total = 0;  // segments chosen for this run
+  uint64_t segments_done = 0;
+  uint64_t bytes_read = 0;     // input bytes (segment data)
+  uint64_t bytes_written = 0;  // output bytes (compressed data + index)
+  uint64_t records_kept = 0;
+  uint64_t records_dropped = 0;
+  uint64_t segments_expired = 0;  // dropped whole by TTL
+};
+
+struct CompactOptions {
+  // Rewrite every sealed segment (merging and compressing them all), not only those below the
+  // namespace's compact_live_pct.
+  bool full = false;
+  // Called after each step (from the calling thread).
+  std::function<void(const CompactionProgress&)> progress;
+};
+
 using AppendCallback = std::function<void(Result<AppendResult>)>;
 using FanoutCallback = std::function<void(Result<std::vector<AppendResult>>)>;
+using MutationCallback = std::function<void(Result<MutationResult>)>;
 
 class Db {
  public:
@@ -93,10 +135,39 @@ class Db {
   virtual Result<AppendResult> Import(std::string_view ns, std::string_view timeline,
                                       const Message& m, Durability durability) = 0;
 
-  // One message, or NotFound.
+  // Recall, edit, trim or delete-timeline, durable like an append and ordered with appends in
+  // the namespace's log; retry-safe (a repeat is a no-op with the same result). SeqIds of other
+  // messages never change and are never reused.
+  virtual Result<MutationResult> Mutate(std::string_view ns, const Mutation& m) = 0;
+  virtual void MutateAsync(std::string_view ns, const Mutation& m, MutationCallback done) = 0;
+  Result<MutationResult> Recall(std::string_view ns, std::string_view timeline, Seq seq) {
+    return Mutate(ns, {MutationKind::kRecall, timeline, seq, {}, Durability::kDefault});
+  }
+  Result<MutationResult> Edit(std::string_view ns, std::string_view timeline, Seq seq,
+                              std::string_view payload) {
+    return Mutate(ns, {MutationKind::kEdit, timeline, seq, payload, Durability::kDefault});
+  }
+  Result<MutationResult> Trim(std::string_view ns, std::string_view timeline, Seq below_seq) {
+    return Mutate(ns, {MutationKind::kTrim, timeline, below_seq, {}, Durability::kDefault});
+  }
+  Result<MutationResult> DeleteTimeline(std::string_view ns, std::string_view timeline,
+                                        Seq through_seq = 0) {
+    return Mutate(ns,
+                  {MutationKind::kDeleteTimeline, timeline, through_seq, {}, Durability::kDefault});
+  }
+
+  // Changes a namespace's run-time options: ttl_ms, messages_per_timeline_max,
+  // compact_live_pct, compress_block_bytes, compress_level, durability. segment_bytes_max
+  // applies from the next segment on.
+  virtual Status SetNamespaceOptions(std::string_view ns, const NamespaceOptions& options) = 0;
+  // Drops expired segments and compacts the namespace's sealed segments now (all namespaces
+  // when `ns` is empty); blocks until done. Safe beside appends and reads.
+  virtual Result<CompactionProgress> Compact(std::string_view ns, const CompactOptions& o) = 0;
+
+  // One message, NotFound (never existed) or Deleted (recalled, trimmed, deleted or expired).
   virtual Result<Message> Get(std::string_view ns, std::string_view timeline, Seq seq) = 0;
-  // Messages with from_seq <= seq <= to_seq in the requested direction. A backward scan with
-  // to_seq = 0 is "latest N".
+  // Messages with from_seq <= seq <= to_seq in the requested direction, skipping deleted ones.
+  // A backward scan with to_seq = 0 is "latest N".
   virtual Result<std::vector<Message>> Scan(std::string_view ns, std::string_view timeline,
                                             const ScanOptions& options) = 0;
   // Last visible SeqId per timeline (0 for a timeline that does not exist), from memory.

@@ -24,11 +24,29 @@ inline constexpr uint32_t kNamespaceNameBytesMax = 64;
 inline constexpr uint64_t kSegmentBytesMin = 64u << 10;       // below this, headers dominate
 inline constexpr uint64_t kSegmentBytesCeiling = 1ull << 31;  // offsets are 32-bit on disk
 inline constexpr uint32_t kFanoutTimelinesCeiling = 100'000;
+inline constexpr uint32_t kCompressBlockBytesMin = 4u << 10;  // below this zstd gains little
+inline constexpr uint32_t kCompressBlockBytesMax = 4u << 20;  // one block is read per lookup
 
 // Per-namespace options, persisted in the data directory's catalog.
 struct NamespaceOptions {
-  // Messages older than this are expired (0 = kept forever). Enforced by maintenance.
+  // Messages older than this are expired (0 = kept forever): reads stop returning them at once
+  // and whole segments are deleted once their newest record is older (docs/design.md "TTL").
+  // Can be changed at run time (Db::SetNamespaceOptions).
   uint64_t ttl_ms = 0;
+  // Keep only the newest N messages of each timeline (0 = no limit). Older ones are hidden from
+  // reads at once and their bytes are reclaimed by compaction. Can be changed at run time.
+  uint64_t messages_per_timeline_max = 0;
+  // Compaction rewrites a sealed segment once less than this percentage of its bytes is live
+  // (recalled, edited-over, trimmed, deleted and expired records are dead). 50: a rewrite then
+  // at least halves the segment, so write amplification stays at most 2x per rewrite.
+  uint32_t compact_live_pct = 50;
+  // Compacted segments are stored as zstd-compressed blocks of about this many uncompressed
+  // bytes. 64 KiB: 2.8x on chat-like JSON at level 1 (MACHINE.md), and one block is one read.
+  uint32_t compress_block_bytes = 64u << 10;
+  // zstd level for compacted blocks (1..19). 1: ~400 MB/s, most of the ratio.
+  int32_t compress_level = 1;
+
+  bool operator==(const NamespaceOptions&) const = default;
   // The active segment rolls once it holds this many bytes. 64 MiB: big enough that a roll
   // (index write, new file, directory fsync: ~1 ms) is rare, small enough that TTL frees space
   // in fine steps and a crash re-scans little.
@@ -79,6 +97,13 @@ struct Options {
   // Open even if a segment is corrupt before its durable point: the damaged tail is cut and
   // the loss is reported through `on_event`. Off by default: corruption refuses to open.
   bool salvage = false;
+  // Background maintenance: TTL segment drops (scheduled from the oldest segment's expiry) and
+  // compaction of segments whose live fraction fell below compact_live_pct. Off: only on
+  // demand (Db::Compact, Db::RunMaintenance).
+  bool background_maintenance = true;
+  // Compaction I/O budget (bytes read + written per second). 64 MiB/s: a few percent of this
+  // disk's 1.6 GB/s sequential rate, so foreground fdatasyncs barely queue behind it.
+  uint64_t compaction_bytes_per_s = 64ull << 20;
   // Receives one line per notable event (recovery cuts, corruption, sticky errors).
   std::function<void(std::string_view)> on_event;
 };

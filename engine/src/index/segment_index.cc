@@ -46,7 +46,24 @@ void SegmentIndexBuilder::AddDedupe(std::string_view key, uint64_t cmid_hash, Se
   dedupe_.push_back({std::string(key), cmid_hash, seq, ts});
 }
 
+void SegmentIndexBuilder::AddMutation(std::string_view key, uint64_t key_hash, uint8_t type,
+                                      Seq seq, uint32_t offset) {
+  mutations_.push_back({std::string(key), type, seq, offset});
+  mutation_keys_.emplace_back(std::string(key), key_hash);
+}
+
+void SegmentIndexBuilder::AddEmptyTimelines() {
+  std::unordered_map<std::string_view, bool> have;
+  for (const auto& t : timelines_) have.emplace(t.key, true);
+  std::vector<Timeline> extra;
+  for (const auto& [key, hash] : mutation_keys_) {
+    if (have.emplace(key, true).second) extra.push_back({key, hash, 0, 0, {}});
+  }
+  for (auto& t : extra) timelines_.push_back(std::move(t));
+}
+
 std::string SegmentIndexBuilder::Finish(uint32_t data_end, TimestampMs min_ts, TimestampMs max_ts) {
+  AddEmptyTimelines();
   std::sort(timelines_.begin(), timelines_.end(), [](const Timeline& a, const Timeline& b) {
     return a.key_hash != b.key_hash ? a.key_hash < b.key_hash : a.key < b.key;
   });
@@ -73,7 +90,11 @@ std::string SegmentIndexBuilder::Finish(uint32_t data_end, TimestampMs min_ts, T
   EncodeFixed64(h + 48, static_cast<uint64_t>(max_ts));
   const uint32_t bits = DirectoryBits(static_cast<uint32_t>(timelines_.size()));
   EncodeFixed32(h + 56, bits);
-  EncodeFixed32(h + 60, static_cast<uint32_t>(Hash64(h, 60)));
+  EncodeFixed32(h + 60, static_cast<uint32_t>(mutations_.size()));
+  EncodeFixed32(h + 64, static_cast<uint32_t>(blocks_.size()));
+  EncodeFixed32(h + 68, generation_);
+  EncodeFixed32(h + 72, compressed_ ? 1 : 0);
+  EncodeFixed32(h + 92, static_cast<uint32_t>(Hash64(h, 92)));
   // Directory: dir[b] = first entry whose hash has top `bits` bits >= b.
   const uint64_t buckets = uint64_t{1} << bits;
   uint32_t e = 0;
@@ -110,6 +131,22 @@ std::string SegmentIndexBuilder::Finish(uint32_t data_end, TimestampMs min_ts, T
     EncodeFixed32(e + 24, it->second);
     out.append(e, kDedupeBytes);
   }
+  for (const auto& m : mutations_) {
+    auto it = entry_of.find(m.key);
+    TLDB_CHECK(it != entry_of.end());
+    char e[kMutationBytes] = {};
+    EncodeFixed32(e, it->second);
+    e[4] = static_cast<char>(m.type);
+    EncodeFixed64(e + 8, m.seq);
+    EncodeFixed32(e + 16, m.offset);
+    out.append(e, kMutationBytes);
+  }
+  for (const auto& b : blocks_) {
+    PutFixed32(&out, b.raw_start);
+    PutFixed32(&out, b.file_offset);
+    PutFixed32(&out, b.stored_bytes);
+    PutFixed32(&out, b.raw_bytes);
+  }
   for (const auto& t : timelines_) out += t.key;
   PutFixed64(&out, Hash64(out.data(), out.size()));
   return out;
@@ -118,17 +155,25 @@ std::string SegmentIndexBuilder::Finish(uint32_t data_end, TimestampMs min_ts, T
 Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_id,
                                 uint64_t segment_id, std::string_view what) {
   const std::string where(what);
-  if (file.size() < kHeaderBytes + kFooterBytes) {
+  if (file.size() < kHeaderBytesV1 + kFooterBytes) {
     return Status::Corruption(where + ": index file truncated");
   }
   const char* h = file.data();
   if (std::memcmp(h, kMagic, 8) != 0) return Status::Corruption(where + ": bad index magic");
-  if (DecodeFixed32(h + 60) != static_cast<uint32_t>(Hash64(h, 60))) {
-    return Status::Corruption(where + ": index header checksum mismatch");
-  }
-  if (DecodeFixed32(h + 8) != kVersion) {
+  const uint32_t version = DecodeFixed32(h + 8);
+  if (version != 1 && version != kVersion) {
     return Status::Corruption(where + ": unsupported index version");
   }
+  const size_t header_bytes = version == 1 ? kHeaderBytesV1 : kHeaderBytes;
+  const size_t sum_at = header_bytes - 4;
+  if (file.size() < header_bytes + kFooterBytes ||
+      DecodeFixed32(h + sum_at) != static_cast<uint32_t>(Hash64(h, sum_at))) {
+    return Status::Corruption(where + ": index header checksum mismatch");
+  }
+  mutation_count_ = version == 1 ? 0 : DecodeFixed32(h + 60);
+  block_count_ = version == 1 ? 0 : DecodeFixed32(h + 64);
+  summary_.generation = version == 1 ? 0 : DecodeFixed32(h + 68);
+  summary_.compressed = version == 1 ? false : (DecodeFixed32(h + 72) & 1) != 0;
   summary_.namespace_id = DecodeFixed32(h + 12);
   summary_.segment_id = DecodeFixed64(h + 16);
   summary_.data_end = DecodeFixed32(h + 24);
@@ -143,9 +188,10 @@ Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_i
   }
   if (dir_bits_ > kDirectoryBitsMax) return Status::Corruption(where + ": bad directory size");
   const uint64_t dir_bytes = ((uint64_t{1} << dir_bits_) + 1) * 4;
-  const uint64_t fixed = kHeaderBytes + dir_bytes + uint64_t{timeline_count_} * kEntryBytes +
+  const uint64_t fixed = header_bytes + dir_bytes + uint64_t{timeline_count_} * kEntryBytes +
                          uint64_t{offset_count_} * 4 + uint64_t{dedupe_count_} * kDedupeBytes +
-                         kFooterBytes;
+                         uint64_t{mutation_count_} * kMutationBytes +
+                         uint64_t{block_count_} * kBlockBytes + kFooterBytes;
   if (fixed > file.size() || file.size() - fixed >= (uint64_t{1} << 32)) {
     return Status::Corruption(where + ": index size mismatch");
   }
@@ -155,11 +201,13 @@ Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_i
     return Status::Corruption(where + ": index checksum mismatch");
   }
   data_ = h;
-  dir_ = h + kHeaderBytes;
+  dir_ = h + header_bytes;
   entries_ = dir_ + dir_bytes;
   offsets_ = entries_ + uint64_t{timeline_count_} * kEntryBytes;
   dedupes_ = offsets_ + uint64_t{offset_count_} * 4;
-  keys_ = dedupes_ + uint64_t{dedupe_count_} * kDedupeBytes;
+  mutations_ = dedupes_ + uint64_t{dedupe_count_} * kDedupeBytes;
+  blocks_ = mutations_ + uint64_t{mutation_count_} * kMutationBytes;
+  keys_ = blocks_ + uint64_t{block_count_} * kBlockBytes;
   // The directory must be monotonic, start at 0 and end at the entry count.
   uint32_t prev = 0;
   for (uint64_t b = 0; b <= (uint64_t{1} << dir_bits_); ++b) {
@@ -175,8 +223,10 @@ Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_i
     const char* e = entries_ + uint64_t{i} * kEntryBytes;
     const uint64_t count = DecodeFixed32(e + 24), start = DecodeFixed32(e + 28);
     const uint64_t koff = DecodeFixed32(e + 32), klen = static_cast<uint8_t>(e[36]);
-    if (count == 0 || start + count > offset_count_ || koff + klen > key_blob_bytes_ || klen == 0 ||
-        DecodeFixed64(e + 8) == 0) {
+    // count 0: a timeline with only maintenance records here (first_seq 0).
+    const bool empty_ok = count == 0 && DecodeFixed64(e + 8) == 0;
+    if ((count == 0 && !empty_ok) || start + count > offset_count_ ||
+        koff + klen > key_blob_bytes_ || klen == 0 || (count != 0 && DecodeFixed64(e + 8) == 0)) {
       return Status::Corruption(where + ": index entry " + std::to_string(i) + " out of range");
     }
   }
@@ -185,7 +235,50 @@ Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_i
       return Status::Corruption(where + ": dedupe entry out of range");
     }
   }
+  for (uint32_t i = 0; i < mutation_count_; ++i) {
+    const IndexMutation m = Mutation(i);
+    if (m.entry >= timeline_count_ || m.type < 3 || m.type > 5 || m.seq == 0) {
+      return Status::Corruption(where + ": mutation entry " + std::to_string(i) + " out of range");
+    }
+  }
+  uint64_t raw = 0;
+  for (uint32_t i = 0; i < block_count_; ++i) {
+    const IndexBlock b = Block(i);
+    if (b.raw_start < raw || b.raw_bytes == 0) {
+      return Status::Corruption(where + ": block entry " + std::to_string(i) + " out of order");
+    }
+    raw = uint64_t{b.raw_start} + b.raw_bytes;
+  }
+  if (summary_.compressed != (block_count_ > 0) && timeline_count_ > 0) {
+    return Status::Corruption(where + ": compressed segment without blocks");
+  }
   return Status::Ok();
+}
+
+IndexMutation SegmentIndexReader::Mutation(uint32_t i) const {
+  const char* e = mutations_ + uint64_t{i} * kMutationBytes;
+  return {DecodeFixed32(e), static_cast<uint8_t>(e[4]), DecodeFixed64(e + 8),
+          DecodeFixed32(e + 16)};
+}
+
+IndexBlock SegmentIndexReader::Block(uint32_t i) const {
+  const char* e = blocks_ + uint64_t{i} * kBlockBytes;
+  return {DecodeFixed32(e), DecodeFixed32(e + 4), DecodeFixed32(e + 8), DecodeFixed32(e + 12)};
+}
+
+bool SegmentIndexReader::FindBlock(uint32_t raw, IndexBlock* out) const {
+  uint32_t lo = 0, hi = block_count_;
+  while (lo < hi) {  // first block with raw_start > raw
+    const uint32_t mid = lo + (hi - lo) / 2;
+    if (DecodeFixed32(blocks_ + uint64_t{mid} * kBlockBytes) <= raw) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo == 0) return false;
+  *out = Block(lo - 1);
+  return raw - out->raw_start < out->raw_bytes;
 }
 
 IndexEntry SegmentIndexReader::Entry(uint32_t i) const {

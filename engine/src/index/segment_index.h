@@ -20,8 +20,13 @@ namespace tldb {
 
 namespace index_format {
 inline constexpr char kMagic[8] = {'T', 'L', 'D', 'B', 'I', 'D', 'X', '1'};
-inline constexpr uint32_t kVersion = 1;
-inline constexpr size_t kHeaderBytes = 64;
+inline constexpr uint32_t kVersion = 2;  // version 1 files (no mutations, no blocks) still read
+inline constexpr size_t kHeaderBytesV1 = 64;
+inline constexpr size_t kHeaderBytes = 96;
+inline constexpr size_t kMutationBytes = 24;
+inline constexpr size_t kBlockBytes = 16;
+// An offsets[] slot whose message is gone (compaction dropped it): the SeqId is deleted.
+inline constexpr uint32_t kGapOffset = 0xffffffffu;
 inline constexpr size_t kEntryBytes = 40;
 inline constexpr size_t kDedupeBytes = 32;
 inline constexpr size_t kFooterBytes = 8;
@@ -45,10 +50,29 @@ struct IndexDedupe {
   uint32_t entry = 0;  // index of the timeline's IndexEntry
 };
 
+// A maintenance record of the segment (recall, edit, trim), replayed into memory at open.
+struct IndexMutation {
+  uint32_t entry = 0;  // index of the timeline's IndexEntry
+  uint8_t type = 0;    // format::RecordType
+  Seq seq = 0;         // the SeqId acted on (trim: the first one kept)
+  uint32_t offset = 0;
+};
+
+// One zstd block of a compacted segment: uncompressed bytes [raw_start, raw_start + raw_bytes)
+// of the segment's record space are stored at file_offset (block header included).
+struct IndexBlock {
+  uint32_t raw_start = 0;
+  uint32_t file_offset = 0;
+  uint32_t stored_bytes = 0;  // block header + compressed bytes
+  uint32_t raw_bytes = 0;
+};
+
 struct IndexSummary {
   uint32_t namespace_id = 0;
   uint64_t segment_id = 0;
-  uint32_t data_end = 0;  // bytes of the segment the index covers
+  uint32_t generation = 0;  // 0: written by appends; > 0: a compaction output
+  bool compressed = false;  // records live in zstd blocks
+  uint32_t data_end = 0;    // end of the record space the index covers
   TimestampMs min_ts = 0;
   TimestampMs max_ts = 0;
 };
@@ -61,8 +85,15 @@ class SegmentIndexBuilder {
   // SeqId starting at first_seq.
   void AddTimeline(std::string_view key, uint64_t key_hash, Seq first_seq, TimestampMs last_ts,
                    std::span<const uint32_t> offsets);
-  // `key` must have been added with AddTimeline.
+  // `key` must have been added with AddTimeline or AddMutation.
   void AddDedupe(std::string_view key, uint64_t cmid_hash, Seq seq, TimestampMs ts);
+  // A maintenance record of timeline `key` (which may have no message in this segment).
+  void AddMutation(std::string_view key, uint64_t key_hash, uint8_t type, Seq seq, uint32_t offset);
+  void AddBlock(const IndexBlock& b) { blocks_.push_back(b); }
+  void SetGeneration(uint32_t generation, bool compressed) {
+    generation_ = generation;
+    compressed_ = compressed;
+  }
   // Serialises everything. min/max_ts: the segment's record timestamps; data_end: its size.
   std::string Finish(uint32_t data_end, TimestampMs min_ts, TimestampMs max_ts);
 
@@ -80,10 +111,22 @@ class SegmentIndexBuilder {
     Seq seq;
     TimestampMs ts;
   };
+  struct Mutation {
+    std::string key;
+    uint8_t type;
+    Seq seq;
+    uint32_t offset;
+  };
+  void AddEmptyTimelines();
   uint32_t ns_id_;
   uint64_t segment_id_;
+  uint32_t generation_ = 0;
+  bool compressed_ = false;
   std::vector<Timeline> timelines_;
   std::vector<Dedupe> dedupe_;
+  std::vector<Mutation> mutations_;
+  std::vector<std::pair<std::string, uint64_t>> mutation_keys_;  // key, key_hash
+  std::vector<IndexBlock> blocks_;
 };
 
 class SegmentIndexReader {
@@ -98,9 +141,15 @@ class SegmentIndexReader {
   uint32_t timeline_count() const { return timeline_count_; }
   uint32_t dedupe_count() const { return dedupe_count_; }
   uint32_t offset_count() const { return offset_count_; }
+  uint32_t mutation_count() const { return mutation_count_; }
+  uint32_t block_count() const { return block_count_; }
   IndexEntry Entry(uint32_t i) const;
   IndexDedupe Dedupe(uint32_t i) const;
-  // Segment offset of the record holding SeqId entry.first_seq + i.
+  IndexMutation Mutation(uint32_t i) const;
+  IndexBlock Block(uint32_t i) const;
+  // The block holding raw offset `raw`, or false.
+  bool FindBlock(uint32_t raw, IndexBlock* out) const;
+  // Segment offset of the record holding SeqId entry.first_seq + i (kGapOffset: deleted).
   uint32_t Offset(const IndexEntry& e, uint32_t i) const;
   // Binary search by hash, then key compare. False if the timeline has no record here.
   bool Find(std::string_view key, uint64_t key_hash, IndexEntry* out) const;
@@ -111,12 +160,16 @@ class SegmentIndexReader {
   uint32_t timeline_count_ = 0;
   uint32_t offset_count_ = 0;
   uint32_t dedupe_count_ = 0;
+  uint32_t mutation_count_ = 0;
+  uint32_t block_count_ = 0;
   uint32_t key_blob_bytes_ = 0;
   uint32_t dir_bits_ = 0;
   const char* dir_ = nullptr;
   const char* entries_ = nullptr;
   const char* offsets_ = nullptr;
   const char* dedupes_ = nullptr;
+  const char* mutations_ = nullptr;
+  const char* blocks_ = nullptr;
   const char* keys_ = nullptr;
 };
 

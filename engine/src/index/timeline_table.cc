@@ -52,6 +52,12 @@ void SegList::Append(uint32_t id) {
   bytes_ = new_bytes;
 }
 
+void SegList::Assign(const std::vector<uint32_t>& ids) {
+  if (bytes_ > kInlineBytes) std::free(heap_);
+  bytes_ = 0;
+  for (uint32_t id : ids) Append(id);
+}
+
 void SegList::Decode(std::vector<uint32_t>* out) const {
   out->clear();
   ForEach([&](uint32_t id) { out->push_back(id); });

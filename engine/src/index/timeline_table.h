@@ -36,6 +36,8 @@ class SegList {
   bool empty() const { return bytes_ == 0; }
   // The last id (0 when empty); decodes the list.
   uint32_t last() const;
+  // Replaces the list by `ids` (ascending).
+  void Assign(const std::vector<uint32_t>& ids);
   // Decodes into `out` (cleared first), ascending.
   void Decode(std::vector<uint32_t>* out) const;
   size_t heap_bytes() const;

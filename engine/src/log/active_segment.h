@@ -60,6 +60,13 @@ class ActiveSegment {
     TimestampMs ts;
   };
 
+  struct MutationRecord {  // a recall, edit or trim record (copied into the index file)
+    uint32_t timeline;
+    uint8_t type;
+    Seq seq;
+    uint32_t offset;
+  };
+
   // `image` holds the file's bytes [0, image.size()) as read at recovery (or just the header).
   ActiveSegment(uint64_t id, std::unique_ptr<WritableFile> file, std::string_view image);
 
@@ -90,6 +97,7 @@ class ActiveSegment {
   const std::vector<Slot>& slots() const { return slots_; }
   uint32_t AddSlot(uint32_t timeline, Seq first_seq);
   std::vector<DedupeRecord>& dedupe_records() { return dedupe_records_; }
+  std::vector<MutationRecord>& mutation_records() { return mutation_records_; }
   void NoteTimestamp(TimestampMs ts);
   TimestampMs min_ts() const { return min_ts_; }
   TimestampMs max_ts() const { return max_ts_; }
@@ -111,6 +119,7 @@ class ActiveSegment {
   uint64_t durable_end_ = 0;
   std::vector<Slot> slots_;
   std::vector<DedupeRecord> dedupe_records_;
+  std::vector<MutationRecord> mutation_records_;
   TimestampMs min_ts_ = 0;
   TimestampMs max_ts_ = 0;
 };

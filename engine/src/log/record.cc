@@ -56,7 +56,7 @@ size_t TargetListBytes(const char* p, const char* end, uint32_t count) {
 bool DecodeBody(const char* rec, RecordView* r, uint8_t key_len, uint8_t cmid_len) {
   const char* p = rec + kRecordHeaderBytes;
   const char* end = rec + r->length;
-  if (r->type == RecordType::kMessage) {
+  if (IsKeyed(r->type)) {
     if (key_len == 0 || static_cast<size_t>(end - p) < size_t{key_len} + cmid_len) return false;
     r->key = std::string_view(p, key_len);
     p += key_len;
@@ -72,6 +72,9 @@ bool DecodeBody(const char* rec, RecordView* r, uint8_t key_len, uint8_t cmid_le
   r->client_msg_id = std::string_view(p, cmid_len);
   p += cmid_len;
   r->payload = std::string_view(p, static_cast<size_t>(end - p));
+  if ((r->type == RecordType::kRecall || r->type == RecordType::kTrim) && !r->payload.empty()) {
+    return false;
+  }
   return r->payload.size() <= kPayloadBytesCeiling;
 }
 
@@ -88,18 +91,35 @@ size_t EncodedFanoutBytes(std::span<const FanoutTarget> targets, std::string_vie
   return n;
 }
 
-void EncodeMessage(char* dst, uint64_t segment_id, uint64_t offset, uint32_t synced_through,
-                   Seq seq, TimestampMs ts, std::string_view key, std::string_view cmid,
-                   std::string_view payload) {
-  TLDB_CHECK(!key.empty() && key.size() <= kTimelineKeyBytesMax);
+namespace {
+void EncodeKeyed(char* dst, RecordType type, uint64_t segment_id, uint64_t offset,
+                 uint32_t synced_through, Seq seq, TimestampMs ts, std::string_view key,
+                 std::string_view cmid, std::string_view payload) {
+  TLDB_CHECK(!key.empty() && key.size() <= kTimelineKeyBytesMax && IsKeyed(type));
   TLDB_CHECK(cmid.size() <= kClientMsgIdBytesMax && seq != 0);
   const auto length = static_cast<uint32_t>(EncodedMessageBytes(key, cmid, payload));
-  EncodeHeader(dst, RecordType::kMessage, length, static_cast<uint8_t>(key.size()),
+  EncodeHeader(dst, type, length, static_cast<uint8_t>(key.size()),
                static_cast<uint8_t>(cmid.size()), synced_through, seq, ts);
   char* p = Put(dst + kRecordHeaderBytes, key);
   p = Put(p, cmid);
   Put(p, payload);
   Seal(dst, length, segment_id, offset);
+}
+}  // namespace
+
+void EncodeMessage(char* dst, uint64_t segment_id, uint64_t offset, uint32_t synced_through,
+                   Seq seq, TimestampMs ts, std::string_view key, std::string_view cmid,
+                   std::string_view payload) {
+  EncodeKeyed(dst, RecordType::kMessage, segment_id, offset, synced_through, seq, ts, key, cmid,
+              payload);
+}
+
+void EncodeMaintenance(char* dst, RecordType type, uint64_t segment_id, uint64_t offset,
+                       uint32_t synced_through, Seq seq, TimestampMs ts, std::string_view key,
+                       std::string_view cmid, std::string_view payload) {
+  TLDB_CHECK(type == RecordType::kRecall || type == RecordType::kEdit || type == RecordType::kTrim);
+  TLDB_CHECK(type == RecordType::kEdit || (payload.empty() && cmid.empty()));
+  EncodeKeyed(dst, type, segment_id, offset, synced_through, seq, ts, key, cmid, payload);
 }
 
 void EncodeFanout(char* dst, uint64_t segment_id, uint64_t offset, uint32_t synced_through,
@@ -151,14 +171,15 @@ DecodeOutcome DecodeRecord(std::span<const char> avail, uint64_t segment_id, uin
   const auto key_len = static_cast<uint8_t>(rec[kOffKeyLen]);
   const auto cmid_len = static_cast<uint8_t>(rec[kOffCmidLen]);
   if (cmid_len > kClientMsgIdBytesMax) return DecodeOutcome::kBad;
-  if (r.type == RecordType::kMessage && r.seq == 0) return DecodeOutcome::kBad;
+  if (IsKeyed(r.type) && r.seq == 0) return DecodeOutcome::kBad;
   if (!DecodeBody(rec, &r, key_len, cmid_len)) return DecodeOutcome::kBad;
   *out = r;
   return DecodeOutcome::kOk;
 }
 
 bool RecordSeqFor(const RecordView& r, std::string_view key, Seq* seq) {
-  if (r.type == RecordType::kMessage) {
+  if (r.type == RecordType::kRecall || r.type == RecordType::kTrim) return false;
+  if (r.type == RecordType::kMessage || r.type == RecordType::kEdit) {
     if (r.key != key) return false;
     *seq = r.seq;
     return true;

@@ -48,6 +48,12 @@ size_t EncodedFanoutBytes(std::span<const FanoutTarget> targets, std::string_vie
 void EncodeMessage(char* dst, uint64_t segment_id, uint64_t offset, uint32_t synced_through,
                    Seq seq, TimestampMs ts, std::string_view key, std::string_view cmid,
                    std::string_view payload);
+// A maintenance record (kRecall, kEdit, kTrim) of timeline `key` acting on SeqId `seq`.
+// An edit carries the message's client_msg_id; recall and trim records have neither it nor a
+// payload.
+void EncodeMaintenance(char* dst, format::RecordType type, uint64_t segment_id, uint64_t offset,
+                       uint32_t synced_through, Seq seq, TimestampMs ts, std::string_view key,
+                       std::string_view cmid, std::string_view payload);
 void EncodeFanout(char* dst, uint64_t segment_id, uint64_t offset, uint32_t synced_through,
                   std::span<const FanoutTarget> targets, TimestampMs ts, std::string_view cmid,
                   std::string_view payload);
@@ -60,7 +66,8 @@ DecodeOutcome DecodeRecord(std::span<const char> avail, uint64_t segment_id, uin
 template <typename Fn>
 void ForEachTarget(const RecordView& r, Fn&& fn);
 
-// The SeqId this record holds for `key` (message: its seq if the key matches). False if none.
+// The SeqId whose payload this record holds for `key` (message or edit: its seq if the key
+// matches; fan-out: the key's target seq). False if none (and for recall and trim records).
 bool RecordSeqFor(const RecordView& r, std::string_view key, Seq* seq);
 
 // ---- implementation of the template ----

@@ -19,8 +19,17 @@ inline constexpr size_t kRecordHeaderBytes = 32;
 enum class RecordType : uint8_t {
   kMessage = 1,  // one message of one timeline
   kFanout = 2,   // one payload delivered to many timelines, each with its own SeqId
+  // Maintenance records (docs/format.md "Maintenance records"): laid out like kMessage; `seq`
+  // names the message they act on.
+  kRecall = 3,  // message `seq` of the timeline is deleted; no payload
+  kEdit = 4,    // message `seq` now has this record's payload
+  kTrim = 5,    // every message of the timeline below `seq` is deleted; no payload
 };
-inline constexpr uint8_t kMaxRecordType = 2;
+inline constexpr uint8_t kMaxRecordType = 5;
+// Records laid out as key + client_msg_id + payload (all but kFanout).
+inline constexpr bool IsKeyed(RecordType t) {
+  return t != RecordType::kFanout;
+}
 
 // Header field offsets.
 inline constexpr size_t kOffChecksum = 0;        // u32: low 32 bits of XXH3-64, see below

@@ -19,6 +19,7 @@ void EncodeSegmentHeader(const SegmentHeader& h, char (&dst)[kSegmentHeaderBytes
   EncodeFixed64(dst + 16, h.segment_id);
   EncodeFixed64(dst + 24, static_cast<uint64_t>(h.created_ms));
   EncodeFixed32(dst + 32, h.flags);
+  EncodeFixed32(dst + 36, h.gen);
   EncodeFixed32(dst + kSegmentHeaderChecksumOffset,
                 static_cast<uint32_t>(Hash64(dst, kSegmentHeaderChecksumOffset)));
 }
@@ -45,6 +46,11 @@ Result<SegmentHeader> DecodeSegmentHeader(std::span<const char> bytes, std::stri
   h.segment_id = DecodeFixed64(p + 16);
   h.created_ms = static_cast<TimestampMs>(DecodeFixed64(p + 24));
   h.flags = DecodeFixed32(p + 32);
+  h.gen = DecodeFixed32(p + 36);
+  if ((h.flags & ~kSegmentCompressed) != 0 ||
+      ((h.flags & kSegmentCompressed) != 0) != (h.gen != 0)) {
+    return Status::Corruption(where + ": unknown segment flags " + std::to_string(h.flags));
+  }
   return h;
 }
 

@@ -14,8 +14,16 @@ struct SegmentHeader {
   uint32_t namespace_id = 0;
   uint64_t segment_id = 0;
   TimestampMs created_ms = 0;
-  uint32_t flags = 0;
+  uint32_t flags = 0;  // kSegmentCompressed
+  uint32_t gen = 0;    // 0: written by appends; > 0: a compaction output
 };
+inline constexpr uint32_t kSegmentCompressed = 1;  // records are in zstd blocks
+
+// The id that seeds the checksums of a segment's records and blocks: a compaction output's
+// records differ from its inputs' even at equal offsets (a misdirected copy fails its check).
+inline uint64_t ChecksumId(uint64_t segment_id, uint32_t gen) {
+  return segment_id ^ (uint64_t{gen} << 40);
+}
 
 void EncodeSegmentHeader(const SegmentHeader& h, char (&dst)[format::kSegmentHeaderBytes]);
 // Corruption (naming `what`) on a bad magic, version or checksum.

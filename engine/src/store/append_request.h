@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tldb/db.h"
 #include "tldb/status.h"
 #include "tldb/types.h"
 
@@ -19,6 +20,11 @@ namespace tldb {
 
 struct AppendRequest {
   bool fanout = false;
+  // A recall/edit/trim/delete of `key` (0: an append). `target_seq` is the Mutation's seq; the
+  // payload is an edit's new payload.
+  MutationKind mutation{};
+  bool is_mutation = false;
+  Seq target_seq = 0;
   std::string_view key;                   // message
   std::vector<std::string_view> targets;  // fan-out
   std::string_view payload;

@@ -9,8 +9,9 @@ namespace tldb {
 namespace {
 
 constexpr char kMagic[8] = {'T', 'L', 'D', 'B', 'C', 'A', 'T', '1'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // version 1 (no maintenance options) is still read
 constexpr size_t kEntryFixedBytes = 4 + 1 + 8 + 8 + 1;
+constexpr size_t kV2ExtraBytes = 8 + 4 + 4 + 4;
 
 }  // namespace
 
@@ -25,6 +26,10 @@ std::string EncodeCatalog(const std::vector<CatalogEntry>& entries) {
     PutFixed64(&out, e.options.ttl_ms);
     PutFixed64(&out, e.options.segment_bytes_max);
     out.push_back(static_cast<char>(e.options.durability));
+    PutFixed64(&out, e.options.messages_per_timeline_max);
+    PutFixed32(&out, e.options.compact_live_pct);
+    PutFixed32(&out, e.options.compress_block_bytes);
+    PutFixed32(&out, static_cast<uint32_t>(e.options.compress_level));
   }
   PutFixed64(&out, Hash64(out.data(), out.size()));
   return out;
@@ -39,7 +44,8 @@ Result<std::vector<CatalogEntry>> DecodeCatalog(std::string_view b, std::string_
   if (DecodeFixed64(b.data() + body) != Hash64(b.data(), body)) {
     return Status::Corruption(where + ": catalog checksum mismatch");
   }
-  if (DecodeFixed32(b.data() + 8) != kVersion) {
+  const uint32_t version = DecodeFixed32(b.data() + 8);
+  if (version != 1 && version != kVersion) {
     return Status::Corruption(where + ": unsupported catalog version");
   }
   const uint32_t count = DecodeFixed32(b.data() + 12);
@@ -58,6 +64,14 @@ Result<std::vector<CatalogEntry>> DecodeCatalog(std::string_view b, std::string_
     e.options.segment_bytes_max = DecodeFixed64(b.data() + pos + 8);
     e.options.durability = static_cast<Durability>(b[pos + 16]);
     pos += 17;
+    if (version >= 2) {
+      if (pos + kV2ExtraBytes > body) return Status::Corruption(where + ": catalog truncated");
+      e.options.messages_per_timeline_max = DecodeFixed64(b.data() + pos);
+      e.options.compact_live_pct = DecodeFixed32(b.data() + pos + 8);
+      e.options.compress_block_bytes = DecodeFixed32(b.data() + pos + 12);
+      e.options.compress_level = static_cast<int32_t>(DecodeFixed32(b.data() + pos + 16));
+      pos += kV2ExtraBytes;
+    }
     if (!ValidateNamespaceName(e.name).ok() || !ValidateNamespaceOptions(e.options).ok()) {
       return Status::Corruption(where + ": invalid catalog entry " + std::to_string(i));
     }
@@ -90,6 +104,19 @@ Status ValidateNamespaceOptions(const NamespaceOptions& o) {
   }
   if (o.durability != Durability::kSync && o.durability != Durability::kBuffered) {
     return Status::InvalidArgument("namespace durability must be sync or buffered");
+  }
+  if (o.compact_live_pct > 100) {
+    return Status::InvalidArgument("compact_live_pct must be 0-100, got " +
+                                   std::to_string(o.compact_live_pct));
+  }
+  if (o.compress_block_bytes < kCompressBlockBytesMin ||
+      o.compress_block_bytes > kCompressBlockBytesMax) {
+    return Status::InvalidArgument("compress_block_bytes must be between 4 KiB and 4 MiB, got " +
+                                   std::to_string(o.compress_block_bytes));
+  }
+  if (o.compress_level < 1 || o.compress_level > 19) {
+    return Status::InvalidArgument("compress_level must be 1-19, got " +
+                                   std::to_string(o.compress_level));
   }
   return Status::Ok();
 }

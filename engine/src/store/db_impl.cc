@@ -51,8 +51,10 @@ Status DbImpl::Init() {
   }
   for (const auto& e : catalog_) {
     TLDB_ASSIGN_OR_RETURN(auto log, NamespaceLog::Open(dir_, e, options_, fs_, options_.clock));
+    log->set_on_seal([this] { WakeMaintenance(); });
     namespaces_.emplace(e.name, std::move(log));
   }
+  if (options_.background_maintenance) StartMaintenance();
   return Status::Ok();
 }
 
@@ -63,11 +65,7 @@ Status DbImpl::CreateNamespace(std::string_view name, const NamespaceOptions& op
   if (closed_) return Status::Closed("db is closed");
   for (const auto& e : catalog_) {
     if (e.name != name) continue;
-    const auto& o = e.options;
-    if (o.ttl_ms == options.ttl_ms && o.segment_bytes_max == options.segment_bytes_max &&
-        o.durability == options.durability) {
-      return Status::Ok();
-    }
+    if (e.options == options) return Status::Ok();
     return Status::AlreadyExists("namespace '" + std::string(name) + "' exists with other options");
   }
   CatalogEntry e;
@@ -83,6 +81,7 @@ Status DbImpl::CreateNamespace(std::string_view name, const NamespaceOptions& op
   const std::string bytes = EncodeCatalog(next);
   TLDB_RETURN_IF_ERROR(fs_->WriteFileAtomic(CatalogFileName(dir_), bytes));
   catalog_ = std::move(next);
+  log->set_on_seal([this] { WakeMaintenance(); });
   namespaces_.emplace(e.name, std::move(log));
   return Status::Ok();
 }
@@ -132,7 +131,7 @@ Status DbImpl::Prepare(NamespaceLog* log, std::string_view timeline,
   r->cmid = o.client_msg_id;
   r->expected_last_seq = o.expected_last_seq;
   const Durability d =
-      o.durability == Durability::kDefault ? log->entry().options.durability : o.durability;
+      o.durability == Durability::kDefault ? log->default_durability() : o.durability;
   r->sync = d != Durability::kBuffered;
   if (!r->fanout) {
     TLDB_RETURN_IF_ERROR(ValidateTimelineKey(timeline));
@@ -256,6 +255,105 @@ Result<AppendResult> DbImpl::Import(std::string_view ns, std::string_view timeli
   return r.results.at(0);
 }
 
+Status DbImpl::PrepareMutation(NamespaceLog* log, const Mutation& m, AppendRequest* r) {
+  TLDB_RETURN_IF_ERROR(ValidateTimelineKey(m.timeline));
+  switch (m.kind) {
+    case MutationKind::kRecall:
+    case MutationKind::kEdit:
+    case MutationKind::kTrim:
+      if (m.seq == 0) return Status::InvalidArgument("mutation needs a seq >= 1");
+      break;
+    case MutationKind::kDeleteTimeline:
+      break;
+    default:
+      return Status::InvalidArgument("unknown mutation kind " +
+                                     std::to_string(static_cast<int>(m.kind)));
+  }
+  if (m.kind != MutationKind::kEdit && !m.payload.empty()) {
+    return Status::InvalidArgument("only an edit carries a payload");
+  }
+  AppendOptions o;
+  o.durability = m.durability;
+  TLDB_RETURN_IF_ERROR(Prepare(log, m.timeline, {}, m.payload, o, r));
+  r->is_mutation = true;
+  r->mutation = m.kind;
+  // An edit record carries the message's client_msg_id: reserve room for the longest.
+  if (m.kind == MutationKind::kEdit) r->bytes_estimate += kClientMsgIdBytesMax;
+  r->target_seq = m.seq;
+  return Status::Ok();
+}
+
+namespace {
+MutationResult ToMutationResult(const AppendRequest& r) {
+  const AppendResult& a = r.results.at(0);
+  return {a.seq, a.deduplicated};
+}
+}  // namespace
+
+Result<MutationResult> DbImpl::Mutate(std::string_view ns, const Mutation& m) {
+  TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
+  AppendRequest r;
+  TLDB_RETURN_IF_ERROR(PrepareMutation(log, m, &r));
+  log->Submit(&r);
+  if (!r.status.ok()) return r.status;
+  return ToMutationResult(r);
+}
+
+void DbImpl::MutateAsync(std::string_view ns, const Mutation& m, MutationCallback done) {
+  auto found = Find(ns);
+  if (!found.ok()) return done(found.status());
+  auto r = std::make_unique<AppendRequest>();
+  Status s = PrepareMutation(*found, m, r.get());
+  if (!s.ok()) return done(s);
+  OwnArguments(r.get());
+  r->on_done = [done = std::move(done)](AppendRequest* req) {
+    std::unique_ptr<AppendRequest> owned(req);
+    if (req->status.ok()) {
+      done(ToMutationResult(*req));
+    } else {
+      done(req->status);
+    }
+  };
+  (*found)->Submit(r.release());
+}
+
+Status DbImpl::SetNamespaceOptions(std::string_view ns, const NamespaceOptions& options) {
+  TLDB_RETURN_IF_ERROR(ValidateNamespaceOptions(options));
+  std::unique_lock l(mu_);
+  if (closed_) return Status::Closed("db is closed");
+  auto it = namespaces_.find(ns);
+  if (it == namespaces_.end()) {
+    return Status::NotFound("namespace '" + std::string(ns) + "' does not exist");
+  }
+  std::vector<CatalogEntry> next = catalog_;
+  for (auto& e : next) {
+    if (e.name == ns) e.options = options;
+  }
+  TLDB_RETURN_IF_ERROR(fs_->WriteFileAtomic(CatalogFileName(dir_), EncodeCatalog(next)));
+  catalog_ = std::move(next);
+  it->second->SetOptions(options);
+  l.unlock();
+  WakeMaintenance();  // a shorter TTL may make segments due now
+  return Status::Ok();
+}
+
+Result<CompactionProgress> DbImpl::Compact(std::string_view ns, const CompactOptions& o) {
+  std::vector<NamespaceLog*> logs;
+  if (ns.empty()) {
+    std::shared_lock l(mu_);
+    if (closed_) return Status::Closed("db is closed");
+    for (auto& [name, log] : namespaces_) logs.push_back(log.get());
+  } else {
+    TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
+    logs.push_back(log);
+  }
+  CompactionProgress total;
+  for (NamespaceLog* log : logs) {
+    TLDB_RETURN_IF_ERROR(log->Compact(o, &total));
+  }
+  return total;
+}
+
 Result<Message> DbImpl::Get(std::string_view ns, std::string_view timeline, Seq seq) {
   TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
   TLDB_RETURN_IF_ERROR(ValidateTimelineKey(timeline));
@@ -310,6 +408,7 @@ DbStats DbImpl::Stats() {
 }
 
 Status DbImpl::Close() {
+  StopMaintenance();
   std::unique_lock l(mu_);
   if (closed_) return Status::Ok();
   closed_ = true;

@@ -2,10 +2,13 @@
 // per namespace; validates every argument before anything is queued.
 #pragma once
 
+#include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 
 #include "io/file_system.h"
 #include "store/catalog.h"
@@ -38,6 +41,10 @@ class DbImpl : public Db {
 
   Result<AppendResult> Import(std::string_view ns, std::string_view timeline, const Message& m,
                               Durability durability) override;
+  Result<MutationResult> Mutate(std::string_view ns, const Mutation& m) override;
+  void MutateAsync(std::string_view ns, const Mutation& m, MutationCallback done) override;
+  Status SetNamespaceOptions(std::string_view ns, const NamespaceOptions& options) override;
+  Result<CompactionProgress> Compact(std::string_view ns, const CompactOptions& o) override;
   Result<Message> Get(std::string_view ns, std::string_view timeline, Seq seq) override;
   Result<std::vector<Message>> Scan(std::string_view ns, std::string_view timeline,
                                     const ScanOptions& options) override;
@@ -55,6 +62,15 @@ class DbImpl : public Db {
                  std::span<const std::string_view> targets, std::string_view payload,
                  const AppendOptions& options, AppendRequest* r);
   static void OwnArguments(AppendRequest* r);
+  Status PrepareMutation(NamespaceLog* log, const Mutation& m, AppendRequest* r);
+
+  // ---- background maintenance (db_maintenance.cc) ----
+  void StartMaintenance();
+  void StopMaintenance();
+  void WakeMaintenance();
+  void MaintenanceLoop();
+  // One pass over every namespace: TTL drops, then compaction. Returns how long to sleep.
+  std::chrono::milliseconds MaintainOnce();
 
   const std::string dir_;
   Options options_;
@@ -64,6 +80,12 @@ class DbImpl : public Db {
   std::vector<CatalogEntry> catalog_;
   std::map<std::string, std::unique_ptr<NamespaceLog>, std::less<>> namespaces_;
   bool closed_ = false;
+
+  std::mutex maint_mu_;
+  std::condition_variable maint_cv_;
+  bool maint_stop_ = false;
+  bool maint_wake_ = false;
+  std::thread maint_;
 };
 
 Status ValidateTimelineKey(std::string_view key);

@@ -1,6 +1,8 @@
 // NamespaceLog lifecycle: open, sync, close, info.
 #include "store/namespace_log.h"
 
+#include <algorithm>
+
 #include "log/file_names.h"
 
 namespace tldb {
@@ -13,7 +15,36 @@ NamespaceLog::NamespaceLog(const std::string& db_dir, const CatalogEntry& entry,
       db_options_(db_options),
       fs_(std::move(fs)),
       clock_(std::move(clock)),
-      dedupe_(db_options.dedupe_entries_max) {}
+      dedupe_(db_options.dedupe_entries_max) {
+  SetOptions(entry.options);
+  ttl_anchor_wall_ms_ = clock_->NowMs();
+  ttl_anchor_mono_ms_ = clock_->MonoMs();
+}
+
+void NamespaceLog::SetOptions(const NamespaceOptions& o) {
+  std::lock_guard l(opt_mu_);
+  opts_ = o;
+  ttl_ms_ = o.ttl_ms;
+  per_timeline_max_ = o.messages_per_timeline_max;
+  segment_bytes_max_ = o.segment_bytes_max;
+  durability_ = o.durability;
+}
+
+NamespaceOptions NamespaceLog::options() const {
+  std::lock_guard l(opt_mu_);
+  return opts_;
+}
+
+TimestampMs NamespaceLog::TtlNowMs() const {
+  const int64_t elapsed = clock_->MonoMs() - ttl_anchor_mono_ms_;
+  return std::min<TimestampMs>(clock_->NowMs(),
+                               ttl_anchor_wall_ms_ + std::max<int64_t>(elapsed, 0));
+}
+
+bool NamespaceLog::Expired(TimestampMs ts) const {
+  const uint64_t ttl = ttl_ms_.load(std::memory_order_relaxed);
+  return ttl != 0 && ts < TtlNowMs() - static_cast<int64_t>(ttl);
+}
 
 Result<std::unique_ptr<NamespaceLog>> NamespaceLog::Open(const std::string& db_dir,
                                                          const CatalogEntry& entry,
@@ -36,6 +67,14 @@ NamespaceLog::~NamespaceLog() {
 
 std::string NamespaceLog::SegmentName(uint64_t id) const {
   return SegmentFileName(dir_, id);
+}
+
+Seq NamespaceLog::FirstKept(uint32_t timeline) const {
+  Seq first = overlay_.TrimmedBelow(timeline);
+  const uint64_t max = per_timeline_max_.load(std::memory_order_relaxed);
+  const Seq visible = table_.state(timeline).visible_seq();
+  if (max != 0 && visible > max) first = std::max<Seq>(first, visible - max + 1);
+  return first;
 }
 
 Status NamespaceLog::Sync() {
@@ -108,7 +147,7 @@ NamespaceInfo NamespaceLog::Info() {
   NamespaceInfo info;
   info.name = entry_.name;
   info.id = entry_.id;
-  info.options = entry_.options;
+  info.options = options();
   std::shared_lock l(mu_);
   info.timelines = table_.size();
   info.segments = sealed_.size() + (active_ ? 1 : 0);
@@ -123,7 +162,7 @@ void NamespaceLog::AddMemoryStats(DbStats* s) {
   s->dedupe_entries += dedupe_.size();
   s->memory_timeline_bytes += table_.MemoryBytes();
   s->memory_active_index_bytes += active_ ? active_->MemoryBytes() : 0;
-  s->memory_dedupe_bytes += dedupe_.MemoryBytes();
+  s->memory_dedupe_bytes += dedupe_.MemoryBytes() + overlay_.MemoryBytes();
 }
 
 }  // namespace tldb

@@ -36,7 +36,7 @@ void NamespaceLog::RequestPrepare(uint64_t id) {
 // disk for it). Called by the leader after each group; only the leader changes active_.
 void NamespaceLog::MaybePrepareNext(uint64_t end) {
   if (db_options_.prezero == Options::Prezero::kOff) return;
-  if (end < entry_.options.segment_bytes_max / 2) return;
+  if (end < segment_bytes_max_.load() / 2) return;
   const uint64_t next = active_->id() + 1;
   if (prepare_requested_ >= next) return;
   prepare_requested_ = next;
@@ -80,7 +80,7 @@ void NamespaceLog::PreparerLoop() {
 Status NamespaceLog::PrepareSegment(uint64_t id) {
   constexpr size_t kChunkBytes = 1u << 20;
   static const std::vector<char> zeros(kChunkBytes, 0);
-  const uint64_t size = entry_.options.segment_bytes_max;
+  const uint64_t size = segment_bytes_max_.load();
   TLDB_ASSIGN_OR_RETURN(auto file, fs_->OpenWritable(PreparedName(id), true, false));
   TLDB_RETURN_IF_ERROR(file->Truncate(0));
   for (uint64_t off = 0; off < size; off += kChunkBytes) {

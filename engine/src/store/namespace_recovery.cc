@@ -11,6 +11,7 @@
 
 #include "log/file_names.h"
 #include "log/segment_header.h"
+#include "log/segment_records.h"
 #include "log/segment_scan.h"
 #include "store/namespace_log.h"
 #include "util/check.h"
@@ -21,55 +22,79 @@ Status NamespaceLog::Recover() {
   TLDB_RETURN_IF_ERROR(fs_->CreateDir(dir_));
   TLDB_ASSIGN_OR_RETURN(NamespaceFiles listing, ListNamespaceFiles(*fs_, dir_));
   for (const auto& name : listing.temp_names) TLDB_RETURN_IF_ERROR(fs_->Remove(dir_ + "/" + name));
-  std::map<uint64_t, std::pair<bool, bool>> files;  // id -> (segment, index)
+  TLDB_RETURN_IF_ERROR(ResolveCompaction(listing));
+  next_gen_ = listing.max_gen + 1;
+  TLDB_RETURN_IF_ERROR(LoadFloors());
+  std::map<uint64_t, NamespaceFiles::Files> files;
   for (const auto& [id, has] : listing.by_id) {
     if (has.segment) {
-      files[id] = {true, has.index};
+      files[id] = has;
     } else {  // an index without its segment
-      TLDB_RETURN_IF_ERROR(fs_->Remove(IndexFileName(dir_, id)));
+      TLDB_RETURN_IF_ERROR(fs_->Remove(IndexFileName(dir_, id, has.gen)));
     }
   }
   if (files.empty()) return CreateActive(1);
   const uint64_t last = files.rbegin()->first;
-  const bool last_sealed = files.rbegin()->second.second;
+  const bool last_sealed = files.rbegin()->second.index || files.rbegin()->second.gen != 0;
   for (const auto& [id, has] : files) {
     if (id == last && !last_sealed) break;
-    TLDB_RETURN_IF_ERROR(LoadSealed(id, has.second));
+    TLDB_RETURN_IF_ERROR(LoadSealed(id, has.gen, has.index));
   }
   return last_sealed ? CreateActive(last + 1) : RecoverActive(last);
 }
 
-Status NamespaceLog::LoadSealed(uint64_t id, bool has_index) {
+// Finishes what a crash interrupted: the inputs of a committed compaction, and the outputs of
+// one that never committed, are deleted; then the commit record.
+Status NamespaceLog::ResolveCompaction(const NamespaceFiles& listing) {
+  for (const auto& name : listing.stale_names) {
+    if (db_options_.on_event) db_options_.on_event("recovery: removing replaced " + name);
+    TLDB_RETURN_IF_ERROR(fs_->Remove(dir_ + "/" + name));
+  }
+  if (!listing.stale_names.empty()) TLDB_RETURN_IF_ERROR(fs_->SyncDir(dir_));
+  if (listing.compact_commit) {
+    TLDB_RETURN_IF_ERROR(fs_->Remove(CompactCommitFileName(dir_)));
+    TLDB_RETURN_IF_ERROR(fs_->SyncDir(dir_));
+  }
+  return Status::Ok();
+}
+
+Status NamespaceLog::LoadSealed(uint64_t id, uint32_t gen, bool has_index) {
   auto seg = std::make_unique<SealedSegment>();
   seg->id = id;
-  TLDB_ASSIGN_OR_RETURN(seg->data, fs_->Map(SegmentFileName(dir_, id)));
-  auto header = DecodeSegmentHeader(seg->data->data(), SegmentName(id));
+  seg->gen = gen;
+  const std::string name = SegmentFileName(dir_, id, gen), idx_name = IndexFileName(dir_, id, gen);
+  TLDB_ASSIGN_OR_RETURN(seg->data, fs_->Map(name));
+  auto header = DecodeSegmentHeader(seg->data->data(), name);
   if (!header.ok()) return header.status();
-  if (header->segment_id != id || header->namespace_id != entry_.id) {
-    return Status::Corruption(SegmentName(id) + ": header names another segment or namespace");
+  if (header->segment_id != id || header->namespace_id != entry_.id || header->gen != gen) {
+    return Status::Corruption(name + ": header names another segment or namespace");
   }
+  seg->compressed = (header->flags & kSegmentCompressed) != 0;
   Status s = Status::NotFound("no index");
   if (has_index) {
-    auto mapped = fs_->Map(IndexFileName(dir_, id));
+    auto mapped = fs_->Map(idx_name);
     if (mapped.ok()) {
       seg->index_file = std::move(mapped).value();
       seg->index_file->WillNeed();  // read whole: checksum, then every entry
-      s = seg->index.Open(seg->index_file->data(), entry_.id, id, IndexFileName(dir_, id));
+      s = seg->index.Open(seg->index_file->data(), entry_.id, id, idx_name);
     } else {
       s = mapped.status();
     }
   }
   if (!s.ok()) {
     if (has_index && db_options_.on_event) {
-      db_options_.on_event("rebuilding index of " + SegmentName(id) + ": " + s.ToString());
+      db_options_.on_event("rebuilding index of " + name + ": " + s.ToString());
     }
-    TLDB_RETURN_IF_ERROR(RebuildIndex(id));
-    TLDB_ASSIGN_OR_RETURN(seg->index_file, fs_->Map(IndexFileName(dir_, id)));
-    TLDB_RETURN_IF_ERROR(
-        seg->index.Open(seg->index_file->data(), entry_.id, id, IndexFileName(dir_, id)));
+    TLDB_RETURN_IF_ERROR(RebuildIndex(*seg));
+    TLDB_ASSIGN_OR_RETURN(seg->index_file, fs_->Map(idx_name));
+    TLDB_RETURN_IF_ERROR(seg->index.Open(seg->index_file->data(), entry_.id, id, idx_name));
   }
-  if (seg->index.summary().data_end > seg->data->data().size()) {
-    return Status::Corruption(SegmentName(id) + ": shorter than its index says (" +
+  if (seg->index.summary().generation != gen ||
+      seg->index.summary().compressed != seg->compressed) {
+    return Status::Corruption(idx_name + ": index describes another generation of the segment");
+  }
+  if (!seg->compressed && seg->index.summary().data_end > seg->data->data().size()) {
+    return Status::Corruption(name + ": shorter than its index says (" +
                               std::to_string(seg->data->data().size()) + " < " +
                               std::to_string(seg->index.summary().data_end) + " bytes)");
   }
@@ -79,39 +104,34 @@ Status NamespaceLog::LoadSealed(uint64_t id, bool has_index) {
   return Status::Ok();
 }
 
-Status NamespaceLog::RebuildIndex(uint64_t id) {
-  TLDB_ASSIGN_OR_RETURN(auto data, fs_->ReadFileToString(SegmentFileName(dir_, id)));
-  const SegmentScan scan = ScanSegment(data, id);
-  if (ClassifyTail(scan, data.size(), /*sealed=*/true) != TailState::kClean) {
-    const std::string what = SegmentName(id) + " offset " + std::to_string(scan.valid_end) +
-                             ": damaged record in a sealed segment";
-    if (!db_options_.salvage) return Status::Corruption(what);
-    if (db_options_.on_event) db_options_.on_event("salvage: ignoring the rest of " + what);
-  }
+Status NamespaceLog::RebuildIndex(const SealedSegment& seg) {
+  const std::string name = SegmentFileName(dir_, seg.id, seg.gen);
+  TLDB_ASSIGN_OR_RETURN(auto data, fs_->ReadFileToString(name));
   struct Acc {
     Seq first = 0;
     TimestampMs last_ts = 0;
     std::vector<uint32_t> offsets;
   };
   std::map<std::string, Acc, std::less<>> acc;
-  SegmentIndexBuilder b(entry_.id, id);
+  SegmentIndexBuilder b(entry_.id, seg.id);
+  b.SetGeneration(seg.gen, seg.compressed);
   TimestampMs min_ts = 0, max_ts = 0;
   auto add = [&](std::string_view key, Seq seq, uint64_t off, TimestampMs ts) {
     Acc& a = acc[std::string(key)];
     if (a.first == 0) a.first = seq;
+    // A compaction output skips deleted SeqIds: they become gaps.
+    while (a.first + a.offsets.size() < seq) a.offsets.push_back(index_format::kGapOffset);
     a.last_ts = ts;
     a.offsets.push_back(static_cast<uint32_t>(off));
   };
-  for (uint64_t off = format::kSegmentHeaderBytes; off < scan.valid_end;) {
-    RecordView r;
-    TLDB_CHECK(DecodeRecord({data.data() + off, data.size() - off}, id, off, &r) ==
-               DecodeOutcome::kOk);
-    if (r.type == format::RecordType::kMessage) {
+  auto visit = [&](uint64_t off, const RecordView& r) {
+    using format::RecordType;
+    if (r.type == RecordType::kMessage) {
       add(r.key, r.seq, off, r.timestamp_ms);
       if (!r.client_msg_id.empty()) {
         b.AddDedupe(r.key, DedupeHash(KeyHash(r.key), r.client_msg_id), r.seq, r.timestamp_ms);
       }
-    } else {
+    } else if (r.type == RecordType::kFanout) {
       bool first = true;
       ForEachTarget(r, [&](const FanoutTarget& t) {
         add(t.key, t.seq, off, r.timestamp_ms);
@@ -120,14 +140,25 @@ Status NamespaceLog::RebuildIndex(uint64_t id) {
         }
         first = false;
       });
+    } else {
+      b.AddMutation(r.key, KeyHash(r.key), static_cast<uint8_t>(r.type), r.seq,
+                    static_cast<uint32_t>(off));
     }
     min_ts = min_ts == 0 ? r.timestamp_ms : std::min(min_ts, r.timestamp_ms);
     max_ts = std::max(max_ts, r.timestamp_ms);
-    off += r.length;
+  };
+  uint64_t data_end = 0;
+  Status damage = seg.compressed
+                      ? ForEachBlockRecord(data, seg.id, seg.gen, name, visit, &b, &data_end)
+                      : ForEachPlainRecord(data, seg.id, name, visit, &data_end);
+  if (!damage.ok()) {
+    if (!db_options_.salvage) return damage;
+    if (db_options_.on_event)
+      db_options_.on_event("salvage: ignoring the rest of " + damage.message());
   }
   for (const auto& [key, a] : acc) b.AddTimeline(key, KeyHash(key), a.first, a.last_ts, a.offsets);
-  const std::string idx = b.Finish(static_cast<uint32_t>(scan.valid_end), min_ts, max_ts);
-  return fs_->WriteFileAtomic(IndexFileName(dir_, id), idx);
+  const std::string idx = b.Finish(static_cast<uint32_t>(data_end), min_ts, max_ts);
+  return fs_->WriteFileAtomic(IndexFileName(dir_, seg.id, seg.gen), idx);
 }
 
 Status NamespaceLog::FoldIndex(const SealedSegment& seg) {
@@ -140,17 +171,25 @@ Status NamespaceLog::FoldIndex(const SealedSegment& seg) {
                                 " has a wrong key hash");
     }
     const uint32_t id = table_.FindOrInsert(e.key, e.key_hash);
+    timeline_of[i] = id;
+    if (e.count == 0) continue;  // only maintenance records of this timeline here
     TimelineState& st = table_.state(id);
-    if (st.last_seq != 0 && e.first_seq != st.last_seq + 1) {
-      return Status::Corruption(SegmentName(seg.id) + ": timeline '" + std::string(e.key) +
-                                "' continues at seq " + std::to_string(e.first_seq) +
-                                " after seq " + std::to_string(st.last_seq));
+    // SeqIds grow with the segment id; deleted ones may leave gaps (compaction, TTL).
+    if (e.first_seq <= st.last_seq) {
+      return Status::Corruption(SegmentFileName(dir_, seg.id, seg.gen) + ": timeline '" +
+                                std::string(e.key) + "' continues at seq " +
+                                std::to_string(e.first_seq) + " after seq " +
+                                std::to_string(st.last_seq));
     }
     st.last_seq = e.first_seq + e.count - 1;
     st.unpublished = 0;
     st.last_ts = std::max(st.last_ts, e.last_ts);
     st.segs.Append(static_cast<uint32_t>(seg.id));
-    timeline_of[i] = id;
+  }
+  for (uint32_t i = 0; i < idx.mutation_count(); ++i) {
+    const IndexMutation m = idx.Mutation(i);
+    ApplyMutation(timeline_of[m.entry], static_cast<format::RecordType>(m.type), m.seq,
+                  static_cast<uint32_t>(seg.id), m.offset);
   }
   const TimestampMs oldest = clock_->NowMs() - static_cast<int64_t>(db_options_.dedupe_age_ms);
   for (uint32_t i = 0; i < idx.dedupe_count(); ++i) {
@@ -208,7 +247,9 @@ Status NamespaceLog::IndexActiveRecord(const RecordView& r, uint64_t offset, std
   auto one = [&](std::string_view key, Seq seq, std::string_view cmid) -> Status {
     const uint32_t id = table_.FindOrInsert(key, KeyHash(key));
     TimelineState& st = table_.state(id);
-    if (st.last_seq != 0 && seq != st.last_seq + 1) {
+    // Within the segment a timeline's SeqIds are consecutive; its first one here only has to
+    // be above every earlier one (older records may have expired).
+    if (st.active_slot == kNoSlot ? seq <= st.last_seq : seq != st.last_seq + 1) {
       return Status::Corruption(SegmentName(active_->id()) + " offset " + std::to_string(offset) +
                                 ": timeline '" + std::string(key) + "' has seq " +
                                 std::to_string(seq) + " after " + std::to_string(st.last_seq));
@@ -218,6 +259,15 @@ Status NamespaceLog::IndexActiveRecord(const RecordView& r, uint64_t offset, std
     return Status::Ok();
   };
   if (r.type == format::RecordType::kMessage) return one(r.key, r.seq, r.client_msg_id);
+  if (r.type != format::RecordType::kFanout) {  // recall, edit, trim
+    const uint32_t id = table_.FindOrInsert(r.key, KeyHash(r.key));
+    active_->NoteTimestamp(r.timestamp_ms);
+    active_->mutation_records().push_back(
+        {id, static_cast<uint8_t>(r.type), r.seq, static_cast<uint32_t>(offset)});
+    ApplyMutation(id, r.type, r.seq, static_cast<uint32_t>(active_->id()),
+                  static_cast<uint32_t>(offset));
+    return Status::Ok();
+  }
   Status s;
   bool first = true;
   ForEachTarget(r, [&](const FanoutTarget& t) {

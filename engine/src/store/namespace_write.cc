@@ -164,8 +164,12 @@ bool NamespaceLog::RunOneGroup() {
   {
     std::unique_lock l(mu_);
     for (const Assigned& a : assigned) {
-      TimelineState& st = table_.state(a.timeline);
-      st.Publish(a.seq);
+      if (a.type != 0) {
+        ApplyMutation(a.timeline, static_cast<format::RecordType>(a.type), a.seq,
+                      static_cast<uint32_t>(active_->id()), a.offset);
+      } else {
+        table_.state(a.timeline).Publish(a.seq);
+      }
     }
     published_end_ = std::max(published_end_, end);
     if (need_sync) active_->set_durable_end(std::max(active_->durable_end(), end));
@@ -181,6 +185,7 @@ void NamespaceLog::AssignGroup(std::vector<AppendRequest*>& group,
 }
 
 Status NamespaceLog::Assign(AppendRequest* r, std::vector<Assigned>* assigned) {
+  if (r->is_mutation) return AssignMutation(r, assigned);
   if (r->import_seq != 0) {
     bool done = false;
     TLDB_RETURN_IF_ERROR(CheckImport(r, &done));
@@ -219,7 +224,13 @@ Status NamespaceLog::CheckImport(AppendRequest* r, bool* done) {
   }
   RecordView rec;
   Status s = LocateLocked(id, r->import_seq, &rec);
-  if (s.IsNotFound()) return Status::Ok();  // below the oldest kept message: nothing to compare
+  if (s.IsNotFound() || s.code() == Status::Code::kDeleted) {
+    // The timeline held this SeqId and it is gone (deleted or expired): importing it again
+    // must not bring it back. Reported as already present.
+    r->results = {{r->import_seq, r->import_ts, true}};
+    *done = true;
+    return Status::Ok();
+  }
   TLDB_RETURN_IF_ERROR(s);
   if (rec.payload != r->payload || rec.client_msg_id != r->cmid) {
     return Status::Conflict("timeline '" + std::string(r->key) + "' already holds another seq " +
@@ -297,7 +308,7 @@ void NamespaceLog::EncodeInto(AppendRequest* r, std::vector<Assigned>* assigned,
 void NamespaceLog::IndexRecord(uint32_t timeline, Seq seq, uint64_t offset, TimestampMs ts,
                                std::string_view cmid) {
   TimelineState& st = table_.state(timeline);
-  TLDB_CHECK(st.last_seq == 0 || seq == st.last_seq + 1);
+  TLDB_CHECK(st.active_slot == kNoSlot ? seq > st.last_seq : seq == st.last_seq + 1);
   if (st.active_slot == kNoSlot) st.active_slot = active_->AddSlot(timeline, seq);
   ActiveSegment::Slot& slot = active_->slot(st.active_slot);
   TLDB_CHECK(slot.first_seq() + slot.size() == seq);
@@ -329,7 +340,7 @@ void NamespaceLog::FailGroup(std::vector<AppendRequest*>& group, const Status& s
 
 Status NamespaceLog::MaybeRoll(size_t group_bytes) {
   const uint64_t end = active_->end();
-  if (end <= format::kSegmentHeaderBytes || end + group_bytes <= entry_.options.segment_bytes_max) {
+  if (end <= format::kSegmentHeaderBytes || end + group_bytes <= segment_bytes_max_.load()) {
     return Status::Ok();
   }
   const uint64_t next = active_->id() + 1;
@@ -356,6 +367,10 @@ Status NamespaceLog::Seal() {
     b.AddTimeline(key, KeyHash(key), slot.first_seq(), table_.state(slot.timeline()).last_ts,
                   slot.offsets());
   }
+  for (const auto& m : a.mutation_records()) {
+    const std::string_view key = table_.key(m.timeline);
+    b.AddMutation(key, KeyHash(key), m.type, m.seq, m.offset);
+  }
   for (const auto& d : a.dedupe_records()) {
     b.AddDedupe(table_.key(d.timeline), d.cmid_hash, d.seq, d.ts);
   }
@@ -375,6 +390,7 @@ Status NamespaceLog::Seal() {
   }
   sealed_[id] = std::move(seg);
   active_.reset();
+  if (on_seal_) on_seal_();
   return Status::Ok();
 }
 

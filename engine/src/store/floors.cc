@@ -1,0 +1,53 @@
+#include "store/floors.h"
+
+#include <cstring>
+
+#include "tldb/options.h"
+#include "util/checksum.h"
+#include "util/coding.h"
+
+namespace tldb {
+namespace {
+constexpr char kMagic[8] = {'T', 'L', 'D', 'B', 'F', 'L', 'R', '1'};
+}  // namespace
+
+std::string EncodeFloors(const std::vector<Floor>& floors) {
+  std::string out(kMagic, 8);
+  PutFixed32(&out, static_cast<uint32_t>(floors.size()));
+  for (const Floor& f : floors) {
+    out.push_back(static_cast<char>(f.key.size()));
+    out += f.key;
+    PutFixed64(&out, f.last_seq);
+    PutFixed64(&out, static_cast<uint64_t>(f.last_ts));
+  }
+  PutFixed64(&out, Hash64(out.data(), out.size()));
+  return out;
+}
+
+Result<std::vector<Floor>> DecodeFloors(std::string_view b, std::string_view what) {
+  const std::string where(what);
+  if (b.size() < 20 || std::memcmp(b.data(), kMagic, 8) != 0 ||
+      DecodeFixed64(b.data() + b.size() - 8) != Hash64(b.data(), b.size() - 8)) {
+    return Status::Corruption(where + ": damaged floors file");
+  }
+  const size_t body = b.size() - 8;
+  const uint32_t n = DecodeFixed32(b.data() + 8);
+  std::vector<Floor> out;
+  size_t pos = 12;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (pos + 1 > body) return Status::Corruption(where + ": floors truncated");
+    const auto len = static_cast<uint8_t>(b[pos++]);
+    if (len == 0 || pos + len + 16 > body) return Status::Corruption(where + ": floors truncated");
+    Floor f;
+    f.key.assign(b.data() + pos, len);
+    pos += len;
+    f.last_seq = DecodeFixed64(b.data() + pos);
+    f.last_ts = static_cast<TimestampMs>(DecodeFixed64(b.data() + pos + 8));
+    pos += 16;
+    out.push_back(std::move(f));
+  }
+  if (pos != body) return Status::Corruption(where + ": trailing bytes in floors");
+  return out;
+}
+
+}  // namespace tldb

@@ -1,0 +1,26 @@
+// FLOORS: the last SeqId (and timestamp) of every timeline that has no record left in the
+// namespace (all expired, compacted away or deleted), so that its SeqIds are never handed out
+// again after a restart (docs/format.md "Floors"). Replaced atomically; a floor is a lower
+// bound, so a stale entry is harmless.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tldb/status.h"
+#include "tldb/types.h"
+
+namespace tldb {
+
+struct Floor {
+  std::string key;
+  Seq last_seq = 0;
+  TimestampMs last_ts = 0;
+};
+
+std::string EncodeFloors(const std::vector<Floor>& floors);
+Result<std::vector<Floor>> DecodeFloors(std::string_view bytes, std::string_view what);
+
+}  // namespace tldb
