@@ -21,6 +21,8 @@ Status NamespaceLog::LoadFloors() {
   TLDB_ASSIGN_OR_RETURN(auto floors, DecodeFloors(bytes, FloorsFileName(dir_)));
   for (const Floor& f : floors) {
     TimelineState& st = table_.state(table_.FindOrInsert(f.key, KeyHash(f.key)));
+    // A timeline with records in the active segment got them after its floor was written.
+    if (st.active_slot != kNoSlot) continue;
     st.last_seq = std::max(st.last_seq, f.last_seq);
     st.last_ts = std::max(st.last_ts, f.last_ts);
   }
