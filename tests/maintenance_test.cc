@@ -303,6 +303,16 @@ TEST_P(MaintenanceTest, TtlHidesThenDropsSegmentsWhenDue) {
   Reopen();
   EXPECT_EQ(db_->Scan("sync", "inbox:0", all)->size(), 1u);
   EXPECT_EQ(db_->Append("sync", "inbox:0", "x")->seq, last + 1);
+  // Everything expires, the idle active segment too: no record is left, SeqIds go on.
+  clock_->Advance(8 * kDayMs);
+  ASSERT_TRUE(db_->Compact("sync", {}).ok());
+  EXPECT_EQ(db_->DescribeNamespace("sync")->segments, 1u);  // a fresh, empty active segment
+  EXPECT_LT(db_->DescribeNamespace("sync")->bytes_on_disk, 1024u);
+  Reopen();
+  EXPECT_EQ(db_->Append("sync", "inbox:0", "y")->seq, last + 2);
+  const Seq last1 = db_->LastSeq("sync", std::vector<std::string_view>{"inbox:1"})->at(0);
+  EXPECT_GT(last1, 0u);
+  EXPECT_EQ(db_->Append("sync", "inbox:1", "y")->seq, last1 + 1);
 }
 
 TEST_P(MaintenanceTest, WallClockJumpsNeitherDropEarlyNorReorder) {
