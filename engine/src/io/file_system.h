@@ -81,6 +81,10 @@ class MappedFile {
   virtual std::span<const char> data() const = 0;
   // Hints that the whole mapping is about to be read (starts readahead). Default: nothing.
   virtual void WillNeed() const {}
+  // Hints that reads are random point reads: no readahead. Sealed segments are read a record or
+  // a block at a time, and a fault on a disk with a large read_ahead_kb (8 MiB here) would
+  // otherwise read megabytes per record. Default: nothing.
+  virtual void AdviseRandom() const {}
 };
 
 // Held while a process owns a data directory.

@@ -71,6 +71,9 @@ class PosixMappedFile : public MappedFile {
   void WillNeed() const override {
     if (len_ > 0) (void)::madvise(addr_, len_, MADV_WILLNEED);  // only a hint
   }
+  void AdviseRandom() const override {
+    if (len_ > 0) (void)::madvise(addr_, len_, MADV_RANDOM);  // only a hint
+  }
 
  private:
   void* addr_;

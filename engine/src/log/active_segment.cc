@@ -21,7 +21,7 @@ ActiveSegment::ActiveSegment(uint64_t id, std::unique_ptr<WritableFile> file,
 char* ActiveSegment::Reserve(size_t max_bytes) {
   if (chunks_.empty() || end_ + max_bytes > chunks_.back().start + chunks_.back().capacity) {
     const size_t cap = std::max(kChunkBytes, max_bytes);
-    chunks_.push_back({end_, cap, std::make_unique<char[]>(cap)});
+    chunks_.push_back({end_, cap, std::make_unique_for_overwrite<char[]>(cap)});
   }
   Chunk& c = chunks_.back();
   return c.data.get() + (end_ - c.start);

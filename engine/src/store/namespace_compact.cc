@@ -98,6 +98,7 @@ class Compactor {
   Status Collect() {
     for (const SealedSegment* seg : inputs_) {
       const std::string name = SegmentFileName(log_->dir_, seg->id, seg->gen);
+      seg->data->WillNeed();  // read whole and in order (the mapping is advised random)
       const auto data = seg->data->data();
       const std::string_view image(data.data(), data.size());
       uint64_t end = 0;
@@ -425,6 +426,7 @@ class Compactor {
     seg->compressed = true;
     FileSystem& fs = *log_->fs_;
     TLDB_ASSIGN_OR_RETURN(seg->data, fs.Map(SegmentFileName(log_->dir_, out_id_, out_gen_)));
+    seg->data->AdviseRandom();
     const std::string idx = IndexFileName(log_->dir_, out_id_, out_gen_);
     TLDB_ASSIGN_OR_RETURN(seg->index_file, fs.Map(idx));
     TLDB_RETURN_IF_ERROR(seg->index.Open(seg->index_file->data(), log_->entry_.id, out_id_, idx));

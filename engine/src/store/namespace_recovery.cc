@@ -68,6 +68,7 @@ Status NamespaceLog::LoadSealed(uint64_t id, uint32_t gen, bool has_index) {
   seg->gen = gen;
   const std::string name = SegmentFileName(dir_, id, gen), idx_name = IndexFileName(dir_, id, gen);
   TLDB_ASSIGN_OR_RETURN(seg->data, fs_->Map(name));
+  seg->data->AdviseRandom();
   auto header = DecodeSegmentHeader(seg->data->data(), name);
   if (!header.ok()) return header.status();
   if (header->segment_id != id || header->namespace_id != entry_.id || header->gen != gen) {

@@ -393,6 +393,7 @@ Status NamespaceLog::Seal() {
   auto seg = std::make_unique<SealedSegment>();
   seg->id = id;
   TLDB_ASSIGN_OR_RETURN(seg->data, fs_->Map(SegmentFileName(dir_, id)));
+  seg->data->AdviseRandom();
   TLDB_ASSIGN_OR_RETURN(seg->index_file, fs_->Map(IndexFileName(dir_, id)));
   TLDB_RETURN_IF_ERROR(seg->index.Open(seg->index_file->data(), entry_.id, id, SegmentName(id)));
   seg->bytes = seg->data->data().size() + seg->index_file->data().size();
