@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The test command's short fuzzing pass: builds the four libFuzzer targets (tools/fuzz_build.sh,
-# clang, ASan+UBSan) and runs each briefly from its seed corpus: frame and record 20,000 inputs,
-# segment and session 2,000 (each also capped at 30 s). New inputs go to a temporary directory,
-# never into the repository; any crash or violated invariant fails the test command.
-# Usage: tools/fuzz_smoke.sh [scale]   (inputs are multiplied by scale; long runs: tools/fuzz.sh)
+# clang, ASan+UBSan) and runs each briefly from its seed corpus: the frame decoder [runs] inputs
+# (default 20,000), the record codec 20,000, segment/recovery and sessions 2,000 each but at most
+# 30 s each (they open a store or a connection per input). New inputs go to a temporary
+# directory, never into the repository; any crash or violated invariant fails the test command.
+# Usage: tools/fuzz_smoke.sh [runs]   (long runs of any target: tools/fuzz.sh TARGET SECONDS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scale=${1:-1}
+runs=${1:-20000}
 set +e
 bash tools/fuzz_build.sh
 rc=$?
@@ -19,9 +20,9 @@ fi
 dir=${FUZZ_BUILD_DIR:-build-fuzz}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-run() {  # name binary seeds runs
+run() {  # name binary seeds runs seconds(0: no limit)
   mkdir -p "$out/$1"
-  if ! "$2" -runs="$(($4 * scale))" -max_total_time=$((30 * scale)) -max_len=16384 -timeout=30 \
+  if ! "$2" -runs="$4" -max_total_time="$5" -max_len=16384 -timeout=30 \
     -artifact_prefix="$out/" "$out/$1" "$3" >"$out/$1.log" 2>&1; then
     tail -n 40 "$out/$1.log" >&2
     echo "fuzz_smoke: $1 FAILED" >&2
@@ -29,7 +30,7 @@ run() {  # name binary seeds runs
   fi
   echo "fuzz_smoke: $1: $(grep -E '^#[0-9]+' "$out/$1.log" | tail -n 1 | sed 's/  */ /g'), 0 crashes"
 }
-run frame "$dir/server/frame_fuzzer" tests/fuzz/corpus 20000
-run record "$dir/tests/fuzz/record_fuzzer" tests/fuzz/record_corpus 20000
-run segment "$dir/tests/fuzz/segment_fuzzer" tests/fuzz/segment_corpus 2000
-run session "$dir/tests/fuzz/session_fuzzer" tests/fuzz/session_corpus 2000
+run frame "$dir/server/frame_fuzzer" tests/fuzz/corpus "$runs" 0
+run record "$dir/tests/fuzz/record_fuzzer" tests/fuzz/record_corpus 20000 0
+run segment "$dir/tests/fuzz/segment_fuzzer" tests/fuzz/segment_corpus 2000 30
+run session "$dir/tests/fuzz/session_fuzzer" tests/fuzz/session_corpus 2000 30
