@@ -1,18 +1,36 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer frame-decoder target with clang (the main build may use gcc) and runs it
-# briefly: 20,000 inputs seeded from tests/fuzz/corpus. New inputs go to a temporary directory,
-# never into the repository. Usage: tools/fuzz_smoke.sh [runs]   (the long run: a larger number)
+# The test command's short fuzzing pass: builds the four libFuzzer targets (tools/fuzz_build.sh,
+# clang, ASan+UBSan) and runs each briefly from its seed corpus: the frame decoder [runs] inputs
+# (default 20,000), the record codec 20,000, segment/recovery and sessions 2,000 each but at most
+# 30 s each (they open a store or a connection per input). New inputs go to a temporary
+# directory, never into the repository; any crash or violated invariant fails the test command.
+# Usage: tools/fuzz_smoke.sh [runs]   (long runs of any target: tools/fuzz.sh TARGET SECONDS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20000}
-if ! command -v clang++ >/dev/null; then
-  echo "fuzz_smoke: clang++ not found; skipped (tools/deps.sh installs clang)" >&2
+set +e
+bash tools/fuzz_build.sh
+rc=$?
+set -e
+if [ $rc -eq 3 ]; then
+  echo "fuzz_smoke: clang++ not found; skipped" >&2
   exit 0
 fi
+[ $rc -eq 0 ] || exit $rc
+dir=${FUZZ_BUILD_DIR:-build-fuzz}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -Iserver -Iengine/include \
-  tests/fuzz/frame_fuzzer.cc server/protocol/*.cc -o "$out/frame_fuzzer"
-mkdir -p "$out/corpus"
-"$out/frame_fuzzer" -runs="$runs" -max_len=4096 "$out/corpus" tests/fuzz/corpus 2>&1 | tail -n 1
-echo "fuzz_smoke: frame decoder, $runs inputs, no crash"
+run() {  # name binary seeds runs seconds(0: no limit)
+  mkdir -p "$out/$1"
+  if ! "$2" -runs="$4" -max_total_time="$5" -max_len=16384 -timeout=30 \
+    -artifact_prefix="$out/" "$out/$1" "$3" >"$out/$1.log" 2>&1; then
+    tail -n 40 "$out/$1.log" >&2
+    echo "fuzz_smoke: $1 FAILED" >&2
+    exit 1
+  fi
+  echo "fuzz_smoke: $1: $(grep -E '^#[0-9]+' "$out/$1.log" | tail -n 1 | sed 's/  */ /g'), 0 crashes"
+}
+run frame "$dir/server/frame_fuzzer" tests/fuzz/corpus "$runs" 0
+run record "$dir/tests/fuzz/record_fuzzer" tests/fuzz/record_corpus 20000 0
+run segment "$dir/tests/fuzz/segment_fuzzer" tests/fuzz/segment_corpus 2000 30
+run session "$dir/tests/fuzz/session_fuzzer" tests/fuzz/session_corpus 2000 30

@@ -88,11 +88,11 @@ void Dispatcher::CursorSet(Connection& c, uint64_t id, std::string_view body) {
 // Reads the stored cursor and appends a new record if it moves (runs again on Conflict).
 void Dispatcher::CursorWrite(uint64_t conn_id, uint64_t id, std::string device, std::string ns,
                              std::string timeline, Seq seq, bool reset, int attempt) {
-  const uint8_t op = static_cast<uint8_t>(Op::kCursorSet);
+  constexpr uint8_t op = static_cast<uint8_t>(Op::kCursorSet);
   int64_t start = NowUs();
   std::string key = CursorKey(device, ns, timeline);
   auto stored = ReadCursor(loop_->core().db, key);
-  auto respond = [this, conn_id, id, start, op](const Result<StoredCursor>& r, bool moved) {
+  auto respond = [this, conn_id, id, start](const Result<StoredCursor>& r, bool moved) {
     Connection* c = Completed(conn_id, start, /*append=*/true);
     if (!c) return;
     if (!r.ok()) return Fail(*c, op, id, r.status());

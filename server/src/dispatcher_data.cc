@@ -24,7 +24,7 @@ void Dispatcher::Append(Connection& c, uint64_t id, std::string_view body) {
   // engine thread, so it only posts the result back to this loop.
   loop_->core().db->AppendAsync(
       req.ns, req.timeline, req.payload, opts,
-      [loop, conn_id, id, start,
+      [loop, keep = std::move(keep), conn_id, id, start,
        key = TimelineKey(req.ns, req.timeline)](Result<AppendResult> r) mutable {
         loop->Post([conn_id, id, start, key = std::move(key), r = std::move(r)](Loop& l) {
           l.dispatcher().AppendDone(conn_id, id, key, start, r);
@@ -62,7 +62,7 @@ void Dispatcher::AppendFanout(Connection& c, uint64_t id, std::string_view body)
   int64_t start = NowUs();
   loop_->core().db->AppendFanoutAsync(
       req.ns, req.timelines, req.payload, opts,
-      [loop, conn_id, id, start,
+      [loop, keep = std::move(keep), conn_id, id, start,
        keys = std::move(keys)](Result<std::vector<AppendResult>> r) mutable {
         loop->Post([conn_id, id, start, keys = std::move(keys), r = std::move(r)](Loop& l) {
           l.dispatcher().FanoutDone(conn_id, id, keys, start, r);

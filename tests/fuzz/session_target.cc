@@ -1,0 +1,457 @@
+// Server session fuzz target (see fuzz_targets.h).
+//
+// One in-process tldb-server (one event loop, Db on the simulated backend, two access tokens)
+// serves every input; it is replaced every kInputsPerServer inputs so memory stays bounded.
+// An input is a session: HELLO (usually with a valid token), then up to 48 requests whose
+// frames are valid but whose fields are input-chosen (opcodes, request ids, namespaces,
+// timeline names of any length, seqs, limits, durability, payload sizes, WAIT timeouts,
+// subscriptions), occasionally with a damaged body or flags. A final PING carries a marker.
+// Invariants: the server never crashes; every byte it sends parses as frames whose bodies
+// decode as the response their opcode defines; it answers the marker PING (or closes after a
+// fatal error) within 10 s: no hang.
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fuzz/fuzz_input.h"
+#include "fuzz/fuzz_targets.h"
+#include "io/sim_file_system.h"
+#include "protocol/frame.h"
+#include "protocol/messages.h"
+#include "tldb/db.h"
+#include "tldb/server.h"
+
+namespace tldb::fuzz {
+namespace {
+
+using proto::Op;
+
+constexpr int kInputsPerServer = 500;
+constexpr char kMarker[] = "fuzz-session-end";
+constexpr uint64_t kMarkerId = 0x5E55'10E1'D000'0001ull;
+
+class TestServer {
+ public:
+  TestServer() {
+    Options o;
+    o.file_system = std::make_shared<SimFileSystem>();
+    o.prezero = Options::Prezero::kInline;
+    auto db = Db::Open("/db", o);
+    TLDB_FUZZ_CHECK(db.ok());
+    db_ = std::move(db).value();
+    TLDB_FUZZ_CHECK(CreateDefaultNamespaces(*db_).ok());
+    ServerConfig cfg;
+    cfg.listen = "127.0.0.1:0";
+    cfg.threads = 1;
+    cfg.shutdown_drain_ms = 2000;
+    cfg.log = [](std::string_view) {};
+    cfg.tokens.push_back({"writer", "secret-w", {}, {"*"}});
+    cfg.tokens.push_back({"reader", "secret-r", {"store"}, {"sync"}});
+    auto server = Server::Start(db_.get(), cfg);
+    TLDB_FUZZ_CHECK(server.ok());
+    server_ = std::move(server).value();
+  }
+  ~TestServer() {
+    server_->Stop();
+    server_.reset();
+    (void)db_->Close();
+  }
+  uint16_t port() const { return server_->port(); }
+
+ private:
+  std::unique_ptr<Db> db_;
+  std::unique_ptr<Server> server_;
+};
+
+class Session {
+ public:
+  explicit Session(FuzzInput& in) : in_(in) {}
+
+  std::string Ns() {
+    switch (in_.Range(0, 7)) {
+      case 0:
+        return "sync";
+      case 1:
+        return "__cursors";
+      case 2:
+        return "nope";
+      case 3:
+        return in_.String(70);
+      default:
+        return "store";
+    }
+  }
+  std::string Timeline() {
+    const uint64_t k = in_.Range(0, 9);
+    if (k < 4) return "t" + std::to_string(k);
+    if (k < 7) return "conv:" + std::to_string(in_.Range(0, 3));
+    if (k == 7) return std::string(in_.Range(250, 260), 'x');  // around the 255-byte limit
+    return in_.String(20);
+  }
+  std::string Payload() {
+    if (in_.Range(0, 63) == 0) return std::string(in_.Range((1u << 20) - 4, (1u << 20) + 4), 'p');
+    return in_.String(300);
+  }
+  std::string Cmid() {
+    return in_.Bool() ? "" : in_.Range(0, 7) == 0 ? in_.String(70) : "c" + in_.String(3);
+  }
+  Seq SeqValue() {
+    switch (in_.Range(0, 3)) {
+      case 0:
+        return 0;
+      case 1:
+        return in_.U64();
+      default:
+        return in_.Range(1, 12);
+    }
+  }
+  Durability Dur() { return static_cast<Durability>(in_.Range(0, 2)); }
+  std::vector<std::string> Timelines() {
+    std::vector<std::string> t(in_.Range(0, 6));
+    for (auto& s : t) s = Timeline();
+    return t;
+  }
+  static std::vector<std::string_view> Views(const std::vector<std::string>& v) {
+    return {v.begin(), v.end()};
+  }
+
+  // Encodes one request with input-chosen fields; returns its opcode.
+  uint8_t Body(std::string* body) {
+    proto::WireWriter w(body);
+    const uint64_t pick = in_.Range(0, 17);
+    switch (pick) {
+      case 0: {
+        const std::string name = in_.String(8), token = Token();
+        proto::Encode(proto::HelloRequest{static_cast<uint8_t>(in_.Range(0, 2)), name, token}, w);
+        return static_cast<uint8_t>(Op::kHello);
+      }
+      case 1: {
+        const std::string data = in_.String(64);
+        proto::Encode(proto::PingRequest{data}, w);
+        return static_cast<uint8_t>(Op::kPing);
+      }
+      case 2:
+        return static_cast<uint8_t>(Op::kStats);
+      case 3:
+      case 4:
+      case 5: {
+        const std::string ns = Ns(), tl = Timeline(), cmid = Cmid(), payload = Payload();
+        proto::AppendRequest r{ns, tl, cmid};
+        r.has_expected_last_seq = in_.Range(0, 3) == 0;
+        r.expected_last_seq = SeqValue();
+        r.durability = Dur();
+        r.payload = payload;
+        proto::Encode(r, w);
+        return static_cast<uint8_t>(Op::kAppend);
+      }
+      case 6: {
+        const std::string ns = Ns(), cmid = Cmid(), payload = Payload();
+        const std::vector<std::string> tls = Timelines();
+        proto::AppendFanoutRequest r{ns, Views(tls), cmid, Dur(), payload};
+        proto::Encode(r, w);
+        return static_cast<uint8_t>(Op::kAppendFanout);
+      }
+      case 7: {
+        const std::string ns = Ns(), tl = Timeline();
+        proto::Encode(proto::GetRequest{ns, tl, SeqValue()}, w);
+        return static_cast<uint8_t>(Op::kGet);
+      }
+      case 8:
+      case 9: {
+        const std::string ns = Ns(), tl = Timeline();
+        proto::ScanRequest r{ns, tl};
+        r.from_seq = SeqValue();
+        r.to_seq = SeqValue();
+        r.direction = in_.Bool() ? Direction::kBackward : Direction::kForward;
+        r.limit = in_.Bool() ? static_cast<uint32_t>(in_.Range(0, 20)) : in_.U32();
+        r.bytes_max = in_.Bool() ? static_cast<uint32_t>(in_.Range(0, 600)) : in_.U32();
+        proto::Encode(r, w);
+        return static_cast<uint8_t>(Op::kScan);
+      }
+      case 10: {
+        const std::string ns = Ns();
+        const std::vector<std::string> tls = Timelines();
+        proto::Encode(proto::LastSeqRequest{ns, Views(tls)}, w);
+        return static_cast<uint8_t>(Op::kLastSeq);
+      }
+      case 11: {
+        const std::string ns = Ns(), tl = Timeline();
+        // Short timeouts: a session must end within the replay budget. Long ones still park
+        // and are answered when the connection closes.
+        const uint32_t timeout = in_.Range(0, 15) == 0 ? in_.U32() : in_.Range(0, 30);
+        proto::Encode(proto::WaitRequest{ns, tl, SeqValue(), timeout}, w);
+        return static_cast<uint8_t>(Op::kWait);
+      }
+      case 12: {
+        const std::string ns = Ns(), tl = Timeline();
+        proto::Encode(proto::SubscribeRequest{ns, tl, SeqValue(), in_.Byte()}, w);
+        return static_cast<uint8_t>(Op::kSubscribe);
+      }
+      case 13:
+        proto::Encode(proto::UnsubscribeRequest{in_.Range(0, 3) == 0 ? in_.U64() : ids_.back()}, w);
+        return static_cast<uint8_t>(Op::kUnsubscribe);
+      case 14: {
+        const std::string name = in_.Bool() ? Ns() : "n" + std::to_string(in_.Range(0, 3));
+        proto::NsCreateRequest r{name};
+        r.options.ttl_ms = in_.Bool() ? 0 : in_.U64();
+        r.options.segment_bytes_max = in_.Bool() ? kSegmentBytesMin : in_.U64();
+        r.options.durability = static_cast<Durability>(in_.Range(0, 3));
+        proto::Encode(r, w);
+        return static_cast<uint8_t>(Op::kNsCreate);
+      }
+      case 15:
+        if (in_.Bool()) {
+          const std::string ns = Ns();
+          proto::Encode(proto::NsDescribeRequest{ns}, w);
+          return static_cast<uint8_t>(Op::kNsDescribe);
+        }
+        return static_cast<uint8_t>(Op::kNsList);
+      case 16: {
+        const std::string dev = in_.Bool() ? "d1" : in_.String(80), ns = Ns(), tl = Timeline();
+        proto::Encode(proto::CursorSetRequest{dev, ns, tl, SeqValue(), in_.Bool()}, w);
+        return static_cast<uint8_t>(Op::kCursorSet);
+      }
+      default: {
+        const std::string dev = in_.Bool() ? "d1" : in_.String(80), ns = Ns();
+        const std::vector<std::string> tls = Timelines();
+        proto::Encode(proto::CursorGetRequest{dev, ns, Views(tls)}, w);
+        return static_cast<uint8_t>(Op::kCursorGet);
+      }
+    }
+  }
+
+  std::string Token() {
+    switch (in_.Range(0, 7)) {
+      case 0:
+        return "secret-r";
+      case 1:
+        return "";
+      case 2:
+        return in_.String(12);
+      default:
+        return "secret-w";
+    }
+  }
+
+  // The whole session's bytes.
+  std::string Build() {
+    std::string out;
+    ids_.push_back(1);
+    if (in_.Range(0, 15) != 0) {  // usually a proper handshake first
+      std::string body;
+      proto::WireWriter w(&body);
+      const std::string token = Token();
+      proto::Encode(proto::HelloRequest{proto::kVersion, "fuzz", token}, w);
+      out += proto::EncodeFrame(static_cast<uint8_t>(Op::kHello), 0, 1, body);
+    }
+    const size_t n = in_.Range(0, 48);
+    for (size_t i = 0; i < n && !in_.empty(); ++i) {
+      std::string body;
+      uint8_t op = Body(&body);
+      uint16_t flags = 0;
+      switch (in_.Range(0, 31)) {  // rarely: a field of the frame itself is off
+        case 0:
+          if (!body.empty()) body.resize(in_.Range(0, body.size() - 1));
+          break;
+        case 1:
+          body += static_cast<char>(in_.Byte());
+          break;
+        case 2:
+          if (!body.empty()) body[in_.Range(0, body.size() - 1)] = static_cast<char>(in_.Byte());
+          break;
+        case 3:
+          op = in_.Byte();
+          break;
+        case 4:
+          flags = static_cast<uint16_t>(in_.Range(1, 15));
+          break;
+        default:
+          break;
+      }
+      const uint64_t id = in_.Range(0, 7) == 0 ? in_.U64() : ids_.back() + 1;
+      ids_.push_back(id);
+      out += proto::EncodeFrame(op, flags, id, body);
+    }
+    std::string body;
+    proto::WireWriter w(&body);
+    proto::Encode(proto::PingRequest{kMarker}, w);
+    out += proto::EncodeFrame(static_cast<uint8_t>(Op::kPing), 0, kMarkerId, body);
+    return out;
+  }
+
+ private:
+  FuzzInput& in_;
+  std::vector<uint64_t> ids_;
+};
+
+// A server frame's body must decode as what its opcode answers with.
+void CheckResponse(const proto::Frame& f) {
+  const auto& h = f.header;
+  const std::string_view b = f.body;
+  TLDB_FUZZ_CHECK(h.flags & (proto::kFlagResponse | proto::kFlagPush));
+  if (h.flags & proto::kFlagError) {
+    proto::ErrorBody e;
+    TLDB_FUZZ_CHECK(proto::Decode(b, &e));
+    return;
+  }
+  if (h.flags & proto::kFlagPush) {
+    proto::PushMessage p;
+    TLDB_FUZZ_CHECK(h.op == static_cast<uint8_t>(Op::kPushMessage) && proto::Decode(b, &p));
+    return;
+  }
+  switch (static_cast<Op>(h.op)) {
+    case Op::kHello: {
+      proto::HelloResponse r;
+      TLDB_FUZZ_CHECK(proto::Decode(b, &r));
+      break;
+    }
+    case Op::kPing: {
+      proto::PingRequest r;
+      TLDB_FUZZ_CHECK(proto::Decode(b, &r));
+      break;
+    }
+    case Op::kStats: {
+      proto::StatsResponse r;
+      TLDB_FUZZ_CHECK(proto::Decode(b, &r));
+      break;
+    }
+    case Op::kAppend: {
+      AppendResult r;
+      TLDB_FUZZ_CHECK(proto::DecodeAppendResult(b, &r) && r.seq != 0);
+      break;
+    }
+    case Op::kAppendFanout: {
+      std::vector<AppendResult> r;
+      TLDB_FUZZ_CHECK(proto::DecodeAppendResults(b, &r));
+      break;
+    }
+    case Op::kGet: {
+      Message m;
+      TLDB_FUZZ_CHECK(proto::DecodeMessage(b, &m));
+      break;
+    }
+    case Op::kScan: {
+      std::vector<Message> m;
+      TLDB_FUZZ_CHECK(proto::DecodeMessages(b, &m));
+      for (size_t i = 1; i < m.size(); ++i) TLDB_FUZZ_CHECK(m[i].seq != m[i - 1].seq);
+      break;
+    }
+    case Op::kLastSeq:
+    case Op::kCursorGet: {
+      std::vector<Seq> s;
+      std::vector<proto::CursorInfo> c;
+      TLDB_FUZZ_CHECK(h.op == static_cast<uint8_t>(Op::kLastSeq) ? proto::DecodeSeqs(b, &s)
+                                                                 : proto::DecodeCursorInfos(b, &c));
+      break;
+    }
+    case Op::kWait: {
+      proto::WaitResponse r;
+      TLDB_FUZZ_CHECK(proto::Decode(b, &r));
+      break;
+    }
+    case Op::kSubscribe: {
+      proto::SubscribeResponse r;
+      TLDB_FUZZ_CHECK(proto::Decode(b, &r));
+      break;
+    }
+    case Op::kUnsubscribe:
+    case Op::kNsCreate:
+      TLDB_FUZZ_CHECK(b.empty());
+      break;
+    case Op::kNsList: {
+      std::vector<NamespaceInfo> r;
+      TLDB_FUZZ_CHECK(proto::DecodeNamespaceInfos(b, &r));
+      break;
+    }
+    case Op::kNsDescribe: {
+      NamespaceInfo r;
+      TLDB_FUZZ_CHECK(proto::DecodeNamespaceInfo(b, &r));
+      break;
+    }
+    case Op::kCursorSet: {
+      proto::CursorSetResponse r;
+      TLDB_FUZZ_CHECK(proto::Decode(b, &r));
+      break;
+    }
+    default:
+      Fail("response with an opcode no request has");
+  }
+}
+
+int Connect(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  TLDB_FUZZ_CHECK(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  TLDB_FUZZ_CHECK(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  return fd;
+}
+
+// Sends the session while reading what comes back (a big session must not deadlock on full
+// socket buffers); returns once the marker PING is answered or the server closed.
+void Run(uint16_t port, const std::string& session) {
+  const int fd = Connect(port);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  size_t sent = 0;
+  std::string in;
+  size_t parsed = 0;
+  bool done = false;
+  while (!done) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) Fail("server did not answer the final PING within 10 s (hang)");
+    pollfd p{fd, static_cast<short>(POLLIN | (sent < session.size() ? POLLOUT : 0)), 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    if ((p.revents & POLLOUT) && sent < session.size()) {
+      const ssize_t n =
+          ::send(fd, session.data() + sent, session.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) sent += static_cast<size_t>(n);
+      if (n < 0 && errno != EAGAIN && errno != EINTR) break;  // closed after a fatal error
+    }
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buf[64 << 10];
+      const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;  // server closed
+      if (n > 0) in.append(buf, static_cast<size_t>(n));
+      for (;;) {
+        proto::Frame f;
+        const proto::ParseResult r =
+            proto::ParseFrame(in.data() + parsed, in.size() - parsed, 64u << 20, &f);
+        if (r.outcome == proto::ParseOutcome::kNeedMore) break;
+        TLDB_FUZZ_CHECK(r.outcome == proto::ParseOutcome::kFrame);
+        CheckResponse(f);
+        if (f.header.request_id == kMarkerId && f.header.op == static_cast<uint8_t>(Op::kPing) &&
+            f.body.find(kMarker) != std::string_view::npos) {
+          done = true;
+        }
+        parsed += r.frame_bytes;
+      }
+    }
+  }
+  ::close(fd);
+}
+
+}  // namespace
+
+void SessionTarget(const uint8_t* data, size_t size) {
+  static std::unique_ptr<TestServer> server;
+  static int inputs = 0;
+  if (!server || ++inputs % kInputsPerServer == 0) {
+    server.reset();
+    server = std::make_unique<TestServer>();
+  }
+  FuzzInput in(data, size);
+  Session s(in);
+  Run(server->port(), s.Build());
+}
+
+}  // namespace tldb::fuzz

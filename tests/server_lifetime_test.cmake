@@ -1,0 +1,1 @@
+target_link_libraries(server_lifetime_test PRIVATE tldb_server)
