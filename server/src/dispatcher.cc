@@ -63,6 +63,14 @@ void Dispatcher::Handle(Connection& c, const proto::Frame& f) {
       return CursorSet(c, id, f.body);
     case Op::kCursorGet:
       return CursorGet(c, id, f.body);
+    case Op::kMutate:
+      return Mutate(c, id, f.body);
+    case Op::kNsSetOptions:
+      return NsSetOptions(c, id, f.body);
+    case Op::kCompact:
+      return Compact(c, id, f.body);
+    case Op::kCompactStatus:
+      return CompactStatus(c, id, f.body);
     case Op::kPushMessage:
       break;
   }
@@ -143,6 +151,16 @@ void Dispatcher::Stats(Connection& c, uint64_t id, std::string_view body) {
   add("db_memory_timeline_bytes", d.memory_timeline_bytes);
   add("db_memory_active_index_bytes", d.memory_active_index_bytes);
   add("db_memory_dedupe_bytes", d.memory_dedupe_bytes);
+  // Compactions requested through COMPACT (the engine's background maintenance is not counted
+  // here: DbStats has no maintenance counters yet).
+  const CompactionJobs::Totals ct = core.compactions.totals();
+  add("compactions_started", ct.started);
+  add("compactions_done", ct.done);
+  add("compactions_failed", ct.failed);
+  add("compaction_bytes_read", ct.bytes_read);
+  add("compaction_bytes_written", ct.bytes_written);
+  add("compaction_records_dropped", ct.records_dropped);
+  add("compaction_segments_expired", ct.segments_expired);
   resp.io_backend = d.io_backend;
   size_t start = c.Begin(Op::kStats, proto::kFlagResponse, id);
   auto w = c.Writer();
@@ -155,6 +173,7 @@ void Dispatcher::NsCreate(Connection& c, uint64_t id, std::string_view body) {
   proto::NsCreateRequest req;
   if (!proto::Decode(body, &req)) return Malformed(c, op, id);
   if (!CheckWrite(c, op, id, req.name)) return;
+  proto::FillNamespaceDefaults(&req.options);
   Status s = loop_->core().db->CreateNamespace(req.name, req.options);
   if (!s.ok()) return Fail(c, op, id, s);
   loop_->core().Log("namespace created: " + std::string(req.name));
@@ -199,6 +218,15 @@ bool Dispatcher::CheckWrite(Connection& c, uint8_t op, uint64_t id, std::string_
   if (c.rights->CanWrite(ns)) return true;
   Fail(c, op, id,
        Status::PermissionDenied("no write right on namespace '" + std::string(ns) + "'"));
+  return false;
+}
+
+bool Dispatcher::CheckAdmin(Connection& c, uint8_t op, uint64_t id, std::string_view ns) {
+  if (c.rights->CanAdmin(ns)) return true;
+  Fail(c, op, id,
+       Status::PermissionDenied(ns.empty()
+                                    ? std::string("no admin right on every namespace ('*')")
+                                    : "no admin right on namespace '" + std::string(ns) + "'"));
   return false;
 }
 
