@@ -385,7 +385,7 @@ TEST(ProtocolDocTest, DocExamples) {
   h.inflight_requests_max = 1024;
   h.fanout_timelines_max = 10000;
   h.wait_timeout_ms_max = 60000;
-  h.grants = {{"*", 3}};
+  h.grants = {{"*", 7}};
   ex.emplace_back("hello_response", frame(Op::kHello, kFlagResponse, 0, Body(h)));
   ex.emplace_back("append_request", frame(Op::kAppend, 0, 1,
                                           Body(AppendRequest{"store", "conv:1", "m-1", false, 0,

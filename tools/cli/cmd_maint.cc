@@ -3,6 +3,7 @@
 // the admin right).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "admin/progress.h"
@@ -71,8 +72,11 @@ void RunCompact(CliContext& ctx, const CLI::Option* ns_opt, bool full, uint32_t 
   auto r = c->Compact(
       ns, full,
       [&](const CompactionStatus& s) {
-        if (ctx.json) return;
-        printer.Step(s.progress.segments_done, s.progress.segments_total, ProgressLine(s));
+        // The final state is printed as the summary below. Before the engine planned the
+        // run, segments_total is 0: show 0%, not 100%.
+        if (ctx.json || s.finished()) return;
+        printer.Step(s.progress.segments_done, std::max<uint64_t>(s.progress.segments_total, 1),
+                     ProgressLine(s));
       },
       poll_ms, ctx.call());
   printer.Finish();
