@@ -165,7 +165,9 @@ class NamespaceLog {
   // First SeqId of `timeline` that reads may return (trim point, messages_per_timeline_max).
   Seq FirstKept(uint32_t timeline) const;
   bool Expired(TimestampMs ts) const;
-  Status MaybeRoll(size_t group_bytes);
+  Status MaybeRoll(size_t group_bytes, bool force);
+  // Seals the active segment through the write queue (ordered with appends); no-op if empty.
+  Status Roll();
   Status Seal();
   void Complete(std::vector<AppendRequest*>& group);
   void FailGroup(std::vector<AppendRequest*>& group, const Status& s);
