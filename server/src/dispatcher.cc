@@ -174,10 +174,29 @@ void Dispatcher::NsCreate(Connection& c, uint64_t id, std::string_view body) {
   if (!proto::Decode(body, &req)) return Malformed(c, op, id);
   if (!CheckWrite(c, op, id, req.name)) return;
   proto::FillNamespaceDefaults(&req.options);
-  Status s = loop_->core().db->CreateNamespace(req.name, req.options);
-  if (!s.ok()) return Fail(c, op, id, s);
-  loop_->core().Log("namespace created: " + std::string(req.name));
-  Empty(c, Op::kNsCreate, id);
+  // Creating a namespace writes files and fsyncs the catalog: on the admin thread.
+  ++c.inflight;
+  Loop* loop = loop_;
+  ServerCore& core = loop_->core();
+  auto keep = core.shared_from_this();
+  uint64_t conn_id = c.id();
+  int64_t start = NowUs();
+  auto task = [loop, keep, conn_id, id, start, op, name = std::string(req.name),
+               options = req.options] {
+    Status s = keep->db->CreateNamespace(name, options);
+    if (s.ok()) keep->Log("namespace created: " + name);
+    loop->Post([conn_id, id, start, op, s](Loop& l) {
+      Dispatcher& d = l.dispatcher();
+      Connection* c = d.Completed(conn_id, start, /*append=*/true);
+      if (!c) return;
+      if (!s.ok()) return d.Fail(*c, op, id, s);
+      d.Empty(*c, Op::kNsCreate, id);
+    });
+  };
+  if (!core.admin.Post(std::move(task))) {
+    --c.inflight;
+    Fail(c, op, id, Status::Closed("server stopping"));
+  }
 }
 
 void Dispatcher::NsList(Connection& c, uint64_t id, std::string_view body) {

@@ -37,7 +37,8 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   ServerConfig config;
   Authenticator auth;
   WatchHub hub;
-  // Work that blocks (a catalog fsync: NS_SET_OPTIONS) runs here, never on a loop thread.
+  // Work that blocks (a catalog fsync: NS_CREATE, NS_SET_OPTIONS) runs here, never on a loop
+  // thread.
   TaskThread admin;
   // COMPACT jobs, on their own thread so a long compaction does not delay NS_SET_OPTIONS.
   CompactionJobs compactions;
