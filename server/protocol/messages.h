@@ -168,7 +168,7 @@ void ApplyNsOptions(uint16_t mask, const NamespaceOptions& from, NamespaceOption
 // COMPACT (0x62): queue a compaction; the response is its job id (COMPACT_STATUS polls it).
 struct CompactRequest {
   std::string_view ns;  // empty: every namespace
-  bool full = false;    // rewrite every sealed segment, not only those below compact_live_pct
+  bool full = false;    // seal the active segment and rewrite every segment (docs/protocol.md)
 };
 struct CompactResponse {
   uint64_t job_id = 0;

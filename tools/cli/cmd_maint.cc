@@ -125,7 +125,7 @@ void AddMaintenanceCommands(CLI::App& app, CliContext& ctx) {
   auto poll_ms = std::make_shared<uint32_t>(200);
   CLI::App* cmd = app.add_subcommand(
       "compact", "Compact on the server with progress (--ns N: one namespace; default: all)");
-  cmd->add_flag("--full", *full, "Rewrite every sealed segment, not only mostly-dead ones");
+  cmd->add_flag("--full", *full, "Seal the active segment and rewrite every segment");
   cmd->add_option("--poll-ms", *poll_ms, "Progress poll interval")->capture_default_str();
   const CLI::Option* ns_opt = app.get_option("--ns");
   cmd->callback([&ctx, ns_opt, full, poll_ms] { RunCompact(ctx, ns_opt, *full, *poll_ms); });
