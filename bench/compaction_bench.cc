@@ -7,7 +7,7 @@
 //   - sync append latency (1 writer) while idle and while the (rate-limited) compaction runs;
 //   - on a second store built the same way, an unthrottled full compaction: input MB/s, bytes
 //     on disk before and after, compression ratio, and disk bytes over live compressed bytes.
-// Usage: compaction_bench [--messages=N] [--timelines=N] [--payload=B] [--quick]
+// Usage: compaction_bench [--messages=N] [--timelines=N] [--payload=B] [--block=BYTES] [--quick]
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -30,6 +30,7 @@ struct Flags {
   double recall_pct = 5;
   double edit_pct = 1;
   uint32_t scans = 3000;
+  uint32_t block_bytes = NamespaceOptions{}.compress_block_bytes;
 };
 
 [[noreturn]] void Die(const std::string& what, const Status& s) {
@@ -63,6 +64,7 @@ Options DbOptions(uint64_t rate) {
 
 void Build(Db* db, const Flags& f) {
   NamespaceOptions n;
+  n.compress_block_bytes = f.block_bytes;
   if (!db->CreateNamespace("hist", n).ok()) Die("create", Status::Corruption("namespace"));
   const auto payloads = ChatPayloads(4096, f.payload, 7);
   std::vector<std::string> keys;
@@ -121,8 +123,13 @@ ScanResult HistoryScans(Db* db, const Flags& f, uint64_t seed) {
 void PrintScans(const char* when, Db* db, const Flags& f, bool can_drop) {
   const ScanResult warm0 = HistoryScans(db, f, 1);  // also warms the cache
   const ScanResult warm = HistoryScans(db, f, 2);
-  std::printf("  history scan %-6s warm: %8.0f scans/s (%.1f msgs/scan)\n", when, warm.ops_per_s,
-              warm.messages_per_scan);
+  const DbStats st = db->Stats();
+  std::printf(
+      "  history scan %-6s warm: %8.0f scans/s (%.1f msgs/scan; block cache %llu hits, "
+      "%llu misses so far)\n",
+      when, warm.ops_per_s, warm.messages_per_scan,
+      static_cast<unsigned long long>(st.block_cache_hits),
+      static_cast<unsigned long long>(st.block_cache_misses));
   (void)warm0;
   if (can_drop && DropCaches()) {
     const ScanResult cold = HistoryScans(db, f, 3);
@@ -245,6 +252,8 @@ int main(int argc, char** argv) {
       f.timelines = static_cast<uint32_t>(std::strtoul(v, nullptr, 10));
     } else if (const char* v = val("payload")) {
       f.payload = std::strtoul(v, nullptr, 10);
+    } else if (const char* v = val("block")) {
+      f.block_bytes = static_cast<uint32_t>(std::strtoul(v, nullptr, 10));
     } else if (a == "--quick") {
       f.messages = 100'000;
       f.timelines = 2'000;
@@ -252,7 +261,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: compaction_bench [--messages=N] [--timelines=N] "
-                   "[--payload=B] [--quick]\n");
+                   "[--payload=B] [--block=BYTES] [--quick]\n");
       return 2;
     }
   }
