@@ -772,6 +772,9 @@ TEST(ServerTest, CompactionRunsOnTheServerWithProgress) {
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->Get("compactions_done"), 1u);
   EXPECT_EQ(st->Get("compaction_records_dropped"), r->progress.records_dropped);
+  EXPECT_GE(st->Get("db_compactions"), 1u);  // the engine's own count of committed runs
+  EXPECT_GE(st->Get("db_compaction_bytes_read"), r->progress.bytes_read);
+  EXPECT_GE(st->Get("db_mutations"), 1u);  // the trim
   // An unknown namespace fails at once, not in the job.
   EXPECT_EQ(c->StartCompaction("nope", false).status().code(), Status::Code::kNotFound);
   // Every namespace (admin on "*": the anonymous server grants it).

@@ -151,8 +151,16 @@ void Dispatcher::Stats(Connection& c, uint64_t id, std::string_view body) {
   add("db_memory_timeline_bytes", d.memory_timeline_bytes);
   add("db_memory_active_index_bytes", d.memory_active_index_bytes);
   add("db_memory_dedupe_bytes", d.memory_dedupe_bytes);
-  // Compactions requested through COMPACT (the engine's background maintenance is not counted
-  // here: DbStats has no maintenance counters yet).
+  // The engine's maintenance, background and requested: mutations written, TTL segment drops,
+  // compaction runs, and the decompressed-block cache.
+  add("db_mutations", d.mutations);
+  add("db_segments_expired", d.segments_expired);
+  add("db_compactions", d.compactions);
+  add("db_compaction_bytes_read", d.compaction_bytes_read);
+  add("db_compaction_bytes_written", d.compaction_bytes_written);
+  add("db_block_cache_hits", d.block_cache_hits);
+  add("db_block_cache_misses", d.block_cache_misses);
+  // The COMPACT jobs of this server (per job, with their outcome).
   const CompactionJobs::Totals ct = core.compactions.totals();
   add("compactions_started", ct.started);
   add("compactions_done", ct.done);
