@@ -30,9 +30,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--threads", cfg.threads, "Event-loop threads (0 = one per core)")
       ->capture_default_str();
-  app.add_option("--token", tokens,
-                 "Access token NAME:SECRET[:rw=ns1,ns2][:r=ns3] ('*' = all namespaces); "
-                 "repeatable. With none, no authentication (loopback only)");
+  app.add_option(
+      "--token", tokens,
+      "Access token NAME:SECRET[:rw=ns1,ns2][:r=ns3][:admin=ns4] ('*' = all namespaces); "
+      "repeatable. With none, no authentication (loopback only)");
   app.add_option("--frame-body-bytes-max", cfg.frame_body_bytes_max,
                  "Largest request frame body; larger frames close the connection")
       ->capture_default_str();

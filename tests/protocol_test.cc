@@ -202,6 +202,111 @@ TEST(MessagesTest, EveryResponseRoundTrips) {
   ExpectStrict<PushMessage>(pb);
 }
 
+TEST(MessagesTest, MaintenanceMessagesRoundTripAndAreStrict) {
+  ExpectStrict<MutateRequest>(Body(
+      MutateRequest{MutationKind::kEdit, "store", "conv:1", 7, Durability::kSync, "new text"}));
+  MutateRequest mr;
+  std::string mb = Body(
+      MutateRequest{MutationKind::kDeleteTimeline, "store", "t", 9, Durability::kBuffered, ""});
+  ASSERT_TRUE(Decode(mb, &mr));
+  EXPECT_EQ(mr.kind, MutationKind::kDeleteTimeline);
+  EXPECT_EQ(mr.timeline, "t");
+  EXPECT_EQ(mr.seq, 9u);
+  EXPECT_EQ(mr.durability, Durability::kBuffered);
+  for (uint8_t bad_kind : {0, 5, 255}) {
+    std::string b = mb;
+    b[0] = static_cast<char>(bad_kind);
+    EXPECT_FALSE(Decode(b, &mr)) << int(bad_kind);
+  }
+
+  NamespaceOptions o;
+  o.ttl_ms = 86'400'000;
+  o.messages_per_timeline_max = 1000;
+  o.compact_live_pct = 30;
+  o.compress_block_bytes = 16 << 10;
+  o.compress_level = -5;  // signed on the wire
+  o.durability = Durability::kBuffered;
+  o.segment_bytes_max = 1 << 20;
+  std::string sb = Body(NsSetOptionsRequest{"chat", kOptTtlMs | kOptCompressLevel, o});
+  ExpectStrict<NsSetOptionsRequest>(sb);
+  NsSetOptionsRequest sr;
+  ASSERT_TRUE(Decode(sb, &sr));
+  EXPECT_EQ(sr.name, "chat");
+  EXPECT_EQ(sr.mask, kOptTtlMs | kOptCompressLevel);
+  EXPECT_EQ(sr.options, o);
+  sb[2 + 4] = static_cast<char>(0x80);  // mask bit 7 is not defined
+  EXPECT_FALSE(Decode(sb, &sr));
+  NamespaceOptions applied;
+  ApplyNsOptions(kOptTtlMs | kOptCompressLevel, o, &applied);
+  EXPECT_EQ(applied.ttl_ms, o.ttl_ms);
+  EXPECT_EQ(applied.compress_level, -5);
+  EXPECT_EQ(applied.messages_per_timeline_max, 0u);  // not in the mask
+  EXPECT_EQ(applied.durability, Durability::kSync);
+
+  std::string cb = Body(NsCreateRequest{"chat", o});
+  ExpectStrict<NsCreateRequest>(cb);
+  NsCreateRequest cr;
+  ASSERT_TRUE(Decode(cb, &cr));
+  EXPECT_EQ(cr.options, o);
+
+  NamespaceInfo ni;
+  ni.name = "chat";
+  ni.id = 4;
+  ni.options = o;
+  ni.timelines = 10;
+  ni.segments = 2;
+  ni.bytes_on_disk = 12345;
+  std::string nb;
+  WireWriter nw(&nb);
+  EncodeNamespaceInfo(ni, nw);
+  EXPECT_EQ(nb.size(), 67u + 4);  // the smallest NamespaceInfo (67 bytes) + "chat"
+  NamespaceInfo nd;
+  ASSERT_TRUE(DecodeNamespaceInfo(nb, &nd));
+  EXPECT_EQ(nd.options, o);
+  EXPECT_EQ(nd.bytes_on_disk, 12345u);
+  EXPECT_FALSE(DecodeNamespaceInfo(nb + "x", &nd));
+
+  ExpectStrict<CompactRequest>(Body(CompactRequest{"store", true}));
+  ExpectStrict<CompactRequest>(Body(CompactRequest{"", false}));
+  ExpectStrict<CompactResponse>(Body(CompactResponse{42}));
+  ExpectStrict<CompactStatusRequest>(Body(CompactStatusRequest{0}));
+  CompactStatusResponse st;
+  st.job_id = 3;
+  st.ns = "store";
+  st.full = true;
+  st.state = CompactState::kFailed;
+  st.error_code = 4;
+  st.error_message = "disk";
+  st.progress = {5, 4, 1000, 400, 90, 10, 1};
+  std::string stb = Body(st);
+  ExpectStrict<CompactStatusResponse>(stb);
+  CompactStatusResponse sd;
+  ASSERT_TRUE(Decode(stb, &sd));
+  EXPECT_EQ(sd.state, CompactState::kFailed);
+  EXPECT_EQ(sd.error_message, "disk");
+  EXPECT_EQ(sd.progress.bytes_written, 400u);
+  EXPECT_EQ(sd.progress.segments_expired, 1u);
+  stb[8 + 2 + 5 + 1] = 4;  // state out of range
+  EXPECT_FALSE(Decode(stb, &sd));
+
+  std::string rb;
+  WireWriter rw(&rb);
+  EncodeMutationResult({17, true}, rw);
+  MutationResult res;
+  ASSERT_TRUE(DecodeMutationResult(rb, &res));
+  EXPECT_EQ(res.seq, 17u);
+  EXPECT_TRUE(res.noop);
+  rb.back() = 2;
+  EXPECT_FALSE(DecodeMutationResult(rb, &res));
+
+  // Every new opcode is known, named and decodable through the generic entry point.
+  EXPECT_EQ(OpName(0x60), "MUTATE");
+  EXPECT_EQ(OpName(0x63), "COMPACT_STATUS");
+  EXPECT_FALSE(IsKnownOp(0x64));
+  EXPECT_TRUE(DecodeAnyRequest(0x60, mb));
+  EXPECT_TRUE(DecodeAnyRequest(0x62, Body(CompactRequest{"store", true})));
+}
+
 TEST(MessagesTest, HugeCountsAreRefusedWithoutAllocating) {
   std::string b;
   WireWriter w(&b);
@@ -280,7 +385,7 @@ TEST(ProtocolDocTest, DocExamples) {
   h.inflight_requests_max = 1024;
   h.fanout_timelines_max = 10000;
   h.wait_timeout_ms_max = 60000;
-  h.grants = {{"*", 3}};
+  h.grants = {{"*", 7}};
   ex.emplace_back("hello_response", frame(Op::kHello, kFlagResponse, 0, Body(h)));
   ex.emplace_back("append_request", frame(Op::kAppend, 0, 1,
                                           Body(AppendRequest{"store", "conv:1", "m-1", false, 0,
@@ -311,6 +416,36 @@ TEST(ProtocolDocTest, DocExamples) {
       "fanout_request",
       frame(Op::kAppendFanout, 0, 9,
             Body(AppendFanoutRequest{"store", {"a", "b"}, "", Durability::kSync, "x"})));
+  ex.emplace_back("mutate_request",
+                  frame(Op::kMutate, 0, 13,
+                        Body(MutateRequest{MutationKind::kRecall, "store", "conv:1", 1,
+                                           Durability::kDefault, ""})));
+  std::string mr;
+  WireWriter mrw(&mr);
+  EncodeMutationResult({1, false}, mrw);
+  ex.emplace_back("mutate_response", frame(Op::kMutate, kFlagResponse, 13, mr));
+  ex.emplace_back("mutate_edit_request",
+                  frame(Op::kMutate, 0, 14,
+                        Body(MutateRequest{MutationKind::kEdit, "store", "conv:1", 2,
+                                           Durability::kDefault, "fixed"})));
+  NamespaceOptions so;
+  so.ttl_ms = 86'400'000;
+  ex.emplace_back(
+      "ns_set_options_request",
+      frame(Op::kNsSetOptions, 0, 15, Body(NsSetOptionsRequest{"sync", kOptTtlMs, so})));
+  ex.emplace_back("compact_request",
+                  frame(Op::kCompact, 0, 16, Body(CompactRequest{"store", false})));
+  ex.emplace_back("compact_response",
+                  frame(Op::kCompact, kFlagResponse, 16, Body(CompactResponse{1})));
+  ex.emplace_back("compact_status_request",
+                  frame(Op::kCompactStatus, 0, 17, Body(CompactStatusRequest{1})));
+  CompactStatusResponse cs;
+  cs.job_id = 1;
+  cs.ns = "store";
+  cs.state = CompactState::kRunning;
+  cs.progress = {4, 1, 67108864, 20971520, 150000, 350000, 0};
+  ex.emplace_back("compact_status_response",
+                  frame(Op::kCompactStatus, kFlagResponse, 17, Body(cs)));
   ex.emplace_back("pipeline", frame(Op::kPing, 0, 10, Body(PingRequest{""})) +
                                   frame(Op::kStats, 0, 11, "") + frame(Op::kNsList, 0, 12, ""));
   // The scan example is checked byte for byte so the document cannot drift from the codec.

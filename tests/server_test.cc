@@ -358,7 +358,7 @@ TEST(ServerTest, ProtocolViolationsGetAFatalErrorAndOthersKeepWorking) {
   {  // unknown opcode
     RawConn r(ts.port());
     ASSERT_TRUE(r.Hello());
-    ASSERT_TRUE(r.SendFrame(static_cast<Op>(0x60), 6, ""));
+    ASSERT_TRUE(r.SendFrame(static_cast<Op>(0x6F), 6, ""));  // reserved, not defined
     auto f = r.ReadFrame(2000);
     ASSERT_TRUE(f);
     EXPECT_EQ(f->ErrorCode(), static_cast<uint16_t>(ErrorCode::kUnknownOpcode));
@@ -548,6 +548,356 @@ TEST(ServerTest, ClientReconnectsAndRetriesAppendsWithClientMsgId) {
   EXPECT_EQ((*last)[0], static_cast<Seq>(kN));  // each applied exactly once
 }
 
+// ---------------------------------------------------------------- maintenance (issue 4)
+
+TEST(ServerTest, RecallEditTrimAndDeleteTimeline) {
+  TestServer ts;
+  auto c = ts.Connect();
+  ASSERT_TRUE(c);
+  for (int i = 1; i <= 5; ++i)
+    ASSERT_TRUE(c->Append("store", "conv:m", "m" + std::to_string(i)).ok());
+
+  // Recall: GET answers DELETED (code 8 on the wire), distinct from NOT_FOUND.
+  auto r = c->Recall("store", "conv:m", 2);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->seq, 2u);
+  EXPECT_FALSE(r->noop);
+  EXPECT_EQ(c->Get("store", "conv:m", 2).status().code(), Status::Code::kDeleted);
+  EXPECT_EQ(c->Get("store", "conv:m", 99).status().code(), Status::Code::kNotFound);
+  auto again = c->Recall("store", "conv:m", 2);  // a retry changes nothing
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->noop);
+
+  // Edit: the new payload, same SeqId.
+  auto e = c->Edit("store", "conv:m", 3, "m3 (edited)");
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  auto g = c->Get("store", "conv:m", 3);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->payload, "m3 (edited)");
+  EXPECT_EQ(g->seq, 3u);
+
+  // Trim: everything below 4 goes; scans skip it.
+  auto t = c->Trim("store", "conv:m", 4);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->seq, 4u);
+  auto scan = c->Scan("store", "conv:m", {});
+  ASSERT_TRUE(scan.ok());
+  ASSERT_EQ(scan->size(), 2u);
+  EXPECT_EQ((*scan)[0].seq, 4u);
+  EXPECT_EQ((*scan)[1].payload, "m5");
+  EXPECT_EQ(c->Get("store", "conv:m", 3).status().code(), Status::Code::kDeleted);
+
+  // Delete-timeline through its last (resolved by the client to seq 5); SeqIds are not reused.
+  auto d = c->DeleteTimeline("store", "conv:m");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->seq, 5u);
+  EXPECT_TRUE(c->Scan("store", "conv:m", {})->empty());
+  auto after = c->Append("store", "conv:m", "m6");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->seq, 6u);
+  // A retried delete names the through-seq it got back: the new message survives.
+  auto retry = c->DeleteTimeline("store", "conv:m", d->seq);
+  ASSERT_TRUE(retry.ok()) << retry.status().ToString();
+  EXPECT_TRUE(retry->noop);
+  auto left = c->Scan("store", "conv:m", {});
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].payload, "m6");
+
+  // The asynchronous form.
+  std::promise<Result<MutationResult>> p;
+  c->RecallAsync("store", "conv:m", 6, [&p](Result<MutationResult> res) { p.set_value(res); });
+  auto ar = p.get_future().get();
+  ASSERT_TRUE(ar.ok()) << ar.status().ToString();
+  EXPECT_EQ(c->Get("store", "conv:m", 6).status().code(), Status::Code::kDeleted);
+
+  // Only an edit carries a payload; the server refuses the rest before the engine.
+  EXPECT_EQ(c->Mutate("store", {MutationKind::kRecall, "conv:m", 1, "x", Durability::kDefault})
+                .status()
+                .code(),
+            Status::Code::kInvalidArgument);
+
+  auto st = c->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->Get("recalls"), 3u);  // seq 2, its retry, seq 6
+  EXPECT_EQ(st->Get("edits"), 1u);
+  EXPECT_EQ(st->Get("trims"), 1u);
+  EXPECT_EQ(st->Get("timeline_deletes"), 2u);
+  EXPECT_EQ(st->Get("mutations_noop"), 2u);
+  EXPECT_EQ(st->Get("ops_mutate"), 8u);  // the refused one is counted as a request too
+}
+
+TEST(ServerTest, MalformedMutateIsFatal) {
+  TestServer ts;
+  RawConn raw(ts.port());
+  ASSERT_TRUE(raw.Hello());
+  std::string body;
+  proto::WireWriter w(&body);
+  proto::Encode(
+      proto::MutateRequest{MutationKind::kRecall, "store", "t", 1, Durability::kDefault, ""}, w);
+  body[0] = 9;  // no such mutation kind
+  ASSERT_TRUE(raw.SendFrame(Op::kMutate, 1, body));
+  auto f = raw.ReadFrame(2'000);
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->header.flags & proto::kFlagFatal);
+  EXPECT_EQ(f->ErrorCode(), static_cast<uint16_t>(ErrorCode::kMalformedFrame));
+  EXPECT_TRUE(raw.WaitEof(2'000));
+}
+
+TEST(ServerTest, NamespaceOptionsTravelAndChange) {
+  TestServer ts;
+  auto c = ts.Connect();
+  ASSERT_TRUE(c);
+  NamespaceOptions o;
+  o.messages_per_timeline_max = 100;
+  o.compact_live_pct = 40;
+  o.compress_block_bytes = 32 << 10;
+  o.compress_level = 3;
+  o.durability = Durability::kBuffered;
+  ASSERT_TRUE(c->CreateNamespace("chat", o).ok());
+  auto info = c->DescribeNamespace("chat");
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->options.messages_per_timeline_max, 100u);
+  EXPECT_EQ(info->options.compact_live_pct, 40u);
+  EXPECT_EQ(info->options.compress_block_bytes, 32u << 10);
+  EXPECT_EQ(info->options.compress_level, 3);
+  EXPECT_EQ(info->options.durability, Durability::kBuffered);
+  // Zeros on the wire mean the engine's defaults for segment size, block size, level.
+  NamespaceOptions zeros;
+  zeros.segment_bytes_max = 0;
+  zeros.compress_block_bytes = 0;
+  zeros.compress_level = 0;
+  ASSERT_TRUE(c->CreateNamespace("zeros", zeros).ok());
+  EXPECT_EQ(c->DescribeNamespace("zeros")->options, NamespaceOptions{});
+
+  // Only the fields given change.
+  NamespaceOptionsUpdate u;
+  u.messages_per_timeline_max = 2;
+  auto changed = c->SetNamespaceOptions("chat", u);
+  ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+  EXPECT_EQ(changed->options.messages_per_timeline_max, 2u);
+  EXPECT_EQ(changed->options.compact_live_pct, 40u);
+  EXPECT_EQ(changed->options.durability, Durability::kBuffered);
+  for (int i = 1; i <= 4; ++i) ASSERT_TRUE(c->Append("chat", "t", std::to_string(i)).ok());
+  auto kept = c->Scan("chat", "t", {});
+  ASSERT_TRUE(kept.ok());
+  ASSERT_EQ(kept->size(), 2u);  // only the newest two are visible
+  EXPECT_EQ((*kept)[0].seq, 3u);
+  EXPECT_EQ(c->Get("chat", "t", 1).status().code(), Status::Code::kDeleted);
+
+  // TTL set at run time: older messages read as deleted at once.
+  u = {};
+  u.ttl_ms = 1;
+  ASSERT_TRUE(c->SetNamespaceOptions("chat", u).ok());
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(c->Get("chat", "t", 4).status().code(), Status::Code::kDeleted);
+  EXPECT_TRUE(c->Scan("chat", "t", {})->empty());
+  EXPECT_EQ(c->DescribeNamespace("chat")->options.ttl_ms, 1u);
+
+  // The engine's validation reaches the client; unknown namespaces are NOT_FOUND.
+  u = {};
+  u.compress_level = 42;
+  EXPECT_EQ(c->SetNamespaceOptions("chat", u).status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(c->SetNamespaceOptions("nope", u).status().code(), Status::Code::kNotFound);
+  std::promise<Result<NamespaceInfo>> p;
+  u = {};
+  u.compact_live_pct = 60;
+  c->SetNamespaceOptionsAsync("chat", u, [&p](Result<NamespaceInfo> r) { p.set_value(r); });
+  auto ar = p.get_future().get();
+  ASSERT_TRUE(ar.ok()) << ar.status().ToString();
+  EXPECT_EQ(ar->options.compact_live_pct, 60u);
+}
+
+TEST(ServerTest, CompactionRunsOnTheServerWithProgress) {
+  Options db_options;
+  db_options.background_maintenance = false;  // only the COMPACT below compacts
+  TestServer ts({}, db_options);
+  auto c = ts.Connect();
+  ASSERT_TRUE(c);
+  NamespaceOptions o;
+  o.segment_bytes_max = 64 << 10;  // the minimum: a few hundred KiB make several segments
+  o.durability = Durability::kBuffered;
+  ASSERT_TRUE(c->CreateNamespace("cmp", o).ok());
+  const std::string payload(1000, 'p');
+  constexpr int kN = 400, kBatch = 40;
+  // Batches of 40 KiB: a group commit goes whole into one segment, so each batch rolls to a
+  // new 64 KiB segment and the namespace ends up with about ten of them.
+  for (int b = 0; b < kN / kBatch; ++b) {
+    std::atomic<int> done{0}, failed{0};
+    for (int i = b * kBatch; i < (b + 1) * kBatch; ++i) {
+      c->AppendAsync("cmp", "t", payload + std::to_string(i), {},
+                     [&](Result<AppendResult> r) { (r.ok() ? done : failed)++; });
+    }
+    for (int i = 0; i < 1000 && done + failed < kBatch; ++i) std::this_thread::sleep_for(5ms);
+    ASSERT_EQ(done.load(), kBatch);
+  }
+  ASSERT_TRUE(c->Trim("cmp", "t", 351).ok());  // 350 of 400 records are dead
+  auto before = c->DescribeNamespace("cmp");
+  ASSERT_TRUE(before.ok());
+  ASSERT_GT(before->segments, 2u) << before->bytes_on_disk;
+
+  std::vector<CompactionStatus> seen;
+  auto r = c->Compact(
+      "cmp", /*full=*/false, [&seen](const CompactionStatus& s) { seen.push_back(s); }, 5);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->state, CompactionStatus::State::kDone);
+  EXPECT_EQ(r->ns, "cmp");
+  EXPECT_GT(r->progress.segments_total, 0u);
+  EXPECT_EQ(r->progress.segments_done, r->progress.segments_total);
+  EXPECT_GE(r->progress.records_dropped, 300u);
+  EXPECT_GT(r->progress.bytes_read, r->progress.bytes_written);
+  ASSERT_FALSE(seen.empty());
+  EXPECT_TRUE(seen.back().finished());
+  for (size_t i = 1; i < seen.size(); ++i) {
+    EXPECT_GE(seen[i].progress.segments_done, seen[i - 1].progress.segments_done);
+  }
+  auto after = c->DescribeNamespace("cmp");
+  ASSERT_TRUE(after.ok());
+  EXPECT_LT(after->bytes_on_disk, before->bytes_on_disk);
+  // The data survived the rewrite; the trimmed messages stay deleted.
+  auto kept = c->Scan("cmp", "t", {});
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  ASSERT_EQ(kept->size(), 50u);
+  EXPECT_EQ(kept->front().seq, 351u);
+  EXPECT_EQ(kept->front().payload, payload + "350");
+  EXPECT_EQ(c->Get("cmp", "t", 10).status().code(), Status::Code::kDeleted);
+
+  // The job can be looked up by id and as "the newest"; the counters moved.
+  auto byid = c->GetCompaction(r->job_id);
+  ASSERT_TRUE(byid.ok());
+  EXPECT_EQ(byid->state, CompactionStatus::State::kDone);
+  EXPECT_EQ(c->GetCompaction(0)->job_id, r->job_id);
+  EXPECT_EQ(c->GetCompaction(r->job_id + 100).status().code(), Status::Code::kNotFound);
+  auto st = c->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->Get("compactions_done"), 1u);
+  EXPECT_EQ(st->Get("compaction_records_dropped"), r->progress.records_dropped);
+  EXPECT_GE(st->Get("db_compactions"), 1u);  // the engine's own count of committed runs
+  EXPECT_GE(st->Get("db_compaction_bytes_read"), r->progress.bytes_read);
+  EXPECT_GE(st->Get("db_mutations"), 1u);  // the trim
+  // An unknown namespace fails at once, not in the job.
+  EXPECT_EQ(c->StartCompaction("nope", false).status().code(), Status::Code::kNotFound);
+  // Every namespace (admin on "*": the anonymous server grants it).
+  auto all = c->Compact("", true, nullptr, 5);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(all->ns, "");
+}
+
+TEST(ServerTest, MaintenanceNeedsTheRightRights) {
+  ServerConfig cfg;
+  cfg.tokens = {*ParseServerToken("writer:secret-w-123:rw=store"),
+                *ParseServerToken("reader:secret-r-123:r=store"),
+                *ParseServerToken("nsadmin:secret-n-123:admin=store"),
+                *ParseServerToken("root:secret-a-123:admin=*")};
+  TestServer ts(cfg);
+  auto writer = ts.Connect("secret-w-123");
+  auto reader = ts.Connect("secret-r-123");
+  auto nsadmin = ts.Connect("secret-n-123");
+  auto root = ts.Connect("secret-a-123");
+  ASSERT_TRUE(writer && reader && nsadmin && root);
+  ASSERT_TRUE(writer->Append("store", "t", "a").ok());
+  ASSERT_TRUE(writer->Append("store", "t", "b").ok());
+  const auto denied = Status::Code::kPermissionDenied;
+
+  // Mutations need write.
+  EXPECT_EQ(reader->Recall("store", "t", 1).status().code(), denied);
+  EXPECT_EQ(reader->Edit("store", "t", 1, "x").status().code(), denied);
+  EXPECT_EQ(reader->Trim("store", "t", 2).status().code(), denied);
+  EXPECT_EQ(reader->DeleteTimeline("store", "t", 2).status().code(), denied);
+  EXPECT_EQ(writer->Recall("sync", "t", 1).status().code(), denied);
+  EXPECT_EQ(root->Recall("__cursors", "t", 1).status().code(), denied);
+  auto m1 = reader->Get("store", "t", 1);  // nothing was changed by the refused requests
+  ASSERT_TRUE(m1.ok());
+  EXPECT_EQ(m1->payload, "a");
+  EXPECT_TRUE(writer->Edit("store", "t", 1, "a2").ok());
+
+  // Options and compaction need admin: on the namespace, or on "*" for every namespace.
+  NamespaceOptionsUpdate u;
+  u.ttl_ms = 3'600'000;
+  EXPECT_EQ(writer->SetNamespaceOptions("store", u).status().code(), denied);
+  EXPECT_EQ(nsadmin->SetNamespaceOptions("sync", u).status().code(), denied);
+  EXPECT_EQ(root->SetNamespaceOptions("__cursors", u).status().code(), denied);
+  EXPECT_EQ(writer->StartCompaction("store", false).status().code(), denied);
+  EXPECT_EQ(nsadmin->StartCompaction("", false).status().code(), denied);
+  EXPECT_EQ(reader->DescribeNamespace("store")->options.ttl_ms, 0u);  // unchanged
+  auto set = nsadmin->SetNamespaceOptions("store", u);
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->options.ttl_ms, 3'600'000u);
+  auto job = nsadmin->StartCompaction("store", false);
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  auto all = root->StartCompaction("", false);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_TRUE(nsadmin->GetCompaction(*job).ok());
+  EXPECT_EQ(nsadmin->GetCompaction(*all).status().code(), denied);
+  EXPECT_EQ(writer->GetCompaction(*job).status().code(), denied);
+  EXPECT_TRUE(root->GetCompaction(*job).ok());
+  // HELLO announces the admin bit (4), which includes read and write (1|2).
+  ASSERT_EQ(nsadmin->server_info().grants.size(), 1u);
+  EXPECT_EQ(nsadmin->server_info().grants[0].second, 7);
+}
+
+TEST(ServerTest, CursorNamespaceKeepsOneRecordPerCursor) {
+  Options db_options;
+  db_options.background_maintenance = false;  // only the Compact below compacts
+  TestServer ts({}, db_options);
+  auto info = ts.db().DescribeNamespace(kCursorNamespace);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->options.messages_per_timeline_max, 1u);
+  auto c = ts.Connect();
+  ASSERT_TRUE(c);
+  constexpr Seq kMoves = 200;
+  for (Seq s = 1; s <= kMoves; ++s) {
+    auto r = c->SetCursor("dev1", "store", "conv:c", s);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_TRUE(r->moved);
+  }
+  // Backward moves still need reset, and the stored value is the newest record.
+  EXPECT_FALSE(c->SetCursor("dev1", "store", "conv:c", 5)->moved);
+  std::string_view k[] = {"conv:c"};
+  EXPECT_EQ((*c->GetCursors("dev1", "store", k))[0].cursor, kMoves);
+  ASSERT_TRUE(c->SetCursor("dev1", "store", "conv:c", 7, /*reset=*/true)->moved);
+  EXPECT_EQ((*c->GetCursors("dev1", "store", k))[0].cursor, 7u);
+  // Only one record of the 201 written is live.
+  ScanOptions all;
+  all.limit = 1000;
+  auto records = ts.db().Scan(kCursorNamespace, "dev1|store|conv:c", all);
+  ASSERT_TRUE(records.ok()) << records.status().ToString();
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ(records->front().seq, kMoves + 1);
+  // Compaction reclaims the hidden records; the newest stays, also across a restart.
+  auto before = ts.db().DescribeNamespace(kCursorNamespace);
+  CompactOptions full;
+  full.full = true;
+  auto compacted = ts.db().Compact(kCursorNamespace, full);
+  ASSERT_TRUE(compacted.ok()) << compacted.status().ToString();
+  EXPECT_EQ(compacted->records_dropped, kMoves)  // 200 of the 201 records were dead
+      << compacted->segments_total << " segments, read " << compacted->bytes_read << ", kept "
+      << compacted->records_kept;
+  EXPECT_LT(ts.db().DescribeNamespace(kCursorNamespace)->bytes_on_disk, before->bytes_on_disk);
+  EXPECT_EQ((*c->GetCursors("dev1", "store", k))[0].cursor, 7u);
+  ts.Restart();
+  c = ts.Connect();
+  ASSERT_TRUE(c);
+  EXPECT_EQ((*c->GetCursors("dev1", "store", k))[0].cursor, 7u);
+  ASSERT_TRUE(c->SetCursor("dev1", "store", "conv:c", 9)->moved);
+  EXPECT_EQ((*c->GetCursors("dev1", "store", k))[0].cursor, 9u);
+}
+
+TEST(ServerTest, OlderCursorNamespaceIsBoundedOnStart) {
+  TempDir dir;
+  auto db = Db::Open(dir.path(), Options{});
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->CreateNamespace(kCursorNamespace, NamespaceOptions{}).ok());  // as before
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*db)->Append(kCursorNamespace, "d|store|t", "x").ok());
+  ASSERT_TRUE(CreateDefaultNamespaces(**db).ok());
+  EXPECT_EQ((*db)->DescribeNamespace(kCursorNamespace)->options.messages_per_timeline_max, 1u);
+  auto left = (*db)->Scan(kCursorNamespace, "d|store|t", {});
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ(left->front().seq, 3u);
+  ASSERT_TRUE((*db)->Close().ok());
+}
+
 // ---------------------------------------------------------------- binaries
 
 std::string RunCli(const std::string& args, int* rc = nullptr) {
@@ -598,6 +948,39 @@ TEST(CliTest, SubcommandsAgainstARunningServer) {
   std::string err = RunCli("get " + s + " 99", &rc);
   EXPECT_EQ(rc, 1);
   EXPECT_NE(err.find("NotFound"), std::string::npos);
+}
+
+TEST(CliTest, MaintenanceSubcommands) {
+  TestServer ts;
+  std::string s = "--server " + ts.address() + " --ns store --timeline conv:mc";
+  for (int i = 1; i <= 4; ++i) RunCli("append " + s + " 'm" + std::to_string(i) + "'");
+  int rc = 0;
+  EXPECT_EQ(RunCli("recall " + s + " 1", &rc), "recall: seq 1\n");
+  EXPECT_EQ(rc, 0);
+  std::string err = RunCli("get " + s + " 1", &rc);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(err.find("Deleted"), std::string::npos) << err;
+  EXPECT_NE(RunCli("recall " + s + " 1").find("already in effect"), std::string::npos);
+  EXPECT_EQ(RunCli("edit " + s + " 2 'm2 fixed' --json"),
+            "{\"op\":\"edit\",\"seq\":2,\"noop\":false}\n");
+  EXPECT_NE(RunCli("get " + s + " 2").find("m2 fixed"), std::string::npos);
+  EXPECT_EQ(RunCli("trim " + s + " 3"), "trim: first kept seq 3\n");
+  EXPECT_EQ(RunCli("delete-timeline " + s), "delete-timeline: deleted through seq 4\n");
+  EXPECT_EQ(RunCli("scan " + s), "");
+  std::string set = RunCli("ns set " + s + " --messages-per-timeline-max 10 --compress-level 3");
+  EXPECT_NE(set.find("messages_per_timeline_max=10"), std::string::npos) << set;
+  EXPECT_NE(set.find("compress_level=3"), std::string::npos) << set;
+  EXPECT_NE(set.find("ttl_ms=0"), std::string::npos) << set;  // untouched
+  // Not a terminal: progress comes as plain lines, then the summary on stdout.
+  std::string compact = RunCli("compact " + s + " --full --poll-ms 5", &rc);
+  EXPECT_EQ(rc, 0) << compact;
+  EXPECT_NE(compact.find("compaction 1 (store) done"), std::string::npos) << compact;
+  std::string all = RunCli("compact --server " + ts.address() + " --json", &rc);
+  EXPECT_EQ(rc, 0) << all;
+  EXPECT_NE(all.find("\"job_id\":2,\"ns\":\"\""), std::string::npos) << all;
+  std::string stats = RunCli("stats " + s);
+  EXPECT_NE(stats.find("compactions_done"), std::string::npos);
+  EXPECT_NE(stats.find("recalls"), std::string::npos);
 }
 
 // Starts the tldb-server binary on port 0, reads "listening on", talks to it, stops it with

@@ -41,7 +41,8 @@ class TempDir {
 // A Db plus a Server on 127.0.0.1:<ephemeral>, restartable on the same port.
 class TestServer {
  public:
-  explicit TestServer(ServerConfig cfg = {}) : cfg_(std::move(cfg)) {
+  explicit TestServer(ServerConfig cfg = {}, Options db_options = {})
+      : cfg_(std::move(cfg)), db_options_(std::move(db_options)) {
     cfg_.listen = "127.0.0.1:0";
     if (cfg_.threads == 0) cfg_.threads = 2;
     cfg_.log = [this](std::string_view line) {
@@ -56,7 +57,7 @@ class TestServer {
     if (db_) (void)db_->Close();
   }
   void OpenDb() {
-    auto db = Db::Open(dir_.path(), Options{});
+    auto db = Db::Open(dir_.path(), db_options_);
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(db).value();
     ASSERT_TRUE(CreateDefaultNamespaces(*db_).ok());
@@ -103,6 +104,7 @@ class TestServer {
  private:
   TempDir dir_;
   ServerConfig cfg_;
+  Options db_options_;
   std::unique_ptr<Db> db_;
   std::unique_ptr<Server> server_;
   uint16_t port_ = 0;

@@ -2,7 +2,9 @@
 #include "tldb/client.h"
 
 #include <algorithm>
+#include <chrono>
 #include <future>
+#include <thread>
 
 #include "client_impl.h"
 #include "protocol/messages.h"
@@ -74,6 +76,47 @@ bool DecodeCursors(std::string_view b, std::vector<CursorState>* out) {
   if (!proto::DecodeCursorInfos(b, &r)) return false;
   for (const auto& c : r) out->push_back({c.cursor, c.last_seq, c.unread});
   return true;
+}
+
+bool DecodeCompactStart(std::string_view b, uint64_t* out) {
+  proto::CompactResponse r;
+  if (!proto::Decode(b, &r)) return false;
+  *out = r.job_id;
+  return true;
+}
+bool DecodeCompactStatus(std::string_view b, CompactionStatus* out) {
+  proto::CompactStatusResponse r;
+  if (!proto::Decode(b, &r)) return false;
+  out->job_id = r.job_id;
+  out->ns = std::move(r.ns);
+  out->full = r.full;
+  out->state = static_cast<CompactionStatus::State>(r.state);
+  if (r.state == proto::CompactState::kFailed) {
+    out->error = StatusFromWire(r.error_code, r.error_message);
+    if (out->error.ok()) out->error = Status::IOError(r.error_message);
+  }
+  out->progress = r.progress;
+  return true;
+}
+// The wire form of an update: the mask of set fields and their values.
+proto::NsSetOptionsRequest SetOptionsRequest(std::string_view name,
+                                             const NamespaceOptionsUpdate& u) {
+  proto::NsSetOptionsRequest m;
+  m.name = name;
+  auto set = [&m](const auto& field, uint16_t bit, auto* dst) {
+    if (!field) return;
+    m.mask |= bit;
+    *dst = *field;
+  };
+  set(u.ttl_ms, proto::kOptTtlMs, &m.options.ttl_ms);
+  set(u.messages_per_timeline_max, proto::kOptMessagesPerTimelineMax,
+      &m.options.messages_per_timeline_max);
+  set(u.compact_live_pct, proto::kOptCompactLivePct, &m.options.compact_live_pct);
+  set(u.compress_block_bytes, proto::kOptCompressBlockBytes, &m.options.compress_block_bytes);
+  set(u.compress_level, proto::kOptCompressLevel, &m.options.compress_level);
+  set(u.durability, proto::kOptDurability, &m.options.durability);
+  set(u.segment_bytes_max, proto::kOptSegmentBytesMax, &m.options.segment_bytes_max);
+  return m;
 }
 
 }  // namespace
@@ -198,6 +241,73 @@ void Client::GetCursorsAsync(std::string_view device, std::string_view ns,
               Typed<std::vector<CursorState>>(std::move(done), DecodeCursors));
 }
 
+void Client::MutateAsync(std::string_view ns, const Mutation& m, Callback<MutationResult> done,
+                         CallOptions call) {
+  if (m.kind == MutationKind::kDeleteTimeline && m.seq == 0) {
+    // Resolve "through the last" first: the request then names a SeqId, so a retry after a
+    // reconnection cannot delete a message appended after the first attempt.
+    std::string_view keys[] = {m.timeline};
+    LastSeqAsync(
+        ns, keys,
+        [this, ns = std::string(ns), timeline = std::string(m.timeline), durability = m.durability,
+         done = std::move(done), call](Result<std::vector<Seq>> r) mutable {
+          if (!r.ok()) return done(r.status());
+          if (r->size() != 1 || r->front() == 0) return done(MutationResult{0, true});
+          Mutation resolved{MutationKind::kDeleteTimeline, timeline, r->front(), {}, durability};
+          MutateAsync(ns, resolved, std::move(done), call);
+        },
+        call);
+    return;
+  }
+  proto::MutateRequest req{m.kind, ns, m.timeline, m.seq, m.durability, m.payload};
+  impl_->Call(Op::kMutate, Body(req), call.timeout_ms, /*retriable=*/true,
+              Typed<MutationResult>(std::move(done), proto::DecodeMutationResult));
+}
+
+void Client::RecallAsync(std::string_view ns, std::string_view timeline, Seq seq,
+                         Callback<MutationResult> done, CallOptions call) {
+  MutateAsync(ns, {MutationKind::kRecall, timeline, seq, {}, Durability::kDefault}, std::move(done),
+              call);
+}
+
+void Client::EditAsync(std::string_view ns, std::string_view timeline, Seq seq,
+                       std::string_view payload, Callback<MutationResult> done, CallOptions call) {
+  MutateAsync(ns, {MutationKind::kEdit, timeline, seq, payload, Durability::kDefault},
+              std::move(done), call);
+}
+
+void Client::TrimAsync(std::string_view ns, std::string_view timeline, Seq below_seq,
+                       Callback<MutationResult> done, CallOptions call) {
+  MutateAsync(ns, {MutationKind::kTrim, timeline, below_seq, {}, Durability::kDefault},
+              std::move(done), call);
+}
+
+void Client::DeleteTimelineAsync(std::string_view ns, std::string_view timeline, Seq through_seq,
+                                 Callback<MutationResult> done, CallOptions call) {
+  MutateAsync(ns, {MutationKind::kDeleteTimeline, timeline, through_seq, {}, Durability::kDefault},
+              std::move(done), call);
+}
+
+void Client::SetNamespaceOptionsAsync(std::string_view name, const NamespaceOptionsUpdate& update,
+                                      Callback<NamespaceInfo> done, CallOptions call) {
+  // Not re-sent after a reconnection: setting the same values twice is harmless, but the
+  // caller should see that the outcome is unknown.
+  impl_->Call(Op::kNsSetOptions, Body(SetOptionsRequest(name, update)), call.timeout_ms, false,
+              Typed<NamespaceInfo>(std::move(done), proto::DecodeNamespaceInfo));
+}
+
+void Client::StartCompactionAsync(std::string_view ns, bool full, Callback<uint64_t> done,
+                                  CallOptions call) {
+  impl_->Call(Op::kCompact, Body(proto::CompactRequest{ns, full}), call.timeout_ms, false,
+              Typed<uint64_t>(std::move(done), DecodeCompactStart));
+}
+
+void Client::GetCompactionAsync(uint64_t job_id, Callback<CompactionStatus> done,
+                                CallOptions call) {
+  impl_->Call(Op::kCompactStatus, Body(proto::CompactStatusRequest{job_id}), call.timeout_ms, false,
+              Typed<CompactionStatus>(std::move(done), DecodeCompactStatus));
+}
+
 // ---------------------------------------------------------------- blocking
 
 Result<AppendResult> Client::Append(std::string_view ns, std::string_view timeline,
@@ -289,6 +399,62 @@ Result<std::vector<CursorState>> Client::GetCursors(std::string_view device, std
                                                     CallOptions call) {
   return Await<std::vector<CursorState>>(
       impl_.get(), [&](auto cb) { GetCursorsAsync(device, ns, timelines, cb, call); });
+}
+
+Result<MutationResult> Client::Mutate(std::string_view ns, const Mutation& m, CallOptions call) {
+  return Await<MutationResult>(impl_.get(), [&](auto cb) { MutateAsync(ns, m, cb, call); });
+}
+
+Result<MutationResult> Client::Recall(std::string_view ns, std::string_view timeline, Seq seq,
+                                      CallOptions call) {
+  return Mutate(ns, {MutationKind::kRecall, timeline, seq, {}, Durability::kDefault}, call);
+}
+
+Result<MutationResult> Client::Edit(std::string_view ns, std::string_view timeline, Seq seq,
+                                    std::string_view payload, CallOptions call) {
+  return Mutate(ns, {MutationKind::kEdit, timeline, seq, payload, Durability::kDefault}, call);
+}
+
+Result<MutationResult> Client::Trim(std::string_view ns, std::string_view timeline, Seq below_seq,
+                                    CallOptions call) {
+  return Mutate(ns, {MutationKind::kTrim, timeline, below_seq, {}, Durability::kDefault}, call);
+}
+
+Result<MutationResult> Client::DeleteTimeline(std::string_view ns, std::string_view timeline,
+                                              Seq through_seq, CallOptions call) {
+  return Mutate(
+      ns, {MutationKind::kDeleteTimeline, timeline, through_seq, {}, Durability::kDefault}, call);
+}
+
+Result<NamespaceInfo> Client::SetNamespaceOptions(std::string_view name,
+                                                  const NamespaceOptionsUpdate& update,
+                                                  CallOptions call) {
+  return Await<NamespaceInfo>(impl_.get(),
+                              [&](auto cb) { SetNamespaceOptionsAsync(name, update, cb, call); });
+}
+
+Result<uint64_t> Client::StartCompaction(std::string_view ns, bool full, CallOptions call) {
+  return Await<uint64_t>(impl_.get(), [&](auto cb) { StartCompactionAsync(ns, full, cb, call); });
+}
+
+Result<CompactionStatus> Client::GetCompaction(uint64_t job_id, CallOptions call) {
+  return Await<CompactionStatus>(impl_.get(),
+                                 [&](auto cb) { GetCompactionAsync(job_id, cb, call); });
+}
+
+Result<CompactionStatus> Client::Compact(std::string_view ns, bool full,
+                                         const CompactionProgressFn& progress, uint32_t poll_ms,
+                                         CallOptions call) {
+  auto job = StartCompaction(ns, full, call);
+  if (!job.ok()) return job.status();
+  while (true) {
+    auto st = GetCompaction(*job, call);
+    if (!st.ok()) return st.status();
+    if (progress) progress(*st);
+    if (st->state == CompactionStatus::State::kFailed) return st->error;
+    if (st->finished()) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::max<uint32_t>(poll_ms, 1)));
+  }
 }
 
 Result<SubscriptionId> Client::Subscribe(std::string_view ns, std::string_view timeline,

@@ -42,6 +42,14 @@ std::string_view OpName(uint8_t op) {
       return "CURSOR_SET";
     case Op::kCursorGet:
       return "CURSOR_GET";
+    case Op::kMutate:
+      return "MUTATE";
+    case Op::kNsSetOptions:
+      return "NS_SET_OPTIONS";
+    case Op::kCompact:
+      return "COMPACT";
+    case Op::kCompactStatus:
+      return "COMPACT_STATUS";
   }
   return "UNKNOWN";
 }

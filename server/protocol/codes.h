@@ -2,7 +2,7 @@
 //
 // Contract: every number here is part of docs/protocol.md and never changes meaning once
 // released. New opcodes take unused numbers; ranges are reserved per family so that related
-// operations stay together (0x60-0x6F: maintenance, added by a later issue).
+// operations stay together (0x60-0x6F: maintenance).
 #pragma once
 
 #include <cstddef>
@@ -46,7 +46,11 @@ enum class Op : uint8_t {
   kNsDescribe = 0x42,
   kCursorSet = 0x50,
   kCursorGet = 0x51,
-  // 0x60-0x6F reserved: maintenance (delete, trim, TTL, compaction).
+  // 0x60-0x6F: maintenance (recall/edit/trim/delete, namespace options, compaction).
+  kMutate = 0x60,
+  kNsSetOptions = 0x61,
+  kCompact = 0x62,
+  kCompactStatus = 0x63,
   // 0x70-0x7F reserved: administration.
 };
 

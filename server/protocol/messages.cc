@@ -52,10 +52,51 @@ bool ReadMessage(WireReader& r, Message* m) {
   m->payload.assign(payload);
   return true;
 }
+// The NamespaceOptions record (37 bytes): ttl_ms, segment_bytes_max, durability,
+// messages_per_timeline_max, compact_live_pct, compress_block_bytes, compress_level.
+void WriteNsOptions(const NamespaceOptions& o, WireWriter& w) {
+  w.U64(o.ttl_ms);
+  w.U64(o.segment_bytes_max);
+  w.U8(static_cast<uint8_t>(o.durability));
+  w.U64(o.messages_per_timeline_max);
+  w.U32(o.compact_live_pct);
+  w.U32(o.compress_block_bytes);
+  w.I32(o.compress_level);
+}
+bool ReadNsOptions(WireReader& r, NamespaceOptions* o) {
+  return r.U64(&o->ttl_ms) && r.U64(&o->segment_bytes_max) && ReadDurability(r, &o->durability) &&
+         r.U64(&o->messages_per_timeline_max) && r.U32(&o->compact_live_pct) &&
+         r.U32(&o->compress_block_bytes) && r.I32(&o->compress_level);
+}
 bool ReadNamespaceInfo(WireReader& r, NamespaceInfo* m) {
-  return ReadString(r, &m->name) && r.U32(&m->id) && r.U64(&m->options.ttl_ms) &&
-         r.U64(&m->options.segment_bytes_max) && ReadDurability(r, &m->options.durability) &&
+  return ReadString(r, &m->name) && r.U32(&m->id) && ReadNsOptions(r, &m->options) &&
          r.U64(&m->timelines) && r.U64(&m->segments) && r.U64(&m->bytes_on_disk);
+}
+bool ReadMutationKind(WireReader& r, MutationKind* k) {
+  uint8_t b = 0;
+  if (!r.U8(&b) || b < static_cast<uint8_t>(MutationKind::kRecall) ||
+      b > static_cast<uint8_t>(MutationKind::kDeleteTimeline)) {
+    return false;
+  }
+  *k = static_cast<MutationKind>(b);
+  return true;
+}
+bool ReadCompactState(WireReader& r, CompactState* s) {
+  uint8_t b = 0;
+  if (!r.U8(&b) || b > static_cast<uint8_t>(CompactState::kFailed)) return false;
+  *s = static_cast<CompactState>(b);
+  return true;
+}
+void WriteProgress(const CompactionProgress& p, WireWriter& w) {
+  for (uint64_t v : {p.segments_total, p.segments_done, p.bytes_read, p.bytes_written,
+                     p.records_kept, p.records_dropped, p.segments_expired}) {
+    w.U64(v);
+  }
+}
+bool ReadProgress(WireReader& r, CompactionProgress* p) {
+  return r.U64(&p->segments_total) && r.U64(&p->segments_done) && r.U64(&p->bytes_read) &&
+         r.U64(&p->bytes_written) && r.U64(&p->records_kept) && r.U64(&p->records_dropped) &&
+         r.U64(&p->segments_expired);
 }
 
 }  // namespace
@@ -140,9 +181,7 @@ void Encode(const UnsubscribeRequest& m, WireWriter& w) {
 }
 void Encode(const NsCreateRequest& m, WireWriter& w) {
   w.Str16(m.name);
-  w.U64(m.options.ttl_ms);
-  w.U64(m.options.segment_bytes_max);
-  w.U8(static_cast<uint8_t>(m.options.durability));
+  WriteNsOptions(m.options, w);
 }
 void Encode(const NsDescribeRequest& m, WireWriter& w) {
   w.Str16(m.name);
@@ -178,6 +217,42 @@ void Encode(const ErrorBody& m, WireWriter& w) {
   w.U16(m.code);
   w.Str16(std::string_view(m.message).substr(0, kStr16BytesMax));
 }
+void Encode(const MutateRequest& m, WireWriter& w) {
+  w.U8(static_cast<uint8_t>(m.kind));
+  w.Str16(m.ns);
+  w.Str16(m.timeline);
+  w.U64(m.seq);
+  w.U8(static_cast<uint8_t>(m.durability));
+  w.Bytes32(m.payload);
+}
+void Encode(const NsSetOptionsRequest& m, WireWriter& w) {
+  w.Str16(m.name);
+  w.U16(m.mask);
+  WriteNsOptions(m.options, w);
+}
+void Encode(const CompactRequest& m, WireWriter& w) {
+  w.Str16(m.ns);
+  w.U8(m.full ? 1 : 0);
+}
+void Encode(const CompactResponse& m, WireWriter& w) {
+  w.U64(m.job_id);
+}
+void Encode(const CompactStatusRequest& m, WireWriter& w) {
+  w.U64(m.job_id);
+}
+void Encode(const CompactStatusResponse& m, WireWriter& w) {
+  w.U64(m.job_id);
+  w.Str16(m.ns);
+  w.U8(m.full ? 1 : 0);
+  w.U8(static_cast<uint8_t>(m.state));
+  w.U16(m.error_code);
+  w.Str16(std::string_view(m.error_message).substr(0, kStr16BytesMax));
+  WriteProgress(m.progress, w);
+}
+void EncodeMutationResult(const MutationResult& m, WireWriter& w) {
+  w.U64(m.seq);
+  w.U8(m.noop ? 1 : 0);
+}
 void EncodeAppendResult(const AppendResult& m, WireWriter& w) {
   w.U64(m.seq);
   w.I64(m.timestamp_ms);
@@ -204,9 +279,7 @@ void EncodeSeqs(const std::vector<Seq>& m, WireWriter& w) {
 void EncodeNamespaceInfo(const NamespaceInfo& m, WireWriter& w) {
   w.Str16(m.name);
   w.U32(m.id);
-  w.U64(m.options.ttl_ms);
-  w.U64(m.options.segment_bytes_max);
-  w.U8(static_cast<uint8_t>(m.options.durability));
+  WriteNsOptions(m.options, w);
   w.U64(m.timelines);
   w.U64(m.segments);
   w.U64(m.bytes_on_disk);
@@ -305,8 +378,7 @@ bool Decode(std::string_view body, PushMessage* m) {
 }
 bool Decode(std::string_view body, NsCreateRequest* m) {
   WireReader r(body);
-  return r.Str16(&m->name) && r.U64(&m->options.ttl_ms) && r.U64(&m->options.segment_bytes_max) &&
-         ReadDurability(r, &m->options.durability) && r.Done();
+  return r.Str16(&m->name) && ReadNsOptions(r, &m->options) && r.Done();
 }
 bool Decode(std::string_view body, NsDescribeRequest* m) {
   WireReader r(body);
@@ -342,6 +414,38 @@ bool Decode(std::string_view body, CursorGetRequest* m) {
 bool Decode(std::string_view body, ErrorBody* m) {
   WireReader r(body);
   return r.U16(&m->code) && ReadString(r, &m->message) && r.Done();
+}
+bool Decode(std::string_view body, MutateRequest* m) {
+  WireReader r(body);
+  return ReadMutationKind(r, &m->kind) && r.Str16(&m->ns) && r.Str16(&m->timeline) &&
+         r.U64(&m->seq) && ReadDurability(r, &m->durability) && r.Bytes32(&m->payload) && r.Done();
+}
+bool Decode(std::string_view body, NsSetOptionsRequest* m) {
+  WireReader r(body);
+  return r.Str16(&m->name) && r.U16(&m->mask) && (m->mask & ~kNsOptionBitsKnown) == 0 &&
+         ReadNsOptions(r, &m->options) && r.Done();
+}
+bool Decode(std::string_view body, CompactRequest* m) {
+  WireReader r(body);
+  return r.Str16(&m->ns) && ReadBool(r, &m->full) && r.Done();
+}
+bool Decode(std::string_view body, CompactResponse* m) {
+  WireReader r(body);
+  return r.U64(&m->job_id) && r.Done();
+}
+bool Decode(std::string_view body, CompactStatusRequest* m) {
+  WireReader r(body);
+  return r.U64(&m->job_id) && r.Done();
+}
+bool Decode(std::string_view body, CompactStatusResponse* m) {
+  WireReader r(body);
+  return r.U64(&m->job_id) && ReadString(r, &m->ns) && ReadBool(r, &m->full) &&
+         ReadCompactState(r, &m->state) && r.U16(&m->error_code) &&
+         ReadString(r, &m->error_message) && ReadProgress(r, &m->progress) && r.Done();
+}
+bool DecodeMutationResult(std::string_view body, MutationResult* m) {
+  WireReader r(body);
+  return r.U64(&m->seq) && ReadBool(r, &m->noop) && r.Done();
 }
 bool DecodeAppendResult(std::string_view body, AppendResult* m) {
   WireReader r(body);
@@ -388,7 +492,7 @@ bool DecodeNamespaceInfo(std::string_view body, NamespaceInfo* m) {
 bool DecodeNamespaceInfos(std::string_view body, std::vector<NamespaceInfo>* m) {
   WireReader r(body);
   uint32_t n = 0;
-  if (!r.Count(&n, 47)) return false;
+  if (!r.Count(&n, 67)) return false;
   m->resize(n);
   for (auto& i : *m) {
     if (!ReadNamespaceInfo(r, &i)) return false;
@@ -467,10 +571,46 @@ bool DecodeAnyRequest(uint8_t op, std::string_view body) {
       CursorGetRequest m;
       return Decode(body, &m);
     }
+    case Op::kMutate: {
+      MutateRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kNsSetOptions: {
+      NsSetOptionsRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kCompact: {
+      CompactRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kCompactStatus: {
+      CompactStatusRequest m;
+      return Decode(body, &m);
+    }
     case Op::kPushMessage:
       return false;
   }
   return false;
+}
+
+void FillNamespaceDefaults(NamespaceOptions* o) {
+  const NamespaceOptions d;
+  if (o->segment_bytes_max == 0) o->segment_bytes_max = d.segment_bytes_max;
+  if (o->compress_block_bytes == 0) o->compress_block_bytes = d.compress_block_bytes;
+  if (o->compress_level == 0) o->compress_level = d.compress_level;
+  if (o->durability == Durability::kDefault) o->durability = d.durability;
+}
+
+void ApplyNsOptions(uint16_t mask, const NamespaceOptions& from, NamespaceOptions* to) {
+  if (mask & kOptTtlMs) to->ttl_ms = from.ttl_ms;
+  if (mask & kOptMessagesPerTimelineMax) {
+    to->messages_per_timeline_max = from.messages_per_timeline_max;
+  }
+  if (mask & kOptCompactLivePct) to->compact_live_pct = from.compact_live_pct;
+  if (mask & kOptCompressBlockBytes) to->compress_block_bytes = from.compress_block_bytes;
+  if (mask & kOptCompressLevel) to->compress_level = from.compress_level;
+  if (mask & kOptDurability) to->durability = from.durability;
+  if (mask & kOptSegmentBytesMax) to->segment_bytes_max = from.segment_bytes_max;
 }
 
 }  // namespace tldb::proto

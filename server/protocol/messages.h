@@ -21,8 +21,9 @@
 
 namespace tldb::proto {
 
-// Namespace rights bits, as announced in HELLO and checked per request.
-enum Right : uint8_t { kRightRead = 1, kRightWrite = 2 };
+// Namespace rights bits, as announced in HELLO and checked per request. Admin (namespace
+// options, compaction) is granted only together with read and write.
+enum Right : uint8_t { kRightRead = 1, kRightWrite = 2, kRightAdmin = 4 };
 
 struct HelloRequest {
   uint8_t version = kVersion;
@@ -135,6 +136,56 @@ struct ErrorBody {
   uint16_t code = 0;
   std::string message;
 };
+// MUTATE (0x60): recall, edit, trim or delete-timeline; the response is a MutationResult.
+struct MutateRequest {
+  MutationKind kind = MutationKind::kRecall;
+  std::string_view ns, timeline;
+  Seq seq = 0;
+  Durability durability = Durability::kDefault;
+  std::string_view payload;  // kEdit only (empty otherwise)
+};
+// NS_SET_OPTIONS (0x61): which NamespaceOptions fields the request changes.
+enum NsOptionBit : uint16_t {
+  kOptTtlMs = 1 << 0,
+  kOptMessagesPerTimelineMax = 1 << 1,
+  kOptCompactLivePct = 1 << 2,
+  kOptCompressBlockBytes = 1 << 3,
+  kOptCompressLevel = 1 << 4,
+  kOptDurability = 1 << 5,
+  kOptSegmentBytesMax = 1 << 6,
+};
+inline constexpr uint16_t kNsOptionBitsKnown = 0x7F;
+struct NsSetOptionsRequest {
+  std::string_view name;
+  uint16_t mask = 0;         // NsOptionBit set; fields outside it are ignored
+  NamespaceOptions options;  // the new values of the masked fields
+};
+// Wire zeros that mean "the engine's default" (NS_CREATE, NS_SET_OPTIONS): segment_bytes_max
+// 0, compress_block_bytes 0, compress_level 0 and durability 0 (namespace default = sync).
+void FillNamespaceDefaults(NamespaceOptions* o);
+// Copies the fields of `from` selected by `mask` into `to`.
+void ApplyNsOptions(uint16_t mask, const NamespaceOptions& from, NamespaceOptions* to);
+// COMPACT (0x62): queue a compaction; the response is its job id (COMPACT_STATUS polls it).
+struct CompactRequest {
+  std::string_view ns;  // empty: every namespace
+  bool full = false;    // seal the active segment and rewrite every segment (docs/protocol.md)
+};
+struct CompactResponse {
+  uint64_t job_id = 0;
+};
+struct CompactStatusRequest {
+  uint64_t job_id = 0;  // 0: the most recent job
+};
+enum class CompactState : uint8_t { kQueued = 0, kRunning = 1, kDone = 2, kFailed = 3 };
+struct CompactStatusResponse {
+  uint64_t job_id = 0;
+  std::string ns;
+  bool full = false;
+  CompactState state = CompactState::kQueued;
+  uint16_t error_code = 0;  // kFailed: the engine's Status code
+  std::string error_message;
+  CompactionProgress progress;
+};
 
 // --- encoders (append to w) ---
 void Encode(const HelloRequest& m, WireWriter& w);
@@ -157,6 +208,13 @@ void Encode(const CursorSetRequest& m, WireWriter& w);
 void Encode(const CursorSetResponse& m, WireWriter& w);
 void Encode(const CursorGetRequest& m, WireWriter& w);
 void Encode(const ErrorBody& m, WireWriter& w);
+void Encode(const MutateRequest& m, WireWriter& w);
+void Encode(const NsSetOptionsRequest& m, WireWriter& w);
+void Encode(const CompactRequest& m, WireWriter& w);
+void Encode(const CompactResponse& m, WireWriter& w);
+void Encode(const CompactStatusRequest& m, WireWriter& w);
+void Encode(const CompactStatusResponse& m, WireWriter& w);
+void EncodeMutationResult(const MutationResult& m, WireWriter& w);
 void EncodeAppendResult(const AppendResult& m, WireWriter& w);
 void EncodeAppendResults(const std::vector<AppendResult>& m, WireWriter& w);
 void EncodeMessage(const Message& m, WireWriter& w);
@@ -189,6 +247,13 @@ bool Decode(std::string_view body, CursorSetRequest* m);
 bool Decode(std::string_view body, CursorSetResponse* m);
 bool Decode(std::string_view body, CursorGetRequest* m);
 bool Decode(std::string_view body, ErrorBody* m);
+bool Decode(std::string_view body, MutateRequest* m);
+bool Decode(std::string_view body, NsSetOptionsRequest* m);
+bool Decode(std::string_view body, CompactRequest* m);
+bool Decode(std::string_view body, CompactResponse* m);
+bool Decode(std::string_view body, CompactStatusRequest* m);
+bool Decode(std::string_view body, CompactStatusResponse* m);
+bool DecodeMutationResult(std::string_view body, MutationResult* m);
 bool DecodeAppendResult(std::string_view body, AppendResult* m);
 bool DecodeAppendResults(std::string_view body, std::vector<AppendResult>* m);
 bool DecodeMessage(std::string_view body, Message* m);

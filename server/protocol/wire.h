@@ -20,6 +20,7 @@ class WireWriter {
   void U16(uint16_t v) { Le(v, 2); }
   void U32(uint32_t v) { Le(v, 4); }
   void U64(uint64_t v) { Le(v, 8); }
+  void I32(int32_t v) { Le(static_cast<uint32_t>(v), 4); }
   void I64(int64_t v) { Le(static_cast<uint64_t>(v), 8); }
   // u16 length + bytes. Callers validate size <= kStr16BytesMax first.
   void Str16(std::string_view s) {
@@ -51,6 +52,12 @@ class WireReader {
   bool U16(uint16_t* v) { return Le(v, 2); }
   bool U32(uint32_t* v) { return Le(v, 4); }
   bool U64(uint64_t* v) { return Le(v, 8); }
+  bool I32(int32_t* v) {
+    uint32_t u = 0;
+    if (!Le(&u, 4)) return false;
+    *v = static_cast<int32_t>(u);
+    return true;
+  }
   bool I64(int64_t* v) {
     uint64_t u = 0;
     if (!Le(&u, 8)) return false;

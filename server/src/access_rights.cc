@@ -4,7 +4,7 @@ namespace tldb::server {
 
 AccessRights AccessRights::All() {
   AccessRights r;
-  r.all_ = proto::kRightRead | proto::kRightWrite;
+  r.all_ = proto::kRightRead | proto::kRightWrite | proto::kRightAdmin;
   return r;
 }
 
@@ -20,6 +20,9 @@ AccessRights AccessRights::FromToken(const ServerToken& token) {
   for (const auto& ns : token.read_namespaces) grant(ns, proto::kRightRead);
   for (const auto& ns : token.write_namespaces) {
     grant(ns, proto::kRightRead | proto::kRightWrite);
+  }
+  for (const auto& ns : token.admin_namespaces) {
+    grant(ns, proto::kRightRead | proto::kRightWrite | proto::kRightAdmin);
   }
   return r;
 }

@@ -2,7 +2,9 @@
 //
 // Contract: system namespaces (names starting with "__") are never readable or writable
 // through data operations, whatever the grant; they are reached only through the operations
-// built on them (CURSOR_*). "*" grants every other namespace.
+// built on them (CURSOR_*). "*" grants every other namespace. Admin (NS_SET_OPTIONS,
+// COMPACT) is a third right; an admin grant includes read and write. Operations on every
+// namespace at once (COMPACT with no namespace) need admin on "*".
 #pragma once
 
 #include <cstdint>
@@ -23,6 +25,8 @@ class AccessRights {
 
   bool CanRead(std::string_view ns) const { return Has(ns, proto::kRightRead); }
   bool CanWrite(std::string_view ns) const { return Has(ns, proto::kRightWrite); }
+  // `ns` empty: admin on "*" (every namespace).
+  bool CanAdmin(std::string_view ns) const { return Has(ns, proto::kRightAdmin); }
   std::vector<proto::NsGrant> Grants() const;
 
   static bool IsSystemNamespace(std::string_view ns) { return ns.starts_with("__"); }

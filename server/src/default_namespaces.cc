@@ -6,11 +6,24 @@ namespace tldb {
 Status CreateDefaultNamespaces(Db& db) {
   NamespaceOptions store, sync, cursors;
   sync.ttl_ms = kSyncNamespaceTtlMs;
+  // A cursor is the newest record of its timeline (server/src/dispatcher_cursor.cc): older
+  // ones are dead the moment the next is written, so the engine keeps only the newest.
+  cursors.messages_per_timeline_max = 1;
   const std::pair<std::string_view, NamespaceOptions> wanted[] = {
       {"store", store}, {"sync", sync}, {kCursorNamespace, cursors}};
   for (const auto& [name, opts] : wanted) {
-    if (db.DescribeNamespace(name).ok()) continue;  // an operator may have changed its options
-    TLDB_RETURN_IF_ERROR(db.CreateNamespace(name, opts));
+    auto existing = db.DescribeNamespace(name);
+    if (!existing.ok()) {
+      TLDB_RETURN_IF_ERROR(db.CreateNamespace(name, opts));
+      continue;
+    }
+    // An operator may have changed a user namespace's options: keep them. The cursor
+    // namespace is the server's own; one created by an older server grew without bound.
+    if (name == kCursorNamespace && existing->options.messages_per_timeline_max != 1) {
+      NamespaceOptions fixed = existing->options;
+      fixed.messages_per_timeline_max = 1;
+      TLDB_RETURN_IF_ERROR(db.SetNamespaceOptions(name, fixed));
+    }
   }
   return Status::Ok();
 }

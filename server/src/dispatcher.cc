@@ -63,6 +63,14 @@ void Dispatcher::Handle(Connection& c, const proto::Frame& f) {
       return CursorSet(c, id, f.body);
     case Op::kCursorGet:
       return CursorGet(c, id, f.body);
+    case Op::kMutate:
+      return Mutate(c, id, f.body);
+    case Op::kNsSetOptions:
+      return NsSetOptions(c, id, f.body);
+    case Op::kCompact:
+      return Compact(c, id, f.body);
+    case Op::kCompactStatus:
+      return CompactStatus(c, id, f.body);
     case Op::kPushMessage:
       break;
   }
@@ -143,6 +151,24 @@ void Dispatcher::Stats(Connection& c, uint64_t id, std::string_view body) {
   add("db_memory_timeline_bytes", d.memory_timeline_bytes);
   add("db_memory_active_index_bytes", d.memory_active_index_bytes);
   add("db_memory_dedupe_bytes", d.memory_dedupe_bytes);
+  // The engine's maintenance, background and requested: mutations written, TTL segment drops,
+  // compaction runs, and the decompressed-block cache.
+  add("db_mutations", d.mutations);
+  add("db_segments_expired", d.segments_expired);
+  add("db_compactions", d.compactions);
+  add("db_compaction_bytes_read", d.compaction_bytes_read);
+  add("db_compaction_bytes_written", d.compaction_bytes_written);
+  add("db_block_cache_hits", d.block_cache_hits);
+  add("db_block_cache_misses", d.block_cache_misses);
+  // The COMPACT jobs of this server (per job, with their outcome).
+  const CompactionJobs::Totals ct = core.compactions.totals();
+  add("compactions_started", ct.started);
+  add("compactions_done", ct.done);
+  add("compactions_failed", ct.failed);
+  add("compaction_bytes_read", ct.bytes_read);
+  add("compaction_bytes_written", ct.bytes_written);
+  add("compaction_records_dropped", ct.records_dropped);
+  add("compaction_segments_expired", ct.segments_expired);
   resp.io_backend = d.io_backend;
   size_t start = c.Begin(Op::kStats, proto::kFlagResponse, id);
   auto w = c.Writer();
@@ -155,10 +181,30 @@ void Dispatcher::NsCreate(Connection& c, uint64_t id, std::string_view body) {
   proto::NsCreateRequest req;
   if (!proto::Decode(body, &req)) return Malformed(c, op, id);
   if (!CheckWrite(c, op, id, req.name)) return;
-  Status s = loop_->core().db->CreateNamespace(req.name, req.options);
-  if (!s.ok()) return Fail(c, op, id, s);
-  loop_->core().Log("namespace created: " + std::string(req.name));
-  Empty(c, Op::kNsCreate, id);
+  proto::FillNamespaceDefaults(&req.options);
+  // Creating a namespace writes files and fsyncs the catalog: on the admin thread.
+  ++c.inflight;
+  Loop* loop = loop_;
+  ServerCore& core = loop_->core();
+  auto keep = core.shared_from_this();
+  uint64_t conn_id = c.id();
+  int64_t start = NowUs();
+  auto task = [loop, keep, conn_id, id, start, op, name = std::string(req.name),
+               options = req.options] {
+    Status s = keep->db->CreateNamespace(name, options);
+    if (s.ok()) keep->Log("namespace created: " + name);
+    loop->Post([conn_id, id, start, op, s](Loop& l) {
+      Dispatcher& d = l.dispatcher();
+      Connection* c = d.Completed(conn_id, start, /*append=*/true);
+      if (!c) return;
+      if (!s.ok()) return d.Fail(*c, op, id, s);
+      d.Empty(*c, Op::kNsCreate, id);
+    });
+  };
+  if (!core.admin.Post(std::move(task))) {
+    --c.inflight;
+    Fail(c, op, id, Status::Closed("server stopping"));
+  }
 }
 
 void Dispatcher::NsList(Connection& c, uint64_t id, std::string_view body) {
@@ -199,6 +245,15 @@ bool Dispatcher::CheckWrite(Connection& c, uint8_t op, uint64_t id, std::string_
   if (c.rights->CanWrite(ns)) return true;
   Fail(c, op, id,
        Status::PermissionDenied("no write right on namespace '" + std::string(ns) + "'"));
+  return false;
+}
+
+bool Dispatcher::CheckAdmin(Connection& c, uint8_t op, uint64_t id, std::string_view ns) {
+  if (c.rights->CanAdmin(ns)) return true;
+  Fail(c, op, id,
+       Status::PermissionDenied(ns.empty()
+                                    ? std::string("no admin right on every namespace ('*')")
+                                    : "no admin right on namespace '" + std::string(ns) + "'"));
   return false;
 }
 

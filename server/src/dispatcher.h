@@ -71,9 +71,19 @@ class Dispatcher {
   void CursorWrite(uint64_t conn_id, uint64_t id, std::string device, std::string ns,
                    std::string timeline, Seq seq, bool reset, int attempt);
 
+  // dispatcher_maint.cc
+  void Mutate(Connection& c, uint64_t id, std::string_view body);
+  void MutateDone(uint64_t conn_id, uint64_t id, MutationKind kind, int64_t start_us,
+                  const Result<MutationResult>& r);
+  void NsSetOptions(Connection& c, uint64_t id, std::string_view body);
+  void Compact(Connection& c, uint64_t id, std::string_view body);
+  void CompactStatus(Connection& c, uint64_t id, std::string_view body);
+
   // Helpers (dispatcher.cc).
   bool CheckRead(Connection& c, uint8_t op, uint64_t id, std::string_view ns);
   bool CheckWrite(Connection& c, uint8_t op, uint64_t id, std::string_view ns);
+  // `ns` empty: admin on every namespace ("*").
+  bool CheckAdmin(Connection& c, uint8_t op, uint64_t id, std::string_view ns);
   void Fail(Connection& c, uint8_t op, uint64_t id, const Status& s);
   void Malformed(Connection& c, uint8_t op, uint64_t id);
   void Empty(Connection& c, proto::Op op, uint64_t id);

@@ -6,7 +6,10 @@
 // of the system namespace __cursors, payload = the cursor SeqId as u64 little-endian. The
 // current value is the latest record: a backward scan with limit 1. Writes use
 // expected_last_seq = the record SeqId that was read, so two racing CURSOR_SETs cannot move a
-// cursor backward; the loser re-reads and retries.
+// cursor backward; the loser re-reads and retries. The namespace keeps one message per
+// timeline (messages_per_timeline_max = 1, CreateDefaultNamespaces), so a cursor costs one
+// live record however often it moves; the engine hides older records at once and compaction
+// reclaims their bytes. The newest record is never hidden, so the read above is unchanged.
 #include "dispatcher.h"
 #include "loop.h"
 

@@ -85,6 +85,8 @@ class ServerImpl : public Server {
     core_->Log("shutting down: draining in-flight requests");
     for (auto& loop : core_->loops) loop->Post([](Loop& l) { l.BeginShutdown(); });
     for (auto& loop : core_->loops) loop->Join();
+    core_->admin.Stop();
+    core_->compactions.Stop();  // waits for a running compaction (the engine cannot cancel it)
     core_->Log("all connections closed");
   }
 

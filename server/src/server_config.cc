@@ -24,8 +24,9 @@ std::vector<std::string> SplitList(std::string_view s, char sep) {
 Result<ServerToken> ParseServerToken(std::string_view spec) {
   std::vector<std::string> parts = SplitList(spec, ':');
   if (parts.size() < 2) {
-    return Status::InvalidArgument("token must be NAME:SECRET[:rw=ns,..][:r=ns,..], got '" +
-                                   std::string(spec) + "'");
+    return Status::InvalidArgument(
+        "token must be NAME:SECRET[:rw=ns,..][:r=ns,..][:admin=ns,..], got '" + std::string(spec) +
+        "'");
   }
   ServerToken t;
   t.name = parts[0];
@@ -36,9 +37,11 @@ Result<ServerToken> ParseServerToken(std::string_view spec) {
       t.write_namespaces = SplitList(p.substr(3), ',');
     } else if (p.starts_with("r=")) {
       t.read_namespaces = SplitList(p.substr(2), ',');
+    } else if (p.starts_with("admin=")) {
+      t.admin_namespaces = SplitList(p.substr(6), ',');
     } else {
       return Status::InvalidArgument("token '" + t.name + "': unknown right '" + std::string(p) +
-                                     "' (use rw=ns1,ns2 or r=ns3)");
+                                     "' (use rw=ns1,ns2, r=ns3 or admin=ns4)");
     }
   }
   if (t.secret.size() < 8) {

@@ -4,7 +4,8 @@
 // after the server stopped (drain deadline passed) posts into a loop that still exists.
 // Contract: built before the loops start and immutable afterwards, except the atomics
 // (connection count, stopping flag), the WatchHub (thread-safe) and the loops themselves
-// (their Post() is thread-safe).
+// (their Post() is thread-safe), the admin thread and the compaction jobs (thread-safe; both
+// are stopped by Server::Stop after the loops, so no task outlives the server).
 #pragma once
 
 #include <atomic>
@@ -15,6 +16,8 @@
 #include <vector>
 
 #include "access_rights.h"
+#include "compaction_jobs.h"
+#include "task_thread.h"
 #include "tldb/db.h"
 #include "tldb/server.h"
 #include "watch_hub.h"
@@ -25,7 +28,7 @@ class Loop;
 
 struct ServerCore : std::enable_shared_from_this<ServerCore> {
   ServerCore(Db* db_in, const ServerConfig& cfg, size_t loop_count)
-      : db(db_in), config(cfg), auth(cfg.tokens), hub(loop_count) {}
+      : db(db_in), config(cfg), auth(cfg.tokens), hub(loop_count), compactions(db_in) {}
   ~ServerCore();
 
   void Log(std::string_view line) const;
@@ -34,6 +37,11 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   ServerConfig config;
   Authenticator auth;
   WatchHub hub;
+  // Work that blocks (a catalog fsync: NS_CREATE, NS_SET_OPTIONS) runs here, never on a loop
+  // thread.
+  TaskThread admin;
+  // COMPACT jobs, on their own thread so a long compaction does not delay NS_SET_OPTIONS.
+  CompactionJobs compactions;
   std::vector<std::unique_ptr<Loop>> loops;
   int listen_fd = -1;
   std::atomic<uint32_t> connections{0};

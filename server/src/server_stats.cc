@@ -87,6 +87,11 @@ std::vector<std::pair<std::string, uint64_t>> CollectStats(
       {"waits_woken", &S::waits_woken},
       {"waits_timed_out", &S::waits_timed_out},
       {"slow_requests", &S::slow_requests},
+      {"recalls", &S::recalls},
+      {"edits", &S::edits},
+      {"trims", &S::trims},
+      {"timeline_deletes", &S::timeline_deletes},
+      {"mutations_noop", &S::mutations_noop},
   };
   for (const auto& [name, field] : fields) out.emplace_back(name, Sum(loops, field));
   AddPercentiles(loops, &S::append_latency, "append_latency", &out);

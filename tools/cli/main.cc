@@ -3,6 +3,8 @@
 //   tldb append --server 127.0.0.1:7070 --ns store --timeline conv:1 'hello'
 //   tldb scan --timeline conv:1 --latest 20
 //   tldb tail -f --timeline conv:1
+//   tldb recall --timeline conv:1 7
+//   tldb compact --server 127.0.0.1:7070 --ns store
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
@@ -27,6 +29,7 @@ int main(int argc, char** argv) {
   tldb::cli::AddPingCommand(app, ctx);
   tldb::cli::AddNsCommand(app, ctx);
   tldb::cli::AddCursorCommand(app, ctx);
+  tldb::cli::AddMaintenanceCommands(app, ctx);
   tldb::cli::AddOfflineCommands(app, ctx);
   CLI11_PARSE(app, argc, argv);
   return ctx.exit_code;

@@ -15,7 +15,10 @@
 //   re-subscribes every subscription from the last message it delivered (no gap, no duplicate).
 //   An APPEND or APPEND_FANOUT that carries a client_msg_id is re-sent automatically (the server
 //   deduplicates it, so it is applied once); every other in-flight call fails with IOError
-//   (an append without client_msg_id may or may not have been applied).
+//   (an append without client_msg_id may or may not have been applied). MUTATE requests
+//   (recall, edit, trim, delete-timeline) are re-sent too: each names an explicit SeqId, and
+//   the engine makes a repeat a no-op (DeleteTimeline with through_seq 0 first resolves the
+//   timeline's last SeqId, so a retry never deletes a message appended in between).
 // - Errors are tldb::Status values: server-side engine errors keep their code; protocol errors
 //   map to the nearest code with the protocol error name in the message.
 #pragma once
@@ -23,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -59,7 +63,7 @@ struct ServerInfo {
   uint32_t inflight_requests_max = 0;
   uint32_t fanout_timelines_max = 0;
   uint32_t wait_timeout_ms_max = 0;
-  std::vector<std::pair<std::string, uint8_t>> grants;  // namespace ("*" = all) -> 1 r, 2 w
+  std::vector<std::pair<std::string, uint8_t>> grants;  // ns ("*" = all) -> 1 r, 2 w, 4 admin
 };
 
 struct WaitResult {
@@ -83,6 +87,30 @@ struct CursorState {
   Seq last_seq = 0;
   uint64_t unread = 0;
 };
+
+// The fields of a namespace's options to change (unset: keep the current value).
+struct NamespaceOptionsUpdate {
+  std::optional<uint64_t> ttl_ms;
+  std::optional<uint64_t> messages_per_timeline_max;
+  std::optional<uint32_t> compact_live_pct;
+  std::optional<uint32_t> compress_block_bytes;
+  std::optional<int32_t> compress_level;
+  std::optional<Durability> durability;
+  std::optional<uint64_t> segment_bytes_max;
+};
+
+// One server-side compaction job (COMPACT / COMPACT_STATUS).
+struct CompactionStatus {
+  enum class State : uint8_t { kQueued = 0, kRunning = 1, kDone = 2, kFailed = 3 };
+  uint64_t job_id = 0;
+  std::string ns;  // empty: every namespace
+  bool full = false;
+  State state = State::kQueued;
+  Status error;  // kFailed: why
+  CompactionProgress progress;
+  bool finished() const { return state == State::kDone || state == State::kFailed; }
+};
+using CompactionProgressFn = std::function<void(const CompactionStatus&)>;
 
 // A message pushed to a subscription, or the end of the subscription (status not OK).
 struct SubscriptionEvent {
@@ -148,6 +176,35 @@ class Client {
                                               std::span<const std::string_view> timelines,
                                               CallOptions call = {});
 
+  // Maintenance (write right on `ns`). Recall: Get then answers Deleted. Edit: replace the
+  // payload. Trim: delete every message with SeqId < below_seq. DeleteTimeline: every message
+  // with SeqId <= through_seq (0: the timeline's last, resolved before the request is sent).
+  // The result's seq is the message's SeqId / the first kept / the last deleted; noop = true
+  // when it was already in effect.
+  Result<MutationResult> Mutate(std::string_view ns, const Mutation& m, CallOptions call = {});
+  Result<MutationResult> Recall(std::string_view ns, std::string_view timeline, Seq seq,
+                                CallOptions call = {});
+  Result<MutationResult> Edit(std::string_view ns, std::string_view timeline, Seq seq,
+                              std::string_view payload, CallOptions call = {});
+  Result<MutationResult> Trim(std::string_view ns, std::string_view timeline, Seq below_seq,
+                              CallOptions call = {});
+  Result<MutationResult> DeleteTimeline(std::string_view ns, std::string_view timeline,
+                                        Seq through_seq = 0, CallOptions call = {});
+  // Admin right: changes the given options; returns the namespace as it is afterwards.
+  Result<NamespaceInfo> SetNamespaceOptions(std::string_view name,
+                                            const NamespaceOptionsUpdate& update,
+                                            CallOptions call = {});
+  // Admin right (on "*" when `ns` is empty: every namespace). Queues a compaction on the
+  // server and returns its job id at once.
+  Result<uint64_t> StartCompaction(std::string_view ns, bool full, CallOptions call = {});
+  // A job's state and progress (job_id 0: the server's newest job).
+  Result<CompactionStatus> GetCompaction(uint64_t job_id, CallOptions call = {});
+  // StartCompaction, then polls every poll_ms until the job finishes, calling `progress` with
+  // each status seen (may be null). Returns the final status, or the job's error.
+  Result<CompactionStatus> Compact(std::string_view ns, bool full,
+                                   const CompactionProgressFn& progress, uint32_t poll_ms = 200,
+                                   CallOptions call = {});
+
   // ---- asynchronous (callbacks on the I/O thread) ----
   void AppendAsync(std::string_view ns, std::string_view timeline, std::string_view payload,
                    const AppendOptions& opts, Callback<AppendResult> done, CallOptions call = {});
@@ -174,6 +231,22 @@ class Client {
   void GetCursorsAsync(std::string_view device, std::string_view ns,
                        std::span<const std::string_view> timelines,
                        Callback<std::vector<CursorState>> done, CallOptions call = {});
+
+  void MutateAsync(std::string_view ns, const Mutation& m, Callback<MutationResult> done,
+                   CallOptions call = {});
+  void RecallAsync(std::string_view ns, std::string_view timeline, Seq seq,
+                   Callback<MutationResult> done, CallOptions call = {});
+  void EditAsync(std::string_view ns, std::string_view timeline, Seq seq, std::string_view payload,
+                 Callback<MutationResult> done, CallOptions call = {});
+  void TrimAsync(std::string_view ns, std::string_view timeline, Seq below_seq,
+                 Callback<MutationResult> done, CallOptions call = {});
+  void DeleteTimelineAsync(std::string_view ns, std::string_view timeline, Seq through_seq,
+                           Callback<MutationResult> done, CallOptions call = {});
+  void SetNamespaceOptionsAsync(std::string_view name, const NamespaceOptionsUpdate& update,
+                                Callback<NamespaceInfo> done, CallOptions call = {});
+  void StartCompactionAsync(std::string_view ns, bool full, Callback<uint64_t> done,
+                            CallOptions call = {});
+  void GetCompactionAsync(uint64_t job_id, Callback<CompactionStatus> done, CallOptions call = {});
 
   // ---- subscriptions ----
   // Delivers every message of (ns, timeline) with seq > after_seq (from_latest: only messages

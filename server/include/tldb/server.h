@@ -24,13 +24,16 @@
 
 namespace tldb {
 
-// One access token: "NAME:SECRET:rw=ns1,ns2:r=ns3" on the command line. Namespace "*" grants
-// every (non-system) namespace.
+// One access token: "NAME:SECRET:rw=ns1,ns2:r=ns3:admin=ns4" on the command line. Namespace "*"
+// grants every (non-system) namespace.
 struct ServerToken {
   std::string name;
   std::string secret;
   std::vector<std::string> read_namespaces;   // read-only grants
   std::vector<std::string> write_namespaces;  // read + write grants
+  // read + write + admin grants (namespace options, compaction); "*" also allows compacting
+  // every namespace at once.
+  std::vector<std::string> admin_namespaces;
 };
 
 struct ServerConfig {
@@ -73,7 +76,7 @@ struct ServerConfig {
   std::function<void(std::string_view)> log;
 };
 
-// Parses "NAME:SECRET[:rw=ns1,ns2][:r=ns3]".
+// Parses "NAME:SECRET[:rw=ns1,ns2][:r=ns3][:admin=ns4]".
 Result<ServerToken> ParseServerToken(std::string_view spec);
 // Checks limits and the protected-mode rule (non-loopback listen address needs a token).
 Status ValidateServerConfig(const ServerConfig& config);
@@ -98,7 +101,9 @@ inline constexpr std::string_view kCursorNamespace = "__cursors";
 inline constexpr uint64_t kSyncNamespaceTtlMs = 7ull * 24 * 3600 * 1000;
 
 // Creates, when missing, the namespaces a fresh server starts with: "store" (kept forever),
-// "sync" (7-day TTL) and the system namespace for cursors.
+// "sync" (7-day TTL) and the system namespace for cursors, which keeps one record per cursor
+// timeline (messages_per_timeline_max = 1; set on an existing one too, so a data directory
+// made by an older server stops growing).
 Status CreateDefaultNamespaces(Db& db);
 
 }  // namespace tldb
