@@ -146,6 +146,8 @@ class Db {
   // the namespace's log; retry-safe (a repeat is a no-op with the same result). SeqIds of other
   // messages never change and are never reused.
   virtual Result<MutationResult> Mutate(std::string_view ns, const Mutation& m) = 0;
+  // The same without blocking, like AppendAsync: the arguments are copied before it returns and
+  // `done` runs once on an engine thread.
   virtual void MutateAsync(std::string_view ns, const Mutation& m, MutationCallback done) = 0;
   Result<MutationResult> Recall(std::string_view ns, std::string_view timeline, Seq seq) {
     return Mutate(ns, {MutationKind::kRecall, timeline, seq, {}, Durability::kDefault});
@@ -177,7 +179,10 @@ class Db {
   // A backward scan with to_seq = 0 is "latest N".
   virtual Result<std::vector<Message>> Scan(std::string_view ns, std::string_view timeline,
                                             const ScanOptions& options) = 0;
-  // Last visible SeqId per timeline (0 for a timeline that does not exist), from memory.
+  // Last visible SeqId per timeline (0 for a timeline that does not exist), from memory. It is
+  // the highest SeqId ever assigned and published, also when that message was recalled, trimmed,
+  // deleted or expired since (a sync client's high-water mark; the next append gets LastSeq+1).
+  // Never goes down.
   virtual Result<std::vector<Seq>> LastSeq(std::string_view ns,
                                            std::span<const std::string_view> timelines) = 0;
 

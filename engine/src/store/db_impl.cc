@@ -63,28 +63,37 @@ Status DbImpl::Init() {
 Status DbImpl::CreateNamespace(std::string_view name, const NamespaceOptions& options) {
   TLDB_RETURN_IF_ERROR(ValidateNamespaceName(name));
   TLDB_RETURN_IF_ERROR(ValidateNamespaceOptions(options));
-  std::unique_lock l(mu_);
-  if (closed_) return Status::Closed("db is closed");
-  for (const auto& e : catalog_) {
-    if (e.name != name) continue;
-    if (e.options == options) return Status::Ok();
-    return Status::AlreadyExists("namespace '" + std::string(name) + "' exists with other options");
+  // Catalog writers take catalog_mu_; mu_ is held exclusively only to publish the result, so
+  // reads and appends never wait for the directory and catalog fsyncs.
+  std::lock_guard c(catalog_mu_);
+  std::vector<CatalogEntry> next;
+  {
+    std::shared_lock l(mu_);
+    if (closed_) return Status::Closed("db is closed");
+    for (const auto& e : catalog_) {
+      if (e.name != name) continue;
+      if (e.options == options) return Status::Ok();
+      return Status::AlreadyExists("namespace '" + std::string(name) +
+                                   "' exists with other options");
+    }
+    next = catalog_;
   }
   CatalogEntry e;
   e.name = std::string(name);
   e.options = options;
-  for (const auto& c : catalog_) e.id = std::max(e.id, c.id);
+  for (const auto& x : next) e.id = std::max(e.id, x.id);
   e.id += 1;
-  auto next = catalog_;
   next.push_back(e);
   // The namespace directory and its first segment exist before the catalog names them.
   TLDB_ASSIGN_OR_RETURN(auto log, NamespaceLog::Open(dir_, e, options_, fs_, options_.clock));
   TLDB_RETURN_IF_ERROR(fs_->SyncDir(NamespacesDirName(dir_)));
   const std::string bytes = EncodeCatalog(next);
   TLDB_RETURN_IF_ERROR(fs_->WriteFileAtomic(CatalogFileName(dir_), bytes));
-  catalog_ = std::move(next);
   log->set_on_seal([this] { WakeMaintenance(); });
   log->set_block_cache(block_cache_);
+  std::unique_lock l(mu_);
+  if (closed_) return Status::Closed("db closed while the namespace was created");
+  catalog_ = std::move(next);
   namespaces_.emplace(e.name, std::move(log));
   return Status::Ok();
 }
@@ -322,20 +331,28 @@ void DbImpl::MutateAsync(std::string_view ns, const Mutation& m, MutationCallbac
 
 Status DbImpl::SetNamespaceOptions(std::string_view ns, const NamespaceOptions& options) {
   TLDB_RETURN_IF_ERROR(ValidateNamespaceOptions(options));
-  std::unique_lock l(mu_);
-  if (closed_) return Status::Closed("db is closed");
-  auto it = namespaces_.find(ns);
-  if (it == namespaces_.end()) {
-    return Status::NotFound("namespace '" + std::string(ns) + "' does not exist");
+  std::lock_guard c(catalog_mu_);  // see CreateNamespace
+  std::vector<CatalogEntry> next;
+  NamespaceLog* log = nullptr;
+  {
+    std::shared_lock l(mu_);
+    if (closed_) return Status::Closed("db is closed");
+    auto it = namespaces_.find(ns);
+    if (it == namespaces_.end()) {
+      return Status::NotFound("namespace '" + std::string(ns) + "' does not exist");
+    }
+    log = it->second.get();
+    next = catalog_;
   }
-  std::vector<CatalogEntry> next = catalog_;
   for (auto& e : next) {
     if (e.name == ns) e.options = options;
   }
   TLDB_RETURN_IF_ERROR(fs_->WriteFileAtomic(CatalogFileName(dir_), EncodeCatalog(next)));
-  catalog_ = std::move(next);
-  it->second->SetOptions(options);
-  l.unlock();
+  {
+    std::unique_lock l(mu_);
+    catalog_ = std::move(next);
+    log->SetOptions(options);
+  }
   WakeMaintenance();  // a shorter TTL may make segments due now
   return Status::Ok();
 }

@@ -82,6 +82,7 @@ class DbImpl : public Db {
   bool closed_ = false;
 
   std::shared_ptr<BlockCache> block_cache_;
+  std::mutex catalog_mu_;  // serialises catalog writers (taken before mu_)
   std::mutex maint_mu_;
   std::condition_variable maint_cv_;
   bool maint_stop_ = false;
