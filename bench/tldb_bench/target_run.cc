@@ -1,0 +1,135 @@
+#include "target_run.h"
+
+#include <stdlib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "dataset.h"
+#include "runner.h"
+#include "target_factory.h"
+#include "workload.h"
+
+namespace tldb::peerbench {
+namespace {
+
+// At most ~200 points of the latency CDF (enough for a plot, small in the JSON).
+nlohmann::json CdfJson(const LatencyHistogram& h) {
+  const auto cdf = h.Cdf();
+  nlohmann::json out = nlohmann::json::array();
+  const size_t step = std::max<size_t>(1, cdf.size() / 200);
+  for (size_t i = 0; i < cdf.size(); ++i) {
+    if (i % step == 0 || i + 1 == cdf.size()) out.push_back({cdf[i].first / 1e3, cdf[i].second});
+  }
+  return out;
+}
+
+nlohmann::json WorkloadJson(const std::string& target, const Workload& w, const BenchConfig& cfg,
+                            const WorkloadRun& r, uint64_t rss_baseline) {
+  const double s = r.seconds > 0 ? r.seconds : 1;
+  const double cpu = r.after.cpu_s - r.before.cpu_s;
+  const uint64_t wb = r.after.write_bytes - r.before.write_bytes;
+  nlohmann::json j = {
+      {"target", target},
+      {"workload", w.Name()},
+      {"base", w.base},
+      {"durability", w.writes ? DurName(w.dur) : "-"},
+      {"clients", w.pipelined ? cfg.pipeline_clients : cfg.clients},
+      {"pipeline_depth", w.pipelined ? cfg.pipeline_depth : 1},
+      {"fanout", w.fanout},
+      {"seconds", r.seconds},
+      {"ops", r.ops},
+      {"ops_per_s", static_cast<double>(r.ops) / s},
+      {"messages", r.messages},
+      {"msgs_per_s", static_cast<double>(r.messages) / s},
+      {"deliveries_per_s", static_cast<double>(r.deliveries) / s},
+      {"read_msgs_per_s", static_cast<double>(r.read_messages) / s},
+      {"p50_us", r.latency.Quantile(0.5) / 1e3},
+      {"p99_us", r.latency.Quantile(0.99) / 1e3},
+      {"p999_us", r.latency.Quantile(0.999) / 1e3},
+      {"max_us", static_cast<double>(r.latency.max()) / 1e3},
+      {"cpu_s", cpu},
+      {"store_cpu_s", r.after.store_cpu_s - r.before.store_cpu_s},
+      {"cpu_s_per_Mop", r.ops ? cpu * 1e6 / static_cast<double>(r.ops) : 0.0},
+      {"rss_bytes", r.after.rss_bytes > rss_baseline ? r.after.rss_bytes - rss_baseline : 0},
+      {"write_bytes", wb},
+      {"payload_bytes", r.payload_bytes},
+      {"write_bytes_per_msg",
+       r.messages ? static_cast<double>(wb) / static_cast<double>(r.messages) : 0.0},
+      {"payload_bytes_per_msg",
+       r.messages ? static_cast<double>(r.payload_bytes) / static_cast<double>(r.messages) : 0.0},
+      {"write_amplification",
+       r.payload_bytes ? static_cast<double>(wb) / static_cast<double>(r.payload_bytes) : 0.0},
+      {"error", r.error},
+      {"cdf_us", CdfJson(r.latency)},
+  };
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json RunTarget(const BenchConfig& cfg, const std::string& name, ProgressBar* progress) {
+  nlohmann::json out = {{"name", name}, {"error", ""}};
+  std::string err;
+  auto target = MakeTarget(name, cfg, &err);
+  if (!target) {
+    out["error"] = err;
+    return out;
+  }
+  const Dataset ds(cfg);
+  std::string tmpl = cfg.data_dir + "/tldb-bench-" + name + "-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    out["error"] = "mkdtemp " + tmpl + " failed";
+    return out;
+  }
+  const std::string dir = tmpl;
+  out["describe"] = target->Describe();
+  const uint64_t rss_baseline = target->Sample().rss_bytes;  // this process before the store
+  if (!target->Start(dir + "/store", &err)) {
+    std::filesystem::remove_all(dir);
+    out["error"] = "start: " + err;
+    return out;
+  }
+  out["describe"] = target->Describe();  // now with the server's version
+  out["mean_payload_bytes"] = ds.mean_payload_bytes();
+  const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t preloaded = ds.Preload(*target, progress, &err);
+  out["preload_seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out["preload_messages"] = preloaded;
+  if (preloaded == 0) {
+    out["error"] = err;
+  } else {
+    const uint64_t disk = target->DiskBytes();
+    out["preload_disk_bytes"] = disk;
+    out["preload_disk_bytes_per_msg"] = static_cast<double>(disk) / static_cast<double>(preloaded);
+    out["preload_rss_bytes"] =
+        target->Sample().rss_bytes - std::min(rss_baseline, target->Sample().rss_bytes);
+    uint64_t stored = preloaded;
+    for (const Workload& w : PlanWorkloads(cfg)) {
+      const WorkloadRun r = RunWorkload(*target, ds, w, cfg, progress);
+      out["workloads"].push_back(WorkloadJson(name, w, cfg, r, rss_baseline));
+      stored += r.messages;
+      if (!r.error.empty()) {
+        out["error"] = w.Name() + ": " + r.error;
+        break;
+      }
+      if (r.ops == 0) {
+        out["error"] = w.Name() + ": no operation completed";
+        break;
+      }
+    }
+    const uint64_t disk_end = target->DiskBytes();
+    out["end_disk_bytes"] = disk_end;
+    out["end_messages"] = stored;
+    out["end_disk_bytes_per_msg"] = static_cast<double>(disk_end) / static_cast<double>(stored);
+    out["end_rss_bytes"] =
+        target->Sample().rss_bytes - std::min(rss_baseline, target->Sample().rss_bytes);
+  }
+  target->Stop();
+  std::filesystem::remove_all(dir);
+  return out;
+}
+
+}  // namespace tldb::peerbench

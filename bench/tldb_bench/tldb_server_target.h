@@ -1,0 +1,33 @@
+// TldbServerTarget: tldb-server started by the harness on a free loopback port (default
+// server options, data under the target's directory), driven through the C++ client
+// (tldb/client.h): one Client (one TCP connection) per Session. Pipelined appends use
+// Client::AppendAsync; fan-out is one APPEND_FANOUT request.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "server_process.h"
+#include "target.h"
+
+namespace tldb::peerbench {
+
+class TldbServerTarget : public Target {
+ public:
+  explicit TldbServerTarget(std::string server_bin) : bin_(std::move(server_bin)) {}
+  std::string Name() const override { return "tldb-server"; }
+  std::string Describe() const override;
+  bool Start(const std::string& dir, std::string* err) override;
+  bool SetDurability(Dur, std::string*) override { return true; }
+  std::unique_ptr<Session> Connect(std::string* err) override;
+  bool Flush(std::string* err) override;
+  ResourceSample Sample() override;
+  uint64_t DiskBytes() override;
+  void Stop() override { server_.Stop(); }
+
+ private:
+  std::string bin_, dir_, address_;
+  ServerProcess server_;
+};
+
+}  // namespace tldb::peerbench
