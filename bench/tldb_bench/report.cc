@@ -109,21 +109,28 @@ void AddRatiosAndGoals(json* results) {
     auto it = ix.rows.find(w);
     if (it == ix.rows.end() || !it->second.count("tldb")) continue;
     const json& row = *it->second.at("tldb");
-    const double per_msg = row["write_bytes_per_msg"], payload = row["payload_bytes_per_msg"];
-    const double per_recipient = (per_msg - 1.2 * payload) / 200.0;
-    goals.push_back({{"goal", std::string("push fan-out to 200 (") + d +
-                                  "): bytes written <= 1.2x payload + <= 32 B per recipient"},
-                     {"workload", w},
-                     {"needed", 32},
-                     {"measured", per_recipient},
-                     {"write_bytes_per_msg", per_msg},
-                     {"payload_bytes_per_msg", payload},
-                     {"met", per_recipient <= 32}});
+    const double payload = row["payload_bytes_per_msg"];
+    for (const char* k : {"store_write_bytes_per_msg", "write_bytes_per_msg"}) {
+      const double per_msg = row.value(k, 0.0);
+      const double per_recipient = (per_msg - 1.2 * payload) / 200.0;
+      const bool store = std::string(k) == "store_write_bytes_per_msg";
+      goals.push_back({{"goal", std::string("push fan-out to 200 (") + d + ", " +
+                                    (store ? "log bytes, DbStats" : "bytes to disk, /proc") +
+                                    "): <= 1.2x payload + <= 32 B per recipient"},
+                       {"workload", w},
+                       {"needed", 32},
+                       {"measured", per_recipient},
+                       {"write_bytes_per_msg", per_msg},
+                       {"payload_bytes_per_msg", payload},
+                       {"met", per_recipient <= 32}});
+    }
   }
   // Ahead of both peers everywhere (embedded vs embedded, server vs server).
   json behind = json::array();
+  bool compared = false;
   for (const auto& r : ratios) {
     for (const char* k : {"tldb_vs_rocksdb", "tldb_server_vs_redis"}) {
+      compared = compared || r[k].is_number();
       if (r[k].is_number() && r[k].get<double>() < 1) {
         behind.push_back(r["workload"].get<std::string>() + " (" + k + " " + Ratio(r[k]) + ")");
       }
@@ -131,7 +138,7 @@ void AddRatiosAndGoals(json* results) {
   }
   goals.push_back({{"goal", "tldb ahead of both peers on every workload"},
                    {"behind", behind},
-                   {"met", behind.empty()}});
+                   {"met", compared ? json(behind.empty()) : json(nullptr)}});
   (*results)["goals"] = goals;
 }
 
@@ -200,10 +207,11 @@ std::string FormatReport(const json& results) {
     o += line + "\n";
   }
 
-  o += "\nResources: bytes written to disk per message stored | CPU s per 1M ops | RSS MiB\n";
+  o += "\nResources: bytes written to disk per message stored (tldb: log bytes it reports) | CPU s "
+       "per 1M ops | RSS MiB\n";
   h.clear();
   Pad(&h, "workload", 24);
-  for (const auto& t : targets) Pad(&h, t, 23);
+  for (const auto& t : targets) Pad(&h, t, 28);
   o += h + "\n";
   for (const auto& w : ix.workloads) {
     std::string line;
@@ -211,15 +219,18 @@ std::string FormatReport(const json& results) {
     for (const auto& t : targets) {
       auto it = ix.rows.at(w).find(t);
       if (it == ix.rows.at(w).end()) {
-        Pad(&line, "-", 23);
+        Pad(&line, "-", 28);
         continue;
       }
       const json& r = *it->second;
       std::string wb = r["messages"].get<uint64_t>() ? Human(r["write_bytes_per_msg"]) : "-";
+      if (r["messages"].get<uint64_t>() && r.value("store_write_bytes_per_msg", 0.0) > 0) {
+        wb += " (" + Human(r["store_write_bytes_per_msg"]) + ")";
+      }
       Pad(&line,
           wb + " | " + Fmt("%.1f", r["cpu_s_per_Mop"]) + " | " +
               Fmt("%.0f", r["rss_bytes"].get<double>() / 1048576),
-          23);
+          28);
     }
     o += line + "\n";
   }

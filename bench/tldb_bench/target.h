@@ -35,6 +35,9 @@ struct ResourceSample {
   double store_cpu_s = 0;    // the server process alone (0 for embedded targets)
   uint64_t rss_bytes = 0;    // resident memory of the process holding the store
   uint64_t write_bytes = 0;  // bytes sent to storage by that process
+  // Log bytes the store itself reports writing (tldb: DbStats::bytes_written, excluding
+  // pre-zeroing and page rewrites); 0 when the store does not say.
+  uint64_t store_write_bytes = 0;
 };
 
 class Session {

@@ -133,6 +133,7 @@ ResourceSample TldbEmbeddedTarget::Sample() {
   s.cpu_s = ProcessCpuSeconds(0);
   s.rss_bytes = ProcessRssBytes(0);
   s.write_bytes = ProcessWriteBytes(0);
+  if (db_) s.store_write_bytes = db_->Stats().bytes_written;
   return s;
 }
 

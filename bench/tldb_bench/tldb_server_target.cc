@@ -116,7 +116,8 @@ bool TldbServerTarget::Start(const std::string& dir, std::string* err) {
     *err = c.status().ToString();
     return false;
   }
-  Status s = (*c)->CreateNamespace(kNs, {});
+  control_ = std::move(c).value();
+  Status s = control_->CreateNamespace(kNs, {});
   if (!s.ok()) *err = s.ToString();
   return s.ok();
 }
@@ -136,14 +137,7 @@ std::unique_ptr<Session> TldbServerTarget::Connect(std::string* err) {
 bool TldbServerTarget::Flush(std::string* err) {
   // The client has no SYNC call: one synced append makes every earlier buffered append of the
   // namespace durable (they are written in log order before it).
-  ClientOptions co;
-  co.server = address_;
-  auto c = Client::Connect(co);
-  if (!c.ok()) {
-    *err = c.status().ToString();
-    return false;
-  }
-  auto r = (*c)->Append(kNs, "flush", "x", Opts(Dur::kSync));
+  auto r = control_->Append(kNs, "flush", "x", Opts(Dur::kSync));
   if (!r.ok()) *err = r.status().ToString();
   return r.ok();
 }
@@ -154,6 +148,10 @@ ResourceSample TldbServerTarget::Sample() {
   s.cpu_s = s.store_cpu_s + ProcessCpuSeconds(0);
   s.rss_bytes = ProcessRssBytes(server_.pid());
   s.write_bytes = ProcessWriteBytes(server_.pid());
+  if (control_) {
+    auto st = control_->Stats();
+    if (st.ok()) s.store_write_bytes = st->Get("db_bytes_written");
+  }
   return s;
 }
 

@@ -9,6 +9,7 @@
 
 #include "server_process.h"
 #include "target.h"
+#include "tldb/client.h"
 
 namespace tldb::peerbench {
 
@@ -23,11 +24,15 @@ class TldbServerTarget : public Target {
   bool Flush(std::string* err) override;
   ResourceSample Sample() override;
   uint64_t DiskBytes() override;
-  void Stop() override { server_.Stop(); }
+  void Stop() override {
+    control_.reset();
+    server_.Stop();
+  }
 
  private:
   std::string bin_, dir_, address_;
   ServerProcess server_;
+  std::unique_ptr<Client> control_;  // namespace creation, flush, STATS
 };
 
 }  // namespace tldb::peerbench
