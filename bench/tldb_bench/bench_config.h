@@ -24,12 +24,13 @@ struct BenchConfig {
   std::string data_dir = "/tmp";  // stores are created (and removed) under it
   std::string server_bin;         // tldb-server; default: next to tldb-bench's build
   std::string redis_bin = "redis-server";
-  double seconds = 5;             // per workload and target
-  uint64_t ops_max = 50'000'000;  // per workload and target: bounds every loop
-  double rate = 0;                // ops/s over all clients; 0 = closed loop
-  uint32_t clients = 16;          // threads (connections) issuing blocking calls
-  uint32_t pipeline_clients = 4;  // threads (connections) in the pipelined workloads
-  uint32_t pipeline_depth = 16;   // requests in flight per pipelined thread
+  std::string tldb_io_backend = "auto";  // Options::io_backend / tldb-server --io-backend
+  double seconds = 5;                    // per workload and target
+  uint64_t ops_max = 50'000'000;         // per workload and target: bounds every loop
+  double rate = 0;                       // ops/s over all clients; 0 = closed loop
+  uint32_t clients = 16;                 // threads (connections) issuing blocking calls
+  uint32_t pipeline_clients = 4;         // threads (connections) in the pipelined workloads
+  uint32_t pipeline_depth = 16;          // requests in flight per pipelined thread
   // Data set (identical for every target; generated from `seed`).
   uint64_t seed = 42;
   uint32_t conversations = 10'000;  // 1:1 conversation timelines

@@ -98,6 +98,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--server-bin", cfg.server_bin, "tldb-server binary")->capture_default_str();
   app.add_option("--redis-bin", cfg.redis_bin, "redis-server binary")->capture_default_str();
+  app.add_option("--tldb-io-backend", cfg.tldb_io_backend, "tldb I/O backend: auto, uring, posix")
+      ->capture_default_str();
   app.add_flag("--no-limits", no_limits, "Skip measuring the machine's limits");
   app.add_flag("--no-plots", no_plots, "Do not run gnuplot");
   app.add_flag("--no-progress", no_progress, "No progress bar");

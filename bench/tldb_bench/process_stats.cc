@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -72,6 +73,16 @@ uint64_t DirAllocatedBytes(const std::string& dir) {
     }
   }
   return n;
+}
+
+uint64_t DeviceWriteBytes(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  std::ifstream f("/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" +
+                  std::to_string(minor(st.st_dev)) + "/stat");
+  uint64_t v[7] = {};
+  for (auto& x : v) f >> x;
+  return v[6] * 512;  // field 7: sectors written
 }
 
 std::string LoadAverage() {

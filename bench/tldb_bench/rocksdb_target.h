@@ -6,6 +6,7 @@
 // BenchConfig::rocksdb_block_cache_bytes, 10-bit Bloom filters on whole keys, an 8-byte prefix
 // extractor (timeline id) so scans stay in one timeline, 64 MiB memtables (= tldb's segment
 // size), 2 background jobs (2 cores), default compression (Snappy).
+// After the preload, Flush() waits for the flushes and compactions it started.
 // Durability: kSync = WriteOptions::sync (fdatasync of the WAL, group-committed by RocksDB's
 // write groups); kBuffered = WAL written to the OS, no sync (survives a process crash, as
 // tldb's kBuffered). Pipelined appends are one WriteBatch; fan-out is one WriteBatch holding

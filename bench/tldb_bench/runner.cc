@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "process_stats.h"
 #include "progress_bar.h"
 
 namespace tldb::peerbench {
@@ -22,6 +23,12 @@ struct ThreadResult {
 };
 
 }  // namespace
+
+ResourceSample SampleAll(Target& target, const BenchConfig& cfg) {
+  ResourceSample s = target.Sample();
+  s.device_write_bytes = DeviceWriteBytes(cfg.data_dir);
+  return s;
+}
 
 WorkloadRun RunWorkload(Target& target, const Dataset& ds, const Workload& w,
                         const BenchConfig& cfg, ProgressBar* progress) {
@@ -78,7 +85,7 @@ WorkloadRun RunWorkload(Target& target, const Dataset& ds, const Workload& w,
     });
   }
   if (progress) progress->Begin(target.Name(), w.Name(), cfg.seconds, 0);
-  run.before = target.Sample();
+  run.before = SampleAll(target, cfg);
   t0 = Clock::now();
   ready.arrive_and_wait();
   std::thread timer([&] {
@@ -92,7 +99,7 @@ WorkloadRun RunWorkload(Target& target, const Dataset& ds, const Workload& w,
   run.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   stop = true;
   timer.join();
-  run.after = target.Sample();
+  run.after = SampleAll(target, cfg);
   if (progress) progress->End();
   for (const auto& r : results) {
     run.ops += r->ops;

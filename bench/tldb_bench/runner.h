@@ -29,6 +29,9 @@ struct WorkloadRun {
   std::string error;  // first error, "" if none
 };
 
+// Target::Sample() plus the device counter of the disk holding cfg.data_dir.
+ResourceSample SampleAll(Target& target, const BenchConfig& cfg);
+
 WorkloadRun RunWorkload(Target& target, const Dataset& ds, const Workload& w,
                         const BenchConfig& cfg, ProgressBar* progress);
 

@@ -38,6 +38,8 @@ struct ResourceSample {
   // Log bytes the store itself reports writing (tldb: DbStats::bytes_written, excluding
   // pre-zeroing and page rewrites); 0 when the store does not say.
   uint64_t store_write_bytes = 0;
+  // Bytes written to the disk holding the store, by anyone (filled in by the runner).
+  uint64_t device_write_bytes = 0;
 };
 
 class Session {

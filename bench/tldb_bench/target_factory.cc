@@ -13,8 +13,10 @@ namespace tldb::peerbench {
 
 std::unique_ptr<Target> MakeTarget(const std::string& name, const BenchConfig& cfg,
                                    std::string* err) {
-  if (name == "tldb") return std::make_unique<TldbEmbeddedTarget>();
-  if (name == "tldb-server") return std::make_unique<TldbServerTarget>(cfg.server_bin);
+  if (name == "tldb") return std::make_unique<TldbEmbeddedTarget>(cfg.tldb_io_backend);
+  if (name == "tldb-server") {
+    return std::make_unique<TldbServerTarget>(cfg.server_bin, cfg.tldb_io_backend);
+  }
 #ifdef TLDB_BENCH_HAVE_ROCKSDB
   if (name == "rocksdb") return std::make_unique<RocksDbTarget>(cfg.rocksdb_block_cache_bytes);
 #endif

@@ -63,6 +63,10 @@ nlohmann::json WorkloadJson(const std::string& target, const Workload& w, const 
        r.messages ? static_cast<double>(r.after.store_write_bytes - r.before.store_write_bytes) /
                         static_cast<double>(r.messages)
                   : 0.0},
+      {"device_write_bytes_per_msg",
+       r.messages ? static_cast<double>(r.after.device_write_bytes - r.before.device_write_bytes) /
+                        static_cast<double>(r.messages)
+                  : 0.0},
       {"write_amplification",
        r.payload_bytes ? static_cast<double>(wb) / static_cast<double>(r.payload_bytes) : 0.0},
       {"error", r.error},

@@ -98,13 +98,16 @@ class EmbeddedSession : public Session {
 }  // namespace
 
 std::string TldbEmbeddedTarget::Describe() const {
-  return "tldb engine library in-process; namespace default durability sync, per-call "
-         "durability; io_backend auto; default Options";
+  return "tldb engine library in-process; default Options except io_backend " + io_backend_ +
+         " (in use: " + (db_ ? db_->Stats().io_backend : std::string("?")) +
+         "); namespace default durability sync, per-call durability";
 }
 
 bool TldbEmbeddedTarget::Start(const std::string& dir, std::string* err) {
   dir_ = dir;
-  auto db = Db::Open(dir, {});
+  Options o;
+  o.io_backend = io_backend_;
+  auto db = Db::Open(dir, o);
   if (!db.ok()) {
     *err = db.status().ToString();
     return false;

@@ -13,6 +13,7 @@ namespace tldb::peerbench {
 
 class TldbEmbeddedTarget : public Target {
  public:
+  explicit TldbEmbeddedTarget(std::string io_backend) : io_backend_(std::move(io_backend)) {}
   std::string Name() const override { return "tldb"; }
   std::string Describe() const override;
   bool Start(const std::string& dir, std::string* err) override;
@@ -24,7 +25,7 @@ class TldbEmbeddedTarget : public Target {
   void Stop() override;
 
  private:
-  std::string dir_;
+  std::string io_backend_, dir_;
   std::unique_ptr<Db> db_;
 };
 

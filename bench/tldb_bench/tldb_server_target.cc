@@ -96,8 +96,9 @@ class ClientSession : public Session {
 }  // namespace
 
 std::string TldbServerTarget::Describe() const {
-  return "tldb-server (default options: one event loop per core) on 127.0.0.1, C++ client, one "
-         "connection per client thread; namespace default durability sync, per-call durability";
+  return "tldb-server (default options: one event loop per core; --io-backend " + io_backend_ +
+         ") on 127.0.0.1, C++ client, one connection per client thread; namespace default "
+         "durability sync, per-call durability";
 }
 
 bool TldbServerTarget::Start(const std::string& dir, std::string* err) {
@@ -105,8 +106,8 @@ bool TldbServerTarget::Start(const std::string& dir, std::string* err) {
   std::filesystem::create_directories(dir_);
   const uint16_t port = ServerProcess::FreePort();
   address_ = "127.0.0.1:" + std::to_string(port);
-  if (!server_.Start({bin_, "--data-dir", dir_, "--listen", address_}, dir + "/server.log", port,
-                     err)) {
+  if (!server_.Start({bin_, "--data-dir", dir_, "--listen", address_, "--io-backend", io_backend_},
+                     dir + "/server.log", port, err)) {
     return false;
   }
   ClientOptions co;

@@ -15,7 +15,8 @@ namespace tldb::peerbench {
 
 class TldbServerTarget : public Target {
  public:
-  explicit TldbServerTarget(std::string server_bin) : bin_(std::move(server_bin)) {}
+  TldbServerTarget(std::string server_bin, std::string io_backend)
+      : bin_(std::move(server_bin)), io_backend_(std::move(io_backend)) {}
   std::string Name() const override { return "tldb-server"; }
   std::string Describe() const override;
   bool Start(const std::string& dir, std::string* err) override;
@@ -30,7 +31,7 @@ class TldbServerTarget : public Target {
   }
 
  private:
-  std::string bin_, dir_, address_;
+  std::string bin_, io_backend_, dir_, address_;
   ServerProcess server_;
   std::unique_ptr<Client> control_;  // namespace creation, flush, STATS
 };
