@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -55,11 +57,12 @@ SyncWriteLimit SyncWrites(const std::string& dir, uint32_t bs, double seconds) {
   return out;
 }
 
-// A trivial echo server: one thread per connection, read 64 bytes, write them back.
+// A trivial echo server: one epoll thread (like Redis's event loop) that sends every byte it
+// receives back. Stop() wakes it through an eventfd.
 class EchoServer {
  public:
   EchoServer() {
-    lfd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    lfd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -68,34 +71,59 @@ class EchoServer {
     ::listen(lfd_, 128);
     ::getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
-    accept_ = std::thread([this] {
-      for (;;) {
-        const int c = ::accept(lfd_, nullptr, nullptr);
-        if (c < 0) return;
-        conns_.emplace_back([c] {
-          char b[64];
-          for (;;) {
-            const ssize_t r = ::recv(c, b, sizeof b, MSG_WAITALL);
-            if (r <= 0 || ::send(c, b, static_cast<size_t>(r), MSG_NOSIGNAL) != r) break;
-          }
-          ::close(c);
-        });
-      }
-    });
+    efd_ = ::epoll_create1(0);
+    stop_ = ::eventfd(0, EFD_NONBLOCK);
+    Watch(lfd_);
+    Watch(stop_);
+    thread_ = std::thread([this] { Loop(); });
   }
   ~EchoServer() {
-    ::shutdown(lfd_, SHUT_RDWR);
+    const uint64_t one = 1;
+    (void)!::write(stop_, &one, sizeof one);
+    thread_.join();
     ::close(lfd_);
-    accept_.join();
-    for (auto& t : conns_) t.join();
+    ::close(stop_);
+    ::close(efd_);
   }
   uint16_t port() const { return port_; }
 
  private:
-  int lfd_;
+  void Watch(int fd) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(efd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+  void Loop() {
+    epoll_event evs[64];
+    char buf[4096];
+    for (;;) {
+      const int n = ::epoll_wait(efd_, evs, 64, -1);
+      for (int i = 0; i < n; ++i) {
+        const int fd = evs[i].data.fd;
+        if (fd == stop_) return;
+        if (fd == lfd_) {
+          for (int c; (c = ::accept4(lfd_, nullptr, nullptr, SOCK_NONBLOCK)) >= 0;) {
+            int one = 1;
+            ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            Watch(c);
+          }
+          continue;
+        }
+        const ssize_t r = ::recv(fd, buf, sizeof buf, 0);
+        if (r <= 0) {
+          ::close(fd);  // also leaves the epoll set
+          continue;
+        }
+        // 64-byte request/response: the reply fits the socket buffer, a short write is not
+        // expected; a failed one closes the connection.
+        if (::send(fd, buf, static_cast<size_t>(r), MSG_NOSIGNAL) != r) ::close(fd);
+      }
+    }
+  }
+  int lfd_ = -1, efd_ = -1, stop_ = -1;
   uint16_t port_ = 0;
-  std::thread accept_;
-  std::vector<std::thread> conns_;
+  std::thread thread_;
 };
 
 double EchoRate(uint16_t port, uint32_t connections, double seconds) {

@@ -2,7 +2,8 @@
 // command on the same machine: sequential write bandwidth with an fdatasync after every write
 // at the batch sizes tldb's group commit produces (4 KiB .. 1 MiB, overwriting blocks already
 // written, as tldb's pre-zeroed segments do), hence the fdatasync rate; and the request rate of
-// a trivial loopback echo server (64-byte requests, 1 connection and `clients` connections).
+// a trivial loopback echo server (one epoll thread; 64-byte requests from 1 connection and from
+// `clients` connections, one blocking thread each, as the harness's clients are).
 #pragma once
 
 #include <cstdint>

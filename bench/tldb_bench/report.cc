@@ -81,6 +81,28 @@ void AddRatiosAndGoals(json* results) {
   }
   (*results)["ratios"] = ratios;
 
+  // Against the machine's limits: server targets' request rate as a fraction of the loopback
+  // echo rate at the same number of connections (unpipelined workloads), and synced writes'
+  // message rate per raw 4 KiB write+fdatasync (above 1 only through group commit).
+  const json& lim = (*results)["limits"];
+  if (!lim.is_null()) {
+    const double echo = lim.value("echo_nconn_per_s", 0.0);
+    const double syncs =
+        lim["sync_writes"].empty() ? 0.0 : lim["sync_writes"][0].value("syncs_per_s", 0.0);
+    for (auto& t : (*results)["targets"]) {
+      if (!t.contains("workloads")) continue;
+      const bool server = t["name"] == "tldb-server" || t["name"] == "redis";
+      for (auto& w : t["workloads"]) {
+        if (server && w["pipeline_depth"] == 1 && echo > 0) {
+          w["fraction_of_echo_rate"] = w["ops_per_s"].get<double>() / echo;
+        }
+        if (w["durability"] == "sync" && syncs > 0) {
+          w["msgs_per_raw_fdatasync"] = w["msgs_per_s"].get<double>() / syncs;
+        }
+      }
+    }
+  }
+
   json goals = json::array();
   auto ratio_goal = [&](const std::string& what, const std::string& w, const std::string& a,
                         const std::string& b, double need) {
@@ -240,6 +262,18 @@ std::string FormatReport(const json& results) {
                         Human(r.value("device_write_bytes_per_msg", 0.0));
         if (r.value("store_write_bytes_per_msg", 0.0) > 0) {
           c += " | " + Human(r["store_write_bytes_per_msg"]);
+        }
+        return c;
+      });
+  table(
+      "Against the machine's limits: requests/s as a share of the loopback echo rate (server "
+      "targets, unpipelined) | messages per raw 4 KiB fdatasync (synced writes)",
+      18, false, [](const json& r) {
+        std::string c = r.contains("fraction_of_echo_rate")
+                            ? Fmt("%.0f%%", 100 * r["fraction_of_echo_rate"].get<double>())
+                            : "-";
+        if (r.contains("msgs_per_raw_fdatasync")) {
+          c += " | " + Fmt("%.1f", r["msgs_per_raw_fdatasync"]);
         }
         return c;
       });
