@@ -77,66 +77,80 @@ nlohmann::json WorkloadJson(const std::string& target, const Workload& w, const 
 
 }  // namespace
 
-nlohmann::json RunTarget(const BenchConfig& cfg, const std::string& name, ProgressBar* progress) {
-  nlohmann::json out = {{"name", name}, {"error", ""}};
+TargetRun::TargetRun(const BenchConfig& cfg, std::string name, ProgressBar* progress)
+    : cfg_(cfg), name_(std::move(name)), progress_(progress), ds_(cfg) {}
+
+TargetRun::~TargetRun() {
+  if (target_) target_->Stop();
+  if (!dir_.empty()) std::filesystem::remove_all(dir_);
+}
+
+nlohmann::json TargetRun::Setup() {
+  nlohmann::json out = {{"name", name_}, {"error", ""}};
   std::string err;
-  auto target = MakeTarget(name, cfg, &err);
-  if (!target) {
+  target_ = MakeTarget(name_, cfg_, &err);
+  if (!target_) {
     out["error"] = err;
     return out;
   }
-  const Dataset ds(cfg);
-  std::string tmpl = cfg.data_dir + "/tldb-bench-" + name + "-XXXXXX";
+  std::string tmpl = cfg_.data_dir + "/tldb-bench-" + name_ + "-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) {
     out["error"] = "mkdtemp " + tmpl + " failed";
     return out;
   }
-  const std::string dir = tmpl;
-  out["describe"] = target->Describe();
-  const uint64_t rss_baseline = target->Sample().rss_bytes;  // this process before the store
-  if (!target->Start(dir + "/store", &err)) {
-    std::filesystem::remove_all(dir);
+  dir_ = tmpl;
+  rss_baseline_ = target_->Sample().rss_bytes;  // this process before the store
+  if (!target_->Start(dir_ + "/store", &err)) {
     out["error"] = "start: " + err;
     return out;
   }
-  out["describe"] = target->Describe();  // now with the server's version
-  out["mean_payload_bytes"] = ds.mean_payload_bytes();
+  out["describe"] = target_->Describe();
+  out["mean_payload_bytes"] = ds_.mean_payload_bytes();
   const auto t0 = std::chrono::steady_clock::now();
-  const uint64_t preloaded = ds.Preload(*target, progress, &err);
+  const uint64_t preloaded = ds_.Preload(*target_, progress_, &err);
   out["preload_seconds"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   out["preload_messages"] = preloaded;
   if (preloaded == 0) {
     out["error"] = err;
-  } else {
-    const uint64_t disk = target->DiskBytes();
-    out["preload_disk_bytes"] = disk;
-    out["preload_disk_bytes_per_msg"] = static_cast<double>(disk) / static_cast<double>(preloaded);
-    out["preload_rss_bytes"] =
-        target->Sample().rss_bytes - std::min(rss_baseline, target->Sample().rss_bytes);
-    uint64_t stored = preloaded;
-    for (const Workload& w : PlanWorkloads(cfg)) {
-      const WorkloadRun r = RunWorkload(*target, ds, w, cfg, progress);
-      out["workloads"].push_back(WorkloadJson(name, w, cfg, r, rss_baseline));
-      stored += r.messages;
-      if (!r.error.empty()) {
-        out["error"] = w.Name() + ": " + r.error;
-        break;
-      }
-      if (r.ops == 0) {
-        out["error"] = w.Name() + ": no operation completed";
-        break;
-      }
-    }
-    const uint64_t disk_end = target->DiskBytes();
-    out["end_disk_bytes"] = disk_end;
-    out["end_messages"] = stored;
-    out["end_disk_bytes_per_msg"] = static_cast<double>(disk_end) / static_cast<double>(stored);
-    out["end_rss_bytes"] =
-        target->Sample().rss_bytes - std::min(rss_baseline, target->Sample().rss_bytes);
+    return out;
   }
-  target->Stop();
-  std::filesystem::remove_all(dir);
+  const uint64_t disk = target_->DiskBytes();
+  out["preload_disk_bytes"] = disk;
+  out["preload_disk_bytes_per_msg"] = static_cast<double>(disk) / static_cast<double>(preloaded);
+  out["preload_rss_bytes"] = Rss();
+  stored_ = preloaded;
+  ready_ = true;
+  return out;
+}
+
+uint64_t TargetRun::Rss() {
+  const uint64_t rss = target_->Sample().rss_bytes;
+  return rss - std::min(rss_baseline_, rss);
+}
+
+nlohmann::json TargetRun::Run(const Workload& w) {
+  if (!ready_) return {{"workload", w.Name()}, {"error", "target not ready"}};
+  const WorkloadRun r = RunWorkload(*target_, ds_, w, cfg_, progress_);
+  nlohmann::json j = WorkloadJson(name_, w, cfg_, r, rss_baseline_);
+  stored_ += r.messages;
+  if (r.error.empty() && r.ops == 0) j["error"] = "no operation completed";
+  return j;
+}
+
+nlohmann::json TargetRun::Finish() {
+  nlohmann::json out = nlohmann::json::object();
+  if (ready_) {
+    const uint64_t disk_end = target_->DiskBytes();
+    out["end_disk_bytes"] = disk_end;
+    out["end_messages"] = stored_;
+    out["end_disk_bytes_per_msg"] = static_cast<double>(disk_end) / static_cast<double>(stored_);
+    out["end_rss_bytes"] = Rss();
+  }
+  if (target_) target_->Stop();
+  target_.reset();
+  if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  dir_.clear();
   return out;
 }
 
