@@ -57,7 +57,8 @@ std::vector<std::string> WritePlots(const nlohmann::json& results, const std::st
         "set output 'throughput.png'\nset title 'Throughput per workload (ops/s; log scale)'\n"
         "set style data histograms\nset style histogram clustered gap 1\n"
         "set style fill solid 0.85 border -1\nset logscale y\nset yrange [10:*]\n"
-        "set grid ytics\nset xtics rotate by -35 left\nset key top right\n"
+        "set grid ytics\nset xtics rotate by -35 left\nset key top right\nset bmargin 7\nset "
+        "rmargin 9\n"
         "plot for [i=2:"
      << targets.size() + 1 << "] 'throughput.dat' using i:xtic(1) title columnheader(i)\n";
   std::vector<std::string> pngs = {out_dir + "/throughput.png"};
