@@ -1,7 +1,7 @@
 // ServerProcess: a server the harness starts (tldb-server, redis-server) as a child process on
 // a free loopback port, with its output in a log file. Start() returns once the port accepts
 // connections (or fails after timeout); Stop() sends SIGTERM, then SIGKILL after 5 s, and
-// reaps it. The destructor stops it.
+// reaps it. The destructor stops it, and the server is killed if the harness dies first.
 #pragma once
 
 #include <sys/types.h>
