@@ -3,6 +3,7 @@
 #   bench/engine_bench  appends (buffered; sync with 1/16/64 writers; fan-out to 200; group commit
 #                       through AppendAsync), reads (Get, latest-20, 20-message page), hot paths;
 #                       then the fdatasync-bound benchmarks twice more, for their spread
+#   bench/frame_bench   wire protocol hot paths (frame build/parse, APPEND/FANOUT bodies, scan responses)
 #   bench/open_bench    Db::Open time and RAM for 10M messages over 1M timelines (~3 GB in /tmp)
 #   bench/compaction_bench  compaction MB/s, space and compression, history scans before/after
 #                       (warm and cold cache), sync append latency idle vs during compaction
@@ -26,7 +27,7 @@ done
 
 bash tools/deps.sh
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DTLDB_BUILD_TESTS=OFF >/dev/null
-cmake --build build-bench -j2 --target engine_bench open_bench compaction_bench
+cmake --build build-bench -j2 --target engine_bench frame_bench open_bench compaction_bench
 
 out=build-bench/results
 mkdir -p "$out"
@@ -37,8 +38,10 @@ if ((engine)); then
   if ((quick)); then
     build-bench/bench/engine_bench --tldb_read_messages=300000 --tldb_sync_min_time=0.3 \
       --benchmark_min_time=0.1 | tee "$out/engine-quick-$stamp.txt"
+    build-bench/bench/frame_bench --benchmark_min_time=0.05 | tee "$out/frame-quick-$stamp.txt"
   else
     build-bench/bench/engine_bench | tee "$out/engine-$stamp.txt"
+    build-bench/bench/frame_bench | tee "$out/frame-$stamp.txt"
     echo "== fdatasync-bound benchmarks again, 2 repetitions, for their spread"
     build-bench/bench/engine_bench --benchmark_filter='sync|Disk' --benchmark_repetitions=2 \
       | tee "$out/engine-sync-repeat-$stamp.txt"

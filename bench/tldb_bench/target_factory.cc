@@ -1,0 +1,34 @@
+#include "target_factory.h"
+
+#include "tldb_embedded_target.h"
+#include "tldb_server_target.h"
+#ifdef TLDB_BENCH_HAVE_ROCKSDB
+#include "rocksdb_target.h"
+#endif
+#ifdef TLDB_BENCH_HAVE_HIREDIS
+#include "redis_target.h"
+#endif
+
+namespace tldb::peerbench {
+
+std::unique_ptr<Target> MakeTarget(const std::string& name, const BenchConfig& cfg,
+                                   std::string* err) {
+  if (name == "tldb") return std::make_unique<TldbEmbeddedTarget>(cfg.tldb_io_backend);
+  if (name == "tldb-server") {
+    return std::make_unique<TldbServerTarget>(cfg.server_bin, cfg.tldb_io_backend);
+  }
+#ifdef TLDB_BENCH_HAVE_ROCKSDB
+  if (name == "rocksdb") return std::make_unique<RocksDbTarget>(cfg.rocksdb_block_cache_bytes);
+#endif
+#ifdef TLDB_BENCH_HAVE_HIREDIS
+  if (name == "redis") return std::make_unique<RedisTarget>(cfg.redis_bin);
+#endif
+  if (name == "rocksdb" || name == "redis") {
+    *err = name + " was not built in (install the peers with tools/bench_peers.sh)";
+  } else {
+    *err = "unknown target " + name;
+  }
+  return nullptr;
+}
+
+}  // namespace tldb::peerbench

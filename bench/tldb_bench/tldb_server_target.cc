@@ -1,0 +1,163 @@
+#include "tldb_server_target.h"
+
+#include <filesystem>
+#include <vector>
+
+#include "batch_waiter.h"
+#include "process_stats.h"
+#include "tldb/client.h"
+
+namespace tldb::peerbench {
+namespace {
+
+constexpr std::string_view kNs = "bench";
+
+AppendOptions Opts(Dur d) {
+  AppendOptions o;
+  o.durability = d == Dur::kSync ? Durability::kSync : Durability::kBuffered;
+  return o;
+}
+
+class ClientSession : public Session {
+ public:
+  explicit ClientSession(std::unique_ptr<Client> c) : c_(std::move(c)) {}
+
+  bool Append(const TimelineRef& tl, std::string_view payload, Dur d) override {
+    auto r = c_->Append(kNs, tl.name, payload, Opts(d));
+    return r.ok() || Fail(r.status().ToString());
+  }
+  bool AppendBatch(std::span<const TimelineRef* const> tls,
+                   std::span<const std::string_view> payloads, Dur d) override {
+    BatchWaiter w(tls.size());
+    for (size_t i = 0; i < tls.size(); ++i) {
+      c_->AppendAsync(kNs, tls[i]->name, payloads[i], Opts(d), [&w](Result<AppendResult> r) {
+        w.Done(r.ok(), r.ok() ? std::string() : r.status().ToString());
+      });
+    }
+    std::string e = w.Wait();
+    return e.empty() || Fail(e);
+  }
+  bool Fanout(const TimelineRef& conv, std::span<const TimelineRef* const> members,
+              std::string_view payload, Dur d) override {
+    names_.clear();
+    names_.push_back(conv.name);
+    for (const auto* m : members) names_.push_back(m->name);
+    auto r = c_->AppendFanout(kNs, names_, payload, Opts(d));
+    return r.ok() || Fail(r.status().ToString());
+  }
+  bool Get(const TimelineRef& tl, uint64_t seq, ReadResult* out) override {
+    auto r = c_->Get(kNs, tl.name, seq);
+    if (!r.ok()) return Fail(r.status().ToString());
+    out->count = 1;
+    out->last_seq = seq;
+    out->bytes = r->payload.size();
+    return true;
+  }
+  bool Latest(const TimelineRef& tl, uint32_t n, ReadResult* out) override {
+    return Scan(tl, {.direction = Direction::kBackward, .limit = n}, out);
+  }
+  bool Before(const TimelineRef& tl, uint64_t before_seq, uint32_t n, ReadResult* out) override {
+    if (before_seq <= 1) return true;
+    return Scan(tl, {.to_seq = before_seq - 1, .direction = Direction::kBackward, .limit = n}, out);
+  }
+  bool After(const TimelineRef& tl, uint64_t after_seq, uint32_t n, ReadResult* out) override {
+    return Scan(tl, {.from_seq = after_seq + 1, .limit = n}, out);
+  }
+  bool PullMany(std::span<const TimelineRef* const> tls, std::span<uint64_t> checkpoints,
+                uint32_t n, ReadResult* out) override {
+    names_.clear();
+    for (const auto* t : tls) names_.push_back(t->name);
+    auto last = c_->LastSeq(kNs, names_);
+    if (!last.ok()) return Fail(last.status().ToString());
+    for (size_t i = 0; i < tls.size(); ++i) {
+      if ((*last)[i] <= checkpoints[i]) continue;
+      ReadResult one;
+      if (!After(*tls[i], checkpoints[i], n, &one)) return false;
+      out->count += one.count;
+      out->bytes += one.bytes;
+      if (one.count > 0) checkpoints[i] = one.last_seq;
+    }
+    return true;
+  }
+
+ private:
+  bool Scan(const TimelineRef& tl, const ScanOptions& o, ReadResult* out) {
+    auto r = c_->Scan(kNs, tl.name, o);
+    if (!r.ok()) return Fail(r.status().ToString());
+    out->count += static_cast<uint32_t>(r->size());
+    for (const auto& m : *r) out->bytes += m.payload.size();
+    if (!r->empty()) out->last_seq = r->back().seq;
+    return true;
+  }
+  std::unique_ptr<Client> c_;
+  std::vector<std::string_view> names_;
+};
+
+}  // namespace
+
+std::string TldbServerTarget::Describe() const {
+  return "tldb-server (default options: one event loop per core; --io-backend " + io_backend_ +
+         ") on 127.0.0.1, C++ client, one connection per client thread; namespace default "
+         "durability sync, per-call durability";
+}
+
+bool TldbServerTarget::Start(const std::string& dir, std::string* err) {
+  dir_ = dir + "/data";
+  std::filesystem::create_directories(dir_);
+  const uint16_t port = ServerProcess::FreePort();
+  address_ = "127.0.0.1:" + std::to_string(port);
+  if (!server_.Start({bin_, "--data-dir", dir_, "--listen", address_, "--io-backend", io_backend_},
+                     dir + "/server.log", port, err)) {
+    return false;
+  }
+  ClientOptions co;
+  co.server = address_;
+  auto c = Client::Connect(co);
+  if (!c.ok()) {
+    *err = c.status().ToString();
+    return false;
+  }
+  control_ = std::move(c).value();
+  Status s = control_->CreateNamespace(kNs, {});
+  if (!s.ok()) *err = s.ToString();
+  return s.ok();
+}
+
+std::unique_ptr<Session> TldbServerTarget::Connect(std::string* err) {
+  ClientOptions co;
+  co.server = address_;
+  co.request_timeout_ms = 60'000;
+  auto c = Client::Connect(co);
+  if (!c.ok()) {
+    *err = c.status().ToString();
+    return nullptr;
+  }
+  return std::make_unique<ClientSession>(std::move(c).value());
+}
+
+bool TldbServerTarget::Flush(std::string* err) {
+  // The client has no SYNC call: one synced append makes every earlier buffered append of the
+  // namespace durable (they are written in log order before it).
+  auto r = control_->Append(kNs, "flush", "x", Opts(Dur::kSync));
+  if (!r.ok()) *err = r.status().ToString();
+  return r.ok();
+}
+
+ResourceSample TldbServerTarget::Sample() {
+  ResourceSample s;
+  s.store_cpu_s = ProcessCpuSeconds(server_.pid());
+  s.cpu_s = s.store_cpu_s + ProcessCpuSeconds(0);
+  s.rss_bytes = ProcessRssBytes(server_.pid());
+  s.write_bytes = ProcessWriteBytes(server_.pid());
+  if (control_) {
+    auto st = control_->Stats();
+    if (st.ok()) s.store_write_bytes = st->Get("db_bytes_written");
+  }
+  return s;
+}
+
+uint64_t TldbServerTarget::DiskBytes() {
+  return DirAllocatedBytes(dir_);
+}
+
+}  // namespace tldb::peerbench

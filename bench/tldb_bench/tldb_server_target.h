@@ -1,0 +1,39 @@
+// TldbServerTarget: tldb-server started by the harness on a free loopback port (default
+// server options, data under the target's directory), driven through the C++ client
+// (tldb/client.h): one Client (one TCP connection) per Session. Pipelined appends use
+// Client::AppendAsync; fan-out is one APPEND_FANOUT request.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "server_process.h"
+#include "target.h"
+#include "tldb/client.h"
+
+namespace tldb::peerbench {
+
+class TldbServerTarget : public Target {
+ public:
+  TldbServerTarget(std::string server_bin, std::string io_backend)
+      : bin_(std::move(server_bin)), io_backend_(std::move(io_backend)) {}
+  std::string Name() const override { return "tldb-server"; }
+  std::string Describe() const override;
+  bool Start(const std::string& dir, std::string* err) override;
+  bool SetDurability(Dur, std::string*) override { return true; }
+  std::unique_ptr<Session> Connect(std::string* err) override;
+  bool Flush(std::string* err) override;
+  ResourceSample Sample() override;
+  uint64_t DiskBytes() override;
+  void Stop() override {
+    control_.reset();
+    server_.Stop();
+  }
+
+ private:
+  std::string bin_, io_backend_, dir_, address_;
+  ServerProcess server_;
+  std::unique_ptr<Client> control_;  // namespace creation, flush, STATS
+};
+
+}  // namespace tldb::peerbench
