@@ -72,6 +72,18 @@ class HoldingDb : public Db {
                                    std::span<const std::string_view> t) override {
     return db_->LastSeq(ns, t);
   }
+  Result<MutationResult> Mutate(std::string_view ns, const Mutation& m) override {
+    return db_->Mutate(ns, m);
+  }
+  void MutateAsync(std::string_view ns, const Mutation& m, MutationCallback done) override {
+    db_->MutateAsync(ns, m, std::move(done));
+  }
+  Status SetNamespaceOptions(std::string_view ns, const NamespaceOptions& o) override {
+    return db_->SetNamespaceOptions(ns, o);
+  }
+  Result<CompactionProgress> Compact(std::string_view ns, const CompactOptions& o) override {
+    return db_->Compact(ns, o);
+  }
   Status Sync() override { return db_->Sync(); }
   DbStats Stats() override { return db_->Stats(); }
   Status Close() override { return db_->Close(); }

@@ -173,8 +173,14 @@ Result<NamespaceFiles> ListNamespaceFiles(FileSystem& fs, const std::string& ns_
   }
   for (auto& [id, gens] : all) {
     // Without a commit record, a higher generation beside a lower one is an uncommitted output.
-    out.by_id[id] = gens.begin()->second;
-    for (auto it = std::next(gens.begin()); it != gens.end(); ++it) {
+    // A generation with only an index file (its segment already deleted) never wins over one
+    // that has its segment.
+    auto live =
+        std::find_if(gens.begin(), gens.end(), [](const auto& g) { return g.second.segment; });
+    if (live == gens.end()) live = gens.begin();
+    out.by_id[id] = live->second;
+    for (auto it = gens.begin(); it != gens.end(); ++it) {
+      if (it == live) continue;
       for (const auto& n : names_of[{id, it->first}]) out.stale_names.push_back(n);
     }
   }

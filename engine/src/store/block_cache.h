@@ -19,7 +19,7 @@ namespace tldb {
 class BlockCache {
  public:
   struct Key {
-    uint32_t ns;
+    uint32_t ns;  // NamespaceLog instance
     uint32_t gen;
     uint64_t segment;
     uint32_t raw_start;

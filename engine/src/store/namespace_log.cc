@@ -6,6 +6,12 @@
 #include "log/file_names.h"
 
 namespace tldb {
+namespace {
+uint32_t NextInstanceId() {
+  static std::atomic<uint32_t> next{1};
+  return next.fetch_add(1);
+}
+}  // namespace
 
 NamespaceLog::NamespaceLog(const std::string& db_dir, const CatalogEntry& entry,
                            const Options& db_options, std::shared_ptr<FileSystem> fs,
@@ -15,7 +21,8 @@ NamespaceLog::NamespaceLog(const std::string& db_dir, const CatalogEntry& entry,
       db_options_(db_options),
       fs_(std::move(fs)),
       clock_(std::move(clock)),
-      dedupe_(db_options.dedupe_entries_max) {
+      dedupe_(db_options.dedupe_entries_max),
+      instance_id_(NextInstanceId()) {
   SetOptions(entry.options);
   ttl_anchor_wall_ms_ = clock_->NowMs();
   ttl_anchor_mono_ms_ = clock_->MonoMs();

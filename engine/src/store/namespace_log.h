@@ -231,6 +231,9 @@ class NamespaceLog {
   std::atomic<uint64_t> mutation_epoch_{0};  // bumped by every recall/edit/trim applied
   std::function<void()> on_seal_;
   std::shared_ptr<BlockCache> block_cache_;
+  // Unique among every NamespaceLog of the process: cached blocks of another store (or of this
+  // namespace before a reopen) never match.
+  const uint32_t instance_id_;
 
   // Guarded by q_mu_.
   std::mutex q_mu_;

@@ -68,7 +68,7 @@ Status NamespaceLog::SealedBytes(const SealedSegment& seg, uint64_t off,
     return Status::Corruption(SegmentFileName(dir_, seg.id, seg.gen) + ": no block holds offset " +
                               std::to_string(off));
   }
-  const BlockCache::Key key{entry_.id, seg.gen, seg.id, b.raw_start};
+  const BlockCache::Key key{instance_id_, seg.gen, seg.id, b.raw_start};
   LastBlock& c = last_block;
   if (!c.block || !(c.key == key)) {
     BlockCache::Block block = block_cache_ ? block_cache_->Lookup(key) : nullptr;

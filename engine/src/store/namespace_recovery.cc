@@ -113,9 +113,8 @@ Status NamespaceLog::RebuildIndex(const SealedSegment& seg) {
   const std::string name = SegmentFileName(dir_, seg.id, seg.gen);
   TLDB_ASSIGN_OR_RETURN(auto data, fs_->ReadFileToString(name));
   struct Acc {
-    Seq first = 0;
     TimestampMs last_ts = 0;
-    std::vector<uint32_t> offsets;
+    std::vector<std::pair<Seq, uint32_t>> offsets;  // (SeqId, offset)
   };
   std::map<std::string, Acc, std::less<>> acc;
   SegmentIndexBuilder b(entry_.id, seg.id);
@@ -123,11 +122,8 @@ Status NamespaceLog::RebuildIndex(const SealedSegment& seg) {
   TimestampMs min_ts = 0, max_ts = 0;
   auto add = [&](std::string_view key, Seq seq, uint64_t off, TimestampMs ts) {
     Acc& a = acc[std::string(key)];
-    if (a.first == 0) a.first = seq;
-    // A compaction output skips deleted SeqIds: they become gaps.
-    while (a.first + a.offsets.size() < seq) a.offsets.push_back(index_format::kGapOffset);
-    a.last_ts = ts;
-    a.offsets.push_back(static_cast<uint32_t>(off));
+    a.last_ts = std::max(a.last_ts, ts);
+    a.offsets.push_back({seq, static_cast<uint32_t>(off)});
   };
   auto visit = [&](uint64_t off, const RecordView& r) {
     using format::RecordType;
@@ -161,7 +157,18 @@ Status NamespaceLog::RebuildIndex(const SealedSegment& seg) {
     if (db_options_.on_event)
       db_options_.on_event("salvage: ignoring the rest of " + damage.message());
   }
-  for (const auto& [key, a] : acc) b.AddTimeline(key, KeyHash(key), a.first, a.last_ts, a.offsets);
+  for (auto& [key, a] : acc) {
+    // A compaction output stores a fan-out with its first target, so other targets' SeqIds
+    // arrive out of order; and it skips deleted SeqIds, which become gaps.
+    std::sort(a.offsets.begin(), a.offsets.end());
+    std::vector<uint32_t> offs;
+    const Seq first = a.offsets.front().first;
+    for (const auto& [seq, off] : a.offsets) {
+      while (first + offs.size() < seq) offs.push_back(index_format::kGapOffset);
+      offs.push_back(off);
+    }
+    b.AddTimeline(key, KeyHash(key), first, a.last_ts, offs);
+  }
   const std::string idx = b.Finish(static_cast<uint32_t>(data_end), min_ts, max_ts);
   return fs_->WriteFileAtomic(IndexFileName(dir_, seg.id, seg.gen), idx);
 }
