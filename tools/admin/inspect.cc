@@ -127,8 +127,8 @@ std::string StatsJson(const SegmentStats& s) {
 
 std::vector<std::string> StatsRow(const SegmentStats& s, const std::string& name) {
   char live[16], ratio[16];
-  std::snprintf(live, sizeof live, "%.2f", s.live_fraction);
-  std::snprintf(ratio, sizeof ratio, "%.2f", s.compression_ratio);
+  std::snprintf(live, sizeof live, "%.3f", s.live_fraction);
+  std::snprintf(ratio, sizeof ratio, "%.3f", s.compression_ratio);
   return {name,
           s.active ? "active" : "sealed",
           std::to_string(s.gen),
@@ -273,10 +273,10 @@ void StoreInspector::Finish(const std::string& dir) {
   out_ << '\n';
   seg_table_.Print(out_);
   char live[16], ratio[16];
-  std::snprintf(live, sizeof live, "%.2f",
+  std::snprintf(live, sizeof live, "%.3f",
                 messages_ == 0 ? 1.0 : static_cast<double>(live_) / static_cast<double>(messages_));
   std::snprintf(
-      ratio, sizeof ratio, "%.2f",
+      ratio, sizeof ratio, "%.3f",
       file_bytes_ == 0 ? 1.0 : static_cast<double>(data_bytes_) / static_cast<double>(file_bytes_));
   out_ << "\ntotal: " << segments_ << " segments, " << records_ << " records (" << mutations_
        << " recall/edit/trim), " << messages_ << " messages (" << live_ << " live, " << live
@@ -327,7 +327,7 @@ void PrintHeader(const SegmentFile& f, bool json, std::ostream& out) {
   uint64_t ok = 0;
   for (const BlockInfo& b : f.blocks) ok += b.ok ? 1 : 0;
   char ratio[16];
-  std::snprintf(ratio, sizeof ratio, "%.2f",
+  std::snprintf(ratio, sizeof ratio, "%.3f",
                 static_cast<double>(f.scan.valid_end) / static_cast<double>(f.image.size()));
   out << "  " << f.blocks.size() << " zstd blocks (" << ok << " intact) hold record space 64.."
       << f.scan.valid_end << " in " << f.image.size() << " file bytes (ratio " << ratio << ")\n";

@@ -198,7 +198,7 @@ void Verifier::Timeline(const SegmentFile& f, const std::string& key, std::vecto
   std::stable_sort(seqs.begin(), seqs.end(),
                    [](const SeqAt& a, const SeqAt& b) { return a.seq < b.seq; });
   std::vector<std::pair<Seq, Seq>> missing;
-  uint64_t missing_count = 0;
+  uint64_t missing_count = 0, first_gap_at = 0;
   for (size_t i = 0; i < seqs.size(); ++i) {
     const SeqAt& m = seqs[i];
     const Seq prev = i == 0 ? t.last_seq : seqs[i - 1].seq;
@@ -212,6 +212,7 @@ void Verifier::Timeline(const SegmentFile& f, const std::string& key, std::vecto
       continue;
     }
     if (m.seq > prev + 1 && (i > 0 || prev > 0)) {
+      if (missing.empty()) first_gap_at = m.offset;
       missing.push_back({prev + 1, m.seq - 1});
       missing_count += m.seq - 1 - prev;
     }
@@ -223,7 +224,7 @@ void Verifier::Timeline(const SegmentFile& f, const std::string& key, std::vecto
     t.last_ts = std::max(t.last_ts, m.ts);
   }
   if (!missing.empty()) {
-    Add(Severity::kInfo, f.path, seqs.front().offset,
+    Add(Severity::kInfo, f.path, first_gap_at,
         who + " skips " + std::to_string(missing_count) +
             " SeqIds up to this segment: " + FormatMissing(missing, 5) +
             " (deleted: recalled and compacted, trimmed, expired, or lost with a quarantined "
