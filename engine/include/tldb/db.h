@@ -48,6 +48,13 @@ struct DbStats {
   uint64_t memory_timeline_bytes = 0;  // timeline table (keys, state, segment lists)
   uint64_t memory_active_index_bytes = 0;
   uint64_t memory_dedupe_bytes = 0;
+  uint64_t mutations = 0;         // recalls, edits, trims, deletes written
+  uint64_t segments_expired = 0;  // segments dropped whole by TTL
+  uint64_t compactions = 0;       // compaction runs committed
+  uint64_t compaction_bytes_read = 0;
+  uint64_t compaction_bytes_written = 0;
+  uint64_t block_cache_hits = 0;  // decompressed blocks found in the cache
+  uint64_t block_cache_misses = 0;
   std::string io_backend;  // "uring", "posix" or "sim"
 };
 

@@ -41,8 +41,10 @@ struct NamespaceOptions {
   // at least halves the segment, so write amplification stays at most 2x per rewrite.
   uint32_t compact_live_pct = 50;
   // Compacted segments are stored as zstd-compressed blocks of about this many uncompressed
-  // bytes. 64 KiB: 2.8x on chat-like JSON at level 1 (MACHINE.md), and one block is one read.
-  uint32_t compress_block_bytes = 64u << 10;
+  // bytes. 16 KiB: a 50-message history scan decompresses one or two blocks (a few us each) on
+  // a cache miss; 64 KiB compresses ~8% better but costs 4x the decompression per miss
+  // (docs/benchmarks.md, compaction run).
+  uint32_t compress_block_bytes = 16u << 10;
   // zstd level for compacted blocks (1..19). 1: ~400 MB/s, most of the ratio.
   int32_t compress_level = 1;
 
@@ -101,6 +103,9 @@ struct Options {
   // compaction of segments whose live fraction fell below compact_live_pct. Off: only on
   // demand (Db::Compact, Db::RunMaintenance).
   bool background_maintenance = true;
+  // Decompressed blocks of compacted segments kept in memory, shared by all readers. 64 MiB:
+  // the recent history of tens of thousands of conversations; 0 disables it.
+  uint64_t block_cache_bytes = 64ull << 20;
   // Compaction I/O budget (bytes read + written per second). 64 MiB/s: a few percent of this
   // disk's 1.6 GB/s sequential rate, so foreground fdatasyncs barely queue behind it.
   uint64_t compaction_bytes_per_s = 64ull << 20;

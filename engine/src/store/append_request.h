@@ -25,6 +25,9 @@ struct AppendRequest {
   MutationKind mutation{};
   bool is_mutation = false;
   Seq target_seq = 0;
+  // Seals the active segment (if it holds a record) and writes nothing else: maintenance uses
+  // it so that compaction and TTL reach data in an idle active segment.
+  bool roll = false;
   std::string_view key;                   // message
   std::vector<std::string_view> targets;  // fan-out
   std::string_view payload;

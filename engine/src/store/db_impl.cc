@@ -32,6 +32,7 @@ Status DbImpl::Init() {
                                    std::to_string(kFanoutTimelinesCeiling));
   }
   if (!options_.clock) options_.clock = Clock::System();
+  block_cache_ = std::make_shared<BlockCache>(options_.block_cache_bytes);
   if (options_.file_system) {
     fs_ = options_.file_system;
   } else {
@@ -52,6 +53,7 @@ Status DbImpl::Init() {
   for (const auto& e : catalog_) {
     TLDB_ASSIGN_OR_RETURN(auto log, NamespaceLog::Open(dir_, e, options_, fs_, options_.clock));
     log->set_on_seal([this] { WakeMaintenance(); });
+    log->set_block_cache(block_cache_);
     namespaces_.emplace(e.name, std::move(log));
   }
   if (options_.background_maintenance) StartMaintenance();
@@ -82,6 +84,7 @@ Status DbImpl::CreateNamespace(std::string_view name, const NamespaceOptions& op
   TLDB_RETURN_IF_ERROR(fs_->WriteFileAtomic(CatalogFileName(dir_), bytes));
   catalog_ = std::move(next);
   log->set_on_seal([this] { WakeMaintenance(); });
+  log->set_block_cache(block_cache_);
   namespaces_.emplace(e.name, std::move(log));
   return Status::Ok();
 }
@@ -392,6 +395,10 @@ Status DbImpl::Sync() {
 DbStats DbImpl::Stats() {
   DbStats s;
   s.io_backend = fs_ ? fs_->Name() : "";
+  if (block_cache_) {
+    s.block_cache_hits = block_cache_->hits();
+    s.block_cache_misses = block_cache_->misses();
+  }
   std::shared_lock l(mu_);
   for (auto& [name, log] : namespaces_) {
     const auto& c = log->counters();
@@ -402,6 +409,11 @@ DbStats DbImpl::Stats() {
     s.bytes_written += c.bytes_written;
     s.gets += c.gets;
     s.scans += c.scans;
+    s.mutations += c.mutations;
+    s.segments_expired += c.segments_expired;
+    s.compactions += c.compactions;
+    s.compaction_bytes_read += c.compaction_bytes_read;
+    s.compaction_bytes_written += c.compaction_bytes_written;
     log->AddMemoryStats(&s);
   }
   return s;

@@ -81,6 +81,7 @@ class DbImpl : public Db {
   std::map<std::string, std::unique_ptr<NamespaceLog>, std::less<>> namespaces_;
   bool closed_ = false;
 
+  std::shared_ptr<BlockCache> block_cache_;
   std::mutex maint_mu_;
   std::condition_variable maint_cv_;
   bool maint_stop_ = false;

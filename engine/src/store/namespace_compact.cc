@@ -615,7 +615,16 @@ std::vector<std::vector<const SealedSegment*>> NamespaceLog::PlanCompaction(bool
   return runs;
 }
 
+Status NamespaceLog::Roll() {
+  AppendRequest r;
+  r.roll = true;
+  r.sync = true;
+  Submit(&r);
+  return r.status;
+}
+
 Status NamespaceLog::Compact(const CompactOptions& o, CompactionProgress* total) {
+  if (o.full) TLDB_RETURN_IF_ERROR(Roll());  // a full compaction includes the newest records
   TLDB_RETURN_IF_ERROR(DropExpired(total));
   std::lock_guard m(maint_mu_);
   // A run that failed after its commit record left files that only a restart sorts out.

@@ -31,6 +31,7 @@
 #include "log/record.h"
 #include "log/segment_header.h"
 #include "store/append_request.h"
+#include "store/block_cache.h"
 #include "store/catalog.h"
 #include "store/dedupe_window.h"
 #include "store/mutation_overlay.h"
@@ -87,6 +88,8 @@ class NamespaceLog {
 
   // Called (on the writing thread, must not block) after the active segment was sealed.
   void set_on_seal(std::function<void()> fn) { on_seal_ = std::move(fn); }
+  // The Db's shared cache of decompressed blocks; set right after Open, before any read.
+  void set_block_cache(std::shared_ptr<BlockCache> c) { block_cache_ = std::move(c); }
   // Makes a running compaction give up before its commit point (Db::Close).
   void AbortMaintenance() { maint_abort_ = true; }
 
@@ -165,7 +168,9 @@ class NamespaceLog {
   // First SeqId of `timeline` that reads may return (trim point, messages_per_timeline_max).
   Seq FirstKept(uint32_t timeline) const;
   bool Expired(TimestampMs ts) const;
-  Status MaybeRoll(size_t group_bytes);
+  Status MaybeRoll(size_t group_bytes, bool force);
+  // Seals the active segment through the write queue (ordered with appends); no-op if empty.
+  Status Roll();
   Status Seal();
   void Complete(std::vector<AppendRequest*>& group);
   void FailGroup(std::vector<AppendRequest*>& group, const Status& s);
@@ -225,6 +230,7 @@ class NamespaceLog {
   std::atomic<bool> maint_abort_{false};
   std::atomic<uint64_t> mutation_epoch_{0};  // bumped by every recall/edit/trim applied
   std::function<void()> on_seal_;
+  std::shared_ptr<BlockCache> block_cache_;
 
   // Guarded by q_mu_.
   std::mutex q_mu_;

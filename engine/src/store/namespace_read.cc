@@ -41,15 +41,13 @@ Status NamespaceLog::DecodeAt(std::span<const char> bytes, uint64_t segment_id, 
 }
 
 namespace {
-// The block this thread decompressed last: scans read many records of one block in a row.
-struct BlockCache {
-  uint64_t id = 0;
-  uint32_t gen = 0;
-  uint32_t raw_start = 0;
-  bool valid = false;
-  std::string raw;
+// The block this thread read last: a scan reads many records of one block in a row, and the
+// views it returns point into it, so it is held until this thread's next block.
+struct LastBlock {
+  BlockCache::Key key{};
+  BlockCache::Block block;
 };
-thread_local BlockCache block_cache;
+thread_local LastBlock last_block;
 }  // namespace
 
 Status NamespaceLog::SealedBytes(const SealedSegment& seg, uint64_t off,
@@ -70,19 +68,27 @@ Status NamespaceLog::SealedBytes(const SealedSegment& seg, uint64_t off,
     return Status::Corruption(SegmentFileName(dir_, seg.id, seg.gen) + ": no block holds offset " +
                               std::to_string(off));
   }
-  BlockCache& c = block_cache;
-  if (!c.valid || c.id != seg.id || c.gen != seg.gen || c.raw_start != b.raw_start) {
-    c.valid = false;
-    BlockHeader h;
-    TLDB_RETURN_IF_ERROR(DecodeBlock(data.subspan(b.file_offset), seg.checksum_id(), b.file_offset,
-                                     SegmentFileName(dir_, seg.id, seg.gen), &h, &c.raw));
-    if (h.raw_start != b.raw_start || h.raw_bytes != b.raw_bytes) {
-      return Status::Corruption(SegmentFileName(dir_, seg.id, seg.gen) + " offset " +
-                                std::to_string(b.file_offset) + ": block differs from its index");
+  const BlockCache::Key key{entry_.id, seg.gen, seg.id, b.raw_start};
+  LastBlock& c = last_block;
+  if (!c.block || !(c.key == key)) {
+    BlockCache::Block block = block_cache_ ? block_cache_->Lookup(key) : nullptr;
+    if (!block) {
+      auto raw = std::make_shared<std::string>();
+      BlockHeader h;
+      TLDB_RETURN_IF_ERROR(DecodeBlock(data.subspan(b.file_offset), seg.checksum_id(),
+                                       b.file_offset, SegmentFileName(dir_, seg.id, seg.gen), &h,
+                                       raw.get()));
+      if (h.raw_start != b.raw_start || h.raw_bytes != b.raw_bytes) {
+        return Status::Corruption(SegmentFileName(dir_, seg.id, seg.gen) + " offset " +
+                                  std::to_string(b.file_offset) + ": block differs from its index");
+      }
+      block = std::move(raw);
+      if (block_cache_) block_cache_->Insert(key, block);
     }
-    c = {seg.id, seg.gen, b.raw_start, true, std::move(c.raw)};
+    c.key = key;
+    c.block = std::move(block);
   }
-  *out = std::span<const char>(c.raw).subspan(off - b.raw_start);
+  *out = std::span<const char>(*c.block).subspan(off - b.raw_start);
   return Status::Ok();
 }
 

@@ -24,7 +24,6 @@ Status NamespaceLog::Recover() {
   for (const auto& name : listing.temp_names) TLDB_RETURN_IF_ERROR(fs_->Remove(dir_ + "/" + name));
   TLDB_RETURN_IF_ERROR(ResolveCompaction(listing));
   next_gen_ = listing.max_gen + 1;
-  TLDB_RETURN_IF_ERROR(LoadFloors());
   std::map<uint64_t, NamespaceFiles::Files> files;
   for (const auto& [id, has] : listing.by_id) {
     if (has.segment) {
@@ -33,14 +32,19 @@ Status NamespaceLog::Recover() {
       TLDB_RETURN_IF_ERROR(fs_->Remove(IndexFileName(dir_, id, has.gen)));
     }
   }
-  if (files.empty()) return CreateActive(1);
+  if (files.empty()) {
+    TLDB_RETURN_IF_ERROR(CreateActive(1));
+    return LoadFloors();
+  }
   const uint64_t last = files.rbegin()->first;
   const bool last_sealed = files.rbegin()->second.index || files.rbegin()->second.gen != 0;
   for (const auto& [id, has] : files) {
     if (id == last && !last_sealed) break;
     TLDB_RETURN_IF_ERROR(LoadSealed(id, has.gen, has.index));
   }
-  return last_sealed ? CreateActive(last + 1) : RecoverActive(last);
+  TLDB_RETURN_IF_ERROR(last_sealed ? CreateActive(last + 1) : RecoverActive(last));
+  // Last: a floor may be older than segments a crash kept from being deleted.
+  return LoadFloors();
 }
 
 // Finishes what a crash interrupted: the inputs of a committed compaction, and the outputs of

@@ -21,6 +21,8 @@ Status NamespaceLog::LoadFloors() {
   TLDB_ASSIGN_OR_RETURN(auto floors, DecodeFloors(bytes, FloorsFileName(dir_)));
   for (const Floor& f : floors) {
     TimelineState& st = table_.state(table_.FindOrInsert(f.key, KeyHash(f.key)));
+    // A timeline with records in the active segment got them after its floor was written.
+    if (st.active_slot != kNoSlot) continue;
     st.last_seq = std::max(st.last_seq, f.last_seq);
     st.last_ts = std::max(st.last_ts, f.last_ts);
   }
@@ -56,6 +58,9 @@ TimestampMs NamespaceLog::NextExpiryMs() {
   TimestampMs oldest = INT64_MAX;
   std::shared_lock l(mu_);
   for (const auto& [id, seg] : sealed_) oldest = std::min(oldest, seg->index.summary().max_ts);
+  if (active_ && active_->end() > format::kSegmentHeaderBytes) {
+    oldest = std::min(oldest, active_->max_ts());  // sealed and dropped once all of it expired
+  }
   if (oldest == INT64_MAX) return INT64_MAX;
   return oldest + static_cast<TimestampMs>(ttl) + 1;
 }
@@ -85,6 +90,14 @@ Status NamespaceLog::DropExpired(CompactionProgress* progress) {
   const uint64_t ttl = ttl_ms_.load();
   if (ttl == 0) return Status::Ok();
   const TimestampMs cutoff = TtlNowMs() - static_cast<TimestampMs>(ttl);
+  bool active_expired = false;
+  {
+    std::shared_lock l(mu_);
+    active_expired =
+        active_ && active_->end() > format::kSegmentHeaderBytes && active_->max_ts() < cutoff;
+  }
+  // An idle active segment whose every record expired is sealed, so it can be dropped too.
+  if (active_expired) TLDB_RETURN_IF_ERROR(Roll());
   std::vector<std::unique_ptr<SealedSegment>> dropped;
   {
     std::unique_lock l(mu_);

@@ -126,7 +126,9 @@ bool NamespaceLog::RunOneGroup() {
   Status s;
   {
     std::unique_lock l(mu_);
-    s = MaybeRoll(group_bytes);
+    const bool force_roll =
+        std::any_of(group.begin(), group.end(), [](const AppendRequest* r) { return r->roll; });
+    s = MaybeRoll(group_bytes, force_roll);
     if (s.ok()) {
       start = active_->end();
       active_->Reserve(group_bytes);
@@ -185,6 +187,10 @@ void NamespaceLog::AssignGroup(std::vector<AppendRequest*>& group,
 }
 
 Status NamespaceLog::Assign(AppendRequest* r, std::vector<Assigned>* assigned) {
+  if (r->roll) {
+    r->results = {{0, 0, false}};
+    return Status::Ok();
+  }
   if (r->is_mutation) return AssignMutation(r, assigned);
   if (r->import_seq != 0) {
     bool done = false;
@@ -338,9 +344,10 @@ void NamespaceLog::FailGroup(std::vector<AppendRequest*>& group, const Status& s
   }
 }
 
-Status NamespaceLog::MaybeRoll(size_t group_bytes) {
+Status NamespaceLog::MaybeRoll(size_t group_bytes, bool force) {
   const uint64_t end = active_->end();
-  if (end <= format::kSegmentHeaderBytes || end + group_bytes <= segment_bytes_max_.load()) {
+  if (end <= format::kSegmentHeaderBytes ||
+      (!force && end + group_bytes <= segment_bytes_max_.load())) {
     return Status::Ok();
   }
   const uint64_t next = active_->id() + 1;
