@@ -10,7 +10,6 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "admin/base64.h"
@@ -38,16 +37,6 @@ namespace tldb::admin {
 namespace {
 
 namespace fsys = std::filesystem;
-
-// Runs `fn` on a thread of its own. The engine keeps the last decompressed block in a
-// thread_local cache keyed by (segment id, generation, block start) only, so a thread that read a
-// compacted segment of one store can get that block back when it reads another store's segment
-// with the same id and generation (reported as an engine bug). Tests that read compacted
-// segments through the engine do it on a fresh thread so that they do not depend on test order.
-void OnFreshThread(const std::function<void()>& fn) {
-  std::thread t(fn);
-  t.join();
-}
 
 class AdminTest : public ::testing::Test {
  protected:
@@ -170,9 +159,6 @@ class AdminTest : public ::testing::Test {
   // fan-outs, recall/edit/trim/delete-timeline, a full compaction into compressed segments, then
   // more appends with a recall and an edit of messages that now live in the compressed output.
   void MakeMaintainedStore(const std::string& dir) {
-    OnFreshThread([&] { MakeMaintainedStoreHere(dir); });
-  }
-  void MakeMaintainedStoreHere(const std::string& dir) {
     Options o = DbOptions();
     o.background_maintenance = false;
     o.compaction_bytes_per_s = 0;
@@ -227,14 +213,9 @@ class AdminTest : public ::testing::Test {
   // What the engine serves for every timeline of namespace chat, in export format.
   std::map<std::string, std::string> ServedByEngine(const std::string& dir) {
     std::map<std::string, std::string> out;
-    OnFreshThread([&] { ServedByEngineHere(dir, &out); });
-    return out;
-  }
-  void ServedByEngineHere(const std::string& dir, std::map<std::string, std::string>* served) {
-    std::map<std::string, std::string>& out = *served;
     auto db = Db::Open(dir, DbOptions());
     EXPECT_TRUE(db.ok()) << db.status().ToString();
-    if (!db.ok()) return;
+    if (!db.ok()) return out;
     for (const char* t : {"conv:a", "conv:b", "conv:c", "inbox:x", "inbox:y", "gone"}) {
       ScanOptions so;
       so.limit = 1000;
@@ -246,6 +227,7 @@ class AdminTest : public ::testing::Test {
             FormatExportLine("chat", t, m.seq, m.timestamp_ms, m.client_msg_id, m.payload) + "\n";
       }
     }
+    return out;
   }
 
   std::map<std::string, std::string> ExportedByTimeline(const std::string& dir) {
@@ -643,14 +625,12 @@ TEST_F(AdminTest, ImportOfAMaintainedExportKeepsGapsAndIsIdempotent) {
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ(second->imported, 0u);
   EXPECT_EQ(second->gaps_kept, 0u);
-  OnFreshThread([&] {
-    auto db = Db::Open(copy, DbOptions());
-    ASSERT_TRUE(db.ok());
-    EXPECT_EQ((*db)->Get("chat", "conv:a", 5).status().code(), Status::Code::kDeleted);
-    auto seven = (*db)->Get("chat", "conv:a", 7);
-    ASSERT_TRUE(seven.ok());
-    EXPECT_EQ(seven->payload, "edited seven");
-  });
+  auto db = Db::Open(copy, DbOptions());
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ((*db)->Get("chat", "conv:a", 5).status().code(), Status::Code::kDeleted);
+  auto seven = (*db)->Get("chat", "conv:a", 7);
+  ASSERT_TRUE(seven.ok());
+  EXPECT_EQ(seven->payload, "edited seven");
 }
 
 TEST_F(AdminTest, InspectShowsGenerationsCompressionMutationsAndFloors) {
@@ -886,49 +866,62 @@ TEST_F(AdminTest, RepairRebuildsTheIndexOfACompactedSegmentWithFanouts) {
       << text.str();
   EXPECT_TRUE(rep->after.sound()) << text.str();
   EXPECT_EQ(Read(out.index_path), written);
-  OnFreshThread([&] {
-    auto db = Db::Open(dir, DbOptions());
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    auto own = (*db)->Get("n", "b", 1);
-    ASSERT_TRUE(own.ok()) << own.status().ToString();
-    EXPECT_EQ(own->payload.substr(0, 6), "own 1o");
-    auto fan = (*db)->Get("n", "b", 2);
-    ASSERT_TRUE(fan.ok()) << fan.status().ToString();
-    EXPECT_EQ(fan->payload, "fan 1");
-  });
+  auto db = Db::Open(dir, DbOptions());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto own = (*db)->Get("n", "b", 1);
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  EXPECT_EQ(own->payload.substr(0, 6), "own 1o");
+  auto fan = (*db)->Get("n", "b", 2);
+  ASSERT_TRUE(fan.ok()) << fan.status().ToString();
+  EXPECT_EQ(fan->payload, "fan 1");
 }
 
-TEST_F(AdminTest, RepairKeepsTheLastSeqOfATimelineLeftWithoutMessagesInFloors) {
+// Segment 2 holds all of 'lonely' and the newest messages of 'fading' (whose older ones are in
+// segment 1): once it is quarantined, FLOORS keeps both timelines' last SeqIds.
+TEST_F(AdminTest, RepairKeepsTheLastSeqsOfTimelinesThatLostTheirNewestMessagesInFloors) {
   const std::string dir = tmp_.path() + "/solo";
   {
     auto db = Db::Open(dir, DbOptions());
     ASSERT_TRUE(db.ok());
     NamespaceOptions small;
     small.segment_bytes_max = 64 << 10;
+    small.durability = Durability::kBuffered;
     ASSERT_TRUE((*db)->CreateNamespace("solo", small).ok());
-    for (int i = 0; i < 7; ++i) ASSERT_TRUE((*db)->Append("solo", "lonely", "only here").ok());
-    for (int i = 0; i < 300; ++i) {
-      ASSERT_TRUE((*db)->Append("solo", "busy", std::string(700, 'b')).ok());
-    }
+    auto append = [&](const char* t, int n, size_t bytes) {
+      for (int i = 0; i < n; ++i)
+        ASSERT_TRUE((*db)->Append("solo", t, std::string(bytes, 'p')).ok());
+    };
+    append("fading", 3, 20);
+    append("busy", 100, 700);  // segment 1 rolls
+    append("lonely", 7, 20);
+    append("fading", 4, 20);
+    append("busy", 250, 700);
     ASSERT_TRUE((*db)->Close().ok());
   }
-  const std::string seg1 = dir + "/ns/solo/0000000000000001.seg";
-  std::string image = Read(seg1);
-  image[200] ^= 0x01;
-  Write(seg1, image);
+  const std::string seg2 = dir + "/ns/solo/0000000000000002.seg";
+  std::string image = Read(seg2);
+  image[100] ^= 0x01;
+  Write(seg2, image);
   auto rep = Repair(*fs_, dir);
   ASSERT_TRUE(rep.ok()) << rep.status().ToString();
   std::ostringstream text;
   PrintRepairReport(*rep, false, text);
+  EXPECT_NE(text.str().find("timeline 'lonely' seq 1..7\n"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("timeline 'fading' seq 4..7\n"), std::string::npos) << text.str();
   EXPECT_NE(text.str().find("FLOORS of solo: timeline 'lonely' last seq 7"), std::string::npos)
       << text.str();
-  EXPECT_NE(text.str().find("timeline 'lonely' seq 1..7"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("FLOORS of solo: timeline 'fading' last seq 7 (its newest stored seq "
+                            "is now 3"),
+            std::string::npos)
+      << text.str();
   EXPECT_TRUE(rep->after.sound()) << text.str();
   auto db = Db::Open(dir, DbOptions());
   ASSERT_TRUE(db.ok()) << db.status().ToString();
-  auto next = (*db)->Append("solo", "lonely", "after repair");
-  ASSERT_TRUE(next.ok());
-  EXPECT_EQ(next->seq, 8u) << "SeqIds 1..7 are never handed out again";
+  for (const char* t : {"lonely", "fading"}) {
+    auto next = (*db)->Append("solo", t, "after repair");
+    ASSERT_TRUE(next.ok());
+    EXPECT_EQ(next->seq, 8u) << t << ": SeqIds up to 7 are never handed out again";
+  }
 }
 
 }  // namespace

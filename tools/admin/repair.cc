@@ -47,8 +47,24 @@ struct LostData {
     t.last_ts = std::max(t.last_ts, ts);
   }
   void Maintenance(format::RecordType type, std::string_view key, Seq seq) {
-    maintenance.push_back(std::string(RecordTypeName(type)) + " of timeline '" + std::string(key) +
-                          "' seq " + std::to_string(seq));
+    const std::string who = "timeline '" + std::string(key) + "' seq " + std::to_string(seq);
+    switch (type) {
+      case format::RecordType::kRecall:
+        maintenance.push_back("recall of " + who +
+                              " (that message is served again if it is "
+                              "still stored elsewhere)");
+        break;
+      case format::RecordType::kEdit:
+        maintenance.push_back("edit of " + who +
+                              " (that message shows its previous payload, or "
+                              "an older edit's, if it is still stored elsewhere)");
+        break;
+      default:
+        maintenance.push_back("trim of timeline '" + std::string(key) + "' below seq " +
+                              std::to_string(seq) +
+                              " (messages below it still stored elsewhere are served again)");
+        break;
+    }
   }
   void Record(const RecordView& r) {
     if (IsMaintenance(r.type)) return Maintenance(r.type, r.key, r.seq);
@@ -90,11 +106,7 @@ struct LostData {
       }
       out->push_back(line);
     }
-    for (const auto& m : maintenance) {
-      out->push_back("  lost maintenance record: " + m +
-                     " (a recalled message that is still stored elsewhere is served again; an "
-                     "edited one shows its previous payload)");
-    }
+    for (const auto& m : maintenance) out->push_back("  lost maintenance record: " + m);
   }
 };
 
@@ -261,10 +273,11 @@ Status Repairer::Segment(const NamespaceRef& ns, const SegmentRef& seg) {
 }
 
 // The newest SeqId each timeline still has in the namespace's files (messages, and trims,
-// which prove the SeqIds below them were used), and whether it has any message left.
+// which prove the SeqIds below them were used), and whether the active segment holds any of its
+// messages.
 struct Remaining {
   Seq last = 0;
-  bool has_messages = false;
+  bool in_active = false;
 };
 
 Status CollectRemaining(FileSystem& fs, const NamespaceRef& ns,
@@ -280,7 +293,7 @@ Status CollectRemaining(FileSystem& fs, const NamespaceRef& ns,
       ForEachMessage(r, [&](std::string_view key, Seq seq) {
         Remaining& x = (*out)[std::string(key)];
         x.last = std::max(x.last, seq);
-        x.has_messages = true;
+        x.in_active |= seg.active;
       });
     });
   }
@@ -288,10 +301,10 @@ Status CollectRemaining(FileSystem& fs, const NamespaceRef& ns,
 }
 
 // SeqIds are never reused: a timeline that lost its newest durable records keeps its last SeqId
-// in FLOORS (the engine's own file and codec), so that appends after the repair continue above
-// it. The engine loads FLOORS before the segments and refuses a segment whose SeqIds are not
-// above its timeline's floor, so a floor can only be written for a timeline with no message
-// left; one that keeps older messages is reported instead.
+// in FLOORS (the engine's own file and codec), which the engine applies after loading the
+// segments, so appends after the repair continue above it. The engine ignores the floor of a
+// timeline that has messages in the active segment (they are newer than any floor it writes
+// itself); such a timeline is reported instead.
 Status Repairer::KeepLastSeqs(const NamespaceRef& before) {
   if (lost_.timelines.empty()) return Status::Ok();
   NamespaceRef now;
@@ -321,13 +334,13 @@ Status Repairer::KeepLastSeqs(const NamespaceRef& before) {
     Floor* existing = floor_of(key);
     const Seq kept = std::max(r.last, existing != nullptr ? existing->last_seq : 0);
     if (kept >= lost_last) continue;  // later SeqIds already keep it
-    if (r.has_messages) {
+    if (r.in_active) {
       report_->unreachable.push_back(
-          "timeline '" + key + "' lost its newest SeqIds " + std::to_string(r.last + 1) + ".." +
-          std::to_string(lost_last) +
-          " but keeps older messages: FLOORS cannot hold its last "
-          "SeqId (the engine refuses a floor above a stored message), so the store will hand "
-          "out these SeqIds again");
+          "timeline '" + key + "' lost SeqIds up to " + std::to_string(lost_last) +
+          " but its newest message left is seq " + std::to_string(r.last) +
+          " in the active segment, where the engine ignores FLOORS: its next appends will "
+          "reuse seq " +
+          std::to_string(r.last + 1) + ".." + std::to_string(lost_last));
       continue;
     }
     if (existing != nullptr) {
@@ -338,8 +351,8 @@ Status Repairer::KeepLastSeqs(const NamespaceRef& before) {
     }
     changed = true;
     report_->actions.push_back("FLOORS of " + now.name + ": timeline '" + key + "' last seq " +
-                               std::to_string(lost_last) +
-                               " (it has no message left; its SeqIds continue above)");
+                               std::to_string(lost_last) + " (its newest stored seq is now " +
+                               std::to_string(r.last) + "; its SeqIds continue above the floor)");
   }
   if (!changed) return Status::Ok();
   return fs_.WriteFileAtomic(FloorsFileName(now.dir), EncodeFloors(floors));

@@ -33,7 +33,10 @@ void LoadBlocks(SegmentFile* f) {
       in_sequence = false;
       f->scan.stop = DecodeOutcome::kBad;
       f->damage_file_offset = off;
-      f->damage_what = s.message();
+      // The codec's message starts with "<path> offset <off>: ", which the report says anyway.
+      const std::string where = f->path + " offset " + std::to_string(off) + ": ";
+      f->damage_what =
+          s.message().starts_with(where) ? s.message().substr(where.size()) : s.message();
     }
     f->blocks.push_back(b);
     // Skip on by the size the header claims, if it can be believed at all.

@@ -104,8 +104,7 @@ void Verifier::Files(const NamespaceRef& ns) {
     Add(Severity::kError, FloorsFileName(ns.dir), 0,
         ns.floors_status.message() + " (the store refuses to open)");
   }
-  // The engine loads FLOORS before the segments: a floor is where each timeline starts.
-  for (const Floor& fl : ns.floors) seen_[fl.key] = {fl.last_seq, fl.last_ts};
+  // FLOORS are applied after the segments (a maximum): nothing to check against them.
 }
 
 Status Verifier::Segment(const NamespaceRef& ns, const SegmentRef& seg) {
@@ -180,8 +179,8 @@ void Verifier::Tail(const SegmentFile& f) {
 
 // The engine's rules at open: in the active segment a timeline's SeqIds grow by exactly 1; in a
 // sealed segment they only grow (a compaction output skips deleted ones); a segment's first
-// SeqId of a timeline must be above its last one before (FLOORS included); a trim record
-// proves the SeqIds below it were used.
+// SeqId of a timeline must be above its last one before; a trim record proves the SeqIds below
+// it were used.
 void Verifier::Timeline(const SegmentFile& f, const std::string& key, std::vector<SeqAt>& seqs) {
   const std::string who = "timeline '" + key + "'";
   TimelineSeen& t = seen_[key];
@@ -206,8 +205,8 @@ void Verifier::Timeline(const SegmentFile& f, const std::string& key, std::vecto
       Add(Severity::kError, f.path, m.offset,
           who + " has seq " + std::to_string(m.seq) + (i == 0 ? " after seq " : " again after ") +
               std::to_string(prev) +
-              (i == 0 ? " in an earlier segment or FLOORS (SeqIds must increase; the store "
-                        "refuses to open)"
+              (i == 0 ? " in an earlier segment (SeqIds must increase; the store refuses to "
+                        "open)"
                       : " in this segment (SeqIds must increase)"));
       continue;
     }
