@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "util/kill_point.h"
+
 namespace tldb {
 
 Result<std::string> FileSystem::ReadFileToString(const std::string& path) {
@@ -22,7 +24,9 @@ Status FileSystem::WriteFileAtomic(const std::string& path, std::span<const char
   TLDB_RETURN_IF_ERROR(file->Write(0, data));
   TLDB_RETURN_IF_ERROR(file->Sync());
   TLDB_RETURN_IF_ERROR(file->Close());
+  TLDB_KILL_POINT("atomic.after_tmp_sync");
   TLDB_RETURN_IF_ERROR(Rename(tmp, path));
+  TLDB_KILL_POINT("atomic.after_rename");
   return SyncDir(DirName(path));
 }
 

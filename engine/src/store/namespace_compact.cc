@@ -29,6 +29,7 @@
 #include "log/segment_records.h"
 #include "store/namespace_log.h"
 #include "util/check.h"
+#include "util/kill_point.h"
 
 namespace tldb {
 
@@ -83,7 +84,9 @@ class Compactor {
     Decide();
     TLDB_RETURN_IF_ERROR(Build());
     if (aborted_) return Status::Closed("compaction stopped: the store is closing");
+    TLDB_KILL_POINT("compact.after_output_sync");
     TLDB_RETURN_IF_ERROR(log_->WriteFloors(Orphans()));
+    TLDB_KILL_POINT("compact.after_floors");
     TLDB_RETURN_IF_ERROR(CommitAndSwitch());
     return CleanUp();
   }
@@ -406,8 +409,12 @@ class Compactor {
     committed_ = true;  // from here on a failure may leave the commit record behind
     TLDB_RETURN_IF_ERROR(
         fs.WriteFileAtomic(CompactCommitFileName(log_->dir_), EncodeCompactCommit(c)));
-    std::unique_lock l(log_->mu_);
-    Switch(std::move(out));
+    TLDB_KILL_POINT("compact.after_commit");
+    {
+      std::unique_lock l(log_->mu_);
+      Switch(std::move(out));
+    }
+    TLDB_KILL_POINT("compact.after_switch");
     return Status::Ok();
   }
 
@@ -476,10 +483,12 @@ class Compactor {
     for (const auto& seg : retired_) {
       TLDB_RETURN_IF_ERROR(fs.Remove(IndexFileName(log_->dir_, seg->id, seg->gen)));
       TLDB_RETURN_IF_ERROR(fs.Remove(SegmentFileName(log_->dir_, seg->id, seg->gen)));
+      TLDB_KILL_POINT("compact.after_input_unlink");
     }
     retired_.clear();  // unmaps: no reader can reach them any more
     TLDB_RETURN_IF_ERROR(fs.SyncDir(log_->dir_));
     TLDB_RETURN_IF_ERROR(fs.Remove(CompactCommitFileName(log_->dir_)));
+    TLDB_KILL_POINT("compact.after_commit_unlink");
     TLDB_RETURN_IF_ERROR(fs.SyncDir(log_->dir_));
     progress_->segments_done += inputs_.size();
     log_->counters_.compactions++;

@@ -8,6 +8,7 @@
 
 #include "log/file_names.h"
 #include "store/namespace_log.h"
+#include "util/kill_point.h"
 
 namespace tldb {
 
@@ -88,6 +89,7 @@ Status NamespaceLog::PrepareSegment(uint64_t id) {
     TLDB_RETURN_IF_ERROR(file->Write(off, {zeros.data(), n}));
   }
   TLDB_RETURN_IF_ERROR(file->Sync());
+  TLDB_KILL_POINT("prepare.after_zeros");
   return file->Close();
 }
 

@@ -11,6 +11,7 @@
 #include "log/file_names.h"
 #include "store/floors.h"
 #include "store/namespace_log.h"
+#include "util/kill_point.h"
 
 namespace tldb {
 
@@ -113,13 +114,16 @@ Status NamespaceLog::DropExpired(CompactionProgress* progress) {
   }
   if (dropped.empty()) return Status::Ok();
   TLDB_RETURN_IF_ERROR(WriteFloors({}));
+  TLDB_KILL_POINT("ttl.after_floors");
   for (const auto& seg : dropped) {
     const std::string name = SegmentFileName(dir_, seg->id, seg->gen);
     if (db_options_.on_event) db_options_.on_event("ttl: dropping expired " + name);
     // The index first: a segment without its index is rebuilt (and dropped again) at open, an
     // index without its segment is simply removed.
     TLDB_RETURN_IF_ERROR(fs_->Remove(IndexFileName(dir_, seg->id, seg->gen)));
+    TLDB_KILL_POINT("ttl.after_index_unlink");
     TLDB_RETURN_IF_ERROR(fs_->Remove(name));
+    TLDB_KILL_POINT("ttl.after_segment_unlink");
     if (progress != nullptr) progress->segments_expired++;
   }
   counters_.segments_expired += dropped.size();

@@ -5,6 +5,7 @@
 #include "log/segment_header.h"
 #include "store/namespace_log.h"
 #include "util/check.h"
+#include "util/kill_point.h"
 
 namespace tldb {
 namespace {
@@ -140,12 +141,14 @@ bool NamespaceLog::RunOneGroup() {
   for (auto* r : group) need_sync |= r->sync && r->status.ok();
   last_synced_group_size_ = need_sync ? group.size() : 0;
   if (s.ok() && end > start) {
+    TLDB_KILL_POINT("commit.before_write");
     const auto bytes = active_->Range(start, end);
     s = need_sync ? active_->file()->WriteAndSync(start, bytes)
                   : active_->file()->Write(start, bytes);
     counters_.groups++;
     counters_.bytes_written += end - start;
     if (need_sync) counters_.syncs++;
+    if (s.ok()) TLDB_KILL_POINT(need_sync ? "commit.after_sync" : "commit.after_write");
   } else if (s.ok() && need_sync && active_->durable_end() < start) {
     s = active_->file()->Sync();  // a retry asked for kSync of an earlier buffered append
     counters_.syncs++;
@@ -178,6 +181,7 @@ bool NamespaceLog::RunOneGroup() {
   }
   MaybePrepareNext(end);
   Complete(group);
+  TLDB_KILL_POINT("commit.after_ack");
   return true;
 }
 
@@ -362,6 +366,7 @@ Status NamespaceLog::Seal() {
     TLDB_RETURN_IF_ERROR(a.file()->Sync());
     counters_.syncs++;
     a.set_durable_end(a.end());
+    TLDB_KILL_POINT("roll.after_seal_sync");
   }
   // A prepared segment ends in zeros; cut them so a sealed file is exactly its records. Not
   // synced: zeros that come back after a crash are ignored by recovery.
@@ -383,6 +388,7 @@ Status NamespaceLog::Seal() {
   }
   const std::string idx = b.Finish(static_cast<uint32_t>(a.end()), a.min_ts(), a.max_ts());
   TLDB_RETURN_IF_ERROR(fs_->WriteFileAtomic(IndexFileName(dir_, id), idx));
+  TLDB_KILL_POINT("roll.after_index");
   TLDB_RETURN_IF_ERROR(a.file()->Close());
   auto seg = std::make_unique<SealedSegment>();
   seg->id = id;
@@ -406,6 +412,7 @@ Status NamespaceLog::CreateActive(uint64_t id) {
   const std::string path = SegmentFileName(dir_, id);
   std::unique_ptr<WritableFile> file;
   if (TakePrepared(id)) {  // blocks already written: fdatasyncs will overwrite, not extend
+    TLDB_KILL_POINT("prepare.before_rename");
     TLDB_RETURN_IF_ERROR(fs_->Rename(PreparedName(id), path));
     TLDB_ASSIGN_OR_RETURN(file, fs_->OpenWritable(path, /*create=*/false, /*exclusive=*/false));
   } else {
@@ -420,6 +427,7 @@ Status NamespaceLog::CreateActive(uint64_t id) {
   EncodeSegmentHeader(h, header);
   TLDB_RETURN_IF_ERROR(file->WriteAndSync(0, {header, sizeof header}));
   TLDB_RETURN_IF_ERROR(fs_->SyncDir(dir_));
+  TLDB_KILL_POINT("roll.after_create");
   active_ =
       std::make_unique<ActiveSegment>(id, std::move(file), std::string_view(header, sizeof header));
   published_end_ = active_->end();
