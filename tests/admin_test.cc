@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "admin/base64.h"
@@ -37,6 +38,18 @@ namespace tldb::admin {
 namespace {
 
 namespace fsys = std::filesystem;
+
+// Runs `fn` on a thread of its own. The engine keeps the block a thread read last in a
+// thread_local (`last_block`, engine/src/store/namespace_read.cc) keyed by namespace id,
+// generation, segment id and block start only: a thread that read a compacted segment of one
+// store gets that block back when it reads another store's segment with the same key (every
+// store here has namespace id 1 and a first output 1-1). Reported as an engine bug; until it is
+// fixed, tests that go through the engine on compacted segments use fresh threads so that they
+// do not depend on test order.
+void OnFreshThread(const std::function<void()>& fn) {
+  std::thread t(fn);
+  t.join();
+}
 
 class AdminTest : public ::testing::Test {
  protected:
@@ -159,6 +172,9 @@ class AdminTest : public ::testing::Test {
   // fan-outs, recall/edit/trim/delete-timeline, a full compaction into compressed segments, then
   // more appends with a recall and an edit of messages that now live in the compressed output.
   void MakeMaintainedStore(const std::string& dir) {
+    OnFreshThread([&] { MakeMaintainedStoreHere(dir); });
+  }
+  void MakeMaintainedStoreHere(const std::string& dir) {
     Options o = DbOptions();
     o.background_maintenance = false;
     o.compaction_bytes_per_s = 0;
@@ -213,9 +229,14 @@ class AdminTest : public ::testing::Test {
   // What the engine serves for every timeline of namespace chat, in export format.
   std::map<std::string, std::string> ServedByEngine(const std::string& dir) {
     std::map<std::string, std::string> out;
+    OnFreshThread([&] { ServedByEngineHere(dir, &out); });
+    return out;
+  }
+  void ServedByEngineHere(const std::string& dir, std::map<std::string, std::string>* served) {
+    std::map<std::string, std::string>& out = *served;
     auto db = Db::Open(dir, DbOptions());
     EXPECT_TRUE(db.ok()) << db.status().ToString();
-    if (!db.ok()) return out;
+    if (!db.ok()) return;
     for (const char* t : {"conv:a", "conv:b", "conv:c", "inbox:x", "inbox:y", "gone"}) {
       ScanOptions so;
       so.limit = 1000;
@@ -227,7 +248,6 @@ class AdminTest : public ::testing::Test {
             FormatExportLine("chat", t, m.seq, m.timestamp_ms, m.client_msg_id, m.payload) + "\n";
       }
     }
-    return out;
   }
 
   std::map<std::string, std::string> ExportedByTimeline(const std::string& dir) {
@@ -625,12 +645,14 @@ TEST_F(AdminTest, ImportOfAMaintainedExportKeepsGapsAndIsIdempotent) {
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ(second->imported, 0u);
   EXPECT_EQ(second->gaps_kept, 0u);
-  auto db = Db::Open(copy, DbOptions());
-  ASSERT_TRUE(db.ok());
-  EXPECT_EQ((*db)->Get("chat", "conv:a", 5).status().code(), Status::Code::kDeleted);
-  auto seven = (*db)->Get("chat", "conv:a", 7);
-  ASSERT_TRUE(seven.ok());
-  EXPECT_EQ(seven->payload, "edited seven");
+  OnFreshThread([&] {
+    auto db = Db::Open(copy, DbOptions());
+    ASSERT_TRUE(db.ok());
+    EXPECT_EQ((*db)->Get("chat", "conv:a", 5).status().code(), Status::Code::kDeleted);
+    auto seven = (*db)->Get("chat", "conv:a", 7);
+    ASSERT_TRUE(seven.ok());
+    EXPECT_EQ(seven->payload, "edited seven");
+  });
 }
 
 TEST_F(AdminTest, InspectShowsGenerationsCompressionMutationsAndFloors) {
@@ -761,8 +783,10 @@ TEST_F(AdminTest, VerifyFindsABitFlipInACompressedBlockAtTheBlock) {
       << text.str();
   EXPECT_NE(text.str().find("(SeqIds from its index)"), std::string::npos) << text.str();
   EXPECT_TRUE(rep->after.sound()) << text.str();
-  auto db = Db::Open(ChatDir(), DbOptions());
-  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  OnFreshThread([&] {
+    auto db = Db::Open(ChatDir(), DbOptions());
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+  });
 }
 
 TEST_F(AdminTest, VerifyFindsABlockTableEntryThatDisagreesWithTheBlock) {
@@ -836,7 +860,7 @@ TEST_F(AdminTest, RepairOfAQuarantinedMiddleSegmentOpensAndNamesTheLostRanges) {
 // index the compactor wrote).
 TEST_F(AdminTest, RepairRebuildsTheIndexOfACompactedSegmentWithFanouts) {
   const std::string dir = tmp_.path() + "/fan";
-  {
+  OnFreshThread([&] {
     auto db = Db::Open(dir, DbOptions());
     ASSERT_TRUE(db.ok());
     NamespaceOptions small;
@@ -849,7 +873,7 @@ TEST_F(AdminTest, RepairRebuildsTheIndexOfACompactedSegmentWithFanouts) {
     }
     ASSERT_TRUE((*db)->Compact("n", {.full = true}).ok());
     ASSERT_TRUE((*db)->Close().ok());
-  }
+  });
   StoreLayout layout = *ReadStoreLayout(*fs_, dir);
   SegmentRef out;
   for (const auto& s : layout.Find("n")->segments) {
@@ -866,14 +890,16 @@ TEST_F(AdminTest, RepairRebuildsTheIndexOfACompactedSegmentWithFanouts) {
       << text.str();
   EXPECT_TRUE(rep->after.sound()) << text.str();
   EXPECT_EQ(Read(out.index_path), written);
-  auto db = Db::Open(dir, DbOptions());
-  ASSERT_TRUE(db.ok()) << db.status().ToString();
-  auto own = (*db)->Get("n", "b", 1);
-  ASSERT_TRUE(own.ok()) << own.status().ToString();
-  EXPECT_EQ(own->payload.substr(0, 6), "own 1o");
-  auto fan = (*db)->Get("n", "b", 2);
-  ASSERT_TRUE(fan.ok()) << fan.status().ToString();
-  EXPECT_EQ(fan->payload, "fan 1");
+  OnFreshThread([&] {
+    auto db = Db::Open(dir, DbOptions());
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    auto own = (*db)->Get("n", "b", 1);
+    ASSERT_TRUE(own.ok()) << own.status().ToString();
+    EXPECT_EQ(own->payload.substr(0, 6), "own 1o");
+    auto fan = (*db)->Get("n", "b", 2);
+    ASSERT_TRUE(fan.ok()) << fan.status().ToString();
+    EXPECT_EQ(fan->payload, "fan 1");
+  });
 }
 
 // Segment 2 holds all of 'lonely' and the newest messages of 'fading' (whose older ones are in
