@@ -809,6 +809,28 @@ TEST_F(AdminTest, VerifyFindsABlockTableEntryThatDisagreesWithTheBlock) {
   EXPECT_TRUE(HasProblem(r, out.index_path, entry, "block table entry 1")) << Problems(r);
 }
 
+// A stray index of generation 0 beside the compaction output of the same id: recovery would take
+// generation 0 as the live one and delete the output (reported as an engine bug).
+TEST_F(AdminTest, VerifyAndRepairCatchAStrayIndexThatShadowsACompactionOutput) {
+  MakeMaintainedStore(ChatDir());
+  const SegmentRef out = Compressed(ChatDir());
+  const std::string stray = ChatDir() + "/ns/chat/0000000000000001.idx";
+  Write(stray, "stray");
+  VerifyReport r = MustVerify(ChatDir());
+  EXPECT_FALSE(r.sound());
+  EXPECT_TRUE(HasProblem(r, stray, 0, "deletes the output at open")) << Problems(r);
+  auto rep = Repair(*fs_, ChatDir());
+  ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+  std::ostringstream text;
+  PrintRepairReport(*rep, false, text);
+  EXPECT_NE(text.str().find("moved " + stray), std::string::npos) << text.str();
+  EXPECT_TRUE(rep->after.sound()) << text.str();
+  EXPECT_EQ(rep->after.Count(Problem::Severity::kWarning), 0u) << text.str();
+  EXPECT_TRUE(fsys::exists(out.path));
+  EXPECT_EQ(ExportedByTimeline(ChatDir()), ServedByEngine(ChatDir()));
+  EXPECT_TRUE(fsys::exists(out.path)) << "the engine kept the output";
+}
+
 TEST_F(AdminTest, RepairOfAQuarantinedMiddleSegmentOpensAndNamesTheLostRanges) {
   // What segment 2 holds, per timeline, before it is damaged.
   std::map<std::string, std::pair<Seq, Seq>> held;

@@ -363,6 +363,23 @@ Status Repairer::Namespace(const NamespaceRef& ns) {
     report_->actions.push_back("left " + ns.dir + " alone: not in the CATALOG");
     return Status::Ok();
   }
+  for (const auto& t : ns.orphan_indexes) {
+    if (!ShadowsOutput(ns, t)) continue;
+    TLDB_ASSIGN_OR_RETURN(std::string to, QuarantinePath(ns.name, BaseName(t)));
+    TLDB_RETURN_IF_ERROR(fs_.Rename(t, to));
+    TLDB_RETURN_IF_ERROR(fs_.SyncDir(ns.dir));
+    report_->actions.push_back("moved " + t + " to " + to +
+                               " (a stray index that would make the engine delete the "
+                               "compaction output of the same id)");
+    // The output is live again: list the namespace anew.
+    NamespaceRef again;
+    again.name = ns.name;
+    again.dir = ns.dir;
+    again.in_catalog = ns.in_catalog;
+    again.entry = ns.entry;
+    TLDB_RETURN_IF_ERROR(ListNamespaceDir(fs_, &again));
+    return Namespace(again);
+  }
   lost_ = LostData{};
   auto live = BuildLiveModel(fs_, ns, WallClockMs(), /*from_data=*/false);
   live_ = live.ok() ? std::make_unique<LiveModel>(std::move(live).value()) : nullptr;

@@ -39,6 +39,29 @@ std::string FormatMissing(const std::vector<std::pair<Seq, Seq>>& ranges, size_t
   return out;
 }
 
+}  // namespace
+
+// An index without its segment whose id also has a higher generation among the stale files:
+// ListNamespaceFiles takes the lowest generation of an id as live, so recovery deletes the
+// (committed) compaction output of that id.
+bool ShadowsOutput(const NamespaceRef& ns, const std::string& orphan_index) {
+  uint64_t id = 0, other = 0;
+  uint32_t gen = 0, other_gen = 0;
+  const std::string name = orphan_index.substr(orphan_index.find_last_of('/') + 1);
+  if (ParseFileName(name, &id, &gen) != FileKind::kIndex) return false;
+  if (ns.compact_commit) return false;  // a COMPACT record decides instead
+  for (const auto& f : ns.stale_files) {
+    const std::string n = f.substr(f.find_last_of('/') + 1);
+    if (ParseFileName(n, &other, &other_gen) == FileKind::kSegment && other == id &&
+        other_gen > gen) {
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
 class Verifier {
  public:
   Verifier(FileSystem& fs, VerifyReport* report) : fs_(fs), report_(report) {}
@@ -87,6 +110,13 @@ void Verifier::Files(const NamespaceRef& ns) {
     Add(Severity::kWarning, t, 0, "leftover temporary file (deleted when the store opens)");
   }
   for (const auto& t : ns.orphan_indexes) {
+    if (ShadowsOutput(ns, t)) {
+      Add(Severity::kError, t, 0,
+          "index without its segment beside a compaction output of the same id: the engine takes "
+          "this generation as the live one and deletes the output at open (tldb repair moves "
+          "this file to the quarantine)");
+      continue;
+    }
     Add(Severity::kWarning, t, 0, "index without its segment (deleted when the store opens)");
   }
   for (const auto& t : ns.stale_files) {

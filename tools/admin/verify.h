@@ -53,6 +53,11 @@ struct VerifyOptions {
   std::function<void(uint64_t done, uint64_t total, const std::string& file)> progress;
 };
 
+struct NamespaceRef;
+// True if `orphan_index` (an index without its segment) makes recovery take its generation as
+// the live one and delete a compaction output of the same id.
+bool ShadowsOutput(const NamespaceRef& ns, const std::string& orphan_index);
+
 Result<VerifyReport> Verify(FileSystem& fs, const std::string& dir, const VerifyOptions& options);
 void PrintVerifyReport(const VerifyReport& report, bool json, std::ostream& out);
 
