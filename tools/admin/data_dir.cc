@@ -23,25 +23,38 @@ uint64_t StoreLayout::SegmentCount() const {
 Status ListNamespaceDir(FileSystem& fs, NamespaceRef* ns) {
   TLDB_ASSIGN_OR_RETURN(NamespaceFiles listing, ListNamespaceFiles(fs, ns->dir));
   for (const auto& name : listing.temp_names) ns->temp_files.push_back(ns->dir + "/" + name);
-  std::map<uint64_t, std::pair<bool, bool>> files;  // id -> (segment, index)
-  for (const auto& [id, has] : listing.by_id) files[id] = {has.segment, has.index};
-  for (const auto& [id, has] : files) {
-    if (!has.first) {
-      ns->orphan_indexes.push_back(IndexFileName(ns->dir, id));
+  for (const auto& name : listing.stale_names) ns->stale_files.push_back(ns->dir + "/" + name);
+  ns->compact_commit = listing.compact_commit;
+  for (const auto& [id, has] : listing.by_id) {
+    if (!has.segment) {
+      ns->orphan_indexes.push_back(IndexFileName(ns->dir, id, has.gen));
       continue;
     }
     SegmentRef s;
     s.id = id;
-    s.path = SegmentFileName(ns->dir, id);
-    s.index_path = IndexFileName(ns->dir, id);
-    s.has_index = has.second;
+    s.gen = has.gen;
+    s.path = SegmentFileName(ns->dir, id, has.gen);
+    s.index_path = IndexFileName(ns->dir, id, has.gen);
+    s.has_index = has.index;
     TLDB_ASSIGN_OR_RETURN(s.bytes, fs.FileSize(s.path));
     if (s.has_index) {
       TLDB_ASSIGN_OR_RETURN(s.index_bytes, fs.FileSize(s.index_path));
     }
     ns->segments.push_back(std::move(s));
   }
-  if (!ns->segments.empty() && !ns->segments.back().has_index) ns->segments.back().active = true;
+  if (!ns->segments.empty() && !ns->segments.back().has_index && ns->segments.back().gen == 0) {
+    ns->segments.back().active = true;
+  }
+  TLDB_ASSIGN_OR_RETURN(ns->has_floors, fs.Exists(FloorsFileName(ns->dir)));
+  if (ns->has_floors) {
+    TLDB_ASSIGN_OR_RETURN(std::string bytes, fs.ReadFileToString(FloorsFileName(ns->dir)));
+    auto floors = DecodeFloors(bytes, FloorsFileName(ns->dir));
+    if (floors.ok()) {
+      ns->floors = std::move(floors).value();
+    } else {
+      ns->floors_status = floors.status();
+    }
+  }
   return Status::Ok();
 }
 
@@ -91,9 +104,12 @@ Result<StoreLayout> ReadStoreLayout(FileSystem& fs, const std::string& dir) {
 }  // namespace tldb::admin
 
 namespace tldb::admin {
-bool IsSegmentPath(const std::string& path, uint64_t* id) {
+bool IsSegmentPath(const std::string& path, uint64_t* id, uint32_t* gen) {
   const size_t slash = path.find_last_of('/');
   const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-  return ParseFileName(name, id) == FileKind::kSegment;
+  uint32_t g = 0;
+  const bool seg = ParseFileName(name, id, &g) == FileKind::kSegment;
+  if (gen != nullptr) *gen = g;
+  return seg;
 }
 }  // namespace tldb::admin

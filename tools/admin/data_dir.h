@@ -1,6 +1,8 @@
 // StoreLayout: what a data directory holds, listed without opening the store (no LOCK taken,
-// nothing written): the catalog, each namespace directory and its segment and index files,
-// classified the way recovery does (docs/format.md "Data directory").
+// nothing written): the catalog, each namespace directory and its segment and index files
+// (the live generation of each id, as recovery resolves it with ListNamespaceFiles), the files
+// a compaction replaced or left behind, its COMPACT commit record and the FLOORS file
+// (docs/format.md "Data directory").
 //
 // Contract: ReadStoreLayout only lists directories and reads CATALOG; it fails when DIR is not a
 // tldb data directory. A damaged catalog is not an error here (catalog_status says so): verify
@@ -13,15 +15,17 @@
 
 #include "io/file_system.h"
 #include "store/catalog.h"
+#include "store/floors.h"
 
 namespace tldb::admin {
 
 struct SegmentRef {
   uint64_t id = 0;
-  std::string path;        // DIR/ns/<ns>/<id>.seg
-  std::string index_path;  // DIR/ns/<ns>/<id>.idx (exists iff has_index)
+  uint32_t gen = 0;        // 0: written by appends; > 0: a compaction output
+  std::string path;        // DIR/ns/<ns>/<id>[-<gen>].seg
+  std::string index_path;  // DIR/ns/<ns>/<id>[-<gen>].idx (exists iff has_index)
   bool has_index = false;
-  bool active = false;  // the highest id and no index: takes appends
+  bool active = false;  // the highest id, generation 0 and no index: takes appends
   uint64_t bytes = 0;
   uint64_t index_bytes = 0;
 };
@@ -34,6 +38,13 @@ struct NamespaceRef {
   std::vector<SegmentRef> segments;         // by id
   std::vector<std::string> temp_files;      // *.tmp: deleted when the store opens
   std::vector<std::string> orphan_indexes;  // .idx without its .seg: deleted at open
+  // Files a committed compaction replaced, or outputs of one that never committed: ignored by
+  // readers, deleted when the store opens.
+  std::vector<std::string> stale_files;
+  bool compact_commit = false;  // a COMPACT file is present (removed when the store opens)
+  bool has_floors = false;      // a FLOORS file is present
+  Status floors_status;         // what is wrong with it (the store then refuses to open)
+  std::vector<Floor> floors;
 };
 
 struct StoreLayout {
@@ -53,6 +64,7 @@ Status ListNamespaceDir(FileSystem& fs, NamespaceRef* ns);
 }  // namespace tldb::admin
 
 namespace tldb::admin {
-// True when the last path component is a segment file name (<16 hex>.seg); sets *id.
-bool IsSegmentPath(const std::string& path, uint64_t* id);
+// True when the last path component is a segment file name (<16 hex>[-<8 hex>].seg); sets *id
+// (and *gen).
+bool IsSegmentPath(const std::string& path, uint64_t* id, uint32_t* gen = nullptr);
 }  // namespace tldb::admin

@@ -4,6 +4,7 @@
 
 #include "data_dir.h"
 #include "export_line.h"
+#include "live_model.h"
 #include "segment_file.h"
 
 namespace tldb::admin {
@@ -15,20 +16,34 @@ bool Wanted(const ExportOptions& opt, std::string_view key) {
 }
 
 Status ExportSegment(FileSystem& fs, const NamespaceRef& ns, const SegmentRef& seg,
-                     const ExportOptions& opt, std::ostream& out, uint64_t* exported,
-                     std::string* damage) {
-  TLDB_ASSIGN_OR_RETURN(SegmentFile f, LoadSegmentFile(fs, seg.path, seg.id, !seg.active));
+                     const LiveModel& live, const ExportOptions& opt, std::ostream& out,
+                     uint64_t* exported, std::string* damage) {
+  TLDB_ASSIGN_OR_RETURN(SegmentFile f, LoadSegmentFile(fs, seg.path, seg.id, !seg.active, seg.gen));
+  // A compaction output stores a fan-out at its first target's place, so the other targets'
+  // SeqIds are out of order there: its lines are sorted by (timeline, SeqId) before they go out.
+  std::vector<std::pair<std::pair<std::string, Seq>, std::string>> sorted;
   f.ForEachRecord([&](uint64_t, const RecordView& r) {
     ForEachMessage(r, [&](std::string_view key, Seq seq) {
       if (!Wanted(opt, key)) return;
-      out << FormatExportLine(ns.name, key, seq, r.timestamp_ms, r.client_msg_id, r.payload)
-          << '\n';
+      std::string_view payload = r.payload;
+      if (live.Judge(key, seq, r.timestamp_ms, &payload) == LiveModel::State::kDeleted) return;
+      std::string line =
+          FormatExportLine(ns.name, key, seq, r.timestamp_ms, r.client_msg_id, payload);
+      if (f.compressed) {
+        sorted.push_back({{std::string(key), seq}, std::move(line)});
+      } else {
+        out << line << '\n';
+      }
       ++*exported;
     });
   });
+  std::sort(sorted.begin(), sorted.end());
+  for (const auto& [k, line] : sorted) out << line << '\n';
   if (f.tail == TailState::kCorrupt || !f.header_status.ok()) {
-    *damage += (damage->empty() ? "" : "; ") + seg.path + " offset " +
-               std::to_string(f.header_status.ok() ? f.scan.valid_end : 0);
+    const uint64_t at = !f.header_status.ok() ? 0
+                        : f.compressed        ? f.damage_file_offset
+                                              : f.scan.valid_end;
+    *damage += (damage->empty() ? "" : "; ") + seg.path + " offset " + std::to_string(at);
   }
   return Status::Ok();
 }
@@ -45,8 +60,10 @@ Status ExportDir(FileSystem& fs, const std::string& dir, const ExportOptions& op
   std::string damage;
   for (const auto& ns : layout.namespaces) {
     if (!ns.in_catalog || (!options.ns.empty() && ns.name != options.ns)) continue;
+    const TimestampMs now = options.now_ms != 0 ? options.now_ms : WallClockMs();
+    TLDB_ASSIGN_OR_RETURN(LiveModel live, BuildLiveModel(fs, ns, now, /*from_data=*/true));
     for (const auto& seg : ns.segments) {
-      TLDB_RETURN_IF_ERROR(ExportSegment(fs, ns, seg, options, out, exported, &damage));
+      TLDB_RETURN_IF_ERROR(ExportSegment(fs, ns, seg, live, options, out, exported, &damage));
     }
   }
   if (!damage.empty()) {

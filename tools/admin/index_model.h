@@ -1,9 +1,14 @@
-// IndexModel: what a segment's index file must say, computed from the segment's records. Repair
-// serialises it (the same content the engine writes at seal or rebuilds at open); verify compares
-// an index file against it entry by entry.
+// IndexModel: what a segment's index file must say, computed from the segment's records (plain
+// or compressed). Repair serialises it (the same content the engine writes at seal, at
+// compaction or when it rebuilds an index at open); verify compares an index file against it
+// entry by entry.
 //
-// Contract: built from the records in [header, scan.valid_end) only; a timeline whose SeqIds
-// are not consecutive inside the segment is listed in `gaps` (such a segment cannot be indexed).
+// Contract: built from the records in [header, scan.valid_end) only. A timeline's SeqIds may
+// skip values inside a segment (a compaction output drops deleted messages): the skipped slots
+// are index_format::kGapOffset, as the engine writes them, and are listed in `gaps`. SeqIds are
+// taken in SeqId order (a compaction output stores a fan-out at its first target's place, so
+// the other targets' SeqIds are out of record order); one found twice cannot be indexed and is
+// listed in `disorder`.
 #pragma once
 
 #include <cstdint>
@@ -17,9 +22,9 @@ namespace tldb::admin {
 
 struct IndexModel {
   struct Timeline {
-    Seq first_seq = 0;
+    Seq first_seq = 0;  // 0: only maintenance records of this timeline (a count-0 entry)
     TimestampMs last_ts = 0;
-    std::vector<uint32_t> offsets;  // one per SeqId from first_seq
+    std::vector<uint32_t> offsets;  // one per SeqId from first_seq; kGapOffset: deleted
   };
   struct Dedupe {
     std::string key;
@@ -28,22 +33,34 @@ struct IndexModel {
     TimestampMs ts = 0;
     auto operator<=>(const Dedupe&) const = default;
   };
-  struct Gap {
+  struct Mutation {
     std::string key;
-    Seq expected = 0;
-    Seq found = 0;
+    uint8_t type = 0;  // format::RecordType
+    Seq seq = 0;
+    uint32_t offset = 0;
+    auto operator<=>(const Mutation&) const = default;
+  };
+  struct Skip {
+    std::string key;
+    Seq expected = 0;  // the next SeqId in sequence
+    Seq found = 0;     // the one the record has
     uint64_t offset = 0;
   };
   std::map<std::string, Timeline, std::less<>> timelines;
   std::vector<Dedupe> dedupes;
-  std::vector<Gap> gaps;
+  std::vector<Mutation> mutations;  // record order
+  std::vector<IndexBlock> blocks;   // compressed segments
+  std::vector<Skip> gaps;           // found > expected: SeqIds skipped inside the segment
+  std::vector<Skip> disorder;       // found < expected: not indexable
   uint32_t data_end = 0;
+  uint32_t generation = 0;
+  bool compressed = false;
   TimestampMs min_ts = 0;
   TimestampMs max_ts = 0;
 };
 
 IndexModel BuildIndexModel(const SegmentFile& seg);
-// The index file bytes for the model (docs/format.md "Index file").
+// The index file bytes for the model (docs/format.md "Index file", version 2).
 std::string SerializeIndex(const IndexModel& m, uint32_t namespace_id, uint64_t segment_id);
 
 }  // namespace tldb::admin
