@@ -222,7 +222,8 @@ void ThroughputAndSpace(const Flags& f) {
   const NamespaceInfo after = db->DescribeNamespace("hist").value();
   uint64_t seg_bytes = 0, idx_bytes = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir.path() + "/ns/hist")) {
-    const auto name = e.path().filename().string();
+    const auto name = e.path().filename().string();  // compaction outputs: <id>-<gen>.*
+    if (name.find('-') == std::string::npos) continue;
     if (name.ends_with(".seg")) seg_bytes += e.file_size();
     if (name.ends_with(".idx")) idx_bytes += e.file_size();
   }
