@@ -240,9 +240,8 @@ void ThroughputAndSpace(const Flags& f) {
       before.bytes_on_disk / 1e6, after.bytes_on_disk / 1e6,
       double(before.bytes_on_disk) / after.bytes_on_disk, live_raw / 1e6);
   std::printf(
-      "  after: segment data %.1f MB + index %.1f MB; disk / compressed live data = "
-      "%.3f\n",
-      seg_bytes / 1e6, idx_bytes / 1e6, double(after.bytes_on_disk) / seg_bytes);
+      "  compacted: segment data %.1f MB + index %.1f MB; (data + index) / data = %.3f\n",
+      seg_bytes / 1e6, idx_bytes / 1e6, double(seg_bytes + idx_bytes) / seg_bytes);
 }
 
 }  // namespace
