@@ -383,13 +383,19 @@ TEST_P(MaintenanceTest, RebuiltIndexOfCompactedFanoutsMatches) {
   const std::vector<Seq> want = Seqs("b");
   ASSERT_EQ(want.size(), 80u);
   db_.reset();
-  FileSystem& fs = fs_ ? static_cast<FileSystem&>(*fs_) : *NewPosixFileSystem();
+  std::shared_ptr<FileSystem> fs = fs_;
+  if (!fs) fs = NewPosixFileSystem();
   const std::string ns_dir = dir_ + "/ns/s";
-  for (const auto& name : fs.ListDir(ns_dir).value()) {
+  auto names = fs->ListDir(ns_dir);
+  ASSERT_TRUE(names.ok());
+  int removed = 0;
+  for (const auto& name : *names) {
     if (name.find('-') != std::string::npos && name.ends_with(".idx")) {
-      ASSERT_TRUE(fs.Remove(ns_dir + "/" + name).ok());
+      ASSERT_TRUE(fs->Remove(ns_dir + "/" + name).ok());
+      ++removed;
     }
   }
+  ASSERT_EQ(removed, 1);
   Reopen();  // rebuilds the compacted segment's index from its blocks
   EXPECT_EQ(Seqs("b"), want);
   EXPECT_EQ(Payload("b", 2), "fan 0");
