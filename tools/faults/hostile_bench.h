@@ -1,0 +1,40 @@
+// RunHostileBench: a well-behaved client's latency while each hostile case runs (the "p99
+// within 2x of idle" figure of docs/reliability.md).
+//
+// Contract: starts tldb-server (HostileServerArgs) on `data_dir`, prepares the target, then
+// measures one probe client that alternates a sync APPEND and a latest-20 read for probe_ms:
+// first with no other load (the idle baseline), then with each hostile case running (after a
+// warm-up of warmup_ms), then with all of them at once. The server's RSS is sampled every 50 ms.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hostile_cases.h"
+#include "tldb/status.h"
+
+namespace tldb::faults {
+
+struct HostileBenchOptions {
+  std::string server_binary;
+  std::string data_dir;
+  std::string io_backend = "auto";
+  uint32_t probe_ms = 3'000;
+  uint32_t warmup_ms = 500;
+  HostileCaseOptions cases{.idle_connections = 5'000, .slowloris_connections = 200};
+  std::string server_log;
+};
+
+struct HostileBenchRow {
+  std::string name;
+  uint64_t probes = 0;
+  double append_p50_us = 0, append_p99_us = 0, read_p50_us = 0, read_p99_us = 0;
+  uint64_t rss_peak_kib = 0;
+  uint64_t rounds = 0, as_expected = 0;  // of the hostile load(s)
+  bool server_alive = true;
+};
+
+Result<std::vector<HostileBenchRow>> RunHostileBench(const HostileBenchOptions& options);
+
+}  // namespace tldb::faults
