@@ -34,6 +34,51 @@ void Print(const std::string& line) {
   std::printf("[ report   ] %s\n", line.c_str());
 }
 
+// ---- the ledger check itself: every kind of violation is reported ----
+
+Message Msg(Seq seq, std::string id, std::string payload) {
+  Message m;
+  m.seq = seq;
+  m.client_msg_id = std::move(id);
+  m.payload = std::move(payload);
+  return m;
+}
+
+TEST(LedgerTest, AcceptsAConsistentStoreAndReportsEachViolation) {
+  Ledger l;
+  l.Sent(0, "t", "a", "pa");
+  l.Sent(0, "t", "b", "pb");
+  l.Sent(1, "t", "c", "pc");  // never acknowledged: may or may not be stored
+  l.Acked("t", "a", 1);
+  l.Acked("t", "b", 2);
+  l.Acked("t", "b", 2);  // a deduplicated retry
+  l.Seen("t", "b", 2);
+  const StoredTimelines good = {{"t", {Msg(1, "a", "pa"), Msg(2, "b", "pb"), Msg(3, "c", "pc")}}};
+  EXPECT_TRUE(l.Check(good).empty());
+  EXPECT_TRUE(l.Check({{"t", {Msg(1, "a", "pa"), Msg(2, "b", "pb")}}}).empty());
+
+  auto violations = [&](StoredTimelines s) { return l.Check(s).size(); };
+  EXPECT_GE(violations({{"t", {Msg(1, "a", "pa")}}}), 1u);                     // ack lost
+  EXPECT_GE(violations({{"t", {Msg(1, "a", "pa"), Msg(3, "b", "pb")}}}), 1u);  // gap
+  EXPECT_GE(violations({{"t", {Msg(1, "a", "pa"), Msg(2, "b", "pX")}}}), 1u);  // payload
+  EXPECT_GE(violations({{"t", {Msg(1, "a", "pa"), Msg(2, "b", "pb"), Msg(3, "b", "pb")}}}),
+            1u);  // stored twice
+  EXPECT_GE(violations({{"t", {Msg(1, "a", "pa"), Msg(2, "b", "pb"), Msg(3, "z", "pz")}}}),
+            1u);                                                                 // never sent
+  EXPECT_GE(violations({{"t", {Msg(1, "b", "pb"), Msg(2, "a", "pa")}}}), 1u);    // acked seqs moved
+  EXPECT_GE(violations({{"u", {Msg(1, "a", "pa")}}, {"t", good.at("t")}}), 1u);  // unknown tl
+  Ledger order;
+  order.Sent(0, "t", "x", "px");
+  order.Sent(0, "t", "y", "py");
+  order.Acked("t", "x", 2);
+  order.Acked("t", "y", 1);
+  EXPECT_GE(order.Check({{"t", {Msg(1, "y", "py"), Msg(2, "x", "px")}}}).size(), 1u);
+  Ledger seen;
+  seen.Sent(0, "t", "s", "ps");
+  seen.Seen("t", "s", 1);
+  EXPECT_GE(seen.Check({}).size(), 1u);  // a message a reader saw is gone
+}
+
 // ---- kill -9 under load ----
 
 class ServerKillTest : public ::testing::TestWithParam<const char*> {};

@@ -66,6 +66,31 @@ void WriterLoop(int w, const KillRunOptions& o, const std::string& address, Ledg
   }
 }
 
+// Reads the latest messages of random timelines until `stop`, logging what it saw.
+void ReaderLoop(const KillRunOptions& o, const std::string& address, Ledger* ledger,
+                const std::atomic<bool>* stop) {
+  std::mt19937_64 rng(o.seed * 7'919);
+  std::unique_ptr<Client> client;
+  while (!stop->load()) {
+    if (!client) {
+      auto c = Client::Connect(FaultClientOptions(address));
+      if (!c.ok()) {
+        std::this_thread::sleep_for(milliseconds(20));
+        continue;
+      }
+      client = std::move(c).value();
+    }
+    const std::string timeline = "t" + std::to_string(rng() % o.timelines);
+    auto latest = client->Latest(o.ns, timeline, 20);
+    if (!latest.ok()) {
+      client.reset();
+      continue;
+    }
+    for (const auto& m : *latest) ledger->Seen(timeline, m.client_msg_id, m.seq);
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+}
+
 Status CreateNamespace(const std::string& address, const std::string& ns) {
   auto c = Client::Connect(FaultClientOptions(address));
   if (!c.ok()) return c.status();
@@ -149,17 +174,18 @@ double Percentile(std::vector<double> samples, double p) {
 }
 
 std::string KillRunReport::ToString() const {
-  char buf[512];
+  char buf[640];
   std::snprintf(buf, sizeof(buf),
                 "backend %s: %u kills under load, %llu messages sent, %llu acknowledged "
                 "(%llu acknowledgements), %llu failed attempts retried, %llu deduplicated "
-                "retries, %llu stored, %zu violations, recovery p50 %.1f ms p99 %.1f ms",
+                "retries, %llu stored, %llu seen by the reader, %zu violations, recovery p50 "
+                "%.1f ms p99 %.1f ms",
                 io_backend.c_str(), kills, static_cast<unsigned long long>(sent),
                 static_cast<unsigned long long>(acked), static_cast<unsigned long long>(acks),
                 static_cast<unsigned long long>(failed_attempts),
                 static_cast<unsigned long long>(deduplicated),
-                static_cast<unsigned long long>(stored), violations.size(), recovery_p50_ms,
-                recovery_p99_ms);
+                static_cast<unsigned long long>(stored), static_cast<unsigned long long>(seen),
+                violations.size(), recovery_p50_ms, recovery_p99_ms);
   return buf;
 }
 
@@ -185,6 +211,7 @@ Result<KillRunReport> RunKillSuite(const KillRunOptions& o) {
     writers.emplace_back(WriterLoop, static_cast<int>(w), std::cref(o), server.address(), &ledger,
                          &stop, &counters);
   }
+  writers.emplace_back(ReaderLoop, std::cref(o), server.address(), &ledger, &stop);
   std::mt19937_64 rng(o.seed);
   const auto t0 = Clock::now();
   Status failure;
@@ -222,6 +249,7 @@ Result<KillRunReport> RunKillSuite(const KillRunOptions& o) {
   report.sent = ledger.sent();
   report.acked = ledger.acked();
   report.acks = ledger.acks();
+  report.seen = ledger.seen();
   report.failed_attempts = counters.failed_attempts;
   report.deduplicated = counters.deduplicated;
   report.recovery_p50_ms = Percentile(report.recovery_ms, 0.50);

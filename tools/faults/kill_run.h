@@ -6,7 +6,8 @@
 //   threads. Each appends to random timelines with unique client_msg_ids and random payloads,
 //   logging the message in a Ledger before its first attempt and every acknowledgement after;
 //   a failed append is retried with the same client_msg_id (new connection if needed) until
-//   acknowledged or the run ends.
+//   acknowledged or the run ends. A reader thread reads the latest 20 messages of random
+//   timelines all along and logs what it saw (Ledger::Seen).
 // - Meanwhile the server is SIGKILLed after a random delay in [kill_after_min_ms,
 //   kill_after_max_ms] and restarted on the same port, `kills` times or until `duration_ms`
 //   passes, whichever comes first. Recovery time = SIGKILL to the first PING answered by the
@@ -54,6 +55,7 @@ struct KillRunReport {
   uint64_t failed_attempts = 0;  // attempts that failed and were retried
   uint64_t deduplicated = 0;     // retries answered with deduplicated = true
   uint64_t stored = 0;           // messages read back
+  uint64_t seen = 0;             // distinct messages a concurrent reader saw during the run
   std::vector<double> recovery_ms;
   double recovery_p50_ms = 0, recovery_p99_ms = 0;
   std::vector<std::string> violations;

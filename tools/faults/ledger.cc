@@ -22,6 +22,18 @@ void Ledger::Acked(const std::string& timeline, const std::string& client_msg_id
   e.acks.push_back(seq);
 }
 
+void Ledger::Seen(const std::string& timeline, const std::string& client_msg_id, Seq seq) {
+  std::lock_guard lock(mu_);
+  seen_[timeline].emplace(seq, client_msg_id);
+}
+
+uint64_t Ledger::seen() const {
+  std::lock_guard lock(mu_);
+  uint64_t n = 0;
+  for (const auto& [_, m] : seen_) n += m.size();
+  return n;
+}
+
 std::vector<std::string> Ledger::Timelines() const {
   std::lock_guard lock(mu_);
   std::vector<std::string> out;
@@ -101,6 +113,17 @@ std::vector<std::string> Ledger::Check(const StoredTimelines& stored) const {
         }
       }
       by_writer[e.writer].emplace_back(e.order, at->second);
+    }
+    // Messages readers saw: still there, same seq, same id.
+    if (auto sn = seen_.find(t); sn != seen_.end()) {
+      for (const auto& [seq, id] : sn->second) {
+        auto at = stored_at.find(id);
+        if (at == stored_at.end() || at->second != seq) {
+          v.push_back(t + ": '" + id + "' was seen by a reader at seq " + std::to_string(seq) +
+                      (at == stored_at.end() ? " and is gone"
+                                             : " but is stored at " + std::to_string(at->second)));
+        }
+      }
     }
     for (auto& [w, list] : by_writer) {
       std::sort(list.begin(), list.end());
