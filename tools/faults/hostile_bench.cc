@@ -75,8 +75,51 @@ Result<HostileBenchRow> MeasureUnder(const std::string& name, std::vector<Hostil
   for (auto& out : outcomes) {
     row.rounds += out->rounds;
     row.as_expected += out->as_expected;
+    for (auto& d : out->Deviations()) row.deviations.push_back(d);
   }
   if (!s.ok()) return s;
+  return row;
+}
+
+double Median(std::vector<double> v) {
+  return Percentile(std::move(v), 0.5);
+}
+
+// `repeats` pairs of (idle, loaded) measurements folded into one row of medians.
+Result<HostileBenchRow> MeasurePaired(const std::string& name, const std::vector<HostileCase>& load,
+                                      Client& probe, ServerProcess& server,
+                                      const HostileBenchOptions& o) {
+  HostileBenchRow row;
+  row.name = name;
+  std::vector<double> a50, a99, r50, r99, ia99, ir99, aratio, rratio;
+  for (uint32_t rep = 0; rep < std::max(1u, o.repeats); ++rep) {
+    auto idle = MeasureUnder("idle", {}, probe, server, o);
+    if (!idle.ok()) return idle.status();
+    auto loaded = MeasureUnder(name, load, probe, server, o);
+    if (!loaded.ok()) return loaded.status();
+    a50.push_back(loaded->append_p50_us);
+    a99.push_back(loaded->append_p99_us);
+    r50.push_back(loaded->read_p50_us);
+    r99.push_back(loaded->read_p99_us);
+    ia99.push_back(idle->append_p99_us);
+    ir99.push_back(idle->read_p99_us);
+    aratio.push_back(loaded->append_p99_us / idle->append_p99_us);
+    rratio.push_back(loaded->read_p99_us / idle->read_p99_us);
+    row.probes += loaded->probes;
+    row.rss_peak_kib = std::max(row.rss_peak_kib, loaded->rss_peak_kib);
+    row.rounds += loaded->rounds;
+    row.as_expected += loaded->as_expected;
+    row.server_alive = row.server_alive && loaded->server_alive;
+    for (auto& d : loaded->deviations) row.deviations.push_back(d);
+  }
+  row.append_p50_us = Median(a50);
+  row.append_p99_us = Median(a99);
+  row.read_p50_us = Median(r50);
+  row.read_p99_us = Median(r99);
+  row.idle_append_p99_us = Median(ia99);
+  row.idle_read_p99_us = Median(ir99);
+  row.append_p99_ratio = Median(aratio);
+  row.read_p99_ratio = Median(rratio);
   return row;
 }
 
@@ -98,18 +141,15 @@ Result<std::vector<HostileBenchRow>> RunHostileBench(const HostileBenchOptions& 
   if (!probe.ok()) return probe.status();
 
   std::vector<HostileBenchRow> rows;
-  auto idle = MeasureUnder("idle (baseline)", {}, **probe, server, o);
-  if (!idle.ok()) return idle.status();
-  rows.push_back(*idle);
   const auto cases = HostileCases(o.cases);
-  for (const auto& hc : cases) {
-    auto row = MeasureUnder(hc.name, {hc}, **probe, server, o);
+  std::vector<std::pair<std::string, std::vector<HostileCase>>> runs;
+  for (const auto& hc : cases) runs.push_back({hc.name, {hc}});
+  runs.push_back({"all at once", cases});
+  for (const auto& [name, load] : runs) {
+    auto row = MeasurePaired(name, load, **probe, server, o);
     if (!row.ok()) return row.status();
     rows.push_back(*row);
   }
-  auto all = MeasureUnder("all at once", cases, **probe, server, o);
-  if (!all.ok()) return all.status();
-  rows.push_back(*all);
   (void)server.Stop();
   return rows;
 }

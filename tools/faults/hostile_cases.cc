@@ -395,8 +395,11 @@ void ExtremeValuesRound(uint16_t port, HostileOutcome* out) {
 
 // Repeats `round` until stop.
 template <typename F>
-void Repeat(const std::atomic<bool>& stop, F round) {
-  for (uint64_t r = 0; !stop; ++r) round(r);
+void Repeat(const std::atomic<bool>& stop, uint32_t pause_us, F round) {
+  for (uint64_t r = 0; !stop; ++r) {
+    round(r);
+    if (pause_us) std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
+  }
 }
 
 }  // namespace
@@ -453,48 +456,48 @@ std::vector<HostileCase> HostileCases(const HostileCaseOptions& o) {
   using Stop = const std::atomic<bool>&;
   return {
       {"oversized frames", "FRAME_TOO_LARGE (fatal) from the header alone, then close",
-       [](uint16_t p, Stop s, HostileOutcome* out) {
-         Repeat(s, [&](uint64_t r) { OversizedRound(p, r, out); });
+       [o](uint16_t p, Stop s, HostileOutcome* out) {
+         Repeat(s, o.round_pause_us, [&](uint64_t r) { OversizedRound(p, r, out); });
        }},
       {"malformed frames",
        "bad magic/reserved/flags, truncated or trailing body, huge list count, garbage: "
        "MALFORMED_FRAME; version 2: UNSUPPORTED_VERSION; opcode 0x65: UNKNOWN_OPCODE; all "
        "fatal, then close",
-       [](uint16_t p, Stop s, HostileOutcome* out) {
-         Repeat(s, [&](uint64_t r) { MalformedRound(p, r, out); });
+       [o](uint16_t p, Stop s, HostileOutcome* out) {
+         Repeat(s, o.round_pause_us, [&](uint64_t r) { MalformedRound(p, r, out); });
        }},
       {"slowloris", "half-sent frames closed with CONNECTION_TIMED_OUT after the frame deadline",
        [o](uint16_t p, Stop s, HostileOutcome* out) {
-         Repeat(s, [&](uint64_t) { SlowlorisRound(p, o, out); });
+         Repeat(s, o.round_pause_us, [&](uint64_t) { SlowlorisRound(p, o, out); });
        }},
       {"large half-sent frames",
        "connections holding ~4 MiB partial frames: reading pauses at the server-wide buffer "
        "budget, each is closed after the frame deadline",
        [o](uint16_t p, Stop s, HostileOutcome* out) {
-         Repeat(s, [&](uint64_t) { LargeHalfSentRound(p, o, out); });
+         Repeat(s, o.round_pause_us, [&](uint64_t) { LargeHalfSentRound(p, o, out); });
        }},
       {"idle connections", "all accepted and kept (idle timeout 300 s), memory bounded",
        [o](uint16_t p, Stop s, HostileOutcome* out) { IdleRun(p, o, s, out); }},
       {"never-reading client", "disconnected once its output stalls (send-stall 1 s)",
-       [](uint16_t p, Stop s, HostileOutcome* out) {
-         Repeat(s, [&](uint64_t) { NonReaderRound(p, s, out); });
+       [o](uint16_t p, Stop s, HostileOutcome* out) {
+         Repeat(s, o.round_pause_us, [&](uint64_t) { NonReaderRound(p, s, out); });
        }},
       {"no auth",
        "request before HELLO: HANDSHAKE_REQUIRED; no or wrong token: AUTH_FAILED; "
        "fatal, then close",
-       [](uint16_t p, Stop s, HostileOutcome* out) {
-         Repeat(s, [&](uint64_t r) { NoAuthRound(p, r, out); });
+       [o](uint16_t p, Stop s, HostileOutcome* out) {
+         Repeat(s, o.round_pause_us, [&](uint64_t r) { NoAuthRound(p, r, out); });
        }},
       {"token outside its namespace",
        "PERMISSION_DENIED for other namespaces and __cursors, connection stays usable",
-       [](uint16_t p, Stop s, HostileOutcome* out) {
-         Repeat(s, [&](uint64_t) { WrongNamespaceRound(p, out); });
+       [o](uint16_t p, Stop s, HostileOutcome* out) {
+         Repeat(s, o.round_pause_us, [&](uint64_t) { WrongNamespaceRound(p, out); });
        }},
       {"extreme seqs and limits",
        "seq 0 / WAIT over 60 s: INVALID_ARGUMENT; seq 2^64-1 or 2^63: NOT_FOUND; limit and "
        "bytes 2^32-1: capped answer; expected_last_seq 2^64-1: CONFLICT; connection stays usable",
-       [](uint16_t p, Stop s, HostileOutcome* out) {
-         Repeat(s, [&](uint64_t) { ExtremeValuesRound(p, out); });
+       [o](uint16_t p, Stop s, HostileOutcome* out) {
+         Repeat(s, o.round_pause_us, [&](uint64_t) { ExtremeValuesRound(p, out); });
        }},
   };
 }

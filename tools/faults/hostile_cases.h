@@ -49,6 +49,7 @@ struct HostileCaseOptions {
   uint32_t idle_connections = 2'000;
   uint32_t slowloris_connections = 100;   // per round
   uint32_t large_frame_connections = 40;  // per round, each holding a ~4 MiB partial frame
+  uint32_t round_pause_us = 0;            // pause between two rounds of a case (0: flat out)
 };
 
 struct HostileCase {

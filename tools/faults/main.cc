@@ -58,7 +58,13 @@ int main(int argc, char** argv) {
   auto* hostile = app.add_subcommand("hostile-bench", "Probe latency under hostile clients");
   hostile->add_option("--data-dir", data_dir, "Data directory (default: a new /tmp dir)");
   hostile->add_option("--probe-ms", hbo.probe_ms)->capture_default_str();
+  hostile->add_option("--repeats", hbo.repeats, "Idle/loaded pairs per case (medians)")
+      ->capture_default_str();
   hostile->add_option("--idle-connections", hbo.cases.idle_connections)->capture_default_str();
+  hostile
+      ->add_option("--round-pause-us", hbo.cases.round_pause_us,
+                   "Pause of each hostile load between rounds (0: flat out)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const bool own_dir = data_dir.empty();
@@ -93,17 +99,21 @@ int main(int argc, char** argv) {
     auto rows = tldb::faults::RunHostileBench(hbo);
     if (!rows.ok()) return Fail(rows.status());
     std::printf(
-        "| case | probes | append p50/p99 µs | read p50/p99 µs | p99 vs idle (append/read) "
-        "| server RSS peak MiB | hostile rounds as expected |\n|---|---|---|---|---|---|---|\n");
-    const auto& idle = rows->front();
+        "| case | probes | append p50 / p99 µs | read p50 / p99 µs | paired idle p99 µs "
+        "(append / read) | p99 vs idle (append / read) | server RSS peak MiB | hostile rounds as "
+        "expected |\n|---|---|---|---|---|---|---|---|\n");
     for (const auto& r : *rows) {
       std::printf(
-          "| %s | %llu | %.0f / %.0f | %.0f / %.0f | %.2f× / %.2f× | %.1f | %llu of %llu%s |\n",
+          "| %s | %llu | %.0f / %.0f | %.0f / %.0f | %.0f / %.0f | %.2f× / %.2f× | %.1f | "
+          "%llu of %llu%s |\n",
           r.name.c_str(), static_cast<unsigned long long>(r.probes), r.append_p50_us,
-          r.append_p99_us, r.read_p50_us, r.read_p99_us, r.append_p99_us / idle.append_p99_us,
-          r.read_p99_us / idle.read_p99_us, static_cast<double>(r.rss_peak_kib) / 1024.0,
+          r.append_p99_us, r.read_p50_us, r.read_p99_us, r.idle_append_p99_us, r.idle_read_p99_us,
+          r.append_p99_ratio, r.read_p99_ratio, static_cast<double>(r.rss_peak_kib) / 1024.0,
           static_cast<unsigned long long>(r.as_expected), static_cast<unsigned long long>(r.rounds),
           r.server_alive ? "" : " SERVER DIED");
+    }
+    for (const auto& r : *rows) {
+      for (const auto& d : r.deviations) std::printf("%s: %s\n", r.name.c_str(), d.c_str());
     }
   }
   if (own_dir) std::filesystem::remove_all(data_dir);
