@@ -19,6 +19,7 @@
 #include "hostile_cases.h"
 #include "io/sim_file_system.h"
 #include "kill_run.h"
+#include "raw_conn.h"
 #include "server_process.h"
 #include "server_test_util.h"
 #include "tldb/client.h"
@@ -233,6 +234,35 @@ TEST(DiskFullTest, InjectedNoSpaceThroughTheServer) {
   for (const auto& v : ledger.Check(*back)) ADD_FAILURE() << v;
   c.reset();
   server->Stop();
+}
+
+// ---- regression: the send-stall clock of a connection that was quiet ----
+
+// Found by hostile-bench (the probe connection was dropped): the send-stall check compared
+// with the last time output *shrank*, so a connection quiet for longer than send-stall-ms
+// whose next response was queued in a loop iteration that also ran the 100 ms sweep was
+// closed without a word. WAITs expiring spread over 200 ms make such iterations certain.
+TEST(ServerRegressionTest, QuietConnectionIsNotTakenForAStalledOne) {
+  ServerConfig cfg;
+  cfg.threads = 1;
+  cfg.send_stall_ms = 200;
+  tldb::testing::TestServer server(cfg);
+  constexpr int kConns = 400;
+  std::vector<std::unique_ptr<RawConn>> conns;
+  for (int i = 0; i < kConns; ++i) {
+    conns.push_back(std::make_unique<RawConn>(server.port()));
+    ASSERT_TRUE(conns.back()->Hello(""));
+  }
+  for (int i = 0; i < kConns; ++i) {  // quiet for 1 s, then answered when the WAIT expires
+    proto::WaitRequest w{"store", "quiet", 0, 1'000u + static_cast<uint32_t>(i) / 2};
+    ASSERT_TRUE(conns[i]->SendMsg(proto::Op::kWait, 7, w));
+  }
+  int answered = 0;
+  for (auto& c : conns) {
+    auto f = c->ReadFrame(5'000);
+    answered += f && f->header.request_id == 7 && !f->error();
+  }
+  EXPECT_EQ(answered, kConns) << "connections closed although the client was reading";
 }
 
 // ---- hostile clients ----

@@ -48,8 +48,11 @@ class Connection {
 
   // Encodes a frame into `out`; returns the start offset for EndFrame().
   size_t Begin(proto::Op op, uint16_t flags, uint64_t request_id) {
+    NoteOutputStart();
     return proto::BeginFrame(&out, static_cast<uint8_t>(op), flags, request_id);
   }
+  // Starts the send-stall clock (out_progress_ms) when output goes from empty to non-empty.
+  void NoteOutputStart();
   void End(size_t start) { proto::EndFrame(&out, start); }
   proto::WireWriter Writer() { return proto::WireWriter(&out); }
   // An error response (fatal: the connection closes once it is sent).
