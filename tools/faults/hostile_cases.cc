@@ -255,6 +255,7 @@ void NonReaderRound(uint16_t port, const std::atomic<bool>& stop, HostileOutcome
       std::this_thread::sleep_for(milliseconds(5));
     }
   }
+  if (sent == 0) return;  // stopped before the round began: nothing to judge
   const auto t0 = std::chrono::steady_clock::now();
   while (!c.PeerClosed() && std::chrono::steady_clock::now() - t0 < milliseconds(15'000)) {
     std::this_thread::sleep_for(milliseconds(20));
