@@ -303,13 +303,19 @@ class HostileClientTest : public ::testing::TestWithParam<int> {
 TempDir* HostileClientTest::dir_ = nullptr;
 ServerProcess* HostileClientTest::server_ = nullptr;
 
-// Server RSS may grow by at most this much under one case: the largest per-connection buffers
-// (16 MiB output limit + one 4 MiB frame) plus 2,000 idle connections at a few KiB each, with
-// room for allocator slack.
+// Server RSS may grow by at most this much under one case: the 32 MiB server-wide buffer
+// budget (--buffers-bytes-max), one 64 KiB read chunk per connection beyond it, 2,000 idle
+// connections at a few KiB each, and allocator slack. Without the budget, the large
+// half-sent frames alone took +173 MiB.
 constexpr uint64_t kRssGrowthMaxKib = 64u << 10;
+// All cases at once: the 32 MiB budget is shared, but each case's own state (2,000 idle
+// connections, 140 connections each holding up to one 64 KiB read chunk beyond the budget,
+// allocator arenas of both loops) adds up; measured +46 to +55 MiB.
+constexpr uint64_t kRssGrowthAllAtOnceMaxKib = 96u << 10;
 
 // Runs `cases` for run_ms with a good client working meanwhile; checks the outcomes.
-void RunCases(ServerProcess& server, const std::vector<HostileCase>& cases, uint32_t run_ms) {
+void RunCases(ServerProcess& server, const std::vector<HostileCase>& cases, uint32_t run_ms,
+              uint64_t rss_growth_max_kib = kRssGrowthMaxKib) {
   ASSERT_TRUE(server.Alive());
   const uint64_t rss_before = server.RssKib();
   std::atomic<bool> stop{false};
@@ -347,7 +353,7 @@ void RunCases(ServerProcess& server, const std::vector<HostileCase>& cases, uint
   }
   EXPECT_GT(good_rounds, 0u);
   EXPECT_TRUE(server.Alive()) << "the server died";
-  EXPECT_LE(rss_peak, rss_before + kRssGrowthMaxKib) << "server memory grew without bound";
+  EXPECT_LE(rss_peak, rss_before + rss_growth_max_kib) << "server memory grew without bound";
 }
 
 TEST_P(HostileClientTest, ServerStaysUpAnswersCorrectlyAndBoundsMemory) {
@@ -367,8 +373,8 @@ INSTANTIATE_TEST_SUITE_P(Cases, HostileClientTest, ::testing::Range(0, 9),
                          });
 
 TEST_F(HostileClientTest, AllCasesAtOnce) {
-  RunCases(*server_, HostileCases({.idle_connections = 2'000, .slowloris_connections = 100}),
-           2'000);
+  RunCases(*server_, HostileCases({.idle_connections = 2'000, .slowloris_connections = 100}), 2'000,
+           kRssGrowthAllAtOnceMaxKib);
   EXPECT_TRUE(GoodClientWorks());
 }
 
