@@ -88,7 +88,7 @@ int AnswerCode(RawConn& c, uint64_t id, std::string* body = nullptr) {
   return -1;
 }
 
-bool OneOf(int code, std::initializer_list<int> codes) {
+bool OneOf(int code, const std::vector<int>& codes) {
   for (int c : codes) {
     if (c == code) return true;
   }
@@ -330,7 +330,7 @@ void ExtremeValuesRound(uint16_t port, HostileOutcome* out) {
     std::string what;
     Op op;
     std::string body;
-    std::initializer_list<int> expect;
+    std::vector<int> expect;  // not an initializer_list: its array would not outlive `tries`
   };
   const std::vector<Try> tries = {
       {"GET seq 0", Op::kGet, Body(proto::GetRequest{ns, "chat", 0}), {invalid}},
