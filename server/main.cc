@@ -45,6 +45,10 @@ int main(int argc, char** argv) {
   app.add_option("--output-buffer-bytes-max", cfg.output_buffer_bytes_max,
                  "Bytes queued for one client before it is disconnected as a slow consumer")
       ->capture_default_str();
+  app.add_option("--buffers-bytes-max", cfg.buffers_bytes_max,
+                 "Bytes all connections may hold in partial frames and queued output; above "
+                 "it, reading pauses for connections holding any")
+      ->capture_default_str();
   app.add_option("--send-stall-ms", cfg.send_stall_ms,
                  "Disconnect a client whose queued output makes no progress for this long")
       ->capture_default_str();

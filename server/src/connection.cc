@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "loop.h"  // NowMs() (server_core.h needs Loop complete)
 #include "protocol/messages.h"
 
 namespace tldb::server {
@@ -16,11 +17,16 @@ Connection::~Connection() {
 void Connection::Error(uint8_t op, uint64_t request_id, uint16_t code, std::string_view message,
                        bool fatal) {
   uint16_t flags = proto::kFlagResponse | proto::kFlagError | (fatal ? proto::kFlagFatal : 0);
+  NoteOutputStart();
   size_t start = proto::BeginFrame(&out, op, flags, request_id);
   proto::WireWriter w(&out);
   proto::Encode(proto::ErrorBody{code, std::string(message)}, w);
   End(start);
   if (fatal) closing = true;
+}
+
+void Connection::NoteOutputStart() {
+  if (OutPending() == 0) out_progress_ms = NowMs();
 }
 
 void Connection::CompactOut() {

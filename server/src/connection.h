@@ -48,8 +48,11 @@ class Connection {
 
   // Encodes a frame into `out`; returns the start offset for EndFrame().
   size_t Begin(proto::Op op, uint16_t flags, uint64_t request_id) {
+    NoteOutputStart();
     return proto::BeginFrame(&out, static_cast<uint8_t>(op), flags, request_id);
   }
+  // Starts the send-stall clock (out_progress_ms) when output goes from empty to non-empty.
+  void NoteOutputStart();
   void End(size_t start) { proto::EndFrame(&out, start); }
   proto::WireWriter Writer() { return proto::WireWriter(&out); }
   // An error response (fatal: the connection closes once it is sent).
@@ -66,15 +69,16 @@ class Connection {
   bool handshaken = false;
   const AccessRights* rights = nullptr;
   std::string token_name;
-  uint32_t inflight = 0;        // async appends, cursor writes and parked WAITs
-  bool closing = false;         // a fatal error was queued: send it, then close
-  bool dirty = false;           // in the loop's flush list
-  bool registered = false;      // added to the loop's epoll set
-  uint32_t epoll_events = 0;    // currently registered interest
-  int64_t last_active_ms = 0;   // last complete request or response
-  int64_t frame_start_ms = 0;   // first byte of an incomplete frame; 0 = none
-  int64_t out_progress_ms = 0;  // last time queued output shrank (or became non-empty)
-  std::string kill_reason;      // set: close at the next flush without sending more
+  uint32_t inflight = 0;         // async appends, cursor writes and parked WAITs
+  bool closing = false;          // a fatal error was queued: send it, then close
+  bool dirty = false;            // in the loop's flush list
+  bool registered = false;       // added to the loop's epoll set
+  uint32_t epoll_events = 0;     // currently registered interest
+  int64_t buffered_counted = 0;  // its share of ServerCore::buffered_bytes (Loop::Account)
+  int64_t last_active_ms = 0;    // last complete request or response
+  int64_t frame_start_ms = 0;    // first byte of an incomplete frame; 0 = none
+  int64_t out_progress_ms = 0;   // last time queued output shrank (or became non-empty)
+  std::string kill_reason;       // set: close at the next flush without sending more
 
   std::unordered_map<uint64_t, PendingWait> waits;  // by request id
   std::unordered_map<uint64_t, Subscription> subs;  // by subscription id (= request id)

@@ -184,7 +184,7 @@ void Loop::Reject(int fd, const std::string& peer) {
 void Loop::OnReadable(Connection& c) {
   size_t total = 0;
   bool progressed = false;
-  while (total < kReadBytesPerEvent && CanParse(c)) {
+  while (total < kReadBytesPerEvent && CanRead(c)) {
     ssize_t n = ::recv(c.fd(), scratch_.data(), scratch_.size(), 0);
     if (n == 0) {
       Close(c, "");
@@ -213,6 +213,7 @@ void Loop::OnReadable(Connection& c) {
       c.CompactIn();
     }
     if (!Find(c.id())) return;  // closed while parsing
+    Account(c);
     // A short read drained the socket: skip the recv that would only say EAGAIN (epoll is
     // level-triggered and reports the socket again when more arrives).
     if (static_cast<size_t>(n) < scratch_.size()) break;
@@ -224,6 +225,25 @@ bool Loop::CanParse(const Connection& c) const {
   return !c.closing && c.kill_reason.empty() && !shutting_down_ &&
          c.inflight < core_->config.inflight_requests_max &&
          c.OutPending() < core_->config.output_buffer_bytes_max / 2;
+}
+
+bool Loop::CanRead(const Connection& c) const {
+  if (!CanParse(c)) return false;
+  return c.buffered_counted == 0 || core_->buffered_bytes.load(std::memory_order_relaxed) <
+                                        static_cast<int64_t>(core_->config.buffers_bytes_max);
+}
+
+void Loop::Account(Connection& c) {
+  // A buffer counts with its capacity (what it occupies) while it holds bytes to parse or
+  // send. Empty buffers are not counted: a connection paused by the budget always holds
+  // something that the frame deadline, the send stall or a completion will release.
+  const size_t in = c.in.size() > c.in_parsed ? c.in.capacity() : 0;
+  const size_t out = c.OutPending() > 0 ? c.out.capacity() : 0;
+  const int64_t held = static_cast<int64_t>(in + out);
+  if (held != c.buffered_counted) {
+    core_->buffered_bytes.fetch_add(held - c.buffered_counted, std::memory_order_relaxed);
+    c.buffered_counted = held;
+  }
 }
 
 size_t Loop::Parse(Connection& c, const char* data, size_t size) {
@@ -281,8 +301,9 @@ void Loop::Resume(Connection& c) {
 }
 
 void Loop::UpdateInterest(Connection& c) {
+  Account(c);
   uint32_t want = 0;
-  if (CanParse(c)) want |= EPOLLIN;
+  if (CanRead(c)) want |= EPOLLIN;
   if (c.OutPending() > 0) want |= EPOLLOUT;
   if (c.registered && c.epoll_events == want) return;
   epoll_event ev{};
@@ -340,6 +361,7 @@ void Loop::Close(Connection& c, std::string_view reason) {
   if (!reason.empty()) core_->Log("closing connection " + c.peer() + ": " + std::string(reason));
   dispatcher_.Forget(c);
   epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd(), nullptr);
+  core_->buffered_bytes.fetch_sub(c.buffered_counted, std::memory_order_relaxed);
   core_->connections.fetch_sub(1);
   ServerStats::Inc(stats_.connections_open, static_cast<uint64_t>(-1));
   conns_.erase(c.id());
@@ -371,6 +393,7 @@ void Loop::Sweep(int64_t now) {
   std::vector<std::pair<Connection*, std::string>> victims;
   for (auto& [id, conn] : conns_) {
     Connection& c = *conn;
+    UpdateInterest(c);  // reading resumes once the buffer budget allows it again
     if (c.frame_start_ms && now - c.frame_start_ms > static_cast<int64_t>(cfg.frame_deadline_ms)) {
       victims.emplace_back(&c, "frame not completed within frame-deadline-ms");
     } else if (c.OutPending() > 0 &&

@@ -69,6 +69,10 @@ class Loop {
   size_t Parse(Connection& conn, const char* data, size_t size);
   void AfterInput(Connection& conn, bool progressed);
   bool CanParse(const Connection& conn) const;
+  // CanParse, and the server-wide buffer budget allows reading more from this connection.
+  bool CanRead(const Connection& conn) const;
+  // Brings conn's share of ServerCore::buffered_bytes up to date.
+  void Account(Connection& conn);
   void Flush(Connection& conn);
   void FlushDirty();
   void UpdateInterest(Connection& conn);

@@ -70,6 +70,9 @@ Status ValidateServerConfig(const ServerConfig& c) {
   if (c.connections_max == 0 || c.inflight_requests_max == 0) {
     return Status::InvalidArgument("connections-max and inflight-requests-max must be > 0");
   }
+  if (c.buffers_bytes_max < c.frame_body_bytes_max) {
+    return Status::InvalidArgument("buffers-bytes-max must be >= frame-body-bytes-max");
+  }
   if (c.output_buffer_bytes_max < c.frame_body_bytes_max) {
     return Status::InvalidArgument("output-buffer-bytes-max must be >= frame-body-bytes-max");
   }

@@ -45,6 +45,8 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   std::vector<std::unique_ptr<Loop>> loops;
   int listen_fd = -1;
   std::atomic<uint32_t> connections{0};
+  // Bytes held by all connections in partial input and queued output (Loop::Account).
+  std::atomic<int64_t> buffered_bytes{0};
   std::atomic<bool> stopping{false};
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };

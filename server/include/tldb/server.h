@@ -53,6 +53,12 @@ struct ServerConfig {
   // Bytes queued for a client that does not read. Past this it is disconnected (SLOW_CONSUMER)
   // instead of growing memory. 64 MiB: sixteen maximum-size frames.
   uint64_t output_buffer_bytes_max = 64ull << 20;
+  // Bytes all connections together may hold in partly received frames and queued output.
+  // Above it, the loops stop reading from every connection that holds any (the frame deadline
+  // keeps running, so half-sent frames still time out). Each limit above bounds one
+  // connection; this bounds their sum, which would otherwise reach connections_max times the
+  // frame limit (40 GiB by default). 1 GiB; a connection can still add one 64 KiB read chunk.
+  uint64_t buffers_bytes_max = 1ull << 30;
   // A connection whose queued output makes no progress for this long is disconnected.
   uint64_t send_stall_ms = 30'000;
   // A connection with no request, no in-flight work and no subscription for this long is

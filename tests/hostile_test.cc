@@ -1,0 +1,398 @@
+// Server-level fault suites against a real tldb-server process (short versions; the long ones
+// are `tldb-faults` runs, see docs/reliability.md):
+// - ServerKillTest: SIGKILL under load on the io_uring and POSIX backends, checked against the
+//   clients' ledger (tools/faults/kill_run.h).
+// - DiskFullTest: a real ENOSPC on a size-capped tmpfs (skipped when mounting is refused), and
+//   the same through the simulated file system's capacity with an in-process server.
+// - HostileClientTest: each hostile client case (tools/faults/hostile_cases.h) against one
+//   server: the server stays up, answers the documented errors, other clients keep working and
+//   its memory stays bounded.
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "disk_full_run.h"
+#include "hostile_cases.h"
+#include "io/sim_file_system.h"
+#include "kill_run.h"
+#include "raw_conn.h"
+#include "server_process.h"
+#include "server_test_util.h"
+#include "tldb/client.h"
+#include "tldb/server.h"
+
+namespace tldb::faults {
+namespace {
+
+using std::chrono::milliseconds;
+using tldb::testing::TempDir;
+
+void Print(const std::string& line) {
+  std::printf("[ report   ] %s\n", line.c_str());
+}
+
+// ---- the ledger check itself: every kind of violation is reported ----
+
+Message Msg(Seq seq, std::string id, std::string payload) {
+  Message m;
+  m.seq = seq;
+  m.client_msg_id = std::move(id);
+  m.payload = std::move(payload);
+  return m;
+}
+
+TEST(LedgerTest, AcceptsAConsistentStoreAndReportsEachViolation) {
+  Ledger l;
+  l.Sent(0, "t", "a", "pa");
+  l.Sent(0, "t", "b", "pb");
+  l.Sent(1, "t", "c", "pc");  // never acknowledged: may or may not be stored
+  l.Acked("t", "a", 1);
+  l.Acked("t", "b", 2);
+  l.Acked("t", "b", 2);  // a deduplicated retry
+  l.Seen("t", "b", 2);
+  const StoredTimelines good = {{"t", {Msg(1, "a", "pa"), Msg(2, "b", "pb"), Msg(3, "c", "pc")}}};
+  EXPECT_TRUE(l.Check(good).empty());
+  EXPECT_TRUE(l.Check({{"t", {Msg(1, "a", "pa"), Msg(2, "b", "pb")}}}).empty());
+
+  auto violations = [&](StoredTimelines s) { return l.Check(s).size(); };
+  EXPECT_GE(violations({{"t", {Msg(1, "a", "pa")}}}), 1u);                     // ack lost
+  EXPECT_GE(violations({{"t", {Msg(1, "a", "pa"), Msg(3, "b", "pb")}}}), 1u);  // gap
+  EXPECT_GE(violations({{"t", {Msg(1, "a", "pa"), Msg(2, "b", "pX")}}}), 1u);  // payload
+  EXPECT_GE(violations({{"t", {Msg(1, "a", "pa"), Msg(2, "b", "pb"), Msg(3, "b", "pb")}}}),
+            1u);  // stored twice
+  EXPECT_GE(violations({{"t", {Msg(1, "a", "pa"), Msg(2, "b", "pb"), Msg(3, "z", "pz")}}}),
+            1u);                                                                 // never sent
+  EXPECT_GE(violations({{"t", {Msg(1, "b", "pb"), Msg(2, "a", "pa")}}}), 1u);    // acked seqs moved
+  EXPECT_GE(violations({{"u", {Msg(1, "a", "pa")}}, {"t", good.at("t")}}), 1u);  // unknown tl
+  Ledger order;
+  order.Sent(0, "t", "x", "px");
+  order.Sent(0, "t", "y", "py");
+  order.Acked("t", "x", 2);
+  order.Acked("t", "y", 1);
+  EXPECT_GE(order.Check({{"t", {Msg(1, "y", "py"), Msg(2, "x", "px")}}}).size(), 1u);
+  Ledger seen;
+  seen.Sent(0, "t", "s", "ps");
+  seen.Seen("t", "s", 1);
+  EXPECT_GE(seen.Check({}).size(), 1u);  // a message a reader saw is gone
+}
+
+// ---- kill -9 under load ----
+
+class ServerKillTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ServerKillTest, AcknowledgedAppendsSurviveKills) {
+  TempDir dir;
+  KillRunOptions o;
+  o.server_binary = TLDB_SERVER_PATH;
+  o.data_dir = dir.path() + "/data";
+  o.io_backend = GetParam();
+  o.writers = 3;
+  o.kills = 3;
+  o.kill_after_min_ms = 150;
+  o.kill_after_max_ms = 400;
+  o.seed = 7;
+  auto r = RunKillSuite(o);
+  if (!r.ok() && std::string(GetParam()) == "uring") {
+    GTEST_SKIP() << "io_uring server did not run: " << r.status().ToString();
+  }
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  Print(r->ToString());
+  EXPECT_EQ(r->io_backend, GetParam());
+  EXPECT_EQ(r->kills, 3u);
+  EXPECT_GT(r->acked, 20u) << "the writers made no progress between kills";
+  EXPECT_GE(r->stored, r->acked);
+  for (const auto& v : r->violations) ADD_FAILURE() << v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ServerKillTest, ::testing::Values("uring", "posix"));
+
+// ---- disk full ----
+
+// A size-capped tmpfs mounted for the test's lifetime (mounted() false when refused).
+class SmallTmpfs {
+ public:
+  explicit SmallTmpfs(uint64_t bytes) {
+    const std::string opts = "size=" + std::to_string(bytes);
+    if (::mount("tmpfs", dir_.path().c_str(), "tmpfs", 0, opts.c_str()) == 0) {
+      mounted_ = true;
+    } else {
+      error_ = std::strerror(errno);
+    }
+  }
+  ~SmallTmpfs() {
+    if (mounted_) ::umount2(dir_.path().c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& error() const { return error_; }
+  const std::string& path() const { return dir_.path(); }
+
+ private:
+  TempDir dir_;
+  bool mounted_ = false;
+  std::string error_;
+};
+
+TEST(DiskFullTest, RealEnospcFailsAppendsRetriablyAndLosesNothing) {
+  SmallTmpfs fs(16u << 20);
+  if (!fs.mounted()) {
+    GTEST_SKIP() << "mounting a tmpfs was refused (" << fs.error()
+                 << "): InjectedNoSpaceThroughTheServer covers the same path";
+  }
+  DiskFullOptions o;
+  o.server_binary = TLDB_SERVER_PATH;
+  o.dir = fs.path();
+  o.resume_timeout_ms = 500;
+  auto r = RunDiskFullSuite(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  Print(r->ToString());
+  EXPECT_GT(r->acked_before_full, 0u);
+  EXPECT_TRUE(r->error_is_no_space) << r->full_error;
+  EXPECT_TRUE(r->retries_fail_alike);
+  EXPECT_TRUE(r->reads_ok_while_full);
+  EXPECT_TRUE(r->server_alive_throughout);
+  EXPECT_TRUE(r->resumed_without_restart || r->restart_resume_ms >= 0);
+  EXPECT_EQ(r->acked_after_resume, 50u);
+  for (const auto& v : r->violations) ADD_FAILURE() << v;
+}
+
+// Engine limitation found by this suite (not fixed here: engine/ is being changed by another
+// engineer): a failed write makes the namespace log read-only for good
+// (engine/src/store/namespace_log.h, sticky_), so after ENOSPC appends only resume once the
+// server is restarted, even though space was freed. The issue asks for appends to resume once
+// space is freed. Enable this test when the engine retries writes after NoSpace.
+TEST(DiskFullTest, DISABLED_AppendsResumeOnceSpaceIsFreedWithoutRestart) {
+  SmallTmpfs fs(16u << 20);
+  if (!fs.mounted()) GTEST_SKIP() << "mounting a tmpfs was refused (" << fs.error() << ")";
+  DiskFullOptions o;
+  o.server_binary = TLDB_SERVER_PATH;
+  o.dir = fs.path();
+  o.resume_timeout_ms = 2'000;
+  o.restart_if_stuck = false;
+  auto r = RunDiskFullSuite(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->resumed_without_restart) << r->ToString();
+  EXPECT_TRUE(r->violations.empty());
+}
+
+// The fallback where mounting is refused: NoSpace injected through the simulated file
+// system's capacity, under an in-process server.
+TEST(DiskFullTest, InjectedNoSpaceThroughTheServer) {
+  auto sim = std::make_shared<SimFileSystem>();
+  Options dbo;
+  dbo.file_system = sim;
+  auto open = [&] {
+    auto db = Db::Open("/data", dbo);
+    EXPECT_TRUE(db.ok()) << db.status().ToString();
+    return std::move(db).value();
+  };
+  auto db = open();
+  ServerConfig cfg;
+  cfg.listen = "127.0.0.1:0";
+  cfg.threads = 1;
+  cfg.log = [](std::string_view) {};
+  auto server = std::move(Server::Start(db.get(), cfg).value());
+  const std::string address = "127.0.0.1:" + std::to_string(server->port());
+  auto c = std::move(Client::Connect(FaultClientOptions(address)).value());
+  NamespaceOptions no;
+  no.segment_bytes_max = 64u << 10;
+  ASSERT_TRUE(c->CreateNamespace("df", no).ok());
+  Ledger ledger;
+  const std::string payload(1'000, 'p');
+  sim->SetCapacityBytes(sim->TotalBytes() + (200u << 10));
+  Status failed;
+  int n = 0;
+  for (; n < 10'000 && failed.ok(); ++n) {
+    const std::string id = "m" + std::to_string(n);
+    ledger.Sent(0, "t", id, payload + id);
+    auto r = c->Append("df", "t", payload + id, {.client_msg_id = id});
+    if (r.ok()) ledger.Acked("t", id, r->seq);
+    failed = r.status();
+  }
+  EXPECT_EQ(failed.code(), Status::Code::kNoSpace) << failed.ToString();
+  auto back = ReadBack(*c, "df", {"t"});  // reads keep working
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(ledger.Check(*back).empty());
+  sim->SetCapacityBytes(0);  // space freed; the engine keeps the log read-only until reopened
+  c.reset();
+  server->Stop();
+  server.reset();
+  (void)db->Close();
+  db = open();
+  cfg.listen = address;
+  server = std::move(Server::Start(db.get(), cfg).value());
+  c = std::move(Client::Connect(FaultClientOptions(address)).value());
+  const std::string id = "m" + std::to_string(n - 1);  // the failed one, retried
+  auto r = c->Append("df", "t", payload + id, {.client_msg_id = id});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ledger.Acked("t", id, r->seq);
+  back = ReadBack(*c, "df", {"t"});
+  ASSERT_TRUE(back.ok());
+  for (const auto& v : ledger.Check(*back)) ADD_FAILURE() << v;
+  c.reset();
+  server->Stop();
+}
+
+// ---- regression: the send-stall clock of a connection that was quiet ----
+
+// Found by hostile-bench (the probe connection was dropped): the send-stall check compared
+// with the last time output *shrank*, so a connection quiet for longer than send-stall-ms
+// whose next response was queued in a loop iteration that also ran the 100 ms sweep was
+// closed without a word. WAITs expiring spread over 200 ms make such iterations certain.
+TEST(ServerRegressionTest, QuietConnectionIsNotTakenForAStalledOne) {
+  ServerConfig cfg;
+  cfg.threads = 1;
+  cfg.send_stall_ms = 200;
+  tldb::testing::TestServer server(cfg);
+  constexpr int kConns = 400;
+  std::vector<std::unique_ptr<RawConn>> conns;
+  for (int i = 0; i < kConns; ++i) {
+    conns.push_back(std::make_unique<RawConn>(server.port()));
+    ASSERT_TRUE(conns.back()->Hello(""));
+  }
+  for (int i = 0; i < kConns; ++i) {  // quiet for 1 s, then answered when the WAIT expires
+    proto::WaitRequest w{"store", "quiet", 0, 1'000u + static_cast<uint32_t>(i) / 2};
+    ASSERT_TRUE(conns[i]->SendMsg(proto::Op::kWait, 7, w));
+  }
+  int answered = 0;
+  for (auto& c : conns) {
+    auto f = c->ReadFrame(5'000);
+    answered += f && f->header.request_id == 7 && !f->error();
+  }
+  EXPECT_EQ(answered, kConns) << "connections closed although the client was reading";
+}
+
+// ---- hostile clients ----
+
+// One real server for every hostile case (started once per test process).
+class HostileClientTest : public ::testing::TestWithParam<int> {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    ServerProcessOptions so;
+    so.binary = TLDB_SERVER_PATH;
+    so.data_dir = dir_->path() + "/data";
+    so.extra_args = HostileServerArgs();
+    so.extra_args.insert(so.extra_args.end(), {"--threads", "2"});
+    server_ = new ServerProcess(so);
+    ASSERT_TRUE(server_->Start().ok());
+    ASSERT_TRUE(PrepareHostileTarget(server_->address()).ok());
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete dir_;
+  }
+  // A well-behaved client's round trip: a sync append and a latest-20 read.
+  static ::testing::AssertionResult GoodClientWorks() {
+    ClientOptions co = FaultClientOptions(server_->address());
+    co.token = kHostileAdminToken;
+    auto c = Client::Connect(co);
+    if (!c.ok()) return ::testing::AssertionFailure() << c.status().ToString();
+    auto a = (*c)->Append(kHostileOpenNs, "good", "hello");
+    if (!a.ok()) return ::testing::AssertionFailure() << a.status().ToString();
+    auto l = (*c)->Latest(kHostileOpenNs, "chat", 20);
+    if (!l.ok() || l->size() != 20) return ::testing::AssertionFailure() << "latest-20 failed";
+    return ::testing::AssertionSuccess();
+  }
+  static TempDir* dir_;
+  static ServerProcess* server_;
+};
+TempDir* HostileClientTest::dir_ = nullptr;
+ServerProcess* HostileClientTest::server_ = nullptr;
+
+// Server RSS may grow by at most this much under one case: the 32 MiB server-wide buffer
+// budget (--buffers-bytes-max), one 64 KiB read chunk per connection beyond it, 2,000 idle
+// connections at a few KiB each, and allocator slack. Without the budget, the large
+// half-sent frames alone took +173 MiB.
+constexpr uint64_t kRssGrowthMaxKib = 64u << 10;
+// All cases at once: the 32 MiB budget is shared, but each case's own state (2,000 idle
+// connections, 140 connections each holding up to one 64 KiB read chunk beyond the budget,
+// allocator arenas of both loops) adds up; measured +46 to +55 MiB.
+constexpr uint64_t kRssGrowthAllAtOnceMaxKib = 96u << 10;
+
+// The server binary is built with the tests' flags: under AddressSanitizer its RSS is not a
+// measure of what it holds.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitizedServer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kSanitizedServer = true;
+#else
+constexpr bool kSanitizedServer = false;
+#endif
+#else
+constexpr bool kSanitizedServer = false;
+#endif
+
+// Runs `cases` for run_ms with a good client working meanwhile; checks the outcomes.
+void RunCases(ServerProcess& server, const std::vector<HostileCase>& cases, uint32_t run_ms,
+              uint64_t rss_growth_max_kib = kRssGrowthMaxKib) {
+  ASSERT_TRUE(server.Alive());
+  const uint64_t rss_before = server.RssKib();
+  std::atomic<bool> stop{false};
+  std::vector<std::unique_ptr<HostileOutcome>> outcomes;
+  std::vector<std::thread> loads;
+  for (const auto& hc : cases) {
+    outcomes.push_back(std::make_unique<HostileOutcome>());
+    loads.emplace_back(
+        [&, run = hc.run, out = outcomes.back().get()] { run(server.port(), stop, out); });
+  }
+  uint64_t rss_peak = rss_before;
+  const auto end = std::chrono::steady_clock::now() + milliseconds(run_ms);
+  uint32_t good_rounds = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    rss_peak = std::max(rss_peak, server.RssKib());
+    ClientOptions co = FaultClientOptions(server.address());
+    co.token = kHostileAdminToken;
+    auto c = Client::Connect(co);
+    ASSERT_TRUE(c.ok()) << "a good client could not connect: " << c.status().ToString();
+    ASSERT_TRUE((*c)->Append(kHostileOpenNs, "good", "x").ok());
+    good_rounds++;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  stop = true;
+  for (auto& t : loads) t.join();
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const auto& out = *outcomes[i];
+    Print(cases[i].name + ": " + std::to_string(out.as_expected) + " of " +
+          std::to_string(out.rounds) + " rounds as expected (" + cases[i].expectation +
+          "); server RSS " + std::to_string(rss_before / 1024) + " -> peak " +
+          std::to_string(rss_peak / 1024) + " MiB");
+    EXPECT_GT(out.rounds, 0u) << cases[i].name;
+    EXPECT_EQ(out.as_expected, out.rounds) << cases[i].name;
+    for (const auto& d : out.Deviations()) ADD_FAILURE() << cases[i].name << ": " << d;
+  }
+  EXPECT_GT(good_rounds, 0u);
+  EXPECT_TRUE(server.Alive()) << "the server died";
+  if (!kSanitizedServer) {  // ASan's quarantine keeps freed buffers resident: RSS means little
+    EXPECT_LE(rss_peak, rss_before + rss_growth_max_kib) << "server memory grew without bound";
+  }
+}
+
+TEST_P(HostileClientTest, ServerStaysUpAnswersCorrectlyAndBoundsMemory) {
+  const auto cases = HostileCases({.idle_connections = 2'000, .slowloris_connections = 100});
+  const auto& hc = cases.at(static_cast<size_t>(GetParam()));
+  RunCases(*server_, {hc}, 1'500);
+  EXPECT_TRUE(GoodClientWorks());
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, HostileClientTest, ::testing::Range(0, 9),
+                         [](const ::testing::TestParamInfo<int>& p) {
+                           std::string n = HostileCases({}).at(p.param).name;
+                           for (auto& ch : n) {
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           }
+                           return n;
+                         });
+
+TEST_F(HostileClientTest, AllCasesAtOnce) {
+  RunCases(*server_, HostileCases({.idle_connections = 2'000, .slowloris_connections = 100}), 2'000,
+           kRssGrowthAllAtOnceMaxKib);
+  EXPECT_TRUE(GoodClientWorks());
+}
+
+}  // namespace
+}  // namespace tldb::faults

@@ -1,0 +1,157 @@
+#include "hostile_bench.h"
+
+#include <chrono>
+#include <thread>
+
+#include "kill_run.h"
+#include "server_process.h"
+#include "tldb/client.h"
+
+namespace tldb::faults {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+double UsSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+}
+
+// Probes for probe_ms while sampling the server's RSS; fills the latency fields of `row`.
+Status Probe(Client& c, ServerProcess& server, uint32_t probe_ms, HostileBenchRow* row) {
+  std::vector<double> appends, reads;
+  Status failure;
+  std::atomic<bool> done{false};
+  std::thread probe([&] {
+    const auto end = Clock::now() + milliseconds(probe_ms);
+    while (Clock::now() < end) {
+      auto t0 = Clock::now();
+      auto a =
+          c.Append(kHostileOpenNs, "probe", "probe message", {.durability = Durability::kSync});
+      appends.push_back(UsSince(t0));
+      t0 = Clock::now();
+      auto r = c.Latest(kHostileOpenNs, "chat", 20);
+      reads.push_back(UsSince(t0));
+      if (!a.ok() || !r.ok()) {
+        failure = a.ok() ? r.status() : a.status();
+        break;
+      }
+    }
+    done = true;
+  });
+  while (!done) {
+    row->rss_peak_kib = std::max(row->rss_peak_kib, server.RssKib());
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  probe.join();
+  row->probes = appends.size();
+  row->append_p50_us = Percentile(appends, 0.50);
+  row->append_p99_us = Percentile(appends, 0.99);
+  row->read_p50_us = Percentile(reads, 0.50);
+  row->read_p99_us = Percentile(reads, 0.99);
+  row->server_alive = server.Alive();
+  return failure;
+}
+
+// Runs `cases` in threads, probes meanwhile, stops them.
+Result<HostileBenchRow> MeasureUnder(const std::string& name, std::vector<HostileCase> cases,
+                                     Client& probe, ServerProcess& server,
+                                     const HostileBenchOptions& o) {
+  HostileBenchRow row;
+  row.name = name;
+  std::atomic<bool> stop{false};
+  std::vector<std::unique_ptr<HostileOutcome>> outcomes;
+  std::vector<std::thread> loads;
+  for (auto& hc : cases) {
+    outcomes.push_back(std::make_unique<HostileOutcome>());
+    loads.emplace_back(
+        [&, run = hc.run, out = outcomes.back().get()] { run(server.port(), stop, out); });
+  }
+  if (!cases.empty()) std::this_thread::sleep_for(milliseconds(o.warmup_ms));
+  Status s = Probe(probe, server, o.probe_ms, &row);
+  stop = true;
+  for (auto& t : loads) t.join();
+  for (auto& out : outcomes) {
+    row.rounds += out->rounds;
+    row.as_expected += out->as_expected;
+    for (auto& d : out->Deviations()) row.deviations.push_back(d);
+  }
+  if (!s.ok()) return s;
+  return row;
+}
+
+double Median(std::vector<double> v) {
+  return Percentile(std::move(v), 0.5);
+}
+
+// `repeats` pairs of (idle, loaded) measurements folded into one row of medians.
+Result<HostileBenchRow> MeasurePaired(const std::string& name, const std::vector<HostileCase>& load,
+                                      Client& probe, ServerProcess& server,
+                                      const HostileBenchOptions& o) {
+  HostileBenchRow row;
+  row.name = name;
+  std::vector<double> a50, a99, r50, r99, ia99, ir99, aratio, rratio;
+  for (uint32_t rep = 0; rep < std::max(1u, o.repeats); ++rep) {
+    auto idle = MeasureUnder("idle", {}, probe, server, o);
+    if (!idle.ok()) return idle.status();
+    auto loaded = MeasureUnder(name, load, probe, server, o);
+    if (!loaded.ok()) return loaded.status();
+    a50.push_back(loaded->append_p50_us);
+    a99.push_back(loaded->append_p99_us);
+    r50.push_back(loaded->read_p50_us);
+    r99.push_back(loaded->read_p99_us);
+    ia99.push_back(idle->append_p99_us);
+    ir99.push_back(idle->read_p99_us);
+    aratio.push_back(loaded->append_p99_us / idle->append_p99_us);
+    rratio.push_back(loaded->read_p99_us / idle->read_p99_us);
+    row.probes += loaded->probes;
+    row.rss_peak_kib = std::max(row.rss_peak_kib, loaded->rss_peak_kib);
+    row.rounds += loaded->rounds;
+    row.as_expected += loaded->as_expected;
+    row.server_alive = row.server_alive && loaded->server_alive;
+    for (auto& d : loaded->deviations) row.deviations.push_back(d);
+  }
+  row.append_p50_us = Median(a50);
+  row.append_p99_us = Median(a99);
+  row.read_p50_us = Median(r50);
+  row.read_p99_us = Median(r99);
+  row.idle_append_p99_us = Median(ia99);
+  row.idle_read_p99_us = Median(ir99);
+  row.append_p99_ratio = Median(aratio);
+  row.read_p99_ratio = Median(rratio);
+  return row;
+}
+
+}  // namespace
+
+Result<std::vector<HostileBenchRow>> RunHostileBench(const HostileBenchOptions& o) {
+  ServerProcessOptions so;
+  so.binary = o.server_binary;
+  so.data_dir = o.data_dir;
+  so.extra_args = HostileServerArgs();
+  so.extra_args.insert(so.extra_args.end(), {"--io-backend", o.io_backend});
+  so.log_path = o.server_log;
+  ServerProcess server(so);
+  if (auto s = server.Start(); !s.ok()) return s;
+  if (auto s = PrepareHostileTarget(server.address()); !s.ok()) return s;
+  ClientOptions co = FaultClientOptions(server.address());
+  co.token = kHostileAdminToken;
+  auto probe = Client::Connect(co);
+  if (!probe.ok()) return probe.status();
+
+  std::vector<HostileBenchRow> rows;
+  const auto cases = HostileCases(o.cases);
+  std::vector<std::pair<std::string, std::vector<HostileCase>>> runs;
+  for (const auto& hc : cases) runs.push_back({hc.name, {hc}});
+  runs.push_back({"all at once", cases});
+  for (const auto& [name, load] : runs) {
+    auto row = MeasurePaired(name, load, **probe, server, o);
+    if (!row.ok()) return row.status();
+    rows.push_back(*row);
+  }
+  (void)server.Stop();
+  return rows;
+}
+
+}  // namespace tldb::faults

@@ -1,0 +1,47 @@
+// RunHostileBench: a well-behaved client's latency while each hostile case runs (the "p99
+// within 2x of idle" figure of docs/reliability.md).
+//
+// Contract: starts tldb-server (HostileServerArgs) on `data_dir`, prepares the target, then
+// measures one probe client that alternates a sync APPEND and a latest-20 read for probe_ms
+// with each hostile case running (after a warm-up of warmup_ms), then with all of them at once.
+// Each loaded measurement is paired with an idle one taken just before it (the machine is
+// shared, so its background load drifts), `repeats` times; a row reports the medians over the
+// repeats of the loaded p50/p99, of the paired idle p99 and of the loaded/idle p99 ratio. The
+// server's RSS is sampled every 50 ms (the row keeps the peak).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hostile_cases.h"
+#include "tldb/status.h"
+
+namespace tldb::faults {
+
+struct HostileBenchOptions {
+  std::string server_binary;
+  std::string data_dir;
+  std::string io_backend = "auto";
+  uint32_t probe_ms = 3'000;
+  uint32_t warmup_ms = 500;
+  uint32_t repeats = 3;
+  HostileCaseOptions cases{.idle_connections = 5'000, .slowloris_connections = 200};
+  std::string server_log;
+};
+
+struct HostileBenchRow {
+  std::string name;
+  uint64_t probes = 0;
+  double append_p50_us = 0, append_p99_us = 0, read_p50_us = 0, read_p99_us = 0;
+  double idle_append_p99_us = 0, idle_read_p99_us = 0;  // the paired idle measurements
+  double append_p99_ratio = 0, read_p99_ratio = 0;      // loaded / paired idle
+  uint64_t rss_peak_kib = 0;
+  uint64_t rounds = 0, as_expected = 0;  // of the hostile load(s)
+  bool server_alive = true;
+  std::vector<std::string> deviations;  // the hostile rounds that did not go as expected
+};
+
+Result<std::vector<HostileBenchRow>> RunHostileBench(const HostileBenchOptions& options);
+
+}  // namespace tldb::faults

@@ -1,0 +1,121 @@
+// tldb-faults: server-level fault suites against a real tldb-server process (docs/reliability.md).
+//
+//   tldb-faults kill --io-backend uring --kills 20 --duration-s 60      kill -9 under load
+//   tldb-faults disk-full --dir /mnt/small                               ENOSPC (dir: small fs)
+//   tldb-faults hostile-bench                                            p99 under hostile clients
+//
+// A thin main: the suites are library calls (tools/faults/*.h) that tests/hostile_test.cc drives.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+
+#include "disk_full_run.h"
+#include "hostile_bench.h"
+#include "kill_run.h"
+
+namespace {
+
+std::string TempDataDir(const std::string& given) {
+  if (!given.empty()) return given;
+  char tmpl[] = "/tmp/tldb_faults_XXXXXX";
+  return mkdtemp(tmpl);
+}
+
+int Fail(const tldb::Status& s) {
+  std::fprintf(stderr, "tldb-faults: %s\n", s.ToString().c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tldb-faults: server-level fault suites (docs/reliability.md)"};
+  app.require_subcommand(1);
+  std::string server_bin = TLDB_SERVER_PATH, data_dir, backend = "auto", log;
+  app.add_option("--server-bin", server_bin, "tldb-server binary")->capture_default_str();
+  app.add_option("--io-backend", backend, "auto, uring or posix")->capture_default_str();
+  app.add_option("--server-log", log, "Append the server's stderr here");
+
+  tldb::faults::KillRunOptions ko;
+  uint64_t duration_s = 0;
+  auto* kill = app.add_subcommand("kill", "SIGKILL the server under load, check the ledger");
+  kill->add_option("--data-dir", data_dir, "Data directory (default: a new /tmp dir, removed)");
+  kill->add_option("--kills", ko.kills, "Kills under load")->capture_default_str();
+  kill->add_option("--duration-s", duration_s, "Stop killing after this long (0: no bound)");
+  kill->add_option("--writers", ko.writers, "Client threads")->capture_default_str();
+  kill->add_option("--timelines", ko.timelines, "Timelines written")->capture_default_str();
+  kill->add_option("--kill-after-min-ms", ko.kill_after_min_ms)->capture_default_str();
+  kill->add_option("--kill-after-max-ms", ko.kill_after_max_ms)->capture_default_str();
+  kill->add_option("--seed", ko.seed)->capture_default_str();
+
+  tldb::faults::DiskFullOptions dfo;
+  auto* disk = app.add_subcommand("disk-full", "Fill a small filesystem under the server");
+  disk->add_option("--dir", dfo.dir, "A directory on a small filesystem of its own")->required();
+  disk->add_option("--leave-bytes", dfo.leave_bytes, "Free bytes left by the filler")
+      ->capture_default_str();
+
+  tldb::faults::HostileBenchOptions hbo;
+  auto* hostile = app.add_subcommand("hostile-bench", "Probe latency under hostile clients");
+  hostile->add_option("--data-dir", data_dir, "Data directory (default: a new /tmp dir)");
+  hostile->add_option("--probe-ms", hbo.probe_ms)->capture_default_str();
+  hostile->add_option("--repeats", hbo.repeats, "Idle/loaded pairs per case (medians)")
+      ->capture_default_str();
+  hostile->add_option("--idle-connections", hbo.cases.idle_connections)->capture_default_str();
+  hostile
+      ->add_option("--round-pause-us", hbo.cases.round_pause_us,
+                   "Pause of each hostile load between rounds (0: flat out)")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  const bool own_dir = data_dir.empty();
+  data_dir = TempDataDir(data_dir);
+  int rc = 0;
+  if (kill->parsed()) {
+    ko.server_binary = server_bin;
+    ko.data_dir = data_dir;
+    ko.io_backend = backend;
+    ko.duration_ms = duration_s * 1'000;
+    ko.server_log = log;
+    ko.progress = [](const std::string& line) { std::printf("%s\n", line.c_str()); };
+    auto r = tldb::faults::RunKillSuite(ko);
+    if (!r.ok()) return Fail(r.status());
+    std::printf("%s\n", r->ToString().c_str());
+    for (const auto& v : r->violations) std::printf("VIOLATION: %s\n", v.c_str());
+    rc = r->violations.empty() ? 0 : 1;
+  } else if (disk->parsed()) {
+    dfo.server_binary = server_bin;
+    dfo.io_backend = backend;
+    dfo.server_log = log;
+    auto r = tldb::faults::RunDiskFullSuite(dfo);
+    if (!r.ok()) return Fail(r.status());
+    std::printf("%s\n", r->ToString().c_str());
+    for (const auto& v : r->violations) std::printf("VIOLATION: %s\n", v.c_str());
+    rc = r->violations.empty() && r->reads_ok_while_full && r->server_alive_throughout ? 0 : 1;
+  } else if (hostile->parsed()) {
+    hbo.server_binary = server_bin;
+    hbo.data_dir = data_dir;
+    hbo.io_backend = backend;
+    hbo.server_log = log;
+    auto rows = tldb::faults::RunHostileBench(hbo);
+    if (!rows.ok()) return Fail(rows.status());
+    std::printf(
+        "| case | probes | append p50 / p99 µs | read p50 / p99 µs | paired idle p99 µs "
+        "(append / read) | p99 vs idle (append / read) | server RSS peak MiB | hostile rounds as "
+        "expected |\n|---|---|---|---|---|---|---|---|\n");
+    for (const auto& r : *rows) {
+      std::printf(
+          "| %s | %llu | %.0f / %.0f | %.0f / %.0f | %.0f / %.0f | %.2f× / %.2f× | %.1f | "
+          "%llu of %llu%s |\n",
+          r.name.c_str(), static_cast<unsigned long long>(r.probes), r.append_p50_us,
+          r.append_p99_us, r.read_p50_us, r.read_p99_us, r.idle_append_p99_us, r.idle_read_p99_us,
+          r.append_p99_ratio, r.read_p99_ratio, static_cast<double>(r.rss_peak_kib) / 1024.0,
+          static_cast<unsigned long long>(r.as_expected), static_cast<unsigned long long>(r.rounds),
+          r.server_alive ? "" : " SERVER DIED");
+    }
+    for (const auto& r : *rows) {
+      for (const auto& d : r.deviations) std::printf("%s: %s\n", r.name.c_str(), d.c_str());
+    }
+  }
+  if (own_dir) std::filesystem::remove_all(data_dir);
+  return rc;
+}

@@ -1,0 +1,68 @@
+// ServerProcess: a real tldb-server child process for fault suites (kill -9, disk full, hostile
+// clients).
+//
+// Contract:
+// - Start() spawns `binary --data-dir DIR --listen 127.0.0.1:PORT ARGS...` (posix_spawn, so it
+//   is safe from a multithreaded process) and returns once the server printed its "listening
+//   on" line. The first start may use port 0; every later start reuses the port it got, so
+//   clients configured with address() reconnect to the restarted server.
+// - Kill() sends SIGKILL and reaps the child; Stop() sends SIGTERM and returns the exit code
+//   (SIGKILL after the timeout). The destructor kills a child that is still running.
+// - The server's stderr goes to `log_path` (appended; /dev/null when empty).
+// - RssKib() reads VmRSS from /proc/<pid>/status (0 when not running).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tldb/status.h"
+
+namespace tldb::faults {
+
+struct ServerProcessOptions {
+  std::string binary;                   // path of tldb-server
+  std::string data_dir;                 // --data-dir
+  std::vector<std::string> extra_args;  // e.g. {"--io-backend", "posix"}
+  uint16_t port = 0;                    // 0: an ephemeral port on the first start
+  std::string log_path;                 // server stderr (appended); empty: /dev/null
+  uint32_t start_timeout_ms = 60'000;   // time allowed for recovery + listen
+};
+
+class ServerProcess {
+ public:
+  explicit ServerProcess(ServerProcessOptions options);
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  Status Start();
+  Status Kill();
+  // SIGTERM, then waits up to timeout_ms; returns the exit status (128+signal if killed).
+  Result<int> Stop(uint32_t timeout_ms = 10'000);
+  // True while the child has not exited (reaps it when it has).
+  bool Alive();
+  // The child's exit status once it exited (128+signal when killed by one), else -1.
+  int exit_status() const { return exit_status_; }
+
+  pid_t pid() const { return pid_; }
+  uint16_t port() const { return options_.port; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(options_.port); }
+  uint64_t RssKib() const;
+
+ private:
+  Status SpawnOnce();
+  Status ReadListeningLine(int fd);
+  void Reap(int status);
+
+  ServerProcessOptions options_;
+  pid_t pid_ = -1;
+  int exit_status_ = -1;
+};
+
+// VmRSS of any process in KiB (0 when unreadable).
+uint64_t ProcessRssKib(pid_t pid);
+
+}  // namespace tldb::faults
