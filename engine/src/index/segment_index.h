@@ -27,6 +27,11 @@ inline constexpr size_t kMutationBytes = 24;
 inline constexpr size_t kBlockBytes = 16;
 // An offsets[] slot whose message is gone (compaction dropped it): the SeqId is deleted.
 inline constexpr uint32_t kGapOffset = 0xffffffffu;
+}  // namespace index_format
+// The longest run of deleted SeqIds one index entry may carry as gaps (4 bytes each): 1Mi (4 MiB).
+// More consecutive recalls than that (instead of a trim) keep the segment from being compacted.
+inline constexpr uint64_t kIndexGapMax = 1u << 20;
+namespace index_format {
 inline constexpr size_t kEntryBytes = 40;
 inline constexpr size_t kDedupeBytes = 32;
 inline constexpr size_t kFooterBytes = 8;

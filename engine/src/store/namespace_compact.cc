@@ -344,7 +344,14 @@ class Compactor {
       std::vector<uint32_t> offs;
       const Seq first = t.offsets.front().first;
       for (const auto& [seq, off] : t.offsets) {
-        while (first + offs.size() < seq) offs.push_back(index_format::kGapOffset);
+        const Seq gap = seq - (first + offs.size());
+        if (gap > kIndexGapMax) {
+          return Status::NotSupported("timeline '" + std::string(key) + "' has " +
+                                      std::to_string(gap) +
+                                      " consecutive deleted SeqIds: more than one index entry "
+                                      "carries; trim it instead");
+        }
+        offs.insert(offs.end(), gap, index_format::kGapOffset);
         offs.push_back(off);
       }
       b.AddTimeline(key, KeyHash(key), first, t.last_ts, offs);

@@ -159,12 +159,18 @@ Status NamespaceLog::RebuildIndex(const SealedSegment& seg) {
   }
   for (auto& [key, a] : acc) {
     // A compaction output stores a fan-out with its first target, so other targets' SeqIds
-    // arrive out of order; and it skips deleted SeqIds, which become gaps.
+    // arrive out of order; and it skips deleted SeqIds, which become gaps. A segment written by
+    // appends holds consecutive SeqIds per timeline.
     std::sort(a.offsets.begin(), a.offsets.end());
     std::vector<uint32_t> offs;
     const Seq first = a.offsets.front().first;
     for (const auto& [seq, off] : a.offsets) {
-      while (first + offs.size() < seq) offs.push_back(index_format::kGapOffset);
+      const Seq gap = seq - (first + offs.size());
+      if (seq < first + offs.size() || (gap != 0 && !seg.compressed) || gap > kIndexGapMax) {
+        return Status::Corruption(name + ": timeline '" + key + "' has seq " + std::to_string(seq) +
+                                  " out of sequence");
+      }
+      offs.insert(offs.end(), gap, index_format::kGapOffset);
       offs.push_back(off);
     }
     b.AddTimeline(key, KeyHash(key), first, a.last_ts, offs);
