@@ -30,7 +30,7 @@ Status NamespaceLog::AssignMutation(AppendRequest* r, std::vector<Assigned>* ass
     case MutationKind::kRecall:
     case MutationKind::kEdit: {
       if (seq > last) return Status::NotFound(Quote(r->key) + " has no seq " + std::to_string(seq));
-      const Status s = LocateLive(id, seq, &base);
+      Status s = LocateLive(id, seq, &base);
       if (r->mutation == MutationKind::kRecall) {
         if (!s.ok() && s.code() != Status::Code::kDeleted) return s;
         noop = !s.ok();  // already deleted: a retried recall
