@@ -189,15 +189,15 @@ void Dispatcher::NsCreate(Connection& c, uint64_t id, std::string_view body) {
   auto keep = core.shared_from_this();
   uint64_t conn_id = c.id();
   int64_t start = NowUs();
-  auto task = [loop, keep, conn_id, id, start, op, name = std::string(req.name),
+  auto task = [loop, keep, conn_id, id, start, name = std::string(req.name),
                options = req.options] {
     Status s = keep->db->CreateNamespace(name, options);
     if (s.ok()) keep->Log("namespace created: " + name);
-    loop->Post([conn_id, id, start, op, s](Loop& l) {
+    loop->Post([conn_id, id, start, s](Loop& l) {
       Dispatcher& d = l.dispatcher();
       Connection* c = d.Completed(conn_id, start, /*append=*/true);
       if (!c) return;
-      if (!s.ok()) return d.Fail(*c, op, id, s);
+      if (!s.ok()) return d.Fail(*c, static_cast<uint8_t>(Op::kNsCreate), id, s);
       d.Empty(*c, Op::kNsCreate, id);
     });
   };

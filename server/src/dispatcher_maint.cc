@@ -64,7 +64,7 @@ void Dispatcher::MutateDone(uint64_t conn_id, uint64_t id, MutationKind kind, in
 }
 
 void Dispatcher::NsSetOptions(Connection& c, uint64_t id, std::string_view body) {
-  const uint8_t op = static_cast<uint8_t>(Op::kNsSetOptions);
+  uint8_t op = static_cast<uint8_t>(Op::kNsSetOptions);
   proto::NsSetOptionsRequest req;
   if (!proto::Decode(body, &req)) return Malformed(c, op, id);
   if (!CheckAdmin(c, op, id, req.name)) return;
