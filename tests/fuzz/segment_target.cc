@@ -47,6 +47,7 @@ Options SimOptions(std::shared_ptr<SimFileSystem> fs, bool salvage) {
   o.clock = std::make_shared<ManualClock>(kNow + 10'000'000);
   o.salvage = salvage;
   o.prezero = Options::Prezero::kInline;
+  o.background_maintenance = false;  // deterministic: no compaction or TTL thread
   return o;
 }
 

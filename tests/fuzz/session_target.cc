@@ -41,6 +41,7 @@ class TestServer {
  public:
   TestServer() {
     Options o;
+    o.background_maintenance = false;  // deterministic: no compaction or TTL thread
     o.file_system = std::make_shared<SimFileSystem>();
     o.prezero = Options::Prezero::kInline;
     auto db = Db::Open("/db", o);

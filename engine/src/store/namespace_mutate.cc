@@ -99,14 +99,11 @@ void NamespaceLog::ApplyMutation(uint32_t timeline, RecordType type, Seq seq, ui
     case RecordType::kEdit:
       overlay_.ApplyEdit(timeline, seq, segment, offset);
       break;
-    case RecordType::kTrim: {
+    case RecordType::kTrim:
+      // The last SeqId of a timeline whose messages are all gone is kept by FLOORS (written by
+      // TTL drops and compaction before they delete its last records), not inferred from here.
       overlay_.ApplyTrim(timeline, seq);
-      // At recovery the trimmed messages may all be gone: the trim still proves that SeqIds
-      // below `seq` were used, so they are never handed out again.
-      TimelineState& st = table_.state(timeline);
-      if (st.unpublished == 0 && st.last_seq + 1 < seq) st.last_seq = seq - 1;
       break;
-    }
     default:
       TLDB_CHECK(false && "not a maintenance record");
   }
