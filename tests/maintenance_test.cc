@@ -270,6 +270,66 @@ TEST_P(MaintenanceTest, EditOfCompactedMessageSurvivesLaterCompaction) {
   EXPECT_EQ(GetCode("bulk:1", 1), Status::Code::kDeleted);
 }
 
+// Compaction of a message's segment while its edit stays outside the run (here: in the active
+// segment) keeps the message's SeqId in the compacted run, so scans still return it, with the
+// edit's payload (found by the soak: scans skipped such messages while Get returned them).
+TEST_P(MaintenanceTest, EditedMessageStaysInScansWhenOnlyItsSegmentIsCompacted) {
+  Append("c", "original");
+  Append("c", "second");
+  Fill(800);
+  ASSERT_TRUE(db_->Edit("s", "c", 1, "v2").ok());  // the edit in the active segment
+  NamespaceOptions n = db_->DescribeNamespace("s")->options;
+  n.compact_live_pct = 100;  // every segment with a dead byte qualifies
+  ASSERT_TRUE(db_->SetNamespaceOptions("s", n).ok());
+  auto r = db_->Compact("s", {});  // sealed segments only: the edit is not in the run
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_GE(r->segments_done, 1u);
+  EXPECT_EQ(Seqs("c"), (std::vector<Seq>{1, 2}));
+  EXPECT_EQ(Seqs("c", Direction::kBackward), (std::vector<Seq>{2, 1}));
+  EXPECT_EQ(Payload("c", 1), "v2");
+  auto scan = db_->Scan("s", "c", ScanOptions{});
+  ASSERT_TRUE(scan.ok() && !scan->empty());
+  EXPECT_EQ(scan->front().payload, "v2");
+  Reopen();
+  EXPECT_EQ(Seqs("c"), (std::vector<Seq>{1, 2}));
+  EXPECT_EQ(Payload("c", 1), "v2");
+  CompactFull();  // now the edit and the kept original meet: the edit becomes the message
+  EXPECT_EQ(Seqs("c"), (std::vector<Seq>{1, 2}));
+  EXPECT_EQ(Payload("c", 1), "v2");
+  Reopen();
+  EXPECT_EQ(Seqs("c"), (std::vector<Seq>{1, 2}));
+  EXPECT_EQ(Payload("c", 1), "v2");
+}
+
+// A recall record is dropped once its message is gone; an edit record of that message that
+// outlives both (compacted earlier, in a run of its own) must not bring the message back at the
+// next open (found by the soak: a recalled message served again after a restart).
+TEST_P(MaintenanceTest, RecalledEditedMessageStaysDeletedWhenItsEditOutlivesTheRecall) {
+  Append("c", "original");
+  Fill(800);
+  ASSERT_TRUE(db_->Compact("s", {}).ok());  // the message in a compacted segment
+  ASSERT_TRUE(db_->Edit("s", "c", 1, "v2").ok());
+  Fill(800, "second");
+  ASSERT_TRUE(db_->Compact("s", {}).ok());  // the edit compacted without its message
+  ASSERT_TRUE(db_->Recall("s", "c", 1).ok());
+  Fill(800, "third");
+  NamespaceOptions n = db_->DescribeNamespace("s")->options;
+  n.compact_live_pct = 100;
+  ASSERT_TRUE(db_->SetNamespaceOptions("s", n).ok());
+  // Two runs: the message's segment (now thinned) and the recall's, around the edit's segment
+  // (all live): the message is dropped, then the recall with it.
+  ASSERT_TRUE(db_->Compact("s", {}).ok());
+  EXPECT_EQ(GetCode("c", 1), Status::Code::kDeleted);
+  EXPECT_TRUE(Seqs("c").empty());
+  Reopen();
+  EXPECT_EQ(GetCode("c", 1), Status::Code::kDeleted);
+  EXPECT_TRUE(Seqs("c").empty());
+  CompactFull();
+  Reopen();
+  EXPECT_EQ(GetCode("c", 1), Status::Code::kDeleted);
+  EXPECT_TRUE(Seqs("c").empty());
+}
+
 TEST_P(MaintenanceTest, TtlHidesThenDropsSegmentsWhenDue) {
   NamespaceOptions n;
   n.segment_bytes_max = 64 << 10;

@@ -179,10 +179,20 @@ class Compactor {
     }
   }
 
-  // A message (or fan-out target) is live unless trimmed, expired or recalled/edited.
+  // A message (or fan-out target) is live unless trimmed, expired, recalled, or edited by an
+  // edit record in this run (which then becomes the message). A message whose edit lies outside
+  // the run stays: reads find its SeqId through the run and its payload through the overlay;
+  // without it a scan would skip the SeqId while Get still answered it.
   bool MessageLive(uint32_t tl, Seq seq, TimestampMs ts) const {
     if (tl == TimelineTable::kNone || seq < log_->FirstKept(tl) || log_->Expired(ts)) return false;
-    return log_->overlay_.Find(tl, seq) == nullptr;
+    const MutationOverlay::Entry* e = log_->overlay_.Find(tl, seq);
+    if (e == nullptr) return true;
+    return e->kind == MutationOverlay::Kind::kEdited && !InRun(e->segment);
+  }
+
+  bool InRun(uint32_t segment) const {
+    return std::any_of(inputs_.begin(), inputs_.end(),
+                       [&](const SealedSegment* s) { return s->id == segment; });
   }
 
   void Judge(Item& it) {
@@ -565,7 +575,7 @@ class Compactor {
   std::vector<std::unique_ptr<SealedSegment>> retired_;
 };
 
-// The fraction of a compacted segment's messages that reads can still return, in percent.
+// The fraction of a sealed segment's messages that rewriting it alone cannot drop, in percent.
 uint32_t NamespaceLog::LivePercent(const SealedSegment& seg) const {
   const SegmentIndexReader& idx = seg.index;
   uint64_t total = 0, live = 0;
@@ -577,8 +587,11 @@ uint32_t NamespaceLog::LivePercent(const SealedSegment& seg) const {
       if (idx.Offset(e, k) == index_format::kGapOffset) continue;
       ++total;
       const Seq seq = e.first_seq + k;
-      if (tl != TimelineTable::kNone && !expired && seq >= FirstKept(tl) &&
-          overlay_.Find(tl, seq) == nullptr) {
+      if (tl == TimelineTable::kNone || expired || seq < FirstKept(tl)) continue;
+      // An edit in another segment: rewriting this one alone keeps the message (Compactor::
+      // MessageLive), so it counts as live here, or the segment would be rewritten in vain.
+      const MutationOverlay::Entry* m = overlay_.Find(tl, seq);
+      if (m == nullptr || (m->kind == MutationOverlay::Kind::kEdited && m->segment != seg.id)) {
         ++live;
       }
     }

@@ -129,6 +129,7 @@ class NamespaceLog {
   std::string SegmentName(uint64_t id) const;
   Status ResolveCompaction(const NamespaceFiles& listing);
   Status LoadFloors();
+  void ForgetOrphanEdits();
   // Rewrites FLOORS: every timeline without a record, plus `also` (timelines about to lose
   // their last records).
   Status WriteFloors(const std::vector<uint32_t>& also);

@@ -44,7 +44,24 @@ Status NamespaceLog::Recover() {
   }
   TLDB_RETURN_IF_ERROR(last_sealed ? CreateActive(last + 1) : RecoverActive(last));
   // Last: a floor may be older than segments a crash kept from being deleted.
-  return LoadFloors();
+  TLDB_RETURN_IF_ERROR(LoadFloors());
+  ForgetOrphanEdits();
+  return Status::Ok();
+}
+
+// An edit record whose message is in no segment any more edits nothing: compaction kept the
+// edit (its message was outside the run, and alive) and later dropped the message (recalled,
+// in a run without the edit) and then the recall (its message was gone). Replaying the edit
+// would bring the recalled message back; the running store had already forgotten it.
+void NamespaceLog::ForgetOrphanEdits() {
+  std::vector<std::pair<uint32_t, Seq>> orphans;
+  overlay_.ForEach([&](uint32_t timeline, Seq seq, const MutationOverlay::Entry& e) {
+    if (e.kind != MutationOverlay::Kind::kEdited) return;
+    RecordView r;
+    const Status s = LocateLocked(timeline, seq, &r);
+    if (s.IsNotFound() || s.code() == Status::Code::kDeleted) orphans.emplace_back(timeline, seq);
+  });
+  for (const auto& [timeline, seq] : orphans) overlay_.Erase(timeline, seq);
 }
 
 // Finishes what a crash interrupted: the inputs of a committed compaction, and the outputs of
