@@ -3,6 +3,7 @@
 //   tldb-faults kill --io-backend uring --kills 20 --duration-s 60      kill -9 under load
 //   tldb-faults disk-full --dir /mnt/small                               ENOSPC (dir: small fs)
 //   tldb-faults hostile-bench                                            p99 under hostile clients
+//   tldb-faults soak --duration-s 1800                                   long mixed run, leaks
 //
 // A thin main: the suites are library calls (tools/faults/*.h) that tests/hostile_test.cc drives.
 #include <CLI/CLI.hpp>
@@ -12,6 +13,7 @@
 #include "disk_full_run.h"
 #include "hostile_bench.h"
 #include "kill_run.h"
+#include "soak_run.h"
 
 namespace {
 
@@ -65,6 +67,20 @@ int main(int argc, char** argv) {
       ->add_option("--round-pause-us", hbo.cases.round_pause_us,
                    "Pause of each hostile load between rounds (0: flat out)")
       ->capture_default_str();
+
+  tldb::faults::SoakOptions sko;
+  uint64_t restart_every_s = 300, soak_duration_s = 1800;
+  auto* soak = app.add_subcommand("soak", "Mixed load with compaction and TTL; leaks, invariants");
+  soak->add_option("--data-dir", data_dir, "Data directory (default: a new /tmp dir, removed)");
+  soak->add_option("--duration-s", soak_duration_s, "How long the load runs")
+      ->capture_default_str();
+  soak->add_option("--writers", sko.writers)->capture_default_str();
+  soak->add_option("--readers", sko.readers)->capture_default_str();
+  soak->add_option("--ttl-ms", sko.ttl_ms, "TTL of the sync namespace")->capture_default_str();
+  soak->add_option("--restart-every-s", restart_every_s, "Graceful restarts (0: none)")
+      ->capture_default_str();
+  soak->add_option("--sample-ms", sko.sample_ms)->capture_default_str();
+  soak->add_option("--seed", sko.seed)->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const bool own_dir = data_dir.empty();
@@ -115,6 +131,22 @@ int main(int argc, char** argv) {
     for (const auto& r : *rows) {
       for (const auto& d : r.deviations) std::printf("%s: %s\n", r.name.c_str(), d.c_str());
     }
+  } else if (soak->parsed()) {
+    sko.server_binary = server_bin;
+    sko.data_dir = data_dir;
+    sko.io_backend = backend;
+    sko.server_log = log;
+    sko.duration_ms = soak_duration_s * 1'000;
+    sko.restart_every_ms = restart_every_s * 1'000;
+    sko.progress = [](const std::string& line) {
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+    };
+    auto r = tldb::faults::RunSoak(sko);
+    if (!r.ok()) return Fail(r.status());
+    std::printf("%s\n", r->ToString().c_str());
+    for (const auto& v : r->violations) std::printf("VIOLATION: %s\n", v.c_str());
+    rc = r->violation_count == 0 ? 0 : 1;
   }
   if (own_dir) std::filesystem::remove_all(data_dir);
   return rc;
