@@ -127,7 +127,13 @@ TEST(ServerTest, EveryOperationThroughTheClient) {
   EXPECT_EQ((*c->GetCursors("phone", "store", ck))[0].cursor, 5u);
   // Long timeline keys still get a cursor (hashed cursor key).
   std::string long_key(250, 'k');
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(c->Append("store", long_key, "m").ok());
   ASSERT_TRUE(c->SetCursor("phone", "store", long_key, 3).ok());
+  // A cursor beyond the last message is refused, and nothing is stored.
+  auto beyond = c->SetCursor("phone", "store", long_key, 4);
+  EXPECT_EQ(beyond.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(c->SetCursor("phone", "store", "no-such-timeline", 1).status().code(),
+            Status::Code::kInvalidArgument);
   std::string_view lk[] = {long_key};
   EXPECT_EQ((*c->GetCursors("phone", "store", lk))[0].cursor, 3u);
 }
@@ -846,6 +852,7 @@ TEST(ServerTest, CursorNamespaceKeepsOneRecordPerCursor) {
   auto c = ts.Connect();
   ASSERT_TRUE(c);
   constexpr Seq kMoves = 200;
+  for (Seq s = 1; s <= kMoves; ++s) ASSERT_TRUE(c->Append("store", "conv:c", "m").ok());
   for (Seq s = 1; s <= kMoves; ++s) {
     auto r = c->SetCursor("dev1", "store", "conv:c", s);
     ASSERT_TRUE(r.ok()) << r.status().ToString();

@@ -75,6 +75,19 @@ Result<StoredCursor> ReadCursor(Db* db, const std::string& key) {
   return out;
 }
 
+// A device can only have read messages that exist: a cursor beyond the timeline's last SeqId
+// would hide every message appended until the timeline caught up with it.
+Status CheckCursorSeq(Db* db, std::string_view ns, std::string_view timeline, Seq seq) {
+  auto last = db->LastSeq(ns, std::span<const std::string_view>(&timeline, 1));
+  if (!last.ok()) return last.status();
+  if (seq > (*last)[0]) {
+    return Status::InvalidArgument("cursor seq " + std::to_string(seq) +
+                                   " is beyond the timeline's last SeqId " +
+                                   std::to_string((*last)[0]));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 void Dispatcher::CursorSet(Connection& c, uint64_t id, std::string_view body) {
@@ -83,6 +96,9 @@ void Dispatcher::CursorSet(Connection& c, uint64_t id, std::string_view body) {
   if (!proto::Decode(body, &req)) return Malformed(c, op, id);
   if (!CheckRead(c, op, id, req.ns)) return;
   if (Status s = ValidateDevice(req.device); !s.ok()) return Fail(c, op, id, s);
+  if (Status s = CheckCursorSeq(loop_->core().db, req.ns, req.timeline, req.seq); !s.ok()) {
+    return Fail(c, op, id, s);
+  }
   ++c.inflight;
   CursorWrite(c.id(), id, std::string(req.device), std::string(req.ns), std::string(req.timeline),
               req.seq, req.reset, 0);

@@ -371,7 +371,7 @@ void ExtremeValuesRound(uint16_t port, HostileOutcome* out) {
       {"CURSOR_SET seq 2^64-1",
        Op::kCursorSet,
        Body(proto::CursorSetRequest{"dev", ns, "chat", kU64Max, false}),
-       {ok}},
+       {invalid}},
       {"PING", Op::kPing, Body(proto::PingRequest{"still here"}), {ok}},
   };
   uint64_t id = 1;
