@@ -1,6 +1,9 @@
 #include "hostile_bench.h"
 
+#include <sched.h>
+
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "kill_run.h"
@@ -18,8 +21,30 @@ double UsSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
 }
 
+// Pins every thread of process `pid` (0: this one's calling thread) to `cpu`.
+Status PinTo(pid_t pid, int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (pid == 0) {
+    if (sched_setaffinity(0, sizeof set, &set) != 0) return Status::IOError("sched_setaffinity");
+    return Status::Ok();
+  }
+  std::error_code ec;
+  for (const auto& t :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    const pid_t tid = static_cast<pid_t>(std::stol(t.path().filename().string()));
+    if (sched_setaffinity(tid, sizeof set, &set) != 0) {
+      return Status::IOError("sched_setaffinity of server thread " + std::to_string(tid));
+    }
+  }
+  if (ec) return Status::IOError("listing the server's threads: " + ec.message());
+  return Status::Ok();
+}
+
 // Probes for probe_ms while sampling the server's RSS; fills the latency fields of `row`.
-Status Probe(Client& c, ServerProcess& server, uint32_t probe_ms, HostileBenchRow* row) {
+Status Probe(Client& c, ServerProcess& server, uint32_t probe_ms, Durability durability,
+             HostileBenchRow* row) {
   std::vector<double> appends, reads;
   Status failure;
   std::atomic<bool> done{false};
@@ -27,8 +52,7 @@ Status Probe(Client& c, ServerProcess& server, uint32_t probe_ms, HostileBenchRo
     const auto end = Clock::now() + milliseconds(probe_ms);
     while (Clock::now() < end) {
       auto t0 = Clock::now();
-      auto a =
-          c.Append(kHostileOpenNs, "probe", "probe message", {.durability = Durability::kSync});
+      auto a = c.Append(kHostileOpenNs, "probe", "probe message", {.durability = durability});
       appends.push_back(UsSince(t0));
       t0 = Clock::now();
       auto r = c.Latest(kHostileOpenNs, "chat", 20);
@@ -69,7 +93,7 @@ Result<HostileBenchRow> MeasureUnder(const std::string& name, std::vector<Hostil
         [&, run = hc.run, out = outcomes.back().get()] { run(server.port(), stop, out); });
   }
   if (!cases.empty()) std::this_thread::sleep_for(milliseconds(o.warmup_ms));
-  Status s = Probe(probe, server, o.probe_ms, &row);
+  Status s = Probe(probe, server, o.probe_ms, o.probe_durability, &row);
   stop = true;
   for (auto& t : loads) t.join();
   for (auto& out : outcomes) {
@@ -134,6 +158,10 @@ Result<std::vector<HostileBenchRow>> RunHostileBench(const HostileBenchOptions& 
   so.log_path = o.server_log;
   ServerProcess server(so);
   if (auto s = server.Start(); !s.ok()) return s;
+  if (o.pin_cpus) {  // before any thread of ours starts: they inherit CPU 1
+    if (auto s = PinTo(server.pid(), 0); !s.ok()) return s;
+    if (auto s = PinTo(0, 1); !s.ok()) return s;
+  }
   if (auto s = PrepareHostileTarget(server.address()); !s.ok()) return s;
   ClientOptions co = FaultClientOptions(server.address());
   co.token = kHostileAdminToken;

@@ -7,7 +7,8 @@
 // Each loaded measurement is paired with an idle one taken just before it (the machine is
 // shared, so its background load drifts), `repeats` times; a row reports the medians over the
 // repeats of the loaded p50/p99, of the paired idle p99 and of the loaded/idle p99 ratio. The
-// server's RSS is sampled every 50 ms (the row keeps the peak).
+// server's RSS is sampled every 50 ms (the row keeps the peak). See the options for the probe's
+// durability and CPU pinning.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@
 
 #include "hostile_cases.h"
 #include "tldb/status.h"
+#include "tldb/types.h"
 
 namespace tldb::faults {
 
@@ -27,6 +29,12 @@ struct HostileBenchOptions {
   uint32_t warmup_ms = 500;
   uint32_t repeats = 3;
   HostileCaseOptions cases{.idle_connections = 5'000, .slowloris_connections = 200};
+  // The probe's append durability: kSync measures the disk's fdatasync jitter as well, kBuffered
+  // only the server's own work.
+  Durability probe_durability = Durability::kSync;
+  // Server on CPU 0, this process (attackers and probe) on CPU 1: the attackers then take no
+  // CPU from the server except the work it does for them, as if they ran on another host.
+  bool pin_cpus = false;
   std::string server_log;
 };
 

@@ -81,7 +81,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   soak->add_option("--sample-ms", sko.sample_ms)->capture_default_str();
   soak->add_option("--seed", sko.seed)->capture_default_str();
+  bool probe_buffered = false;
+  hostile->add_flag("--probe-buffered", probe_buffered,
+                    "Probe with buffered appends (leaves the disk's fdatasync jitter out)");
+  hostile->add_flag("--pin-cpus", hbo.pin_cpus,
+                    "Server on CPU 0, attackers and probe on CPU 1 (as if on another host)");
   CLI11_PARSE(app, argc, argv);
+  if (probe_buffered) hbo.probe_durability = tldb::Durability::kBuffered;
 
   const bool own_dir = data_dir.empty();
   data_dir = TempDataDir(data_dir);
