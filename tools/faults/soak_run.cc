@@ -364,15 +364,19 @@ SoakSample Sample(const ServerProcess& server, const std::string& dir, double at
 
 void Summarize(SoakReport* r) {
   if (r->samples.empty()) return;
-  const SoakSample& mid = r->samples[r->samples.size() / 2];
-  const SoakSample& last = r->samples.back();
-  r->rss_growth_second_half_kib =
-      static_cast<int64_t>(last.rss_kib) - static_cast<int64_t>(mid.rss_kib);
-  r->fd_growth_second_half = static_cast<int64_t>(last.fds) - static_cast<int64_t>(mid.fds);
-  for (const auto& s : r->samples) {
-    r->rss_max_kib = std::max(r->rss_max_kib, s.rss_kib);
-    r->fds_max = std::max(r->fds_max, s.fds);
+  const size_t half = r->samples.size() / 2;
+  uint64_t rss[2] = {0, 0}, fds[2] = {0, 0};
+  for (size_t i = 0; i < r->samples.size(); ++i) {
+    const SoakSample& s = r->samples[i];
+    const int h = i < half ? 0 : 1;
+    rss[h] = std::max(rss[h], s.rss_kib);
+    fds[h] = std::max(fds[h], s.fds);
   }
+  if (half == 0) rss[0] = rss[1], fds[0] = fds[1];
+  r->rss_growth_second_half_kib = static_cast<int64_t>(rss[1]) - static_cast<int64_t>(rss[0]);
+  r->fd_growth_second_half = static_cast<int64_t>(fds[1]) - static_cast<int64_t>(fds[0]);
+  r->rss_max_kib = std::max(rss[0], rss[1]);
+  r->fds_max = std::max(fds[0], fds[1]);
 }
 
 }  // namespace
@@ -384,7 +388,8 @@ std::string SoakReport::ToString() const {
       "%.0f s: %llu appends (%llu retries deduplicated), %llu fan-outs, %llu recalls, %llu "
       "edits, %llu trims; %llu reads checked (%llu messages); %llu failed calls retried; %llu "
       "restarts; %llu compactions, %llu segments expired; %llu violations; RSS max %llu KiB, "
-      "second-half growth %lld KiB; fds max %llu, second-half growth %lld",
+      "second-half peak vs first-half peak %+lld KiB; fds max %llu, second-half peak vs first "
+      "%+lld",
       seconds, (unsigned long long)appends, (unsigned long long)retries_deduplicated,
       (unsigned long long)fanouts, (unsigned long long)recalls, (unsigned long long)edits,
       (unsigned long long)trims, (unsigned long long)reads_checked,

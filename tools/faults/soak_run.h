@@ -62,7 +62,8 @@ struct SoakReport {
   std::vector<SoakSample> samples;
   std::vector<std::string> violations;  // the first 100
   uint64_t violation_count = 0;
-  // Growth from the sample at half time to the last one (leak indicators).
+  // Leak indicators: the peak of the second half of the samples against the first half's (a
+  // peak, not a point: memory rises after each restart as caches and the dedupe window fill).
   int64_t rss_growth_second_half_kib = 0, fd_growth_second_half = 0;
   uint64_t rss_max_kib = 0, fds_max = 0;
   std::string ToString() const;
