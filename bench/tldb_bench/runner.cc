@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "longpoll.h"
 #include "process_stats.h"
 #include "progress_bar.h"
 
@@ -32,6 +33,7 @@ ResourceSample SampleAll(Target& target, const BenchConfig& cfg) {
 
 WorkloadRun RunWorkload(Target& target, const Dataset& ds, const Workload& w,
                         const BenchConfig& cfg, ProgressBar* progress) {
+  if (w.kind == WorkloadKind::kLongPoll) return RunLongPoll(target, ds, w, cfg, progress);
   WorkloadRun run;
   const uint32_t threads = std::max<uint32_t>(1, w.pipelined ? cfg.pipeline_clients : cfg.clients);
   if (w.writes && !target.SetDurability(w.dur, &run.error)) return run;
@@ -57,12 +59,12 @@ WorkloadRun RunWorkload(Target& target, const Dataset& ds, const Workload& w,
       Session& s = *sessions[t];
       ready.arrive_and_wait();
       const Clock::time_point start = t0;
-      for (uint64_t i = 0; i < ops_per_thread && !stop.load(std::memory_order_relaxed); ++i) {
+      // `sent`: requests issued so far; a pipelined batch takes `depth` slots of the schedule.
+      for (uint64_t sent = 0; sent < ops_per_thread && !stop.load(std::memory_order_relaxed);) {
         Clock::time_point begin = Clock::now();
         if (interval_ns > 0) {
-          const auto intended =
-              start +
-              std::chrono::nanoseconds(static_cast<int64_t>(interval_ns * static_cast<double>(i)));
+          const auto intended = start + std::chrono::nanoseconds(static_cast<int64_t>(
+                                            interval_ns * static_cast<double>(sent)));
           if (intended > begin) std::this_thread::sleep_until(intended);
           begin = intended;  // latency counts from the intended start
         }
@@ -76,6 +78,7 @@ WorkloadRun RunWorkload(Target& target, const Dataset& ds, const Workload& w,
             std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - begin).count());
         res.latency.Add(ns, o.requests);
         res.ops += o.requests;
+        sent += o.requests;
         res.messages += o.messages;
         res.payload_bytes += o.payload_bytes;
         res.deliveries += o.deliveries;

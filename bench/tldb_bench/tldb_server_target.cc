@@ -63,6 +63,15 @@ class ClientSession : public Session {
   bool After(const TimelineRef& tl, uint64_t after_seq, uint32_t n, ReadResult* out) override {
     return Scan(tl, {.from_seq = after_seq + 1, .limit = n}, out);
   }
+  // WAIT (the long-poll op) until the timeline's last seq passes after_seq, then one SCAN for
+  // the messages: two round trips where Redis's XREAD BLOCK needs one.
+  bool WaitAfter(const TimelineRef& tl, uint64_t after_seq, uint32_t n, const WaitSpec& w,
+                 ReadResult* out) override {
+    auto r = c_->Wait(kNs, tl.name, after_seq, w.timeout_ms);
+    if (!r.ok()) return Fail(r.status().ToString());
+    if (!r->ready) return true;
+    return After(tl, after_seq, n, out);
+  }
   bool PullMany(std::span<const TimelineRef* const> tls, std::span<uint64_t> checkpoints,
                 uint32_t n, ReadResult* out) override {
     names_.clear();
