@@ -68,7 +68,7 @@ struct Pair {
   // Results.
   uint64_t delivered = 0, early = 0, payload_bytes = 0;
   int64_t writer_end_ns = 0, last_receipt_ns = 0;
-  LatencyHistogram latency, send_to_receipt;
+  LatencyHistogram latency, send_to_receipt, start_lag;
   std::string writer_error, waiter_error;
 };
 
@@ -93,6 +93,7 @@ void Writer(Shared& sh, Pair& p, Session& s, uint32_t index) {
       stamp = sh.t0 + std::chrono::nanoseconds(
                           static_cast<int64_t>(sh.interval_ns * static_cast<double>(i)));
       std::this_thread::sleep_until(stamp);
+      p.start_lag.Add(static_cast<uint64_t>(std::max<int64_t>(0, Ns(Clock::now()) - Ns(stamp))));
     } else {
       std::unique_lock l(p.mu);
       while (p.received < i && !sh.stop.load()) p.cv.wait_for(l, std::chrono::milliseconds(10));
@@ -238,6 +239,7 @@ WorkloadRun RunLongPoll(Target& target, const Dataset& ds, const Workload& w,
     run.early += p->early;
     run.latency.Merge(p->latency);
     run.send_to_receipt.Merge(p->send_to_receipt);
+    run.start_lag.Merge(p->start_lag);
     end_ns = std::max({end_ns, p->writer_end_ns, p->last_receipt_ns});
     if (run.error.empty()) run.error = !p->writer_error.empty() ? p->writer_error : p->waiter_error;
   }

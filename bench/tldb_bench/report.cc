@@ -104,6 +104,13 @@ void AddRatiosAndGoals(json* results) {
   }
 
   json goals = json::array();
+  if ((*results)["config"].value("rate", 0.0) > 0) {
+    // Every target is offered the same rate: throughput ratios say nothing here.
+    goals.push_back(
+        {{"goal", "throughput goals: not judged in a fixed-rate run (--rate)"}, {"met", nullptr}});
+    (*results)["goals"] = goals;
+    return;
+  }
   auto ratio_goal = [&](const std::string& what, const std::string& w, const std::string& a,
                         const std::string& b, double need) {
     const json r = RatioOf(ix, w, a, b);
@@ -311,6 +318,16 @@ std::string FormatReport(const json& results) {
     Pad(&hd, "workload", 24);
     for (const auto& t : targets) Pad(&hd, t, 28);
     o += hd + "\n" + live;
+  }
+  if (results["config"].value("rate", 0.0) > 0) {
+    table(
+        "Fixed rate: how late requests started against their schedule, p50 / p99 / p99.9 "
+        "(the harness's own wake-up delay, plus the backlog when a target falls behind)",
+        23, false, [](const json& r) {
+          return r.contains("lag_p50_us")
+                     ? Us(r["lag_p50_us"]) + "/" + Us(r["lag_p99_us"]) + "/" + Us(r["lag_p999_us"])
+                     : std::string("-");
+        });
   }
   o += "\nOn disk after the preload (same data everywhere): ";
   for (const auto& t : results["targets"]) {

@@ -19,7 +19,7 @@ using Clock = std::chrono::steady_clock;
 
 struct ThreadResult {
   uint64_t ops = 0, messages = 0, payload_bytes = 0, deliveries = 0, read_messages = 0;
-  LatencyHistogram latency;
+  LatencyHistogram latency, start_lag;
   std::string error;
 };
 
@@ -65,7 +65,12 @@ WorkloadRun RunWorkload(Target& target, const Dataset& ds, const Workload& w,
         if (interval_ns > 0) {
           const auto intended = start + std::chrono::nanoseconds(static_cast<int64_t>(
                                             interval_ns * static_cast<double>(sent)));
-          if (intended > begin) std::this_thread::sleep_until(intended);
+          if (intended > begin) {
+            std::this_thread::sleep_until(intended);
+            begin = Clock::now();
+          }
+          res.start_lag.Add(static_cast<uint64_t>(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(begin - intended).count()));
           begin = intended;  // latency counts from the intended start
         }
         StepOutcome o;
@@ -111,6 +116,7 @@ WorkloadRun RunWorkload(Target& target, const Dataset& ds, const Workload& w,
     run.deliveries += r->deliveries;
     run.read_messages += r->read_messages;
     run.latency.Merge(r->latency);
+    run.start_lag.Merge(r->start_lag);
     if (run.error.empty() && !r->error.empty()) run.error = r->error;
   }
   return run;

@@ -28,6 +28,7 @@ struct WorkloadRun {
   double seconds = 0;
   LatencyHistogram latency;  // per operation (a pipelined batch counts each of its requests)
   LatencyHistogram send_to_receipt;  // longpoll: from the append's actual start to the receipt
+  LatencyHistogram start_lag;        // fixed rate: actual start minus intended start, per request
   ResourceSample before, after;
   std::string error;  // first error, "" if none
 };
