@@ -68,6 +68,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--wait-timeout-ms", cfg.wait_timeout_ms, "longpoll: timeout of one wait")
       ->capture_default_str();
+  app.add_option("--server-wait", cfg.server_wait,
+                 "tldb-server in longpoll: wait (WAIT then SCAN) or subscribe (SUBSCRIBE pushes)")
+      ->check(CLI::IsMember({"wait", "subscribe"}))
+      ->capture_default_str();
   app.add_option("--clients", cfg.clients, "Threads (connections) with blocking calls")
       ->capture_default_str();
   app.add_option("--pipeline-clients", cfg.pipeline_clients, "Threads in chat_pipelined")
