@@ -8,15 +8,17 @@
 # latency-<workload>.png). docs/benchmarks.md explains the figures.
 #
 # Usage: tools/bench_peers.sh [tldb-bench options]   e.g. --quick, --seconds 3, --targets tldb,redis
+#        BUILD_DIR=build-x tools/bench_peers.sh ...       another build directory (default build-peer)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build=${BUILD_DIR:-build-peer}
 
 bash tools/deps.sh librocksdb-dev libhiredis-dev redis-server gnuplot-nox
-cmake -S . -B build-peer -DCMAKE_BUILD_TYPE=Release -DTLDB_BUILD_TESTS=OFF \
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTLDB_BUILD_TESTS=OFF \
   -DTLDB_BUILD_PEER_BENCH=ON >/dev/null
-nice -n 10 cmake --build build-peer -j2 --target tldb-bench tldb-server
+nice -n 10 cmake --build "$build" -j2 --target tldb-bench tldb-server
 
-out=build-peer/results/$(date -u +%Y%m%dT%H%M%SZ)
+out=$build/results/$(date -u +%Y%m%dT%H%M%SZ)
 echo "== $(date -u '+%F %T UTC')  $(uname -r)  $(nproc) CPUs  load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== git $(git rev-parse --short HEAD 2>/dev/null || echo '?'); results in $out"
-exec build-peer/bench/tldb_bench/tldb-bench --out "$out" "$@"
+exec "$build"/bench/tldb_bench/tldb-bench --out "$out" "$@"

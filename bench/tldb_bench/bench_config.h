@@ -31,6 +31,9 @@ struct BenchConfig {
   uint32_t clients = 16;                 // threads (connections) issuing blocking calls
   uint32_t pipeline_clients = 4;         // threads (connections) in the pipelined workloads
   uint32_t pipeline_depth = 16;          // requests in flight per pipelined thread
+  uint32_t poll_us = 1000;           // longpoll on stores without a wait primitive: poll interval
+  uint32_t wait_timeout_ms = 100;    // longpoll: timeout of one wait (then the waiter waits again)
+  std::string server_wait = "wait";  // tldb-server longpoll: "wait" (WAIT+SCAN) or "subscribe"
   // Data set (identical for every target; generated from `seed`).
   uint64_t seed = 42;
   uint32_t conversations = 10'000;  // 1:1 conversation timelines

@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->capture_default_str();
   app.add_option("--workloads", cfg.workloads,
-                 "Subset of: chat chat_pipelined push_fanout_N group_pull device_sync get "
-                 "latest20 history mixed (default: all)")
+                 "Subset of: chat chat_pipelined push_fanout_N group_pull longpoll device_sync "
+                 "get latest20 history mixed (default: all)")
       ->delimiter(',');
   app.add_option("--durability", durs, "sync and/or buffered, for the write workloads")
       ->delimiter(',')
@@ -60,8 +60,17 @@ int main(int argc, char** argv) {
   app.add_option("--ops-max", cfg.ops_max, "Per workload and target (bounds every loop)")
       ->capture_default_str();
   app.add_option("--rate", cfg.rate,
-                 "Fixed-rate mode: ops/s over all clients, latency from the intended start "
-                 "(0: closed loop)")
+                 "Fixed-rate mode: ops/s per workload over all clients (longpoll: messages/s "
+                 "over all writers), latency from the intended start (0: closed loop)")
+      ->capture_default_str();
+  app.add_option("--poll-us", cfg.poll_us,
+                 "longpoll on stores without a wait primitive (tldb, rocksdb): poll interval")
+      ->capture_default_str();
+  app.add_option("--wait-timeout-ms", cfg.wait_timeout_ms, "longpoll: timeout of one wait")
+      ->capture_default_str();
+  app.add_option("--server-wait", cfg.server_wait,
+                 "tldb-server in longpoll: wait (WAIT then SCAN) or subscribe (SUBSCRIBE pushes)")
+      ->check(CLI::IsMember({"wait", "subscribe"}))
       ->capture_default_str();
   app.add_option("--clients", cfg.clients, "Threads (connections) with blocking calls")
       ->capture_default_str();

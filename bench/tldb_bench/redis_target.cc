@@ -92,6 +92,16 @@ class RedisSession : public Session {
       TakeEntries(r->element[0]->element[1], out);
     return true;
   }
+  // XREAD BLOCK: Redis answers as soon as the stream has an entry after the ID (nil on timeout).
+  bool WaitAfter(const TimelineRef& tl, uint64_t after_seq, uint32_t n, const WaitSpec& w,
+                 ReadResult* out) override {
+    Reply r = Cmd({"XREAD", "COUNT", std::to_string(n), "BLOCK", std::to_string(w.timeout_ms),
+                   "STREAMS", tl.name, "0-" + std::to_string(after_seq)});
+    if (r == nullptr) return false;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1)
+      TakeEntries(r->element[0]->element[1], out);
+    return true;
+  }
   bool PullMany(std::span<const TimelineRef* const> tls, std::span<uint64_t> checkpoints,
                 uint32_t n, ReadResult* out) override {
     std::vector<std::string> args = {"XREAD", "COUNT", std::to_string(n), "STREAMS"};

@@ -104,6 +104,13 @@ void AddRatiosAndGoals(json* results) {
   }
 
   json goals = json::array();
+  if ((*results)["config"].value("rate", 0.0) > 0) {
+    // Every target is offered the same rate: throughput ratios say nothing here.
+    goals.push_back(
+        {{"goal", "throughput goals: not judged in a fixed-rate run (--rate)"}, {"met", nullptr}});
+    (*results)["goals"] = goals;
+    return;
+  }
   auto ratio_goal = [&](const std::string& what, const std::string& w, const std::string& a,
                         const std::string& b, double need) {
     const json r = RatioOf(ix, w, a, b);
@@ -282,6 +289,46 @@ std::string FormatReport(const json& results) {
           return Fmt("%.1f", r["cpu_s_per_Mop"]) + " | " +
                  Fmt("%.0f", r["rss_bytes"].get<double>() / 1048576);
         });
+  // Live delivery (longpoll): the second clock, and how often the push overtook the ack.
+  std::string live;
+  for (const auto& w : ix.workloads) {
+    std::string line;
+    Pad(&line, w, 24);
+    bool any = false;
+    for (const auto& t : targets) {
+      auto it = ix.rows.at(w).find(t);
+      if (it == ix.rows.at(w).end() || !it->second->contains("send_p50_us")) {
+        Pad(&line, "-", 28);
+        continue;
+      }
+      const json& r = *it->second;
+      any = true;
+      const double ops = std::max(1.0, r["ops"].get<double>());
+      Pad(&line,
+          Us(r["send_p50_us"]) + "/" + Us(r["send_p99_us"]) + "/" + Us(r["send_p999_us"]) +
+              Fmt(" | %.0f%%", 100 * r["early_deliveries"].get<double>() / ops),
+          28);
+    }
+    if (any) live += line + "\n";
+  }
+  if (!live.empty()) {
+    o += "\nLive delivery: p50 / p99 / p99.9 from the start of the append (send) to the receipt "
+         "| share received before the writer had its acknowledgement (counted as 0 above)\n";
+    std::string hd;
+    Pad(&hd, "workload", 24);
+    for (const auto& t : targets) Pad(&hd, t, 28);
+    o += hd + "\n" + live;
+  }
+  if (results["config"].value("rate", 0.0) > 0) {
+    table(
+        "Fixed rate: how late requests started against their schedule, p50 / p99 / p99.9 "
+        "(the harness's own wake-up delay, plus the backlog when a target falls behind)",
+        23, false, [](const json& r) {
+          return r.contains("lag_p50_us")
+                     ? Us(r["lag_p50_us"]) + "/" + Us(r["lag_p99_us"]) + "/" + Us(r["lag_p999_us"])
+                     : std::string("-");
+        });
+  }
   o += "\nOn disk after the preload (same data everywhere): ";
   for (const auto& t : results["targets"]) {
     if (t.contains("preload_disk_bytes_per_msg")) {

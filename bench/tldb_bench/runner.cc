@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "longpoll.h"
 #include "process_stats.h"
 #include "progress_bar.h"
 
@@ -18,7 +19,7 @@ using Clock = std::chrono::steady_clock;
 
 struct ThreadResult {
   uint64_t ops = 0, messages = 0, payload_bytes = 0, deliveries = 0, read_messages = 0;
-  LatencyHistogram latency;
+  LatencyHistogram latency, start_lag;
   std::string error;
 };
 
@@ -32,6 +33,7 @@ ResourceSample SampleAll(Target& target, const BenchConfig& cfg) {
 
 WorkloadRun RunWorkload(Target& target, const Dataset& ds, const Workload& w,
                         const BenchConfig& cfg, ProgressBar* progress) {
+  if (w.kind == WorkloadKind::kLongPoll) return RunLongPoll(target, ds, w, cfg, progress);
   WorkloadRun run;
   const uint32_t threads = std::max<uint32_t>(1, w.pipelined ? cfg.pipeline_clients : cfg.clients);
   if (w.writes && !target.SetDurability(w.dur, &run.error)) return run;
@@ -57,13 +59,18 @@ WorkloadRun RunWorkload(Target& target, const Dataset& ds, const Workload& w,
       Session& s = *sessions[t];
       ready.arrive_and_wait();
       const Clock::time_point start = t0;
-      for (uint64_t i = 0; i < ops_per_thread && !stop.load(std::memory_order_relaxed); ++i) {
+      // `sent`: requests issued so far; a pipelined batch takes `depth` slots of the schedule.
+      for (uint64_t sent = 0; sent < ops_per_thread && !stop.load(std::memory_order_relaxed);) {
         Clock::time_point begin = Clock::now();
         if (interval_ns > 0) {
-          const auto intended =
-              start +
-              std::chrono::nanoseconds(static_cast<int64_t>(interval_ns * static_cast<double>(i)));
-          if (intended > begin) std::this_thread::sleep_until(intended);
+          const auto intended = start + std::chrono::nanoseconds(static_cast<int64_t>(
+                                            interval_ns * static_cast<double>(sent)));
+          if (intended > begin) {
+            std::this_thread::sleep_until(intended);
+            begin = Clock::now();
+          }
+          res.start_lag.Add(static_cast<uint64_t>(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(begin - intended).count()));
           begin = intended;  // latency counts from the intended start
         }
         StepOutcome o;
@@ -76,6 +83,7 @@ WorkloadRun RunWorkload(Target& target, const Dataset& ds, const Workload& w,
             std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - begin).count());
         res.latency.Add(ns, o.requests);
         res.ops += o.requests;
+        sent += o.requests;
         res.messages += o.messages;
         res.payload_bytes += o.payload_bytes;
         res.deliveries += o.deliveries;
@@ -108,6 +116,7 @@ WorkloadRun RunWorkload(Target& target, const Dataset& ds, const Workload& w,
     run.deliveries += r->deliveries;
     run.read_messages += r->read_messages;
     run.latency.Merge(r->latency);
+    run.start_lag.Merge(r->start_lag);
     if (run.error.empty() && !r->error.empty()) run.error = r->error;
   }
   return run;

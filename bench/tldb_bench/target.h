@@ -8,16 +8,22 @@
 // - SeqIds are assigned by the store (or, for RocksDB, by the adapter) starting at 1, +1 per
 //   message of a timeline, exactly like tldb.
 // - Every Session call returns false on failure and leaves the reason in error().
+// - WaitAfter() is the long-poll: it blocks until the timeline has messages after after_seq
+//   (then returns up to n of them, oldest first) or until timeout_ms passes (count 0). Stores
+//   with a wait primitive override it (Redis XREAD BLOCK, tldb-server WAIT); the default polls
+//   After() every poll_us (tldb embedded and RocksDB have no wait primitive).
 // - Sample() reads the resources spent so far by the store: CPU seconds (the server process
 //   plus this process), resident memory of the store's process, bytes this store caused to be
 //   written to storage (/proc/<pid>/io write_bytes).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "bench_config.h"
 #include "timeline_ref.h"
@@ -28,6 +34,11 @@ struct ReadResult {
   uint32_t count = 0;     // messages returned
   uint64_t last_seq = 0;  // SeqId of the last message returned (0: none)
   uint64_t bytes = 0;     // payload bytes returned
+};
+
+struct WaitSpec {
+  uint32_t timeout_ms = 100;  // give up (count 0) after this long
+  uint32_t poll_us = 1000;    // the default WaitAfter's polling interval
 };
 
 struct ResourceSample {
@@ -63,6 +74,17 @@ class Session {
   // Group pull: for each timeline, up to n messages after checkpoints[i]; checkpoints advance.
   virtual bool PullMany(std::span<const TimelineRef* const> tls, std::span<uint64_t> checkpoints,
                         uint32_t n, ReadResult* r) = 0;
+  // Long-poll (see the contract above).
+  virtual bool WaitAfter(const TimelineRef& tl, uint64_t after_seq, uint32_t n, const WaitSpec& w,
+                         ReadResult* r) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(w.timeout_ms);
+    for (;;) {
+      if (!After(tl, after_seq, n, r)) return false;
+      if (r->count > 0 || std::chrono::steady_clock::now() >= deadline) return true;
+      std::this_thread::sleep_for(std::chrono::microseconds(w.poll_us));
+    }
+  }
   const std::string& error() const { return error_; }
 
  protected:

@@ -15,7 +15,7 @@ std::unique_ptr<Target> MakeTarget(const std::string& name, const BenchConfig& c
                                    std::string* err) {
   if (name == "tldb") return std::make_unique<TldbEmbeddedTarget>(cfg.tldb_io_backend);
   if (name == "tldb-server") {
-    return std::make_unique<TldbServerTarget>(cfg.server_bin, cfg.tldb_io_backend);
+    return std::make_unique<TldbServerTarget>(cfg.server_bin, cfg.tldb_io_backend, cfg.server_wait);
   }
 #ifdef TLDB_BENCH_HAVE_ROCKSDB
   if (name == "rocksdb") return std::make_unique<RocksDbTarget>(cfg.rocksdb_block_cache_bytes);

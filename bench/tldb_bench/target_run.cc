@@ -72,6 +72,18 @@ nlohmann::json WorkloadJson(const std::string& target, const Workload& w, const 
       {"error", r.error},
       {"cdf_us", CdfJson(r.latency)},
   };
+  if (cfg.rate > 0) {
+    j["lag_p50_us"] = r.start_lag.Quantile(0.5) / 1e3;
+    j["lag_p99_us"] = r.start_lag.Quantile(0.99) / 1e3;
+    j["lag_p999_us"] = r.start_lag.Quantile(0.999) / 1e3;
+  }
+  if (w.kind == WorkloadKind::kLongPoll) {
+    j["early_deliveries"] = r.early;
+    j["pairs"] = std::max<uint32_t>(1, cfg.clients / 2);
+    j["send_p50_us"] = r.send_to_receipt.Quantile(0.5) / 1e3;
+    j["send_p99_us"] = r.send_to_receipt.Quantile(0.99) / 1e3;
+    j["send_p999_us"] = r.send_to_receipt.Quantile(0.999) / 1e3;
+  }
   return j;
 }
 

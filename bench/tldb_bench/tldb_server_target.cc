@@ -5,6 +5,7 @@
 
 #include "batch_waiter.h"
 #include "process_stats.h"
+#include "subscription_waiter.h"
 #include "tldb/client.h"
 
 namespace tldb::peerbench {
@@ -20,7 +21,8 @@ AppendOptions Opts(Dur d) {
 
 class ClientSession : public Session {
  public:
-  explicit ClientSession(std::unique_ptr<Client> c) : c_(std::move(c)) {}
+  ClientSession(std::unique_ptr<Client> c, bool subscribe)
+      : c_(std::move(c)), subscribe_(subscribe), sub_(c_.get(), kNs) {}
 
   bool Append(const TimelineRef& tl, std::string_view payload, Dur d) override {
     auto r = c_->Append(kNs, tl.name, payload, Opts(d));
@@ -63,6 +65,20 @@ class ClientSession : public Session {
   bool After(const TimelineRef& tl, uint64_t after_seq, uint32_t n, ReadResult* out) override {
     return Scan(tl, {.from_seq = after_seq + 1, .limit = n}, out);
   }
+  // WAIT (the long-poll op) until the timeline's last seq passes after_seq, then one SCAN for
+  // the messages: two round trips where Redis's XREAD BLOCK needs one.
+  // With --server-wait subscribe: a SUBSCRIBE kept open, the message pushed (one trip).
+  bool WaitAfter(const TimelineRef& tl, uint64_t after_seq, uint32_t n, const WaitSpec& w,
+                 ReadResult* out) override {
+    if (subscribe_) {
+      std::string e;
+      return sub_.Wait(tl.name, after_seq, n, w.timeout_ms, out, &e) || Fail(e);
+    }
+    auto r = c_->Wait(kNs, tl.name, after_seq, w.timeout_ms);
+    if (!r.ok()) return Fail(r.status().ToString());
+    if (!r->ready) return true;
+    return After(tl, after_seq, n, out);
+  }
   bool PullMany(std::span<const TimelineRef* const> tls, std::span<uint64_t> checkpoints,
                 uint32_t n, ReadResult* out) override {
     names_.clear();
@@ -90,6 +106,8 @@ class ClientSession : public Session {
     return true;
   }
   std::unique_ptr<Client> c_;
+  const bool subscribe_;
+  SubscriptionWaiter sub_;
   std::vector<std::string_view> names_;
 };
 
@@ -98,7 +116,9 @@ class ClientSession : public Session {
 std::string TldbServerTarget::Describe() const {
   return "tldb-server (default options: one event loop per core; --io-backend " + io_backend_ +
          ") on 127.0.0.1, C++ client, one connection per client thread; namespace default "
-         "durability sync, per-call durability";
+         "durability sync, per-call durability; longpoll through " +
+         (wait_ == "subscribe" ? std::string("SUBSCRIBE (pushed messages)")
+                               : std::string("WAIT then SCAN"));
 }
 
 bool TldbServerTarget::Start(const std::string& dir, std::string* err) {
@@ -132,7 +152,7 @@ std::unique_ptr<Session> TldbServerTarget::Connect(std::string* err) {
     *err = c.status().ToString();
     return nullptr;
   }
-  return std::make_unique<ClientSession>(std::move(c).value());
+  return std::make_unique<ClientSession>(std::move(c).value(), wait_ == "subscribe");
 }
 
 bool TldbServerTarget::Flush(std::string* err) {

@@ -1,7 +1,8 @@
 // TldbServerTarget: tldb-server started by the harness on a free loopback port (default
 // server options, data under the target's directory), driven through the C++ client
 // (tldb/client.h): one Client (one TCP connection) per Session. Pipelined appends use
-// Client::AppendAsync; fan-out is one APPEND_FANOUT request.
+// Client::AppendAsync; fan-out is one APPEND_FANOUT request. The longpoll workload waits with
+// WAIT then SCAN, or (server_wait "subscribe") through a SUBSCRIBE kept open.
 #pragma once
 
 #include <memory>
@@ -15,8 +16,10 @@ namespace tldb::peerbench {
 
 class TldbServerTarget : public Target {
  public:
-  TldbServerTarget(std::string server_bin, std::string io_backend)
-      : bin_(std::move(server_bin)), io_backend_(std::move(io_backend)) {}
+  TldbServerTarget(std::string server_bin, std::string io_backend, std::string server_wait)
+      : bin_(std::move(server_bin)),
+        io_backend_(std::move(io_backend)),
+        wait_(std::move(server_wait)) {}
   std::string Name() const override { return "tldb-server"; }
   std::string Describe() const override;
   bool Start(const std::string& dir, std::string* err) override;
@@ -31,7 +34,7 @@ class TldbServerTarget : public Target {
   }
 
  private:
-  std::string bin_, io_backend_, dir_, address_;
+  std::string bin_, io_backend_, wait_, dir_, address_;
   ServerProcess server_;
   std::unique_ptr<Client> control_;  // namespace creation, flush, STATS
 };

@@ -14,6 +14,7 @@ std::vector<Workload> PlanWorkloads(const BenchConfig& cfg) {
   };
   const Dur first = cfg.durabilities.empty() ? Dur::kSync : cfg.durabilities.front();
   all.push_back({"group_pull", WorkloadKind::kGroupPull, true, false, first});
+  all.push_back({"longpoll", WorkloadKind::kLongPoll, true, false, first});
   for (Dur d : cfg.durabilities) {
     all.push_back({"chat", WorkloadKind::kChat, true, false, d});
     all.push_back({"chat_pipelined", WorkloadKind::kChatPipelined, true, true, d});
@@ -79,6 +80,8 @@ bool WorkloadThread::Step(Session& s, StepOutcome* o) {
       if (u < r * 0.7) return Get(s, o);
       return DeviceSync(s, o);
     }
+    case WorkloadKind::kLongPoll:
+      break;  // not a per-thread step: RunLongPoll (longpoll.h) drives it
   }
   return false;
 }

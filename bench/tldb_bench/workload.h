@@ -12,9 +12,13 @@
 //   latest20        history roaming: the latest 20 messages of a Zipf-popular conversation
 //   history         history roaming: a 20-message page backward from a random point of a
 //                   uniformly chosen (old) conversation
+//   longpoll        live delivery: clients / 2 pairs of a writer and a waiting device; the
+//                   device long-polls its sync timeline, the writer appends to it; latency is
+//                   from the append's acknowledgement to the device receiving it (longpoll.h)
 //   mixed           read_fraction reads (40% latest20, 30% get, 30% device sync), the rest
 //                   chat appends
-// Write workloads run once per durability; group_pull and mixed use the first durability.
+// Write workloads run once per durability; group_pull, longpoll and mixed use the first
+// durability.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +41,8 @@ enum class WorkloadKind {
   kGet,
   kLatest20,
   kHistory,
-  kMixed
+  kMixed,
+  kLongPoll
 };
 
 struct Workload {
