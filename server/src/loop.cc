@@ -304,7 +304,9 @@ void Loop::UpdateInterest(Connection& c) {
   Account(c);
   uint32_t want = 0;
   if (CanRead(c)) want |= EPOLLIN;
-  if (c.OutPending() > 0) want |= EPOLLOUT;
+  // A dirty connection is flushed before the loop waits again, so EPOLLOUT is only asked for
+  // once a send would block: otherwise every request would cost two epoll_ctl calls.
+  if (c.OutPending() > 0 && !c.dirty) want |= EPOLLOUT;
   if (c.registered && c.epoll_events == want) return;
   epoll_event ev{};
   ev.events = want;
