@@ -237,14 +237,17 @@ TEST(KillPointTest, EveryReachedPointRecovers) {
     while (in >> name >> n) hits[name] = n;
     EXPECT_EQ(Check(tmp.path() + "/db", tmp.path() + "/ledger"), "");
   }
-  // The test suite kills at the middle hit of each point; TLDB_KILL_SWEEP=full at the first,
-  // middle and last.
+  // The test suite kills at the middle hit of each point (the last of a recovery point);
+  // TLDB_KILL_SWEEP=full at the first, middle and last.
   const char* sweep = std::getenv("TLDB_KILL_SWEEP");
   const bool full = sweep != nullptr && std::string(sweep) == "full";
   uint64_t kills = 0;
   for (const auto& [name, n] : hits) {
+    // Recovery points are also hit when the namespaces are created (an empty directory is
+    // "recovered"); their last hit is in the reopen that has work to do.
+    const uint64_t ci_nth = name.starts_with("recover.") ? n : (n + 1) / 2;
     const std::set<uint64_t> which =
-        full ? std::set<uint64_t>{1, (n + 1) / 2, n} : std::set<uint64_t>{(n + 1) / 2};
+        full ? std::set<uint64_t>{1, (n + 1) / 2, n} : std::set<uint64_t>{ci_nth};
     for (uint64_t nth : which) {
       testing::TempDir tmp;
       const pid_t pid = fork();
@@ -267,8 +270,9 @@ TEST(KillPointTest, EveryReachedPointRecovers) {
   std::printf("kill points: %zu of %zu reached, %llu kills, 0 violations\n", reached,
               KillPointNames().size(), static_cast<unsigned long long>(kills));
   for (std::string_view name : KillPointNames()) {
-    if (!hits.contains(std::string(name)))
-      std::printf("  not reached: %.*s\n", static_cast<int>(name.size()), name.data());
+    auto it = hits.find(std::string(name));
+    std::printf("  %.*s: %llu hits in the dry run\n", static_cast<int>(name.size()), name.data(),
+                static_cast<unsigned long long>(it == hits.end() ? 0 : it->second));
   }
   EXPECT_EQ(reached, KillPointNames().size());
 }
