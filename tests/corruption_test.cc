@@ -18,8 +18,8 @@
 // - damage to an index file is reported (rebuilt from its segment, on_event) and costs nothing.
 // Three sizes (docs/reliability.md): the test suite takes every record of the active segment, a
 // sample of the sealed ones and truncations and bit flips at a wide stride (seconds);
-// TLDB_CORRUPT_SWEEP=long takes every record and narrower strides (about 10 minutes);
-// TLDB_CORRUPT_SWEEP=full every offset, every bit and every record over every other (days).
+// TLDB_CORRUPT_SWEEP=long takes every record and narrower strides (10-30 minutes);
+// TLDB_CORRUPT_SWEEP=full every offset, every bit and every record over every other (~2.5M).
 #include <gtest/gtest.h>
 
 #include <algorithm>
