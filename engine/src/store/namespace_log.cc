@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "log/file_names.h"
+#include "util/kill_point.h"
 
 namespace tldb {
 namespace {
@@ -143,9 +144,12 @@ Status NamespaceLog::Close() {
   Status s;
   if (active_->durable_end() < active_->end()) {
     std::lock_guard q(q_mu_);
+    TLDB_KILL_POINT("close.before_sync");
     if (sticky_.ok()) s = active_->file()->Sync();
+    TLDB_KILL_POINT("close.after_sync");
   }
   Status c = active_->file()->Close();
+  TLDB_KILL_POINT("close.after_file_close");
   active_.reset();
   return s.ok() ? c : s;
 }

@@ -15,6 +15,7 @@
 #include "log/segment_scan.h"
 #include "store/namespace_log.h"
 #include "util/check.h"
+#include "util/kill_point.h"
 
 namespace tldb {
 
@@ -23,6 +24,7 @@ Status NamespaceLog::Recover() {
   TLDB_ASSIGN_OR_RETURN(NamespaceFiles listing, ListNamespaceFiles(*fs_, dir_));
   for (const auto& name : listing.temp_names) TLDB_RETURN_IF_ERROR(fs_->Remove(dir_ + "/" + name));
   TLDB_RETURN_IF_ERROR(ResolveCompaction(listing));
+  TLDB_KILL_POINT("recover.after_cleanup");
   next_gen_ = listing.max_gen + 1;
   std::map<uint64_t, NamespaceFiles::Files> files;
   for (const auto& [id, has] : listing.by_id) {
@@ -108,6 +110,7 @@ Status NamespaceLog::LoadSealed(uint64_t id, uint32_t gen, bool has_index) {
       db_options_.on_event("rebuilding index of " + name + ": " + s.ToString());
     }
     TLDB_RETURN_IF_ERROR(RebuildIndex(*seg));
+    TLDB_KILL_POINT("recover.after_index_rebuild");
     TLDB_ASSIGN_OR_RETURN(seg->index_file, fs_->Map(idx_name));
     TLDB_RETURN_IF_ERROR(seg->index.Open(seg->index_file->data(), entry_.id, id, idx_name));
   }
@@ -263,8 +266,12 @@ Status NamespaceLog::RecoverActive(uint64_t id) {
                          std::to_string(image.size() - scan.valid_end) + " bytes)");
   }
   TLDB_ASSIGN_OR_RETURN(auto file, fs_->OpenWritable(path, /*create=*/false, false));
-  if (tail != TailState::kClean) TLDB_RETURN_IF_ERROR(file->Truncate(scan.valid_end));
+  if (tail != TailState::kClean) {
+    TLDB_RETURN_IF_ERROR(file->Truncate(scan.valid_end));
+    TLDB_KILL_POINT("recover.after_tail_cut");
+  }
   TLDB_RETURN_IF_ERROR(file->Sync());  // what we read is now durable, whatever it was before
+  TLDB_KILL_POINT("recover.after_active_sync");
   image.resize(scan.valid_end);
   active_ = std::make_unique<ActiveSegment>(id, std::move(file), image);
   for (uint64_t off = format::kSegmentHeaderBytes; off < scan.valid_end;) {

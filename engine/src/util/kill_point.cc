@@ -39,6 +39,15 @@ constexpr std::string_view kNames[] = {
     "compact.after_switch",
     "compact.after_input_unlink",
     "compact.after_commit_unlink",
+    // recovery at open (namespace_recovery.cc)
+    "recover.after_cleanup",
+    "recover.after_index_rebuild",
+    "recover.after_tail_cut",
+    "recover.after_active_sync",
+    // graceful close (namespace_log.cc)
+    "close.before_sync",
+    "close.after_sync",
+    "close.after_file_close",
 };
 
 std::atomic<bool> active{false};
