@@ -97,8 +97,14 @@ Status NamespaceLog::DropExpired(CompactionProgress* progress) {
     active_expired =
         active_ && active_->end() > format::kSegmentHeaderBytes && active_->max_ts() < cutoff;
   }
-  // An idle active segment whose every record expired is sealed, so it can be dropped too.
-  if (active_expired) TLDB_RETURN_IF_ERROR(Roll());
+  // An idle active segment whose every record expired is sealed, so it can be dropped too. With
+  // no space for the next segment it stays active for now, and the sealed segments below are
+  // still dropped: that is what frees the space.
+  Status rolled;
+  if (active_expired) {
+    rolled = Roll();
+    if (!rolled.ok() && rolled.code() != Status::Code::kNoSpace) return rolled;
+  }
   std::vector<std::unique_ptr<SealedSegment>> dropped;
   {
     std::unique_lock l(mu_);
@@ -112,7 +118,7 @@ Status NamespaceLog::DropExpired(CompactionProgress* progress) {
       }
     }
   }
-  if (dropped.empty()) return Status::Ok();
+  if (dropped.empty()) return rolled;
   TLDB_RETURN_IF_ERROR(WriteFloors({}));
   TLDB_KILL_POINT("ttl.after_floors");
   for (const auto& seg : dropped) {
@@ -127,7 +133,8 @@ Status NamespaceLog::DropExpired(CompactionProgress* progress) {
     if (progress != nullptr) progress->segments_expired++;
   }
   counters_.segments_expired += dropped.size();
-  return fs_->SyncDir(dir_);
+  TLDB_RETURN_IF_ERROR(fs_->SyncDir(dir_));
+  return rolled;
 }
 
 }  // namespace tldb
