@@ -548,6 +548,39 @@ TEST(DiskErrorTest, SpaceFreedByTtlLetsAppendsResumeWithoutReopen) {
   for (const Message& m : *got) EXPECT_EQ(m.payload, t.acked_[m.seq - 1]);
 }
 
+// A TTL drop whose FLOORS write finds no space drops nothing, and the next pass drops it all.
+TEST(DiskErrorTest, TtlDropRetriesWhenFloorsCannotBeWritten) {
+  NamespaceOptions ns = SmallSegments();
+  ns.ttl_ms = 3'600'000;
+  NoSpaceScenario t(Options::Prezero::kOff, ns);
+  for (int k = 0; k < 450; ++k) ASSERT_TRUE(t.Append(t.next_++).ok());
+  ASSERT_EQ(t.Segments(), 3u);
+  t.clock_->Advance(2 * 3'600'000);  // everything expired: "t" will be left without a record
+  // The drop first seals the idle active segment (next segment's header: write 1, index: write
+  // 2), then writes FLOORS (write 3).
+  t.fs_->FailNth(SimOp::kWrite, 3, /*persistent=*/false, Status::NoSpace("injected ENOSPC"));
+  auto first = t.db_->Compact("store", {});
+  ASSERT_EQ(first.status().code(), Status::Code::kNoSpace) << first.status().ToString();
+  EXPECT_EQ(t.Segments(), 4u);  // three sealed (none forgotten) and the new active one
+  auto second = t.db_->Compact("store", {});
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->segments_expired, 3u);
+  EXPECT_EQ(t.Segments(), 1u);
+  size_t segment_files = 0;
+  auto names = t.fs_->ListDir(std::string(kDir) + "/ns/store");
+  ASSERT_TRUE(names.ok());
+  for (const auto& name : *names) {
+    segment_files += name.ends_with(".seg") || name.ends_with(".idx");
+  }
+  EXPECT_EQ(segment_files, 1u);  // the files went too, not only the memory of them
+  t.Reopen();
+  auto last = t.db_->LastSeq("store", std::vector<std::string_view>{"t"});
+  EXPECT_EQ((*last)[0], 450u);  // kept by FLOORS: SeqIds are never reused
+  auto r = t.db_->Append("store", "t", "later");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->seq, 451u);
+}
+
 // A failed write or fdatasync of the log's data stays sticky even when the error is NoSpace
 // and the fault is gone: the kernel may have dropped the pages, so a later success would not
 // prove the failed group durable. Nothing of it is acknowledged or visible.

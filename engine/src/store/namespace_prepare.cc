@@ -31,6 +31,8 @@ void NamespaceLog::RequestPrepare(uint64_t id) {
   if (PrepareSegment(id).ok()) {
     std::lock_guard l(prep_mu_);
     prepared_id_ = id;
+  } else {
+    (void)fs_->Remove(PreparedName(id));  // e.g. no space: free what it took
   }
 }
 
