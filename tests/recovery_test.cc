@@ -581,6 +581,26 @@ TEST(DiskErrorTest, TtlDropRetriesWhenFloorsCannotBeWritten) {
   EXPECT_EQ(r->seq, 451u);
 }
 
+// Found by DiskFullTest.InjectedNoSpaceThroughTheServer once appends went on after NoSpace: a
+// compaction that failed for want of space left its output behind; a later run over more
+// segments wrote the same segment id with a higher generation, and at the next open the stale
+// lower generation won: the later run's other inputs were lost.
+TEST(DiskErrorTest, CompactionThatFailsForSpaceLeavesNoStaleOutput) {
+  NoSpaceScenario t(Options::Prezero::kOff);
+  while (t.Segments() < 2) ASSERT_TRUE(t.Append(t.next_++).ok());  // segment 1 sealed
+  // The run over segment 1 writes its output (write 1), then its index (write 2): no space.
+  t.fs_->FailNth(SimOp::kWrite, 2, /*persistent=*/false, Status::NoSpace("injected ENOSPC"));
+  auto failed = t.db_->Compact("store", {});
+  ASSERT_EQ(failed.status().code(), Status::Code::kNoSpace) << failed.status().ToString();
+  while (t.Segments() < 3) ASSERT_TRUE(t.Append(t.next_++).ok());  // segment 2 sealed
+  auto done = t.db_->Compact("store", {});
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(done->segments_done, 2u);  // one run over segments 1 and 2
+  t.ExpectExactlyAcked();
+  t.Reopen();
+  t.ExpectExactlyAcked();
+}
+
 // A failed write or fdatasync of the log's data stays sticky even when the error is NoSpace
 // and the fault is gone: the kernel may have dropped the pages, so a later success would not
 // prove the failed group durable. Nothing of it is acknowledged or visible.
