@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <thread>
 
 #include "kill_run.h"
@@ -36,7 +37,11 @@ class LedgerWriter {
   Status AppendNext() {
     if (pending_id_.empty()) {
       pending_id_ = "m-" + std::to_string(n_++);
-      pending_payload_ = std::string(payload_bytes_, static_cast<char>('a' + n_ % 26));
+      // Random letters: compaction shrinks them little (about 1.7x), so the disk fills for
+      // real instead of being emptied by the server's own compaction as fast as it is filled.
+      std::mt19937_64 rng(n_);
+      pending_payload_.resize(payload_bytes_);
+      for (char& c : pending_payload_) c = static_cast<char>('a' + rng() % 26);
       std::memcpy(pending_payload_.data(), pending_id_.data(), pending_id_.size());
       ledger_->Sent(0, "t", pending_id_, pending_payload_);
     }
