@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The disk-full suite on a real filesystem (docs/reliability.md): a loop-mounted 32 MiB ext4
 # image (a 32 MiB tmpfs when loop devices are refused), tldb-server writing into it, a filler
-# file taking the free space, a real ENOSPC, then the filler deleted. Runs on the io_uring and
-# the POSIX backends. Needs root (mount). Usage: bash tools/disk_full.sh
+# file taking the free space, a real ENOSPC, then the filler deleted: appends must resume without
+# a restart, and nothing acknowledged may be lost (a restart is only tried, and reported, if they
+# do not; the run then fails). Runs on the io_uring and the POSIX backends. Needs root (mount).
+# Usage: bash tools/disk_full.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}

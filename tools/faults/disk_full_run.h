@@ -5,8 +5,9 @@
 //   tmpfs: the caller mounts it). The server's data directory is dir/data; after the server
 //   started, a filler file dir/filler takes all free space but `leave_bytes`.
 // - One client appends (sync, unique client_msg_ids, ledger) until an append fails. The suite
-//   records that error, checks that retries keep failing the same way, and reads everything
-//   back while the disk is full (Ledger::Check).
+//   records that error, checks that retries keep failing the same way (unless one succeeds:
+//   the server's own compaction may free space meanwhile), and reads everything back while the
+//   disk is full (Ledger::Check).
 // - Then the filler is deleted and the failed message is retried every 20 ms for up to
 //   `resume_timeout_ms`: "resumed" and the time from the delete to its acknowledgement. If
 //   appends have not resumed by then and `restart_if_stuck`, the server is restarted
@@ -36,9 +37,10 @@ struct DiskFullOptions {
 
 struct DiskFullReport {
   uint64_t acked_before_full = 0;
-  std::string full_error;          // the failed append's status
-  bool error_is_no_space = false;  // the status code is NoSpace (retriable)
-  bool retries_fail_alike = false;
+  std::string full_error;           // the failed append's status
+  bool error_is_no_space = false;   // the status code is NoSpace (retriable)
+  bool retries_fail_alike = false;  // every retry that failed, failed with the same code
+  uint64_t acked_while_full = 0;    // retries acknowledged before the filler was deleted
   bool reads_ok_while_full = false;
   bool resumed_without_restart = false;
   double resume_ms = -1;          // filler deleted -> first acknowledgement (no restart)

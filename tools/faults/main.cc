@@ -112,7 +112,12 @@ int main(int argc, char** argv) {
     if (!r.ok()) return Fail(r.status());
     std::printf("%s\n", r->ToString().c_str());
     for (const auto& v : r->violations) std::printf("VIOLATION: %s\n", v.c_str());
-    rc = r->violations.empty() && r->reads_ok_while_full && r->server_alive_throughout ? 0 : 1;
+    // Issue 7: NoSpace, reads while full, nothing lost, and appends resume once space is freed
+    // without a restart.
+    rc = r->violations.empty() && r->error_is_no_space && r->reads_ok_while_full &&
+                 r->resumed_without_restart && r->server_alive_throughout
+             ? 0
+             : 1;
   } else if (hostile->parsed()) {
     hbo.server_binary = server_bin;
     hbo.data_dir = data_dir;

@@ -14,7 +14,8 @@
 // - Operations without a SimOp kind (CreateDir, ListDir, Exists, FileSize, Size, Truncate,
 //   Lock) count towards ops() and obey crashes, but FailNth cannot target them.
 // - Truncate, Allocate and Write obey the capacity; usage is the sum over named files of
-//   max(size, allocated bytes).
+//   max(size, allocated bytes); a truncate that does not grow a file frees its allocation past
+//   the new size (as ext4 and tmpfs do).
 #include "io/sim_file_system.h"
 
 #include <algorithm>
@@ -348,6 +349,9 @@ class SimWritableFile : public WritableFile {
     std::lock_guard lock(h_.state->mu);
     TLDB_RETURN_IF_ERROR(Begin(std::nullopt));
     TLDB_RETURN_IF_ERROR(h_.state->CheckCapacity(*h_.inode, size, h_.inode->reserved, h_.path));
+    // Like ext4 and tmpfs: a truncate that does not grow the file frees the blocks past the new
+    // end, also those reserved with fallocate(FALLOC_FL_KEEP_SIZE).
+    if (size <= h_.inode->data.size()) h_.inode->reserved = std::min(h_.inode->reserved, size);
     h_.inode->data.resize(size, '\0');
     return Status::Ok();
   }

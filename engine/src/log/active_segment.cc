@@ -16,6 +16,7 @@ ActiveSegment::ActiveSegment(uint64_t id, std::unique_ptr<WritableFile> file,
   std::memcpy(p, image.data(), image.size());
   Commit(image.size());
   durable_end_ = end_;
+  allocated_end_ = end_;
 }
 
 char* ActiveSegment::Reserve(size_t max_bytes) {

@@ -2,7 +2,9 @@
 //
 // It keeps an in-memory image of every byte written to the file (so reads of recent messages,
 // the hot IM path, never touch the disk or make a syscall) and the per-timeline offsets of its
-// records (its index until it is sealed). The image is a list of chunks; one group commit is
+// records (its index until it is sealed). It also tracks how far the file's blocks are known to be
+// allocated (written or fallocated), so the writer reserves space before it writes (docs/design.md
+// "Disk full"). The image is a list of chunks; one group commit is
 // always contiguous in one chunk so it is written with one call. Not thread-safe: NamespaceLog
 // guards it; bytes below `published_end` are immutable and safe for readers under a shared lock.
 #pragma once
@@ -79,6 +81,9 @@ class ActiveSegment {
   // Bytes known durable (fdatasync'ed).
   uint64_t durable_end() const { return durable_end_; }
   void set_durable_end(uint64_t v) { durable_end_ = v; }
+  // The file's blocks [0, allocated_end) are allocated: writes below it need no new space.
+  uint64_t allocated_end() const { return allocated_end_; }
+  void set_allocated_end(uint64_t v) { allocated_end_ = v; }
 
   // Makes room for up to `max_bytes` contiguous bytes at end(); returns where to encode.
   char* Reserve(size_t max_bytes);
@@ -117,6 +122,7 @@ class ActiveSegment {
   std::vector<Chunk> chunks_;
   uint64_t end_ = 0;
   uint64_t durable_end_ = 0;
+  uint64_t allocated_end_ = 0;
   std::vector<Slot> slots_;
   std::vector<DedupeRecord> dedupe_records_;
   std::vector<MutationRecord> mutation_records_;

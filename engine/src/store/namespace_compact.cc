@@ -93,6 +93,21 @@ class Compactor {
 
   bool committed() const { return committed_; }
 
+  // Deletes what a run that failed before its commit point wrote (recovery would, at the next
+  // open). A later run in this process may write the same segment id with a higher generation,
+  // and beside this stale lower one its output would lose at the next open.
+  Status DiscardOutput() {
+    if (committed_ || out_gen_ == 0) return Status::Ok();
+    FileSystem& fs = *log_->fs_;
+    const std::string idx = IndexFileName(log_->dir_, out_id_, out_gen_);
+    for (const std::string& path :
+         {idx, idx + ".tmp", SegmentFileName(log_->dir_, out_id_, out_gen_)}) {
+      TLDB_ASSIGN_OR_RETURN(bool exists, fs.Exists(path));
+      if (exists) TLDB_RETURN_IF_ERROR(fs.Remove(path));
+    }
+    return Status::Ok();
+  }
+
  private:
   // ---- 1. collect ----
   Status Collect() {
@@ -667,7 +682,11 @@ Status NamespaceLog::Compact(const CompactOptions& o, CompactionProgress* total)
     Compactor c(this, r, options(), db_options_.compaction_bytes_per_s, total);
     Status s = c.Run();
     if (!s.ok()) {
-      if (c.committed()) maint_sticky_ = s;
+      if (c.committed()) {
+        maint_sticky_ = s;
+      } else if (Status d = c.DiscardOutput(); !d.ok()) {
+        maint_sticky_ = d;  // a stale output stays on disk: no more runs until recovery
+      }
       if (db_options_.on_event) {
         db_options_.on_event("namespace '" + entry_.name + "': compaction failed: " + s.ToString());
       }

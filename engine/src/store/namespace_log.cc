@@ -140,6 +140,7 @@ Status NamespaceLog::Close() {
     std::this_thread::yield();
   }
   std::unique_lock l(mu_);
+  DiscardNext();  // a next segment reserved by a roll that failed for want of space
   if (!active_) return Status::Ok();
   Status s;
   if (active_->durable_end() < active_->end()) {

@@ -7,7 +7,10 @@
 // the requests. Readers take a shared lock only while they copy records out; they are never
 // blocked by the fdatasync.
 //
-// Errors: a failed write or sync makes the log read-only with that error (sticky); nothing of
+// Errors: space is reserved before data is written (the active segment's blocks, the next
+// segment, the sealed segment's index): a NoSpace while reserving fails the group with NoSpace
+// and changes nothing, and a later group tries again. A failed write or sync of the log's data
+// (or any other failure of a roll) makes the log read-only with that error (sticky); nothing of
 // the failed group is acknowledged or becomes visible.
 #pragma once
 
@@ -125,7 +128,6 @@ class NamespaceLog {
   Status FoldIndex(const SealedSegment& seg);
   Status RecoverActive(uint64_t id);
   Status IndexActiveRecord(const RecordView& r, uint64_t offset, std::string* problem);
-  Status CreateActive(uint64_t id);
   std::string SegmentName(uint64_t id) const;
   Status ResolveCompaction(const NamespaceFiles& listing);
   Status LoadFloors();
@@ -169,10 +171,24 @@ class NamespaceLog {
   // First SeqId of `timeline` that reads may return (trim point, messages_per_timeline_max).
   Seq FirstKept(uint32_t timeline) const;
   bool Expired(TimestampMs ts) const;
-  Status MaybeRoll(size_t group_bytes, bool force);
+  // Makes room for a group of up to `group_bytes`: rolls to the next segment when the group
+  // would not fit (or `force`), then makes sure the active segment's blocks for the group are
+  // allocated. On failure *intact tells whether the log is unchanged (a NoSpace while reserving:
+  // the group fails and a later one retries) or must become read-only (sticky).
+  Status MakeRoom(size_t group_bytes, bool force, bool* intact);
   // Seals the active segment through the write queue (ordered with appends); no-op if empty.
   Status Roll();
-  Status Seal();
+  // Seals the active segment. *intact as for MakeRoom: only a NoSpace writing the index, before
+  // it was renamed into place, leaves the segment active and the log writable.
+  Status Seal(bool* intact);
+  // Creates "<id>.seg" for recovery (a new namespace, or after a sealed last segment).
+  Status CreateActive(uint64_t id);
+  // The next segment, reserved before the active one is sealed: its blocks allocated (prepared
+  // zeros or fallocate), its header written and synced, under a *.tmp name until promoted.
+  Status ReserveNext(uint64_t id);
+  // Renames the reserved next segment into place and makes it the active segment.
+  Status PromoteNext();
+  void DiscardNext();
   void Complete(std::vector<AppendRequest*>& group);
   void FailGroup(std::vector<AppendRequest*>& group, const Status& s);
 
@@ -215,6 +231,15 @@ class NamespaceLog {
   std::map<uint64_t, std::unique_ptr<SealedSegment>> sealed_;
   DedupeWindow dedupe_;
   uint64_t published_end_ = 0;  // readers see active records below this offset
+  struct NextSegment {          // ReserveNext's result, kept until a roll promotes it
+    uint64_t id = 0;            // 0: none
+    bool prepared = false;      // from the preparer (zeros written ahead)
+    std::string tmp_path;
+    std::string header;      // written and synced at offset 0
+    uint64_t allocated = 0;  // blocks [0, allocated) reserved
+    std::unique_ptr<WritableFile> file;
+  };
+  NextSegment next_;
   MutationOverlay overlay_;
 
   // Run-time options (SetOptions); the hot ones are atomics.
@@ -245,6 +270,7 @@ class NamespaceLog {
   bool leader_waiting_ = false;        // the leader waits in WaitForStragglers
   std::condition_variable queue_cv_;   // signalled on enqueue while leader_waiting_
   size_t last_synced_group_size_ = 0;  // leader only
+  bool no_space_ = false;              // leader only: the last group failed to reserve space
   uint64_t prepare_requested_ = 0;     // leader only: highest segment id asked to prepare
   bool handoff_ = false;
   bool stopping_ = false;

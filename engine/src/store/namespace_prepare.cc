@@ -1,5 +1,6 @@
 // NamespaceLog segment preparation: writes the next segment's blocks (zeros, fdatasync'ed) ahead
-// of time as "<id>.seg.tmp". When the active segment rolls, CreateActive renames it into place,
+// of time as "<id>.seg.tmp". When the active segment rolls, ReserveNext takes it (otherwise it
+// reserves "<id>.seg.new.tmp" with fallocate) and PromoteNext renames it into place,
 // so group-commit fdatasyncs overwrite allocated blocks instead of extending the file (ext4 must
 // journal every extension). A preparation that loses the race with a roll is discarded; one
 // left over by a crash is a *.tmp file, deleted at open.
@@ -30,6 +31,8 @@ void NamespaceLog::RequestPrepare(uint64_t id) {
   if (PrepareSegment(id).ok()) {
     std::lock_guard l(prep_mu_);
     prepared_id_ = id;
+  } else {
+    (void)fs_->Remove(PreparedName(id));  // e.g. no space: free what it took
   }
 }
 

@@ -272,8 +272,11 @@ Status NamespaceLog::RecoverActive(uint64_t id) {
   }
   TLDB_RETURN_IF_ERROR(file->Sync());  // what we read is now durable, whatever it was before
   TLDB_KILL_POINT("recover.after_active_sync");
+  const uint64_t file_bytes = tail != TailState::kClean ? scan.valid_end : image.size();
   image.resize(scan.valid_end);
   active_ = std::make_unique<ActiveSegment>(id, std::move(file), image);
+  active_->set_allocated_end(file_bytes);  // prepared zeros are allocated; the rest is reserved
+                                           // by the first group that needs it (MakeRoom)
   for (uint64_t off = format::kSegmentHeaderBytes; off < scan.valid_end;) {
     RecordView r;
     TLDB_CHECK(DecodeRecord(active_->At(off), id, off, &r) == DecodeOutcome::kOk);

@@ -1,12 +1,13 @@
 // NamespaceLog TTL: whole sealed segments whose newest record is older than ttl_ms are deleted
 // (no rewrite). Reads already hide expired messages (Expired()); this frees their disk.
 //
-// Order of a drop (docs/design.md "TTL"): forget the segments in memory; write FLOORS with the
-// last SeqId of every timeline left without a record (so SeqIds are never reused); delete the
-// files; fsync the directory. A crash before the deletes leaves the segments, which the next
-// check drops again.
+// Order of a drop (docs/design.md "TTL"): write FLOORS with the last SeqId of every timeline
+// left without a record (so SeqIds are never reused); forget the segments in memory; delete the
+// files; fsync the directory. A crash (or a failed FLOORS write) before the deletes leaves the
+// segments, which the next check drops again.
 #include <algorithm>
 #include <climits>
+#include <set>
 
 #include "log/file_names.h"
 #include "store/floors.h"
@@ -97,24 +98,55 @@ Status NamespaceLog::DropExpired(CompactionProgress* progress) {
     active_expired =
         active_ && active_->end() > format::kSegmentHeaderBytes && active_->max_ts() < cutoff;
   }
-  // An idle active segment whose every record expired is sealed, so it can be dropped too.
-  if (active_expired) TLDB_RETURN_IF_ERROR(Roll());
-  std::vector<std::unique_ptr<SealedSegment>> dropped;
+  // An idle active segment whose every record expired is sealed, so it can be dropped too. With
+  // no space for the next segment it stays active for now, and the sealed segments below are
+  // still dropped: that is what frees the space.
+  Status rolled;
+  if (active_expired) {
+    rolled = Roll();
+    if (!rolled.ok() && rolled.code() != Status::Code::kNoSpace) return rolled;
+  }
+  // The segments to drop, and the timelines left without a record once they are gone: FLOORS
+  // keeps those timelines' last SeqIds and is written before anything is forgotten, so a write
+  // that fails (no space for it) leaves the segments to the next pass rather than to a restart.
+  std::vector<uint64_t> expired;
+  std::vector<uint32_t> orphans;
   {
-    std::unique_lock l(mu_);
-    for (auto it = sealed_.begin(); it != sealed_.end();) {
-      if (it->second->index.summary().max_ts < cutoff) {
-        ForgetSegment(*it->second);
-        dropped.push_back(std::move(it->second));
-        it = sealed_.erase(it);
-      } else {
-        ++it;
+    std::shared_lock l(mu_);
+    std::set<uint32_t> ids, touched;
+    for (const auto& [id, seg] : sealed_) {
+      if (seg->index.summary().max_ts >= cutoff) continue;
+      expired.push_back(id);
+      ids.insert(static_cast<uint32_t>(id));
+      for (uint32_t i = 0; i < seg->index.timeline_count(); ++i) {
+        const IndexEntry e = seg->index.Entry(i);
+        const uint32_t t = table_.Find(e.key, e.key_hash);
+        if (t != TimelineTable::kNone) touched.insert(t);
+      }
+    }
+    std::vector<uint32_t> segs;
+    for (uint32_t t : touched) {
+      const TimelineState& st = table_.state(t);
+      if (st.active_slot != kNoSlot) continue;
+      st.segs.Decode(&segs);
+      if (std::all_of(segs.begin(), segs.end(), [&](uint32_t id) { return ids.contains(id); })) {
+        orphans.push_back(t);
       }
     }
   }
-  if (dropped.empty()) return Status::Ok();
-  TLDB_RETURN_IF_ERROR(WriteFloors({}));
+  if (expired.empty()) return rolled;
+  TLDB_RETURN_IF_ERROR(WriteFloors(orphans));
   TLDB_KILL_POINT("ttl.after_floors");
+  std::vector<std::unique_ptr<SealedSegment>> dropped;
+  {
+    std::unique_lock l(mu_);
+    for (uint64_t id : expired) {
+      auto it = sealed_.find(id);
+      ForgetSegment(*it->second);
+      dropped.push_back(std::move(it->second));
+      sealed_.erase(it);
+    }
+  }
   for (const auto& seg : dropped) {
     const std::string name = SegmentFileName(dir_, seg->id, seg->gen);
     if (db_options_.on_event) db_options_.on_event("ttl: dropping expired " + name);
@@ -127,7 +159,8 @@ Status NamespaceLog::DropExpired(CompactionProgress* progress) {
     if (progress != nullptr) progress->segments_expired++;
   }
   counters_.segments_expired += dropped.size();
-  return fs_->SyncDir(dir_);
+  TLDB_RETURN_IF_ERROR(fs_->SyncDir(dir_));
+  return rolled;
 }
 
 }  // namespace tldb

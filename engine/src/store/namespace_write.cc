@@ -125,11 +125,12 @@ bool NamespaceLog::RunOneGroup() {
   std::vector<Assigned> assigned;
   uint64_t start = 0, end = 0;
   Status s;
+  bool intact = false;  // a failure before anything of the group was assigned or written
   {
     std::unique_lock l(mu_);
     const bool force_roll =
         std::any_of(group.begin(), group.end(), [](const AppendRequest* r) { return r->roll; });
-    s = MaybeRoll(group_bytes, force_roll);
+    s = MakeRoom(group_bytes, force_roll, &intact);
     if (s.ok()) {
       start = active_->end();
       active_->Reserve(group_bytes);
@@ -153,6 +154,17 @@ bool NamespaceLog::RunOneGroup() {
     s = active_->file()->Sync();  // a retry asked for kSync of an earlier buffered append
     counters_.syncs++;
     end = start;
+  }
+  if (!s.ok() && intact) {
+    // No space could be reserved: nothing was assigned, written or acknowledged, so the group
+    // fails with NoSpace (retriable) and the next group tries again.
+    if (!no_space_ && db_options_.on_event) {
+      db_options_.on_event("namespace '" + entry_.name +
+                           "': no space, appends fail until space is freed: " + s.ToString());
+    }
+    no_space_ = true;
+    FailGroup(group, s);
+    return true;
   }
   if (!s.ok()) {
     {
@@ -179,6 +191,10 @@ bool NamespaceLog::RunOneGroup() {
     published_end_ = std::max(published_end_, end);
     if (need_sync) active_->set_durable_end(std::max(active_->durable_end(), end));
   }
+  if (no_space_ && db_options_.on_event) {
+    db_options_.on_event("namespace '" + entry_.name + "': space reserved again, appends resume");
+  }
+  no_space_ = false;
   MaybePrepareNext(end);
   Complete(group);
   TLDB_KILL_POINT("commit.after_ack");
@@ -348,29 +364,46 @@ void NamespaceLog::FailGroup(std::vector<AppendRequest*>& group, const Status& s
   }
 }
 
-Status NamespaceLog::MaybeRoll(size_t group_bytes, bool force) {
+Status NamespaceLog::MakeRoom(size_t group_bytes, bool force, bool* intact) {
+  *intact = false;
   const uint64_t end = active_->end();
-  if (end <= format::kSegmentHeaderBytes ||
-      (!force && end + group_bytes <= segment_bytes_max_.load())) {
-    return Status::Ok();
+  if (end > format::kSegmentHeaderBytes &&
+      (force || end + group_bytes > segment_bytes_max_.load())) {
+    // The next segment first: if there is no room for it, the active segment stays as it is.
+    Status s = ReserveNext(active_->id() + 1);
+    if (!s.ok()) {
+      *intact = s.code() == Status::Code::kNoSpace;
+      return s;
+    }
+    TLDB_RETURN_IF_ERROR(Seal(intact));
+    TLDB_RETURN_IF_ERROR(PromoteNext());
   }
-  const uint64_t next = active_->id() + 1;
-  TLDB_RETURN_IF_ERROR(Seal());
-  return CreateActive(next);
+  // A segment from ReserveNext has all its blocks; a recovered one may not (it was created
+  // before, or prepared for a smaller segment_bytes_max): they are allocated here, once.
+  const uint64_t want = active_->end() + group_bytes;
+  if (want > active_->allocated_end()) {
+    const uint64_t from = active_->allocated_end();
+    const uint64_t to = std::max<uint64_t>(want, segment_bytes_max_.load());
+    Status s = active_->file()->Allocate(from, to - from);
+    if (!s.ok()) {
+      *intact = s.code() == Status::Code::kNoSpace;  // blocks past the data: nothing changed
+      return s;
+    }
+    active_->set_allocated_end(to);
+  }
+  return Status::Ok();
 }
 
-Status NamespaceLog::Seal() {
+Status NamespaceLog::Seal(bool* intact) {
+  *intact = false;
   ActiveSegment& a = *active_;
   const uint64_t id = a.id();
   if (a.durable_end() < a.end()) {
-    TLDB_RETURN_IF_ERROR(a.file()->Sync());
+    TLDB_RETURN_IF_ERROR(a.file()->Sync());  // a failed fsync of records: sticky
     counters_.syncs++;
     a.set_durable_end(a.end());
     TLDB_KILL_POINT("roll.after_seal_sync");
   }
-  // A prepared segment ends in zeros; cut them so a sealed file is exactly its records. Not
-  // synced: zeros that come back after a crash are ignored by recovery.
-  TLDB_RETURN_IF_ERROR(a.file()->Truncate(a.end()));
   SegmentIndexBuilder b(entry_.id, id);
   for (const auto& slot : a.slots()) {
     // The active segment holds each of its timelines' newest records, so the timeline's last
@@ -387,14 +420,29 @@ Status NamespaceLog::Seal() {
     b.AddDedupe(table_.key(d.timeline), d.cmid_hash, d.seq, d.ts);
   }
   const std::string idx = b.Finish(static_cast<uint32_t>(a.end()), a.min_ts(), a.max_ts());
-  TLDB_RETURN_IF_ERROR(fs_->WriteFileAtomic(IndexFileName(dir_, id), idx));
+  const std::string idx_path = IndexFileName(dir_, id);
+  if (Status s = fs_->WriteFileAtomic(idx_path, idx); !s.ok()) {
+    // Until the index is renamed into place it is only "<id>.idx.tmp", which recovery deletes:
+    // the segment is still the active one, on disk as in memory, and may take more records.
+    // Once the index exists under its name the segment is sealed for recovery: sticky.
+    auto exists = fs_->Exists(idx_path);
+    if (s.code() == Status::Code::kNoSpace && exists.ok() && !*exists) {
+      (void)fs_->Remove(idx_path + ".tmp");  // WriteFileAtomic's temporary: free its blocks
+      *intact = true;
+    }
+    return s;
+  }
   TLDB_KILL_POINT("roll.after_index");
+  // A prepared segment ends in zeros, and a reserved one in allocated blocks; cut them so a
+  // sealed file is exactly its records. Not synced: zeros that come back after a crash are
+  // ignored by recovery.
+  TLDB_RETURN_IF_ERROR(a.file()->Truncate(a.end()));
   TLDB_RETURN_IF_ERROR(a.file()->Close());
   auto seg = std::make_unique<SealedSegment>();
   seg->id = id;
   TLDB_ASSIGN_OR_RETURN(seg->data, fs_->Map(SegmentFileName(dir_, id)));
   seg->data->AdviseRandom();
-  TLDB_ASSIGN_OR_RETURN(seg->index_file, fs_->Map(IndexFileName(dir_, id)));
+  TLDB_ASSIGN_OR_RETURN(seg->index_file, fs_->Map(idx_path));
   TLDB_RETURN_IF_ERROR(seg->index.Open(seg->index_file->data(), entry_.id, id, SegmentName(id)));
   seg->bytes = seg->data->data().size() + seg->index_file->data().size();
   for (const auto& slot : a.slots()) {
@@ -408,31 +456,73 @@ Status NamespaceLog::Seal() {
   return Status::Ok();
 }
 
+namespace {
+std::string EncodeHeader(uint32_t namespace_id, uint64_t id, TimestampMs now) {
+  SegmentHeader h;
+  h.namespace_id = namespace_id;
+  h.segment_id = id;
+  h.created_ms = now;
+  char header[format::kSegmentHeaderBytes];
+  EncodeSegmentHeader(h, header);
+  return std::string(header, sizeof header);
+}
+}  // namespace
+
 Status NamespaceLog::CreateActive(uint64_t id) {
   TLDB_CHECK(id < (uint64_t{1} << 32));  // SegList keeps 32-bit ids
   const std::string path = SegmentFileName(dir_, id);
-  std::unique_ptr<WritableFile> file;
-  if (TakePrepared(id)) {  // blocks already written: fdatasyncs will overwrite, not extend
-    TLDB_KILL_POINT("prepare.before_rename");
-    TLDB_RETURN_IF_ERROR(fs_->Rename(PreparedName(id), path));
-    TLDB_ASSIGN_OR_RETURN(file, fs_->OpenWritable(path, /*create=*/false, /*exclusive=*/false));
-  } else {
-    TLDB_ASSIGN_OR_RETURN(file, fs_->OpenWritable(path, /*create=*/true, /*exclusive=*/false));
-    TLDB_RETURN_IF_ERROR(file->Truncate(0));
-  }
-  SegmentHeader h;
-  h.namespace_id = entry_.id;
-  h.segment_id = id;
-  h.created_ms = clock_->NowMs();
-  char header[format::kSegmentHeaderBytes];
-  EncodeSegmentHeader(h, header);
-  TLDB_RETURN_IF_ERROR(file->WriteAndSync(0, {header, sizeof header}));
+  TLDB_ASSIGN_OR_RETURN(auto file, fs_->OpenWritable(path, /*create=*/true, /*exclusive=*/false));
+  TLDB_RETURN_IF_ERROR(file->Truncate(0));
+  const std::string header = EncodeHeader(entry_.id, id, clock_->NowMs());
+  TLDB_RETURN_IF_ERROR(file->WriteAndSync(0, header));
   TLDB_RETURN_IF_ERROR(fs_->SyncDir(dir_));
   TLDB_KILL_POINT("roll.after_create");
-  active_ =
-      std::make_unique<ActiveSegment>(id, std::move(file), std::string_view(header, sizeof header));
+  active_ = std::make_unique<ActiveSegment>(id, std::move(file), header);
   published_end_ = active_->end();
   return Status::Ok();
+}
+
+// Nothing of the log depends on the reserved file until PromoteNext renames it: any failure
+// here discards it (a *.tmp, also deleted by recovery), and a retry starts a new file from
+// scratch, so no fsync is ever retried on bytes that a failed one may have dropped.
+Status NamespaceLog::ReserveNext(uint64_t id) {
+  TLDB_CHECK(id < (uint64_t{1} << 32));     // SegList keeps 32-bit ids
+  if (next_.id == id) return Status::Ok();  // reserved by an earlier roll whose seal failed
+  DiscardNext();
+  next_.id = id;
+  next_.prepared = TakePrepared(id);  // blocks already written: fdatasyncs will overwrite them
+  next_.tmp_path = next_.prepared ? PreparedName(id) : SegmentFileName(dir_, id) + ".new.tmp";
+  next_.allocated = segment_bytes_max_.load();
+  next_.header = EncodeHeader(entry_.id, id, clock_->NowMs());
+  Status s = [&]() -> Status {
+    TLDB_ASSIGN_OR_RETURN(next_.file,
+                          fs_->OpenWritable(next_.tmp_path, !next_.prepared, /*exclusive=*/false));
+    if (!next_.prepared) TLDB_RETURN_IF_ERROR(next_.file->Truncate(0));
+    TLDB_RETURN_IF_ERROR(next_.file->Allocate(0, next_.allocated));
+    return next_.file->WriteAndSync(0, next_.header);
+  }();
+  if (!s.ok()) DiscardNext();
+  return s;
+}
+
+Status NamespaceLog::PromoteNext() {
+  TLDB_CHECK(next_.id != 0 && next_.file);
+  if (next_.prepared) TLDB_KILL_POINT("prepare.before_rename");
+  TLDB_RETURN_IF_ERROR(fs_->Rename(next_.tmp_path, SegmentFileName(dir_, next_.id)));
+  TLDB_RETURN_IF_ERROR(fs_->SyncDir(dir_));
+  TLDB_KILL_POINT("roll.after_create");
+  active_ = std::make_unique<ActiveSegment>(next_.id, std::move(next_.file), next_.header);
+  active_->set_allocated_end(next_.allocated);
+  published_end_ = active_->end();
+  next_ = NextSegment{};
+  return Status::Ok();
+}
+
+void NamespaceLog::DiscardNext() {
+  if (next_.id == 0) return;
+  if (next_.file) (void)next_.file->Close();
+  (void)fs_->Remove(next_.tmp_path);  // frees its blocks; recovery deletes a *.tmp left over
+  next_ = NextSegment{};
 }
 
 }  // namespace tldb
