@@ -25,12 +25,14 @@ struct BenchConfig {
   std::string server_bin;         // tldb-server; default: next to tldb-bench's build
   std::string redis_bin = "redis-server";
   std::string tldb_io_backend = "auto";  // Options::io_backend / tldb-server --io-backend
-  double seconds = 5;                    // per workload and target
-  uint64_t ops_max = 50'000'000;         // per workload and target: bounds every loop
-  double rate = 0;                       // ops/s over all clients; 0 = closed loop
-  uint32_t clients = 16;                 // threads (connections) issuing blocking calls
-  uint32_t pipeline_clients = 4;         // threads (connections) in the pipelined workloads
-  uint32_t pipeline_depth = 16;          // requests in flight per pipelined thread
+  uint64_t tldb_block_cache_bytes =
+      0;                             // embedded tldb: Options::block_cache_bytes (0: its default)
+  double seconds = 5;                // per workload and target
+  uint64_t ops_max = 50'000'000;     // per workload and target: bounds every loop
+  double rate = 0;                   // ops/s over all clients; 0 = closed loop
+  uint32_t clients = 16;             // threads (connections) issuing blocking calls
+  uint32_t pipeline_clients = 4;     // threads (connections) in the pipelined workloads
+  uint32_t pipeline_depth = 16;      // requests in flight per pipelined thread
   uint32_t poll_us = 1000;           // longpoll on stores without a wait primitive: poll interval
   uint32_t wait_timeout_ms = 100;    // longpoll: timeout of one wait (then the waiter waits again)
   std::string server_wait = "wait";  // tldb-server longpoll: "wait" (WAIT+SCAN) or "subscribe"

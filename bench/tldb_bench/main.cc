@@ -107,6 +107,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--server-bin", cfg.server_bin, "tldb-server binary")->capture_default_str();
   app.add_option("--redis-bin", cfg.redis_bin, "redis-server binary")->capture_default_str();
+  uint64_t tldb_cache_mb = 0;
+  app.add_option("--tldb-cache-mb", tldb_cache_mb,
+                 "Embedded tldb's block cache (0: the engine's default, 64 MiB)")
+      ->capture_default_str();
   app.add_option("--tldb-io-backend", cfg.tldb_io_backend, "tldb I/O backend: auto, uring, posix")
       ->capture_default_str();
   app.add_flag("--no-limits", no_limits, "Skip measuring the machine's limits");
@@ -126,6 +130,7 @@ int main(int argc, char** argv) {
     }
   }
   cfg.rocksdb_block_cache_bytes = cache_mb << 20;
+  cfg.tldb_block_cache_bytes = tldb_cache_mb << 20;
   cfg.limits = !no_limits;
   cfg.plots = !no_plots;
   cfg.progress = !no_progress;

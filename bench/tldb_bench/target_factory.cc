@@ -13,7 +13,9 @@ namespace tldb::peerbench {
 
 std::unique_ptr<Target> MakeTarget(const std::string& name, const BenchConfig& cfg,
                                    std::string* err) {
-  if (name == "tldb") return std::make_unique<TldbEmbeddedTarget>(cfg.tldb_io_backend);
+  if (name == "tldb") {
+    return std::make_unique<TldbEmbeddedTarget>(cfg.tldb_io_backend, cfg.tldb_block_cache_bytes);
+  }
   if (name == "tldb-server") {
     return std::make_unique<TldbServerTarget>(cfg.server_bin, cfg.tldb_io_backend, cfg.server_wait);
   }

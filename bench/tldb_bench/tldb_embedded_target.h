@@ -13,7 +13,8 @@ namespace tldb::peerbench {
 
 class TldbEmbeddedTarget : public Target {
  public:
-  explicit TldbEmbeddedTarget(std::string io_backend) : io_backend_(std::move(io_backend)) {}
+  TldbEmbeddedTarget(std::string io_backend, uint64_t block_cache_bytes)
+      : io_backend_(std::move(io_backend)), block_cache_bytes_(block_cache_bytes) {}
   std::string Name() const override { return "tldb"; }
   std::string Describe() const override;
   bool Start(const std::string& dir, std::string* err) override;
@@ -26,6 +27,7 @@ class TldbEmbeddedTarget : public Target {
 
  private:
   std::string io_backend_, dir_;
+  uint64_t block_cache_bytes_ = 0;  // 0: Options' default
   std::unique_ptr<Db> db_;
 };
 
