@@ -107,9 +107,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--server-bin", cfg.server_bin, "tldb-server binary")->capture_default_str();
   app.add_option("--redis-bin", cfg.redis_bin, "redis-server binary")->capture_default_str();
-  uint64_t tldb_cache_mb = 0;
+  int64_t tldb_cache_mb = -1;
   app.add_option("--tldb-cache-mb", tldb_cache_mb,
-                 "Embedded tldb's block cache (0: the engine's default, 64 MiB)")
+                 "Embedded tldb's block cache (-1: the same as RocksDB's; 0: the engine's "
+                 "default, 64 MiB)")
       ->capture_default_str();
   app.add_option("--tldb-io-backend", cfg.tldb_io_backend, "tldb I/O backend: auto, uring, posix")
       ->capture_default_str();
@@ -130,7 +131,9 @@ int main(int argc, char** argv) {
     }
   }
   cfg.rocksdb_block_cache_bytes = cache_mb << 20;
-  cfg.tldb_block_cache_bytes = tldb_cache_mb << 20;
+  // Equal memory for decompressed blocks: tldb gets the block cache RocksDB gets.
+  cfg.tldb_block_cache_bytes = tldb_cache_mb < 0 ? cfg.rocksdb_block_cache_bytes
+                                                 : static_cast<uint64_t>(tldb_cache_mb) << 20;
   cfg.limits = !no_limits;
   cfg.plots = !no_plots;
   cfg.progress = !no_progress;
