@@ -513,6 +513,9 @@ TEST_F(CorruptionSweep, RecordDuplicated) {
   }
   Print("duplicated records", t);
   EXPECT_GT(t.variants, 100u);
+  // A duplicate is a byte-identical copy of an earlier record, which no torn write produces:
+  // recovery refuses it (or finds it harmless) instead of cutting what it displaced.
+  EXPECT_EQ(t.tail_cut, 0u) << t.tail_cut_messages << " acknowledged messages cut as a torn tail";
 }
 
 TEST_F(CorruptionSweep, TruncationAtOffsets) {

@@ -22,6 +22,7 @@
 
 #include "io/sim_file_system.h"
 #include "log/file_names.h"
+#include "log/segment_scan.h"
 #include "tldb/clock.h"
 #include "tldb/db.h"
 #include "util/temp_dir.h"
@@ -290,6 +291,79 @@ TEST_F(DamageTest, SalvageCutsDamageAndReportsIt) {
   ASSERT_TRUE(salvaged.ok()) << salvaged.status().ToString();
   ASSERT_FALSE(events.empty());
   EXPECT_NE(events[0].find("salvage"), std::string::npos);
+}
+
+// Offsets of the records of a segment image, in order, and the end of the last one.
+std::vector<uint64_t> RecordOffsets(const std::string& image, uint64_t id, uint64_t* end) {
+  std::vector<uint64_t> offs;
+  uint64_t off = format::kSegmentHeaderBytes;
+  RecordView r;
+  while (DecodeRecord({image.data() + off, image.size() - off}, id, off, &r) ==
+         DecodeOutcome::kOk) {
+    offs.push_back(off);
+    off += r.length;
+  }
+  *end = off;
+  return offs;
+}
+
+// A record written a second time right after itself moves every later record off the offset
+// its checksum is seeded with, so no later record can vouch for the damage. Recovery must still
+// not take it for a torn tail: the copy is byte-identical to an earlier record, which no torn
+// write can produce.
+TEST_F(DamageTest, RecordInsertedAfterItselfIsCorruption) {
+  uint64_t end = 0;
+  const std::vector<uint64_t> offs = RecordOffsets(original_, 1, &end);
+  ASSERT_EQ(offs.size(), 8u);
+  for (size_t i = 0; i < offs.size(); ++i) {
+    const uint64_t next = i + 1 < offs.size() ? offs[i + 1] : end;
+    const std::string rec = original_.substr(offs[i], next - offs[i]);
+    std::string bad = original_.substr(0, next) + rec + original_.substr(next);
+    bad.resize(std::max(bad.size(), original_.size()));
+    ASSERT_TRUE(fs_->SetFileData(seg_, bad).ok());
+    auto strict = Db::Open(kDir, SimOptions(fs_));
+    if (i + 1 == offs.size()) {  // a copy after the last record displaced nothing
+      ASSERT_TRUE(strict.ok()) << strict.status().ToString();
+      ASSERT_TRUE((*strict)->Close().ok());
+      CheckDamaged(original_, "restored");
+      continue;
+    }
+    ASSERT_FALSE(strict.ok()) << "record " << i << " duplicated: opened as a torn tail";
+    EXPECT_TRUE(strict.status().IsCorruption());
+    EXPECT_NE(strict.status().message().find("copy of the record at " + std::to_string(offs[i])),
+              std::string::npos)
+        << strict.status().ToString();
+    std::vector<std::string> events;
+    Options o = SimOptions(fs_, /*salvage=*/true);
+    o.on_event = [&](std::string_view e) { events.emplace_back(e); };
+    auto salvaged = Db::Open(kDir, o);
+    ASSERT_TRUE(salvaged.ok()) << salvaged.status().ToString();
+    ASSERT_FALSE(events.empty());
+    EXPECT_NE(events[0].find("salvage: cutting"), std::string::npos) << events[0];
+    ASSERT_TRUE((*salvaged)->Close().ok());
+    ASSERT_TRUE(fs_->SetFileData(seg_, original_).ok());
+  }
+}
+
+// The same copy followed by nothing but zeros (written after the last record) loses nothing:
+// the store opens and serves everything.
+TEST_F(DamageTest, CopyAfterTheLastRecordIsCutAsATornTail) {
+  uint64_t end = 0;
+  const std::vector<uint64_t> offs = RecordOffsets(original_, 1, &end);
+  ASSERT_FALSE(offs.empty());
+  const std::string first = original_.substr(offs[0], offs[1] - offs[0]);
+  std::string bad = original_.substr(0, end) + first + std::string(4096, '\0');
+  ASSERT_TRUE(fs_->SetFileData(seg_, bad).ok());
+  SegmentScan scan = ScanSegment(bad, 1);
+  EXPECT_EQ(scan.copy_at, 0u);
+  EXPECT_EQ(ClassifyTail(scan, bad.size(), false), TailState::kTornTail);
+  auto db = Db::Open(kDir, SimOptions(fs_));
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  for (const auto& [key, sent] : sent_) {
+    auto got = (*db)->Scan("store", key, ScanOptions{});
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->size(), sent.size());
+  }
 }
 
 // A simulated store of 1000 buffered appends in 64 KiB segments, so at least one is sealed.

@@ -28,6 +28,7 @@
 #include "log/segment_scan.h"
 #include "tldb/clock.h"
 #include "tldb/db.h"
+#include "util/coding.h"
 
 namespace tldb::fuzz {
 namespace {
@@ -286,6 +287,12 @@ void CheckScan(std::string_view image, uint64_t id) {
   const std::string_view rest = image.substr(s.valid_end);
   TLDB_FUZZ_CHECK(s.tail_zero == (rest.find_first_not_of('\0') == std::string_view::npos));
   if (!s.tail_zero) TLDB_FUZZ_CHECK(s.claim_after == MaxClaimAfter(image, id, s.valid_end));
+  if (s.copy_at != 0) {  // a copy of a record of the valid prefix, with data after it
+    TLDB_FUZZ_CHECK(s.copy_at >= s.valid_end && s.copy_of < s.valid_end);
+    const uint64_t len = DecodeFixed32(image.data() + s.copy_of + format::kOffLength);
+    TLDB_FUZZ_CHECK(image.substr(s.copy_at, len) == image.substr(s.copy_of, len));
+    TLDB_FUZZ_CHECK(image.find_first_not_of('\0', s.copy_at + len) != std::string_view::npos);
+  }
   const TailState sealed = ClassifyTail(s, image.size(), true);
   const TailState active = ClassifyTail(s, image.size(), false);
   TLDB_FUZZ_CHECK(sealed != TailState::kTornTail);

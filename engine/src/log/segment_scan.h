@@ -3,10 +3,14 @@
 // (docs/format.md "Reading rules", docs/design.md "Recovery").
 //
 // Contract: pure functions over an in-memory image of a whole segment file (header included);
-// they never read outside it and never allocate. The rule is the one namespace_recovery.cc
-// applies: in a sealed segment any record that fails to decode is corruption; in the active
-// segment damage is corruption only if a valid later record claims (synced_through) a durable
-// point beyond it, otherwise it is a torn tail that opening the store cuts off.
+// they never read outside it, and allocate only when the tail is damaged (the copy search). The
+// rule is the one namespace_recovery.cc applies: in a sealed segment any record that fails to
+// decode is corruption; in the active segment damage is corruption if a valid later record
+// claims (synced_through) a durable point beyond it, or if the tail holds a byte-identical copy
+// of an earlier record with more data after it (a duplicated or misplaced write: the engine
+// never writes a record twice, and a torn write cannot produce one, because every checksum is
+// seeded with its record's own offset); otherwise it is a torn tail that opening the store cuts
+// off.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +25,11 @@ struct SegmentScan {
   DecodeOutcome stop = DecodeOutcome::kEnd;  // why the scan stopped (kEnd: clean end)
   bool tail_zero = true;                     // bytes [valid_end, size) are all zero
   uint64_t claim_after = 0;  // highest synced_through of a valid record after valid_end
+  // A byte-identical copy of the earlier record at `copy_of`, found at `copy_at` (>= valid_end)
+  // with non-zero bytes after it: a write that displaced records. 0 when none was found (or not
+  // searched: the tail was zero or already vouched for).
+  uint64_t copy_at = 0;
+  uint64_t copy_of = 0;
 };
 
 enum class TailState : uint8_t {
@@ -33,6 +42,9 @@ enum class TailState : uint8_t {
 SegmentScan ScanSegment(std::string_view image, uint64_t segment_id);
 // Highest synced_through claimed by any valid record at or after `from` (searched byte by byte).
 uint64_t MaxClaimAfter(std::string_view image, uint64_t segment_id, uint64_t from);
+// The first byte-identical copy of a record of [header, scan.valid_end) lying at or after
+// scan.valid_end with non-zero bytes after it; sets scan->copy_at and copy_of.
+void FindDisplacingCopy(std::string_view image, SegmentScan* scan);
 // Classifies what follows scan.valid_end by the engine's rule.
 TailState ClassifyTail(const SegmentScan& scan, uint64_t image_size, bool sealed);
 

@@ -258,7 +258,12 @@ Status NamespaceLog::RecoverActive(uint64_t id) {
   const std::string where = path + " offset " + std::to_string(scan.valid_end);
   if (tail == TailState::kCorrupt) {
     const std::string what =
-        where + ": damaged record before the durable point " + std::to_string(scan.claim_after);
+        scan.copy_at != 0
+            ? where + ": offset " + std::to_string(scan.copy_at) +
+                  " holds a copy of the record at " + std::to_string(scan.copy_of) +
+                  " with data after it (a duplicated or misplaced write displaced records)"
+            : where + ": damaged record before the durable point " +
+                  std::to_string(scan.claim_after);
     if (!db_options_.salvage) return Status::Corruption(what);
     if (db_options_.on_event) db_options_.on_event("salvage: cutting " + what);
   } else if (tail == TailState::kTornTail && db_options_.on_event) {
