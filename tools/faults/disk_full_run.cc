@@ -138,12 +138,8 @@ std::string DiskFullReport::ToString() const {
 Result<DiskFullReport> RunDiskFullSuite(const DiskFullOptions& o) {
   const std::string data_dir = o.dir + "/data", filler = o.dir + "/filler";
   std::filesystem::create_directories(data_dir);
-  ServerProcessOptions so;
-  so.binary = o.server_binary;
-  so.data_dir = data_dir;
-  so.extra_args = {"--io-backend", o.io_backend, "--threads", "1"};
-  so.log_path = o.server_log;
-  ServerProcess server(so);
+  ServerProcess server(
+      FaultServerOptions(o.server_binary, data_dir, o.io_backend, 1, o.server_log));
   if (auto s = server.Start(); !s.ok()) return s;
   {
     auto c = Client::Connect(FaultClientOptions(server.address()));

@@ -190,12 +190,8 @@ std::string KillRunReport::ToString() const {
 }
 
 Result<KillRunReport> RunKillSuite(const KillRunOptions& o) {
-  ServerProcessOptions so;
-  so.binary = o.server_binary;
-  so.data_dir = o.data_dir;
-  so.extra_args = {"--io-backend", o.io_backend, "--threads", "2"};
-  so.log_path = o.server_log;
-  ServerProcess server(so);
+  ServerProcess server(
+      FaultServerOptions(o.server_binary, o.data_dir, o.io_backend, 2, o.server_log));
   if (auto s = server.Start(); !s.ok()) return s;
   if (auto s = CreateNamespace(server.address(), o.ns); !s.ok()) return s;
   KillRunReport report;

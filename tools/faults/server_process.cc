@@ -11,11 +11,24 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <string>
 #include <thread>
+#include <utility>
 
 extern char** environ;
 
 namespace tldb::faults {
+
+ServerProcessOptions FaultServerOptions(std::string binary, std::string data_dir,
+                                        const std::string& io_backend, uint32_t threads,
+                                        std::string log_path) {
+  ServerProcessOptions so;
+  so.binary = std::move(binary);
+  so.data_dir = std::move(data_dir);
+  so.extra_args = {"--io-backend", io_backend, "--threads", std::to_string(threads)};
+  so.log_path = std::move(log_path);
+  return so;
+}
 
 namespace {
 

@@ -31,6 +31,12 @@ struct ServerProcessOptions {
   uint32_t start_timeout_ms = 60'000;   // time allowed for recovery + listen
 };
 
+// The set-up every fault suite uses: `binary` on `data_dir` with `--io-backend BACKEND
+// --threads N`, stderr to `log_path`.
+ServerProcessOptions FaultServerOptions(std::string binary, std::string data_dir,
+                                        const std::string& io_backend, uint32_t threads,
+                                        std::string log_path);
+
 class ServerProcess {
  public:
   explicit ServerProcess(ServerProcessOptions options);

@@ -402,12 +402,8 @@ std::string SoakReport::ToString() const {
 }
 
 Result<SoakReport> RunSoak(const SoakOptions& o) {
-  ServerProcessOptions so;
-  so.binary = o.server_binary;
-  so.data_dir = o.data_dir;
-  so.extra_args = {"--io-backend", o.io_backend, "--threads", "2"};
-  so.log_path = o.server_log;
-  ServerProcess server(so);
+  ServerProcess server(
+      FaultServerOptions(o.server_binary, o.data_dir, o.io_backend, 2, o.server_log));
   if (auto s = server.Start(); !s.ok()) return s;
   Shared sh{o, server.address(), o.prefix + "_store", o.prefix + "_sync"};
   for (uint32_t i = 0; i < o.writers * o.timelines; ++i)
