@@ -451,6 +451,38 @@ void BM_DecodeRecord(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(n));
 }
 
+// What a read of one member's message in a fan-out record of range(0) members costs: decode
+// (checksum over the whole record) plus the identity check. range(1): 0 = RecordSeqFor (the
+// check before), 1 = RecordHolds (the read path's check now).
+void BM_FanoutMemberRead(benchmark::State& state) {
+  const auto members = static_cast<uint32_t>(state.range(0));
+  std::vector<std::string> keys;
+  std::vector<FanoutTarget> targets;
+  keys.reserve(members);
+  for (uint32_t m = 0; m < members; ++m) keys.push_back("user:" + std::to_string(100000 + m));
+  for (uint32_t m = 0; m < members; ++m) targets.push_back({keys[m], 1400 + m % 7});
+  const std::string& payload = Payloads()[0];
+  std::vector<char> buf(EncodedFanoutBytes(targets, {}, payload));
+  EncodeFanout(buf.data(), 7, 64, 0, targets, 1764400000000, {}, payload);
+  uint64_t i = 0;
+  for (auto _ : state) {
+    const size_t m = (i++ * 7919) % members;
+    RecordView r;
+    if (DecodeRecord(buf, 7, 64, &r) != DecodeOutcome::kOk) {
+      state.SkipWithError("decode failed");
+      break;
+    }
+    Seq got = 0;
+    const bool ok = state.range(1) == 0 ? RecordSeqFor(r, keys[m], &got) && got == targets[m].seq
+                                        : RecordHolds(r, keys[m], targets[m].seq);
+    if (!ok) {
+      state.SkipWithError("identity check failed");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
 void BM_Hash64(benchmark::State& state) {
   std::string data(static_cast<size_t>(state.range(0)), 'x');
   Rng rng(1);
@@ -550,6 +582,12 @@ void RegisterAll() {
       ->UseRealTime();
   benchmark::RegisterBenchmark("Record/EncodeMessage", BM_EncodeMessage);
   benchmark::RegisterBenchmark("Record/Decode", BM_DecodeRecord);
+  benchmark::RegisterBenchmark("Record/FanoutMemberRead", BM_FanoutMemberRead)
+      ->ArgNames({"members", "holds"})
+      ->Args({200, 0})
+      ->Args({200, 1})
+      ->Args({2000, 0})
+      ->Args({2000, 1});
   benchmark::RegisterBenchmark("Checksum/Hash64", BM_Hash64)
       ->Arg(32)
       ->Arg(232)

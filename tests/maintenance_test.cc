@@ -1,14 +1,20 @@
 // Recall, edit, trim, delete-timeline, TTL and compaction (issue 4): semantics, persistence
 // across restarts and compactions, time rules with an injected clock, concurrency.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -485,6 +491,40 @@ TEST(BlockCacheTest, BlocksOfTwoStoresNeverMix) {
     EXPECT_EQ(a->Get("s", "t", 5)->payload, std::string(100, 'a'));
     EXPECT_EQ(b->Get("s", "t", 5)->payload, std::string(100, 'b'));
   }
+}
+
+// Nice values of this process's threads, from /proc/self/task/<tid>/stat (field 19).
+std::multiset<int> ThreadNiceValues() {
+  std::multiset<int> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream f(e.path() / "stat");
+    std::string line;
+    std::getline(f, line);
+    std::istringstream rest(line.substr(line.rfind(')') + 2));  // after "pid (comm) "
+    std::string field;
+    for (int i = 3; i <= 19 && rest >> field; ++i) {
+      if (i == 19) out.insert(std::stoi(field));
+    }
+  }
+  return out;
+}
+
+TEST(MaintenancePriorityTest, BackgroundThreadRunsAtLowerPriority) {
+  const int own = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  Options o;
+  o.file_system = std::make_shared<SimFileSystem>();
+  o.maintenance_nice = 7;
+  auto db = std::move(Db::Open("/db", o).value());
+  // The thread lowers its own priority as it starts: wait for it (bounded).
+  for (int i = 0; i < 500 && ThreadNiceValues().count(std::min(own + 7, 19)) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(ThreadNiceValues().count(std::min(own + 7, 19)), 1u);
+  ASSERT_TRUE(db->Close().ok());
+  o.maintenance_nice = 20;
+  auto bad = Db::Open("/db2", o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Status::Code::kInvalidArgument) << bad.status().ToString();
 }
 
 // ---- crash safety of compaction and TTL drops (simulated backend) ----

@@ -79,6 +79,23 @@ TEST(RecordTest, FanoutRoundTrip) {
   EXPECT_TRUE(RecordSeqFor(r, "conv:9", &s));
   EXPECT_EQ(s, 77u);
   EXPECT_FALSE(RecordSeqFor(r, "nope", &s));
+  // The read path's identity check: the key's own seq only, and a seq of another target with
+  // this key's length is not taken for it.
+  EXPECT_TRUE(RecordHolds(r, "conv:9", 77));
+  EXPECT_TRUE(RecordHolds(r, "inbox:a", 5));
+  EXPECT_FALSE(RecordHolds(r, "conv:9", 5));
+  EXPECT_FALSE(RecordHolds(r, "inbox:a", 1));
+  EXPECT_FALSE(RecordHolds(r, "inbox:c", 5));
+  EXPECT_FALSE(RecordHolds(r, "nope", 77));
+}
+
+TEST(RecordTest, RecordHoldsForMessages) {
+  const std::string rec = EncodeMsg(7, 64, 12, "conv:1", "", "x");
+  RecordView r;
+  ASSERT_EQ(DecodeRecord(rec, 7, 64, &r), DecodeOutcome::kOk);
+  EXPECT_TRUE(RecordHolds(r, "conv:1", 12));
+  EXPECT_FALSE(RecordHolds(r, "conv:1", 13));
+  EXPECT_FALSE(RecordHolds(r, "conv:2", 12));
 }
 
 TEST(RecordTest, ChecksumCoversPositionSoMisdirectedWritesFail) {

@@ -194,4 +194,22 @@ bool RecordSeqFor(const RecordView& r, std::string_view key, Seq* seq) {
   return found;
 }
 
+bool RecordHolds(const RecordView& r, std::string_view key, Seq seq) {
+  if (r.type != RecordType::kFanout) {
+    Seq got = 0;
+    return RecordSeqFor(r, key, &got) && got == seq;
+  }
+  // A fan-out never lists a timeline twice (DbImpl refuses it before encoding), so the entry
+  // with this seq and key is the key's only one.
+  const char* p = r.targets.data();
+  for (uint32_t i = 0; i < r.target_count; ++i) {
+    const auto len = static_cast<uint8_t>(*p);
+    uint64_t got;
+    __builtin_memcpy(&got, p + 1 + len, 8);
+    if (got == seq && len == key.size() && std::memcmp(p + 1, key.data(), len) == 0) return true;
+    p += kFanoutTargetFixedBytes + len;
+  }
+  return false;
+}
+
 }  // namespace tldb

@@ -69,6 +69,10 @@ void ForEachTarget(const RecordView& r, Fn&& fn);
 // The SeqId whose payload this record holds for `key` (message or edit: its seq if the key
 // matches; fan-out: the key's target seq). False if none (and for recall and trim records).
 bool RecordSeqFor(const RecordView& r, std::string_view key, Seq* seq);
+// True if the record holds the payload of (key, seq): RecordSeqFor(r, key) == seq. Compares a
+// fan-out target's seq before its key, so checking a member of a large fan-out does not
+// compare every other member's key (the read path's identity check).
+bool RecordHolds(const RecordView& r, std::string_view key, Seq seq);
 
 // ---- implementation of the template ----
 template <typename Fn>

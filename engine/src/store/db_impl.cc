@@ -31,6 +31,10 @@ Status DbImpl::Init() {
     return Status::InvalidArgument("fanout_timelines_max must be 1.." +
                                    std::to_string(kFanoutTimelinesCeiling));
   }
+  if (options_.maintenance_nice < 0 || options_.maintenance_nice > 19) {
+    return Status::InvalidArgument("maintenance_nice must be 0..19, got " +
+                                   std::to_string(options_.maintenance_nice));
+  }
   if (!options_.clock) options_.clock = Clock::System();
   block_cache_ = std::make_shared<BlockCache>(options_.block_cache_bytes);
   if (options_.file_system) {

@@ -69,6 +69,7 @@ class DbImpl : public Db {
   void StopMaintenance();
   void WakeMaintenance();
   void MaintenanceLoop();
+  void LowerMaintenancePriority();
   // One pass over every namespace: TTL drops, then compaction. Returns how long to sleep.
   std::chrono::milliseconds MaintainOnce();
 

@@ -4,9 +4,15 @@
 // namespace with a TTL becomes due (its newest record's time + ttl_ms, on the TTL clock), or
 // until a segment is sealed or options change (which may make new work), but at most
 // kMaintenanceIdleMs, so that live fractions lowered by recalls and trims are noticed.
-#include <algorithm>
-#include <climits>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <string>
+
+#include "io/errno_status.h"
 #include "store/db_impl.h"
 
 namespace tldb {
@@ -60,7 +66,24 @@ std::chrono::milliseconds DbImpl::MaintainOnce() {
   return std::chrono::milliseconds(sleep_ms);
 }
 
+// Lowers the calling thread's CPU priority by `nice` (Linux: a thread id names one thread).
+// Raising a nice value needs no privilege, so a failure is only reported.
+void DbImpl::LowerMaintenancePriority() {
+  const int nice = options_.maintenance_nice;
+  if (nice == 0) return;
+  const auto tid = static_cast<id_t>(gettid());
+  errno = 0;
+  const int now = getpriority(PRIO_PROCESS, tid);
+  if ((now == -1 && errno != 0) || setpriority(PRIO_PROCESS, tid, std::min(now + nice, 19)) != 0) {
+    if (options_.on_event) {
+      options_.on_event(
+          StatusFromErrno(errno, "maintenance: lowering the thread's priority").ToString());
+    }
+  }
+}
+
 void DbImpl::MaintenanceLoop() {
+  LowerMaintenancePriority();
   for (;;) {
     {
       std::lock_guard l(maint_mu_);

@@ -31,8 +31,7 @@ Status NamespaceLog::DecodeAt(std::span<const char> bytes, uint64_t segment_id, 
     return Status::Corruption(SegmentFileName(dir_, segment_id, gen) + " offset " +
                               std::to_string(offset) + ": damaged record (checksum or framing)");
   }
-  Seq got = 0;
-  if (!RecordSeqFor(*r, key, &got) || got != seq) {
+  if (!RecordHolds(*r, key, seq)) {
     return Status::Corruption(SegmentFileName(dir_, segment_id, gen) + " offset " +
                               std::to_string(offset) +
                               ": index points at a record of another timeline or SeqId");
