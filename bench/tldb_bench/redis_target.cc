@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "process_stats.h"
@@ -22,8 +24,9 @@ uint64_t SeqOf(const redisReply* id) {
   return dash ? std::strtoull(dash + 1, nullptr, 10) : 0;
 }
 
-// Adds the entries of an XRANGE-style array ([id, [field, value]]...) to r.
-void TakeEntries(const redisReply* arr, ReadResult* r) {
+// Adds the entries of an XRANGE-style array ([id, [field, value]]...) to r. With `refs`, a
+// fan-out reference (field "r", value "<stream> <id>") is collected there instead of counted.
+void TakeEntries(const redisReply* arr, ReadResult* r, std::vector<std::string>* refs = nullptr) {
   if (arr == nullptr || arr->type != REDIS_REPLY_ARRAY) return;
   for (size_t i = 0; i < arr->elements; ++i) {
     const redisReply* e = arr->element[i];
@@ -31,7 +34,13 @@ void TakeEntries(const redisReply* arr, ReadResult* r) {
     ++r->count;
     r->last_seq = SeqOf(e->element[0]);
     const redisReply* fv = e->element[1];
-    if (fv->type == REDIS_REPLY_ARRAY && fv->elements >= 2) r->bytes += fv->element[1]->len;
+    if (fv->type != REDIS_REPLY_ARRAY || fv->elements < 2) continue;
+    const std::string_view field(fv->element[0]->str, fv->element[0]->len);
+    if (refs != nullptr && field == "r") {
+      refs->emplace_back(fv->element[1]->str, fv->element[1]->len);
+    } else {
+      r->bytes += fv->element[1]->len;
+    }
   }
 }
 
@@ -88,9 +97,10 @@ class RedisSession : public Session {
     Reply r = Cmd({"XREAD", "COUNT", std::to_string(n), "STREAMS", tl.name,
                    "0-" + std::to_string(after_seq)});
     if (r == nullptr) return false;
+    refs_.clear();
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 1)
-      TakeEntries(r->element[0]->element[1], out);
-    return true;
+      TakeEntries(r->element[0]->element[1], out, &refs_);
+    return Resolve(out);
   }
   // XREAD BLOCK: Redis answers as soon as the stream has an entry after the ID (nil on timeout).
   bool WaitAfter(const TimelineRef& tl, uint64_t after_seq, uint32_t n, const WaitSpec& w,
@@ -126,6 +136,24 @@ class RedisSession : public Session {
   }
 
  private:
+  // A device needs the messages, not references to them: one pipelined round of XRANGEs.
+  bool Resolve(ReadResult* out) {
+    for (const std::string& ref : refs_) {
+      const size_t sp = ref.find(' ');
+      const std::string_view stream(ref.data(), sp), id(ref.data() + sp + 1, ref.size() - sp - 1);
+      Send({"XRANGE", stream, id, id});
+    }
+    for (size_t i = 0; i < refs_.size(); ++i) {
+      Reply r = Receive();
+      if (r == nullptr) return false;
+      ReadResult payload;
+      TakeEntries(r.get(), &payload);
+      if (payload.count != 1) return Fail("fan-out reference " + refs_[i] + ": not found");
+      out->bytes += payload.bytes;
+    }
+    return true;
+  }
+
   void Send(std::initializer_list<std::string_view> args) {
     Send(std::span<const std::string_view>(args.begin(), args.size()));
   }
@@ -161,6 +189,7 @@ class RedisSession : public Session {
   }
 
   redisContext* c_;
+  std::vector<std::string> refs_;  // After's fan-out references, reused
   std::vector<const char*> argv_;
   std::vector<size_t> lens_;
 };

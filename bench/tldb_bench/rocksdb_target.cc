@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -35,6 +36,18 @@ Key MakeKey(uint64_t tl, uint64_t seq) {
 }
 rocksdb::Slice S(const Key& k) {
   return {k.data(), k.size()};
+}
+
+// A push-mode member entry: kRefTag, then the conversation message's key. Payloads are
+// chat JSON and never start with a zero byte.
+constexpr char kRefTag = '\0';
+std::string RefValue(const Key& k) {
+  std::string v(1, kRefTag);
+  v.append(k.data(), k.size());
+  return v;
+}
+bool IsRef(const rocksdb::Slice& v) {
+  return v.size() == 1 + sizeof(Key) && v[0] == kRefTag;
 }
 
 rocksdb::WriteOptions WriteOpts(Dur d) {
@@ -65,9 +78,10 @@ class RocksSession : public Session {
     rocksdb::WriteBatch b;
     const Key ck = MakeKey(conv.id, t_->NextSeq(conv.id));
     (void)b.Put(S(ck), rocksdb::Slice(payload.data(), payload.size()));
+    const std::string ref = RefValue(ck);
     for (const auto* m : members) {
       const Key mk = MakeKey(m->id, t_->NextSeq(m->id));
-      (void)b.Put(S(mk), S(ck));  // reference: conversation id + SeqId
+      (void)b.Put(S(mk), ref);  // reference: tag + conversation id + SeqId
     }
     return Check(db_->Write(WriteOpts(d), &b));
   }
@@ -97,8 +111,9 @@ class RocksSession : public Session {
     ro.iterate_upper_bound = &ub;
     ro.prefix_same_as_start = true;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
-    for (it->Seek(S(lower)); it->Valid() && r->count < n; it->Next()) Take(it.get(), r);
-    return Check(it->status());
+    refs_.clear();
+    for (it->Seek(S(lower)); it->Valid() && r->count < n; it->Next()) Take(it.get(), r, &refs_);
+    return Check(it->status()) && Resolve(r);
   }
   bool PullMany(std::span<const TimelineRef* const> tls, std::span<uint64_t> checkpoints,
                 uint32_t n, ReadResult* r) override {
@@ -124,15 +139,38 @@ class RocksSession : public Session {
     for (it->SeekForPrev(S(start)); it->Valid() && r->count < n; it->Prev()) Take(it.get(), r);
     return Check(it->status());
   }
-  static void Take(rocksdb::Iterator* it, ReadResult* r) {
+  // A message, or (refs given) a fan-out reference the device still has to resolve.
+  static void Take(rocksdb::Iterator* it, ReadResult* r, std::vector<Key>* refs = nullptr) {
     ++r->count;
-    r->bytes += it->value().size();
     r->last_seq = GetBe(it->key().data() + 8);
+    const rocksdb::Slice v = it->value();
+    if (refs != nullptr && IsRef(v)) {
+      refs->emplace_back();
+      std::memcpy(refs->back().data(), v.data() + 1, sizeof(Key));
+    } else {
+      r->bytes += v.size();
+    }
+  }
+  // A device needs the messages, not references to them: one MultiGet of the payloads.
+  bool Resolve(ReadResult* r) {
+    if (refs_.empty()) return true;
+    std::vector<rocksdb::Slice> keys;
+    for (const Key& k : refs_) keys.push_back(S(k));
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> st(keys.size());
+    db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), keys.size(), keys.data(),
+                  values.data(), st.data());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (!Check(st[i])) return false;
+      r->bytes += values[i].size();
+    }
+    return true;
   }
   bool Check(const rocksdb::Status& s) { return s.ok() || Fail(s.ToString()); }
 
   RocksDbTarget* t_;
   rocksdb::DB* db_;
+  std::vector<Key> refs_;  // After's fan-out references, reused
 };
 
 }  // namespace
