@@ -108,10 +108,19 @@ Result<std::string> ServerBackend(const std::string& address) {
   return s->io_backend;
 }
 
-// SIGKILL, restart, wait until a PING is answered; returns the recovery time in ms.
-Result<double> KillAndRecover(ServerProcess& server) {
+// SIGKILL (after a SIGTERM and `shutdown_delay_us` when that is > 0), restart, wait until a
+// PING is answered; returns the recovery time in ms, from the SIGKILL (or the exit).
+Result<double> KillAndRecover(ServerProcess& server, uint32_t shutdown_delay_us = 0,
+                              bool* in_shutdown = nullptr) {
+  if (shutdown_delay_us > 0) {
+    bool running = false;
+    if (auto s = server.KillDuringShutdown(shutdown_delay_us, &running); !s.ok()) return s;
+    if (in_shutdown != nullptr) *in_shutdown = running;
+  }
   const auto t0 = Clock::now();
-  if (auto s = server.Kill(); !s.ok()) return s;
+  if (shutdown_delay_us == 0) {
+    if (auto s = server.Kill(); !s.ok()) return s;
+  }
   if (auto s = server.Start(); !s.ok()) return s;
   if (auto s = WaitUntilServing(server.address(), 30'000); !s.ok()) return s;
   return MsSince(t0);
@@ -176,11 +185,12 @@ double Percentile(std::vector<double> samples, double p) {
 std::string KillRunReport::ToString() const {
   char buf[640];
   std::snprintf(buf, sizeof(buf),
-                "backend %s: %u kills under load, %llu messages sent, %llu acknowledged "
+                "backend %s: %u kills under load (%u during a graceful shutdown), %llu "
+                "messages sent, %llu acknowledged "
                 "(%llu acknowledgements), %llu failed attempts retried, %llu deduplicated "
                 "retries, %llu stored, %llu seen by the reader, %zu violations, recovery p50 "
                 "%.1f ms p99 %.1f ms",
-                io_backend.c_str(), kills, static_cast<unsigned long long>(sent),
+                io_backend.c_str(), kills, shutdown_kills, static_cast<unsigned long long>(sent),
                 static_cast<unsigned long long>(acked), static_cast<unsigned long long>(acks),
                 static_cast<unsigned long long>(failed_attempts),
                 static_cast<unsigned long long>(deduplicated),
@@ -214,12 +224,16 @@ Result<KillRunReport> RunKillSuite(const KillRunOptions& o) {
   while (report.kills < o.kills && (o.duration_ms == 0 || MsSince(t0) < o.duration_ms)) {
     const uint32_t span = o.kill_after_max_ms - o.kill_after_min_ms + 1;
     std::this_thread::sleep_for(milliseconds(o.kill_after_min_ms + rng() % span));
-    auto rec = KillAndRecover(server);
+    const uint32_t delay_us =
+        o.shutdown_kill_max_us == 0 ? 0 : 1 + static_cast<uint32_t>(rng() % o.shutdown_kill_max_us);
+    bool in_shutdown = false;
+    auto rec = KillAndRecover(server, delay_us, &in_shutdown);
     if (!rec.ok()) {
       failure = rec.status();
       break;
     }
     report.kills++;
+    if (in_shutdown) report.shutdown_kills++;
     report.recovery_ms.push_back(*rec);
     if (o.progress) {
       char line[160];

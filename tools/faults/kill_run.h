@@ -10,7 +10,8 @@
 //   timelines all along and logs what it saw (Ledger::Seen).
 // - Meanwhile the server is SIGKILLed after a random delay in [kill_after_min_ms,
 //   kill_after_max_ms] and restarted on the same port, `kills` times or until `duration_ms`
-//   passes, whichever comes first. Recovery time = SIGKILL to the first PING answered by the
+//   passes, whichever comes first (with shutdown_kill_max_us, SIGTERM first and SIGKILL
+//   during the graceful shutdown). Recovery time = SIGKILL to the first PING answered by the
 //   restarted server.
 // - Then the writers stop, the server is SIGKILLed once more (idle) and restarted, every
 //   timeline is read back and checked against the ledger (Ledger::Check).
@@ -41,6 +42,11 @@ struct KillRunOptions {
   uint64_t duration_ms = 0;  // 0: no time bound (kills only)
   uint32_t kill_after_min_ms = 100;
   uint32_t kill_after_max_ms = 600;
+  // > 0: each kill first sends SIGTERM (the server starts its graceful shutdown: stop
+  // accepting, drain connections, Db::Close) and SIGKILLs it after a random delay in
+  // [0, shutdown_kill_max_us) µs, so kills land in the shutdown steps themselves. A server that
+  // finished shutting down first is only reaped.
+  uint32_t shutdown_kill_max_us = 0;
   uint64_t seed = 1;
   std::string server_log;                            // server stderr (appended); empty: discarded
   std::function<void(const std::string&)> progress;  // one line per kill; may be null
@@ -49,6 +55,8 @@ struct KillRunOptions {
 struct KillRunReport {
   std::string io_backend;        // as reported by the server's STATS
   uint32_t kills = 0;            // under load (the final idle kill is not counted)
+  uint32_t shutdown_kills = 0;   // of them: SIGKILL landed while the server was still running
+                                 // its graceful shutdown (not yet exited after SIGTERM)
   uint64_t sent = 0;             // distinct messages attempted
   uint64_t acked = 0;            // distinct messages acknowledged
   uint64_t acks = 0;             // acknowledgements (retries' included)

@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
   kill->add_option("--timelines", ko.timelines, "Timelines written")->capture_default_str();
   kill->add_option("--kill-after-min-ms", ko.kill_after_min_ms)->capture_default_str();
   kill->add_option("--kill-after-max-ms", ko.kill_after_max_ms)->capture_default_str();
+  kill->add_option("--shutdown-kill-max-us", ko.shutdown_kill_max_us,
+                   "SIGTERM first, SIGKILL within this many µs (in the graceful shutdown; 0: off)")
+      ->capture_default_str();
   kill->add_option("--seed", ko.seed)->capture_default_str();
 
   tldb::faults::DiskFullOptions dfo;

@@ -137,6 +137,14 @@ Status ServerProcess::Kill() {
   return Status::Ok();
 }
 
+Status ServerProcess::KillDuringShutdown(uint32_t delay_us, bool* was_running) {
+  if (pid_ <= 0) return Status::InvalidArgument("server not running");
+  kill(pid_, SIGTERM);
+  std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
+  *was_running = Alive();
+  return *was_running ? Kill() : Status::Ok();
+}
+
 Result<int> ServerProcess::Stop(uint32_t timeout_ms) {
   if (pid_ <= 0) return Status::InvalidArgument("server not running");
   kill(pid_, SIGTERM);

@@ -46,6 +46,8 @@ class ServerProcess {
 
   Status Start();
   Status Kill();
+  // SIGTERM, then SIGKILL after `delay_us` µs; *was_running: the child had not exited by then.
+  Status KillDuringShutdown(uint32_t delay_us, bool* was_running);
   // SIGTERM, then waits up to timeout_ms; returns the exit status (128+signal if killed).
   Result<int> Stop(uint32_t timeout_ms = 10'000);
   // True while the child has not exited (reaps it when it has).
