@@ -4,7 +4,9 @@
 # file taking the free space, a real ENOSPC, then the filler deleted: appends must resume without
 # a restart, and nothing acknowledged may be lost (a restart is only tried, and reported, if they
 # do not; the run then fails). Runs on the io_uring and the POSIX backends. Needs root (mount).
-# Usage: bash tools/disk_full.sh
+# FS=ext2 uses ext2 instead, a file system without fallocate (the engine then reserves space by
+# writing zeros).
+# Usage: [FS=ext2] bash tools/disk_full.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
@@ -20,8 +22,8 @@ cleanup() {
 trap cleanup EXIT
 mount_fs() {
   truncate -s 32M "$work/fs.img"
-  if mkfs.ext4 -q "$work/fs.img" && mount -o loop "$work/fs.img" "$mnt" 2>/dev/null; then
-    echo "filesystem: loop-mounted ext4, 32 MiB"
+  if mkfs.ext4 -q -t "$fs" "$work/fs.img" && mount -o loop "$work/fs.img" "$mnt" 2>/dev/null; then
+    echo "filesystem: loop-mounted $fs, 32 MiB"
   elif mount -t tmpfs -o size=32m tmpfs "$mnt"; then
     echo "filesystem: tmpfs, 32 MiB (loop mount refused)"
   else
@@ -30,6 +32,7 @@ mount_fs() {
     exit 2
   fi
 }
+fs=${FS:-ext4}
 status=0
 for backend in uring posix; do
   mount_fs

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "io/errno_status.h"
 
@@ -170,8 +171,23 @@ Status PosixWritableFile::Allocate(uint64_t offset, uint64_t len) {
     rc = ::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(len));
   } while (rc != 0 && errno == EINTR);
   if (rc == 0) return Status::Ok();
-  if (errno == EOPNOTSUPP || errno == ENOSYS) return Status::Ok();  // advisory only
+  if (errno == EOPNOTSUPP || errno == ENOSYS) return ZeroFillBeyondEnd(offset, len);
   return ErrnoAt("fallocate", path_, offset);
+}
+
+// The reservation without fallocate (ext2, some network and FUSE file systems): zeros written
+// over the part of the range past the end of the file take their blocks now, so a write into
+// them later cannot fail for lack of space. Bytes already in the file are never touched.
+Status PosixWritableFile::ZeroFillBeyondEnd(uint64_t offset, uint64_t len) {
+  static constexpr size_t kZeroChunkBytes = 1u << 20;
+  static const std::vector<char> zeros(kZeroChunkBytes, 0);
+  TLDB_ASSIGN_OR_RETURN(uint64_t size, FdSize(fd_, path_));
+  for (uint64_t at = std::max(offset, size); at < offset + len;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroChunkBytes, offset + len - at));
+    TLDB_RETURN_IF_ERROR(PosixWritableFile::Write(at, {zeros.data(), n}));
+    at += n;
+  }
+  return Status::Ok();
 }
 
 Result<uint64_t> PosixWritableFile::Size() {

@@ -6,8 +6,10 @@
 //   byte reached the page cache.
 // - Sync is fdatasync; SyncDir fsyncs a directory fd.
 // - Allocate reserves blocks with fallocate(FALLOC_FL_KEEP_SIZE): the file size is unchanged.
-//   When the file system cannot (EOPNOTSUPP) it is a successful no-op, since the reservation
-//   is only an optimisation.
+//   When the file system cannot (EOPNOTSUPP: ext2, some FUSE and network file systems) it
+//   writes zeros over the part of the range past the end of the file instead (the file grows,
+//   as a prepared segment does), so the reservation holds there too: a later write into the
+//   range cannot fail with ENOSPC, and ENOSPC comes from Allocate, before any record.
 // - Map is a read-only MAP_SHARED mapping; an empty file maps to an empty span.
 // - CreateDir also creates missing parents (mkdir -p); ListDir returns sorted names without
 //   "." and "..".
@@ -52,6 +54,8 @@ class PosixWritableFile : public WritableFile {
   Status CheckOpen() const;
 
  private:
+  Status ZeroFillBeyondEnd(uint64_t offset, uint64_t len);
+
   int fd_;
   std::string path_;
 };
