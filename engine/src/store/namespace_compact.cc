@@ -77,7 +77,9 @@ class Compactor {
         opts_(opts),
         rate_(rate_bytes_per_s),
         progress_(progress),
-        start_(std::chrono::steady_clock::now()) {}
+        start_(std::chrono::steady_clock::now()) {
+    for (const SealedSegment* seg : inputs_) input_ids_.insert(static_cast<uint32_t>(seg->id));
+  }
 
   Status Run() {
     TLDB_RETURN_IF_ERROR(Collect());
@@ -205,10 +207,7 @@ class Compactor {
     return e->kind == MutationOverlay::Kind::kEdited && !InRun(e->segment);
   }
 
-  bool InRun(uint32_t segment) const {
-    return std::any_of(inputs_.begin(), inputs_.end(),
-                       [&](const SealedSegment* s) { return s->id == segment; });
-  }
+  bool InRun(uint32_t segment) const { return input_ids_.contains(segment); }
 
   void Judge(Item& it) {
     const MutationOverlay& ov = log_->overlay_;
@@ -412,8 +411,6 @@ class Compactor {
       if (it.timeline != TimelineTable::kNone) touched.insert(it.timeline);
       for (const FanoutTarget& t : it.targets) touched.insert(TimelineOf(t.key));
     }
-    std::set<uint32_t> in_ids;
-    for (const SealedSegment* s : inputs_) in_ids.insert(static_cast<uint32_t>(s->id));
     std::vector<uint32_t> out;
     std::vector<uint32_t> segs;
     std::shared_lock l(log_->mu_);
@@ -422,7 +419,8 @@ class Compactor {
       const TimelineState& st = log_->table_.state(tl);
       if (st.active_slot != kNoSlot || timelines_.contains(log_->table_.key(tl))) continue;
       st.segs.Decode(&segs);
-      if (std::all_of(segs.begin(), segs.end(), [&](uint32_t id) { return in_ids.contains(id); })) {
+      if (std::all_of(segs.begin(), segs.end(),
+                      [&](uint32_t id) { return input_ids_.contains(id); })) {
         out.push_back(tl);
       }
     }
@@ -468,8 +466,6 @@ class Compactor {
 
   // Readers move to the output. Caller holds mu_ exclusively.
   void Switch(std::unique_ptr<SealedSegment> out) {
-    std::set<uint32_t> in_ids;
-    for (const SealedSegment* s : inputs_) in_ids.insert(static_cast<uint32_t>(s->id));
     std::set<uint32_t> touched;
     for (const SealedSegment* s : inputs_) {
       for (uint32_t i = 0; i < s->index.timeline_count(); ++i) {
@@ -480,12 +476,12 @@ class Compactor {
       }
     }
     for (const SealedSegment* s : inputs_) retired_.push_back(std::move(log_->sealed_.at(s->id)));
-    for (uint32_t id : in_ids) log_->sealed_.erase(id);
+    for (uint32_t id : input_ids_) log_->sealed_.erase(id);
     std::vector<uint32_t> segs;
     for (uint32_t tl : touched) {
       TimelineState& st = log_->table_.state(tl);
       st.segs.Decode(&segs);
-      std::erase_if(segs, [&](uint32_t id) { return in_ids.contains(id); });
+      std::erase_if(segs, [&](uint32_t id) { return input_ids_.contains(id); });
       if (timelines_.contains(log_->table_.key(tl))) {
         segs.push_back(static_cast<uint32_t>(out_id_));
         std::sort(segs.begin(), segs.end());
@@ -540,6 +536,7 @@ class Compactor {
 
   NamespaceLog* log_;
   std::vector<const SealedSegment*> inputs_;
+  std::set<uint32_t> input_ids_;  // ids of inputs_
   const NamespaceOptions opts_;
   const uint64_t rate_;
   CompactionProgress* progress_;
