@@ -204,6 +204,31 @@ TEST_P(EngineTest, FanoutStoresOnceAndAssignsPerTimelineSeqs) {
   EXPECT_EQ(m2->payload, "group hello");
 }
 
+// Pre-zeroing the next segment pays only for densely synced records: buffered appends get a
+// fallocated segment at the roll instead; synced ones still get zeros. (The simulated backend
+// prepares inline, always.)
+TEST_P(EngineTest, PrezeroOnlyWhereSyncsAreDense) {
+  AppendOptions buffered;
+  buffered.durability = Durability::kBuffered;
+  const std::string payload(200, 'b');
+  for (int i = 0; i < 2000; ++i) ASSERT_TRUE(db_->Append("store", "t", payload, buffered).ok());
+  const uint64_t after_buffered = db_->Stats().prezero_skipped;
+  AppendOptions synced;
+  synced.durability = Durability::kSync;
+  for (int i = 0; i < 1500; ++i) ASSERT_TRUE(db_->Append("store", "t", payload, synced).ok());
+  const uint64_t after_synced = db_->Stats().prezero_skipped;
+  if (GetParam() == "sim") {
+    EXPECT_EQ(after_synced, 0u);
+    return;
+  }
+  EXPECT_GE(after_buffered, 4u) << "~400 KiB of buffered records over 64 KiB segments";
+  EXPECT_LE(after_synced - after_buffered, 1u) << "synced records must keep their zeros";
+  Reopen();
+  auto all = db_->Scan("store", "t", ScanOptions{.limit = 10000});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 3500u);
+}
+
 TEST_P(EngineTest, DataSurvivesReopenAcrossManySegments) {
   // 64 KiB segments: 6000 messages roll many segments and exercise sealed indexes.
   AppendOptions buffered;

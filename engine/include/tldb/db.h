@@ -53,6 +53,9 @@ struct DbStats {
   uint64_t compactions = 0;       // compaction runs committed
   uint64_t compaction_bytes_read = 0;
   uint64_t compaction_bytes_written = 0;
+  // Rolls whose next segment was fallocated instead of pre-zeroed: the records before them
+  // were synced less than once per 64 KiB (docs/design.md "Pre-zeroed segments").
+  uint64_t prezero_skipped = 0;
   uint64_t block_cache_hits = 0;  // decompressed blocks found in the cache
   uint64_t block_cache_misses = 0;
   std::string io_backend;  // "uring", "posix" or "sim"

@@ -81,6 +81,9 @@ class ActiveSegment {
   // Bytes known durable (fdatasync'ed).
   uint64_t durable_end() const { return durable_end_; }
   void set_durable_end(uint64_t v) { durable_end_ = v; }
+  // fdatasyncs of this segment's records so far (decides whether its successor is pre-zeroed).
+  uint64_t syncs() const { return syncs_; }
+  void NoteSync() { ++syncs_; }
   // The file's blocks [0, allocated_end) are allocated: writes below it need no new space.
   uint64_t allocated_end() const { return allocated_end_; }
   void set_allocated_end(uint64_t v) { allocated_end_ = v; }
@@ -122,6 +125,7 @@ class ActiveSegment {
   std::vector<Chunk> chunks_;
   uint64_t end_ = 0;
   uint64_t durable_end_ = 0;
+  uint64_t syncs_ = 0;
   uint64_t allocated_end_ = 0;
   std::vector<Slot> slots_;
   std::vector<DedupeRecord> dedupe_records_;

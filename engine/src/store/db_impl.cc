@@ -435,6 +435,7 @@ DbStats DbImpl::Stats() {
     s.compactions += c.compactions;
     s.compaction_bytes_read += c.compaction_bytes_read;
     s.compaction_bytes_written += c.compaction_bytes_written;
+    s.prezero_skipped += c.prezero_skipped;
     log->AddMemoryStats(&s);
   }
   return s;

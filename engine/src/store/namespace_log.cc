@@ -104,6 +104,7 @@ Status NamespaceLog::Sync() {
     if (active_ && active_->durable_end() < active_->end()) {
       s = active_->file()->Sync();
       counters_.syncs++;
+      active_->NoteSync();
       if (s.ok()) active_->set_durable_end(active_->end());
     }
   }

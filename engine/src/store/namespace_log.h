@@ -66,6 +66,7 @@ struct NamespaceCounters {
   std::atomic<uint64_t> gets{0}, scans{0}, mutations{0};
   std::atomic<uint64_t> segments_expired{0}, compactions{0}, compaction_bytes_read{0},
       compaction_bytes_written{0};
+  std::atomic<uint64_t> prezero_skipped{0};
 };
 
 class NamespaceLog {

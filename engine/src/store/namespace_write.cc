@@ -148,11 +148,15 @@ bool NamespaceLog::RunOneGroup() {
                   : active_->file()->Write(start, bytes);
     counters_.groups++;
     counters_.bytes_written += end - start;
-    if (need_sync) counters_.syncs++;
+    if (need_sync) {
+      counters_.syncs++;
+      active_->NoteSync();
+    }
     if (s.ok()) TLDB_KILL_POINT(need_sync ? "commit.after_sync" : "commit.after_write");
   } else if (s.ok() && need_sync && active_->durable_end() < start) {
     s = active_->file()->Sync();  // a retry asked for kSync of an earlier buffered append
     counters_.syncs++;
+    active_->NoteSync();
     end = start;
   }
   if (!s.ok() && intact) {
