@@ -42,6 +42,13 @@ Status PinTo(pid_t pid, int cpu) {
   return Status::Ok();
 }
 
+// Puts the calling thread (and the threads it starts later) in SCHED_IDLE.
+void BecomeIdleClass() {
+  sched_param param{};
+  // Best effort: refused only by a seccomp/container policy; the run then measures as before.
+  (void)sched_setscheduler(0, SCHED_IDLE, &param);
+}
+
 // Probes for probe_ms while sampling the server's RSS; fills the latency fields of `row`.
 Status Probe(Client& c, ServerProcess& server, uint32_t probe_ms, Durability durability,
              HostileBenchRow* row) {
@@ -89,8 +96,10 @@ Result<HostileBenchRow> MeasureUnder(const std::string& name, std::vector<Hostil
   std::vector<std::thread> loads;
   for (auto& hc : cases) {
     outcomes.push_back(std::make_unique<HostileOutcome>());
-    loads.emplace_back(
-        [&, run = hc.run, out = outcomes.back().get()] { run(server.port(), stop, out); });
+    loads.emplace_back([&, run = hc.run, out = outcomes.back().get()] {
+      if (o.attackers_idle) BecomeIdleClass();
+      run(server.port(), stop, out);
+    });
   }
   if (!cases.empty()) std::this_thread::sleep_for(milliseconds(o.warmup_ms));
   Status s = Probe(probe, server, o.probe_ms, o.probe_durability, &row);
@@ -174,6 +183,7 @@ Result<std::vector<HostileBenchRow>> RunHostileBench(const HostileBenchOptions& 
   for (const auto& hc : cases) runs.push_back({hc.name, {hc}});
   runs.push_back({"all at once", cases});
   for (const auto& [name, load] : runs) {
+    if (!o.only.empty() && name != o.only) continue;
     auto row = MeasurePaired(name, load, **probe, server, o);
     if (!row.ok()) return row.status();
     rows.push_back(*row);

@@ -8,7 +8,7 @@
 // shared, so its background load drifts), `repeats` times; a row reports the medians over the
 // repeats of the loaded p50/p99, of the paired idle p99 and of the loaded/idle p99 ratio. The
 // server's RSS is sampled every 50 ms (the row keeps the peak). See the options for the probe's
-// durability and CPU pinning.
+// durability, CPU pinning and the attackers' scheduling class.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +35,14 @@ struct HostileBenchOptions {
   // Server on CPU 0, this process (attackers and probe) on CPU 1: the attackers then take no
   // CPU from the server except the work it does for them, as if they ran on another host.
   bool pin_cpus = false;
+  // Attacker threads at SCHED_IDLE: they run only on CPU time that the probe (and the server,
+  // when they share a CPU with it) leave unused, so the probe never waits for its own CPU behind
+  // them: closer to attackers on another host. With pin_cpus, the server keeps CPU 0 to itself
+  // and serves all the load the attackers manage to send; without it, they also yield to the
+  // server, which then sees less hostile load (the rounds column tells how much).
+  bool attackers_idle = false;
+  // Only the row with this name ("all at once", or a case's name); empty: every row.
+  std::string only;
   std::string server_log;
 };
 

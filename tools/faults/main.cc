@@ -86,6 +86,10 @@ int main(int argc, char** argv) {
                     "Probe with buffered appends (leaves the disk's fdatasync jitter out)");
   hostile->add_flag("--pin-cpus", hbo.pin_cpus,
                     "Server on CPU 0, attackers and probe on CPU 1 (as if on another host)");
+  hostile->add_flag(
+      "--attackers-idle", hbo.attackers_idle,
+      "Attacker threads at SCHED_IDLE: the probe never waits for its CPU behind them");
+  hostile->add_option("--only", hbo.only, "Only this row (e.g. \"all at once\"); default: all");
   CLI11_PARSE(app, argc, argv);
   if (probe_buffered) hbo.probe_durability = tldb::Durability::kBuffered;
 
