@@ -250,6 +250,7 @@ TEST_F(FairnessTest, PipelinedRequestsDelayAnotherConnectionByAtMostOneTurn) {
   auto gate = Connect(), greedy = Connect(), other = Connect();
   CloseGate(*gate);
   constexpr int kPipelined = 1'000;
+  static_assert(TurnBudget::kRequests * 4 <= kPipelined, "the pipeline must outlast a turn");
   ASSERT_TRUE(greedy->Send(Gets("greedy", 1, kPipelined)));
   ASSERT_TRUE(other->Send(Gets("other", 1, 1)));
   OpenGate(*gate);
@@ -265,6 +266,7 @@ TEST_F(FairnessTest, PipelinedRequestsDelayAnotherConnectionByAtMostOneTurn) {
 
 TEST_F(FairnessTest, ABigAnswerEndsItsConnectionsTurn) {
   const std::string payload(100u << 10, 'x');  // 4 x 100 KiB: each SCAN answers ~400 KiB
+  static_assert(TurnBudget::kResponseBytes < (400u << 10), "one answer must fill a turn");
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(db_->Append("store", "big", payload, {}).ok());
   auto gate = Connect(), scanner = Connect(), other = Connect();
   CloseGate(*gate);
