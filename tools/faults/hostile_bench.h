@@ -40,7 +40,9 @@ struct HostileBenchOptions {
   // when they share a CPU with it) leave unused, so the probe never waits for its own CPU behind
   // them: closer to attackers on another host. With pin_cpus, the server keeps CPU 0 to itself
   // and serves all the load the attackers manage to send; without it, they also yield to the
-  // server, which then sees less hostile load (the rounds column tells how much).
+  // server, which then sees less hostile load (the rounds column tells how much). On a machine
+  // that other work keeps busy they get little CPU either way: a lighter attack, not the same one
+  // from another host.
   bool attackers_idle = false;
   // The server's --threads (event loops); 0: its default, one per core. With pin_cpus the server
   // has one CPU, and 1 keeps its two default loops from taking turns on it.
