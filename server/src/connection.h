@@ -72,6 +72,8 @@ class Connection {
   uint32_t inflight = 0;         // async appends, cursor writes and parked WAITs
   bool closing = false;          // a fatal error was queued: send it, then close
   bool dirty = false;            // in the loop's flush list
+  bool ready_queued = false;     // in the loop's ready list (requests left for the next turn)
+  uint64_t turn_iteration = 0;   // the loop iteration of its last turn (one turn per iteration)
   bool registered = false;       // added to the loop's epoll set
   uint32_t epoll_events = 0;     // currently registered interest
   int64_t buffered_counted = 0;  // its share of ServerCore::buffered_bytes (Loop::Account)

@@ -96,26 +96,10 @@ void Loop::Run() {
       core_->Log(std::string("epoll_wait failed: ") + strerror(errno));
       break;
     }
-    for (int i = 0; i < n; ++i) {
-      uint64_t tag = events[i].data.u64;
-      if (tag == kListenTag) {
-        Accept();
-        continue;
-      }
-      if (tag == kWakeTag) {
-        DrainQueue();
-        continue;
-      }
-      Connection* c = Find(tag);
-      if (!c) continue;
-      uint32_t e = events[i].events;
-      if (e & (EPOLLHUP | EPOLLERR)) {
-        Close(*c, "");  // reset or fully closed by the peer: nothing can be delivered
-        continue;
-      }
-      if (e & EPOLLIN) OnReadable(*c);
-      if ((c = Find(tag)) && (e & EPOLLOUT)) MarkDirty(*c);
-    }
+    ++iteration_;
+    for (int i = 0; i < n; ++i) OnEvent(events[i].data.u64, events[i].events);
+    RunDeferredTurns();
+    if (accept_pending_) Accept();
     int64_t now = NowMs();
     ExpireWaits(now);
     if (now - last_sweep_ms_ >= kSweepIntervalMs) Sweep(now);
@@ -125,15 +109,63 @@ void Loop::Run() {
   while (!conns_.empty()) Close(*conns_.begin()->second, "server stopped");
 }
 
+void Loop::OnEvent(uint64_t tag, uint32_t e) {
+  if (tag == kListenTag) {
+    accept_pending_ = true;  // after every turn of this iteration
+    return;
+  }
+  if (tag == kWakeTag) return DrainQueue();
+  Connection* c = Find(tag);
+  if (!c) return;
+  if (e & (EPOLLHUP | EPOLLERR)) return Close(*c, "");  // reset or closed: nothing to deliver
+  if (e & EPOLLIN) Serve(*c);
+  if ((c = Find(tag)) && (e & EPOLLOUT)) MarkDirty(*c);
+}
+
+void Loop::Serve(Connection& c) {
+  if (c.handshaken) return Turn(c);
+  if (c.turn_iteration == iteration_) return;
+  c.turn_iteration = iteration_;  // marks it as served in this iteration (once in later_)
+  later_.push_back(c.id());
+}
+
+void Loop::RunDeferredTurns() {
+  // A connection queued again during these turns waits for the next iteration. The swaps keep
+  // both vectors' capacity (no allocation per iteration).
+  turn_ids_.clear();
+  turn_ids_.swap(ready_);
+  for (uint64_t id : turn_ids_) {
+    Connection* c = Find(id);
+    if (!c) continue;
+    c->ready_queued = false;
+    Serve(*c);
+  }
+  turn_ids_.clear();
+  turn_ids_.swap(later_);
+  for (uint64_t id : turn_ids_) {
+    if (Connection* c = Find(id)) {
+      c->turn_iteration = 0;  // Serve() only reserved the turn
+      Turn(*c);
+    }
+  }
+}
+
+void Loop::QueueReady(Connection& c) {
+  if (c.ready_queued || !HasBufferedInput(c) || !CanParse(c)) return;
+  c.ready_queued = true;
+  ready_.push_back(c.id());
+}
+
 int Loop::NextTimeoutMs(int64_t now) const {
-  if (!dirty_.empty()) return 0;
+  if (!dirty_.empty() || !ready_.empty()) return 0;
   int64_t t = kSweepIntervalMs - (now - last_sweep_ms_);
   if (!deadlines_.empty()) t = std::min(t, deadlines_.begin()->first - now);
   return static_cast<int>(std::max<int64_t>(0, t));
 }
 
 void Loop::Accept() {
-  for (int i = 0; i < 64 && !shutting_down_; ++i) {
+  accept_pending_ = false;  // the listening socket is level-triggered: a backlog is reported again
+  for (int i = 0; i < kAcceptsPerIteration && !shutting_down_; ++i) {
     sockaddr_storage addr{};
     socklen_t len = sizeof(addr);
     int fd = accept4(core_->listen_fd, reinterpret_cast<sockaddr*>(&addr), &len,
@@ -181,44 +213,60 @@ void Loop::Reject(int fd, const std::string& peer) {
   core_->Log("rejected connection from " + peer + ": too many connections");
 }
 
-void Loop::OnReadable(Connection& c) {
-  size_t total = 0;
-  bool progressed = false;
-  while (total < kReadBytesPerEvent && CanRead(c)) {
-    ssize_t n = ::recv(c.fd(), scratch_.data(), scratch_.size(), 0);
+void Loop::Turn(Connection& c) {
+  if (c.turn_iteration == iteration_) return QueueReady(c);  // one turn per iteration
+  c.turn_iteration = iteration_;
+  TurnBudget budget = TurnBudget::For(c.handshaken);
+  const uint64_t id = c.id();
+  bool progressed = ParseBuffered(c, budget);
+  if (!Find(id)) return;
+  if (!ReadInput(c, budget, &progressed)) return;
+  if (!budget.CanHandle()) QueueReady(c);  // requests left in c.in get the next turn
+  AfterInput(c, progressed);
+}
+
+bool Loop::ParseBuffered(Connection& c, TurnBudget& budget) {
+  if (!HasBufferedInput(c) || !CanParse(c)) return false;
+  size_t used = Parse(c, c.in.data() + c.in_parsed, c.in.size() - c.in_parsed, budget);
+  c.in_parsed += used;
+  c.CompactIn();
+  return used > 0;
+}
+
+bool Loop::ReadInput(Connection& c, TurnBudget& budget, bool* progressed) {
+  while (budget.ReadAllowance() > 0 && CanRead(c)) {
+    const size_t want = std::min(scratch_.size(), budget.ReadAllowance());
+    ssize_t n = ::recv(c.fd(), scratch_.data(), want, 0);
     if (n == 0) {
       Close(c, "");
-      return;
+      return false;
     }
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       Close(c, std::string("recv: ") + strerror(errno));
-      return;
+      return false;
     }
-    total += static_cast<size_t>(n);
+    budget.NoteRead(static_cast<size_t>(n));
     ServerStats::Inc(stats_.bytes_in, static_cast<uint64_t>(n));
     if (c.in.size() == c.in_parsed) {
-      // Fast path: parse straight from the scratch buffer, keep only a partial tail.
+      // Fast path: parse straight from the scratch buffer, keep only the unparsed tail.
       c.in.clear();
       c.in_parsed = 0;
-      size_t used = Parse(c, scratch_.data(), static_cast<size_t>(n));
-      progressed |= used > 0;
+      size_t used = Parse(c, scratch_.data(), static_cast<size_t>(n), budget);
+      *progressed |= used > 0;
       if (used < static_cast<size_t>(n)) c.in.append(scratch_.data() + used, n - used);
     } else {
       c.in.append(scratch_.data(), static_cast<size_t>(n));
-      size_t used = Parse(c, c.in.data() + c.in_parsed, c.in.size() - c.in_parsed);
-      progressed |= used > 0;
-      c.in_parsed += used;
-      c.CompactIn();
+      *progressed |= ParseBuffered(c, budget);
     }
-    if (!Find(c.id())) return;  // closed while parsing
+    if (!Find(c.id())) return false;  // closed while parsing
     Account(c);
     // A short read drained the socket: skip the recv that would only say EAGAIN (epoll is
     // level-triggered and reports the socket again when more arrives).
-    if (static_cast<size_t>(n) < scratch_.size()) break;
+    if (static_cast<size_t>(n) < want) break;
   }
-  AfterInput(c, progressed);
+  return true;
 }
 
 bool Loop::CanParse(const Connection& c) const {
@@ -246,9 +294,9 @@ void Loop::Account(Connection& c) {
   }
 }
 
-size_t Loop::Parse(Connection& c, const char* data, size_t size) {
+size_t Loop::Parse(Connection& c, const char* data, size_t size, TurnBudget& budget) {
   size_t used = 0;
-  while (CanParse(c)) {
+  while (budget.CanHandle() && CanParse(c)) {
     proto::Frame frame;
     proto::ParseResult r =
         proto::ParseFrame(data + used, size - used, core_->config.frame_body_bytes_max, &frame);
@@ -266,7 +314,9 @@ size_t Loop::Parse(Connection& c, const char* data, size_t size) {
     }
     used += r.frame_bytes;
     c.last_active_ms = NowMs();
+    const size_t out_before = c.out.size();
     dispatcher_.Handle(c, frame);
+    budget.NoteRequest(c.out.size() > out_before ? c.out.size() - out_before : 0);
     if (c.closing) {
       ServerStats::Inc(stats_.disconnects_protocol);  // a fatal error answer was queued
       core_->Log("client " + c.peer() + ": fatal error answering " +
@@ -289,14 +339,7 @@ void Loop::AfterInput(Connection& c, bool progressed) {
 }
 
 void Loop::Resume(Connection& c) {
-  if (c.in.size() > c.in_parsed && CanParse(c)) {
-    size_t used = Parse(c, c.in.data() + c.in_parsed, c.in.size() - c.in_parsed);
-    if (!Find(c.id())) return;
-    c.in_parsed += used;
-    c.CompactIn();
-    AfterInput(c, used > 0);
-    return;
-  }
+  QueueReady(c);
   UpdateInterest(c);
 }
 
@@ -342,7 +385,8 @@ void Loop::Flush(Connection& c) {
 }
 
 void Loop::FlushDirty() {
-  // Flushing can make more output (Resume parses buffered requests): loop until quiet.
+  // A flush that closes nothing makes no new output (Resume only queues a turn), but a sweep's
+  // or shutdown's marks can arrive while flushing: a few rounds until quiet.
   for (int round = 0; round < 4 && !dirty_.empty(); ++round) {
     std::vector<uint64_t> ids;
     ids.swap(dirty_);

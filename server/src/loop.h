@@ -8,6 +8,12 @@
 //   loop's eventfd only when the queue was empty, so a burst of completions costs one wake-up.
 // - Responses are queued per connection and sent once per loop iteration (one send() for all
 //   the responses a pipelined batch produced).
+// - Fairness (turn_budget.h): one iteration gives each connection with work at most one turn,
+//   bounded by a TurnBudget. Authenticated connections take their turns first (in the order
+//   epoll reported them, then the ready list: connections that still held complete requests when
+//   their budget ran out); connections that have not completed HELLO come after them; accepting
+//   new connections comes last and takes at most kAcceptsPerIteration. A connection's requests
+//   are handled, and answered, in the order it sent them.
 #pragma once
 
 #include <sys/epoll.h>
@@ -25,6 +31,7 @@
 #include "dispatcher.h"
 #include "server_core.h"
 #include "server_stats.h"
+#include "turn_budget.h"
 
 namespace tldb::server {
 
@@ -46,7 +53,8 @@ class Loop {
   Connection* Find(uint64_t conn_id);
   // Queues `conn` for sending at the end of this iteration (after encoding into conn.out).
   void MarkDirty(Connection& conn);
-  // Re-parses buffered requests after in-flight work finished or output drained.
+  // Buffered requests may be parsed again (in-flight work finished or output drained): queues
+  // the connection for a turn in the next iteration.
   void Resume(Connection& conn);
   // Graceful stop: no more accepts or requests; exits once in-flight work and output drained.
   void BeginShutdown();
@@ -56,17 +64,34 @@ class Loop {
  private:
   static constexpr uint64_t kListenTag = 0;
   static constexpr uint64_t kWakeTag = 1;
-  // Read at most this much per readable event before serving others (fairness).
-  static constexpr size_t kReadBytesPerEvent = 256u << 10;
   static constexpr size_t kReadChunkBytes = 64u << 10;
+  // Connections accepted per iteration, after every turn. Each accept is an accept4(), a
+  // setsockopt(), an epoll_ctl() and an allocation: 16 bound what a connection flood adds to an
+  // iteration, while a backlog still drains by 16 per iteration (an idle iteration is one
+  // epoll_wait()). The listening socket is level-triggered: what is left is reported again.
+  static constexpr int kAcceptsPerIteration = 16;
   // How often idle/slowloris/stall deadlines are checked. 100 ms: cheap, precise enough.
   static constexpr int64_t kSweepIntervalMs = 100;
 
   void Run();
   void Accept();
   void Reject(int fd, const std::string& peer);
-  void OnReadable(Connection& conn);
-  size_t Parse(Connection& conn, const char* data, size_t size);
+  // Handles one epoll event of a connection.
+  void OnEvent(uint64_t id, uint32_t events);
+  // Gives `conn` its turn now (authenticated) or after the others (not yet).
+  void Serve(Connection& conn);
+  // One turn: buffered requests first, then the socket, within a TurnBudget.
+  void Turn(Connection& conn);
+  // Parses conn.in within `budget`; false when nothing was handled.
+  bool ParseBuffered(Connection& conn, TurnBudget& budget);
+  // Receives and parses within `budget`; false when the connection was closed.
+  bool ReadInput(Connection& conn, TurnBudget& budget, bool* progressed);
+  size_t Parse(Connection& conn, const char* data, size_t size, TurnBudget& budget);
+  bool HasBufferedInput(const Connection& conn) const { return conn.in.size() > conn.in_parsed; }
+  // Keeps `conn` for a turn in the next iteration (it still has requests to parse).
+  void QueueReady(Connection& conn);
+  // The turns of the ready list, then of the unauthenticated connections of this iteration.
+  void RunDeferredTurns();
   void AfterInput(Connection& conn, bool progressed);
   bool CanParse(const Connection& conn) const;
   // CanParse, and the server-wide buffer budget allows reading more from this connection.
@@ -92,6 +117,11 @@ class Loop {
   Dispatcher dispatcher_;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
   std::vector<uint64_t> dirty_;
+  std::vector<uint64_t> ready_;     // turns for the next iteration (Connection::ready_queued)
+  std::vector<uint64_t> later_;     // this iteration's unauthenticated turns
+  std::vector<uint64_t> turn_ids_;  // RunDeferredTurns' working copy
+  uint64_t iteration_ = 0;
+  bool accept_pending_ = false;  // the listening socket was readable in this iteration
   std::multimap<int64_t, std::pair<uint64_t, uint64_t>> deadlines_;
   std::string scratch_;
   int64_t last_sweep_ms_ = 0;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "kill_run.h"
+#include "run_queue_wait.h"
 #include "server_process.h"
 #include "tldb/client.h"
 
@@ -42,21 +43,64 @@ Status PinTo(pid_t pid, int cpu) {
   return Status::Ok();
 }
 
+// Puts the calling thread (and the threads it starts later) in SCHED_IDLE.
+void BecomeIdleClass() {
+  sched_param param{};
+  // Best effort: refused only by a seccomp/container policy; the run then measures as before.
+  (void)sched_setscheduler(0, SCHED_IDLE, &param);
+}
+
+// One probe request: its latency and how long the probe thread waited for a CPU meanwhile.
+struct Sample {
+  double us = 0, cpu_wait_us = 0;
+};
+
+template <typename F>
+Sample Timed(const RunQueueWait& clock, F request) {
+  const uint64_t w0 = clock.ThreadWaitNs();
+  const auto t0 = Clock::now();
+  request();
+  Sample s{UsSince(t0), 0};
+  s.cpu_wait_us = static_cast<double>(clock.ThreadWaitNs() - w0) / 1e3;
+  return s;
+}
+
+double P(const std::vector<Sample>& v, double p) {
+  std::vector<double> us;
+  for (const auto& s : v) us.push_back(s.us);
+  return Percentile(std::move(us), p);
+}
+
+// Of the samples at or above p99: their CPU wait over their latency.
+double TailCpuWaitShare(const std::vector<Sample>& v) {
+  const double p99 = P(v, 0.99);
+  double wait = 0, total = 0;
+  for (const auto& s : v) {
+    if (s.us < p99) continue;
+    wait += s.cpu_wait_us;
+    total += s.us;
+  }
+  return total > 0 ? wait / total : 0;
+}
+
 // Probes for probe_ms while sampling the server's RSS; fills the latency fields of `row`.
 Status Probe(Client& c, ServerProcess& server, uint32_t probe_ms, Durability durability,
              HostileBenchRow* row) {
-  std::vector<double> appends, reads;
+  std::vector<Sample> appends, reads;
   Status failure;
   std::atomic<bool> done{false};
+  const auto server0 = RunQueueWait::ProcessTimes(server.pid());
+  const auto start = Clock::now();
   std::thread probe([&] {
+    const RunQueueWait clock;
     const auto end = Clock::now() + milliseconds(probe_ms);
     while (Clock::now() < end) {
-      auto t0 = Clock::now();
-      auto a = c.Append(kHostileOpenNs, "probe", "probe message", {.durability = durability});
-      appends.push_back(UsSince(t0));
-      t0 = Clock::now();
-      auto r = c.Latest(kHostileOpenNs, "chat", 20);
-      reads.push_back(UsSince(t0));
+      Result<AppendResult> a = Status::Ok();
+      appends.push_back(Timed(clock, [&] {
+        a = c.Append(kHostileOpenNs, "probe", "probe message", {.durability = durability});
+      }));
+      Result<std::vector<Message>> r = Status::Ok();
+      reads.push_back(Timed(clock, [&] { r = c.Latest(kHostileOpenNs, "chat", 20); }));
       if (!a.ok() || !r.ok()) {
         failure = a.ok() ? r.status() : a.status();
         break;
@@ -69,11 +113,18 @@ Status Probe(Client& c, ServerProcess& server, uint32_t probe_ms, Durability dur
     std::this_thread::sleep_for(milliseconds(50));
   }
   probe.join();
+  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  const auto server1 = RunQueueWait::ProcessTimes(server.pid());
+  row->server_cpu_ms_per_s = static_cast<double>(server1.run_ns - server0.run_ns) / 1e6 / secs;
+  row->server_cpu_wait_ms_per_s =
+      static_cast<double>(server1.wait_ns - server0.wait_ns) / 1e6 / secs;
   row->probes = appends.size();
-  row->append_p50_us = Percentile(appends, 0.50);
-  row->append_p99_us = Percentile(appends, 0.99);
-  row->read_p50_us = Percentile(reads, 0.50);
-  row->read_p99_us = Percentile(reads, 0.99);
+  row->append_p50_us = P(appends, 0.50);
+  row->append_p99_us = P(appends, 0.99);
+  row->read_p50_us = P(reads, 0.50);
+  row->read_p99_us = P(reads, 0.99);
+  row->append_tail_cpu_wait_share = TailCpuWaitShare(appends);
+  row->read_tail_cpu_wait_share = TailCpuWaitShare(reads);
   row->server_alive = server.Alive();
   return failure;
 }
@@ -89,8 +140,10 @@ Result<HostileBenchRow> MeasureUnder(const std::string& name, std::vector<Hostil
   std::vector<std::thread> loads;
   for (auto& hc : cases) {
     outcomes.push_back(std::make_unique<HostileOutcome>());
-    loads.emplace_back(
-        [&, run = hc.run, out = outcomes.back().get()] { run(server.port(), stop, out); });
+    loads.emplace_back([&, run = hc.run, out = outcomes.back().get()] {
+      if (o.attackers_idle) BecomeIdleClass();
+      run(server.port(), stop, out);
+    });
   }
   if (!cases.empty()) std::this_thread::sleep_for(milliseconds(o.warmup_ms));
   Status s = Probe(probe, server, o.probe_ms, o.probe_durability, &row);
@@ -115,7 +168,7 @@ Result<HostileBenchRow> MeasurePaired(const std::string& name, const std::vector
                                       const HostileBenchOptions& o) {
   HostileBenchRow row;
   row.name = name;
-  std::vector<double> a50, a99, r50, r99, ia99, ir99, aratio, rratio;
+  std::vector<double> a50, a99, r50, r99, ia99, ir99, aratio, rratio, aw, rw, cpu, cpuw;
   for (uint32_t rep = 0; rep < std::max(1u, o.repeats); ++rep) {
     auto idle = MeasureUnder("idle", {}, probe, server, o);
     if (!idle.ok()) return idle.status();
@@ -129,6 +182,10 @@ Result<HostileBenchRow> MeasurePaired(const std::string& name, const std::vector
     ir99.push_back(idle->read_p99_us);
     aratio.push_back(loaded->append_p99_us / idle->append_p99_us);
     rratio.push_back(loaded->read_p99_us / idle->read_p99_us);
+    aw.push_back(loaded->append_tail_cpu_wait_share);
+    rw.push_back(loaded->read_tail_cpu_wait_share);
+    cpu.push_back(loaded->server_cpu_ms_per_s);
+    cpuw.push_back(loaded->server_cpu_wait_ms_per_s);
     row.probes += loaded->probes;
     row.rss_peak_kib = std::max(row.rss_peak_kib, loaded->rss_peak_kib);
     row.rounds += loaded->rounds;
@@ -144,6 +201,10 @@ Result<HostileBenchRow> MeasurePaired(const std::string& name, const std::vector
   row.idle_read_p99_us = Median(ir99);
   row.append_p99_ratio = Median(aratio);
   row.read_p99_ratio = Median(rratio);
+  row.append_tail_cpu_wait_share = Median(aw);
+  row.read_tail_cpu_wait_share = Median(rw);
+  row.server_cpu_ms_per_s = Median(cpu);
+  row.server_cpu_wait_ms_per_s = Median(cpuw);
   return row;
 }
 
@@ -155,6 +216,9 @@ Result<std::vector<HostileBenchRow>> RunHostileBench(const HostileBenchOptions& 
   so.data_dir = o.data_dir;
   so.extra_args = HostileServerArgs();
   so.extra_args.insert(so.extra_args.end(), {"--io-backend", o.io_backend});
+  if (o.server_threads) {
+    so.extra_args.insert(so.extra_args.end(), {"--threads", std::to_string(o.server_threads)});
+  }
   so.log_path = o.server_log;
   ServerProcess server(so);
   if (auto s = server.Start(); !s.ok()) return s;
@@ -174,6 +238,7 @@ Result<std::vector<HostileBenchRow>> RunHostileBench(const HostileBenchOptions& 
   for (const auto& hc : cases) runs.push_back({hc.name, {hc}});
   runs.push_back({"all at once", cases});
   for (const auto& [name, load] : runs) {
+    if (!o.only.empty() && name != o.only) continue;
     auto row = MeasurePaired(name, load, **probe, server, o);
     if (!row.ok()) return row.status();
     rows.push_back(*row);

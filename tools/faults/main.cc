@@ -89,6 +89,12 @@ int main(int argc, char** argv) {
                     "Probe with buffered appends (leaves the disk's fdatasync jitter out)");
   hostile->add_flag("--pin-cpus", hbo.pin_cpus,
                     "Server on CPU 0, attackers and probe on CPU 1 (as if on another host)");
+  hostile->add_flag(
+      "--attackers-idle", hbo.attackers_idle,
+      "Attacker threads at SCHED_IDLE: the probe never waits for its CPU behind them");
+  hostile->add_option("--server-threads", hbo.server_threads, "The server's --threads (0: default)")
+      ->capture_default_str();
+  hostile->add_option("--only", hbo.only, "Only this row (e.g. \"all at once\"); default: all");
   CLI11_PARSE(app, argc, argv);
   if (probe_buffered) hbo.probe_durability = tldb::Durability::kBuffered;
 
@@ -141,6 +147,15 @@ int main(int argc, char** argv) {
           r.append_p99_ratio, r.read_p99_ratio, static_cast<double>(r.rss_peak_kib) / 1024.0,
           static_cast<unsigned long long>(r.as_expected), static_cast<unsigned long long>(r.rounds),
           r.server_alive ? "" : " SERVER DIED");
+    }
+    std::printf(
+        "\nWhere the time went (loaded windows, medians): | case | slowest 1%% of appends / reads: "
+        "share the probe thread waited for a CPU | server CPU ms/s | server threads' wait for a "
+        "CPU ms/s |\n|---|---|---|---|\n");
+    for (const auto& r : *rows) {
+      std::printf("| %s | %.0f%% / %.0f%% | %.0f | %.0f |\n", r.name.c_str(),
+                  100 * r.append_tail_cpu_wait_share, 100 * r.read_tail_cpu_wait_share,
+                  r.server_cpu_ms_per_s, r.server_cpu_wait_ms_per_s);
     }
     for (const auto& r : *rows) {
       for (const auto& d : r.deviations) std::printf("%s: %s\n", r.name.c_str(), d.c_str());
