@@ -71,6 +71,11 @@ int main(int argc, char** argv) {
   app.add_option("--fanout-timelines-max", db_opts.fanout_timelines_max,
                  "Most timelines in one APPEND_FANOUT")
       ->capture_default_str();
+  uint64_t block_cache_mb = db_opts.block_cache_bytes >> 20;
+  app.add_option("--block-cache-mb", block_cache_mb,
+                 "Engine block cache (decompressed blocks of compacted segments), MiB; 0: none")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 20))
+      ->capture_default_str();
   app.add_option("--io-backend", db_opts.io_backend, "Engine I/O backend: auto, uring, posix")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -80,6 +85,7 @@ int main(int argc, char** argv) {
     if (!t.ok()) return Fail(t.status().ToString());
     cfg.tokens.push_back(*t);
   }
+  db_opts.block_cache_bytes = block_cache_mb << 20;
   cfg.payload_bytes_max = db_opts.payload_bytes_max;
   cfg.fanout_timelines_max = db_opts.fanout_timelines_max;
   if (auto s = tldb::ValidateServerConfig(cfg); !s.ok()) return Fail(s.message());

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <future>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "server_test_util.h"
@@ -213,6 +214,132 @@ TEST(ClientTest, MutationsAreResentAfterAReconnection) {
     EXPECT_EQ(m.seq % 2, 0u);
     EXPECT_EQ(m.payload, "edited");
   }
+}
+
+// Blocking calls read their own responses (no hop to the I/O thread) while other threads share
+// the client: eight threads append and read back, a subscription on the same connection gets
+// pushes and asynchronous appends complete, all at once. Every response reaches its own caller,
+// pushes arrive in order, and handlers and async callbacks still run on the I/O thread only.
+TEST(ClientTest, ManyBlockingThreadsShareAClientWithPushesAndAsyncCalls) {
+  TestServer ts;
+  auto c = ts.Connect();
+  ASSERT_TRUE(c);
+  constexpr int kThreads = 8, kPerThread = 150, kPushed = 300;
+  std::mutex mu;
+  std::set<std::thread::id> workers;
+  std::vector<Seq> pushed;
+  bool callback_on_worker = false;
+  auto on_worker = [&] { return workers.count(std::this_thread::get_id()) > 0; };
+  auto sub = c->Subscribe("store", "pushed", 0, false, [&](const SubscriptionEvent& e) {
+    std::lock_guard lock(mu);
+    callback_on_worker |= on_worker();
+    if (e.status.ok()) pushed.push_back(e.message.seq);
+  });
+  ASSERT_TRUE(sub.ok()) << sub.status().ToString();
+  std::atomic<int> bad{0}, async_ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      {
+        std::lock_guard lock(mu);
+        workers.insert(std::this_thread::get_id());
+      }
+      std::string tl = "blk:" + std::to_string(t);
+      for (int i = 1; i <= kPerThread; ++i) {
+        std::string payload = tl + "/" + std::to_string(i);
+        auto a = c->Append("store", tl, payload);
+        if (!a.ok() || a->seq != static_cast<Seq>(i)) ++bad;
+        auto g = c->Get("store", tl, static_cast<Seq>(i));
+        if (!g.ok() || g->payload != payload) ++bad;
+        if (t == 0 && i * 2 <= kPushed) {  // async appends to the subscribed timeline
+          for (int k = 0; k < 2; ++k) {
+            c->AppendAsync("store", "pushed", "p", {}, [&](Result<AppendResult> r) {
+              std::lock_guard lock(mu);
+              callback_on_worker |= on_worker();
+              if (r.ok()) ++async_ok;
+            });
+          }
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (pushed.size() >= static_cast<size_t>(kPushed)) break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(async_ok.load(), kPushed);
+  std::lock_guard lock(mu);
+  EXPECT_FALSE(callback_on_worker);
+  ASSERT_EQ(pushed.size(), static_cast<size_t>(kPushed));
+  for (size_t i = 0; i < pushed.size(); ++i) EXPECT_EQ(pushed[i], i + 1);
+}
+
+// Several threads block on a server that never answers: each call times out on its own deadline
+// whether its thread holds the read role or waits for another reader.
+TEST(ClientTest, BlockingCallsOnManyThreadsTimeOut) {
+  SilentServer s;
+  ClientOptions o;
+  o.server = s.address();
+  auto c = Client::Connect(o);
+  ASSERT_TRUE(c.ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> timed_out{0}, in_time{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      auto t0 = std::chrono::steady_clock::now();
+      auto r = (*c)->Ping("x", CallOptions{static_cast<uint32_t>(100 + 50 * t)});
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - t0)
+                    .count();
+      if (r.status().code() == Status::Code::kTimedOut) ++timed_out;
+      if (ms >= 95 + 50 * t && ms < 1000) ++in_time;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(timed_out.load(), 4);
+  EXPECT_EQ(in_time.load(), 4);
+}
+
+// Blocking appends with a client_msg_id from several threads across a server restart: the
+// reader that sees the connection drop hands it to the I/O thread, which reconnects and re-sends;
+// every call succeeds and each message is stored once.
+TEST(ClientTest, BlockingRetriedAppendsSurviveARestart) {
+  TestServer ts;
+  ClientOptions o;
+  o.server = ts.address();
+  o.reconnect_attempts = 20;
+  o.reconnect_backoff_ms = 20;
+  auto c = Client::Connect(o);
+  ASSERT_TRUE(c.ok());
+  constexpr int kThreads = 4, kPerThread = 100;
+  std::atomic<int> failed{0}, done{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string id = std::to_string(t) + "-" + std::to_string(i);
+        AppendOptions ao;
+        ao.client_msg_id = id;
+        if (!(*c)->Append("store", "restart", "m", ao).ok()) ++failed;
+        ++done;
+      }
+    });
+  }
+  while (done < kThreads * kPerThread / 4) std::this_thread::sleep_for(1ms);
+  ts.server().Stop();
+  ts.StopServer();
+  ts.StartServer();  // same port
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failed.load(), 0);
+  std::string_view keys[] = {"restart"};
+  auto last = (*c)->LastSeq("store", keys);
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  EXPECT_EQ((*last)[0], static_cast<Seq>(kThreads * kPerThread));
 }
 
 }  // namespace

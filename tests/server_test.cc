@@ -994,7 +994,8 @@ TEST(CliTest, MaintenanceSubcommands) {
 // SIGTERM and checks it exits cleanly and keeps the data.
 TEST(CliTest, ServerBinaryStartsServesAndStopsOnSigterm) {
   TempDir dir;
-  auto start = [&](std::string* address) -> pid_t {
+  // `cache_mb`: the server's --block-cache-mb.
+  auto start = [&](std::string* address, const char* cache_mb) -> pid_t {
     int out[2];
     if (pipe(out) != 0) return -1;
     pid_t pid = fork();
@@ -1004,7 +1005,8 @@ TEST(CliTest, ServerBinaryStartsServesAndStopsOnSigterm) {
       int devnull = open("/dev/null", O_WRONLY);
       dup2(devnull, 2);
       execl(TLDB_SERVER_PATH, TLDB_SERVER_PATH, "--data-dir", dir.path().c_str(), "--listen",
-            "127.0.0.1:0", "--threads", "1", static_cast<char*>(nullptr));
+            "127.0.0.1:0", "--threads", "1", "--block-cache-mb", cache_mb,
+            static_cast<char*>(nullptr));
       _exit(127);
     }
     close(out[1]);
@@ -1031,17 +1033,23 @@ TEST(CliTest, ServerBinaryStartsServesAndStopsOnSigterm) {
     return -2;
   };
   std::string addr;
-  pid_t pid = start(&addr);
+  pid_t pid = start(&addr, "64");
   ASSERT_GT(pid, 0);
   ASSERT_FALSE(addr.empty());
   std::string s = "--server " + addr + " --timeline conv:bin";
   EXPECT_EQ(RunCli("append " + s + " 'persisted'"), "conv:bin seq 1\n");
   EXPECT_NE(RunCli("ns list " + s).find("sync\tttl_ms=604800000"), std::string::npos);
   EXPECT_EQ(stop(pid), 0);
-  pid = start(&addr);
+  pid = start(&addr, "32");
   ASSERT_GT(pid, 0);
   s = "--server " + addr + " --timeline conv:bin";
   EXPECT_NE(RunCli("get " + s + " 1").find("persisted"), std::string::npos);
+  // --block-cache-mb reaches the engine (STATS reports its budget).
+  std::string stats = RunCli("stats --server " + addr);
+  size_t at = stats.find("db_block_cache_bytes ");
+  ASSERT_NE(at, std::string::npos) << stats;
+  std::string line = stats.substr(at, stats.find('\n', at) - at);
+  EXPECT_TRUE(line.ends_with(" 33554432")) << line;
   EXPECT_EQ(stop(pid), 0);
   // Protected mode: the binary refuses a non-loopback address without a token.
   std::string cmd =

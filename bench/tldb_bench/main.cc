@@ -108,9 +108,10 @@ int main(int argc, char** argv) {
   app.add_option("--server-bin", cfg.server_bin, "tldb-server binary")->capture_default_str();
   app.add_option("--redis-bin", cfg.redis_bin, "redis-server binary")->capture_default_str();
   int64_t tldb_cache_mb = -1;
-  app.add_option("--tldb-cache-mb", tldb_cache_mb,
-                 "Embedded tldb's block cache (-1: the same as RocksDB's; 0: the engine's "
-                 "default, 64 MiB)")
+  app.add_option(
+         "--tldb-cache-mb", tldb_cache_mb,
+         "tldb's block cache, embedded and tldb-server (-1: the same as RocksDB's; 0: the engine's "
+         "default, 64 MiB)")
       ->capture_default_str();
   app.add_option("--tldb-io-backend", cfg.tldb_io_backend, "tldb I/O backend: auto, uring, posix")
       ->capture_default_str();

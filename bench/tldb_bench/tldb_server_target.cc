@@ -114,7 +114,11 @@ class ClientSession : public Session {
 }  // namespace
 
 std::string TldbServerTarget::Describe() const {
+  std::string cache = block_cache_bytes_
+                          ? "; --block-cache-mb " + std::to_string(block_cache_bytes_ >> 20)
+                          : std::string();
   return "tldb-server (default options: one event loop per core; --io-backend " + io_backend_ +
+         cache +
          ") on 127.0.0.1, C++ client, one connection per client thread; namespace default "
          "durability sync, per-call durability; longpoll through " +
          (wait_ == "subscribe" ? std::string("SUBSCRIBE (pushed messages)")
@@ -126,10 +130,12 @@ bool TldbServerTarget::Start(const std::string& dir, std::string* err) {
   std::filesystem::create_directories(dir_);
   const uint16_t port = ServerProcess::FreePort();
   address_ = "127.0.0.1:" + std::to_string(port);
-  if (!server_.Start({bin_, "--data-dir", dir_, "--listen", address_, "--io-backend", io_backend_},
-                     dir + "/server.log", port, err)) {
-    return false;
+  std::vector<std::string> args = {bin_,     "--data-dir",   dir_,       "--listen",
+                                   address_, "--io-backend", io_backend_};
+  if (block_cache_bytes_ != 0) {
+    args.insert(args.end(), {"--block-cache-mb", std::to_string(block_cache_bytes_ >> 20)});
   }
+  if (!server_.Start(args, dir + "/server.log", port, err)) return false;
   ClientOptions co;
   co.server = address_;
   auto c = Client::Connect(co);
@@ -138,9 +144,24 @@ bool TldbServerTarget::Start(const std::string& dir, std::string* err) {
     return false;
   }
   control_ = std::move(c).value();
+  if (!CheckBlockCache(err)) return false;
   Status s = control_->CreateNamespace(kNs, {});
   if (!s.ok()) *err = s.ToString();
   return s.ok();
+}
+
+// The server reports its engine's block cache in STATS: it must be the size asked for.
+bool TldbServerTarget::CheckBlockCache(std::string* err) {
+  auto st = control_->Stats();
+  if (!st.ok()) {
+    *err = st.status().ToString();
+    return false;
+  }
+  const uint64_t got = st->Get("db_block_cache_bytes");
+  if (block_cache_bytes_ == 0 || got == (block_cache_bytes_ >> 20) << 20) return true;
+  *err = "tldb-server runs with a " + std::to_string(got >> 20) + " MiB block cache, not " +
+         std::to_string(block_cache_bytes_ >> 20);
+  return false;
 }
 
 std::unique_ptr<Session> TldbServerTarget::Connect(std::string* err) {

@@ -2,7 +2,9 @@
 // server options, data under the target's directory), driven through the C++ client
 // (tldb/client.h): one Client (one TCP connection) per Session. Pipelined appends use
 // Client::AppendAsync; fan-out is one APPEND_FANOUT request. The longpoll workload waits with
-// WAIT then SCAN, or (server_wait "subscribe") through a SUBSCRIBE kept open.
+// WAIT then SCAN, or (server_wait "subscribe") through a SUBSCRIBE kept open. The server gets
+// the embedded target's block cache (--block-cache-mb; 0: the engine's default), checked
+// through STATS once it runs.
 #pragma once
 
 #include <memory>
@@ -16,10 +18,12 @@ namespace tldb::peerbench {
 
 class TldbServerTarget : public Target {
  public:
-  TldbServerTarget(std::string server_bin, std::string io_backend, std::string server_wait)
+  TldbServerTarget(std::string server_bin, std::string io_backend, std::string server_wait,
+                   uint64_t block_cache_bytes)
       : bin_(std::move(server_bin)),
         io_backend_(std::move(io_backend)),
-        wait_(std::move(server_wait)) {}
+        wait_(std::move(server_wait)),
+        block_cache_bytes_(block_cache_bytes) {}
   std::string Name() const override { return "tldb-server"; }
   std::string Describe() const override;
   bool Start(const std::string& dir, std::string* err) override;
@@ -34,7 +38,10 @@ class TldbServerTarget : public Target {
   }
 
  private:
+  bool CheckBlockCache(std::string* err);
+
   std::string bin_, io_backend_, wait_, dir_, address_;
+  uint64_t block_cache_bytes_ = 0;  // 0: the engine's default
   ServerProcess server_;
   std::unique_ptr<Client> control_;  // namespace creation, flush, STATS
 };

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <future>
 #include <thread>
 
 #include "client_impl.h"
@@ -34,16 +33,13 @@ ClientImpl::RawCallback Typed(Callback<T> done, DecodeFn decode) {
   };
 }
 
-// Runs an async call and waits for its callback.
+// Runs an async call as a blocking one (ClientImpl::Blocking: this thread reads the response).
 template <typename T, typename StartFn>
 Result<T> Await(ClientImpl* impl, StartFn start) {
   if (impl->OnIoThread()) {
     return Status::InvalidArgument("blocking tldb::Client call from a client callback");
   }
-  std::promise<Result<T>> p;
-  auto f = p.get_future();
-  start([&p](Result<T> r) { p.set_value(std::move(r)); });
-  return f.get();
+  return impl->Blocking<T>(start);
 }
 
 bool DecodeWait(std::string_view b, WaitResult* out) {

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstring>
 #include <future>
+#include <thread>
 
 #include "protocol/frame.h"
 #include "protocol/messages.h"
@@ -24,6 +26,23 @@ namespace {
 // How often the I/O thread checks deadlines while traffic flows. 10 ms bounds timeout skew.
 constexpr int64_t kExpiryIntervalMs = 10;
 constexpr size_t kReadChunkBytes = 64u << 10;
+
+// Set while a thread runs the start of ClientImpl::Blocking(): the Call()s it makes are inline.
+thread_local const ClientImpl* tls_inline_calls = nullptr;
+// Set while a blocking caller holds the read role: the waiter it reads for.
+thread_local const void* tls_reading = nullptr;
+
+void Signal(int efd) {
+  uint64_t one = 1;
+  ssize_t n = ::write(efd, &one, sizeof(one));
+  (void)n;
+}
+
+void Drain(int efd) {
+  uint64_t v = 0;
+  ssize_t n = ::read(efd, &v, sizeof(v));
+  (void)n;
+}
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -166,6 +185,7 @@ Status StatusFromWire(uint16_t code, std::string_view message) {
 
 Result<std::unique_ptr<ClientImpl>> ClientImpl::Connect(const ClientOptions& options) {
   std::unique_ptr<ClientImpl> c(new ClientImpl(options));
+  if (c->wake_fd_ < 0 || c->reader_wake_fd_ < 0) return Errno("eventfd");
   auto fd = c->DialAndHello(&c->info_);
   if (!fd.ok()) return fd.status();
   c->fd_ = *fd;
@@ -209,8 +229,15 @@ Result<int> ClientImpl::DialAndHello(ServerInfo* info) {
   return fd;
 }
 
+ClientImpl::ClientImpl(const ClientOptions& options) : options_(options) {
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  reader_wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
 ClientImpl::~ClientImpl() {
   Close();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (reader_wake_fd_ >= 0) ::close(reader_wake_fd_);
 }
 
 void ClientImpl::Close() {
@@ -218,6 +245,8 @@ void ClientImpl::Close() {
     std::lock_guard lock(mu_);
     if (closing_ && !io_thread_.joinable()) return;
     closing_ = true;
+    Signal(wake_fd_);
+    Signal(reader_wake_fd_);
   }
   cv_.notify_all();
   {
@@ -225,7 +254,13 @@ void ClientImpl::Close() {
     if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
   }
   if (io_thread_.joinable() && !OnIoThread()) io_thread_.join();
-  std::lock_guard lock(send_mu_);
+  std::unique_lock lock(mu_);
+  while (reader_ == Reader::kCaller) {  // a blocking caller receiving: it sees the shutdown
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    lock.lock();
+  }
+  std::lock_guard slock(send_mu_);
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
@@ -253,7 +288,12 @@ void ClientImpl::CallBound(proto::Op op, std::string body, uint32_t timeout_ms, 
     p.op = static_cast<uint8_t>(op);
     p.deadline_ms = NowMs() + Deadline(timeout_ms);
     p.retriable = retriable;
+    p.inline_ok = tls_inline_calls == this;
     p.cb = std::move(cb);
+    if (!p.inline_ok) {
+      ++async_pending_;
+      if (reader_ == Reader::kNone) WakeIo();  // it now has a response to read
+    }
     if (sub) {
       sub_by_wire_[id] = sub;
       subs_[sub].wire_id = id;
@@ -275,52 +315,97 @@ bool ClientImpl::SendFrame(const std::string& frame, uint64_t generation) {
   std::lock_guard lock(send_mu_);
   if (generation != generation_ || fd_ < 0) return false;  // that connection is gone
   if (SendAll(fd_, frame, NowMs() + options_.request_timeout_ms)) return true;
-  ::shutdown(fd_, SHUT_RDWR);  // the I/O thread sees it and reconnects
+  ::shutdown(fd_, SHUT_RDWR);  // the reader sees it and the I/O thread reconnects
   return false;
 }
 
+// ---------------------------------------------------------------- the I/O thread
+
 void ClientImpl::Run() {
   while (true) {
-    int fd;
+    Status read_error;
+    std::vector<Frame> frames;
+    bool read = false, watch_socket = false;
     {
       std::unique_lock lock(mu_);
+      io_watching_ = false;
       if (closing_) break;
       if (!connected_) {
-        bool needed = !pending_.empty() || !subs_.empty();
-        if (!needed) {
+        if (pending_.empty() && subs_.empty()) {
           cv_.wait_for(lock, std::chrono::milliseconds(100));
           continue;
         }
+        lock.unlock();
+        Reconnect();
+        continue;
+      }
+      frames.swap(handoff_);
+      read_error = std::exchange(read_error_, Status());
+      read = reader_ == Reader::kNone && (!read_error.ok() || IoHasReadWork());
+      if (read) {
+        reader_ = Reader::kIo;
+      } else {
+        io_watching_ = true;
+        watch_socket = reader_ == Reader::kNone;
       }
     }
-    {
-      std::lock_guard slock(send_mu_);
-      fd = fd_;
+    for (auto& f : frames) Dispatch(f.header, f.body, true);  // before anything read later
+    if (read) {
+      IoRead(read_error);
+    } else {
+      IoWatch(watch_socket);
     }
-    if (fd < 0) {
-      Reconnect();
-      continue;
-    }
-    pollfd p{fd, POLLIN, 0};
-    int n = ::poll(&p, 1, static_cast<int>(kExpiryIntervalMs));
-    if (n > 0) ReadAvailable();
     ExpireDeadlines();
   }
   FailAll(Status::Closed("client closed"));
 }
 
-void ClientImpl::ReadAvailable() {
-  char chunk[kReadChunkBytes];
-  int fd;
-  {
-    std::lock_guard slock(send_mu_);
-    fd = fd_;
+// Holds the read role: handles a read error a caller reported, or receives for up to one
+// expiry interval; then gives the role back.
+void ClientImpl::IoRead(const Status& read_error) {
+  Status s = read_error;
+  if (s.ok()) {
+    pollfd p[2] = {{CurrentFd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    int n = ::poll(p, 2, static_cast<int>(kExpiryIntervalMs));
+    if (n > 0 && p[1].revents) Drain(wake_fd_);
+    if (n > 0 && p[0].revents) s = ReadFrames(true);
   }
+  if (!s.ok()) OnDisconnect(s);
+  std::lock_guard lock(mu_);
+  reader_ = Reader::kNone;
+  PassReadRole();
+}
+
+// Nothing to read for the I/O thread: sleeps until woken or the next expiry check. With the
+// role free it watches the idle socket for the server closing it (POLLRDHUP, not data).
+void ClientImpl::IoWatch(bool watch_socket) {
+  pollfd p[2] = {{wake_fd_, POLLIN, 0}, {CurrentFd(), POLLRDHUP, 0}};
+  int n = ::poll(p, watch_socket ? 2 : 1, static_cast<int>(kExpiryIntervalMs));
+  if (n > 0 && p[0].revents) Drain(wake_fd_);
+  if (n <= 0 || !watch_socket || !p[1].revents) return;
+  {
+    std::lock_guard lock(mu_);
+    io_watching_ = false;
+    if (reader_ != Reader::kNone) return;
+    reader_ = Reader::kIo;
+  }
+  IoRead(Status::Ok());  // reads what is left, then the EOF
+}
+
+int ClientImpl::CurrentFd() {
+  std::lock_guard lock(send_mu_);
+  return fd_;
+}
+
+Status ClientImpl::ReadFrames(bool io) {
+  char chunk[kReadChunkBytes];
+  const int fd = CurrentFd();
+  Status end;
   while (true) {
     ssize_t n = ::recv(fd, chunk, sizeof(chunk), MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-      std::string why = n == 0 ? "server closed the connection" : strerror(errno);
-      return OnDisconnect(Status::IOError(why));
+      end = Status::IOError(n == 0 ? "server closed the connection" : strerror(errno));
+      break;
     }
     if (n < 0) break;
     in_.append(chunk, static_cast<size_t>(n));
@@ -334,15 +419,115 @@ void ClientImpl::ReadAvailable() {
     if (r.outcome == proto::ParseOutcome::kNeedMore) break;
     if (r.outcome == proto::ParseOutcome::kError) {
       in_.clear();
-      return OnDisconnect(Status::Corruption("malformed frame from server"));
+      return Status::Corruption("malformed frame from server");
     }
-    Dispatch(f.header, f.body);
+    Dispatch(f.header, f.body, io);
     used += r.frame_bytes;
   }
   in_.erase(0, used);
+  return end;
 }
 
-void ClientImpl::Dispatch(const proto::FrameHeader& h, std::string_view body) {
+// ---------------------------------------------------------------- blocking callers
+
+void ClientImpl::BeginSync(SyncWaiter* w) {
+  {
+    std::lock_guard lock(mu_);
+    waiting_.push_back(w);
+  }
+  tls_inline_calls = this;
+}
+
+void ClientImpl::EndStart() {
+  tls_inline_calls = nullptr;
+}
+
+void ClientImpl::WaitSync(SyncWaiter* w) {
+  std::unique_lock lock(mu_);
+  while (!w->done) {
+    if (reader_ == Reader::kNone && connected_ && !closing_ && read_error_.ok()) {
+      reader_ = Reader::kCaller;
+      w->reading = true;
+      lock.unlock();
+      tls_reading = w;
+      Status s = ReadAsCaller();
+      tls_reading = nullptr;
+      lock.lock();
+      w->reading = false;
+      reader_ = Reader::kNone;
+      if (!s.ok()) read_error_ = s;  // for the I/O thread: it disconnects and reconnects
+      if (w->done || !s.ok()) PassReadRole();
+      continue;
+    }
+    w->cv.wait_for(lock, std::chrono::milliseconds(kExpiryIntervalMs));
+  }
+  waiting_.erase(std::find(waiting_.begin(), waiting_.end(), w));
+}
+
+// Waits up to one expiry interval for the socket (or a wake-up), then receives.
+Status ClientImpl::ReadAsCaller() {
+  pollfd p[2] = {{CurrentFd(), POLLIN, 0}, {reader_wake_fd_, POLLIN, 0}};
+  int n = ::poll(p, 2, static_cast<int>(kExpiryIntervalMs));
+  if (n <= 0) return Status::Ok();
+  if (p[1].revents) Drain(reader_wake_fd_);
+  return p[0].revents ? ReadFrames(false) : Status::Ok();
+}
+
+void ClientImpl::Complete(SyncWaiter* w) {
+  std::lock_guard lock(mu_);
+  w->done = true;
+  if (!w->reading) {
+    w->cv.notify_one();
+  } else if (tls_reading != w) {
+    Signal(reader_wake_fd_);  // it polls the socket: wake it
+  }
+}
+
+bool ClientImpl::IoHasReadWork() const {
+  return async_pending_ > 0 || !subs_.empty();
+}
+
+void ClientImpl::PassReadRole() {
+  if (closing_ || !connected_ || reader_ != Reader::kNone) return;
+  if (!read_error_.ok()) return WakeIo();
+  for (SyncWaiter* w : waiting_) {
+    if (!w->done) {
+      w->cv.notify_one();
+      return;
+    }
+  }
+  if (IoHasReadWork() || !handoff_.empty()) WakeIo();
+}
+
+void ClientImpl::WakeIo() {
+  if (!io_watching_) return;
+  io_watching_ = false;
+  Signal(wake_fd_);
+}
+
+// ---------------------------------------------------------------- dispatch
+
+bool ClientImpl::HandOff(const proto::FrameHeader& h, std::string_view body) {
+  std::lock_guard lock(mu_);
+  if (!(h.flags & proto::kFlagPush)) {
+    auto it = pending_.find(h.request_id);
+    if (it == pending_.end() || it->second.inline_ok) return false;
+  }
+  handoff_.push_back(Frame{h, std::string(body)});
+  WakeIo();
+  return true;
+}
+
+ClientImpl::RawCallback ClientImpl::TakePending(
+    std::unordered_map<uint64_t, Pending>::iterator it) {
+  RawCallback cb = std::move(it->second.cb);
+  if (!it->second.inline_ok) --async_pending_;
+  pending_.erase(it);
+  return cb;
+}
+
+void ClientImpl::Dispatch(const proto::FrameHeader& h, std::string_view body, bool io) {
+  if (!io && HandOff(h, body)) return;
   if (h.flags & proto::kFlagPush) return DeliverPush(h.request_id, body);
   Status status;
   if (h.flags & proto::kFlagError) {
@@ -359,8 +544,7 @@ void ClientImpl::Dispatch(const proto::FrameHeader& h, std::string_view body) {
     std::lock_guard lock(mu_);
     auto it = pending_.find(h.request_id);
     if (it == pending_.end()) return;  // timed out already, or a connection-level error
-    cb = std::move(it->second.cb);
-    pending_.erase(it);
+    cb = TakePending(it);
   }
   cb(status, status.ok() ? body : std::string_view());
 }
@@ -403,8 +587,7 @@ void ClientImpl::OnDisconnect(const Status& why) {
     for (auto it = pending_.begin(); it != pending_.end();) {
       Pending& p = it->second;
       if (p.sent && !(p.retriable && p.deadline_ms > now)) {
-        failed.push_back(std::move(p.cb));
-        it = pending_.erase(it);
+        failed.push_back(TakePending(it++));
       } else {
         p.sent = false;
         ++it;
@@ -462,6 +645,8 @@ void ClientImpl::Reconnect() {
     }
     for (const auto& f : resend) SendFrame(f, gen);
     Resubscribe(resub);
+    std::lock_guard lock(mu_);
+    PassReadRole();  // a blocking caller whose request was re-sent reads again
     return;
   }
   FailAll(Status::IOError("cannot reconnect to " + options_.server + ": " + last.ToString()));
@@ -474,6 +659,7 @@ void ClientImpl::FailAll(const Status& s) {
     std::lock_guard lock(mu_);
     for (auto& [id, p] : pending_) cbs.push_back(std::move(p.cb));
     pending_.clear();
+    async_pending_ = 0;
     // After Close() the user ended the subscriptions: their handlers are not called again
     // (they may refer to state the caller is destroying).
     if (!closing_) {
@@ -495,8 +681,8 @@ void ClientImpl::ExpireDeadlines() {
     std::lock_guard lock(mu_);
     for (auto it = pending_.begin(); it != pending_.end();) {
       if (it->second.deadline_ms <= now) {
-        expired.emplace_back(it->second.op, std::move(it->second.cb));
-        it = pending_.erase(it);
+        uint8_t op = it->second.op;
+        expired.emplace_back(op, TakePending(it++));
       } else {
         ++it;
       }

@@ -5,8 +5,25 @@
 // while reconnecting); its callback runs exactly once on the I/O thread: with the response
 // body, an error Status, TimedOut at its deadline, IOError when the connection broke and the
 // request could not be retried, or Closed on shutdown. Locks: mu_ guards the pending table and
-// connection state, send_mu_ guards socket writes; they are never held together, and no lock
-// is held while user callbacks run.
+// connection state, send_mu_ guards socket writes; send_mu_ may be taken inside mu_, never the
+// other way round, and no lock is held while user callbacks run.
+//
+// Blocking calls (Blocking()) read their own response on the calling thread, like a
+// synchronous hiredis call, instead of waiting for the I/O thread to wake them:
+// - One thread at a time holds the read role (reader_): it alone receives from the socket and
+//   parses in_. A blocking caller takes it when it is free and the connection is up; the I/O
+//   thread takes it only when it has work there (asynchronous calls in flight, subscriptions,
+//   a read error to handle, or the server closing an idle connection).
+// - Calls made inside Blocking() are marked inline: their callbacks are library code (decode,
+//   store the result, complete the waiter) and run on whichever thread reads the response.
+//   Every other response, and every push, read by a blocking caller is handed to the I/O
+//   thread (handoff_) and dispatched there in arrival order, so user callbacks and handlers
+//   still run only on the I/O thread.
+// - A blocking caller whose response was read by another thread (or that timed out, or failed
+//   at a disconnect) is woken through its waiter; when a reader leaves, it passes the role to a
+//   blocking caller still waiting, or wakes the I/O thread if that has work. Deadlines, retries
+//   and reconnection stay with the I/O thread: a caller that reads EOF or a bad frame only
+//   records it in read_error_ for the I/O thread.
 #pragma once
 
 #include <condition_variable>
@@ -36,6 +53,22 @@ class ClientImpl {
 
   // `retriable`: re-sent after a reconnection (appends with a client_msg_id).
   void Call(proto::Op op, std::string body, uint32_t timeout_ms, bool retriable, RawCallback cb);
+
+  // A blocking call: `start(done)` issues the operation's Call()s (their callbacks must be
+  // library code); `done` runs once with the outcome, on any thread. Returns that outcome.
+  template <typename T, typename StartFn>
+  Result<T> Blocking(StartFn start) {
+    SyncWaiter w;
+    Result<T> out(Status::Closed("client closed"));
+    BeginSync(&w);
+    start([this, &out, &w](Result<T> r) {
+      out = std::move(r);
+      Complete(&w);
+    });
+    EndStart();
+    WaitSync(&w);
+    return out;
+  }
   Result<SubscriptionId> Subscribe(std::string ns, std::string timeline, Seq after_seq,
                                    bool from_latest, SubscriptionHandler handler,
                                    uint32_t timeout_ms);
@@ -55,8 +88,20 @@ class ClientImpl {
     int64_t deadline_ms = 0;
     bool retriable = false;
     bool sent = false;
+    bool inline_ok = false;  // the callback may run on a blocking caller's thread
     RawCallback cb;
   };
+  // A blocking caller waiting for its outcome (fields guarded by mu_).
+  struct SyncWaiter {
+    bool done = false;
+    bool reading = false;  // holds the read role
+    std::condition_variable cv;
+  };
+  struct Frame {
+    proto::FrameHeader header;
+    std::string body;
+  };
+  enum class Reader : uint8_t { kNone, kIo, kCaller };
   struct Sub {
     std::string ns, timeline;
     Seq last_seq = 0;
@@ -65,11 +110,27 @@ class ClientImpl {
     bool active = false;
   };
 
-  explicit ClientImpl(const ClientOptions& options) : options_(options) {}
+  explicit ClientImpl(const ClientOptions& options);
   Result<int> DialAndHello(ServerInfo* info);
   void Run();
-  void ReadAvailable();
-  void Dispatch(const proto::FrameHeader& h, std::string_view body);
+  void IoRead(const Status& read_error);
+  int CurrentFd();
+  void IoWatch(bool watch_socket);
+  void ReleaseRead(const Status& s);
+  // Receives what the socket has and dispatches whole frames; non-OK on EOF, error or a bad
+  // frame. `io`: on the I/O thread (else frames for it are handed off).
+  Status ReadFrames(bool io);
+  Status ReadAsCaller();
+  void Dispatch(const proto::FrameHeader& h, std::string_view body, bool io);
+  bool HandOff(const proto::FrameHeader& h, std::string_view body);
+  RawCallback TakePending(std::unordered_map<uint64_t, Pending>::iterator it);  // mu_ held
+  void BeginSync(SyncWaiter* w);
+  void EndStart();
+  void WaitSync(SyncWaiter* w);
+  void Complete(SyncWaiter* w);
+  bool IoHasReadWork() const;  // mu_ held
+  void PassReadRole();         // mu_ held
+  void WakeIo();               // mu_ held
   void DeliverPush(uint64_t wire_id, std::string_view body);
   void OnDisconnect(const Status& why);
   void Reconnect();
@@ -102,7 +163,17 @@ class ClientImpl {
   int fd_ = -1;
   uint64_t generation_ = 0;  // bumped on every disconnect
 
-  std::string in_;  // I/O thread only
+  // The read role (see the contract) and what it hands to the I/O thread; guarded by mu_.
+  Reader reader_ = Reader::kNone;
+  std::vector<SyncWaiter*> waiting_;  // blocking callers not yet returned
+  std::vector<Frame> handoff_;        // frames read by a caller, for the I/O thread
+  Status read_error_;                 // EOF / error a caller read, for the I/O thread
+  size_t async_pending_ = 0;          // pending_ entries that are not inline
+  bool io_watching_ = false;          // the I/O thread sleeps in IoWatch (wake it via wake_fd_)
+  int wake_fd_ = -1;                  // eventfd: wakes the I/O thread
+  int reader_wake_fd_ = -1;           // eventfd: wakes a blocking caller holding the role
+
+  std::string in_;  // the reader's only
   int64_t last_expiry_ms_ = 0;
 };
 

@@ -160,6 +160,7 @@ void Dispatcher::Stats(Connection& c, uint64_t id, std::string_view body) {
   add("db_compaction_bytes_written", d.compaction_bytes_written);
   add("db_block_cache_hits", d.block_cache_hits);
   add("db_block_cache_misses", d.block_cache_misses);
+  add("db_block_cache_bytes", d.block_cache_bytes);
   // The COMPACT jobs of this server (per job, with their outcome).
   const CompactionJobs::Totals ct = core.compactions.totals();
   add("compactions_started", ct.started);

@@ -1,9 +1,12 @@
 // Client: a C++ client for tldb-server (wire protocol: docs/protocol.md).
 //
 // Contract:
-// - One Client is one TCP connection plus one I/O thread that reads responses. Every method is
-//   thread-safe. Requests are pipelined: any number may be in flight, and responses are matched
-//   to requests by request id, so slow requests (WAIT) do not hold up others.
+// - One Client is one TCP connection plus one I/O thread. Every method is thread-safe.
+//   Requests are pipelined: any number may be in flight, and responses are matched to requests
+//   by request id, so slow requests (WAIT) do not hold up others.
+// - A blocking call reads its own response on the calling thread when no other thread is
+//   reading the connection (like a synchronous hiredis call: no thread hop); otherwise the
+//   thread that reads it (another blocking caller or the I/O thread) hands it over.
 // - Every operation exists in two forms: blocking (`Append`) and asynchronous (`AppendAsync`,
 //   with a callback). Callbacks run on the client's I/O thread, once each, in the order
 //   responses arrive; they must not block and must not call blocking methods of this client

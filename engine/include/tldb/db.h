@@ -58,7 +58,8 @@ struct DbStats {
   uint64_t prezero_skipped = 0;
   uint64_t block_cache_hits = 0;  // decompressed blocks found in the cache
   uint64_t block_cache_misses = 0;
-  std::string io_backend;  // "uring", "posix" or "sim"
+  uint64_t block_cache_bytes = 0;  // the cache's budget (Options::block_cache_bytes)
+  std::string io_backend;          // "uring", "posix" or "sim"
 };
 
 // What a maintenance operation does to one timeline (docs/design.md "Recall, edit, trim").

@@ -416,6 +416,7 @@ Status DbImpl::Sync() {
 DbStats DbImpl::Stats() {
   DbStats s;
   s.io_backend = fs_ ? fs_->Name() : "";
+  s.block_cache_bytes = options_.block_cache_bytes;
   if (block_cache_) {
     s.block_cache_hits = block_cache_->hits();
     s.block_cache_misses = block_cache_->misses();
