@@ -20,6 +20,7 @@
 
 #include "server_test_util.h"
 #include "turn_budget.h"
+#include "util/forwarding_db.h"
 
 namespace tldb {
 namespace {
@@ -31,67 +32,19 @@ using testing::TempDir;
 
 // Forwards to a real Db; logs the timeline of every Get ("x") and Scan ("scan:x"); a Get of
 // "gate" blocks until Open().
-class GatedDb : public Db {
+class GatedDb : public testing::ForwardingDb {
  public:
-  explicit GatedDb(std::unique_ptr<Db> db) : db_(std::move(db)) {}
-  Status CreateNamespace(std::string_view n, const NamespaceOptions& o) override {
-    return db_->CreateNamespace(n, o);
-  }
-  Result<std::vector<NamespaceInfo>> ListNamespaces() override { return db_->ListNamespaces(); }
-  Result<NamespaceInfo> DescribeNamespace(std::string_view n) override {
-    return db_->DescribeNamespace(n);
-  }
-  Result<AppendResult> Append(std::string_view ns, std::string_view t, std::string_view p,
-                              const AppendOptions& o) override {
-    return db_->Append(ns, t, p, o);
-  }
-  void AppendAsync(std::string_view ns, std::string_view t, std::string_view p,
-                   const AppendOptions& o, AppendCallback done) override {
-    db_->AppendAsync(ns, t, p, o, std::move(done));
-  }
-  Result<std::vector<AppendResult>> AppendFanout(std::string_view ns,
-                                                 std::span<const std::string_view> t,
-                                                 std::string_view p,
-                                                 const AppendOptions& o) override {
-    return db_->AppendFanout(ns, t, p, o);
-  }
-  void AppendFanoutAsync(std::string_view ns, std::span<const std::string_view> t,
-                         std::string_view p, const AppendOptions& o, FanoutCallback done) override {
-    db_->AppendFanoutAsync(ns, t, p, o, std::move(done));
-  }
-  Result<AppendResult> Import(std::string_view ns, std::string_view t, const Message& m,
-                              Durability d) override {
-    return db_->Import(ns, t, m, d);
-  }
+  using ForwardingDb::ForwardingDb;
   Result<Message> Get(std::string_view ns, std::string_view t, Seq s) override {
     Log(std::string(t));
     if (t == "gate") WaitForOpen();
-    return db_->Get(ns, t, s);
+    return db()->Get(ns, t, s);
   }
   Result<std::vector<Message>> Scan(std::string_view ns, std::string_view t,
                                     const ScanOptions& o) override {
     Log("scan:" + std::string(t));
-    return db_->Scan(ns, t, o);
+    return db()->Scan(ns, t, o);
   }
-  Result<std::vector<Seq>> LastSeq(std::string_view ns,
-                                   std::span<const std::string_view> t) override {
-    return db_->LastSeq(ns, t);
-  }
-  Result<MutationResult> Mutate(std::string_view ns, const Mutation& m) override {
-    return db_->Mutate(ns, m);
-  }
-  void MutateAsync(std::string_view ns, const Mutation& m, MutationCallback done) override {
-    db_->MutateAsync(ns, m, std::move(done));
-  }
-  Status SetNamespaceOptions(std::string_view ns, const NamespaceOptions& o) override {
-    return db_->SetNamespaceOptions(ns, o);
-  }
-  Result<CompactionProgress> Compact(std::string_view ns, const CompactOptions& o) override {
-    return db_->Compact(ns, o);
-  }
-  Status Sync() override { return db_->Sync(); }
-  DbStats Stats() override { return db_->Stats(); }
-  Status Close() override { return db_->Close(); }
 
   // True once the loop is blocked in the gate's Get (waits up to 5 s).
   bool WaitUntilGated() {
@@ -127,7 +80,6 @@ class GatedDb : public Db {
     cv_.wait(lock, [&] { return open_; });
   }
 
-  std::unique_ptr<Db> db_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool gated_ = false, open_ = false;

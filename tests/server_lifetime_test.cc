@@ -21,72 +21,26 @@
 #include "protocol/messages.h"
 #include "tldb/db.h"
 #include "tldb/server.h"
+#include "util/forwarding_db.h"
 
 namespace tldb {
 namespace {
 
 // Forwards to a real Db but keeps async append / fan-out callbacks until Release() (an engine
 // that has not finished the group commit yet).
-class HoldingDb : public Db {
+class HoldingDb : public testing::ForwardingDb {
  public:
-  explicit HoldingDb(std::unique_ptr<Db> db) : db_(std::move(db)) {}
-  Status CreateNamespace(std::string_view n, const NamespaceOptions& o) override {
-    return db_->CreateNamespace(n, o);
-  }
-  Result<std::vector<NamespaceInfo>> ListNamespaces() override { return db_->ListNamespaces(); }
-  Result<NamespaceInfo> DescribeNamespace(std::string_view n) override {
-    return db_->DescribeNamespace(n);
-  }
-  Result<AppendResult> Append(std::string_view ns, std::string_view t, std::string_view p,
-                              const AppendOptions& o) override {
-    return db_->Append(ns, t, p, o);
-  }
+  using ForwardingDb::ForwardingDb;
   void AppendAsync(std::string_view, std::string_view, std::string_view, const AppendOptions&,
                    AppendCallback done) override {
     std::lock_guard l(mu_);
     held_appends_.push_back(std::move(done));
-  }
-  Result<std::vector<AppendResult>> AppendFanout(std::string_view ns,
-                                                 std::span<const std::string_view> t,
-                                                 std::string_view p,
-                                                 const AppendOptions& o) override {
-    return db_->AppendFanout(ns, t, p, o);
   }
   void AppendFanoutAsync(std::string_view, std::span<const std::string_view>, std::string_view,
                          const AppendOptions&, FanoutCallback done) override {
     std::lock_guard l(mu_);
     held_fanouts_.push_back(std::move(done));
   }
-  Result<AppendResult> Import(std::string_view ns, std::string_view t, const Message& m,
-                              Durability d) override {
-    return db_->Import(ns, t, m, d);
-  }
-  Result<Message> Get(std::string_view ns, std::string_view t, Seq s) override {
-    return db_->Get(ns, t, s);
-  }
-  Result<std::vector<Message>> Scan(std::string_view ns, std::string_view t,
-                                    const ScanOptions& o) override {
-    return db_->Scan(ns, t, o);
-  }
-  Result<std::vector<Seq>> LastSeq(std::string_view ns,
-                                   std::span<const std::string_view> t) override {
-    return db_->LastSeq(ns, t);
-  }
-  Result<MutationResult> Mutate(std::string_view ns, const Mutation& m) override {
-    return db_->Mutate(ns, m);
-  }
-  void MutateAsync(std::string_view ns, const Mutation& m, MutationCallback done) override {
-    db_->MutateAsync(ns, m, std::move(done));
-  }
-  Status SetNamespaceOptions(std::string_view ns, const NamespaceOptions& o) override {
-    return db_->SetNamespaceOptions(ns, o);
-  }
-  Result<CompactionProgress> Compact(std::string_view ns, const CompactOptions& o) override {
-    return db_->Compact(ns, o);
-  }
-  Status Sync() override { return db_->Sync(); }
-  DbStats Stats() override { return db_->Stats(); }
-  Status Close() override { return db_->Close(); }
 
   size_t held() {
     std::lock_guard l(mu_);
@@ -112,7 +66,6 @@ class HoldingDb : public Db {
   }
 
  private:
-  std::unique_ptr<Db> db_;
   std::mutex mu_;
   std::vector<AppendCallback> held_appends_;
   std::vector<FanoutCallback> held_fanouts_;
