@@ -239,43 +239,50 @@ std::string FormatReport(const json& results) {
     o += line + "\n";
   }
 
-  // Per-target cells of a table over the write workloads (or all workloads).
-  auto table = [&](const std::string& title, size_t width, bool writes_only,
-                   const std::function<std::string(const json&)>& cell) {
-    o += "\n" + title + "\n";
-    std::string hd;
-    Pad(&hd, "workload", 24);
-    for (const auto& t : targets) Pad(&hd, t, width);
-    o += hd + "\n";
+  // Per-target cells of a table: a row for each workload where `has` holds for some target
+  // ("-" in the other cells). With omit_if_empty and no such row, not even the title.
+  const auto always = [](const json&) { return true; };
+  const auto wrote = [](const json& r) { return r["messages"].get<uint64_t>() > 0; };
+  auto table = [&](const std::string& title, size_t width,
+                   const std::function<bool(const json&)>& has,
+                   const std::function<std::string(const json&)>& cell, bool omit_if_empty) {
+    std::string rows;
     for (const auto& w : ix.workloads) {
       std::string line;
       Pad(&line, w, 24);
       bool any = false;
       for (const auto& t : targets) {
         auto it = ix.rows.at(w).find(t);
-        const bool have = it != ix.rows.at(w).end() &&
-                          (!writes_only || (*it->second)["messages"].get<uint64_t>() > 0);
+        const bool have = it != ix.rows.at(w).end() && has(*it->second);
         any = any || have;
         Pad(&line, have ? cell(*it->second) : "-", width);
       }
-      if (any) o += line + "\n";
+      if (any) rows += line + "\n";
     }
+    if (rows.empty() && omit_if_empty) return;
+    std::string hd;
+    Pad(&hd, "workload", 24);
+    for (const auto& t : targets) Pad(&hd, t, width);
+    o += "\n" + title + "\n" + hd + "\n" + rows;
   };
   table(
       "Bytes written per message stored: /proc/<pid>/io | whole disk (shared machine: includes "
       "other processes) | log bytes the store reports (tldb only)",
-      24, true, [](const json& r) {
+      24, wrote,
+      [](const json& r) {
         std::string c = Human(r["write_bytes_per_msg"]) + " | " +
                         Human(r.value("device_write_bytes_per_msg", 0.0));
         if (r.value("store_write_bytes_per_msg", 0.0) > 0) {
           c += " | " + Human(r["store_write_bytes_per_msg"]);
         }
         return c;
-      });
+      },
+      false);
   table(
       "Against the machine's limits: requests/s as a share of the loopback echo rate (server "
       "targets, unpipelined) | messages per raw 4 KiB fdatasync (synced writes)",
-      18, false, [](const json& r) {
+      18, always,
+      [](const json& r) {
         std::string c = r.contains("fraction_of_echo_rate")
                             ? Fmt("%.0f%%", 100 * r["fraction_of_echo_rate"].get<double>())
                             : "-";
@@ -283,51 +290,38 @@ std::string FormatReport(const json& results) {
           c += " | " + Fmt("%.1f", r["msgs_per_raw_fdatasync"]);
         }
         return c;
-      });
-  table("CPU seconds per million operations (store + harness) | resident memory of the store, MiB",
-        18, false, [](const json& r) {
-          return Fmt("%.1f", r["cpu_s_per_Mop"]) + " | " +
-                 Fmt("%.0f", r["rss_bytes"].get<double>() / 1048576);
-        });
+      },
+      false);
+  table(
+      "CPU seconds per million operations (store + harness) | resident memory of the store, MiB",
+      18, always,
+      [](const json& r) {
+        return Fmt("%.1f", r["cpu_s_per_Mop"]) + " | " +
+               Fmt("%.0f", r["rss_bytes"].get<double>() / 1048576);
+      },
+      false);
   // Live delivery (longpoll): the second clock, and how often the push overtook the ack.
-  std::string live;
-  for (const auto& w : ix.workloads) {
-    std::string line;
-    Pad(&line, w, 24);
-    bool any = false;
-    for (const auto& t : targets) {
-      auto it = ix.rows.at(w).find(t);
-      if (it == ix.rows.at(w).end() || !it->second->contains("send_p50_us")) {
-        Pad(&line, "-", 28);
-        continue;
-      }
-      const json& r = *it->second;
-      any = true;
-      const double ops = std::max(1.0, r["ops"].get<double>());
-      Pad(&line,
-          Us(r["send_p50_us"]) + "/" + Us(r["send_p99_us"]) + "/" + Us(r["send_p999_us"]) +
-              Fmt(" | %.0f%%", 100 * r["early_deliveries"].get<double>() / ops),
-          28);
-    }
-    if (any) live += line + "\n";
-  }
-  if (!live.empty()) {
-    o += "\nLive delivery: p50 / p99 / p99.9 from the start of the append (send) to the receipt "
-         "| share received before the writer had its acknowledgement (counted as 0 above)\n";
-    std::string hd;
-    Pad(&hd, "workload", 24);
-    for (const auto& t : targets) Pad(&hd, t, 28);
-    o += hd + "\n" + live;
-  }
+  table(
+      "Live delivery: p50 / p99 / p99.9 from the start of the append (send) to the receipt | "
+      "share received before the writer had its acknowledgement (counted as 0 above)",
+      28, [](const json& r) { return r.contains("send_p50_us"); },
+      [](const json& r) {
+        const double ops = std::max(1.0, r["ops"].get<double>());
+        return Us(r["send_p50_us"]) + "/" + Us(r["send_p99_us"]) + "/" + Us(r["send_p999_us"]) +
+               Fmt(" | %.0f%%", 100 * r["early_deliveries"].get<double>() / ops);
+      },
+      true);
   if (results["config"].value("rate", 0.0) > 0) {
     table(
         "Fixed rate: how late requests started against their schedule, p50 / p99 / p99.9 "
         "(the harness's own wake-up delay, plus the backlog when a target falls behind)",
-        23, false, [](const json& r) {
+        23, always,
+        [](const json& r) {
           return r.contains("lag_p50_us")
                      ? Us(r["lag_p50_us"]) + "/" + Us(r["lag_p99_us"]) + "/" + Us(r["lag_p999_us"])
                      : std::string("-");
-        });
+        },
+        false);
   }
   o += "\nOn disk after the preload (same data everywhere): ";
   for (const auto& t : results["targets"]) {
