@@ -181,21 +181,17 @@ TEST(ClientTest, DeleteTimelineResolvesItsThroughSeqBeforeSending) {
 // reconnection: every one succeeds, and each is applied once.
 TEST(ClientTest, MutationsAreResentAfterAReconnection) {
   TestServer ts;
-  ClientOptions o;
-  o.server = ts.address();
-  o.reconnect_attempts = 20;
-  o.reconnect_backoff_ms = 20;
-  auto c = Client::Connect(o);
-  ASSERT_TRUE(c.ok());
+  auto c = ts.ConnectRetrying();
+  ASSERT_NE(c, nullptr);
   constexpr int kN = 100;
-  for (int i = 0; i < kN; ++i) ASSERT_TRUE((*c)->Append("store", "rs", std::to_string(i)).ok());
+  for (int i = 0; i < kN; ++i) ASSERT_TRUE(c->Append("store", "rs", std::to_string(i)).ok());
   std::atomic<int> ok{0}, failed{0};
   for (Seq s = 1; s <= kN; ++s) {
     auto done = [&](Result<MutationResult> r) { (r.ok() ? ok : failed)++; };
     if (s % 2) {
-      (*c)->RecallAsync("store", "rs", s, done);
+      c->RecallAsync("store", "rs", s, done);
     } else {
-      (*c)->EditAsync("store", "rs", s, "edited", done);
+      c->EditAsync("store", "rs", s, "edited", done);
     }
   }
   ts.server().Stop();  // some are done, the rest dropped with the connection
@@ -207,7 +203,7 @@ TEST(ClientTest, MutationsAreResentAfterAReconnection) {
   EXPECT_EQ(failed.load(), 0);
   ScanOptions all;
   all.limit = 1000;
-  auto left = (*c)->Scan("store", "rs", all);
+  auto left = c->Scan("store", "rs", all);
   ASSERT_TRUE(left.ok()) << left.status().ToString();
   ASSERT_EQ(left->size(), static_cast<size_t>(kN / 2));  // the even ones, edited
   for (const auto& m : *left) {
@@ -310,12 +306,8 @@ TEST(ClientTest, BlockingCallsOnManyThreadsTimeOut) {
 // every call succeeds and each message is stored once.
 TEST(ClientTest, BlockingRetriedAppendsSurviveARestart) {
   TestServer ts;
-  ClientOptions o;
-  o.server = ts.address();
-  o.reconnect_attempts = 20;
-  o.reconnect_backoff_ms = 20;
-  auto c = Client::Connect(o);
-  ASSERT_TRUE(c.ok());
+  auto c = ts.ConnectRetrying();
+  ASSERT_NE(c, nullptr);
   constexpr int kThreads = 4, kPerThread = 100;
   std::atomic<int> failed{0}, done{0};
   std::vector<std::thread> threads;
@@ -325,7 +317,7 @@ TEST(ClientTest, BlockingRetriedAppendsSurviveARestart) {
         const std::string id = std::to_string(t) + "-" + std::to_string(i);
         AppendOptions ao;
         ao.client_msg_id = id;
-        if (!(*c)->Append("store", "restart", "m", ao).ok()) ++failed;
+        if (!c->Append("store", "restart", "m", ao).ok()) ++failed;
         ++done;
       }
     });
@@ -337,7 +329,7 @@ TEST(ClientTest, BlockingRetriedAppendsSurviveARestart) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(failed.load(), 0);
   std::string_view keys[] = {"restart"};
-  auto last = (*c)->LastSeq("store", keys);
+  auto last = c->LastSeq("store", keys);
   ASSERT_TRUE(last.ok()) << last.status().ToString();
   EXPECT_EQ((*last)[0], static_cast<Seq>(kThreads * kPerThread));
 }

@@ -526,20 +526,16 @@ TEST(ServerTest, GracefulShutdownAndRestartLoseNothing) {
 
 TEST(ServerTest, ClientReconnectsAndRetriesAppendsWithClientMsgId) {
   TestServer ts;
-  ClientOptions o;
-  o.server = ts.address();
-  o.reconnect_attempts = 20;
-  o.reconnect_backoff_ms = 20;
-  auto c = Client::Connect(o);
-  ASSERT_TRUE(c.ok());
+  auto c = ts.ConnectRetrying();
+  ASSERT_NE(c, nullptr);
   std::atomic<int> ok{0}, failed{0};
   constexpr int kN = 100;
   for (int i = 0; i < kN; ++i) {
     AppendOptions ao;
     std::string id = "retry-" + std::to_string(i);
     ao.client_msg_id = id;
-    (*c)->AppendAsync("store", "retry", "p" + std::to_string(i), ao,
-                      [&](Result<AppendResult> r) { (r.ok() ? ok : failed)++; });
+    c->AppendAsync("store", "retry", "p" + std::to_string(i), ao,
+                   [&](Result<AppendResult> r) { (r.ok() ? ok : failed)++; });
   }
   ts.server().Stop();  // some appends done, the rest dropped with the connection
   std::this_thread::sleep_for(50ms);
@@ -549,7 +545,7 @@ TEST(ServerTest, ClientReconnectsAndRetriesAppendsWithClientMsgId) {
   EXPECT_EQ(ok.load(), kN);
   EXPECT_EQ(failed.load(), 0);
   std::string_view k[] = {"retry"};
-  auto last = (*c)->LastSeq("store", k);
+  auto last = c->LastSeq("store", k);
   ASSERT_TRUE(last.ok()) << last.status().ToString();
   EXPECT_EQ((*last)[0], static_cast<Seq>(kN));  // each applied exactly once
 }

@@ -93,6 +93,16 @@ class TestServer {
     EXPECT_TRUE(c.ok()) << c.status().ToString();
     return c.ok() ? std::move(c).value() : nullptr;
   }
+  // A client that reconnects (20 attempts, 20 ms apart) and re-sends across a server restart.
+  std::unique_ptr<Client> ConnectRetrying() {
+    ClientOptions o;
+    o.server = address();
+    o.reconnect_attempts = 20;
+    o.reconnect_backoff_ms = 20;
+    auto c = Client::Connect(o);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? std::move(c).value() : nullptr;
+  }
   bool LogContains(std::string_view needle) {
     std::lock_guard lock(mu_);
     for (const auto& l : log_) {
