@@ -26,7 +26,7 @@
 #include "admin/segment_file.h"
 #include "admin/verify.h"
 #include "index/segment_index.h"
-#include "io/file_system.h"
+#include "tldb/file_system.h"
 #include "tldb/clock.h"
 #include "tldb/db.h"
 #include "tldb/server.h"

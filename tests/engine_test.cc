@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "io/file_system.h"
+#include "tldb/file_system.h"
 #include "io/sim_file_system.h"
 #include "tldb/clock.h"
 #include "tldb/db.h"

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "io/errno_status.h"
-#include "io/file_system.h"
+#include "tldb/file_system.h"
 #include "io/sim_file_system.h"
 
 namespace tldb {

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "io/file_system.h"
+#include "tldb/file_system.h"
 #include "store/catalog.h"
 #include "store/floors.h"
 

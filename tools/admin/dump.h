@@ -16,7 +16,7 @@
 #include <ostream>
 #include <string>
 
-#include "io/file_system.h"
+#include "tldb/file_system.h"
 #include "tldb/types.h"
 
 namespace tldb::admin {

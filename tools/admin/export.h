@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "io/file_system.h"
+#include "tldb/file_system.h"
 #include "tldb/client.h"
 
 namespace tldb::admin {

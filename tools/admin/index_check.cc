@@ -13,8 +13,8 @@ using Severity = Problem::Severity;
 // version 2) and the hash directory (docs/format.md "Index file": 2^dir_bits + 1 slots of 4
 // bytes).
 uint64_t EntriesBase(const std::string& bytes) {
-  const uint32_t version = DecodeFixed32(bytes.data() + 8);
-  const uint32_t dir_bits = DecodeFixed32(bytes.data() + 56);
+  const uint32_t version = DecodeFixed32(bytes.data() + index_format::kHdrVersion);
+  const uint32_t dir_bits = DecodeFixed32(bytes.data() + index_format::kHdrDirectoryBits);
   const uint64_t header = version == 1 ? index_format::kHeaderBytesV1 : index_format::kHeaderBytes;
   return header + ((uint64_t{1} << dir_bits) + 1) * 4;
 }

@@ -1,7 +1,7 @@
 // IndexModel: what a segment's index file must say, computed from the segment's records (plain
-// or compressed). Repair serialises it (the same content the engine writes at seal, at
-// compaction or when it rebuilds an index at open); verify compares an index file against it
-// entry by entry.
+// or compressed) by the engine's RecordIndexer. Repair serialises it (the same content the engine
+// writes at seal, at compaction or when it rebuilds an index at open); verify compares an index
+// file against it entry by entry.
 //
 // Contract: built from the records in [header, scan.valid_end) only. A timeline's SeqIds may
 // skip values inside a segment (a compaction output drops deleted messages): the skipped slots
@@ -16,36 +16,16 @@
 #include <string>
 #include <vector>
 
+#include "index/record_indexer.h"
 #include "segment_file.h"
 
 namespace tldb::admin {
 
 struct IndexModel {
-  struct Timeline {
-    Seq first_seq = 0;  // 0: only maintenance records of this timeline (a count-0 entry)
-    TimestampMs last_ts = 0;
-    std::vector<uint32_t> offsets;  // one per SeqId from first_seq; kGapOffset: deleted
-  };
-  struct Dedupe {
-    std::string key;
-    uint64_t cmid_hash = 0;
-    Seq seq = 0;
-    TimestampMs ts = 0;
-    auto operator<=>(const Dedupe&) const = default;
-  };
-  struct Mutation {
-    std::string key;
-    uint8_t type = 0;  // format::RecordType
-    Seq seq = 0;
-    uint32_t offset = 0;
-    auto operator<=>(const Mutation&) const = default;
-  };
-  struct Skip {
-    std::string key;
-    Seq expected = 0;  // the next SeqId in sequence
-    Seq found = 0;     // the one the record has
-    uint64_t offset = 0;
-  };
+  using Timeline = RecordIndexer::Timeline;
+  using Dedupe = RecordIndexer::Dedupe;
+  using Mutation = RecordIndexer::Mutation;
+  using Skip = RecordIndexer::Skip;
   std::map<std::string, Timeline, std::less<>> timelines;
   std::vector<Dedupe> dedupes;
   std::vector<Mutation> mutations;  // record order

@@ -15,35 +15,23 @@ uint32_t LiveModel::Timeline(std::string_view key) {
   return it->second;
 }
 
-// The engine's NamespaceLog::ApplyMutation.
 void LiveModel::Apply(uint32_t timeline, RecordType type, Seq seq, uint32_t segment,
                       uint32_t offset) {
   switch (type) {
     case RecordType::kRecall:
       ++recalls;
-      overlay_.ApplyRecall(timeline, seq);
       break;
     case RecordType::kEdit:
       ++edits;
-      overlay_.ApplyEdit(timeline, seq, segment, offset);
       break;
     case RecordType::kTrim:
       ++trims;
-      overlay_.ApplyTrim(timeline, seq);
       if (seq > 0) NoteMessage(timeline, seq - 1);
       break;
     default:
-      break;
+      return;
   }
-}
-
-// The engine's NamespaceLog::FirstKept.
-Seq LiveModel::FirstKept(uint32_t timeline) const {
-  Seq first = overlay_.TrimmedBelow(timeline);
-  const uint64_t max = options_.messages_per_timeline_max;
-  const Seq visible = last_seq_[timeline];
-  if (max != 0 && visible > max) first = std::max<Seq>(first, visible - max + 1);
-  return first;
+  rules_.Apply(timeline, type, seq, segment, offset);
 }
 
 LiveModel::State LiveModel::Judge(std::string_view key, Seq seq, TimestampMs ts,
@@ -51,14 +39,16 @@ LiveModel::State LiveModel::Judge(std::string_view key, Seq seq, TimestampMs ts,
   auto it = ids_.find(std::string(key));
   if (it == ids_.end()) return State::kLive;
   const uint32_t tl = it->second;
-  if (seq < FirstKept(tl)) return State::kDeleted;
-  if (options_.ttl_ms != 0 && ts < now_ms_ - static_cast<int64_t>(options_.ttl_ms)) {
-    return State::kDeleted;
+  const TimelineRules::Verdict v = rules_.Judge(tl, seq, ts, last_seq_[tl], limits_);
+  switch (v.read) {
+    case TimelineRules::Read::kDeleted:
+      return State::kDeleted;
+    case TimelineRules::Read::kStored:
+      return State::kLive;
+    case TimelineRules::Read::kEdited:
+      break;
   }
-  const MutationOverlay::Entry* e = overlay_.Find(tl, seq);
-  if (e == nullptr) return State::kLive;
-  if (e->kind == MutationOverlay::Kind::kRecalled) return State::kDeleted;
-  auto p = edit_payloads_.find({e->segment, e->offset});
+  auto p = edit_payloads_.find({v.segment, v.offset});
   if (p != edit_payloads_.end() && payload != nullptr) *payload = p->second;
   return State::kEdited;
 }

@@ -1,9 +1,10 @@
 // LiveModel: which messages of one namespace the store still serves, worked out offline from
 // the files: the maintenance records (recall, edit, trim; delete-timeline is a trim) of every
 // segment replayed in the order the engine replays them at open (segments by id, each
-// segment's records in index order) into the engine's own MutationOverlay, plus FLOORS, the
-// namespace's TTL (against the wall clock) and messages_per_timeline_max. A SeqId that has no
-// record at all (an index gap, or a segment that is gone) is simply not there.
+// segment's records in index order) into the engine's own TimelineRules, which then judge each
+// message with FLOORS, the namespace's TTL (against the wall clock) and
+// messages_per_timeline_max. A SeqId that has no record at all (an index gap, or a segment that
+// is gone) is simply not there.
 //
 // Contract: Judge() answers what Db::Get would (live, edited: served with the edit record's
 // payload, or deleted), given the same files. Built from index files where they are valid
@@ -19,9 +20,9 @@
 #include <vector>
 
 #include "data_dir.h"
-#include "io/file_system.h"
 #include "log/record_format.h"
-#include "store/mutation_overlay.h"
+#include "store/timeline_rules.h"
+#include "tldb/file_system.h"
 #include "tldb/types.h"
 
 namespace tldb::admin {
@@ -31,7 +32,7 @@ class LiveModel {
   enum class State : uint8_t { kLive, kEdited, kDeleted };
 
   LiveModel(const NamespaceOptions& options, TimestampMs now_ms)
-      : options_(options), now_ms_(now_ms) {}
+      : limits_{options.ttl_ms, options.messages_per_timeline_max, now_ms} {}
 
   uint32_t Timeline(std::string_view key);
   // A message (key, seq) is stored (raises the timeline's last SeqId).
@@ -53,12 +54,10 @@ class LiveModel {
   uint64_t recalls = 0, edits = 0, trims = 0;
 
  private:
-  Seq FirstKept(uint32_t timeline) const;
-  NamespaceOptions options_;
-  TimestampMs now_ms_;
+  TimelineRules::Limits limits_;
   std::unordered_map<std::string, uint32_t> ids_;
   std::vector<Seq> last_seq_;
-  MutationOverlay overlay_;
+  TimelineRules rules_;
   std::map<std::pair<uint32_t, uint32_t>, std::string> edit_payloads_;
 };
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "io/file_system.h"
+#include "tldb/file_system.h"
 #include "verify.h"
 
 namespace tldb::admin {

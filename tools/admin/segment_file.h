@@ -15,11 +15,11 @@
 #include <vector>
 
 #include "index/segment_index.h"
-#include "io/file_system.h"
 #include "log/block_codec.h"
 #include "log/record.h"
 #include "log/segment_header.h"
 #include "log/segment_scan.h"
+#include "tldb/file_system.h"
 
 namespace tldb::admin {
 
@@ -100,21 +100,6 @@ class IndexFile {
   SegmentIndexReader reader_;
 };
 
-// Every message a record holds: fn(key, seq) once per message (fan-outs: once per target).
-// Maintenance records (recall, edit, trim) hold none.
-template <typename Fn>
-void ForEachMessage(const RecordView& r, Fn&& fn) {
-  if (r.type == format::RecordType::kMessage) {
-    fn(r.key, r.seq);
-  } else if (r.type == format::RecordType::kFanout) {
-    ForEachTarget(r, [&](const FanoutTarget& t) { fn(t.key, t.seq); });
-  }
-}
-
-inline bool IsMaintenance(format::RecordType t) {
-  return t == format::RecordType::kRecall || t == format::RecordType::kEdit ||
-         t == format::RecordType::kTrim;
-}
 // "message", "fanout", "recall", "edit", "trim".
 const char* RecordTypeName(format::RecordType t);
 

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "io/file_system.h"
+#include "tldb/file_system.h"
 
 namespace tldb::admin {
 

@@ -15,7 +15,7 @@
 #include "admin/repair.h"
 #include "admin/verify.h"
 #include "commands.h"
-#include "io/file_system.h"
+#include "tldb/file_system.h"
 
 namespace tldb::cli {
 namespace {

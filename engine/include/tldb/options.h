@@ -13,7 +13,7 @@
 
 namespace tldb {
 
-class FileSystem;  // the I/O seam, engine/src/io/file_system.h
+class FileSystem;  // the I/O seam, tldb/file_system.h
 class Clock;       // wall clock, tldb/clock.h
 
 // Hard ceilings that no option can exceed (they size on-disk fields and buffers).

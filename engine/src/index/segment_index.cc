@@ -79,22 +79,22 @@ std::string SegmentIndexBuilder::Finish(uint32_t data_end, TimestampMs min_ts, T
   std::string out(kHeaderBytes, '\0');
   char* h = out.data();
   std::memcpy(h, kMagic, 8);
-  EncodeFixed32(h + 8, kVersion);
-  EncodeFixed32(h + 12, ns_id_);
-  EncodeFixed64(h + 16, segment_id_);
-  EncodeFixed32(h + 24, data_end);
-  EncodeFixed32(h + 28, static_cast<uint32_t>(timelines_.size()));
-  EncodeFixed32(h + 32, static_cast<uint32_t>(offset_count));
-  EncodeFixed32(h + 36, static_cast<uint32_t>(dedupe_.size()));
-  EncodeFixed64(h + 40, static_cast<uint64_t>(min_ts));
-  EncodeFixed64(h + 48, static_cast<uint64_t>(max_ts));
+  EncodeFixed32(h + kHdrVersion, kVersion);
+  EncodeFixed32(h + kHdrNamespaceId, ns_id_);
+  EncodeFixed64(h + kHdrSegmentId, segment_id_);
+  EncodeFixed32(h + kHdrDataEnd, data_end);
+  EncodeFixed32(h + kHdrTimelineCount, static_cast<uint32_t>(timelines_.size()));
+  EncodeFixed32(h + kHdrOffsetCount, static_cast<uint32_t>(offset_count));
+  EncodeFixed32(h + kHdrDedupeCount, static_cast<uint32_t>(dedupe_.size()));
+  EncodeFixed64(h + kHdrMinTs, static_cast<uint64_t>(min_ts));
+  EncodeFixed64(h + kHdrMaxTs, static_cast<uint64_t>(max_ts));
   const uint32_t bits = DirectoryBits(static_cast<uint32_t>(timelines_.size()));
-  EncodeFixed32(h + 56, bits);
-  EncodeFixed32(h + 60, static_cast<uint32_t>(mutations_.size()));
-  EncodeFixed32(h + 64, static_cast<uint32_t>(blocks_.size()));
-  EncodeFixed32(h + 68, generation_);
-  EncodeFixed32(h + 72, compressed_ ? 1 : 0);
-  EncodeFixed32(h + 92, static_cast<uint32_t>(Hash64(h, 92)));
+  EncodeFixed32(h + kHdrDirectoryBits, bits);
+  EncodeFixed32(h + kHdrMutationCount, static_cast<uint32_t>(mutations_.size()));
+  EncodeFixed32(h + kHdrBlockCount, static_cast<uint32_t>(blocks_.size()));
+  EncodeFixed32(h + kHdrGeneration, generation_);
+  EncodeFixed32(h + kHdrFlags, compressed_ ? 1 : 0);
+  EncodeFixed32(h + kHdrChecksum, static_cast<uint32_t>(Hash64(h, kHdrChecksum)));
   // Directory: dir[b] = first entry whose hash has top `bits` bits >= b.
   const uint64_t buckets = uint64_t{1} << bits;
   uint32_t e = 0;
@@ -108,12 +108,12 @@ std::string SegmentIndexBuilder::Finish(uint32_t data_end, TimestampMs min_ts, T
   for (const auto& t : timelines_) {
     char e[kEntryBytes] = {};
     EncodeFixed64(e, t.key_hash);
-    EncodeFixed64(e + 8, t.first_seq);
-    EncodeFixed64(e + 16, static_cast<uint64_t>(t.last_ts));
-    EncodeFixed32(e + 24, static_cast<uint32_t>(t.offsets.size()));
-    EncodeFixed32(e + 28, offsets_start);
-    EncodeFixed32(e + 32, key_offset);
-    e[36] = static_cast<char>(t.key.size());
+    EncodeFixed64(e + kEntFirstSeq, t.first_seq);
+    EncodeFixed64(e + kEntLastTs, static_cast<uint64_t>(t.last_ts));
+    EncodeFixed32(e + kEntCount, static_cast<uint32_t>(t.offsets.size()));
+    EncodeFixed32(e + kEntOffsetsStart, offsets_start);
+    EncodeFixed32(e + kEntKeyOffset, key_offset);
+    e[kEntKeyLength] = static_cast<char>(t.key.size());
     out.append(e, kEntryBytes);
     offsets_start += static_cast<uint32_t>(t.offsets.size());
     key_offset += static_cast<uint32_t>(t.key.size());
@@ -126,9 +126,9 @@ std::string SegmentIndexBuilder::Finish(uint32_t data_end, TimestampMs min_ts, T
     TLDB_CHECK(it != entry_of.end());
     char e[kDedupeBytes] = {};
     EncodeFixed64(e, d.cmid_hash);
-    EncodeFixed64(e + 8, d.seq);
-    EncodeFixed64(e + 16, static_cast<uint64_t>(d.ts));
-    EncodeFixed32(e + 24, it->second);
+    EncodeFixed64(e + kDedSeq, d.seq);
+    EncodeFixed64(e + kDedTs, static_cast<uint64_t>(d.ts));
+    EncodeFixed32(e + kDedEntry, it->second);
     out.append(e, kDedupeBytes);
   }
   for (const auto& m : mutations_) {
@@ -136,9 +136,9 @@ std::string SegmentIndexBuilder::Finish(uint32_t data_end, TimestampMs min_ts, T
     TLDB_CHECK(it != entry_of.end());
     char e[kMutationBytes] = {};
     EncodeFixed32(e, it->second);
-    e[4] = static_cast<char>(m.type);
-    EncodeFixed64(e + 8, m.seq);
-    EncodeFixed32(e + 16, m.offset);
+    e[kMutType] = static_cast<char>(m.type);
+    EncodeFixed64(e + kMutSeq, m.seq);
+    EncodeFixed32(e + kMutOffset, m.offset);
     out.append(e, kMutationBytes);
   }
   for (const auto& b : blocks_) {
@@ -160,7 +160,7 @@ Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_i
   }
   const char* h = file.data();
   if (std::memcmp(h, kMagic, 8) != 0) return Status::Corruption(where + ": bad index magic");
-  const uint32_t version = DecodeFixed32(h + 8);
+  const uint32_t version = DecodeFixed32(h + kHdrVersion);
   if (version != 1 && version != kVersion) {
     return Status::Corruption(where + ": unsupported index version");
   }
@@ -170,19 +170,19 @@ Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_i
       DecodeFixed32(h + sum_at) != static_cast<uint32_t>(Hash64(h, sum_at))) {
     return Status::Corruption(where + ": index header checksum mismatch");
   }
-  mutation_count_ = version == 1 ? 0 : DecodeFixed32(h + 60);
-  block_count_ = version == 1 ? 0 : DecodeFixed32(h + 64);
-  summary_.generation = version == 1 ? 0 : DecodeFixed32(h + 68);
-  summary_.compressed = version == 1 ? false : (DecodeFixed32(h + 72) & 1) != 0;
-  summary_.namespace_id = DecodeFixed32(h + 12);
-  summary_.segment_id = DecodeFixed64(h + 16);
-  summary_.data_end = DecodeFixed32(h + 24);
-  timeline_count_ = DecodeFixed32(h + 28);
-  offset_count_ = DecodeFixed32(h + 32);
-  dedupe_count_ = DecodeFixed32(h + 36);
-  summary_.min_ts = static_cast<TimestampMs>(DecodeFixed64(h + 40));
-  summary_.max_ts = static_cast<TimestampMs>(DecodeFixed64(h + 48));
-  dir_bits_ = DecodeFixed32(h + 56);
+  mutation_count_ = version == 1 ? 0 : DecodeFixed32(h + kHdrMutationCount);
+  block_count_ = version == 1 ? 0 : DecodeFixed32(h + kHdrBlockCount);
+  summary_.generation = version == 1 ? 0 : DecodeFixed32(h + kHdrGeneration);
+  summary_.compressed = version == 1 ? false : (DecodeFixed32(h + kHdrFlags) & 1) != 0;
+  summary_.namespace_id = DecodeFixed32(h + kHdrNamespaceId);
+  summary_.segment_id = DecodeFixed64(h + kHdrSegmentId);
+  summary_.data_end = DecodeFixed32(h + kHdrDataEnd);
+  timeline_count_ = DecodeFixed32(h + kHdrTimelineCount);
+  offset_count_ = DecodeFixed32(h + kHdrOffsetCount);
+  dedupe_count_ = DecodeFixed32(h + kHdrDedupeCount);
+  summary_.min_ts = static_cast<TimestampMs>(DecodeFixed64(h + kHdrMinTs));
+  summary_.max_ts = static_cast<TimestampMs>(DecodeFixed64(h + kHdrMaxTs));
+  dir_bits_ = DecodeFixed32(h + kHdrDirectoryBits);
   if (summary_.namespace_id != namespace_id || summary_.segment_id != segment_id) {
     return Status::Corruption(where + ": index belongs to another segment or namespace");
   }
@@ -221,17 +221,20 @@ Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_i
   // Entries must point inside the arrays (checked once here, trusted by lookups).
   for (uint32_t i = 0; i < timeline_count_; ++i) {
     const char* e = entries_ + uint64_t{i} * kEntryBytes;
-    const uint64_t count = DecodeFixed32(e + 24), start = DecodeFixed32(e + 28);
-    const uint64_t koff = DecodeFixed32(e + 32), klen = static_cast<uint8_t>(e[36]);
+    const uint64_t count = DecodeFixed32(e + kEntCount),
+                   start = DecodeFixed32(e + kEntOffsetsStart);
+    const uint64_t koff = DecodeFixed32(e + kEntKeyOffset),
+                   klen = static_cast<uint8_t>(e[kEntKeyLength]);
     // count 0: a timeline with only maintenance records here (first_seq 0).
-    const bool empty_ok = count == 0 && DecodeFixed64(e + 8) == 0;
+    const bool empty_ok = count == 0 && DecodeFixed64(e + kEntFirstSeq) == 0;
     if ((count == 0 && !empty_ok) || start + count > offset_count_ ||
-        koff + klen > key_blob_bytes_ || klen == 0 || (count != 0 && DecodeFixed64(e + 8) == 0)) {
+        koff + klen > key_blob_bytes_ || klen == 0 ||
+        (count != 0 && DecodeFixed64(e + kEntFirstSeq) == 0)) {
       return Status::Corruption(where + ": index entry " + std::to_string(i) + " out of range");
     }
   }
   for (uint32_t i = 0; i < dedupe_count_; ++i) {
-    if (DecodeFixed32(dedupes_ + uint64_t{i} * kDedupeBytes + 24) >= timeline_count_) {
+    if (DecodeFixed32(dedupes_ + uint64_t{i} * kDedupeBytes + kDedEntry) >= timeline_count_) {
       return Status::Corruption(where + ": dedupe entry out of range");
     }
   }
@@ -257,13 +260,14 @@ Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_i
 
 IndexMutation SegmentIndexReader::Mutation(uint32_t i) const {
   const char* e = mutations_ + uint64_t{i} * kMutationBytes;
-  return {DecodeFixed32(e), static_cast<uint8_t>(e[4]), DecodeFixed64(e + 8),
-          DecodeFixed32(e + 16)};
+  return {DecodeFixed32(e), static_cast<uint8_t>(e[kMutType]), DecodeFixed64(e + kMutSeq),
+          DecodeFixed32(e + kMutOffset)};
 }
 
 IndexBlock SegmentIndexReader::Block(uint32_t i) const {
   const char* e = blocks_ + uint64_t{i} * kBlockBytes;
-  return {DecodeFixed32(e), DecodeFixed32(e + 4), DecodeFixed32(e + 8), DecodeFixed32(e + 12)};
+  return {DecodeFixed32(e), DecodeFixed32(e + kBlkFileOffset), DecodeFixed32(e + kBlkStoredBytes),
+          DecodeFixed32(e + kBlkRawBytes)};
 }
 
 bool SegmentIndexReader::FindBlock(uint32_t raw, IndexBlock* out) const {
@@ -285,18 +289,19 @@ IndexEntry SegmentIndexReader::Entry(uint32_t i) const {
   const char* e = entries_ + uint64_t{i} * kEntryBytes;
   IndexEntry r;
   r.key_hash = DecodeFixed64(e);
-  r.first_seq = DecodeFixed64(e + 8);
-  r.last_ts = static_cast<TimestampMs>(DecodeFixed64(e + 16));
-  r.count = DecodeFixed32(e + 24);
-  r.offsets_start = DecodeFixed32(e + 28);
-  r.key = std::string_view(keys_ + DecodeFixed32(e + 32), static_cast<uint8_t>(e[36]));
+  r.first_seq = DecodeFixed64(e + kEntFirstSeq);
+  r.last_ts = static_cast<TimestampMs>(DecodeFixed64(e + kEntLastTs));
+  r.count = DecodeFixed32(e + kEntCount);
+  r.offsets_start = DecodeFixed32(e + kEntOffsetsStart);
+  r.key = std::string_view(keys_ + DecodeFixed32(e + kEntKeyOffset),
+                           static_cast<uint8_t>(e[kEntKeyLength]));
   return r;
 }
 
 IndexDedupe SegmentIndexReader::Dedupe(uint32_t i) const {
   const char* e = dedupes_ + uint64_t{i} * kDedupeBytes;
-  return {DecodeFixed64(e), DecodeFixed64(e + 8), static_cast<TimestampMs>(DecodeFixed64(e + 16)),
-          DecodeFixed32(e + 24)};
+  return {DecodeFixed64(e), DecodeFixed64(e + kDedSeq),
+          static_cast<TimestampMs>(DecodeFixed64(e + kDedTs)), DecodeFixed32(e + kDedEntry)};
 }
 
 uint32_t SegmentIndexReader::Offset(const IndexEntry& e, uint32_t i) const {

@@ -35,6 +35,49 @@ namespace index_format {
 inline constexpr size_t kEntryBytes = 40;
 inline constexpr size_t kDedupeBytes = 32;
 inline constexpr size_t kFooterBytes = 8;
+// Byte offsets of every field (docs/format.md "Index file"): the header,
+inline constexpr size_t kHdrMagic = 0;
+inline constexpr size_t kHdrVersion = 8;
+inline constexpr size_t kHdrNamespaceId = 12;
+inline constexpr size_t kHdrSegmentId = 16;
+inline constexpr size_t kHdrDataEnd = 24;
+inline constexpr size_t kHdrTimelineCount = 28;
+inline constexpr size_t kHdrOffsetCount = 32;
+inline constexpr size_t kHdrDedupeCount = 36;
+inline constexpr size_t kHdrMinTs = 40;
+inline constexpr size_t kHdrMaxTs = 48;
+inline constexpr size_t kHdrDirectoryBits = 56;
+inline constexpr size_t kHdrMutationCount = 60;  // version 2 (version 1: its header checksum)
+inline constexpr size_t kHdrBlockCount = 64;
+inline constexpr size_t kHdrGeneration = 68;
+inline constexpr size_t kHdrFlags = 72;  // bit 0: compressed
+inline constexpr size_t kHdrChecksum = kHeaderBytes - 4;
+// a timeline entry,
+inline constexpr size_t kEntKeyHash = 0;
+inline constexpr size_t kEntFirstSeq = 8;
+inline constexpr size_t kEntLastTs = 16;
+inline constexpr size_t kEntCount = 24;
+inline constexpr size_t kEntOffsetsStart = 28;
+inline constexpr size_t kEntKeyOffset = 32;
+inline constexpr size_t kEntKeyLength = 36;
+// a dedupe entry,
+inline constexpr size_t kDedCmidHash = 0;
+inline constexpr size_t kDedSeq = 8;
+inline constexpr size_t kDedTs = 16;
+inline constexpr size_t kDedEntry = 24;
+// a mutation entry,
+inline constexpr size_t kMutEntry = 0;
+inline constexpr size_t kMutType = 4;
+inline constexpr size_t kMutSeq = 8;
+inline constexpr size_t kMutOffset = 16;
+// and a block entry.
+inline constexpr size_t kBlkRawStart = 0;
+inline constexpr size_t kBlkFileOffset = 4;
+inline constexpr size_t kBlkStoredBytes = 8;
+inline constexpr size_t kBlkRawBytes = 12;
+static_assert(kHdrFlags + 4 <= kHdrChecksum && kHdrMutationCount + 4 == kHeaderBytesV1);
+static_assert(kEntKeyLength < kEntryBytes && kDedEntry + 4 <= kDedupeBytes);
+static_assert(kMutOffset + 4 <= kMutationBytes && kBlkRawBytes + 4 == kBlockBytes);
 // The directory splits entries by the top bits of their key hash (at most 2^24 buckets).
 inline constexpr uint32_t kDirectoryBitsMax = 24;
 }  // namespace index_format

@@ -1,5 +1,5 @@
 // FileSystem conveniences shared by every backend, DirName, and the backend factory.
-#include "io/file_system.h"
+#include "tldb/file_system.h"
 
 #include <cstdlib>
 #include <string_view>

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "io/file_system.h"
+#include "tldb/file_system.h"
 #include "tldb/types.h"
 
 namespace tldb {

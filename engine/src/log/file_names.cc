@@ -4,7 +4,7 @@
 #include <cinttypes>
 #include <cstdio>
 
-#include "io/file_system.h"
+#include "tldb/file_system.h"
 #include "util/checksum.h"
 #include "util/coding.h"
 

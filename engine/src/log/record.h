@@ -68,6 +68,14 @@ void ForEachTarget(const RecordView& r, Fn&& fn);
 
 // The SeqId whose payload this record holds for `key` (message or edit: its seq if the key
 // matches; fan-out: the key's target seq). False if none (and for recall and trim records).
+// A recall, edit or trim record (they hold no message).
+inline bool IsMaintenance(format::RecordType t) {
+  return t == format::RecordType::kRecall || t == format::RecordType::kEdit ||
+         t == format::RecordType::kTrim;
+}
+// Every message a record holds: fn(key, seq) once per message (fan-outs: once per target).
+template <typename Fn>
+void ForEachMessage(const RecordView& r, Fn&& fn);
 bool RecordSeqFor(const RecordView& r, std::string_view key, Seq* seq);
 // True if the record holds the payload of (key, seq): RecordSeqFor(r, key) == seq. Compares a
 // fan-out target's seq before its key, so checking a member of a large fan-out does not
@@ -87,6 +95,15 @@ void ForEachTarget(const RecordView& r, Fn&& fn) {
     t.seq = seq;
     fn(t);
     p += format::kFanoutTargetFixedBytes + len;
+  }
+}
+
+template <typename Fn>
+void ForEachMessage(const RecordView& r, Fn&& fn) {
+  if (r.type == format::RecordType::kMessage) {
+    fn(r.key, r.seq);
+  } else if (r.type == format::RecordType::kFanout) {
+    ForEachTarget(r, [&](const FanoutTarget& t) { fn(t.key, t.seq); });
   }
 }
 

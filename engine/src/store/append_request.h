@@ -1,7 +1,16 @@
-// AppendRequest: one message or fan-out append travelling through a namespace's group commit.
+// AppendRequest: one request travelling through a namespace's group commit. What it asks for is
+// one of five kinds, each a type of its own, so that GroupAssigner handles each kind by its own
+// rules and cannot mix them:
+//   MessageAppend   one message to one timeline (SeqId assigned; retry-safe by client_msg_id)
+//   FanoutAppend    one message to many timelines, one record with the payload once
+//   MutationAppend  a recall, edit, trim or delete-timeline of one timeline
+//   ImportAppend    one message stored with a given SeqId and timestamp (restore, import)
+//   RollAppend      seals the active segment if it holds a record; writes nothing else
+//                   (maintenance uses it so that compaction and TTL reach an idle active segment)
+//   FlushAppend     writes nothing; with sync, makes every earlier append durable (Db::Sync)
 //
 // Blocking callers keep the request on their stack (views point at their arguments) and wait on
-// `done_sem`; async callers heap-allocate it, copy their arguments into `owned`, and get
+// `done_sem`; async callers heap-allocate it, copy their arguments into `owned` (Own()), and get
 // `on_done` called (which also frees it).
 #pragma once
 
@@ -10,6 +19,7 @@
 #include <semaphore>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "tldb/db.h"
@@ -18,24 +28,33 @@
 
 namespace tldb {
 
-struct AppendRequest {
-  bool fanout = false;
-  // A recall/edit/trim/delete of `key` (0: an append). `target_seq` is the Mutation's seq; the
-  // payload is an edit's new payload.
-  MutationKind mutation{};
-  bool is_mutation = false;
-  Seq target_seq = 0;
-  // Seals the active segment (if it holds a record) and writes nothing else: maintenance uses
-  // it so that compaction and TTL reach data in an idle active segment.
-  bool roll = false;
-  std::string_view key;                   // message
-  std::vector<std::string_view> targets;  // fan-out
-  std::string_view payload;
-  std::string_view cmid;
+struct MessageAppend {
+  std::string_view key, payload, cmid;
   std::optional<Seq> expected_last_seq;
-  // Import: store with this SeqId and timestamp instead of assigning them (0: a normal append).
-  Seq import_seq = 0;
-  TimestampMs import_ts = 0;
+};
+struct FanoutAppend {
+  std::vector<std::string_view> targets;
+  std::string_view payload, cmid;
+};
+struct MutationAppend {
+  MutationKind kind{};
+  std::string_view key;
+  Seq target_seq = 0;        // the Mutation's seq
+  std::string_view payload;  // an edit's new payload
+};
+struct ImportAppend {
+  std::string_view key, payload, cmid;
+  Seq seq = 0;
+  TimestampMs ts = 0;
+};
+struct RollAppend {};
+struct FlushAppend {};
+
+using AppendOp = std::variant<MessageAppend, FanoutAppend, MutationAppend, ImportAppend, RollAppend,
+                              FlushAppend>;
+
+struct AppendRequest {
+  AppendOp op;
   bool sync = true;
   size_t bytes_estimate = 0;  // encoded size, for batching and backpressure
 
@@ -47,6 +66,9 @@ struct AppendRequest {
   std::function<void(AppendRequest*)> on_done;  // async completion; null for blocking
   bool completed = false;                       // set by the leader before signalling
   std::binary_semaphore done_sem{0};            // blocking completion
+
+  // Copies every argument the views point at into `owned` (async requests).
+  void Own();
 };
 
 }  // namespace tldb

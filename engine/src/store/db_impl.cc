@@ -132,29 +132,33 @@ Status ValidateTimelineKey(std::string_view key) {
   return Status::Ok();
 }
 
-Status DbImpl::Prepare(NamespaceLog* log, std::string_view timeline,
-                       std::span<const std::string_view> targets, std::string_view payload,
-                       const AppendOptions& o, AppendRequest* r) {
+Status DbImpl::PrepareCommon(NamespaceLog* log, std::string_view payload, std::string_view cmid,
+                             Durability durability, AppendRequest* r) {
   if (payload.size() > options_.payload_bytes_max) {
     return Status::InvalidArgument("payload of " + std::to_string(payload.size()) +
                                    " bytes exceeds payload_bytes_max " +
                                    std::to_string(options_.payload_bytes_max));
   }
-  if (o.client_msg_id.size() > kClientMsgIdBytesMax) {
+  if (cmid.size() > kClientMsgIdBytesMax) {
     return Status::InvalidArgument("client_msg_id longer than 64 bytes");
   }
-  r->payload = payload;
-  r->cmid = o.client_msg_id;
-  r->expected_last_seq = o.expected_last_seq;
-  const Durability d =
-      o.durability == Durability::kDefault ? log->default_durability() : o.durability;
+  const Durability d = durability == Durability::kDefault ? log->default_durability() : durability;
   r->sync = d != Durability::kBuffered;
-  if (!r->fanout) {
-    TLDB_RETURN_IF_ERROR(ValidateTimelineKey(timeline));
-    r->key = timeline;
-    r->bytes_estimate = EncodedMessageBytes(timeline, r->cmid, payload);
-    return Status::Ok();
-  }
+  return Status::Ok();
+}
+
+Status DbImpl::PrepareMessage(NamespaceLog* log, std::string_view timeline,
+                              std::string_view payload, const AppendOptions& o, AppendRequest* r) {
+  TLDB_RETURN_IF_ERROR(PrepareCommon(log, payload, o.client_msg_id, o.durability, r));
+  TLDB_RETURN_IF_ERROR(ValidateTimelineKey(timeline));
+  r->op = MessageAppend{timeline, payload, o.client_msg_id, o.expected_last_seq};
+  r->bytes_estimate = EncodedMessageBytes(timeline, o.client_msg_id, payload);
+  return Status::Ok();
+}
+
+Status DbImpl::PrepareFanout(NamespaceLog* log, std::span<const std::string_view> targets,
+                             std::string_view payload, const AppendOptions& o, AppendRequest* r) {
+  TLDB_RETURN_IF_ERROR(PrepareCommon(log, payload, o.client_msg_id, o.durability, r));
   if (targets.empty() || targets.size() > options_.fanout_timelines_max) {
     return Status::InvalidArgument("fan-out needs 1.." +
                                    std::to_string(options_.fanout_timelines_max) +
@@ -172,31 +176,16 @@ Status DbImpl::Prepare(NamespaceLog* log, std::string_view timeline,
     }
     sizes.push_back({t, 1});
   }
-  r->targets.assign(targets.begin(), targets.end());
-  r->bytes_estimate = EncodedFanoutBytes(sizes, r->cmid, payload);
+  r->op = FanoutAppend{{targets.begin(), targets.end()}, payload, o.client_msg_id};
+  r->bytes_estimate = EncodedFanoutBytes(sizes, o.client_msg_id, payload);
   return Status::Ok();
-}
-
-void DbImpl::OwnArguments(AppendRequest* r) {
-  size_t n = r->key.size() + r->payload.size() + r->cmid.size();
-  for (auto t : r->targets) n += t.size();
-  r->owned.reserve(n);
-  auto own = [&](std::string_view& v) {
-    const size_t at = r->owned.size();
-    r->owned.append(v);
-    v = std::string_view(r->owned.data() + at, v.size());
-  };
-  own(r->key);
-  own(r->payload);
-  own(r->cmid);
-  for (auto& t : r->targets) own(t);
 }
 
 Result<AppendResult> DbImpl::Append(std::string_view ns, std::string_view timeline,
                                     std::string_view payload, const AppendOptions& options) {
   TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
   AppendRequest r;
-  TLDB_RETURN_IF_ERROR(Prepare(log, timeline, {}, payload, options, &r));
+  TLDB_RETURN_IF_ERROR(PrepareMessage(log, timeline, payload, options, &r));
   log->Submit(&r);
   if (!r.status.ok()) return r.status;
   return r.results.at(0);
@@ -207,9 +196,9 @@ void DbImpl::AppendAsync(std::string_view ns, std::string_view timeline, std::st
   auto found = Find(ns);
   if (!found.ok()) return done(found.status());
   auto r = std::make_unique<AppendRequest>();
-  Status s = Prepare(*found, timeline, {}, payload, options, r.get());
+  Status s = PrepareMessage(*found, timeline, payload, options, r.get());
   if (!s.ok()) return done(s);
-  OwnArguments(r.get());
+  r->Own();
   r->on_done = [done = std::move(done)](AppendRequest* req) {
     std::unique_ptr<AppendRequest> owned(req);
     if (req->status.ok()) {
@@ -227,8 +216,7 @@ Result<std::vector<AppendResult>> DbImpl::AppendFanout(std::string_view ns,
                                                        const AppendOptions& options) {
   TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
   AppendRequest r;
-  r.fanout = true;
-  TLDB_RETURN_IF_ERROR(Prepare(log, {}, timelines, payload, options, &r));
+  TLDB_RETURN_IF_ERROR(PrepareFanout(log, timelines, payload, options, &r));
   log->Submit(&r);
   if (!r.status.ok()) return r.status;
   return std::move(r.results);
@@ -240,10 +228,9 @@ void DbImpl::AppendFanoutAsync(std::string_view ns, std::span<const std::string_
   auto found = Find(ns);
   if (!found.ok()) return done(found.status());
   auto r = std::make_unique<AppendRequest>();
-  r->fanout = true;
-  Status s = Prepare(*found, {}, timelines, payload, options, r.get());
+  Status s = PrepareFanout(*found, timelines, payload, options, r.get());
   if (!s.ok()) return done(s);
-  OwnArguments(r.get());
+  r->Own();
   r->on_done = [done = std::move(done)](AppendRequest* req) {
     std::unique_ptr<AppendRequest> owned(req);
     if (req->status.ok()) {
@@ -259,13 +246,11 @@ Result<AppendResult> DbImpl::Import(std::string_view ns, std::string_view timeli
                                     const Message& m, Durability durability) {
   TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
   if (m.seq == 0) return Status::InvalidArgument("imported message has seq 0");
-  AppendOptions o;
-  o.client_msg_id = m.client_msg_id;
-  o.durability = durability;
   AppendRequest r;
-  TLDB_RETURN_IF_ERROR(Prepare(log, timeline, {}, m.payload, o, &r));
-  r.import_seq = m.seq;
-  r.import_ts = m.timestamp_ms;
+  TLDB_RETURN_IF_ERROR(PrepareCommon(log, m.payload, m.client_msg_id, durability, &r));
+  TLDB_RETURN_IF_ERROR(ValidateTimelineKey(timeline));
+  r.op = ImportAppend{timeline, m.payload, m.client_msg_id, m.seq, m.timestamp_ms};
+  r.bytes_estimate = EncodedMessageBytes(timeline, m.client_msg_id, m.payload);
   log->Submit(&r);
   if (!r.status.ok()) return r.status;
   return r.results.at(0);
@@ -288,14 +273,11 @@ Status DbImpl::PrepareMutation(NamespaceLog* log, const Mutation& m, AppendReque
   if (m.kind != MutationKind::kEdit && !m.payload.empty()) {
     return Status::InvalidArgument("only an edit carries a payload");
   }
-  AppendOptions o;
-  o.durability = m.durability;
-  TLDB_RETURN_IF_ERROR(Prepare(log, m.timeline, {}, m.payload, o, r));
-  r->is_mutation = true;
-  r->mutation = m.kind;
+  TLDB_RETURN_IF_ERROR(PrepareCommon(log, m.payload, {}, m.durability, r));
+  r->op = MutationAppend{m.kind, m.timeline, m.seq, m.payload};
+  r->bytes_estimate = EncodedMessageBytes(m.timeline, {}, m.payload);
   // An edit record carries the message's client_msg_id: reserve room for the longest.
   if (m.kind == MutationKind::kEdit) r->bytes_estimate += kClientMsgIdBytesMax;
-  r->target_seq = m.seq;
   return Status::Ok();
 }
 
@@ -321,7 +303,7 @@ void DbImpl::MutateAsync(std::string_view ns, const Mutation& m, MutationCallbac
   auto r = std::make_unique<AppendRequest>();
   Status s = PrepareMutation(*found, m, r.get());
   if (!s.ok()) return done(s);
-  OwnArguments(r.get());
+  r->Own();
   r->on_done = [done = std::move(done)](AppendRequest* req) {
     std::unique_ptr<AppendRequest> owned(req);
     if (req->status.ok()) {

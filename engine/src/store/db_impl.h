@@ -10,10 +10,10 @@
 #include <string>
 #include <thread>
 
-#include "io/file_system.h"
 #include "store/catalog.h"
 #include "store/namespace_log.h"
 #include "tldb/db.h"
+#include "tldb/file_system.h"
 
 namespace tldb {
 
@@ -58,10 +58,13 @@ class DbImpl : public Db {
  private:
   Result<NamespaceLog*> Find(std::string_view ns);
   // Validates and fills `r` (views point at the caller's arguments).
-  Status Prepare(NamespaceLog* log, std::string_view timeline,
-                 std::span<const std::string_view> targets, std::string_view payload,
-                 const AppendOptions& options, AppendRequest* r);
-  static void OwnArguments(AppendRequest* r);
+  // Validates what every request checks (payload and client_msg_id sizes) and sets durability.
+  Status PrepareCommon(NamespaceLog* log, std::string_view payload, std::string_view cmid,
+                       Durability durability, AppendRequest* r);
+  Status PrepareMessage(NamespaceLog* log, std::string_view timeline, std::string_view payload,
+                        const AppendOptions& options, AppendRequest* r);
+  Status PrepareFanout(NamespaceLog* log, std::span<const std::string_view> targets,
+                       std::string_view payload, const AppendOptions& options, AppendRequest* r);
   Status PrepareMutation(NamespaceLog* log, const Mutation& m, AppendRequest* r);
 
   // ---- background maintenance (db_maintenance.cc) ----

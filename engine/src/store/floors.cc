@@ -1,7 +1,12 @@
 #include "store/floors.h"
 
+#include <algorithm>
 #include <cstring>
+#include <mutex>
+#include <shared_mutex>
 
+#include "log/file_names.h"
+#include "store/namespace_state.h"
 #include "tldb/options.h"
 #include "util/checksum.h"
 #include "util/coding.h"
@@ -48,6 +53,53 @@ Result<std::vector<Floor>> DecodeFloors(std::string_view b, std::string_view wha
   }
   if (pos != body) return Status::Corruption(where + ": trailing bytes in floors");
   return out;
+}
+
+}  // namespace tldb
+
+namespace tldb {
+
+Status LoadFloors(NamespaceState& st) {
+  const std::string path = FloorsFileName(st.dir);
+  TLDB_ASSIGN_OR_RETURN(bool exists, st.fs->Exists(path));
+  if (!exists) return Status::Ok();
+  TLDB_ASSIGN_OR_RETURN(std::string bytes, st.fs->ReadFileToString(path));
+  TLDB_ASSIGN_OR_RETURN(auto floors, DecodeFloors(bytes, path));
+  for (const Floor& f : floors) {
+    TimelineState& ts = st.table.state(st.table.FindOrInsert(f.key, KeyHash(f.key)));
+    // A timeline with records in the active segment got them after its floor was written.
+    if (ts.active_slot != kNoSlot) continue;
+    ts.last_seq = std::max(ts.last_seq, f.last_seq);
+    ts.last_ts = std::max(ts.last_ts, f.last_ts);
+  }
+  return Status::Ok();
+}
+
+Status WriteFloors(NamespaceState& st, const std::vector<uint32_t>& also) {
+  std::vector<Floor> floors;
+  {
+    std::shared_lock l(st.mu);
+    auto add = [&](uint32_t id) {
+      const TimelineState& ts = st.table.state(id);
+      if (ts.last_seq != 0) {
+        floors.push_back({std::string(st.table.key(id)), ts.last_seq, ts.last_ts});
+      }
+    };
+    auto empty = [&](uint32_t id) {
+      const TimelineState& ts = st.table.state(id);
+      return ts.segs.empty() && ts.active_slot == kNoSlot;
+    };
+    for (uint32_t id = 0; id < st.table.size(); ++id) {
+      if (empty(id)) add(id);
+    }
+    for (uint32_t id : also) {
+      if (!empty(id)) add(id);
+    }
+  }
+  const std::string path = FloorsFileName(st.dir);
+  TLDB_ASSIGN_OR_RETURN(bool exists, st.fs->Exists(path));
+  if (floors.empty() && !exists) return Status::Ok();
+  return st.fs->WriteFileAtomic(path, EncodeFloors(floors));
 }
 
 }  // namespace tldb

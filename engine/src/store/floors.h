@@ -24,3 +24,16 @@ std::string EncodeFloors(const std::vector<Floor>& floors);
 Result<std::vector<Floor>> DecodeFloors(std::string_view bytes, std::string_view what);
 
 }  // namespace tldb
+
+namespace tldb {
+
+class NamespaceState;
+
+// Applies the namespace's FLOORS file (if any) to its timeline table (recovery; no reader
+// exists yet).
+Status LoadFloors(NamespaceState& st);
+// Rewrites the namespace's FLOORS: every timeline without a record, plus `also` (timelines about
+// to lose their last records). Takes NamespaceState::mu shared while it collects them.
+Status WriteFloors(NamespaceState& st, const std::vector<uint32_t>& also);
+
+}  // namespace tldb

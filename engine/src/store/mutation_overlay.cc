@@ -27,6 +27,7 @@ const MutationOverlay::Entry* MutationOverlay::Find(uint32_t timeline, Seq seq) 
 }
 
 Seq MutationOverlay::TrimmedBelow(uint32_t timeline) const {
+  if (trims_.empty()) return 1;
   auto it = trims_.find(timeline);
   return it == trims_.end() ? 1 : it->second;
 }

@@ -1,58 +1,25 @@
-// NamespaceLog lifecycle: open, sync, close, info.
 #include "store/namespace_log.h"
 
-#include <algorithm>
+#include <mutex>
+#include <shared_mutex>
 
-#include "log/file_names.h"
+#include "store/compactor.h"
+#include "store/namespace_recovery.h"
 #include "util/kill_point.h"
 
 namespace tldb {
-namespace {
-uint32_t NextInstanceId() {
-  static std::atomic<uint32_t> next{1};
-  return next.fetch_add(1);
-}
-}  // namespace
 
 NamespaceLog::NamespaceLog(const std::string& db_dir, const CatalogEntry& entry,
                            const Options& db_options, std::shared_ptr<FileSystem> fs,
                            std::shared_ptr<Clock> clock)
-    : dir_(NamespaceDirName(db_dir, entry.name)),
-      entry_(entry),
-      db_options_(db_options),
-      fs_(std::move(fs)),
-      clock_(std::move(clock)),
-      dedupe_(db_options.dedupe_entries_max),
-      instance_id_(NextInstanceId()) {
-  SetOptions(entry.options);
-  ttl_anchor_wall_ms_ = clock_->NowMs();
-  ttl_anchor_mono_ms_ = clock_->MonoMs();
-}
-
-void NamespaceLog::SetOptions(const NamespaceOptions& o) {
-  std::lock_guard l(opt_mu_);
-  opts_ = o;
-  ttl_ms_ = o.ttl_ms;
-  per_timeline_max_ = o.messages_per_timeline_max;
-  segment_bytes_max_ = o.segment_bytes_max;
-  durability_ = o.durability;
-}
-
-NamespaceOptions NamespaceLog::options() const {
-  std::lock_guard l(opt_mu_);
-  return opts_;
-}
-
-TimestampMs NamespaceLog::TtlNowMs() const {
-  const int64_t elapsed = clock_->MonoMs() - ttl_anchor_mono_ms_;
-  return std::min<TimestampMs>(clock_->NowMs(),
-                               ttl_anchor_wall_ms_ + std::max<int64_t>(elapsed, 0));
-}
-
-bool NamespaceLog::Expired(TimestampMs ts) const {
-  const uint64_t ttl = ttl_ms_.load(std::memory_order_relaxed);
-  return ttl != 0 && ts < TtlNowMs() - static_cast<int64_t>(ttl);
-}
+    : st_(db_dir, entry, db_options, std::move(fs), std::move(clock)),
+      reader_(st_),
+      assigner_(st_, reader_),
+      preparer_(st_),
+      roller_(st_, preparer_),
+      commit_(st_, assigner_, roller_, preparer_),
+      expirer_(st_, [this] { return Roll(); }),
+      planner_(st_) {}
 
 Result<std::unique_ptr<NamespaceLog>> NamespaceLog::Open(const std::string& db_dir,
                                                          const CatalogEntry& entry,
@@ -61,11 +28,11 @@ Result<std::unique_ptr<NamespaceLog>> NamespaceLog::Open(const std::string& db_d
                                                          std::shared_ptr<Clock> clock) {
   std::unique_ptr<NamespaceLog> log(
       new NamespaceLog(db_dir, entry, db_options, std::move(fs), std::move(clock)));
-  TLDB_RETURN_IF_ERROR(log->Recover());
-  log->committer_ = std::thread([p = log.get()] { p->CommitterLoop(); });
-  if (db_options.prezero == Options::Prezero::kBackground) {
-    log->preparer_ = std::thread([p = log.get()] { p->PreparerLoop(); });
-  }
+  NamespaceRecovery recovery(log->st_, log->roller_, log->assigner_, log->reader_);
+  TLDB_RETURN_IF_ERROR(recovery.Recover());
+  log->next_gen_ = recovery.next_gen();
+  log->commit_.Start();
+  log->preparer_.Start();
   return log;
 }
 
@@ -73,109 +40,93 @@ NamespaceLog::~NamespaceLog() {
   (void)Close();
 }
 
-std::string NamespaceLog::SegmentName(uint64_t id) const {
-  return SegmentFileName(dir_, id);
-}
-
-Seq NamespaceLog::FirstKept(uint32_t timeline) const {
-  Seq first = overlay_.TrimmedBelow(timeline);
-  const uint64_t max = per_timeline_max_.load(std::memory_order_relaxed);
-  const Seq visible = table_.state(timeline).visible_seq();
-  if (max != 0 && visible > max) first = std::max<Seq>(first, visible - max + 1);
-  return first;
-}
-
 Status NamespaceLog::Sync() {
-  // A sync-durability empty request would need a timeline; instead sync the file directly
-  // while holding the leader role so no group is mid-write.
-  for (;;) {
-    std::unique_lock l(q_mu_);
-    if (!sticky_.ok()) return sticky_;
-    if (!leader_busy_) {
-      leader_busy_ = true;
-      break;
-    }
-    l.unlock();
-    std::this_thread::yield();
-  }
-  Status s;
-  {
-    std::unique_lock l(mu_);
-    if (active_ && active_->durable_end() < active_->end()) {
-      s = active_->file()->Sync();
-      counters_.syncs++;
-      active_->NoteSync();
-      if (s.ok()) active_->set_durable_end(active_->end());
-    }
-  }
-  std::lock_guard l(q_mu_);
-  if (!s.ok() && sticky_.ok()) sticky_ = s;
-  if (queue_.empty()) {
-    leader_busy_ = false;
-  } else {
-    handoff_ = true;
-    committer_cv_.notify_one();
-  }
-  return s;
+  AppendRequest r;
+  r.op = FlushAppend{};
+  r.sync = true;
+  Submit(&r);
+  if (r.status.code() == Status::Code::kClosed) return Status::Ok();  // Close syncs
+  return r.status;
+}
+
+Status NamespaceLog::Roll() {
+  AppendRequest r;
+  r.op = RollAppend{};
+  r.sync = true;
+  Submit(&r);
+  return r.status;
 }
 
 Status NamespaceLog::Close() {
-  {
-    std::lock_guard l(q_mu_);
-    if (stopping_ && !committer_.joinable()) return Status::Ok();
-    stopping_ = true;
-    committer_cv_.notify_all();
-  }
-  if (committer_.joinable()) committer_.join();
-  {
-    std::lock_guard p(prep_mu_);
-    prep_stop_ = true;
-    prep_cv_.notify_all();
-  }
-  if (preparer_.joinable()) preparer_.join();
-  // Wait for a blocking leader that may still be running.
-  for (;;) {
-    std::unique_lock l(q_mu_);
-    if (!leader_busy_ && queue_.empty()) break;
-    l.unlock();
-    std::this_thread::yield();
-  }
-  std::unique_lock l(mu_);
-  DiscardNext();  // a next segment reserved by a roll that failed for want of space
-  if (!active_) return Status::Ok();
+  if (closed_) return Status::Ok();
+  closed_ = true;
+  commit_.Stop();  // no leader runs from here on: this thread owns the active segment
+  preparer_.Stop();
+  roller_.DiscardNext();  // a next segment reserved by a roll that failed for want of space
+  if (!st_.active) return Status::Ok();
   Status s;
-  if (active_->durable_end() < active_->end()) {
-    std::lock_guard q(q_mu_);
+  ActiveSegment& a = *st_.active;
+  if (a.durable_end() < a.end()) {
     TLDB_KILL_POINT("close.before_sync");
-    if (sticky_.ok()) s = active_->file()->Sync();
+    if (commit_.sticky().ok()) s = a.file()->Sync();
     TLDB_KILL_POINT("close.after_sync");
   }
-  Status c = active_->file()->Close();
+  Status c = a.file()->Close();
   TLDB_KILL_POINT("close.after_file_close");
-  active_.reset();
+  {
+    std::unique_lock l(st_.mu);
+    st_.active.reset();
+  }
   return s.ok() ? c : s;
+}
+
+Status NamespaceLog::Compact(const CompactOptions& o, CompactionProgress* total) {
+  if (o.full) TLDB_RETURN_IF_ERROR(Roll());  // a full compaction includes the newest records
+  std::lock_guard m(maint_mu_);
+  TLDB_RETURN_IF_ERROR(expirer_.DropExpired(total));
+  // A run that failed after its commit record left files that only a restart sorts out.
+  TLDB_RETURN_IF_ERROR(maint_sticky_);
+  const auto runs = planner_.Plan(o.full);
+  for (const auto& r : runs) total->segments_total += r.size();
+  if (o.progress) o.progress(*total);
+  for (const auto& r : runs) {
+    Compactor c(st_, reader_, r, st_.options(), st_.db_options.compaction_bytes_per_s, maint_abort_,
+                &next_gen_, total);
+    Status s = c.Run();
+    if (!s.ok()) {
+      if (c.committed()) {
+        maint_sticky_ = s;
+      } else if (Status d = c.DiscardOutput(); !d.ok()) {
+        maint_sticky_ = d;  // a stale output stays on disk: no more runs until recovery
+      }
+      st_.Event("namespace '" + st_.entry.name + "': compaction failed: " + s.ToString());
+      return s;
+    }
+    if (o.progress) o.progress(*total);
+  }
+  return Status::Ok();
 }
 
 NamespaceInfo NamespaceLog::Info() {
   NamespaceInfo info;
-  info.name = entry_.name;
-  info.id = entry_.id;
-  info.options = options();
-  std::shared_lock l(mu_);
-  info.timelines = table_.size();
-  info.segments = sealed_.size() + (active_ ? 1 : 0);
-  for (const auto& [id, seg] : sealed_) info.bytes_on_disk += seg->bytes;
-  if (active_) info.bytes_on_disk += active_->end();
+  info.name = st_.entry.name;
+  info.id = st_.entry.id;
+  info.options = st_.options();
+  std::shared_lock l(st_.mu);
+  info.timelines = st_.table.size();
+  info.segments = st_.sealed.size() + (st_.active ? 1 : 0);
+  for (const auto& [id, seg] : st_.sealed) info.bytes_on_disk += seg->bytes;
+  if (st_.active) info.bytes_on_disk += st_.active->end();
   return info;
 }
 
 void NamespaceLog::AddMemoryStats(DbStats* s) {
-  std::shared_lock l(mu_);
-  s->timelines += table_.size();
-  s->dedupe_entries += dedupe_.size();
-  s->memory_timeline_bytes += table_.MemoryBytes();
-  s->memory_active_index_bytes += active_ ? active_->MemoryBytes() : 0;
-  s->memory_dedupe_bytes += dedupe_.MemoryBytes() + overlay_.MemoryBytes();
+  std::shared_lock l(st_.mu);
+  s->timelines += st_.table.size();
+  s->dedupe_entries += st_.dedupe.size();
+  s->memory_timeline_bytes += st_.table.MemoryBytes();
+  s->memory_active_index_bytes += st_.active ? st_.active->MemoryBytes() : 0;
+  s->memory_dedupe_bytes += st_.dedupe.MemoryBytes() + st_.rules.overlay().MemoryBytes();
 }
 
 }  // namespace tldb

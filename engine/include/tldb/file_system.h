@@ -1,4 +1,5 @@
-// THE I/O SEAM. Every byte the engine reads or writes goes through these interfaces.
+// THE I/O SEAM. Every byte the engine reads or writes goes through these interfaces. Public, as
+// LevelDB's Env: a user (or a test) may pass its own through Options::file_system.
 //
 // Backends:
 //   posix_file_system.cc  plain pread/pwrite/fdatasync (fallback; works everywhere)

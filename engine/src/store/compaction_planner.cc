@@ -1,0 +1,88 @@
+#include "store/compaction_planner.h"
+
+#include <algorithm>
+#include <mutex>
+#include <shared_mutex>
+
+namespace tldb {
+
+uint32_t CompactionPlanner::LivePercent(const SealedSegment& seg) const {
+  constexpr uint32_t kEntriesPerHold = 4096;  // index entries judged per hold of mu (shared)
+  const SegmentIndexReader& idx = seg.index;
+  const auto self = static_cast<uint32_t>(seg.id);
+  auto only_this = [self](uint32_t segment) { return segment == self; };
+  uint64_t total = 0, live = 0;
+  for (uint32_t from = 0; from < idx.timeline_count(); from += kEntriesPerHold) {
+    const TimelineRules::Limits limits = st_.Limits();
+    std::shared_lock l(st_.mu);
+    for (uint32_t i = from; i < std::min(idx.timeline_count(), from + kEntriesPerHold); ++i) {
+      const IndexEntry e = idx.Entry(i);
+      const uint32_t tl = st_.table.Find(e.key, e.key_hash);
+      const Seq visible = tl == TimelineTable::kNone ? 0 : st_.table.state(tl).visible_seq();
+      for (uint32_t k = 0; k < e.count; ++k) {
+        if (idx.Offset(e, k) == index_format::kGapOffset) continue;
+        ++total;
+        // The newest timestamp of the timeline here stands for all its messages (planning only).
+        if (tl != TimelineTable::kNone &&
+            st_.rules.SurvivesRewrite(tl, e.first_seq + k, e.last_ts, visible, limits, only_this)) {
+          ++live;
+        }
+      }
+    }
+  }
+  return total == 0 ? 0 : static_cast<uint32_t>(live * 100 / total);
+}
+
+// Recomputed when maintenance records changed the rules, or once a minute (records expire as
+// time passes): planning then costs no scan of every index on every pass.
+uint32_t CompactionPlanner::CachedLivePercent(SealedSegment& seg) {
+  constexpr int64_t kLiveCacheMs = 60'000;
+  uint64_t epoch = 0;
+  {
+    std::shared_lock l(st_.mu);
+    epoch = st_.rules.epoch();
+  }
+  const int64_t now = st_.clock->MonoMs();
+  if (seg.live_epoch != epoch || now - seg.live_mono_ms > kLiveCacheMs) {
+    seg.live_pct = LivePercent(seg);
+    seg.live_epoch = epoch;
+    seg.live_mono_ms = now;
+  }
+  return seg.live_pct;
+}
+
+std::vector<std::vector<const SealedSegment*>> CompactionPlanner::Plan(bool full) {
+  const NamespaceOptions opts = st_.options();
+  const uint32_t pct = opts.compact_live_pct;
+  std::vector<SealedSegment*> segments;  // a snapshot: only maintenance removes segments
+  {
+    std::shared_lock l(st_.mu);
+    for (const auto& [id, seg] : st_.sealed) segments.push_back(seg.get());
+  }
+  std::vector<std::vector<const SealedSegment*>> runs;
+  std::vector<const SealedSegment*> run;
+  uint64_t run_bytes = 0;
+  for (SealedSegment* seg : segments) {
+    const bool want = full || (seg->gen == 0 && opts.ttl_ms == 0) || CachedLivePercent(*seg) < pct;
+    const uint64_t bytes =
+        seg->compressed ? seg->index.summary().data_end : seg->data->data().size();
+    if (!want || (!run.empty() && run_bytes + bytes > kRunInputBytesMax)) {
+      if (!run.empty()) runs.push_back(std::move(run));
+      run.clear();
+      run_bytes = 0;
+    }
+    if (want) {
+      if (full) CachedLivePercent(*seg);
+      run.push_back(seg);
+      run_bytes += bytes;
+    }
+  }
+  if (!run.empty()) runs.push_back(std::move(run));
+  // A lone compacted segment that is only there because of `full` gains nothing.
+  std::erase_if(runs, [&](const auto& r) {
+    return full && r.size() == 1 && r.front()->gen != 0 && r.front()->live_pct >= 100;
+  });
+  return runs;
+}
+
+}  // namespace tldb

@@ -1,0 +1,266 @@
+#include "store/group_assigner.h"
+
+#include <algorithm>
+#include <string>
+
+#include "util/check.h"
+
+namespace tldb {
+
+using format::RecordType;
+
+namespace {
+std::string Quote(std::string_view key) {
+  return "timeline '" + std::string(key) + "'";
+}
+}  // namespace
+
+void GroupAssigner::AssignGroup(const std::vector<AppendRequest*>& group,
+                                std::vector<Assigned>* assigned) {
+  for (AppendRequest* r : group) {
+    r->status = std::visit([&](auto& op) { return Assign(r, op, assigned); }, r->op);
+  }
+}
+
+void GroupAssigner::Publish(const std::vector<Assigned>& assigned) {
+  for (const Assigned& a : assigned) {
+    if (const auto* m = std::get_if<PublishMutation>(&a)) {
+      st_.rules.Apply(m->timeline, m->type, m->seq, static_cast<uint32_t>(st_.active->id()),
+                      m->offset);
+    } else {
+      const auto& p = std::get<PublishSeq>(a);
+      st_.table.state(p.timeline).Publish(p.seq);
+    }
+  }
+}
+
+Seq GroupAssigner::LastSeqOf(std::string_view key) const {
+  const uint32_t id = st_.table.Find(key, KeyHash(key));
+  return id == TimelineTable::kNone ? 0 : st_.table.state(id).last_seq;
+}
+
+Status GroupAssigner::Assign(AppendRequest* r, RollAppend&, std::vector<Assigned>*) {
+  r->results = {{0, 0, false}};
+  return Status::Ok();
+}
+
+Status GroupAssigner::Assign(AppendRequest* r, FlushAppend&, std::vector<Assigned>*) {
+  r->results = {{0, 0, false}};
+  return Status::Ok();
+}
+
+Status GroupAssigner::Assign(AppendRequest* r, MessageAppend& a, std::vector<Assigned>* out) {
+  const std::string_view keys[] = {a.key};
+  if (TryDedupe(r, a.cmid, keys, /*fanout=*/false)) return Status::Ok();
+  if (a.expected_last_seq) {
+    const Seq last = LastSeqOf(a.key);
+    if (last != *a.expected_last_seq) {
+      return Status::Conflict(Quote(a.key) + ": expected last seq " +
+                              std::to_string(*a.expected_last_seq) + ", found " +
+                              std::to_string(last));
+    }
+  }
+  const uint32_t id = st_.table.FindOrInsert(a.key, KeyHash(a.key));
+  const TimelineState& ts = st_.table.state(id);
+  const Seq seq = ts.last_seq + 1;
+  const TimestampMs now = std::max(st_.clock->NowMs(), ts.last_ts);
+  ActiveSegment& act = *st_.active;
+  const uint64_t offset = act.end();
+  const size_t n = EncodedMessageBytes(a.key, a.cmid, a.payload);
+  EncodeMessage(act.Reserve(n), act.id(), offset, synced(), seq, now, a.key, a.cmid, a.payload);
+  act.Commit(n);
+  IndexRecord(id, seq, offset, now, a.cmid);
+  out->push_back(PublishSeq{id, seq});
+  r->results = {{seq, now, false}};
+  st_.counters.appends++;
+  return Status::Ok();
+}
+
+Status GroupAssigner::Assign(AppendRequest* r, ImportAppend& a, std::vector<Assigned>* out) {
+  const uint32_t found = st_.table.Find(a.key, KeyHash(a.key));
+  const Seq last = found == TimelineTable::kNone ? 0 : st_.table.state(found).last_seq;
+  if (a.seq <= last) {
+    RecordView rec;
+    Status s = reader_.LocateStored(found, a.seq, &rec);
+    if (s.IsNotFound() || s.code() == Status::Code::kDeleted) {
+      // The timeline held this SeqId and it is gone (deleted or expired): importing it again
+      // must not bring it back. Reported as already present.
+      r->results = {{a.seq, a.ts, true}};
+      return Status::Ok();
+    }
+    TLDB_RETURN_IF_ERROR(s);
+    if (rec.payload != a.payload || rec.client_msg_id != a.cmid) {
+      return Status::Conflict(Quote(a.key) + " already holds another seq " + std::to_string(a.seq));
+    }
+    r->results = {{a.seq, rec.timestamp_ms, true}};
+    return Status::Ok();
+  }
+  if (last != 0 && a.seq != last + 1) {
+    return Status::InvalidArgument("import of seq " + std::to_string(a.seq) + " into " +
+                                   Quote(a.key) + " would leave a gap after seq " +
+                                   std::to_string(last));
+  }
+  const uint32_t id = st_.table.FindOrInsert(a.key, KeyHash(a.key));
+  ActiveSegment& act = *st_.active;
+  const uint64_t offset = act.end();
+  const size_t n = EncodedMessageBytes(a.key, a.cmid, a.payload);
+  EncodeMessage(act.Reserve(n), act.id(), offset, synced(), a.seq, a.ts, a.key, a.cmid, a.payload);
+  act.Commit(n);
+  IndexRecord(id, a.seq, offset, a.ts, a.cmid);
+  out->push_back(PublishSeq{id, a.seq});
+  r->results = {{a.seq, a.ts, false}};
+  st_.counters.appends++;
+  return Status::Ok();
+}
+
+Status GroupAssigner::Assign(AppendRequest* r, FanoutAppend& a, std::vector<Assigned>* out) {
+  if (TryDedupe(r, a.cmid, a.targets, /*fanout=*/true)) return Status::Ok();
+  std::vector<uint32_t> ids;
+  std::vector<FanoutTarget> targets;
+  TimestampMs ts = st_.clock->NowMs();
+  for (std::string_view k : a.targets) {
+    ids.push_back(st_.table.FindOrInsert(k, KeyHash(k)));
+    const TimelineState& s = st_.table.state(ids.back());
+    targets.push_back({k, s.last_seq + 1});
+    ts = std::max(ts, s.last_ts);
+  }
+  ActiveSegment& act = *st_.active;
+  const uint64_t offset = act.end();
+  const size_t n = EncodedFanoutBytes(targets, a.cmid, a.payload);
+  EncodeFanout(act.Reserve(n), act.id(), offset, synced(), targets, ts, a.cmid, a.payload);
+  act.Commit(n);
+  r->results.clear();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    IndexRecord(ids[i], targets[i].seq, offset, ts, i == 0 ? a.cmid : std::string_view{});
+    out->push_back(PublishSeq{ids[i], targets[i].seq});
+    r->results.push_back({targets[i].seq, ts, false});
+  }
+  st_.counters.appends += ids.size();
+  return Status::Ok();
+}
+
+// Maintenance records travel through the group commit like appends (same durability, same
+// order), as records of their own type; their effect is applied by TimelineRules when the group
+// is published (and replayed in log order at recovery).
+Status GroupAssigner::Assign(AppendRequest* r, MutationAppend& a, std::vector<Assigned>* out) {
+  const uint32_t id = st_.table.Find(a.key, KeyHash(a.key));
+  if (id == TimelineTable::kNone) return Status::NotFound(Quote(a.key) + " does not exist");
+  const TimelineState& ts = st_.table.state(id);
+  const Seq last = ts.last_seq;
+  const MutationOverlay& ov = st_.rules.overlay();
+  Seq seq = a.target_seq, result = a.target_seq;
+  RecordType type = RecordType::kTrim;
+  bool noop = false;
+  RecordView base;
+  switch (a.kind) {
+    case MutationKind::kRecall:
+    case MutationKind::kEdit: {
+      if (seq > last) return Status::NotFound(Quote(a.key) + " has no seq " + std::to_string(seq));
+      Status s = reader_.LocateLive(id, seq, st_.Limits(), &base);
+      if (a.kind == MutationKind::kRecall) {
+        if (!s.ok() && s.code() != Status::Code::kDeleted) return s;
+        noop = !s.ok();  // already deleted: a retried recall
+        type = RecordType::kRecall;
+      } else {
+        TLDB_RETURN_IF_ERROR(s);  // an edit of a deleted message is refused (Deleted)
+        noop = base.payload == a.payload;
+        type = RecordType::kEdit;
+      }
+      break;
+    }
+    case MutationKind::kTrim:
+      if (seq > last + 1) {
+        return Status::InvalidArgument("cannot trim " + Quote(a.key) + " below seq " +
+                                       std::to_string(seq) + ": its last seq is " +
+                                       std::to_string(last));
+      }
+      noop = seq <= ov.TrimmedBelow(id);
+      break;
+    case MutationKind::kDeleteTimeline: {
+      const Seq through = seq == 0 ? last : seq;
+      if (through > last) {
+        return Status::InvalidArgument("cannot delete " + Quote(a.key) + " through seq " +
+                                       std::to_string(through) + ": its last seq is " +
+                                       std::to_string(last));
+      }
+      seq = through + 1;
+      result = through;
+      noop = seq <= ov.TrimmedBelow(id);
+      break;
+    }
+  }
+  if (noop) {
+    r->results = {{result, 0, true}};
+    return Status::Ok();
+  }
+  // An edit keeps the message's timestamp and client_msg_id (it replaces the payload only).
+  // Recall and trim records are stamped no earlier than the timeline's newest message, so a TTL
+  // drop can never remove one of them while a message it hides is still kept.
+  const bool edit = type == RecordType::kEdit;
+  const TimestampMs now = edit ? base.timestamp_ms : std::max(st_.clock->NowMs(), ts.last_ts);
+  const std::string cmid(edit ? base.client_msg_id : std::string_view{});  // base may point
+                                                                           // into a block
+  const std::string_view payload = edit ? a.payload : std::string_view{};
+  ActiveSegment& act = *st_.active;
+  const uint64_t offset = act.end();
+  const size_t n = EncodedMessageBytes(a.key, cmid, payload);
+  EncodeMaintenance(act.Reserve(n), type, act.id(), offset, synced(), seq, now, a.key, cmid,
+                    payload);
+  act.Commit(n);
+  act.NoteTimestamp(now);
+  const auto off32 = static_cast<uint32_t>(offset);
+  act.mutation_records().push_back({id, static_cast<uint8_t>(type), seq, off32});
+  out->push_back(PublishMutation{id, type, seq, off32});
+  r->results = {{result, now, false}};
+  st_.counters.mutations++;
+  return Status::Ok();
+}
+
+bool GroupAssigner::TryDedupe(AppendRequest* r, std::string_view cmid,
+                              std::span<const std::string_view> keys, bool fanout) {
+  if (cmid.empty()) return false;
+  const std::string_view key0 = keys[0];
+  const DedupeWindow::Entry* e = st_.dedupe.Find(DedupeHash(KeyHash(key0), cmid));
+  if (e == nullptr || st_.table.key(e->timeline) != key0) return false;
+  const TimelineState& ts = st_.table.state(e->timeline);
+  if (ts.last_seq - e->seq >= st_.db_options.dedupe_per_timeline_max) return false;
+  if (st_.clock->NowMs() - e->ts > static_cast<int64_t>(st_.db_options.dedupe_age_ms)) {
+    return false;
+  }
+  RecordView rec;
+  if (!reader_.LocateStored(e->timeline, e->seq, &rec).ok() || rec.client_msg_id != cmid) {
+    return false;
+  }
+  if ((rec.type == RecordType::kFanout) != fanout) return false;
+  std::vector<AppendResult> results;
+  for (std::string_view k : keys) {
+    Seq seq = 0;
+    if (!RecordSeqFor(rec, k, &seq)) return false;  // same id, other targets: not a retry
+    results.push_back({seq, rec.timestamp_ms, true});
+  }
+  r->results = std::move(results);
+  st_.counters.deduplicated++;
+  return true;
+}
+
+void GroupAssigner::IndexRecord(uint32_t timeline, Seq seq, uint64_t offset, TimestampMs ts,
+                                std::string_view cmid) {
+  TimelineState& s = st_.table.state(timeline);
+  ActiveSegment& act = *st_.active;
+  TLDB_CHECK(s.active_slot == kNoSlot ? seq > s.last_seq : seq == s.last_seq + 1);
+  if (s.active_slot == kNoSlot) s.active_slot = act.AddSlot(timeline, seq);
+  ActiveSegment::Slot& slot = act.slot(s.active_slot);
+  TLDB_CHECK(slot.first_seq() + slot.size() == seq);
+  slot.push_back(static_cast<uint32_t>(offset));
+  s.unpublished += static_cast<uint32_t>(seq - s.last_seq);  // visible_seq() stays put
+  s.last_seq = seq;
+  s.last_ts = ts;
+  act.NoteTimestamp(ts);
+  if (!cmid.empty()) {
+    const uint64_t h = DedupeHash(KeyHash(st_.table.key(timeline)), cmid);
+    st_.dedupe.Insert(h, {timeline, seq, ts});
+    act.dedupe_records().push_back({timeline, h, seq, ts});
+  }
+}
+
+}  // namespace tldb

@@ -1,0 +1,66 @@
+// GroupAssigner: turns one group of requests into records in the active segment's image.
+// For each request, by its kind (append_request.h): a retry of a remembered client_msg_id is
+// answered with the original SeqIds; otherwise SeqIds and a timestamp are assigned, the record
+// is encoded at the end of the active segment, and the timeline's index and dedupe window note
+// it — unpublished, so readers do not see it yet. Publish() makes a written group visible.
+//
+// Contract: called by the group-commit leader only, holding NamespaceState::mu exclusively;
+// the active segment has room for the group (SegmentRoller::MakeRoom). Assign never does I/O.
+#pragma once
+
+#include <cstdint>
+#include <variant>
+#include <vector>
+
+#include "store/append_request.h"
+#include "store/namespace_state.h"
+#include "store/timeline_reader.h"
+
+namespace tldb {
+
+class GroupAssigner {
+ public:
+  GroupAssigner(NamespaceState& st, const TimelineReader& reader) : st_(st), reader_(reader) {}
+
+  // What a group changed, to publish once it is written: a message's SeqId becomes visible, or
+  // a maintenance record takes effect.
+  struct PublishSeq {
+    uint32_t timeline;
+    Seq seq;
+  };
+  struct PublishMutation {
+    uint32_t timeline;
+    format::RecordType type;
+    Seq seq;          // the SeqId acted on
+    uint32_t offset;  // the record's offset in the active segment
+  };
+  using Assigned = std::variant<PublishSeq, PublishMutation>;
+
+  // Assigns every request of the group; each gets its own status (one refused request does not
+  // fail the others).
+  void AssignGroup(const std::vector<AppendRequest*>& group, std::vector<Assigned>* assigned);
+  // Makes a written group visible to readers (and applies its maintenance records).
+  void Publish(const std::vector<Assigned>& assigned);
+  // Notes a record of `timeline` at `offset` of the active segment in the timeline's index and
+  // the dedupe window (assignment, and recovery of the active segment).
+  void IndexRecord(uint32_t timeline, Seq seq, uint64_t offset, TimestampMs ts,
+                   std::string_view cmid);
+
+ private:
+  Status Assign(AppendRequest* r, MessageAppend& a, std::vector<Assigned>* out);
+  Status Assign(AppendRequest* r, FanoutAppend& a, std::vector<Assigned>* out);
+  Status Assign(AppendRequest* r, MutationAppend& a, std::vector<Assigned>* out);
+  Status Assign(AppendRequest* r, ImportAppend& a, std::vector<Assigned>* out);
+  Status Assign(AppendRequest* r, RollAppend& a, std::vector<Assigned>* out);
+  Status Assign(AppendRequest* r, FlushAppend& a, std::vector<Assigned>* out);
+  // A retry: fills r->results from the remembered record holding `cmid` for `keys`.
+  bool TryDedupe(AppendRequest* r, std::string_view cmid, std::span<const std::string_view> keys,
+                 bool fanout);
+  Seq LastSeqOf(std::string_view key) const;
+  uint32_t synced() const { return static_cast<uint32_t>(st_.active->durable_end()); }
+
+  NamespaceState& st_;
+  const TimelineReader& reader_;
+};
+
+}  // namespace tldb

@@ -1,0 +1,244 @@
+#include "store/group_commit.h"
+
+#include <algorithm>
+
+#include "util/check.h"
+#include "util/kill_point.h"
+
+namespace tldb {
+namespace {
+
+void Finish(AppendRequest* r) {
+  r->completed = true;
+  if (r->on_done) {
+    r->on_done(r);  // may free r
+  } else {
+    r->done_sem.release();  // the waiter may free r from here on
+  }
+}
+
+}  // namespace
+
+void GroupCommit::Start() {
+  committer_ = std::thread([this] { CommitterLoop(); });
+}
+
+Status GroupCommit::sticky() const {
+  std::lock_guard l(mu_);
+  return sticky_;
+}
+
+void GroupCommit::Submit(AppendRequest* r) {
+  const bool blocking = !r->on_done;
+  {
+    std::unique_lock l(mu_);
+    Status reject;
+    if (stopping_) {
+      reject = Status::Closed("namespace '" + st_.entry.name + "' is closed");
+    } else if (!sticky_.ok()) {
+      reject = sticky_;
+    } else if (!queue_.empty() &&
+               pending_bytes_ + r->bytes_estimate > st_.db_options.pending_bytes_max) {
+      reject = Status::Busy("namespace '" + st_.entry.name + "': too many pending appends");
+    }
+    if (!reject.ok()) {
+      l.unlock();
+      r->status = reject;
+      Finish(r);
+      return;
+    }
+    queue_.push_back(r);
+    pending_bytes_ += r->bytes_estimate;
+    if (leader_waiting_) queue_cv_.notify_one();
+    if (leader_busy_) {
+      l.unlock();
+      if (blocking) r->done_sem.acquire();
+      return;
+    }
+    leader_busy_ = true;
+    if (!blocking) {
+      handoff_ = true;
+      committer_cv_.notify_one();
+      return;
+    }
+  }
+  LeadUntil(r);
+  r->done_sem.acquire();
+}
+
+void GroupCommit::ReleaseLeader() {
+  leader_busy_ = false;
+  leader_cv_.notify_all();
+}
+
+void GroupCommit::LeadUntil(AppendRequest* mine) {
+  while (!mine->completed) {
+    TLDB_CHECK(RunOneGroup());
+  }
+  std::unique_lock l(mu_);
+  if (queue_.empty()) {
+    ReleaseLeader();
+  } else if (stopping_) {
+    // The committer may be gone: this caller finishes what is queued.
+    l.unlock();
+    while (RunOneGroup()) {
+    }
+  } else {
+    handoff_ = true;  // let the committer thread lead the rest: this caller returns now
+    committer_cv_.notify_one();
+  }
+}
+
+void GroupCommit::CommitterLoop() {
+  for (;;) {
+    {
+      std::unique_lock l(mu_);
+      committer_cv_.wait(l, [&] { return handoff_ || stopping_; });
+      if (!handoff_) return;  // stopping, and nobody handed us work
+      handoff_ = false;
+    }
+    while (RunOneGroup()) {
+    }
+  }
+}
+
+void GroupCommit::Stop() {
+  {
+    std::unique_lock l(mu_);
+    stopping_ = true;
+    committer_cv_.notify_all();
+  }
+  if (committer_.joinable()) committer_.join();
+  std::unique_lock l(mu_);
+  if (handoff_) {  // handed to a committer that had already stopped: finish it here
+    handoff_ = false;
+    l.unlock();
+    while (RunOneGroup()) {
+    }
+    l.lock();
+  }
+  leader_cv_.wait(l, [&] { return !leader_busy_ && queue_.empty(); });
+}
+
+// After a synced group of n appends, the writers it released need some microseconds to send
+// their next append. Without waiting, the next group is cut before they arrive and groups
+// settle at about half the writers (measured: docs/benchmarks.md), doubling the fdatasyncs per
+// append. So the leader waits up to group_commit_wait_us for the queue to reach n again.
+void GroupCommit::WaitForStragglers(std::unique_lock<std::mutex>& l) {
+  const size_t want = last_synced_group_size_;
+  if (want < 2 || queue_.size() >= want || st_.db_options.group_commit_wait_us == 0) return;
+  leader_waiting_ = true;
+  queue_cv_.wait_for(l, std::chrono::microseconds(st_.db_options.group_commit_wait_us),
+                     [&] { return queue_.size() >= want || stopping_; });
+  leader_waiting_ = false;
+}
+
+bool GroupCommit::RunOneGroup() {
+  std::vector<AppendRequest*> group;
+  uint64_t group_bytes = 0;
+  Status sticky;
+  {
+    std::unique_lock l(mu_);
+    if (queue_.empty()) {
+      ReleaseLeader();
+      return false;
+    }
+    WaitForStragglers(l);
+    while (!queue_.empty() && (group.empty() || group_bytes + queue_.front()->bytes_estimate <=
+                                                    st_.db_options.group_bytes_max)) {
+      group_bytes += queue_.front()->bytes_estimate;
+      group.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    pending_bytes_ -= group_bytes;
+    sticky = sticky_;
+  }
+  if (!sticky.ok()) {
+    FailGroup(group, sticky);
+    return true;
+  }
+  const bool force_roll = std::any_of(group.begin(), group.end(), [](const AppendRequest* r) {
+    return std::holds_alternative<RollAppend>(r->op);
+  });
+  // Room first, without NamespaceState::mu: a roll's I/O never holds up readers.
+  bool intact = false;  // a failure before anything of the group was assigned or written
+  Status s = roller_.MakeRoom(group_bytes, force_roll, &intact);
+  std::vector<GroupAssigner::Assigned> assigned;
+  uint64_t start = 0, end = 0;
+  if (s.ok()) {
+    std::unique_lock l(st_.mu);
+    start = st_.active->end();
+    st_.active->Reserve(group_bytes);
+    assigner_.AssignGroup(group, &assigned);
+    end = st_.active->end();
+  }
+  ActiveSegment* active = st_.active.get();  // only this leader replaces it
+  bool need_sync = false;
+  for (auto* r : group) need_sync |= r->sync && r->status.ok();
+  last_synced_group_size_ = need_sync ? group.size() : 0;
+  if (s.ok() && end > start) {
+    TLDB_KILL_POINT("commit.before_write");
+    const auto bytes = active->Range(start, end);
+    s = need_sync ? active->file()->WriteAndSync(start, bytes)
+                  : active->file()->Write(start, bytes);
+    st_.counters.groups++;
+    st_.counters.bytes_written += end - start;
+    if (need_sync) {
+      st_.counters.syncs++;
+      active->NoteSync();
+    }
+    if (s.ok()) TLDB_KILL_POINT(need_sync ? "commit.after_sync" : "commit.after_write");
+  } else if (s.ok() && need_sync && active->durable_end() < start) {
+    s = active->file()->Sync();  // a retry (or Db::Sync) asked for kSync of buffered appends
+    st_.counters.syncs++;
+    active->NoteSync();
+    end = start;
+  }
+  if (!s.ok() && intact) {
+    // No space could be reserved: nothing was assigned, written or acknowledged, so the group
+    // fails with NoSpace (retriable) and the next group tries again.
+    if (!no_space_) {
+      st_.Event("namespace '" + st_.entry.name +
+                "': no space, appends fail until space is freed: " + s.ToString());
+    }
+    no_space_ = true;
+    FailGroup(group, s);
+    return true;
+  }
+  if (!s.ok()) {
+    {
+      std::lock_guard l(mu_);
+      if (sticky_.ok()) sticky_ = s;
+    }
+    st_.Event("namespace '" + st_.entry.name +
+              "': write failed, log is now read-only: " + s.ToString());
+    FailGroup(group, s);
+    return true;
+  }
+  {
+    std::unique_lock l(st_.mu);
+    assigner_.Publish(assigned);
+    st_.published_end = std::max(st_.published_end, end);
+    if (need_sync) active->set_durable_end(std::max(active->durable_end(), end));
+  }
+  if (no_space_) {
+    st_.Event("namespace '" + st_.entry.name + "': space reserved again, appends resume");
+  }
+  no_space_ = false;
+  preparer_.MaybePrepareNext(end);
+  for (AppendRequest* r : group) Finish(r);
+  TLDB_KILL_POINT("commit.after_ack");
+  return true;
+}
+
+void GroupCommit::FailGroup(const std::vector<AppendRequest*>& group, const Status& s) {
+  for (AppendRequest* r : group) {
+    if (r->status.ok()) {
+      r->status = s;
+      r->results.clear();
+    }
+    Finish(r);
+  }
+}
+
+}  // namespace tldb

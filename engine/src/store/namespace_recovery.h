@@ -1,0 +1,55 @@
+// NamespaceRecovery: opens a namespace's directory. Deletes temporaries and finishes what a
+// crash interrupted (a compaction's inputs or uncommitted outputs), loads every sealed segment
+// through its index file (rebuilding an index that is missing or damaged), then scans the
+// active segment record by record and replays maintenance records into TimelineRules, and
+// finally applies FLOORS.
+//
+// The active segment's tail rule (docs/design.md "Recovery"): every record carries
+// `synced_through`, the offset that was durable when it was encoded. At the first record that
+// does not decode, the rest of the file is searched for valid records; if any of them claims a
+// durable point beyond the damage, the damage lies in bytes that were fsync'ed: corruption,
+// refused unless Options::salvage. Otherwise it is a torn tail of an unsynced group: cut off.
+//
+// Contract: runs once, before any reader, writer or maintenance thread of the namespace exists
+// (so it takes no lock).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "log/file_names.h"
+#include "log/record.h"
+#include "store/group_assigner.h"
+#include "store/namespace_state.h"
+#include "store/segment_roller.h"
+#include "store/timeline_reader.h"
+
+namespace tldb {
+
+class NamespaceRecovery {
+ public:
+  NamespaceRecovery(NamespaceState& st, SegmentRoller& roller, GroupAssigner& assigner,
+                    const TimelineReader& reader)
+      : st_(st), roller_(roller), assigner_(assigner), reader_(reader) {}
+
+  Status Recover();
+  // The generation the next compaction output takes (after Recover).
+  uint32_t next_gen() const { return next_gen_; }
+
+ private:
+  Status ResolveCompaction(const NamespaceFiles& listing);
+  Status LoadSealed(uint64_t id, uint32_t gen, bool has_index);
+  Status RebuildIndex(const SealedSegment& seg);
+  Status FoldIndex(const SealedSegment& seg);
+  Status RecoverActive(uint64_t id);
+  Status IndexActiveRecord(const RecordView& r, uint64_t offset, std::string* problem);
+  void ForgetOrphanEdits();
+
+  NamespaceState& st_;
+  SegmentRoller& roller_;
+  GroupAssigner& assigner_;
+  const TimelineReader& reader_;
+  uint32_t next_gen_ = 1;
+};
+
+}  // namespace tldb

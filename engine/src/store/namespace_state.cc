@@ -1,0 +1,69 @@
+#include "store/namespace_state.h"
+
+#include <algorithm>
+
+#include "log/file_names.h"
+
+namespace tldb {
+namespace {
+uint32_t NextInstanceId() {
+  static std::atomic<uint32_t> next{1};
+  return next.fetch_add(1);
+}
+}  // namespace
+
+NamespaceState::NamespaceState(const std::string& db_dir, const CatalogEntry& e, const Options& o,
+                               std::shared_ptr<FileSystem> f, std::shared_ptr<Clock> c)
+    : dir(NamespaceDirName(db_dir, e.name)),
+      entry(e),
+      db_options(o),
+      fs(std::move(f)),
+      clock(std::move(c)),
+      instance_id(NextInstanceId()),
+      dedupe(o.dedupe_entries_max) {
+  SetOptions(e.options);
+  ttl_anchor_wall_ms_ = clock->NowMs();
+  ttl_anchor_mono_ms_ = clock->MonoMs();
+}
+
+void NamespaceState::SetOptions(const NamespaceOptions& o) {
+  std::lock_guard l(opts_mu_);
+  opts_ = o;
+  ttl_ms_ = o.ttl_ms;
+  per_timeline_max_ = o.messages_per_timeline_max;
+  segment_bytes_max_ = o.segment_bytes_max;
+  durability_ = o.durability;
+}
+
+NamespaceOptions NamespaceState::options() const {
+  std::lock_guard l(opts_mu_);
+  return opts_;
+}
+
+TimestampMs NamespaceState::TtlNowMs() const {
+  const int64_t elapsed = clock->MonoMs() - ttl_anchor_mono_ms_;
+  return std::min<TimestampMs>(clock->NowMs(), ttl_anchor_wall_ms_ + std::max<int64_t>(elapsed, 0));
+}
+
+TimelineRules::Limits NamespaceState::Limits() const {
+  TimelineRules::Limits l;
+  l.ttl_ms = ttl_ms();
+  l.messages_per_timeline_max = per_timeline_max_.load(std::memory_order_relaxed);
+  if (l.ttl_ms != 0) l.now_ms = TtlNowMs();
+  return l;
+}
+
+const SealedSegment* NamespaceState::Sealed(uint32_t id) const {
+  auto it = sealed.find(id);
+  return it == sealed.end() ? nullptr : it->second.get();
+}
+
+std::string NamespaceState::SegmentName(uint64_t id) const {
+  return SegmentFileName(dir, id);
+}
+
+void NamespaceState::Event(const std::string& what) const {
+  if (db_options.on_event) db_options.on_event(what);
+}
+
+}  // namespace tldb

@@ -1,0 +1,103 @@
+// NamespaceState: what the parts of one namespace share — its files, its timelines, its
+// segments, its rules and its run-time options — and the lock that guards them. The parts
+// (GroupCommit, GroupAssigner, SegmentRoller, SegmentPreparer, TimelineReader, CompactionPlanner,
+// Compactor, SegmentExpirer, NamespaceRecovery) each hold a reference to it; NamespaceLog owns
+// it and them.
+//
+// Locking: `mu` guards table, active (the pointer and its index; its bytes below published_end
+// are immutable), sealed, dedupe, published_end and rules. Readers hold it shared while they
+// locate and copy records; the group-commit leader holds it exclusively only to assign a group
+// and to publish it, never across a write or an fdatasync. Only the leader changes `active`
+// and writes its bytes. The options are atomics (opts_mu guards the full struct). Lock order:
+// GroupCommit's queue mutex, then mu; the maintenance mutex (NamespaceLog) before mu.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+
+#include "index/timeline_table.h"
+#include "log/active_segment.h"
+#include "store/block_cache.h"
+#include "store/catalog.h"
+#include "store/dedupe_window.h"
+#include "store/sealed_segment.h"
+#include "store/timeline_rules.h"
+#include "tldb/clock.h"
+#include "tldb/db.h"
+#include "tldb/file_system.h"
+
+namespace tldb {
+
+struct NamespaceCounters {
+  std::atomic<uint64_t> appends{0}, deduplicated{0}, groups{0}, syncs{0}, bytes_written{0};
+  std::atomic<uint64_t> gets{0}, scans{0}, mutations{0};
+  std::atomic<uint64_t> segments_expired{0}, compactions{0}, compaction_bytes_read{0},
+      compaction_bytes_written{0};
+  std::atomic<uint64_t> prezero_skipped{0};
+};
+
+class NamespaceState {
+ public:
+  NamespaceState(const std::string& db_dir, const CatalogEntry& entry, const Options& db_options,
+                 std::shared_ptr<FileSystem> fs, std::shared_ptr<Clock> clock);
+  NamespaceState(const NamespaceState&) = delete;
+  NamespaceState& operator=(const NamespaceState&) = delete;
+
+  // ---- fixed at open ----
+  const std::string dir;
+  const CatalogEntry entry;
+  const Options& db_options;
+  const std::shared_ptr<FileSystem> fs;
+  const std::shared_ptr<Clock> clock;
+  // Unique among every namespace of the process: cached blocks of another store (or of this
+  // namespace before a reopen) never match.
+  const uint32_t instance_id;
+
+  // ---- guarded by mu ----
+  mutable std::shared_mutex mu;
+  TimelineTable table;
+  std::unique_ptr<ActiveSegment> active;
+  std::map<uint64_t, std::unique_ptr<SealedSegment>> sealed;
+  DedupeWindow dedupe;
+  uint64_t published_end = 0;  // readers see active records below this offset
+  TimelineRules rules;
+
+  // ---- run-time options (Db::SetNamespaceOptions) ----
+  void SetOptions(const NamespaceOptions& o);
+  NamespaceOptions options() const;
+  uint64_t ttl_ms() const { return ttl_ms_.load(std::memory_order_relaxed); }
+  uint64_t segment_bytes_max() const { return segment_bytes_max_.load(); }
+  Durability durability() const { return durability_.load(); }
+  // The rules' limits now (one TTL clock reading).
+  TimelineRules::Limits Limits() const;
+  // The TTL clock (docs/design.md "Time"): never ahead of the wall clock and never advancing
+  // faster than the monotonic clock since open.
+  TimestampMs TtlNowMs() const;
+
+  // ---- helpers (caller holds mu where they read guarded state) ----
+  const SealedSegment* Sealed(uint32_t id) const;
+  Seq FirstKept(uint32_t timeline, const TimelineRules::Limits& l) const {
+    return rules.FirstKept(timeline, table.state(timeline).visible_seq(), l);
+  }
+  std::string SegmentName(uint64_t id) const;
+  void Event(const std::string& what) const;
+
+  NamespaceCounters counters;
+  // Set right after open, before any append or read.
+  std::function<void()> on_seal;            // after a seal, on the writing thread; must not block
+  std::shared_ptr<BlockCache> block_cache;  // the Db's shared cache of decompressed blocks
+
+ private:
+  mutable std::mutex opts_mu_;
+  NamespaceOptions opts_;
+  std::atomic<uint64_t> ttl_ms_{0}, per_timeline_max_{0}, segment_bytes_max_{0};
+  std::atomic<Durability> durability_{Durability::kSync};
+  int64_t ttl_anchor_wall_ms_ = 0, ttl_anchor_mono_ms_ = 0;  // the TTL clock at open
+};
+
+}  // namespace tldb

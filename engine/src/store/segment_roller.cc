@@ -1,0 +1,193 @@
+#include "store/segment_roller.h"
+
+#include <mutex>
+
+#include "log/file_names.h"
+#include "log/segment_header.h"
+#include "util/check.h"
+#include "util/kill_point.h"
+
+namespace tldb {
+namespace {
+std::string EncodeHeader(uint32_t namespace_id, uint64_t id, TimestampMs now) {
+  SegmentHeader h;
+  h.namespace_id = namespace_id;
+  h.segment_id = id;
+  h.created_ms = now;
+  char header[format::kSegmentHeaderBytes];
+  EncodeSegmentHeader(h, header);
+  return std::string(header, sizeof header);
+}
+}  // namespace
+
+Status SegmentRoller::MakeRoom(size_t group_bytes, bool force, bool* intact) {
+  *intact = false;
+  ActiveSegment& a = *st_.active;
+  const uint64_t end = a.end();
+  if (end > format::kSegmentHeaderBytes && (force || end + group_bytes > st_.segment_bytes_max())) {
+    // The next segment first: if there is no room for it, the active segment stays as it is.
+    Status s = ReserveNext(a.id() + 1);
+    if (!s.ok()) {
+      *intact = s.code() == Status::Code::kNoSpace;
+      return s;
+    }
+    std::unique_ptr<SealedSegment> sealed;
+    TLDB_RETURN_IF_ERROR(Seal(intact, &sealed));
+    s = PromoteNext();
+    std::unique_ptr<ActiveSegment> next;
+    if (s.ok()) {
+      next = std::make_unique<ActiveSegment>(next_.id, std::move(next_.file), next_.header);
+      next->set_allocated_end(next_.allocated);
+      next_ = NextSegment{};
+    }
+    Publish(std::move(sealed), std::move(next));
+    TLDB_RETURN_IF_ERROR(s);
+  }
+  // A segment from ReserveNext has all its blocks; a recovered one may not (it was created
+  // before, or prepared for a smaller segment_bytes_max): they are allocated here, once.
+  ActiveSegment& cur = *st_.active;
+  const uint64_t want = cur.end() + group_bytes;
+  if (want > cur.allocated_end()) {
+    const uint64_t from = cur.allocated_end();
+    const uint64_t to = std::max<uint64_t>(want, st_.segment_bytes_max());
+    Status s = cur.file()->Allocate(from, to - from);
+    if (!s.ok()) {
+      *intact = s.code() == Status::Code::kNoSpace;  // blocks past the data: nothing changed
+      return s;
+    }
+    cur.set_allocated_end(to);
+  }
+  return Status::Ok();
+}
+
+Status SegmentRoller::Seal(bool* intact, std::unique_ptr<SealedSegment>* out) {
+  *intact = false;
+  ActiveSegment& a = *st_.active;
+  const uint64_t id = a.id();
+  if (a.durable_end() < a.end()) {
+    TLDB_RETURN_IF_ERROR(a.file()->Sync());  // a failed fsync of records: sticky
+    st_.counters.syncs++;
+    a.set_durable_end(a.end());
+    TLDB_KILL_POINT("roll.after_seal_sync");
+  }
+  // The leader is the only writer of the active segment and of the table's keys and last
+  // timestamps, so it reads them here without mu.
+  SegmentIndexBuilder b(st_.entry.id, id);
+  for (const auto& slot : a.slots()) {
+    // The active segment holds each of its timelines' newest records, so the timeline's last
+    // timestamp is this segment's last timestamp for it.
+    const std::string_view key = st_.table.key(slot.timeline());
+    b.AddTimeline(key, KeyHash(key), slot.first_seq(), st_.table.state(slot.timeline()).last_ts,
+                  slot.offsets());
+  }
+  for (const auto& m : a.mutation_records()) {
+    const std::string_view key = st_.table.key(m.timeline);
+    b.AddMutation(key, KeyHash(key), m.type, m.seq, m.offset);
+  }
+  for (const auto& d : a.dedupe_records()) {
+    b.AddDedupe(st_.table.key(d.timeline), d.cmid_hash, d.seq, d.ts);
+  }
+  const std::string idx = b.Finish(static_cast<uint32_t>(a.end()), a.min_ts(), a.max_ts());
+  const std::string idx_path = IndexFileName(st_.dir, id);
+  if (Status s = st_.fs->WriteFileAtomic(idx_path, idx); !s.ok()) {
+    // Until the index is renamed into place it is only "<id>.idx.tmp", which recovery deletes:
+    // the segment is still the active one, on disk as in memory, and may take more records.
+    // Once the index exists under its name the segment is sealed for recovery: sticky.
+    auto exists = st_.fs->Exists(idx_path);
+    if (s.code() == Status::Code::kNoSpace && exists.ok() && !*exists) {
+      (void)st_.fs->Remove(idx_path + ".tmp");  // WriteFileAtomic's temporary: free its blocks
+      *intact = true;
+    }
+    return s;
+  }
+  TLDB_KILL_POINT("roll.after_index");
+  // A prepared segment ends in zeros, and a reserved one in allocated blocks; cut them so a
+  // sealed file is exactly its records. Not synced: zeros that come back after a crash are
+  // ignored by recovery.
+  TLDB_RETURN_IF_ERROR(a.file()->Truncate(a.end()));
+  TLDB_RETURN_IF_ERROR(a.file()->Close());
+  auto seg = std::make_unique<SealedSegment>();
+  seg->id = id;
+  TLDB_ASSIGN_OR_RETURN(seg->data, st_.fs->Map(SegmentFileName(st_.dir, id)));
+  seg->data->AdviseRandom();
+  TLDB_ASSIGN_OR_RETURN(seg->index_file, st_.fs->Map(idx_path));
+  TLDB_RETURN_IF_ERROR(
+      seg->index.Open(seg->index_file->data(), st_.entry.id, id, st_.SegmentName(id)));
+  seg->bytes = seg->data->data().size() + seg->index_file->data().size();
+  *out = std::move(seg);
+  return Status::Ok();
+}
+
+void SegmentRoller::Publish(std::unique_ptr<SealedSegment> sealed,
+                            std::unique_ptr<ActiveSegment> next) {
+  {
+    std::unique_lock l(st_.mu);
+    const uint64_t id = sealed->id;
+    for (const auto& slot : st_.active->slots()) {
+      TimelineState& ts = st_.table.state(slot.timeline());
+      ts.segs.Append(static_cast<uint32_t>(id));
+      ts.active_slot = kNoSlot;
+    }
+    st_.sealed[id] = std::move(sealed);
+    st_.active = std::move(next);
+    if (st_.active) st_.published_end = st_.active->end();
+  }
+  if (st_.on_seal) st_.on_seal();
+}
+
+Status SegmentRoller::CreateActive(uint64_t id) {
+  TLDB_CHECK(id < (uint64_t{1} << 32));  // SegList keeps 32-bit ids
+  const std::string path = SegmentFileName(st_.dir, id);
+  TLDB_ASSIGN_OR_RETURN(auto file,
+                        st_.fs->OpenWritable(path, /*create=*/true, /*exclusive=*/false));
+  TLDB_RETURN_IF_ERROR(file->Truncate(0));
+  const std::string header = EncodeHeader(st_.entry.id, id, st_.clock->NowMs());
+  TLDB_RETURN_IF_ERROR(file->WriteAndSync(0, header));
+  TLDB_RETURN_IF_ERROR(st_.fs->SyncDir(st_.dir));
+  TLDB_KILL_POINT("roll.after_create");
+  st_.active = std::make_unique<ActiveSegment>(id, std::move(file), header);
+  st_.published_end = st_.active->end();
+  return Status::Ok();
+}
+
+// Nothing of the log depends on the reserved file until PromoteNext renames it: any failure
+// here discards it (a *.tmp, also deleted by recovery), and a retry starts a new file from
+// scratch, so no fsync is ever retried on bytes that a failed one may have dropped.
+Status SegmentRoller::ReserveNext(uint64_t id) {
+  TLDB_CHECK(id < (uint64_t{1} << 32));     // SegList keeps 32-bit ids
+  if (next_.id == id) return Status::Ok();  // reserved by an earlier roll whose seal failed
+  DiscardNext();
+  next_.id = id;
+  next_.prepared = preparer_.TakePrepared(id);  // blocks already written: syncs overwrite them
+  next_.tmp_path =
+      next_.prepared ? preparer_.PreparedName(id) : SegmentFileName(st_.dir, id) + ".new.tmp";
+  next_.allocated = st_.segment_bytes_max();
+  next_.header = EncodeHeader(st_.entry.id, id, st_.clock->NowMs());
+  Status s = [&]() -> Status {
+    TLDB_ASSIGN_OR_RETURN(next_.file, st_.fs->OpenWritable(next_.tmp_path, !next_.prepared,
+                                                           /*exclusive=*/false));
+    if (!next_.prepared) TLDB_RETURN_IF_ERROR(next_.file->Truncate(0));
+    TLDB_RETURN_IF_ERROR(next_.file->Allocate(0, next_.allocated));
+    return next_.file->WriteAndSync(0, next_.header);
+  }();
+  if (!s.ok()) DiscardNext();
+  return s;
+}
+
+Status SegmentRoller::PromoteNext() {
+  TLDB_CHECK(next_.id != 0 && next_.file);
+  if (next_.prepared) TLDB_KILL_POINT("prepare.before_rename");
+  TLDB_RETURN_IF_ERROR(st_.fs->Rename(next_.tmp_path, SegmentFileName(st_.dir, next_.id)));
+  TLDB_RETURN_IF_ERROR(st_.fs->SyncDir(st_.dir));
+  TLDB_KILL_POINT("roll.after_create");
+  return Status::Ok();
+}
+
+void SegmentRoller::DiscardNext() {
+  if (next_.id == 0) return;
+  if (next_.file) (void)next_.file->Close();
+  (void)st_.fs->Remove(next_.tmp_path);  // frees its blocks; recovery deletes a *.tmp left over
+  next_ = NextSegment{};
+}
+
+}  // namespace tldb

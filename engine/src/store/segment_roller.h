@@ -1,0 +1,62 @@
+// SegmentRoller: keeps the active segment able to take the next group. When a group would not
+// fit (or a roll is asked for), it reserves the next segment (its blocks allocated — prepared
+// zeros from SegmentPreparer, or fallocate — its header written and synced, under a *.tmp
+// name), seals the active one (fdatasync, index file written atomically, file cut to its
+// records, mapped read-only) and promotes the next one into place.
+//
+// Errors: space is reserved before anything changes. *intact tells the caller whether the log
+// is unchanged (a NoSpace while reserving: the group fails and a later one retries) or must
+// become read-only (any other failure, or one after the segment was sealed on disk: sticky).
+//
+// Contract: called by the group-commit leader only (or recovery, before any reader exists). All
+// file I/O happens without NamespaceState::mu; mu is taken exclusively only to publish a seal
+// (the new sealed segment, the timelines' segment lists, the new active segment) at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "store/namespace_state.h"
+#include "store/segment_preparer.h"
+
+namespace tldb {
+
+class SegmentRoller {
+ public:
+  SegmentRoller(NamespaceState& st, SegmentPreparer& preparer) : st_(st), preparer_(preparer) {}
+
+  // Makes room for a group of up to `group_bytes`: rolls when the group would not fit (or
+  // `force`), then makes sure the active segment's blocks for the group are allocated.
+  Status MakeRoom(size_t group_bytes, bool force, bool* intact);
+  // Creates "<id>.seg" as the active segment (a new namespace, or after a sealed last segment);
+  // the caller holds mu exclusively or no reader exists yet.
+  Status CreateActive(uint64_t id);
+  // Deletes a next segment reserved by a roll that failed (Close).
+  void DiscardNext();
+
+ private:
+  // Seals the active segment on disk and opens its read-only form. *intact: only a NoSpace
+  // writing the index, before it was renamed into place, leaves the segment active.
+  Status Seal(bool* intact, std::unique_ptr<SealedSegment>* out);
+  Status ReserveNext(uint64_t id);
+  // Renames the reserved next segment into place.
+  Status PromoteNext();
+  // Under mu: the sealed segment joins the readers' view and `next` (may be null after a
+  // failed promote) becomes the active segment.
+  void Publish(std::unique_ptr<SealedSegment> sealed, std::unique_ptr<ActiveSegment> next);
+
+  NamespaceState& st_;
+  SegmentPreparer& preparer_;
+  struct NextSegment {      // ReserveNext's result, kept until a roll promotes it
+    uint64_t id = 0;        // 0: none
+    bool prepared = false;  // from the preparer (zeros written ahead)
+    std::string tmp_path;
+    std::string header;      // written and synced at offset 0
+    uint64_t allocated = 0;  // blocks [0, allocated) reserved
+    std::unique_ptr<WritableFile> file;
+  };
+  NextSegment next_;
+};
+
+}  // namespace tldb

@@ -1,0 +1,129 @@
+#include "store/timeline_reader.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "store/timeline_runs.h"
+
+namespace tldb {
+
+using Read = TimelineRules::Read;
+
+Message TimelineReader::ToMessage(const RecordView& r, Seq seq) {
+  Message m;
+  m.seq = seq;
+  m.timestamp_ms = r.timestamp_ms;
+  m.client_msg_id.assign(r.client_msg_id);
+  m.payload.assign(r.payload);
+  return m;
+}
+
+Status TimelineReader::LocateStored(uint32_t timeline, Seq seq, RecordView* r) const {
+  const TimelineState& ts = st_.table.state(timeline);
+  if (ts.active_slot != kNoSlot) {  // fast path: recent messages
+    const ActiveSegment::Slot& slot = st_.active->slot(ts.active_slot);
+    if (seq >= slot.first_seq() && seq - slot.first_seq() < slot.size()) {
+      return fetch_.Active(slot[static_cast<uint32_t>(seq - slot.first_seq())],
+                           st_.table.key(timeline), seq, r);
+    }
+  }
+  TimelineRuns runs(st_, timeline);
+  TimelineRuns::Run run;
+  size_t at = 0;
+  Status s;
+  if (!runs.Seek(seq, /*forward=*/true, &at, &run, &s)) {
+    TLDB_RETURN_IF_ERROR(s);
+    return Status::NotFound("no such message");
+  }
+  if (seq < run.first) return Status::Deleted("message was deleted");  // between two runs
+  return runs.Read(fetch_, run, seq, r);
+}
+
+Status TimelineReader::LocateLive(uint32_t timeline, Seq seq, const TimelineRules::Limits& l,
+                                  RecordView* r) const {
+  const TimelineState& ts = st_.table.state(timeline);
+  const TimelineRules::Verdict v = st_.rules.Route(timeline, seq, ts.visible_seq(), l);
+  if (v.read == Read::kDeleted) return Status::Deleted(v.why);
+  if (v.read == Read::kEdited) {
+    TLDB_RETURN_IF_ERROR(fetch_.At(v.segment, v.offset, st_.table.key(timeline), seq, r));
+  } else {
+    Status s = LocateStored(timeline, seq, r);
+    if (s.IsNotFound() && seq <= ts.last_seq) return Status::Deleted("message was deleted");
+    TLDB_RETURN_IF_ERROR(s);
+  }
+  if (TimelineRules::Expired(r->timestamp_ms, l)) return Status::Deleted("message expired");
+  return Status::Ok();
+}
+
+Result<Message> TimelineReader::Get(std::string_view key, Seq seq) const {
+  st_.counters.gets++;
+  const TimelineRules::Limits limits = st_.Limits();
+  std::shared_lock l(st_.mu);
+  const uint32_t id = st_.table.Find(key, KeyHash(key));
+  if (id == TimelineTable::kNone) {
+    return Status::NotFound("timeline '" + std::string(key) + "' does not exist");
+  }
+  if (seq > st_.table.state(id).visible_seq()) {
+    return Status::NotFound("timeline '" + std::string(key) + "' has no seq " +
+                            std::to_string(seq));
+  }
+  RecordView r;
+  TLDB_RETURN_IF_ERROR(LocateLive(id, seq, limits, &r));
+  return ToMessage(r, seq);
+}
+
+Result<std::vector<Message>> TimelineReader::Scan(std::string_view key,
+                                                  const ScanOptions& o) const {
+  st_.counters.scans++;
+  std::vector<Message> out;
+  const TimelineRules::Limits limits = st_.Limits();
+  std::shared_lock l(st_.mu);
+  const uint32_t id = st_.table.Find(key, KeyHash(key));
+  if (id == TimelineTable::kNone || o.limit == 0) return out;
+  const Seq visible = st_.table.state(id).visible_seq();
+  const Seq lo = std::max<Seq>(o.from_seq, st_.rules.FirstKept(id, visible, limits));
+  const Seq hi = o.to_seq == 0 ? visible : std::min(o.to_seq, visible);
+  if (lo > hi) return out;
+  const bool fwd = o.direction == Direction::kForward;
+  TimelineRuns runs(st_, id);
+  TimelineRuns::Run run;
+  size_t at = 0;
+  Status s;
+  if (!runs.Seek(fwd ? lo : hi, fwd, &at, &run, &s)) {
+    TLDB_RETURN_IF_ERROR(s);
+    return out;
+  }
+  uint64_t bytes = 0;
+  for (;;) {
+    const Seq first = std::max(lo, run.first), last = std::min(hi, run.last());
+    for (Seq seq = fwd ? first : last; first <= last && seq >= first && seq <= last;
+         seq = fwd ? seq + 1 : seq - 1) {
+      const TimelineRules::Verdict v = st_.rules.Route(id, seq, visible, limits);
+      if (v.read == Read::kDeleted) continue;
+      RecordView r;
+      s = v.read == Read::kEdited ? fetch_.At(v.segment, v.offset, runs.key(), seq, &r)
+                                  : runs.Read(fetch_, run, seq, &r);
+      if (s.code() == Status::Code::kDeleted) continue;
+      TLDB_RETURN_IF_ERROR(s);
+      if (TimelineRules::Expired(r.timestamp_ms, limits)) continue;
+      out.push_back(ToMessage(r, seq));
+      bytes += r.payload.size();
+      if (out.size() >= o.limit || bytes >= o.bytes_max) return out;
+    }
+    do {  // the next run in scan order (skipping expired segments)
+      if (fwd ? at + 1 >= runs.size() : at == 0) return out;
+      at = fwd ? at + 1 : at - 1;
+      s = runs.At(at, &run);
+    } while (s.code() == Status::Code::kDeleted);
+    TLDB_RETURN_IF_ERROR(s);
+    if (fwd ? run.first > hi : run.last() < lo) return out;
+  }
+}
+
+Seq TimelineReader::LastSeq(std::string_view key) const {
+  std::shared_lock l(st_.mu);
+  const uint32_t id = st_.table.Find(key, KeyHash(key));
+  return id == TimelineTable::kNone ? 0 : st_.table.state(id).visible_seq();
+}
+
+}  // namespace tldb

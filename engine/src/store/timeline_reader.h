@@ -1,0 +1,43 @@
+// TimelineReader: the read path of one namespace — Get, Scan (forward, and backward for "latest
+// N"), LastSeq — and the lookups the write path, the compactor and recovery make. It walks a
+// timeline with TimelineRuns, reads records with RecordFetcher and asks TimelineRules what each
+// SeqId serves: it restates none of the deletion rules.
+//
+// Contract: Get, Scan and LastSeq take NamespaceState::mu shared for the whole read (never
+// exclusive; appends only wait for it while a group is assigned or published). Locate* expect
+// the caller to hold mu (shared or exclusive). Readers see only published SeqIds.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "store/namespace_state.h"
+#include "store/record_fetcher.h"
+
+namespace tldb {
+
+class TimelineReader {
+ public:
+  explicit TimelineReader(NamespaceState& st) : st_(st), fetch_(st) {}
+
+  // NotFound: never existed; Deleted: recalled, trimmed, deleted or expired.
+  Result<Message> Get(std::string_view key, Seq seq) const;
+  Result<std::vector<Message>> Scan(std::string_view key, const ScanOptions& o) const;
+  Seq LastSeq(std::string_view key) const;
+
+  // The record holding (timeline, seq) as stored (no deletion rules). Caller holds mu.
+  Status LocateStored(uint32_t timeline, Seq seq, RecordView* r) const;
+  // The same with the deletion rules applied: Deleted for a recalled, trimmed or expired
+  // message, the edit record for an edited one. Caller holds mu.
+  Status LocateLive(uint32_t timeline, Seq seq, const TimelineRules::Limits& l,
+                    RecordView* r) const;
+  const RecordFetcher& fetcher() const { return fetch_; }
+
+ private:
+  static Message ToMessage(const RecordView& r, Seq seq);
+
+  NamespaceState& st_;
+  RecordFetcher fetch_;
+};
+
+}  // namespace tldb

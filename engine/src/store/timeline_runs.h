@@ -1,0 +1,54 @@
+// TimelineRuns: one timeline's records, segment by segment, as a sequence of runs. Run i <
+// sealed ids is the timeline's part of its i-th sealed segment; the last run is its part of the
+// active segment, if any. SeqIds grow with i, so the run holding a SeqId is found by binary
+// search (newest run first: IM reads are mostly of recent messages). A run of a compacted
+// segment may have gaps (kGapOffset: deleted), and SeqIds between runs are deleted ones.
+//
+// Contract: valid while the caller holds NamespaceState::mu; one instance per thread at a time
+// (the segment ids are decoded into a per-thread buffer: no allocation per read; checked).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "store/namespace_state.h"
+#include "store/record_fetcher.h"
+
+namespace tldb {
+
+class TimelineRuns {
+ public:
+  struct Run {
+    Seq first = 0;
+    uint64_t count = 0;
+    const SealedSegment* seg = nullptr;  // null: the active segment
+    IndexEntry entry;
+    const ActiveSegment::Slot* slot = nullptr;
+    Seq last() const { return first + count - 1; }
+  };
+
+  TimelineRuns(const NamespaceState& st, uint32_t timeline);
+  ~TimelineRuns();
+  TimelineRuns(const TimelineRuns&) = delete;
+  TimelineRuns& operator=(const TimelineRuns&) = delete;
+
+  size_t size() const { return ids_.size() + (slot_ ? 1 : 0); }
+  std::string_view key() const { return key_; }
+  // Run i; Deleted if its segment is gone (expired meanwhile).
+  Status At(size_t i, Run* r) const;
+  // The first run whose last SeqId is >= seq (forward) or the last run whose first SeqId is
+  // <= seq (backward); false if there is none (or *s is an error).
+  bool Seek(Seq seq, bool forward, size_t* at, Run* r, Status* s) const;
+  // The record of `seq` as stored in `run`: Deleted for a gap.
+  Status Read(const RecordFetcher& fetch, const Run& run, Seq seq, RecordView* rec) const;
+
+ private:
+  const NamespaceState& st_;
+  std::string_view key_;
+  uint64_t key_hash_;
+  std::vector<uint32_t>& ids_;
+  const ActiveSegment::Slot* slot_ = nullptr;
+};
+
+}  // namespace tldb
