@@ -198,6 +198,12 @@ func (s *Subscription) ensure(ctx context.Context) error {
 		if err == nil {
 			_, err = cn.roundTrip(ctx, opSubscribe, e.b, s)
 			if err == nil {
+				s.mu.Lock()
+				closedMeanwhile, id := s.closed && s.cn == cn, s.id
+				s.mu.Unlock()
+				if closedMeanwhile {
+					cn.forget(id, true) // Close ran during the SUBSCRIBE: cancel it on the server
+				}
 				continue // the loop's check returns once the binding is live
 			}
 			s.mu.Lock()
