@@ -184,7 +184,7 @@ func (c *Client) Scan(ctx context.Context, ns, timeline string, opts ScanOptions
 		return nil, err
 	}
 	d := decoder{b: body}
-	n := d.count(26)
+	n := d.count(22) // a Message is at least 22 bytes
 	out := make([]Message, 0, n)
 	for i := 0; i < n; i++ {
 		out = append(out, decodeMessage(&d))
