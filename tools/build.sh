@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Configures and builds tldb into ${BUILD_DIR:-build} (Release-ish, warnings as errors).
+# Configures and builds tldb into ${BUILD_DIR:-build} (RelWithDebInfo unless BUILD_TYPE is set;
+# warnings are errors only with -DTLDB_WERROR=ON, as tools/test.sh passes).
 # Extra arguments go to cmake's configure step, e.g. -DTLDB_SANITIZE=ON.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
   auto last = c.LastSeq(kNs, std::span<const std::string_view>(convs, 1));
   if (!last.ok()) return Die(last.status());
   // Long-poll alternative: returns as soon as a message after last_seq exists.
-  c.WaitAsync(kNs, kConv, (*last)[0], 5'000, [](tldb::Result<tldb::WaitResult> r) {
+  c.WaitAsync(kNs, kConv, (*last)[0], 5'000, [](const tldb::Result<tldb::WaitResult>& r) {
     if (r.ok()) std::printf("WAIT woke: last seq %llu\n", (unsigned long long)r->last_seq);
   });
   auto r = c.Append(kNs, kConv, "a message while following");

@@ -1,0 +1,3 @@
+module tldb
+
+go 1.19
