@@ -1,6 +1,8 @@
 // tldb::Client behaviour that does not depend on the engine: deadlines, callbacks, closing,
 // lazy reconnection. A tiny fake server answers HELLO and then ignores requests.
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <set>
@@ -89,6 +91,26 @@ class SilentServer {
   std::thread thread_;
 };
 
+// The task id of this process's thread named `name`, or 0.
+pid_t FindThread(const std::string& name) {
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(e.path() / "comm");
+    std::string n;
+    if (std::getline(comm, n) && n == name) return std::stoi(e.path().filename().string());
+  }
+  return 0;
+}
+
+// A field of /proc/self/task/<tid>/status ("State", "voluntary_ctxt_switches").
+std::string TaskStatus(pid_t tid, const std::string& field) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(field + ":", 0) == 0)
+      return line.substr(line.find_first_not_of(" \t", field.size() + 1));
+  }
+  return {};
+}
+
 TEST(ClientTest, EveryCallHasADeadline) {
   SilentServer s;
   ClientOptions o;
@@ -119,6 +141,48 @@ TEST(ClientTest, CloseFailsOutstandingCallsAndLaterOnes) {
   ASSERT_EQ(f.wait_for(2s), std::future_status::ready);
   EXPECT_EQ(f.get().code(), Status::Code::kClosed);
   EXPECT_EQ((*c)->Ping().status().code(), Status::Code::kClosed);
+}
+
+// Close() while a blocking caller owns the read side and sleeps in poll() for a response that
+// never comes (its deadline is ten minutes away): the caller is woken by an event to give the
+// side to the I/O thread, which fails the call with Closed; nothing waits for a timeout.
+TEST(ClientTest, CloseWakesACallerBlockedReadingItsResponse) {
+  SilentServer s;
+  ClientOptions o;
+  o.server = s.address();
+  auto c = Client::Connect(o);
+  ASSERT_TRUE(c.ok());
+  auto call = std::async(std::launch::async,
+                         [&] { return (*c)->Ping("x", CallOptions{600'000}).status(); });
+  std::string bytes;
+  for (int i = 0; i < 2000 && s.Frames(&bytes).empty(); ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(s.Frames(&bytes).size(), 1u);  // the PING is out: its caller reads the socket
+  (*c)->Close();
+  ASSERT_EQ(call.wait_for(60s), std::future_status::ready);
+  EXPECT_EQ(call.get().code(), Status::Code::kClosed);
+}
+
+// An idle client sleeps: its I/O thread waits on the socket, its eventfd and a timer armed at
+// the next deadline (10 s away here), so it does not wake at all while nothing happens. (The
+// old client woke every 10 ms.)
+TEST(ClientTest, AnIdleClientsIoThreadDoesNotWakeUp) {
+  TestServer ts;
+  auto c = ts.Connect();
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->Ping("x").ok());
+  const pid_t io = FindThread("tldb-client-io");
+  ASSERT_GT(io, 0);
+  for (int i = 0; i < 2000 && TaskStatus(io, "State").rfind("S", 0) != 0; ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(TaskStatus(io, "State").substr(0, 1), "S");
+  const std::string before = TaskStatus(io, "voluntary_ctxt_switches");
+  ASSERT_FALSE(before.empty());
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(TaskStatus(io, "voluntary_ctxt_switches"), before);
+  auto r = c->Ping("y");  // and it still answers
+  ASSERT_TRUE(r.ok()) << StatusText(r.status());
+  EXPECT_EQ(*r, "y");
 }
 
 TEST(ClientTest, ConnectFailureIsReported) {
