@@ -1,6 +1,7 @@
 #include "client_impl.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -212,6 +213,7 @@ ClientImpl::RawCallback ClientImpl::TakePending(
 
 void ClientImpl::Run() {
   io_id_.store(std::this_thread::get_id());
+  pthread_setname_np(pthread_self(), "tldb-client-io");
   while (true) {
     ExpireDeadlines();
     IoTurn turn = PlanTurn();
