@@ -38,6 +38,13 @@ class SilentServer {
     thread_.join();
   }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // A client of this server (null when the connection failed).
+  std::unique_ptr<Client> Connect() const {
+    ClientOptions o;
+    o.server = address();
+    auto c = Client::Connect(o);
+    return c.ok() ? std::move(c).value() : nullptr;
+  }
   // The frames received after HELLO.
   std::vector<proto::Frame> Frames(std::string* storage) {
     {
@@ -113,13 +120,11 @@ std::string TaskStatus(pid_t tid, const std::string& field) {
 
 TEST(ClientTest, EveryCallHasADeadline) {
   SilentServer s;
-  ClientOptions o;
-  o.server = s.address();
-  auto c = Client::Connect(o);
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ((*c)->server_info().server_name, "silent");
+  auto c = s.Connect();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->server_info().server_name, "silent");
   auto t0 = std::chrono::steady_clock::now();
-  auto r = (*c)->Ping("x", CallOptions{100});
+  auto r = c->Ping("x", CallOptions{100});
   EXPECT_EQ(r.status().code(), Status::Code::kTimedOut);
   auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
@@ -130,17 +135,15 @@ TEST(ClientTest, EveryCallHasADeadline) {
 
 TEST(ClientTest, CloseFailsOutstandingCallsAndLaterOnes) {
   SilentServer s;
-  ClientOptions o;
-  o.server = s.address();
-  auto c = Client::Connect(o);
-  ASSERT_TRUE(c.ok());
+  auto c = s.Connect();
+  ASSERT_NE(c, nullptr);
   std::promise<Status> p;
-  (*c)->WaitAsync("store", "t", 0, 30'000, [&p](Result<WaitResult> r) { p.set_value(r.status()); });
-  (*c)->Close();
+  c->WaitAsync("store", "t", 0, 30'000, [&p](Result<WaitResult> r) { p.set_value(r.status()); });
+  c->Close();
   auto f = p.get_future();
   ASSERT_EQ(f.wait_for(2s), std::future_status::ready);
   EXPECT_EQ(f.get().code(), Status::Code::kClosed);
-  EXPECT_EQ((*c)->Ping().status().code(), Status::Code::kClosed);
+  EXPECT_EQ(c->Ping().status().code(), Status::Code::kClosed);
 }
 
 // Close() while a blocking caller owns the read side and sleeps in poll() for a response that
@@ -148,16 +151,14 @@ TEST(ClientTest, CloseFailsOutstandingCallsAndLaterOnes) {
 // side to the I/O thread, which fails the call with Closed; nothing waits for a timeout.
 TEST(ClientTest, CloseWakesACallerBlockedReadingItsResponse) {
   SilentServer s;
-  ClientOptions o;
-  o.server = s.address();
-  auto c = Client::Connect(o);
-  ASSERT_TRUE(c.ok());
-  auto call = std::async(std::launch::async,
-                         [&] { return (*c)->Ping("x", CallOptions{600'000}).status(); });
+  auto c = s.Connect();
+  ASSERT_NE(c, nullptr);
+  auto call =
+      std::async(std::launch::async, [&] { return c->Ping("x", CallOptions{600'000}).status(); });
   std::string bytes;
   for (int i = 0; i < 2000 && s.Frames(&bytes).empty(); ++i) std::this_thread::sleep_for(5ms);
   ASSERT_EQ(s.Frames(&bytes).size(), 1u);  // the PING is out: its caller reads the socket
-  (*c)->Close();
+  c->Close();
   ASSERT_EQ(call.wait_for(60s), std::future_status::ready);
   EXPECT_EQ(call.get().code(), Status::Code::kClosed);
 }
@@ -222,13 +223,11 @@ TEST(ClientTest, ReconnectsLazilyAfterTheServerClosedAnIdleConnection) {
 // delete messages appended after the first attempt. The client asks LAST_SEQ first.
 TEST(ClientTest, DeleteTimelineResolvesItsThroughSeqBeforeSending) {
   SilentServer s;
-  ClientOptions o;
-  o.server = s.address();
-  auto c = Client::Connect(o);
-  ASSERT_TRUE(c.ok());
-  EXPECT_EQ((*c)->DeleteTimeline("store", "t", 0, CallOptions{100}).status().code(),
+  auto c = s.Connect();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->DeleteTimeline("store", "t", 0, CallOptions{100}).status().code(),
             Status::Code::kTimedOut);
-  EXPECT_EQ((*c)->DeleteTimeline("store", "t", 5, CallOptions{100}).status().code(),
+  EXPECT_EQ(c->DeleteTimeline("store", "t", 5, CallOptions{100}).status().code(),
             Status::Code::kTimedOut);
   std::string bytes;
   auto frames = s.Frames(&bytes);
@@ -343,16 +342,14 @@ TEST(ClientTest, ManyBlockingThreadsShareAClientWithPushesAndAsyncCalls) {
 // whether its thread holds the read role or waits for another reader.
 TEST(ClientTest, BlockingCallsOnManyThreadsTimeOut) {
   SilentServer s;
-  ClientOptions o;
-  o.server = s.address();
-  auto c = Client::Connect(o);
-  ASSERT_TRUE(c.ok());
+  auto c = s.Connect();
+  ASSERT_NE(c, nullptr);
   std::vector<std::thread> threads;
   std::atomic<int> timed_out{0}, in_time{0};
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       auto t0 = std::chrono::steady_clock::now();
-      auto r = (*c)->Ping("x", CallOptions{static_cast<uint32_t>(100 + 50 * t)});
+      auto r = c->Ping("x", CallOptions{static_cast<uint32_t>(100 + 50 * t)});
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::steady_clock::now() - t0)
                     .count();
