@@ -1,6 +1,8 @@
 // tldb::Client behaviour that does not depend on the engine: deadlines, callbacks, closing,
 // lazy reconnection. A tiny fake server answers HELLO and then ignores requests.
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <set>
@@ -36,6 +38,13 @@ class SilentServer {
     thread_.join();
   }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // A client of this server (null when the connection failed).
+  std::unique_ptr<Client> Connect() const {
+    ClientOptions o;
+    o.server = address();
+    auto c = Client::Connect(o);
+    return c.ok() ? std::move(c).value() : nullptr;
+  }
   // The frames received after HELLO.
   std::vector<proto::Frame> Frames(std::string* storage) {
     {
@@ -89,15 +98,33 @@ class SilentServer {
   std::thread thread_;
 };
 
+// The task id of this process's thread named `name`, or 0.
+pid_t FindThread(const std::string& name) {
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(e.path() / "comm");
+    std::string n;
+    if (std::getline(comm, n) && n == name) return std::stoi(e.path().filename().string());
+  }
+  return 0;
+}
+
+// A field of /proc/self/task/<tid>/status ("State", "voluntary_ctxt_switches").
+std::string TaskStatus(pid_t tid, const std::string& field) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(field + ":", 0) == 0)
+      return line.substr(line.find_first_not_of(" \t", field.size() + 1));
+  }
+  return {};
+}
+
 TEST(ClientTest, EveryCallHasADeadline) {
   SilentServer s;
-  ClientOptions o;
-  o.server = s.address();
-  auto c = Client::Connect(o);
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ((*c)->server_info().server_name, "silent");
+  auto c = s.Connect();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->server_info().server_name, "silent");
   auto t0 = std::chrono::steady_clock::now();
-  auto r = (*c)->Ping("x", CallOptions{100});
+  auto r = c->Ping("x", CallOptions{100});
   EXPECT_EQ(r.status().code(), Status::Code::kTimedOut);
   auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
@@ -108,17 +135,55 @@ TEST(ClientTest, EveryCallHasADeadline) {
 
 TEST(ClientTest, CloseFailsOutstandingCallsAndLaterOnes) {
   SilentServer s;
-  ClientOptions o;
-  o.server = s.address();
-  auto c = Client::Connect(o);
-  ASSERT_TRUE(c.ok());
+  auto c = s.Connect();
+  ASSERT_NE(c, nullptr);
   std::promise<Status> p;
-  (*c)->WaitAsync("store", "t", 0, 30'000, [&p](Result<WaitResult> r) { p.set_value(r.status()); });
-  (*c)->Close();
+  c->WaitAsync("store", "t", 0, 30'000, [&p](Result<WaitResult> r) { p.set_value(r.status()); });
+  c->Close();
   auto f = p.get_future();
   ASSERT_EQ(f.wait_for(2s), std::future_status::ready);
   EXPECT_EQ(f.get().code(), Status::Code::kClosed);
-  EXPECT_EQ((*c)->Ping().status().code(), Status::Code::kClosed);
+  EXPECT_EQ(c->Ping().status().code(), Status::Code::kClosed);
+}
+
+// Close() while a blocking caller owns the read side and sleeps in poll() for a response that
+// never comes (its deadline is ten minutes away): the caller is woken by an event to give the
+// side to the I/O thread, which fails the call with Closed; nothing waits for a timeout.
+TEST(ClientTest, CloseWakesACallerBlockedReadingItsResponse) {
+  SilentServer s;
+  auto c = s.Connect();
+  ASSERT_NE(c, nullptr);
+  auto call =
+      std::async(std::launch::async, [&] { return c->Ping("x", CallOptions{600'000}).status(); });
+  std::string bytes;
+  for (int i = 0; i < 2000 && s.Frames(&bytes).empty(); ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(s.Frames(&bytes).size(), 1u);  // the PING is out: its caller reads the socket
+  c->Close();
+  ASSERT_EQ(call.wait_for(60s), std::future_status::ready);
+  EXPECT_EQ(call.get().code(), Status::Code::kClosed);
+}
+
+// An idle client sleeps: its I/O thread waits on the socket, its eventfd and a timer armed at
+// the next deadline (10 s away here), so it does not wake at all while nothing happens. (The
+// old client woke every 10 ms.)
+TEST(ClientTest, AnIdleClientsIoThreadDoesNotWakeUp) {
+  TestServer ts;
+  auto c = ts.Connect();
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->Ping("x").ok());
+  const pid_t io = FindThread("tldb-client-io");
+  ASSERT_GT(io, 0);
+  for (int i = 0; i < 2000 && TaskStatus(io, "State").rfind("S", 0) != 0; ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(TaskStatus(io, "State").substr(0, 1), "S");
+  const std::string before = TaskStatus(io, "voluntary_ctxt_switches");
+  ASSERT_FALSE(before.empty());
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(TaskStatus(io, "voluntary_ctxt_switches"), before);
+  auto r = c->Ping("y");  // and it still answers
+  ASSERT_TRUE(r.ok()) << StatusText(r.status());
+  EXPECT_EQ(*r, "y");
 }
 
 TEST(ClientTest, ConnectFailureIsReported) {
@@ -158,13 +223,11 @@ TEST(ClientTest, ReconnectsLazilyAfterTheServerClosedAnIdleConnection) {
 // delete messages appended after the first attempt. The client asks LAST_SEQ first.
 TEST(ClientTest, DeleteTimelineResolvesItsThroughSeqBeforeSending) {
   SilentServer s;
-  ClientOptions o;
-  o.server = s.address();
-  auto c = Client::Connect(o);
-  ASSERT_TRUE(c.ok());
-  EXPECT_EQ((*c)->DeleteTimeline("store", "t", 0, CallOptions{100}).status().code(),
+  auto c = s.Connect();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->DeleteTimeline("store", "t", 0, CallOptions{100}).status().code(),
             Status::Code::kTimedOut);
-  EXPECT_EQ((*c)->DeleteTimeline("store", "t", 5, CallOptions{100}).status().code(),
+  EXPECT_EQ(c->DeleteTimeline("store", "t", 5, CallOptions{100}).status().code(),
             Status::Code::kTimedOut);
   std::string bytes;
   auto frames = s.Frames(&bytes);
@@ -279,16 +342,14 @@ TEST(ClientTest, ManyBlockingThreadsShareAClientWithPushesAndAsyncCalls) {
 // whether its thread holds the read role or waits for another reader.
 TEST(ClientTest, BlockingCallsOnManyThreadsTimeOut) {
   SilentServer s;
-  ClientOptions o;
-  o.server = s.address();
-  auto c = Client::Connect(o);
-  ASSERT_TRUE(c.ok());
+  auto c = s.Connect();
+  ASSERT_NE(c, nullptr);
   std::vector<std::thread> threads;
   std::atomic<int> timed_out{0}, in_time{0};
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       auto t0 = std::chrono::steady_clock::now();
-      auto r = (*c)->Ping("x", CallOptions{static_cast<uint32_t>(100 + 50 * t)});
+      auto r = c->Ping("x", CallOptions{static_cast<uint32_t>(100 + 50 * t)});
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::steady_clock::now() - t0)
                     .count();

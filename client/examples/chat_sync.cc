@@ -26,7 +26,7 @@ void Print(const tldb::Message& m) {
 }
 
 int Die(const tldb::Status& s) {
-  std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
+  std::fprintf(stderr, "error: %s\n", tldb::StatusText(s).c_str());
   return 1;
 }
 

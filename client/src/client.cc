@@ -7,6 +7,7 @@
 
 #include "client_impl.h"
 #include "protocol/messages.h"
+#include "wire_status.h"
 
 namespace tldb {
 

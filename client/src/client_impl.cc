@@ -1,36 +1,31 @@
 #include "client_impl.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <future>
-#include <thread>
+#include <limits>
 
-#include "protocol/frame.h"
+#include "dial.h"
 #include "protocol/messages.h"
+#include "wire_status.h"
 
 namespace tldb {
 
 namespace {
 
-// How often the I/O thread checks deadlines while traffic flows. 10 ms bounds timeout skew.
-constexpr int64_t kExpiryIntervalMs = 10;
 constexpr size_t kReadChunkBytes = 64u << 10;
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 
 // Set while a thread runs the start of ClientImpl::Blocking(): the Call()s it makes are inline.
 thread_local const ClientImpl* tls_inline_calls = nullptr;
-// Set while a blocking caller holds the read role: the waiter it reads for.
-thread_local const void* tls_reading = nullptr;
 
 void Signal(int efd) {
   uint64_t one = 1;
@@ -44,152 +39,15 @@ void Drain(int efd) {
   (void)n;
 }
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-Status Errno(const std::string& what) {
-  return Status::IOError(what + ": " + strerror(errno));
-}
-
-Result<sockaddr_storage> ParseAddress(const std::string& hp, socklen_t* len) {
-  size_t colon = hp.rfind(':');
-  if (colon == std::string::npos) return Status::InvalidArgument("server must be HOST:PORT");
-  std::string host = hp.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  if (host == "localhost") host = "127.0.0.1";
-  int port = std::atoi(hp.c_str() + colon + 1);
-  if (port <= 0 || port > 65535) return Status::InvalidArgument("bad port in '" + hp + "'");
-  sockaddr_storage ss{};
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    *len = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    *len = sizeof(sockaddr_in6);
-  } else {
-    return Status::InvalidArgument("server host must be a numeric address: '" + host + "'");
-  }
-  return ss;
-}
-
-// Waits for `events` on fd until deadline; false on timeout or error.
-bool PollUntil(int fd, short events, int64_t deadline_ms) {
-  while (true) {
-    int64_t left = deadline_ms - NowMs();
-    if (left <= 0) return false;
-    pollfd p{fd, events, 0};
-    int n = ::poll(&p, 1, static_cast<int>(left));
-    if (n > 0) return true;
-    if (n < 0 && errno != EINTR) return false;
-  }
-}
-
-Result<int> Dial(const std::string& server, int64_t deadline_ms) {
-  socklen_t len = 0;
-  auto addr = ParseAddress(server, &len);
-  if (!addr.ok()) return addr.status();
-  int fd = ::socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Errno("socket");
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&*addr), len) != 0 && errno != EINPROGRESS) {
-    Status s = Errno("connect " + server);
-    ::close(fd);
-    return s;
-  }
-  int err = 0;
-  socklen_t elen = sizeof(err);
-  if (!PollUntil(fd, POLLOUT, deadline_ms) ||
-      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 || err != 0) {
-    ::close(fd);
-    return err ? Status::IOError("connect " + server + ": " + strerror(err))
-               : Status::TimedOut("connect " + server + ": timed out");
-  }
-  return fd;
-}
-
-bool SendAll(int fd, std::string_view data, int64_t deadline_ms) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n > 0) {
-      off += static_cast<size_t>(n);
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (!PollUntil(fd, POLLOUT, deadline_ms)) return false;
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
-
-// Reads exactly one frame (the HELLO answer) within the deadline.
-Result<std::pair<proto::FrameHeader, std::string>> ReadOneFrame(int fd, int64_t deadline_ms) {
-  std::string buf;
-  char chunk[4096];
-  while (true) {
-    proto::Frame f;
-    auto r = proto::ParseFrame(buf.data(), buf.size(), proto::kFrameBodyBytesCeiling, &f);
-    if (r.outcome == proto::ParseOutcome::kFrame) {
-      return std::make_pair(f.header, std::string(f.body));
-    }
-    if (r.outcome == proto::ParseOutcome::kError) {
-      return Status::Corruption("malformed frame from server");
-    }
-    if (!PollUntil(fd, POLLIN, deadline_ms)) return Status::TimedOut("no HELLO answer in time");
-    ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
-    if (n == 0) return Status::IOError("server closed the connection during HELLO");
-    if (n < 0 && errno != EINTR && errno != EAGAIN) return Errno("recv");
-    if (n > 0) buf.append(chunk, static_cast<size_t>(n));
-  }
-}
-
 }  // namespace
-
-Status StatusFromWire(uint16_t code, std::string_view message) {
-  std::string msg(message);
-  if (code < proto::kFirstProtocolError) {
-    if (code == 0 || code > static_cast<uint16_t>(Status::Code::kTimedOut)) {
-      return Status::Corruption("server sent error code " + std::to_string(code) + ": " + msg);
-    }
-    return Status(static_cast<Status::Code>(code), msg);
-  }
-  std::string text = std::string(proto::ErrorName(code)) + ": " + msg;
-  switch (static_cast<proto::ErrorCode>(code)) {
-    case proto::ErrorCode::kHandshakeRequired:
-    case proto::ErrorCode::kAuthFailed:
-      return Status::PermissionDenied(text);
-    case proto::ErrorCode::kTooManyConnections:
-    case proto::ErrorCode::kSlowConsumer:
-      return Status::Busy(text);
-    case proto::ErrorCode::kShuttingDown:
-      return Status::Closed(text);
-    case proto::ErrorCode::kTimedOutConnection:
-      return Status::TimedOut(text);
-    case proto::ErrorCode::kUnknownOpcode:
-    case proto::ErrorCode::kUnsupportedVersion:
-      return Status::NotSupported(text);
-    default:
-      return Status::InvalidArgument(text);
-  }
-}
 
 Result<std::unique_ptr<ClientImpl>> ClientImpl::Connect(const ClientOptions& options) {
   std::unique_ptr<ClientImpl> c(new ClientImpl(options));
   if (c->wake_fd_ < 0 || c->reader_wake_fd_ < 0) return Errno("eventfd");
+  if (c->timer_fd_ < 0) return Errno("timerfd_create");
   auto fd = c->DialAndHello(&c->info_);
   if (!fd.ok()) return fd.status();
   c->fd_ = *fd;
-  c->connected_ = true;
   c->io_thread_ = std::thread([p = c.get()] { p->Run(); });
   return c;
 }
@@ -232,39 +90,31 @@ Result<int> ClientImpl::DialAndHello(ServerInfo* info) {
 ClientImpl::ClientImpl(const ClientOptions& options) : options_(options) {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   reader_wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  timer_at_ms_ = kNever;
 }
 
 ClientImpl::~ClientImpl() {
   Close();
-  if (wake_fd_ >= 0) ::close(wake_fd_);
-  if (reader_wake_fd_ >= 0) ::close(reader_wake_fd_);
+  if (fd_ >= 0) ::close(fd_);  // the I/O thread never ran
+  for (int efd : {wake_fd_, reader_wake_fd_, timer_fd_}) {
+    if (efd >= 0) ::close(efd);
+  }
 }
 
+// Hands the read side to the I/O thread (at once when free, else the owning caller yields it);
+// the I/O thread fails what is outstanding, closes the socket and ends. No waiting here but the
+// join: every party is woken by an event.
 void ClientImpl::Close() {
   {
     std::lock_guard lock(mu_);
-    if (closing_ && !io_thread_.joinable()) return;
-    closing_ = true;
-    Signal(wake_fd_);
-    Signal(reader_wake_fd_);
+    if (!side_.closing()) Apply(side_.Close());
   }
-  cv_.notify_all();
   {
     std::lock_guard lock(send_mu_);
-    if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);  // the server sees the close now
   }
   if (io_thread_.joinable() && !OnIoThread()) io_thread_.join();
-  std::unique_lock lock(mu_);
-  while (reader_ == Reader::kCaller) {  // a blocking caller receiving: it sees the shutdown
-    lock.unlock();
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    lock.lock();
-  }
-  std::lock_guard slock(send_mu_);
-  if (fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
 }
 
 void ClientImpl::Call(proto::Op op, std::string body, uint32_t timeout_ms, bool retriable,
@@ -278,7 +128,7 @@ void ClientImpl::CallBound(proto::Op op, std::string body, uint32_t timeout_ms, 
   std::string frame;
   {
     std::unique_lock lock(mu_);
-    if (closing_) {
+    if (side_.closing()) {
       lock.unlock();
       return cb(Status::Closed("client closed"), {});
     }
@@ -286,26 +136,23 @@ void ClientImpl::CallBound(proto::Op op, std::string body, uint32_t timeout_ms, 
     frame = proto::EncodeFrame(static_cast<uint8_t>(op), 0, id, body);
     Pending& p = pending_[id];
     p.op = static_cast<uint8_t>(op);
-    p.deadline_ms = NowMs() + Deadline(timeout_ms);
+    p.deadline = deadlines_.emplace(NowMs() + Deadline(timeout_ms), id);
     p.retriable = retriable;
     p.inline_ok = tls_inline_calls == this;
     p.cb = std::move(cb);
-    if (!p.inline_ok) {
-      ++async_pending_;
-      if (reader_ == Reader::kNone) WakeIo();  // it now has a response to read
-    }
+    ArmTimer();
+    if (!p.inline_ok && async_pending_++ == 0) UpdateIoWork();
     if (sub) {
       sub_by_wire_[id] = sub;
       subs_[sub].wire_id = id;
     }
-    if (!connected_) {
+    if (!side_.connected()) {
       p.frame = std::move(frame);  // sent by the reconnection
-      cv_.notify_all();
+      Signal(wake_fd_);
       return;
     }
     p.sent = true;
     if (retriable) p.frame = frame;
-    std::lock_guard slock(send_mu_);
     gen = generation_;
   }
   SendFrame(frame, gen);
@@ -319,87 +166,154 @@ bool ClientImpl::SendFrame(const std::string& frame, uint64_t generation) {
   return false;
 }
 
+// ---------------------------------------------------------------- wake-ups (mu_ held)
+
+void ClientImpl::Apply(ReadSide::Wake w) {
+  using Kind = ReadSide::Wake::Kind;
+  if (w.kind == Kind::kIo) {
+    if (!OnIoThread()) Signal(wake_fd_);
+    return;
+  }
+  if (w.kind == Kind::kNone) return;
+  auto* waiter = static_cast<SyncWaiter*>(w.caller);
+  if (waiter->thread == std::this_thread::get_id()) return;  // it is this thread
+  if (w.kind == Kind::kOwner) {
+    Signal(reader_wake_fd_);  // it sleeps in poll() on the socket
+  } else {
+    waiter->cv.notify_one();
+  }
+}
+
+void ClientImpl::UpdateIoWork() {
+  Apply(side_.SetIoWork(async_pending_ > 0 || !subs_.empty()));
+}
+
+// Arms timer_fd_ at the earliest deadline unless it fires before that already (a timer that
+// fires early finds nothing due and is re-armed by ExpireDeadlines).
+void ClientImpl::ArmTimer() {
+  if (deadlines_.empty() || deadlines_.begin()->first >= timer_at_ms_) return;
+  timer_at_ms_ = deadlines_.begin()->first;
+  itimerspec at{};
+  at.it_value.tv_sec = static_cast<time_t>(timer_at_ms_ / 1000);
+  at.it_value.tv_nsec = static_cast<long>(timer_at_ms_ % 1000) * 1'000'000;
+  ::timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &at, nullptr);
+}
+
+ClientImpl::RawCallback ClientImpl::TakePending(
+    std::unordered_map<uint64_t, Pending>::iterator it) {
+  RawCallback cb = std::move(it->second.cb);
+  deadlines_.erase(it->second.deadline);
+  const bool was_async = !it->second.inline_ok;
+  pending_.erase(it);
+  if (was_async && --async_pending_ == 0) UpdateIoWork();
+  return cb;
+}
+
 // ---------------------------------------------------------------- the I/O thread
 
 void ClientImpl::Run() {
+  io_id_.store(std::this_thread::get_id());
+  pthread_setname_np(pthread_self(), "tldb-client-io");
   while (true) {
-    Status read_error;
-    std::vector<Frame> frames;
-    bool read = false, watch_socket = false;
-    {
-      std::unique_lock lock(mu_);
-      io_watching_ = false;
-      if (closing_) break;
-      if (!connected_) {
-        if (pending_.empty() && subs_.empty()) {
-          cv_.wait_for(lock, std::chrono::milliseconds(100));
-          continue;
-        }
-        lock.unlock();
-        Reconnect();
-        continue;
-      }
-      frames.swap(handoff_);
-      read_error = std::exchange(read_error_, Status());
-      read = reader_ == Reader::kNone && (!read_error.ok() || IoHasReadWork());
-      if (read) {
-        reader_ = Reader::kIo;
-      } else {
-        io_watching_ = true;
-        watch_socket = reader_ == Reader::kNone;
-      }
-    }
-    for (auto& f : frames) Dispatch(f.header, f.body, true);  // before anything read later
-    if (read) {
-      IoRead(read_error);
-    } else {
-      IoWatch(watch_socket);
-    }
     ExpireDeadlines();
+    IoTurn turn = PlanTurn();
+    if (turn.action == IoTurn::kStop) break;
+    switch (turn.action) {
+      case IoTurn::kDispatch:  // read by callers before anything this thread reads later
+        for (auto& f : turn.handed) Dispatch(f.header, f.body, true);
+        break;
+      case IoTurn::kDisconnect:
+        OnDisconnect(turn.why);
+        break;
+      case IoTurn::kReconnect:
+        Reconnect();
+        break;
+      default:
+        WaitTurn(turn);
+    }
   }
   FailAll(Status::Closed("client closed"));
-}
-
-// Holds the read role: handles a read error a caller reported, or receives for up to one
-// expiry interval; then gives the role back.
-void ClientImpl::IoRead(const Status& read_error) {
-  Status s = read_error;
-  if (s.ok()) {
-    pollfd p[2] = {{CurrentFd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    int n = ::poll(p, 2, static_cast<int>(kExpiryIntervalMs));
-    if (n > 0 && p[1].revents) Drain(wake_fd_);
-    if (n > 0 && p[0].revents) s = ReadFrames(true);
-  }
-  if (!s.ok()) OnDisconnect(s);
   std::lock_guard lock(mu_);
-  reader_ = Reader::kNone;
-  PassReadRole();
+  std::lock_guard slock(send_mu_);
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  ++generation_;
 }
 
-// Nothing to read for the I/O thread: sleeps until woken or the next expiry check. With the
-// role free it watches the idle socket for the server closing it (POLLRDHUP, not data).
-void ClientImpl::IoWatch(bool watch_socket) {
-  pollfd p[2] = {{wake_fd_, POLLIN, 0}, {CurrentFd(), POLLRDHUP, 0}};
-  int n = ::poll(p, watch_socket ? 2 : 1, static_cast<int>(kExpiryIntervalMs));
-  if (n > 0 && p[0].revents) Drain(wake_fd_);
-  if (n <= 0 || !watch_socket || !p[1].revents) return;
-  {
-    std::lock_guard lock(mu_);
-    io_watching_ = false;
-    if (reader_ != Reader::kNone) return;
-    reader_ = Reader::kIo;
+ClientImpl::IoTurn ClientImpl::PlanTurn() {
+  IoTurn t;
+  std::lock_guard lock(mu_);
+  t.handed.swap(handoff_);
+  if (!t.handed.empty()) {
+    t.action = IoTurn::kDispatch;
+    return t;
   }
-  IoRead(Status::Ok());  // reads what is left, then the EOF
+  if (side_.owner() == ReadSide::Owner::kIo && side_.connected()) {
+    if (side_.closing()) {
+      t.action = IoTurn::kStop;
+      return t;
+    }
+    if (side_.hangup() && !broken_.ok()) {  // a caller read an error and yielded the side
+      t.action = IoTurn::kDisconnect;
+      t.why = std::exchange(broken_, Status());
+      return t;
+    }
+    Apply(side_.IoRelease());
+  }
+  t.owns = side_.owner() == ReadSide::Owner::kIo;
+  if (!side_.connected()) {  // the I/O thread owns the side while disconnected
+    if (side_.closing()) {
+      t.action = IoTurn::kStop;
+    } else if (!pending_.empty() || !subs_.empty()) {
+      t.action = IoTurn::kReconnect;
+    }
+    return t;  // else it waits for work (or for Close) without a socket
+  }
+  t.fd = fd_;
+  t.watch_hup = !t.owns && !side_.hangup();
+  return t;
 }
 
-int ClientImpl::CurrentFd() {
-  std::lock_guard lock(send_mu_);
-  return fd_;
+// Sleeps until an event: a wake-up, the timer, the socket readable (when it owns the read side;
+// it reads) or closed by the peer (when it does not: it reports the hang-up).
+void ClientImpl::WaitTurn(const IoTurn& t) {
+  pollfd p[3] = {{wake_fd_, POLLIN, 0},
+                 {timer_fd_, POLLIN, 0},
+                 {t.fd, static_cast<short>(t.owns ? POLLIN : POLLRDHUP), 0}};
+  const nfds_t n = (t.fd >= 0 && (t.owns || t.watch_hup)) ? 3 : 2;
+  if (::poll(p, n, -1) <= 0) return;  // EINTR
+  if (p[0].revents) Drain(wake_fd_);
+  if (p[1].revents) {
+    Drain(timer_fd_);
+    std::lock_guard lock(mu_);
+    timer_at_ms_ = kNever;  // fired: ExpireDeadlines re-arms it
+  }
+  if (n < 3 || !p[2].revents) return;
+  if (t.owns) {
+    Status s = ReadFrames(t.fd, true);
+    if (!s.ok()) OnDisconnect(s);
+  } else {
+    std::lock_guard lock(mu_);
+    Apply(side_.Hangup());
+  }
 }
 
-Status ClientImpl::ReadFrames(bool io) {
+bool ClientImpl::SleepUnlessClosing(uint32_t ms) {
+  const int64_t until = NowMs() + ms;
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (side_.closing()) return false;
+    }
+    const int64_t left = until - NowMs();
+    if (left <= 0) return true;
+    pollfd p{wake_fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) > 0) Drain(wake_fd_);
+  }
+}
+
+Status ClientImpl::ReadFrames(int fd, bool io) {
   char chunk[kReadChunkBytes];
-  const int fd = CurrentFd();
   Status end;
   while (true) {
     ssize_t n = ::recv(fd, chunk, sizeof(chunk), MSG_DONTWAIT);
@@ -430,11 +344,7 @@ Status ClientImpl::ReadFrames(bool io) {
 
 // ---------------------------------------------------------------- blocking callers
 
-void ClientImpl::BeginSync(SyncWaiter* w) {
-  {
-    std::lock_guard lock(mu_);
-    waiting_.push_back(w);
-  }
+void ClientImpl::BeginStart() {
   tls_inline_calls = this;
 }
 
@@ -444,65 +354,39 @@ void ClientImpl::EndStart() {
 
 void ClientImpl::WaitSync(SyncWaiter* w) {
   std::unique_lock lock(mu_);
+  if (w->done) return;
+  side_.CallerWaits(w);
   while (!w->done) {
-    if (reader_ == Reader::kNone && connected_ && !closing_ && read_error_.ok()) {
-      reader_ = Reader::kCaller;
-      w->reading = true;
+    if (!side_.Owns(w)) {
+      w->cv.wait(lock);
+    } else if (side_.MustYield()) {
+      Apply(side_.Yield(w));
+    } else {
+      const int fd = fd_;  // stable: only the I/O thread closes it, and only as the owner
       lock.unlock();
-      tls_reading = w;
-      Status s = ReadAsCaller();
-      tls_reading = nullptr;
+      Status s = ReadAsCaller(fd);
       lock.lock();
-      w->reading = false;
-      reader_ = Reader::kNone;
-      if (!s.ok()) read_error_ = s;  // for the I/O thread: it disconnects and reconnects
-      if (w->done || !s.ok()) PassReadRole();
-      continue;
+      if (!s.ok()) {
+        broken_ = s;  // for the I/O thread: it disconnects and reconnects
+        Apply(side_.Hangup());
+      }
     }
-    w->cv.wait_for(lock, std::chrono::milliseconds(kExpiryIntervalMs));
   }
-  waiting_.erase(std::find(waiting_.begin(), waiting_.end(), w));
+  Apply(side_.Leave(w));
 }
 
-// Waits up to one expiry interval for the socket (or a wake-up), then receives.
-Status ClientImpl::ReadAsCaller() {
-  pollfd p[2] = {{CurrentFd(), POLLIN, 0}, {reader_wake_fd_, POLLIN, 0}};
-  int n = ::poll(p, 2, static_cast<int>(kExpiryIntervalMs));
-  if (n <= 0) return Status::Ok();
+// Sleeps until the socket is readable or reader_wake_fd_ is signalled, then receives.
+Status ClientImpl::ReadAsCaller(int fd) {
+  pollfd p[2] = {{fd, POLLIN, 0}, {reader_wake_fd_, POLLIN, 0}};
+  if (::poll(p, 2, -1) <= 0) return Status::Ok();  // EINTR
   if (p[1].revents) Drain(reader_wake_fd_);
-  return p[0].revents ? ReadFrames(false) : Status::Ok();
+  return p[0].revents ? ReadFrames(fd, false) : Status::Ok();
 }
 
 void ClientImpl::Complete(SyncWaiter* w) {
   std::lock_guard lock(mu_);
   w->done = true;
-  if (!w->reading) {
-    w->cv.notify_one();
-  } else if (tls_reading != w) {
-    Signal(reader_wake_fd_);  // it polls the socket: wake it
-  }
-}
-
-bool ClientImpl::IoHasReadWork() const {
-  return async_pending_ > 0 || !subs_.empty();
-}
-
-void ClientImpl::PassReadRole() {
-  if (closing_ || !connected_ || reader_ != Reader::kNone) return;
-  if (!read_error_.ok()) return WakeIo();
-  for (SyncWaiter* w : waiting_) {
-    if (!w->done) {
-      w->cv.notify_one();
-      return;
-    }
-  }
-  if (IoHasReadWork() || !handoff_.empty()) WakeIo();
-}
-
-void ClientImpl::WakeIo() {
-  if (!io_watching_) return;
-  io_watching_ = false;
-  Signal(wake_fd_);
+  Apply(side_.Finished(w));
 }
 
 // ---------------------------------------------------------------- dispatch
@@ -514,16 +398,8 @@ bool ClientImpl::HandOff(const proto::FrameHeader& h, std::string_view body) {
     if (it == pending_.end() || it->second.inline_ok) return false;
   }
   handoff_.push_back(Frame{h, std::string(body)});
-  WakeIo();
+  if (handoff_.size() == 1) Signal(wake_fd_);
   return true;
-}
-
-ClientImpl::RawCallback ClientImpl::TakePending(
-    std::unordered_map<uint64_t, Pending>::iterator it) {
-  RawCallback cb = std::move(it->second.cb);
-  if (!it->second.inline_ok) --async_pending_;
-  pending_.erase(it);
-  return cb;
 }
 
 void ClientImpl::Dispatch(const proto::FrameHeader& h, std::string_view body, bool io) {
@@ -536,7 +412,7 @@ void ClientImpl::Dispatch(const proto::FrameHeader& h, std::string_view body, bo
                                      : Status::Corruption("malformed error body");
     if (h.flags & proto::kFlagFatal) {
       std::lock_guard lock(mu_);
-      last_fatal_ = status.ToString();
+      last_fatal_ = StatusText(status);
     }
   }
   RawCallback cb;
@@ -566,27 +442,29 @@ void ClientImpl::DeliverPush(uint64_t wire_id, std::string_view body) {
                             std::move(m.message)});
 }
 
+// Called by the I/O thread as the read side's owner: closes the socket.
 void ClientImpl::OnDisconnect(const Status& why) {
-  {
-    std::lock_guard slock(send_mu_);
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-    ++generation_;
-  }
-  in_.clear();
   std::vector<RawCallback> failed;
-  std::string reason;
   bool closing;
+  std::string reason;
   {
     std::lock_guard lock(mu_);
-    connected_ = false;
-    closing = closing_;
-    reason = last_fatal_.empty() ? why.ToString() : last_fatal_;
+    {
+      std::lock_guard slock(send_mu_);
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = -1;
+      ++generation_;
+    }
+    in_.clear();
+    side_.Disconnected();
+    broken_ = Status();
+    closing = side_.closing();
+    reason = last_fatal_.empty() ? StatusText(why) : last_fatal_;
     last_fatal_.clear();
-    int64_t now = NowMs();
+    const int64_t now = NowMs();
     for (auto it = pending_.begin(); it != pending_.end();) {
       Pending& p = it->second;
-      if (p.sent && !(p.retriable && p.deadline_ms > now)) {
+      if (p.sent && !(p.retriable && p.deadline->first > now)) {
         failed.push_back(TakePending(it++));
       } else {
         p.sent = false;
@@ -604,14 +482,8 @@ void ClientImpl::OnDisconnect(const Status& why) {
 void ClientImpl::Reconnect() {
   Status last;
   for (uint32_t attempt = 0; attempt < options_.reconnect_attempts; ++attempt) {
-    {
-      std::unique_lock lock(mu_);
-      if (closing_) return;
-      if (attempt > 0) {
-        auto backoff = std::chrono::milliseconds(options_.reconnect_backoff_ms << (attempt - 1));
-        cv_.wait_for(lock, backoff, [this] { return closing_; });
-        if (closing_) return;
-      }
+    if (attempt > 0 && !SleepUnlessClosing(options_.reconnect_backoff_ms << (attempt - 1))) {
+      return;
     }
     ServerInfo info;
     auto fd = DialAndHello(&info);
@@ -630,7 +502,7 @@ void ClientImpl::Reconnect() {
         fd_ = *fd;
         gen = generation_;
       }
-      connected_ = true;
+      side_.Connected();  // the side stays with this thread until its next turn passes it on
       std::vector<uint64_t> ids;
       for (auto& [id, p] : pending_) {
         if (!p.sent) ids.push_back(id);
@@ -645,11 +517,9 @@ void ClientImpl::Reconnect() {
     }
     for (const auto& f : resend) SendFrame(f, gen);
     Resubscribe(resub);
-    std::lock_guard lock(mu_);
-    PassReadRole();  // a blocking caller whose request was re-sent reads again
     return;
   }
-  FailAll(Status::IOError("cannot reconnect to " + options_.server + ": " + last.ToString()));
+  FailAll(Status::IOError("cannot reconnect to " + options_.server + ": " + StatusText(last)));
 }
 
 void ClientImpl::FailAll(const Status& s) {
@@ -659,34 +529,32 @@ void ClientImpl::FailAll(const Status& s) {
     std::lock_guard lock(mu_);
     for (auto& [id, p] : pending_) cbs.push_back(std::move(p.cb));
     pending_.clear();
+    deadlines_.clear();
     async_pending_ = 0;
     // After Close() the user ended the subscriptions: their handlers are not called again
     // (they may refer to state the caller is destroying).
-    if (!closing_) {
+    if (!side_.closing()) {
       for (auto& [id, sub] : subs_) handlers.push_back(std::move(sub.handler));
     }
     subs_.clear();
     sub_by_wire_.clear();
+    UpdateIoWork();
   }
   for (auto& cb : cbs) cb(s, {});
   for (auto& h : handlers) h(SubscriptionEvent{s, {}, {}, {}});
 }
 
 void ClientImpl::ExpireDeadlines() {
-  int64_t now = NowMs();
-  if (now - last_expiry_ms_ < kExpiryIntervalMs) return;
-  last_expiry_ms_ = now;
   std::vector<std::pair<uint8_t, RawCallback>> expired;
   {
     std::lock_guard lock(mu_);
-    for (auto it = pending_.begin(); it != pending_.end();) {
-      if (it->second.deadline_ms <= now) {
-        uint8_t op = it->second.op;
-        expired.emplace_back(op, TakePending(it++));
-      } else {
-        ++it;
-      }
+    const int64_t now = NowMs();
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+      auto it = pending_.find(deadlines_.begin()->second);
+      const uint8_t op = it->second.op;
+      expired.emplace_back(op, TakePending(it));
     }
+    ArmTimer();
   }
   for (auto& [op, cb] : expired) {
     cb(Status::TimedOut(std::string(proto::OpName(op)) + " timed out"), {});
@@ -732,13 +600,14 @@ Result<SubscriptionId> ClientImpl::Subscribe(std::string ns, std::string timelin
   SubscriptionId sid;
   {
     std::lock_guard lock(mu_);
-    if (closing_) return Status::Closed("client closed");
+    if (side_.closing()) return Status::Closed("client closed");
     sid = next_sub_++;
     Sub& s = subs_[sid];
     s.ns = std::move(ns);
     s.timeline = std::move(timeline);
     s.last_seq = from_latest ? 0 : after_seq;
     s.handler = std::move(handler);
+    UpdateIoWork();  // the I/O thread reads its pushes
   }
   std::promise<Status> p;
   auto f = p.get_future();
@@ -747,6 +616,7 @@ Result<SubscriptionId> ClientImpl::Subscribe(std::string ns, std::string timelin
   if (!s.ok()) {
     std::lock_guard lock(mu_);
     subs_.erase(sid);
+    UpdateIoWork();
     return s;
   }
   return sid;
@@ -770,6 +640,7 @@ void ClientImpl::Resubscribe(const std::vector<SubscriptionId>& ids) {
         if (it == subs_.end()) return;
         h = std::move(it->second.handler);
         subs_.erase(it);
+        UpdateIoWork();
       }
       if (h) h(SubscriptionEvent{s, {}, {}, {}});
     });
@@ -787,7 +658,8 @@ Status ClientImpl::Unsubscribe(SubscriptionId id, uint32_t timeout_ms) {
     wire = it->second.wire_id;
     sub_by_wire_.erase(wire);
     subs_.erase(it);
-    connected = connected_;
+    UpdateIoWork();
+    connected = side_.connected();
   }
   if (!connected) return Status::Ok();
   std::string body;

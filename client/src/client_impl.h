@@ -2,30 +2,35 @@
 // reconnection, subscriptions). Typed operations live in client.cc.
 //
 // Contract: Call() registers a request under a fresh request id and sends it (or queues it
-// while reconnecting); its callback runs exactly once on the I/O thread: with the response
-// body, an error Status, TimedOut at its deadline, IOError when the connection broke and the
-// request could not be retried, or Closed on shutdown. Locks: mu_ guards the pending table and
-// connection state, send_mu_ guards socket writes; send_mu_ may be taken inside mu_, never the
-// other way round, and no lock is held while user callbacks run.
+// while reconnecting); its callback runs exactly once: with the response body, an error Status,
+// TimedOut at its deadline, IOError when the connection broke and the request could not be
+// retried, or Closed on shutdown. Callbacks of asynchronous calls and subscription handlers run
+// on the I/O thread only; calls made inside Blocking() are "inline": their callbacks are
+// library code (decode, store the outcome, wake the caller) and run on whichever thread reads
+// the response.
 //
-// Blocking calls (Blocking()) read their own response on the calling thread, like a
-// synchronous hiredis call, instead of waiting for the I/O thread to wake them:
-// - One thread at a time holds the read role (reader_): it alone receives from the socket and
-//   parses in_. A blocking caller takes it when it is free and the connection is up; the I/O
-//   thread takes it only when it has work there (asynchronous calls in flight, subscriptions,
-//   a read error to handle, or the server closing an idle connection).
-// - Calls made inside Blocking() are marked inline: their callbacks are library code (decode,
-//   store the result, complete the waiter) and run on whichever thread reads the response.
-//   Every other response, and every push, read by a blocking caller is handed to the I/O
-//   thread (handoff_) and dispatched there in arrival order, so user callbacks and handlers
-//   still run only on the I/O thread.
-// - A blocking caller whose response was read by another thread (or that timed out, or failed
-//   at a disconnect) is woken through its waiter; when a reader leaves, it passes the role to a
-//   blocking caller still waiting, or wakes the I/O thread if that has work. Deadlines, retries
-//   and reconnection stay with the I/O thread: a caller that reads EOF or a bad frame only
-//   records it in read_error_ for the I/O thread.
+// Threading, in one paragraph: any thread sends its own request under send_mu_. The socket's
+// read side has exactly one owner at a time, the I/O thread or one blocking caller, and a
+// single state machine (ReadSide, read_side.h) decides under mu_ who it is. A blocking caller
+// takes the side when it is free and reads until its own outcome is in, so a synchronous call
+// costs no thread hop; a caller that finds the side taken sleeps on its condition variable and
+// is woken either with its outcome (read by the owner) or as the next owner. Frames a caller
+// reads for others (asynchronous responses, pushes) go to the I/O thread through handoff_,
+// dispatched there in arrival order. The I/O thread owns the side when it has asynchronous work
+// and no caller waits, after a hang-up, while disconnected, and when closing; it alone closes
+// the socket, and only as the owner, so no thread ever reads a closed descriptor. Nothing polls:
+// the I/O thread sleeps in poll() on its eventfd (wake_fd_), a timerfd armed at the earliest
+// deadline, and the socket (POLLIN while it owns the side; POLLRDHUP otherwise, to see an idle
+// connection closed by the server); the owning caller sleeps in poll() on the socket and
+// reader_wake_fd_ (signalled when another thread completes its call, or to make it yield); other
+// callers on their condition variable. An idle client therefore sleeps until something happens.
+//
+// Locks: mu_ guards the pending table, subscriptions, the ReadSide and the wake-ups;
+// send_mu_ guards socket writes. Lock order: mu_ before send_mu_. fd_ and generation_ change
+// under both (read under either). No lock is held while callbacks run or while reading.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -40,6 +45,7 @@
 
 #include "protocol/codes.h"
 #include "protocol/frame.h"
+#include "read_side.h"
 #include "tldb/client.h"
 
 namespace tldb {
@@ -60,7 +66,7 @@ class ClientImpl {
   Result<T> Blocking(StartFn start) {
     SyncWaiter w;
     Result<T> out(Status::Closed("client closed"));
-    BeginSync(&w);
+    BeginStart();
     start([this, &out, &w](Result<T> r) {
       out = std::move(r);
       Complete(&w);
@@ -76,32 +82,32 @@ class ClientImpl {
   void Close();
   const ServerInfo& info() const { return info_; }
   const ClientOptions& options() const { return options_; }
-  bool OnIoThread() const { return std::this_thread::get_id() == io_thread_.get_id(); }
+  bool OnIoThread() const { return std::this_thread::get_id() == io_id_.load(); }
   uint32_t Deadline(uint32_t timeout_ms) const {
     return timeout_ms ? timeout_ms : options_.request_timeout_ms;
   }
 
  private:
+  using DeadlineMap = std::multimap<int64_t, uint64_t>;  // deadline -> request id
   struct Pending {
     uint8_t op = 0;
     std::string frame;  // kept until sent; kept for good when retriable
-    int64_t deadline_ms = 0;
+    DeadlineMap::iterator deadline;
     bool retriable = false;
     bool sent = false;
     bool inline_ok = false;  // the callback may run on a blocking caller's thread
     RawCallback cb;
   };
-  // A blocking caller waiting for its outcome (fields guarded by mu_).
-  struct SyncWaiter {
+  // A blocking caller waiting for its outcome (done guarded by mu_).
+  struct SyncWaiter : ReadSide::Caller {
     bool done = false;
-    bool reading = false;  // holds the read role
+    const std::thread::id thread = std::this_thread::get_id();
     std::condition_variable cv;
   };
   struct Frame {
     proto::FrameHeader header;
     std::string body;
   };
-  enum class Reader : uint8_t { kNone, kIo, kCaller };
   struct Sub {
     std::string ns, timeline;
     Seq last_seq = 0;
@@ -109,34 +115,52 @@ class ClientImpl {
     uint64_t wire_id = 0;  // request id of the SUBSCRIBE on the current connection
     bool active = false;
   };
+  // One turn of the I/O thread, decided under mu_.
+  struct IoTurn {
+    enum Action : uint8_t { kWait, kDispatch, kDisconnect, kReconnect, kStop };
+    Action action = kWait;
+    std::vector<Frame> handed;  // kDispatch: frames callers read for it
+    Status why;                 // kDisconnect: the read error a caller saw
+    bool owns = false;          // kWait: it owns the read side (POLLIN on the socket)
+    bool watch_hup = false;     // kWait: it does not; POLLRDHUP on the socket
+    int fd = -1;                // kWait: the socket (-1: disconnected)
+  };
 
   explicit ClientImpl(const ClientOptions& options);
   Result<int> DialAndHello(ServerInfo* info);
+
+  // The I/O thread.
   void Run();
-  void IoRead(const Status& read_error);
-  int CurrentFd();
-  void IoWatch(bool watch_socket);
-  void ReleaseRead(const Status& s);
-  // Receives what the socket has and dispatches whole frames; non-OK on EOF, error or a bad
-  // frame. `io`: on the I/O thread (else frames for it are handed off).
-  Status ReadFrames(bool io);
-  Status ReadAsCaller();
-  void Dispatch(const proto::FrameHeader& h, std::string_view body, bool io);
-  bool HandOff(const proto::FrameHeader& h, std::string_view body);
-  RawCallback TakePending(std::unordered_map<uint64_t, Pending>::iterator it);  // mu_ held
-  void BeginSync(SyncWaiter* w);
-  void EndStart();
-  void WaitSync(SyncWaiter* w);
-  void Complete(SyncWaiter* w);
-  bool IoHasReadWork() const;  // mu_ held
-  void PassReadRole();         // mu_ held
-  void WakeIo();               // mu_ held
-  void DeliverPush(uint64_t wire_id, std::string_view body);
+  IoTurn PlanTurn();
+  void WaitTurn(const IoTurn& turn);
+  bool SleepUnlessClosing(uint32_t ms);  // reconnection backoff; false when closing
   void OnDisconnect(const Status& why);
   void Reconnect();
   void Resubscribe(const std::vector<SubscriptionId>& ids);
   void ExpireDeadlines();
   void FailAll(const Status& s);
+
+  // Blocking callers.
+  void BeginStart();
+  void EndStart();
+  void WaitSync(SyncWaiter* w);
+  void Complete(SyncWaiter* w);
+  Status ReadAsCaller(int fd);
+
+  // Reading (by the read side's owner). Receives what the socket has and dispatches whole
+  // frames; non-OK on EOF, an error or a bad frame. `io`: on the I/O thread (else frames for
+  // it are handed off).
+  Status ReadFrames(int fd, bool io);
+  void Dispatch(const proto::FrameHeader& h, std::string_view body, bool io);
+  bool HandOff(const proto::FrameHeader& h, std::string_view body);
+  void DeliverPush(uint64_t wire_id, std::string_view body);
+
+  // mu_ held.
+  void Apply(ReadSide::Wake w);
+  void UpdateIoWork();
+  void ArmTimer();
+  RawCallback TakePending(std::unordered_map<uint64_t, Pending>::iterator it);
+
   bool SendFrame(const std::string& frame, uint64_t generation);
   // Call() that also binds the request id to subscription `sub` (0: none) before sending.
   void CallBound(proto::Op op, std::string body, uint32_t timeout_ms, bool retriable,
@@ -147,37 +171,30 @@ class ClientImpl {
   ClientOptions options_;
   ServerInfo info_;
   std::thread io_thread_;
+  std::atomic<std::thread::id> io_id_;  // set by the I/O thread itself
 
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool connected_ = false;
-  bool closing_ = false;
+  ReadSide side_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, Pending> pending_;
+  DeadlineMap deadlines_;
+  size_t async_pending_ = 0;  // pending_ entries that are not inline
   std::map<SubscriptionId, Sub> subs_;
   std::unordered_map<uint64_t, SubscriptionId> sub_by_wire_;
   SubscriptionId next_sub_ = 1;
-  std::string last_fatal_;  // message of the last fatal error frame (for failures)
+  std::string last_fatal_;      // message of the last fatal error frame (for failures)
+  Status broken_;               // the read error a caller saw (for the I/O thread)
+  std::vector<Frame> handoff_;  // frames read by a caller, for the I/O thread
+  int64_t timer_at_ms_ = 0;     // when timer_fd_ fires (kNever: disarmed)
+  int wake_fd_ = -1;            // eventfd: wakes the I/O thread
+  int reader_wake_fd_ = -1;     // eventfd: wakes the blocking caller that owns the read side
+  int timer_fd_ = -1;           // timerfd: the earliest deadline
 
   std::mutex send_mu_;
   int fd_ = -1;
   uint64_t generation_ = 0;  // bumped on every disconnect
 
-  // The read role (see the contract) and what it hands to the I/O thread; guarded by mu_.
-  Reader reader_ = Reader::kNone;
-  std::vector<SyncWaiter*> waiting_;  // blocking callers not yet returned
-  std::vector<Frame> handoff_;        // frames read by a caller, for the I/O thread
-  Status read_error_;                 // EOF / error a caller read, for the I/O thread
-  size_t async_pending_ = 0;          // pending_ entries that are not inline
-  bool io_watching_ = false;          // the I/O thread sleeps in IoWatch (wake it via wake_fd_)
-  int wake_fd_ = -1;                  // eventfd: wakes the I/O thread
-  int reader_wake_fd_ = -1;           // eventfd: wakes a blocking caller holding the role
-
-  std::string in_;  // the reader's only
-  int64_t last_expiry_ms_ = 0;
+  std::string in_;  // the read side owner's only
 };
-
-// Maps an error frame's code to a Status (engine codes pass through).
-Status StatusFromWire(uint16_t code, std::string_view message);
 
 }  // namespace tldb

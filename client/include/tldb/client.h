@@ -128,6 +128,10 @@ using StatusCallback = std::function<void(Status)>;
 using SubscriptionHandler = std::function<void(const SubscriptionEvent&)>;
 using SubscriptionId = uint64_t;
 
+// "NotFound: no such message". The client's own Status::ToString(): that one is defined in the
+// engine library, which a program linking only the client does not have.
+std::string StatusText(const Status& s);
+
 class ClientImpl;
 
 class Client {
