@@ -25,6 +25,13 @@
 
 namespace tldb::testing {
 
+// Milliseconds since t0.
+inline int64_t ElapsedMs(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               t0)
+      .count();
+}
+
 class TempDir {
  public:
   TempDir() {
