@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "listen_address.h"
+#include "protocol/host_port.h"
 #include "protocol/messages.h"
 
 namespace tldb::server {
@@ -176,7 +176,7 @@ void Loop::Accept() {
       }
       return;
     }
-    std::string peer = FormatAddress(addr);
+    std::string peer = proto::FormatAddress(addr);
     if (core_->connections.fetch_add(1) >= core_->config.connections_max) {
       core_->connections.fetch_sub(1);
       Reject(fd, peer);
