@@ -28,6 +28,7 @@
 #include "admin/repair.h"
 #include "admin/segment_file.h"
 #include "admin/verify.h"
+#include "common/temp_dir.h"
 #include "index/segment_index.h"
 #include "io/file_system.h"
 #include "tldb/clock.h"
@@ -35,7 +36,6 @@
 #include "tldb/server.h"
 #include "util/checksum.h"
 #include "util/coding.h"
-#include "util/temp_dir.h"
 
 namespace tldb::admin {
 
@@ -263,7 +263,7 @@ class AdminTest : public ::testing::Test {
     return out;
   }
 
-  testing::TempDir tmp_;
+  common::TempDir tmp_;
   std::string dir_;
   std::shared_ptr<FileSystem> fs_;
   std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(1'700'000'000'000);

@@ -55,14 +55,23 @@ std::string TldbServerTarget::Describe() const {
 bool TldbServerTarget::Start(const std::string& dir, std::string* err) {
   dir_ = dir + "/data";
   std::filesystem::create_directories(dir_);
-  const uint16_t port = ServerProcess::FreePort();
-  address_ = "127.0.0.1:" + std::to_string(port);
-  std::vector<std::string> args = {bin_,     "--data-dir",   dir_,       "--listen",
-                                   address_, "--io-backend", io_backend_};
+  common::ServerProcessOptions so;
+  so.binary = bin_;
+  so.data_dir = dir_;
+  so.extra_args = {"--io-backend", io_backend_};
   if (block_cache_bytes_ != 0) {
-    args.insert(args.end(), {"--block-cache-mb", std::to_string(block_cache_bytes_ >> 20)});
+    so.extra_args.insert(so.extra_args.end(),
+                         {"--block-cache-mb", std::to_string(block_cache_bytes_ >> 20)});
   }
-  if (!server_.Start(args, dir + "/server.log", port, err)) return false;
+  so.log_path = dir + "/server.log";
+  so.start_timeout_ms = 20'000;
+  so.die_with_parent = true;  // never outlive the harness
+  server_ = std::make_unique<common::ServerProcess>(std::move(so));
+  if (Status s = server_->Start(); !s.ok()) {
+    *err = s.message();
+    return false;
+  }
+  address_ = server_->address();
   ClientOptions co;
   co.server = address_;
   auto c = Client::Connect(co);
@@ -119,10 +128,11 @@ bool TldbServerTarget::Flush(std::string* err) {
 
 ResourceSample TldbServerTarget::Sample() {
   ResourceSample s;
-  s.store_cpu_s = ProcessCpuSeconds(server_.pid());
+  const pid_t pid = server_ ? server_->pid() : -1;
+  s.store_cpu_s = ProcessCpuSeconds(pid);
   s.cpu_s = s.store_cpu_s + ProcessCpuSeconds(0);
-  s.rss_bytes = ProcessRssBytes(server_.pid());
-  s.write_bytes = ProcessWriteBytes(server_.pid());
+  s.rss_bytes = ProcessRssBytes(pid);
+  s.write_bytes = ProcessWriteBytes(pid);
   if (control_) {
     auto st = control_->Stats();
     if (st.ok()) s.store_write_bytes = st->Get("db_bytes_written");
