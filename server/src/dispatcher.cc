@@ -26,7 +26,7 @@ void Dispatcher::Handle(Connection& c, const proto::Frame& f) {
             /*fatal=*/true);
     return;
   }
-  if (!c.handshaken && op != static_cast<uint8_t>(Op::kHello)) {
+  if (!c.handshaken() && op != static_cast<uint8_t>(Op::kHello)) {
     c.Error(op, id, Code(ErrorCode::kHandshakeRequired), "send HELLO first", /*fatal=*/true);
     return;
   }
@@ -80,7 +80,7 @@ void Dispatcher::Hello(Connection& c, uint64_t id, std::string_view body) {
   const uint8_t op = static_cast<uint8_t>(Op::kHello);
   proto::HelloRequest req;
   if (!proto::Decode(body, &req)) return Malformed(c, op, id);
-  if (c.handshaken) {
+  if (c.handshaken()) {
     return Fail(c, op, id, Status::InvalidArgument("HELLO already done on this connection"));
   }
   if (req.version != proto::kVersion) {
@@ -89,15 +89,15 @@ void Dispatcher::Hello(Connection& c, uint64_t id, std::string_view body) {
     return;
   }
   ServerCore& core = loop_->core();
-  const AccessRights* rights = core.auth.Authenticate(req.token, &c.token_name);
+  std::string token_name;  // not kept: the rights are what the connection needs
+  const AccessRights* rights = core.auth.Authenticate(req.token, &token_name);
   if (!rights) {
     core.Log("client " + c.peer() + ": authentication failed");
     c.Error(op, id, Code(ErrorCode::kAuthFailed),
             req.token.empty() ? "this server requires a token" : "unknown token", true);
     return;
   }
-  c.handshaken = true;
-  c.rights = rights;
+  c.Handshaken(rights);
   const ServerConfig& cfg = core.config;
   proto::HelloResponse resp;
   resp.server_name = kServerName;
@@ -184,7 +184,7 @@ void Dispatcher::NsCreate(Connection& c, uint64_t id, std::string_view body) {
   if (!CheckWrite(c, op, id, req.name)) return;
   proto::FillNamespaceDefaults(&req.options);
   // Creating a namespace writes files and fsyncs the catalog: on the admin thread.
-  ++c.inflight;
+  c.AddInflight();
   Loop* loop = loop_;
   ServerCore& core = loop_->core();
   auto keep = core.shared_from_this();
@@ -203,7 +203,7 @@ void Dispatcher::NsCreate(Connection& c, uint64_t id, std::string_view body) {
     });
   };
   if (!core.admin.Post(std::move(task))) {
-    --c.inflight;
+    c.DropInflight();
     Fail(c, op, id, Status::Closed("server stopping"));
   }
 }
@@ -215,7 +215,7 @@ void Dispatcher::NsList(Connection& c, uint64_t id, std::string_view body) {
   if (!list.ok()) return Fail(c, op, id, list.status());
   std::vector<NamespaceInfo> visible;
   for (auto& ns : *list) {
-    if (c.rights->CanRead(ns.name)) visible.push_back(std::move(ns));
+    if (c.rights()->CanRead(ns.name)) visible.push_back(std::move(ns));
   }
   size_t start = c.Begin(Op::kNsList, proto::kFlagResponse, id);
   auto w = c.Writer();
@@ -237,20 +237,20 @@ void Dispatcher::NsDescribe(Connection& c, uint64_t id, std::string_view body) {
 }
 
 bool Dispatcher::CheckRead(Connection& c, uint8_t op, uint64_t id, std::string_view ns) {
-  if (c.rights->CanRead(ns)) return true;
+  if (c.rights()->CanRead(ns)) return true;
   Fail(c, op, id, Status::PermissionDenied("no read right on namespace '" + std::string(ns) + "'"));
   return false;
 }
 
 bool Dispatcher::CheckWrite(Connection& c, uint8_t op, uint64_t id, std::string_view ns) {
-  if (c.rights->CanWrite(ns)) return true;
+  if (c.rights()->CanWrite(ns)) return true;
   Fail(c, op, id,
        Status::PermissionDenied("no write right on namespace '" + std::string(ns) + "'"));
   return false;
 }
 
 bool Dispatcher::CheckAdmin(Connection& c, uint8_t op, uint64_t id, std::string_view ns) {
-  if (c.rights->CanAdmin(ns)) return true;
+  if (c.rights()->CanAdmin(ns)) return true;
   Fail(c, op, id,
        Status::PermissionDenied(ns.empty()
                                     ? std::string("no admin right on every namespace ('*')")
@@ -283,7 +283,7 @@ Connection* Dispatcher::Completed(uint64_t conn_id, int64_t start_us, bool appen
   }
   Connection* c = loop_->Find(conn_id);
   if (!c) return nullptr;
-  if (c->inflight > 0) --c->inflight;
+  c->DropInflight();
   loop_->MarkDirty(*c);
   return c;
 }

@@ -99,7 +99,7 @@ void Dispatcher::CursorSet(Connection& c, uint64_t id, std::string_view body) {
   if (Status s = CheckCursorSeq(loop_->core().db, req.ns, req.timeline, req.seq); !s.ok()) {
     return Fail(c, op, id, s);
   }
-  ++c.inflight;
+  c.AddInflight();
   CursorWrite(c.id(), id, std::string(req.device), std::string(req.ns), std::string(req.timeline),
               req.seq, req.reset, 0);
 }

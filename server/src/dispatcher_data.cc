@@ -15,7 +15,7 @@ void Dispatcher::Append(Connection& c, uint64_t id, std::string_view body) {
   opts.client_msg_id = req.client_msg_id;
   if (req.has_expected_last_seq) opts.expected_last_seq = req.expected_last_seq;
   opts.durability = req.durability;
-  ++c.inflight;
+  c.AddInflight();
   Loop* loop = loop_;
   auto keep = loop_->core().shared_from_this();  // the loop outlives this callback
   uint64_t conn_id = c.id();
@@ -55,7 +55,7 @@ void Dispatcher::AppendFanout(Connection& c, uint64_t id, std::string_view body)
   std::vector<std::string> keys;
   keys.reserve(req.timelines.size());
   for (auto t : req.timelines) keys.push_back(TimelineKey(req.ns, t));
-  ++c.inflight;
+  c.AddInflight();
   Loop* loop = loop_;
   auto keep = loop_->core().shared_from_this();  // the loop outlives this callback
   uint64_t conn_id = c.id();

@@ -18,7 +18,7 @@ void Dispatcher::Mutate(Connection& c, uint64_t id, std::string_view body) {
     return Fail(c, op, id, Status::InvalidArgument("only an edit carries a payload"));
   }
   Mutation m{req.kind, req.timeline, req.seq, req.payload, req.durability};
-  ++c.inflight;
+  c.AddInflight();
   Loop* loop = loop_;
   auto keep = loop_->core().shared_from_this();  // the loop outlives this callback
   uint64_t conn_id = c.id();
@@ -68,7 +68,7 @@ void Dispatcher::NsSetOptions(Connection& c, uint64_t id, std::string_view body)
   proto::NsSetOptionsRequest req;
   if (!proto::Decode(body, &req)) return Malformed(c, op, id);
   if (!CheckAdmin(c, op, id, req.name)) return;
-  ++c.inflight;
+  c.AddInflight();
   Loop* loop = loop_;
   ServerCore& core = loop_->core();
   auto keep = core.shared_from_this();
@@ -100,7 +100,7 @@ void Dispatcher::NsSetOptions(Connection& c, uint64_t id, std::string_view body)
     });
   };
   if (!core.admin.Post(std::move(task))) {
-    --c.inflight;
+    c.DropInflight();
     Fail(c, op, id, Status::Closed("server stopping"));
   }
 }
