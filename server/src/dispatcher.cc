@@ -1,6 +1,7 @@
 // Dispatcher: routing, handshake, rights checks and the administrative operations.
 #include "dispatcher.h"
 
+#include "async_call.h"
 #include "loop.h"
 #include "protocol/codes.h"
 
@@ -184,25 +185,15 @@ void Dispatcher::NsCreate(Connection& c, uint64_t id, std::string_view body) {
   if (!CheckWrite(c, op, id, req.name)) return;
   proto::FillNamespaceDefaults(&req.options);
   // Creating a namespace writes files and fsyncs the catalog: on the admin thread.
-  c.AddInflight();
-  Loop* loop = loop_;
-  ServerCore& core = loop_->core();
-  auto keep = core.shared_from_this();
-  uint64_t conn_id = c.id();
-  int64_t start = NowUs();
-  auto task = [loop, keep, conn_id, id, start, name = std::string(req.name),
-               options = req.options] {
-    Status s = keep->db->CreateNamespace(name, options);
-    if (s.ok()) keep->Log("namespace created: " + name);
-    loop->Post([conn_id, id, start, s](Loop& l) {
-      Dispatcher& d = l.dispatcher();
-      Connection* c = d.Completed(conn_id, start, /*append=*/true);
-      if (!c) return;
-      if (!s.ok()) return d.Fail(*c, static_cast<uint8_t>(Op::kNsCreate), id, s);
-      d.Empty(*c, Op::kNsCreate, id);
+  auto task = [call = StartAsync(c, id), name = std::string(req.name), options = req.options] {
+    Status s = call.core().db->CreateNamespace(name, options);
+    if (s.ok()) call.core().Log("namespace created: " + name);
+    call.Complete([id = call.id(), s](Dispatcher& d, Connection& c) {
+      if (!s.ok()) return d.Fail(c, static_cast<uint8_t>(Op::kNsCreate), id, s);
+      d.Empty(c, Op::kNsCreate, id);
     });
   };
-  if (!core.admin.Post(std::move(task))) {
+  if (!loop_->core().admin.Post(std::move(task))) {
     c.DropInflight();
     Fail(c, op, id, Status::Closed("server stopping"));
   }
@@ -271,6 +262,11 @@ void Dispatcher::Malformed(Connection& c, uint8_t op, uint64_t id) {
 
 void Dispatcher::Empty(Connection& c, Op op, uint64_t id) {
   c.End(c.Begin(op, proto::kFlagResponse, id));
+}
+
+AsyncCall Dispatcher::StartAsync(Connection& c, uint64_t id) {
+  c.AddInflight();
+  return AsyncCall(loop_, loop_->core().shared_from_this(), c.id(), id, NowUs());
 }
 
 Connection* Dispatcher::Completed(uint64_t conn_id, int64_t start_us, bool append) {
