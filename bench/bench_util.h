@@ -1,5 +1,6 @@
-// Shared helpers for the engine benchmarks: seeded chat-like payloads, timeline keys, a
-// latency histogram, temporary data directories and /proc/self/status readers.
+// Shared helpers for the engine benchmarks: seeded chat-like payloads, timeline keys and
+// /proc/self/status readers; the latency histogram and temporary directories are the tools'
+// (tools/common).
 #pragma once
 
 #include <stdlib.h>
@@ -20,6 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/latency_histogram.h"
+#include "common/temp_dir.h"
 #include "tldb/db.h"
 
 namespace tldb::bench {
@@ -95,81 +98,8 @@ inline uint64_t NowNs() {
                                    .count());
 }
 
-// Log-linear latency histogram in nanoseconds: 32 sub-buckets per power of two (about 3%
-// resolution). Not thread-safe: keep one per thread and Merge.
-class Histogram {
- public:
-  static constexpr int kSubBits = 5;
-  static constexpr int kSub = 1 << kSubBits;
-  static constexpr int kBuckets = 64 * kSub;
-
-  void Clear() {
-    counts_.fill(0);
-    total_ = 0;
-    max_ = 0;
-  }
-  void Add(uint64_t ns) {
-    ++counts_[Bucket(ns)];
-    ++total_;
-    max_ = std::max(max_, ns);
-  }
-  void Merge(const Histogram& o) {
-    for (int i = 0; i < kBuckets; ++i) counts_[i] += o.counts_[i];
-    total_ += o.total_;
-    max_ = std::max(max_, o.max_);
-  }
-  uint64_t count() const { return total_; }
-  // The value at quantile q (0..1), as the middle of its bucket, in nanoseconds.
-  double Quantile(double q) const {
-    if (total_ == 0) return 0;
-    const uint64_t rank = std::min<uint64_t>(total_ - 1, static_cast<uint64_t>(q * total_));
-    uint64_t seen = 0;
-    for (int i = 0; i < kBuckets; ++i) {
-      seen += counts_[i];
-      if (seen > rank) return (Low(i) + Low(i + 1)) / 2.0;
-    }
-    return static_cast<double>(max_);
-  }
-
- private:
-  static int Bucket(uint64_t v) {
-    if (v < kSub) return static_cast<int>(v);
-    const int msb = 63 - std::countl_zero(v);  // >= kSubBits
-    const int shift = msb - kSubBits;
-    return (shift + 1) * kSub + static_cast<int>((v >> shift) & (kSub - 1));
-  }
-  static double Low(int b) {
-    if (b < kSub) return b;
-    const int shift = b / kSub - 1;
-    return static_cast<double>((static_cast<uint64_t>(kSub + b % kSub)) << shift);
-  }
-  std::array<uint64_t, kBuckets> counts_{};
-  uint64_t total_ = 0;
-  uint64_t max_ = 0;
-};
-
-// A fresh directory under /tmp, removed with everything in it on destruction.
-class TempDir {
- public:
-  explicit TempDir(const char* prefix) {
-    std::string tmpl = std::string("/tmp/") + prefix + "-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) {
-      std::perror("mkdtemp");
-      std::abort();
-    }
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using common::LatencyHistogram;
+using common::TempDir;
 
 inline uint64_t DirBytes(const std::string& dir) {
   uint64_t n = 0;

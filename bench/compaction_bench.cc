@@ -150,8 +150,8 @@ void PrintScans(const char* when, std::unique_ptr<Db>& owner, const std::string&
 }
 
 // Sync appends from one writer until `stop`; latency histogram.
-Histogram AppendLatency(Db* db, const std::atomic<bool>& stop, uint64_t min_ops) {
-  Histogram h;
+LatencyHistogram AppendLatency(Db* db, const std::atomic<bool>& stop, uint64_t min_ops) {
+  LatencyHistogram h;
   AppendOptions o;
   o.durability = Durability::kSync;
   const std::string payload(200, 'x');
@@ -163,7 +163,7 @@ Histogram AppendLatency(Db* db, const std::atomic<bool>& stop, uint64_t min_ops)
   return h;
 }
 
-void Report(const char* what, const Histogram& h) {
+void Report(const char* what, const LatencyHistogram& h) {
   std::printf("  sync append %-18s p50 %7.0f us  p99 %7.0f us  (%llu appends)\n", what,
               h.Quantile(0.5) / 1e3, h.Quantile(0.99) / 1e3,
               static_cast<unsigned long long>(h.count()));
@@ -185,7 +185,7 @@ void ScansAndLatency(const Flags& f) {
     std::this_thread::sleep_for(std::chrono::seconds(3));
     idle_stop = true;
   });
-  const Histogram h_idle = AppendLatency(db.get(), idle_stop, 0);
+  const LatencyHistogram h_idle = AppendLatency(db.get(), idle_stop, 0);
   idle.join();
   Report("idle", h_idle);
   std::atomic<bool> done{false};
@@ -199,7 +199,7 @@ void ScansAndLatency(const Flags& f) {
     progress = *r;
     done = true;
   });
-  const Histogram h_busy = AppendLatency(db.get(), done, 100);
+  const LatencyHistogram h_busy = AppendLatency(db.get(), done, 100);
   compactor.join();
   const double secs = (NowNs() - t0) / 1e9;
   Report("during compaction", h_busy);
@@ -239,9 +239,8 @@ void ThroughputAndSpace(const Flags& f) {
       "appended %.1f MB\n",
       before.bytes_on_disk / 1e6, after.bytes_on_disk / 1e6,
       double(before.bytes_on_disk) / after.bytes_on_disk, live_raw / 1e6);
-  std::printf(
-      "  compacted: segment data %.1f MB + index %.1f MB; (data + index) / data = %.3f\n",
-      seg_bytes / 1e6, idx_bytes / 1e6, double(seg_bytes + idx_bytes) / seg_bytes);
+  std::printf("  compacted: segment data %.1f MB + index %.1f MB; (data + index) / data = %.3f\n",
+              seg_bytes / 1e6, idx_bytes / 1e6, double(seg_bytes + idx_bytes) / seg_bytes);
 }
 
 }  // namespace

@@ -155,9 +155,9 @@ ReadStore& ReadStoreRef() {
 // Per-thread latency histograms. A thread clears its own before the timed loop and records only
 // inside it; Google Benchmark's barrier at the end of the loop orders those writes before
 // thread 0 merges them.
-Histogram g_hist[kMaxThreads];
+LatencyHistogram g_hist[kMaxThreads];
 
-void ReportLatency(benchmark::State& state, const Histogram& h) {
+void ReportLatency(benchmark::State& state, const LatencyHistogram& h) {
   state.counters["p50_us"] = h.Quantile(0.50) / 1e3;
   state.counters["p99_us"] = h.Quantile(0.99) / 1e3;
 }
@@ -165,7 +165,7 @@ void ReportLatency(benchmark::State& state, const Histogram& h) {
 // Thread 0, after the loop: merges every thread's histogram and reports p50/p99.
 void FinishThreads(benchmark::State& state) {
   if (state.thread_index() != 0) return;
-  Histogram all;
+  LatencyHistogram all;
   for (int i = 0; i < state.threads(); ++i) all.Merge(g_hist[i]);
   ReportLatency(state, all);
 }
@@ -188,7 +188,7 @@ void BM_Append(benchmark::State& state, Durability durability) {
   const auto& payloads = Payloads();
   AppendOptions o;
   o.durability = durability;
-  Histogram& h = g_hist[state.thread_index()];
+  LatencyHistogram& h = g_hist[state.thread_index()];
   h.Clear();
   Rng rng(1000 + static_cast<uint64_t>(state.thread_index()));
   DbStats before;
@@ -224,7 +224,7 @@ void BM_Fanout(benchmark::State& state, Durability durability) {
   const auto& payloads = Payloads();
   AppendOptions o;
   o.durability = durability;
-  Histogram& h = g_hist[0];
+  LatencyHistogram& h = g_hist[0];
   h.Clear();
   Rng rng(2000);
   std::vector<std::string_view> targets;
@@ -268,7 +268,7 @@ void BM_AppendAsyncGroupCommit(benchmark::State& state) {
   o.durability = Durability::kSync;
   std::counting_semaphore<1 << 20> slots(window);
   std::mutex mu;
-  Histogram h;
+  LatencyHistogram h;
   std::atomic<uint64_t> failures{0};
   Rng rng(3000);
   uint64_t i = 0;
@@ -325,7 +325,7 @@ void BM_RawWriteSync(benchmark::State& state) {
     ::fsync(fd);
   }
   const std::string rec = Payloads()[0] + std::string(kRecord - kPayloadBytes, ' ');
-  Histogram& h = g_hist[0];
+  LatencyHistogram& h = g_hist[0];
   h.Clear();
   off_t off = 0;
   for (auto _ : state) {
@@ -351,7 +351,7 @@ void BM_Get(benchmark::State& state) {
   ReadStore& rs = ReadStoreRef();
   Db& db = *rs.store->db;
   const auto& keys = Keys();
-  Histogram& h = g_hist[state.thread_index()];
+  LatencyHistogram& h = g_hist[state.thread_index()];
   h.Clear();
   Rng rng(4000 + static_cast<uint64_t>(state.thread_index()));
   uint64_t bytes = 0;
@@ -378,7 +378,7 @@ void BM_Scan(benchmark::State& state, bool page) {
   ReadStore& rs = ReadStoreRef();
   Db& db = *rs.store->db;
   const auto& keys = Keys();
-  Histogram& h = g_hist[state.thread_index()];
+  LatencyHistogram& h = g_hist[state.thread_index()];
   h.Clear();
   Rng rng(5000 + static_cast<uint64_t>(state.thread_index()));
   uint64_t messages = 0;

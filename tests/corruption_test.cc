@@ -32,11 +32,11 @@
 #include <string>
 #include <vector>
 
+#include "common/temp_dir.h"
 #include "log/record.h"
 #include "tldb/clock.h"
 #include "tldb/db.h"
 #include "util/coding.h"
-#include "util/temp_dir.h"
 
 namespace tldb {
 namespace {
@@ -119,7 +119,7 @@ struct Tally {
 class CorruptionSweep : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    pristine_ = new ::tldb::testing::TempDir();
+    pristine_ = new ::tldb::common::TempDir();
     ledger_ = new Ledger();
     files_ = new std::vector<StoreFile>();
     active_at_ = new std::map<std::pair<std::string, Seq>, uint64_t>();
@@ -420,14 +420,14 @@ class CorruptionSweep : public ::testing::Test {
                        [k](const StoreFile& f) { return f.kind == k; });
   }
 
-  ::tldb::testing::TempDir work_;
-  static ::tldb::testing::TempDir* pristine_;
+  ::tldb::common::TempDir work_;
+  static ::tldb::common::TempDir* pristine_;
   static Ledger* ledger_;
   static std::vector<StoreFile>* files_;
   static std::map<std::pair<std::string, Seq>, uint64_t>* active_at_;  // (key, seq) -> record end
 };
 
-::tldb::testing::TempDir* CorruptionSweep::pristine_ = nullptr;
+::tldb::common::TempDir* CorruptionSweep::pristine_ = nullptr;
 Ledger* CorruptionSweep::ledger_ = nullptr;
 std::vector<StoreFile>* CorruptionSweep::files_ = nullptr;
 std::map<std::pair<std::string, Seq>, uint64_t>* CorruptionSweep::active_at_ = nullptr;

@@ -8,11 +8,11 @@
 #include <thread>
 #include <vector>
 
+#include "common/temp_dir.h"
 #include "tldb/file_system.h"
 #include "io/sim_file_system.h"
 #include "tldb/clock.h"
 #include "tldb/db.h"
-#include "util/temp_dir.h"
 
 namespace tldb {
 namespace {
@@ -53,7 +53,7 @@ class EngineTest : public ::testing::TestWithParam<std::string> {
   }
   std::string Payload(int i) { return "{\"text\":\"message number " + std::to_string(i) + "\"}"; }
 
-  testing::TempDir tmp_;
+  common::TempDir tmp_;
   std::shared_ptr<FileSystem> fs_;
   std::shared_ptr<ManualClock> clock_;
   std::string dir_;

@@ -15,12 +15,12 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/raw_conn.h"
+#include "common/server_process.h"
 #include "disk_full_run.h"
 #include "hostile_cases.h"
 #include "io/sim_file_system.h"
 #include "kill_run.h"
-#include "raw_conn.h"
-#include "server_process.h"
 #include "server_test_util.h"
 #include "tldb/client.h"
 #include "tldb/server.h"
@@ -28,8 +28,11 @@
 namespace tldb::faults {
 namespace {
 
+using common::RawConn;
+using common::ServerProcess;
+using common::ServerProcessOptions;
+using common::TempDir;
 using std::chrono::milliseconds;
-using tldb::testing::TempDir;
 
 void Print(const std::string& line) {
   std::printf("[ report   ] %s\n", line.c_str());

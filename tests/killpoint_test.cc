@@ -23,12 +23,12 @@
 #include <string>
 #include <vector>
 
+#include "common/temp_dir.h"
 #include "log/file_names.h"
 #include "log/segment_scan.h"
 #include "tldb/clock.h"
 #include "tldb/db.h"
 #include "util/kill_point.h"
-#include "util/temp_dir.h"
 
 namespace tldb {
 namespace {
@@ -216,7 +216,7 @@ TEST(KillPointTest, EveryReachedPointRecovers) {
   // Dry run: which points does the workload reach, and how often?
   std::map<std::string, uint64_t> hits;
   {
-    testing::TempDir tmp;
+    common::TempDir tmp;
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
@@ -249,7 +249,7 @@ TEST(KillPointTest, EveryReachedPointRecovers) {
     const std::set<uint64_t> which =
         full ? std::set<uint64_t>{1, (n + 1) / 2, n} : std::set<uint64_t>{ci_nth};
     for (uint64_t nth : which) {
-      testing::TempDir tmp;
+      common::TempDir tmp;
       const pid_t pid = fork();
       ASSERT_GE(pid, 0);
       if (pid == 0) {

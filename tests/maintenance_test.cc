@@ -19,11 +19,11 @@
 #include <thread>
 #include <vector>
 
+#include "common/temp_dir.h"
 #include "io/sim_file_system.h"
 #include "log/file_names.h"
 #include "tldb/clock.h"
 #include "tldb/db.h"
-#include "util/temp_dir.h"
 
 namespace tldb {
 namespace {
@@ -108,7 +108,7 @@ class MaintenanceTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::shared_ptr<SimFileSystem> fs_;
-  testing::TempDir tmp_;
+  common::TempDir tmp_;
   std::string dir_;
   std::shared_ptr<ManualClock> clock_;
   std::unique_ptr<Db> db_;

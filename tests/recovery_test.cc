@@ -20,12 +20,12 @@
 #include <string>
 #include <vector>
 
+#include "common/temp_dir.h"
 #include "io/sim_file_system.h"
 #include "log/file_names.h"
 #include "log/segment_scan.h"
 #include "tldb/clock.h"
 #include "tldb/db.h"
-#include "util/temp_dir.h"
 
 namespace tldb {
 namespace {
@@ -731,7 +731,7 @@ TEST_P(KillTest, ProcessKilledMidWorkloadRecovers) {
   auto backend = NewFileSystem(GetParam());
   if (!backend.ok()) GTEST_SKIP() << GetParam() << ": " << backend.status().ToString();
   for (int steps : {37, 150, 400}) {
-    testing::TempDir tmp;
+    common::TempDir tmp;
     const std::string dir = tmp.path() + "/db";
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);

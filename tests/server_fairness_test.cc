@@ -25,10 +25,10 @@
 namespace tldb {
 namespace {
 
+using common::RawConn;
+using common::TempDir;
 using proto::Op;
 using server::TurnBudget;
-using testing::RawConn;
-using testing::TempDir;
 
 // Forwards to a real Db; logs the timeline of every Get ("x") and Scan ("scan:x"); a Get of
 // "gate" blocks until Open().

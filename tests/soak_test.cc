@@ -2,9 +2,9 @@
 // reads. The long soak is `tldb-faults soak` (docs/reliability.md).
 #include <gtest/gtest.h>
 
+#include "common/temp_dir.h"
 #include "soak_model.h"
 #include "soak_run.h"
-#include "util/temp_dir.h"
 
 namespace tldb::faults {
 namespace {
@@ -58,7 +58,7 @@ TEST(SoakModelTest, AcceptsAConsistentReadAndReportsEachViolation) {
 
 // A short soak: the invariants hold while compaction and TTL run and the server restarts.
 TEST(SoakTest, ShortMixedLoadWithCompactionTtlAndRestarts) {
-  testing::TempDir dir;
+  common::TempDir dir;
   SoakOptions o;
   o.server_binary = TLDB_SERVER_PATH;
   o.data_dir = dir.path();

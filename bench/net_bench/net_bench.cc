@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "protocol/frame.h"
+#include "protocol/host_port.h"
 #include "protocol/messages.h"
 
 namespace {
@@ -44,15 +45,15 @@ int64_t NowUs() {
 }
 
 int Dial(const std::string& hp) {
-  size_t colon = hp.rfind(':');
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(std::stoi(hp.substr(colon + 1))));
-  inet_pton(AF_INET, hp.substr(0, colon).c_str(), &a.sin_addr);
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  auto a = tldb::proto::ResolveHostPort(hp, "server");
+  if (!a.ok()) {
+    std::fprintf(stderr, "%s\n", a.status().message().c_str());
+    std::exit(1);
+  }
+  int fd = ::socket(a->addr.ss_family, SOCK_STREAM, 0);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&a->addr), a->addr_len) != 0) {
     std::perror("connect");
     std::exit(1);
   }

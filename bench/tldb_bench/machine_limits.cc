@@ -15,7 +15,7 @@
 #include <string>
 #include <thread>
 
-#include "histogram.h"
+#include "common/latency_histogram.h"
 
 namespace tldb::peerbench {
 namespace {
@@ -35,7 +35,7 @@ SyncWriteLimit SyncWrites(const std::string& dir, uint32_t bs, double seconds) {
     if (::pwrite(fd, buf.data(), buf.size(), static_cast<off_t>(off)) < 0) break;
   }
   ::fsync(fd);
-  LatencyHistogram h;
+  common::LatencyHistogram h;
   uint64_t n = 0;
   size_t off = 0;
   const auto t0 = Clock::now();

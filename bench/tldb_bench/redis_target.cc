@@ -230,11 +230,32 @@ std::string RedisTarget::Describe() const {
 bool RedisTarget::Start(const std::string& dir, std::string* err) {
   dir_ = dir + "/data";
   std::filesystem::create_directories(dir_);
-  port_ = ServerProcess::FreePort();
-  if (!server_.Start({bin_, "--port", std::to_string(port_), "--bind", "127.0.0.1", "--dir", dir_,
-                      "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-                      "--protected-mode", "no", "--daemonize", "no"},
-                     dir + "/redis.log", port_, err)) {
+  port_ = common::FreeLoopbackPort();
+  common::ServerProcessOptions so;
+  so.command = {bin_,
+                "--port",
+                std::to_string(port_),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                dir_,
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--protected-mode",
+                "no",
+                "--daemonize",
+                "no"};
+  so.port = port_;
+  so.log_path = dir + "/redis.log";
+  so.start_timeout_ms = 20'000;
+  so.die_with_parent = true;  // never outlive the harness
+  server_ = std::make_unique<common::ServerProcess>(std::move(so));
+  if (Status s = server_->Start(); !s.ok()) {
+    *err = s.message();
     return false;
   }
   std::string info;
@@ -265,10 +286,11 @@ bool RedisTarget::Flush(std::string* err) {
 
 ResourceSample RedisTarget::Sample() {
   ResourceSample s;
-  s.store_cpu_s = ProcessCpuSeconds(server_.pid());
+  const pid_t pid = server_ ? server_->pid() : -1;
+  s.store_cpu_s = ProcessCpuSeconds(pid);
   s.cpu_s = s.store_cpu_s + ProcessCpuSeconds(0);
-  s.rss_bytes = ProcessRssBytes(server_.pid());
-  s.write_bytes = ProcessWriteBytes(server_.pid());
+  s.rss_bytes = ProcessRssBytes(pid);
+  s.write_bytes = ProcessWriteBytes(pid);
   return s;
 }
 

@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-#include "server_process.h"
+#include "common/server_process.h"
 #include "target.h"
 
 namespace tldb::peerbench {
@@ -30,12 +30,15 @@ class RedisTarget : public Target {
   bool Flush(std::string* err) override;
   ResourceSample Sample() override;
   uint64_t DiskBytes() override;
-  void Stop() override { server_.Stop(); }
+  ~RedisTarget() override { Stop(); }
+  void Stop() override {
+    if (server_ && server_->Alive()) (void)server_->Stop(/*timeout_ms=*/5'000);
+  }
 
  private:
   std::string bin_, dir_, version_;
   uint16_t port_ = 0;
-  ServerProcess server_;
+  std::unique_ptr<common::ServerProcess> server_;  // set by Start()
 };
 
 }  // namespace tldb::peerbench

@@ -13,12 +13,14 @@
 #include <string>
 
 #include "bench_config.h"
+#include "common/latency_histogram.h"
 #include "dataset.h"
-#include "histogram.h"
 #include "target.h"
 #include "workload.h"
 
 namespace tldb::peerbench {
+
+using common::LatencyHistogram;
 
 class ProgressBar;
 

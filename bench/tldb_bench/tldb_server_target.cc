@@ -3,68 +3,20 @@
 #include <filesystem>
 #include <vector>
 
-#include "batch_waiter.h"
 #include "process_stats.h"
 #include "subscription_waiter.h"
 #include "tldb/client.h"
+#include "tldb_session.h"
 
 namespace tldb::peerbench {
 namespace {
 
-constexpr std::string_view kNs = "bench";
-
-AppendOptions Opts(Dur d) {
-  AppendOptions o;
-  o.durability = d == Dur::kSync ? Durability::kSync : Durability::kBuffered;
-  return o;
-}
-
-class ClientSession : public Session {
+// The tldb session over a client connection of its own, plus the long-poll.
+class ClientSession : public TldbSession<Client> {
  public:
   ClientSession(std::unique_ptr<Client> c, bool subscribe)
-      : c_(std::move(c)), subscribe_(subscribe), sub_(c_.get(), kNs) {}
+      : TldbSession(c.get()), c_(std::move(c)), subscribe_(subscribe), sub_(c_.get(), kTldbNs) {}
 
-  bool Append(const TimelineRef& tl, std::string_view payload, Dur d) override {
-    auto r = c_->Append(kNs, tl.name, payload, Opts(d));
-    return r.ok() || Fail(r.status().ToString());
-  }
-  bool AppendBatch(std::span<const TimelineRef* const> tls,
-                   std::span<const std::string_view> payloads, Dur d) override {
-    BatchWaiter w(tls.size());
-    for (size_t i = 0; i < tls.size(); ++i) {
-      c_->AppendAsync(kNs, tls[i]->name, payloads[i], Opts(d), [&w](Result<AppendResult> r) {
-        w.Done(r.ok(), r.ok() ? std::string() : r.status().ToString());
-      });
-    }
-    std::string e = w.Wait();
-    return e.empty() || Fail(e);
-  }
-  bool Fanout(const TimelineRef& conv, std::span<const TimelineRef* const> members,
-              std::string_view payload, Dur d) override {
-    names_.clear();
-    names_.push_back(conv.name);
-    for (const auto* m : members) names_.push_back(m->name);
-    auto r = c_->AppendFanout(kNs, names_, payload, Opts(d));
-    return r.ok() || Fail(r.status().ToString());
-  }
-  bool Get(const TimelineRef& tl, uint64_t seq, ReadResult* out) override {
-    auto r = c_->Get(kNs, tl.name, seq);
-    if (!r.ok()) return Fail(r.status().ToString());
-    out->count = 1;
-    out->last_seq = seq;
-    out->bytes = r->payload.size();
-    return true;
-  }
-  bool Latest(const TimelineRef& tl, uint32_t n, ReadResult* out) override {
-    return Scan(tl, {.direction = Direction::kBackward, .limit = n}, out);
-  }
-  bool Before(const TimelineRef& tl, uint64_t before_seq, uint32_t n, ReadResult* out) override {
-    if (before_seq <= 1) return true;
-    return Scan(tl, {.to_seq = before_seq - 1, .direction = Direction::kBackward, .limit = n}, out);
-  }
-  bool After(const TimelineRef& tl, uint64_t after_seq, uint32_t n, ReadResult* out) override {
-    return Scan(tl, {.from_seq = after_seq + 1, .limit = n}, out);
-  }
   // WAIT (the long-poll op) until the timeline's last seq passes after_seq, then one SCAN for
   // the messages: two round trips where Redis's XREAD BLOCK needs one.
   // With --server-wait subscribe: a SUBSCRIBE kept open, the message pushed (one trip).
@@ -74,41 +26,16 @@ class ClientSession : public Session {
       std::string e;
       return sub_.Wait(tl.name, after_seq, n, w.timeout_ms, out, &e) || Fail(e);
     }
-    auto r = c_->Wait(kNs, tl.name, after_seq, w.timeout_ms);
+    auto r = c_->Wait(kTldbNs, tl.name, after_seq, w.timeout_ms);
     if (!r.ok()) return Fail(r.status().ToString());
     if (!r->ready) return true;
     return After(tl, after_seq, n, out);
   }
-  bool PullMany(std::span<const TimelineRef* const> tls, std::span<uint64_t> checkpoints,
-                uint32_t n, ReadResult* out) override {
-    names_.clear();
-    for (const auto* t : tls) names_.push_back(t->name);
-    auto last = c_->LastSeq(kNs, names_);
-    if (!last.ok()) return Fail(last.status().ToString());
-    for (size_t i = 0; i < tls.size(); ++i) {
-      if ((*last)[i] <= checkpoints[i]) continue;
-      ReadResult one;
-      if (!After(*tls[i], checkpoints[i], n, &one)) return false;
-      out->count += one.count;
-      out->bytes += one.bytes;
-      if (one.count > 0) checkpoints[i] = one.last_seq;
-    }
-    return true;
-  }
 
  private:
-  bool Scan(const TimelineRef& tl, const ScanOptions& o, ReadResult* out) {
-    auto r = c_->Scan(kNs, tl.name, o);
-    if (!r.ok()) return Fail(r.status().ToString());
-    out->count += static_cast<uint32_t>(r->size());
-    for (const auto& m : *r) out->bytes += m.payload.size();
-    if (!r->empty()) out->last_seq = r->back().seq;
-    return true;
-  }
   std::unique_ptr<Client> c_;
   const bool subscribe_;
   SubscriptionWaiter sub_;
-  std::vector<std::string_view> names_;
 };
 
 }  // namespace
@@ -128,14 +55,23 @@ std::string TldbServerTarget::Describe() const {
 bool TldbServerTarget::Start(const std::string& dir, std::string* err) {
   dir_ = dir + "/data";
   std::filesystem::create_directories(dir_);
-  const uint16_t port = ServerProcess::FreePort();
-  address_ = "127.0.0.1:" + std::to_string(port);
-  std::vector<std::string> args = {bin_,     "--data-dir",   dir_,       "--listen",
-                                   address_, "--io-backend", io_backend_};
+  common::ServerProcessOptions so;
+  so.binary = bin_;
+  so.data_dir = dir_;
+  so.extra_args = {"--io-backend", io_backend_};
   if (block_cache_bytes_ != 0) {
-    args.insert(args.end(), {"--block-cache-mb", std::to_string(block_cache_bytes_ >> 20)});
+    so.extra_args.insert(so.extra_args.end(),
+                         {"--block-cache-mb", std::to_string(block_cache_bytes_ >> 20)});
   }
-  if (!server_.Start(args, dir + "/server.log", port, err)) return false;
+  so.log_path = dir + "/server.log";
+  so.start_timeout_ms = 20'000;
+  so.die_with_parent = true;  // never outlive the harness
+  server_ = std::make_unique<common::ServerProcess>(std::move(so));
+  if (Status s = server_->Start(); !s.ok()) {
+    *err = s.message();
+    return false;
+  }
+  address_ = server_->address();
   ClientOptions co;
   co.server = address_;
   auto c = Client::Connect(co);
@@ -145,7 +81,7 @@ bool TldbServerTarget::Start(const std::string& dir, std::string* err) {
   }
   control_ = std::move(c).value();
   if (!CheckBlockCache(err)) return false;
-  Status s = control_->CreateNamespace(kNs, {});
+  Status s = control_->CreateNamespace(kTldbNs, {});
   if (!s.ok()) *err = s.ToString();
   return s.ok();
 }
@@ -179,23 +115,24 @@ std::unique_ptr<Session> TldbServerTarget::Connect(std::string* err) {
 bool TldbServerTarget::Flush(std::string* err) {
   // The client has no SYNC call: one synced append makes every earlier buffered append of the
   // namespace durable (they are written in log order before it).
-  auto r = control_->Append(kNs, "flush", "x", Opts(Dur::kSync));
+  auto r = control_->Append(kTldbNs, "flush", "x", TldbAppendOptions(Dur::kSync));
   if (!r.ok()) {
     *err = r.status().ToString();
     return false;
   }
   // As for RocksDB: the compaction the preload made due runs now, not during the workloads.
-  auto c = control_->Compact(kNs, /*full=*/false, nullptr);
+  auto c = control_->Compact(kTldbNs, /*full=*/false, nullptr);
   if (!c.ok()) *err = c.status().ToString();
   return c.ok();
 }
 
 ResourceSample TldbServerTarget::Sample() {
   ResourceSample s;
-  s.store_cpu_s = ProcessCpuSeconds(server_.pid());
+  const pid_t pid = server_ ? server_->pid() : -1;
+  s.store_cpu_s = ProcessCpuSeconds(pid);
   s.cpu_s = s.store_cpu_s + ProcessCpuSeconds(0);
-  s.rss_bytes = ProcessRssBytes(server_.pid());
-  s.write_bytes = ProcessWriteBytes(server_.pid());
+  s.rss_bytes = ProcessRssBytes(pid);
+  s.write_bytes = ProcessWriteBytes(pid);
   if (control_) {
     auto st = control_->Stats();
     if (st.ok()) s.store_write_bytes = st->Get("db_bytes_written");

@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "server_process.h"
+#include "common/server_process.h"
 #include "target.h"
 #include "tldb/client.h"
 
@@ -32,18 +32,19 @@ class TldbServerTarget : public Target {
   bool Flush(std::string* err) override;
   ResourceSample Sample() override;
   uint64_t DiskBytes() override;
+  ~TldbServerTarget() override { Stop(); }
   void Stop() override {
     control_.reset();
-    server_.Stop();
+    if (server_ && server_->Alive()) (void)server_->Stop(/*timeout_ms=*/5'000);
   }
 
  private:
   bool CheckBlockCache(std::string* err);
 
   std::string bin_, io_backend_, wait_, dir_, address_;
-  uint64_t block_cache_bytes_ = 0;  // 0: the engine's default
-  ServerProcess server_;
-  std::unique_ptr<Client> control_;  // namespace creation, flush, STATS
+  uint64_t block_cache_bytes_ = 0;                 // 0: the engine's default
+  std::unique_ptr<common::ServerProcess> server_;  // set by Start()
+  std::unique_ptr<Client> control_;                // namespace creation, flush, STATS
 };
 
 }  // namespace tldb::peerbench

@@ -1,9 +1,10 @@
 // Connection: the state of one client socket, owned by exactly one event loop.
 //
-// Contract: only the owning loop thread touches a Connection. Requests are parsed from `in`,
-// responses are encoded straight into `out` (BeginFrame/EndFrame) and sent by the loop;
+// Contract: only the owning loop thread touches a Connection. Requests are parsed from its
+// input, responses are encoded straight into its output (Begin/End) and sent by the loop;
 // asynchronous completions refer to a connection by `id` (never reused), so a completion for a
-// connection that has since closed finds nothing and is dropped.
+// connection that has since closed finds nothing and is dropped. A close is asked for with
+// RequestClose() only; the loop then closes the connection (and the destructor the socket).
 #pragma once
 
 #include <cstdint>
@@ -35,6 +36,12 @@ struct Subscription {
 
 class Connection {
  public:
+  // How a close was asked for (RequestClose).
+  enum class CloseMode {
+    kAfterOutput,  // a fatal error answer was queued: send the output, then close
+    kNow,          // close at the next flush without sending more (the reason is logged)
+  };
+
   Connection(uint64_t id, int fd, std::string peer, int64_t now_ms);
   ~Connection();  // closes the socket
   Connection(const Connection&) = delete;
@@ -43,52 +50,128 @@ class Connection {
   uint64_t id() const { return id_; }
   int fd() const { return fd_; }
   const std::string& peer() const { return peer_; }
-  size_t OutPending() const { return out.size() - out_sent; }
-  bool Busy() const { return inflight > 0 || !waits.empty() || !subs.empty(); }
+  bool Busy() const { return inflight_ > 0 || !waits_.empty() || !subs_.empty(); }
 
-  // Encodes a frame into `out`; returns the start offset for EndFrame().
+  // ---- output: encoded into one buffer, sent by the loop
+  // Encodes a frame into the output; returns the start offset for End().
   size_t Begin(proto::Op op, uint16_t flags, uint64_t request_id) {
     NoteOutputStart();
-    return proto::BeginFrame(&out, static_cast<uint8_t>(op), flags, request_id);
+    return proto::BeginFrame(&out_, static_cast<uint8_t>(op), flags, request_id);
   }
+  void End(size_t start) { proto::EndFrame(&out_, start); }
+  proto::WireWriter Writer() { return proto::WireWriter(&out_); }
   // Starts the send-stall clock (out_progress_ms) when output goes from empty to non-empty.
   void NoteOutputStart();
-  void End(size_t start) { proto::EndFrame(&out, start); }
-  proto::WireWriter Writer() { return proto::WireWriter(&out); }
   // An error response (fatal: the connection closes once it is sent).
   void Error(uint8_t op, uint64_t request_id, uint16_t code, std::string_view message, bool fatal);
-  // Drops sent bytes from the front of `out` once they dominate it.
+  // Encoded, not yet sent.
+  std::string_view PendingOutput() const { return std::string_view(out_).substr(out_sent_); }
+  size_t OutPending() const { return out_.size() - out_sent_; }
+  // Bytes in the output buffer, sent or not (grows with each response until CompactOut).
+  size_t OutBytes() const { return out_.size(); }
+  size_t OutCapacity() const { return out_.capacity(); }
+  // `n` bytes of PendingOutput() were sent (restarts the send-stall clock).
+  void Sent(size_t n);
+  // Drops sent bytes from the front of the output once they dominate it.
   void CompactOut();
+  int64_t out_progress_ms() const { return out_progress_ms_; }  // last time output shrank
+
+  // ---- input: received bytes not yet parsed
+  bool HasUnparsed() const { return in_.size() > in_parsed_; }
+  std::string_view Unparsed() const { return std::string_view(in_).substr(in_parsed_); }
+  void Consumed(size_t n) { in_parsed_ += n; }
+  void AppendInput(std::string_view bytes) { in_.append(bytes); }
+  // Empties the input (everything was parsed).
+  void ClearInput() {
+    in_.clear();
+    in_parsed_ = 0;
+  }
+  size_t InCapacity() const { return in_.capacity(); }
   void CompactIn();
 
-  std::string in;  // received, not yet parsed: [in_parsed, in.size())
-  size_t in_parsed = 0;
-  std::string out;  // encoded, not yet sent: [out_sent, out.size())
-  size_t out_sent = 0;
+  // ---- closing: the one way to ask for it (the loop closes)
+  // kNow wins over kAfterOutput; the first kNow reason is kept.
+  void RequestClose(CloseMode mode, std::string reason = {});
+  bool close_requested() const { return close_after_output_ || close_now_; }
+  bool close_after_output() const { return close_after_output_; }
+  bool close_now() const { return close_now_; }
+  const std::string& close_reason() const { return close_reason_; }
 
-  bool handshaken = false;
-  const AccessRights* rights = nullptr;
-  std::string token_name;
-  uint32_t inflight = 0;         // async appends, cursor writes and parked WAITs
-  bool closing = false;          // a fatal error was queued: send it, then close
-  bool dirty = false;            // in the loop's flush list
-  bool ready_queued = false;     // in the loop's ready list (requests left for the next turn)
-  uint64_t turn_iteration = 0;   // the loop iteration of its last turn (one turn per iteration)
-  bool registered = false;       // added to the loop's epoll set
-  uint32_t epoll_events = 0;     // currently registered interest
-  int64_t buffered_counted = 0;  // its share of ServerCore::buffered_bytes (Loop::Account)
-  int64_t last_active_ms = 0;    // last complete request or response
-  int64_t frame_start_ms = 0;    // first byte of an incomplete frame; 0 = none
-  int64_t out_progress_ms = 0;   // last time queued output shrank (or became non-empty)
-  std::string kill_reason;       // set: close at the next flush without sending more
+  // ---- handshake and rights
+  void Handshaken(const AccessRights* rights) {
+    handshaken_ = true;
+    rights_ = rights;
+  }
+  bool handshaken() const { return handshaken_; }
+  const AccessRights* rights() const { return rights_; }
 
-  std::unordered_map<uint64_t, PendingWait> waits;  // by request id
-  std::unordered_map<uint64_t, Subscription> subs;  // by subscription id (= request id)
+  // ---- requests in flight: async appends, cursor writes and parked WAITs
+  uint32_t inflight() const { return inflight_; }
+  void AddInflight() { ++inflight_; }
+  void DropInflight() {
+    if (inflight_ > 0) --inflight_;
+  }
+
+  // ---- the loop's bookkeeping
+  bool dirty() const { return dirty_; }  // in the loop's flush list
+  void set_dirty(bool v) { dirty_ = v; }
+  // In the loop's ready list (requests left for the next turn).
+  bool ready_queued() const { return ready_queued_; }
+  void set_ready_queued(bool v) { ready_queued_ = v; }
+  // The loop iteration of its last turn (one turn per iteration).
+  uint64_t turn_iteration() const { return turn_iteration_; }
+  void set_turn_iteration(uint64_t v) { turn_iteration_ = v; }
+  // Added to the loop's epoll set, with interest `epoll_events`.
+  bool registered() const { return registered_; }
+  uint32_t epoll_events() const { return epoll_events_; }
+  void Registered(uint32_t events) {
+    registered_ = true;
+    epoll_events_ = events;
+  }
+  // Its share of ServerCore::buffered_bytes (Loop::Account).
+  int64_t buffered_counted() const { return buffered_counted_; }
+  void set_buffered_counted(int64_t v) { buffered_counted_ = v; }
+  // Last complete request or response.
+  int64_t last_active_ms() const { return last_active_ms_; }
+  void set_last_active_ms(int64_t v) { last_active_ms_ = v; }
+  // First byte of an incomplete frame; 0 = none.
+  int64_t frame_start_ms() const { return frame_start_ms_; }
+  void set_frame_start_ms(int64_t v) { frame_start_ms_ = v; }
+
+  // ---- WAIT / SUBSCRIBE state (the dispatcher's)
+  std::unordered_map<uint64_t, PendingWait>& waits() { return waits_; }  // by request id
+  // By subscription id (= request id).
+  std::unordered_map<uint64_t, Subscription>& subs() { return subs_; }
 
  private:
   uint64_t id_;
   int fd_;
   std::string peer_;
+
+  std::string in_;  // received, not yet parsed: [in_parsed_, in_.size())
+  size_t in_parsed_ = 0;
+  std::string out_;  // encoded, not yet sent: [out_sent_, out_.size())
+  size_t out_sent_ = 0;
+
+  bool close_after_output_ = false;
+  bool close_now_ = false;
+  std::string close_reason_;
+
+  bool handshaken_ = false;
+  const AccessRights* rights_ = nullptr;
+  uint32_t inflight_ = 0;
+  bool dirty_ = false;
+  bool ready_queued_ = false;
+  uint64_t turn_iteration_ = 0;
+  bool registered_ = false;
+  uint32_t epoll_events_ = 0;
+  int64_t buffered_counted_ = 0;
+  int64_t last_active_ms_ = 0;
+  int64_t frame_start_ms_ = 0;
+  int64_t out_progress_ms_ = 0;  // last time queued output shrank (or became non-empty)
+
+  std::unordered_map<uint64_t, PendingWait> waits_;
+  std::unordered_map<uint64_t, Subscription> subs_;
 };
 
 }  // namespace tldb::server

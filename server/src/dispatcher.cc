@@ -1,6 +1,7 @@
 // Dispatcher: routing, handshake, rights checks and the administrative operations.
 #include "dispatcher.h"
 
+#include "async_call.h"
 #include "loop.h"
 #include "protocol/codes.h"
 
@@ -26,7 +27,7 @@ void Dispatcher::Handle(Connection& c, const proto::Frame& f) {
             /*fatal=*/true);
     return;
   }
-  if (!c.handshaken && op != static_cast<uint8_t>(Op::kHello)) {
+  if (!c.handshaken() && op != static_cast<uint8_t>(Op::kHello)) {
     c.Error(op, id, Code(ErrorCode::kHandshakeRequired), "send HELLO first", /*fatal=*/true);
     return;
   }
@@ -80,7 +81,7 @@ void Dispatcher::Hello(Connection& c, uint64_t id, std::string_view body) {
   const uint8_t op = static_cast<uint8_t>(Op::kHello);
   proto::HelloRequest req;
   if (!proto::Decode(body, &req)) return Malformed(c, op, id);
-  if (c.handshaken) {
+  if (c.handshaken()) {
     return Fail(c, op, id, Status::InvalidArgument("HELLO already done on this connection"));
   }
   if (req.version != proto::kVersion) {
@@ -89,15 +90,15 @@ void Dispatcher::Hello(Connection& c, uint64_t id, std::string_view body) {
     return;
   }
   ServerCore& core = loop_->core();
-  const AccessRights* rights = core.auth.Authenticate(req.token, &c.token_name);
+  std::string token_name;  // not kept: the rights are what the connection needs
+  const AccessRights* rights = core.auth.Authenticate(req.token, &token_name);
   if (!rights) {
     core.Log("client " + c.peer() + ": authentication failed");
     c.Error(op, id, Code(ErrorCode::kAuthFailed),
             req.token.empty() ? "this server requires a token" : "unknown token", true);
     return;
   }
-  c.handshaken = true;
-  c.rights = rights;
+  c.Handshaken(rights);
   const ServerConfig& cfg = core.config;
   proto::HelloResponse resp;
   resp.server_name = kServerName;
@@ -184,26 +185,16 @@ void Dispatcher::NsCreate(Connection& c, uint64_t id, std::string_view body) {
   if (!CheckWrite(c, op, id, req.name)) return;
   proto::FillNamespaceDefaults(&req.options);
   // Creating a namespace writes files and fsyncs the catalog: on the admin thread.
-  ++c.inflight;
-  Loop* loop = loop_;
-  ServerCore& core = loop_->core();
-  auto keep = core.shared_from_this();
-  uint64_t conn_id = c.id();
-  int64_t start = NowUs();
-  auto task = [loop, keep, conn_id, id, start, name = std::string(req.name),
-               options = req.options] {
-    Status s = keep->db->CreateNamespace(name, options);
-    if (s.ok()) keep->Log("namespace created: " + name);
-    loop->Post([conn_id, id, start, s](Loop& l) {
-      Dispatcher& d = l.dispatcher();
-      Connection* c = d.Completed(conn_id, start, /*append=*/true);
-      if (!c) return;
-      if (!s.ok()) return d.Fail(*c, static_cast<uint8_t>(Op::kNsCreate), id, s);
-      d.Empty(*c, Op::kNsCreate, id);
+  auto task = [call = StartAsync(c, id), name = std::string(req.name), options = req.options] {
+    Status s = call.core().db->CreateNamespace(name, options);
+    if (s.ok()) call.core().Log("namespace created: " + name);
+    call.Complete([id = call.id(), s](Dispatcher& d, Connection& c) {
+      if (!s.ok()) return d.Fail(c, static_cast<uint8_t>(Op::kNsCreate), id, s);
+      d.Empty(c, Op::kNsCreate, id);
     });
   };
-  if (!core.admin.Post(std::move(task))) {
-    --c.inflight;
+  if (!loop_->core().admin.Post(std::move(task))) {
+    c.DropInflight();
     Fail(c, op, id, Status::Closed("server stopping"));
   }
 }
@@ -215,7 +206,7 @@ void Dispatcher::NsList(Connection& c, uint64_t id, std::string_view body) {
   if (!list.ok()) return Fail(c, op, id, list.status());
   std::vector<NamespaceInfo> visible;
   for (auto& ns : *list) {
-    if (c.rights->CanRead(ns.name)) visible.push_back(std::move(ns));
+    if (c.rights()->CanRead(ns.name)) visible.push_back(std::move(ns));
   }
   size_t start = c.Begin(Op::kNsList, proto::kFlagResponse, id);
   auto w = c.Writer();
@@ -237,20 +228,20 @@ void Dispatcher::NsDescribe(Connection& c, uint64_t id, std::string_view body) {
 }
 
 bool Dispatcher::CheckRead(Connection& c, uint8_t op, uint64_t id, std::string_view ns) {
-  if (c.rights->CanRead(ns)) return true;
+  if (c.rights()->CanRead(ns)) return true;
   Fail(c, op, id, Status::PermissionDenied("no read right on namespace '" + std::string(ns) + "'"));
   return false;
 }
 
 bool Dispatcher::CheckWrite(Connection& c, uint8_t op, uint64_t id, std::string_view ns) {
-  if (c.rights->CanWrite(ns)) return true;
+  if (c.rights()->CanWrite(ns)) return true;
   Fail(c, op, id,
        Status::PermissionDenied("no write right on namespace '" + std::string(ns) + "'"));
   return false;
 }
 
 bool Dispatcher::CheckAdmin(Connection& c, uint8_t op, uint64_t id, std::string_view ns) {
-  if (c.rights->CanAdmin(ns)) return true;
+  if (c.rights()->CanAdmin(ns)) return true;
   Fail(c, op, id,
        Status::PermissionDenied(ns.empty()
                                     ? std::string("no admin right on every namespace ('*')")
@@ -273,6 +264,11 @@ void Dispatcher::Empty(Connection& c, Op op, uint64_t id) {
   c.End(c.Begin(op, proto::kFlagResponse, id));
 }
 
+AsyncCall Dispatcher::StartAsync(Connection& c, uint64_t id) {
+  c.AddInflight();
+  return AsyncCall(loop_, loop_->core().shared_from_this(), c.id(), id, NowUs());
+}
+
 Connection* Dispatcher::Completed(uint64_t conn_id, int64_t start_us, bool append) {
   int64_t micros = NowUs() - start_us;
   ServerStats& st = loop_->stats();
@@ -283,7 +279,7 @@ Connection* Dispatcher::Completed(uint64_t conn_id, int64_t start_us, bool appen
   }
   Connection* c = loop_->Find(conn_id);
   if (!c) return nullptr;
-  if (c->inflight > 0) --c->inflight;
+  c->DropInflight();
   loop_->MarkDirty(*c);
   return c;
 }

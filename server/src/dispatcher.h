@@ -19,6 +19,7 @@
 
 namespace tldb::server {
 
+class AsyncCall;
 class Loop;
 
 class Dispatcher {
@@ -35,6 +36,8 @@ class Dispatcher {
   void Forget(Connection& conn);
 
  private:
+  friend class AsyncCall;  // Completed()
+
   struct WatchRef {
     uint64_t conn_id, id;
     bool subscription;
@@ -87,6 +90,9 @@ class Dispatcher {
   void Fail(Connection& c, uint8_t op, uint64_t id, const Status& s);
   void Malformed(Connection& c, uint8_t op, uint64_t id);
   void Empty(Connection& c, proto::Op op, uint64_t id);
+  // Starts an asynchronous request of `c`: counts it in flight; the AsyncCall brings its
+  // completion back to this loop.
+  AsyncCall StartAsync(Connection& c, uint64_t id);
   // After an async request of `conn_id` finished: bookkeeping and resume its input.
   Connection* Completed(uint64_t conn_id, int64_t start_us, bool append);
   void Notify(const std::string& key, Seq seq);

@@ -10,6 +10,7 @@
 // timeline (messages_per_timeline_max = 1, CreateDefaultNamespaces), so a cursor costs one
 // live record however often it moves; the engine hides older records at once and compaction
 // reclaims their bytes. The newest record is never hidden, so the read above is unchanged.
+#include "async_call.h"
 #include "dispatcher.h"
 #include "loop.h"
 
@@ -99,7 +100,7 @@ void Dispatcher::CursorSet(Connection& c, uint64_t id, std::string_view body) {
   if (Status s = CheckCursorSeq(loop_->core().db, req.ns, req.timeline, req.seq); !s.ok()) {
     return Fail(c, op, id, s);
   }
-  ++c.inflight;
+  c.AddInflight();
   CursorWrite(c.id(), id, std::string(req.device), std::string(req.ns), std::string(req.timeline),
               req.seq, req.reset, 0);
 }
@@ -127,12 +128,10 @@ void Dispatcher::CursorWrite(uint64_t conn_id, uint64_t id, std::string device, 
   proto::WireWriter(&payload).U64(seq);
   AppendOptions opts;
   opts.expected_last_seq = stored->record_seq;
-  Loop* loop = loop_;
-  auto keep = loop_->core().shared_from_this();  // the loop outlives this callback
+  // CursorSet counted the request in flight once; a retry does not count it again.
+  AsyncCall call(loop_, loop_->core().shared_from_this(), conn_id, id, start);
   loop_->core().db->AppendAsync(kCursorNamespace, key, payload, opts, [=](Result<AppendResult> r) {
-    (void)keep;
-    loop->Post([=](Loop& l) {
-      Dispatcher& d = l.dispatcher();
+    call.Post([=](Dispatcher& d) {
       if (!r.ok() && r.status().code() == Status::Code::kConflict &&
           attempt + 1 < kCursorRetriesMax) {
         return d.CursorWrite(conn_id, id, device, ns, timeline, seq, reset, attempt + 1);

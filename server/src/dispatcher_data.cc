@@ -1,4 +1,5 @@
 // Dispatcher: appends (asynchronous, completed through the loop's queue) and inline reads.
+#include "async_call.h"
 #include "dispatcher.h"
 #include "loop.h"
 
@@ -15,20 +16,15 @@ void Dispatcher::Append(Connection& c, uint64_t id, std::string_view body) {
   opts.client_msg_id = req.client_msg_id;
   if (req.has_expected_last_seq) opts.expected_last_seq = req.expected_last_seq;
   opts.durability = req.durability;
-  ++c.inflight;
-  Loop* loop = loop_;
-  auto keep = loop_->core().shared_from_this();  // the loop outlives this callback
-  uint64_t conn_id = c.id();
-  int64_t start = NowUs();
   // The engine copies what it needs before AppendAsync returns; the callback runs on an
   // engine thread, so it only posts the result back to this loop.
   loop_->core().db->AppendAsync(
       req.ns, req.timeline, req.payload, opts,
-      [loop, keep = std::move(keep), conn_id, id, start,
+      [call = StartAsync(c, id),
        key = TimelineKey(req.ns, req.timeline)](Result<AppendResult> r) mutable {
-        loop->Post([conn_id, id, start, key = std::move(key), r = std::move(r)](Loop& l) {
-          l.dispatcher().AppendDone(conn_id, id, key, start, r);
-        });
+        call.Post([conn_id = call.conn_id(), id = call.id(), start = call.start_us(),
+                   key = std::move(key),
+                   r = std::move(r)](Dispatcher& d) { d.AppendDone(conn_id, id, key, start, r); });
       });
 }
 
@@ -55,18 +51,13 @@ void Dispatcher::AppendFanout(Connection& c, uint64_t id, std::string_view body)
   std::vector<std::string> keys;
   keys.reserve(req.timelines.size());
   for (auto t : req.timelines) keys.push_back(TimelineKey(req.ns, t));
-  ++c.inflight;
-  Loop* loop = loop_;
-  auto keep = loop_->core().shared_from_this();  // the loop outlives this callback
-  uint64_t conn_id = c.id();
-  int64_t start = NowUs();
   loop_->core().db->AppendFanoutAsync(
       req.ns, req.timelines, req.payload, opts,
-      [loop, keep = std::move(keep), conn_id, id, start,
+      [call = StartAsync(c, id),
        keys = std::move(keys)](Result<std::vector<AppendResult>> r) mutable {
-        loop->Post([conn_id, id, start, keys = std::move(keys), r = std::move(r)](Loop& l) {
-          l.dispatcher().FanoutDone(conn_id, id, keys, start, r);
-        });
+        call.Post([conn_id = call.conn_id(), id = call.id(), start = call.start_us(),
+                   keys = std::move(keys),
+                   r = std::move(r)](Dispatcher& d) { d.FanoutDone(conn_id, id, keys, start, r); });
       });
 }
 

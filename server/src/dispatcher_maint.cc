@@ -2,6 +2,7 @@
 // (durable before its answer, completed through the loop's queue); NS_SET_OPTIONS runs on the
 // admin thread (the catalog is rewritten and fsynced); COMPACT queues a job on the compaction
 // thread and answers at once with its id, and COMPACT_STATUS reports that job's progress.
+#include "async_call.h"
 #include "dispatcher.h"
 #include "loop.h"
 
@@ -18,19 +19,13 @@ void Dispatcher::Mutate(Connection& c, uint64_t id, std::string_view body) {
     return Fail(c, op, id, Status::InvalidArgument("only an edit carries a payload"));
   }
   Mutation m{req.kind, req.timeline, req.seq, req.payload, req.durability};
-  ++c.inflight;
-  Loop* loop = loop_;
-  auto keep = loop_->core().shared_from_this();  // the loop outlives this callback
-  uint64_t conn_id = c.id();
-  int64_t start = NowUs();
   MutationKind kind = req.kind;
   // The engine copies the mutation's strings before MutateAsync returns; the callback may run
   // on an engine thread (or here, for an argument error), so it only posts the result.
   loop_->core().db->MutateAsync(
-      req.ns, m, [loop, keep, conn_id, id, start, kind](Result<MutationResult> r) mutable {
-        loop->Post([conn_id, id, start, kind, r = std::move(r)](Loop& l) {
-          l.dispatcher().MutateDone(conn_id, id, kind, start, r);
-        });
+      req.ns, m, [call = StartAsync(c, id), kind](Result<MutationResult> r) mutable {
+        call.Post([conn_id = call.conn_id(), id = call.id(), start = call.start_us(), kind,
+                   r = std::move(r)](Dispatcher& d) { d.MutateDone(conn_id, id, kind, start, r); });
       });
 }
 
@@ -68,17 +63,11 @@ void Dispatcher::NsSetOptions(Connection& c, uint64_t id, std::string_view body)
   proto::NsSetOptionsRequest req;
   if (!proto::Decode(body, &req)) return Malformed(c, op, id);
   if (!CheckAdmin(c, op, id, req.name)) return;
-  ++c.inflight;
-  Loop* loop = loop_;
-  ServerCore& core = loop_->core();
-  auto keep = core.shared_from_this();
-  uint64_t conn_id = c.id();
-  int64_t start = NowUs();
   // Read-modify-write on the admin thread: requests of all loops are serialized there, so two
   // NS_SET_OPTIONS changing different fields cannot undo each other.
-  auto task = [loop, keep, conn_id, id, start, op, name = std::string(req.name), mask = req.mask,
+  auto task = [call = StartAsync(c, id), op, name = std::string(req.name), mask = req.mask,
                wanted = req.options] {
-    Db* db = keep->db;
+    Db* db = call.core().db;
     Result<NamespaceInfo> info = db->DescribeNamespace(name);
     if (info.ok()) {
       NamespaceOptions next = info->options;
@@ -86,21 +75,18 @@ void Dispatcher::NsSetOptions(Connection& c, uint64_t id, std::string_view body)
       proto::FillNamespaceDefaults(&next);
       Status s = next == info->options ? Status::Ok() : db->SetNamespaceOptions(name, next);
       info = s.ok() ? db->DescribeNamespace(name) : Result<NamespaceInfo>(s);
-      if (s.ok()) keep->Log("namespace options changed: " + name);
+      if (s.ok()) call.core().Log("namespace options changed: " + name);
     }
-    loop->Post([conn_id, id, start, op, info = std::move(info)](Loop& l) {
-      Dispatcher& d = l.dispatcher();
-      Connection* c = d.Completed(conn_id, start, /*append=*/true);
-      if (!c) return;
-      if (!info.ok()) return d.Fail(*c, op, id, info.status());
-      size_t f = c->Begin(Op::kNsSetOptions, proto::kFlagResponse, id);
-      auto w = c->Writer();
+    call.Complete([id = call.id(), op, info = std::move(info)](Dispatcher& d, Connection& c) {
+      if (!info.ok()) return d.Fail(c, op, id, info.status());
+      size_t f = c.Begin(Op::kNsSetOptions, proto::kFlagResponse, id);
+      auto w = c.Writer();
       proto::EncodeNamespaceInfo(*info, w);
-      c->End(f);
+      c.End(f);
     });
   };
-  if (!core.admin.Post(std::move(task))) {
-    --c.inflight;
+  if (!loop_->core().admin.Post(std::move(task))) {
+    c.DropInflight();
     Fail(c, op, id, Status::Closed("server stopping"));
   }
 }

@@ -43,7 +43,7 @@ void Dispatcher::Wait(Connection& c, uint64_t id, std::string_view body) {
   if (req.timeout_ms > proto::kWaitTimeoutMsMax) {
     return Fail(c, op, id, Status::InvalidArgument("WAIT timeout above 60000 ms"));
   }
-  if (c.waits.count(id)) {
+  if (c.waits().count(id)) {
     return Fail(c, op, id, Status::InvalidArgument("request id already has a WAIT parked"));
   }
   std::string key = TimelineKey(req.ns, req.timeline);
@@ -63,18 +63,18 @@ void Dispatcher::Wait(Connection& c, uint64_t id, std::string_view body) {
   auto& deadlines = loop_->wait_deadlines();
   PendingWait w{std::string(req.ns), std::string(req.timeline), key, req.after_seq,
                 deadlines.emplace(NowMs() + req.timeout_ms, std::make_pair(c.id(), id))};
-  c.waits.emplace(id, std::move(w));
-  ++c.inflight;
+  c.waits().emplace(id, std::move(w));
+  c.AddInflight();
 }
 
 void Dispatcher::FinishWait(Connection& c, uint64_t id, bool ready, Seq last_seq) {
-  auto it = c.waits.find(id);
-  if (it == c.waits.end()) return;
+  auto it = c.waits().find(id);
+  if (it == c.waits().end()) return;
   PendingWait& w = it->second;
   if (w.deadline != loop_->wait_deadlines().end()) loop_->wait_deadlines().erase(w.deadline);
   Unwatch(w.key, c.id(), id);
-  c.waits.erase(it);
-  if (c.inflight > 0) --c.inflight;
+  c.waits().erase(it);
+  c.DropInflight();
   ServerStats::Inc(ready ? loop_->stats().waits_woken : loop_->stats().waits_timed_out);
   size_t start = c.Begin(Op::kWait, proto::kFlagResponse, id);
   auto wr = c.Writer();
@@ -86,8 +86,8 @@ void Dispatcher::FinishWait(Connection& c, uint64_t id, bool ready, Seq last_seq
 void Dispatcher::ExpireWait(uint64_t conn_id, uint64_t id) {
   Connection* c = loop_->Find(conn_id);
   if (!c) return;
-  auto it = c->waits.find(id);
-  if (it == c->waits.end()) return;
+  auto it = c->waits().find(id);
+  if (it == c->waits().end()) return;
   it->second.deadline = loop_->wait_deadlines().end();  // already removed by the loop
   std::string_view tl = it->second.timeline;
   auto last = loop_->core().db->LastSeq(it->second.ns, std::span<const std::string_view>(&tl, 1));
@@ -101,8 +101,8 @@ void Dispatcher::ReleaseAllWaits() {
   for (auto [conn_id, id] : all) {
     Connection* c = loop_->Find(conn_id);
     if (!c) continue;
-    auto it = c->waits.find(id);
-    if (it == c->waits.end()) continue;
+    auto it = c->waits().find(id);
+    if (it == c->waits().end()) continue;
     FinishWait(*c, id, false, it->second.after_seq);
   }
 }
@@ -112,7 +112,7 @@ void Dispatcher::Subscribe(Connection& c, uint64_t id, std::string_view body) {
   proto::SubscribeRequest req;
   if (!proto::Decode(body, &req)) return Malformed(c, op, id);
   if (!CheckRead(c, op, id, req.ns)) return;
-  if (c.subs.count(id)) {
+  if (c.subs().count(id)) {
     return Fail(c, op, id, Status::InvalidArgument("subscription id already in use"));
   }
   std::string key = TimelineKey(req.ns, req.timeline);
@@ -134,7 +134,7 @@ void Dispatcher::Subscribe(Connection& c, uint64_t id, std::string_view body) {
     Unwatch(key, c.id(), id);
     return Fail(c, op, id, bad);
   }
-  Subscription& s = c.subs[id];
+  Subscription& s = c.subs()[id];
   s.ns = req.ns;
   s.timeline = req.timeline;
   s.key = key;
@@ -150,15 +150,15 @@ void Dispatcher::Unsubscribe(Connection& c, uint64_t id, std::string_view body) 
   const uint8_t op = static_cast<uint8_t>(Op::kUnsubscribe);
   proto::UnsubscribeRequest req;
   if (!proto::Decode(body, &req)) return Malformed(c, op, id);
-  auto it = c.subs.find(req.subscription_id);
-  if (it == c.subs.end()) return Fail(c, op, id, Status::NotFound("no such subscription"));
+  auto it = c.subs().find(req.subscription_id);
+  if (it == c.subs().end()) return Fail(c, op, id, Status::NotFound("no such subscription"));
   Unwatch(it->second.key, c.id(), req.subscription_id);
-  c.subs.erase(it);
+  c.subs().erase(it);
   Empty(c, Op::kUnsubscribe, id);
 }
 
 void Dispatcher::PushUpTo(Connection& c, Subscription& s, uint64_t sub_id, Seq seq) {
-  while (s.last_pushed < seq && c.kill_reason.empty()) {
+  while (s.last_pushed < seq && !c.close_now()) {
     ScanOptions opts;
     opts.from_seq = s.last_pushed + 1;
     opts.to_seq = seq;
@@ -174,7 +174,8 @@ void Dispatcher::PushUpTo(Connection& c, Subscription& s, uint64_t sub_id, Seq s
       ServerStats::Inc(loop_->stats().pushes);
     }
     if (c.OutPending() > loop_->core().config.output_buffer_bytes_max) {
-      c.kill_reason = "subscription output above output-buffer-bytes-max (client not reading)";
+      c.RequestClose(Connection::CloseMode::kNow,
+                     "subscription output above output-buffer-bytes-max (client not reading)");
       ServerStats::Inc(loop_->stats().disconnects_slow);
     }
   }
@@ -189,23 +190,23 @@ void Dispatcher::TimelineAdvanced(const std::string& key, Seq seq) {
     Connection* c = loop_->Find(ref.conn_id);
     if (!c) continue;
     if (ref.subscription) {
-      auto s = c->subs.find(ref.id);
-      if (s != c->subs.end()) PushUpTo(*c, s->second, ref.id, seq);
+      auto s = c->subs().find(ref.id);
+      if (s != c->subs().end()) PushUpTo(*c, s->second, ref.id, seq);
     } else {
-      auto w = c->waits.find(ref.id);
-      if (w != c->waits.end() && seq > w->second.after_seq) FinishWait(*c, ref.id, true, seq);
+      auto w = c->waits().find(ref.id);
+      if (w != c->waits().end() && seq > w->second.after_seq) FinishWait(*c, ref.id, true, seq);
     }
   }
 }
 
 void Dispatcher::Forget(Connection& c) {
-  for (auto& [id, w] : c.waits) {
+  for (auto& [id, w] : c.waits()) {
     if (w.deadline != loop_->wait_deadlines().end()) loop_->wait_deadlines().erase(w.deadline);
     Unwatch(w.key, c.id(), id);
   }
-  c.waits.clear();
-  for (auto& [id, s] : c.subs) Unwatch(s.key, c.id(), id);
-  c.subs.clear();
+  c.waits().clear();
+  for (auto& [id, s] : c.subs()) Unwatch(s.key, c.id(), id);
+  c.subs().clear();
 }
 
 }  // namespace tldb::server

@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "listen_address.h"
+#include "protocol/host_port.h"
 #include "protocol/messages.h"
 
 namespace tldb::server {
@@ -81,8 +81,8 @@ Connection* Loop::Find(uint64_t conn_id) {
 }
 
 void Loop::MarkDirty(Connection& conn) {
-  if (!conn.dirty) {
-    conn.dirty = true;
+  if (!conn.dirty()) {
+    conn.set_dirty(true);
     dirty_.push_back(conn.id());
   }
 }
@@ -123,9 +123,9 @@ void Loop::OnEvent(uint64_t tag, uint32_t e) {
 }
 
 void Loop::Serve(Connection& c) {
-  if (c.handshaken) return Turn(c);
-  if (c.turn_iteration == iteration_) return;
-  c.turn_iteration = iteration_;  // marks it as served in this iteration (once in later_)
+  if (c.handshaken()) return Turn(c);
+  if (c.turn_iteration() == iteration_) return;
+  c.set_turn_iteration(iteration_);  // marks it as served in this iteration (once in later_)
   later_.push_back(c.id());
 }
 
@@ -137,22 +137,22 @@ void Loop::RunDeferredTurns() {
   for (uint64_t id : turn_ids_) {
     Connection* c = Find(id);
     if (!c) continue;
-    c->ready_queued = false;
+    c->set_ready_queued(false);
     Serve(*c);
   }
   turn_ids_.clear();
   turn_ids_.swap(later_);
   for (uint64_t id : turn_ids_) {
     if (Connection* c = Find(id)) {
-      c->turn_iteration = 0;  // Serve() only reserved the turn
+      c->set_turn_iteration(0);  // Serve() only reserved the turn
       Turn(*c);
     }
   }
 }
 
 void Loop::QueueReady(Connection& c) {
-  if (c.ready_queued || !HasBufferedInput(c) || !CanParse(c)) return;
-  c.ready_queued = true;
+  if (c.ready_queued() || !c.HasUnparsed() || !CanParse(c)) return;
+  c.set_ready_queued(true);
   ready_.push_back(c.id());
 }
 
@@ -176,7 +176,7 @@ void Loop::Accept() {
       }
       return;
     }
-    std::string peer = FormatAddress(addr);
+    std::string peer = proto::FormatAddress(addr);
     if (core_->connections.fetch_add(1) >= core_->config.connections_max) {
       core_->connections.fetch_sub(1);
       Reject(fd, peer);
@@ -214,21 +214,22 @@ void Loop::Reject(int fd, const std::string& peer) {
 }
 
 void Loop::Turn(Connection& c) {
-  if (c.turn_iteration == iteration_) return QueueReady(c);  // one turn per iteration
-  c.turn_iteration = iteration_;
-  TurnBudget budget = TurnBudget::For(c.handshaken);
+  if (c.turn_iteration() == iteration_) return QueueReady(c);  // one turn per iteration
+  c.set_turn_iteration(iteration_);
+  TurnBudget budget = TurnBudget::For(c.handshaken());
   const uint64_t id = c.id();
   bool progressed = ParseBuffered(c, budget);
   if (!Find(id)) return;
   if (!ReadInput(c, budget, &progressed)) return;
-  if (!budget.CanHandle()) QueueReady(c);  // requests left in c.in get the next turn
+  if (!budget.CanHandle()) QueueReady(c);  // requests left in its input get the next turn
   AfterInput(c, progressed);
 }
 
 bool Loop::ParseBuffered(Connection& c, TurnBudget& budget) {
-  if (!HasBufferedInput(c) || !CanParse(c)) return false;
-  size_t used = Parse(c, c.in.data() + c.in_parsed, c.in.size() - c.in_parsed, budget);
-  c.in_parsed += used;
+  if (!c.HasUnparsed() || !CanParse(c)) return false;
+  const std::string_view unparsed = c.Unparsed();
+  size_t used = Parse(c, unparsed.data(), unparsed.size(), budget);
+  c.Consumed(used);
   c.CompactIn();
   return used > 0;
 }
@@ -249,15 +250,14 @@ bool Loop::ReadInput(Connection& c, TurnBudget& budget, bool* progressed) {
     }
     budget.NoteRead(static_cast<size_t>(n));
     ServerStats::Inc(stats_.bytes_in, static_cast<uint64_t>(n));
-    if (c.in.size() == c.in_parsed) {
+    if (!c.HasUnparsed()) {
       // Fast path: parse straight from the scratch buffer, keep only the unparsed tail.
-      c.in.clear();
-      c.in_parsed = 0;
+      c.ClearInput();
       size_t used = Parse(c, scratch_.data(), static_cast<size_t>(n), budget);
       *progressed |= used > 0;
-      if (used < static_cast<size_t>(n)) c.in.append(scratch_.data() + used, n - used);
+      if (used < static_cast<size_t>(n)) c.AppendInput({scratch_.data() + used, n - used});
     } else {
-      c.in.append(scratch_.data(), static_cast<size_t>(n));
+      c.AppendInput({scratch_.data(), static_cast<size_t>(n)});
       *progressed |= ParseBuffered(c, budget);
     }
     if (!Find(c.id())) return false;  // closed while parsing
@@ -270,27 +270,27 @@ bool Loop::ReadInput(Connection& c, TurnBudget& budget, bool* progressed) {
 }
 
 bool Loop::CanParse(const Connection& c) const {
-  return !c.closing && c.kill_reason.empty() && !shutting_down_ &&
-         c.inflight < core_->config.inflight_requests_max &&
+  return !c.close_requested() && !shutting_down_ &&
+         c.inflight() < core_->config.inflight_requests_max &&
          c.OutPending() < core_->config.output_buffer_bytes_max / 2;
 }
 
 bool Loop::CanRead(const Connection& c) const {
   if (!CanParse(c)) return false;
-  return c.buffered_counted == 0 || core_->buffered_bytes.load(std::memory_order_relaxed) <
-                                        static_cast<int64_t>(core_->config.buffers_bytes_max);
+  return c.buffered_counted() == 0 || core_->buffered_bytes.load(std::memory_order_relaxed) <
+                                          static_cast<int64_t>(core_->config.buffers_bytes_max);
 }
 
 void Loop::Account(Connection& c) {
   // A buffer counts with its capacity (what it occupies) while it holds bytes to parse or
   // send. Empty buffers are not counted: a connection paused by the budget always holds
   // something that the frame deadline, the send stall or a completion will release.
-  const size_t in = c.in.size() > c.in_parsed ? c.in.capacity() : 0;
-  const size_t out = c.OutPending() > 0 ? c.out.capacity() : 0;
+  const size_t in = c.HasUnparsed() ? c.InCapacity() : 0;
+  const size_t out = c.OutPending() > 0 ? c.OutCapacity() : 0;
   const int64_t held = static_cast<int64_t>(in + out);
-  if (held != c.buffered_counted) {
-    core_->buffered_bytes.fetch_add(held - c.buffered_counted, std::memory_order_relaxed);
-    c.buffered_counted = held;
+  if (held != c.buffered_counted()) {
+    core_->buffered_bytes.fetch_add(held - c.buffered_counted(), std::memory_order_relaxed);
+    c.set_buffered_counted(held);
   }
 }
 
@@ -313,27 +313,27 @@ size_t Loop::Parse(Connection& c, const char* data, size_t size, TurnBudget& bud
       return size;  // discard the rest: the connection is closing
     }
     used += r.frame_bytes;
-    c.last_active_ms = NowMs();
-    const size_t out_before = c.out.size();
+    c.set_last_active_ms(NowMs());
+    const size_t out_before = c.OutBytes();
     dispatcher_.Handle(c, frame);
-    budget.NoteRequest(c.out.size() > out_before ? c.out.size() - out_before : 0);
-    if (c.closing) {
+    budget.NoteRequest(c.OutBytes() > out_before ? c.OutBytes() - out_before : 0);
+    if (c.close_after_output()) {
       ServerStats::Inc(stats_.disconnects_protocol);  // a fatal error answer was queued
       core_->Log("client " + c.peer() + ": fatal error answering " +
                  std::string(proto::OpName(frame.header.op)) + ", disconnecting");
       MarkDirty(c);
       return size;
     }
-    if (!c.out.empty()) MarkDirty(c);
+    if (c.OutBytes() > 0) MarkDirty(c);
   }
   return used;
 }
 
 void Loop::AfterInput(Connection& c, bool progressed) {
-  if (c.in.size() > c.in_parsed && CanParse(c)) {
-    if (progressed || c.frame_start_ms == 0) c.frame_start_ms = NowMs();
+  if (c.HasUnparsed() && CanParse(c)) {
+    if (progressed || c.frame_start_ms() == 0) c.set_frame_start_ms(NowMs());
   } else {
-    c.frame_start_ms = 0;
+    c.set_frame_start_ms(0);
   }
   UpdateInterest(c);
 }
@@ -349,35 +349,33 @@ void Loop::UpdateInterest(Connection& c) {
   if (CanRead(c)) want |= EPOLLIN;
   // A dirty connection is flushed before the loop waits again, so EPOLLOUT is only asked for
   // once a send would block: otherwise every request would cost two epoll_ctl calls.
-  if (c.OutPending() > 0 && !c.dirty) want |= EPOLLOUT;
-  if (c.registered && c.epoll_events == want) return;
+  if (c.OutPending() > 0 && !c.dirty()) want |= EPOLLOUT;
+  if (c.registered() && c.epoll_events() == want) return;
   epoll_event ev{};
   ev.events = want;
   ev.data.u64 = c.id();
-  epoll_ctl(epfd_, c.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c.fd(), &ev);
-  c.registered = true;
-  c.epoll_events = want;
+  epoll_ctl(epfd_, c.registered() ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c.fd(), &ev);
+  c.Registered(want);
 }
 
 void Loop::Flush(Connection& c) {
-  if (!c.kill_reason.empty()) {
-    Close(c, c.kill_reason);
+  if (c.close_now()) {
+    Close(c, c.close_reason());
     return;
   }
   while (c.OutPending() > 0) {
-    ssize_t n = ::send(c.fd(), c.out.data() + c.out_sent, c.OutPending(), MSG_NOSIGNAL);
+    ssize_t n = ::send(c.fd(), c.PendingOutput().data(), c.OutPending(), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       Close(c, "");
       return;
     }
-    c.out_sent += static_cast<size_t>(n);
-    c.out_progress_ms = NowMs();
+    c.Sent(static_cast<size_t>(n));
     ServerStats::Inc(stats_.bytes_out, static_cast<uint64_t>(n));
   }
   c.CompactOut();
-  if (c.OutPending() == 0 && c.closing) {
+  if (c.OutPending() == 0 && c.close_after_output()) {
     Close(c, "");
     return;
   }
@@ -393,9 +391,10 @@ void Loop::FlushDirty() {
     for (uint64_t id : ids) {
       Connection* c = Find(id);
       if (!c) continue;
-      c->dirty = false;
-      if (c->OutPending() > core_->config.output_buffer_bytes_max && c->kill_reason.empty()) {
-        c->kill_reason = "output buffer above output-buffer-bytes-max (client not reading)";
+      c->set_dirty(false);
+      if (c->OutPending() > core_->config.output_buffer_bytes_max && !c->close_now()) {
+        c->RequestClose(Connection::CloseMode::kNow,
+                        "output buffer above output-buffer-bytes-max (client not reading)");
         ServerStats::Inc(stats_.disconnects_slow);
       }
       Flush(*c);
@@ -407,7 +406,7 @@ void Loop::Close(Connection& c, std::string_view reason) {
   if (!reason.empty()) core_->Log("closing connection " + c.peer() + ": " + std::string(reason));
   dispatcher_.Forget(c);
   epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd(), nullptr);
-  core_->buffered_bytes.fetch_sub(c.buffered_counted, std::memory_order_relaxed);
+  core_->buffered_bytes.fetch_sub(c.buffered_counted(), std::memory_order_relaxed);
   core_->connections.fetch_sub(1);
   ServerStats::Inc(stats_.connections_open, static_cast<uint64_t>(-1));
   conns_.erase(c.id());
@@ -440,13 +439,14 @@ void Loop::Sweep(int64_t now) {
   for (auto& [id, conn] : conns_) {
     Connection& c = *conn;
     UpdateInterest(c);  // reading resumes once the buffer budget allows it again
-    if (c.frame_start_ms && now - c.frame_start_ms > static_cast<int64_t>(cfg.frame_deadline_ms)) {
+    if (c.frame_start_ms() &&
+        now - c.frame_start_ms() > static_cast<int64_t>(cfg.frame_deadline_ms)) {
       victims.emplace_back(&c, "frame not completed within frame-deadline-ms");
     } else if (c.OutPending() > 0 &&
-               now - c.out_progress_ms > static_cast<int64_t>(cfg.send_stall_ms)) {
+               now - c.out_progress_ms() > static_cast<int64_t>(cfg.send_stall_ms)) {
       victims.emplace_back(&c, "output stalled for send-stall-ms (client not reading)");
     } else if (!c.Busy() && c.OutPending() == 0 &&
-               now - c.last_active_ms > static_cast<int64_t>(cfg.idle_timeout_ms)) {
+               now - c.last_active_ms() > static_cast<int64_t>(cfg.idle_timeout_ms)) {
       victims.emplace_back(&c, "idle for idle-timeout-ms");
     }
   }
@@ -459,8 +459,8 @@ void Loop::Sweep(int64_t now) {
           0, 0,
           Code(stalled ? proto::ErrorCode::kSlowConsumer : proto::ErrorCode::kTimedOutConnection),
           why, true);
-      ssize_t n = ::send(c->fd(), c->out.data() + c->out_sent, c->OutPending(),
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t n =
+          ::send(c->fd(), c->PendingOutput().data(), c->OutPending(), MSG_NOSIGNAL | MSG_DONTWAIT);
       (void)n;
     }
     Close(*c, why);
@@ -480,7 +480,7 @@ void Loop::BeginShutdown() {
 
 bool Loop::Drained() const {
   for (const auto& [id, c] : conns_) {
-    if (c->inflight > 0 || c->OutPending() > 0) return false;
+    if (c->inflight() > 0 || c->OutPending() > 0) return false;
   }
   return true;
 }

@@ -87,7 +87,6 @@ class Loop {
   // Receives and parses within `budget`; false when the connection was closed.
   bool ReadInput(Connection& conn, TurnBudget& budget, bool* progressed);
   size_t Parse(Connection& conn, const char* data, size_t size, TurnBudget& budget);
-  bool HasBufferedInput(const Connection& conn) const { return conn.in.size() > conn.in_parsed; }
   // Keeps `conn` for a turn in the next iteration (it still has requests to parse).
   void QueueReady(Connection& conn);
   // The turns of the ready list, then of the unauthenticated connections of this iteration.
@@ -117,7 +116,7 @@ class Loop {
   Dispatcher dispatcher_;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
   std::vector<uint64_t> dirty_;
-  std::vector<uint64_t> ready_;     // turns for the next iteration (Connection::ready_queued)
+  std::vector<uint64_t> ready_;     // turns for the next iteration (Connection::ready_queued())
   std::vector<uint64_t> later_;     // this iteration's unauthenticated turns
   std::vector<uint64_t> turn_ids_;  // RunDeferredTurns' working copy
   uint64_t iteration_ = 0;

@@ -10,8 +10,8 @@
 #include <mutex>
 #include <thread>
 
-#include "listen_address.h"
 #include "loop.h"
+#include "protocol/host_port.h"
 
 namespace tldb {
 
@@ -23,7 +23,7 @@ using server::ServerCore;
 // The listen backlog: bursts of reconnecting frontends are absorbed by the kernel queue.
 constexpr int kListenBacklog = 4096;
 
-Result<int> BindListener(const server::ListenAddress& a) {
+Result<int> BindListener(const proto::SocketAddress& a) {
   int fd = ::socket(a.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Status::IOError(std::string("socket: ") + strerror(errno));
   int one = 1;
@@ -48,12 +48,12 @@ class ServerImpl : public Server {
     if (stop_fd_ >= 0) ::close(stop_fd_);
   }
 
-  Status Init(const server::ListenAddress& addr) {
+  Status Init(const proto::SocketAddress& addr) {
     TLDB_ASSIGN_OR_RETURN(core_->listen_fd, BindListener(addr));
     sockaddr_storage bound{};
     socklen_t len = sizeof(bound);
     getsockname(core_->listen_fd, reinterpret_cast<sockaddr*>(&bound), &len);
-    address_ = server::FormatAddress(bound);
+    address_ = proto::FormatAddress(bound);
     port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                               : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
     for (auto& loop : core_->loops) TLDB_RETURN_IF_ERROR(loop->Init());
@@ -103,7 +103,7 @@ class ServerImpl : public Server {
 
 Result<std::unique_ptr<Server>> Server::Start(Db* db, const ServerConfig& config) {
   TLDB_RETURN_IF_ERROR(ValidateServerConfig(config));
-  auto addr = server::ListenAddress::Resolve(config.listen);
+  auto addr = proto::ResolveHostPort(config.listen, "listen");
   if (!addr.ok()) return addr.status();
   size_t threads =
       config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());

@@ -1,6 +1,6 @@
 // ParseServerToken, ValidateServerConfig, IsLoopbackListen (declared in tldb/server.h).
-#include "listen_address.h"
 #include "protocol/codes.h"
+#include "protocol/host_port.h"
 #include "tldb/server.h"
 
 namespace tldb {
@@ -51,12 +51,12 @@ Result<ServerToken> ParseServerToken(std::string_view spec) {
 }
 
 bool IsLoopbackListen(std::string_view listen) {
-  auto addr = server::ListenAddress::Resolve(listen);
+  auto addr = proto::ResolveHostPort(listen, "listen");
   return addr.ok() && addr->loopback;
 }
 
 Status ValidateServerConfig(const ServerConfig& c) {
-  auto addr = server::ListenAddress::Resolve(c.listen);
+  auto addr = proto::ResolveHostPort(c.listen, "listen");
   if (!addr.ok()) return addr.status();
   if (!addr->loopback && c.tokens.empty()) {
     return Status::PermissionDenied(

@@ -11,11 +11,14 @@
 #include <random>
 #include <thread>
 
+#include "common/server_process.h"
 #include "kill_run.h"
 #include "ledger.h"
-#include "server_process.h"
 
 namespace tldb::faults {
+
+using common::FaultServerOptions;
+using common::ServerProcess;
 
 namespace {
 

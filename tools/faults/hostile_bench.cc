@@ -6,12 +6,15 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/server_process.h"
 #include "kill_run.h"
 #include "run_queue_wait.h"
-#include "server_process.h"
 #include "tldb/client.h"
 
 namespace tldb::faults {
+
+using common::ServerProcess;
+using common::ServerProcessOptions;
 
 namespace {
 

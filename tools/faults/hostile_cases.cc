@@ -6,12 +6,14 @@
 #include <memory>
 #include <thread>
 
+#include "common/raw_conn.h"
 #include "kill_run.h"
 #include "protocol/codes.h"
-#include "raw_conn.h"
 #include "tldb/client.h"
 
 namespace tldb::faults {
+
+using common::RawConn;
 
 namespace {
 
@@ -100,7 +102,7 @@ void OversizedRound(uint16_t port, uint64_t round, HostileOutcome* out) {
   std::string why;
   bool ok = c.connected();
   if (ok && round % 2 == 0) {
-    ok = c.Hello(kHostileAdminToken) &&
+    ok = c.Hello(kHostileAdminToken, "hostile") &&
          c.Send(Header(uint8_t(Op::kAppend), proto::kFrameBodyBytesMaxDefault + 1) +
                 std::string(100, 'x')) &&
          ExpectFatal(c, Code(ErrorCode::kFrameTooLarge), &why);
@@ -113,7 +115,7 @@ void OversizedRound(uint16_t port, uint64_t round, HostileOutcome* out) {
 
 void MalformedRound(uint16_t port, uint64_t round, HostileOutcome* out) {
   RawConn c(port);
-  if (!c.connected() || !c.Hello(kHostileAdminToken)) {
+  if (!c.connected() || !c.Hello(kHostileAdminToken, "hostile")) {
     out->Note(false, "connect/HELLO failed");
     return;
   }
@@ -168,7 +170,7 @@ void SlowlorisRound(uint16_t port, const HostileCaseOptions& o, HostileOutcome* 
   std::vector<std::unique_ptr<RawConn>> conns;
   for (uint32_t i = 0; i < o.slowloris_connections; ++i) {
     auto c = std::make_unique<RawConn>(port);
-    if (!c->connected() || !c->Hello(kHostileAdminToken)) continue;
+    if (!c->connected() || !c->Hello(kHostileAdminToken, "hostile")) continue;
     // Half of them stop inside the header, half inside the body.
     std::string f = Header(uint8_t(Op::kPing), 100) + std::string(100, 'p');
     c->Send(std::string_view(f).substr(0, i % 2 ? 10 : 40));
@@ -190,7 +192,7 @@ void LargeHalfSentRound(uint16_t port, const HostileCaseOptions& o, HostileOutco
   const std::string frame = Header(uint8_t(Op::kAppend), body) + std::string(body - 1'000, 'z');
   for (uint32_t i = 0; i < o.large_frame_connections; ++i) {
     auto c = std::make_unique<RawConn>(port);
-    if (!c->connected() || !c->Hello(kHostileAdminToken)) continue;
+    if (!c->connected() || !c->Hello(kHostileAdminToken, "hostile")) continue;
     conns.push_back(std::move(c));
   }
   // Push as much of each frame as the server takes (it may stop reading), never completing it.
@@ -221,7 +223,7 @@ void IdleRun(uint16_t port, const HostileCaseOptions& o, const std::atomic<bool>
   for (uint32_t i = 0; i < o.idle_connections && !stop; ++i) {
     auto c = std::make_unique<RawConn>(port);
     // Half complete the handshake, half never send a byte.
-    if (c->connected() && (i % 2 || c->Hello(kHostileAdminToken))) opened++;
+    if (c->connected() && (i % 2 || c->Hello(kHostileAdminToken, "hostile"))) opened++;
     conns.push_back(std::move(c));
   }
   while (!stop) std::this_thread::sleep_for(milliseconds(20));
@@ -234,7 +236,7 @@ void IdleRun(uint16_t port, const HostileCaseOptions& o, const std::atomic<bool>
 
 void NonReaderRound(uint16_t port, const std::atomic<bool>& stop, HostileOutcome* out) {
   RawConn c(port, 4096);
-  if (!c.Hello(kHostileAdminToken)) {
+  if (!c.Hello(kHostileAdminToken, "hostile")) {
     out->Note(false, "non-reader: HELLO failed");
     return;
   }
@@ -281,7 +283,7 @@ void NoAuthRound(uint16_t port, uint64_t round, HostileOutcome* out) {
 
 void WrongNamespaceRound(uint16_t port, HostileOutcome* out) {
   RawConn c(port);
-  if (!c.Hello(kHostileLimitedToken)) {
+  if (!c.Hello(kHostileLimitedToken, "hostile")) {
     out->Note(false, "limited token: HELLO failed");
     return;
   }
@@ -319,7 +321,7 @@ void WrongNamespaceRound(uint16_t port, HostileOutcome* out) {
 
 void ExtremeValuesRound(uint16_t port, HostileOutcome* out) {
   RawConn c(port);
-  if (!c.Hello(kHostileAdminToken)) {
+  if (!c.Hello(kHostileAdminToken, "hostile")) {
     out->Note(false, "extreme values: HELLO failed");
     return;
   }

@@ -8,9 +8,12 @@
 #include <random>
 #include <thread>
 
-#include "server_process.h"
+#include "common/server_process.h"
 
 namespace tldb::faults {
+
+using common::FaultServerOptions;
+using common::ServerProcess;
 
 namespace {
 

@@ -10,12 +10,15 @@
 #include <random>
 #include <thread>
 
+#include "common/server_process.h"
 #include "kill_run.h"
-#include "server_process.h"
 #include "soak_model.h"
 #include "tldb/client.h"
 
 namespace tldb::faults {
+
+using common::FaultServerOptions;
+using common::ServerProcess;
 
 namespace {
 

@@ -1,14 +1,19 @@
-// ServerProcess: a real tldb-server child process for fault suites (kill -9, disk full, hostile
-// clients).
+// ServerProcess: a server as a child process: a real tldb-server for the fault suites (kill -9,
+// disk full, hostile clients) and tldb-bench, or another server for tldb-bench (redis-server).
 //
 // Contract:
 // - Start() spawns `binary --data-dir DIR --listen 127.0.0.1:PORT ARGS...` (posix_spawn, so it
 //   is safe from a multithreaded process) and returns once the server printed its "listening
 //   on" line. The first start may use port 0; every later start reuses the port it got, so
 //   clients configured with address() reconnect to the restarted server.
+// - With `command` set, Start() spawns that command instead (argv[0] looked up on PATH), which
+//   must listen on `port` (FreeLoopbackPort()), and returns once the port accepts connections.
+// - With `die_with_parent`, the child is spawned with fork and gets SIGKILL when this process
+//   dies (the child runs only async-signal-safe calls before exec).
 // - Kill() sends SIGKILL and reaps the child; Stop() sends SIGTERM and returns the exit code
 //   (SIGKILL after the timeout). The destructor kills a child that is still running.
-// - The server's stderr goes to `log_path` (appended; /dev/null when empty).
+// - The server's stderr goes to `log_path` (appended; /dev/null when empty); a `command`'s
+//   stdout and stderr both go there (truncated first).
 // - RssKib() reads VmRSS from /proc/<pid>/status (0 when not running).
 #pragma once
 
@@ -20,7 +25,7 @@
 
 #include "tldb/status.h"
 
-namespace tldb::faults {
+namespace tldb::common {
 
 struct ServerProcessOptions {
   std::string binary;                   // path of tldb-server
@@ -29,7 +34,12 @@ struct ServerProcessOptions {
   uint16_t port = 0;                    // 0: an ephemeral port on the first start
   std::string log_path;                 // server stderr (appended); empty: /dev/null
   uint32_t start_timeout_ms = 60'000;   // time allowed for recovery + listen
+  std::vector<std::string> command;     // set: this command instead of tldb-server (see above)
+  bool die_with_parent = false;         // SIGKILL the child when this process dies
 };
+
+// A TCP port on 127.0.0.1 that was free a moment ago (0 if none could be had).
+uint16_t FreeLoopbackPort();
 
 // The set-up every fault suite uses: `binary` on `data_dir` with `--io-backend BACKEND
 // --threads N`, stderr to `log_path`.
@@ -63,6 +73,7 @@ class ServerProcess {
  private:
   Status SpawnOnce();
   Status ReadListeningLine(int fd);
+  Status WaitAccepting();
   void Reap(int status);
 
   ServerProcessOptions options_;
@@ -73,4 +84,4 @@ class ServerProcess {
 // VmRSS of any process in KiB (0 when unreadable).
 uint64_t ProcessRssKib(pid_t pid);
 
-}  // namespace tldb::faults
+}  // namespace tldb::common

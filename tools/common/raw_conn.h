@@ -1,5 +1,5 @@
 // RawConn: a blocking loopback socket speaking raw tldb frames, for clients that misbehave on
-// purpose (fault suites). Not thread-safe; one per thread.
+// purpose (the server tests and the fault suites). Not thread-safe; one per thread.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,7 @@
 #include "protocol/frame.h"
 #include "protocol/messages.h"
 
-namespace tldb::faults {
+namespace tldb::common {
 
 class RawConn {
  public:
@@ -34,8 +34,8 @@ class RawConn {
     proto::Encode(m, w);
     return SendFrame(op, id, body);
   }
-  // HELLO with `token`; true when answered without error.
-  bool Hello(std::string_view token);
+  // HELLO with `token` as client `client_name`; true when answered without error.
+  bool Hello(std::string_view token = "", std::string_view client_name = "raw");
 
   struct Frame {
     proto::FrameHeader header;
@@ -58,4 +58,4 @@ class RawConn {
   std::string buf_;
 };
 
-}  // namespace tldb::faults
+}  // namespace tldb::common

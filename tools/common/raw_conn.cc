@@ -1,4 +1,4 @@
-#include "raw_conn.h"
+#include "common/raw_conn.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <chrono>
 
-namespace tldb::faults {
+namespace tldb::common {
 
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -60,8 +60,8 @@ bool RawConn::SendFrame(proto::Op op, uint64_t id, std::string_view body) {
   return Send(proto::EncodeFrame(static_cast<uint8_t>(op), 0, id, body));
 }
 
-bool RawConn::Hello(std::string_view token) {
-  if (!SendMsg(proto::Op::kHello, 0, proto::HelloRequest{proto::kVersion, "hostile", token})) {
+bool RawConn::Hello(std::string_view token, std::string_view client_name) {
+  if (!SendMsg(proto::Op::kHello, 0, proto::HelloRequest{proto::kVersion, client_name, token})) {
     return false;
   }
   auto f = ReadFrame(5'000);
@@ -115,4 +115,4 @@ bool RawConn::PeerClosed() const {
   return info.tcpi_state == TCP_CLOSE_WAIT || info.tcpi_state == TCP_CLOSE;
 }
 
-}  // namespace tldb::faults
+}  // namespace tldb::common

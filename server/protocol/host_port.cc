@@ -1,39 +1,35 @@
-#include "listen_address.h"
+#include "protocol/host_port.h"
 
 #include <arpa/inet.h>
 
 #include <charconv>
-#include <cstring>
 
-namespace tldb::server {
+namespace tldb::proto {
 
-namespace {
-
-Status SplitHostPort(std::string_view s, std::string* host, uint16_t* port) {
+Status SplitHostPort(std::string_view s, std::string_view what, std::string* host, uint16_t* port) {
   size_t colon = s.rfind(':');
   if (colon == std::string_view::npos) {
-    return Status::InvalidArgument("listen address must be HOST:PORT, got '" + std::string(s) +
-                                   "'");
+    return Status::InvalidArgument(std::string(what) + " address must be HOST:PORT, got '" +
+                                   std::string(s) + "'");
   }
   std::string_view h = s.substr(0, colon), p = s.substr(colon + 1);
   if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   unsigned value = 0;
   auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
   if (p.empty() || ec != std::errc() || ptr != p.data() + p.size() || value > 65535) {
-    return Status::InvalidArgument("bad port in listen address '" + std::string(s) + "'");
+    return Status::InvalidArgument("bad port in " + std::string(what) + " address '" +
+                                   std::string(s) + "'");
   }
   *host = h == "localhost" ? "127.0.0.1" : std::string(h);
   *port = static_cast<uint16_t>(value);
   return Status::Ok();
 }
 
-}  // namespace
-
-Result<ListenAddress> ListenAddress::Resolve(std::string_view host_port) {
+Result<SocketAddress> ResolveHostPort(std::string_view host_port, std::string_view what) {
   std::string host;
   uint16_t port = 0;
-  TLDB_RETURN_IF_ERROR(SplitHostPort(host_port, &host, &port));
-  ListenAddress out;
+  TLDB_RETURN_IF_ERROR(SplitHostPort(host_port, what, &host, &port));
+  SocketAddress out;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&out.addr);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&out.addr);
   if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
@@ -47,8 +43,8 @@ Result<ListenAddress> ListenAddress::Resolve(std::string_view host_port) {
     out.addr_len = sizeof(sockaddr_in6);
     out.loopback = IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
   } else {
-    return Status::InvalidArgument("listen host must be a numeric IP address or localhost, got '" +
-                                   host + "'");
+    return Status::InvalidArgument(
+        std::string(what) + " host must be a numeric IP address or localhost, got '" + host + "'");
   }
   return out;
 }
@@ -65,4 +61,4 @@ std::string FormatAddress(const sockaddr_storage& addr) {
   return std::string(buf) + ":" + std::to_string(ntohs(v4->sin_port));
 }
 
-}  // namespace tldb::server
+}  // namespace tldb::proto

@@ -1,6 +1,9 @@
 // LatencyHistogram: log-linear histogram of nanosecond latencies (32 sub-buckets per power of
 // two, ~3% resolution, 2048 buckets, no allocation on Add). Not thread-safe: one per thread,
 // then Merge. Quantile() and Cdf() read it; Cdf() gives the points plotted as latency CDFs.
+// The histogram of every benchmark (bench/*_bench.cc, tldb-bench). The server keeps its own
+// (server/src/server_stats.h): fixed microsecond buckets of relaxed atomics, written by a loop
+// thread and read by STATS on any thread, whose percentiles STATS reports as they are.
 #pragma once
 
 #include <algorithm>
@@ -10,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace tldb::peerbench {
+namespace tldb::common {
 
 class LatencyHistogram {
  public:
@@ -18,6 +21,11 @@ class LatencyHistogram {
   static constexpr int kSub = 1 << kSubBits;
   static constexpr int kBuckets = 64 * kSub;
 
+  void Clear() {
+    counts_.fill(0);
+    total_ = 0;
+    max_ = 0;
+  }
   void Add(uint64_t ns, uint64_t times = 1) {
     counts_[Bucket(ns)] += times;
     total_ += times;
@@ -73,4 +81,4 @@ class LatencyHistogram {
   uint64_t max_ = 0;
 };
 
-}  // namespace tldb::peerbench
+}  // namespace tldb::common

@@ -1,4 +1,0 @@
-find_package(nlohmann_json 3 CONFIG REQUIRED)
-target_link_libraries(admin_test PRIVATE tldb_admin tldb_server nlohmann_json::nlohmann_json)
-add_dependencies(admin_test tldb)
-target_compile_definitions(admin_test PRIVATE TLDB_CLI_BINARY="$<TARGET_FILE:tldb>")

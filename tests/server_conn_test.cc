@@ -1,0 +1,186 @@
+// tldb-server end to end, connection hygiene: protocol violations, the connection limit, slow
+// consumers, slowloris and idle connections (raw sockets for the misbehaving clients).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <future>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "server_test_util.h"
+
+namespace tldb::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using proto::ErrorCode;
+using proto::Op;
+
+TEST(ServerTest, ProtocolViolationsGetAFatalErrorAndOthersKeepWorking) {
+  ServerConfig cfg;
+  cfg.frame_body_bytes_max = 64 << 10;
+  TestServer ts(cfg);
+  auto good = ts.Connect();
+  ASSERT_TRUE(good);
+  {  // request before HELLO
+    RawConn r(ts.port());
+    ASSERT_TRUE(r.SendMsg(Op::kPing, 5, proto::PingRequest{""}));
+    auto f = r.ReadFrame(2000);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->ErrorCode(), static_cast<uint16_t>(ErrorCode::kHandshakeRequired));
+    EXPECT_TRUE(f->header.flags & proto::kFlagFatal);
+    EXPECT_TRUE(r.WaitEof(2000));
+  }
+  {  // oversized frame: refused from its header, before the body is read
+    RawConn r(ts.port());
+    ASSERT_TRUE(r.Hello());
+    std::string header(proto::kHeaderBytes, '\0');
+    proto::FrameHeader h;
+    h.op = static_cast<uint8_t>(Op::kAppend);
+    h.request_id = 77;
+    h.body_length = 1 << 20;
+    proto::EncodeHeader(h, header.data());
+    ASSERT_TRUE(r.Send(header));
+    auto f = r.ReadFrame(2000);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->ErrorCode(), static_cast<uint16_t>(ErrorCode::kFrameTooLarge));
+    EXPECT_EQ(f->header.request_id, 77u);
+    EXPECT_TRUE(r.WaitEof(2000));
+  }
+  {  // unknown opcode
+    RawConn r(ts.port());
+    ASSERT_TRUE(r.Hello());
+    ASSERT_TRUE(r.SendFrame(static_cast<Op>(0x6F), 6, ""));  // reserved, not defined
+    auto f = r.ReadFrame(2000);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->ErrorCode(), static_cast<uint16_t>(ErrorCode::kUnknownOpcode));
+    EXPECT_TRUE(r.WaitEof(2000));
+  }
+  {  // malformed body and garbage
+    RawConn r(ts.port());
+    ASSERT_TRUE(r.Hello());
+    ASSERT_TRUE(r.SendFrame(Op::kAppend, 8, "\x01"));
+    auto f = r.ReadFrame(2000);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->ErrorCode(), static_cast<uint16_t>(ErrorCode::kMalformedFrame));
+    RawConn g(ts.port());
+    ASSERT_TRUE(g.Send(std::string(64, '\xee')));
+    auto gf = g.ReadFrame(2000);
+    ASSERT_TRUE(gf);
+    EXPECT_EQ(gf->ErrorCode(), static_cast<uint16_t>(ErrorCode::kMalformedFrame));
+  }
+  {  // wrong protocol version in HELLO
+    RawConn r(ts.port());
+    ASSERT_TRUE(r.SendMsg(Op::kHello, 0, proto::HelloRequest{9, "x", ""}));
+    auto f = r.ReadFrame(2000);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->ErrorCode(), static_cast<uint16_t>(ErrorCode::kUnsupportedVersion));
+  }
+  EXPECT_TRUE(good->Append("store", "still:ok", "x").ok());
+  auto st = good->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_GE(st->Get("disconnects_protocol"), 4u);
+}
+
+TEST(ServerTest, ConnectionLimit) {
+  ServerConfig cfg;
+  cfg.connections_max = 3;
+  TestServer ts(cfg);
+  auto a = ts.Connect();
+  auto b = ts.Connect();
+  auto c = ts.Connect();
+  ASSERT_TRUE(a && b && c);
+  ClientOptions o;
+  o.server = ts.address();
+  auto d = Client::Connect(o);
+  EXPECT_EQ(d.status().code(), Status::Code::kBusy) << d.status().ToString();
+  EXPECT_NE(d.status().message().find("TOO_MANY_CONNECTIONS"), std::string::npos);
+  EXPECT_TRUE(a->Append("store", "x", "still works").ok());
+  c.reset();
+  std::unique_ptr<Client> e;
+  for (int i = 0; i < 50 && !e; ++i) {  // the server notices the close asynchronously
+    auto r = Client::Connect(o);
+    if (r.ok())
+      e = std::move(r).value();
+    else
+      std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(e->Ping().ok());
+}
+
+TEST(ServerTest, SlowConsumerIsDisconnectedWhileOthersKeepWorking) {
+  ServerConfig cfg;
+  cfg.frame_body_bytes_max = 16 << 10;
+  cfg.output_buffer_bytes_max = 64 << 10;
+  cfg.send_stall_ms = 300;
+  TestServer ts(cfg);
+  auto good = ts.Connect();
+  ASSERT_TRUE(good);
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(good->Append("store", "big", std::string(4000, 'b')).ok());
+  RawConn slow(ts.port(), /*rcvbuf_bytes=*/4096);
+  ASSERT_TRUE(slow.Hello());
+  // Ask for ~8 KiB responses over and over and never read them.
+  std::string batch;
+  std::string body;
+  proto::WireWriter w(&body);
+  proto::Encode(proto::ScanRequest{"store", "big", 0, 0, Direction::kForward, 100, 0}, w);
+  for (int i = 0; i < 200; ++i) {
+    batch += proto::EncodeFrame(static_cast<uint8_t>(Op::kScan), 0, i + 1, body);
+  }
+  std::thread sender([&] {
+    for (int i = 0; i < 20; ++i) {
+      if (!slow.Send(batch)) break;  // the server stops reading; then it disconnects us
+    }
+  });
+  bool disconnected = false;
+  for (int i = 0; i < 60 && !disconnected; ++i) {
+    EXPECT_TRUE(good->Ping().ok());  // others keep working meanwhile
+    auto st = good->Stats();
+    ASSERT_TRUE(st.ok());
+    disconnected = st->Get("disconnects_slow_consumer") >= 1;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(disconnected);
+  ::shutdown(slow.fd(), SHUT_RDWR);
+  sender.join();
+  EXPECT_TRUE(good->Append("store", "x", "y").ok());
+}
+
+TEST(ServerTest, SlowlorisAndIdleConnectionsAreClosed) {
+  ServerConfig cfg;
+  cfg.frame_deadline_ms = 200;
+  cfg.idle_timeout_ms = 400;
+  TestServer ts(cfg);
+  RawConn partial(ts.port());
+  ASSERT_TRUE(partial.Hello());
+  ASSERT_TRUE(partial.Send(std::string("TL\x01", 3)));  // a frame that never completes
+  auto t0 = std::chrono::steady_clock::now();
+  auto f = partial.ReadFrame(3000);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->ErrorCode(), static_cast<uint16_t>(ErrorCode::kTimedOutConnection));
+  EXPECT_LT(ElapsedMs(t0), 1500);
+  EXPECT_TRUE(partial.WaitEof(2000));
+
+  RawConn idle(ts.port());
+  ASSERT_TRUE(idle.Hello());
+  t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(idle.WaitEof(3000));
+  EXPECT_GE(ElapsedMs(t0), 350);
+  // A subscriber is not idle.
+  auto sub = ts.Connect();
+  ASSERT_TRUE(sub);
+  ASSERT_TRUE(sub->Subscribe("store", "q", 0, true, [](const SubscriptionEvent&) {}).ok());
+  std::this_thread::sleep_for(700ms);
+  EXPECT_TRUE(sub->Ping().ok());
+}
+
+}  // namespace
+}  // namespace tldb::testing

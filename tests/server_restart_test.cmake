@@ -1,0 +1,1 @@
+target_link_libraries(server_restart_test PRIVATE tldb_server tldb_client)
