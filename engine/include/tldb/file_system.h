@@ -86,6 +86,9 @@ class MappedFile {
   // a block at a time, and a fault on a disk with a large read_ahead_kb (8 MiB here) would
   // otherwise read megabytes per record. Default: nothing.
   virtual void AdviseRandom() const {}
+  // A read under the mapping hit a disk error: its bad pages now read as zeros. The caller
+  // answers IOError instead of using it. Default: never.
+  virtual bool failed() const { return false; }
 };
 
 // Held while a process owns a data directory.

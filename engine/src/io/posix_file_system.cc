@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "io/errno_status.h"
+#include "io/posix_mapped_file.h"
 
 namespace tldb {
 namespace {
@@ -58,28 +59,6 @@ Result<uint64_t> FdSize(int fd, const std::string& path) {
   if (::fstat(fd, &st) != 0) return Errno("fstat", path);
   return static_cast<uint64_t>(st.st_size);
 }
-
-// mmap(PROT_READ, MAP_SHARED) of a whole file; unmapped on destruction.
-class PosixMappedFile : public MappedFile {
- public:
-  PosixMappedFile(void* addr, size_t len) : addr_(addr), len_(len) {}
-  ~PosixMappedFile() override {
-    if (len_ > 0) ::munmap(addr_, len_);
-  }
-  PosixMappedFile(const PosixMappedFile&) = delete;
-  PosixMappedFile& operator=(const PosixMappedFile&) = delete;
-  std::span<const char> data() const override { return {static_cast<const char*>(addr_), len_}; }
-  void WillNeed() const override {
-    if (len_ > 0) (void)::madvise(addr_, len_, MADV_WILLNEED);  // only a hint
-  }
-  void AdviseRandom() const override {
-    if (len_ > 0) (void)::madvise(addr_, len_, MADV_RANDOM);  // only a hint
-  }
-
- private:
-  void* addr_;
-  size_t len_;
-};
 
 // Holds the flock'ed descriptor; closing it releases the lock.
 class PosixFileLock : public FileLock {

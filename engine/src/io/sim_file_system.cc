@@ -19,6 +19,7 @@
 #include "io/sim_file_system.h"
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 #include <random>
 #include <set>
@@ -31,6 +32,8 @@ struct SimInode {
   std::string data;     // visible
   std::string durable;  // survives PowerLoss
   uint64_t reserved = 0;
+  // The medium under the file fails reads (FailReads): mappings report failed(), reads fail.
+  std::shared_ptr<std::atomic<bool>> unreadable = std::make_shared<std::atomic<bool>>(false);
 };
 using InodePtr = std::shared_ptr<SimInode>;
 
@@ -396,6 +399,7 @@ class SimReadableFile : public ReadableFile {
   Result<size_t> Read(uint64_t offset, size_t len, char* buf) override {
     std::lock_guard lock(h_.state->mu);
     TLDB_RETURN_IF_ERROR(h_.Begin(SimOp::kRead));
+    if (h_.inode->unreadable->load()) return Status::IOError("read " + h_.path + ": I/O error");
     const std::string& d = h_.inode->data;
     if (offset >= d.size()) return size_t{0};
     const size_t n = std::min<uint64_t>(len, d.size() - offset);
@@ -413,14 +417,18 @@ class SimReadableFile : public ReadableFile {
   SimHandle h_;
 };
 
-// A snapshot of the file's bytes at Map() time.
+// A snapshot of the file's bytes at Map() time; failed() once the file's medium fails reads.
 class SimMappedFile : public MappedFile {
  public:
-  explicit SimMappedFile(std::shared_ptr<const std::string> bytes) : bytes_(std::move(bytes)) {}
+  SimMappedFile(std::shared_ptr<const std::string> bytes,
+                std::shared_ptr<std::atomic<bool>> unreadable)
+      : bytes_(std::move(bytes)), unreadable_(std::move(unreadable)) {}
   std::span<const char> data() const override { return {bytes_->data(), bytes_->size()}; }
+  bool failed() const override { return unreadable_->load(); }
 
  private:
   std::shared_ptr<const std::string> bytes_;
+  std::shared_ptr<std::atomic<bool>> unreadable_;
 };
 
 // Releases the path on destruction unless a PowerLoss already did (token check).
@@ -486,7 +494,8 @@ Result<std::unique_ptr<MappedFile>> SimFileSystem::Map(const std::string& path) 
   auto it = state_->files.find(p);
   if (it == state_->files.end()) return NoEntry("open", p);
   auto bytes = std::make_shared<const std::string>(it->second->data);
-  return std::unique_ptr<MappedFile>(std::make_unique<SimMappedFile>(std::move(bytes)));
+  return std::unique_ptr<MappedFile>(
+      std::make_unique<SimMappedFile>(std::move(bytes), it->second->unreadable));
 }
 
 Status SimFileSystem::CreateDir(const std::string& path) {
@@ -637,6 +646,12 @@ uint64_t SimFileSystem::ops() const {
 void SimFileSystem::PowerLoss(UnsyncedMode mode, uint64_t seed) {
   std::lock_guard lock(state_->mu);
   state_->ApplyPowerLoss(mode, seed);
+}
+
+void SimFileSystem::FailReads(const std::string& path) {
+  std::lock_guard lock(state_->mu);
+  auto it = state_->files.find(Normalize(path));
+  if (it != state_->files.end()) it->second->unreadable->store(true);
 }
 
 void SimFileSystem::ClearFaults() {

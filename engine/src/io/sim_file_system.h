@@ -76,6 +76,9 @@ class SimFileSystem : public FileSystem {
   // Apply a power loss: unsynced bytes per `mode`, unsynced directory changes may be undone
   // (seeded coin flips), then clear every fault and the crashed flag.
   void PowerLoss(UnsyncedMode mode, uint64_t seed);
+  // The medium under `path` fails reads from now on (a bad disk under a sealed segment):
+  // mappings of it report failed() and reads of it fail with IOError. ClearFaults keeps it.
+  void FailReads(const std::string& path);
   // Clear all faults without losing anything (a clean process restart).
   void ClearFaults();
 

@@ -63,6 +63,12 @@ std::vector<std::vector<const SealedSegment*>> CompactionPlanner::Plan(bool full
   std::vector<const SealedSegment*> run;
   uint64_t run_bytes = 0;
   for (SealedSegment* seg : segments) {
+    if (seg->failed()) {  // unreadable: not rewritten (its reads answer IOError)
+      if (!run.empty()) runs.push_back(std::move(run));
+      run.clear();
+      run_bytes = 0;
+      continue;
+    }
     const bool want = full || (seg->gen == 0 && opts.ttl_ms == 0) || CachedLivePercent(*seg) < pct;
     const uint64_t bytes =
         seg->compressed ? seg->index.summary().data_end : seg->data->data().size();

@@ -6,6 +6,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "io/map_fault_registry.h"
 #include "log/block_codec.h"
 #include "log/file_names.h"
 #include "log/segment_header.h"
@@ -60,6 +61,8 @@ Status Compactor::Run() {
 Status Compactor::Collect() {
   for (const SealedSegment* seg : inputs_) {
     const std::string name = SegmentFileName(st_.dir, seg->id, seg->gen);
+    if (seg->failed()) return Status::IOError(seg->FailedError(st_.dir));
+    MapFaultScope faults;   // a disk read error while reading the input fails the run
     seg->data->WillNeed();  // read whole and in order (the mapping is advised random)
     const auto data = seg->data->data();
     const std::string_view image(data.data(), data.size());
@@ -68,6 +71,7 @@ Status Compactor::Collect() {
     Status s = seg->compressed
                    ? ForEachBlockRecord(image, seg->id, seg->gen, name, visit, nullptr, &end)
                    : ForEachPlainRecord(image, seg->id, name, visit, &end);
+    if (faults.Faulted()) return Status::IOError(seg->FailedError(st_.dir));
     TLDB_RETURN_IF_ERROR(s);
     progress_->bytes_read += data.size();
     st_.counters.compaction_bytes_read += data.size();

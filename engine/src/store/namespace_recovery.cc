@@ -4,6 +4,7 @@
 #include <map>
 
 #include "index/record_indexer.h"
+#include "io/map_fault_registry.h"
 #include "log/file_names.h"
 #include "log/segment_header.h"
 #include "log/segment_records.h"
@@ -38,7 +39,13 @@ Status NamespaceRecovery::Recover() {
   const bool last_sealed = files.rbegin()->second.index || files.rbegin()->second.gen != 0;
   for (const auto& [id, has] : files) {
     if (id == last && !last_sealed) break;
-    TLDB_RETURN_IF_ERROR(LoadSealed(id, has.gen, has.index));
+    MapFaultScope faults;  // a disk read error while loading is an error, not a crash
+    Status s = LoadSealed(id, has.gen, has.index);
+    if (faults.Faulted()) {
+      return Status::IOError(SegmentFileName(st_.dir, id, has.gen) +
+                             ": disk read error under the segment or its index");
+    }
+    TLDB_RETURN_IF_ERROR(s);
   }
   TLDB_RETURN_IF_ERROR(last_sealed ? roller_.CreateActive(last + 1) : RecoverActive(last));
   // Last: a floor may be older than segments a crash kept from being deleted.

@@ -35,6 +35,7 @@ thread_local LastBlock last_block;
 
 Status RecordFetcher::SealedBytes(const SealedSegment& seg, uint64_t off,
                                   std::span<const char>* out) const {
+  if (seg.failed()) return Status::IOError(seg.FailedError(st_.dir));
   const auto data = seg.data->data();
   const uint64_t data_end = seg.index.summary().data_end;
   if (off >= data_end || off < format::kSegmentHeaderBytes) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "index/segment_index.h"
 #include "log/file_names.h"
@@ -28,6 +29,12 @@ struct SealedSegment {
   std::unique_ptr<MappedFile> index_file;
   SegmentIndexReader index;
   uint64_t bytes = 0;  // data + index file bytes
+
+  // The disk failed a read under its data or index (MappedFile::failed): reads answer IOError.
+  bool failed() const { return data->failed() || index_file->failed(); }
+  std::string FailedError(const std::string& dir) const {
+    return SegmentFileName(dir, id, gen) + ": disk read error under the segment or its index";
+  }
 };
 
 }  // namespace tldb

@@ -3,11 +3,32 @@
 #include <algorithm>
 #include <mutex>
 
+#include "io/map_fault_registry.h"
 #include "store/timeline_runs.h"
 
 namespace tldb {
 
 using Read = TimelineRules::Read;
+
+Status TimelineReader::ReadError(std::string_view key) const {
+  return Status::IOError("namespace '" + st_.entry.name + "', timeline '" + std::string(key) +
+                         "': disk read error under a sealed segment");
+}
+
+Result<Message> TimelineReader::Get(std::string_view key, Seq seq) const {
+  MapFaultScope faults;  // a mapping fault turns the read into IOError, not a crash
+  Result<Message> r = GetImpl(key, seq);
+  if (faults.Faulted()) return ReadError(key);
+  return r;
+}
+
+Result<std::vector<Message>> TimelineReader::Scan(std::string_view key,
+                                                  const ScanOptions& o) const {
+  MapFaultScope faults;
+  Result<std::vector<Message>> r = ScanImpl(key, o);
+  if (faults.Faulted()) return ReadError(key);
+  return r;
+}
 
 Message TimelineReader::ToMessage(const RecordView& r, Seq seq) {
   Message m;
@@ -55,7 +76,7 @@ Status TimelineReader::LocateLive(uint32_t timeline, Seq seq, const TimelineRule
   return Status::Ok();
 }
 
-Result<Message> TimelineReader::Get(std::string_view key, Seq seq) const {
+Result<Message> TimelineReader::GetImpl(std::string_view key, Seq seq) const {
   st_.counters.gets++;
   const TimelineRules::Limits limits = st_.Limits();
   std::shared_lock l(st_.mu);
@@ -72,8 +93,8 @@ Result<Message> TimelineReader::Get(std::string_view key, Seq seq) const {
   return ToMessage(r, seq);
 }
 
-Result<std::vector<Message>> TimelineReader::Scan(std::string_view key,
-                                                  const ScanOptions& o) const {
+Result<std::vector<Message>> TimelineReader::ScanImpl(std::string_view key,
+                                                      const ScanOptions& o) const {
   st_.counters.scans++;
   std::vector<Message> out;
   const TimelineRules::Limits limits = st_.Limits();

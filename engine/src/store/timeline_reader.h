@@ -3,6 +3,9 @@
 // timeline with TimelineRuns, reads records with RecordFetcher and asks TimelineRules what each
 // SeqId serves: it restates none of the deletion rules.
 //
+// A disk read error under a sealed segment's mapping (MapFaultRegistry) answers IOError for the
+// requests that touch it; every other read goes on.
+//
 // Contract: Get, Scan and LastSeq take NamespaceState::mu shared for the whole read (never
 // exclusive; appends only wait for it while a group is assigned or published). Locate* expect
 // the caller to hold mu (shared or exclusive). Readers see only published SeqIds.
@@ -34,6 +37,9 @@ class TimelineReader {
   const RecordFetcher& fetcher() const { return fetch_; }
 
  private:
+  Result<Message> GetImpl(std::string_view key, Seq seq) const;
+  Result<std::vector<Message>> ScanImpl(std::string_view key, const ScanOptions& o) const;
+  Status ReadError(std::string_view key) const;
   static Message ToMessage(const RecordView& r, Seq seq);
 
   NamespaceState& st_;

@@ -34,6 +34,7 @@ Status TimelineRuns::At(size_t i, Run* r) const {
   }
   r->seg = st_.Sealed(ids_[i]);
   if (r->seg == nullptr) return Status::Deleted("message expired");
+  if (r->seg->failed()) return Status::IOError(r->seg->FailedError(st_.dir));
   if (!r->seg->index.Find(key_, key_hash_, &r->entry) || r->entry.count == 0) {
     return Status::Corruption(st_.SegmentName(ids_[i]) + ": index lacks timeline '" +
                               std::string(key_) + "'");

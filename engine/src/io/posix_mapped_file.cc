@@ -1,0 +1,24 @@
+#include "io/posix_mapped_file.h"
+
+#include <sys/mman.h>
+
+namespace tldb {
+
+PosixMappedFile::PosixMappedFile(void* addr, size_t len) : addr_(addr), len_(len) {
+  if (len_ > 0) slot_ = MapFaultRegistry::Register(addr_, len_);
+}
+
+PosixMappedFile::~PosixMappedFile() {
+  MapFaultRegistry::Unregister(slot_);
+  if (len_ > 0) ::munmap(addr_, len_);
+}
+
+void PosixMappedFile::WillNeed() const {
+  if (len_ > 0) (void)::madvise(addr_, len_, MADV_WILLNEED);  // only a hint
+}
+
+void PosixMappedFile::AdviseRandom() const {
+  if (len_ > 0) (void)::madvise(addr_, len_, MADV_RANDOM);  // only a hint
+}
+
+}  // namespace tldb
