@@ -1,7 +1,8 @@
-// The write path's lock contract (engine/src/store/group_commit.h, namespace_state.h): an
-// fdatasync runs without the namespace's reader/writer lock, so reads — and appends to other
-// namespaces — complete while a sync is parked in the middle; appends queued behind it complete
-// once it finishes, and none is lost.
+// The lock contract of a namespace (engine/src/store/namespace_state.h): an fdatasync runs
+// without the namespace's reader/writer lock, so reads — and appends to other namespaces —
+// complete while a sync is parked in the middle, and appends queued behind it complete once it
+// finishes, none lost; a compaction planning pass parked in the middle holds no lock, so
+// appends and reads of its namespace complete meanwhile.
 #include <gtest/gtest.h>
 
 #include <condition_variable>
@@ -13,6 +14,7 @@
 #include "io/sim_file_system.h"
 #include "tldb/db.h"
 #include "tldb/file_system.h"
+#include "util/test_hook.h"
 
 namespace tldb {
 namespace {
@@ -186,6 +188,43 @@ TEST_F(GroupCommitTest, ReadsProceedWhileAGroupsFdatasyncIsParked) {
   auto r = slow.get();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(db_->Get("a", "t", 2)->payload, "second");
+}
+
+TEST_F(GroupCommitTest, AppendsAndReadsProceedWhileAPlanningPassIsParked) {
+  NamespaceOptions o;
+  o.ttl_ms = 86'400'000;  // a TTL namespace: the planner judges every sealed segment
+  o.segment_bytes_max = kSegmentBytesMin;
+  ASSERT_TRUE(db_->CreateNamespace("c", o).ok());
+  const std::string payload(300, 'x');
+  for (int i = 0; i < 800; ++i) ASSERT_TRUE(db_->Append("c", "t", payload, Buffered()).ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  bool parked = false, release = false;
+  SetTestHook("plan.between_batches", [&] {
+    std::unique_lock l(mu);
+    if (release) return;
+    parked = true;
+    cv.notify_all();
+    cv.wait(l, [&] { return release; });
+  });
+  auto compact = std::async(std::launch::async, [&] { return db_->Compact("c", {}); });
+  {
+    std::unique_lock l(mu);
+    cv.wait(l, [&] { return parked; });
+  }
+  auto r = db_->Append("c", "t", "during the plan");  // needs the lock exclusively
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->seq, 801u);
+  EXPECT_EQ(db_->Get("c", "t", 801)->payload, "during the plan");
+  EXPECT_EQ(compact.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  {
+    std::lock_guard l(mu);
+    release = true;
+    cv.notify_all();
+  }
+  ASSERT_TRUE(compact.get().ok());
+  ClearTestHooks();
+  EXPECT_EQ(db_->Get("c", "t", 1)->payload, payload);
 }
 
 }  // namespace

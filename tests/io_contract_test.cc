@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "io/errno_status.h"
-#include "tldb/file_system.h"
 #include "io/sim_file_system.h"
 #include "io_test_util.h"
+#include "tldb/file_system.h"
 
 namespace tldb {
 namespace {
@@ -260,28 +260,19 @@ TEST_P(FileSystemContractTest, WriteFileAtomic) {
   EXPECT_EQ(names, (std::vector<std::string>{"MANIFEST"}));  // no .tmp left behind
 }
 
-TEST_P(FileSystemContractTest, ReadBatchManyRequests) {
+TEST_P(FileSystemContractTest, ManyReadsAtOffsetsWithinAndBeyondTheEnd) {
   const std::string content = Pattern(1 << 20, 3);
   WriteFile("data", content);
   IO_ASSERT_OK_AND_ASSIGN(auto r, fs_->OpenReadable(P("data")));
-  constexpr size_t kReqs = 300;  // more than one ring's worth
-  std::vector<std::string> bufs(kReqs);
-  std::vector<ReadRequest> reqs(kReqs);
+  constexpr size_t kReqs = 300;
   for (size_t i = 0; i < kReqs; ++i) {
     const uint64_t off = (i * 7919 * 13) % (content.size() + 4096);  // some beyond the end
     const size_t len = 1 + (i * 104729) % 9000;
-    bufs[i].assign(len, '\xee');
-    reqs[i] = {off, len, bufs[i].data()};
-  }
-  IO_ASSERT_OK(r->ReadBatch(reqs));
-  for (size_t i = 0; i < kReqs; ++i) {
-    const auto& q = reqs[i];
-    ASSERT_TRUE(q.status.ok()) << i << ": " << q.status.ToString();
-    const size_t expect_n =
-        q.offset >= content.size() ? 0 : std::min<size_t>(q.len, content.size() - q.offset);
-    ASSERT_EQ(q.bytes_read, expect_n) << "request " << i;
-    ASSERT_EQ(std::string(q.buf, q.bytes_read),
-              content.substr(std::min<size_t>(q.offset, content.size()), expect_n))
+    std::string buf(len, '\xee');
+    IO_ASSERT_OK_AND_ASSIGN(size_t n, r->Read(off, len, buf.data()));
+    const size_t expect_n = off >= content.size() ? 0 : std::min<size_t>(len, content.size() - off);
+    ASSERT_EQ(n, expect_n) << "request " << i;
+    ASSERT_EQ(buf.substr(0, n), content.substr(std::min<size_t>(off, content.size()), expect_n))
         << i;
   }
 }
@@ -329,13 +320,11 @@ TEST_P(FileSystemContractTest, ConcurrentWritersAndReaders) {
       }
       auto r = fs_->OpenReadable(name);
       if (!r.ok()) return void(errors[t] = r.status().ToString());
-      std::vector<std::string> bufs(50, std::string(rec.size(), '\0'));
-      std::vector<ReadRequest> reqs(50);
-      for (size_t i = 0; i < reqs.size(); ++i)
-        reqs[i] = {i * rec.size(), rec.size(), bufs[i].data()};
-      if (Status s = (*r)->ReadBatch(reqs); !s.ok()) return void(errors[t] = s.ToString());
-      for (size_t i = 0; i < reqs.size(); ++i) {
-        if (!reqs[i].status.ok() || bufs[i] != rec) return void(errors[t] = "bad read");
+      std::string buf(rec.size(), '\0');
+      for (size_t i = 0; i < 50; ++i) {
+        auto n = (*r)->Read(i * rec.size(), rec.size(), buf.data());
+        if (!n.ok()) return void(errors[t] = n.status().ToString());
+        if (*n != rec.size() || buf != rec) return void(errors[t] = "bad read");
       }
     });
   }

@@ -46,31 +46,11 @@ class WritableFile {
   virtual Status Close() = 0;
 };
 
-struct ReadRequest {
-  uint64_t offset = 0;
-  size_t len = 0;
-  char* buf = nullptr;
-  Status status;          // out
-  size_t bytes_read = 0;  // out: < len only at end of file
-};
-
 class ReadableFile {
  public:
   virtual ~ReadableFile() = default;
   // Reads up to len bytes at offset into buf; returns bytes read (short only at end of file).
   virtual Result<size_t> Read(uint64_t offset, size_t len, char* buf) = 0;
-  // Many reads at once (io_uring submits them together). Fills each request's status.
-  virtual Status ReadBatch(std::span<ReadRequest> reqs) {
-    for (auto& r : reqs) {
-      auto n = Read(r.offset, r.len, r.buf);
-      if (!n.ok()) {
-        r.status = n.status();
-      } else {
-        r.bytes_read = *n;
-      }
-    }
-    return Status::Ok();
-  }
   virtual Result<uint64_t> Size() = 0;
 };
 

@@ -101,7 +101,7 @@ struct Options {
   bool salvage = false;
   // Background maintenance: TTL segment drops (scheduled from the oldest segment's expiry) and
   // compaction of segments whose live fraction fell below compact_live_pct. Off: only on
-  // demand (Db::Compact, Db::RunMaintenance).
+  // demand (Db::Compact).
   bool background_maintenance = true;
   // Decompressed blocks of compacted segments kept in memory, shared by all readers. 64 MiB:
   // the recent history of tens of thousands of conversations; 0 disables it.

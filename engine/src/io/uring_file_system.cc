@@ -107,17 +107,6 @@ Status Ring::SubmitAndReap(unsigned n, std::span<int> results) {
   return Status::Ok();
 }
 
-// The calling thread's read ring, or nullptr when io_uring is unavailable to it.
-Ring* ThreadReadRing() {
-  thread_local Ring ring;
-  thread_local bool tried = false;
-  if (!tried) {
-    tried = true;
-    (void)ring.Init();
-  }
-  return ring.ok() ? &ring : nullptr;
-}
-
 bool Retriable(int res) {
   return res == -EINTR || res == -EAGAIN;
 }
@@ -193,67 +182,6 @@ Status UringWritableFile::WriteAndSync(uint64_t offset, std::span<const char> da
   return WriteLocked(offset, data, /*sync=*/true);
 }
 
-// Batched reads through the calling thread's ring; Read itself stays pread.
-class UringReadableFile : public PosixReadableFile {
- public:
-  using PosixReadableFile::PosixReadableFile;
-  Status ReadBatch(std::span<ReadRequest> reqs) override;
-
- private:
-  void ReadChunk(Ring& ring, std::span<ReadRequest> chunk);
-  void Finish(ReadRequest& r, int res);
-};
-
-Status UringReadableFile::ReadBatch(std::span<ReadRequest> reqs) {
-  Ring* ring = ThreadReadRing();
-  if (ring == nullptr) return ReadableFile::ReadBatch(reqs);
-  for (size_t i = 0; i < reqs.size(); i += kRingDepth) {
-    ReadChunk(*ring, reqs.subspan(i, std::min<size_t>(kRingDepth, reqs.size() - i)));
-  }
-  return Status::Ok();
-}
-
-void UringReadableFile::ReadChunk(Ring& ring, std::span<ReadRequest> chunk) {
-  std::array<int, kRingDepth> res{};
-  if (ring.ok() || ring.Init().ok()) {
-    for (size_t j = 0; j < chunk.size(); ++j) {
-      ReadRequest& r = chunk[j];
-      io_uring_sqe* sqe = io_uring_get_sqe(ring.get());
-      const auto len = static_cast<unsigned>(std::min(r.len, kMaxChunk));
-      io_uring_prep_read(sqe, fd(), r.buf, len, r.offset);
-      io_uring_sqe_set_data64(sqe, j);
-    }
-    // On failure the unfinished slots stay kNotDone and fall back to pread below.
-    (void)ring.SubmitAndReap(static_cast<unsigned>(chunk.size()),
-                             std::span<int>(res.data(), chunk.size()));
-  } else {
-    res.fill(kNotDone);
-  }
-  for (size_t j = 0; j < chunk.size(); ++j) Finish(chunk[j], res[j]);
-}
-
-// Completes one request from its CQE result: errors are reported, short or missing results
-// are finished with pread (which stops only at end of file).
-void UringReadableFile::Finish(ReadRequest& r, int res) {
-  r.status = Status::Ok();
-  r.bytes_read = 0;
-  if (res < 0 && res != kNotDone && !Retriable(res) && res != -ECANCELED) {
-    r.status = StatusFromErrno(-res, Context("io_uring read", path(), r.offset));
-    return;
-  }
-  const size_t done = res > 0 ? static_cast<size_t>(res) : 0;
-  if (done == r.len || (res == 0 && r.len > 0)) {
-    r.bytes_read = done;  // complete, or end of file
-    return;
-  }
-  auto rest = Read(r.offset + done, r.len - done, r.buf + done);
-  if (!rest.ok()) {
-    r.status = rest.status();
-    return;
-  }
-  r.bytes_read = done + *rest;
-}
-
 // Checks that the kernel creates rings and knows the opcodes this backend submits.
 Status ProbeUring() {
   Ring ring;
@@ -277,11 +205,6 @@ Result<std::unique_ptr<WritableFile>> UringFileSystem::OpenWritable(const std::s
   TLDB_ASSIGN_OR_RETURN(int fd, OpenWritableFd(path, create, exclusive));
   return std::unique_ptr<WritableFile>(
       std::make_unique<UringWritableFile>(fd, path, std::move(ring)));
-}
-
-Result<std::unique_ptr<ReadableFile>> UringFileSystem::OpenReadable(const std::string& path) {
-  TLDB_ASSIGN_OR_RETURN(int fd, OpenReadableFd(path));
-  return std::unique_ptr<ReadableFile>(std::make_unique<UringReadableFile>(fd, path));
 }
 
 Result<std::shared_ptr<FileSystem>> NewUringFileSystem() {

@@ -1,15 +1,15 @@
 // The io_uring backend: the POSIX backend with an io_uring data path.
 //
 // Contract (in addition to file_system.h and posix_file_system.h, whose metadata operations,
-// Sync, Truncate, Allocate, Map and Lock it reuses unchanged):
+// Sync, Truncate, Allocate, Map, OpenReadable and Lock it reuses unchanged):
 // - WritableFile::Write submits IORING_OP_WRITE and resubmits the remainder of short writes.
 // - WritableFile::WriteAndSync submits the write linked (IOSQE_IO_LINK) to an
 //   IORING_OP_FSYNC(IORING_FSYNC_DATASYNC) in one io_uring_enter. After a short write (which
 //   cancels the linked fsync) the remainder is resubmitted with a new linked fsync.
-// - ReadableFile::ReadBatch submits all reads at once (up to the ring depth per submission)
-//   and reaps them; short results are completed with pread, so bytes_read < len only at EOF.
+// - Reads are pread (the engine reads sealed data through mappings, and recovery reads whole
+//   files once).
 // - Rings are not thread-safe: each WritableFile owns one ring (ops on it are serialised by a
-//   mutex) and reads use one thread_local ring per thread. Ring depth is 64.
+//   mutex). Ring depth is 64.
 // This header deliberately does not include liburing.h; only uring_file_system.cc does.
 #pragma once
 
@@ -25,7 +25,6 @@ class UringFileSystem : public PosixFileSystem {
   std::string Name() const override { return "uring"; }
   Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path, bool create,
                                                      bool exclusive) override;
-  Result<std::unique_ptr<ReadableFile>> OpenReadable(const std::string& path) override;
 };
 
 }  // namespace tldb

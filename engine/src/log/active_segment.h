@@ -74,7 +74,6 @@ class ActiveSegment {
 
   uint64_t id() const { return id_; }
   WritableFile* file() { return file_.get(); }
-  std::unique_ptr<WritableFile> TakeFile() { return std::move(file_); }
 
   // End of the encoded bytes (the next record's offset).
   uint64_t end() const { return end_; }

@@ -4,6 +4,8 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include "util/test_hook.h"
+
 namespace tldb {
 
 uint32_t CompactionPlanner::LivePercent(const SealedSegment& seg) const {
@@ -13,6 +15,7 @@ uint32_t CompactionPlanner::LivePercent(const SealedSegment& seg) const {
   auto only_this = [self](uint32_t segment) { return segment == self; };
   uint64_t total = 0, live = 0;
   for (uint32_t from = 0; from < idx.timeline_count(); from += kEntriesPerHold) {
+    TLDB_TEST_HOOK("plan.between_batches");  // no lock held here
     const TimelineRules::Limits limits = st_.Limits();
     std::shared_lock l(st_.mu);
     for (uint32_t i = from; i < std::min(idx.timeline_count(), from + kEntriesPerHold); ++i) {

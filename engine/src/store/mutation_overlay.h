@@ -48,10 +48,6 @@ class MutationOverlay {
   void ForEach(Fn&& fn) const {
     for (const auto& [k, e] : entries_) fn(k.first, k.second, e);
   }
-  template <typename Fn>  // fn(timeline, below)
-  void ForEachTrim(Fn&& fn) const {
-    for (const auto& [t, below] : trims_) fn(t, below);
-  }
 
  private:
   std::map<std::pair<uint32_t, Seq>, Entry> entries_;  // ordered: trims erase ranges

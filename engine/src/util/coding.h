@@ -9,19 +9,11 @@
 
 namespace tldb {
 
-inline void EncodeFixed16(char* p, uint16_t v) {
-  std::memcpy(p, &v, 2);
-}
 inline void EncodeFixed32(char* p, uint32_t v) {
   std::memcpy(p, &v, 4);
 }
 inline void EncodeFixed64(char* p, uint64_t v) {
   std::memcpy(p, &v, 8);
-}
-inline uint16_t DecodeFixed16(const char* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
 }
 inline uint32_t DecodeFixed32(const char* p) {
   uint32_t v;
