@@ -231,33 +231,13 @@ bool RedisTarget::Start(const std::string& dir, std::string* err) {
   dir_ = dir + "/data";
   std::filesystem::create_directories(dir_);
   port_ = common::FreeLoopbackPort();
-  common::ServerProcessOptions so;
-  so.command = {bin_,
-                "--port",
-                std::to_string(port_),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                dir_,
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-                "--protected-mode",
-                "no",
-                "--daemonize",
-                "no"};
+  common::ServerProcessOptions so = HarnessServerOptions(dir + "/redis.log");
+  so.command = {bin_, "--port", std::to_string(port_), "--bind", "127.0.0.1", "--dir", dir_};
+  so.command.insert(so.command.end(), {"--appendonly", "yes", "--appendfsync", "always", "--save",
+                                       "", "--protected-mode", "no", "--daemonize", "no"});
   so.port = port_;
-  so.log_path = dir + "/redis.log";
-  so.start_timeout_ms = 20'000;
-  so.die_with_parent = true;  // never outlive the harness
-  server_ = std::make_unique<common::ServerProcess>(std::move(so));
-  if (Status s = server_->Start(); !s.ok()) {
-    *err = s.message();
-    return false;
-  }
+  server_ = StartHarnessServer(std::move(so), err);
+  if (!server_) return false;
   std::string info;
   if (Simple(port_, {"INFO", "server"}, err, &info)) {
     const size_t p = info.find("redis_version:");

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "common/server_process.h"
+#include "harness_server.h"
 #include "target.h"
 
 namespace tldb::peerbench {
@@ -31,9 +32,7 @@ class RedisTarget : public Target {
   ResourceSample Sample() override;
   uint64_t DiskBytes() override;
   ~RedisTarget() override { Stop(); }
-  void Stop() override {
-    if (server_ && server_->Alive()) (void)server_->Stop(/*timeout_ms=*/5'000);
-  }
+  void Stop() override { StopHarnessServer(server_.get()); }
 
  private:
   std::string bin_, dir_, version_;

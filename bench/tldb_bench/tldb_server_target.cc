@@ -55,7 +55,7 @@ std::string TldbServerTarget::Describe() const {
 bool TldbServerTarget::Start(const std::string& dir, std::string* err) {
   dir_ = dir + "/data";
   std::filesystem::create_directories(dir_);
-  common::ServerProcessOptions so;
+  common::ServerProcessOptions so = HarnessServerOptions(dir + "/server.log");
   so.binary = bin_;
   so.data_dir = dir_;
   so.extra_args = {"--io-backend", io_backend_};
@@ -63,14 +63,8 @@ bool TldbServerTarget::Start(const std::string& dir, std::string* err) {
     so.extra_args.insert(so.extra_args.end(),
                          {"--block-cache-mb", std::to_string(block_cache_bytes_ >> 20)});
   }
-  so.log_path = dir + "/server.log";
-  so.start_timeout_ms = 20'000;
-  so.die_with_parent = true;  // never outlive the harness
-  server_ = std::make_unique<common::ServerProcess>(std::move(so));
-  if (Status s = server_->Start(); !s.ok()) {
-    *err = s.message();
-    return false;
-  }
+  server_ = StartHarnessServer(std::move(so), err);
+  if (!server_) return false;
   address_ = server_->address();
   ClientOptions co;
   co.server = address_;

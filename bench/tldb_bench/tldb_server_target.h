@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/server_process.h"
+#include "harness_server.h"
 #include "target.h"
 #include "tldb/client.h"
 
@@ -35,7 +36,7 @@ class TldbServerTarget : public Target {
   ~TldbServerTarget() override { Stop(); }
   void Stop() override {
     control_.reset();
-    if (server_ && server_->Alive()) (void)server_->Stop(/*timeout_ms=*/5'000);
+    StopHarnessServer(server_.get());
   }
 
  private:
