@@ -37,6 +37,13 @@ Status DbImpl::Init() {
   }
   if (!options_.clock) options_.clock = Clock::System();
   block_cache_ = std::make_shared<BlockCache>(options_.block_cache_bytes);
+  maintenance_ = std::make_unique<MaintenanceScheduler>(options_, [this] {
+    std::vector<NamespaceLog*> logs;
+    std::shared_lock l(mu_);
+    if (closed_) return logs;
+    for (auto& [name, log] : namespaces_) logs.push_back(log.get());
+    return logs;
+  });
   if (options_.file_system) {
     fs_ = options_.file_system;
   } else {
@@ -56,11 +63,11 @@ Status DbImpl::Init() {
   }
   for (const auto& e : catalog_) {
     TLDB_ASSIGN_OR_RETURN(auto log, NamespaceLog::Open(dir_, e, options_, fs_, options_.clock));
-    log->set_on_seal([this] { WakeMaintenance(); });
+    log->set_on_seal([this] { maintenance_->Wake(); });
     log->set_block_cache(block_cache_);
     namespaces_.emplace(e.name, std::move(log));
   }
-  if (options_.background_maintenance) StartMaintenance();
+  if (options_.background_maintenance) maintenance_->Start();
   return Status::Ok();
 }
 
@@ -93,7 +100,7 @@ Status DbImpl::CreateNamespace(std::string_view name, const NamespaceOptions& op
   TLDB_RETURN_IF_ERROR(fs_->SyncDir(NamespacesDirName(dir_)));
   const std::string bytes = EncodeCatalog(next);
   TLDB_RETURN_IF_ERROR(fs_->WriteFileAtomic(CatalogFileName(dir_), bytes));
-  log->set_on_seal([this] { WakeMaintenance(); });
+  log->set_on_seal([this] { maintenance_->Wake(); });
   log->set_block_cache(block_cache_);
   std::unique_lock l(mu_);
   if (closed_) return Status::Closed("db closed while the namespace was created");
@@ -339,7 +346,7 @@ Status DbImpl::SetNamespaceOptions(std::string_view ns, const NamespaceOptions& 
     catalog_ = std::move(next);
     log->SetOptions(options);
   }
-  WakeMaintenance();  // a shorter TTL may make segments due now
+  maintenance_->Wake();  // a shorter TTL may make segments due now
   return Status::Ok();
 }
 
@@ -425,7 +432,13 @@ DbStats DbImpl::Stats() {
 }
 
 Status DbImpl::Close() {
-  StopMaintenance();
+  if (maintenance_) {
+    {
+      std::shared_lock l(mu_);
+      for (auto& [name, log] : namespaces_) log->AbortMaintenance();
+    }
+    maintenance_->Stop();
+  }
   std::unique_lock l(mu_);
   if (closed_) return Status::Ok();
   closed_ = true;

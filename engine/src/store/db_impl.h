@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "store/catalog.h"
+#include "store/maintenance_scheduler.h"
 #include "store/namespace_log.h"
 #include "tldb/db.h"
 #include "tldb/file_system.h"
@@ -67,15 +68,6 @@ class DbImpl : public Db {
                        std::string_view payload, const AppendOptions& options, AppendRequest* r);
   Status PrepareMutation(NamespaceLog* log, const Mutation& m, AppendRequest* r);
 
-  // ---- background maintenance (db_maintenance.cc) ----
-  void StartMaintenance();
-  void StopMaintenance();
-  void WakeMaintenance();
-  void MaintenanceLoop();
-  void LowerMaintenancePriority();
-  // One pass over every namespace: TTL drops, then compaction. Returns how long to sleep.
-  std::chrono::milliseconds MaintainOnce();
-
   const std::string dir_;
   Options options_;
   std::shared_ptr<FileSystem> fs_;
@@ -87,11 +79,8 @@ class DbImpl : public Db {
 
   std::shared_ptr<BlockCache> block_cache_;
   std::mutex catalog_mu_;  // serialises catalog writers (taken before mu_)
-  std::mutex maint_mu_;
-  std::condition_variable maint_cv_;
-  bool maint_stop_ = false;
-  bool maint_wake_ = false;
-  std::thread maint_;
+  // Last: it stops (in Close, or here first on destruction) before the namespaces go.
+  std::unique_ptr<MaintenanceScheduler> maintenance_;
 };
 
 Status ValidateTimelineKey(std::string_view key);
