@@ -12,34 +12,11 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "protocol/host_port.h"
+
 namespace tldb {
 
 namespace {
-
-Result<sockaddr_storage> ParseAddress(const std::string& hp, socklen_t* len) {
-  size_t colon = hp.rfind(':');
-  if (colon == std::string::npos) return Status::InvalidArgument("server must be HOST:PORT");
-  std::string host = hp.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  if (host == "localhost") host = "127.0.0.1";
-  int port = std::atoi(hp.c_str() + colon + 1);
-  if (port <= 0 || port > 65535) return Status::InvalidArgument("bad port in '" + hp + "'");
-  sockaddr_storage ss{};
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    *len = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    *len = sizeof(sockaddr_in6);
-  } else {
-    return Status::InvalidArgument("server host must be a numeric address: '" + host + "'");
-  }
-  return ss;
-}
 
 // Waits for `events` on fd until deadline; false on timeout or error.
 bool PollUntil(int fd, short events, int64_t deadline_ms) {
@@ -67,13 +44,20 @@ Status Errno(const std::string& what) {
 
 Result<int> Dial(const std::string& server, int64_t deadline_ms) {
   socklen_t len = 0;
-  auto addr = ParseAddress(server, &len);
-  if (!addr.ok()) return addr.status();
+  auto resolved = proto::ResolveHostPort(server, "server");
+  if (!resolved.ok()) return resolved.status();
+  if (resolved->addr.ss_family == AF_INET
+          ? reinterpret_cast<const sockaddr_in*>(&resolved->addr)->sin_port == 0
+          : reinterpret_cast<const sockaddr_in6*>(&resolved->addr)->sin6_port == 0) {
+    return Status::InvalidArgument("bad port in '" + server + "'");
+  }
+  const sockaddr_storage* addr = &resolved->addr;
+  len = resolved->addr_len;
   int fd = ::socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Errno("socket");
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&*addr), len) != 0 && errno != EINPROGRESS) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(addr), len) != 0 && errno != EINPROGRESS) {
     Status s = Errno("connect " + server);
     ::close(fd);
     return s;
