@@ -1,6 +1,5 @@
 #include "wire_status.h"
 
-#include <array>
 #include <string>
 
 #include "protocol/codes.h"
@@ -8,36 +7,8 @@
 
 namespace tldb {
 
-namespace {
-
-// Indexed by Status::Code (numbers fixed by the wire protocol, docs/protocol.md).
-constexpr std::array<std::string_view, 14> kCodeNames = {"OK",
-                                                         "NotFound",
-                                                         "InvalidArgument",
-                                                         "Corruption",
-                                                         "IOError",
-                                                         "NoSpace",
-                                                         "Conflict",
-                                                         "Busy",
-                                                         "Deleted",
-                                                         "NotSupported",
-                                                         "Closed",
-                                                         "AlreadyExists",
-                                                         "PermissionDenied",
-                                                         "TimedOut"};
-static_assert(kCodeNames.size() == static_cast<size_t>(Status::Code::kTimedOut) + 1);
-
-}  // namespace
-
 std::string StatusText(const Status& s) {
-  if (s.ok()) return "OK";
-  const auto code = static_cast<size_t>(s.code());
-  std::string out(code < kCodeNames.size() ? kCodeNames[code] : "Unknown");
-  if (!s.message().empty()) {
-    out += ": ";
-    out += s.message();
-  }
-  return out;
+  return s.ToString();
 }
 
 Status StatusFromWire(uint16_t code, std::string_view message) {

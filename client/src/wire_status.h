@@ -1,6 +1,5 @@
-// Status values of the wire: an error frame's code to a tldb::Status, and a Status to text
-// without the engine library (Status::ToString() is defined there; the client does not link
-// it). StatusText is declared in the public tldb/client.h.
+// Status values of the wire: an error frame's code to a tldb::Status. StatusText (declared in
+// the public tldb/client.h) is Status::ToString(), kept for programs written against it.
 #pragma once
 
 #include <cstdint>

@@ -128,8 +128,7 @@ using StatusCallback = std::function<void(Status)>;
 using SubscriptionHandler = std::function<void(const SubscriptionEvent&)>;
 using SubscriptionId = uint64_t;
 
-// "NotFound: no such message". The client's own Status::ToString(): that one is defined in the
-// engine library, which a program linking only the client does not have.
+// "NotFound: no such message": the same as Status::ToString() (tldb/status.h is header-only).
 std::string StatusText(const Status& s);
 
 class ClientImpl;

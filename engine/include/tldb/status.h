@@ -92,6 +92,51 @@ class [[nodiscard]] Result {
   std::variant<T, Status> v_;
 };
 
+// Header-only, so a program that links only the client library can print statuses.
+inline std::string_view Status::CodeName(Code code) {
+  switch (code) {
+    case Code::kOk:
+      return "OK";
+    case Code::kNotFound:
+      return "NotFound";
+    case Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Code::kCorruption:
+      return "Corruption";
+    case Code::kIOError:
+      return "IOError";
+    case Code::kNoSpace:
+      return "NoSpace";
+    case Code::kConflict:
+      return "Conflict";
+    case Code::kBusy:
+      return "Busy";
+    case Code::kDeleted:
+      return "Deleted";
+    case Code::kNotSupported:
+      return "NotSupported";
+    case Code::kClosed:
+      return "Closed";
+    case Code::kAlreadyExists:
+      return "AlreadyExists";
+    case Code::kPermissionDenied:
+      return "PermissionDenied";
+    case Code::kTimedOut:
+      return "TimedOut";
+  }
+  return "Unknown";
+}
+
+inline std::string Status::ToString() const {
+  if (ok()) return "OK";
+  std::string s(CodeName(code_));
+  if (!msg_.empty()) {
+    s += ": ";
+    s += msg_;
+  }
+  return s;
+}
+
 }  // namespace tldb
 
 // Propagate a non-OK Status to the caller.
