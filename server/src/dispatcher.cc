@@ -1,19 +1,12 @@
 // Dispatcher: request validation and routing by opcode.
 #include "dispatcher.h"
 
-#include "protocol/codes.h"
 #include "server_stats.h"
 
 namespace tldb::server {
 
 using proto::ErrorCode;
 using proto::Op;
-
-namespace {
-uint16_t Code(ErrorCode c) {
-  return static_cast<uint16_t>(c);
-}
-}  // namespace
 
 Dispatcher::Dispatcher(Loop* loop)
     : ctx_(loop), session_(ctx_), watch_(ctx_), data_(ctx_, watch_), cursor_(ctx_), maint_(ctx_) {}
@@ -24,13 +17,10 @@ void Dispatcher::Handle(Connection& c, const proto::Frame& f) {
   ServerStats::Inc(ctx_.stats().ops[op]);
   if (f.header.flags != 0) return ctx_.Malformed(c, op, id);  // clients send no flags
   if (!proto::IsKnownOp(op) || op == static_cast<uint8_t>(Op::kPushMessage)) {
-    c.Error(op, id, Code(ErrorCode::kUnknownOpcode), "unknown opcode " + std::to_string(op),
-            /*fatal=*/true);
-    return;
+    return ctx_.Fatal(c, op, id, ErrorCode::kUnknownOpcode, "unknown opcode " + std::to_string(op));
   }
   if (!c.handshaken() && op != static_cast<uint8_t>(Op::kHello)) {
-    c.Error(op, id, Code(ErrorCode::kHandshakeRequired), "send HELLO first", /*fatal=*/true);
-    return;
+    return ctx_.Fatal(c, op, id, ErrorCode::kHandshakeRequired, "send HELLO first");
   }
   switch (static_cast<Op>(op)) {
     case Op::kHello:

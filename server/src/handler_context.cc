@@ -3,7 +3,6 @@
 
 #include "async_call.h"
 #include "loop.h"
-#include "protocol/codes.h"
 
 namespace tldb::server {
 
@@ -39,8 +38,13 @@ void HandlerContext::Fail(Connection& c, uint8_t op, uint64_t id, const Status& 
 
 void HandlerContext::Malformed(Connection& c, uint8_t op, uint64_t id) {
   ServerStats::Inc(stats_->errors);
-  c.Error(op, id, static_cast<uint16_t>(proto::ErrorCode::kMalformedFrame),
-          "malformed " + std::string(proto::OpName(op)) + " body", /*fatal=*/true);
+  Fatal(c, op, id, proto::ErrorCode::kMalformedFrame,
+        "malformed " + std::string(proto::OpName(op)) + " body");
+}
+
+void HandlerContext::Fatal(Connection& c, uint8_t op, uint64_t id, proto::ErrorCode code,
+                           std::string_view message) {
+  c.Error(op, id, static_cast<uint16_t>(code), message, /*fatal=*/true);
 }
 
 void HandlerContext::Empty(Connection& c, proto::Op op, uint64_t id) {

@@ -4,9 +4,9 @@
 // Contract: one per Loop (inside its Dispatcher); every method runs on that loop's thread
 // only and blocks on nothing (it encodes into a Connection's output or reads the loop's
 // state). It owns no lock. Fail() and Malformed() count an error in the loop's stats;
-// Malformed() is fatal for the connection. A Check*() that returns false has already
-// answered the request (PERMISSION_DENIED). StartAsync() and Completed() bracket every
-// asynchronous request: the first counts it in its connection's inflight, the second (on the
+// Malformed() and Fatal() close the connection once the answer is sent. A Check*() that returns
+// false has already answered the request (PERMISSION_DENIED). StartAsync() and Completed() bracket
+// every asynchronous request: the first counts it in its connection's inflight, the second (on the
 // loop, when the answer is back) records its latency and uncounts it.
 #pragma once
 
@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "connection.h"
+#include "protocol/codes.h"
 #include "protocol/messages.h"
 
 namespace tldb::server {
@@ -41,6 +42,9 @@ class HandlerContext {
   void Fail(Connection& c, uint8_t op, uint64_t id, const Status& s);
   // A fatal MALFORMED_FRAME answer (the body does not decode as `op`'s request).
   void Malformed(Connection& c, uint8_t op, uint64_t id);
+  // A fatal answer with a protocol error code (not counted in the `errors` stat).
+  void Fatal(Connection& c, uint8_t op, uint64_t id, proto::ErrorCode code,
+             std::string_view message);
   // A response without a body.
   void Empty(Connection& c, proto::Op op, uint64_t id);
 

@@ -2,7 +2,6 @@
 #include "session_handler.h"
 
 #include "loop.h"
-#include "protocol/codes.h"
 
 namespace tldb::server {
 
@@ -10,9 +9,6 @@ using proto::ErrorCode;
 using proto::Op;
 
 namespace {
-uint16_t Code(ErrorCode c) {
-  return static_cast<uint16_t>(c);
-}
 constexpr char kServerName[] = "tldb-server/0.1.0";
 }  // namespace
 
@@ -24,18 +20,16 @@ void SessionHandler::Hello(Connection& c, uint64_t id, std::string_view body) {
     return ctx_.Fail(c, op, id, Status::InvalidArgument("HELLO already done on this connection"));
   }
   if (req.version != proto::kVersion) {
-    c.Error(op, id, Code(ErrorCode::kUnsupportedVersion),
-            "server speaks protocol version " + std::to_string(proto::kVersion), true);
-    return;
+    return ctx_.Fatal(c, op, id, ErrorCode::kUnsupportedVersion,
+                      "server speaks protocol version " + std::to_string(proto::kVersion));
   }
   ServerCore& core = ctx_.core();
   std::string token_name;  // not kept: the rights are what the connection needs
   const AccessRights* rights = core.auth.Authenticate(req.token, &token_name);
   if (!rights) {
     core.Log("client " + c.peer() + ": authentication failed");
-    c.Error(op, id, Code(ErrorCode::kAuthFailed),
-            req.token.empty() ? "this server requires a token" : "unknown token", true);
-    return;
+    return ctx_.Fatal(c, op, id, ErrorCode::kAuthFailed,
+                      req.token.empty() ? "this server requires a token" : "unknown token");
   }
   c.Handshaken(rights);
   const ServerConfig& cfg = core.config;
