@@ -1,13 +1,14 @@
 // HandlerContext: what the request handlers of one loop share (dispatcher.h lists them):
 // failure answers, rights checks and the bookkeeping of asynchronous requests.
 //
-// Contract: one per Loop (inside its Dispatcher); every method runs on that loop's thread
-// only and blocks on nothing (it encodes into a Connection's output or reads the loop's
-// state). It owns no lock. Fail() and Malformed() count an error in the loop's stats;
-// Malformed() and Fatal() close the connection once the answer is sent. A Check*() that returns
-// false has already answered the request (PERMISSION_DENIED). StartAsync() and Completed() bracket
-// every asynchronous request: the first counts it in its connection's inflight, the second (on the
-// loop, when the answer is back) records its latency and uncounts it.
+// Contract: one per Loop (inside its Dispatcher); every method but the accessors runs on that
+// loop's thread only and blocks on nothing (it encodes into a Connection's output or reads the
+// loop's state). loop(), core() and stats() never change after construction: AsyncCall calls
+// loop() from any thread to post back. It owns no lock. Fail() and Malformed() count an error in
+// the loop's stats; Malformed() and Fatal() close the connection once the answer is sent. A
+// Check*() that returns false has already answered the request (PERMISSION_DENIED). StartAsync()
+// and Completed() bracket every asynchronous request: the first counts it in its connection's
+// inflight, the second (on the loop, when the answer is back) records its latency and uncounts it.
 #pragma once
 
 #include <cstdint>
