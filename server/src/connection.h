@@ -138,7 +138,7 @@ class Connection {
   int64_t frame_start_ms() const { return frame_start_ms_; }
   void set_frame_start_ms(int64_t v) { frame_start_ms_ = v; }
 
-  // ---- WAIT / SUBSCRIBE state (the dispatcher's)
+  // ---- WAIT / SUBSCRIBE state (the WatchHandler's)
   std::unordered_map<uint64_t, PendingWait>& waits() { return waits_; }  // by request id
   // By subscription id (= request id).
   std::unordered_map<uint64_t, Subscription>& subs() { return subs_; }

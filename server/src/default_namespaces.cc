@@ -6,7 +6,7 @@ namespace tldb {
 Status CreateDefaultNamespaces(Db& db) {
   NamespaceOptions store, sync, cursors;
   sync.ttl_ms = kSyncNamespaceTtlMs;
-  // A cursor is the newest record of its timeline (server/src/dispatcher_cursor.cc): older
+  // A cursor is the newest record of its timeline (server/src/cursor_handler.cc): older
   // ones are dead the moment the next is written, so the engine keeps only the newest.
   cursors.messages_per_timeline_max = 1;
   const std::pair<std::string_view, NamespaceOptions> wanted[] = {

@@ -1,4 +1,4 @@
-// Dispatcher: device cursors (CURSOR_SET / CURSOR_GET).
+// CursorHandler: device cursors (CURSOR_SET / CURSOR_GET).
 //
 // Storage: every cursor change is one record appended to timeline
 //   "<device>|<ns>|<timeline>"  (or "<device>|<ns>|#<32 hex digits>" when that would exceed
@@ -10,8 +10,9 @@
 // timeline (messages_per_timeline_max = 1, CreateDefaultNamespaces), so a cursor costs one
 // live record however often it moves; the engine hides older records at once and compaction
 // reclaims their bytes. The newest record is never hidden, so the read above is unchanged.
+#include "cursor_handler.h"
+
 #include "async_call.h"
-#include "dispatcher.h"
 #include "loop.h"
 
 namespace tldb::server {
@@ -91,31 +92,30 @@ Status CheckCursorSeq(Db* db, std::string_view ns, std::string_view timeline, Se
 
 }  // namespace
 
-void Dispatcher::CursorSet(Connection& c, uint64_t id, std::string_view body) {
+void CursorHandler::CursorSet(Connection& c, uint64_t id, std::string_view body) {
   const uint8_t op = static_cast<uint8_t>(Op::kCursorSet);
   proto::CursorSetRequest req;
-  if (!proto::Decode(body, &req)) return Malformed(c, op, id);
-  if (!CheckRead(c, op, id, req.ns)) return;
-  if (Status s = ValidateDevice(req.device); !s.ok()) return Fail(c, op, id, s);
-  if (Status s = CheckCursorSeq(loop_->core().db, req.ns, req.timeline, req.seq); !s.ok()) {
-    return Fail(c, op, id, s);
+  if (!proto::Decode(body, &req)) return ctx_.Malformed(c, op, id);
+  if (!ctx_.CheckRead(c, op, id, req.ns)) return;
+  if (Status s = ValidateDevice(req.device); !s.ok()) return ctx_.Fail(c, op, id, s);
+  if (Status s = CheckCursorSeq(ctx_.core().db, req.ns, req.timeline, req.seq); !s.ok()) {
+    return ctx_.Fail(c, op, id, s);
   }
   c.AddInflight();
   CursorWrite(c.id(), id, std::string(req.device), std::string(req.ns), std::string(req.timeline),
               req.seq, req.reset, 0);
 }
 
-// Reads the stored cursor and appends a new record if it moves (runs again on Conflict).
-void Dispatcher::CursorWrite(uint64_t conn_id, uint64_t id, std::string device, std::string ns,
-                             std::string timeline, Seq seq, bool reset, int attempt) {
+void CursorHandler::CursorWrite(uint64_t conn_id, uint64_t id, std::string device, std::string ns,
+                                std::string timeline, Seq seq, bool reset, int attempt) {
   constexpr uint8_t op = static_cast<uint8_t>(Op::kCursorSet);
   int64_t start = NowUs();
   std::string key = CursorKey(device, ns, timeline);
-  auto stored = ReadCursor(loop_->core().db, key);
+  auto stored = ReadCursor(ctx_.core().db, key);
   auto respond = [this, conn_id, id, start](const Result<StoredCursor>& r, bool moved) {
-    Connection* c = Completed(conn_id, start, /*append=*/true);
+    Connection* c = ctx_.Completed(conn_id, start, /*append=*/true);
     if (!c) return;
-    if (!r.ok()) return Fail(*c, op, id, r.status());
+    if (!r.ok()) return ctx_.Fail(*c, op, id, r.status());
     size_t f = c->Begin(Op::kCursorSet, proto::kFlagResponse, id);
     auto w = c->Writer();
     proto::Encode(proto::CursorSetResponse{r->value, moved}, w);
@@ -129,37 +129,38 @@ void Dispatcher::CursorWrite(uint64_t conn_id, uint64_t id, std::string device, 
   AppendOptions opts;
   opts.expected_last_seq = stored->record_seq;
   // CursorSet counted the request in flight once; a retry does not count it again.
-  AsyncCall call(loop_, loop_->core().shared_from_this(), conn_id, id, start);
-  loop_->core().db->AppendAsync(kCursorNamespace, key, payload, opts, [=](Result<AppendResult> r) {
-    call.Post([=](Dispatcher& d) {
-      if (!r.ok() && r.status().code() == Status::Code::kConflict &&
-          attempt + 1 < kCursorRetriesMax) {
-        return d.CursorWrite(conn_id, id, device, ns, timeline, seq, reset, attempt + 1);
-      }
-      Connection* c = d.Completed(conn_id, start, /*append=*/true);
-      if (!c) return;
-      if (!r.ok()) return d.Fail(*c, op, id, r.status());
-      size_t f = c->Begin(Op::kCursorSet, proto::kFlagResponse, id);
-      auto w = c->Writer();
-      proto::Encode(proto::CursorSetResponse{seq, true}, w);
-      c->End(f);
-    });
-  });
+  AsyncCall call = ctx_.ContinueAsync(conn_id, id, start);
+  ctx_.core().db->AppendAsync(
+      kCursorNamespace, key, payload, opts, [=, this](Result<AppendResult> r) {
+        call.Post([=, this] {
+          if (!r.ok() && r.status().code() == Status::Code::kConflict &&
+              attempt + 1 < kCursorRetriesMax) {
+            return CursorWrite(conn_id, id, device, ns, timeline, seq, reset, attempt + 1);
+          }
+          Connection* c = ctx_.Completed(conn_id, start, /*append=*/true);
+          if (!c) return;
+          if (!r.ok()) return ctx_.Fail(*c, op, id, r.status());
+          size_t f = c->Begin(Op::kCursorSet, proto::kFlagResponse, id);
+          auto w = c->Writer();
+          proto::Encode(proto::CursorSetResponse{seq, true}, w);
+          c->End(f);
+        });
+      });
 }
 
-void Dispatcher::CursorGet(Connection& c, uint64_t id, std::string_view body) {
+void CursorHandler::CursorGet(Connection& c, uint64_t id, std::string_view body) {
   const uint8_t op = static_cast<uint8_t>(Op::kCursorGet);
   proto::CursorGetRequest req;
-  if (!proto::Decode(body, &req)) return Malformed(c, op, id);
-  if (!CheckRead(c, op, id, req.ns)) return;
-  if (Status s = ValidateDevice(req.device); !s.ok()) return Fail(c, op, id, s);
-  Db* db = loop_->core().db;
+  if (!proto::Decode(body, &req)) return ctx_.Malformed(c, op, id);
+  if (!ctx_.CheckRead(c, op, id, req.ns)) return;
+  if (Status s = ValidateDevice(req.device); !s.ok()) return ctx_.Fail(c, op, id, s);
+  Db* db = ctx_.core().db;
   auto last = db->LastSeq(req.ns, req.timelines);
-  if (!last.ok()) return Fail(c, op, id, last.status());
+  if (!last.ok()) return ctx_.Fail(c, op, id, last.status());
   std::vector<proto::CursorInfo> out(req.timelines.size());
   for (size_t i = 0; i < req.timelines.size(); ++i) {
     auto stored = ReadCursor(db, CursorKey(req.device, req.ns, req.timelines[i]));
-    if (!stored.ok()) return Fail(c, op, id, stored.status());
+    if (!stored.ok()) return ctx_.Fail(c, op, id, stored.status());
     out[i].cursor = stored->value;
     out[i].last_seq = (*last)[i];
     out[i].unread = out[i].last_seq > out[i].cursor ? out[i].last_seq - out[i].cursor : 0;

@@ -1,0 +1,77 @@
+// HandlerContext: failure answers, rights checks and async-request bookkeeping.
+#include "handler_context.h"
+
+#include "async_call.h"
+#include "loop.h"
+
+namespace tldb::server {
+
+HandlerContext::HandlerContext(Loop* loop)
+    : loop_(loop), core_(&loop->core()), stats_(&loop->stats()) {}
+
+bool HandlerContext::CheckRead(Connection& c, uint8_t op, uint64_t id, std::string_view ns) {
+  if (c.rights()->CanRead(ns)) return true;
+  Fail(c, op, id, Status::PermissionDenied("no read right on namespace '" + std::string(ns) + "'"));
+  return false;
+}
+
+bool HandlerContext::CheckWrite(Connection& c, uint8_t op, uint64_t id, std::string_view ns) {
+  if (c.rights()->CanWrite(ns)) return true;
+  Fail(c, op, id,
+       Status::PermissionDenied("no write right on namespace '" + std::string(ns) + "'"));
+  return false;
+}
+
+bool HandlerContext::CheckAdmin(Connection& c, uint8_t op, uint64_t id, std::string_view ns) {
+  if (c.rights()->CanAdmin(ns)) return true;
+  Fail(c, op, id,
+       Status::PermissionDenied(ns.empty()
+                                    ? std::string("no admin right on every namespace ('*')")
+                                    : "no admin right on namespace '" + std::string(ns) + "'"));
+  return false;
+}
+
+void HandlerContext::Fail(Connection& c, uint8_t op, uint64_t id, const Status& s) {
+  ServerStats::Inc(stats_->errors);
+  c.Error(op, id, static_cast<uint16_t>(s.code()), s.message(), /*fatal=*/false);
+}
+
+void HandlerContext::Malformed(Connection& c, uint8_t op, uint64_t id) {
+  ServerStats::Inc(stats_->errors);
+  Fatal(c, op, id, proto::ErrorCode::kMalformedFrame,
+        "malformed " + std::string(proto::OpName(op)) + " body");
+}
+
+void HandlerContext::Fatal(Connection& c, uint8_t op, uint64_t id, proto::ErrorCode code,
+                           std::string_view message) {
+  c.Error(op, id, static_cast<uint16_t>(code), message, /*fatal=*/true);
+}
+
+void HandlerContext::Empty(Connection& c, proto::Op op, uint64_t id) {
+  c.End(c.Begin(op, proto::kFlagResponse, id));
+}
+
+AsyncCall HandlerContext::StartAsync(Connection& c, uint64_t id) {
+  c.AddInflight();
+  return ContinueAsync(c.id(), id, NowUs());
+}
+
+AsyncCall HandlerContext::ContinueAsync(uint64_t conn_id, uint64_t id, int64_t start_us) {
+  return AsyncCall(this, core_->shared_from_this(), conn_id, id, start_us);
+}
+
+Connection* HandlerContext::Completed(uint64_t conn_id, int64_t start_us, bool append) {
+  int64_t micros = NowUs() - start_us;
+  (append ? stats_->append_latency : stats_->read_latency).Record(static_cast<uint64_t>(micros));
+  if (micros / 1000 > static_cast<int64_t>(core_->config.slow_request_ms)) {
+    ServerStats::Inc(stats_->slow_requests);
+    core_->Log("slow request: " + std::to_string(micros / 1000) + " ms");
+  }
+  Connection* c = loop_->Find(conn_id);
+  if (!c) return nullptr;
+  c->DropInflight();
+  loop_->MarkDirty(*c);
+  return c;
+}
+
+}  // namespace tldb::server
