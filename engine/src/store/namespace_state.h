@@ -8,8 +8,9 @@
 // are immutable), sealed, dedupe, published_end and rules. Readers hold it shared while they
 // locate and copy records; the group-commit leader holds it exclusively only to assign a group
 // and to publish it, never across a write or an fdatasync. Only the leader changes `active`
-// and writes its bytes. The options are atomics (opts_mu guards the full struct). Lock order:
-// GroupCommit's queue mutex, then mu; the maintenance mutex (NamespaceLog) before mu.
+// and writes its bytes. The options are atomics (opts_mu_ guards the full struct).
+// Lock order: the maintenance mutex (NamespaceLog) before mu; GroupCommit's queue mutex is never
+// held while mu is taken; opts_mu_ is a leaf (nothing is taken while it is held).
 #pragma once
 
 #include <atomic>
