@@ -29,7 +29,7 @@ std::string FindEtcd() {
   std::stringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
   std::string dir;
   while (std::getline(dirs, dir, ':')) {
-    const std::string candidate = (dir.empty() ? "." : dir) + "/etcd";
+    std::string candidate = (dir.empty() ? "." : dir) + "/etcd";
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return {};
