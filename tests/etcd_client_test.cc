@@ -13,32 +13,18 @@
 
 #include "cluster/etcd_watch.h"
 #include "cluster/testing/etcd_cluster.h"
+#include "cluster/testing/etcd_test.h"
 #include "common/server_process.h"
 
 namespace tldb::cluster {
 namespace {
 
 using std::chrono::seconds;
-using EtcdCluster = tldb::cluster::testing::EtcdCluster;
+using tldb::cluster::testing::EtcdCluster;
+using tldb::cluster::testing::EtcdTest;
+using tldb::cluster::testing::MustConnect;
 
-std::unique_ptr<EtcdClient> MustCreate(const EtcdClientOptions& options) {
-  auto c = EtcdClient::Create(options);
-  EXPECT_TRUE(c.ok()) << c.status().ToString();
-  return c.ok() ? std::move(c).value() : nullptr;
-}
-
-class EtcdClientTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const Status s = etcd_.Start();
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    client_ = MustCreate(etcd_.ClientOptions());
-    ASSERT_NE(client_, nullptr);
-  }
-
-  EtcdCluster etcd_{1};
-  std::unique_ptr<EtcdClient> client_;
-};
+class EtcdClientTest : public EtcdTest {};
 
 TEST(EtcdClientOptionsTest, CreateRejectsBadOptions) {
   EtcdClientOptions o;
@@ -70,7 +56,7 @@ TEST(EtcdClientOptionsTest, ErrorNamesEveryEndpointWhenNothingListens) {
   o.endpoints = {"http://127.0.0.1:" + std::to_string(common::FreeLoopbackPort()),
                  "http://127.0.0.1:" + std::to_string(common::FreeLoopbackPort())};
   o.connect_timeout_ms = 500;
-  auto client = MustCreate(o);
+  auto client = MustConnect(o);
   ASSERT_NE(client, nullptr);
   const auto put = client->Put("k", "v");
   ASSERT_FALSE(put.ok());
@@ -195,7 +181,7 @@ TEST_F(EtcdClientTest, RevokeDeletesLeasedKeysAndUnknownLeasesAreNotFound) {
 }
 
 TEST_F(EtcdClientTest, CreateIfAbsentRaceHasExactlyOneWinner) {
-  auto other = MustCreate(etcd_.ClientOptions());
+  auto other = MustConnect(etcd_.ClientOptions());
   ASSERT_NE(other, nullptr);
   for (int round = 0; round < 5; ++round) {
     const std::string key = "/p/" + std::to_string(round) + "/leader";
@@ -281,7 +267,7 @@ TEST(EtcdClientClusterTest, FailsOverToTheNextMemberWhenOneDies) {
   EtcdCluster etcd(3);
   const Status started = etcd.Start();
   ASSERT_TRUE(started.ok()) << started.ToString();
-  auto client = MustCreate(etcd.ClientOptions());
+  auto client = MustConnect(etcd.ClientOptions());
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(client->Put("/k", "1").ok());
   const Status killed = etcd.Kill(0);

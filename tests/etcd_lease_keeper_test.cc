@@ -12,13 +12,13 @@
 
 #include "cluster/etcd_client.h"
 #include "cluster/lease_keeper.h"
-#include "cluster/testing/etcd_cluster.h"
+#include "cluster/testing/etcd_test.h"
 
 namespace tldb::cluster {
 namespace {
 
 using std::chrono::seconds;
-using EtcdCluster = tldb::cluster::testing::EtcdCluster;
+using tldb::cluster::testing::EtcdTest;
 
 // The loss report, for the test's thread to wait on.
 class LossRecorder {
@@ -48,14 +48,11 @@ class LossRecorder {
   int calls_ = 0;
 };
 
-class LeaseKeeperTest : public ::testing::Test {
+class LeaseKeeperTest : public EtcdTest {
  protected:
   void SetUp() override {
-    const Status s = etcd_.Start();
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    auto c = EtcdClient::Create(etcd_.ClientOptions());
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    client_ = std::move(c).value();
+    EtcdTest::SetUp();
+    if (HasFatalFailure()) return;
     auto lease = client_->LeaseGrant(2);
     ASSERT_TRUE(lease.ok()) << lease.status().ToString();
     lease_ = *lease;
@@ -74,8 +71,6 @@ class LeaseKeeperTest : public ::testing::Test {
     return k.refreshes() >= n;
   }
 
-  EtcdCluster etcd_{1};
-  std::unique_ptr<EtcdClient> client_;
   LeaseGrantResult lease_;
 };
 

@@ -16,13 +16,16 @@
 
 #include "cluster/etcd_client.h"
 #include "cluster/testing/etcd_cluster.h"
+#include "cluster/testing/etcd_test.h"
 #include "common/server_process.h"
 
 namespace tldb::cluster {
 namespace {
 
 using std::chrono::seconds;
-using EtcdCluster = tldb::cluster::testing::EtcdCluster;
+using tldb::cluster::testing::EtcdCluster;
+using tldb::cluster::testing::EtcdTest;
+using tldb::cluster::testing::MustConnect;
 
 // What a watch delivered, for the test's thread to wait on.
 class Recorder {
@@ -67,28 +70,13 @@ class Recorder {
   std::optional<Status> end_;
 };
 
-std::unique_ptr<EtcdClient> MustCreate(const EtcdClientOptions& options) {
-  auto c = EtcdClient::Create(options);
-  EXPECT_TRUE(c.ok()) << c.status().ToString();
-  return c.ok() ? std::move(c).value() : nullptr;
-}
-
-class EtcdWatchTest : public ::testing::Test {
+class EtcdWatchTest : public EtcdTest {
  protected:
-  void SetUp() override {
-    const Status s = etcd_.Start();
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    client_ = MustCreate(etcd_.ClientOptions());
-    ASSERT_NE(client_, nullptr);
-  }
   int64_t Revision() {
     auto r = client_->GetPrefix("/");
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? r->revision : 0;
   }
-
-  EtcdCluster etcd_{1};
-  std::unique_ptr<EtcdClient> client_;
 };
 
 TEST_F(EtcdWatchTest, DeliversPutsAndDeletesInRevisionOrder) {
@@ -177,7 +165,7 @@ TEST(EtcdWatchNoServerTest, GivesUpWhenNoEndpointServesIt) {
   EtcdClientOptions o;
   o.endpoints = {"http://127.0.0.1:" + std::to_string(common::FreeLoopbackPort())};
   o.connect_timeout_ms = 200;
-  auto client = MustCreate(o);
+  auto client = MustConnect(o);
   ASSERT_NE(client, nullptr);
   Recorder rec;
   WatchSpec spec = rec.Spec("/k", false, 0);
@@ -202,10 +190,10 @@ TEST(EtcdWatchClusterTest, ResumesOnAnotherMemberAfterItsMemberIsKilled) {
   const Status started = etcd.Start();
   ASSERT_TRUE(started.ok()) << started.ToString();
   // The watch starts on member 0 (its client's first endpoint); writes go to members 1 and 2.
-  auto watcher = MustCreate(etcd.ClientOptions());
+  auto watcher = MustConnect(etcd.ClientOptions());
   EtcdClientOptions writer_options = etcd.ClientOptions();
   writer_options.endpoints = {etcd.endpoint(1), etcd.endpoint(2)};
-  auto writer = MustCreate(writer_options);
+  auto writer = MustConnect(writer_options);
   ASSERT_TRUE(watcher && writer);
   auto start = writer->GetPrefix("/");
   ASSERT_TRUE(start.ok()) << start.status().ToString();

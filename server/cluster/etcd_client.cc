@@ -3,12 +3,13 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "admin/base64.h"
 #include "cluster/etcd_json.h"
 #include "cluster/etcd_watch.h"
 
 namespace tldb::cluster {
 
-using etcd_json::Base64Encode;
+using admin::Base64Encode;
 using etcd_json::Int64Field;
 using etcd_json::ParseKeyValue;
 using etcd_json::Printable;
@@ -29,6 +30,17 @@ json PutOp(std::string_view key, std::string_view value, int64_t lease) {
   json put = {{"key", Base64Encode(key)}, {"value", Base64Encode(value)}};
   if (lease != 0) put["lease"] = std::to_string(lease);
   return put;
+}
+
+// A txn on one key: if its create revision (create) or mod revision equals `revision`, run
+// `success`; else read the key (the failure branch's range).
+json CompareTxn(std::string_view key, bool create, int64_t revision, json success) {
+  const std::string k = Base64Encode(key);
+  json compare = {{"key", k}, {"target", create ? "CREATE" : "MOD"}, {"result", "EQUAL"}};
+  compare[create ? "create_revision" : "mod_revision"] = std::to_string(revision);
+  return {{"compare", json::array({compare})},
+          {"success", json::array({std::move(success)})},
+          {"failure", json::array({{{"request_range", {{"key", k}}}}})}};
 }
 
 // The kvs of a range response (the top-level answer or a txn's response_range).
@@ -231,12 +243,7 @@ Result<CreateResult> EtcdClient::CreateIfAbsent(std::string_view key, std::strin
                                                 int64_t lease) {
   const std::string what = KeyWhat("/v3/kv/txn create-if-absent", key);
   TLDB_RETURN_IF_ERROR(CheckKey(key, what));
-  const std::string k = Base64Encode(key);
-  const json txn = {
-      {"compare",
-       {{{"key", k}, {"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}}}},
-      {"success", {{{"request_put", PutOp(key, value, lease)}}}},
-      {"failure", {{{"request_range", {{"key", k}}}}}}};
+  const json txn = CompareTxn(key, /*create=*/true, 0, {{"request_put", PutOp(key, value, lease)}});
   TLDB_ASSIGN_OR_RETURN(json j, Txn(txn, what));
   CreateResult out;
   out.created = Succeeded(j);
@@ -258,14 +265,8 @@ Result<int64_t> EtcdClient::CompareAndSwap(std::string_view key, int64_t expecte
   if (expected_mod_revision < 0) {
     return Status::InvalidArgument("etcd " + what + ": negative revision");
   }
-  const std::string k = Base64Encode(key);
-  const json txn = {{"compare",
-                     {{{"key", k},
-                       {"target", "MOD"},
-                       {"result", "EQUAL"},
-                       {"mod_revision", std::to_string(expected_mod_revision)}}}},
-                    {"success", {{{"request_put", PutOp(key, value, lease)}}}},
-                    {"failure", {{{"request_range", {{"key", k}}}}}}};
+  const json txn = CompareTxn(key, /*create=*/false, expected_mod_revision,
+                              {{"request_put", PutOp(key, value, lease)}});
   TLDB_ASSIGN_OR_RETURN(json j, Txn(txn, what));
   if (Succeeded(j)) return Named(HeaderRevision(j), what);
   TLDB_ASSIGN_OR_RETURN(auto now, Named(FailureRange(j), what));
@@ -280,14 +281,8 @@ Status EtcdClient::DeleteIfCreateRevision(std::string_view key, int64_t create_r
   if (create_revision <= 0) {
     return Status::InvalidArgument("etcd " + what + ": the create revision must be > 0");
   }
-  const std::string k = Base64Encode(key);
-  const json txn = {{"compare",
-                     {{{"key", k},
-                       {"target", "CREATE"},
-                       {"result", "EQUAL"},
-                       {"create_revision", std::to_string(create_revision)}}}},
-                    {"success", {{{"request_delete_range", {{"key", k}}}}}},
-                    {"failure", {{{"request_range", {{"key", k}}}}}}};
+  const json txn = CompareTxn(key, /*create=*/true, create_revision,
+                              {{"request_delete_range", {{"key", Base64Encode(key)}}}});
   TLDB_ASSIGN_OR_RETURN(json j, Txn(txn, what));
   if (Succeeded(j)) return Status::Ok();
   TLDB_ASSIGN_OR_RETURN(auto now, Named(FailureRange(j), what));

@@ -1,75 +1,11 @@
 #include "cluster/etcd_json.h"
 
-#include <array>
 #include <charconv>
 #include <cstdio>
 
+#include "admin/base64.h"
+
 namespace tldb::cluster::etcd_json {
-
-namespace {
-
-constexpr std::string_view kAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-constexpr std::array<int8_t, 256> MakeReverse() {
-  std::array<int8_t, 256> r{};
-  for (auto& v : r) v = -1;
-  for (size_t i = 0; i < kAlphabet.size(); ++i) {
-    r[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
-  }
-  return r;
-}
-constexpr std::array<int8_t, 256> kReverse = MakeReverse();
-
-}  // namespace
-
-std::string Base64Encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) |
-                       (static_cast<uint8_t>(bytes[i + 1]) << 8) |
-                       static_cast<uint8_t>(bytes[i + 2]);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += kAlphabet[n & 63];
-  }
-  const size_t rest = bytes.size() - i;
-  if (rest > 0) {
-    uint32_t n = static_cast<uint32_t>(static_cast<uint8_t>(bytes[i])) << 16;
-    if (rest == 2) n |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[i + 1])) << 8;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-std::optional<std::string> Base64Decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    const bool last = i + 4 == text.size();
-    const size_t pad = last ? (text[i + 3] == '=' ? (text[i + 2] == '=' ? 2 : 1) : 0) : 0;
-    uint32_t n = 0;
-    for (size_t j = 0; j < 4; ++j) {
-      int v = 0;
-      if (j < 4 - pad) {
-        v = kReverse[static_cast<unsigned char>(text[i + j])];
-        if (v < 0) return std::nullopt;
-      }
-      n = (n << 6) | static_cast<uint32_t>(v);
-    }
-    out += static_cast<char>((n >> 16) & 0xff);
-    if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);
-    if (pad < 1) out += static_cast<char>(n & 0xff);
-  }
-  return out;
-}
 
 std::string PrefixEnd(std::string_view prefix) {
   std::string end(prefix);
@@ -121,8 +57,11 @@ Result<KeyValue> ParseKeyValue(const nlohmann::json& object) {
     const auto it = object.find(field);
     if (it == object.end()) continue;  // empty bytes are left out
     if (!it->is_string()) return Status::IOError(std::string(field) + " is not a string");
-    auto bytes = Base64Decode(it->get_ref<const std::string&>());
-    if (!bytes) return Status::IOError(std::string(field) + " is not base64: " + it->dump());
+    auto bytes = admin::Base64Decode(it->get_ref<const std::string&>());
+    if (!bytes.ok()) {
+      return Status::IOError(std::string(field) + " " + it->dump() + ": " +
+                             bytes.status().message());
+    }
     (field[0] == 'k' ? kv.key : kv.value) = std::move(*bytes);
   }
   TLDB_ASSIGN_OR_RETURN(kv.create_revision, Int64Field(object, "create_revision"));

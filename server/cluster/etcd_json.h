@@ -1,11 +1,10 @@
-// Helpers shared by the etcd client classes for etcd's JSON gateway (grpc-gateway): base64
-// keys and values, int64 fields sent as JSON strings and left out when zero, key-value and
-// error objects. Free functions, no state; thread-safe.
+// Helpers shared by the etcd client classes for etcd's JSON gateway (grpc-gateway): keys and
+// values are base64 (admin/base64.h), int64 fields sent as JSON strings and left out when zero,
+// key-value and error objects. Free functions, no state; thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,10 +12,6 @@
 #include "tldb/status.h"
 
 namespace tldb::cluster::etcd_json {
-
-std::string Base64Encode(std::string_view bytes);
-// nullopt when `text` is not canonical padded base64.
-std::optional<std::string> Base64Decode(std::string_view text);
 
 // The end of the range that holds every key starting with `prefix` (etcd's range_end): the
 // prefix with its last byte below 0xff incremented; "\0" (all keys) when there is none.

@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "admin/base64.h"
 #include "cluster/curl_handle.h"
 #include "cluster/etcd_json.h"
 
@@ -118,9 +119,9 @@ EtcdWatch::End EtcdWatch::RunStream(const std::string& endpoint, std::string* er
   min_revision_ = revision_known_ ? last_revision_ + 1 : 0;
 
   json create = {
-      {"key", etcd_json::Base64Encode(spec_.key.empty() && spec_.prefix ? std::string(1, '\0')
-                                                                        : spec_.key)}};
-  if (spec_.prefix) create["range_end"] = etcd_json::Base64Encode(etcd_json::PrefixEnd(spec_.key));
+      {"key",
+       admin::Base64Encode(spec_.key.empty() && spec_.prefix ? std::string(1, '\0') : spec_.key)}};
+  if (spec_.prefix) create["range_end"] = admin::Base64Encode(etcd_json::PrefixEnd(spec_.key));
   if (min_revision_ > 0) create["start_revision"] = std::to_string(min_revision_);
   const json body = {{"create_request", create}};
 

@@ -3,8 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -159,22 +161,24 @@ Status EtcdCluster::Kill(size_t member) {
   return members_[member]->Kill();
 }
 
-Status EtcdCluster::Pause(size_t member) {
+Status EtcdCluster::Signal(size_t member, int signal, const char* name) {
   if (member >= members_.size() || members_[member]->pid() <= 0) {
     return Status::InvalidArgument("no running etcd member " + std::to_string(member));
   }
-  if (::kill(members_[member]->pid(), SIGSTOP) != 0) return Status::IOError("SIGSTOP failed");
-  paused_[member] = true;
+  if (::kill(members_[member]->pid(), signal) != 0) {
+    return Status::IOError(std::string(name) + " etcd member " + std::to_string(member) + ": " +
+                           std::strerror(errno));
+  }
+  paused_[member] = signal == SIGSTOP;
   return Status::Ok();
 }
 
+Status EtcdCluster::Pause(size_t member) {
+  return Signal(member, SIGSTOP, "SIGSTOP");
+}
+
 Status EtcdCluster::Resume(size_t member) {
-  if (member >= members_.size() || members_[member]->pid() <= 0) {
-    return Status::InvalidArgument("no running etcd member " + std::to_string(member));
-  }
-  if (::kill(members_[member]->pid(), SIGCONT) != 0) return Status::IOError("SIGCONT failed");
-  paused_[member] = false;
-  return Status::Ok();
+  return Signal(member, SIGCONT, "SIGCONT");
 }
 
 }  // namespace tldb::cluster::testing

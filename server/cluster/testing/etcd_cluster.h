@@ -49,6 +49,7 @@ class EtcdCluster {
 
  private:
   Status WaitHealthy(size_t member, uint32_t timeout_ms);
+  Status Signal(size_t member, int signal, const char* name);
 
   const uint32_t start_timeout_ms_;
   common::TempDir dir_{"tldb-etcd"};
