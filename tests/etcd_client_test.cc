@@ -288,5 +288,47 @@ TEST(EtcdClientClusterTest, FailsOverToTheNextMemberWhenOneDies) {
   EXPECT_TRUE(client->Health().ok());
 }
 
+TEST(EtcdClientClusterTest, AWriteToAHungMemberIsOutcomeUnknownAndNotResent) {
+  EtcdCluster etcd(3);
+  const Status started = etcd.Start();
+  ASSERT_TRUE(started.ok()) << started.ToString();
+  EtcdClientOptions o = etcd.ClientOptions();
+  o.endpoints = {etcd.endpoint(1), etcd.endpoint(2), etcd.endpoint(0)};
+  o.request_timeout_ms = 500;
+  auto client = MustConnect(o);
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Put("/k", "1").ok());
+  ASSERT_TRUE(etcd.Pause(1).ok());  // accepts connections, never answers
+
+  // The write reached member 1 and may be applied some day: not sent elsewhere.
+  const auto put = client->Put("/k", "2");
+  ASSERT_FALSE(put.ok());
+  EXPECT_EQ(put.status().code(), Status::Code::kTimedOut) << put.status().ToString();
+  EXPECT_NE(put.status().message().find(etcd.endpoint(1) + " /v3/kv/put key '/k'"),
+            std::string::npos)
+      << put.status().ToString();
+  EXPECT_NE(put.status().message().find("outcome unknown"), std::string::npos)
+      << put.status().ToString();
+
+  // The next call starts at member 2. Members 0 and 2 keep quorum, but if member 1 led the
+  // cluster they first elect a new leader: retry briefly.
+  Result<int64_t> again = Status::IOError("not run");
+  for (int attempt = 0; attempt < 20 && !again.ok(); ++attempt) {
+    again = client->Put("/k", "3");
+    if (!again.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  // A read that times out on the hung member moves on to the next one.
+  EtcdClientOptions reader_options = o;
+  reader_options.endpoints = {etcd.endpoint(1), etcd.endpoint(2)};
+  auto reader = MustConnect(reader_options);
+  ASSERT_NE(reader, nullptr);
+  auto got = reader->Get("/k");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->value, "3");
+  ASSERT_TRUE(etcd.Resume(1).ok());
+}
+
 }  // namespace
 }  // namespace tldb::cluster

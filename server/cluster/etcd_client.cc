@@ -137,7 +137,7 @@ Result<json> EtcdClient::Call(const char* path, const std::string& body, Kind ki
       s = etcd_json::ErrorStatus(where, r.http_status, r.body);
       // etcd could not serve it (no leader, internal): a read may ask another member.
       move_on = kind == Kind::kRead && s.code() == Status::Code::kIOError;
-      if (!move_on) return s;
+      if (!move_on) return s;  // an answer from etcd: this member stays the first to try
     } else {
       const bool not_sent = r.code == CURLE_COULDNT_CONNECT ||
                             r.code == CURLE_COULDNT_RESOLVE_HOST || r.request_bytes == 0;
@@ -145,10 +145,9 @@ Result<json> EtcdClient::Call(const char* path, const std::string& body, Kind ki
       std::string m = where + ": " + r.error;
       if (!move_on) m += " (outcome unknown)";
       s = r.code == CURLE_OPERATION_TIMEDOUT ? Status::TimedOut(m) : Status::IOError(m);
-      current_ = (idx + 1) % n;
-      if (!move_on) return s;
     }
-    current_ = (idx + 1) % n;
+    current_ = (idx + 1) % n;  // the next call starts at the next member
+    if (!move_on) return s;
     if (!failures.empty()) failures += "; ";
     failures += s.message();
   }

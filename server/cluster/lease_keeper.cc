@@ -21,9 +21,13 @@ Result<std::unique_ptr<LeaseKeeper>> LeaseKeeper::Start(const EtcdClientOptions&
   if (lease_id <= 0) return Status::InvalidArgument(what + ": the lease id must be > 0");
   if (ttl_s <= 0) return Status::InvalidArgument(what + ": the TTL must be > 0");
   if (!on_lost) return Status::InvalidArgument(what + ": no on_lost callback");
+  // One refresh tries every endpoint: together they get at most TTL/3.
   EtcdClientOptions own = options;
-  const auto third_ms = static_cast<uint32_t>(std::max<int64_t>(1, ttl_s * 1000 / 3));
-  own.request_timeout_ms = std::min(own.request_timeout_ms, third_ms);
+  const int64_t per_endpoint_ms =
+      ttl_s * 1000 / 3 / static_cast<int64_t>(std::max<size_t>(1, own.endpoints.size()));
+  own.request_timeout_ms =
+      std::min<uint32_t>(own.request_timeout_ms,
+                         static_cast<uint32_t>(std::clamp<int64_t>(per_endpoint_ms, 50, 60'000)));
   own.connect_timeout_ms = std::min(own.connect_timeout_ms, own.request_timeout_ms);
   TLDB_ASSIGN_OR_RETURN(auto client, EtcdClient::Create(std::move(own)));
   std::unique_ptr<LeaseKeeper> k(

@@ -3,8 +3,9 @@
 //
 // Contract:
 // - Refreshes at once, then every TTL/3 (the TTL etcd last answered); after a failed refresh
-//   it retries every 250 ms (at most every TTL/3). Each refresh is bounded by
-//   min(request_timeout_ms, TTL/3) and fails over between endpoints like EtcdClient.
+//   it retries every 250 ms (at most every TTL/3). A refresh fails over between endpoints like
+//   EtcdClient, each endpoint bounded by min(request_timeout_ms, TTL/3/endpoints, at least
+//   50 ms), so a refresh takes about TTL/3 at most.
 // - on_lost(status) is called once, on the keeper's thread, and the keeper stops, when etcd
 //   answers that the lease expired (TTL 0 or lease not found: NotFound), or when no refresh
 //   succeeded for a full TTL counted from the send time of the last successful one (or from
