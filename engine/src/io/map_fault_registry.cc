@@ -24,7 +24,6 @@ std::vector<uint32_t> free_slots;     // unregistered slots below slots_used
 uintptr_t page_bytes = 4096;
 struct sigaction previous {};
 std::once_flag install_once;
-thread_local __attribute__((tls_model("initial-exec"))) uint64_t thread_faults = 0;
 
 void OnSigbus(int sig, siginfo_t* info, void* context) {
   const auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
@@ -39,7 +38,7 @@ void OnSigbus(int sig, siginfo_t* info, void* context) {
       break;
     }
     slots[i].failed.store(true);
-    ++thread_faults;
+    ++MapFaultRegistry::thread_faults_;
     return;
   }
   // Not a registered mapping: what would have happened without us.
@@ -97,8 +96,10 @@ bool MapFaultRegistry::Failed(int32_t slot) {
   return slot != kNoSlot && slots[slot].failed.load(std::memory_order_relaxed);
 }
 
-uint64_t MapFaultRegistry::ThreadFaults() {
-  return thread_faults;
+const std::atomic<bool>* MapFaultRegistry::FailedFlag(int32_t slot) {
+  return slot == kNoSlot ? nullptr : &slots[slot].failed;
 }
+
+thread_local uint64_t MapFaultRegistry::thread_faults_ = 0;
 
 }  // namespace tldb

@@ -14,6 +14,7 @@
 // unregistered (unmapped): its zeroed pages never show the disk's bytes again.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -32,9 +33,17 @@ class MapFaultRegistry {
   static void Unregister(int32_t slot);
   // A read under the mapping of `slot` hit a disk error.
   static bool Failed(int32_t slot);
+  // The flag behind Failed(slot), for a mapping to read inline (null for kNoSlot).
+  static const std::atomic<bool>* FailedFlag(int32_t slot);
   // Faults handled on the calling thread so far.
   static uint64_t ThreadFaults();
+  // The counter behind ThreadFaults (the handler increments it).
+  static thread_local uint64_t thread_faults_ __attribute__((tls_model("initial-exec")));
 };
+
+inline uint64_t MapFaultRegistry::ThreadFaults() {
+  return thread_faults_;
+}
 
 // Counts the mapping faults of the calling thread from construction on.
 class MapFaultScope {

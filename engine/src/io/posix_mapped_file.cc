@@ -6,6 +6,7 @@ namespace tldb {
 
 PosixMappedFile::PosixMappedFile(void* addr, size_t len) : addr_(addr), len_(len) {
   if (len_ > 0) slot_ = MapFaultRegistry::Register(addr_, len_);
+  failed_ = MapFaultRegistry::FailedFlag(slot_);
 }
 
 PosixMappedFile::~PosixMappedFile() {

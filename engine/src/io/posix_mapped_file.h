@@ -22,12 +22,15 @@ class PosixMappedFile : public MappedFile {
   std::span<const char> data() const override { return {static_cast<const char*>(addr_), len_}; }
   void WillNeed() const override;
   void AdviseRandom() const override;
-  bool failed() const override { return MapFaultRegistry::Failed(slot_); }
+  bool failed() const override {
+    return failed_ != nullptr && failed_->load(std::memory_order_relaxed);
+  }
 
  private:
   void* addr_;
   size_t len_;
   int32_t slot_ = MapFaultRegistry::kNoSlot;
+  const std::atomic<bool>* failed_ = nullptr;  // the registry's flag for slot_
 };
 
 }  // namespace tldb

@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -417,18 +418,25 @@ class SimReadableFile : public ReadableFile {
   SimHandle h_;
 };
 
-// A snapshot of the file's bytes at Map() time; failed() once the file's medium fails reads.
+// A snapshot of the file's bytes at Map() time. Once the file's medium fails reads, failed()
+// is true and data() reads zeros, as a real mapping's faulted pages do (MapFaultRegistry).
 class SimMappedFile : public MappedFile {
  public:
   SimMappedFile(std::shared_ptr<const std::string> bytes,
                 std::shared_ptr<std::atomic<bool>> unreadable)
       : bytes_(std::move(bytes)), unreadable_(std::move(unreadable)) {}
-  std::span<const char> data() const override { return {bytes_->data(), bytes_->size()}; }
+  std::span<const char> data() const override {
+    if (!failed()) return {bytes_->data(), bytes_->size()};
+    std::call_once(zeros_once_, [&] { zeros_ = std::string(bytes_->size(), '\0'); });
+    return {zeros_.data(), zeros_.size()};
+  }
   bool failed() const override { return unreadable_->load(); }
 
  private:
   std::shared_ptr<const std::string> bytes_;
   std::shared_ptr<std::atomic<bool>> unreadable_;
+  mutable std::once_flag zeros_once_;
+  mutable std::string zeros_;
 };
 
 // Releases the path on destruction unless a PowerLoss already did (token check).

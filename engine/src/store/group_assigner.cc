@@ -51,7 +51,7 @@ Status GroupAssigner::Assign(AppendRequest* r, FlushAppend&, std::vector<Assigne
 
 Status GroupAssigner::Assign(AppendRequest* r, MessageAppend& a, std::vector<Assigned>* out) {
   const std::string_view keys[] = {a.key};
-  if (TryDedupe(r, a.cmid, keys, /*fanout=*/false)) return Status::Ok();
+  if (!a.cmid.empty() && TryDedupe(r, a.cmid, keys, /*fanout=*/false)) return Status::Ok();
   if (a.expected_last_seq) {
     const Seq last = LastSeqOf(a.key);
     if (last != *a.expected_last_seq) {
@@ -114,7 +114,7 @@ Status GroupAssigner::Assign(AppendRequest* r, ImportAppend& a, std::vector<Assi
 }
 
 Status GroupAssigner::Assign(AppendRequest* r, FanoutAppend& a, std::vector<Assigned>* out) {
-  if (TryDedupe(r, a.cmid, a.targets, /*fanout=*/true)) return Status::Ok();
+  if (!a.cmid.empty() && TryDedupe(r, a.cmid, a.targets, /*fanout=*/true)) return Status::Ok();
   std::vector<uint32_t> ids;
   std::vector<FanoutTarget> targets;
   TimestampMs ts = st_.clock->NowMs();

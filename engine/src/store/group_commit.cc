@@ -68,7 +68,7 @@ void GroupCommit::Submit(AppendRequest* r) {
 
 void GroupCommit::ReleaseLeader() {
   leader_busy_ = false;
-  leader_cv_.notify_all();
+  if (stopping_) leader_cv_.notify_all();  // only Stop() waits for it
 }
 
 void GroupCommit::LeadUntil(AppendRequest* mine) {

@@ -26,12 +26,6 @@ const MutationOverlay::Entry* MutationOverlay::Find(uint32_t timeline, Seq seq) 
   return it == entries_.end() ? nullptr : &it->second;
 }
 
-Seq MutationOverlay::TrimmedBelow(uint32_t timeline) const {
-  if (trims_.empty()) return 1;
-  auto it = trims_.find(timeline);
-  return it == trims_.end() ? 1 : it->second;
-}
-
 void MutationOverlay::Move(uint32_t timeline, Seq seq, uint32_t segment, uint32_t offset) {
   auto it = entries_.find({timeline, seq});
   if (it != entries_.end() && it->second.kind == Kind::kEdited) {

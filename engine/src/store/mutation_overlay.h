@@ -35,7 +35,11 @@ class MutationOverlay {
 
   const Entry* Find(uint32_t timeline, Seq seq) const;
   // The first SeqId not trimmed away (1 when the timeline was never trimmed).
-  Seq TrimmedBelow(uint32_t timeline) const;
+  Seq TrimmedBelow(uint32_t timeline) const {
+    if (trims_.empty()) return 1;
+    auto it = trims_.find(timeline);
+    return it == trims_.end() ? 1 : it->second;
+  }
   // Forgets entry (timeline, seq) (its message is gone from the store).
   void Erase(uint32_t timeline, Seq seq) { entries_.erase({timeline, seq}); }
   // Points an edit at its record's new place after compaction moved it.

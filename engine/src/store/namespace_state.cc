@@ -45,19 +45,6 @@ TimestampMs NamespaceState::TtlNowMs() const {
   return std::min<TimestampMs>(clock->NowMs(), ttl_anchor_wall_ms_ + std::max<int64_t>(elapsed, 0));
 }
 
-TimelineRules::Limits NamespaceState::Limits() const {
-  TimelineRules::Limits l;
-  l.ttl_ms = ttl_ms();
-  l.messages_per_timeline_max = per_timeline_max_.load(std::memory_order_relaxed);
-  if (l.ttl_ms != 0) l.now_ms = TtlNowMs();
-  return l;
-}
-
-const SealedSegment* NamespaceState::Sealed(uint32_t id) const {
-  auto it = sealed.find(id);
-  return it == sealed.end() ? nullptr : it->second.get();
-}
-
 std::string NamespaceState::SegmentName(uint64_t id) const {
   return SegmentFileName(dir, id);
 }

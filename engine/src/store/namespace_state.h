@@ -75,13 +75,22 @@ class NamespaceState {
   uint64_t segment_bytes_max() const { return segment_bytes_max_.load(); }
   Durability durability() const { return durability_.load(); }
   // The rules' limits now (one TTL clock reading).
-  TimelineRules::Limits Limits() const;
+  TimelineRules::Limits Limits() const {
+    TimelineRules::Limits l;
+    l.ttl_ms = ttl_ms();
+    l.messages_per_timeline_max = per_timeline_max_.load(std::memory_order_relaxed);
+    if (l.ttl_ms != 0) l.now_ms = TtlNowMs();
+    return l;
+  }
   // The TTL clock (docs/design.md "Time"): never ahead of the wall clock and never advancing
   // faster than the monotonic clock since open.
   TimestampMs TtlNowMs() const;
 
   // ---- helpers (caller holds mu where they read guarded state) ----
-  const SealedSegment* Sealed(uint32_t id) const;
+  const SealedSegment* Sealed(uint32_t id) const {
+    auto it = sealed.find(id);
+    return it == sealed.end() ? nullptr : it->second.get();
+  }
   Seq FirstKept(uint32_t timeline, const TimelineRules::Limits& l) const {
     return rules.FirstKept(timeline, table.state(timeline).visible_seq(), l);
   }

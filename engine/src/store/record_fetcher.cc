@@ -35,7 +35,6 @@ thread_local LastBlock last_block;
 
 Status RecordFetcher::SealedBytes(const SealedSegment& seg, uint64_t off,
                                   std::span<const char>* out) const {
-  if (seg.failed()) return Status::IOError(seg.FailedError(st_.dir));
   const auto data = seg.data->data();
   const uint64_t data_end = seg.index.summary().data_end;
   if (off >= data_end || off < format::kSegmentHeaderBytes) {
@@ -76,16 +75,15 @@ Status RecordFetcher::SealedBytes(const SealedSegment& seg, uint64_t off,
   return Status::Ok();
 }
 
-Status RecordFetcher::Active(uint64_t offset, std::string_view key, Seq seq, RecordView* r) const {
-  const ActiveSegment& a = *st_.active;
-  return Decode(a.At(offset), a.id(), 0, offset, key, seq, r);
-}
-
 Status RecordFetcher::Sealed(const SealedSegment& seg, uint64_t offset, std::string_view key,
                              Seq seq, RecordView* r) const {
   std::span<const char> bytes;
-  TLDB_RETURN_IF_ERROR(SealedBytes(seg, offset, &bytes));
-  return Decode(bytes, seg.id, seg.gen, offset, key, seq, r);
+  Status s = SealedBytes(seg, offset, &bytes);
+  if (s.ok()) s = Decode(bytes, seg.id, seg.gen, offset, key, seq, r);
+  // A disk read error under the mapping shows as zeros, which fail every check: it is told
+  // apart here, off the fast path.
+  if (!s.ok() && seg.failed()) return Status::IOError(seg.FailedError(st_.dir));
+  return s;
 }
 
 Status RecordFetcher::At(uint32_t segment, uint64_t offset, std::string_view key, Seq seq,

@@ -31,6 +31,8 @@ struct SealedSegment {
   uint64_t bytes = 0;  // data + index file bytes
 
   // The disk failed a read under its data or index (MappedFile::failed): reads answer IOError.
+  // Faulted pages read as zeros, which fail every checksum and bound check: the read path asks
+  // this when a read of the segment failed, to answer IOError instead of Corruption.
   bool failed() const { return data->failed() || index_file->failed(); }
   std::string FailedError(const std::string& dir) const {
     return SegmentFileName(dir, id, gen) + ": disk read error under the segment or its index";

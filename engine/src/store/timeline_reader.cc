@@ -119,7 +119,7 @@ Result<std::vector<Message>> TimelineReader::ScanImpl(std::string_view key,
     const Seq first = std::max(lo, run.first), last = std::min(hi, run.last());
     for (Seq seq = fwd ? first : last; first <= last && seq >= first && seq <= last;
          seq = fwd ? seq + 1 : seq - 1) {
-      const TimelineRules::Verdict v = st_.rules.Route(id, seq, visible, limits);
+      const TimelineRules::Verdict v = st_.rules.RouteKept(id, seq);  // seq >= lo >= FirstKept
       if (v.read == Read::kDeleted) continue;
       RecordView r;
       s = v.read == Read::kEdited ? fetch_.At(v.segment, v.offset, runs.key(), seq, &r)

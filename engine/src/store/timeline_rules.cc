@@ -28,24 +28,6 @@ void TimelineRules::Apply(uint32_t timeline, RecordType type, Seq seq, uint32_t 
   }
 }
 
-Seq TimelineRules::FirstKept(uint32_t timeline, Seq visible_seq, const Limits& l) const {
-  Seq first = overlay_.TrimmedBelow(timeline);
-  const uint64_t max = l.messages_per_timeline_max;
-  if (max != 0 && visible_seq > max) first = std::max<Seq>(first, visible_seq - max + 1);
-  return first;
-}
-
-TimelineRules::Verdict TimelineRules::Route(uint32_t timeline, Seq seq, Seq visible_seq,
-                                            const Limits& l) const {
-  if (seq < FirstKept(timeline, visible_seq, l)) {
-    return {Read::kDeleted, "message was trimmed or deleted"};
-  }
-  const MutationOverlay::Entry* e = overlay_.empty() ? nullptr : overlay_.Find(timeline, seq);
-  if (e == nullptr) return {};
-  if (e->kind == MutationOverlay::Kind::kRecalled) return {Read::kDeleted, "message was recalled"};
-  return {Read::kEdited, "", e->segment, e->offset};
-}
-
 TimelineRules::Verdict TimelineRules::Judge(uint32_t timeline, Seq seq, TimestampMs ts,
                                             Seq visible_seq, const Limits& l) const {
   const Verdict v = Route(timeline, seq, visible_seq, l);

@@ -11,6 +11,7 @@
 // members, exclusive for Apply and the compactor's moves).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "log/record_format.h"
@@ -44,11 +45,30 @@ class TimelineRules {
   void Apply(uint32_t timeline, format::RecordType type, Seq seq, uint32_t segment,
              uint32_t offset);
 
+  // Route for a SeqId already known to be at or above FirstKept (a scan's range): only the
+  // recall and edit entries decide. Inline: it runs once per SeqId of every scan.
+  Verdict RouteKept(uint32_t timeline, Seq seq) const {
+    const MutationOverlay::Entry* e = overlay_.empty() ? nullptr : overlay_.Find(timeline, seq);
+    if (e == nullptr) return {};
+    if (e->kind == MutationOverlay::Kind::kRecalled)
+      return {Read::kDeleted, "message was recalled"};
+    return {Read::kEdited, "", e->segment, e->offset};
+  }
   // The first SeqId of `timeline` that reads may return, given its highest visible SeqId: the
   // trim point, raised by messages_per_timeline_max.
-  Seq FirstKept(uint32_t timeline, Seq visible_seq, const Limits& l) const;
+  Seq FirstKept(uint32_t timeline, Seq visible_seq, const Limits& l) const {
+    Seq first = overlay_.TrimmedBelow(timeline);
+    const uint64_t max = l.messages_per_timeline_max;
+    if (max != 0 && visible_seq > max) first = std::max<Seq>(first, visible_seq - max + 1);
+    return first;
+  }
   // Where a read of (timeline, seq) takes the message from, before its timestamp is known.
-  Verdict Route(uint32_t timeline, Seq seq, Seq visible_seq, const Limits& l) const;
+  Verdict Route(uint32_t timeline, Seq seq, Seq visible_seq, const Limits& l) const {
+    if (seq < FirstKept(timeline, visible_seq, l)) {
+      return {Read::kDeleted, "message was trimmed or deleted"};
+    }
+    return RouteKept(timeline, seq);
+  }
   // A record stamped `ts` has expired.
   static bool Expired(TimestampMs ts, const Limits& l) {
     return l.ttl_ms != 0 && ts < l.now_ms - static_cast<int64_t>(l.ttl_ms);

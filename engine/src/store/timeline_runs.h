@@ -14,6 +14,7 @@
 
 #include "store/namespace_state.h"
 #include "store/record_fetcher.h"
+#include "util/check.h"
 
 namespace tldb {
 
@@ -28,8 +29,15 @@ class TimelineRuns {
     Seq last() const { return first + count - 1; }
   };
 
-  TimelineRuns(const NamespaceState& st, uint32_t timeline);
-  ~TimelineRuns();
+  TimelineRuns(const NamespaceState& st, uint32_t timeline)
+      : st_(st), key_(st.table.key(timeline)), key_hash_(KeyHash(key_)), ids_(Buffer()) {
+    TLDB_CHECK(!InUse());  // one per thread at a time: they share the buffer
+    InUse() = true;
+    const TimelineState& ts = st.table.state(timeline);
+    ts.segs.Decode(&ids_);
+    if (ts.active_slot != kNoSlot) slot_ = &st.active->slot(ts.active_slot);
+  }
+  ~TimelineRuns() { InUse() = false; }
   TimelineRuns(const TimelineRuns&) = delete;
   TimelineRuns& operator=(const TimelineRuns&) = delete;
 
@@ -40,10 +48,28 @@ class TimelineRuns {
   // The first run whose last SeqId is >= seq (forward) or the last run whose first SeqId is
   // <= seq (backward); false if there is none (or *s is an error).
   bool Seek(Seq seq, bool forward, size_t* at, Run* r, Status* s) const;
-  // The record of `seq` as stored in `run`: Deleted for a gap.
-  Status Read(const RecordFetcher& fetch, const Run& run, Seq seq, RecordView* rec) const;
+  // The record of `seq` as stored in `run`: Deleted for a gap. Inline: once per SeqId read.
+  Status Read(const RecordFetcher& fetch, const Run& run, Seq seq, RecordView* rec) const {
+    const uint64_t i = seq - run.first;
+    TLDB_CHECK(seq >= run.first && i < run.count);
+    if (run.seg == nullptr) {
+      return fetch.Active((*run.slot)[static_cast<uint32_t>(i)], key_, seq, rec);
+    }
+    const uint32_t off = run.seg->index.Offset(run.entry, static_cast<uint32_t>(i));
+    if (off == index_format::kGapOffset) return Status::Deleted("message was deleted");
+    return fetch.Sealed(*run.seg, off, key_, seq, rec);
+  }
 
  private:
+  static std::vector<uint32_t>& Buffer() {
+    thread_local std::vector<uint32_t> buffer;
+    return buffer;
+  }
+  static bool& InUse() {
+    thread_local bool in_use = false;
+    return in_use;
+  }
+
   const NamespaceState& st_;
   std::string_view key_;
   uint64_t key_hash_;
