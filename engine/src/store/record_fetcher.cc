@@ -79,7 +79,13 @@ Status RecordFetcher::Sealed(const SealedSegment& seg, uint64_t offset, std::str
                              Seq seq, RecordView* r) const {
   std::span<const char> bytes;
   Status s = SealedBytes(seg, offset, &bytes);
-  if (s.ok()) s = Decode(bytes, seg.id, seg.gen, offset, key, seq, r);
+  if (s.ok()) {
+    if (DecodeRecord(bytes, seg.checksum_id(), offset, r) == DecodeOutcome::kOk &&
+        RecordHolds(*r, key, seq)) {
+      return s;
+    }
+    s = Decode(bytes, seg.id, seg.gen, offset, key, seq, r);  // says what is wrong
+  }
   // A disk read error under the mapping shows as zeros, which fail every check: it is told
   // apart here, off the fast path.
   if (!s.ok() && seg.failed()) return Status::IOError(seg.FailedError(st_.dir));

@@ -18,15 +18,15 @@ Status TimelineReader::ReadError(std::string_view key) const {
 Result<Message> TimelineReader::Get(std::string_view key, Seq seq) const {
   MapFaultScope faults;  // a mapping fault turns the read into IOError, not a crash
   Result<Message> r = GetImpl(key, seq);
-  if (faults.Faulted()) return ReadError(key);
-  return r;
+  if (faults.Faulted()) r = ReadError(key);
+  return r;  // one returned object: no copy or move of the message
 }
 
 Result<std::vector<Message>> TimelineReader::Scan(std::string_view key,
                                                   const ScanOptions& o) const {
   MapFaultScope faults;
   Result<std::vector<Message>> r = ScanImpl(key, o);
-  if (faults.Faulted()) return ReadError(key);
+  if (faults.Faulted()) r = ReadError(key);
   return r;
 }
 
