@@ -171,7 +171,10 @@ TEST(ClientTest, AnIdleClientsIoThreadDoesNotWakeUp) {
   auto c = ts.Connect();
   ASSERT_TRUE(c);
   ASSERT_TRUE(c->Ping("x").ok());
-  const pid_t io = FindThread("tldb-client-io");
+  pid_t io = 0;  // the thread names itself once it runs: wait for that, with a generous bound
+  for (int i = 0; i < 10'000 && (io = FindThread("tldb-client-io")) <= 0; ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
   ASSERT_GT(io, 0);
   for (int i = 0; i < 2000 && TaskStatus(io, "State").rfind("S", 0) != 0; ++i) {
     std::this_thread::sleep_for(1ms);
