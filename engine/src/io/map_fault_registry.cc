@@ -38,7 +38,7 @@ void OnSigbus(int sig, siginfo_t* info, void* context) {
       break;
     }
     slots[i].failed.store(true);
-    ++MapFaultRegistry::thread_faults_;
+    ++internal::map_faults;
     return;
   }
   // Not a registered mapping: what would have happened without us.
@@ -99,7 +99,5 @@ bool MapFaultRegistry::Failed(int32_t slot) {
 const std::atomic<bool>* MapFaultRegistry::FailedFlag(int32_t slot) {
   return slot == kNoSlot ? nullptr : &slots[slot].failed;
 }
-
-thread_local uint64_t MapFaultRegistry::thread_faults_ = 0;
 
 }  // namespace tldb

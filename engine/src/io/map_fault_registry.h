@@ -37,12 +37,16 @@ class MapFaultRegistry {
   static const std::atomic<bool>* FailedFlag(int32_t slot);
   // Faults handled on the calling thread so far.
   static uint64_t ThreadFaults();
-  // The counter behind ThreadFaults (the handler increments it).
-  static thread_local uint64_t thread_faults_ __attribute__((tls_model("initial-exec")));
 };
 
+namespace internal {
+// The counter behind ThreadFaults (the SIGBUS handler increments it). An inline variable with a
+// constant initializer: every reader reaches it without a TLS wrapper call.
+inline thread_local uint64_t map_faults __attribute__((tls_model("initial-exec"))) = 0;
+}  // namespace internal
+
 inline uint64_t MapFaultRegistry::ThreadFaults() {
-  return thread_faults_;
+  return internal::map_faults;
 }
 
 // Counts the mapping faults of the calling thread from construction on.
