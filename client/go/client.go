@@ -473,18 +473,15 @@ func (cn *conn) writeLoop() {
 	for {
 		select {
 		case f := <-cn.out:
-			if _, err := bw.Write(f); err != nil {
-				cn.fail(err)
-				return
-			}
+			// This frame and every one already queued go out in one flush.
 		more:
 			for {
+				if _, err := bw.Write(f); err != nil {
+					cn.fail(err)
+					return
+				}
 				select {
-				case f := <-cn.out:
-					if _, err := bw.Write(f); err != nil {
-						cn.fail(err)
-						return
-					}
+				case f = <-cn.out:
 				default:
 					break more
 				}

@@ -26,6 +26,16 @@ func checkStrs(pairs ...string) error {
 	return nil
 }
 
+// checkTimelines checks every timeline name of a request's list.
+func checkTimelines(timelines []string) error {
+	for _, t := range timelines {
+		if err := checkStrLen("timeline", t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func decodeAppendResult(d *decoder, id string) AppendResult {
 	return AppendResult{Seq: d.u64(), TimestampMs: d.i64(), Deduplicated: d.boolean(), ClientMsgID: id}
 }
@@ -122,10 +132,8 @@ func (c *Client) AppendFanout(ctx context.Context, ns string, timelines []string
 	if err := checkStrs("namespace", ns, "client_msg_id", o.ClientMsgID); err != nil {
 		return nil, err
 	}
-	for _, t := range timelines {
-		if err := checkStrLen("timeline", t); err != nil {
-			return nil, err
-		}
+	if err := checkTimelines(timelines); err != nil {
+		return nil, err
 	}
 	e := newEncoder()
 	e.str16(ns)
@@ -202,10 +210,8 @@ func (c *Client) LastSeq(ctx context.Context, ns string, timelines []string) ([]
 	if err := checkStrLen("namespace", ns); err != nil {
 		return nil, err
 	}
-	for _, t := range timelines {
-		if err := checkStrLen("timeline", t); err != nil {
-			return nil, err
-		}
+	if err := checkTimelines(timelines); err != nil {
+		return nil, err
 	}
 	e := newEncoder()
 	e.str16(ns)
@@ -400,10 +406,8 @@ func (c *Client) GetCursors(ctx context.Context, device, ns string, timelines []
 	if err := checkStrs("device", device, "namespace", ns); err != nil {
 		return nil, err
 	}
-	for _, t := range timelines {
-		if err := checkStrLen("timeline", t); err != nil {
-			return nil, err
-		}
+	if err := checkTimelines(timelines); err != nil {
+		return nil, err
 	}
 	e := newEncoder()
 	e.str16(device)
