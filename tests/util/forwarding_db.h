@@ -71,6 +71,15 @@ class ForwardingDb : public Db {
                                    std::span<const std::string_view> t) override {
     return db_->LastSeq(ns, t);
   }
+  Result<LogEnds> LogEnd(std::string_view ns) override { return db_->LogEnd(ns); }
+  Status ApplyFrame(std::string_view ns, const LogFrame& f) override {
+    return db_->ApplyFrame(ns, f);
+  }
+  Result<std::vector<LogFrame>> ReadFrames(std::string_view ns, LogPosition from,
+                                           uint64_t bytes_max) override {
+    return db_->ReadFrames(ns, from, bytes_max);
+  }
+  void SetFollower(bool follower) override { db_->SetFollower(follower); }
   Status Sync() override { return db_->Sync(); }
   DbStats Stats() override { return db_->Stats(); }
   Status Close() override { return db_->Close(); }

@@ -318,7 +318,8 @@ void PrintHeader(const SegmentFile& f, bool json, std::ostream& out) {
   out << "header: " << (f.header_status.ok() ? "ok" : f.header_status.message())
       << "\n  format_version 1, namespace_id " << f.header.namespace_id << ", segment_id "
       << f.header.segment_id << ", generation " << f.header.gen << ", created "
-      << FormatTime(f.header.created_ms) << ", flags " << f.header.flags
+      << (f.header.created_ms == 0 ? std::string("at open") : FormatTime(f.header.created_ms))
+      << ", flags " << f.header.flags
       << (f.compressed ? " (compressed)" : "") << '\n';
   if (!f.compressed) {
     out << "  records end at offset " << f.scan.valid_end << " of " << f.image.size() << " bytes\n";

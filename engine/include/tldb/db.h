@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "tldb/options.h"
+#include "tldb/replication.h"
 #include "tldb/status.h"
 #include "tldb/types.h"
 
@@ -189,6 +190,28 @@ class Db {
   // Never goes down.
   virtual Result<std::vector<Seq>> LastSeq(std::string_view ns,
                                            std::span<const std::string_view> timelines) = 0;
+
+  // ---- Replication (tldb/replication.h, docs/replication.md "Log shipping") ----
+  // Where namespace `ns`'s log ends: written (visible) and durable.
+  virtual Result<LogEnds> LogEnd(std::string_view ns) = 0;
+  // A follower writes `frame`, shipped by its primary, at the same position (fdatasync'ed when
+  // frame.sync) and makes its records visible. InvalidArgument when the frame does not start
+  // at LogEnd (nothing is written); a frame whose records do not decode is refused, and one
+  // that does not continue its timelines makes the log refuse writes (sticky).
+  virtual Status ApplyFrame(std::string_view ns, const LogFrame& frame) = 0;
+  // The log from `from` as frames of whole records (about bytes_max in all). NotFound when
+  // `from` lies in a segment compaction rewrote or TTL dropped (a snapshot is needed).
+  virtual Result<std::vector<LogFrame>> ReadFrames(std::string_view ns, LogPosition from,
+                                                   uint64_t bytes_max) = 0;
+  // Follower mode: appends, fan-outs, imports and mutations are refused with NotPrimary,
+  // ApplyFrame is accepted, and the log never rolls on its own (TTL and compaction of sealed
+  // segments go on). Primary (false): the reverse.
+  virtual void SetFollower(bool follower) = 0;
+  // Cuts namespace `ns`'s log of the Db in `dir` (not open) back to `end`: later segments are
+  // deleted and segment end.segment becomes the active one, ending at end.offset. For a
+  // replica whose tail its new primary never had (docs/replication.md "Fencing").
+  static Status TruncateLog(const std::string& dir, const Options& options, std::string_view ns,
+                            LogPosition end);
 
   // Makes every acknowledged buffered append durable.
   virtual Status Sync() = 0;

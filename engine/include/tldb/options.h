@@ -14,6 +14,7 @@
 namespace tldb {
 
 class FileSystem;  // the I/O seam, tldb/file_system.h
+class LogShipper;  // replication, tldb/replication.h
 class Clock;       // wall clock, tldb/clock.h
 
 // Hard ceilings that no option can exceed (they size on-disk fields and buffers).
@@ -117,6 +118,11 @@ struct Options {
   uint64_t compaction_bytes_per_s = 64ull << 20;
   // Receives one line per notable event (recovery cuts, corruption, sticky errors).
   std::function<void(std::string_view)> on_event;
+  // Replication (tldb/replication.h): every group written is shipped through it and
+  // acknowledged only once it returns OK. Null: a single node (the default).
+  std::shared_ptr<LogShipper> log_shipper;
+  // Open as a follower (Db::SetFollower): local writes are refused with NotPrimary.
+  bool follower = false;
 };
 
 struct AppendOptions {

@@ -32,6 +32,7 @@ class [[nodiscard]] Status {
     kAlreadyExists = 11,   // namespace already exists with other options
     kPermissionDenied = 12,
     kTimedOut = 13,
+    kNotPrimary = 14,  // a replica that is not its partition's primary refused a write
   };
 
   Status() = default;  // OK
@@ -51,6 +52,7 @@ class [[nodiscard]] Status {
   static Status AlreadyExists(std::string m) { return {Code::kAlreadyExists, std::move(m)}; }
   static Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
   static Status TimedOut(std::string m) { return {Code::kTimedOut, std::move(m)}; }
+  static Status NotPrimary(std::string m) { return {Code::kNotPrimary, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -123,6 +125,8 @@ inline std::string_view Status::CodeName(Code code) {
       return "PermissionDenied";
     case Code::kTimedOut:
       return "TimedOut";
+    case Code::kNotPrimary:
+      return "NotPrimary";
   }
   return "Unknown";
 }

@@ -8,6 +8,8 @@
 //   RollAppend      seals the active segment if it holds a record; writes nothing else
 //                   (maintenance uses it so that compaction and TTL reach an idle active segment)
 //   FlushAppend     writes nothing; with sync, makes every earlier append durable (Db::Sync)
+//   ReplicaAppend   a follower's copy of a frame shipped by the primary (tldb/replication.h):
+//                   its bytes at the same position, or the same roll; always a group alone
 //
 // Blocking callers keep the request on their stack (views point at their arguments) and wait on
 // `done_sem`; async callers heap-allocate it, copy their arguments into `owned` (Own()), and get
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "tldb/db.h"
+#include "tldb/replication.h"
 #include "tldb/status.h"
 #include "tldb/types.h"
 
@@ -49,9 +52,12 @@ struct ImportAppend {
 };
 struct RollAppend {};
 struct FlushAppend {};
+struct ReplicaAppend {
+  const LogFrame* frame = nullptr;  // blocking callers only (Db::ApplyFrame)
+};
 
 using AppendOp = std::variant<MessageAppend, FanoutAppend, MutationAppend, ImportAppend, RollAppend,
-                              FlushAppend>;
+                              FlushAppend, ReplicaAppend>;
 
 struct AppendRequest {
   AppendOp op;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "log/file_names.h"
+#include "log/record_format.h"
 #include "tldb/clock.h"
 
 namespace tldb {
@@ -36,6 +37,7 @@ Status DbImpl::Init() {
                                    std::to_string(options_.maintenance_nice));
   }
   if (!options_.clock) options_.clock = Clock::System();
+  follower_ = options_.follower;
   block_cache_ = std::make_shared<BlockCache>(options_.block_cache_bytes);
   maintenance_ = std::make_unique<MaintenanceScheduler>(options_, [this] {
     std::vector<NamespaceLog*> logs;
@@ -104,6 +106,7 @@ Status DbImpl::CreateNamespace(std::string_view name, const NamespaceOptions& op
   log->set_block_cache(block_cache_);
   std::unique_lock l(mu_);
   if (closed_) return Status::Closed("db closed while the namespace was created");
+  log->SetFollower(follower_);
   catalog_ = std::move(next);
   namespaces_.emplace(e.name, std::move(log));
   return Status::Ok();
@@ -394,6 +397,36 @@ Result<std::vector<Seq>> DbImpl::LastSeq(std::string_view ns,
     out.push_back(log->LastSeq(t));
   }
   return out;
+}
+
+Result<LogEnds> DbImpl::LogEnd(std::string_view ns) {
+  TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
+  return log->Ends();
+}
+
+Status DbImpl::ApplyFrame(std::string_view ns, const LogFrame& frame) {
+  TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
+  if (frame.kind != FrameKind::kRecords && frame.kind != FrameKind::kRoll) {
+    return Status::InvalidArgument("unknown frame kind " +
+                                   std::to_string(static_cast<int>(frame.kind)));
+  }
+  if (frame.bytes.size() > options_.group_bytes_max + format::kRecordBytesMax) {
+    return Status::InvalidArgument("frame of " + std::to_string(frame.bytes.size()) +
+                                   " bytes is larger than any group");
+  }
+  return log->ApplyFrame(frame);
+}
+
+Result<std::vector<LogFrame>> DbImpl::ReadFrames(std::string_view ns, LogPosition from,
+                                                 uint64_t bytes_max) {
+  TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
+  return log->ReadFrames(from, bytes_max);
+}
+
+void DbImpl::SetFollower(bool follower) {
+  std::shared_lock l(mu_);
+  follower_ = follower;
+  for (auto& [name, log] : namespaces_) log->SetFollower(follower);
 }
 
 Status DbImpl::Sync() {

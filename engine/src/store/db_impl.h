@@ -2,6 +2,7 @@
 // per namespace; validates every argument before anything is queued.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -52,6 +53,11 @@ class DbImpl : public Db {
   Result<std::vector<Seq>> LastSeq(std::string_view ns,
                                    std::span<const std::string_view> timelines) override;
 
+  Result<LogEnds> LogEnd(std::string_view ns) override;
+  Status ApplyFrame(std::string_view ns, const LogFrame& frame) override;
+  Result<std::vector<LogFrame>> ReadFrames(std::string_view ns, LogPosition from,
+                                           uint64_t bytes_max) override;
+  void SetFollower(bool follower) override;
   Status Sync() override;
   DbStats Stats() override;
   Status Close() override;
@@ -76,6 +82,7 @@ class DbImpl : public Db {
   std::vector<CatalogEntry> catalog_;
   std::map<std::string, std::unique_ptr<NamespaceLog>, std::less<>> namespaces_;
   bool closed_ = false;
+  std::atomic<bool> follower_{false};
 
   std::shared_ptr<BlockCache> block_cache_;
   std::mutex catalog_mu_;  // serialises catalog writers (taken before mu_)

@@ -1,6 +1,7 @@
 #include "store/group_assigner.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "util/check.h"
@@ -47,6 +48,74 @@ Status GroupAssigner::Assign(AppendRequest* r, RollAppend&, std::vector<Assigned
 Status GroupAssigner::Assign(AppendRequest* r, FlushAppend&, std::vector<Assigned>*) {
   r->results = {{0, 0, false}};
   return Status::Ok();
+}
+
+// A follower's copy of a shipped frame: the bytes go where the primary wrote them, after every
+// record was checked (checksum and position), then each record is indexed as recovery would.
+// A roll frame was carried out before the group was assigned (SegmentRoller::ApplyRoll).
+Status GroupAssigner::Assign(AppendRequest* r, ReplicaAppend& a, std::vector<Assigned>* out) {
+  const LogFrame& f = *a.frame;
+  r->results = {{0, 0, false}};
+  if (f.kind == FrameKind::kRoll) return Status::Ok();
+  ActiveSegment& act = *st_.active;
+  if (f.segment != act.id() || f.offset != act.end()) {
+    return Status::InvalidArgument("frame at " + LogPosition{f.segment, f.offset}.ToString() +
+                                   " does not continue the log, which ends at " +
+                                   LogPosition{act.id(), act.end()}.ToString());
+  }
+  for (uint64_t at = 0; at < f.bytes.size();) {
+    RecordView rec;
+    const std::span<const char> rest(f.bytes.data() + at, f.bytes.size() - at);
+    if (DecodeRecord(rest, f.segment, f.offset + at, &rec) != DecodeOutcome::kOk) {
+      return Status::Corruption("shipped frame at " + LogPosition{f.segment, f.offset}.ToString() +
+                                ": no valid record at offset " + std::to_string(f.offset + at));
+    }
+    at += rec.length;
+  }
+  std::memcpy(act.Reserve(f.bytes.size()), f.bytes.data(), f.bytes.size());
+  act.Commit(f.bytes.size());
+  for (uint64_t off = f.offset; off < act.end();) {
+    RecordView rec;
+    TLDB_CHECK(DecodeRecord(act.At(off), act.id(), off, &rec) == DecodeOutcome::kOk);
+    TLDB_RETURN_IF_ERROR(IndexDecoded(rec, off, out));
+    off += rec.length;
+  }
+  return Status::Ok();
+}
+
+Status GroupAssigner::IndexDecoded(const RecordView& r, uint64_t offset,
+                                   std::vector<Assigned>* out) {
+  ActiveSegment& act = *st_.active;
+  auto one = [&](std::string_view key, Seq seq, std::string_view cmid) -> Status {
+    const uint32_t id = st_.table.FindOrInsert(key, KeyHash(key));
+    const TimelineState& ts = st_.table.state(id);
+    // Within the segment a timeline's SeqIds are consecutive; its first one here only has to
+    // be above every earlier one (older records may have expired).
+    if (ts.active_slot == kNoSlot ? seq <= ts.last_seq : seq != ts.last_seq + 1) {
+      return Status::Corruption(st_.SegmentName(act.id()) + " offset " + std::to_string(offset) +
+                                ": timeline '" + std::string(key) + "' has seq " +
+                                std::to_string(seq) + " after " + std::to_string(ts.last_seq));
+    }
+    IndexRecord(id, seq, offset, r.timestamp_ms, cmid);
+    out->push_back(PublishSeq{id, seq});
+    return Status::Ok();
+  };
+  if (r.type == RecordType::kMessage) return one(r.key, r.seq, r.client_msg_id);
+  if (r.type != RecordType::kFanout) {  // recall, edit, trim
+    const uint32_t id = st_.table.FindOrInsert(r.key, KeyHash(r.key));
+    const auto off32 = static_cast<uint32_t>(offset);
+    act.NoteTimestamp(r.timestamp_ms);
+    act.mutation_records().push_back({id, static_cast<uint8_t>(r.type), r.seq, off32});
+    out->push_back(PublishMutation{id, r.type, r.seq, off32});
+    return Status::Ok();
+  }
+  Status s;
+  bool first = true;
+  ForEachTarget(r, [&](const FanoutTarget& t) {
+    if (s.ok()) s = one(t.key, t.seq, first ? r.client_msg_id : std::string_view{});
+    first = false;
+  });
+  return s;
 }
 
 Status GroupAssigner::Assign(AppendRequest* r, MessageAppend& a, std::vector<Assigned>* out) {

@@ -45,6 +45,11 @@ class GroupAssigner {
   // the dedupe window (assignment, and recovery of the active segment).
   void IndexRecord(uint32_t timeline, Seq seq, uint64_t offset, TimestampMs ts,
                    std::string_view cmid);
+  // Notes a decoded record already in the active segment at `offset` (recovery of the active
+  // segment, and a follower's copy of a shipped frame): its messages in the index and the
+  // dedupe window, or its maintenance record; what to publish goes to `out`. Corruption when a
+  // timeline's SeqIds do not continue.
+  Status IndexDecoded(const RecordView& r, uint64_t offset, std::vector<Assigned>* out);
 
  private:
   Status Assign(AppendRequest* r, MessageAppend& a, std::vector<Assigned>* out);
@@ -53,6 +58,7 @@ class GroupAssigner {
   Status Assign(AppendRequest* r, ImportAppend& a, std::vector<Assigned>* out);
   Status Assign(AppendRequest* r, RollAppend& a, std::vector<Assigned>* out);
   Status Assign(AppendRequest* r, FlushAppend& a, std::vector<Assigned>* out);
+  Status Assign(AppendRequest* r, ReplicaAppend& a, std::vector<Assigned>* out);
   // A retry: fills r->results from the remembered record holding `cmid` for `keys`.
   bool TryDedupe(AppendRequest* r, std::string_view cmid, std::span<const std::string_view> keys,
                  bool fanout);

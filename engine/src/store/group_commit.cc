@@ -2,11 +2,16 @@
 
 #include <algorithm>
 
+#include "log/record_format.h"
 #include "util/check.h"
 #include "util/kill_point.h"
 
 namespace tldb {
 namespace {
+
+bool IsReplica(const AppendRequest* r) {
+  return std::holds_alternative<ReplicaAppend>(r->op);
+}
 
 void Finish(AppendRequest* r) {
   r->completed = true;
@@ -37,6 +42,12 @@ void GroupCommit::Submit(AppendRequest* r) {
       reject = Status::Closed("namespace '" + st_.entry.name + "' is closed");
     } else if (!sticky_.ok()) {
       reject = sticky_;
+    } else if (IsReplica(r) != st_.follower.load() && !std::holds_alternative<FlushAppend>(r->op)) {
+      // Role checks here, not at the Db, so that a role change orders with the queue.
+      reject = IsReplica(r) ? Status::InvalidArgument("namespace '" + st_.entry.name +
+                                                      "' is not a follower: it takes no frames")
+                            : Status::NotPrimary("namespace '" + st_.entry.name +
+                                                 "' is a follower: writes go to the primary");
     } else if (!queue_.empty() &&
                pending_bytes_ + r->bytes_estimate > st_.db_options.pending_bytes_max) {
       reject = Status::Busy("namespace '" + st_.entry.name + "': too many pending appends");
@@ -144,8 +155,11 @@ bool GroupCommit::RunOneGroup() {
       return false;
     }
     WaitForStragglers(l);
-    while (!queue_.empty() && (group.empty() || group_bytes + queue_.front()->bytes_estimate <=
-                                                    st_.db_options.group_bytes_max)) {
+    // A follower's frame is a group alone: its bytes go exactly where the primary put them.
+    while (!queue_.empty() &&
+           (group.empty() ||
+            (group_bytes + queue_.front()->bytes_estimate <= st_.db_options.group_bytes_max &&
+             !IsReplica(queue_.front()) && !IsReplica(group.front())))) {
       group_bytes += queue_.front()->bytes_estimate;
       group.push_back(queue_.front());
       queue_.pop_front();
@@ -160,9 +174,21 @@ bool GroupCommit::RunOneGroup() {
   const bool force_roll = std::any_of(group.begin(), group.end(), [](const AppendRequest* r) {
     return std::holds_alternative<RollAppend>(r->op);
   });
+  const LogFrame* frame =
+      IsReplica(group.front()) ? std::get<ReplicaAppend>(group.front()->op).frame : nullptr;
+  LogShipper* shipper = frame == nullptr ? st_.db_options.log_shipper.get() : nullptr;
+  const uint64_t id_before = st_.active->id(), end_before = st_.active->end();
   // Room first, without NamespaceState::mu: a roll's I/O never holds up readers.
   bool intact = false;  // a failure before anything of the group was assigned or written
-  Status s = roller_.MakeRoom(group_bytes, force_roll, &intact);
+  Status s = frame == nullptr                  ? roller_.MakeRoom(group_bytes, force_roll, &intact)
+             : frame->kind == FrameKind::kRoll ? roller_.ApplyRoll(*frame, &intact)
+                                               : roller_.Allocate(group_bytes, &intact);
+  if (s.ok() && shipper != nullptr && st_.active->id() != id_before) {
+    // The primary rolled: followers roll at the same point, to a segment with the same header.
+    const auto header = st_.active->Range(0, format::kSegmentHeaderBytes);
+    s = shipper->Ship(st_.entry.name, LogFrame{FrameKind::kRoll, st_.active->id(), end_before,
+                                               std::string(header.data(), header.size()), true});
+  }
   std::vector<GroupAssigner::Assigned> assigned;
   uint64_t start = 0, end = 0;
   if (s.ok()) {
@@ -171,6 +197,9 @@ bool GroupCommit::RunOneGroup() {
     st_.active->Reserve(group_bytes);
     assigner_.AssignGroup(group, &assigned);
     end = st_.active->end();
+  }
+  if (frame != nullptr && end > start && !group.front()->status.ok()) {
+    s = group.front()->status;  // a shipped frame's records written but not indexed: sticky
   }
   ActiveSegment* active = st_.active.get();  // only this leader replaces it
   bool need_sync = false;
@@ -188,6 +217,12 @@ bool GroupCommit::RunOneGroup() {
       active->NoteSync();
     }
     if (s.ok()) TLDB_KILL_POINT(need_sync ? "commit.after_sync" : "commit.after_write");
+    if (s.ok() && shipper != nullptr) {
+      // Committed on a majority before anything of it is visible or acknowledged.
+      s = shipper->Ship(st_.entry.name,
+                        LogFrame{FrameKind::kRecords, active->id(), start,
+                                 std::string(bytes.data(), bytes.size()), need_sync});
+    }
   } else if (s.ok() && need_sync && active->durable_end() < start) {
     s = active->file()->Sync();  // a retry (or Db::Sync) asked for kSync of buffered appends
     st_.counters.syncs++;
@@ -195,13 +230,14 @@ bool GroupCommit::RunOneGroup() {
     end = start;
   }
   if (!s.ok() && intact) {
-    // No space could be reserved: nothing was assigned, written or acknowledged, so the group
-    // fails with NoSpace (retriable) and the next group tries again.
-    if (!no_space_) {
+    // No space could be reserved (or a shipped roll does not fit the log): nothing was
+    // assigned, written or acknowledged, so the group fails (NoSpace is retriable) and the next
+    // group tries again.
+    if (!no_space_ && s.code() == Status::Code::kNoSpace) {
       st_.Event("namespace '" + st_.entry.name +
                 "': no space, appends fail until space is freed: " + s.ToString());
     }
-    no_space_ = true;
+    no_space_ = s.code() == Status::Code::kNoSpace;
     FailGroup(group, s);
     return true;
   }
@@ -211,7 +247,7 @@ bool GroupCommit::RunOneGroup() {
       if (sticky_.ok()) sticky_ = s;
     }
     st_.Event("namespace '" + st_.entry.name +
-              "': write failed, log is now read-only: " + s.ToString());
+              "': write or replication failed, log is now read-only: " + s.ToString());
     FailGroup(group, s);
     return true;
   }

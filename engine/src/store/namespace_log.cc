@@ -19,7 +19,8 @@ NamespaceLog::NamespaceLog(const std::string& db_dir, const CatalogEntry& entry,
       roller_(st_, preparer_),
       commit_(st_, assigner_, roller_, preparer_),
       expirer_(st_, [this] { return Roll(); }),
-      planner_(st_) {}
+      planner_(st_),
+      frames_(st_) {}
 
 Result<std::unique_ptr<NamespaceLog>> NamespaceLog::Open(const std::string& db_dir,
                                                          const CatalogEntry& entry,
@@ -49,7 +50,25 @@ Status NamespaceLog::Sync() {
   return r.status;
 }
 
+LogEnds NamespaceLog::Ends() const {
+  std::shared_lock l(st_.mu);
+  if (!st_.active) return {};
+  const uint64_t id = st_.active->id();
+  return {{id, st_.published_end}, {id, std::min(st_.active->durable_end(), st_.published_end)}};
+}
+
+Status NamespaceLog::ApplyFrame(const LogFrame& f) {
+  AppendRequest r;
+  r.op = ReplicaAppend{&f};
+  r.sync = f.sync;
+  r.bytes_estimate = f.kind == FrameKind::kRecords ? f.bytes.size() : 0;
+  Submit(&r);
+  return r.status;
+}
+
+// A follower never rolls on its own: its segments end where the primary's do.
 Status NamespaceLog::Roll() {
+  if (st_.follower) return Status::Ok();
   AppendRequest r;
   r.op = RollAppend{};
   r.sync = true;

@@ -10,6 +10,7 @@
 //   CompactionPlanner  which runs of sealed segments to rewrite
 //   Compactor          one run's rewrite (created per run)
 //   NamespaceRecovery  open (created once)
+//   FrameReader        the log read back as frames (a follower's catch-up)
 //
 // Contract: every public member is thread-safe. Maintenance (DropExpired, Compact) runs one pass
 // at a time under maint_mu_. Lock order: maint_mu_, then GroupCommit's queue mutex (through a
@@ -25,6 +26,7 @@
 
 #include "store/append_request.h"
 #include "store/compaction_planner.h"
+#include "store/frame_reader.h"
 #include "store/group_assigner.h"
 #include "store/group_commit.h"
 #include "store/namespace_state.h"
@@ -59,6 +61,16 @@ class NamespaceLog {
 
   // Makes every acknowledged append durable (ordered with appends through the group commit).
   Status Sync();
+
+  // ---- replication (tldb/replication.h) ----
+  // Where the log ends: written (visible to readers) and durable.
+  LogEnds Ends() const;
+  // A follower writes a frame shipped by its primary (through the group commit, alone).
+  Status ApplyFrame(const LogFrame& f);
+  Result<std::vector<LogFrame>> ReadFrames(LogPosition from, uint64_t bytes_max) const {
+    return frames_.Read(from, bytes_max);
+  }
+  void SetFollower(bool follower) { st_.follower = follower; }
   Status Close();
 
   // Called (on the writing thread, must not block) after the active segment was sealed.
@@ -99,6 +111,7 @@ class NamespaceLog {
   GroupCommit commit_;
   SegmentExpirer expirer_;
   CompactionPlanner planner_;
+  FrameReader frames_;
 
   // Maintenance (TTL drops, compaction): one at a time.
   std::mutex maint_mu_;

@@ -254,47 +254,13 @@ Status NamespaceRecovery::RecoverActive(uint64_t id) {
   for (uint64_t off = format::kSegmentHeaderBytes; off < scan.valid_end;) {
     RecordView r;
     TLDB_CHECK(DecodeRecord(st_.active->At(off), id, off, &r) == DecodeOutcome::kOk);
-    std::string problem;
-    TLDB_RETURN_IF_ERROR(IndexActiveRecord(r, off, &problem));
+    std::vector<GroupAssigner::Assigned> visible;
+    TLDB_RETURN_IF_ERROR(assigner_.IndexDecoded(r, off, &visible));
+    assigner_.Publish(visible);
     off += r.length;
   }
   st_.published_end = st_.active->end();
   return Status::Ok();
-}
-
-Status NamespaceRecovery::IndexActiveRecord(const RecordView& r, uint64_t offset, std::string*) {
-  auto one = [&](std::string_view key, Seq seq, std::string_view cmid) -> Status {
-    const uint32_t id = st_.table.FindOrInsert(key, KeyHash(key));
-    TimelineState& st = st_.table.state(id);
-    // Within the segment a timeline's SeqIds are consecutive; its first one here only has to
-    // be above every earlier one (older records may have expired).
-    if (st.active_slot == kNoSlot ? seq <= st.last_seq : seq != st.last_seq + 1) {
-      return Status::Corruption(st_.SegmentName(st_.active->id()) + " offset " +
-                                std::to_string(offset) + ": timeline '" + std::string(key) +
-                                "' has seq " + std::to_string(seq) + " after " +
-                                std::to_string(st.last_seq));
-    }
-    assigner_.IndexRecord(id, seq, offset, r.timestamp_ms, cmid);
-    st.Publish(seq);
-    return Status::Ok();
-  };
-  if (r.type == format::RecordType::kMessage) return one(r.key, r.seq, r.client_msg_id);
-  if (r.type != format::RecordType::kFanout) {  // recall, edit, trim
-    const uint32_t id = st_.table.FindOrInsert(r.key, KeyHash(r.key));
-    st_.active->NoteTimestamp(r.timestamp_ms);
-    st_.active->mutation_records().push_back(
-        {id, static_cast<uint8_t>(r.type), r.seq, static_cast<uint32_t>(offset)});
-    st_.rules.Apply(id, r.type, r.seq, static_cast<uint32_t>(st_.active->id()),
-                    static_cast<uint32_t>(offset));
-    return Status::Ok();
-  }
-  Status s;
-  bool first = true;
-  ForEachTarget(r, [&](const FanoutTarget& t) {
-    if (s.ok()) s = one(t.key, t.seq, first ? r.client_msg_id : std::string_view{});
-    first = false;
-  });
-  return s;
 }
 
 }  // namespace tldb

@@ -42,7 +42,6 @@ class NamespaceRecovery {
   Status RebuildIndex(const SealedSegment& seg);
   Status FoldIndex(const SealedSegment& seg);
   Status RecoverActive(uint64_t id);
-  Status IndexActiveRecord(const RecordView& r, uint64_t offset, std::string* problem);
   void ForgetOrphanEdits();
 
   NamespaceState& st_;

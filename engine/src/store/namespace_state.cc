@@ -22,6 +22,7 @@ NamespaceState::NamespaceState(const std::string& db_dir, const CatalogEntry& e,
       instance_id(NextInstanceId()),
       dedupe(o.dedupe_entries_max) {
   SetOptions(e.options);
+  follower = o.follower;
   ttl_anchor_wall_ms_ = clock->NowMs();
   ttl_anchor_mono_ms_ = clock->MonoMs();
 }

@@ -97,6 +97,10 @@ class NamespaceState {
   std::string SegmentName(uint64_t id) const;
   void Event(const std::string& what) const;
 
+  // A follower takes only frames shipped by its primary (Db::ApplyFrame) and never rolls on its
+  // own; a primary (or a single node) takes everything else.
+  std::atomic<bool> follower{false};
+
   NamespaceCounters counters;
   // Set right after open, before any append or read.
   std::function<void()> on_seal;            // after a seal, on the writing thread; must not block

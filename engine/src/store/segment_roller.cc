@@ -22,27 +22,55 @@ std::string EncodeHeader(uint32_t namespace_id, uint64_t id, TimestampMs now) {
 
 Status SegmentRoller::MakeRoom(size_t group_bytes, bool force, bool* intact) {
   *intact = false;
-  ActiveSegment& a = *st_.active;
-  const uint64_t end = a.end();
-  if (end > format::kSegmentHeaderBytes && (force || end + group_bytes > st_.segment_bytes_max())) {
-    // The next segment first: if there is no room for it, the active segment stays as it is.
-    Status s = ReserveNext(a.id() + 1);
-    if (!s.ok()) {
-      *intact = s.code() == Status::Code::kNoSpace;
-      return s;
-    }
-    std::unique_ptr<SealedSegment> sealed;
-    TLDB_RETURN_IF_ERROR(Seal(intact, &sealed));
-    s = PromoteNext();
-    std::unique_ptr<ActiveSegment> next;
-    if (s.ok()) {
-      next = std::make_unique<ActiveSegment>(next_.id, std::move(next_.file), next_.header);
-      next->set_allocated_end(next_.allocated);
-      next_ = NextSegment{};
-    }
-    Publish(std::move(sealed), std::move(next));
-    TLDB_RETURN_IF_ERROR(s);
+  const ActiveSegment& a = *st_.active;
+  if (a.end() > format::kSegmentHeaderBytes &&
+      (force || a.end() + group_bytes > st_.segment_bytes_max())) {
+    TLDB_RETURN_IF_ERROR(Roll(a.id() + 1, nullptr, intact));
   }
+  return Allocate(group_bytes, intact);
+}
+
+Status SegmentRoller::ApplyRoll(const LogFrame& f, bool* intact) {
+  *intact = true;
+  const ActiveSegment& a = *st_.active;
+  if (f.kind != FrameKind::kRoll || f.segment != a.id() + 1 || f.offset != a.end() ||
+      a.end() <= format::kSegmentHeaderBytes) {
+    return Status::InvalidArgument(st_.SegmentName(a.id()) + " ends at " + std::to_string(a.end()) +
+                                   ": a roll to segment " + std::to_string(f.segment) + " at " +
+                                   std::to_string(f.offset) + " does not follow it");
+  }
+  auto h = DecodeSegmentHeader(f.bytes, "shipped header of segment " + std::to_string(f.segment));
+  if (!h.ok()) return h.status();
+  if (f.bytes.size() != format::kSegmentHeaderBytes || h->segment_id != f.segment ||
+      h->namespace_id != st_.entry.id) {
+    return Status::InvalidArgument("shipped header of segment " + std::to_string(f.segment) +
+                                   " names another segment or namespace");
+  }
+  return Roll(f.segment, &f.bytes, intact);
+}
+
+Status SegmentRoller::Roll(uint64_t id, const std::string* header, bool* intact) {
+  // The next segment first: if there is no room for it, the active segment stays as it is.
+  Status s = ReserveNext(id, header);
+  if (!s.ok()) {
+    *intact = s.code() == Status::Code::kNoSpace;
+    return s;
+  }
+  std::unique_ptr<SealedSegment> sealed;
+  TLDB_RETURN_IF_ERROR(Seal(intact, &sealed));
+  s = PromoteNext();
+  std::unique_ptr<ActiveSegment> next;
+  if (s.ok()) {
+    next = std::make_unique<ActiveSegment>(next_.id, std::move(next_.file), next_.header);
+    next->set_allocated_end(next_.allocated);
+    next_ = NextSegment{};
+  }
+  Publish(std::move(sealed), std::move(next));
+  return s;
+}
+
+Status SegmentRoller::Allocate(size_t group_bytes, bool* intact) {
+  *intact = false;
   // A segment from ReserveNext has all its blocks; a recovered one may not (it was created
   // before, or prepared for a smaller segment_bytes_max): they are allocated here, once.
   ActiveSegment& cur = *st_.active;
@@ -141,7 +169,9 @@ Status SegmentRoller::CreateActive(uint64_t id) {
   TLDB_ASSIGN_OR_RETURN(auto file,
                         st_.fs->OpenWritable(path, /*create=*/true, /*exclusive=*/false));
   TLDB_RETURN_IF_ERROR(file->Truncate(0));
-  const std::string header = EncodeHeader(st_.entry.id, id, st_.clock->NowMs());
+  // created_ms 0: a segment created at open rather than by a roll is the same on every replica
+  // (a new namespace, or the one after a sealed last segment), so replicas stay byte-identical.
+  const std::string header = EncodeHeader(st_.entry.id, id, 0);
   TLDB_RETURN_IF_ERROR(file->WriteAndSync(0, header));
   TLDB_RETURN_IF_ERROR(st_.fs->SyncDir(st_.dir));
   TLDB_KILL_POINT("roll.after_create");
@@ -153,16 +183,17 @@ Status SegmentRoller::CreateActive(uint64_t id) {
 // Nothing of the log depends on the reserved file until PromoteNext renames it: any failure
 // here discards it (a *.tmp, also deleted by recovery), and a retry starts a new file from
 // scratch, so no fsync is ever retried on bytes that a failed one may have dropped.
-Status SegmentRoller::ReserveNext(uint64_t id) {
-  TLDB_CHECK(id < (uint64_t{1} << 32));     // SegList keeps 32-bit ids
-  if (next_.id == id) return Status::Ok();  // reserved by an earlier roll whose seal failed
+Status SegmentRoller::ReserveNext(uint64_t id, const std::string* header) {
+  TLDB_CHECK(id < (uint64_t{1} << 32));  // SegList keeps 32-bit ids
+  // Reserved by an earlier roll whose seal failed (with the header asked for, if any).
+  if (next_.id == id && (header == nullptr || next_.header == *header)) return Status::Ok();
   DiscardNext();
   next_.id = id;
   next_.prepared = preparer_.TakePrepared(id);  // blocks already written: syncs overwrite them
   next_.tmp_path =
       next_.prepared ? preparer_.PreparedName(id) : SegmentFileName(st_.dir, id) + ".new.tmp";
   next_.allocated = st_.segment_bytes_max();
-  next_.header = EncodeHeader(st_.entry.id, id, st_.clock->NowMs());
+  next_.header = header != nullptr ? *header : EncodeHeader(st_.entry.id, id, st_.clock->NowMs());
   Status s = [&]() -> Status {
     TLDB_ASSIGN_OR_RETURN(next_.file, st_.fs->OpenWritable(next_.tmp_path, !next_.prepared,
                                                            /*exclusive=*/false));

@@ -19,6 +19,7 @@
 
 #include "store/namespace_state.h"
 #include "store/segment_preparer.h"
+#include "tldb/replication.h"
 
 namespace tldb {
 
@@ -29,6 +30,12 @@ class SegmentRoller {
   // Makes room for a group of up to `group_bytes`: rolls when the group would not fit (or
   // `force`), then makes sure the active segment's blocks for the group are allocated.
   Status MakeRoom(size_t group_bytes, bool force, bool* intact);
+  // A follower's copy of the primary's roll (FrameKind::kRoll): the active segment must be
+  // segment f.segment - 1 and end at f.offset; it is sealed, and segment f.segment starts with
+  // the header the primary wrote (f.bytes), so both replicas hold the same bytes.
+  Status ApplyRoll(const LogFrame& f, bool* intact);
+  // Makes sure the active segment's blocks for the next `group_bytes` are allocated.
+  Status Allocate(size_t group_bytes, bool* intact);
   // Creates "<id>.seg" as the active segment (a new namespace, or after a sealed last segment);
   // the caller holds mu exclusively or no reader exists yet.
   Status CreateActive(uint64_t id);
@@ -39,7 +46,9 @@ class SegmentRoller {
   // Seals the active segment on disk and opens its read-only form. *intact: only a NoSpace
   // writing the index, before it was renamed into place, leaves the segment active.
   Status Seal(bool* intact, std::unique_ptr<SealedSegment>* out);
-  Status ReserveNext(uint64_t id);
+  // Seals the active segment and promotes segment `id` (its header: `header`, or a new one).
+  Status Roll(uint64_t id, const std::string* header, bool* intact);
+  Status ReserveNext(uint64_t id, const std::string* header);
   // Renames the reserved next segment into place.
   Status PromoteNext();
   // Under mu: the sealed segment joins the readers' view and `next` (may be null after a
