@@ -1,0 +1,121 @@
+#include "replication/message_codec.h"
+
+#include "protocol/wire.h"
+
+namespace tldb::repl {
+namespace {
+
+constexpr uint8_t kVersion = 1;
+
+void Pos(proto::WireWriter& w, LogPosition p) {
+  w.U64(p.segment);
+  w.U64(p.offset);
+}
+bool Pos(proto::WireReader& r, LogPosition* p) {
+  return r.U64(&p->segment) && r.U64(&p->offset);
+}
+
+}  // namespace
+
+std::string MessageCodec::Encode(const PeerMessage& m) {
+  std::string out;
+  proto::WireWriter w(&out);
+  w.U8(kVersion);
+  w.U8(static_cast<uint8_t>(m.type));
+  w.U64(m.epoch);
+  w.U32(m.from);
+  w.Bytes32(m.ns);
+  Pos(w, m.position);
+  w.U32(static_cast<uint32_t>(m.frames.size()));
+  for (const LogFrame& f : m.frames) {
+    w.U8(static_cast<uint8_t>(f.kind));
+    w.U8(f.sync ? 1 : 0);
+    w.U64(f.segment);
+    w.U64(f.offset);
+    w.Bytes32(f.bytes);
+  }
+  w.U32(static_cast<uint32_t>(m.logs.size()));
+  for (const NsLog& l : m.logs) {
+    w.Bytes32(l.ns);
+    Pos(w, l.ends.written);
+    Pos(w, l.ends.durable);
+    Pos(w, l.cut);
+    w.U32(static_cast<uint32_t>(l.history.entries().size()));
+    for (const EpochStart& e : l.history.entries()) {
+      w.U64(e.epoch);
+      Pos(w, e.start);
+    }
+  }
+  return out;
+}
+
+Result<PeerMessage> MessageCodec::Decode(std::string_view bytes) {
+  proto::WireReader r(bytes);
+  PeerMessage m;
+  uint8_t version = 0, type = 0;
+  std::string_view ns;
+  uint32_t frames = 0;
+  bool ok = r.U8(&version) && r.U8(&type) && r.U64(&m.epoch) && r.U32(&m.from) && r.Bytes32(&ns) &&
+            Pos(r, &m.position) && r.U32(&frames);
+  if (!ok) return Status::InvalidArgument("replication message truncated in its header");
+  if (version != kVersion) {
+    return Status::InvalidArgument("replication message version " + std::to_string(version));
+  }
+  if (type < static_cast<uint8_t>(MsgType::kAppend) ||
+      type > static_cast<uint8_t>(MsgType::kFetchReply)) {
+    return Status::InvalidArgument("unknown replication message type " + std::to_string(type));
+  }
+  if (frames > kFramesMax) return Status::InvalidArgument("too many frames in one message");
+  m.type = static_cast<MsgType>(type);
+  m.ns = std::string(ns);
+  for (uint32_t i = 0; i < frames; ++i) {
+    LogFrame f;
+    uint8_t kind = 0, sync = 0;
+    std::string_view b;
+    if (!(r.U8(&kind) && r.U8(&sync) && r.U64(&f.segment) && r.U64(&f.offset) && r.Bytes32(&b))) {
+      return Status::InvalidArgument("replication message truncated in frame " + std::to_string(i));
+    }
+    if (kind != static_cast<uint8_t>(FrameKind::kRecords) &&
+        kind != static_cast<uint8_t>(FrameKind::kRoll)) {
+      return Status::InvalidArgument("unknown frame kind " + std::to_string(kind));
+    }
+    f.kind = static_cast<FrameKind>(kind);
+    f.sync = sync != 0;
+    f.bytes = std::string(b);
+    m.frames.push_back(std::move(f));
+  }
+  uint32_t logs = 0;
+  if (!r.U32(&logs) || logs > kLogsMax) {
+    return Status::InvalidArgument("replication message: bad namespace count");
+  }
+  for (uint32_t i = 0; i < logs; ++i) {
+    NsLog l;
+    std::string_view lns;
+    uint32_t epochs = 0;
+    if (!(r.Bytes32(&lns) && Pos(r, &l.ends.written) && Pos(r, &l.ends.durable) && Pos(r, &l.cut) &&
+          r.U32(&epochs)) ||
+        epochs > kEpochsMax) {
+      return Status::InvalidArgument("replication message truncated in namespace " +
+                                     std::to_string(i));
+    }
+    l.ns = std::string(lns);
+    std::vector<EpochStart> entries(epochs);
+    for (auto& e : entries) {
+      if (!(r.U64(&e.epoch) && Pos(r, &e.start))) {
+        return Status::InvalidArgument("replication message truncated in an epoch history");
+      }
+    }
+    EpochHistory h;
+    for (const auto& e : entries) {
+      if (!h.Append(e.epoch, e.start)) {
+        return Status::InvalidArgument("replication message: epochs out of order");
+      }
+    }
+    l.history = std::move(h);
+    m.logs.push_back(std::move(l));
+  }
+  if (r.remaining() != 0) return Status::InvalidArgument("replication message has trailing bytes");
+  return m;
+}
+
+}  // namespace tldb::repl

@@ -1,0 +1,43 @@
+// PeerMessage: what replicas of one partition say to each other (docs/replication.md "Messages").
+// One struct for every type; each type uses the fields its comment names.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "replication/epoch_history.h"
+#include "tldb/replication.h"
+
+namespace tldb::repl {
+
+enum class MsgType : uint8_t {
+  kAppend = 1,      // primary → follower: `ns`, `frames` (consecutive), `position` = commit point
+  kAck = 2,         // follower → primary: `logs` (ends of the namespaces it applied frames to)
+  kNack = 3,        // anyone → sender of a lower epoch: `epoch` is the receiver's promise
+  kPrepare = 4,     // candidate → all: promise `epoch`
+  kPrepareOk = 5,   // → candidate: promised; `logs` = every namespace's history and ends
+  kJoin = 6,        // follower → primary: `logs` = every namespace's history and ends
+  kJoinReply = 7,   // primary → follower: `logs` = the primary's histories, `cut` per namespace
+  kFetch = 8,       // candidate → replica with the best log: `ns`, frames from `position`
+  kFetchReply = 9,  // → candidate: `ns`, `frames` (empty: `position` is that log's end)
+};
+
+struct NsLog {
+  std::string ns;
+  EpochHistory history;
+  LogEnds ends;
+  LogPosition cut;  // kJoinReply: where the follower's log must be cut (its end if no cut)
+};
+
+struct PeerMessage {
+  MsgType type = MsgType::kAppend;
+  uint64_t epoch = 0;
+  uint32_t from = 0;  // node index of the sender
+  std::string ns;
+  std::vector<LogFrame> frames;
+  LogPosition position;
+  std::vector<NsLog> logs;
+};
+
+}  // namespace tldb::repl

@@ -1,0 +1,726 @@
+#include "replication/replica.h"
+
+#include <algorithm>
+
+#include "replication/message_codec.h"
+
+namespace tldb::repl {
+
+Result<std::unique_ptr<Replica>> Replica::Open(ReplicaConfig config, Transport* transport,
+                                               Coordinator* coordinator) {
+  if (config.nodes == 0 || config.node >= config.nodes) {
+    return Status::InvalidArgument("replica " + std::to_string(config.node) + " of " +
+                                   std::to_string(config.nodes) + " nodes");
+  }
+  if (!config.now_ms) return Status::InvalidArgument("replica needs a clock (now_ms)");
+  if (!config.db_options.file_system) {
+    TLDB_ASSIGN_OR_RETURN(config.db_options.file_system,
+                          NewFileSystem(config.db_options.io_backend));
+  }
+  std::unique_ptr<Replica> r(new Replica(std::move(config), transport, coordinator));
+  TLDB_RETURN_IF_ERROR(r->OpenDb());
+  return r;
+}
+
+Replica::Replica(ReplicaConfig config, Transport* transport, Coordinator* coordinator)
+    : cfg_(std::move(config)),
+      transport_(transport),
+      coordinator_(coordinator),
+      rng_(cfg_.seed * 0x9E3779B97F4A7C15ull + cfg_.node) {}
+
+Replica::~Replica() {
+  Stop();
+}
+
+void Replica::Event(const std::string& what) const {
+  if (cfg_.db_options.on_event) {
+    cfg_.db_options.on_event("replica " + std::to_string(cfg_.node) + ": " + what);
+  }
+}
+
+Status Replica::OpenDb() {
+  FileSystem* fs = cfg_.db_options.file_system.get();
+  TLDB_RETURN_IF_ERROR(fs->CreateDir(cfg_.dir));
+  TLDB_ASSIGN_OR_RETURN(state_, ReplicaStateFile::Load(*fs, cfg_.dir));
+  std::unique_lock l(db_mu_);
+  Options o = cfg_.db_options;
+  o.follower = true;
+  // Not owned: the Db is closed before this replica goes.
+  o.log_shipper = std::shared_ptr<LogShipper>(std::shared_ptr<LogShipper>(), this);
+  TLDB_ASSIGN_OR_RETURN(db_, Db::Open(cfg_.dir, o));
+  for (const std::string& ns : cfg_.namespaces) {
+    TLDB_RETURN_IF_ERROR(db_->CreateNamespace(ns, {}));
+  }
+  // A history never describes bytes the log lost (unsynced ones, at a power loss).
+  for (auto& [ns, h] : state_.histories) {
+    auto ends = db_->LogEnd(ns);
+    if (ends.ok()) h.TruncateTo(ends->written);
+  }
+  election_at_ms_ = Now() + cfg_.election_jitter_ms;
+  return Status::Ok();
+}
+
+Status Replica::ReopenDb(const std::map<std::string, LogPosition>& cuts) {
+  std::unique_lock l(db_mu_);
+  if (db_) {
+    (void)db_->Close();  // a sticky error of a deposed primary is expected here
+    db_.reset();
+  }
+  Options o = cfg_.db_options;
+  o.follower = true;
+  o.log_shipper = std::shared_ptr<LogShipper>(std::shared_ptr<LogShipper>(), this);
+  for (const auto& [ns, cut] : cuts) {
+    Status s = Db::TruncateLog(cfg_.dir, o, ns, cut);
+    if (!s.ok()) {
+      Event("cannot cut namespace '" + ns + "' at " + cut.ToString() + ": " + s.ToString());
+      return s;
+    }
+    Event("cut namespace '" + ns + "' back to " + cut.ToString());
+  }
+  TLDB_ASSIGN_OR_RETURN(db_, Db::Open(cfg_.dir, o));
+  return Status::Ok();
+}
+
+void Replica::Stop() {
+  {
+    std::lock_guard l(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    role_ = Role::kFollower;
+    cv_.notify_all();
+  }
+  std::unique_lock l(db_mu_);
+  if (db_) {
+    (void)db_->Close();
+    db_.reset();
+  }
+}
+
+ReplicaStatus Replica::status() const {
+  std::lock_guard l(mu_);
+  ReplicaStatus s;
+  s.role = role_;
+  s.epoch = role_ == Role::kFollower ? state_.promised_epoch : epoch_;
+  s.serving = role_ == Role::kPrimary && serving_;
+  s.primary = role_ == Role::kPrimary ? std::optional<uint32_t>(cfg_.node) : primary_;
+  s.failovers_seen = failovers_seen_;
+  return s;
+}
+
+void Replica::Send(uint32_t to, PeerMessage m) {
+  m.from = cfg_.node;
+  transport_->Send(cfg_.node, to, MessageCodec::Encode(m));
+}
+
+LogEnds Replica::EndsOf(const std::string& ns) const {
+  auto e = db_ ? db_->LogEnd(ns) : Result<LogEnds>(Status::Closed("no db"));
+  return e.ok() ? *e : LogEnds{};
+}
+
+std::vector<NsLog> Replica::MyLogs() const {
+  std::vector<NsLog> out;
+  for (const std::string& ns : cfg_.namespaces) {
+    NsLog l;
+    l.ns = ns;
+    l.ends = EndsOf(ns);
+    auto h = state_.histories.find(ns);
+    if (h != state_.histories.end()) l.history = h->second;
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driver: messages and ticks.
+
+void Replica::Receive(std::string_view bytes) {
+  auto m = MessageCodec::Decode(bytes);
+  if (!m.ok()) {
+    Event("dropped a message: " + m.status().ToString());
+    return;
+  }
+  std::unique_lock l(mu_);
+  if (stopped_) return;
+  Handle(l, *m);
+}
+
+void Replica::Handle(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
+  if (m.from >= cfg_.nodes || m.from == cfg_.node) return;
+  if (peers_.count(m.from) != 0) peers_[m.from].heard_ms = Now();
+  const bool request = m.type == MsgType::kAppend || m.type == MsgType::kPrepare ||
+                       m.type == MsgType::kJoin || m.type == MsgType::kFetch;
+  if (m.epoch < state_.promised_epoch) {
+    // A request of a deposed leader (or candidate) learns that it is deposed.
+    if (request) Send(m.from, PeerMessage{.type = MsgType::kNack, .epoch = state_.promised_epoch});
+    return;
+  }
+  switch (m.type) {
+    case MsgType::kAppend:
+      return OnAppend(l, m);
+    case MsgType::kAck:
+      return OnAck(m);
+    case MsgType::kNack:
+      if (role_ != Role::kFollower && m.epoch > epoch_) {
+        StepDown(l, "a replica promised the higher epoch " + std::to_string(m.epoch));
+      }
+      return;
+    case MsgType::kPrepare:
+      return OnPrepare(l, m);
+    case MsgType::kPrepareOk:
+      return OnPrepareOk(l, m);
+    case MsgType::kJoin:
+      return OnJoin(m);
+    case MsgType::kJoinReply:
+      return OnJoinReply(l, m);
+    case MsgType::kFetch:
+      return OnFetch(m);
+    case MsgType::kFetchReply:
+      return OnFetchReply(l, m);
+  }
+}
+
+void Replica::Tick() {
+  std::unique_lock l(mu_);
+  if (stopped_) return;
+  const int64_t now = Now();
+  (void)coordinator_->KeepAlive(cfg_.node);
+  if (role_ == Role::kFollower) {
+    if (now < coordinator_check_ms_) return;
+    coordinator_check_ms_ = now + cfg_.heartbeat_ms;
+    auto leader = coordinator_->Leader(cfg_.node);
+    if (!leader.ok()) return;  // etcd unreachable: no election
+    if (leader->present && leader->node == cfg_.node) {
+      // A key of this node's earlier life (it restarted): give it up so that a new election
+      // starts now rather than when its lease expires.
+      (void)coordinator_->Resign(cfg_.node, leader->epoch);
+      return;
+    }
+    if (leader->present) {
+      election_at_ms_ = now + cfg_.election_jitter_ms;
+      return;
+    }
+    if (now >= election_at_ms_) Campaign(l);
+    return;
+  }
+  if (role_ == Role::kCandidate) {
+    if (now - candidate_since_ms_ > cfg_.election_timeout_ms) {
+      Event("election of epoch " + std::to_string(epoch_) + " timed out");
+      (void)coordinator_->Resign(cfg_.node, epoch_);
+      StepDown(l, "election timed out");
+      return;
+    }
+    if (now >= heartbeat_at_ms_) {
+      heartbeat_at_ms_ = now + cfg_.retry_ms;
+      if (adopting_.empty()) {
+        for (uint32_t n = 0; n < cfg_.nodes; ++n) {
+          if (n != cfg_.node && promises_.count(n) == 0) {
+            Send(n, PeerMessage{.type = MsgType::kPrepare, .epoch = epoch_});
+          }
+        }
+      } else {
+        for (const auto& [ns, from_end] : adopting_) FetchNext(ns);
+      }
+    }
+    return;
+  }
+  // Primary.
+  if (now >= coordinator_check_ms_) {
+    coordinator_check_ms_ = now + cfg_.heartbeat_ms;
+    auto leader = coordinator_->Leader(cfg_.node);
+    if (leader.ok() && (!leader->present || leader->epoch != epoch_)) {
+      StepDown(l, "the leader key of epoch " + std::to_string(epoch_) + " is gone");
+      return;
+    }
+  }
+  size_t heard = 1;
+  for (auto& [n, p] : peers_) heard += now - p.heard_ms <= cfg_.majority_timeout_ms ? 1 : 0;
+  if (heard < Majority()) {
+    (void)coordinator_->Resign(cfg_.node, epoch_);
+    StepDown(l, "no majority heard for " + std::to_string(cfg_.majority_timeout_ms) + " ms");
+    return;
+  }
+  if (now >= heartbeat_at_ms_) {
+    heartbeat_at_ms_ = now + cfg_.heartbeat_ms;
+    for (uint32_t n = 0; n < cfg_.nodes; ++n) {
+      if (n != cfg_.node) Send(n, PeerMessage{.type = MsgType::kAppend, .epoch = epoch_});
+    }
+  }
+  for (auto& [n, p] : peers_) {
+    for (auto& [ns, pl] : p.logs) {
+      if (pl.acked.written < pl.next && now - pl.progress_ms > cfg_.retry_ms) {
+        pl.next = pl.acked.written;  // go back: something was lost
+        pl.in_flight = 0;
+        pl.progress_ms = now;
+      }
+    }
+  }
+  PumpAll();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Epochs.
+
+Status Replica::Promise(std::unique_lock<std::mutex>& l, uint64_t epoch) {
+  if (epoch <= state_.promised_epoch) return Status::Ok();
+  if (role_ != Role::kFollower) StepDown(l, "promised the higher epoch " + std::to_string(epoch));
+  ReplicaState next = state_;
+  next.promised_epoch = epoch;
+  TLDB_RETURN_IF_ERROR(ReplicaStateFile::Store(*cfg_.db_options.file_system, cfg_.dir, next));
+  if (state_.promised_epoch != 0) failovers_seen_++;
+  state_ = std::move(next);
+  joined_epoch_ = 0;
+  primary_.reset();
+  return Status::Ok();
+}
+
+void Replica::StepDown(std::unique_lock<std::mutex>& l, const std::string& why) {
+  const bool was_primary = role_ == Role::kPrimary;
+  Event("steps down from epoch " + std::to_string(epoch_) + ": " + why);
+  role_ = Role::kFollower;
+  serving_ = false;
+  joined_epoch_ = 0;
+  primary_.reset();
+  promises_.clear();
+  adopting_.clear();
+  peers_.clear();
+  election_at_ms_ =
+      Now() + cfg_.election_jitter_ms +
+      static_cast<int64_t>(rng_() % static_cast<uint64_t>(cfg_.election_jitter_ms + 1));
+  cv_.notify_all();  // Ship calls waiting for this epoch fail now
+  // A deposed primary's Db may refuse writes (sticky) and holds frames no majority has: it
+  // becomes a follower again, and its next primary cuts what it must.
+  l.unlock();
+  {
+    std::map<std::string, LogPosition> none;
+    if (was_primary) {
+      if (Status s = ReopenDb(none); !s.ok()) Event("reopen failed: " + s.ToString());
+    } else {
+      std::shared_lock d(db_mu_);
+      if (db_) db_->SetFollower(true);
+    }
+  }
+  l.lock();
+}
+
+void Replica::Campaign(std::unique_lock<std::mutex>& l) {
+  auto won = coordinator_->Campaign(cfg_.node);
+  if (!won.ok()) return;
+  if (!won->present || won->node != cfg_.node) return;  // another replica was quicker
+  if (won->epoch <= state_.promised_epoch) {
+    (void)coordinator_->Resign(cfg_.node,
+                               won->epoch);  // cannot happen with etcd; refuse to reuse it
+    return;
+  }
+  if (Status s = Promise(l, won->epoch); !s.ok()) {
+    Event("cannot promise epoch " + std::to_string(won->epoch) + ": " + s.ToString());
+    (void)coordinator_->Resign(cfg_.node, won->epoch);
+    return;
+  }
+  role_ = Role::kCandidate;
+  epoch_ = won->epoch;
+  candidate_since_ms_ = Now();
+  heartbeat_at_ms_ = 0;
+  promises_.clear();
+  adopting_.clear();
+  std::shared_lock d(db_mu_);
+  promises_[cfg_.node] = MyLogs();
+  Event("campaigns for epoch " + std::to_string(epoch_));
+}
+
+void Replica::OnPrepare(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
+  if (m.epoch > state_.promised_epoch) {
+    if (Status s = Promise(l, m.epoch); !s.ok()) {
+      Event("cannot promise epoch " + std::to_string(m.epoch) + ": " + s.ToString());
+      return;
+    }
+  }
+  if (role_ != Role::kFollower) return;  // its own epoch
+  primary_ = m.from;
+  std::shared_lock d(db_mu_);
+  Send(m.from, PeerMessage{.type = MsgType::kPrepareOk, .epoch = m.epoch, .logs = MyLogs()});
+}
+
+void Replica::OnPrepareOk(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
+  if (role_ != Role::kCandidate || m.epoch != epoch_ || !adopting_.empty()) return;
+  promises_[m.from] = m.logs;
+  if (promises_.size() >= Majority()) Adopt(l);
+}
+
+// The view change: among the logs of a majority that promised this epoch, each namespace's
+// best log (latest last epoch, then longest) holds every committed frame, since a committed
+// frame is on a majority and any two majorities share a replica. This replica cuts its own log
+// to where it agrees with the best one, fetches the rest, and only then leads.
+void Replica::Adopt(std::unique_lock<std::mutex>& l) {
+  std::map<std::string, LogPosition> cuts;
+  std::map<std::string, EpochHistory> adopted;
+  {
+    std::shared_lock d(db_mu_);
+    const std::vector<NsLog> mine = MyLogs();
+    for (const NsLog& my : mine) {
+      uint32_t best = cfg_.node;
+      NsLog best_log = my;
+      for (const auto& [node, logs] : promises_) {
+        for (const NsLog& o : logs) {
+          if (o.ns == my.ns && EpochHistory::Better(o.history, o.ends.written, best_log.history,
+                                                    best_log.ends.written)) {
+            best = node;
+            best_log = o;
+          }
+        }
+      }
+      if (best == cfg_.node) continue;
+      const LogPosition common = EpochHistory::CommonPrefix(
+          my.history, my.ends.written, best_log.history, best_log.ends.written);
+      if (common < my.ends.written) cuts[my.ns] = common;
+      adopted[my.ns] = best_log.history;
+      adopting_[my.ns] = {best, best_log.ends.written};
+    }
+  }
+  if (!cuts.empty()) {
+    l.unlock();
+    Status s = ReopenDb(cuts);
+    l.lock();
+    if (!s.ok()) {
+      (void)coordinator_->Resign(cfg_.node, epoch_);
+      StepDown(l, "cannot cut its log: " + s.ToString());
+      return;
+    }
+    if (role_ != Role::kCandidate) return;
+  }
+  for (auto& [ns, h] : adopted) state_.histories[ns] = h;
+  Event("adopts the best logs of a majority for epoch " + std::to_string(epoch_) + " (" +
+        std::to_string(adopting_.size()) + " namespaces to fetch)");
+  if (adopting_.empty()) return BecomePrimary();
+  std::shared_lock d(db_mu_);
+  for (const auto& [ns, from_end] : adopting_) FetchNext(ns);
+}
+
+void Replica::FetchNext(const std::string& ns) {
+  const auto& [from, end] = adopting_.at(ns);
+  Send(from,
+       PeerMessage{
+           .type = MsgType::kFetch, .epoch = epoch_, .ns = ns, .position = EndsOf(ns).written});
+}
+
+void Replica::OnFetch(const PeerMessage& m) {
+  if (m.epoch != state_.promised_epoch) return;
+  std::shared_lock d(db_mu_);
+  if (!db_) return;
+  auto frames = db_->ReadFrames(m.ns, m.position, cfg_.frame_batch_bytes_max);
+  if (!frames.ok()) {
+    Event("cannot serve a fetch of '" + m.ns + "' from " + m.position.ToString() + ": " +
+          frames.status().ToString());
+    return;
+  }
+  Send(m.from, PeerMessage{.type = MsgType::kFetchReply,
+                           .epoch = m.epoch,
+                           .ns = m.ns,
+                           .frames = std::move(frames).value(),
+                           .position = m.position});
+}
+
+void Replica::OnFetchReply(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
+  if (role_ != Role::kCandidate || m.epoch != epoch_) return;
+  auto it = adopting_.find(m.ns);
+  if (it == adopting_.end() || it->second.first != m.from) return;
+  {
+    std::shared_lock d(db_mu_);
+    for (const LogFrame& f : m.frames) {
+      if (f.start() != EndsOf(m.ns).written) break;  // a stale or duplicate reply
+      if (Status s = db_->ApplyFrame(m.ns, f); !s.ok()) {
+        Event("cannot apply a fetched frame of '" + m.ns + "': " + s.ToString());
+        break;
+      }
+    }
+    if (EndsOf(m.ns).written < it->second.second) {
+      if (!m.frames.empty()) FetchNext(m.ns);
+      return;
+    }
+  }
+  adopting_.erase(it);
+  if (adopting_.empty()) BecomePrimary();
+  (void)l;
+}
+
+void Replica::BecomePrimary() {
+  std::shared_lock d(db_mu_);
+  ReplicaState next = state_;
+  for (const std::string& ns : cfg_.namespaces) {
+    const LogPosition end = EndsOf(ns).written;
+    EpochHistory& h = next.histories[ns];
+    h.TruncateTo(end);
+    if (!h.Append(epoch_, end)) {
+      Event("epoch " + std::to_string(epoch_) + " does not follow namespace '" + ns +
+            "''s history");
+      return;
+    }
+    epoch_start_[ns] = end;
+  }
+  Status s = ReplicaStateFile::Store(*cfg_.db_options.file_system, cfg_.dir, next);
+  if (!s.ok()) {
+    Event("cannot store its epoch history: " + s.ToString());
+    return;
+  }
+  state_ = std::move(next);
+  role_ = Role::kPrimary;
+  serving_ = false;
+  peers_.clear();
+  const int64_t now = Now();
+  for (uint32_t n = 0; n < cfg_.nodes; ++n) {
+    if (n != cfg_.node) peers_[n].heard_ms = now;
+  }
+  heartbeat_at_ms_ = 0;
+  db_->SetFollower(false);
+  Event("leads epoch " + std::to_string(epoch_));
+  UpdateServing();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Follower.
+
+void Replica::OnAppend(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
+  if (m.epoch > state_.promised_epoch) {
+    if (Status s = Promise(l, m.epoch); !s.ok()) {
+      Event("cannot promise epoch " + std::to_string(m.epoch) + ": " + s.ToString());
+      return;
+    }
+  }
+  if (role_ != Role::kFollower) return;
+  primary_ = m.from;
+  std::shared_lock d(db_mu_);
+  if (!db_) return;
+  if (joined_epoch_ != m.epoch) {
+    Send(m.from, PeerMessage{.type = MsgType::kJoin, .epoch = m.epoch, .logs = MyLogs()});
+    return;
+  }
+  PeerMessage ack{.type = MsgType::kAck, .epoch = m.epoch};
+  for (const LogFrame& f : m.frames) {
+    LogPosition end = EndsOf(m.ns).written;
+    if (f.end() <= end) continue;  // already here
+    LogFrame part = f;
+    if (f.start() < end) {
+      // Overlaps what this log has (a catch-up frame cut elsewhere): the rest of it.
+      if (f.kind != FrameKind::kRecords || end.segment != f.segment) break;
+      part.bytes.erase(0, end.offset - f.offset);
+      part.offset = end.offset;
+    } else if (f.start() != end) {
+      ack.position = end;  // a gap: ask for the frames from here
+      break;
+    }
+    if (Status s = db_->ApplyFrame(m.ns, part); !s.ok()) {
+      Event("cannot apply a frame of '" + m.ns + "' at " + part.start().ToString() + ": " +
+            s.ToString());
+      ack.position = EndsOf(m.ns).written;
+      break;
+    }
+  }
+  ack.logs = MyLogs();
+  for (NsLog& log : ack.logs) log.history = {};  // ends are enough here
+  Send(m.from, std::move(ack));
+}
+
+void Replica::OnJoinReply(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
+  if (role_ != Role::kFollower || m.epoch != state_.promised_epoch || joined_epoch_ == m.epoch) {
+    return;
+  }
+  std::map<std::string, LogPosition> cuts;
+  {
+    std::shared_lock d(db_mu_);
+    for (const NsLog& log : m.logs) {
+      if (log.cut < EndsOf(log.ns).written) cuts[log.ns] = log.cut;
+    }
+  }
+  if (!cuts.empty()) {
+    l.unlock();
+    Status s = ReopenDb(cuts);
+    l.lock();
+    if (!s.ok() || role_ != Role::kFollower || m.epoch != state_.promised_epoch) return;
+  }
+  ReplicaState next = state_;
+  for (const NsLog& log : m.logs) next.histories[log.ns] = log.history;
+  if (!ReplicaStateFile::Store(*cfg_.db_options.file_system, cfg_.dir, next).ok()) {
+    Event("cannot store the epoch histories of its primary");
+    return;
+  }
+  state_ = std::move(next);
+  joined_epoch_ = m.epoch;
+  primary_ = m.from;
+  std::shared_lock d(db_mu_);
+  Send(m.from, PeerMessage{.type = MsgType::kAck, .epoch = m.epoch, .logs = MyLogs()});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Primary.
+
+void Replica::OnJoin(const PeerMessage& m) {
+  if (role_ != Role::kPrimary || m.epoch != epoch_) return;
+  PeerMessage reply{.type = MsgType::kJoinReply, .epoch = epoch_};
+  Peer& p = peers_[m.from];
+  p.joined = true;
+  p.logs.clear();
+  std::shared_lock d(db_mu_);
+  for (const NsLog& theirs : m.logs) {
+    const LogEnds mine = EndsOf(theirs.ns);
+    auto h = state_.histories.find(theirs.ns);
+    if (h == state_.histories.end()) continue;
+    const LogPosition cut =
+        EpochHistory::CommonPrefix(theirs.history, theirs.ends.written, h->second, mine.written);
+    PeerLog& pl = p.logs[theirs.ns];
+    pl.acked = {cut, std::min(cut, theirs.ends.durable)};
+    pl.next = cut;
+    pl.progress_ms = Now();
+    reply.logs.push_back(NsLog{theirs.ns, h->second, mine, cut});
+  }
+  Send(m.from, std::move(reply));
+}
+
+void Replica::OnAck(const PeerMessage& m) {
+  if (role_ != Role::kPrimary || m.epoch != epoch_) return;
+  Peer& p = peers_[m.from];
+  if (!p.joined) return;
+  const int64_t now = Now();
+  for (const NsLog& log : m.logs) {
+    auto it = p.logs.find(log.ns);
+    if (it == p.logs.end()) continue;
+    PeerLog& pl = it->second;
+    if (log.ends.written > pl.acked.written) pl.progress_ms = now;
+    pl.acked.written = std::max(pl.acked.written, log.ends.written);
+    pl.acked.durable = std::max(pl.acked.durable, log.ends.durable);
+    if (pl.next < pl.acked.written) pl.next = pl.acked.written;
+    if (pl.in_flight > 0) pl.in_flight--;
+    if (m.position != LogPosition{} && log.ns == m.ns) {
+      pl.next = std::min(pl.next, m.position);  // the follower found a gap: resend from there
+      pl.in_flight = 0;
+    }
+  }
+  UpdateServing();
+  cv_.notify_all();
+  std::shared_lock d(db_mu_);
+  for (const auto& [ns, pl] : p.logs) Pump(m.from, ns);
+}
+
+bool Replica::Committed(const std::string& ns, const LogFrame& f) const {
+  size_t have = 1;  // this replica wrote it (and synced it when the frame asks)
+  for (const auto& [n, p] : peers_) {
+    auto it = p.logs.find(ns);
+    if (!p.joined || it == p.logs.end()) continue;
+    const LogPosition at = f.sync ? it->second.acked.durable : it->second.acked.written;
+    have += at >= f.end() ? 1 : 0;
+  }
+  return have >= Majority();
+}
+
+void Replica::UpdateServing() {
+  if (role_ != Role::kPrimary || serving_) return;
+  for (const auto& [ns, start] : epoch_start_) {
+    size_t have = 1;
+    for (const auto& [n, p] : peers_) {
+      auto it = p.logs.find(ns);
+      have += p.joined && it != p.logs.end() && it->second.acked.durable >= start ? 1 : 0;
+    }
+    if (have < Majority()) return;
+  }
+  serving_ = true;
+  Event("serves epoch " + std::to_string(epoch_));
+}
+
+void Replica::PumpAll() {
+  std::shared_lock d(db_mu_);
+  for (auto& [n, p] : peers_) {
+    if (!p.joined) continue;
+    for (const auto& [ns, pl] : p.logs) Pump(n, ns);
+  }
+}
+
+// Sends a joined follower what it lacks: the log from its next position (read back), then the
+// frame a Ship call waits on. Caller holds db_mu_ shared and mu_.
+void Replica::Pump(uint32_t peer, const std::string& ns) {
+  if (!db_) return;
+  PeerLog& pl = peers_[peer].logs[ns];
+  const LogPosition visible = EndsOf(ns).written;
+  while (pl.in_flight < cfg_.messages_in_flight_max) {
+    PeerMessage m{.type = MsgType::kAppend, .epoch = epoch_, .ns = ns};
+    if (pl.next < visible) {
+      auto frames = db_->ReadFrames(ns, pl.next, cfg_.frame_batch_bytes_max);
+      if (!frames.ok() || frames->empty()) {
+        if (!frames.ok()) {
+          Event("cannot ship '" + ns + "' from " + pl.next.ToString() + " to replica " +
+                std::to_string(peer) + ": " + frames.status().ToString());
+        }
+        return;
+      }
+      m.frames = std::move(frames).value();
+    } else {
+      auto it = in_flight_.find(ns);
+      if (it == in_flight_.end() || it->second->start() != pl.next) return;
+      m.frames.push_back(*it->second);
+    }
+    pl.next = m.frames.back().end();
+    pl.in_flight++;
+    Send(peer, std::move(m));
+  }
+}
+
+Status Replica::Ship(std::string_view ns_view, const LogFrame& frame) {
+  const std::string ns(ns_view);
+  std::unique_lock l(mu_);
+  if (stopped_ || role_ != Role::kPrimary) {
+    return Status::NotPrimary("replica " + std::to_string(cfg_.node) + " no longer leads");
+  }
+  const uint64_t epoch = epoch_;
+  in_flight_[ns] = &frame;
+  for (auto& [n, p] : peers_) {
+    auto it = p.logs.find(ns);
+    if (!p.joined || it == p.logs.end()) continue;
+    PeerLog& pl = it->second;
+    if (pl.next == frame.start() && pl.in_flight < cfg_.messages_in_flight_max) {
+      pl.next = frame.end();
+      pl.in_flight++;
+      Send(n, PeerMessage{.type = MsgType::kAppend, .epoch = epoch, .ns = ns, .frames = {frame}});
+    }
+  }
+  cv_.wait(l, [&] {
+    return stopped_ || role_ != Role::kPrimary || epoch_ != epoch || Committed(ns, frame);
+  });
+  in_flight_.erase(ns);
+  if (stopped_ || role_ != Role::kPrimary || epoch_ != epoch) {
+    return Status::NotPrimary("replica " + std::to_string(cfg_.node) + " lost epoch " +
+                              std::to_string(epoch) + " before a majority had the frame");
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients.
+
+Status Replica::CheckServing() const {
+  std::lock_guard l(mu_);
+  if (!stopped_ && role_ == Role::kPrimary && serving_) return Status::Ok();
+  const std::string where = primary_ ? " (primary: " + std::to_string(*primary_) + ")" : "";
+  return Status::NotPrimary("replica " + std::to_string(cfg_.node) + " does not serve" + where);
+}
+
+// The role is checked first and the Db used after (never both locks at once): a role that
+// changes in between makes the Db refuse the write (follower mode) or Ship fail it.
+void Replica::AppendAsync(std::string_view ns, std::string_view timeline, std::string_view payload,
+                          const AppendOptions& options, AppendCallback done) {
+  if (Status s = CheckServing(); !s.ok()) return done(s);
+  std::shared_lock d(db_mu_);
+  if (!db_) return done(Status::Closed("replica " + std::to_string(cfg_.node) + " is stopped"));
+  db_->AppendAsync(ns, timeline, payload, options, std::move(done));
+}
+
+Result<tldb::Message> Replica::Get(std::string_view ns, std::string_view timeline, Seq seq) {
+  TLDB_RETURN_IF_ERROR(CheckServing());
+  std::shared_lock d(db_mu_);
+  if (!db_) return Status::Closed("replica " + std::to_string(cfg_.node) + " is stopped");
+  return db_->Get(ns, timeline, seq);
+}
+
+Status Replica::WithDb(const std::function<Status(Db&)>& fn) {
+  std::shared_lock d(db_mu_);
+  if (!db_) return Status::Closed("replica " + std::to_string(cfg_.node) + " has no open Db");
+  return fn(*db_);
+}
+
+}  // namespace tldb::repl

@@ -1,0 +1,187 @@
+// Replica: one replica of a partition (docs/replication.md): its Db, its durable replica state
+// (promised epoch, epoch histories) and the protocol that keeps three copies of the log.
+//
+//   follower   applies frames its primary ships, at the same positions; joins each new primary
+//              first (cutting a tail that primary never had); campaigns through the Coordinator
+//              when there is no leader key
+//   candidate  won the leader key (epoch E): gathers promises of E and log ends from a
+//              majority, adopts the best log among them (fetching what it lacks), then leads
+//   primary    ships every group and roll (LogShipper) and acknowledges it once a majority has
+//              it (synced when the frame asks for it); serves clients once its own log is
+//              committed on a majority; steps down on a higher epoch, when its leader key is
+//              gone, or when it has not heard from a majority for majority_timeout_ms
+//
+// Threads: Receive and Tick are called by one driver thread (the server's replication
+// thread, or a simulation), Ship by the Db's group-commit leaders, the client calls by any
+// thread. Locking: mu_ (the protocol state) before db_mu_ (shared: a use of the Db;
+// exclusive: reopening it). Only the driver reopens the Db, and never while it holds mu_;
+// Ship takes only mu_ and never touches the Db, so a closing Db waits only for Ship calls,
+// which mu_'s condition variable releases when the role changes. Client calls check the role
+// under mu_, release it, then use the Db under db_mu_.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "replication/coordinator.h"
+#include "replication/peer_message.h"
+#include "replication/replica_state_file.h"
+#include "replication/transport.h"
+#include "tldb/db.h"
+
+namespace tldb::repl {
+
+struct ReplicaConfig {
+  uint32_t node = 0;   // this replica's index, 0 .. nodes-1
+  uint32_t nodes = 3;  // voters of the partition
+  std::string dir;     // data directory
+  Options db_options;  // file_system may be set (simulation); follower/log_shipper are set here
+  std::vector<std::string> namespaces;  // created at open, in this order, on every replica
+  // Time, in ms on a monotonic clock (a simulated one in tests).
+  std::function<int64_t()> now_ms;
+  // A primary sends an (empty) Append this often, so followers learn it and it hears them.
+  int64_t heartbeat_ms = 50;
+  // Frames not acknowledged within this are sent again.
+  int64_t retry_ms = 200;
+  // A primary that has not heard from a majority for this long resigns. Bounded below by
+  // a few heartbeats; above, it is how long a cut-off primary holds appends before failover.
+  int64_t majority_timeout_ms = 2000;
+  // A candidate that has not led within this gives up its leader key.
+  int64_t election_timeout_ms = 2000;
+  // A follower that sees no leader key waits up to this (random) before campaigning, so that
+  // replicas rarely campaign at once.
+  int64_t election_jitter_ms = 300;
+  // Bytes of frames sent to one follower per message, and messages in flight per namespace.
+  uint64_t frame_batch_bytes_max = 256 << 10;
+  uint32_t messages_in_flight_max = 8;
+  uint64_t seed = 1;
+};
+
+enum class Role : uint8_t { kFollower, kCandidate, kPrimary };
+
+struct ReplicaStatus {
+  Role role = Role::kFollower;
+  uint64_t epoch = 0;               // promised (follower) or led (candidate, primary)
+  bool serving = false;             // a primary whose log is committed on a majority
+  std::optional<uint32_t> primary;  // the primary this replica knows of
+  uint64_t failovers_seen = 0;      // epochs this replica promised after its first
+};
+
+class Replica : public LogShipper {
+ public:
+  static Result<std::unique_ptr<Replica>> Open(ReplicaConfig config, Transport* transport,
+                                               Coordinator* coordinator);
+  ~Replica() override;
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
+
+  // Driver thread.
+  void Receive(std::string_view bytes);
+  void Tick();
+
+  // LogShipper (group-commit leaders): returns once `frame` is committed on a majority.
+  Status Ship(std::string_view ns, const LogFrame& frame) override;
+
+  // Clients. Writes and reads are served by a serving primary only; others answer NotPrimary
+  // naming the primary they know of.
+  void AppendAsync(std::string_view ns, std::string_view timeline, std::string_view payload,
+                   const AppendOptions& options, AppendCallback done);
+  Result<tldb::Message> Get(std::string_view ns, std::string_view timeline, Seq seq);
+  // Direct access to the Db under the replica's lock (checks, tests): fn(db) or Closed.
+  Status WithDb(const std::function<Status(Db&)>& fn);
+
+  ReplicaStatus status() const;
+  uint32_t node() const { return cfg_.node; }
+
+  // Stops taking part: no message is handled, waiting Ship calls fail, the Db closes. A
+  // simulated crash makes the file system fail first, so nothing more reaches the disk.
+  void Stop();
+
+ private:
+  struct PeerLog {
+    LogEnds acked;            // what the peer last reported
+    LogPosition next;         // where the next frame to it starts
+    uint32_t in_flight = 0;   // Append messages not yet acknowledged
+    int64_t progress_ms = 0;  // when acked.written last moved (or frames were resent)
+  };
+  struct Peer {
+    bool joined = false;   // in this epoch (primary's view)
+    int64_t heard_ms = 0;  // last message from it
+    std::map<std::string, PeerLog, std::less<>> logs;
+  };
+
+  Replica(ReplicaConfig config, Transport* transport, Coordinator* coordinator);
+  Status OpenDb();
+  Status CheckServing() const;
+  // Closes and reopens the Db as a follower, first cutting each namespace in `cuts`.
+  Status ReopenDb(const std::map<std::string, LogPosition>& cuts);
+
+  // ---- under mu_ (l is mu_'s lock, released only around ReopenDb) ----
+  void Handle(std::unique_lock<std::mutex>& l, const PeerMessage& m);
+  void OnAppend(std::unique_lock<std::mutex>& l, const PeerMessage& m);
+  void OnJoinReply(std::unique_lock<std::mutex>& l, const PeerMessage& m);
+  void OnPrepare(std::unique_lock<std::mutex>& l, const PeerMessage& m);
+  void OnPrepareOk(std::unique_lock<std::mutex>& l, const PeerMessage& m);
+  void OnJoin(const PeerMessage& m);
+  void OnAck(const PeerMessage& m);
+  void OnFetch(const PeerMessage& m);
+  void OnFetchReply(std::unique_lock<std::mutex>& l, const PeerMessage& m);
+  // Durably promises `epoch` (and stops leading a lower one).
+  Status Promise(std::unique_lock<std::mutex>& l, uint64_t epoch);
+  void StepDown(std::unique_lock<std::mutex>& l, const std::string& why);
+  void Campaign(std::unique_lock<std::mutex>& l);
+  // Candidate with a majority of promises: cut, fetch, then lead.
+  void Adopt(std::unique_lock<std::mutex>& l);
+  void FetchNext(const std::string& ns);
+  void BecomePrimary();
+  void PumpAll();
+  void Pump(uint32_t peer, const std::string& ns);
+  bool Committed(const std::string& ns, const LogFrame& f) const;
+  void UpdateServing();
+  std::vector<NsLog> MyLogs() const;  // every namespace's history and ends
+  LogEnds EndsOf(const std::string& ns) const;
+  void Send(uint32_t to, PeerMessage m);
+  size_t Majority() const { return cfg_.nodes / 2 + 1; }
+  int64_t Now() const { return cfg_.now_ms(); }
+  void Event(const std::string& what) const;
+
+  const ReplicaConfig cfg_;
+  Transport* const transport_;
+  Coordinator* const coordinator_;
+
+  mutable std::shared_mutex db_mu_;  // before mu_
+  std::unique_ptr<Db> db_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;  // Ship waiters: a commit or a role change
+  bool stopped_ = false;
+  ReplicaState state_;  // durable
+  Role role_ = Role::kFollower;
+  uint64_t epoch_ = 0;         // candidate/primary: the epoch led
+  uint64_t joined_epoch_ = 0;  // follower: the epoch whose primary it joined
+  std::optional<uint32_t> primary_;
+  uint64_t failovers_seen_ = 0;
+  std::mt19937_64 rng_;
+  int64_t election_at_ms_ = 0;  // follower: campaign at this time if there is still no leader
+  int64_t candidate_since_ms_ = 0, heartbeat_at_ms_ = 0, coordinator_check_ms_ = 0;
+  std::map<uint32_t, Peer> peers_;
+  // Candidate.
+  std::map<uint32_t, std::vector<NsLog>> promises_;
+  std::map<std::string, std::pair<uint32_t, LogPosition>, std::less<>>
+      adopting_;  // ns → (from, end)
+  // Primary.
+  std::map<std::string, const LogFrame*, std::less<>> in_flight_;  // frames Ship waits on
+  std::map<std::string, LogPosition, std::less<>> epoch_start_;
+  bool serving_ = false;
+};
+
+}  // namespace tldb::repl

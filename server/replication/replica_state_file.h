@@ -1,0 +1,37 @@
+// ReplicaStateFile: what a replica keeps durably beside its data directory's logs
+// (docs/replication.md "Durable replica state"): the highest epoch it promised (it never
+// accepts frames of a lower one again) and each namespace's epoch history. Stored as
+// DIR/REPLICA (JSON), replaced atomically (write, fdatasync, rename, fsync the directory)
+// before the replica acts on a change: a promise is durable before it is answered, and a
+// history entry before a frame of its epoch is written.
+//
+// Contract: a value type with static load/store; the caller serialises stores.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "replication/epoch_history.h"
+#include "tldb/file_system.h"
+#include "tldb/status.h"
+
+namespace tldb::repl {
+
+struct ReplicaState {
+  uint64_t promised_epoch = 0;
+  std::map<std::string, EpochHistory, std::less<>> histories;  // by namespace
+  bool operator==(const ReplicaState&) const = default;
+};
+
+class ReplicaStateFile {
+ public:
+  static std::string PathIn(const std::string& data_dir) { return data_dir + "/REPLICA"; }
+  // A missing file is a fresh replica (epoch 0, no history).
+  static Result<ReplicaState> Load(FileSystem& fs, const std::string& data_dir);
+  static Status Store(FileSystem& fs, const std::string& data_dir, const ReplicaState& s);
+  static std::string Encode(const ReplicaState& s);
+  static Result<ReplicaState> Decode(std::string_view bytes, const std::string& what);
+};
+
+}  // namespace tldb::repl

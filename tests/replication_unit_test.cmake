@@ -1,0 +1,1 @@
+target_link_libraries(replication_unit_test PRIVATE tldb_replication)
