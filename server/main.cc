@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cluster/cluster_node.h"
 #include "tldb/db.h"
 #include "tldb/server.h"
 
@@ -78,6 +79,22 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--io-backend", db_opts.io_backend, "Engine I/O backend: auto, uring, posix")
       ->capture_default_str();
+  std::string cluster;
+  tldb::cluster::ClusterNodeOptions node_opts;
+  app.add_option("--cluster", cluster,
+                 "Cluster mode: etcd=URL[,URL...] (etcd client URLs). Off: a single node, no etcd")
+      ->capture_default_str();
+  app.add_option("--node-id", node_opts.node, "Cluster mode: this replica's id, 0..voters-1")
+      ->capture_default_str();
+  app.add_option("--voters", node_opts.voters, "Cluster mode: replicas of the partition")
+      ->capture_default_str();
+  app.add_option("--advertise", node_opts.client_address,
+                 "Cluster mode: the HOST:PORT clients reach this server at (default: --listen)");
+  app.add_option("--peer-listen", node_opts.peer_listen,
+                 "Cluster mode: HOST:PORT the other replicas connect to");
+  app.add_option("--lease-ttl-s", node_opts.lease_ttl_s,
+                 "Cluster mode: etcd lease TTL; a dead primary is replaced after about this long")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   for (const auto& spec : tokens) {
@@ -101,10 +118,36 @@ int main(int argc, char** argv) {
   db_opts.on_event = [](std::string_view e) {
     std::fprintf(stderr, "tldb-server: engine: %.*s\n", static_cast<int>(e.size()), e.data());
   };
-  auto db = tldb::Db::Open(data_dir, db_opts);
-  if (!db.ok()) return Fail("cannot open " + data_dir + ": " + db.status().ToString());
-  if (auto s = tldb::CreateDefaultNamespaces(**db); !s.ok()) return Fail(s.ToString());
-  auto server = tldb::Server::Start(db->get(), cfg);
+  std::unique_ptr<tldb::Db> single;
+  std::unique_ptr<tldb::cluster::ClusterNode> node;
+  tldb::Db* db = nullptr;
+  if (cluster.empty()) {
+    auto opened = tldb::Db::Open(data_dir, db_opts);
+    if (!opened.ok()) return Fail("cannot open " + data_dir + ": " + opened.status().ToString());
+    single = std::move(opened).value();
+    db = single.get();
+  } else {
+    if (cluster.rfind("etcd=", 0) != 0) return Fail("--cluster must be etcd=URL[,URL...]");
+    std::string urls = cluster.substr(5);
+    for (size_t at = 0; at <= urls.size();) {
+      const size_t comma = std::min(urls.find(',', at), urls.size());
+      if (comma > at) node_opts.etcd_endpoints.push_back(urls.substr(at, comma - at));
+      at = comma + 1;
+    }
+    if (node_opts.peer_listen.empty()) return Fail("cluster mode needs --peer-listen HOST:PORT");
+    if (node_opts.client_address.empty()) node_opts.client_address = cfg.listen;
+    node_opts.data_dir = data_dir;
+    node_opts.db_options = db_opts;
+    node_opts.namespaces = tldb::DefaultNamespaces();
+    auto started = tldb::cluster::ClusterNode::Start(node_opts);
+    if (!started.ok()) return Fail("cannot join the cluster: " + started.status().ToString());
+    node = std::move(started).value();
+    db = node->db();
+    std::fprintf(stderr, "tldb-server: cluster node %u of %u, peers at %s\n", node_opts.node,
+                 node_opts.voters, node->peer_address().c_str());
+  }
+  if (auto s = tldb::CreateDefaultNamespaces(*db); !s.ok()) return Fail(s.ToString());
+  auto server = tldb::Server::Start(db, cfg);
   if (!server.ok()) return Fail("cannot start: " + server.status().ToString());
   std::fprintf(stderr, "tldb-server: data directory %s, listening on %s (%s auth)\n",
                data_dir.c_str(), (*server)->listen_address().c_str(),
@@ -117,9 +160,14 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "tldb-server: received %s, stopping\n",
                sig == SIGINT ? "SIGINT" : "SIGTERM");
   (*server)->Stop();
-  tldb::Status s = (*db)->Sync();
+  if (node) {
+    node->Stop();  // a primary resigns: another replica leads at once
+    std::fprintf(stderr, "tldb-server: stopped cleanly\n");
+    return 0;
+  }
+  tldb::Status s = db->Sync();
   if (!s.ok()) std::fprintf(stderr, "tldb-server: sync failed: %s\n", s.ToString().c_str());
-  s = (*db)->Close();
+  s = db->Close();
   if (!s.ok()) return Fail("close failed: " + s.ToString());
   std::fprintf(stderr, "tldb-server: stopped cleanly\n");
   return 0;

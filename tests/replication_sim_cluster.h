@@ -133,7 +133,7 @@ class SimCluster {
     c.db_options.prezero = Options::Prezero::kInline;
     c.db_options.background_maintenance = false;
     c.db_options.group_commit_wait_us = 0;
-    c.namespaces = kSimNamespaces;
+    for (const std::string& ns : kSimNamespaces) c.namespaces.emplace_back(ns, NamespaceOptions{});
     c.now_ms = [this] { return now_ms_; };
     c.seed = seed_ * 7 + restarts_++;
     auto r = Replica::Open(std::move(c), &net_, &coord_);

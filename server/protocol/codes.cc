@@ -68,7 +68,8 @@ std::string_view ErrorName(uint16_t code) {
                                                  "CLOSED",
                                                  "ALREADY_EXISTS",
                                                  "PERMISSION_DENIED",
-                                                 "TIMED_OUT"};
+                                                 "TIMED_OUT",
+                                                 "NOT_PRIMARY"};
   if (code < sizeof(kEngine) / sizeof(kEngine[0])) return kEngine[code];
   switch (static_cast<ErrorCode>(code)) {
     case ErrorCode::kMalformedFrame:

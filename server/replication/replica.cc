@@ -48,8 +48,8 @@ Status Replica::OpenDb() {
   // Not owned: the Db is closed before this replica goes.
   o.log_shipper = std::shared_ptr<LogShipper>(std::shared_ptr<LogShipper>(), this);
   TLDB_ASSIGN_OR_RETURN(db_, Db::Open(cfg_.dir, o));
-  for (const std::string& ns : cfg_.namespaces) {
-    TLDB_RETURN_IF_ERROR(db_->CreateNamespace(ns, {}));
+  for (const auto& [ns, options] : cfg_.namespaces) {
+    TLDB_RETURN_IF_ERROR(db_->CreateNamespace(ns, options));
   }
   // A history never describes bytes the log lost (unsynced ones, at a power loss).
   for (auto& [ns, h] : state_.histories) {
@@ -119,7 +119,7 @@ LogEnds Replica::EndsOf(const std::string& ns) const {
 
 std::vector<NsLog> Replica::MyLogs() const {
   std::vector<NsLog> out;
-  for (const std::string& ns : cfg_.namespaces) {
+  for (const auto& [ns, options] : cfg_.namespaces) {
     NsLog l;
     l.ns = ns;
     l.ends = EndsOf(ns);
@@ -445,7 +445,7 @@ void Replica::OnFetchReply(std::unique_lock<std::mutex>& l, const PeerMessage& m
 void Replica::BecomePrimary() {
   std::shared_lock d(db_mu_);
   ReplicaState next = state_;
-  for (const std::string& ns : cfg_.namespaces) {
+  for (const auto& [ns, options] : cfg_.namespaces) {
     const LogPosition end = EndsOf(ns).written;
     EpochHistory& h = next.histories[ns];
     h.TruncateTo(end);
@@ -696,8 +696,13 @@ Status Replica::Ship(std::string_view ns_view, const LogFrame& frame) {
 Status Replica::CheckServing() const {
   std::lock_guard l(mu_);
   if (!stopped_ && role_ == Role::kPrimary && serving_) return Status::Ok();
-  const std::string where = primary_ ? " (primary: " + std::to_string(*primary_) + ")" : "";
+  const std::string where = primary_ ? " (primary: node " + std::to_string(*primary_) + ")" : "";
   return Status::NotPrimary("replica " + std::to_string(cfg_.node) + " does not serve" + where);
+}
+
+bool Replica::Replicates(std::string_view ns) const {
+  return std::any_of(cfg_.namespaces.begin(), cfg_.namespaces.end(),
+                     [&](const auto& n) { return n.first == ns; });
 }
 
 // The role is checked first and the Db used after (never both locks at once): a role that

@@ -45,7 +45,9 @@ struct ReplicaConfig {
   uint32_t nodes = 3;  // voters of the partition
   std::string dir;     // data directory
   Options db_options;  // file_system may be set (simulation); follower/log_shipper are set here
-  std::vector<std::string> namespaces;  // created at open, in this order, on every replica
+  // The replicated namespaces, created at open in this order with these options on every
+  // replica (so that their ids, which segment headers carry, agree).
+  std::vector<std::pair<std::string, NamespaceOptions>> namespaces;
   // Time, in ms on a monotonic clock (a simulated one in tests).
   std::function<int64_t()> now_ms;
   // A primary sends an (empty) Append this often, so followers learn it and it hears them.
@@ -100,6 +102,9 @@ class Replica : public LogShipper {
   Status WithDb(const std::function<Status(Db&)>& fn);
 
   ReplicaStatus status() const;
+  // OK on a serving primary; NotPrimary (naming the primary known, as a node index) otherwise.
+  Status CheckServing() const;
+  bool Replicates(std::string_view ns) const;
   uint32_t node() const { return cfg_.node; }
 
   // Stops taking part: no message is handled, waiting Ship calls fail, the Db closes. A
@@ -121,7 +126,7 @@ class Replica : public LogShipper {
 
   Replica(ReplicaConfig config, Transport* transport, Coordinator* coordinator);
   Status OpenDb();
-  Status CheckServing() const;
+
   // Closes and reopens the Db as a follower, first cutting each namespace in `cuts`.
   Status ReopenDb(const std::map<std::string, LogPosition>& cuts);
 

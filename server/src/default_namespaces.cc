@@ -3,15 +3,17 @@
 
 namespace tldb {
 
-Status CreateDefaultNamespaces(Db& db) {
+std::vector<std::pair<std::string, NamespaceOptions>> DefaultNamespaces() {
   NamespaceOptions store, sync, cursors;
   sync.ttl_ms = kSyncNamespaceTtlMs;
   // A cursor is the newest record of its timeline (server/src/cursor_handler.cc): older
   // ones are dead the moment the next is written, so the engine keeps only the newest.
   cursors.messages_per_timeline_max = 1;
-  const std::pair<std::string_view, NamespaceOptions> wanted[] = {
-      {"store", store}, {"sync", sync}, {kCursorNamespace, cursors}};
-  for (const auto& [name, opts] : wanted) {
+  return {{"store", store}, {"sync", sync}, {std::string(kCursorNamespace), cursors}};
+}
+
+Status CreateDefaultNamespaces(Db& db) {
+  for (const auto& [name, opts] : DefaultNamespaces()) {
     auto existing = db.DescribeNamespace(name);
     if (!existing.ok()) {
       TLDB_RETURN_IF_ERROR(db.CreateNamespace(name, opts));

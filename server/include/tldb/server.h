@@ -111,5 +111,8 @@ inline constexpr uint64_t kSyncNamespaceTtlMs = 7ull * 24 * 3600 * 1000;
 // timeline (messages_per_timeline_max = 1; set on an existing one too, so a data directory
 // made by an older server stops growing).
 Status CreateDefaultNamespaces(Db& db);
+// The namespaces a fresh server has, with their options, in the order they are created (in
+// cluster mode every replica creates them so, at start, with the same ids).
+std::vector<std::pair<std::string, NamespaceOptions>> DefaultNamespaces();
 
 }  // namespace tldb

@@ -1,0 +1,107 @@
+#include "cluster/cluster_node.h"
+
+#include <chrono>
+
+namespace tldb::cluster {
+namespace {
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterNodeOptions options) {
+  std::unique_ptr<ClusterNode> n(new ClusterNode(std::move(options)));
+  const ClusterNodeOptions& o = n->options_;
+  repl::TcpTransport::Options t;
+  t.listen = o.peer_listen;
+  t.on_message = [p = n.get()](std::string bytes) {
+    std::lock_guard l(p->inbox_mu_);
+    p->inbox_.push_back(std::move(bytes));
+    p->inbox_cv_.notify_one();
+  };
+  t.address_of = [p = n.get()](uint32_t node) { return p->AddressOf(node, false); };
+  TLDB_ASSIGN_OR_RETURN(n->transport_, repl::TcpTransport::Start(std::move(t)));
+  EtcdCoordinatorOptions c;
+  c.etcd.endpoints = o.etcd_endpoints;
+  c.prefix = o.etcd_prefix;
+  c.node = o.node;
+  c.voters = o.voters;
+  c.client_address = o.client_address;
+  c.peer_address = n->transport_->listen_address();
+  c.lease_ttl_s = o.lease_ttl_s;
+  TLDB_ASSIGN_OR_RETURN(n->coordinator_, EtcdCoordinator::Start(std::move(c)));
+  repl::ReplicaConfig rc;
+  rc.node = o.node;
+  rc.nodes = o.voters;
+  rc.dir = o.data_dir;
+  rc.db_options = o.db_options;
+  rc.namespaces = o.namespaces;
+  rc.now_ms = SteadyMs;
+  rc.seed = static_cast<uint64_t>(SteadyMs()) * 31 + o.node;
+  // A dead primary's key goes with its lease (lease_ttl_s); then a follower campaigns.
+  rc.majority_timeout_ms = o.lease_ttl_s * 1000;
+  rc.election_timeout_ms = o.lease_ttl_s * 1500;
+  TLDB_ASSIGN_OR_RETURN(
+      n->replica_, repl::Replica::Open(std::move(rc), n->transport_.get(), n->coordinator_.get()));
+  n->db_ = std::make_unique<repl::ReplicatedDb>(
+      *n->replica_, [p = n.get()](uint32_t node) { return p->AddressOf(node, true); });
+  n->RefreshAddresses();
+  n->driver_ = std::thread([p = n.get()] { p->Drive(); });
+  return n;
+}
+
+ClusterNode::~ClusterNode() {
+  Stop();
+}
+
+void ClusterNode::Stop() {
+  if (stopping_.exchange(true)) return;
+  inbox_cv_.notify_all();
+  if (driver_.joinable()) driver_.join();
+  const repl::ReplicaStatus s = replica_->status();
+  if (s.role != repl::Role::kFollower) (void)coordinator_->Resign(options_.node, s.epoch);
+  transport_->Stop();
+  replica_->Stop();
+}
+
+std::string ClusterNode::AddressOf(uint32_t node, bool client) {
+  std::lock_guard l(addresses_mu_);
+  auto it = addresses_.find(node);
+  if (it == addresses_.end()) return "";
+  return client ? it->second.client : it->second.peer;
+}
+
+void ClusterNode::RefreshAddresses() {
+  auto nodes = coordinator_->Nodes();
+  if (!nodes.ok()) return;
+  std::lock_guard l(addresses_mu_);
+  for (auto& [id, a] : *nodes) addresses_[id] = a;  // a node gone keeps its last address
+}
+
+void ClusterNode::Drive() {
+  int64_t next_tick = SteadyMs(), next_refresh = next_tick + 1000;
+  while (!stopping_) {
+    std::deque<std::string> batch;
+    {
+      std::unique_lock l(inbox_mu_);
+      inbox_cv_.wait_until(
+          l, std::chrono::steady_clock::time_point(std::chrono::milliseconds(next_tick)),
+          [&] { return stopping_.load() || !inbox_.empty(); });
+      batch.swap(inbox_);
+    }
+    for (const std::string& m : batch) replica_->Receive(m);
+    const int64_t now = SteadyMs();
+    if (now >= next_tick) {
+      replica_->Tick();
+      next_tick = now + options_.tick_ms;
+    }
+    if (now >= next_refresh) {
+      RefreshAddresses();
+      next_refresh = now + 1000;
+    }
+  }
+}
+
+}  // namespace tldb::cluster

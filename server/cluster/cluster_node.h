@@ -1,0 +1,76 @@
+// ClusterNode: a tldb-server's part in a replicated partition (docs/replication.md): the
+// EtcdCoordinator, the TcpTransport to the other replicas, the Replica, and the driver thread
+// that hands it received messages and ticks it every tick_ms. db() is what the server serves
+// (a ReplicatedDb).
+//
+// Contract: Start() returns once the replica's Db is open and the node is registered in etcd;
+// Stop() (or the destructor) stops the driver, the transport and the replica, and resigns the
+// leader key if this node holds it (a planned switchover: another replica leads at once).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster/etcd_coordinator.h"
+#include "replication/replica.h"
+#include "replication/replicated_db.h"
+#include "replication/tcp_transport.h"
+
+namespace tldb::cluster {
+
+struct ClusterNodeOptions {
+  std::vector<std::string> etcd_endpoints;
+  std::string etcd_prefix = "/tldb/";
+  uint32_t node = 0;
+  uint32_t voters = 3;
+  std::string client_address;  // what clients dial (named in NOT_PRIMARY answers)
+  std::string peer_listen;     // HOST:PORT for the other replicas
+  std::string data_dir;
+  Options db_options;
+  std::vector<std::pair<std::string, NamespaceOptions>> namespaces;
+  int64_t lease_ttl_s = 2;
+  int64_t tick_ms = 10;
+};
+
+class ClusterNode {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<ClusterNode>> Start(ClusterNodeOptions options);
+  ~ClusterNode();
+  ClusterNode(const ClusterNode&) = delete;
+  ClusterNode& operator=(const ClusterNode&) = delete;
+
+  Db* db() { return db_.get(); }
+  repl::ReplicaStatus status() const { return replica_->status(); }
+  std::string peer_address() const { return transport_->listen_address(); }
+  void Stop();
+
+ private:
+  explicit ClusterNode(ClusterNodeOptions options) : options_(std::move(options)) {}
+  void Drive();
+  std::string AddressOf(uint32_t node, bool client);
+  void RefreshAddresses();
+
+  const ClusterNodeOptions options_;
+  std::unique_ptr<EtcdCoordinator> coordinator_;
+  std::unique_ptr<repl::TcpTransport> transport_;
+  std::unique_ptr<repl::Replica> replica_;
+  std::unique_ptr<repl::ReplicatedDb> db_;
+
+  std::mutex inbox_mu_;
+  std::condition_variable inbox_cv_;
+  std::deque<std::string> inbox_;
+  std::atomic<bool> stopping_{false};
+  std::thread driver_;
+
+  std::mutex addresses_mu_;
+  std::map<uint32_t, NodeAddresses> addresses_;
+};
+
+}  // namespace tldb::cluster

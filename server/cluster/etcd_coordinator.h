@@ -1,0 +1,69 @@
+// EtcdCoordinator: the Coordinator of a replica (replication/coordinator.h) over etcd
+// (docs/replication.md "What etcd holds"). Keys, under a prefix (default "/tldb/"):
+//   <prefix>nodes/<node>              this node's addresses (JSON), on its lease
+//   <prefix>partitions/0/voters       the partition's voters, "0,1,2" (created once)
+//   <prefix>partitions/0/leader       the primary's node id, on its lease; the key's create
+//                                     revision is the epoch
+// The lease is kept alive by a LeaseKeeper; when it is lost (expired, or no refresh for a
+// whole TTL) the next KeepAlive grants a new one (a new incarnation) and registers again, so
+// any leader key of the old one is gone.
+//
+// Contract: thread-safe (calls are serialised on the EtcdClient's connection).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "cluster/etcd_client.h"
+#include "cluster/lease_keeper.h"
+#include "replication/coordinator.h"
+
+namespace tldb::cluster {
+
+struct EtcdCoordinatorOptions {
+  EtcdClientOptions etcd;
+  std::string prefix = "/tldb/";
+  uint32_t node = 0;
+  uint32_t voters = 3;
+  // This node's addresses, registered under nodes/<node>: what clients and peers dial.
+  std::string client_address;
+  std::string peer_address;
+  // The lease's TTL: a dead primary's key goes after this. etcd's minimum is about 2 s.
+  int64_t lease_ttl_s = 2;
+};
+
+struct NodeAddresses {
+  std::string client;
+  std::string peer;
+};
+
+class EtcdCoordinator : public repl::Coordinator {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<EtcdCoordinator>> Start(
+      EtcdCoordinatorOptions options);
+  ~EtcdCoordinator() override;
+
+  Result<repl::LeaderInfo> Campaign(uint32_t node) override;
+  Result<repl::LeaderInfo> Leader(uint32_t node) override;
+  Status Resign(uint32_t node, uint64_t epoch) override;
+  Status KeepAlive(uint32_t node) override;
+
+  // Every registered node's addresses, by node id.
+  Result<std::map<uint32_t, NodeAddresses>> Nodes();
+  std::string LeaderKey() const { return options_.prefix + "partitions/0/leader"; }
+
+ private:
+  explicit EtcdCoordinator(EtcdCoordinatorOptions options) : options_(std::move(options)) {}
+  Status Register();  // a new lease, its keeper, and the node key on it; mu_ held
+
+  const EtcdCoordinatorOptions options_;
+  std::mutex mu_;
+  std::unique_ptr<EtcdClient> client_;
+  std::unique_ptr<LeaseKeeper> keeper_;
+  int64_t lease_ = 0;
+};
+
+}  // namespace tldb::cluster
