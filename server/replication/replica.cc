@@ -196,7 +196,9 @@ void Replica::Tick() {
       return;
     }
     if (leader->present) {
-      election_at_ms_ = now + cfg_.election_jitter_ms;
+      // When the key goes, campaign after a random delay, so that replicas rarely collide.
+      election_at_ms_ =
+          now + static_cast<int64_t>(rng_() % static_cast<uint64_t>(cfg_.election_jitter_ms + 1));
       return;
     }
     if (now >= election_at_ms_) Campaign(l);
