@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
     if (!started.ok()) return Fail("cannot join the cluster: " + started.status().ToString());
     node = std::move(started).value();
     db = node->db();
+    cfg.extra_stats = [n = node.get()](auto* out) { n->AddStats(out); };
     std::fprintf(stderr, "tldb-server: cluster node %u of %u, peers at %s\n", node_opts.node,
                  node_opts.voters, node->peer_address().c_str());
   }

@@ -1,6 +1,8 @@
 #include "cluster/cluster_node.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 
 namespace tldb::cluster {
 namespace {
@@ -64,6 +66,25 @@ void ClusterNode::Stop() {
   if (s.role != repl::Role::kFollower) (void)coordinator_->Resign(options_.node, s.epoch);
   transport_->Stop();
   replica_->Stop();
+}
+
+void ClusterNode::AddStats(std::vector<std::pair<std::string, uint64_t>>* out) const {
+  const repl::ReplicaStatus s = replica_->status();
+  auto add = [out](std::string name, uint64_t v) { out->emplace_back(std::move(name), v); };
+  add("cluster_node", options_.node);
+  add("cluster_role", static_cast<uint64_t>(s.role));  // 0 follower, 1 candidate, 2 primary
+  add("cluster_epoch", s.epoch);
+  add("cluster_serving", s.serving ? 1 : 0);
+  add("cluster_primary", s.primary ? *s.primary : UINT32_MAX);  // UINT32_MAX: none known
+  add("cluster_failovers_seen", s.failovers_seen);
+  add("cluster_etcd_ok", s.etcd_ok ? 1 : 0);
+  for (const repl::PeerLag& p : s.peers) {
+    const std::string n = "cluster_follower" + std::to_string(p.node);
+    add(n + "_joined", p.joined ? 1 : 0);
+    add(n + "_behind_bytes", p.behind_bytes);
+    add(n + "_behind_segments", p.behind_segments);
+    add(n + "_lag_ms", static_cast<uint64_t>(std::max<int64_t>(0, p.lag_ms)));
+  }
 }
 
 std::string ClusterNode::AddressOf(uint32_t node, bool client) {

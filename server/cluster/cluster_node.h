@@ -48,6 +48,8 @@ class ClusterNode {
 
   Db* db() { return db_.get(); }
   repl::ReplicaStatus status() const { return replica_->status(); }
+  // STATS counters (docs/protocol.md): cluster_role, cluster_epoch, cluster_serving, ...
+  void AddStats(std::vector<std::pair<std::string, uint64_t>>* out) const;
   std::string peer_address() const { return transport_->listen_address(); }
   void Stop();
 

@@ -104,6 +104,27 @@ ReplicaStatus Replica::status() const {
   s.serving = role_ == Role::kPrimary && serving_;
   s.primary = role_ == Role::kPrimary ? std::optional<uint32_t>(cfg_.node) : primary_;
   s.failovers_seen = failovers_seen_;
+  s.etcd_ok = etcd_ok_;
+  if (role_ != Role::kPrimary) return s;
+  std::shared_lock d(db_mu_);
+  const int64_t now = Now();
+  for (const auto& [n, p] : peers_) {
+    PeerLag lag{.node = n, .joined = p.joined};
+    int64_t oldest = now;
+    for (const auto& [ns, pl] : p.logs) {
+      const LogPosition mine = EndsOf(ns).written;
+      if (pl.acked.written >= mine) continue;
+      oldest = std::min(oldest, pl.caught_up_ms);
+      if (pl.acked.written.segment == mine.segment) {
+        lag.behind_bytes += mine.offset - pl.acked.written.offset;
+      } else {
+        lag.behind_bytes += mine.offset;  // of the active segment; whole segments counted apart
+        lag.behind_segments += mine.segment - pl.acked.written.segment;
+      }
+    }
+    lag.lag_ms = now - oldest;
+    s.peers.push_back(lag);
+  }
   return s;
 }
 
@@ -183,7 +204,7 @@ void Replica::Tick() {
   std::unique_lock l(mu_);
   if (stopped_) return;
   const int64_t now = Now();
-  (void)coordinator_->KeepAlive(cfg_.node);
+  etcd_ok_ = coordinator_->KeepAlive(cfg_.node).ok();
   if (role_ == Role::kFollower) {
     if (now < coordinator_check_ms_) return;
     coordinator_check_ms_ = now + cfg_.heartbeat_ms;
@@ -220,6 +241,7 @@ void Replica::Tick() {
           }
         }
       } else {
+        std::shared_lock d(db_mu_);
         for (const auto& [ns, from_end] : adopting_) FetchNext(ns);
       }
     }
@@ -571,6 +593,7 @@ void Replica::OnJoin(const PeerMessage& m) {
     pl.acked = {cut, std::min(cut, theirs.ends.durable)};
     pl.next = cut;
     pl.progress_ms = Now();
+    pl.caught_up_ms = Now();
     reply.logs.push_back(NsLog{theirs.ns, h->second, mine, cut});
   }
   Send(m.from, std::move(reply));
@@ -581,6 +604,7 @@ void Replica::OnAck(const PeerMessage& m) {
   Peer& p = peers_[m.from];
   if (!p.joined) return;
   const int64_t now = Now();
+  std::shared_lock d(db_mu_);
   for (const NsLog& log : m.logs) {
     auto it = p.logs.find(log.ns);
     if (it == p.logs.end()) continue;
@@ -590,6 +614,7 @@ void Replica::OnAck(const PeerMessage& m) {
     pl.acked.durable = std::max(pl.acked.durable, log.ends.durable);
     if (pl.next < pl.acked.written) pl.next = pl.acked.written;
     if (pl.in_flight > 0) pl.in_flight--;
+    if (pl.acked.written >= EndsOf(log.ns).written) pl.caught_up_ms = now;
     if (m.position != LogPosition{} && log.ns == m.ns) {
       pl.next = std::min(pl.next, m.position);  // the follower found a gap: resend from there
       pl.in_flight = 0;
@@ -597,7 +622,6 @@ void Replica::OnAck(const PeerMessage& m) {
   }
   UpdateServing();
   cv_.notify_all();
-  std::shared_lock d(db_mu_);
   for (const auto& [ns, pl] : p.logs) Pump(m.from, ns);
 }
 

@@ -70,12 +70,26 @@ struct ReplicaConfig {
 
 enum class Role : uint8_t { kFollower, kCandidate, kPrimary };
 
+struct PeerLag {
+  uint32_t node = 0;
+  bool joined = false;
+  // What of the primary's log the follower has not acknowledged as written, summed over the
+  // namespaces: bytes within the same segment, and for a follower in an earlier segment, the
+  // bytes of the primary's active segment plus the number of whole segments between.
+  uint64_t behind_bytes = 0;
+  uint64_t behind_segments = 0;
+  // How long since the follower last had everything the primary had (0: it has it now).
+  int64_t lag_ms = 0;
+};
+
 struct ReplicaStatus {
   Role role = Role::kFollower;
   uint64_t epoch = 0;               // promised (follower) or led (candidate, primary)
   bool serving = false;             // a primary whose log is committed on a majority
   std::optional<uint32_t> primary;  // the primary this replica knows of
   uint64_t failovers_seen = 0;      // epochs this replica promised after its first
+  bool etcd_ok = false;             // the last call to the coordinator succeeded
+  std::vector<PeerLag> peers;       // primary: each follower
 };
 
 class Replica : public LogShipper {
@@ -113,10 +127,11 @@ class Replica : public LogShipper {
 
  private:
   struct PeerLog {
-    LogEnds acked;            // what the peer last reported
-    LogPosition next;         // where the next frame to it starts
-    uint32_t in_flight = 0;   // Append messages not yet acknowledged
-    int64_t progress_ms = 0;  // when acked.written last moved (or frames were resent)
+    LogEnds acked;             // what the peer last reported
+    LogPosition next;          // where the next frame to it starts
+    uint32_t in_flight = 0;    // Append messages not yet acknowledged
+    int64_t progress_ms = 0;   // when acked.written last moved (or frames were resent)
+    int64_t caught_up_ms = 0;  // when it last had everything visible here
   };
   struct Peer {
     bool joined = false;   // in this epoch (primary's view)
@@ -187,6 +202,7 @@ class Replica : public LogShipper {
   std::map<std::string, const LogFrame*, std::less<>> in_flight_;  // frames Ship waits on
   std::map<std::string, LogPosition, std::less<>> epoch_start_;
   bool serving_ = false;
+  bool etcd_ok_ = false;
 };
 
 }  // namespace tldb::repl

@@ -56,6 +56,7 @@ void MaintHandler::Stats(Connection& c, uint64_t id, std::string_view body) {
   add("compaction_bytes_written", ct.bytes_written);
   add("compaction_records_dropped", ct.records_dropped);
   add("compaction_segments_expired", ct.segments_expired);
+  if (core.config.extra_stats) core.config.extra_stats(&resp.counters);
   resp.io_backend = d.io_backend;
   size_t start = c.Begin(Op::kStats, proto::kFlagResponse, id);
   auto w = c.Writer();

@@ -80,6 +80,8 @@ struct ServerConfig {
   std::vector<ServerToken> tokens;
   // Log sink: one line per notable event. Null: stderr.
   std::function<void(std::string_view)> log;
+  // More STATS counters (cluster mode adds the replica's role, epoch and followers' lag).
+  std::function<void(std::vector<std::pair<std::string, uint64_t>>*)> extra_stats;
 };
 
 // Parses "NAME:SECRET[:rw=ns1,ns2][:r=ns3][:admin=ns4]".
