@@ -17,6 +17,7 @@ void AddStatsCommand(CLI::App& app, CliContext& ctx);
 void AddPingCommand(CLI::App& app, CliContext& ctx);
 void AddNsCommand(CLI::App& app, CliContext& ctx);
 void AddCursorCommand(CLI::App& app, CliContext& ctx);
+void AddClusterCommand(CLI::App& app, CliContext& ctx);  // cluster status
 void AddMaintenanceCommands(CLI::App& app, CliContext& ctx);  // recall edit trim ... compact
 void AddOfflineCommands(CLI::App& app,
                         CliContext& ctx);  // inspect dump verify repair export import

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   tldb::cli::AddPingCommand(app, ctx);
   tldb::cli::AddNsCommand(app, ctx);
   tldb::cli::AddCursorCommand(app, ctx);
+  tldb::cli::AddClusterCommand(app, ctx);
   tldb::cli::AddMaintenanceCommands(app, ctx);
   tldb::cli::AddOfflineCommands(app, ctx);
   CLI11_PARSE(app, argc, argv);

@@ -1,0 +1,290 @@
+// cluster-bench: what replication costs and how fast it recovers (docs/benchmarks.md
+// "Replication"). Starts one etcd, three tldb-servers in cluster mode and one single-node
+// tldb-server, all on loopback on this machine, then:
+//   append    synced appends from C connections (one request in flight each) for S seconds,
+//             single node and the replicated primary alternating, R repeats: appends/s, p50 and
+//             p99 latency, and fdatasyncs per acknowledged append on every replica (STATS);
+//   failover  kill -9 of the primary K times, each time the time until an append is
+//             acknowledged again (ClusterClient), p50 and p99;
+//   catchup   one follower killed, M MiB appended, the follower restarted: time until the
+//             primary reports it caught up (STATS), in MB/s.
+// Usage: cluster-bench [--connections C] [--seconds S] [--repeats R] [--failovers K]
+//                      [--catchup-mib M] [--server PATH] [--etcd PATH]
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "common/latency_histogram.h"
+#include "common/server_process.h"
+#include "common/temp_dir.h"
+#include "tldb/client.h"
+#include "tldb/cluster_client.h"
+
+namespace {
+
+using tldb::common::ServerProcess;
+using tldb::common::ServerProcessOptions;
+using Clock = std::chrono::steady_clock;
+
+struct Config {
+  uint32_t connections = 16;
+  double seconds = 5;
+  uint32_t repeats = 3;
+  uint32_t failovers = 5;
+  uint32_t catchup_mib = 64;
+  std::string server = "build/server/tldb-server";
+  std::string etcd = "etcd";
+};
+
+std::map<std::string, uint64_t> Stats(const std::string& address) {
+  tldb::ClientOptions o;
+  o.server = address;
+  std::map<std::string, uint64_t> out;
+  auto c = tldb::Client::Connect(o);
+  if (!c.ok()) return out;
+  auto s = (*c)->Stats();
+  if (s.ok()) {
+    for (const auto& [k, v] : s->counters) out[k] = v;
+  }
+  return out;
+}
+
+struct RunResult {
+  double per_s = 0;
+  double p50_us = 0, p99_us = 0;
+};
+
+// Synced appends from `connections` clients, one in flight each, for `seconds`.
+RunResult Appends(const std::string& address, const Config& cfg, uint64_t* seq_base) {
+  std::atomic<bool> stop{false};
+  std::vector<tldb::common::LatencyHistogram> hist(cfg.connections);
+  std::vector<std::thread> threads;
+  std::atomic<uint64_t> done{0};
+  for (uint32_t t = 0; t < cfg.connections; ++t) {
+    threads.emplace_back([&, t] {
+      tldb::ClientOptions o;
+      o.server = address;
+      auto c = tldb::Client::Connect(o);
+      if (!c.ok()) return;
+      const std::string payload(200, 'x');
+      for (uint64_t i = 0; !stop; ++i) {
+        const auto start = Clock::now();
+        auto r = (*c)->Append("store", "bench:" + std::to_string((*seq_base + i * 131 + t) % 10000),
+                              payload);
+        if (!r.ok()) continue;
+        hist[t].Add(static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count()));
+        done++;
+      }
+    });
+  }
+  const auto start = Clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(cfg.seconds));
+  stop = true;
+  for (auto& th : threads) th.join();
+  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  *seq_base += 1'000'000;
+  tldb::common::LatencyHistogram all;
+  for (auto& h : hist) all.Merge(h);
+  return {static_cast<double>(done.load()) / secs, all.Quantile(0.5) / 1e3,
+          all.Quantile(0.99) / 1e3};
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+double Quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  if (v.empty()) return 0;
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg;
+  CLI::App app{"cluster-bench: replicated vs single-node appends, failover and catch-up times"};
+  app.add_option("--connections", cfg.connections, "Client connections")->capture_default_str();
+  app.add_option("--seconds", cfg.seconds, "Seconds per append run")->capture_default_str();
+  app.add_option("--repeats", cfg.repeats, "Append runs per target, alternating")
+      ->capture_default_str();
+  app.add_option("--failovers", cfg.failovers, "Primary kills")->capture_default_str();
+  app.add_option("--catchup-mib", cfg.catchup_mib, "MiB appended while a follower is down")
+      ->capture_default_str();
+  app.add_option("--server", cfg.server, "tldb-server binary")->capture_default_str();
+  app.add_option("--etcd", cfg.etcd, "etcd binary")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  signal(SIGPIPE, SIG_IGN);
+
+  tldb::common::TempDir dir("tldb-cluster-bench");
+  const uint16_t etcd_port = tldb::common::FreeLoopbackPort();
+  const uint16_t etcd_peer = tldb::common::FreeLoopbackPort();
+  const std::string etcd_url = "http://127.0.0.1:" + std::to_string(etcd_port);
+  ServerProcessOptions eo;
+  eo.port = etcd_port;
+  eo.log_path = dir.path() + "/etcd.log";
+  eo.die_with_parent = true;
+  eo.command = {cfg.etcd,
+                "--data-dir",
+                dir.path() + "/etcd",
+                "--listen-client-urls",
+                etcd_url,
+                "--advertise-client-urls",
+                etcd_url,
+                "--listen-peer-urls",
+                "http://127.0.0.1:" + std::to_string(etcd_peer),
+                "--initial-advertise-peer-urls",
+                "http://127.0.0.1:" + std::to_string(etcd_peer),
+                "--initial-cluster",
+                "default=http://127.0.0.1:" + std::to_string(etcd_peer)};
+  ServerProcess etcd(eo);
+  if (auto s = etcd.Start(); !s.ok()) {
+    std::fprintf(stderr, "etcd: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  std::vector<std::unique_ptr<ServerProcess>> nodes;
+  for (int n = 0; n < 3; ++n) {
+    ServerProcessOptions o;
+    o.binary = cfg.server;
+    o.data_dir = dir.path() + "/node" + std::to_string(n);
+    o.port = tldb::common::FreeLoopbackPort();
+    o.log_path = dir.path() + "/node" + std::to_string(n) + ".log";
+    o.die_with_parent = true;
+    o.extra_args = {
+        "--cluster",     "etcd=" + etcd_url,
+        "--node-id",     std::to_string(n),
+        "--peer-listen", "127.0.0.1:" + std::to_string(tldb::common::FreeLoopbackPort()),
+        "--advertise",   "127.0.0.1:" + std::to_string(o.port)};
+    nodes.push_back(std::make_unique<ServerProcess>(o));
+    if (auto s = nodes.back()->Start(); !s.ok()) {
+      std::fprintf(stderr, "node %d: %s\n", n, s.ToString().c_str());
+      return 1;
+    }
+  }
+  ServerProcessOptions so;
+  so.binary = cfg.server;
+  so.data_dir = dir.path() + "/single";
+  so.log_path = dir.path() + "/single.log";
+  so.die_with_parent = true;
+  ServerProcess single(so);
+  if (auto s = single.Start(); !s.ok()) {
+    std::fprintf(stderr, "single: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  tldb::ClusterClientOptions co;
+  for (auto& n : nodes) co.servers.push_back(n->address());
+  auto cluster = tldb::ClusterClient::Connect(co);
+  if (!cluster.ok() || !(*cluster)->Append("store", "warmup", "x").ok()) {
+    std::fprintf(stderr, "the cluster does not take appends\n");
+    return 1;
+  }
+  auto primary_index = [&]() -> int {
+    for (int n = 0; n < 3; ++n) {
+      if (Stats(nodes[n]->address())["cluster_serving"] == 1) return n;
+    }
+    return -1;
+  };
+
+  std::printf(
+      "# synced appends, 200 B, %u connections x 1 in flight, %.0f s per run, "
+      "10,000 timelines uniform\n",
+      cfg.connections, cfg.seconds);
+  std::printf("%-8s %-12s %12s %10s %10s\n", "repeat", "target", "appends/s", "p50 us", "p99 us");
+  std::map<std::string, std::vector<double>> rates;
+  uint64_t seq_base = 0;
+  for (uint32_t r = 0; r < cfg.repeats; ++r) {
+    const int p = primary_index();
+    const std::string targets[2][2] = {{"single", single.address()},
+                                       {"replicated", nodes[std::max(p, 0)]->address()}};
+    for (int i = 0; i < 2; ++i) {
+      const auto& t = targets[(r + static_cast<uint32_t>(i)) % 2];
+      const RunResult res = Appends(t[1], cfg, &seq_base);
+      rates[t[0]].push_back(res.per_s);
+      std::printf("%-8u %-12s %12.0f %10.0f %10.0f\n", r + 1, t[0].c_str(), res.per_s, res.p50_us,
+                  res.p99_us);
+      std::fflush(stdout);
+    }
+  }
+  const double ratio = Median(rates["replicated"]) / std::max(1.0, Median(rates["single"]));
+  std::printf("median replicated / single: %.2f (spread: single %.0f-%.0f, replicated %.0f-%.0f)\n",
+              ratio, *std::min_element(rates["single"].begin(), rates["single"].end()),
+              *std::max_element(rates["single"].begin(), rates["single"].end()),
+              *std::min_element(rates["replicated"].begin(), rates["replicated"].end()),
+              *std::max_element(rates["replicated"].begin(), rates["replicated"].end()));
+  std::printf("# fdatasyncs per acknowledged append (all runs)\n");
+  {
+    const int p = primary_index();
+    auto ps = Stats(nodes[p]->address());
+    const double acked = static_cast<double>(ps["db_appends"]);
+    for (int n = 0; n < 3; ++n) {
+      auto st = Stats(nodes[n]->address());
+      std::printf("node %d (%s): %.3f\n", n, n == p ? "primary" : "follower",
+                  static_cast<double>(st["db_syncs"]) / std::max(1.0, acked));
+    }
+    auto ss = Stats(single.address());
+    std::printf("single: %.3f\n", static_cast<double>(ss["db_syncs"]) /
+                                      std::max(1.0, static_cast<double>(ss["db_appends"])));
+  }
+
+  std::printf("# failover: kill -9 of the primary, time until an append is acknowledged again\n");
+  std::vector<double> failover_ms;
+  for (uint32_t k = 0; k < cfg.failovers; ++k) {
+    const int p = primary_index();
+    if (p < 0) break;
+    (void)nodes[p]->Kill();
+    const auto start = Clock::now();
+    auto r = (*cluster)->Append("store", "failover", "after kill " + std::to_string(k));
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    if (r.ok()) failover_ms.push_back(ms);
+    std::printf("kill %u of node %d: %.0f ms%s\n", k + 1, p, ms, r.ok() ? "" : " (failed)");
+    (void)nodes[p]->Start();
+    std::this_thread::sleep_for(std::chrono::seconds(1));  // it rejoins
+  }
+  std::printf("failover p50 %.0f ms, p99 %.0f ms over %zu kills\n", Quantile(failover_ms, 0.5),
+              Quantile(failover_ms, 0.99), failover_ms.size());
+
+  std::printf("# catch-up: a follower down while %u MiB are appended, then restarted\n",
+              cfg.catchup_mib);
+  const int p = primary_index();
+  const int f = (p + 1) % 3;
+  (void)nodes[f]->Kill();
+  {
+    tldb::ClientOptions o;
+    o.server = nodes[p]->address();
+    auto c = tldb::Client::Connect(o);
+    const std::string payload(4000, 'c');
+    const uint64_t n = (uint64_t{cfg.catchup_mib} << 20) / payload.size();
+    for (uint64_t i = 0; i < n; ++i) {
+      tldb::AppendOptions ao;
+      ao.durability = tldb::Durability::kBuffered;
+      (void)(*c)->Append("store", "catchup:" + std::to_string(i % 100), payload, ao);
+    }
+  }
+  const auto start = Clock::now();
+  (void)nodes[f]->Start();
+  const std::string key = "cluster_follower" + std::to_string(f);
+  double secs = 0;
+  for (;;) {
+    auto st = Stats(nodes[p]->address());
+    secs = std::chrono::duration<double>(Clock::now() - start).count();
+    if (st[key + "_joined"] == 1 && st[key + "_behind_bytes"] == 0 &&
+        st[key + "_behind_segments"] == 0) {
+      break;
+    }
+    if (secs > 300) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::printf("caught up %u MiB in %.2f s (restart included): %.0f MB/s\n", cfg.catchup_mib, secs,
+              static_cast<double>(uint64_t{cfg.catchup_mib} << 20) / 1e6 / secs);
+  return 0;
+}
