@@ -185,6 +185,30 @@ TEST_F(LogShippingTest, LaggingFollowerCatchesUpFromReadFrames) {
   ExpectSameAnswers(*primary, *follower);
 }
 
+// The active segment's image is kept in 8 MiB chunks, and a group that does not fit starts a
+// new one: frames read back across that boundary hold only records.
+TEST_F(LogShippingTest, CatchUpAcrossTheActiveImagesChunks) {
+  auto primary = Open("/p", Opts(false));
+  ASSERT_TRUE(primary->CreateNamespace("ns", {}).ok());
+  const std::string payload(3000, 'c');
+  for (int i = 0; i < 4000; ++i) {  // about 12 MiB in one segment
+    AppendOptions ao;
+    ao.durability = Durability::kBuffered;
+    ASSERT_TRUE(primary->Append("ns", "t" + std::to_string(i % 5), payload, ao).ok());
+  }
+  ASSERT_EQ(primary->LogEnd("ns")->written.segment, 1u);
+  auto follower = Open("/f", Opts(true));
+  ASSERT_TRUE(follower->CreateNamespace("ns", {}).ok());
+  for (int rounds = 0;; ++rounds) {
+    ASSERT_LT(rounds, 10'000);
+    auto frames = primary->ReadFrames("ns", follower->LogEnd("ns")->written, 1 << 20);
+    ASSERT_TRUE(frames.ok()) << frames.status().ToString();
+    if (frames->empty()) break;
+    for (const LogFrame& f : *frames) ASSERT_TRUE(follower->ApplyFrame("ns", f).ok());
+  }
+  ExpectIdentical(*primary, "/p", *follower, "/f");
+}
+
 TEST_F(LogShippingTest, FramesThatDoNotFitAreRefusedWithoutWriting) {
   auto primary = Open("/p", Opts(false));
   ASSERT_TRUE(primary->CreateNamespace("ns", {}).ok());

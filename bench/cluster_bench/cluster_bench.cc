@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <thread>
@@ -281,7 +282,18 @@ int main(int argc, char** argv) {
         st[key + "_behind_segments"] == 0) {
       break;
     }
-    if (secs > 300) break;
+    if (secs > 120) {
+      std::printf("follower %d did not catch up; primary says joined %llu behind %llu bytes + "
+                  "%llu segments; its log:\n",
+                  f, (unsigned long long)st[key + "_joined"],
+                  (unsigned long long)st[key + "_behind_bytes"],
+                  (unsigned long long)st[key + "_behind_segments"]);
+      std::fflush(stdout);
+      (void)std::system(("tail -n 20 " + dir.path() + "/node" + std::to_string(f) + ".log " +
+                         dir.path() + "/node" + std::to_string(p) + ".log")
+                            .c_str());
+      return 1;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   std::printf("caught up %u MiB in %.2f s (restart included): %.0f MB/s\n", cfg.catchup_mib, secs,

@@ -43,7 +43,10 @@ const ActiveSegment::Chunk& ActiveSegment::ChunkFor(uint64_t offset) const {
 std::span<const char> ActiveSegment::At(uint64_t offset) const {
   TLDB_CHECK(offset < end_);
   const Chunk& c = ChunkFor(offset);
-  const uint64_t stop = std::min<uint64_t>(end_, c.start + c.capacity);
+  // A chunk's bytes end where the next chunk starts (a group that did not fit started a new
+  // one; the rest of this chunk's capacity holds nothing).
+  uint64_t stop = std::min<uint64_t>(end_, c.start + c.capacity);
+  if (&c != &chunks_.back()) stop = std::min<uint64_t>(stop, (&c + 1)->start);
   return {c.data.get() + (offset - c.start), static_cast<size_t>(stop - offset)};
 }
 

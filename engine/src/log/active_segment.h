@@ -93,7 +93,8 @@ class ActiveSegment {
   void Commit(size_t n) { end_ += n; }
   // Drops encoded bytes past `end` (a failed group).
   void Rewind(uint64_t end);
-  // Bytes [offset, end()) of the chunk holding offset; offset must be < end().
+  // The encoded bytes from `offset` to the end of the chunk holding it (at most end()); offset
+  // must be < end().
   std::span<const char> At(uint64_t offset) const;
   // The contiguous encoded range [from, to) (one group), for writing.
   std::span<const char> Range(uint64_t from, uint64_t to) const;
