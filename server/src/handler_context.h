@@ -51,12 +51,12 @@ class HandlerContext {
 
   // Starts an asynchronous request of `c`: counts it in flight; the AsyncCall brings its
   // completion back to this loop.
-  AsyncCall StartAsync(Connection& c, uint64_t id);
+  AsyncCall StartAsync(Connection& c, uint8_t op, uint64_t id);
   // The same for a request already counted in flight (a retry of it): counts nothing.
-  AsyncCall ContinueAsync(uint64_t conn_id, uint64_t id, int64_t start_us);
-  // After an async request of `conn_id` finished: latency, inflight, output and resumed input.
-  // Null when the connection has closed meanwhile (nothing is answered then).
-  Connection* Completed(uint64_t conn_id, int64_t start_us, bool append);
+  AsyncCall ContinueAsync(uint64_t conn_id, uint8_t op, uint64_t id, int64_t start_us);
+  // After an async request `op` of `conn_id` finished: latency (by opcode), inflight, output
+  // and resumed input. Null when the connection has closed meanwhile (nothing is answered then).
+  Connection* Completed(uint64_t conn_id, int64_t start_us, uint8_t op);
 
  private:
   Loop* loop_;
