@@ -273,6 +273,30 @@ TEST(ServerMetricsTest, RealServerExposesCountersThatMoveWithTraffic) {
     ExpectHistogramConsistent(after, "tldb_request_duration_seconds",
                               std::string("op=\"") + op + "\"");
   }
+  // Every metric the Grafana dashboard and docs/operations.md name is served.
+  for (const char* doc : {"docs/grafana-tldb.json", "docs/operations.md"}) {
+    std::ifstream f(std::string(TLDB_SOURCE_DIR) + "/" + doc);
+    ASSERT_TRUE(f) << doc;
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::set<std::string> names;
+    for (size_t i = text.find("tldb_"); i != std::string::npos; i = text.find("tldb_", i + 1)) {
+      if (i > 0 && (std::isalnum(static_cast<unsigned char>(text[i - 1])) || text[i - 1] == '_' ||
+                    text[i - 1] == '/' || text[i - 1] == '-')) {
+        continue;  // part of a longer word or a file name
+      }
+      size_t end = i;
+      while (end < text.size() &&
+             (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_')) {
+        ++end;
+      }
+      names.insert(text.substr(i, end - i));
+    }
+    EXPECT_GT(names.size(), 20u) << doc;
+    for (const std::string& name : names) {
+      if (name.ends_with("_")) continue;  // "tldb_" as a prefix in prose
+      EXPECT_FALSE(FamilyOf(after, name).empty()) << doc << " names " << name;
+    }
+  }
   // STATS over the wire reads the same counters.
   auto stats = (*c)->Stats();
   ASSERT_TRUE(stats.ok());

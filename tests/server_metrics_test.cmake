@@ -6,3 +6,5 @@ target_include_directories(server_metrics_test PRIVATE ${PROJECT_SOURCE_DIR}/ser
 add_dependencies(server_metrics_test tldb-server)
 target_compile_definitions(server_metrics_test PRIVATE
                            TLDB_SERVER_PATH="$<TARGET_FILE:tldb-server>")
+# The test checks that the metrics docs/operations.md and docs/grafana-tldb.json name exist.
+target_compile_definitions(server_metrics_test PRIVATE TLDB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
