@@ -3,7 +3,7 @@
 # (dpkg-deb -c) and control files, then extracts it and runs the unit's ExecStart command line
 # with the packaged binary and config (a temporary data dir and port given on top, as no systemd
 # runs here), talks to the server with the packaged tldb tool, and stops it with SIGTERM.
-# Usage: tests/package_test.sh BUILD_DIR
+# Usage: [CPACK=path/to/cpack] tests/package_test.sh BUILD_DIR
 set -euo pipefail
 build=$1
 work=$(mktemp -d "${TMPDIR:-/tmp}/tldb-package-XXXXXX")
@@ -15,7 +15,7 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "package_test: $*" >&2; exit 1; }
 
-cpack -G DEB --config "$build/CPackConfig.cmake" -B "$work/out" >"$work/cpack.log" 2>&1 ||
+"${CPACK:-cpack}" -G DEB --config "$build/CPackConfig.cmake" -B "$work/out" >"$work/cpack.log" 2>&1 ||
   { cat "$work/cpack.log"; fail "cpack failed"; }
 debs=("$work"/out/tldb_*.deb)
 [[ -f ${debs[0]} ]] || fail "no tldb_*.deb in $(ls "$work/out")"
