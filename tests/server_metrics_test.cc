@@ -347,6 +347,16 @@ TEST(ServerMetricsTest, OffByDefaultAndABusyPortFailsStart) {
   EXPECT_FALSE(e.types.contains("tldb_data_dir_filesystem_free_bytes"));
   EXPECT_FALSE(e.types.contains("tldb_engine_events_total"));
   EXPECT_TRUE(e.Has("tldb_namespace_bytes{namespace=\"store\"}"));
+  // A fatal protocol error is counted by its code too (and in STATS `errors`).
+  {
+    common::RawConn raw(with.port());
+    ASSERT_TRUE(raw.connected());
+    ASSERT_TRUE(raw.SendFrame(proto::Op::kPing, 1, ""));  // before HELLO
+    EXPECT_TRUE(raw.WaitEof(5'000));
+  }
+  e = Parse(HttpGet("http://127.0.0.1:" + std::to_string(taken) + "/metrics").body);
+  EXPECT_EQ(e.Value("tldb_request_errors_total{code=\"HANDSHAKE_REQUIRED\"}"), 1);
+  EXPECT_EQ(e.Value("tldb_disconnects_total{reason=\"protocol\"}"), 1);
 
   common::TempDir other_dir;
   auto other = Db::Open(other_dir.path(), {});

@@ -37,13 +37,13 @@ void HandlerContext::Fail(Connection& c, uint8_t op, uint64_t id, const Status& 
 }
 
 void HandlerContext::Malformed(Connection& c, uint8_t op, uint64_t id) {
-  stats_->CountError(static_cast<uint16_t>(proto::ErrorCode::kMalformedFrame));
   Fatal(c, op, id, proto::ErrorCode::kMalformedFrame,
         "malformed " + std::string(proto::OpName(op)) + " body");
 }
 
 void HandlerContext::Fatal(Connection& c, uint8_t op, uint64_t id, proto::ErrorCode code,
                            std::string_view message) {
+  stats_->CountError(static_cast<uint16_t>(code));
   c.Error(op, id, static_cast<uint16_t>(code), message, /*fatal=*/true);
 }
 

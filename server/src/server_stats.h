@@ -49,7 +49,8 @@ struct ServerStats {
   static constexpr int kErrorCodes = 80;
 
   std::array<std::atomic<uint64_t>, 256> ops{};  // by opcode
-  // Error responses sent by Fail() and Malformed(), by error code (ErrorCode/Status::Code).
+  // Error answers sent, fatal ones included, by error code (ErrorCode/Status::Code); STATS
+  // `errors` is their sum.
   std::array<std::atomic<uint64_t>, kErrorCodes> errors_by_code{};
   std::atomic<uint64_t> bytes_in{0}, bytes_out{0};
   std::atomic<uint64_t> connections_open{0};  // current, this loop
