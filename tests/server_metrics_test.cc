@@ -333,6 +333,12 @@ TEST(ServerMetricsTest, ConfigFileTurnsTheEndpointOn) {
 }
 
 TEST(ServerMetricsTest, OffByDefaultAndABusyPortFailsStart) {
+  ServerConfig bad;
+  bad.metrics_listen = "no-port";
+  Status v = ValidateServerConfig(bad);
+  EXPECT_FALSE(v.ok());
+  EXPECT_NE(v.message().find("metrics-listen"), std::string::npos) << v.ToString();
+
   TestServer plain;
   EXPECT_EQ(plain.server().metrics_port(), 0);
 

@@ -1,8 +1,6 @@
 // MetricsEndpoint: prometheus-cpp's Exposer serving a MetricsCollector.
 #include "metrics_endpoint.h"
 
-#include "loop.h"
-
 #include <prometheus/exposer.h>
 
 #include <exception>
