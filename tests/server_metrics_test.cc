@@ -352,6 +352,7 @@ TEST(ServerMetricsTest, OffByDefaultAndABusyPortFailsStart) {
   Exposition e = Parse(HttpGet("http://127.0.0.1:" + std::to_string(taken) + "/metrics").body);
   EXPECT_FALSE(e.types.contains("tldb_data_dir_filesystem_free_bytes"));
   EXPECT_FALSE(e.types.contains("tldb_engine_events_total"));
+  EXPECT_FALSE(e.types.contains("tldb_namespace_read_only"));
   EXPECT_TRUE(e.Has("tldb_namespace_bytes{namespace=\"store\"}"));
   // A fatal protocol error is counted by its code too (and in STATS `errors`).
   {

@@ -5,6 +5,8 @@
 #include <sys/statvfs.h>
 
 #include <cctype>
+#include <limits>
+#include <optional>
 #include <string>
 
 #include "loop.h"
@@ -228,12 +230,17 @@ void AddNamespaces(Db* db, const EngineEvents::Snapshot* events, std::vector<Met
   Family timelines(out, "tldb_namespace_timelines", "Timelines of a namespace", MetricType::Gauge);
   Family ttl(out, "tldb_namespace_ttl_seconds", "A namespace's TTL (0: kept forever)",
              MetricType::Gauge);
-  Family read_only(out, "tldb_namespace_read_only",
-                   "1 when the engine reported a failed write: the namespace's log refuses "
-                   "writes until the server restarts",
-                   MetricType::Gauge);
-  Family no_space(out, "tldb_namespace_no_space",
-                  "1 while the namespace's appends fail for lack of disk space", MetricType::Gauge);
+  // Known only from the engine's event lines, so left out without them.
+  std::optional<Family> read_only, no_space;
+  if (events) {
+    read_only.emplace(out, "tldb_namespace_read_only",
+                      "1 when the engine reported a failed write: the namespace's log refuses "
+                      "writes until the server restarts",
+                      MetricType::Gauge);
+    no_space.emplace(out, "tldb_namespace_no_space",
+                     "1 while the namespace's appends fail for lack of disk space",
+                     MetricType::Gauge);
+  }
   if (!list.ok()) return;
   for (const NamespaceInfo& ns : *list) {
     bytes.Add(static_cast<double>(ns.bytes_on_disk), "namespace", ns.name);
@@ -241,8 +248,8 @@ void AddNamespaces(Db* db, const EngineEvents::Snapshot* events, std::vector<Met
     timelines.Add(static_cast<double>(ns.timelines), "namespace", ns.name);
     ttl.Add(static_cast<double>(ns.options.ttl_ms) / 1000.0, "namespace", ns.name);
     if (events) {
-      read_only.Add(events->read_only.contains(ns.name) ? 1 : 0, "namespace", ns.name);
-      no_space.Add(events->no_space.contains(ns.name) ? 1 : 0, "namespace", ns.name);
+      read_only->Add(events->read_only.contains(ns.name) ? 1 : 0, "namespace", ns.name);
+      no_space->Add(events->no_space.contains(ns.name) ? 1 : 0, "namespace", ns.name);
     }
   }
 }
