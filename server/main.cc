@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--listen", cfg.listen, "HOST:PORT to listen on; non-loopback needs --token")
       ->capture_default_str();
+  app.add_option("--metrics-listen", cfg.metrics_listen,
+                 "HOST:PORT serving Prometheus metrics at /metrics (no token); empty: none")
+      ->capture_default_str();
   app.add_option("--threads", cfg.threads, "Event-loop threads (0 = one per core)")
       ->capture_default_str();
   app.add_option(
@@ -115,7 +118,11 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  db_opts.on_event = [](std::string_view e) {
+  // The engine's event lines go to stderr and, counted, to the metrics endpoint.
+  cfg.data_dir = data_dir;
+  cfg.engine_events = std::make_shared<tldb::EngineEvents>();
+  db_opts.on_event = [events = cfg.engine_events](std::string_view e) {
+    events->Note(e);
     std::fprintf(stderr, "tldb-server: engine: %.*s\n", static_cast<int>(e.size()), e.data());
   };
   std::unique_ptr<tldb::Db> single;
@@ -153,6 +160,10 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "tldb-server: data directory %s, listening on %s (%s auth)\n",
                data_dir.c_str(), (*server)->listen_address().c_str(),
                cfg.tokens.empty() ? "no" : "token");
+  if ((*server)->metrics_port() != 0) {
+    std::fprintf(stderr, "tldb-server: metrics at http://%s/metrics (port %u)\n",
+                 cfg.metrics_listen.c_str(), (*server)->metrics_port());
+  }
   std::printf("tldb-server listening on %s\n", (*server)->listen_address().c_str());
   std::fflush(stdout);
 

@@ -22,9 +22,14 @@ namespace tldb::server {
 
 class AsyncCall {
  public:
-  AsyncCall(HandlerContext* ctx, std::shared_ptr<ServerCore> keep, uint64_t conn_id, uint64_t id,
-            int64_t start_us)
-      : ctx_(ctx), keep_(std::move(keep)), conn_id_(conn_id), id_(id), start_us_(start_us) {}
+  AsyncCall(HandlerContext* ctx, std::shared_ptr<ServerCore> keep, uint64_t conn_id, uint8_t op,
+            uint64_t id, int64_t start_us)
+      : ctx_(ctx),
+        keep_(std::move(keep)),
+        conn_id_(conn_id),
+        op_(op),
+        id_(id),
+        start_us_(start_us) {}
 
   ServerCore& core() const { return *keep_; }
   uint64_t conn_id() const { return conn_id_; }
@@ -39,18 +44,19 @@ class AsyncCall {
   // Runs done(context, connection) on the loop once the request is completed.
   template <typename Done>
   void Complete(Done done) const {
-    ctx_->loop().Post(
-        [ctx = ctx_, conn_id = conn_id_, start = start_us_, done = std::move(done)](Loop&) mutable {
-          Connection* c = ctx->Completed(conn_id, start, /*append=*/true);
-          if (!c) return;
-          done(*ctx, *c);
-        });
+    ctx_->loop().Post([ctx = ctx_, conn_id = conn_id_, op = op_, start = start_us_,
+                       done = std::move(done)](Loop&) mutable {
+      Connection* c = ctx->Completed(conn_id, start, op);
+      if (!c) return;
+      done(*ctx, *c);
+    });
   }
 
  private:
   HandlerContext* ctx_;
   std::shared_ptr<ServerCore> keep_;
   uint64_t conn_id_;
+  uint8_t op_;
   uint64_t id_;
   int64_t start_us_;
 };

@@ -113,7 +113,7 @@ void CursorHandler::CursorWrite(uint64_t conn_id, uint64_t id, std::string devic
   std::string key = CursorKey(device, ns, timeline);
   auto stored = ReadCursor(ctx_.core().db, key);
   auto respond = [this, conn_id, id, start](const Result<StoredCursor>& r, bool moved) {
-    Connection* c = ctx_.Completed(conn_id, start, /*append=*/true);
+    Connection* c = ctx_.Completed(conn_id, start, op);
     if (!c) return;
     if (!r.ok()) return ctx_.Fail(*c, op, id, r.status());
     size_t f = c->Begin(Op::kCursorSet, proto::kFlagResponse, id);
@@ -129,7 +129,7 @@ void CursorHandler::CursorWrite(uint64_t conn_id, uint64_t id, std::string devic
   AppendOptions opts;
   opts.expected_last_seq = stored->record_seq;
   // CursorSet counted the request in flight once; a retry does not count it again.
-  AsyncCall call = ctx_.ContinueAsync(conn_id, id, start);
+  AsyncCall call = ctx_.ContinueAsync(conn_id, op, id, start);
   ctx_.core().db->AppendAsync(
       kCursorNamespace, key, payload, opts, [=, this](Result<AppendResult> r) {
         call.Post([=, this] {
@@ -137,7 +137,7 @@ void CursorHandler::CursorWrite(uint64_t conn_id, uint64_t id, std::string devic
               attempt + 1 < kCursorRetriesMax) {
             return CursorWrite(conn_id, id, device, ns, timeline, seq, reset, attempt + 1);
           }
-          Connection* c = ctx_.Completed(conn_id, start, /*append=*/true);
+          Connection* c = ctx_.Completed(conn_id, start, op);
           if (!c) return;
           if (!r.ok()) return ctx_.Fail(*c, op, id, r.status());
           size_t f = c->Begin(Op::kCursorSet, proto::kFlagResponse, id);

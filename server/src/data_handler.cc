@@ -24,7 +24,7 @@ void DataHandler::Append(Connection& c, uint64_t id, std::string_view body) {
   // engine thread, so it only posts the result back to this loop.
   ctx_.core().db->AppendAsync(
       req.ns, req.timeline, req.payload, opts,
-      [this, call = ctx_.StartAsync(c, id),
+      [this, call = ctx_.StartAsync(c, op, id),
        key = TimelineKey(req.ns, req.timeline)](Result<AppendResult> r) mutable {
         call.Post([this, conn_id = call.conn_id(), id = call.id(), start = call.start_us(),
                    key = std::move(key),
@@ -35,7 +35,7 @@ void DataHandler::Append(Connection& c, uint64_t id, std::string_view body) {
 void DataHandler::AppendDone(uint64_t conn_id, uint64_t id, const std::string& key,
                              int64_t start_us, const Result<AppendResult>& r) {
   if (r.ok()) watch_.Notify(key, r->seq);
-  Connection* c = ctx_.Completed(conn_id, start_us, /*append=*/true);
+  Connection* c = ctx_.Completed(conn_id, start_us, static_cast<uint8_t>(Op::kAppend));
   if (!c) return;
   if (!r.ok()) return ctx_.Fail(*c, static_cast<uint8_t>(Op::kAppend), id, r.status());
   size_t start = c->Begin(Op::kAppend, proto::kFlagResponse, id);
@@ -57,7 +57,7 @@ void DataHandler::AppendFanout(Connection& c, uint64_t id, std::string_view body
   for (auto t : req.timelines) keys.push_back(TimelineKey(req.ns, t));
   ctx_.core().db->AppendFanoutAsync(
       req.ns, req.timelines, req.payload, opts,
-      [this, call = ctx_.StartAsync(c, id),
+      [this, call = ctx_.StartAsync(c, op, id),
        keys = std::move(keys)](Result<std::vector<AppendResult>> r) mutable {
         call.Post([this, conn_id = call.conn_id(), id = call.id(), start = call.start_us(),
                    keys = std::move(keys),
@@ -71,7 +71,7 @@ void DataHandler::FanoutDone(uint64_t conn_id, uint64_t id, const std::vector<st
     for (size_t i = 0; i < keys.size() && i < r->size(); ++i)
       watch_.Notify(keys[i], r.value()[i].seq);
   }
-  Connection* c = ctx_.Completed(conn_id, start_us, /*append=*/true);
+  Connection* c = ctx_.Completed(conn_id, start_us, static_cast<uint8_t>(Op::kAppendFanout));
   if (!c) return;
   if (!r.ok()) return ctx_.Fail(*c, static_cast<uint8_t>(Op::kAppendFanout), id, r.status());
   size_t start = c->Begin(Op::kAppendFanout, proto::kFlagResponse, id);
@@ -93,7 +93,7 @@ void DataHandler::Mutate(Connection& c, uint64_t id, std::string_view body) {
   // The engine copies the mutation's strings before MutateAsync returns; the callback may run
   // on an engine thread (or here, for an argument error), so it only posts the result.
   ctx_.core().db->MutateAsync(
-      req.ns, m, [this, call = ctx_.StartAsync(c, id), kind](Result<MutationResult> r) mutable {
+      req.ns, m, [this, call = ctx_.StartAsync(c, op, id), kind](Result<MutationResult> r) mutable {
         call.Post([this, conn_id = call.conn_id(), id = call.id(), start = call.start_us(), kind,
                    r = std::move(r)]() { MutateDone(conn_id, id, kind, start, r); });
       });
@@ -119,7 +119,7 @@ void DataHandler::MutateDone(uint64_t conn_id, uint64_t id, MutationKind kind, i
     }
     if (r->noop) ServerStats::Inc(st.mutations_noop);
   }
-  Connection* c = ctx_.Completed(conn_id, start_us, /*append=*/true);
+  Connection* c = ctx_.Completed(conn_id, start_us, static_cast<uint8_t>(Op::kMutate));
   if (!c) return;
   if (!r.ok()) return ctx_.Fail(*c, static_cast<uint8_t>(Op::kMutate), id, r.status());
   size_t start = c->Begin(Op::kMutate, proto::kFlagResponse, id);
@@ -133,9 +133,7 @@ void DataHandler::Get(Connection& c, uint64_t id, std::string_view body) {
   proto::GetRequest req;
   if (!proto::Decode(body, &req)) return ctx_.Malformed(c, op, id);
   if (!ctx_.CheckRead(c, op, id, req.ns)) return;
-  int64_t t0 = NowUs();
   auto m = ctx_.core().db->Get(req.ns, req.timeline, req.seq);
-  ctx_.stats().read_latency.Record(static_cast<uint64_t>(NowUs() - t0));
   if (!m.ok()) return ctx_.Fail(c, op, id, m.status());
   size_t start = c.Begin(Op::kGet, proto::kFlagResponse, id);
   auto w = c.Writer();
@@ -156,9 +154,7 @@ void DataHandler::Scan(Connection& c, uint64_t id, std::string_view body) {
   opts.limit = req.limit == 0 ? 100 : std::min<uint32_t>(req.limit, 10'000);
   uint64_t cap = ctx_.core().config.frame_body_bytes_max / 2;
   opts.bytes_max = req.bytes_max == 0 ? cap : std::min<uint64_t>(req.bytes_max, cap);
-  int64_t t0 = NowUs();
   auto msgs = ctx_.core().db->Scan(req.ns, req.timeline, opts);
-  ctx_.stats().read_latency.Record(static_cast<uint64_t>(NowUs() - t0));
   if (!msgs.ok()) return ctx_.Fail(c, op, id, msgs.status());
   size_t start = c.Begin(Op::kScan, proto::kFlagResponse, id);
   auto w = c.Writer();

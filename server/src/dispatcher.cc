@@ -1,6 +1,7 @@
 // Dispatcher: request validation and routing by opcode.
 #include "dispatcher.h"
 
+#include "loop.h"
 #include "server_stats.h"
 
 namespace tldb::server {
@@ -22,47 +23,55 @@ void Dispatcher::Handle(Connection& c, const proto::Frame& f) {
   if (!c.handshaken() && op != static_cast<uint8_t>(Op::kHello)) {
     return ctx_.Fatal(c, op, id, ErrorCode::kHandshakeRequired, "send HELLO first");
   }
+  if (ServerStats::CompletesAsync(op)) return Route(c, op, id, f.body);
+  // A request answered here: its latency is its handler's run.
+  const int64_t t0 = NowUs();
+  Route(c, op, id, f.body);
+  ctx_.stats().RecordLatency(op, static_cast<uint64_t>(NowUs() - t0));
+}
+
+void Dispatcher::Route(Connection& c, uint8_t op, uint64_t id, std::string_view body) {
   switch (static_cast<Op>(op)) {
     case Op::kHello:
-      return session_.Hello(c, id, f.body);
+      return session_.Hello(c, id, body);
     case Op::kPing:
-      return session_.Ping(c, id, f.body);
+      return session_.Ping(c, id, body);
     case Op::kStats:
-      return maint_.Stats(c, id, f.body);
+      return maint_.Stats(c, id, body);
     case Op::kAppend:
-      return data_.Append(c, id, f.body);
+      return data_.Append(c, id, body);
     case Op::kAppendFanout:
-      return data_.AppendFanout(c, id, f.body);
+      return data_.AppendFanout(c, id, body);
     case Op::kGet:
-      return data_.Get(c, id, f.body);
+      return data_.Get(c, id, body);
     case Op::kScan:
-      return data_.Scan(c, id, f.body);
+      return data_.Scan(c, id, body);
     case Op::kLastSeq:
-      return data_.LastSeq(c, id, f.body);
+      return data_.LastSeq(c, id, body);
     case Op::kWait:
-      return watch_.Wait(c, id, f.body);
+      return watch_.Wait(c, id, body);
     case Op::kSubscribe:
-      return watch_.Subscribe(c, id, f.body);
+      return watch_.Subscribe(c, id, body);
     case Op::kUnsubscribe:
-      return watch_.Unsubscribe(c, id, f.body);
+      return watch_.Unsubscribe(c, id, body);
     case Op::kNsCreate:
-      return maint_.NsCreate(c, id, f.body);
+      return maint_.NsCreate(c, id, body);
     case Op::kNsList:
-      return maint_.NsList(c, id, f.body);
+      return maint_.NsList(c, id, body);
     case Op::kNsDescribe:
-      return maint_.NsDescribe(c, id, f.body);
+      return maint_.NsDescribe(c, id, body);
     case Op::kCursorSet:
-      return cursor_.CursorSet(c, id, f.body);
+      return cursor_.CursorSet(c, id, body);
     case Op::kCursorGet:
-      return cursor_.CursorGet(c, id, f.body);
+      return cursor_.CursorGet(c, id, body);
     case Op::kMutate:
-      return data_.Mutate(c, id, f.body);
+      return data_.Mutate(c, id, body);
     case Op::kNsSetOptions:
-      return maint_.NsSetOptions(c, id, f.body);
+      return maint_.NsSetOptions(c, id, body);
     case Op::kCompact:
-      return maint_.Compact(c, id, f.body);
+      return maint_.Compact(c, id, body);
     case Op::kCompactStatus:
-      return maint_.CompactStatus(c, id, f.body);
+      return maint_.CompactStatus(c, id, body);
     case Op::kPushMessage:
       break;
   }

@@ -12,11 +12,14 @@
 //   MaintHandler    STATS, NS_CREATE, NS_LIST, NS_DESCRIBE, NS_SET_OPTIONS, COMPACT,
 //                   COMPACT_STATUS
 // They share one HandlerContext (failure answers, rights checks, async-request bookkeeping).
+// Handle() records the latency of the requests answered inside their handler; those answered
+// from a completion are recorded by HandlerContext::Completed() (ServerStats::CompletesAsync).
 // The other methods are the loop's way into the WAIT/SUBSCRIBE state (WatchHandler).
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "connection.h"
 #include "cursor_handler.h"
@@ -48,6 +51,9 @@ class Dispatcher {
   void Forget(Connection& conn) { watch_.Forget(conn); }
 
  private:
+  // Calls the handler of `op` (a known request opcode).
+  void Route(Connection& conn, uint8_t op, uint64_t id, std::string_view body);
+
   // Declaration order is construction order: the context first, the WatchHandler before the
   // DataHandler that refers to it.
   HandlerContext ctx_;

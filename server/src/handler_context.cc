@@ -32,18 +32,18 @@ bool HandlerContext::CheckAdmin(Connection& c, uint8_t op, uint64_t id, std::str
 }
 
 void HandlerContext::Fail(Connection& c, uint8_t op, uint64_t id, const Status& s) {
-  ServerStats::Inc(stats_->errors);
+  stats_->CountError(static_cast<uint16_t>(s.code()));
   c.Error(op, id, static_cast<uint16_t>(s.code()), s.message(), /*fatal=*/false);
 }
 
 void HandlerContext::Malformed(Connection& c, uint8_t op, uint64_t id) {
-  ServerStats::Inc(stats_->errors);
   Fatal(c, op, id, proto::ErrorCode::kMalformedFrame,
         "malformed " + std::string(proto::OpName(op)) + " body");
 }
 
 void HandlerContext::Fatal(Connection& c, uint8_t op, uint64_t id, proto::ErrorCode code,
                            std::string_view message) {
+  stats_->CountError(static_cast<uint16_t>(code));
   c.Error(op, id, static_cast<uint16_t>(code), message, /*fatal=*/true);
 }
 
@@ -51,18 +51,19 @@ void HandlerContext::Empty(Connection& c, proto::Op op, uint64_t id) {
   c.End(c.Begin(op, proto::kFlagResponse, id));
 }
 
-AsyncCall HandlerContext::StartAsync(Connection& c, uint64_t id) {
+AsyncCall HandlerContext::StartAsync(Connection& c, uint8_t op, uint64_t id) {
   c.AddInflight();
-  return ContinueAsync(c.id(), id, NowUs());
+  return ContinueAsync(c.id(), op, id, NowUs());
 }
 
-AsyncCall HandlerContext::ContinueAsync(uint64_t conn_id, uint64_t id, int64_t start_us) {
-  return AsyncCall(this, core_->shared_from_this(), conn_id, id, start_us);
+AsyncCall HandlerContext::ContinueAsync(uint64_t conn_id, uint8_t op, uint64_t id,
+                                        int64_t start_us) {
+  return AsyncCall(this, core_->shared_from_this(), conn_id, op, id, start_us);
 }
 
-Connection* HandlerContext::Completed(uint64_t conn_id, int64_t start_us, bool append) {
+Connection* HandlerContext::Completed(uint64_t conn_id, int64_t start_us, uint8_t op) {
   int64_t micros = NowUs() - start_us;
-  (append ? stats_->append_latency : stats_->read_latency).Record(static_cast<uint64_t>(micros));
+  stats_->RecordLatency(op, static_cast<uint64_t>(micros));
   if (micros / 1000 > static_cast<int64_t>(core_->config.slow_request_ms)) {
     ServerStats::Inc(stats_->slow_requests);
     core_->Log("slow request: " + std::to_string(micros / 1000) + " ms");

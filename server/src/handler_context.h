@@ -4,11 +4,12 @@
 // Contract: one per Loop (inside its Dispatcher); every method but the accessors runs on that
 // loop's thread only and blocks on nothing (it encodes into a Connection's output or reads the
 // loop's state). loop(), core() and stats() never change after construction: AsyncCall calls
-// loop() from any thread to post back. It owns no lock. Fail() and Malformed() count an error in
-// the loop's stats; Malformed() and Fatal() close the connection once the answer is sent. A
-// Check*() that returns false has already answered the request (PERMISSION_DENIED). StartAsync()
-// and Completed() bracket every asynchronous request: the first counts it in its connection's
-// inflight, the second (on the loop, when the answer is back) records its latency and uncounts it.
+// loop() from any thread to post back. It owns no lock. Fail(), Malformed() and Fatal() count
+// the error answer by code in the loop's stats; Malformed() and Fatal() close the connection once
+// the answer is sent. A Check*() that returns false has already answered the request
+// (PERMISSION_DENIED). StartAsync() and Completed() bracket every asynchronous request: the first
+// counts it in its connection's inflight, the second (on the loop, when the answer is back) records
+// its latency and uncounts it.
 #pragma once
 
 #include <cstdint>
@@ -43,7 +44,7 @@ class HandlerContext {
   void Fail(Connection& c, uint8_t op, uint64_t id, const Status& s);
   // A fatal MALFORMED_FRAME answer (the body does not decode as `op`'s request).
   void Malformed(Connection& c, uint8_t op, uint64_t id);
-  // A fatal answer with a protocol error code (not counted in the `errors` stat).
+  // A fatal answer with a protocol error code.
   void Fatal(Connection& c, uint8_t op, uint64_t id, proto::ErrorCode code,
              std::string_view message);
   // A response without a body.
@@ -51,12 +52,12 @@ class HandlerContext {
 
   // Starts an asynchronous request of `c`: counts it in flight; the AsyncCall brings its
   // completion back to this loop.
-  AsyncCall StartAsync(Connection& c, uint64_t id);
+  AsyncCall StartAsync(Connection& c, uint8_t op, uint64_t id);
   // The same for a request already counted in flight (a retry of it): counts nothing.
-  AsyncCall ContinueAsync(uint64_t conn_id, uint64_t id, int64_t start_us);
-  // After an async request of `conn_id` finished: latency, inflight, output and resumed input.
-  // Null when the connection has closed meanwhile (nothing is answered then).
-  Connection* Completed(uint64_t conn_id, int64_t start_us, bool append);
+  AsyncCall ContinueAsync(uint64_t conn_id, uint8_t op, uint64_t id, int64_t start_us);
+  // After an async request `op` of `conn_id` finished: latency (by opcode), inflight, output
+  // and resumed input. Null when the connection has closed meanwhile (nothing is answered then).
+  Connection* Completed(uint64_t conn_id, int64_t start_us, uint8_t op);
 
  private:
   Loop* loop_;

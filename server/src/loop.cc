@@ -210,6 +210,7 @@ void Loop::Reject(int fd, const std::string& peer) {
   (void)n;
   ::close(fd);
   ServerStats::Inc(stats_.connections_rejected);
+  stats_.CountError(Code(proto::ErrorCode::kTooManyConnections));
   core_->Log("rejected connection from " + peer + ": too many connections");
 }
 
@@ -308,6 +309,7 @@ size_t Loop::Parse(Connection& c, const char* data, size_t size, TurnBudget& bud
                             : std::string(proto::ErrorName(Code(r.error)));
       core_->Log("client " + c.peer() + ": " + msg + ", disconnecting");
       ServerStats::Inc(stats_.disconnects_protocol);
+      stats_.CountError(Code(r.error));
       c.Error(0, r.request_id, Code(r.error), msg, /*fatal=*/true);
       MarkDirty(c);
       return size;  // discard the rest: the connection is closing
@@ -455,6 +457,7 @@ void Loop::Sweep(int64_t now) {
     ServerStats::Inc(stalled ? stats_.disconnects_slow : stats_.disconnects_timeout);
     if (!stalled) {
       // Tell the client why before closing (best effort, no waiting for the peer).
+      stats_.CountError(Code(proto::ErrorCode::kTimedOutConnection));
       c->Error(
           0, 0,
           Code(stalled ? proto::ErrorCode::kSlowConsumer : proto::ErrorCode::kTimedOutConnection),

@@ -71,7 +71,8 @@ void MaintHandler::NsCreate(Connection& c, uint64_t id, std::string_view body) {
   if (!ctx_.CheckWrite(c, op, id, req.name)) return;
   proto::FillNamespaceDefaults(&req.options);
   // Creating a namespace writes files and fsyncs the catalog: on the admin thread.
-  auto task = [call = ctx_.StartAsync(c, id), name = std::string(req.name), options = req.options] {
+  auto task = [call = ctx_.StartAsync(c, op, id), name = std::string(req.name),
+               options = req.options] {
     Status s = call.core().db->CreateNamespace(name, options);
     if (s.ok()) call.core().Log("namespace created: " + name);
     call.Complete([id = call.id(), s](HandlerContext& ctx, Connection& c) {
@@ -120,7 +121,7 @@ void MaintHandler::NsSetOptions(Connection& c, uint64_t id, std::string_view bod
   if (!ctx_.CheckAdmin(c, op, id, req.name)) return;
   // Read-modify-write on the admin thread: requests of all loops are serialized there, so two
   // NS_SET_OPTIONS changing different fields cannot undo each other.
-  auto task = [call = ctx_.StartAsync(c, id), op, name = std::string(req.name), mask = req.mask,
+  auto task = [call = ctx_.StartAsync(c, op, id), op, name = std::string(req.name), mask = req.mask,
                wanted = req.options] {
     Db* db = call.core().db;
     Result<NamespaceInfo> info = db->DescribeNamespace(name);

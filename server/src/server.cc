@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "loop.h"
+#include "metrics_endpoint.h"
 #include "protocol/host_port.h"
 
 namespace tldb {
@@ -57,11 +58,17 @@ class ServerImpl : public Server {
     port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                               : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
     for (auto& loop : core_->loops) TLDB_RETURN_IF_ERROR(loop->Init());
+    if (!core_->config.metrics_listen.empty()) {
+      TLDB_ASSIGN_OR_RETURN(
+          metrics_, server::MetricsEndpoint::Start(core_->config.metrics_listen, core_.get()));
+      metrics_port_ = metrics_->port();
+    }
     for (auto& loop : core_->loops) loop->Start();
     return Status::Ok();
   }
 
   uint16_t port() const override { return port_; }
+  uint16_t metrics_port() const override { return metrics_port_; }
   std::string listen_address() const override { return address_; }
 
   void RequestStop() override {
@@ -82,6 +89,8 @@ class ServerImpl : public Server {
     if (stopped_) return;
     stopped_ = true;
     core_->stopping = true;
+    // The owner closes the Db once Stop returns: no scrape may be reading it then.
+    metrics_.reset();
     core_->Log("shutting down: draining in-flight requests");
     for (auto& loop : core_->loops) loop->Post([](Loop& l) { l.BeginShutdown(); });
     for (auto& loop : core_->loops) loop->Join();
@@ -92,8 +101,10 @@ class ServerImpl : public Server {
 
  private:
   std::shared_ptr<ServerCore> core_;
+  std::unique_ptr<server::MetricsEndpoint> metrics_;
   int stop_fd_ = -1;
   uint16_t port_ = 0;
+  uint16_t metrics_port_ = 0;
   std::string address_;
   std::mutex stop_mu_;
   bool stopped_ = false;

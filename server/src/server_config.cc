@@ -58,6 +58,10 @@ bool IsLoopbackListen(std::string_view listen) {
 Status ValidateServerConfig(const ServerConfig& c) {
   auto addr = proto::ResolveHostPort(c.listen, "listen");
   if (!addr.ok()) return addr.status();
+  if (!c.metrics_listen.empty()) {
+    auto metrics = proto::ResolveHostPort(c.metrics_listen, "metrics-listen");
+    if (!metrics.ok()) return metrics.status();
+  }
   if (!addr->loopback && c.tokens.empty()) {
     return Status::PermissionDenied(
         "refusing to listen on non-loopback address " + c.listen +

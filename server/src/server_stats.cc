@@ -13,10 +13,57 @@ void LatencyHistogram::Record(uint64_t micros) {
   int i = log2 * 4 + sub;
   if (i >= kBuckets) i = kBuckets - 1;
   ServerStats::Inc(buckets_[i]);
+  ServerStats::Inc(micros_sum_, micros);
 }
 
-void LatencyHistogram::AddTo(std::array<uint64_t, kBuckets>* sum) const {
+void LatencyHistogram::AddTo(std::array<uint64_t, kBuckets>* sum, uint64_t* micros_sum) const {
   for (int i = 0; i < kBuckets; ++i) (*sum)[i] += buckets_[i].load(std::memory_order_relaxed);
+  if (micros_sum) *micros_sum += micros_sum_.load(std::memory_order_relaxed);
+}
+
+namespace {
+
+using proto::Op;
+
+constexpr Op kSlotOps[ServerStats::kOpSlots] = {
+    Op::kHello,       Op::kPing,     Op::kStats,        Op::kAppend,     Op::kAppendFanout,
+    Op::kGet,         Op::kScan,     Op::kLastSeq,      Op::kWait,       Op::kSubscribe,
+    Op::kUnsubscribe, Op::kNsCreate, Op::kNsList,       Op::kNsDescribe, Op::kCursorSet,
+    Op::kCursorGet,   Op::kMutate,   Op::kNsSetOptions, Op::kCompact,    Op::kCompactStatus,
+};
+
+constexpr std::array<int8_t, 256> MakeSlotTable() {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int i = 0; i < ServerStats::kOpSlots; ++i)
+    t[static_cast<uint8_t>(kSlotOps[i])] = static_cast<int8_t>(i);
+  return t;
+}
+constexpr std::array<int8_t, 256> kSlotOfOp = MakeSlotTable();
+
+}  // namespace
+
+int ServerStats::OpSlot(uint8_t op) {
+  return kSlotOfOp[op];
+}
+
+uint8_t ServerStats::SlotOp(int slot) {
+  return static_cast<uint8_t>(kSlotOps[slot]);
+}
+
+bool ServerStats::CompletesAsync(uint8_t op) {
+  switch (static_cast<Op>(op)) {
+    case Op::kAppend:
+    case Op::kAppendFanout:
+    case Op::kMutate:
+    case Op::kCursorSet:
+    case Op::kNsCreate:
+    case Op::kNsSetOptions:
+    case Op::kWait:
+      return true;
+    default:
+      return false;
+  }
 }
 
 uint64_t LatencyHistogram::Percentile(const std::array<uint64_t, kBuckets>& counts, double p) {
@@ -48,11 +95,8 @@ uint64_t Sum(const std::vector<const ServerStats*>& loops,
   return s;
 }
 
-void AddPercentiles(const std::vector<const ServerStats*>& loops,
-                    LatencyHistogram ServerStats::*hist, const std::string& prefix,
-                    std::vector<std::pair<std::string, uint64_t>>* out) {
-  std::array<uint64_t, LatencyHistogram::kBuckets> counts{};
-  for (const auto* l : loops) (l->*hist).AddTo(&counts);
+void AddPercentiles(const std::array<uint64_t, LatencyHistogram::kBuckets>& counts,
+                    const std::string& prefix, std::vector<std::pair<std::string, uint64_t>>* out) {
   out->emplace_back(prefix + "_p50_us", LatencyHistogram::Percentile(counts, 50));
   out->emplace_back(prefix + "_p99_us", LatencyHistogram::Percentile(counts, 99));
   out->emplace_back(prefix + "_p999_us", LatencyHistogram::Percentile(counts, 99.9));
@@ -73,8 +117,12 @@ std::vector<std::pair<std::string, uint64_t>> CollectStats(
     out.emplace_back("ops_" + name, n);
   }
   using S = ServerStats;
+  uint64_t errors = 0;
+  for (const auto* l : loops) {
+    for (const auto& c : l->errors_by_code) errors += c.load(std::memory_order_relaxed);
+  }
+  out.emplace_back("errors", errors);
   const std::pair<const char*, std::atomic<uint64_t> S::*> fields[] = {
-      {"errors", &S::errors},
       {"bytes_in", &S::bytes_in},
       {"bytes_out", &S::bytes_out},
       {"connections_open", &S::connections_open},
@@ -94,8 +142,14 @@ std::vector<std::pair<std::string, uint64_t>> CollectStats(
       {"mutations_noop", &S::mutations_noop},
   };
   for (const auto& [name, field] : fields) out.emplace_back(name, Sum(loops, field));
-  AddPercentiles(loops, &S::append_latency, "append_latency", &out);
-  AddPercentiles(loops, &S::read_latency, "read_latency", &out);
+  auto is_async = [](uint8_t op) {
+    return S::CompletesAsync(op) && op != static_cast<uint8_t>(Op::kWait);
+  };
+  auto is_read = [](uint8_t op) {
+    return op == static_cast<uint8_t>(Op::kGet) || op == static_cast<uint8_t>(Op::kScan);
+  };
+  AddPercentiles(SumLatency(loops, is_async).counts, "append_latency", &out);
+  AddPercentiles(SumLatency(loops, is_read).counts, "read_latency", &out);
   return out;
 }
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tldb/db.h"
+#include "tldb/engine_events.h"
 #include "tldb/status.h"
 
 namespace tldb {
@@ -82,6 +83,14 @@ struct ServerConfig {
   std::function<void(std::string_view)> log;
   // More STATS counters (cluster mode adds the replica's role, epoch and followers' lag).
   std::function<void(std::vector<std::pair<std::string, uint64_t>>*)> extra_stats;
+  // "HOST:PORT" of the Prometheus endpoint (GET /metrics, docs/operations.md). Empty: none.
+  // It needs no token (it shows counters, namespace names and sizes, never messages).
+  std::string metrics_listen;
+  // The metrics endpoint's view of the engine: the data directory (its file system's free
+  // space) and the engine's event lines (read-only and out-of-space namespaces). Either may be
+  // empty/null: those metrics are then left out.
+  std::string data_dir;
+  std::shared_ptr<EngineEvents> engine_events;
 };
 
 // Parses "NAME:SECRET[:rw=ns1,ns2][:r=ns3][:admin=ns4]".
@@ -98,6 +107,8 @@ class Server {
 
   virtual uint16_t port() const = 0;
   virtual std::string listen_address() const = 0;  // "127.0.0.1:7070"
+  // The bound port of config.metrics_listen; 0 without one.
+  virtual uint16_t metrics_port() const = 0;
   virtual void RequestStop() = 0;
   virtual void Wait() = 0;
   virtual void Stop() = 0;
