@@ -209,6 +209,26 @@ TEST_F(LogShippingTest, CatchUpAcrossTheActiveImagesChunks) {
   ExpectIdentical(*primary, "/p", *follower, "/f");
 }
 
+// Segments a follower still needs stay as written through compaction; once released, they are
+// rewritten and a follower that far behind needs a snapshot.
+TEST_F(LogShippingTest, RetainedSegmentsSurviveCompaction) {
+  auto primary = Open("/p", Opts(false));
+  ASSERT_TRUE(primary->CreateNamespace("ns", SmallSegments()).ok());
+  Workload(*primary, 900);
+  ASSERT_GE(primary->LogEnd("ns")->written.segment, 3u);
+  primary->RetainLogFrom("ns", 2);
+  CompactOptions full;
+  full.full = true;
+  ASSERT_TRUE(primary->Compact("ns", full).ok());
+  EXPECT_EQ(primary->ReadFrames("ns", {1, 64}, 1).status().code(), Status::Code::kNotFound);
+  auto held = primary->ReadFrames("ns", {2, 64}, 1 << 20);
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  EXPECT_FALSE(held->empty());
+  primary->RetainLogFrom("ns", UINT64_MAX);
+  ASSERT_TRUE(primary->Compact("ns", full).ok());
+  EXPECT_EQ(primary->ReadFrames("ns", {2, 64}, 1).status().code(), Status::Code::kNotFound);
+}
+
 TEST_F(LogShippingTest, FramesThatDoNotFitAreRefusedWithoutWriting) {
   auto primary = Open("/p", Opts(false));
   ASSERT_TRUE(primary->CreateNamespace("ns", {}).ok());

@@ -268,6 +268,7 @@ void Replica::Tick() {
     for (uint32_t n = 0; n < cfg_.nodes; ++n) {
       if (n != cfg_.node) Send(n, PeerMessage{.type = MsgType::kAppend, .epoch = epoch_});
     }
+    HoldLogForFollowers();
   }
   for (auto& [n, p] : peers_) {
     for (auto& [ns, pl] : p.logs) {
@@ -648,6 +649,24 @@ void Replica::UpdateServing() {
   }
   serving_ = true;
   Event("serves epoch " + std::to_string(epoch_));
+}
+
+void Replica::HoldLogForFollowers() {
+  std::shared_lock d(db_mu_);
+  if (!db_) return;
+  const int64_t now = Now();
+  for (const auto& [ns, start] : epoch_start_) {
+    uint64_t floor = UINT64_MAX;
+    for (const auto& [n, p] : peers_) {
+      auto it = p.logs.find(ns);
+      if (p.joined && it != p.logs.end()) {
+        floor = std::min(floor, it->second.acked.written.segment);
+      } else if (now - p.heard_ms <= cfg_.retain_for_absent_ms) {
+        floor = std::min(floor, start.segment);  // not joined yet: from where this epoch began
+      }
+    }
+    db_->RetainLogFrom(ns, floor);
+  }
 }
 
 void Replica::PumpAll() {

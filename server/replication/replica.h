@@ -65,6 +65,10 @@ struct ReplicaConfig {
   // Bytes of frames sent to one follower per message, and messages in flight per namespace.
   uint64_t frame_batch_bytes_max = 256 << 10;
   uint32_t messages_in_flight_max = 8;
+  // A primary keeps the segments a follower still needs as written (not compacted, not dropped
+  // by TTL) while that follower is joined, or was heard from within this long; one absent
+  // longer needs a snapshot to return. 10 minutes: a restart or a short outage.
+  int64_t retain_for_absent_ms = 600'000;
   uint64_t seed = 1;
 };
 
@@ -164,6 +168,8 @@ class Replica : public LogShipper {
   void FetchNext(const std::string& ns);
   void BecomePrimary();
   void PumpAll();
+  // Primary: tells the Db which segments followers still need as written.
+  void HoldLogForFollowers();
   void Pump(uint32_t peer, const std::string& ns);
   bool Committed(const std::string& ns, const LogFrame& f) const;
   void UpdateServing();

@@ -144,6 +144,8 @@ Result<std::vector<LogFrame>> ReplicatedDb::ReadFrames(std::string_view ns, LogP
 
 void ReplicatedDb::SetFollower(bool) {}  // the replica decides
 
+void ReplicatedDb::RetainLogFrom(std::string_view, uint64_t) {}  // the replica decides
+
 Status ReplicatedDb::Sync() {
   return Any<bool>([&](Db& db) -> Result<bool> {
            TLDB_RETURN_IF_ERROR(db.Sync());

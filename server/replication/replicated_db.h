@@ -53,6 +53,7 @@ class ReplicatedDb : public Db {
   Result<std::vector<LogFrame>> ReadFrames(std::string_view ns, LogPosition from,
                                            uint64_t bytes_max) override;
   void SetFollower(bool follower) override;
+  void RetainLogFrom(std::string_view ns, uint64_t segment) override;
   Status Sync() override;
   DbStats Stats() override;
   Status Close() override;

@@ -80,6 +80,9 @@ class ForwardingDb : public Db {
     return db_->ReadFrames(ns, from, bytes_max);
   }
   void SetFollower(bool follower) override { db_->SetFollower(follower); }
+  void RetainLogFrom(std::string_view ns, uint64_t segment) override {
+    db_->RetainLogFrom(ns, segment);
+  }
   Status Sync() override { return db_->Sync(); }
   DbStats Stats() override { return db_->Stats(); }
   Status Close() override { return db_->Close(); }

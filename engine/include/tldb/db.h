@@ -207,6 +207,10 @@ class Db {
   // ApplyFrame is accepted, and the log never rolls on its own (TTL and compaction of sealed
   // segments go on). Primary (false): the reverse.
   virtual void SetFollower(bool follower) = 0;
+  // Compaction and TTL leave namespace `ns`'s segments from `segment` on as written, so that
+  // ReadFrames can still serve them to a follower that is behind. UINT64_MAX (the default): no
+  // hold. Whole segments are held; the active one is never rewritten anyway.
+  virtual void RetainLogFrom(std::string_view ns, uint64_t segment) = 0;
   // Cuts namespace `ns`'s log of the Db in `dir` (not open) back to `end`: later segments are
   // deleted and segment end.segment becomes the active one, ending at end.offset. For a
   // replica whose tail its new primary never had (docs/replication.md "Fencing").

@@ -72,7 +72,10 @@ std::vector<std::vector<const SealedSegment*>> CompactionPlanner::Plan(bool full
       run_bytes = 0;
       continue;
     }
-    const bool want = full || (seg->gen == 0 && opts.ttl_ms == 0) || CachedLivePercent(*seg) < pct;
+    // A segment a follower still needs as written stays as it is (replication).
+    const bool held = seg->id >= st_.retain_from.load();
+    const bool want =
+        !held && (full || (seg->gen == 0 && opts.ttl_ms == 0) || CachedLivePercent(*seg) < pct);
     const uint64_t bytes =
         seg->compressed ? seg->index.summary().data_end : seg->data->data().size();
     if (!want || (!run.empty() && run_bytes + bytes > kRunInputBytesMax)) {

@@ -429,6 +429,11 @@ void DbImpl::SetFollower(bool follower) {
   for (auto& [name, log] : namespaces_) log->SetFollower(follower);
 }
 
+void DbImpl::RetainLogFrom(std::string_view ns, uint64_t segment) {
+  auto log = Find(ns);
+  if (log.ok()) (*log)->RetainLogFrom(segment);
+}
+
 Status DbImpl::Sync() {
   std::shared_lock l(mu_);
   for (auto& [name, log] : namespaces_) TLDB_RETURN_IF_ERROR(log->Sync());

@@ -71,6 +71,7 @@ class NamespaceLog {
     return frames_.Read(from, bytes_max);
   }
   void SetFollower(bool follower) { st_.follower = follower; }
+  void RetainLogFrom(uint64_t segment) { st_.retain_from = segment; }
   Status Close();
 
   // Called (on the writing thread, must not block) after the active segment was sealed.

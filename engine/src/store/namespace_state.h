@@ -100,6 +100,9 @@ class NamespaceState {
   // A follower takes only frames shipped by its primary (Db::ApplyFrame) and never rolls on its
   // own; a primary (or a single node) takes everything else.
   std::atomic<bool> follower{false};
+  // Sealed segments with an id at or above this stay as written — neither compacted nor dropped
+  // by TTL — because a follower still needs them frame by frame (Db::RetainLogFrom).
+  std::atomic<uint64_t> retain_from{UINT64_MAX};
 
   NamespaceCounters counters;
   // Set right after open, before any append or read.

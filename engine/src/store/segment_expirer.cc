@@ -17,7 +17,10 @@ TimestampMs SegmentExpirer::NextExpiryMs() const {
   if (ttl == 0) return INT64_MAX;
   TimestampMs oldest = INT64_MAX;
   std::shared_lock l(st_.mu);
-  for (const auto& [id, seg] : st_.sealed) oldest = std::min(oldest, seg->index.summary().max_ts);
+  for (const auto& [id, seg] : st_.sealed) {
+    if (id >= st_.retain_from.load()) break;  // held for a follower: due once released
+    oldest = std::min(oldest, seg->index.summary().max_ts);
+  }
   if (st_.active && st_.active->end() > format::kSegmentHeaderBytes) {
     oldest = std::min(oldest, st_.active->max_ts());  // sealed and dropped once all expired
   }
@@ -72,6 +75,7 @@ Status SegmentExpirer::DropExpired(CompactionProgress* progress) {
     std::set<uint32_t> ids, touched;
     for (const auto& [id, seg] : st_.sealed) {
       if (seg->index.summary().max_ts >= cutoff) continue;
+      if (id >= st_.retain_from.load()) break;  // a follower still needs it (and those after)
       expired.push_back(id);
       ids.insert(static_cast<uint32_t>(id));
       for (uint32_t i = 0; i < seg->index.timeline_count(); ++i) {
