@@ -256,6 +256,7 @@ Loop::IoResult Loop::Receive(Connection& c, char* buf, size_t cap) {
       // A plain-text client: tell it in its own protocol (it cannot read TLS).
       SendRawError(c.fd(), proto::ErrorCode::kHandshakeRequired,
                    "TLS required: this server accepts TLS connections only");
+      DiscardInput(c.fd(), buf, cap);
       ServerStats::Inc(stats_.tls_failures);
       return {IoResult::kError, 0, "not TLS (plain-text bytes on the TLS listener)"};
     }
@@ -275,7 +276,16 @@ Loop::IoResult Loop::Receive(Connection& c, char* buf, size_t cap) {
       break;
   }
   ServerStats::Inc(stats_.tls_failures);
+  DiscardInput(c.fd(), buf, cap);  // the alert OpenSSL sent must reach the client
   return {IoResult::kError, 0, s->error()};
+}
+
+void Loop::DiscardInput(int fd, char* buf, size_t cap) {
+  for (size_t total = 0; total < kDiscardBytesMax;) {
+    ssize_t n = ::recv(fd, buf, cap, MSG_DONTWAIT);
+    if (n <= 0) return;
+    total += static_cast<size_t>(n);
+  }
 }
 
 Loop::IoResult Loop::Transmit(Connection& c, const char* data, size_t size) {
