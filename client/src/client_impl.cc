@@ -343,14 +343,13 @@ bool ClientImpl::SleepUnlessClosing(uint32_t ms) {
 Status ClientImpl::ReadFrames(int fd, tls::TlsSession* tls, bool io) {
   char chunk[kReadChunkBytes];
   Status end;
-  // TLS: read until the session wants more from the socket (or, past 1 MiB, until it holds no
-  // decrypted byte), so nothing stays inside it unseen by poll().
-  for (size_t got = 0; tls;) {
+  // TLS: read while the session holds bytes it read ahead (poll() cannot see those); what is
+  // still in the socket, poll() reports.
+  while (tls) {
     const tls::TlsSession::Outcome o = tls->Read(chunk, sizeof(chunk));
     if (o.io == tls::TlsSession::Io::kDone) {
       in_.append(chunk, o.bytes);
-      got += o.bytes;
-      if (got >= (1u << 20) && tls->Pending() == 0) break;
+      if (!tls->Buffered()) break;
       continue;
     }
     if (o.io == tls::TlsSession::Io::kClosed) end = Status::IOError("server closed the connection");

@@ -363,19 +363,22 @@ bool Loop::ReadInput(Connection& c, TurnBudget& budget, bool* progressed) {
     Account(c);
     // A short read drained the socket: skip the recv that would only say EAGAIN (epoll is
     // level-triggered and reports the socket again when more arrives). A TLS read returns one
-    // record at most, so only "want read" says the socket is drained.
-    if (!c.tls() && static_cast<size_t>(n) < want) break;
+    // record at most: it goes on while the session holds bytes read ahead.
+    if (static_cast<size_t>(n) < want && !(c.tls() && c.tls()->Buffered())) break;
   }
-  // Decrypted bytes left inside the TLS session make no epoll event: move them (one record at
-  // most) into the input, where the ready list finds them.
-  if (c.tls() && c.tls()->Pending() > 0) {
-    IoResult r = Receive(c, scratch_.data(), std::min(scratch_.size(), c.tls()->Pending()));
-    if (r.kind == IoResult::kData) {
-      ServerStats::Inc(stats_.bytes_in, r.bytes);
-      c.AppendInput({scratch_.data(), r.bytes});
-      Account(c);
-      QueueReady(c);
-    }
+  // Bytes left inside the TLS session (the budget ran out) make no epoll event: move what
+  // decrypts (the session's read-ahead buffer at most) into the input, for the ready list.
+  bool moved = false;
+  while (c.tls() && c.tls()->Buffered()) {
+    IoResult r = Receive(c, scratch_.data(), scratch_.size());
+    if (r.kind != IoResult::kData) break;  // a partial record: the socket will report the rest
+    ServerStats::Inc(stats_.bytes_in, r.bytes);
+    c.AppendInput({scratch_.data(), r.bytes});
+    moved = true;
+  }
+  if (moved) {
+    Account(c);
+    QueueReady(c);
   }
   return true;
 }

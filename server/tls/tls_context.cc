@@ -8,11 +8,16 @@ namespace tldb::tls {
 namespace {
 
 // Settings both sides share: TLS 1.2 at least, writes that may be partial and may be repeated
-// from a buffer that moved (the callers' output buffers grow), no renegotiation, and an end of
-// stream without close_notify read as a close (clients and servers often just close).
+// from a buffer that moved (the callers' output buffers grow), buffers released while a
+// connection is idle (an idle connection keeps no 16 KiB record buffers), read-ahead (one recv
+// for as many records as arrived, instead of one for a record's header and one for its body),
+// no renegotiation, and an end of stream without close_notify read as a close (clients and
+// servers often just close).
 void CommonSettings(SSL_CTX* ctx) {
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                            SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_read_ahead(ctx, 1);
   SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
 }
 

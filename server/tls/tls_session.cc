@@ -137,10 +137,9 @@ bool TlsSession::handshake_done() const {
   return SSL_is_init_finished(ssl_) == 1;
 }
 
-size_t TlsSession::Pending() const {
+bool TlsSession::Buffered() const {
   std::lock_guard lock(mu_);
-  const int n = SSL_pending(ssl_);
-  return n > 0 ? static_cast<size_t>(n) : 0;
+  return SSL_has_pending(ssl_) == 1;
 }
 
 std::string TlsSession::error() const {

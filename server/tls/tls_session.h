@@ -9,8 +9,9 @@
 //   (a client that wants handshake errors before it sends anything).
 // - A Write that returned kWantWrite/kWantRead must be repeated with the same bytes first (more
 //   may follow them; the buffer may have moved). Writes may be partial (kDone, bytes < size).
-// - Read returns what one TLS record holds at most; Pending() tells how many decrypted bytes
-//   are buffered inside the session (readiness of the socket does not report those).
+// - Read returns what one TLS record holds at most, and the session reads ahead: bytes received
+//   from the socket may wait inside it, decrypted or not. Buffered() says so; readiness of the
+//   socket does not report them, so a reader reads on while Buffered() (or until kWantRead).
 // - Thread-safety: Handshake, Read, Write and Shutdown serialize on an internal mutex, so one
 //   thread may read while another writes (OpenSSL's SSL object itself is not thread-safe).
 // - After kError or kClosed the session is finished; error() says why in words (OpenSSL's
@@ -65,7 +66,8 @@ class TlsSession {
   void Shutdown();
 
   bool handshake_done() const;
-  size_t Pending() const;
+  // Bytes inside the session that a Read may return without the socket (or a partial record).
+  bool Buffered() const;
   // Why the last call returned kError (empty otherwise).
   std::string error() const;
   // "TLSv1.3 TLS_AES_256_GCM_SHA384" once the handshake completed.
