@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "server_test_util.h"
+#include "tls/tls_context.h"
+#include "tls/tls_session.h"
 
 namespace tldb::testing {
 namespace {
@@ -285,6 +287,22 @@ TEST_F(ServerTlsTest, ConfigurationErrorsAreReported) {
   auto c = Client::Connect(o);
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("missing.pem"), std::string::npos) << c.status().ToString();
+}
+
+// A session whose peer is gone fails with an error, not with SIGPIPE (which this test process
+// does not ignore, like a program using the client library).
+TEST_F(ServerTlsTest, WritingToAVanishedPeerIsAnErrorNotSigpipe) {
+  auto ctx = tls::TlsContext::ForClient(pki_->pem("ca"), "", "");
+  ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+  ::close(sv[1]);
+  auto session = tls::TlsSession::Connect(*ctx, sv[0], "localhost");
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  const tls::TlsSession::Outcome o = (*session)->Handshake();  // writes the ClientHello
+  EXPECT_EQ(o.io, tls::TlsSession::Io::kError);
+  EXPECT_NE((*session)->error().find("Broken pipe"), std::string::npos) << (*session)->error();
+  ::close(sv[0]);
 }
 
 #if defined(TLDB_CLI_PATH) && defined(TLDB_SERVER_PATH)

@@ -275,7 +275,7 @@ Loop::IoResult Loop::Receive(Connection& c, char* buf, size_t cap) {
     case tls::TlsSession::Io::kError:
       break;
   }
-  ServerStats::Inc(stats_.tls_failures);
+  if (!s->handshake_done()) ServerStats::Inc(stats_.tls_failures);
   DiscardInput(c.fd(), buf, cap);  // the alert OpenSSL sent must reach the client
   return {IoResult::kError, 0, s->error()};
 }

@@ -1,12 +1,15 @@
 #include "tls/tls_session.h"
 
 #include <arpa/inet.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 
 namespace tldb::tls {
@@ -22,6 +25,66 @@ int Clamp(size_t n) {
   return n > static_cast<size_t>(INT_MAX) ? INT_MAX : static_cast<int>(n);
 }
 
+// The socket BIO of the sessions: OpenSSL's own writes with write(2), which raises SIGPIPE when
+// the peer is gone and kills a process that does not ignore it (a program using the client
+// library). This one sends with MSG_NOSIGNAL and receives with recv(2); the fd is the BIO's
+// data, and the BIO never closes it.
+int SocketWrite(BIO* b, const char* data, int size) {
+  BIO_clear_retry_flags(b);
+  const int fd = static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(b)));
+  ssize_t n;
+  do {
+    n = ::send(fd, data, static_cast<size_t>(size), MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) BIO_set_retry_write(b);
+  return static_cast<int>(n);
+}
+
+int SocketRead(BIO* b, char* buf, int size) {
+  BIO_clear_retry_flags(b);
+  const int fd = static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(b)));
+  ssize_t n;
+  do {
+    n = ::recv(fd, buf, static_cast<size_t>(size), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) BIO_set_retry_read(b);
+  return static_cast<int>(n);
+}
+
+long SocketCtrl(BIO*, int cmd, long, void*) {
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;  // nothing is buffered here
+}
+
+int SocketCreate(BIO* b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+const BIO_METHOD* SocketMethod() {
+  static const BIO_METHOD* method = [] {
+    BIO_METHOD* m =
+        BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "tldb");
+    if (m) {
+      BIO_meth_set_write(m, SocketWrite);
+      BIO_meth_set_read(m, SocketRead);
+      BIO_meth_set_ctrl(m, SocketCtrl);
+      BIO_meth_set_create(m, SocketCreate);
+    }
+    return m;
+  }();
+  return method;
+}
+
+// Attaches `fd` to `ssl` through SocketMethod(); false when OpenSSL could not.
+bool AttachSocket(SSL* ssl, int fd) {
+  const BIO_METHOD* m = SocketMethod();
+  BIO* bio = m ? BIO_new(m) : nullptr;
+  if (!bio) return false;
+  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
+  SSL_set_bio(ssl, bio, bio);  // one BIO both ways: the SSL takes the one reference
+  return true;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<TlsSession>> TlsSession::Accept(std::shared_ptr<const TlsContext> ctx,
@@ -30,7 +93,7 @@ Result<std::unique_ptr<TlsSession>> TlsSession::Accept(std::shared_ptr<const Tls
   SSL* ssl = SSL_new(ctx->native());
   if (!ssl) return Status::IOError("TLS: SSL_new: " + TlsContext::DrainErrors());
   std::unique_ptr<TlsSession> s(new TlsSession(std::move(ctx), ssl));
-  if (SSL_set_fd(ssl, fd) != 1) return Status::IOError("TLS: " + TlsContext::DrainErrors());
+  if (!AttachSocket(ssl, fd)) return Status::IOError("TLS: " + TlsContext::DrainErrors());
   SSL_set_accept_state(ssl);
   return s;
 }
@@ -44,7 +107,7 @@ Result<std::unique_ptr<TlsSession>> TlsSession::Connect(std::shared_ptr<const Tl
   SSL* ssl = SSL_new(ctx->native());
   if (!ssl) return Status::IOError("TLS: SSL_new: " + TlsContext::DrainErrors());
   std::unique_ptr<TlsSession> s(new TlsSession(std::move(ctx), ssl));
-  if (SSL_set_fd(ssl, fd) != 1) return Status::IOError("TLS: " + TlsContext::DrainErrors());
+  if (!AttachSocket(ssl, fd)) return Status::IOError("TLS: " + TlsContext::DrainErrors());
   const bool named =
       IsIpAddress(server_name)
           ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server_name.c_str()) == 1
