@@ -195,6 +195,50 @@ TEST_F(ServerTlsTest, RoundTripAppendGetScanSubscribe) {
   EXPECT_EQ(TlsFailures(client), 0u);
 }
 
+// 32 MiB of answers queued at once on one connection, while the client stops reading for a
+// moment (its first callback sleeps, holding the I/O thread): the server's TLS writes fill the
+// socket (partial writes, "want write", the output buffer growing between attempts), then the
+// client reads everything back through its read-ahead; every byte arrives, in order.
+TEST_F(ServerTlsTest, LargePipelinedAnswersArriveWhole) {
+  TestServer s(TlsConfig());
+  auto c = Client::Connect(TlsClient(s));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::vector<std::string> payloads;
+  for (int i = 0; i < 8; ++i) {
+    payloads.push_back(std::string(512 << 10, static_cast<char>('a' + i)));
+    ASSERT_TRUE((*c)->Append("store", "conv:big", payloads.back()).ok());
+  }
+  // The server caps one SCAN answer at half the frame limit (2 MiB: 4 of these messages).
+  constexpr int kScans = 16;
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0;
+  std::vector<std::string> errors;
+  for (int i = 0; i < kScans; ++i) {
+    (*c)->ScanAsync("store", "conv:big", ScanOptions{.limit = 8, .bytes_max = 8u << 20},
+                    [&, i](Result<std::vector<Message>> r) {
+                      if (i == 0) std::this_thread::sleep_for(500ms);  // a slow reader
+                      std::string why;
+                      if (!r.ok()) {
+                        why = r.status().ToString();
+                      } else if (r->size() != 4) {
+                        why = "scan returned " + std::to_string(r->size()) + " messages";
+                      } else {
+                        for (size_t j = 0; j < r->size(); ++j) {
+                          if ((*r)[j].payload != payloads[j]) why = "payload differs";
+                        }
+                      }
+                      std::lock_guard lock(mu);
+                      if (!why.empty()) errors.push_back(why);
+                      ++done;
+                      cv.notify_all();
+                    });
+  }
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, 60s, [&] { return done == kScans; })) << done << " of " << kScans;
+  EXPECT_TRUE(errors.empty()) << errors.front();
+}
+
 TEST_F(ServerTlsTest, MutualTlsAcceptsAGoodClientCertificateAndRefusesNoneOrAForeignOne) {
   TestServer s(TlsConfig("server", /*mutual=*/true));
   ExpectServes(s, TlsClient(s, "ca", "client"));
