@@ -215,27 +215,29 @@ TEST_F(ServerTlsTest, LargePipelinedAnswersArriveWhole) {
   int done = 0;
   std::vector<std::string> errors;
   for (int i = 0; i < kScans; ++i) {
-    (*c)->ScanAsync("store", "conv:big", ScanOptions{.limit = 8, .bytes_max = 8u << 20},
-                    [&, i](Result<std::vector<Message>> r) {
-                      if (i == 0) std::this_thread::sleep_for(500ms);  // a slow reader
-                      std::string why;
-                      if (!r.ok()) {
-                        why = r.status().ToString();
-                      } else if (r->size() != 4) {
-                        why = "scan returned " + std::to_string(r->size()) + " messages";
-                      } else {
-                        for (size_t j = 0; j < r->size(); ++j) {
-                          if ((*r)[j].payload != payloads[j]) why = "payload differs";
-                        }
-                      }
-                      std::lock_guard lock(mu);
-                      if (!why.empty()) errors.push_back(why);
-                      ++done;
-                      cv.notify_all();
-                    });
+    (*c)->ScanAsync(
+        "store", "conv:big", ScanOptions{.limit = 8, .bytes_max = 8u << 20},
+        [&, i](Result<std::vector<Message>> r) {
+          if (i == 0) std::this_thread::sleep_for(500ms);  // a slow reader
+          std::string why;
+          if (!r.ok()) {
+            why = r.status().ToString();
+          } else if (r->size() != 4) {
+            why = "scan returned " + std::to_string(r->size()) + " messages";
+          } else {
+            for (size_t j = 0; j < r->size(); ++j) {
+              if ((*r)[j].payload != payloads[j]) why = "payload differs";
+            }
+          }
+          std::lock_guard lock(mu);
+          if (!why.empty()) errors.push_back(why);
+          ++done;
+          cv.notify_all();
+        },
+        CallOptions{.timeout_ms = 60'000});  // sanitizer builds are slow
   }
   std::unique_lock lock(mu);
-  ASSERT_TRUE(cv.wait_for(lock, 60s, [&] { return done == kScans; })) << done << " of " << kScans;
+  ASSERT_TRUE(cv.wait_for(lock, 90s, [&] { return done == kScans; })) << done << " of " << kScans;
   EXPECT_TRUE(errors.empty()) << errors.front();
 }
 
