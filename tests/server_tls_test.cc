@@ -314,6 +314,26 @@ TEST_F(ServerTlsTest, StalledHandshakeIsClosedAtTheFrameDeadline) {
   ExpectServes(s, TlsClient(s));
 }
 
+// Past connections-max a TLS listener closes the new connection at once (no plain frame: the
+// client expects TLS); the client says the server closed it, and the server goes on.
+TEST_F(ServerTlsTest, ConnectionsMaxClosesNewTlsConnections) {
+  ServerConfig cfg = TlsConfig();
+  cfg.connections_max = 1;
+  TestServer s(cfg);
+  auto first = Client::Connect(TlsClient(s));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto second = Client::Connect(TlsClient(s));
+  ASSERT_FALSE(second.ok());
+  const std::string why = second.status().ToString();
+  // EOF, or a reset when the ClientHello arrived after the server closed.
+  EXPECT_TRUE(why.find("TLS handshake with") != std::string::npos &&
+              (why.find("closed the connection") != std::string::npos ||
+               why.find("reset") != std::string::npos))
+      << why;
+  EXPECT_TRUE(s.LogContains("too many connections"));
+  EXPECT_TRUE((*first)->Append("store", "conv:max", "still served").ok());
+}
+
 TEST_F(ServerTlsTest, ConfigurationErrorsAreReported) {
   ServerConfig cfg;
   cfg.listen = "127.0.0.1:0";

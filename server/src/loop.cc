@@ -219,6 +219,8 @@ void Loop::Reject(int fd, const std::string& peer) {
     SendRawError(fd, proto::ErrorCode::kTooManyConnections,
                  "too many connections (connections-max=" +
                      std::to_string(core_->config.connections_max) + ")");
+  } else {
+    DiscardInput(fd, scratch_.data(), scratch_.size());  // a ClientHello: end with EOF, not reset
   }
   ::close(fd);
   ServerStats::Inc(stats_.connections_rejected);
