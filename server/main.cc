@@ -38,6 +38,16 @@ int main(int argc, char** argv) {
       "--token", tokens,
       "Access token NAME:SECRET[:rw=ns1,ns2][:r=ns3][:admin=ns4] ('*' = all namespaces); "
       "repeatable. With none, no authentication (loopback only)");
+  app.add_option("--tls-cert", cfg.tls_cert_file,
+                 "PEM certificate chain (leaf first); with --tls-key the listener speaks TLS "
+                 "only. Without them: plain TCP")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", cfg.tls_key_file, "PEM private key of --tls-cert")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-client-ca", cfg.tls_client_ca_file,
+                 "PEM CA certificates: clients must present a certificate signed by one "
+                 "(mutual TLS)")
+      ->check(CLI::ExistingFile);
   app.add_option("--frame-body-bytes-max", cfg.frame_body_bytes_max,
                  "Largest request frame body; larger frames close the connection")
       ->capture_default_str();
@@ -157,8 +167,11 @@ int main(int argc, char** argv) {
   if (auto s = tldb::CreateDefaultNamespaces(*db); !s.ok()) return Fail(s.ToString());
   auto server = tldb::Server::Start(db, cfg);
   if (!server.ok()) return Fail("cannot start: " + server.status().ToString());
-  std::fprintf(stderr, "tldb-server: data directory %s, listening on %s (%s auth)\n",
+  std::fprintf(stderr, "tldb-server: data directory %s, listening on %s (%s, %s auth)\n",
                data_dir.c_str(), (*server)->listen_address().c_str(),
+               cfg.tls_cert_file.empty()        ? "plain TCP"
+               : cfg.tls_client_ca_file.empty() ? "TLS"
+                                                : "mutual TLS",
                cfg.tokens.empty() ? "no" : "token");
   if ((*server)->metrics_port() != 0) {
     std::fprintf(stderr, "tldb-server: metrics at http://%s/metrics (port %u)\n",

@@ -36,6 +36,7 @@ struct BenchConfig {
   uint32_t poll_us = 1000;           // longpoll on stores without a wait primitive: poll interval
   uint32_t wait_timeout_ms = 100;    // longpoll: timeout of one wait (then the waiter waits again)
   std::string server_wait = "wait";  // tldb-server longpoll: "wait" (WAIT+SCAN) or "subscribe"
+  bool server_tls = false;           // tldb-server: TLS listener and TLS clients (--tls)
   // Data set (identical for every target; generated from `seed`).
   uint64_t seed = 42;
   uint32_t conversations = 10'000;  // 1:1 conversation timelines

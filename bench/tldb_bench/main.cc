@@ -72,6 +72,9 @@ int main(int argc, char** argv) {
                  "tldb-server in longpoll: wait (WAIT then SCAN) or subscribe (SUBSCRIBE pushes)")
       ->check(CLI::IsMember({"wait", "subscribe"}))
       ->capture_default_str();
+  app.add_flag("--tls", cfg.server_tls,
+               "tldb-server speaks TLS to its clients (a throwaway CA and server certificate are "
+               "made with the openssl command in the target's directory)");
   app.add_option("--clients", cfg.clients, "Threads (connections) with blocking calls")
       ->capture_default_str();
   app.add_option("--pipeline-clients", cfg.pipeline_clients, "Threads in chat_pipelined")

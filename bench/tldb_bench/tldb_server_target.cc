@@ -1,5 +1,6 @@
 #include "tldb_server_target.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <vector>
 
@@ -38,15 +39,46 @@ class ClientSession : public TldbSession<Client> {
   SubscriptionWaiter sub_;
 };
 
+// A CA and a server certificate for 127.0.0.1 in `dir` (ca.pem, server.pem, server.key),
+// made with the openssl command.
+bool MakeCertificates(const std::string& dir, std::string* err) {
+  const std::string q = "'" + dir + "'";
+  const std::string cmd =
+      "cd " + q +
+      " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2"
+      " -subj /CN=tldb-bench-ca -keyout ca.key -out ca.pem"
+      " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1"
+      " -keyout server.key -out server.csr"
+      " && printf 'subjectAltName=IP:127.0.0.1\\n' > server.ext"
+      " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2"
+      " -extfile server.ext -out server.pem";
+  if (std::system((cmd + " >openssl.log 2>&1").c_str()) != 0) {
+    *err = "cannot make TLS certificates with the openssl command (see " + dir + "/openssl.log)";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+ClientOptions TldbServerTarget::BaseClientOptions() const {
+  ClientOptions co;
+  co.server = address_;
+  if (tls_) {
+    co.tls = true;
+    co.tls_ca_file = tls_dir_ + "/ca.pem";
+  }
+  return co;
+}
 
 std::string TldbServerTarget::Describe() const {
   std::string cache = block_cache_bytes_
                           ? "; --block-cache-mb " + std::to_string(block_cache_bytes_ >> 20)
                           : std::string();
   return "tldb-server (default options: one event loop per core; --io-backend " + io_backend_ +
-         cache +
-         ") on 127.0.0.1, C++ client, one connection per client thread; namespace default "
+         cache + (tls_ ? "; TLS: --tls-cert, P-256 certificate" : "") + ") on 127.0.0.1" +
+         (tls_ ? " over TLS" : "") +
+         ", C++ client, one connection per client thread; namespace default "
          "durability sync, per-call durability; longpoll through " +
          (wait_ == "subscribe" ? std::string("SUBSCRIBE (pushed messages)")
                                : std::string("WAIT then SCAN"));
@@ -59,6 +91,13 @@ bool TldbServerTarget::Start(const std::string& dir, std::string* err) {
   so.binary = bin_;
   so.data_dir = dir_;
   so.extra_args = {"--io-backend", io_backend_};
+  if (tls_) {
+    tls_dir_ = dir + "/tls";
+    std::filesystem::create_directories(tls_dir_);
+    if (!MakeCertificates(tls_dir_, err)) return false;
+    so.extra_args.insert(so.extra_args.end(), {"--tls-cert", tls_dir_ + "/server.pem", "--tls-key",
+                                               tls_dir_ + "/server.key"});
+  }
   if (block_cache_bytes_ != 0) {
     so.extra_args.insert(so.extra_args.end(),
                          {"--block-cache-mb", std::to_string(block_cache_bytes_ >> 20)});
@@ -66,9 +105,7 @@ bool TldbServerTarget::Start(const std::string& dir, std::string* err) {
   server_ = StartHarnessServer(std::move(so), err);
   if (!server_) return false;
   address_ = server_->address();
-  ClientOptions co;
-  co.server = address_;
-  auto c = Client::Connect(co);
+  auto c = Client::Connect(BaseClientOptions());
   if (!c.ok()) {
     *err = c.status().ToString();
     return false;
@@ -95,8 +132,7 @@ bool TldbServerTarget::CheckBlockCache(std::string* err) {
 }
 
 std::unique_ptr<Session> TldbServerTarget::Connect(std::string* err) {
-  ClientOptions co;
-  co.server = address_;
+  ClientOptions co = BaseClientOptions();
   co.request_timeout_ms = 60'000;
   auto c = Client::Connect(co);
   if (!c.ok()) {

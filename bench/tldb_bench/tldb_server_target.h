@@ -4,7 +4,9 @@
 // Client::AppendAsync; fan-out is one APPEND_FANOUT request. The longpoll workload waits with
 // WAIT then SCAN, or (server_wait "subscribe") through a SUBSCRIBE kept open. The server gets
 // the embedded target's block cache (--block-cache-mb; 0: the engine's default), checked
-// through STATS once it runs.
+// through STATS once it runs. With `tls` the server listens with TLS (a CA and a certificate for
+// 127.0.0.1 are made with the openssl command in the target's directory at Start) and every
+// client connects with TLS, verifying it.
 #pragma once
 
 #include <memory>
@@ -20,11 +22,12 @@ namespace tldb::peerbench {
 class TldbServerTarget : public Target {
  public:
   TldbServerTarget(std::string server_bin, std::string io_backend, std::string server_wait,
-                   uint64_t block_cache_bytes)
+                   uint64_t block_cache_bytes, bool tls)
       : bin_(std::move(server_bin)),
         io_backend_(std::move(io_backend)),
         wait_(std::move(server_wait)),
-        block_cache_bytes_(block_cache_bytes) {}
+        block_cache_bytes_(block_cache_bytes),
+        tls_(tls) {}
   std::string Name() const override { return "tldb-server"; }
   std::string Describe() const override;
   bool Start(const std::string& dir, std::string* err) override;
@@ -41,9 +44,13 @@ class TldbServerTarget : public Target {
 
  private:
   bool CheckBlockCache(std::string* err);
+  // The options of every client connection (TLS with the target's CA when tls_).
+  ClientOptions BaseClientOptions() const;
 
   std::string bin_, io_backend_, wait_, dir_, address_;
-  uint64_t block_cache_bytes_ = 0;                 // 0: the engine's default
+  uint64_t block_cache_bytes_ = 0;  // 0: the engine's default
+  bool tls_ = false;
+  std::string tls_dir_;                            // ca.pem, server.pem, server.key
   std::unique_ptr<common::ServerProcess> server_;  // set by Start()
   std::unique_ptr<Client> control_;                // namespace creation, flush, STATS
 };

@@ -29,8 +29,11 @@ type Options struct {
 	Token string
 	// ClientName is sent in HELLO for the server's logs (default "tldb-go").
 	ClientName string
-	// TLSConfig, when not nil, makes the client speak TLS (tldb-server itself does not: put a
-	// TLS-terminating proxy in front of it). ServerName defaults to Addr's host.
+	// TLSConfig, when not nil, makes the client speak TLS, to a tldb-server started with
+	// --tls-cert (or a TLS-terminating proxy). ServerName defaults to Addr's host.
+	// TLSConfigFromFiles builds one from a CA file, a client certificate and key, and a name.
+	// A certificate the client rejects, and a TLS refusal from the server (e.g. no client
+	// certificate where one is required), fail the dial at once instead of being retried.
 	TLSConfig *tls.Config
 	// DialTimeout bounds connecting plus the handshake (default 5 s); the call's context
 	// bounds it too.
@@ -216,6 +219,9 @@ func (c *Client) dial(ctx context.Context) (*conn, ServerInfo, error) {
 		tc := tls.Client(nc, cfg)
 		if err := tc.HandshakeContext(dctx); err != nil {
 			nc.Close()
+			if isTLSRefusal(err) {
+				return nil, ServerInfo{}, fmt.Errorf("tldb: TLS handshake with %s: %w%s", c.opts.Addr, err, plainHint(err))
+			}
 			return nil, ServerInfo{}, c.dialErr(ctx, fmt.Errorf("TLS handshake: %w", err))
 		}
 		nc = tc
@@ -245,6 +251,10 @@ func (c *Client) dial(ctx context.Context) (*conn, ServerInfo, error) {
 	h, body, err := readFrame(br, hdr[:], 1<<20)
 	if err != nil {
 		nc.Close()
+		if c.opts.TLSConfig != nil && isTLSRefusal(err) {
+			// TLS 1.3: the server refuses a client certificate after the handshake.
+			return nil, ServerInfo{}, fmt.Errorf("tldb: TLS with %s: %w", c.opts.Addr, err)
+		}
 		return nil, ServerInfo{}, c.dialErr(ctx, err)
 	}
 	if h.flags&flagError != 0 {

@@ -3,7 +3,6 @@ package tldb
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -698,33 +697,6 @@ func TestTokens(t *testing.T) {
 	}
 	if m, err := r.Get(testCtx(t), ns, "t", 1); err != nil || !bytes.Equal(m.Payload, []byte("x")) {
 		t.Fatalf("Get with a read token: %+v, %v", m, err)
-	}
-}
-
-// TestTLS runs the client's TLS option against a TLS-terminating proxy in front of the server
-// (tldb-server itself speaks plain TCP).
-func TestTLS(t *testing.T) {
-	srv := sharedServer(t)
-	serverTLS, clientTLS := selfSignedTLS(t)
-	p := startProxy(t, srv.addr, serverTLS)
-	c := dial(t, p.addr(), func(o *Options) { o.TLSConfig = clientTLS })
-	tl := uniqueTimeline("tls")
-	r, err := c.Append(testCtx(t), ns, tl, []byte("over tls"), nil)
-	if err != nil || r.Seq != 1 {
-		t.Fatalf("append over TLS: %+v, %v", r, err)
-	}
-	m, err := c.Get(testCtx(t), ns, tl, 1)
-	if err != nil || string(m.Payload) != "over tls" {
-		t.Fatalf("Get over TLS: %+v, %v", m, err)
-	}
-	if _, ok := c.cur.nc.(interface{ ConnectionState() tls.ConnectionState }); !ok {
-		t.Fatalf("the connection is a %T, not TLS", c.cur.nc)
-	}
-	// A client that does not trust the proxy's certificate fails to connect.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := Dial(ctx, Options{Addr: p.addr(), TLSConfig: &tls.Config{}, MaxRetries: -1}); err == nil {
-		t.Fatal("Dial with an untrusted certificate succeeded")
 	}
 }
 

@@ -45,25 +45,46 @@ Result<std::unique_ptr<ClientImpl>> ClientImpl::Connect(const ClientOptions& opt
   std::unique_ptr<ClientImpl> c(new ClientImpl(options));
   if (c->wake_fd_ < 0 || c->reader_wake_fd_ < 0) return Errno("eventfd");
   if (c->timer_fd_ < 0) return Errno("timerfd_create");
-  auto fd = c->DialAndHello(&c->info_);
-  if (!fd.ok()) return fd.status();
-  c->fd_ = *fd;
+  if (options.tls) {
+    TLDB_ASSIGN_OR_RETURN(c->tls_ctx_,
+                          tls::TlsContext::ForClient(options.tls_ca_file, options.tls_cert_file,
+                                                     options.tls_key_file));
+  }
+  auto dialed = c->DialAndHello(&c->info_);
+  if (!dialed.ok()) return dialed.status();
+  c->fd_ = dialed->fd;
+  c->tls_ = std::move(dialed->tls);
   c->io_thread_ = std::thread([p = c.get()] { p->Run(); });
   return c;
 }
 
-Result<int> ClientImpl::DialAndHello(ServerInfo* info) {
+Result<ClientImpl::Dialed> ClientImpl::DialAndHello(ServerInfo* info) {
   int64_t deadline = NowMs() + options_.connect_timeout_ms;
   TLDB_ASSIGN_OR_RETURN(int fd, Dial(options_.server, deadline));
+  std::unique_ptr<tls::TlsSession> session;
+  if (tls_ctx_) {
+    auto handshaken =
+        TlsHandshake(fd, tls_ctx_, options_.server, options_.tls_server_name, deadline);
+    if (!handshaken.ok()) {
+      ::close(fd);
+      return handshaken.status();
+    }
+    session = std::move(handshaken).value();
+  }
   std::string body;
   proto::WireWriter w(&body);
   proto::Encode(proto::HelloRequest{proto::kVersion, options_.client_name, options_.token}, w);
   std::string frame = proto::EncodeFrame(static_cast<uint8_t>(proto::Op::kHello), 0, 0, body);
-  auto reply = SendAll(fd, frame, deadline)
-                   ? ReadOneFrame(fd, deadline)
+  auto reply = SendAll(fd, session.get(), frame, deadline)
+                   ? ReadOneFrame(fd, session.get(), deadline)
                    : Result<std::pair<proto::FrameHeader, std::string>>(
                          Status::IOError("cannot send HELLO to " + options_.server));
   Status s = reply.status();
+  if (!s.ok() && session && !session->error().empty()) {
+    // TLS 1.3: a server that refuses the client's certificate says so after the handshake,
+    // in answer to the first request.
+    s = TlsFailure(options_.server, *session);
+  }
   proto::HelloResponse hello;
   if (s.ok() && (reply->first.flags & proto::kFlagError)) {
     proto::ErrorBody e;
@@ -84,7 +105,13 @@ Result<int> ClientImpl::DialAndHello(ServerInfo* info) {
   info->wait_timeout_ms_max = hello.wait_timeout_ms_max;
   info->grants.clear();
   for (auto& g : hello.grants) info->grants.emplace_back(g.ns, g.rights);
-  return fd;
+  return Dialed{fd, std::move(session)};
+}
+
+void ClientImpl::CloseSocket() {
+  tls_.reset();
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
 }
 
 ClientImpl::ClientImpl(const ClientOptions& options) : options_(options) {
@@ -96,7 +123,7 @@ ClientImpl::ClientImpl(const ClientOptions& options) : options_(options) {
 
 ClientImpl::~ClientImpl() {
   Close();
-  if (fd_ >= 0) ::close(fd_);  // the I/O thread never ran
+  CloseSocket();  // the I/O thread never ran
   for (int efd : {wake_fd_, reader_wake_fd_, timer_fd_}) {
     if (efd >= 0) ::close(efd);
   }
@@ -112,6 +139,7 @@ void ClientImpl::Close() {
   }
   {
     std::lock_guard lock(send_mu_);
+    if (tls_) tls_->Shutdown();                // close_notify
     if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);  // the server sees the close now
   }
   if (io_thread_.joinable() && !OnIoThread()) io_thread_.join();
@@ -161,7 +189,7 @@ void ClientImpl::CallBound(proto::Op op, std::string body, uint32_t timeout_ms, 
 bool ClientImpl::SendFrame(const std::string& frame, uint64_t generation) {
   std::lock_guard lock(send_mu_);
   if (generation != generation_ || fd_ < 0) return false;  // that connection is gone
-  if (SendAll(fd_, frame, NowMs() + options_.request_timeout_ms)) return true;
+  if (SendAll(fd_, tls_.get(), frame, NowMs() + options_.request_timeout_ms)) return true;
   ::shutdown(fd_, SHUT_RDWR);  // the reader sees it and the I/O thread reconnects
   return false;
 }
@@ -235,8 +263,7 @@ void ClientImpl::Run() {
   FailAll(Status::Closed("client closed"));
   std::lock_guard lock(mu_);
   std::lock_guard slock(send_mu_);
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+  CloseSocket();
   ++generation_;
 }
 
@@ -270,6 +297,7 @@ ClientImpl::IoTurn ClientImpl::PlanTurn() {
     return t;  // else it waits for work (or for Close) without a socket
   }
   t.fd = fd_;
+  t.tls = tls_.get();
   t.watch_hup = !t.owns && !side_.hangup();
   return t;
 }
@@ -290,7 +318,7 @@ void ClientImpl::WaitTurn(const IoTurn& t) {
   }
   if (n < 3 || !p[2].revents) return;
   if (t.owns) {
-    Status s = ReadFrames(t.fd, true);
+    Status s = ReadFrames(t.fd, t.tls, true);
     if (!s.ok()) OnDisconnect(s);
   } else {
     std::lock_guard lock(mu_);
@@ -312,10 +340,23 @@ bool ClientImpl::SleepUnlessClosing(uint32_t ms) {
   }
 }
 
-Status ClientImpl::ReadFrames(int fd, bool io) {
+Status ClientImpl::ReadFrames(int fd, tls::TlsSession* tls, bool io) {
   char chunk[kReadChunkBytes];
   Status end;
-  while (true) {
+  // TLS: read while the session holds bytes it read ahead (poll() cannot see those); what is
+  // still in the socket, poll() reports.
+  while (tls) {
+    const tls::TlsSession::Outcome o = tls->Read(chunk, sizeof(chunk));
+    if (o.io == tls::TlsSession::Io::kDone) {
+      in_.append(chunk, o.bytes);
+      if (!tls->Buffered()) break;
+      continue;
+    }
+    if (o.io == tls::TlsSession::Io::kClosed) end = Status::IOError("server closed the connection");
+    if (o.io == tls::TlsSession::Io::kError) end = Status::IOError(tls->error());
+    break;  // kWantRead; kWantWrite (a key update to answer) is retried at the next read
+  }
+  while (!tls) {
     ssize_t n = ::recv(fd, chunk, sizeof(chunk), MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
       end = Status::IOError(n == 0 ? "server closed the connection" : strerror(errno));
@@ -363,8 +404,9 @@ void ClientImpl::WaitSync(SyncWaiter* w) {
       Apply(side_.Yield(w));
     } else {
       const int fd = fd_;  // stable: only the I/O thread closes it, and only as the owner
+      tls::TlsSession* tls = tls_.get();  // the same
       lock.unlock();
-      Status s = ReadAsCaller(fd);
+      Status s = ReadAsCaller(fd, tls);
       lock.lock();
       if (!s.ok()) {
         broken_ = s;  // for the I/O thread: it disconnects and reconnects
@@ -376,11 +418,11 @@ void ClientImpl::WaitSync(SyncWaiter* w) {
 }
 
 // Sleeps until the socket is readable or reader_wake_fd_ is signalled, then receives.
-Status ClientImpl::ReadAsCaller(int fd) {
+Status ClientImpl::ReadAsCaller(int fd, tls::TlsSession* tls) {
   pollfd p[2] = {{fd, POLLIN, 0}, {reader_wake_fd_, POLLIN, 0}};
   if (::poll(p, 2, -1) <= 0) return Status::Ok();  // EINTR
   if (p[1].revents) Drain(reader_wake_fd_);
-  return p[0].revents ? ReadFrames(fd, false) : Status::Ok();
+  return p[0].revents ? ReadFrames(fd, tls, false) : Status::Ok();
 }
 
 void ClientImpl::Complete(SyncWaiter* w) {
@@ -451,8 +493,7 @@ void ClientImpl::OnDisconnect(const Status& why) {
     std::lock_guard lock(mu_);
     {
       std::lock_guard slock(send_mu_);
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = -1;
+      CloseSocket();
       ++generation_;
     }
     in_.clear();
@@ -486,9 +527,9 @@ void ClientImpl::Reconnect() {
       return;
     }
     ServerInfo info;
-    auto fd = DialAndHello(&info);
-    if (!fd.ok()) {
-      last = fd.status();
+    auto dialed = DialAndHello(&info);
+    if (!dialed.ok()) {
+      last = dialed.status();
       if (last.code() == Status::Code::kPermissionDenied) break;  // retrying will not help
       continue;
     }
@@ -499,7 +540,8 @@ void ClientImpl::Reconnect() {
       std::lock_guard lock(mu_);
       {
         std::lock_guard slock(send_mu_);
-        fd_ = *fd;
+        fd_ = dialed->fd;
+        tls_ = std::move(dialed->tls);
         gen = generation_;
       }
       side_.Connected();  // the side stays with this thread until its next turn passes it on

@@ -26,8 +26,8 @@
 // callers on their condition variable. An idle client therefore sleeps until something happens.
 //
 // Locks: mu_ guards the pending table, subscriptions, the ReadSide and the wake-ups;
-// send_mu_ guards socket writes. Lock order: mu_ before send_mu_. fd_ and generation_ change
-// under both (read under either). No lock is held while callbacks run or while reading.
+// send_mu_ guards socket writes. Lock order: mu_ before send_mu_. fd_, tls_ and generation_
+// change under both (read under either). No lock is held while callbacks run or while reading.
 #pragma once
 
 #include <atomic>
@@ -47,6 +47,8 @@
 #include "protocol/frame.h"
 #include "read_side.h"
 #include "tldb/client.h"
+#include "tls/tls_context.h"
+#include "tls/tls_session.h"
 
 namespace tldb {
 
@@ -119,15 +121,24 @@ class ClientImpl {
   struct IoTurn {
     enum Action : uint8_t { kWait, kDispatch, kDisconnect, kReconnect, kStop };
     Action action = kWait;
-    std::vector<Frame> handed;  // kDispatch: frames callers read for it
-    Status why;                 // kDisconnect: the read error a caller saw
-    bool owns = false;          // kWait: it owns the read side (POLLIN on the socket)
-    bool watch_hup = false;     // kWait: it does not; POLLRDHUP on the socket
-    int fd = -1;                // kWait: the socket (-1: disconnected)
+    std::vector<Frame> handed;       // kDispatch: frames callers read for it
+    Status why;                      // kDisconnect: the read error a caller saw
+    bool owns = false;               // kWait: it owns the read side (POLLIN on the socket)
+    bool watch_hup = false;          // kWait: it does not; POLLRDHUP on the socket
+    int fd = -1;                     // kWait: the socket (-1: disconnected)
+    tls::TlsSession* tls = nullptr;  // kWait: its TLS session (null: plain TCP)
+  };
+
+  // A connected, handshaken socket (and its TLS session when ClientOptions::tls).
+  struct Dialed {
+    int fd = -1;
+    std::unique_ptr<tls::TlsSession> tls;
   };
 
   explicit ClientImpl(const ClientOptions& options);
-  Result<int> DialAndHello(ServerInfo* info);
+  Result<Dialed> DialAndHello(ServerInfo* info);
+  // Closes the socket and drops its TLS session (mu_ and send_mu_ held; fd_ >= 0 or not).
+  void CloseSocket();
 
   // The I/O thread.
   void Run();
@@ -145,12 +156,12 @@ class ClientImpl {
   void EndStart();
   void WaitSync(SyncWaiter* w);
   void Complete(SyncWaiter* w);
-  Status ReadAsCaller(int fd);
+  Status ReadAsCaller(int fd, tls::TlsSession* tls);
 
   // Reading (by the read side's owner). Receives what the socket has and dispatches whole
   // frames; non-OK on EOF, an error or a bad frame. `io`: on the I/O thread (else frames for
   // it are handed off).
-  Status ReadFrames(int fd, bool io);
+  Status ReadFrames(int fd, tls::TlsSession* tls, bool io);
   void Dispatch(const proto::FrameHeader& h, std::string_view body, bool io);
   bool HandOff(const proto::FrameHeader& h, std::string_view body);
   void DeliverPush(uint64_t wire_id, std::string_view body);
@@ -190,8 +201,13 @@ class ClientImpl {
   int reader_wake_fd_ = -1;     // eventfd: wakes the blocking caller that owns the read side
   int timer_fd_ = -1;           // timerfd: the earliest deadline
 
+  std::shared_ptr<const tls::TlsContext> tls_ctx_;  // set when options_.tls
+
   std::mutex send_mu_;
   int fd_ = -1;
+  // The TLS session over fd_ (null: plain TCP); replaced and dropped with fd_. Reads and writes
+  // from different threads serialize inside it.
+  std::unique_ptr<tls::TlsSession> tls_;
   uint64_t generation_ = 0;  // bumped on every disconnect
 
   std::string in_;  // the read side owner's only

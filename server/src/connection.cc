@@ -8,9 +8,16 @@
 namespace tldb::server {
 
 Connection::Connection(uint64_t id, int fd, std::string peer, int64_t now_ms)
-    : id_(id), fd_(fd), peer_(std::move(peer)), last_active_ms_(now_ms), out_progress_ms_(now_ms) {}
+    : id_(id),
+      fd_(fd),
+      peer_(std::move(peer)),
+      created_ms_(now_ms),
+      last_active_ms_(now_ms),
+      out_progress_ms_(now_ms) {}
 
 Connection::~Connection() {
+  if (tls_) tls_->Shutdown();
+  tls_.reset();
   if (fd_ >= 0) ::close(fd_);
 }
 

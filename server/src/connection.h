@@ -5,10 +5,14 @@
 // asynchronous completions refer to a connection by `id` (never reused), so a completion for a
 // connection that has since closed finds nothing and is dropped. A close is asked for with
 // RequestClose() only; the loop then closes the connection (and the destructor the socket).
+// On a TLS listener the connection owns a TlsSession over its socket: the loop reads and writes
+// through it (Loop::Receive, Loop::Transmit), and the destructor sends close_notify when the
+// handshake had completed.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -16,6 +20,7 @@
 #include "protocol/frame.h"
 #include "protocol/wire.h"
 #include "tldb/types.h"
+#include "tls/tls_session.h"
 
 namespace tldb::server {
 
@@ -43,13 +48,27 @@ class Connection {
   };
 
   Connection(uint64_t id, int fd, std::string peer, int64_t now_ms);
-  ~Connection();  // closes the socket
+  ~Connection();  // sends close_notify (TLS, best effort), closes the socket
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   uint64_t id() const { return id_; }
   int fd() const { return fd_; }
   const std::string& peer() const { return peer_; }
+  int64_t created_ms() const { return created_ms_; }
+
+  // ---- TLS (null on a plain-TCP listener)
+  tls::TlsSession* tls() const { return tls_.get(); }
+  void set_tls(std::unique_ptr<tls::TlsSession> s) { tls_ = std::move(s); }
+  // The first byte was checked to be a TLS record (a plain-text client gets a plain answer).
+  bool tls_checked() const { return tls_checked_; }
+  void set_tls_checked() { tls_checked_ = true; }
+  // A read needs the socket writable (handshake bytes to send): the loop waits for EPOLLOUT.
+  bool tls_read_wants_write() const { return tls_read_wants_write_; }
+  void set_tls_read_wants_write(bool v) { tls_read_wants_write_ = v; }
+  // A write needs the socket readable: the loop waits for EPOLLIN, then flushes again.
+  bool tls_write_wants_read() const { return tls_write_wants_read_; }
+  void set_tls_write_wants_read(bool v) { tls_write_wants_read_ = v; }
   bool Busy() const { return inflight_ > 0 || !waits_.empty() || !subs_.empty(); }
 
   // ---- output: encoded into one buffer, sent by the loop
@@ -147,6 +166,11 @@ class Connection {
   uint64_t id_;
   int fd_;
   std::string peer_;
+  int64_t created_ms_;
+  std::unique_ptr<tls::TlsSession> tls_;  // destroyed before the socket is closed
+  bool tls_checked_ = false;
+  bool tls_read_wants_write_ = false;
+  bool tls_write_wants_read_ = false;
 
   std::string in_;  // received, not yet parsed: [in_parsed_, in_.size())
   size_t in_parsed_ = 0;

@@ -118,6 +118,14 @@ void Loop::OnEvent(uint64_t tag, uint32_t e) {
   Connection* c = Find(tag);
   if (!c) return;
   if (e & (EPOLLHUP | EPOLLERR)) return Close(*c, "");  // reset or closed: nothing to deliver
+  if ((e & EPOLLIN) && c->tls_write_wants_read()) {
+    c->set_tls_write_wants_read(false);  // a TLS write waited for the socket to be readable
+    MarkDirty(*c);
+  }
+  if ((e & EPOLLOUT) && c->tls_read_wants_write()) {
+    c->set_tls_read_wants_write(false);  // a TLS read (handshake) waited for writability
+    e |= EPOLLIN;
+  }
   if (e & EPOLLIN) Serve(*c);
   if ((c = Find(tag)) && (e & EPOLLOUT)) MarkDirty(*c);
 }
@@ -187,6 +195,15 @@ void Loop::Accept() {
     static thread_local uint64_t counter = 0;
     uint64_t id = (++counter << 8) | index_;
     auto conn = std::make_unique<Connection>(id, fd, peer, NowMs());
+    if (core_->tls) {
+      auto session = tls::TlsSession::Accept(core_->tls, fd);
+      if (!session.ok()) {
+        core_->connections.fetch_sub(1);
+        core_->Log("closing connection " + peer + ": " + session.status().ToString());
+        continue;  // the connection's destructor closes the socket
+      }
+      conn->set_tls(std::move(session).value());
+    }
     Connection& c = *conn;
     conns_.emplace(id, std::move(conn));
     ServerStats::Inc(stats_.connections_accepted);
@@ -196,22 +213,110 @@ void Loop::Accept() {
 }
 
 void Loop::Reject(int fd, const std::string& peer) {
-  // Best effort: one non-blocking send of a fatal error, then close.
-  std::string out;
-  size_t start = proto::BeginFrame(&out, static_cast<uint8_t>(proto::Op::kHello),
-                                   proto::kFlagResponse | proto::kFlagError | proto::kFlagFatal, 0);
-  proto::WireWriter w(&out);
-  proto::Encode(proto::ErrorBody{Code(proto::ErrorCode::kTooManyConnections),
-                                 "too many connections (connections-max=" +
-                                     std::to_string(core_->config.connections_max) + ")"},
-                w);
-  proto::EndFrame(&out, start);
-  ssize_t n = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  (void)n;
+  // Best effort: one non-blocking send of a fatal error, then close. A TLS listener closes
+  // without it (the answer would have to wait for a handshake).
+  if (!core_->tls) {
+    SendRawError(fd, proto::ErrorCode::kTooManyConnections,
+                 "too many connections (connections-max=" +
+                     std::to_string(core_->config.connections_max) + ")");
+  } else {
+    DiscardInput(fd, scratch_.data(), scratch_.size());  // a ClientHello: end with EOF, not reset
+  }
   ::close(fd);
   ServerStats::Inc(stats_.connections_rejected);
   stats_.CountError(Code(proto::ErrorCode::kTooManyConnections));
   core_->Log("rejected connection from " + peer + ": too many connections");
+}
+
+void Loop::SendRawError(int fd, proto::ErrorCode code, const std::string& message) {
+  std::string out;
+  size_t start = proto::BeginFrame(&out, static_cast<uint8_t>(proto::Op::kHello),
+                                   proto::kFlagResponse | proto::kFlagError | proto::kFlagFatal, 0);
+  proto::WireWriter w(&out);
+  proto::Encode(proto::ErrorBody{Code(code), message}, w);
+  proto::EndFrame(&out, start);
+  ssize_t n = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)n;
+}
+
+Loop::IoResult Loop::Receive(Connection& c, char* buf, size_t cap) {
+  tls::TlsSession* s = c.tls();
+  if (!s || !c.tls_checked()) {
+    // Plain TCP, or the first byte on a TLS listener (peeked: it stays for the session).
+    const bool peek = s != nullptr;
+    while (true) {
+      ssize_t n = ::recv(c.fd(), buf, peek ? 1 : cap, peek ? MSG_PEEK : 0);
+      if (n == 0) return {IoResult::kEof};
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return {IoResult::kAgain};
+      if (n < 0) return {IoResult::kError, 0, std::string("recv: ") + strerror(errno)};
+      if (!peek) return {IoResult::kData, static_cast<size_t>(n)};
+      break;
+    }
+    c.set_tls_checked();
+    constexpr char kTlsHandshakeRecord = 0x16;  // the content type of a ClientHello's record
+    if (buf[0] != kTlsHandshakeRecord) {
+      // A plain-text client: tell it in its own protocol (it cannot read TLS).
+      SendRawError(c.fd(), proto::ErrorCode::kHandshakeRequired,
+                   "TLS required: this server accepts TLS connections only");
+      DiscardInput(c.fd(), buf, cap);
+      ServerStats::Inc(stats_.tls_failures);
+      return {IoResult::kError, 0, "not TLS (plain-text bytes on the TLS listener)"};
+    }
+  }
+  const tls::TlsSession::Outcome o = s->Read(buf, cap);
+  switch (o.io) {
+    case tls::TlsSession::Io::kDone:
+      return {IoResult::kData, o.bytes};
+    case tls::TlsSession::Io::kWantRead:
+      return {IoResult::kAgain};
+    case tls::TlsSession::Io::kWantWrite:
+      c.set_tls_read_wants_write(true);
+      return {IoResult::kAgain};
+    case tls::TlsSession::Io::kClosed:
+      return {IoResult::kEof};
+    case tls::TlsSession::Io::kError:
+      break;
+  }
+  if (!s->handshake_done()) ServerStats::Inc(stats_.tls_failures);
+  DiscardInput(c.fd(), buf, cap);  // the alert OpenSSL sent must reach the client
+  return {IoResult::kError, 0, s->error()};
+}
+
+void Loop::DiscardInput(int fd, char* buf, size_t cap) {
+  for (size_t total = 0; total < kDiscardBytesMax;) {
+    ssize_t n = ::recv(fd, buf, cap, MSG_DONTWAIT);
+    if (n <= 0) return;
+    total += static_cast<size_t>(n);
+  }
+}
+
+Loop::IoResult Loop::Transmit(Connection& c, const char* data, size_t size) {
+  tls::TlsSession* s = c.tls();
+  if (!s) {
+    while (true) {
+      ssize_t n = ::send(c.fd(), data, size, MSG_NOSIGNAL);
+      if (n >= 0) return {IoResult::kData, static_cast<size_t>(n)};
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return {IoResult::kAgain};
+      return {IoResult::kError, 0, ""};  // reset: nothing worth logging
+    }
+  }
+  const tls::TlsSession::Outcome o = s->Write(data, size);
+  switch (o.io) {
+    case tls::TlsSession::Io::kDone:
+      return {IoResult::kData, o.bytes};
+    case tls::TlsSession::Io::kWantWrite:
+      return {IoResult::kAgain};
+    case tls::TlsSession::Io::kWantRead:
+      c.set_tls_write_wants_read(true);
+      return {IoResult::kAgain};
+    case tls::TlsSession::Io::kClosed:
+      return {IoResult::kEof};
+    case tls::TlsSession::Io::kError:
+      break;
+  }
+  return {IoResult::kError, 0, s->error()};
 }
 
 void Loop::Turn(Connection& c) {
@@ -238,17 +343,13 @@ bool Loop::ParseBuffered(Connection& c, TurnBudget& budget) {
 bool Loop::ReadInput(Connection& c, TurnBudget& budget, bool* progressed) {
   while (budget.ReadAllowance() > 0 && CanRead(c)) {
     const size_t want = std::min(scratch_.size(), budget.ReadAllowance());
-    ssize_t n = ::recv(c.fd(), scratch_.data(), want, 0);
-    if (n == 0) {
-      Close(c, "");
+    IoResult r = Receive(c, scratch_.data(), want);
+    if (r.kind == IoResult::kEof || r.kind == IoResult::kError) {
+      Close(c, r.error);
       return false;
     }
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      Close(c, std::string("recv: ") + strerror(errno));
-      return false;
-    }
+    if (r.kind == IoResult::kAgain) break;
+    const ssize_t n = static_cast<ssize_t>(r.bytes);
     budget.NoteRead(static_cast<size_t>(n));
     ServerStats::Inc(stats_.bytes_in, static_cast<uint64_t>(n));
     if (!c.HasUnparsed()) {
@@ -264,8 +365,23 @@ bool Loop::ReadInput(Connection& c, TurnBudget& budget, bool* progressed) {
     if (!Find(c.id())) return false;  // closed while parsing
     Account(c);
     // A short read drained the socket: skip the recv that would only say EAGAIN (epoll is
-    // level-triggered and reports the socket again when more arrives).
-    if (static_cast<size_t>(n) < want) break;
+    // level-triggered and reports the socket again when more arrives). A TLS read returns one
+    // record at most: it goes on while the session holds bytes read ahead.
+    if (static_cast<size_t>(n) < want && !(c.tls() && c.tls()->Buffered())) break;
+  }
+  // Bytes left inside the TLS session (the budget ran out) make no epoll event: move what
+  // decrypts (the session's read-ahead buffer at most) into the input, for the ready list.
+  bool moved = false;
+  while (c.tls() && c.tls()->Buffered()) {
+    IoResult r = Receive(c, scratch_.data(), scratch_.size());
+    if (r.kind != IoResult::kData) break;  // a partial record: the socket will report the rest
+    ServerStats::Inc(stats_.bytes_in, r.bytes);
+    c.AppendInput({scratch_.data(), r.bytes});
+    moved = true;
+  }
+  if (moved) {
+    Account(c);
+    QueueReady(c);
   }
   return true;
 }
@@ -352,6 +468,8 @@ void Loop::UpdateInterest(Connection& c) {
   // A dirty connection is flushed before the loop waits again, so EPOLLOUT is only asked for
   // once a send would block: otherwise every request would cost two epoll_ctl calls.
   if (c.OutPending() > 0 && !c.dirty()) want |= EPOLLOUT;
+  if (c.tls_read_wants_write()) want |= EPOLLOUT;
+  if (c.tls_write_wants_read()) want |= EPOLLIN;
   if (c.registered() && c.epoll_events() == want) return;
   epoll_event ev{};
   ev.events = want;
@@ -366,15 +484,14 @@ void Loop::Flush(Connection& c) {
     return;
   }
   while (c.OutPending() > 0) {
-    ssize_t n = ::send(c.fd(), c.PendingOutput().data(), c.OutPending(), MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      Close(c, "");
+    IoResult r = Transmit(c, c.PendingOutput().data(), c.OutPending());
+    if (r.kind == IoResult::kAgain) break;
+    if (r.kind != IoResult::kData) {
+      Close(c, r.error);
       return;
     }
-    c.Sent(static_cast<size_t>(n));
-    ServerStats::Inc(stats_.bytes_out, static_cast<uint64_t>(n));
+    c.Sent(r.bytes);
+    ServerStats::Inc(stats_.bytes_out, r.bytes);
   }
   c.CompactOut();
   if (c.OutPending() == 0 && c.close_after_output()) {
@@ -447,6 +564,9 @@ void Loop::Sweep(int64_t now) {
     } else if (c.OutPending() > 0 &&
                now - c.out_progress_ms() > static_cast<int64_t>(cfg.send_stall_ms)) {
       victims.emplace_back(&c, "output stalled for send-stall-ms (client not reading)");
+    } else if (c.tls() && now - c.created_ms() > static_cast<int64_t>(cfg.frame_deadline_ms) &&
+               !c.tls()->handshake_done()) {
+      victims.emplace_back(&c, "TLS handshake not completed within frame-deadline-ms");
     } else if (!c.Busy() && c.OutPending() == 0 &&
                now - c.last_active_ms() > static_cast<int64_t>(cfg.idle_timeout_ms)) {
       victims.emplace_back(&c, "idle for idle-timeout-ms");
@@ -462,9 +582,10 @@ void Loop::Sweep(int64_t now) {
           0, 0,
           Code(stalled ? proto::ErrorCode::kSlowConsumer : proto::ErrorCode::kTimedOutConnection),
           why, true);
-      ssize_t n =
-          ::send(c->fd(), c->PendingOutput().data(), c->OutPending(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      (void)n;
+      if (!c->tls() || c->tls()->handshake_done()) {
+        IoResult r = Transmit(*c, c->PendingOutput().data(), c->OutPending());
+        (void)r;
+      }
     }
     Close(*c, why);
   }

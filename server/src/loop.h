@@ -29,6 +29,7 @@
 
 #include "connection.h"
 #include "dispatcher.h"
+#include "protocol/codes.h"
 #include "server_core.h"
 #include "server_stats.h"
 #include "turn_budget.h"
@@ -73,9 +74,27 @@ class Loop {
   // How often idle/slowloris/stall deadlines are checked. 100 ms: cheap, precise enough.
   static constexpr int64_t kSweepIntervalMs = 100;
 
+  // One non-blocking receive or send on a connection's socket, plain or through its TLS
+  // session (TLS wants of the other direction are noted on the connection).
+  struct IoResult {
+    enum Kind : uint8_t { kData, kAgain, kEof, kError };
+    Kind kind = kAgain;
+    size_t bytes = 0;
+    std::string error;  // kError: why (logged when the connection is closed)
+  };
+
   void Run();
   void Accept();
   void Reject(int fd, const std::string& peer);
+  // Best effort: one non-blocking send of a fatal error frame on a raw socket (not through TLS).
+  static void SendRawError(int fd, proto::ErrorCode code, const std::string& message);
+  IoResult Receive(Connection& conn, char* buf, size_t cap);
+  // Reads and drops what the socket holds (up to kDiscardBytesMax) before a close: closing with
+  // unread input makes the kernel send a reset, which can destroy the answer sent just before
+  // (a TLS alert, the plain-text "TLS required" error) before the client reads it.
+  static void DiscardInput(int fd, char* buf, size_t cap);
+  static constexpr size_t kDiscardBytesMax = 256u << 10;
+  IoResult Transmit(Connection& conn, const char* data, size_t size);
   // Handles one epoll event of a connection.
   void OnEvent(uint64_t id, uint32_t events);
   // Gives `conn` its turn now (authenticated) or after the others (not yet).

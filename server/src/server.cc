@@ -119,6 +119,12 @@ Result<std::unique_ptr<Server>> Server::Start(Db* db, const ServerConfig& config
   size_t threads =
       config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
   auto core = std::make_shared<ServerCore>(db, config, threads);
+  if (!config.tls_cert_file.empty()) {
+    auto tls = tls::TlsContext::ForServer(config.tls_cert_file, config.tls_key_file,
+                                          config.tls_client_ca_file);
+    if (!tls.ok()) return tls.status();
+    core->tls = std::move(tls).value();
+  }
   for (size_t i = 0; i < threads; ++i) core->loops.push_back(std::make_unique<Loop>(core.get(), i));
   auto impl = std::make_unique<ServerImpl>(std::move(core));
   TLDB_RETURN_IF_ERROR(impl->Init(*addr));

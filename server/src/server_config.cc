@@ -80,6 +80,12 @@ Status ValidateServerConfig(const ServerConfig& c) {
   if (c.output_buffer_bytes_max < c.frame_body_bytes_max) {
     return Status::InvalidArgument("output-buffer-bytes-max must be >= frame-body-bytes-max");
   }
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    return Status::InvalidArgument("tls-cert and tls-key go together: give both or neither");
+  }
+  if (!c.tls_client_ca_file.empty() && c.tls_cert_file.empty()) {
+    return Status::InvalidArgument("tls-client-ca needs tls-cert and tls-key");
+  }
   for (const auto& t : c.tokens) {
     for (const auto& u : c.tokens) {
       if (&t != &u && t.secret == u.secret) {

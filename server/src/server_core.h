@@ -20,6 +20,7 @@
 #include "task_thread.h"
 #include "tldb/db.h"
 #include "tldb/server.h"
+#include "tls/tls_context.h"
 #include "watch_hub.h"
 
 namespace tldb::server {
@@ -44,6 +45,8 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   CompactionJobs compactions;
   std::vector<std::unique_ptr<Loop>> loops;
   int listen_fd = -1;
+  // Set when the listener speaks TLS (ServerConfig::tls_cert_file); shared by every session.
+  std::shared_ptr<const tls::TlsContext> tls;
   std::atomic<uint32_t> connections{0};
   // Bytes held by all connections in partial input and queued output (Loop::Account).
   std::atomic<int64_t> buffered_bytes{0};

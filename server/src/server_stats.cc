@@ -140,6 +140,7 @@ std::vector<std::pair<std::string, uint64_t>> CollectStats(
       {"trims", &S::trims},
       {"timeline_deletes", &S::timeline_deletes},
       {"mutations_noop", &S::mutations_noop},
+      {"tls_failures", &S::tls_failures},
   };
   for (const auto& [name, field] : fields) out.emplace_back(name, Sum(loops, field));
   auto is_async = [](uint8_t op) {

@@ -58,6 +58,9 @@ struct ServerStats {
   std::atomic<uint64_t> disconnects_protocol{0}, disconnects_slow{0}, disconnects_timeout{0};
   std::atomic<uint64_t> pushes{0}, waits_woken{0}, waits_timed_out{0};
   std::atomic<uint64_t> slow_requests{0};
+  // TLS listener: connections closed because the TLS handshake failed (refused: unknown CA,
+  // expired or missing certificate; plain-text bytes instead of a TLS record).
+  std::atomic<uint64_t> tls_failures{0};
   // Acknowledged MUTATE requests by kind, and those that changed nothing (retries).
   std::atomic<uint64_t> recalls{0}, edits{0}, trims{0}, timeline_deletes{0}, mutations_noop{0};
   // Request latency by opcode slot: from the handler's start to the answer being queued.

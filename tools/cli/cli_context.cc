@@ -9,6 +9,11 @@ std::unique_ptr<Client> CliContext::Connect() {
   ClientOptions o;
   o.server = server;
   o.token = token;
+  o.tls = tls || !tls_ca.empty() || !tls_cert.empty() || !tls_server_name.empty();
+  o.tls_ca_file = tls_ca;
+  o.tls_cert_file = tls_cert;
+  o.tls_key_file = tls_key;
+  o.tls_server_name = tls_server_name;
   o.client_name = "tldb-cli";
   o.request_timeout_ms = timeout_ms;
   o.connect_timeout_ms = std::min<uint32_t>(timeout_ms, 5'000);
@@ -37,11 +42,21 @@ std::string JsonString(std::string_view s) {
   std::string out = "\"";
   for (unsigned char ch : s) {
     switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (ch < 0x20 || ch >= 0x7f) {
           char buf[8];

@@ -20,6 +20,9 @@ struct CliContext {
   std::string ns = "store";
   std::string timeline;
   std::string token;
+  // TLS (any of the files or the name implies it).
+  bool tls = false;
+  std::string tls_ca, tls_cert, tls_key, tls_server_name;
   uint32_t timeout_ms = 10'000;
   bool json = false;
   int exit_code = 0;

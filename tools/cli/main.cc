@@ -18,6 +18,15 @@ int main(int argc, char** argv) {
   app.add_option("--ns", ctx.ns, "Namespace")->capture_default_str();
   app.add_option("--timeline", ctx.timeline, "Timeline key (e.g. conv:1)");
   app.add_option("--token", ctx.token, "Access token secret (when the server requires one)");
+  app.add_flag("--tls", ctx.tls, "Connect with TLS (the server runs with --tls-cert)");
+  app.add_option("--tls-ca", ctx.tls_ca,
+                 "PEM CA file to verify the server's certificate (implies --tls; default: the "
+                 "system's CAs)");
+  app.add_option("--tls-cert", ctx.tls_cert,
+                 "PEM client certificate, for a server with --tls-client-ca (implies --tls)");
+  app.add_option("--tls-key", ctx.tls_key, "PEM key of --tls-cert");
+  app.add_option("--tls-server-name", ctx.tls_server_name,
+                 "Name the server's certificate must carry (default: the host of --server)");
   app.add_option("--timeout-ms", ctx.timeout_ms, "Per-request timeout")->capture_default_str();
   app.add_flag("--json", ctx.json, "Print JSON (one object per line) instead of text");
   tldb::cli::AddAppendCommand(app, ctx);

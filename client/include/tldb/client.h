@@ -1,7 +1,8 @@
 // Client: a C++ client for tldb-server (wire protocol: docs/protocol.md).
 //
 // Contract:
-// - One Client is one TCP connection plus one I/O thread. Every method is thread-safe.
+// - One Client is one TCP connection (TLS when ClientOptions::tls) plus one I/O thread. Every
+// method is thread-safe.
 //   Requests are pipelined: any number may be in flight, and responses are matched to requests
 //   by request id, so slow requests (WAIT) do not hold up others.
 // - A blocking call reads its own response on the calling thread when no other thread is
@@ -52,6 +53,16 @@ struct ClientOptions {
   // Reconnection after a broken connection: attempts, first backoff (doubles each time).
   uint32_t reconnect_attempts = 5;
   uint32_t reconnect_backoff_ms = 50;
+  // TLS, for a server started with --tls-cert (the frame protocol runs unchanged inside it).
+  bool tls = false;
+  // PEM CA certificates the server's certificate must chain to; empty: the system's CAs.
+  std::string tls_ca_file;
+  // PEM client certificate and its key, for a server that requires one (--tls-client-ca).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // The name the server's certificate must carry (DNS name, or IP address); empty: the host of
+  // `server`. A host name is also sent as SNI.
+  std::string tls_server_name;
 };
 
 struct CallOptions {

@@ -79,6 +79,12 @@ struct ServerConfig {
   uint32_t fanout_timelines_max = 10'000;
   // Access tokens. Empty: no authentication (allowed on loopback addresses only).
   std::vector<ServerToken> tokens;
+  // TLS (PEM files). With a certificate and its key the listener speaks TLS only (the frame
+  // protocol runs unchanged inside it); without them, plain TCP. With a client CA as well,
+  // every client must present a certificate signed by it (mutual TLS).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
   // Log sink: one line per notable event. Null: stderr.
   std::function<void(std::string_view)> log;
   // More STATS counters (cluster mode adds the replica's role, epoch and followers' lag).
@@ -95,7 +101,8 @@ struct ServerConfig {
 
 // Parses "NAME:SECRET[:rw=ns1,ns2][:r=ns3][:admin=ns4]".
 Result<ServerToken> ParseServerToken(std::string_view spec);
-// Checks limits and the protected-mode rule (non-loopback listen address needs a token).
+// Checks limits, the TLS files' presence (certificate and key together; a client CA only with
+// them) and the protected-mode rule (non-loopback listen address needs a token).
 Status ValidateServerConfig(const ServerConfig& config);
 // Whether a "HOST:PORT" listen address is on the loopback interface.
 bool IsLoopbackListen(std::string_view listen);
