@@ -144,13 +144,9 @@ int main(int argc, char** argv) {
     single = std::move(opened).value();
     db = single.get();
   } else {
-    if (cluster.rfind("etcd=", 0) != 0) return Fail("--cluster must be etcd=URL[,URL...]");
-    std::string urls = cluster.substr(5);
-    for (size_t at = 0; at <= urls.size();) {
-      const size_t comma = std::min(urls.find(',', at), urls.size());
-      if (comma > at) node_opts.etcd_endpoints.push_back(urls.substr(at, comma - at));
-      at = comma + 1;
-    }
+    auto urls = tldb::cluster::ClusterNode::ParseClusterSpec(cluster);
+    if (!urls.ok()) return Fail(urls.status().message());
+    node_opts.etcd_endpoints = std::move(urls).value();
     if (node_opts.peer_listen.empty()) return Fail("cluster mode needs --peer-listen HOST:PORT");
     if (node_opts.client_address.empty()) node_opts.client_address = cfg.listen;
     node_opts.data_dir = data_dir;

@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include "cluster/cluster_node.h"
 #include "cluster/testing/etcd_cluster.h"
 #include "common/server_process.h"
 #include "common/temp_dir.h"
@@ -178,6 +179,44 @@ TEST_F(ClusterProcessTest, KilledAndStoppedPrimariesLoseNoAcknowledgedAppend) {
   for (int64_t ms : failover_ms) std::printf(" %lld ms", static_cast<long long>(ms));
   std::printf("\n");
   for (int64_t ms : failover_ms) EXPECT_LT(ms, 15'000) << "failover far beyond the 5 s target";
+
+  // STATS: one serving primary, which sees both followers joined; the others follow it.
+  int serving = 0;
+  for (int n = 0; n < 3; ++n) {
+    ClientOptions o;
+    o.server = servers_[n]->address();
+    auto c = Client::Connect(o);
+    ASSERT_TRUE(c.ok());
+    auto st = (*c)->Stats();
+    ASSERT_TRUE(st.ok());
+    std::map<std::string, uint64_t> s(st->counters.begin(), st->counters.end());
+    EXPECT_EQ(s["cluster_node"], static_cast<uint64_t>(n));
+    EXPECT_EQ(s["cluster_etcd_ok"], 1u);
+    if (s["cluster_serving"] == 1) {
+      serving++;
+      EXPECT_EQ(s["cluster_role"], 2u);
+      for (int f = 0; f < 3; ++f) {
+        if (f == n) continue;
+        EXPECT_EQ(s["cluster_follower" + std::to_string(f) + "_joined"], 1u);
+      }
+    } else {
+      EXPECT_EQ(s["cluster_role"], 0u);
+    }
+  }
+  EXPECT_EQ(serving, 1);
+}
+
+TEST(ClusterSpecTest, ParsesEtcdUrls) {
+  auto one = cluster::ClusterNode::ParseClusterSpec("etcd=http://127.0.0.1:2379");
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(*one, std::vector<std::string>{"http://127.0.0.1:2379"});
+  auto two = cluster::ClusterNode::ParseClusterSpec("etcd=http://a:1,http://b:2,");
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(two->size(), 2u);
+  EXPECT_EQ(cluster::ClusterNode::ParseClusterSpec("zk=x").status().code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(cluster::ClusterNode::ParseClusterSpec("etcd=").status().code(),
+            Status::Code::kInvalidArgument);
 }
 
 }  // namespace

@@ -13,6 +13,22 @@ int64_t SteadyMs() {
 }
 }  // namespace
 
+Result<std::vector<std::string>> ClusterNode::ParseClusterSpec(std::string_view spec) {
+  if (spec.rfind("etcd=", 0) != 0) {
+    return Status::InvalidArgument("--cluster must be etcd=URL[,URL...], got '" +
+                                   std::string(spec) + "'");
+  }
+  std::vector<std::string> urls;
+  const std::string_view list = spec.substr(5);
+  for (size_t at = 0; at <= list.size();) {
+    const size_t comma = std::min(list.find(',', at), list.size());
+    if (comma > at) urls.emplace_back(list.substr(at, comma - at));
+    at = comma + 1;
+  }
+  if (urls.empty()) return Status::InvalidArgument("--cluster etcd= names no URL");
+  return urls;
+}
+
 Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterNodeOptions options) {
   std::unique_ptr<ClusterNode> n(new ClusterNode(std::move(options)));
   const ClusterNodeOptions& o = n->options_;

@@ -41,6 +41,8 @@ struct ClusterNodeOptions {
 
 class ClusterNode {
  public:
+  // "etcd=URL[,URL...]" (tldb-server --cluster) → the etcd client URLs.
+  static Result<std::vector<std::string>> ParseClusterSpec(std::string_view spec);
   [[nodiscard]] static Result<std::unique_ptr<ClusterNode>> Start(ClusterNodeOptions options);
   ~ClusterNode();
   ClusterNode(const ClusterNode&) = delete;
