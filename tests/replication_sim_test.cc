@@ -150,6 +150,38 @@ TEST(ReplicationSimTest, StalledEtcdKeepsThePrimaryServing) {
   c.Check();
 }
 
+// A planned switchover: the named replica leads once it has the whole log, quickly (no lease
+// to wait for), and no acknowledged append is lost on the way.
+TEST(ReplicationSimTest, PromoteHandsOverToTheNamedReplica) {
+  SimCluster c(7);
+  auto p = Elect(c);
+  ASSERT_TRUE(p);
+  uint64_t next = 0;
+  AddAppends(c, 300, &next);
+  for (int i = 0; i < 100; ++i) {  // appends under way during the switchover
+    c.Client(16);
+    c.Step();
+  }
+  const uint32_t target = (*p + 2) % SimCluster::kNodes;
+  c.coord().SetPromote(target);
+  const int64_t asked = c.now_ms();
+  std::optional<uint32_t> q;
+  while (c.now_ms() - asked < 5000 && !(q && *q == target)) {
+    c.Client(16);
+    c.Step();
+    q = c.Serving();
+  }
+  ASSERT_TRUE(q && *q == target) << "the named replica does not lead";
+  const int64_t took = c.now_ms() - asked;
+  EXPECT_LT(took, 1000) << "a planned switchover waits for no lease";
+  EXPECT_FALSE(c.coord().PromoteTarget(target)->has_value()) << "the request stays";
+  AddAppends(c, 100, &next);
+  ASSERT_TRUE(c.Settle(100'000));
+  c.Check();
+  std::printf("switchover to replica %u in %lld simulated ms\n", target,
+              static_cast<long long>(took));
+}
+
 // A follower that crashed and lost its unsynced bytes catches up from its position.
 TEST(ReplicationSimTest, RestartedFollowerCatchesUp) {
   SimCluster c(5);

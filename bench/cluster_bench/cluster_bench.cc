@@ -43,6 +43,8 @@ struct Config {
   uint32_t catchup_mib = 64;
   std::string server = "build/server/tldb-server";
   std::string etcd = "etcd";
+  std::string cli = "build/tools/tldb";
+  uint32_t switchovers = 3;
 };
 
 std::map<std::string, uint64_t> Stats(const std::string& address) {
@@ -124,6 +126,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--server", cfg.server, "tldb-server binary")->capture_default_str();
   app.add_option("--etcd", cfg.etcd, "etcd binary")->capture_default_str();
+  app.add_option("--cli", cfg.cli, "tldb binary (for tldb cluster promote)")->capture_default_str();
+  app.add_option("--switchovers", cfg.switchovers, "Planned switchovers of each kind")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   signal(SIGPIPE, SIG_IGN);
 
@@ -254,6 +259,49 @@ int main(int argc, char** argv) {
   std::printf("failover p50 %.0f ms, p99 %.0f ms over %zu kills\n", Quantile(failover_ms, 0.5),
               Quantile(failover_ms, 0.99), failover_ms.size());
 
+  std::printf(
+      "# planned switchover: SIGTERM of the primary, time until an append is "
+      "acknowledged again; tldb cluster promote, time until the named replica serves\n");
+  std::vector<double> term_ms, promote_ms;
+  for (uint32_t k = 0; k < cfg.switchovers; ++k) {
+    const int p = primary_index();
+    if (p < 0) break;
+    const auto start = Clock::now();
+    (void)nodes[p]->Stop();
+    auto r = (*cluster)->Append("store", "switchover", "after SIGTERM " + std::to_string(k));
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    if (r.ok()) term_ms.push_back(ms);
+    std::printf("SIGTERM %u of node %d: %.0f ms (stop included)%s\n", k + 1, p, ms,
+                r.ok() ? "" : " (failed)");
+    (void)nodes[p]->Start();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  for (uint32_t k = 0; k < cfg.switchovers; ++k) {
+    const int p = primary_index();
+    if (p < 0) break;
+    const int target = (p + 1) % 3;
+    const auto start = Clock::now();
+    const std::string cmd = cfg.cli + " cluster promote " + std::to_string(target) + " --etcd " +
+                            etcd_url + " >/dev/null";
+    if (std::system(cmd.c_str()) != 0) {
+      std::printf("promote failed: %s\n", cmd.c_str());
+      break;
+    }
+    double ms = 0;
+    while (Stats(nodes[target]->address())["cluster_serving"] != 1) {
+      ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+      if (ms > 10'000) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    promote_ms.push_back(ms);
+    std::printf("promote %u: node %d to node %d: %.0f ms\n", k + 1, p, target, ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  std::printf("SIGTERM switchover p50 %.0f ms, max %.0f ms; promote p50 %.0f ms, max %.0f ms\n",
+              Quantile(term_ms, 0.5), Quantile(term_ms, 1.0), Quantile(promote_ms, 0.5),
+              Quantile(promote_ms, 1.0));
+
   std::printf("# catch-up: a follower down while %u MiB are appended, then restarted\n",
               cfg.catchup_mib);
   const int p = primary_index();
@@ -283,11 +331,11 @@ int main(int argc, char** argv) {
       break;
     }
     if (secs > 120) {
-      std::printf("follower %d did not catch up; primary says joined %llu behind %llu bytes + "
-                  "%llu segments; its log:\n",
-                  f, (unsigned long long)st[key + "_joined"],
-                  (unsigned long long)st[key + "_behind_bytes"],
-                  (unsigned long long)st[key + "_behind_segments"]);
+      std::printf(
+          "follower %d did not catch up; primary says joined %llu behind %llu bytes + "
+          "%llu segments; its log:\n",
+          f, (unsigned long long)st[key + "_joined"], (unsigned long long)st[key + "_behind_bytes"],
+          (unsigned long long)st[key + "_behind_segments"]);
       std::fflush(stdout);
       (void)std::system(("tail -n 20 " + dir.path() + "/node" + std::to_string(f) + ".log " +
                          dir.path() + "/node" + std::to_string(p) + ".log")

@@ -81,6 +81,17 @@ Status EtcdCoordinator::Resign(uint32_t, uint64_t epoch) {
   return s;
 }
 
+Result<std::optional<uint32_t>> EtcdCoordinator::PromoteTarget(uint32_t) {
+  TLDB_ASSIGN_OR_RETURN(auto kv, client_->Get(PromoteKey(options_.prefix)));
+  if (!kv) return std::optional<uint32_t>();
+  TLDB_ASSIGN_OR_RETURN(uint32_t node, NodeOf(kv->value));
+  return std::optional<uint32_t>(node);
+}
+
+Status EtcdCoordinator::ClearPromote(uint32_t) {
+  return client_->Delete(PromoteKey(options_.prefix)).status();
+}
+
 Result<std::map<uint32_t, NodeAddresses>> EtcdCoordinator::Nodes() {
   TLDB_ASSIGN_OR_RETURN(RangeResult r, client_->GetPrefix(options_.prefix + "nodes/"));
   std::map<uint32_t, NodeAddresses> out;

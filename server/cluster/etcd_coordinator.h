@@ -4,6 +4,7 @@
 //   <prefix>partitions/0/voters       the partition's voters, "0,1,2" (created once)
 //   <prefix>partitions/0/leader       the primary's node id, on its lease; the key's create
 //                                     revision is the epoch
+//   <prefix>partitions/0/promote      a planned switchover's target node (tldb cluster promote)
 // The lease is kept alive by a LeaseKeeper; when it is lost (expired, or no refresh for a
 // whole TTL) the next KeepAlive grants a new one (a new incarnation) and registers again, so
 // any leader key of the old one is gone.
@@ -50,10 +51,16 @@ class EtcdCoordinator : public repl::Coordinator {
   Result<repl::LeaderInfo> Leader(uint32_t node) override;
   Status Resign(uint32_t node, uint64_t epoch) override;
   Status KeepAlive(uint32_t node) override;
+  Result<std::optional<uint32_t>> PromoteTarget(uint32_t node) override;
+  Status ClearPromote(uint32_t node) override;
 
   // Every registered node's addresses, by node id.
   Result<std::map<uint32_t, NodeAddresses>> Nodes();
   std::string LeaderKey() const { return options_.prefix + "partitions/0/leader"; }
+  // Written by `tldb cluster promote NODE`: the node to hand over to.
+  static std::string PromoteKey(const std::string& prefix) {
+    return prefix + "partitions/0/promote";
+  }
 
  private:
   explicit EtcdCoordinator(EtcdCoordinatorOptions options) : options_(std::move(options)) {}

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "tldb/status.h"
 
@@ -32,6 +33,10 @@ class Coordinator {
   virtual Status Resign(uint32_t node, uint64_t epoch) = 0;
   // Keeps `node`'s lease alive (called every tick); an error means it may have expired.
   virtual Status KeepAlive(uint32_t node) = 0;
+  // A planned switchover (`tldb cluster promote`): the replica asked to lead, if any. The
+  // primary hands over to it once it has the whole log; the new primary clears the request.
+  virtual Result<std::optional<uint32_t>> PromoteTarget(uint32_t node) = 0;
+  virtual Status ClearPromote(uint32_t node) = 0;
 };
 
 }  // namespace tldb::repl

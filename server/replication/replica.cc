@@ -222,6 +222,12 @@ void Replica::Tick() {
           now + static_cast<int64_t>(rng_() % static_cast<uint64_t>(cfg_.election_jitter_ms + 1));
       return;
     }
+    // A planned switchover names the replica to lead: it campaigns at once, the others give
+    // it an election's time first.
+    auto target = coordinator_->PromoteTarget(cfg_.node);
+    const bool named = target.ok() && target->has_value();
+    if (named && **target == cfg_.node) return Campaign(l);
+    if (named && **target < cfg_.nodes && now < election_at_ms_ + cfg_.election_timeout_ms) return;
     if (now >= election_at_ms_) Campaign(l);
     return;
   }
@@ -254,6 +260,12 @@ void Replica::Tick() {
     if (leader.ok() && (!leader->present || leader->epoch != epoch_)) {
       StepDown(l, "the leader key of epoch " + std::to_string(epoch_) + " is gone");
       return;
+    }
+    auto target = coordinator_->PromoteTarget(cfg_.node);
+    if (target.ok() && target->has_value() && **target != cfg_.node && **target < cfg_.nodes) {
+      if (HandOver(l, **target)) return;
+    } else if (target.ok() && handing_over_) {
+      handing_over_ = false;  // the request was withdrawn
     }
   }
   size_t heard = 1;
@@ -303,6 +315,7 @@ void Replica::StepDown(std::unique_lock<std::mutex>& l, const std::string& why) 
   Event("steps down from epoch " + std::to_string(epoch_) + ": " + why);
   role_ = Role::kFollower;
   serving_ = false;
+  handing_over_ = false;
   joined_epoch_ = 0;
   primary_.reset();
   promises_.clear();
@@ -496,6 +509,10 @@ void Replica::BecomePrimary() {
   }
   heartbeat_at_ms_ = 0;
   db_->SetFollower(false);
+  auto target = coordinator_->PromoteTarget(cfg_.node);
+  if (target.ok() && target->has_value() && **target == cfg_.node) {
+    (void)coordinator_->ClearPromote(cfg_.node);  // the switchover it asked for is done
+  }
   Event("leads epoch " + std::to_string(epoch_));
   UpdateServing();
 }
@@ -637,8 +654,40 @@ bool Replica::Committed(const std::string& ns, const LogFrame& f) const {
   return have >= Majority();
 }
 
+bool Replica::HandOver(std::unique_lock<std::mutex>& l, uint32_t target) {
+  const int64_t now = Now();
+  if (!handing_over_) {
+    handing_over_ = true;
+    handover_since_ms_ = now;
+    serving_ = false;  // new requests go elsewhere; those under way finish
+    Event("hands over to replica " + std::to_string(target) + " (promote)");
+  }
+  bool caught_up = in_flight_.empty();
+  {
+    std::shared_lock d(db_mu_);
+    auto p = peers_.find(target);
+    caught_up = caught_up && p != peers_.end() && p->second.joined;
+    for (const auto& [ns, start] : epoch_start_) {
+      if (!caught_up) break;
+      auto it = p->second.logs.find(ns);
+      caught_up = it != p->second.logs.end() && it->second.acked.durable >= EndsOf(ns).written;
+    }
+  }
+  if (caught_up) {
+    (void)coordinator_->Resign(cfg_.node, epoch_);
+    StepDown(l, "handed over to replica " + std::to_string(target));
+    return true;
+  }
+  if (now - handover_since_ms_ > cfg_.election_timeout_ms) {
+    Event("replica " + std::to_string(target) + " did not catch up: the promote is dropped");
+    (void)coordinator_->ClearPromote(cfg_.node);
+    handing_over_ = false;
+  }
+  return false;
+}
+
 void Replica::UpdateServing() {
-  if (role_ != Role::kPrimary || serving_) return;
+  if (role_ != Role::kPrimary || serving_ || handing_over_) return;
   for (const auto& [ns, start] : epoch_start_) {
     size_t have = 1;
     for (const auto& [n, p] : peers_) {

@@ -9,7 +9,8 @@
 //   primary    ships every group and roll (LogShipper) and acknowledges it once a majority has
 //              it (synced when the frame asks for it); serves clients once its own log is
 //              committed on a majority; steps down on a higher epoch, when its leader key is
-//              gone, or when it has not heard from a majority for majority_timeout_ms
+//              gone, when it has not heard from a majority for majority_timeout_ms, or to hand
+//              over to the replica a promote request names, once that one has its whole log
 //
 // Threads: Receive and Tick are called by one driver thread (the server's replication
 // thread, or a simulation), Ship by the Db's group-commit leaders, the client calls by any
@@ -173,6 +174,9 @@ class Replica : public LogShipper {
   void Pump(uint32_t peer, const std::string& ns);
   bool Committed(const std::string& ns, const LogFrame& f) const;
   void UpdateServing();
+  // Primary: a promote request for another replica; hands over (resigns) once it is caught up.
+  // True when this replica stepped down.
+  bool HandOver(std::unique_lock<std::mutex>& l, uint32_t target);
   std::vector<NsLog> MyLogs() const;  // every namespace's history and ends
   LogEnds EndsOf(const std::string& ns) const;
   void Send(uint32_t to, PeerMessage m);
@@ -209,6 +213,10 @@ class Replica : public LogShipper {
   std::map<std::string, LogPosition, std::less<>> epoch_start_;
   bool serving_ = false;
   bool etcd_ok_ = false;
+  // A planned switchover (Coordinator::PromoteTarget): this primary stopped serving and hands
+  // over once the target has its whole log.
+  bool handing_over_ = false;
+  int64_t handover_since_ms_ = 0;
 };
 
 }  // namespace tldb::repl

@@ -59,6 +59,24 @@ Status SimCoordinator::KeepAlive(uint32_t node) {
   return Status::Ok();
 }
 
+Result<std::optional<uint32_t>> SimCoordinator::PromoteTarget(uint32_t node) {
+  std::lock_guard l(mu_);
+  TLDB_RETURN_IF_ERROR(Reach(node));
+  return promote_;
+}
+
+Status SimCoordinator::ClearPromote(uint32_t node) {
+  std::lock_guard l(mu_);
+  TLDB_RETURN_IF_ERROR(Reach(node));
+  promote_.reset();
+  return Status::Ok();
+}
+
+void SimCoordinator::SetPromote(uint32_t target) {
+  std::lock_guard l(mu_);
+  promote_ = target;
+}
+
 void SimCoordinator::SetReachable(uint32_t node, bool reachable) {
   std::lock_guard l(mu_);
   if (reachable) {

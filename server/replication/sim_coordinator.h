@@ -25,6 +25,10 @@ class SimCoordinator : public Coordinator {
   Result<LeaderInfo> Leader(uint32_t node) override;
   Status Resign(uint32_t node, uint64_t epoch) override;
   Status KeepAlive(uint32_t node) override;
+  Result<std::optional<uint32_t>> PromoteTarget(uint32_t node) override;
+  Status ClearPromote(uint32_t node) override;
+  // What `tldb cluster promote N` does.
+  void SetPromote(uint32_t target);
 
   void SetReachable(uint32_t node, bool reachable);
   void SetStalled(bool stalled);
@@ -44,6 +48,7 @@ class SimCoordinator : public Coordinator {
   std::map<uint32_t, int64_t> lease_expiry_ms_;
   std::set<uint32_t> unreachable_;
   bool stalled_ = false;
+  std::optional<uint32_t> promote_;
   uint64_t elections_ = 0;
 };
 

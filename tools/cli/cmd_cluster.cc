@@ -1,8 +1,11 @@
 // tldb cluster status --servers A,B,C: each replica's role, epoch and view of the primary, and
-// the primary's followers' lag, from their STATS (docs/replication.md "Running a cluster").
+// the primary's followers' lag, from their STATS. tldb cluster promote NODE --etcd URL: a
+// planned switchover to NODE (docs/replication.md "Watching a cluster", "Switchover").
 #include <cstdio>
 #include <map>
 
+#include "cluster/etcd_client.h"
+#include "cluster/etcd_coordinator.h"
 #include "commands.h"
 
 namespace tldb::cli {
@@ -73,10 +76,22 @@ void RunClusterStatus(CliContext& ctx, const std::vector<std::string>& servers) 
   }
 }
 
+void RunClusterPromote(CliContext& ctx, uint32_t node, const std::string& etcd,
+                       const std::string& prefix) {
+  cluster::EtcdClientOptions o;
+  o.endpoints = {etcd};
+  auto c = cluster::EtcdClient::Create(o);
+  if (!c.ok()) return (void)ctx.Fail(c.status());
+  auto put = (*c)->Put(cluster::EtcdCoordinator::PromoteKey(prefix), std::to_string(node));
+  if (!put.ok()) return (void)ctx.Fail(put.status());
+  std::printf("asked replica %u to lead: the primary hands over once it has the whole log\n", node);
+}
+
 }  // namespace
 
 void AddClusterCommand(CLI::App& app, CliContext& ctx) {
-  CLI::App* cluster = app.add_subcommand("cluster", "Cluster mode: status of the replicas");
+  CLI::App* cluster =
+      app.add_subcommand("cluster", "Cluster mode: status of the replicas, planned switchover");
   cluster->require_subcommand(1);
   auto servers = std::make_shared<std::vector<std::string>>();
   CLI::App* status = cluster->add_subcommand(
@@ -84,6 +99,19 @@ void AddClusterCommand(CLI::App& app, CliContext& ctx) {
   status->add_option("--servers", *servers, "Replicas' HOST:PORT (default: --server)")
       ->delimiter(',');
   status->callback([&ctx, servers] { RunClusterStatus(ctx, *servers); });
+  struct PromoteArgs {
+    uint32_t node = 0;
+    std::string etcd = "http://127.0.0.1:2379";
+    std::string prefix = "/tldb/";
+  };
+  auto args = std::make_shared<PromoteArgs>();
+  CLI::App* promote = cluster->add_subcommand(
+      "promote", "Planned switchover: NODE leads once it has the whole log (within a second)");
+  promote->add_option("node", args->node, "The replica's node id")->required();
+  promote->add_option("--etcd", args->etcd, "An etcd client URL")->capture_default_str();
+  promote->add_option("--etcd-prefix", args->prefix, "The cluster's key prefix")
+      ->capture_default_str();
+  promote->callback([&ctx, args] { RunClusterPromote(ctx, args->node, args->etcd, args->prefix); });
 }
 
 }  // namespace tldb::cli
