@@ -27,6 +27,16 @@ Result<T> ReplicatedDb::Primary(const std::function<Result<T>(Db&)>& fn) {
   return Any<T>(fn);
 }
 
+template <typename Done>
+void ReplicatedDb::Async(Done& done, const std::function<void(Db&)>& submit) {
+  if (Status s = Serving(); !s.ok()) return done(s);
+  Status s = r_.WithDb([&](Db& db) {
+    submit(db);
+    return Status::Ok();
+  });
+  if (!s.ok() && done) done(s);  // no Db: `done` was not handed on
+}
+
 Status ReplicatedDb::CreateNamespace(std::string_view name, const NamespaceOptions& options) {
   if (!r_.Replicates(name)) {
     return Status::NotSupported("cluster mode replicates a fixed set of namespaces; '" +
@@ -55,12 +65,7 @@ Result<AppendResult> ReplicatedDb::Append(std::string_view ns, std::string_view 
 void ReplicatedDb::AppendAsync(std::string_view ns, std::string_view timeline,
                                std::string_view payload, const AppendOptions& o,
                                AppendCallback done) {
-  if (Status s = Serving(); !s.ok()) return done(s);
-  Status s = r_.WithDb([&](Db& db) {
-    db.AppendAsync(ns, timeline, payload, o, std::move(done));
-    return Status::Ok();
-  });
-  if (!s.ok() && done) done(s);
+  Async(done, [&](Db& db) { db.AppendAsync(ns, timeline, payload, o, std::move(done)); });
 }
 
 Result<std::vector<AppendResult>> ReplicatedDb::AppendFanout(
@@ -74,12 +79,7 @@ void ReplicatedDb::AppendFanoutAsync(std::string_view ns,
                                      std::span<const std::string_view> timelines,
                                      std::string_view payload, const AppendOptions& o,
                                      FanoutCallback done) {
-  if (Status s = Serving(); !s.ok()) return done(s);
-  Status s = r_.WithDb([&](Db& db) {
-    db.AppendFanoutAsync(ns, timelines, payload, o, std::move(done));
-    return Status::Ok();
-  });
-  if (!s.ok() && done) done(s);
+  Async(done, [&](Db& db) { db.AppendFanoutAsync(ns, timelines, payload, o, std::move(done)); });
 }
 
 Result<AppendResult> ReplicatedDb::Import(std::string_view ns, std::string_view timeline,
@@ -92,12 +92,7 @@ Result<MutationResult> ReplicatedDb::Mutate(std::string_view ns, const Mutation&
 }
 
 void ReplicatedDb::MutateAsync(std::string_view ns, const Mutation& m, MutationCallback done) {
-  if (Status s = Serving(); !s.ok()) return done(s);
-  Status s = r_.WithDb([&](Db& db) {
-    db.MutateAsync(ns, m, std::move(done));
-    return Status::Ok();
-  });
-  if (!s.ok() && done) done(s);
+  Async(done, [&](Db& db) { db.MutateAsync(ns, m, std::move(done)); });
 }
 
 Status ReplicatedDb::SetNamespaceOptions(std::string_view ns, const NamespaceOptions& options) {

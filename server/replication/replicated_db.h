@@ -67,6 +67,9 @@ class ReplicatedDb : public Db {
   // The same, on the serving primary only.
   template <typename T>
   Result<T> Primary(const std::function<Result<T>(Db&)>& fn);
+  // An async write on the serving primary: submit(db) hands `done` on, or done(error) runs.
+  template <typename Done>
+  void Async(Done& done, const std::function<void(Db&)>& submit);
 
   Replica& r_;
   const std::function<std::string(uint32_t)> address_of_;
