@@ -3,6 +3,7 @@ package tldb
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Code is an error code from the server (docs/protocol.md §4). Codes 0–63 are engine errors
@@ -25,6 +26,7 @@ const (
 	CodeAlreadyExists     Code = 11
 	CodePermissionDenied  Code = 12
 	CodeTimedOut          Code = 13
+	CodeNotPrimary        Code = 14 // cluster mode: write or read sent to a replica that does not serve
 	CodeMalformedFrame    Code = 64
 	CodeUnknownOpcode     Code = 65
 	CodeUnsupportedVer    Code = 66
@@ -43,6 +45,7 @@ var codeNames = map[Code]string{
 	CodeConflict: "CONFLICT", CodeBusy: "BUSY", CodeDeleted: "DELETED",
 	CodeNotSupported: "NOT_SUPPORTED", CodeClosed: "CLOSED", CodeAlreadyExists: "ALREADY_EXISTS",
 	CodePermissionDenied: "PERMISSION_DENIED", CodeTimedOut: "TIMED_OUT",
+	CodeNotPrimary:     "NOT_PRIMARY",
 	CodeMalformedFrame: "MALFORMED_FRAME", CodeUnknownOpcode: "UNKNOWN_OPCODE",
 	CodeUnsupportedVer: "UNSUPPORTED_VERSION", CodeHandshakeRequired: "HANDSHAKE_REQUIRED",
 	CodeAuthFailed: "AUTH_FAILED", CodeFrameTooLarge: "FRAME_TOO_LARGE",
@@ -95,6 +98,7 @@ var (
 	ErrAlreadyExists      = &Error{Code: CodeAlreadyExists}
 	ErrPermissionDenied   = &Error{Code: CodePermissionDenied}
 	ErrTimedOut           = &Error{Code: CodeTimedOut}
+	ErrNotPrimary         = &Error{Code: CodeNotPrimary}
 	ErrMalformedFrame     = &Error{Code: CodeMalformedFrame}
 	ErrUnknownOpcode      = &Error{Code: CodeUnknownOpcode}
 	ErrUnsupportedVersion = &Error{Code: CodeUnsupportedVer}
@@ -106,6 +110,21 @@ var (
 	ErrConnectionTimedOut = &Error{Code: CodeConnTimedOut}
 	ErrSlowConsumer       = &Error{Code: CodeSlowConsumer}
 )
+
+// PrimaryAddress returns the HOST:PORT a NOT_PRIMARY answer names ("...; primary=HOST:PORT",
+// docs/protocol.md), so that a caller can send the request there.
+func PrimaryAddress(err error) (string, bool) {
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeNotPrimary {
+		return "", false
+	}
+	const mark = "primary="
+	i := strings.LastIndex(e.Message, mark)
+	if i < 0 || i+len(mark) == len(e.Message) {
+		return "", false
+	}
+	return e.Message[i+len(mark):], true
+}
 
 // Client-side errors.
 var (
