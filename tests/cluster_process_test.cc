@@ -192,6 +192,8 @@ TEST_F(ClusterProcessTest, KilledAndStoppedPrimariesLoseNoAcknowledgedAppend) {
     std::map<std::string, uint64_t> s(st->counters.begin(), st->counters.end());
     EXPECT_EQ(s["cluster_node"], static_cast<uint64_t>(n));
     EXPECT_EQ(s["cluster_etcd_ok"], 1u);
+    EXPECT_GE(s["cluster_log_store_segment"], 1u);
+    EXPECT_GT(s["cluster_log_store_offset"], 64u) << "the store namespace took appends";
     if (s["cluster_serving"] == 1) {
       serving++;
       EXPECT_EQ(s["cluster_role"], 2u);

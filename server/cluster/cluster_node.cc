@@ -94,6 +94,14 @@ void ClusterNode::AddStats(std::vector<std::pair<std::string, uint64_t>>* out) c
   add("cluster_primary", s.primary ? *s.primary : UINT32_MAX);  // UINT32_MAX: none known
   add("cluster_failovers_seen", s.failovers_seen);
   add("cluster_etcd_ok", s.etcd_ok ? 1 : 0);
+  // Where each namespace's log ends: on the primary the committed end (what readers see), on a
+  // follower what it has written.
+  for (const auto& [ns, options] : options_.namespaces) {
+    auto end = db_->LogEnd(ns);
+    if (!end.ok()) continue;
+    add("cluster_log_" + ns + "_segment", end->written.segment);
+    add("cluster_log_" + ns + "_offset", end->written.offset);
+  }
   for (const repl::PeerLag& p : s.peers) {
     const std::string n = "cluster_follower" + std::to_string(p.node);
     add(n + "_joined", p.joined ? 1 : 0);
