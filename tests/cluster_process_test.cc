@@ -46,11 +46,13 @@ class ClusterProcessTest : public ::testing::Test {
       o.port = client_ports_[n];
       o.log_path = dir_.path() + "/node" + std::to_string(n) + ".log";
       o.die_with_parent = true;
-      o.extra_args = {"--cluster",     "etcd=" + etcd_.endpoint(0),
-                      "--node-id",     std::to_string(n),
-                      "--peer-listen", "127.0.0.1:" + std::to_string(peer_ports_[n]),
-                      "--advertise",   "127.0.0.1:" + std::to_string(client_ports_[n]),
-                      "--io-backend",  "posix"};
+      metrics_ports_[n] = common::FreeLoopbackPort();
+      o.extra_args = {"--metrics-listen", "127.0.0.1:" + std::to_string(metrics_ports_[n]),
+                      "--cluster",        "etcd=" + etcd_.endpoint(0),
+                      "--node-id",        std::to_string(n),
+                      "--peer-listen",    "127.0.0.1:" + std::to_string(peer_ports_[n]),
+                      "--advertise",      "127.0.0.1:" + std::to_string(client_ports_[n]),
+                      "--io-backend",     "posix"};
       servers_[n] = std::make_unique<common::ServerProcess>(o);
       ASSERT_TRUE(servers_[n]->Start().ok());
     }
@@ -81,7 +83,7 @@ class ClusterProcessTest : public ::testing::Test {
 
   common::TempDir dir_{"tldb-cluster"};
   cluster::testing::EtcdCluster etcd_{1};
-  uint16_t client_ports_[3] = {}, peer_ports_[3] = {};
+  uint16_t client_ports_[3] = {}, peer_ports_[3] = {}, metrics_ports_[3] = {};
   std::unique_ptr<common::ServerProcess> servers_[3];
 };
 
@@ -206,6 +208,38 @@ TEST_F(ClusterProcessTest, KilledAndStoppedPrimariesLoseNoAcknowledgedAppend) {
     }
   }
   EXPECT_EQ(serving, 1);
+
+  // The same figures reach Prometheus (docs/operations.md): the primary's role and its
+  // followers' lag, labelled.
+  const int p = NodeAt((*check)->current());
+  ASSERT_GE(p, 0);
+  const std::string cmd =
+      "curl -fsS http://127.0.0.1:" + std::to_string(metrics_ports_[p]) + "/metrics";
+  std::string body;
+  if (FILE* f = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) body.append(buf, n);
+    ::pclose(f);
+  }
+  EXPECT_NE(body.find("tldb_cluster_role 2"), std::string::npos) << body.substr(0, 2000);
+  // Every cluster metric docs/operations.md names is served.
+  std::ifstream doc(std::string(TLDB_SOURCE_DIR) + "/docs/operations.md");
+  const std::string text((std::istreambuf_iterator<char>(doc)), {});
+  int named = 0;
+  for (size_t i = text.find("tldb_cluster_"); i != std::string::npos;
+       i = text.find("tldb_cluster_", i + 1)) {
+    size_t end = i;
+    while (end < text.size() &&
+           (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_')) {
+      ++end;
+    }
+    const std::string name = text.substr(i, end - i);
+    named++;
+    EXPECT_NE(body.find("\n" + name), std::string::npos) << "operations.md names " << name;
+  }
+  EXPECT_GT(named, 10);
+  EXPECT_NE(body.find("tldb_cluster_follower_lag_ms{follower="), std::string::npos);
+  EXPECT_NE(body.find("tldb_cluster_log_offset{namespace=\"store\"}"), std::string::npos);
 }
 
 TEST(ClusterSpecTest, ParsesEtcdUrls) {

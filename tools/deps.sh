@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config liburing-dev libxxhash-dev libzstd-dev libgtest-dev
       libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev clang golang-go
-      libcurl4-openssl-dev etcd-server etcd-client prometheus-cpp-dev libssl-dev openssl "$@")
+      libcurl4-openssl-dev curl etcd-server etcd-client prometheus-cpp-dev libssl-dev openssl "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

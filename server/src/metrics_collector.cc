@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -273,6 +274,41 @@ void AddDisk(const std::string& dir, std::vector<MetricFamily>* out) {
         static_cast<double>(v.f_blocks) * static_cast<double>(v.f_frsize));
 }
 
+// Cluster mode (docs/replication.md): the STATS counters cluster_* as gauges, with the follower
+// (cluster_followerN_x → tldb_cluster_follower_x{follower="N"}) and the namespace
+// (cluster_log_NS_segment → tldb_cluster_log_segment{namespace="NS"}) as labels.
+void AddCluster(const ServerConfig& config, std::vector<MetricFamily>* out) {
+  if (!config.extra_stats) return;
+  std::vector<std::pair<std::string, uint64_t>> stats;
+  config.extra_stats(&stats);
+  struct Sample {
+    std::string label, value;
+    uint64_t v;
+  };
+  std::map<std::string, std::vector<Sample>> families;
+  for (const auto& [name, v] : stats) {
+    if (name.rfind("cluster_", 0) != 0) continue;
+    const std::string follower = "cluster_follower", log = "cluster_log_";
+    if (name.rfind(follower, 0) == 0) {
+      const size_t cut = name.find('_', follower.size());
+      if (cut == std::string::npos) continue;
+      families["tldb_cluster_follower" + name.substr(cut)].push_back(
+          {"follower", name.substr(follower.size(), cut - follower.size()), v});
+    } else if (name.rfind(log, 0) == 0) {
+      const size_t cut = name.rfind('_');
+      families["tldb_cluster_log" + name.substr(cut)].push_back(
+          {"namespace", name.substr(log.size(), cut - log.size()), v});
+    } else {
+      families["tldb_" + name].push_back({{}, {}, v});
+    }
+  }
+  for (auto& [name, samples] : families) {
+    Family f(out, name, "cluster mode: STATS counter " + name.substr(5) + " (docs/protocol.md)",
+             MetricType::Gauge);
+    for (auto& smp : samples) f.Add(static_cast<double>(smp.v), smp.label, smp.value);
+  }
+}
+
 }  // namespace
 
 std::vector<uint64_t> MetricsCollector::BucketBoundsMicros() {
@@ -294,6 +330,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   AddNamespaces(core_->db, events ? &*events : nullptr, &out);
   if (events) AddEvents(*events, &out);
   AddDisk(core_->config.data_dir, &out);
+  AddCluster(core_->config, &out);
   return out;
 }
 
