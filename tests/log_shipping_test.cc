@@ -137,6 +137,31 @@ TEST_F(LogShippingTest, FollowerHoldsByteIdenticalSegments) {
   ExpectSameAnswers(*primary, *follower);
 }
 
+// Db::Sync on a primary makes buffered appends durable on the followers too: an empty frame
+// asks them to sync what they have.
+TEST_F(LogShippingTest, SyncReachesTheFollowers) {
+  auto shipper = std::make_shared<ApplyingShipper>();
+  auto follower = Open("/f", Opts(true));
+  ASSERT_TRUE(follower->CreateNamespace("ns", {}).ok());
+  shipper->follower = follower.get();
+  Options po = Opts(false);
+  po.log_shipper = shipper;
+  auto primary = Open("/p", po);
+  ASSERT_TRUE(primary->CreateNamespace("ns", {}).ok());
+  AppendOptions buffered;
+  buffered.durability = Durability::kBuffered;
+  ASSERT_TRUE(primary->Append("ns", "t", "one", buffered).ok());
+  auto before = follower->LogEnd("ns");
+  ASSERT_TRUE(before.ok());
+  EXPECT_LT(before->durable, before->written) << "a buffered frame is not synced";
+  ASSERT_TRUE(primary->Sync().ok());
+  ASSERT_FALSE(shipper->frames.empty());
+  EXPECT_TRUE(shipper->frames.back().bytes.empty() && shipper->frames.back().sync);
+  auto after = follower->LogEnd("ns");
+  EXPECT_EQ(after->durable, after->written);
+  EXPECT_EQ(after->written, primary->LogEnd("ns")->written);
+}
+
 TEST_F(LogShippingTest, RolesRefuseTheOtherSidesWrites) {
   auto follower = Open("/f", Opts(true));
   ASSERT_TRUE(follower->CreateNamespace("ns", {}).ok());

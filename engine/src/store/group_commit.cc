@@ -223,10 +223,18 @@ bool GroupCommit::RunOneGroup() {
                         LogFrame{FrameKind::kRecords, active->id(), start,
                                  std::string(bytes.data(), bytes.size()), need_sync});
     }
-  } else if (s.ok() && need_sync && active->durable_end() < start) {
-    s = active->file()->Sync();  // a retry (or Db::Sync) asked for kSync of buffered appends
-    st_.counters.syncs++;
-    active->NoteSync();
+  } else if (s.ok() && need_sync && (active->durable_end() < start || shipper != nullptr)) {
+    // A retry (or Db::Sync) asked for kSync of buffered appends: synced here, and on a majority
+    // of the replicas (an empty frame that asks them to sync what they have).
+    if (active->durable_end() < start) {
+      s = active->file()->Sync();
+      st_.counters.syncs++;
+      active->NoteSync();
+    }
+    if (s.ok() && shipper != nullptr) {
+      s = shipper->Ship(st_.entry.name,
+                        LogFrame{FrameKind::kRecords, active->id(), start, {}, true});
+    }
     end = start;
   }
   if (!s.ok() && intact) {
