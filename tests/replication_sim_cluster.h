@@ -24,6 +24,7 @@
 #include "admin/verify.h"
 #include "io/sim_file_system.h"
 #include "replication/replica.h"
+#include "replication/replicated_db.h"
 #include "replication/sim_coordinator.h"
 #include "replication/sim_transport.h"
 
@@ -170,8 +171,9 @@ class SimCluster {
     std::optional<uint32_t> s;
     for (uint32_t n = 0; n < kNodes; ++n) {
       if (replicas_[n] && replicas_[n]->status().serving) {
-        if (s) return std::nullopt;  // two at once is possible only briefly (the old one is
-                                     // fenced and acknowledges nothing)
+        if (s)
+          return std::nullopt;  // two at once is possible only briefly (the old one is
+                                // fenced and acknowledges nothing)
         s = n;
       }
     }
@@ -187,8 +189,8 @@ class SimCluster {
       ledger_.Sent(i);
       AppendOptions ao;
       ao.client_msg_id = op.cmid;
-      replicas_[*s]->AppendAsync(op.ns, op.timeline, op.payload, ao,
-                                 [this, i](Result<AppendResult> r) { ledger_.Done(i, r); });
+      Served(*s).AppendAsync(op.ns, op.timeline, op.payload, ao,
+                             [this, i](Result<AppendResult> r) { ledger_.Done(i, r); });
     }
   }
   // Runs until a replica serves, no append is in flight or due, and every replica's log ends
@@ -232,7 +234,7 @@ class SimCluster {
     for (const Ledger::Op& op : ledger_.All()) {
       if (!op.acked) continue;
       acked++;
-      auto m = replicas_[*s]->Get(op.ns, op.timeline, op.acked->seq);
+      auto m = Served(*s).Get(op.ns, op.timeline, op.acked->seq);
       ASSERT_TRUE(m.ok()) << op.cmid << " acknowledged at " << op.ns << "/" << op.timeline
                           << " seq " << op.acked->seq << ": " << m.status().ToString();
       EXPECT_EQ(m->payload, op.payload) << op.cmid;
@@ -244,18 +246,21 @@ class SimCluster {
       auto& seen = cmids_seen[{op.ns, op.timeline}];
       if (!seen.empty()) continue;
       seen.insert("");
-      ASSERT_TRUE(replicas_[*s]->WithDb([&](Db& db) {
-        ScanOptions so;
-        so.limit = 100'000;
-        auto all = db.Scan(op.ns, op.timeline, so);
-        if (!all.ok()) return all.status();
-        std::set<std::string> ids;
-        for (const auto& msg : *all) {
-          EXPECT_TRUE(ids.insert(msg.client_msg_id).second)
-              << msg.client_msg_id << " stored twice in " << op.ns << "/" << op.timeline;
-        }
-        return Status::Ok();
-      }).ok());
+      ASSERT_TRUE(replicas_[*s]
+                      ->WithDb([&](Db& db) {
+                        ScanOptions so;
+                        so.limit = 100'000;
+                        auto all = db.Scan(op.ns, op.timeline, so);
+                        if (!all.ok()) return all.status();
+                        std::set<std::string> ids;
+                        for (const auto& msg : *all) {
+                          EXPECT_TRUE(ids.insert(msg.client_msg_id).second)
+                              << msg.client_msg_id << " stored twice in " << op.ns << "/"
+                              << op.timeline;
+                        }
+                        return Status::Ok();
+                      })
+                      .ok());
     }
     // Replicas hold the same bytes: every segment up to the active one, and the active one up
     // to the end; verify calls every data directory SOUND.
@@ -287,6 +292,12 @@ class SimCluster {
     std::snprintf(name, sizeof name, "/%016llx.seg", static_cast<unsigned long long>(id));
     auto b = fs_[n]->ReadFileToString("/replica" + std::to_string(n) + "/ns/" + ns + name);
     return b.ok() ? *b : std::string();
+  }
+
+  // What a server serves from replica n (as tldb-server does: writes and reads on the serving
+  // primary only).
+  ReplicatedDb Served(uint32_t n) {
+    return ReplicatedDb(*replicas_[n], [](uint32_t) { return std::string(); });
   }
 
   int64_t now_ms() const { return now_ms_; }

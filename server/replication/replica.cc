@@ -297,14 +297,20 @@ void Replica::Tick() {
 // ---------------------------------------------------------------------------------------------
 // Epochs.
 
+Status Replica::Persist(ReplicaState next) {
+  TLDB_RETURN_IF_ERROR(ReplicaStateFile::Store(*cfg_.db_options.file_system, cfg_.dir, next));
+  state_ = std::move(next);
+  return Status::Ok();
+}
+
 Status Replica::Promise(std::unique_lock<std::mutex>& l, uint64_t epoch) {
   if (epoch <= state_.promised_epoch) return Status::Ok();
   if (role_ != Role::kFollower) StepDown(l, "promised the higher epoch " + std::to_string(epoch));
+  const bool failover = state_.promised_epoch != 0;
   ReplicaState next = state_;
   next.promised_epoch = epoch;
-  TLDB_RETURN_IF_ERROR(ReplicaStateFile::Store(*cfg_.db_options.file_system, cfg_.dir, next));
-  if (state_.promised_epoch != 0) failovers_seen_++;
-  state_ = std::move(next);
+  TLDB_RETURN_IF_ERROR(Persist(std::move(next)));
+  if (failover) failovers_seen_++;
   joined_epoch_ = 0;
   primary_.reset();
   return Status::Ok();
@@ -494,12 +500,10 @@ void Replica::BecomePrimary() {
     }
     epoch_start_[ns] = end;
   }
-  Status s = ReplicaStateFile::Store(*cfg_.db_options.file_system, cfg_.dir, next);
-  if (!s.ok()) {
+  if (Status s = Persist(std::move(next)); !s.ok()) {
     Event("cannot store its epoch history: " + s.ToString());
     return;
   }
-  state_ = std::move(next);
   role_ = Role::kPrimary;
   serving_ = false;
   peers_.clear();
@@ -580,11 +584,10 @@ void Replica::OnJoinReply(std::unique_lock<std::mutex>& l, const PeerMessage& m)
   }
   ReplicaState next = state_;
   for (const NsLog& log : m.logs) next.histories[log.ns] = log.history;
-  if (!ReplicaStateFile::Store(*cfg_.db_options.file_system, cfg_.dir, next).ok()) {
-    Event("cannot store the epoch histories of its primary");
+  if (Status s = Persist(std::move(next)); !s.ok()) {
+    Event("cannot store the epoch histories of its primary: " + s.ToString());
     return;
   }
-  state_ = std::move(next);
   joined_epoch_ = m.epoch;
   primary_ = m.from;
   std::shared_lock d(db_mu_);
@@ -797,23 +800,6 @@ Status Replica::CheckServing() const {
 bool Replica::Replicates(std::string_view ns) const {
   return std::any_of(cfg_.namespaces.begin(), cfg_.namespaces.end(),
                      [&](const auto& n) { return n.first == ns; });
-}
-
-// The role is checked first and the Db used after (never both locks at once): a role that
-// changes in between makes the Db refuse the write (follower mode) or Ship fail it.
-void Replica::AppendAsync(std::string_view ns, std::string_view timeline, std::string_view payload,
-                          const AppendOptions& options, AppendCallback done) {
-  if (Status s = CheckServing(); !s.ok()) return done(s);
-  std::shared_lock d(db_mu_);
-  if (!db_) return done(Status::Closed("replica " + std::to_string(cfg_.node) + " is stopped"));
-  db_->AppendAsync(ns, timeline, payload, options, std::move(done));
-}
-
-Result<tldb::Message> Replica::Get(std::string_view ns, std::string_view timeline, Seq seq) {
-  TLDB_RETURN_IF_ERROR(CheckServing());
-  std::shared_lock d(db_mu_);
-  if (!db_) return Status::Closed("replica " + std::to_string(cfg_.node) + " is stopped");
-  return db_->Get(ns, timeline, seq);
 }
 
 Status Replica::WithDb(const std::function<Status(Db&)>& fn) {

@@ -112,11 +112,7 @@ class Replica : public LogShipper {
   // LogShipper (group-commit leaders): returns once `frame` is committed on a majority.
   Status Ship(std::string_view ns, const LogFrame& frame) override;
 
-  // Clients. Writes and reads are served by a serving primary only; others answer NotPrimary
-  // naming the primary they know of.
-  void AppendAsync(std::string_view ns, std::string_view timeline, std::string_view payload,
-                   const AppendOptions& options, AppendCallback done);
-  Result<tldb::Message> Get(std::string_view ns, std::string_view timeline, Seq seq);
+  // Clients reach the Db through a ReplicatedDb (writes and reads on the serving primary only).
   // Direct access to the Db under the replica's lock (checks, tests): fn(db) or Closed.
   Status WithDb(const std::function<Status(Db&)>& fn);
 
@@ -160,6 +156,8 @@ class Replica : public LogShipper {
   void OnAck(const PeerMessage& m);
   void OnFetch(const PeerMessage& m);
   void OnFetchReply(std::unique_lock<std::mutex>& l, const PeerMessage& m);
+  // Stores `next` (DIR/REPLICA) and only then makes it the replica's state.
+  Status Persist(ReplicaState next);
   // Durably promises `epoch` (and stops leading a lower one).
   Status Promise(std::unique_lock<std::mutex>& l, uint64_t epoch);
   void StepDown(std::unique_lock<std::mutex>& l, const std::string& why);
