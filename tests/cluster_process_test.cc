@@ -60,7 +60,7 @@ std::string EnterPrivateNetworkNamespace() {
   return "";
 }
 
-// The network namespace of `path`'s process (/proc/PID/ns/net), 0 if unreadable.
+// The network namespace of the process or task at `proc` (its ns/net), 0 if unreadable.
 ino_t NetNamespace(const std::string& proc) {
   struct stat st {};
   return ::stat((proc + "/ns/net").c_str(), &st) == 0 ? st.st_ino : 0;
@@ -69,8 +69,11 @@ ino_t NetNamespace(const std::string& proc) {
 class ClusterProcessTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (NetNamespace("/proc/self/task/" + std::to_string(::gettid())) == NetNamespace("/proc/1")) {
-      netns_error_ = EnterPrivateNetworkNamespace();
+    const std::string self = "/proc/self/task/" + std::to_string(::gettid());
+    const ino_t before = NetNamespace(self);
+    netns_error_ = EnterPrivateNetworkNamespace();
+    if (netns_error_.empty() && NetNamespace(self) == before) {
+      netns_error_ = "unshare(CLONE_NEWNET) succeeded but the namespace did not change";
     }
   }
   void SetUp() override {
@@ -78,8 +81,6 @@ class ClusterProcessTest : public ::testing::Test {
       std::printf("SKIPPED: no private network namespace: %s\n", netns_error_.c_str());
       GTEST_SKIP() << "no private network namespace: " << netns_error_;
     }
-    ASSERT_NE(NetNamespace("/proc/self/task/" + std::to_string(::gettid())),
-              NetNamespace("/proc/1"));
     ASSERT_TRUE(etcd_.Start().ok());
     for (int n = 0; n < 3; ++n) {
       client_ports_[n] = common::FreeLoopbackPort();
