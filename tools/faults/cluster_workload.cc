@@ -39,18 +39,19 @@ std::string Payload(std::mt19937_64& rng, const std::string& id, uint32_t bytes_
 }  // namespace
 
 std::string ClusterCheckReport::ToString() const {
-  char buf[512];
-  std::snprintf(buf, sizeof buf,
-                "%llu messages sent, %llu acknowledged (%llu acknowledgements), %llu fan-outs, "
-                "%llu recalls, %llu failed calls retried, %llu seen by the reader and the "
-                "subscriber (%llu pushes, %llu re-subscriptions), %llu stored, %zu violations",
-                static_cast<unsigned long long>(sent), static_cast<unsigned long long>(acked),
-                static_cast<unsigned long long>(acks), static_cast<unsigned long long>(fanouts),
-                static_cast<unsigned long long>(recalls),
-                static_cast<unsigned long long>(failed_calls),
-                static_cast<unsigned long long>(seen), static_cast<unsigned long long>(pushed),
-                static_cast<unsigned long long>(resubscribes),
-                static_cast<unsigned long long>(stored), violations.size());
+  char buf[640];
+  std::snprintf(
+      buf, sizeof buf,
+      "%llu messages sent, %llu acknowledged (%llu acknowledgements), %llu fan-outs, "
+      "%llu recalls, %llu failed calls retried, %llu answered as deduplicated retries, %llu seen "
+      "by the reader and the "
+      "subscriber (%llu pushes, %llu re-subscriptions), %llu stored, %zu violations",
+      static_cast<unsigned long long>(sent), static_cast<unsigned long long>(acked),
+      static_cast<unsigned long long>(acks), static_cast<unsigned long long>(fanouts),
+      static_cast<unsigned long long>(recalls), static_cast<unsigned long long>(failed_calls),
+      static_cast<unsigned long long>(deduplicated), static_cast<unsigned long long>(seen),
+      static_cast<unsigned long long>(pushed), static_cast<unsigned long long>(resubscribes),
+      static_cast<unsigned long long>(stored), violations.size());
   return buf;
 }
 
@@ -64,6 +65,7 @@ ClusterClientOptions ClusterWorkload::MakeClientOptions() const {
   ClusterClientOptions co;
   co.servers = o_.servers;
   co.client.client_name = "tldb-faults-cluster";
+  co.client.token = o_.token;
   co.client.connect_timeout_ms = 1'000;
   co.client.request_timeout_ms = o_.request_timeout_ms;
   co.retry_ms_max = o_.retry_ms_max;
@@ -147,6 +149,7 @@ void ClusterWorkload::WriterLoop(uint32_t w) {
       if (until_done("append '" + id + "'", [&] {
             auto r = c.Append(kStore, tl, payload, ao);
             if (r.ok()) seq = r->seq;
+            if (r.ok() && r->deduplicated) deduplicated_++;
             return r.status();
           })) {
         ledger_.Acked(Key(kStore, tl), id, seq);
@@ -176,6 +179,7 @@ void ClusterWorkload::WriterLoop(uint32_t w) {
         }
         for (size_t i = 0; i < names.size(); ++i) {
           ledger_.Acked(Key(kSync, names[i]), id, results[i].seq);
+          if (results[i].deduplicated) deduplicated_++;
         }
         fanouts_++;
       }
@@ -315,6 +319,7 @@ Result<ClusterCheckReport> ClusterWorkload::Check() {
   r.fanouts = fanouts_;
   r.recalls = recalls_;
   r.failed_calls = failed_;
+  r.deduplicated = deduplicated_;
   r.seen = ledger_.seen();
   r.pushed = pushed_;
   r.resubscribes = resubscribes_;

@@ -42,12 +42,15 @@ struct ClusterWorkloadOptions {
   uint32_t payload_bytes_max = 300;     // payloads are the id and 1..this many printable bytes
   uint32_t request_timeout_ms = 3'000;  // per request: a stopped primary is left after this
   uint32_t retry_ms_max = 30'000;       // one ClusterClient call (then the writer calls again)
+  std::string token;  // the servers' access token SECRET (non-loopback listeners need one)
   uint64_t seed = 1;
 };
 
 struct ClusterCheckReport {
   uint64_t sent = 0, acked = 0, acks = 0, fanouts = 0, recalls = 0;
   uint64_t failed_calls = 0;  // ClusterClient calls that failed (and were called again)
+  // Appends (or fan-out timelines) a retry after a failover found committed already.
+  uint64_t deduplicated = 0;
   uint64_t seen = 0, pushed = 0, resubscribes = 0, stored = 0;
   std::vector<std::string> violations;
   std::string ToString() const;
@@ -83,6 +86,7 @@ class ClusterWorkload {
   Ledger ledger_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> fanouts_{0}, recalls_{0}, failed_{0}, pushed_{0}, resubscribes_{0};
+  std::atomic<uint64_t> deduplicated_{0};
   mutable std::mutex mu_;
   std::vector<std::string> violations_;
   std::vector<std::thread> threads_;
