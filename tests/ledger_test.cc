@@ -1,4 +1,4 @@
-// The fault suites' one checker (tools/faults/ledger.h), used by the kill -9 suite, the cluster
+// LedgerCheckTest: the fault suites' one checker (tools/faults/ledger.h), used by the kill -9 suite, the cluster
 // test and the cluster soak: each invariant on hand-made stored timelines, including the
 // workload's own recalls (the only permitted change to what a reader saw).
 #include "ledger.h"
@@ -29,7 +29,7 @@ std::string Joined(const std::vector<std::string>& v) {
   return out;
 }
 
-TEST(LedgerTest, CleanTimelinePasses) {
+TEST(LedgerCheckTest, CleanTimelinePasses) {
   Ledger l;
   ThreeAcked(l);
   l.Seen("t", M(2, "b"));
@@ -37,7 +37,7 @@ TEST(LedgerTest, CleanTimelinePasses) {
   EXPECT_EQ(Joined(l.Check({{"t", {M(1, "a"), M(2, "b"), M(3, "c")}}})), "");
 }
 
-TEST(LedgerTest, AcknowledgedMessageMissingOrElsewhere) {
+TEST(LedgerCheckTest, AcknowledgedMessageMissingOrElsewhere) {
   Ledger l;
   ThreeAcked(l);
   auto v = l.Check({{"t", {M(1, "a"), M(2, "c")}}});
@@ -45,7 +45,7 @@ TEST(LedgerTest, AcknowledgedMessageMissingOrElsewhere) {
   EXPECT_NE(Joined(v).find("'c' acknowledged as seq 3 but stored at 2"), std::string::npos);
 }
 
-TEST(LedgerTest, DuplicateAndUnknownMessages) {
+TEST(LedgerCheckTest, DuplicateAndUnknownMessages) {
   Ledger l;
   ThreeAcked(l);
   auto v = l.Check({{"t", {M(1, "a"), M(2, "b"), M(3, "c"), M(4, "a"), M(5, "zz")}}});
@@ -57,7 +57,7 @@ TEST(LedgerTest, DuplicateAndUnknownMessages) {
   EXPECT_NE(Joined(v).find("payload differs"), std::string::npos) << Joined(v);
 }
 
-TEST(LedgerTest, RecallMayRemoveAMessageAndLeaveItsSeqUnused) {
+TEST(LedgerCheckTest, RecallMayRemoveAMessageAndLeaveItsSeqUnused) {
   Ledger l;
   ThreeAcked(l);
   l.Seen("t", M(2, "b"));
@@ -72,7 +72,7 @@ TEST(LedgerTest, RecallMayRemoveAMessageAndLeaveItsSeqUnused) {
   EXPECT_EQ(l.recalled(), 1u);
 }
 
-TEST(LedgerTest, GapThatNoRecallExplains) {
+TEST(LedgerCheckTest, GapThatNoRecallExplains) {
   Ledger l;
   ThreeAcked(l);
   l.RecallRequested("t", "c");
@@ -84,7 +84,7 @@ TEST(LedgerTest, GapThatNoRecallExplains) {
   EXPECT_NE(Joined(v).find("reorder or duplicate seq"), std::string::npos) << Joined(v);
 }
 
-TEST(LedgerTest, WhatAReaderSawMustNotVanishOrChange) {
+TEST(LedgerCheckTest, WhatAReaderSawMustNotVanishOrChange) {
   Ledger l;
   l.Sent(0, "t", "a", "p-a");
   l.Sent(1, "t", "x", "p-x");  // never acknowledged (its writer's outcome unknown), but seen
@@ -104,7 +104,7 @@ TEST(LedgerTest, WhatAReaderSawMustNotVanishOrChange) {
   EXPECT_EQ(Joined(l.Check({{"t", {M(1, "a"), M(2, "x")}}})), "");
 }
 
-TEST(LedgerTest, ConflictingSightingsAreViolationsWhenSeen) {
+TEST(LedgerCheckTest, ConflictingSightingsAreViolationsWhenSeen) {
   Ledger l;
   ThreeAcked(l);
   l.Seen("t", M(1, "a"));
@@ -118,7 +118,7 @@ TEST(LedgerTest, ConflictingSightingsAreViolationsWhenSeen) {
   EXPECT_NE(Joined(v).find("with a payload other than the one sent"), std::string::npos);
 }
 
-TEST(LedgerTest, WritersAcknowledgedMessagesKeepSendOrder) {
+TEST(LedgerCheckTest, WritersAcknowledgedMessagesKeepSendOrder) {
   Ledger l;
   l.Sent(0, "t", "a", "p-a");
   l.Sent(0, "t", "b", "p-b");
