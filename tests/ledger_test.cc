@@ -1,6 +1,6 @@
-// LedgerCheckTest: the fault suites' one checker (tools/faults/ledger.h), used by the kill -9 suite, the cluster
-// test and the cluster soak: each invariant on hand-made stored timelines, including the
-// workload's own recalls (the only permitted change to what a reader saw).
+// LedgerCheckTest: the fault suites' one checker (tools/faults/ledger.h), used by the kill -9
+// suite, the cluster test and the cluster soak: each invariant on hand-made stored timelines,
+// including the workload's own recalls (the only permitted change to what a reader saw).
 #include "ledger.h"
 
 #include <gtest/gtest.h>
