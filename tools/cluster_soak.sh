@@ -85,7 +85,7 @@ NFT
 join() { local IFS=,; echo "$*"; }
 args=(--server-bin "$server" cluster-soak --data-dir "$dir" --duration-s $((minutes * 60))
       --node-netns "$(join "${netns[@]}")" --node-hosts "$(join "${hosts[@]}")"
-      --etcd-host $etcd_host --nft-table "inet tldbsoak" --seed "$seed")
+      --etcd-host "$etcd_host" --nft-table "inet tldbsoak" --seed "$seed")
 [[ -n $faults ]] && args+=(--faults "$faults")
 echo "cluster soak: $nodes nodes, 3 etcd members, $minutes min, seed $seed; data and logs in $dir"
 rc=0
