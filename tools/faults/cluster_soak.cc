@@ -382,6 +382,14 @@ class Soak {
     }
     if (!s.ok()) return Note("fault " + std::to_string(index) + " (" + kind + "): " + s.ToString());
     report_.faults[kind]++;
+    if (kind == "cut-etcd") {
+      // The primary goes on acknowledging until its lease expires and a follower, elected in
+      // its place, fences it: the cut holds until another replica serves.
+      if (Primary(p, o_.settle_ms_max) < 0) {
+        Note("fault " + std::to_string(index) + " (cut-etcd, " + detail +
+             "): no other replica took over");
+      }
+    }
     auto resumed = work_->WaitForAcks(o_.resume_acks, o_.resume_ms_max);
     const double ms = resumed.ok() ? MsSince(t0) : -1;
     int now = -1;

@@ -14,7 +14,8 @@
 //   of a kind drawn from `faults`: `kill` (kill -9 of the primary, restarted after appends
 //   resumed), `stop` (SIGSTOP of the primary until another replica serves, then SIGCONT),
 //   `cut-followers` (the primary cut from every follower both ways, not from etcd),
-//   `cut-etcd` (the primary cut from etcd, not from its followers), `one-way` (packets from the
+//   `cut-etcd` (the primary cut from etcd, not from its followers, until another replica
+//   serves: the primary acknowledges until then), `one-way` (packets from the
 //   primary to its followers dropped, or the reverse), `etcd-leader` (kill -9 of the etcd
 //   leader, restarted after a few seconds), `wipe` (kill -9 of a follower, its data directory
 //   deleted; restarted once appends resumed), `etcd-stall` (every etcd member SIGSTOPped for
