@@ -85,11 +85,14 @@ void ClusterNode::Stop() {
   if (stopping_.exchange(true)) return;
   inbox_cv_.notify_all();
   if (driver_.joinable()) driver_.join();
-  const repl::ReplicaStatus s = replica_->status();
-  if (s.role != repl::Role::kFollower) (void)coordinator_->Resign(options_.node, s.epoch);
-  polled_->Stop();
-  transport_->Stop();
-  replica_->Stop();
+  // Start may have failed part-way: stop what exists.
+  if (replica_) {
+    const repl::ReplicaStatus s = replica_->status();
+    if (s.role != repl::Role::kFollower) (void)coordinator_->Resign(options_.node, s.epoch);
+  }
+  if (polled_) polled_->Stop();
+  if (transport_) transport_->Stop();
+  if (replica_) replica_->Stop();
 }
 
 void ClusterNode::AddStats(std::vector<std::pair<std::string, uint64_t>>* out) const {
