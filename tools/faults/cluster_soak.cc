@@ -344,8 +344,9 @@ class Soak {
     } else if (kind == "cut-followers" || kind == "one-way") {
       const bool out = kind == "cut-followers" || rng_() % 2 == 0;
       const bool in = kind == "cut-followers" || !out;
-      if (kind == "one-way")
+      if (kind == "one-way") {
         detail += out ? ", its packets to followers dropped" : ", followers' packets to it dropped";
+      }
       for (size_t f = 0; f < nodes_.size() && s.ok(); ++f) {
         if (static_cast<int>(f) == p) continue;
         if (out) s = Nft("forward", "ip saddr " + ph + " ip daddr " + o_.node_hosts[f] + " drop");
