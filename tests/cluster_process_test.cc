@@ -1,14 +1,26 @@
 // A replicated partition of real processes (docs/replication.md "Testing"): one etcd and three
-// tldb-servers in cluster mode on loopback. A client appends with client_msg_ids through the
-// ClusterClient while the primary is killed with SIGKILL three times (and restarted) and
-// stopped with SIGSTOP once for longer than its lease (a zombie primary that wakes up). Then
-// every acknowledged message is at its acknowledged SeqId once, no SeqId holds two messages,
-// and no client_msg_id is stored twice.
+// tldb-servers in cluster mode on loopback addresses inside a private network namespace (the
+// test process unshares its own at start, so nothing else on the machine shares its ports).
+// The ledger workload of tools/faults (ClusterWorkload: appends with client_msg_ids, fan-outs,
+// recalls, a reader and a subscriber) runs through ClusterClient while the primary is killed
+// with SIGKILL three times (and restarted) and stopped with SIGSTOP once for longer than its
+// lease (a zombie primary that wakes up), and while etcd is stopped (appends go on). Then the shared checker (Ledger::Check): every
+// acknowledged message is at its acknowledged SeqId once, no SeqId holds two messages, and
+// nothing the reader or the subscriber saw vanished or changed (but for the workload's own
+// recalls).
 #include <gtest/gtest.h>
+#include <net/if.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -17,6 +29,7 @@
 
 #include "cluster/cluster_node.h"
 #include "cluster/testing/etcd_cluster.h"
+#include "cluster_workload.h"
 #include "common/server_process.h"
 #include "common/temp_dir.h"
 #include "tldb/cluster_client.h"
@@ -26,14 +39,48 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Acked {
-  std::string ns, timeline, payload;
-  Seq seq = 0;
-};
+// Moves this thread (the test's main thread, which starts every process and thread of the
+// test) into a new network namespace and brings its loopback up. "" on success, else why not.
+std::string EnterPrivateNetworkNamespace() {
+  if (::unshare(CLONE_NEWNET) != 0) {
+    return std::string("unshare(CLONE_NEWNET) refused: ") + std::strerror(errno);
+  }
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::string("socket: ") + std::strerror(errno);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  int rc = ::ioctl(fd, SIOCGIFFLAGS, &ifr);
+  if (rc == 0) {
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+    rc = ::ioctl(fd, SIOCSIFFLAGS, &ifr);
+  }
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return std::string("bringing lo up: ") + std::strerror(err);
+  return "";
+}
+
+// The network namespace of the process or task at `proc` (its ns/net), 0 if unreadable.
+ino_t NetNamespace(const std::string& proc) {
+  struct stat st {};
+  return ::stat((proc + "/ns/net").c_str(), &st) == 0 ? st.st_ino : 0;
+}
 
 class ClusterProcessTest : public ::testing::Test {
  protected:
+  static void SetUpTestSuite() {
+    const std::string self = "/proc/self/task/" + std::to_string(::gettid());
+    const ino_t before = NetNamespace(self);
+    netns_error_ = EnterPrivateNetworkNamespace();
+    if (netns_error_.empty() && NetNamespace(self) == before) {
+      netns_error_ = "unshare(CLONE_NEWNET) succeeded but the namespace did not change";
+    }
+  }
   void SetUp() override {
+    if (!netns_error_.empty()) {
+      std::printf("SKIPPED: no private network namespace: %s\n", netns_error_.c_str());
+      GTEST_SKIP() << "no private network namespace: " << netns_error_;
+    }
     ASSERT_TRUE(etcd_.Start().ok());
     for (int n = 0; n < 3; ++n) {
       client_ports_[n] = common::FreeLoopbackPort();
@@ -57,16 +104,27 @@ class ClusterProcessTest : public ::testing::Test {
       ASSERT_TRUE(servers_[n]->Start().ok());
     }
   }
-  ClusterClientOptions ClientOpts() {
-    ClusterClientOptions o;
-    for (int n = 0; n < 3; ++n) o.servers.push_back(servers_[n]->address());
-    o.client.request_timeout_ms = 3000;
-    o.retry_ms_max = 20'000;
-    return o;
+  std::map<std::string, uint64_t> Stats(int n) {
+    ClientOptions o;
+    o.server = servers_[n]->address();
+    o.connect_timeout_ms = 1'000;
+    o.request_timeout_ms = 2'000;
+    std::map<std::string, uint64_t> out;
+    auto c = Client::Connect(o);
+    if (!c.ok()) return out;
+    auto st = (*c)->Stats();
+    if (st.ok()) out.insert(st->counters.begin(), st->counters.end());
+    return out;
   }
-  int NodeAt(const std::string& address) {
-    for (int n = 0; n < 3; ++n) {
-      if (servers_[n]->address() == address) return n;
+  // The replica that serves as primary (STATS cluster_serving), waiting up to 60 s for one;
+  // `other_than` excluded. -1 if none did.
+  int Primary(int other_than = -1) {
+    const auto start = Clock::now();
+    while (Clock::now() - start < std::chrono::seconds(60)) {
+      for (int n = 0; n < 3; ++n) {
+        if (n != other_than && servers_[n]->Alive() && Stats(n)["cluster_serving"] == 1) return n;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return -1;
   }
@@ -81,108 +139,83 @@ class ClusterProcessTest : public ::testing::Test {
     return out;
   }
 
+  static inline std::string netns_error_;
   common::TempDir dir_{"tldb-cluster"};
   cluster::testing::EtcdCluster etcd_{1};
   uint16_t client_ports_[3] = {}, peer_ports_[3] = {}, metrics_ports_[3] = {};
   std::unique_ptr<common::ServerProcess> servers_[3];
 };
 
-TEST_F(ClusterProcessTest, KilledAndStoppedPrimariesLoseNoAcknowledgedAppend) {
-  auto client = ClusterClient::Connect(ClientOpts());
-  ASSERT_TRUE(client.ok());
-  std::mutex mu;
-  std::map<std::string, Acked> acked;  // by client_msg_id
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> attempts{0}, failed{0};
-  std::thread writer([&] {
-    for (uint64_t i = 0; !stop; ++i) {
-      const std::string ns = i % 3 == 0 ? "sync" : "store";
-      const std::string timeline = "conv:" + std::to_string(i % 7);
-      const std::string cmid = "w-" + std::to_string(i);
-      const std::string payload = "message " + std::to_string(i);
-      AppendOptions ao;
-      ao.client_msg_id = cmid;
-      attempts++;
-      auto r = (*client)->Append(ns, timeline, payload, ao);
-      if (!r.ok()) {
-        failed++;
-        continue;  // its outcome is unknown: it may be stored (once), or not
-      }
-      std::lock_guard l(mu);
-      acked[cmid] = {ns, timeline, payload, r->seq};
-    }
-  });
-  auto acked_count = [&] {
-    std::lock_guard l(mu);
-    return acked.size();
-  };
-  // Waits for `more` acknowledgements beyond now; returns the time it took.
-  auto progress = [&](size_t more) {
-    const auto start = Clock::now();
-    const size_t target = acked_count() + more;
-    while (acked_count() < target && Clock::now() - start < std::chrono::seconds(30)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    EXPECT_GE(acked_count(), target) << Logs();
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+TEST_F(ClusterProcessTest, KilledAndStoppedPrimariesLoseNothingAcknowledgedOrSeen) {
+  faults::ClusterWorkloadOptions wo;
+  for (int n = 0; n < 3; ++n) wo.servers.push_back(servers_[n]->address());
+  faults::ClusterWorkload work(wo);
+  ASSERT_TRUE(work.Start().ok());
+  // Waits for `more` acknowledgements beyond now (generous bound: a loaded machine); returns
+  // the time it took.
+  auto progress = [&](uint64_t more) -> double {
+    auto ms = work.WaitForAcks(more, 60'000);
+    EXPECT_TRUE(ms.ok()) << ms.status().ToString() << "\n" << Logs();
+    return ms.ok() ? *ms : 60'000;
   };
   progress(50);
-  std::vector<int64_t> failover_ms;
+  std::vector<double> failover_ms;
   for (int kill = 0; kill < 3; ++kill) {
-    const int p = NodeAt((*client)->current());
-    ASSERT_GE(p, 0);
+    const int p = Primary();
+    ASSERT_GE(p, 0) << Logs();
     ASSERT_TRUE(servers_[p]->Kill().ok());
     failover_ms.push_back(progress(20));
     ASSERT_TRUE(servers_[p]->Start().ok());  // rejoins as a follower
     progress(50);
   }
-  // A zombie: stopped past its lease, then woken while another replica leads.
-  const int z = NodeAt((*client)->current());
+  // A zombie: stopped past its lease (no other replica can lead before the lease expires),
+  // then woken while another replica leads.
+  const int z = Primary();
   ASSERT_GE(z, 0);
   ASSERT_EQ(::kill(servers_[z]->pid(), SIGSTOP), 0);
   failover_ms.push_back(progress(20));
+  ASSERT_GE(Primary(z), 0) << "another replica leads while the zombie sleeps\n" << Logs();
   ASSERT_EQ(::kill(servers_[z]->pid(), SIGCONT), 0);
   progress(100);
-  stop = true;
-  writer.join();
+  // etcd stalled (SIGSTOP): the primary goes on acknowledging (its reads of etcd's state come
+  // from PolledCoordinator's last answers), and no election starts. Once etcd wakes, the
+  // expired leases may make the partition fail over: the workload rides through it.
+  ASSERT_TRUE(etcd_.Pause(0).ok());
+  auto during_stall = work.WaitForAcks(100, 60'000);
+  ASSERT_TRUE(etcd_.Resume(0).ok());
+  EXPECT_TRUE(during_stall.ok()) << "appends stopped while etcd was stalled: "
+                                 << during_stall.status().ToString() << "\n"
+                                 << Logs();
+  progress(50);
 
-  // Every acknowledged append is where it was acknowledged, once.
-  auto check = ClusterClient::Connect(ClientOpts());
-  ASSERT_TRUE(check.ok());
-  std::set<std::pair<std::string, std::string>> timelines;
-  for (const auto& [cmid, a] : acked) {
-    auto m = (*check)->Get(a.ns, a.timeline, a.seq);
-    ASSERT_TRUE(m.ok()) << cmid << " at " << a.ns << "/" << a.timeline << " seq " << a.seq << ": "
-                        << m.status().ToString() << "\n"
-                        << Logs();
-    EXPECT_EQ(m->client_msg_id, cmid);
-    EXPECT_EQ(m->payload, a.payload);
-    timelines.insert({a.ns, a.timeline});
-  }
-  for (const auto& [ns, timeline] : timelines) {
-    ScanOptions so;
-    so.limit = 100'000;
-    auto all = (*check)->Scan(ns, timeline, so);
-    ASSERT_TRUE(all.ok()) << all.status().ToString();
-    std::set<std::string> ids;
-    Seq prev = 0;
-    for (const Message& m : *all) {
-      EXPECT_TRUE(ids.insert(m.client_msg_id).second) << m.client_msg_id << " stored twice";
-      EXPECT_EQ(m.seq, prev + 1) << ns << "/" << timeline;
-      prev = m.seq;
-    }
-  }
-  std::printf(
-      "%zu appends acknowledged of %llu attempts (%llu failed), %llu redirects; "
-      "appends resumed after a failover in",
-      acked.size(), static_cast<unsigned long long>(attempts.load()),
-      static_cast<unsigned long long>(failed.load()),
-      static_cast<unsigned long long>((*client)->redirects()));
-  for (int64_t ms : failover_ms) std::printf(" %lld ms", static_cast<long long>(ms));
+  auto report = work.Check();
+  ASSERT_TRUE(report.ok()) << report.status().ToString() << "\n" << Logs();
+  std::printf("%s; appends resumed after a failover in", report->ToString().c_str());
+  for (double ms : failover_ms) std::printf(" %.0f ms", ms);
   std::printf("\n");
-  for (int64_t ms : failover_ms) EXPECT_LT(ms, 15'000) << "failover far beyond the 5 s target";
+  for (const auto& v : report->violations) ADD_FAILURE() << v;
+  EXPECT_TRUE(report->violations.empty()) << Logs();
+  // The workload did what it is there for (else the checks above prove little).
+  EXPECT_GE(report->acked, 300u);
+  EXPECT_GT(report->fanouts, 0u);
+  EXPECT_GT(report->recalls, 0u);
+  EXPECT_GT(report->pushed, 0u);
+  EXPECT_GT(report->seen, report->pushed);
+  EXPECT_GT(report->failed_calls + report->resubscribes, 0u) << "the faults went unnoticed";
+  for (double ms : failover_ms) EXPECT_LT(ms, 15'000) << "failover far beyond the 5 s target";
 
-  // STATS: one serving primary, which sees both followers joined; the others follow it.
+  // STATS: one serving primary, which sees both followers joined (the woken zombie too, once
+  // it rejoined); the others follow it.
+  const int p = Primary();
+  ASSERT_GE(p, 0);
+  for (const auto start = Clock::now(); Clock::now() - start < std::chrono::seconds(60);) {
+    auto s = Stats(p);
+    if (s["cluster_follower" + std::to_string((p + 1) % 3) + "_joined"] == 1 &&
+        s["cluster_follower" + std::to_string((p + 2) % 3) + "_joined"] == 1) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   int serving = 0;
   for (int n = 0; n < 3; ++n) {
     ClientOptions o;
@@ -211,8 +244,6 @@ TEST_F(ClusterProcessTest, KilledAndStoppedPrimariesLoseNoAcknowledgedAppend) {
 
   // The same figures reach Prometheus (docs/operations.md): the primary's role and its
   // followers' lag, labelled.
-  const int p = NodeAt((*check)->current());
-  ASSERT_GE(p, 0);
   const std::string cmd =
       "curl -fsS http://127.0.0.1:" + std::to_string(metrics_ports_[p]) + "/metrics";
   std::string body;

@@ -3,7 +3,8 @@
 // tldb-server, all on loopback on this machine, then:
 //   append    synced appends from C connections (one request in flight each) for S seconds,
 //             single node and the replicated primary alternating, R repeats: appends/s, p50 and
-//             p99 latency, and fdatasyncs per acknowledged append on every replica (STATS);
+//             p99 latency, and per run the fdatasyncs per acknowledged append on every replica
+//             and on the single node (STATS db_syncs), median and spread;
 //   failover  kill -9 of the primary K times, each time the time until an append is
 //             acknowledged again (ClusterClient), p50 and p99;
 //   catchup   one follower killed, M MiB appended, the follower restarted: time until the
@@ -63,6 +64,7 @@ std::map<std::string, uint64_t> Stats(const std::string& address) {
 struct RunResult {
   double per_s = 0;
   double p50_us = 0, p99_us = 0;
+  uint64_t acked = 0;  // appends acknowledged
 };
 
 // Synced appends from `connections` clients, one in flight each, for `seconds`.
@@ -98,7 +100,7 @@ RunResult Appends(const std::string& address, const Config& cfg, uint64_t* seq_b
   tldb::common::LatencyHistogram all;
   for (auto& h : hist) all.Merge(h);
   return {static_cast<double>(done.load()) / secs, all.Quantile(0.5) / 1e3,
-          all.Quantile(0.99) / 1e3};
+          all.Quantile(0.99) / 1e3, done.load()};
 }
 
 double Median(std::vector<double> v) {
@@ -207,6 +209,12 @@ int main(int argc, char** argv) {
       cfg.connections, cfg.seconds);
   std::printf("%-8s %-12s %12s %10s %10s\n", "repeat", "target", "appends/s", "p50 us", "p99 us");
   std::map<std::string, std::vector<double>> rates;
+  // fdatasyncs per acknowledged append, per run: the db_syncs (fdatasync calls on segments)
+  // each server made during the run over the appends the clients had acknowledged.
+  std::map<std::string, std::vector<double>> syncs_per_append;
+  auto syncs = [&](const std::string& address) {
+    return static_cast<double>(Stats(address)["db_syncs"]);
+  };
   uint64_t seq_base = 0;
   for (uint32_t r = 0; r < cfg.repeats; ++r) {
     const int p = primary_index();
@@ -214,10 +222,34 @@ int main(int argc, char** argv) {
                                        {"replicated", nodes[std::max(p, 0)]->address()}};
     for (int i = 0; i < 2; ++i) {
       const auto& t = targets[(r + static_cast<uint32_t>(i)) % 2];
+      const bool replicated = t[0] == "replicated";
+      std::vector<double> before;
+      if (replicated) {
+        for (auto& n : nodes) before.push_back(syncs(n->address()));
+      } else {
+        before.push_back(syncs(single.address()));
+      }
       const RunResult res = Appends(t[1], cfg, &seq_base);
       rates[t[0]].push_back(res.per_s);
-      std::printf("%-8u %-12s %12.0f %10.0f %10.0f\n", r + 1, t[0].c_str(), res.per_s, res.p50_us,
-                  res.p99_us);
+      std::string per;
+      const double acked = std::max<double>(1, static_cast<double>(res.acked));
+      if (replicated) {
+        for (int n = 0; n < 3; ++n) {
+          const double v = (syncs(nodes[n]->address()) - before[n]) / acked;
+          syncs_per_append[n == p ? "primary" : "follower"].push_back(v);
+          char b[64];
+          std::snprintf(b, sizeof b, " node%d(%s) %.3f", n, n == p ? "primary" : "follower", v);
+          per += b;
+        }
+      } else {
+        const double v = (syncs(single.address()) - before[0]) / acked;
+        syncs_per_append["single"].push_back(v);
+        char b[64];
+        std::snprintf(b, sizeof b, " %.3f", v);
+        per += b;
+      }
+      std::printf("%-8u %-12s %12.0f %10.0f %10.0f   fdatasyncs/append:%s\n", r + 1, t[0].c_str(),
+                  res.per_s, res.p50_us, res.p99_us, per.c_str());
       std::fflush(stdout);
     }
   }
@@ -227,19 +259,15 @@ int main(int argc, char** argv) {
               *std::max_element(rates["single"].begin(), rates["single"].end()),
               *std::min_element(rates["replicated"].begin(), rates["replicated"].end()),
               *std::max_element(rates["replicated"].begin(), rates["replicated"].end()));
-  std::printf("# fdatasyncs per acknowledged append (all runs)\n");
-  {
-    const int p = primary_index();
-    auto ps = Stats(nodes[p]->address());
-    const double acked = static_cast<double>(ps["db_appends"]);
-    for (int n = 0; n < 3; ++n) {
-      auto st = Stats(nodes[n]->address());
-      std::printf("node %d (%s): %.3f\n", n, n == p ? "primary" : "follower",
-                  static_cast<double>(st["db_syncs"]) / std::max(1.0, acked));
-    }
-    auto ss = Stats(single.address());
-    std::printf("single: %.3f\n", static_cast<double>(ss["db_syncs"]) /
-                                      std::max(1.0, static_cast<double>(ss["db_appends"])));
+  std::printf(
+      "# fdatasyncs per acknowledged append (segment fdatasyncs during a run / appends the "
+      "clients had acknowledged), median (min-max) over the runs\n");
+  for (const char* role : {"primary", "follower", "single"}) {
+    const auto& v = syncs_per_append[role];
+    if (v.empty()) continue;
+    std::printf("%-9s %.3f (%.3f-%.3f) over %zu values\n", role, Median(v),
+                *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()),
+                v.size());
   }
 
   std::printf("# failover: kill -9 of the primary, time until an append is acknowledged again\n");

@@ -50,6 +50,7 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterNodeOptions optio
   c.peer_address = n->transport_->listen_address();
   c.lease_ttl_s = o.lease_ttl_s;
   TLDB_ASSIGN_OR_RETURN(n->coordinator_, EtcdCoordinator::Start(std::move(c)));
+  if (auto nodes = n->coordinator_->Nodes(); nodes.ok()) n->addresses_ = std::move(*nodes);
   repl::ReplicaConfig rc;
   rc.node = o.node;
   rc.nodes = o.voters;
@@ -61,11 +62,17 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterNodeOptions optio
   // A dead primary's key goes with its lease (lease_ttl_s); then a follower campaigns.
   rc.majority_timeout_ms = o.lease_ttl_s * 1000;
   rc.election_timeout_ms = o.lease_ttl_s * 1500;
-  TLDB_ASSIGN_OR_RETURN(
-      n->replica_, repl::Replica::Open(std::move(rc), n->transport_.get(), n->coordinator_.get()));
+  PolledCoordinatorOptions pc;
+  pc.node = o.node;
+  pc.poll_ms = rc.heartbeat_ms;
+  pc.now_ms = SteadyMs;
+  n->polled_ = std::make_unique<PolledCoordinator>(
+      *n->coordinator_, [c = n->coordinator_.get()] { return c->Nodes(); }, std::move(pc));
+  n->polled_->Start();
+  TLDB_ASSIGN_OR_RETURN(n->replica_,
+                        repl::Replica::Open(std::move(rc), n->transport_.get(), n->polled_.get()));
   n->db_ = std::make_unique<repl::ReplicatedDb>(
       *n->replica_, [p = n.get()](uint32_t node) { return p->AddressOf(node, true); });
-  n->RefreshAddresses();
   n->driver_ = std::thread([p = n.get()] { p->Drive(); });
   return n;
 }
@@ -78,10 +85,14 @@ void ClusterNode::Stop() {
   if (stopping_.exchange(true)) return;
   inbox_cv_.notify_all();
   if (driver_.joinable()) driver_.join();
-  const repl::ReplicaStatus s = replica_->status();
-  if (s.role != repl::Role::kFollower) (void)coordinator_->Resign(options_.node, s.epoch);
-  transport_->Stop();
-  replica_->Stop();
+  // Start may have failed part-way: stop what exists.
+  if (replica_) {
+    const repl::ReplicaStatus s = replica_->status();
+    if (s.role != repl::Role::kFollower) (void)coordinator_->Resign(options_.node, s.epoch);
+  }
+  if (polled_) polled_->Stop();
+  if (transport_) transport_->Stop();
+  if (replica_) replica_->Stop();
 }
 
 void ClusterNode::AddStats(std::vector<std::pair<std::string, uint64_t>>* out) const {
@@ -119,7 +130,7 @@ std::string ClusterNode::AddressOf(uint32_t node, bool client) {
 }
 
 void ClusterNode::RefreshAddresses() {
-  auto nodes = coordinator_->Nodes();
+  auto nodes = polled_->Nodes();
   if (!nodes.ok()) return;
   std::lock_guard l(addresses_mu_);
   for (auto& [id, a] : *nodes) addresses_[id] = a;  // a node gone keeps its last address

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cluster/etcd_coordinator.h"
+#include "cluster/polled_coordinator.h"
 #include "replication/replica.h"
 #include "replication/replicated_db.h"
 #include "replication/tcp_transport.h"
@@ -63,6 +64,8 @@ class ClusterNode {
 
   const ClusterNodeOptions options_;
   std::unique_ptr<EtcdCoordinator> coordinator_;
+  // What the replica asks etcd through: its reads never wait for etcd (polled_coordinator.h).
+  std::unique_ptr<PolledCoordinator> polled_;
   std::unique_ptr<repl::TcpTransport> transport_;
   std::unique_ptr<repl::Replica> replica_;
   std::unique_ptr<repl::ReplicatedDb> db_;

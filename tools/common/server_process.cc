@@ -52,9 +52,11 @@ sockaddr_in Loopback(uint16_t port) {
   return a;
 }
 
-bool CanConnect(uint16_t port) {
+bool CanConnect(const std::string& host, uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const sockaddr_in a = Loopback(port);
+  sockaddr_in a = Loopback(port);
+  if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1)
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
   ::close(fd);
   return ok;
@@ -110,7 +112,7 @@ Status ServerProcess::SpawnOnce() {
   std::vector<std::string> args = options_.command;
   if (!other) {
     args = {options_.binary, "--data-dir", options_.data_dir, "--listen",
-            "127.0.0.1:" + std::to_string(options_.port)};
+            options_.host + ":" + std::to_string(options_.port)};
     args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   }
   std::vector<char*> argv;
@@ -169,7 +171,7 @@ Status ServerProcess::WaitAccepting() {
       return Status::IOError(options_.command[0] + " exited at start (see " + options_.log_path +
                              ")");
     }
-    if (CanConnect(options_.port)) return Status::Ok();
+    if (CanConnect(options_.host, options_.port)) return Status::Ok();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return Status::TimedOut(options_.command[0] + " did not accept connections within " +

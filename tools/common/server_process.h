@@ -2,12 +2,15 @@
 // disk full, hostile clients) and tldb-bench, or another server for tldb-bench (redis-server).
 //
 // Contract:
-// - Start() spawns `binary --data-dir DIR --listen 127.0.0.1:PORT ARGS...` (posix_spawn, so it
+// - Start() spawns `binary --data-dir DIR --listen HOST:PORT ARGS...` (HOST: `host`, 127.0.0.1
+//   by default) (posix_spawn, so it
 //   is safe from a multithreaded process) and returns once the server printed its "listening
 //   on" line. The first start may use port 0; every later start reuses the port it got, so
 //   clients configured with address() reconnect to the restarted server.
 // - With `command` set, Start() spawns that command instead (argv[0] looked up on PATH), which
-//   must listen on `port` (FreeLoopbackPort()), and returns once the port accepts connections.
+//   must listen on `host`:`port` (FreeLoopbackPort()), and returns once that accepts
+//   connections (e.g. `ip netns exec NS tldb-server ... --listen HOST:PORT`, reached through a
+//   route into the namespace).
 // - With `die_with_parent`, the child is spawned with fork and gets SIGKILL when this process
 //   dies (the child runs only async-signal-safe calls before exec).
 // - Kill() sends SIGKILL and reaps the child; Stop() sends SIGTERM and returns the exit code
@@ -32,6 +35,7 @@ struct ServerProcessOptions {
   std::string data_dir;                 // --data-dir
   std::vector<std::string> extra_args;  // e.g. {"--io-backend", "posix"}
   uint16_t port = 0;                    // 0: an ephemeral port on the first start
+  std::string host = "127.0.0.1";       // IPv4 address listened on and connected to
   std::string log_path;                 // server stderr (appended); empty: /dev/null
   uint32_t start_timeout_ms = 60'000;   // time allowed for recovery + listen
   std::vector<std::string> command;     // set: this command instead of tldb-server (see above)
@@ -67,7 +71,7 @@ class ServerProcess {
 
   pid_t pid() const { return pid_; }
   uint16_t port() const { return options_.port; }
-  std::string address() const { return "127.0.0.1:" + std::to_string(options_.port); }
+  std::string address() const { return options_.host + ":" + std::to_string(options_.port); }
   uint64_t RssKib() const;
 
  private:

@@ -89,7 +89,7 @@ void ReaderLoop(const KillRunOptions& o, const std::string& address, Ledger* led
       client.reset();
       continue;
     }
-    for (const auto& m : *latest) ledger->Seen(timeline, m.client_msg_id, m.seq);
+    for (const auto& m : *latest) ledger->Seen(timeline, m);
     std::this_thread::sleep_for(milliseconds(2));
   }
 }

@@ -22,9 +22,45 @@ void Ledger::Acked(const std::string& timeline, const std::string& client_msg_id
   e.acks.push_back(seq);
 }
 
+void Ledger::RecallRequested(const std::string& timeline, const std::string& client_msg_id) {
+  std::lock_guard lock(mu_);
+  timelines_[timeline][client_msg_id].recall_requested = true;
+}
+
+void Ledger::RecallAcked(const std::string& timeline, const std::string& client_msg_id) {
+  std::lock_guard lock(mu_);
+  Entry& e = timelines_[timeline][client_msg_id];
+  if (!e.recall_acked) ++recalled_;
+  e.recall_acked = true;
+}
+
+void Ledger::SeenLocked(const std::string& timeline, const std::string& client_msg_id, Seq seq) {
+  auto [it, added] = seen_[timeline].emplace(seq, client_msg_id);
+  if (!added && it->second != client_msg_id) {
+    seen_violations_.push_back(timeline + ": seq " + std::to_string(seq) + " was seen holding '" +
+                               it->second + "' and later '" + client_msg_id + "'");
+  }
+}
+
 void Ledger::Seen(const std::string& timeline, const std::string& client_msg_id, Seq seq) {
   std::lock_guard lock(mu_);
-  seen_[timeline].emplace(seq, client_msg_id);
+  SeenLocked(timeline, client_msg_id, seq);
+}
+
+void Ledger::Seen(const std::string& timeline, const Message& m) {
+  std::lock_guard lock(mu_);
+  SeenLocked(timeline, m.client_msg_id, m.seq);
+  const Entry* e = nullptr;
+  if (auto t = timelines_.find(timeline); t != timelines_.end()) {
+    if (auto it = t->second.find(m.client_msg_id); it != t->second.end()) e = &it->second;
+  }
+  if (e == nullptr) {
+    seen_violations_.push_back(timeline + ": seq " + std::to_string(m.seq) + " was seen holding '" +
+                               m.client_msg_id + "', never sent");
+  } else if (e->payload != m.payload) {
+    seen_violations_.push_back(timeline + ": '" + m.client_msg_id + "' was seen at seq " +
+                               std::to_string(m.seq) + " with a payload other than the one sent");
+  }
 }
 
 uint64_t Ledger::seen() const {
@@ -53,20 +89,43 @@ uint64_t Ledger::acks() const {
   std::lock_guard lock(mu_);
   return acks_;
 }
+uint64_t Ledger::recalled() const {
+  std::lock_guard lock(mu_);
+  return recalled_;
+}
 
 namespace {
 
 using Violations = std::vector<std::string>;
 
+// The stored messages themselves: seqs, ids, payloads, recalls; fills *stored_at (id -> seq)
+// and *held (seq -> id).
 void CheckStored(const std::string& t, const std::vector<Message>& msgs,
                  const std::map<std::string, LedgerEntry>& sent, Violations* v,
-                 std::map<std::string, Seq>* stored_at) {
-  for (size_t i = 0; i < msgs.size(); ++i) {
-    const Message& m = msgs[i];
-    if (m.seq != i + 1) {
-      v->push_back(t + ": seq " + std::to_string(m.seq) + " at position " + std::to_string(i + 1) +
-                   " (gap, reorder or duplicate seq)");
+                 std::map<std::string, Seq>* stored_at, std::map<Seq, std::string>* held) {
+  // The seqs a scan may skip: acknowledged seqs of messages whose recall was requested.
+  std::set<Seq> recalled;
+  for (const auto& [_, e] : sent) {
+    if (e.recall_requested) recalled.insert(e.acks.begin(), e.acks.end());
+  }
+  Seq prev = 0;
+  for (const Message& m : msgs) {
+    if (m.seq <= prev) {
+      v->push_back(t + ": seq " + std::to_string(m.seq) + " after seq " + std::to_string(prev) +
+                   " (reorder or duplicate seq)");
+    } else if (m.seq - prev - 1 > recalled.size()) {
+      v->push_back(t + ": seqs " + std::to_string(prev + 1) + " to " + std::to_string(m.seq - 1) +
+                   " are missing (more than every recall explains)");
+      prev = m.seq;
+    } else {
+      for (Seq s = prev + 1; s < m.seq; ++s) {
+        if (!recalled.count(s)) {
+          v->push_back(t + ": seq " + std::to_string(s) + " is missing (a gap no recall explains)");
+        }
+      }
+      prev = m.seq;
     }
+    held->emplace(m.seq, m.client_msg_id);
     auto it = sent.find(m.client_msg_id);
     if (it == sent.end()) {
       v->push_back(t + ": seq " + std::to_string(m.seq) + " was never sent (client_msg_id '" +
@@ -75,6 +134,10 @@ void CheckStored(const std::string& t, const std::vector<Message>& msgs,
     }
     if (m.payload != it->second.payload) {
       v->push_back(t + ": seq " + std::to_string(m.seq) + " payload differs from what was sent");
+    }
+    if (it->second.recall_acked) {
+      v->push_back(t + ": '" + m.client_msg_id + "' at seq " + std::to_string(m.seq) +
+                   " is served after its recall was acknowledged");
     }
     if (!stored_at->emplace(m.client_msg_id, m.seq).second) {
       v->push_back(t + ": client_msg_id '" + m.client_msg_id + "' stored twice");
@@ -86,7 +149,7 @@ void CheckStored(const std::string& t, const std::vector<Message>& msgs,
 
 std::vector<std::string> Ledger::Check(const StoredTimelines& stored) const {
   std::lock_guard lock(mu_);
-  Violations v;
+  Violations v = seen_violations_;
   for (const auto& [t, _] : stored) {
     if (!timelines_.count(t)) v.push_back(t + ": a timeline that was never written");
   }
@@ -95,15 +158,19 @@ std::vector<std::string> Ledger::Check(const StoredTimelines& stored) const {
     static const std::vector<Message> kNone;
     const auto& msgs = st == stored.end() ? kNone : st->second;
     std::map<std::string, Seq> stored_at;
-    CheckStored(t, msgs, sent, &v, &stored_at);
-    // Acknowledged messages: present at their acknowledged seq; per writer, in send order.
+    std::map<Seq, std::string> held;
+    CheckStored(t, msgs, sent, &v, &stored_at, &held);
+    // Acknowledged messages: present at their acknowledged seq (or recalled by the workload);
+    // per writer, in send order.
     std::map<int, std::vector<std::pair<uint64_t, Seq>>> by_writer;
     for (const auto& [id, e] : sent) {
       if (e.acks.empty()) continue;
       auto at = stored_at.find(id);
       if (at == stored_at.end()) {
-        v.push_back(t + ": acknowledged '" + id + "' (seq " + std::to_string(e.acks[0]) +
-                    ") is missing");
+        if (!e.recall_requested) {
+          v.push_back(t + ": acknowledged '" + id + "' (seq " + std::to_string(e.acks[0]) +
+                      ") is missing");
+        }
         continue;
       }
       for (Seq a : e.acks) {
@@ -114,12 +181,21 @@ std::vector<std::string> Ledger::Check(const StoredTimelines& stored) const {
       }
       by_writer[e.writer].emplace_back(e.order, at->second);
     }
-    // Messages readers saw: still there, same seq, same id.
+    // Messages readers and subscribers saw: still there, same seq, same id (or recalled by the
+    // workload), and their seq holds nothing else.
     if (auto sn = seen_.find(t); sn != seen_.end()) {
       for (const auto& [seq, id] : sn->second) {
+        if (auto h = held.find(seq); h != held.end() && h->second != id) {
+          v.push_back(t + ": seq " + std::to_string(seq) + " was seen holding '" + id +
+                      "' and now holds '" + h->second + "'");
+          continue;
+        }
         auto at = stored_at.find(id);
+        auto e = sent.find(id);
+        const bool recall = e != sent.end() && e->second.recall_requested;
+        if (at == stored_at.end() && recall) continue;  // the workload's own recall
         if (at == stored_at.end() || at->second != seq) {
-          v.push_back(t + ": '" + id + "' was seen by a reader at seq " + std::to_string(seq) +
+          v.push_back(t + ": '" + id + "' was seen at seq " + std::to_string(seq) +
                       (at == stored_at.end() ? " and is gone"
                                              : " but is stored at " + std::to_string(at->second)));
         }

@@ -4,12 +4,15 @@
 //   tldb-faults disk-full --dir /mnt/small                               ENOSPC (dir: small fs)
 //   tldb-faults hostile-bench                                            p99 under hostile clients
 //   tldb-faults soak --duration-s 1800                                   long mixed run, leaks
+//   tldb-faults cluster-soak ...        faults against a replicated partition
+//   (tools/cluster_soak.sh)
 //
 // A thin main: the suites are library calls (tools/faults/*.h) that tests/hostile_test.cc drives.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 
+#include "cluster_soak.h"
 #include "disk_full_run.h"
 #include "hostile_bench.h"
 #include "kill_run.h"
@@ -95,6 +98,32 @@ int main(int argc, char** argv) {
   hostile->add_option("--server-threads", hbo.server_threads, "The server's --threads (0: default)")
       ->capture_default_str();
   hostile->add_option("--only", hbo.only, "Only this row (e.g. \"all at once\"); default: all");
+
+  tldb::faults::ClusterSoakOptions cso;
+  uint64_t cluster_duration_s = 1800;
+  auto* csoak = app.add_subcommand(
+      "cluster-soak",
+      "Faults against a replicated partition in network namespaces (run by tools/cluster_soak.sh)");
+  csoak->add_option("--data-dir", data_dir, "etcd and node data, logs (default: a new /tmp dir)");
+  csoak->add_option("--duration-s", cluster_duration_s, "How long faults are injected")
+      ->capture_default_str();
+  csoak->add_option("--node-netns", cso.node_netns, "Each node's network namespace")
+      ->delimiter(',')
+      ->required();
+  csoak->add_option("--node-hosts", cso.node_hosts, "Each node's address in it")
+      ->delimiter(',')
+      ->required();
+  csoak->add_option("--etcd-host", cso.etcd_host, "etcd's address (this namespace)")->required();
+  csoak->add_option("--etcd-members", cso.etcd_members)->capture_default_str();
+  csoak->add_option("--etcd", cso.etcd_binary)->capture_default_str();
+  csoak->add_option("--etcdctl", cso.etcdctl_binary)->capture_default_str();
+  csoak->add_option("--nft-table", cso.nft_table, "Table with forward/input/output chains")
+      ->capture_default_str();
+  csoak->add_option("--faults", cso.faults, "Fault kinds drawn from")
+      ->delimiter(',')
+      ->capture_default_str();
+  csoak->add_option("--writers", cso.writers)->capture_default_str();
+  csoak->add_option("--seed", cso.seed)->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (probe_buffered) hbo.probe_durability = tldb::Durability::kBuffered;
 
@@ -176,6 +205,22 @@ int main(int argc, char** argv) {
     std::printf("%s\n", r->ToString().c_str());
     for (const auto& v : r->violations) std::printf("VIOLATION: %s\n", v.c_str());
     rc = r->violation_count == 0 ? 0 : 1;
+  } else if (csoak->parsed()) {
+    cso.server_binary = server_bin;
+    cso.data_dir = data_dir;
+    cso.duration_ms = cluster_duration_s * 1'000;
+    cso.progress = [](const std::string& line) {
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+    };
+    auto r = tldb::faults::RunClusterSoak(cso);
+    if (!r.ok()) return Fail(r.status());
+    std::printf("%s\n", r->ToString().c_str());
+    for (const auto& n : r->notes) std::printf("NOTE: %s\n", n.c_str());
+    for (const auto& v : r->check.violations) std::printf("VIOLATION: %s\n", v.c_str());
+    rc = r->check.violations.empty() ? 0 : 1;
+    std::printf("data and logs: %s\n", data_dir.c_str());
+    return rc;  // the logs are kept
   }
   if (own_dir) std::filesystem::remove_all(data_dir);
   return rc;
