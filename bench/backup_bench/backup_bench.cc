@@ -8,7 +8,9 @@
 // first). The foreground load is `connections` clients, each appending synced `payload-bytes`
 // messages to random timelines one request at a time. The backup is admin::RunBackup, the
 // function `tldb backup` runs, into a fresh directory on the same file system (every file
-// fdatasync'ed). Prints every run, then the median and the spread (min–max).
+// fdatasync'ed). Payloads are random bytes (the server compacts and zstd-compresses sealed
+// segments in the background). Prints every run, then the median and the spread (min–max) and
+// the size of the data directory backed up.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -60,7 +62,8 @@ class Load {
       threads_.emplace_back([this, address, cfg, i] {
         auto c = Connect(address);
         std::mt19937_64 rng(i + 1);
-        const std::string payload(cfg.payload_bytes, 'x');
+        std::string payload(cfg.payload_bytes, '\0');
+        for (auto& ch : payload) ch = static_cast<char>(rng());
         tldb::AppendOptions o;
         o.durability = tldb::Durability::kSync;
         while (!stop_) {
@@ -135,14 +138,21 @@ void Preload(const std::string& address, const Config& cfg) {
     std::fprintf(stderr, "create namespace: %s\n", s.ToString().c_str());
     std::exit(1);
   }
-  const std::string payload(4000, 'p');
+  // Random bytes: compaction (which runs in the background) compresses sealed segments with
+  // zstd, so a compressible payload would leave a backup of a few megabytes.
+  std::string noise(1u << 20, '\0');
+  std::mt19937_64 rng(42);
+  for (auto& ch : noise) ch = static_cast<char>(rng());
+  constexpr size_t kPayloadBytes = 4000;
   const uint64_t total = uint64_t{cfg.preload_mib} << 20;
   std::atomic<uint64_t> next{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       auto cc = Connect(address);
-      for (uint64_t i; (i = next.fetch_add(1)) * payload.size() < total;) {
+      for (uint64_t i; (i = next.fetch_add(1)) * kPayloadBytes < total;) {
+        const std::string_view payload(noise.data() + (i * 4099) % (noise.size() - kPayloadBytes),
+                                       kPayloadBytes);
         auto r = cc->Append("bench", "tl:" + std::to_string(i % cfg.timelines), payload);
         if (!r.ok()) {
           std::fprintf(stderr, "preload: %s\n", r.status().ToString().c_str());
