@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -193,9 +194,13 @@ void PrintBackupReport(const BackupReport& r, bool json, std::ostream& out) {
     out << "]}\n";
     return;
   }
-  out << "backup written to " << r.dir << ": " << r.files << " files, " << r.bytes << " bytes in "
-      << r.seconds << " s (" << mbps << " MB/s; the server's snapshot took " << r.open_seconds
-      << " s)\n";
+  char line[256];
+  std::snprintf(line, sizeof(line),
+                ": %llu files, %llu bytes in %.2f s (%.1f MB/s; the server's snapshot and "
+                "checksums took %.2f s)\n",
+                static_cast<unsigned long long>(r.files), static_cast<unsigned long long>(r.bytes),
+                r.seconds, mbps, r.open_seconds);
+  out << "backup written to " << r.dir << line;
   for (const auto& n : r.namespaces) {
     out << "  namespace " << n.name << ": log up to " << n.end.ToString() << "\n";
   }

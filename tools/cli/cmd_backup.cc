@@ -3,6 +3,7 @@
 // SOUND. The work is admin::RunBackup (tools/admin/backup.h).
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "admin/backup.h"
@@ -30,7 +31,7 @@ void AddBackupCommand(CLI::App& app, CliContext& ctx) {
     admin::BackupOptions o;
     o.open_timeout_ms = *open_timeout_ms;
     o.progress = [&](uint64_t done, uint64_t total, const std::string& file) {
-      if (!ctx.json) printer.Update(done, total, file);
+      if (!ctx.json) printer.Step(done, std::max<uint64_t>(total, 1), "backup: " + file);
     };
     auto r = admin::RunBackup(*c, *dir, o);
     printer.Finish();
