@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "admin/verify.h"
+#include "protocol/backup_messages.h"
 #include "server_test_util.h"
 #include "tldb/clock.h"
 
@@ -385,6 +386,45 @@ TEST(BackupTest, BackupsBelongToTheirConnectionAreBoundedAndReleasedOnClose) {
   EXPECT_TRUE(a->CloseBackup(m->backup_id).ok());
   EXPECT_TRUE(srv.WaitNoSnapshots());
   EXPECT_EQ(a->CloseBackup(m->backup_id).code(), Status::Code::kNotFound);
+}
+
+TEST(BackupTest, MessagesRoundTripAndRefuseMalformedBodies) {
+  proto::BackupOpenResponse m;
+  m.backup_id = 7;
+  m.chunk_bytes_max = proto::kBackupChunkBytesMax;
+  m.files = {{"CATALOG", 168, 0x1122334455667788ull}, {"ns/s/0000000000000001.seg", 4040, 9}};
+  m.namespaces = {{"s", 1, 4040}};
+  std::string b;
+  proto::WireWriter w(&b);
+  proto::Encode(m, w);
+  proto::BackupOpenResponse d;
+  ASSERT_TRUE(proto::Decode(b, &d));
+  EXPECT_EQ(d.backup_id, 7u);
+  ASSERT_EQ(d.files.size(), 2u);
+  EXPECT_EQ(d.files[1].path, "ns/s/0000000000000001.seg");
+  EXPECT_EQ(d.files[0].xxh3, 0x1122334455667788ull);
+  ASSERT_EQ(d.namespaces.size(), 1u);
+  EXPECT_EQ(d.namespaces[0].offset, 4040u);
+  EXPECT_FALSE(proto::Decode(b + "x", &d));  // trailing byte
+  EXPECT_FALSE(proto::Decode(b.substr(0, b.size() - 1), &d));
+  std::string huge;
+  proto::WireWriter hw(&huge);
+  hw.U64(1);
+  hw.U32(1 << 20);
+  hw.U32(0xFFFFFFFF);  // claims 4 billion files, sends none
+  EXPECT_FALSE(proto::Decode(huge, &d));
+
+  std::string rb;
+  proto::WireWriter rw(&rb);
+  proto::Encode(proto::BackupReadRequest{7, 1, 4096, 1024}, rw);
+  EXPECT_EQ(rb.size(), 24u);
+  EXPECT_TRUE(proto::DecodeAnyRequest(0x71, rb));
+  EXPECT_FALSE(proto::DecodeAnyRequest(0x71, rb + "x"));
+  EXPECT_TRUE(proto::DecodeAnyRequest(0x70, ""));
+  EXPECT_FALSE(proto::DecodeAnyRequest(0x70, "x"));  // BACKUP_OPEN has an empty body
+  EXPECT_EQ(proto::OpName(0x70), "BACKUP_OPEN");
+  EXPECT_EQ(proto::OpName(0x72), "BACKUP_CLOSE");
+  EXPECT_FALSE(proto::IsKnownOp(0x73));
 }
 
 TEST(BackupTest, UnsafeManifestPathsAreRefused) {
