@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "client_impl.h"
+#include "protocol/backup_messages.h"
 #include "protocol/messages.h"
 #include "wire_status.h"
 
@@ -93,6 +94,17 @@ bool DecodeCompactStatus(std::string_view b, CompactionStatus* out) {
     if (out->error.ok()) out->error = Status::IOError(r.error_message);
   }
   out->progress = r.progress;
+  return true;
+}
+bool DecodeBackupOpen(std::string_view b, BackupManifest* out) {
+  proto::BackupOpenResponse r;
+  if (!proto::Decode(b, &r)) return false;
+  out->backup_id = r.backup_id;
+  out->chunk_bytes_max = r.chunk_bytes_max;
+  for (auto& f : r.files) out->files.push_back({std::move(f.path), f.bytes, f.xxh3});
+  for (auto& n : r.namespaces) {
+    out->namespaces.push_back({std::move(n.ns), LogPosition{n.segment, n.offset}});
+  }
   return true;
 }
 // The wire form of an update: the mask of set fields and their values.
@@ -305,6 +317,29 @@ void Client::GetCompactionAsync(uint64_t job_id, Callback<CompactionStatus> done
               Typed<CompactionStatus>(std::move(done), DecodeCompactStatus));
 }
 
+void Client::OpenBackupAsync(Callback<BackupManifest> done, CallOptions call) {
+  impl_->Call(Op::kBackupOpen, {}, call.timeout_ms, false,
+              Typed<BackupManifest>(std::move(done), DecodeBackupOpen));
+}
+
+void Client::ReadBackupAsync(uint64_t backup_id, uint32_t file_index, uint64_t offset,
+                             uint32_t bytes_max, Callback<std::string> done, CallOptions call) {
+  auto decode = [offset](std::string_view b, std::string* out) {
+    proto::BackupReadResponse r;
+    if (!proto::Decode(b, &r) || r.offset != offset) return false;
+    out->assign(r.data);
+    return true;
+  };
+  impl_->Call(Op::kBackupRead,
+              Body(proto::BackupReadRequest{backup_id, file_index, offset, bytes_max}),
+              call.timeout_ms, false, Typed<std::string>(std::move(done), decode));
+}
+
+void Client::CloseBackupAsync(uint64_t backup_id, StatusCallback done, CallOptions call) {
+  impl_->Call(Op::kBackupClose, Body(proto::BackupCloseRequest{backup_id}), call.timeout_ms, false,
+              [done = std::move(done)](Status s, std::string_view) { done(s); });
+}
+
 // ---------------------------------------------------------------- blocking
 
 Result<AppendResult> Client::Append(std::string_view ns, std::string_view timeline,
@@ -452,6 +487,25 @@ Result<CompactionStatus> Client::Compact(std::string_view ns, bool full,
     if (st->finished()) return st;
     std::this_thread::sleep_for(std::chrono::milliseconds(std::max<uint32_t>(poll_ms, 1)));
   }
+}
+
+Result<BackupManifest> Client::OpenBackup(CallOptions call) {
+  return Await<BackupManifest>(impl_.get(), [&](auto cb) { OpenBackupAsync(cb, call); });
+}
+
+Result<std::string> Client::ReadBackup(uint64_t backup_id, uint32_t file_index, uint64_t offset,
+                                       uint32_t bytes_max, CallOptions call) {
+  return Await<std::string>(impl_.get(), [&](auto cb) {
+    ReadBackupAsync(backup_id, file_index, offset, bytes_max, cb, call);
+  });
+}
+
+Status Client::CloseBackup(uint64_t backup_id, CallOptions call) {
+  auto r = Await<bool>(impl_.get(), [&](auto cb) {
+    CloseBackupAsync(
+        backup_id, [cb](Status s) { s.ok() ? cb(true) : cb(Result<bool>(s)); }, call);
+  });
+  return r.status();
 }
 
 Result<SubscriptionId> Client::Subscribe(std::string_view ns, std::string_view timeline,

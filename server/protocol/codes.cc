@@ -50,6 +50,12 @@ std::string_view OpName(uint8_t op) {
       return "COMPACT";
     case Op::kCompactStatus:
       return "COMPACT_STATUS";
+    case Op::kBackupOpen:
+      return "BACKUP_OPEN";
+    case Op::kBackupRead:
+      return "BACKUP_READ";
+    case Op::kBackupClose:
+      return "BACKUP_CLOSE";
   }
   return "UNKNOWN";
 }

@@ -2,7 +2,7 @@
 //
 // Contract: every number here is part of docs/protocol.md and never changes meaning once
 // released. New opcodes take unused numbers; ranges are reserved per family so that related
-// operations stay together (0x60-0x6F: maintenance).
+// operations stay together (0x60-0x6F: maintenance, 0x70-0x7F: administration).
 #pragma once
 
 #include <cstddef>
@@ -51,7 +51,11 @@ enum class Op : uint8_t {
   kNsSetOptions = 0x61,
   kCompact = 0x62,
   kCompactStatus = 0x63,
-  // 0x70-0x7F reserved: administration.
+  // 0x70-0x7F: administration. Online backup (backup_messages.h, docs/protocol.md "Online
+  // backup").
+  kBackupOpen = 0x70,
+  kBackupRead = 0x71,
+  kBackupClose = 0x72,
 };
 
 // Returns true for opcodes this version knows (push included).

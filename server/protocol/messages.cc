@@ -1,5 +1,7 @@
 #include "protocol/messages.h"
 
+#include "protocol/backup_messages.h"
+
 namespace tldb::proto {
 namespace {
 
@@ -587,6 +589,10 @@ bool DecodeAnyRequest(uint8_t op, std::string_view body) {
       CompactStatusRequest m;
       return Decode(body, &m);
     }
+    case Op::kBackupOpen:
+    case Op::kBackupRead:
+    case Op::kBackupClose:
+      return DecodeBackupRequest(op, body);
     case Op::kPushMessage:
       return false;
   }

@@ -141,6 +141,11 @@ void ReplicatedDb::SetFollower(bool) {}  // the replica decides
 
 void ReplicatedDb::RetainLogFrom(std::string_view, uint64_t) {}  // the replica decides
 
+Result<SnapshotInfo> ReplicatedDb::Snapshot(const std::string& target_dir,
+                                            const SnapshotOptions& options) {
+  return Any<SnapshotInfo>([&](Db& db) { return db.Snapshot(target_dir, options); });
+}
+
 Status ReplicatedDb::Sync() {
   return Any<bool>([&](Db& db) -> Result<bool> {
            TLDB_RETURN_IF_ERROR(db.Sync());

@@ -10,7 +10,13 @@ using proto::ErrorCode;
 using proto::Op;
 
 Dispatcher::Dispatcher(Loop* loop)
-    : ctx_(loop), session_(ctx_), watch_(ctx_), data_(ctx_, watch_), cursor_(ctx_), maint_(ctx_) {}
+    : ctx_(loop),
+      session_(ctx_),
+      watch_(ctx_),
+      data_(ctx_, watch_),
+      cursor_(ctx_),
+      maint_(ctx_),
+      backup_(ctx_) {}
 
 void Dispatcher::Handle(Connection& c, const proto::Frame& f) {
   const uint8_t op = f.header.op;
@@ -72,6 +78,12 @@ void Dispatcher::Route(Connection& c, uint8_t op, uint64_t id, std::string_view 
       return maint_.Compact(c, id, body);
     case Op::kCompactStatus:
       return maint_.CompactStatus(c, id, body);
+    case Op::kBackupOpen:
+      return backup_.Open(c, id, body);
+    case Op::kBackupRead:
+      return backup_.Read(c, id, body);
+    case Op::kBackupClose:
+      return backup_.Close(c, id, body);
     case Op::kPushMessage:
       break;
   }

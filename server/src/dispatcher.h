@@ -11,6 +11,7 @@
 //   CursorHandler   CURSOR_SET, CURSOR_GET
 //   MaintHandler    STATS, NS_CREATE, NS_LIST, NS_DESCRIBE, NS_SET_OPTIONS, COMPACT,
 //                   COMPACT_STATUS
+//   BackupHandler   BACKUP_OPEN, BACKUP_READ, BACKUP_CLOSE
 // They share one HandlerContext (failure answers, rights checks, async-request bookkeeping).
 // Handle() records the latency of the requests answered inside their handler; those answered
 // from a completion are recorded by HandlerContext::Completed() (ServerStats::CompletesAsync).
@@ -21,6 +22,7 @@
 #include <string>
 #include <string_view>
 
+#include "backup_handler.h"
 #include "connection.h"
 #include "cursor_handler.h"
 #include "data_handler.h"
@@ -47,8 +49,12 @@ class Dispatcher {
   void ExpireWait(uint64_t conn_id, uint64_t request_id) { watch_.ExpireWait(conn_id, request_id); }
   // Answers every parked WAIT now (shutdown).
   void ReleaseAllWaits() { watch_.ReleaseAllWaits(); }
-  // Unregisters the connection's waits and subscriptions (before it is destroyed).
-  void Forget(Connection& conn) { watch_.Forget(conn); }
+  // Unregisters the connection's waits and subscriptions and releases its backups (before it
+  // is destroyed).
+  void Forget(Connection& conn) {
+    watch_.Forget(conn);
+    backup_.Forget(conn);
+  }
 
  private:
   // Calls the handler of `op` (a known request opcode).
@@ -62,6 +68,7 @@ class Dispatcher {
   DataHandler data_;
   CursorHandler cursor_;
   MaintHandler maint_;
+  BackupHandler backup_;
 };
 
 }  // namespace tldb::server

@@ -96,6 +96,7 @@ class ServerImpl : public Server {
     for (auto& loop : core_->loops) loop->Join();
     core_->admin.Stop();
     core_->compactions.Stop();  // waits for a running compaction (the engine cannot cancel it)
+    core_->backups.Stop();      // waits for a snapshot being taken; deletes what is left
     core_->Log("all connections closed");
   }
 

@@ -4,8 +4,8 @@
 // after the server stopped (drain deadline passed) posts into a loop that still exists.
 // Contract: built before the loops start and immutable afterwards, except the atomics
 // (connection count, stopping flag), the WatchHub (thread-safe) and the loops themselves
-// (their Post() is thread-safe), the admin thread and the compaction jobs (thread-safe; both
-// are stopped by Server::Stop after the loops, so no task outlives the server).
+// (their Post() is thread-safe), the admin thread, the compaction jobs and the backups
+// (thread-safe; all stopped by Server::Stop after the loops, so no task outlives the server).
 #pragma once
 
 #include <atomic>
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "access_rights.h"
+#include "backup_registry.h"
 #include "compaction_jobs.h"
 #include "task_thread.h"
 #include "tldb/db.h"
@@ -29,7 +30,12 @@ class Loop;
 
 struct ServerCore : std::enable_shared_from_this<ServerCore> {
   ServerCore(Db* db_in, const ServerConfig& cfg, size_t loop_count)
-      : db(db_in), config(cfg), auth(cfg.tokens), hub(loop_count), compactions(db_in) {}
+      : db(db_in),
+        config(cfg),
+        auth(cfg.tokens),
+        hub(loop_count),
+        compactions(db_in),
+        backups(db_in, cfg.data_dir) {}
   ~ServerCore();
 
   void Log(std::string_view line) const;
@@ -43,6 +49,8 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   TaskThread admin;
   // COMPACT jobs, on their own thread so a long compaction does not delay NS_SET_OPTIONS.
   CompactionJobs compactions;
+  // Online backups (BACKUP_OPEN/READ/CLOSE): snapshots under config.data_dir, on their own thread.
+  BackupRegistry backups;
   std::vector<std::unique_ptr<Loop>> loops;
   int listen_fd = -1;
   // Set when the listener speaks TLS (ServerConfig::tls_cert_file); shared by every session.

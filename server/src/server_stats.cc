@@ -60,6 +60,7 @@ bool ServerStats::CompletesAsync(uint8_t op) {
     case Op::kNsCreate:
     case Op::kNsSetOptions:
     case Op::kWait:
+    case Op::kBackupOpen:
       return true;
     default:
       return false;
@@ -144,7 +145,8 @@ std::vector<std::pair<std::string, uint64_t>> CollectStats(
   };
   for (const auto& [name, field] : fields) out.emplace_back(name, Sum(loops, field));
   auto is_async = [](uint8_t op) {
-    return S::CompletesAsync(op) && op != static_cast<uint8_t>(Op::kWait);
+    return S::CompletesAsync(op) && op != static_cast<uint8_t>(Op::kWait) &&
+           op != static_cast<uint8_t>(Op::kBackupOpen);
   };
   auto is_read = [](uint8_t op) {
     return op == static_cast<uint8_t>(Op::kGet) || op == static_cast<uint8_t>(Op::kScan);

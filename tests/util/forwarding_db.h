@@ -83,6 +83,10 @@ class ForwardingDb : public Db {
   void RetainLogFrom(std::string_view ns, uint64_t segment) override {
     db_->RetainLogFrom(ns, segment);
   }
+  Result<SnapshotInfo> Snapshot(const std::string& target_dir,
+                                const SnapshotOptions& options) override {
+    return db_->Snapshot(target_dir, options);
+  }
   Status Sync() override { return db_->Sync(); }
   DbStats Stats() override { return db_->Stats(); }
   Status Close() override { return db_->Close(); }

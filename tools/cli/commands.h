@@ -17,7 +17,8 @@ void AddStatsCommand(CLI::App& app, CliContext& ctx);
 void AddPingCommand(CLI::App& app, CliContext& ctx);
 void AddNsCommand(CLI::App& app, CliContext& ctx);
 void AddCursorCommand(CLI::App& app, CliContext& ctx);
-void AddClusterCommand(CLI::App& app, CliContext& ctx);  // cluster status
+void AddClusterCommand(CLI::App& app, CliContext& ctx);       // cluster status
+void AddBackupCommand(CLI::App& app, CliContext& ctx);        // online backup into a directory
 void AddMaintenanceCommands(CLI::App& app, CliContext& ctx);  // recall edit trim ... compact
 void AddOfflineCommands(CLI::App& app,
                         CliContext& ctx);  // inspect dump verify repair export import

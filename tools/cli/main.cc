@@ -5,6 +5,7 @@
 //   tldb tail -f --timeline conv:1
 //   tldb recall --timeline conv:1 7
 //   tldb compact --server 127.0.0.1:7070 --ns store
+//   tldb backup --server 127.0.0.1:7070 /backups/tldb-2026-01-01
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   tldb::cli::AddCursorCommand(app, ctx);
   tldb::cli::AddClusterCommand(app, ctx);
   tldb::cli::AddMaintenanceCommands(app, ctx);
+  tldb::cli::AddBackupCommand(app, ctx);
   tldb::cli::AddOfflineCommands(app, ctx);
   CLI11_PARSE(app, argc, argv);
   return ctx.exit_code;

@@ -126,6 +126,21 @@ struct CompactionStatus {
 };
 using CompactionProgressFn = std::function<void(const CompactionStatus&)>;
 
+// An online backup opened on the server (BACKUP_OPEN; docs/protocol.md "Online backup"): the
+// files of a snapshot of its data directory, to be read with ReadBackup and released with
+// CloseBackup (or by closing the connection).
+struct BackupManifest {
+  struct File {
+    std::string path;  // relative, '/'-separated ("CATALOG", "ns/<namespace>/<file>")
+    uint64_t bytes = 0;
+    uint64_t xxh3 = 0;  // XXH3-64 (seed 0) of the whole file
+  };
+  uint64_t backup_id = 0;
+  uint32_t chunk_bytes_max = 0;  // the most bytes one ReadBackup returns
+  std::vector<File> files;
+  std::vector<SnapshotNamespace> namespaces;  // where each namespace's log ends in the backup
+};
+
 // A message pushed to a subscription, or the end of the subscription (status not OK).
 struct SubscriptionEvent {
   Status status;
@@ -222,6 +237,16 @@ class Client {
                                    const CompactionProgressFn& progress, uint32_t poll_ms = 200,
                                    CallOptions call = {});
 
+  // Admin right on '*': the server takes a snapshot of its data directory and returns its
+  // manifest. The backup stays open (at most 4 per server) until CloseBackup or until this
+  // client's connection closes.
+  Result<BackupManifest> OpenBackup(CallOptions call = {});
+  // Up to bytes_max bytes (capped by the server at the manifest's chunk_bytes_max) of file
+  // `file_index` from `offset`; empty at the end of the file.
+  Result<std::string> ReadBackup(uint64_t backup_id, uint32_t file_index, uint64_t offset,
+                                 uint32_t bytes_max, CallOptions call = {});
+  Status CloseBackup(uint64_t backup_id, CallOptions call = {});
+
   // ---- asynchronous (callbacks on the I/O thread) ----
   void AppendAsync(std::string_view ns, std::string_view timeline, std::string_view payload,
                    const AppendOptions& opts, Callback<AppendResult> done, CallOptions call = {});
@@ -264,6 +289,10 @@ class Client {
   void StartCompactionAsync(std::string_view ns, bool full, Callback<uint64_t> done,
                             CallOptions call = {});
   void GetCompactionAsync(uint64_t job_id, Callback<CompactionStatus> done, CallOptions call = {});
+  void OpenBackupAsync(Callback<BackupManifest> done, CallOptions call = {});
+  void ReadBackupAsync(uint64_t backup_id, uint32_t file_index, uint64_t offset, uint32_t bytes_max,
+                       Callback<std::string> done, CallOptions call = {});
+  void CloseBackupAsync(uint64_t backup_id, StatusCallback done, CallOptions call = {});
 
   // ---- subscriptions ----
   // Delivers every message of (ns, timeline) with seq > after_seq (from_latest: only messages

@@ -104,6 +104,26 @@ struct CompactOptions {
   std::function<void(const CompactionProgress&)> progress;
 };
 
+// A point-in-time copy of a data directory (Db::Snapshot, docs/design.md "Snapshots").
+struct SnapshotOptions {
+  // fdatasync every file written and fsync every directory of the snapshot (a backup that must
+  // survive a crash). false for a snapshot that is read once and deleted (an online backup
+  // served by tldb-server).
+  bool sync = true;
+};
+struct SnapshotFile {
+  std::string path;  // relative to the snapshot directory, '/'-separated ("ns/chat/...seg")
+  uint64_t bytes = 0;
+};
+struct SnapshotNamespace {
+  std::string name;
+  LogPosition end;  // the snapshot holds this namespace's log up to here (durable at the time)
+};
+struct SnapshotInfo {
+  std::vector<SnapshotFile> files;  // every file of the snapshot, in the order written
+  std::vector<SnapshotNamespace> namespaces;
+};
+
 using AppendCallback = std::function<void(Result<AppendResult>)>;
 using FanoutCallback = std::function<void(Result<std::vector<AppendResult>>)>;
 using MutationCallback = std::function<void(Result<MutationResult>)>;
@@ -216,6 +236,19 @@ class Db {
   // replica whose tail its new primary never had (docs/replication.md "Fencing").
   static Status TruncateLog(const std::string& dir, const Options& options, std::string_view ns,
                             LogPosition end);
+
+  // Makes a consistent point-in-time copy of the data directory in `target_dir` (created; it
+  // must not exist), while appends and reads go on: the catalog, and per namespace hard links of
+  // its sealed segments and their index files, its FLOORS, and the active segment's bytes up to
+  // its durable end (copied). Every append acknowledged before the call is in the copy (each
+  // namespace is synced first); each namespace's copy ends at one point of its log (a record
+  // boundary), the same for all its timelines. Opened as a data directory, it holds exactly the
+  // messages, mutations and floors of those points. Hard links need `target_dir` on the same
+  // file system (files are copied otherwise). Compaction and TTL may run meanwhile: a file they
+  // remove before it is linked makes the namespace start over (at most 16 times, then Busy).
+  // Nothing is copied or synced under a lock appends or reads take.
+  virtual Result<SnapshotInfo> Snapshot(const std::string& target_dir,
+                                        const SnapshotOptions& options) = 0;
 
   // Makes every acknowledged buffered append durable.
   virtual Status Sync() = 0;

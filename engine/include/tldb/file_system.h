@@ -96,6 +96,9 @@ class FileSystem {
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status Remove(const std::string& path) = 0;
+  // Hard link: `to` names the same file as `from` (snapshots). NotSupported when the backend
+  // cannot (the default) or the two paths are on different file systems; callers then copy.
+  virtual Status Link(const std::string& from, const std::string& to);
   virtual Result<std::unique_ptr<FileLock>> Lock(const std::string& path) = 0;
 
   // Convenience: whole-file read and atomic replace (write tmp, sync, rename, sync dir).

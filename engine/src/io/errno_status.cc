@@ -32,6 +32,7 @@ Status::Code CodeFromErrno(int err, std::string_view context) {
       return Status::Code::kPermissionDenied;
     case ENOSYS:
     case EOPNOTSUPP:
+    case EXDEV:  // link() or rename() across file systems: the caller copies instead
       return Status::Code::kNotSupported;
     default:
       return Status::Code::kIOError;

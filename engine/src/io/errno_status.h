@@ -8,7 +8,7 @@
 namespace tldb {
 
 // ENOSPC/EDQUOT -> NoSpace, ENOENT -> NotFound, EACCES/EPERM -> PermissionDenied,
-// ENOSYS/EOPNOTSUPP -> NotSupported, everything else -> IOError. The message is
+// ENOSYS/EOPNOTSUPP/EXDEV -> NotSupported, everything else -> IOError. The message is
 // "<context>: <strerror>".
 Status StatusFromErrno(int err, std::string_view context);
 

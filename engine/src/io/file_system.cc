@@ -17,6 +17,11 @@ Result<std::string> FileSystem::ReadFileToString(const std::string& path) {
   return out;
 }
 
+Status FileSystem::Link(const std::string& from, const std::string& to) {
+  return Status::NotSupported("hard link " + from + " -> " + to + ": not supported by the " +
+                              Name() + " file system");
+}
+
 Status FileSystem::WriteFileAtomic(const std::string& path, std::span<const char> data) {
   const std::string tmp = path + ".tmp";
   TLDB_ASSIGN_OR_RETURN(auto file, OpenWritable(tmp, /*create=*/true, /*exclusive=*/false));

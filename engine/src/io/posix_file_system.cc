@@ -296,6 +296,11 @@ Status PosixFileSystem::Remove(const std::string& path) {
   return Errno("rmdir", path);
 }
 
+Status PosixFileSystem::Link(const std::string& from, const std::string& to) {
+  if (::link(from.c_str(), to.c_str()) != 0) return Errno("link", from + " -> " + to);
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<FileLock>> PosixFileSystem::Lock(const std::string& path) {
   const int fd = RetryOpen(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("open lock file", path);

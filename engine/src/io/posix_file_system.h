@@ -95,6 +95,7 @@ class PosixFileSystem : public FileSystem {
   Result<uint64_t> FileSize(const std::string& path) override;
   Status Rename(const std::string& from, const std::string& to) override;
   Status Remove(const std::string& path) override;
+  Status Link(const std::string& from, const std::string& to) override;
   Result<std::unique_ptr<FileLock>> Lock(const std::string& path) override;
 };
 

@@ -434,6 +434,40 @@ void DbImpl::RetainLogFrom(std::string_view ns, uint64_t segment) {
   if (log.ok()) (*log)->RetainLogFrom(segment);
 }
 
+Result<SnapshotInfo> DbImpl::Snapshot(const std::string& target_dir,
+                                      const SnapshotOptions& options) {
+  TLDB_ASSIGN_OR_RETURN(bool exists, fs_->Exists(target_dir));
+  if (exists) return Status::AlreadyExists("snapshot directory " + target_dir + " already exists");
+  // mu_ is held shared, as Sync() does, so that Close() waits for the snapshot and no namespace
+  // goes away under it; appends and reads take it shared too, so they never wait for it. (A
+  // namespace created meanwhile waits to be published, and is not in the snapshot.)
+  std::shared_lock l(mu_);
+  if (closed_) return Status::Closed("db is closed");
+  SnapshotInfo info;
+  TLDB_RETURN_IF_ERROR(fs_->CreateDir(target_dir));
+  TLDB_RETURN_IF_ERROR(fs_->CreateDir(NamespacesDirName(target_dir)));
+  const std::string catalog = EncodeCatalog(catalog_);
+  {
+    TLDB_ASSIGN_OR_RETURN(auto f, fs_->OpenWritable(CatalogFileName(target_dir), true, true));
+    TLDB_RETURN_IF_ERROR(f->Write(0, catalog));
+    if (options.sync) TLDB_RETURN_IF_ERROR(f->Sync());
+    TLDB_RETURN_IF_ERROR(f->Close());
+  }
+  info.files.push_back({"CATALOG", catalog.size()});
+  for (const auto& e : catalog_) {
+    auto it = namespaces_.find(e.name);
+    if (it == namespaces_.end()) continue;
+    TLDB_RETURN_IF_ERROR(
+        it->second->Snapshot(NamespaceDirName(target_dir, e.name), "ns/" + e.name, options, &info));
+  }
+  if (options.sync) {
+    TLDB_RETURN_IF_ERROR(fs_->SyncDir(NamespacesDirName(target_dir)));
+    TLDB_RETURN_IF_ERROR(fs_->SyncDir(target_dir));
+    TLDB_RETURN_IF_ERROR(fs_->SyncDir(DirName(target_dir)));
+  }
+  return info;
+}
+
 Status DbImpl::Sync() {
   std::shared_lock l(mu_);
   for (auto& [name, log] : namespaces_) TLDB_RETURN_IF_ERROR(log->Sync());

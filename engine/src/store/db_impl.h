@@ -59,6 +59,8 @@ class DbImpl : public Db {
                                            uint64_t bytes_max) override;
   void SetFollower(bool follower) override;
   void RetainLogFrom(std::string_view ns, uint64_t segment) override;
+  Result<SnapshotInfo> Snapshot(const std::string& target_dir,
+                                const SnapshotOptions& options) override;
   Status Sync() override;
   DbStats Stats() override;
   Status Close() override;

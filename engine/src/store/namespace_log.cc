@@ -5,6 +5,7 @@
 
 #include "store/compactor.h"
 #include "store/namespace_recovery.h"
+#include "store/snapshot_taker.h"
 #include "util/kill_point.h"
 
 namespace tldb {
@@ -55,6 +56,14 @@ LogEnds NamespaceLog::Ends() const {
   if (!st_.active) return {};
   const uint64_t id = st_.active->id();
   return {{id, st_.published_end}, {id, std::min(st_.active->durable_end(), st_.published_end)}};
+}
+
+Status NamespaceLog::Snapshot(const std::string& ns_dir, const std::string& rel_dir,
+                              const SnapshotOptions& o, SnapshotInfo* info) {
+  // Every append acknowledged before the snapshot began becomes durable, so it lies below the
+  // point SnapshotTaker captures.
+  TLDB_RETURN_IF_ERROR(Sync());
+  return SnapshotTaker(st_).Take(ns_dir, rel_dir, o, info);
 }
 
 Status NamespaceLog::ApplyFrame(const LogFrame& f) {

@@ -72,6 +72,9 @@ class NamespaceLog {
   }
   void SetFollower(bool follower) { st_.follower = follower; }
   void RetainLogFrom(uint64_t segment) { st_.retain_from = segment; }
+  // Syncs, then copies the log as of one point into `ns_dir` (Db::Snapshot, SnapshotTaker).
+  Status Snapshot(const std::string& ns_dir, const std::string& rel_dir, const SnapshotOptions& o,
+                  SnapshotInfo* info);
   Status Close();
 
   // Called (on the writing thread, must not block) after the active segment was sealed.

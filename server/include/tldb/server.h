@@ -94,7 +94,9 @@ struct ServerConfig {
   std::string metrics_listen;
   // The metrics endpoint's view of the engine: the data directory (its file system's free
   // space) and the engine's event lines (read-only and out-of-space namespaces). Either may be
-  // empty/null: those metrics are then left out.
+  // empty/null: those metrics are then left out. The data directory is also where online
+  // backups put their snapshots (DATA_DIR/snapshots/, docs/protocol.md "Online backup"); empty:
+  // BACKUP_OPEN is refused.
   std::string data_dir;
   std::shared_ptr<EngineEvents> engine_events;
 };

@@ -1,0 +1,1 @@
+target_link_libraries(snapshot_test PRIVATE tldb_admin)
