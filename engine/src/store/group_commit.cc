@@ -179,8 +179,13 @@ bool GroupCommit::RunOneGroup() {
       return false;
     }
     // A free place in the pipeline first: what queues meanwhile joins this group.
-    if (pipelined_) published_cv_.wait(l, [&] { return unpublished_ < in_flight_max_; });
-    WaitForStragglers(l);
+    // Pipelined, the writers of the last group are still waiting for its fdatasync when the next
+    // group is cut, so waiting for them (WaitForStragglers) would only delay it.
+    if (pipelined_) {
+      published_cv_.wait(l, [&] { return unpublished_ < in_flight_max_; });
+    } else {
+      WaitForStragglers(l);
+    }
     // A follower's frame is a group alone: its bytes go exactly where the primary put them.
     while (!queue_.empty() &&
            (group.empty() ||
