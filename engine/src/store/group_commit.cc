@@ -22,8 +22,8 @@ void Finish(AppendRequest* r) {
   }
 }
 
-// Sync threads beyond this are idle: this disk's fdatasyncs stop overlapping further around 4
-// in flight (docs/benchmarks.md "Pipelined groups").
+// Bounds the sync threads of a namespace (one per group in flight): the overlap measured on this
+// disk flattens by 4 in flight (docs/benchmarks.md "Pipelined groups"), so more only cost threads.
 constexpr uint32_t kGroupsInFlightCeiling = 16;
 
 }  // namespace
@@ -178,9 +178,8 @@ bool GroupCommit::RunOneGroup() {
       ReleaseLeader();
       return false;
     }
-    // A free place in the pipeline first: what queues meanwhile joins this group.
-    // Pipelined, the writers of the last group are still waiting for its fdatasync when the next
-    // group is cut, so waiting for them (WaitForStragglers) would only delay it.
+    // Pipelined: a free place first (what queues meanwhile joins this group). No straggler wait:
+    // the writers of the last group are still waiting for its fdatasync when the next is cut.
     if (pipelined_) {
       published_cv_.wait(l, [&] { return unpublished_ < in_flight_max_; });
     } else {
