@@ -14,6 +14,7 @@
 //   --tldb_read_messages=N      messages in the read store (default 3000000)
 //   --tldb_sync_min_time=S      min seconds for each fdatasync-bound benchmark (default 2)
 //   --tldb_io_backend=B         Options::io_backend: auto (default), uring, posix
+//   --tldb_groups_in_flight=N   Options::groups_in_flight_max (default: the Options default)
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -48,6 +49,7 @@ constexpr char kNs[] = "chat";
 uint32_t g_timelines = 100'000;
 uint64_t g_read_messages = 3'000'000;
 std::string g_io_backend = "auto";
+uint32_t g_groups_in_flight = Options{}.groups_in_flight_max;
 double g_sync_min_time = 2.0;  // seconds per fdatasync-bound benchmark
 
 void Die(const std::string& what, const Status& s) {
@@ -76,6 +78,7 @@ struct Store {
   explicit Store(const char* prefix) : dir(prefix) {
     Options options;
     options.io_backend = g_io_backend;
+    options.groups_in_flight_max = g_groups_in_flight;
     auto r = Db::Open(dir.path(), options);
     if (!r.ok()) Die("open " + dir.path(), r.status());
     db = std::move(r).value();
@@ -608,6 +611,8 @@ void ParseOwnFlags(int* argc, char** argv) {
       g_timelines = static_cast<uint32_t>(std::stoul(std::string(a.substr(17))));
     } else if (a.starts_with("--tldb_sync_min_time=")) {
       g_sync_min_time = std::stod(std::string(a.substr(21)));
+    } else if (a.starts_with("--tldb_groups_in_flight=")) {
+      g_groups_in_flight = static_cast<uint32_t>(std::stoul(std::string(a.substr(24))));
     } else if (a.starts_with("--tldb_io_backend=")) {
       g_io_backend = std::string(a.substr(18));
     } else if (a.starts_with("--tldb_read_messages=")) {
@@ -631,6 +636,8 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("read_store_messages", std::to_string(tldb::bench::g_read_messages));
   benchmark::AddCustomContext("payload_bytes", std::to_string(tldb::bench::kPayloadBytes));
   benchmark::AddCustomContext("io_backend", tldb::bench::g_io_backend);
+  benchmark::AddCustomContext("groups_in_flight_max",
+                              std::to_string(tldb::bench::g_groups_in_flight));
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   // Close the stores and remove their directories.

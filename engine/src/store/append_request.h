@@ -71,7 +71,8 @@ struct AppendRequest {
 
   std::function<void(AppendRequest*)> on_done;  // async completion; null for blocking
   bool completed = false;                       // set by the leader before signalling
-  std::binary_semaphore done_sem{0};            // blocking completion
+  bool taken = false;  // the leader cut it into a group (read and written by the leader only)
+  std::binary_semaphore done_sem{0};  // blocking completion
 
   // Copies every argument the views point at into `owned` (async requests).
   void Own();

@@ -20,12 +20,16 @@ std::string EncodeHeader(uint32_t namespace_id, uint64_t id, TimestampMs now) {
 }
 }  // namespace
 
+bool SegmentRoller::WouldRoll(size_t group_bytes, bool force) const {
+  const ActiveSegment& a = *st_.active;
+  return a.end() > format::kSegmentHeaderBytes &&
+         (force || a.end() + group_bytes > st_.segment_bytes_max());
+}
+
 Status SegmentRoller::MakeRoom(size_t group_bytes, bool force, bool* intact) {
   *intact = false;
-  const ActiveSegment& a = *st_.active;
-  if (a.end() > format::kSegmentHeaderBytes &&
-      (force || a.end() + group_bytes > st_.segment_bytes_max())) {
-    TLDB_RETURN_IF_ERROR(Roll(a.id() + 1, nullptr, intact));
+  if (WouldRoll(group_bytes, force)) {
+    TLDB_RETURN_IF_ERROR(Roll(st_.active->id() + 1, nullptr, intact));
   }
   return Allocate(group_bytes, intact);
 }

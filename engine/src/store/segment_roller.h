@@ -30,6 +30,8 @@ class SegmentRoller {
   // Makes room for a group of up to `group_bytes`: rolls when the group would not fit (or
   // `force`), then makes sure the active segment's blocks for the group are allocated.
   Status MakeRoom(size_t group_bytes, bool force, bool* intact);
+  // Whether MakeRoom(group_bytes, force) would roll (seal the active segment).
+  bool WouldRoll(size_t group_bytes, bool force) const;
   // A follower's copy of the primary's roll (FrameKind::kRoll): the active segment must be
   // segment f.segment - 1 and end at f.offset; it is sealed, and segment f.segment starts with
   // the header the primary wrote (f.bytes), so both replicas hold the same bytes.
