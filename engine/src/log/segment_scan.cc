@@ -116,47 +116,53 @@ class Resync {
   Resync(std::string_view image, uint64_t segment_id, uint64_t from, uint64_t data_end)
       : image_(image), id_(segment_id), from_(from), data_end_(data_end) {}
 
-  // The offset the record at p was written at, if one of the candidates verifies.
-  bool FindSeed(uint64_t p, uint32_t len, uint32_t synced, uint64_t* seed) {
+  // A record that verifies at or after p: *at is where it sits (p, or the next record chained
+  // after p when p's own record is damaged) and *seed the offset it was written at.
+  bool FindSeed(uint64_t p, uint32_t len, uint32_t synced, uint64_t* at, uint64_t* seed) {
+    *at = p;
     if (Verifies(p, p)) return *seed = p, true;
-    // A record is written after the durable point it records: synced_through <= its offset.
-    // Moved records are only looked for past the damage, written at or after valid_end.
-    auto moved = [&](uint64_t c) {
-      return c != p && c >= from_ && c >= synced && synced >= format::kSegmentHeaderBytes &&
-             c <= kSegmentBytesCeiling && Verifies(p, c);
-    };
     uint32_t from_len = 0, from_synced = 0;
     const bool from_header = PlausibleHeader(image_, from_, &from_len, &from_synced);
     for (uint64_t c : {from_, uint64_t{synced}, from_ + (from_header ? from_len : 0)}) {
-      if (moved(c)) return *seed = c, true;
+      if (Moved(p, synced, c)) return *seed = c, true;
     }
-    if (tried_.contains(p)) return false;  // a link of a chain already searched in full
+    if (tried_.contains(p)) return false;  // already tried at every shift
     // The records chained after p share its shift; one of them that opened a group tells it.
-    std::vector<uint64_t> links;
+    std::vector<std::pair<uint64_t, uint32_t>> links;  // (position, synced_through)
     uint64_t q = p;
     uint32_t qlen = len, qsynced = synced;
     for (int i = 0; i < kChainLinks; ++i) {
-      links.push_back(q);
-      if (q != p && qsynced <= q && q - qsynced <= p && moved(p - (q - qsynced))) {
+      links.emplace_back(q, qsynced);
+      if (q != p && qsynced <= q && q - qsynced <= p && Moved(p, synced, p - (q - qsynced))) {
         return *seed = p - (q - qsynced), true;
       }
       q += qlen;
       if (q >= data_end_ || !PlausibleHeader(image_, q, &qlen, &qsynced)) break;
     }
-    for (uint64_t l : links) tried_.insert(l);
-    // Two headers in a row (or one ending the data) before hashing every possible shift.
+    // Two headers in a row (or one ending the data) before hashing every possible shift, for
+    // this record and the next one (in case this one is the damaged record).
     if (links.size() < 2 && q < data_end_) return false;
-    const uint64_t lo = std::max<uint64_t>(
-        {from_, synced, p > kResyncShiftBytesMax ? p - kResyncShiftBytesMax : 0});
-    for (uint64_t c = lo; c < p && budget_ >= len; ++c) {
-      budget_ -= len;
-      if (moved(c)) return *seed = c, true;
+    links.resize(std::min<size_t>(links.size(), 2));
+    for (const auto& [l, l_synced] : links) tried_.insert(l);
+    const uint64_t reach = std::min<uint64_t>(p - std::min(p, from_), kResyncShiftBytesMax);
+    for (uint64_t shift = 1; shift <= reach && budget_ > 0; ++shift) {
+      for (const auto& [l, l_synced] : links) {
+        budget_ -= std::min<uint64_t>(budget_, len);
+        if (Moved(l, l_synced, l - shift)) return *at = l, *seed = l - shift, true;
+      }
     }
     return false;
   }
 
  private:
   static constexpr int kChainLinks = 64;
+  // Does the record at p verify as written at c != p? A record is written after the durable
+  // point it records (synced_through <= its offset), and only records written at or after the
+  // damage (valid_end) are looked for.
+  bool Moved(uint64_t p, uint32_t synced, uint64_t c) {
+    return c != p && c >= from_ && c >= synced && synced >= format::kSegmentHeaderBytes &&
+           c <= kSegmentBytesCeiling && Verifies(p, c);
+  }
   bool Verifies(uint64_t p, uint64_t seed) {
     RecordView r;
     return DecodeRecord({image_.data() + p, image_.size() - p}, id_, seed, &r) ==
@@ -178,11 +184,12 @@ void ResyncTail(std::string_view image, uint64_t segment_id, SegmentScan* scan) 
   Resync search(image, segment_id, scan->valid_end, data_end);
   for (uint64_t p = scan->valid_end; p < data_end;) {
     uint32_t len = 0, synced = 0;
-    uint64_t seed = 0;
-    if (!PlausibleHeader(image, p, &len, &synced) || !search.FindSeed(p, len, synced, &seed)) {
+    uint64_t seed = 0, at = 0;
+    if (!PlausibleHeader(image, p, &len, &synced) || !search.FindSeed(p, len, synced, &at, &seed)) {
       ++p;
       continue;
     }
+    p = at;
     // Follow the records after it at the same shift.
     const uint64_t start = p;
     for (RecordView r; p + format::kRecordHeaderBytes <= image.size(); p += r.length) {
