@@ -34,8 +34,9 @@ TEST_F(CorruptionSweep, BytesInserted) {
     for (size_t i : Picked(f)) {
       const auto& u = f.units[i];
       std::vector<uint64_t> inside = {0, 1, 6, 13, 31, u.len / 2, u.len - 1};
-      if (ci) inside = is_active ? std::vector<uint64_t>{0, 6, u.len / 2, u.len - 1}
-                                 : std::vector<uint64_t>{0, u.len / 2};
+      if (ci)
+        inside = is_active ? std::vector<uint64_t>{0, 6, u.len / 2, u.len - 1}
+                           : std::vector<uint64_t>{0, u.len / 2};
       for (uint64_t d : inside) {
         if (d < u.len) where.push_back(u.off + d);
       }

@@ -162,10 +162,11 @@ TEST_F(ResyncTest, InsertedBytesOfSeveralLengthsEverywhere) {
       }
     }
   }
-  std::printf("inserted bytes: %d variants: %d refused (salvage kept every record in %d), %d "
-              "opened whole, %d cut the last record (nothing after it vouches), 0 silent cuts "
-              "before it\n",
-              variants, refused, salvaged_whole, whole, last_record_cut);
+  std::printf(
+      "inserted bytes: %d variants: %d refused (salvage kept every record in %d), %d "
+      "opened whole, %d cut the last record (nothing after it vouches), 0 silent cuts "
+      "before it\n",
+      variants, refused, salvaged_whole, whole, last_record_cut);
   EXPECT_GT(refused, variants / 2);
 }
 
