@@ -139,10 +139,17 @@ int main(int argc, char** argv) {
   std::unique_ptr<tldb::cluster::ClusterNode> node;
   tldb::Db* db = nullptr;
   if (cluster.empty()) {
+    // A damaged namespace is refused (its requests answer CORRUPTION naming it, STATS counts
+    // it) while the others serve. Not in cluster mode: a replica with a partial log must not
+    // vote or serve (docs/replication.md "A damaged namespace").
+    db_opts.refuse_damaged_namespaces = true;
     auto opened = tldb::Db::Open(data_dir, db_opts);
     if (!opened.ok()) return Fail("cannot open " + data_dir + ": " + opened.status().ToString());
     single = std::move(opened).value();
     db = single.get();
+    for (const auto& [name, why] : db->Stats().refused_namespaces) {
+      std::fprintf(stderr, "tldb-server: namespace %s refused: %s\n", name.c_str(), why.c_str());
+    }
   } else {
     auto urls = tldb::cluster::ClusterNode::ParseClusterSpec(cluster);
     if (!urls.ok()) return Fail(urls.status().message());

@@ -233,8 +233,9 @@ class DamageTest : public ::testing::Test {
     }
   }
   // The damaged store refuses to open with Corruption naming `why`; salvage opens it and
-  // reports the cut through on_event.
-  void ExpectRefusedThenSalvaged(const std::string& why) {
+  // reports what it did (`salvage_event`: the first event's start) through on_event.
+  void ExpectRefusedThenSalvaged(const std::string& why,
+                                 const std::string& salvage_event = "salvage: cutting") {
     auto strict = Db::Open(kDir, SimOptions(fs_));
     ASSERT_FALSE(strict.ok());
     EXPECT_TRUE(strict.status().IsCorruption());
@@ -245,7 +246,7 @@ class DamageTest : public ::testing::Test {
     auto salvaged = Db::Open(kDir, o);
     ASSERT_TRUE(salvaged.ok()) << salvaged.status().ToString();
     ASSERT_FALSE(events.empty());
-    EXPECT_NE(events[0].find("salvage: cutting"), std::string::npos) << events[0];
+    EXPECT_EQ(events[0].rfind(salvage_event, 0), 0u) << events[0];
     ASSERT_TRUE((*salvaged)->Close().ok());
   }
   std::shared_ptr<SimFileSystem> fs_;
@@ -297,9 +298,10 @@ std::vector<uint64_t> RecordOffsets(const std::string& image, uint64_t id, uint6
 }
 
 // A record written a second time right after itself moves every later record off the offset
-// its checksum is seeded with, so no later record can vouch for the damage. Recovery must still
-// not take it for a torn tail: the copy is byte-identical to an earlier record, which no torn
-// write can produce.
+// its checksum is seeded with. Recovery must not take it for a torn tail: the resynchronising
+// search finds the later records where they were moved (and the copy is byte-identical to an
+// earlier record), which no torn write can produce. Salvage removes the inserted copy and
+// keeps every record.
 TEST_F(DamageTest, RecordInsertedAfterItselfIsCorruption) {
   uint64_t end = 0;
   const std::vector<uint64_t> offs = RecordOffsets(original_, 1, &end);
@@ -318,7 +320,20 @@ TEST_F(DamageTest, RecordInsertedAfterItselfIsCorruption) {
       continue;
     }
     ASSERT_FALSE(strict.ok()) << "record " << i << " duplicated: opened as a torn tail";
-    ExpectRefusedThenSalvaged("copy of the record at " + std::to_string(offs[i]));
+    ExpectRefusedThenSalvaged("the record written at offset " + std::to_string(next) +
+                                  " verifies at offset " + std::to_string(next + rec.size()),
+                              "salvage: removed " + std::to_string(rec.size()) + " bytes");
+    auto repaired = fs_->GetFileData(seg_);
+    ASSERT_TRUE(repaired.ok());
+    EXPECT_EQ(repaired->substr(0, end), original_.substr(0, end)) << "record " << i;
+    auto db = Db::Open(kDir, SimOptions(fs_));
+    ASSERT_TRUE(db.ok()) << "record " << i << ": " << db.status().ToString();
+    for (const auto& [key, sent] : sent_) {
+      auto got = (*db)->Scan("store", key, ScanOptions{});
+      ASSERT_TRUE(got.ok());
+      ASSERT_EQ(got->size(), sent.size()) << "record " << i << ": salvage lost messages";
+      for (size_t k = 0; k < sent.size(); ++k) EXPECT_EQ((*got)[k].payload, sent[k]);
+    }
     ASSERT_TRUE(fs_->SetFileData(seg_, original_).ok());
   }
 }

@@ -15,6 +15,9 @@ std::vector<std::pair<std::string, NamespaceOptions>> DefaultNamespaces() {
 Status CreateDefaultNamespaces(Db& db) {
   for (const auto& [name, opts] : DefaultNamespaces()) {
     auto existing = db.DescribeNamespace(name);
+    // A damaged namespace refused at open (Options::refuse_damaged_namespaces) exists: its
+    // requests answer the Corruption, the others serve.
+    if (existing.status().IsCorruption()) continue;
     if (!existing.ok()) {
       TLDB_RETURN_IF_ERROR(db.CreateNamespace(name, opts));
       continue;

@@ -16,7 +16,9 @@ void MaintHandler::Stats(Connection& c, uint64_t id, std::string_view body) {
   proto::StatsResponse resp;
   resp.counters = CollectStats(all);
   DbStats d = core.db->Stats();
-  auto add = [&resp](const char* name, uint64_t v) { resp.counters.emplace_back(name, v); };
+  auto add = [&resp](std::string name, uint64_t v) {
+    resp.counters.emplace_back(std::move(name), v);
+  };
   add("connections_max", core.config.connections_max);
   add("uptime_ms", static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                              std::chrono::steady_clock::now() - core.started)
@@ -47,6 +49,9 @@ void MaintHandler::Stats(Connection& c, uint64_t id, std::string_view body) {
   add("db_block_cache_hits", d.block_cache_hits);
   add("db_block_cache_misses", d.block_cache_misses);
   add("db_block_cache_bytes", d.block_cache_bytes);
+  // Namespaces refused at open as damaged (their requests answer CORRUPTION naming them).
+  add("db_namespaces_refused", d.refused_namespaces.size());
+  for (const auto& [name, why] : d.refused_namespaces) add("namespace_refused:" + name, 1);
   // The COMPACT jobs of this server (per job, with their outcome).
   const CompactionJobs::Totals ct = core.compactions.totals();
   add("compactions_started", ct.started);

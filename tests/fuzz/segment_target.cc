@@ -286,7 +286,20 @@ void CheckScan(std::string_view image, uint64_t id) {
   }
   const std::string_view rest = image.substr(s.valid_end);
   TLDB_FUZZ_CHECK(s.tail_zero == (rest.find_first_not_of('\0') == std::string_view::npos));
-  if (!s.tail_zero) TLDB_FUZZ_CHECK(s.claim_after == MaxClaimAfter(image, id, s.valid_end));
+  // Without a moved record the resynchronising search visits exactly the records that verify at
+  // their own offsets; a moved one (which the record found there must be, verified with the
+  // offset it was written at, at or after the damage) makes the tail corrupt.
+  if (!s.tail_zero && s.moved_at == 0) {
+    TLDB_FUZZ_CHECK(s.claim_after == MaxClaimAfter(image, id, s.valid_end));
+  }
+  if (s.moved_at != 0) {
+    RecordView r;
+    TLDB_FUZZ_CHECK(s.moved_at >= s.valid_end && s.moved_from >= s.valid_end &&
+                    s.moved_at != s.moved_from);
+    TLDB_FUZZ_CHECK(DecodeRecord({image.data() + s.moved_at, image.size() - s.moved_at}, id,
+                                 s.moved_from, &r) == DecodeOutcome::kOk);
+    TLDB_FUZZ_CHECK(ClassifyTail(s, image.size(), false) == TailState::kCorrupt);
+  }
   if (s.copy_at != 0) {  // a copy of a record of the valid prefix, with data after it
     TLDB_FUZZ_CHECK(s.copy_at >= s.valid_end && s.copy_of < s.valid_end);
     const uint64_t len = DecodeFixed32(image.data() + s.copy_of + format::kOffLength);

@@ -182,19 +182,42 @@ Status Repairer::Quarantine(const NamespaceRef& ns, const SegmentRef& seg, const
   return Status::Ok();
 }
 
-Status Repairer::CutActive(const NamespaceRef& ns, const SegmentRef& seg, const SegmentFile& f) {
-  const uint64_t cut = f.scan.valid_end;
-  LostData lost;
-  f.ForEachRecordFromAny(cut + 1, [&](uint64_t, const RecordView& r) { lost.Record(r); });
-  if (f.tail == TailState::kCorrupt) {
+Status Repairer::CutActive(const NamespaceRef& ns, const SegmentRef& seg,
+                           const SegmentFile& damaged) {
+  const SegmentFile* fp = &damaged;
+  SegmentFile spliced;
+  if (damaged.tail == TailState::kCorrupt) {
     TLDB_ASSIGN_OR_RETURN(std::string to, QuarantinePath(ns.name, BaseName(seg.path)));
     TLDB_ASSIGN_OR_RETURN(auto copy, fs_.OpenWritable(to, /*create=*/true, /*exclusive=*/true));
-    TLDB_RETURN_IF_ERROR(copy->Write(0, f.image));
+    TLDB_RETURN_IF_ERROR(copy->Write(0, damaged.image));
     TLDB_RETURN_IF_ERROR(copy->Sync());
     TLDB_RETURN_IF_ERROR(copy->Close());
     TLDB_RETURN_IF_ERROR(fs_.SyncDir(DirName(to)));
-    report_->actions.push_back("copied " + seg.path + " to " + to + " before cutting it");
+    report_->actions.push_back("copied " + seg.path + " to " + to + " before repairing it");
+    // Bytes inserted before the durable point: removed, as Options::salvage does, so every
+    // record after them verifies again (log/segment_scan.h FindInsertion).
+    uint64_t at = 0, bytes = 0;
+    if (FindInsertion(damaged.image, damaged.id, damaged.scan, &at, &bytes)) {
+      std::string image = damaged.image;
+      image.erase(at, bytes);
+      TLDB_ASSIGN_OR_RETURN(auto file, fs_.OpenWritable(seg.path, /*create=*/false, false));
+      TLDB_RETURN_IF_ERROR(file->Write(at, {image.data() + at, image.size() - at}));
+      TLDB_RETURN_IF_ERROR(file->Truncate(image.size()));
+      TLDB_RETURN_IF_ERROR(file->Sync());
+      TLDB_RETURN_IF_ERROR(file->Close());
+      report_->actions.push_back("removed " + std::to_string(bytes) + " bytes inserted at " +
+                                 seg.path + " offset " + std::to_string(at) + " (" +
+                                 std::to_string(damaged.scan.resynced) +
+                                 " records after them verify again)");
+      TLDB_ASSIGN_OR_RETURN(spliced, LoadSegmentFile(fs_, seg.path, seg.id, false, seg.gen));
+      if (spliced.tail == TailState::kClean) return Status::Ok();
+      fp = &spliced;
+    }
   }
+  const SegmentFile& f = *fp;
+  const uint64_t cut = f.scan.valid_end;
+  LostData lost;
+  f.ForEachRecordFromAny(cut + 1, [&](uint64_t, const RecordView& r) { lost.Record(r); });
   TLDB_ASSIGN_OR_RETURN(auto file, fs_.OpenWritable(seg.path, /*create=*/false, false));
   TLDB_RETURN_IF_ERROR(file->Truncate(cut));
   TLDB_RETURN_IF_ERROR(file->Sync());

@@ -199,16 +199,11 @@ void Verifier::Tail(const SegmentFile& f) {
   } else if (f.sealed) {
     Add(Severity::kError, f.path, f.scan.valid_end,
         std::string("sealed segment damaged: ") + StopName(f.scan.stop) + " (" + lost + ")");
-  } else if (f.scan.copy_at != 0) {
-    Add(Severity::kError, f.path, f.scan.copy_at,
-        "active segment holds a copy of the record at offset " + std::to_string(f.scan.copy_of) +
-            " with data after it (a duplicated or misplaced write; " + lost +
-            "); the store refuses to open without salvage");
   } else {
-    Add(Severity::kError, f.path, f.scan.valid_end,
-        std::string("active segment damaged before its durable point ") +
-            std::to_string(f.scan.claim_after) + ": " + StopName(f.scan.stop) + " (" + lost +
-            "); the store refuses to open without salvage");
+    // The engine's own description (log/segment_scan.h): the text recovery refuses with.
+    Add(Severity::kError, f.path, f.scan.copy_at != 0 ? f.scan.copy_at : f.scan.valid_end,
+        "active segment damaged before its durable point: " + DescribeActiveDamage(f.path, f.scan) +
+            " (" + lost + "); the store refuses to open without salvage");
   }
 }
 

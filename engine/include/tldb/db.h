@@ -61,6 +61,9 @@ struct DbStats {
   uint64_t block_cache_misses = 0;
   uint64_t block_cache_bytes = 0;  // the cache's budget (Options::block_cache_bytes)
   std::string io_backend;          // "uring", "posix" or "sim"
+  // Namespaces refused at open (Options::refuse_damaged_namespaces): name and the Corruption
+  // its requests answer.
+  std::vector<std::pair<std::string, std::string>> refused_namespaces;
 };
 
 // What a maintenance operation does to one timeline (docs/design.md "Recall, edit, trim").

@@ -108,6 +108,12 @@ struct Options {
   // Open even if a segment is corrupt before its durable point: the damaged tail is cut and
   // the loss is reported through `on_event`. Off by default: corruption refuses to open.
   bool salvage = false;
+  // Open the store even if a namespace fails to open with Corruption: that namespace is
+  // refused (every request naming it answers its Corruption status, which names the namespace,
+  // the file and the offset; DbStats::refused_namespaces lists it; on_event reports it) while
+  // the others serve. Off by default: Db::Open fails. tldb-server sets it on a single node; a
+  // replica in cluster mode does not (a partial log must not vote or serve: docs/replication.md).
+  bool refuse_damaged_namespaces = false;
   // Background maintenance: TTL segment drops (scheduled from the oldest segment's expiry) and
   // compaction of segments whose live fraction fell below compact_live_pct. Off: only on
   // demand (Db::Compact).

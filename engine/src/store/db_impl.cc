@@ -64,7 +64,15 @@ Status DbImpl::Init() {
     TLDB_ASSIGN_OR_RETURN(catalog_, DecodeCatalog(bytes, CatalogFileName(dir_)));
   }
   for (const auto& e : catalog_) {
-    TLDB_ASSIGN_OR_RETURN(auto log, NamespaceLog::Open(dir_, e, options_, fs_, options_.clock));
+    auto opened = NamespaceLog::Open(dir_, e, options_, fs_, options_.clock);
+    if (!opened.ok() && opened.status().IsCorruption() && options_.refuse_damaged_namespaces) {
+      Status refused = Status::Corruption("namespace '" + e.name +
+                                          "' is damaged and refused: " + opened.status().message());
+      if (options_.on_event) options_.on_event("recovery: " + refused.message());
+      refused_.emplace(e.name, std::move(refused));
+      continue;
+    }
+    TLDB_ASSIGN_OR_RETURN(auto log, std::move(opened));
     log->set_on_seal([this] { maintenance_->Wake(); });
     log->set_block_cache(block_cache_);
     namespaces_.emplace(e.name, std::move(log));
@@ -83,6 +91,7 @@ Status DbImpl::CreateNamespace(std::string_view name, const NamespaceOptions& op
   {
     std::shared_lock l(mu_);
     if (closed_) return Status::Closed("db is closed");
+    if (auto r = refused_.find(name); r != refused_.end()) return r->second;
     for (const auto& e : catalog_) {
       if (e.name != name) continue;
       if (e.options == options) return Status::Ok();
@@ -129,6 +138,7 @@ Result<NamespaceLog*> DbImpl::Find(std::string_view ns) {
   if (closed_) return Status::Closed("db is closed");
   auto it = namespaces_.find(ns);
   if (it == namespaces_.end()) {
+    if (auto r = refused_.find(ns); r != refused_.end()) return r->second;
     return Status::NotFound("namespace '" + std::string(ns) + "' does not exist");
   }
   return it->second.get();
@@ -335,6 +345,7 @@ Status DbImpl::SetNamespaceOptions(std::string_view ns, const NamespaceOptions& 
     if (closed_) return Status::Closed("db is closed");
     auto it = namespaces_.find(ns);
     if (it == namespaces_.end()) {
+      if (auto r = refused_.find(ns); r != refused_.end()) return r->second;
       return Status::NotFound("namespace '" + std::string(ns) + "' does not exist");
     }
     log = it->second.get();
@@ -483,6 +494,7 @@ DbStats DbImpl::Stats() {
     s.block_cache_misses = block_cache_->misses();
   }
   std::shared_lock l(mu_);
+  for (const auto& [name, why] : refused_) s.refused_namespaces.emplace_back(name, why.message());
   for (auto& [name, log] : namespaces_) {
     const auto& c = log->counters();
     s.appends += c.appends;

@@ -84,6 +84,9 @@ class DbImpl : public Db {
   std::shared_mutex mu_;  // guards namespaces_ and catalog_
   std::vector<CatalogEntry> catalog_;
   std::map<std::string, std::unique_ptr<NamespaceLog>, std::less<>> namespaces_;
+  // Namespaces of the catalog that failed to open with Corruption (Options::
+  // refuse_damaged_namespaces): the status every request naming them answers. Set in Init only.
+  std::map<std::string, Status, std::less<>> refused_;
   bool closed_ = false;
   std::atomic<bool> follower_{false};
 

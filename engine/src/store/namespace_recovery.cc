@@ -209,7 +209,7 @@ Status NamespaceRecovery::FoldIndex(const SealedSegment& seg) {
 Status NamespaceRecovery::RecoverActive(uint64_t id) {
   const std::string path = SegmentFileName(st_.dir, id);
   TLDB_ASSIGN_OR_RETURN(std::string image, st_.fs->ReadFileToString(path));
-  const SegmentScan scan = ScanSegment(image, id);
+  SegmentScan scan = ScanSegment(image, id);
   if (!DecodeSegmentHeader(image, path).ok() && scan.valid_end <= format::kSegmentHeaderBytes &&
       scan.tail_zero) {
     // Created (or renamed from prepared zeros) but its header never became durable: records
@@ -223,23 +223,32 @@ Status NamespaceRecovery::RecoverActive(uint64_t id) {
     return Status::Corruption(path + ": header names another segment or namespace");
   }
   // Zeros after the last record are prepared space (or never-written bytes): kept as they are.
-  const TailState tail = ClassifyTail(scan, image.size(), /*sealed=*/false);
+  TailState tail = ClassifyTail(scan, image.size(), /*sealed=*/false);
   const std::string where = path + " offset " + std::to_string(scan.valid_end);
+  TLDB_ASSIGN_OR_RETURN(auto file, st_.fs->OpenWritable(path, /*create=*/false, false));
   if (tail == TailState::kCorrupt) {
-    const std::string what =
-        scan.copy_at != 0
-            ? where + ": offset " + std::to_string(scan.copy_at) +
-                  " holds a copy of the record at " + std::to_string(scan.copy_of) +
-                  " with data after it (a duplicated or misplaced write displaced records)"
-            : where + ": damaged record before the durable point " +
-                  std::to_string(scan.claim_after);
+    const std::string what = DescribeActiveDamage(path, scan);
     if (!st_.db_options.salvage) return Status::Corruption(what);
-    if (st_.db_options.on_event) st_.db_options.on_event("salvage: cutting " + what);
+    uint64_t at = 0, bytes = 0;
+    if (FindInsertion(image, id, scan, &at, &bytes)) {
+      // Every record verifies again once the inserted bytes are gone: write the rest of the
+      // file back `bytes` earlier (the tail past the new end is cut below).
+      image.erase(at, bytes);
+      TLDB_RETURN_IF_ERROR(file->Write(at, {image.data() + at, image.size() - at}));
+      TLDB_RETURN_IF_ERROR(file->Truncate(image.size()));
+      st_.Event("salvage: removed " + std::to_string(bytes) + " bytes inserted at " + path +
+                " offset " + std::to_string(at) + " (" + what + ")");
+      scan = ScanSegment(image, id);
+      tail = ClassifyTail(scan, image.size(), /*sealed=*/false);
+    }
+    if (tail == TailState::kCorrupt) {
+      st_.Event("salvage: cutting " + DescribeActiveDamage(path, scan) + "; " +
+                std::to_string(scan.resynced) + " records that verify after it are dropped");
+    }
   } else if (tail == TailState::kTornTail && st_.db_options.on_event) {
     st_.db_options.on_event("recovery: cut torn tail at " + where + " (" +
                             std::to_string(image.size() - scan.valid_end) + " bytes)");
   }
-  TLDB_ASSIGN_OR_RETURN(auto file, st_.fs->OpenWritable(path, /*create=*/false, false));
   if (tail != TailState::kClean) {
     TLDB_RETURN_IF_ERROR(file->Truncate(scan.valid_end));
     TLDB_KILL_POINT("recover.after_tail_cut");
