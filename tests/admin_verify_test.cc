@@ -152,5 +152,35 @@ TEST_F(AdminTest, AStrayIndexBesideACompactionOutputIsHarmless) {
   EXPECT_FALSE(fsys::exists(stray)) << "the engine removed the stray index at open";
 }
 
+// Index files written before fan-outs were remembered under every target hold a fan-out's
+// dedupe entry under its first target only (docs/format.md): still a sound index. One with a
+// first-target entry missing is not.
+TEST_F(AdminTest, VerifyAcceptsFanoutDedupeEntriesUnderTheFirstTargetOnly) {
+  auto seg = LoadSegmentFile(*fs_, Seg(1), 1, true);
+  ASSERT_TRUE(seg.ok()) << seg.status().ToString();
+  IndexModel m = BuildIndexModel(*seg);
+  ASSERT_FALSE(m.later_target_dedupes.empty());  // the fixture has fan-outs with ids here
+  const uint32_t ns_id = DecodeFixed32(Read(Idx(1)).data() + 12);
+  const size_t all = m.dedupes.size();
+  std::erase_if(m.dedupes, [&](const IndexModel::Dedupe& d) {
+    return std::find(m.later_target_dedupes.begin(), m.later_target_dedupes.end(), d) !=
+           m.later_target_dedupes.end();
+  });
+  ASSERT_EQ(m.dedupes.size(), all - m.later_target_dedupes.size());
+  Write(Idx(1), SerializeIndex(m, ns_id, 1));
+  VerifyReport old_form = MustVerify(dir_);
+  EXPECT_TRUE(old_form.sound()) << Problems(old_form);
+  m.dedupes.pop_back();
+  Write(Idx(1), SerializeIndex(m, ns_id, 1));
+  VerifyReport missing = MustVerify(dir_);
+  EXPECT_FALSE(missing.sound());
+  bool found = false;
+  for (const auto& p : missing.problems) {
+    found =
+        found || (p.file == Idx(1) && p.what.find("dedupe entries differ") != std::string::npos);
+  }
+  EXPECT_TRUE(found) << Problems(missing);
+}
+
 }  // namespace
 }  // namespace tldb::admin

@@ -43,6 +43,11 @@ TEST(CliTest, SubcommandsAgainstARunningServer) {
   EXPECT_NE(RunCli("append " + s + " --json --id abc 'world'").find("\"seq\":2"),
             std::string::npos);
   EXPECT_NE(RunCli("append " + s + " --id abc 'world'").find("deduplicated"), std::string::npos);
+  // The id reused for another payload: refused, with the code's name and the holder's seq.
+  std::string reused = RunCli("append " + s + " --id abc 'changed'", &rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(reused.find("ClientMsgIdReused"), std::string::npos) << reused;
+  EXPECT_NE(reused.find("at seq 2"), std::string::npos) << reused;
   EXPECT_NE(RunCli("get " + s + " 1").find("hello"), std::string::npos);
   std::string scan = RunCli("scan " + s + " --latest 20 --json");
   EXPECT_NE(scan.find("{\"seq\":1,"), std::string::npos);
@@ -53,6 +58,11 @@ TEST(CliTest, SubcommandsAgainstARunningServer) {
   EXPECT_NE(RunCli("ns create clins " + s + " --ttl-ms 5000").find("created"), std::string::npos);
   EXPECT_NE(RunCli("ns list " + s).find("clins"), std::string::npos);
   EXPECT_NE(RunCli("ns describe clins " + s + " --json").find("\"ttl_ms\":5000"),
+            std::string::npos);
+  // --compact-live-pct 0 asks for the default.
+  EXPECT_NE(RunCli("ns create clins0 " + s + " --compact-live-pct 0").find("created"),
+            std::string::npos);
+  EXPECT_NE(RunCli("ns describe clins0 " + s + " --json").find("\"compact_live_pct\":50"),
             std::string::npos);
   EXPECT_EQ(RunCli("cursor set --device d1 " + s + " 1"), "cursor 1\n");
   EXPECT_NE(RunCli("cursor get --device d1 " + s + " --json").find("\"unread\":1"),

@@ -80,6 +80,9 @@ TEST(FrameTest, MalformedHeadersAreErrors) {
     ParseResult r = ParseFrame(f.data(), f.size(), 1024, &fr);
     EXPECT_EQ(r.outcome, ParseOutcome::kError) << c.offset;
     EXPECT_EQ(r.error, c.want) << c.offset;
+    // The error answer carries the header's opcode and id as received.
+    EXPECT_EQ(r.op, static_cast<uint8_t>(Op::kPing)) << c.offset;
+    EXPECT_EQ(r.request_id, 9u) << c.offset;
   }
 }
 
@@ -90,10 +93,17 @@ TEST(FrameTest, OversizedBodyIsRefusedFromTheHeaderAlone) {
   EXPECT_EQ(r.outcome, ParseOutcome::kError);
   EXPECT_EQ(r.error, ErrorCode::kFrameTooLarge);
   EXPECT_EQ(r.request_id, 5u);
+  EXPECT_EQ(r.op, static_cast<uint8_t>(Op::kAppend));
   // A header claiming 4 GiB is refused the same way.
   f[16] = f[17] = f[18] = f[19] = static_cast<char>(0xFF);
   EXPECT_EQ(ParseFrame(f.data(), f.size(), kFrameBodyBytesCeiling, &fr).error,
             ErrorCode::kFrameTooLarge);
+}
+
+TEST(CodesTest, EngineCodesKeepTheirNumbersOnTheWire) {
+  EXPECT_EQ(static_cast<uint16_t>(Status::Code::kClientMsgIdReused), 15u);
+  EXPECT_EQ(ErrorName(15), "CLIENT_MSG_ID_REUSED");
+  EXPECT_EQ(ErrorName(14), "NOT_PRIMARY");
 }
 
 TEST(MessagesTest, AppendRoundTripAndStrictness) {
@@ -242,6 +252,17 @@ TEST(MessagesTest, MaintenanceMessagesRoundTripAndAreStrict) {
   EXPECT_EQ(applied.compress_level, -5);
   EXPECT_EQ(applied.messages_per_timeline_max, 0u);  // not in the mask
   EXPECT_EQ(applied.durability, Durability::kSync);
+
+  // Zero means the default for every option.
+  NamespaceOptions zeros;
+  zeros.compact_live_pct = 0;
+  zeros.compress_block_bytes = 0;
+  zeros.compress_level = 0;
+  zeros.segment_bytes_max = 0;
+  zeros.durability = Durability::kDefault;
+  FillNamespaceDefaults(&zeros);
+  EXPECT_EQ(zeros, NamespaceOptions{});
+  EXPECT_EQ(zeros.compact_live_pct, 50u);
 
   std::string cb = Body(NsCreateRequest{"chat", o});
   ExpectStrict<NsCreateRequest>(cb);
@@ -402,7 +423,7 @@ TEST(ProtocolDocTest, DocExamples) {
   EncodeMessages({{1, 1795962519049, "m-1", "hello"}}, srw);
   ex.emplace_back("scan_response", frame(Op::kScan, kFlagResponse, 2, sr));
   ex.emplace_back("error_response", frame(Op::kGet, kFlagResponse | kFlagError, 3,
-                                          Body(ErrorBody{1, "no such message"})));
+                                          Body(ErrorBody{1, "timeline 'conv:1' has no seq 9"})));
   ex.emplace_back("ping_request", frame(Op::kPing, 0, 4, Body(PingRequest{"hi"})));
   ex.emplace_back("wait_request",
                   frame(Op::kWait, 0, 5, Body(WaitRequest{"store", "c", 1, 30000})));

@@ -41,6 +41,10 @@ TEST(ServerTest, EveryOperationThroughTheClient) {
   ASSERT_TRUE(a2again.ok());
   EXPECT_EQ(a2again->seq, 2u);
   EXPECT_TRUE(a2again->deduplicated);
+  // The id reused for another payload: CLIENT_MSG_ID_REUSED reaches the C++ client as its code.
+  auto reused = c->Append("store", "conv:1", "world, edited", ao);
+  EXPECT_EQ(reused.status().code(), Status::Code::kClientMsgIdReused) << reused.status().ToString();
+  EXPECT_NE(reused.status().message().find("at seq 2"), std::string::npos);
   AppendOptions stale;
   stale.expected_last_seq = 1;
   EXPECT_EQ(c->Append("store", "conv:1", "x", stale).status().code(), Status::Code::kConflict);

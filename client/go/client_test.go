@@ -193,6 +193,9 @@ func TestAppendRetryReturnsOriginalSeq(t *testing.T) {
 	if err != nil || !again.Deduplicated || again.Seq != first.Seq || again.TimestampMs != first.TimestampMs {
 		t.Fatalf("re-sent append: %+v (first %+v), %v", again, first, err)
 	}
+	if _, err := c.Append(testCtx(t), ns, tl, []byte("other"), &AppendOptions{ClientMsgID: "msg-1"}); !errors.Is(err, ErrClientMsgIDReused) {
+		t.Fatalf("msg-1 reused with another payload: %v", err)
+	}
 
 	// An automatic retry: the proxy delivers the append to the server, then loses the answer
 	// with the connection; the client reconnects and re-sends it with the same client_msg_id.
@@ -252,6 +255,26 @@ func TestFanout(t *testing.T) {
 	again, err := c.AppendFanout(testCtx(t), ns, []string{a, b, g}, []byte("to all"), &AppendOptions{ClientMsgID: "fan-1"})
 	if err != nil || len(again) != 3 || !again[0].Deduplicated || again[1].Seq != 3 {
 		t.Fatalf("re-sent fan-out: %+v, %v", again, err)
+	}
+	// Another order is the same fan-out: results in the retry's order.
+	again, err = c.AppendFanout(testCtx(t), ns, []string{g, b, a}, []byte("to all"), &AppendOptions{ClientMsgID: "fan-1"})
+	if err != nil || len(again) != 3 || !again[1].Deduplicated || again[0].Seq != 1 || again[1].Seq != 3 || again[2].Seq != 1 {
+		t.Fatalf("fan-out re-sent in another order: %+v, %v", again, err)
+	}
+	// A superset, another payload, or an APPEND under the fan-out's id: refused, nothing written.
+	x := uniqueTimeline("inbox:x")
+	if _, err := c.AppendFanout(testCtx(t), ns, []string{a, b, g, x}, []byte("to all"), &AppendOptions{ClientMsgID: "fan-1"}); !errors.Is(err, ErrClientMsgIDReused) {
+		t.Fatalf("superset fan-out: %v", err)
+	}
+	if _, err := c.AppendFanout(testCtx(t), ns, []string{a, b, g}, []byte("changed"), &AppendOptions{ClientMsgID: "fan-1"}); !errors.Is(err, ErrClientMsgIDReused) {
+		t.Fatalf("fan-out with another payload: %v", err)
+	}
+	if _, err := c.Append(testCtx(t), ns, b, []byte("to all"), &AppendOptions{ClientMsgID: "fan-1"}); !errors.Is(err, ErrClientMsgIDReused) {
+		t.Fatalf("append under a fan-out's id: %v", err)
+	}
+	last, err := c.LastSeq(testCtx(t), ns, []string{a, b, g, x})
+	if err != nil || !eq(last, []uint64{1, 3, 1, 0}) {
+		t.Fatalf("last seqs after the refused reuses: %v, %v", last, err)
 	}
 }
 
@@ -358,7 +381,9 @@ func TestNamespacesAndCompaction(t *testing.T) {
 		t.Fatalf("creating it with other options: %v", err)
 	}
 	info, err := c.DescribeNamespace(ctx, name)
-	if err != nil || info.Name != name || info.Options.MessagesPerTimelineMax != 1000 || info.Options.Durability != DurabilitySync {
+	// The zero fields asked for the defaults.
+	if err != nil || info.Name != name || info.Options.MessagesPerTimelineMax != 1000 || info.Options.Durability != DurabilitySync ||
+		info.Options.CompactLivePct != 50 || info.Options.SegmentBytesMax != 64<<20 || info.Options.CompressLevel != 1 {
 		t.Fatalf("describe: %+v, %v", info, err)
 	}
 	list, err := c.ListNamespaces(ctx)

@@ -27,6 +27,7 @@ const (
 	CodePermissionDenied  Code = 12
 	CodeTimedOut          Code = 13
 	CodeNotPrimary        Code = 14 // cluster mode: write or read sent to a replica that does not serve
+	CodeClientMsgIDReused Code = 15 // an append reused a client_msg_id its timeline holds for another message
 	CodeMalformedFrame    Code = 64
 	CodeUnknownOpcode     Code = 65
 	CodeUnsupportedVer    Code = 66
@@ -45,7 +46,7 @@ var codeNames = map[Code]string{
 	CodeConflict: "CONFLICT", CodeBusy: "BUSY", CodeDeleted: "DELETED",
 	CodeNotSupported: "NOT_SUPPORTED", CodeClosed: "CLOSED", CodeAlreadyExists: "ALREADY_EXISTS",
 	CodePermissionDenied: "PERMISSION_DENIED", CodeTimedOut: "TIMED_OUT",
-	CodeNotPrimary:     "NOT_PRIMARY",
+	CodeNotPrimary: "NOT_PRIMARY", CodeClientMsgIDReused: "CLIENT_MSG_ID_REUSED",
 	CodeMalformedFrame: "MALFORMED_FRAME", CodeUnknownOpcode: "UNKNOWN_OPCODE",
 	CodeUnsupportedVer: "UNSUPPORTED_VERSION", CodeHandshakeRequired: "HANDSHAKE_REQUIRED",
 	CodeAuthFailed: "AUTH_FAILED", CodeFrameTooLarge: "FRAME_TOO_LARGE",
@@ -99,6 +100,7 @@ var (
 	ErrPermissionDenied   = &Error{Code: CodePermissionDenied}
 	ErrTimedOut           = &Error{Code: CodeTimedOut}
 	ErrNotPrimary         = &Error{Code: CodeNotPrimary}
+	ErrClientMsgIDReused  = &Error{Code: CodeClientMsgIDReused}
 	ErrMalformedFrame     = &Error{Code: CodeMalformedFrame}
 	ErrUnknownOpcode      = &Error{Code: CodeUnknownOpcode}
 	ErrUnsupportedVersion = &Error{Code: CodeUnsupportedVer}

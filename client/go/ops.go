@@ -174,7 +174,10 @@ func (c *Client) Get(ctx context.Context, ns, timeline string, seq uint64) (Mess
 }
 
 // Scan reads a range of a timeline, in scan order; deleted messages are skipped. Page forward
-// with FromSeq = last.Seq+1, backward with ToSeq = last.Seq-1.
+// with FromSeq = last.Seq+1 until a page is empty; backward with ToSeq = last.Seq-1 while
+// last.Seq > 1 (ToSeq 0 would mean open: a page ending at seq 1, or an empty one, is the end).
+// A short page is not the end: BytesMax counts payload bytes and stops after the message
+// that crosses it.
 func (c *Client) Scan(ctx context.Context, ns, timeline string, opts ScanOptions) ([]Message, error) {
 	if err := checkStrs("namespace", ns, "timeline", timeline); err != nil {
 		return nil, err

@@ -92,8 +92,9 @@ type PushMessage struct {
 }
 
 // NamespaceOptions of a namespace (docs/protocol.md §5, NamespaceOptions). In CreateNamespace
-// and SetNamespaceOptions, zero SegmentBytesMax, CompressBlockBytes, CompressLevel and
-// Durability mean the server's default.
+// and SetNamespaceOptions a zero field means the server's default for it: no TTL, 64 MiB
+// segments, sync, no per-timeline limit, CompactLivePct 50, 16 KiB blocks, level 1; so the
+// zero value asks for every default.
 type NamespaceOptions struct {
 	TTLMs                  uint64
 	SegmentBytesMax        uint64

@@ -75,7 +75,8 @@ std::string_view ErrorName(uint16_t code) {
                                                  "ALREADY_EXISTS",
                                                  "PERMISSION_DENIED",
                                                  "TIMED_OUT",
-                                                 "NOT_PRIMARY"};
+                                                 "NOT_PRIMARY",
+                                                 "CLIENT_MSG_ID_REUSED"};
   if (code < sizeof(kEngine) / sizeof(kEngine[0])) return kEngine[code];
   switch (static_cast<ErrorCode>(code)) {
     case ErrorCode::kMalformedFrame:

@@ -73,7 +73,7 @@ inline constexpr uint16_t kFlagsKnown = kFlagResponse | kFlagError | kFlagPush |
 // Error codes: 0-63 are tldb::Status::Code values (engine errors, same numbers); 64 and up are
 // protocol-level errors raised by the server itself.
 enum class ErrorCode : uint16_t {
-  // Engine codes 0..14: see tldb/status.h.
+  // Engine codes 0..15: see tldb/status.h.
   kMalformedFrame = 64,      // fatal: bad magic, reserved bits, truncated or trailing body
   kUnknownOpcode = 65,       // fatal
   kUnsupportedVersion = 66,  // fatal

@@ -38,6 +38,7 @@ ParseResult ParseFrame(const char* data, size_t size, uint32_t body_bytes_max, F
   if (size < kHeaderBytes) return res;  // kNeedMore
   FrameHeader h;
   bool valid = DecodeHeader(data, &h);
+  res.op = h.op;
   res.request_id = h.request_id;
   res.outcome = ParseOutcome::kError;
   if (!valid) return res;  // kMalformedFrame

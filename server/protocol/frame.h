@@ -35,7 +35,10 @@ struct ParseResult {
   ParseOutcome outcome = ParseOutcome::kNeedMore;
   size_t frame_bytes = 0;                        // header + body, when kFrame
   ErrorCode error = ErrorCode::kMalformedFrame;  // when kError
-  uint64_t request_id = 0;  // the header's id when it was readable (for the error reply)
+  // When kError: the header's opcode and request id as received, for the error reply (a bad
+  // header is still answered under the request it claims to be).
+  uint8_t op = 0;
+  uint64_t request_id = 0;
 };
 
 // Encodes a header into exactly kHeaderBytes bytes at `dst`.

@@ -602,6 +602,7 @@ bool DecodeAnyRequest(uint8_t op, std::string_view body) {
 void FillNamespaceDefaults(NamespaceOptions* o) {
   const NamespaceOptions d;
   if (o->segment_bytes_max == 0) o->segment_bytes_max = d.segment_bytes_max;
+  if (o->compact_live_pct == 0) o->compact_live_pct = d.compact_live_pct;
   if (o->compress_block_bytes == 0) o->compress_block_bytes = d.compress_block_bytes;
   if (o->compress_level == 0) o->compress_level = d.compress_level;
   if (o->durability == Durability::kDefault) o->durability = d.durability;

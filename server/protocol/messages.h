@@ -160,8 +160,9 @@ struct NsSetOptionsRequest {
   uint16_t mask = 0;         // NsOptionBit set; fields outside it are ignored
   NamespaceOptions options;  // the new values of the masked fields
 };
-// Wire zeros that mean "the engine's default" (NS_CREATE, NS_SET_OPTIONS): segment_bytes_max
-// 0, compress_block_bytes 0, compress_level 0 and durability 0 (namespace default = sync).
+// Wire zeros mean "the engine's default" for every option (NS_CREATE, NS_SET_OPTIONS):
+// segment_bytes_max, compact_live_pct, compress_block_bytes and compress_level 0, durability 0
+// (sync). For ttl_ms and messages_per_timeline_max the default is 0 itself (none).
 void FillNamespaceDefaults(NamespaceOptions* o);
 // Copies the fields of `from` selected by `mask` into `to`.
 void ApplyNsOptions(uint16_t mask, const NamespaceOptions& from, NamespaceOptions* to);

@@ -153,6 +153,7 @@ void CursorHandler::CursorGet(Connection& c, uint64_t id, std::string_view body)
   proto::CursorGetRequest req;
   if (!proto::Decode(body, &req)) return ctx_.Malformed(c, op, id);
   if (!ctx_.CheckRead(c, op, id, req.ns)) return;
+  if (!ctx_.CheckTimelineCount(c, op, id, req.timelines.size())) return;
   if (Status s = ValidateDevice(req.device); !s.ok()) return ctx_.Fail(c, op, id, s);
   Db* db = ctx_.core().db;
   auto last = db->LastSeq(req.ns, req.timelines);

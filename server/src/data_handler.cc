@@ -167,6 +167,7 @@ void DataHandler::LastSeq(Connection& c, uint64_t id, std::string_view body) {
   proto::LastSeqRequest req;
   if (!proto::Decode(body, &req)) return ctx_.Malformed(c, op, id);
   if (!ctx_.CheckRead(c, op, id, req.ns)) return;
+  if (!ctx_.CheckTimelineCount(c, op, id, req.timelines.size())) return;
   auto seqs = ctx_.core().db->LastSeq(req.ns, req.timelines);
   if (!seqs.ok()) return ctx_.Fail(c, op, id, seqs.status());
   size_t start = c.Begin(Op::kLastSeq, proto::kFlagResponse, id);

@@ -26,6 +26,12 @@ void Dispatcher::Handle(Connection& c, const proto::Frame& f) {
   if (!proto::IsKnownOp(op) || op == static_cast<uint8_t>(Op::kPushMessage)) {
     return ctx_.Fatal(c, op, id, ErrorCode::kUnknownOpcode, "unknown opcode " + std::to_string(op));
   }
+  // Id 0 is reserved for the server's connection-level errors (docs/protocol.md 1); HELLO may
+  // still carry it (it comes before any other request, and clients have always sent it so).
+  if (id == 0 && op != static_cast<uint8_t>(Op::kHello)) {
+    return ctx_.Fatal(c, op, id, ErrorCode::kMalformedFrame,
+                      "request_id 0 is reserved for connection-level errors");
+  }
   if (!c.handshaken() && op != static_cast<uint8_t>(Op::kHello)) {
     return ctx_.Fatal(c, op, id, ErrorCode::kHandshakeRequired, "send HELLO first");
   }

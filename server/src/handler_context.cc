@@ -31,6 +31,15 @@ bool HandlerContext::CheckAdmin(Connection& c, uint8_t op, uint64_t id, std::str
   return false;
 }
 
+bool HandlerContext::CheckTimelineCount(Connection& c, uint8_t op, uint64_t id, size_t count) {
+  const uint32_t max = core_->config.fanout_timelines_max;
+  if (count <= max) return true;
+  Fail(c, op, id,
+       Status::InvalidArgument(std::to_string(count) + " timelines in one request (at most " +
+                               std::to_string(max) + ", fanout_timelines_max)"));
+  return false;
+}
+
 void HandlerContext::Fail(Connection& c, uint8_t op, uint64_t id, const Status& s) {
   stats_->CountError(static_cast<uint16_t>(s.code()));
   c.Error(op, id, static_cast<uint16_t>(s.code()), s.message(), /*fatal=*/false);

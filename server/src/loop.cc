@@ -426,7 +426,7 @@ size_t Loop::Parse(Connection& c, const char* data, size_t size, TurnBudget& bud
       core_->Log("client " + c.peer() + ": " + msg + ", disconnecting");
       ServerStats::Inc(stats_.disconnects_protocol);
       stats_.CountError(Code(r.error));
-      c.Error(0, r.request_id, Code(r.error), msg, /*fatal=*/true);
+      c.Error(r.op, r.request_id, Code(r.error), msg, /*fatal=*/true);
       MarkDirty(c);
       return size;  // discard the rest: the connection is closing
     }

@@ -49,13 +49,15 @@ void WatchHandler::Wait(Connection& c, uint64_t id, std::string_view body) {
   Watch(key, {c.id(), id, false});
   std::string_view tl = req.timeline;
   auto last = ctx_.core().db->LastSeq(req.ns, std::span<const std::string_view>(&tl, 1));
-  if (!last.ok() || (*last)[0] > req.after_seq) {
+  // Answered at once when ready, and when timeout 0 makes it a poll (never parked).
+  if (!last.ok() || (*last)[0] > req.after_seq || req.timeout_ms == 0) {
     Unwatch(key, c.id(), id);
     if (!last.ok()) return ctx_.Fail(c, op, id, last.status());
-    ServerStats::Inc(ctx_.stats().waits_woken);
+    const bool ready = (*last)[0] > req.after_seq;
+    ServerStats::Inc(ready ? ctx_.stats().waits_woken : ctx_.stats().waits_timed_out);
     size_t start = c.Begin(Op::kWait, proto::kFlagResponse, id);
     auto w = c.Writer();
-    proto::Encode(proto::WaitResponse{true, (*last)[0]}, w);
+    proto::Encode(proto::WaitResponse{ready, (*last)[0]}, w);
     c.End(start);
     return;
   }

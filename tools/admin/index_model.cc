@@ -13,6 +13,7 @@ IndexModel BuildIndexModel(const SegmentFile& seg) {
   indexer.Finish();
   m.timelines = indexer.timelines();
   m.dedupes = indexer.dedupes();
+  m.later_target_dedupes = indexer.later_target_dedupes();
   m.mutations = indexer.mutations();
   m.gaps = indexer.gaps();
   m.disorder = indexer.disorder();

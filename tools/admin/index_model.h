@@ -28,10 +28,11 @@ struct IndexModel {
   using Skip = RecordIndexer::Skip;
   std::map<std::string, Timeline, std::less<>> timelines;
   std::vector<Dedupe> dedupes;
-  std::vector<Mutation> mutations;  // record order
-  std::vector<IndexBlock> blocks;   // compressed segments
-  std::vector<Skip> gaps;           // found > expected: SeqIds skipped inside the segment
-  std::vector<Skip> disorder;       // found < expected: not indexable
+  std::vector<Dedupe> later_target_dedupes;  // of `dedupes`: fan-out targets after the first
+  std::vector<Mutation> mutations;           // record order
+  std::vector<IndexBlock> blocks;            // compressed segments
+  std::vector<Skip> gaps;                    // found > expected: SeqIds skipped inside the segment
+  std::vector<Skip> disorder;                // found < expected: not indexable
   uint32_t data_end = 0;
   uint32_t generation = 0;
   bool compressed = false;

@@ -172,7 +172,7 @@ void AddNsCommand(CLI::App& app, CliContext& ctx) {
                      "Keep only the newest N messages of each timeline (0 = no limit)");
   create
       ->add_option("--compact-live-pct", a->compact_live_pct,
-                   "Compact a segment once less than this % of it is live")
+                   "Compact a segment once less than this % of it is live (1-100; 0 = default)")
       ->capture_default_str();
   create
       ->add_option("--compress-block-bytes", a->compress_block_bytes,
@@ -187,7 +187,7 @@ void AddNsCommand(CLI::App& app, CliContext& ctx) {
   AddUpdateOption(set, "--ttl-ms", "Expire messages older than this (0 = keep)", &s->update.ttl_ms);
   AddUpdateOption(set, "--messages-per-timeline-max", "Keep only the newest N per timeline",
                   &s->update.messages_per_timeline_max);
-  AddUpdateOption(set, "--compact-live-pct", "Compaction threshold (% live)",
+  AddUpdateOption(set, "--compact-live-pct", "Compaction threshold (% live; 0 = default)",
                   &s->update.compact_live_pct);
   AddUpdateOption(set, "--compress-block-bytes", "zstd block size of compacted segments",
                   &s->update.compress_block_bytes);

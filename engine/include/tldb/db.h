@@ -84,7 +84,8 @@ struct Mutation {
 
 struct MutationResult {
   // kRecall/kEdit: the message's SeqId; kTrim: the first SeqId kept; kDeleteTimeline: the last
-  // SeqId deleted (pass it back to make a retried delete remove nothing newer).
+  // SeqId deleted (pass it back to make a retried delete remove nothing newer). Both as in
+  // effect after the call: one below an earlier trim or delete answers that one's (noop).
   Seq seq = 0;
   bool noop = false;  // already in effect (a retry): nothing was written
 };

@@ -33,6 +33,9 @@ class [[nodiscard]] Status {
     kPermissionDenied = 12,
     kTimedOut = 13,
     kNotPrimary = 14,  // a replica that is not its partition's primary refused a write
+    // An append reused a client_msg_id that its timeline already holds for another message
+    // (other payload, other fan-out targets, or the other kind of append): a client bug.
+    kClientMsgIdReused = 15,
   };
 
   Status() = default;  // OK
@@ -53,6 +56,9 @@ class [[nodiscard]] Status {
   static Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
   static Status TimedOut(std::string m) { return {Code::kTimedOut, std::move(m)}; }
   static Status NotPrimary(std::string m) { return {Code::kNotPrimary, std::move(m)}; }
+  static Status ClientMsgIdReused(std::string m) {
+    return {Code::kClientMsgIdReused, std::move(m)};
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -127,6 +133,8 @@ inline std::string_view Status::CodeName(Code code) {
       return "TimedOut";
     case Code::kNotPrimary:
       return "NotPrimary";
+    case Code::kClientMsgIdReused:
+      return "ClientMsgIdReused";
   }
   return "Unknown";
 }

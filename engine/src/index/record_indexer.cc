@@ -24,7 +24,10 @@ void RecordIndexer::Add(uint64_t offset, const RecordView& r) {
   bool first = true;
   ForEachMessage(r, [&](std::string_view key, Seq seq) {
     AddMessage(key, seq, off32, r.timestamp_ms);
-    if (first && !r.client_msg_id.empty()) AddDedupe(key, r.client_msg_id, seq, r.timestamp_ms);
+    if (!r.client_msg_id.empty()) {
+      AddDedupe(key, r.client_msg_id, seq, r.timestamp_ms);
+      if (!first) later_target_dedupes_.push_back(dedupes_.back());
+    }
     first = false;
   });
 }

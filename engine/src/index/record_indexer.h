@@ -1,8 +1,8 @@
 // RecordIndexer: the one place that turns a segment's records into the content of its index
 // file (docs/format.md "Index file"): per timeline, the record offset of every SeqId from its
 // first one, with index_format::kGapOffset in the slots of SeqIds the segment skips (a
-// compaction output drops deleted ones); the client_msg_ids to remember (a fan-out's under its
-// first target); the maintenance records in the order added; and the records' timestamps.
+// compaction output drops deleted ones); the client_msg_ids to remember (a fan-out's under each
+// of its targets); the maintenance records in the order added; and the records' timestamps.
 //
 // SeqIds are taken in SeqId order: a compaction output stores a fan-out at its first target's
 // place, so the other targets' SeqIds come out of record order. A SeqId found twice cannot be
@@ -65,6 +65,9 @@ class RecordIndexer {
 
   const std::map<std::string, Timeline, std::less<>>& timelines() const { return timelines_; }
   const std::vector<Dedupe>& dedupes() const { return dedupes_; }
+  // The entries of dedupes() under a fan-out's targets after its first (Add only): index files
+  // written before fan-outs were remembered under every target lack them (docs/format.md).
+  const std::vector<Dedupe>& later_target_dedupes() const { return later_target_dedupes_; }
   const std::vector<Mutation>& mutations() const { return mutations_; }
   const std::vector<Skip>& gaps() const { return gaps_; }          // found > expected
   const std::vector<Skip>& disorder() const { return disorder_; }  // found < expected
@@ -93,6 +96,7 @@ class RecordIndexer {
   std::map<std::string, std::vector<SeqAt>, std::less<>> seqs_;  // until Finish
   std::map<std::string, Timeline, std::less<>> timelines_;
   std::vector<Dedupe> dedupes_;
+  std::vector<Dedupe> later_target_dedupes_;
   std::vector<Mutation> mutations_;
   std::vector<Skip> gaps_, disorder_;
   uint64_t longest_gap_ = 0;

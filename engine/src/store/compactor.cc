@@ -236,9 +236,10 @@ size_t Compactor::Encode(Item& it, uint64_t checksum_id, uint64_t offset, std::s
     const size_t n = EncodedFanoutBytes(it.targets, it.cmid, it.payload);
     raw->resize(at + n);
     EncodeFanout(raw->data() + at, checksum_id, offset, 0, it.targets, it.ts, it.cmid, it.payload);
-    for (const FanoutTarget& t : it.targets) indexer_.AddMessage(t.key, t.seq, off32, it.ts);
-    if (!it.cmid.empty())
-      indexer_.AddDedupe(it.targets.front().key, it.cmid, it.targets.front().seq, it.ts);
+    for (const FanoutTarget& t : it.targets) {
+      indexer_.AddMessage(t.key, t.seq, off32, it.ts);
+      if (!it.cmid.empty()) indexer_.AddDedupe(t.key, it.cmid, t.seq, it.ts);
+    }
     return n;
   }
   const bool message = it.type == RecordType::kMessage || it.as_message;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <unordered_map>
 
 #include "util/check.h"
 
@@ -110,17 +111,19 @@ Status GroupAssigner::IndexDecoded(const RecordView& r, uint64_t offset,
     return Status::Ok();
   }
   Status s;
-  bool first = true;
   ForEachTarget(r, [&](const FanoutTarget& t) {
-    if (s.ok()) s = one(t.key, t.seq, first ? r.client_msg_id : std::string_view{});
-    first = false;
+    if (s.ok()) s = one(t.key, t.seq, r.client_msg_id);
   });
   return s;
 }
 
 Status GroupAssigner::Assign(AppendRequest* r, MessageAppend& a, std::vector<Assigned>* out) {
-  const std::string_view keys[] = {a.key};
-  if (!a.cmid.empty() && TryDedupe(r, a.cmid, keys, /*fanout=*/false)) return Status::Ok();
+  if (!a.cmid.empty()) {
+    const std::string_view keys[] = {a.key};
+    bool retry = false;
+    TLDB_RETURN_IF_ERROR(TryDedupe(r, a.cmid, keys, a.payload, /*fanout=*/false, &retry));
+    if (retry) return Status::Ok();
+  }
   if (a.expected_last_seq) {
     const Seq last = LastSeqOf(a.key);
     if (last != *a.expected_last_seq) {
@@ -183,7 +186,11 @@ Status GroupAssigner::Assign(AppendRequest* r, ImportAppend& a, std::vector<Assi
 }
 
 Status GroupAssigner::Assign(AppendRequest* r, FanoutAppend& a, std::vector<Assigned>* out) {
-  if (!a.cmid.empty() && TryDedupe(r, a.cmid, a.targets, /*fanout=*/true)) return Status::Ok();
+  if (!a.cmid.empty()) {
+    bool retry = false;
+    TLDB_RETURN_IF_ERROR(TryDedupe(r, a.cmid, a.targets, a.payload, /*fanout=*/true, &retry));
+    if (retry) return Status::Ok();
+  }
   std::vector<uint32_t> ids;
   std::vector<FanoutTarget> targets;
   TimestampMs ts = st_.clock->NowMs();
@@ -200,7 +207,7 @@ Status GroupAssigner::Assign(AppendRequest* r, FanoutAppend& a, std::vector<Assi
   act.Commit(n);
   r->results.clear();
   for (size_t i = 0; i < ids.size(); ++i) {
-    IndexRecord(ids[i], targets[i].seq, offset, ts, i == 0 ? a.cmid : std::string_view{});
+    IndexRecord(ids[i], targets[i].seq, offset, ts, a.cmid);
     out->push_back(PublishSeq{ids[i], targets[i].seq});
     r->results.push_back({targets[i].seq, ts, false});
   }
@@ -244,6 +251,7 @@ Status GroupAssigner::Assign(AppendRequest* r, MutationAppend& a, std::vector<As
                                        std::to_string(last));
       }
       noop = seq <= ov.TrimmedBelow(id);
+      if (noop) result = ov.TrimmedBelow(id);  // the first seq kept, as for a trim written now
       break;
     case MutationKind::kDeleteTimeline: {
       const Seq through = seq == 0 ? last : seq;
@@ -255,6 +263,7 @@ Status GroupAssigner::Assign(AppendRequest* r, MutationAppend& a, std::vector<As
       seq = through + 1;
       result = through;
       noop = seq <= ov.TrimmedBelow(id);
+      if (noop) result = ov.TrimmedBelow(id) - 1;  // the last seq deleted
       break;
     }
   }
@@ -285,31 +294,65 @@ Status GroupAssigner::Assign(AppendRequest* r, MutationAppend& a, std::vector<As
   return Status::Ok();
 }
 
-bool GroupAssigner::TryDedupe(AppendRequest* r, std::string_view cmid,
-                              std::span<const std::string_view> keys, bool fanout) {
-  if (cmid.empty()) return false;
-  const std::string_view key0 = keys[0];
-  const DedupeWindow::Entry* e = st_.dedupe.Find(DedupeHash(KeyHash(key0), cmid));
-  if (e == nullptr || st_.table.key(e->timeline) != key0) return false;
-  const TimelineState& ts = st_.table.state(e->timeline);
-  if (ts.last_seq - e->seq >= st_.db_options.dedupe_per_timeline_max) return false;
-  if (st_.clock->NowMs() - e->ts > static_cast<int64_t>(st_.db_options.dedupe_age_ms)) {
-    return false;
-  }
+// The dedupe key is (namespace, timeline, client_msg_id): every timeline a message with an id
+// was appended to remembers it (IndexRecord). The first remembered hit among the request's
+// timelines, confirmed against its stored record, decides: the request is a retry when it makes
+// the same message (same kind, payload and, for a fan-out, the same set of targets in any
+// order); anything else reusing the id is refused, so a timeline never holds an id twice while
+// the window remembers it.
+Status GroupAssigner::TryDedupe(AppendRequest* r, std::string_view cmid,
+                                std::span<const std::string_view> keys, std::string_view payload,
+                                bool fanout, bool* retry) {
+  *retry = false;
   RecordView rec;
-  if (!reader_.LocateStored(e->timeline, e->seq, &rec).ok() || rec.client_msg_id != cmid) {
-    return false;
-  }
-  if ((rec.type == RecordType::kFanout) != fanout) return false;
-  std::vector<AppendResult> results;
+  std::string_view hit_key;
+  Seq hit_seq = 0;
   for (std::string_view k : keys) {
-    Seq seq = 0;
-    if (!RecordSeqFor(rec, k, &seq)) return false;  // same id, other targets: not a retry
-    results.push_back({seq, rec.timestamp_ms, true});
+    const DedupeWindow::Entry* e = st_.dedupe.Find(DedupeHash(KeyHash(k), cmid));
+    if (e == nullptr || st_.table.key(e->timeline) != k) continue;
+    const TimelineState& ts = st_.table.state(e->timeline);
+    if (ts.last_seq - e->seq >= st_.db_options.dedupe_per_timeline_max) continue;
+    if (st_.clock->NowMs() - e->ts > static_cast<int64_t>(st_.db_options.dedupe_age_ms)) continue;
+    if (!reader_.LocateStored(e->timeline, e->seq, &rec).ok() || rec.client_msg_id != cmid) {
+      continue;  // a hash collision, or a record gone (expired)
+    }
+    hit_key = k;
+    hit_seq = e->seq;
+    break;
+  }
+  if (hit_key.empty()) return Status::Ok();
+  auto reused = [&](std::string_view why) {
+    return Status::ClientMsgIdReused("client_msg_id '" + std::string(cmid) +
+                                     "' is already stored in " + Quote(hit_key) + " at seq " +
+                                     std::to_string(hit_seq) + " " + std::string(why));
+  };
+  if ((rec.type == RecordType::kFanout) != fanout) {
+    return reused(fanout ? "by an APPEND, not a fan-out" : "by a fan-out, not an APPEND");
+  }
+  if (rec.payload != payload) return reused("with another payload");
+  std::vector<AppendResult> results(keys.size());
+  if (!fanout) {
+    results[0] = {rec.seq, rec.timestamp_ms, true};
+  } else {
+    std::unordered_map<std::string_view, size_t> slot;  // request order of each target
+    for (size_t i = 0; i < keys.size(); ++i) slot.emplace(keys[i], i);
+    size_t matched = 0;
+    bool other = false;
+    ForEachTarget(rec, [&](const FanoutTarget& t) {
+      auto it = slot.find(t.key);
+      if (it == slot.end()) {
+        other = true;
+        return;
+      }
+      results[it->second] = {t.seq, rec.timestamp_ms, true};
+      ++matched;
+    });
+    if (other || matched != keys.size()) return reused("by a fan-out to other timelines");
   }
   r->results = std::move(results);
   st_.counters.deduplicated++;
-  return true;
+  *retry = true;
+  return Status::Ok();
 }
 
 void GroupAssigner::IndexRecord(uint32_t timeline, Seq seq, uint64_t offset, TimestampMs ts,

@@ -1,8 +1,9 @@
 // GroupAssigner: turns one group of requests into records in the active segment's image.
 // For each request, by its kind (append_request.h): a retry of a remembered client_msg_id is
-// answered with the original SeqIds; otherwise SeqIds and a timestamp are assigned, the record
-// is encoded at the end of the active segment, and the timeline's index and dedupe window note
-// it — unpublished, so readers do not see it yet. Publish() makes a written group visible.
+// answered with the original SeqIds (another message under it is refused); otherwise SeqIds and a
+// timestamp are assigned, the record is encoded at the end of the active segment, and the
+// timeline's index and dedupe window note it — unpublished, so readers do not see it yet. Publish()
+// makes a written group visible.
 //
 // Contract: called by the group-commit leader only, holding NamespaceState::mu exclusively;
 // the active segment has room for the group (SegmentRoller::MakeRoom). Assign never does I/O.
@@ -59,9 +60,12 @@ class GroupAssigner {
   Status Assign(AppendRequest* r, RollAppend& a, std::vector<Assigned>* out);
   Status Assign(AppendRequest* r, FlushAppend& a, std::vector<Assigned>* out);
   Status Assign(AppendRequest* r, ReplicaAppend& a, std::vector<Assigned>* out);
-  // A retry: fills r->results from the remembered record holding `cmid` for `keys`.
-  bool TryDedupe(AppendRequest* r, std::string_view cmid, std::span<const std::string_view> keys,
-                 bool fanout);
+  // Looks `cmid` up under each of `keys` (the request's timelines). A retry of the remembered
+  // message (same kind, payload and set of timelines): *retry and r->results (the original
+  // SeqIds, in request order). Another message under a remembered id: ClientMsgIdReused.
+  // Neither: Ok, *retry false (a new message).
+  Status TryDedupe(AppendRequest* r, std::string_view cmid, std::span<const std::string_view> keys,
+                   std::string_view payload, bool fanout, bool* retry);
   Seq LastSeqOf(std::string_view key) const;
   uint32_t synced() const { return static_cast<uint32_t>(st_.active->durable_end()); }
 

@@ -1,0 +1,1 @@
+target_link_libraries(server_protocol_edges_test PRIVATE tldb_server tldb_client)
