@@ -51,7 +51,9 @@ TEST_F(AdminTest, RepairRemovesBytesInsertedInTheActiveSegment) {
   seg->ForEachRecord([&](uint64_t off, const RecordView&) { offs.push_back(off); });
   ASSERT_GE(offs.size(), 3u);
   std::string image = Read(active);
-  image.insert(offs[1] + 5, std::string("\x13\x37 thirty-seven inserted bytes \x01\x02", 37));
+  std::string inserted = "\x13\x37 thirty-seven inserted bytes \x01\x02";
+  inserted.resize(37, 'z');  // 37 bytes, as the case
+  image.insert(offs[1] + 5, inserted);
   Write(active, image);
   VerifyReport r = MustVerify(dir_);
   EXPECT_FALSE(r.sound());

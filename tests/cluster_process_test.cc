@@ -4,10 +4,10 @@
 // The ledger workload of tools/faults (ClusterWorkload: appends with client_msg_ids, fan-outs,
 // recalls, a reader and a subscriber) runs through ClusterClient while the primary is killed
 // with SIGKILL three times (and restarted) and stopped with SIGSTOP once for longer than its
-// lease (a zombie primary that wakes up), and while etcd is stopped (appends go on). Then the shared checker (Ledger::Check): every
-// acknowledged message is at its acknowledged SeqId once, no SeqId holds two messages, and
-// nothing the reader or the subscriber saw vanished or changed (but for the workload's own
-// recalls).
+// lease (a zombie primary that wakes up), and while etcd is stopped (appends go on). Then the
+// shared checker (Ledger::Check): every acknowledged message is at its acknowledged SeqId once, no
+// SeqId holds two messages, and nothing the reader or the subscriber saw vanished or changed (but
+// for the workload's own recalls).
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <sched.h>
