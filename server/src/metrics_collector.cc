@@ -205,6 +205,14 @@ void AddEngine(const DbStats& d, std::vector<MetricFamily>* out) {
         static_cast<double>(d.block_cache_bytes));
   Family(out, "tldb_engine_info", "The engine's I/O backend (value 1)", MetricType::Gauge)
       .Add(1, "io_backend", d.io_backend);
+  Gauge(out, "tldb_engine_namespaces_refused",
+        "Namespaces refused at open as damaged (every request to one answers CORRUPTION)",
+        static_cast<double>(d.refused_namespaces.size()));
+  if (!d.refused_namespaces.empty()) {
+    Family refused(out, "tldb_engine_namespace_refused", "A namespace refused as damaged (value 1)",
+                   MetricType::Gauge);
+    for (const auto& [name, why] : d.refused_namespaces) refused.Add(1, "namespace", name);
+  }
 }
 
 void AddCompactionJobs(const CompactionJobs::Totals& t, std::vector<MetricFamily>* out) {
