@@ -3,18 +3,13 @@
 // every request to "store" answers CORRUPTION naming the namespace and the file, STATS and the
 // log say so; `tldb repair` (server stopped) removes the inserted bytes and everything is
 // served again.
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <thread>
 
+#include "common/server_process.h"
 #include "common/temp_dir.h"
 #include "log/record_format.h"
 #include "server_test_util.h"
@@ -23,57 +18,28 @@
 namespace tldb::testing {
 namespace {
 
-using namespace std::chrono_literals;
 namespace stdfs = std::filesystem;
 
-// A tldb-server process on 127.0.0.1:<ephemeral>; stderr goes to `log`.
+// A tldb-server process (tools/common) with one loop thread; its stderr is appended to `log`.
 class ServerProcess {
  public:
-  ServerProcess(const std::string& dir, const std::string& log) {
-    int out[2];
-    if (pipe(out) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      close(out[0]);
-      int err = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(err, 2);
-      execl(TLDB_SERVER_PATH, TLDB_SERVER_PATH, "--data-dir", dir.c_str(), "--listen",
-            "127.0.0.1:0", "--threads", "1", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(out[1]);
-    FILE* f = fdopen(out[0], "r");
-    char line[256] = {};
-    if (fgets(line, sizeof(line), f)) {
-      std::string l(line);
-      size_t at = l.find("listening on ");
-      if (at != std::string::npos) address_ = l.substr(at + 13, l.size() - at - 14);
-    }
-    fclose(f);
+  ServerProcess(const std::string& dir, const std::string& log)
+      : process_(common::ServerProcessOptions{.binary = TLDB_SERVER_PATH,
+                                              .data_dir = dir,
+                                              .extra_args = {"--threads", "1"},
+                                              .log_path = log}) {
+    started_ = process_.Start();
   }
-  ~ServerProcess() { (void)Stop(); }
-  const std::string& address() const { return address_; }
-  // SIGTERM; the exit status (-2 if it had to be killed).
+  // Empty when the server did not start.
+  std::string address() const { return started_.ok() ? process_.address() : std::string(); }
+  // SIGTERM; the exit status.
   int Stop() {
-    if (pid_ <= 0) return -1;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 3000; ++i) {  // a generous 30 s
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return -2;
+    auto code = process_.Stop(30'000);
+    return code.ok() ? *code : -1;
   }
   std::unique_ptr<Client> Connect() {
     ClientOptions o;
-    o.server = address_;
+    o.server = address();
     o.request_timeout_ms = 10'000;
     auto c = Client::Connect(o);
     EXPECT_TRUE(c.ok()) << c.status().ToString();
@@ -81,8 +47,8 @@ class ServerProcess {
   }
 
  private:
-  pid_t pid_ = -1;
-  std::string address_;
+  common::ServerProcess process_;
+  Status started_;
 };
 
 std::string ReadFile(const std::string& path) {
