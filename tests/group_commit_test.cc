@@ -14,13 +14,14 @@
 #include "io/sim_file_system.h"
 #include "tldb/db.h"
 #include "tldb/file_system.h"
+#include "util/sync_gated_file_system.h"
 #include "util/test_hook.h"
 
 namespace tldb {
 namespace {
 
 // A gate that parks every fdatasync of files whose path contains `match` while closed.
-class Gate {
+class Gate : public testing::SyncGate {
  public:
   void Close(std::string match) {
     std::lock_guard l(mu_);
@@ -38,12 +39,16 @@ class Gate {
     std::unique_lock l(mu_);
     cv_.wait(l, [&] { return parked_ > 0; });
   }
-  void Pass(const std::string& path) {
-    std::unique_lock l(mu_);
-    if (!closed_ || path.find(match_) == std::string::npos) return;
-    ++parked_;
-    cv_.notify_all();
-    cv_.wait(l, [&] { return !closed_; });
+  Status Sync(const std::string& path, WritableFile& file) override {
+    {
+      std::unique_lock l(mu_);
+      if (closed_ && path.find(match_) != std::string::npos) {
+        ++parked_;
+        cv_.notify_all();
+        cv_.wait(l, [&] { return !closed_; });
+      }
+    }
+    return file.Sync();
   }
 
  private:
@@ -54,73 +59,12 @@ class Gate {
   int parked_ = 0;
 };
 
-class GatedFile : public WritableFile {
- public:
-  GatedFile(std::unique_ptr<WritableFile> f, std::string path, Gate* gate)
-      : f_(std::move(f)), path_(std::move(path)), gate_(gate) {}
-  Status Write(uint64_t offset, std::span<const char> data) override {
-    return f_->Write(offset, data);
-  }
-  Status Sync() override {
-    gate_->Pass(path_);
-    return f_->Sync();
-  }
-  Status WriteAndSync(uint64_t offset, std::span<const char> data) override {
-    TLDB_RETURN_IF_ERROR(f_->Write(offset, data));
-    return Sync();
-  }
-  Status Truncate(uint64_t size) override { return f_->Truncate(size); }
-  Status Allocate(uint64_t offset, uint64_t len) override { return f_->Allocate(offset, len); }
-  Result<uint64_t> Size() override { return f_->Size(); }
-  Status Close() override { return f_->Close(); }
-
- private:
-  std::unique_ptr<WritableFile> f_;
-  std::string path_;
-  Gate* gate_;
-};
-
-class GatedFileSystem : public FileSystem {
- public:
-  GatedFileSystem(std::shared_ptr<FileSystem> inner, Gate* gate)
-      : inner_(std::move(inner)), gate_(gate) {}
-  std::string Name() const override { return "gated-" + inner_->Name(); }
-  Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path, bool create,
-                                                     bool exclusive) override {
-    TLDB_ASSIGN_OR_RETURN(auto f, inner_->OpenWritable(path, create, exclusive));
-    return std::unique_ptr<WritableFile>(std::make_unique<GatedFile>(std::move(f), path, gate_));
-  }
-  Result<std::unique_ptr<ReadableFile>> OpenReadable(const std::string& path) override {
-    return inner_->OpenReadable(path);
-  }
-  Result<std::unique_ptr<MappedFile>> Map(const std::string& path) override {
-    return inner_->Map(path);
-  }
-  Status CreateDir(const std::string& path) override { return inner_->CreateDir(path); }
-  Status SyncDir(const std::string& path) override { return inner_->SyncDir(path); }
-  Result<std::vector<std::string>> ListDir(const std::string& path) override {
-    return inner_->ListDir(path);
-  }
-  Result<bool> Exists(const std::string& path) override { return inner_->Exists(path); }
-  Result<uint64_t> FileSize(const std::string& path) override { return inner_->FileSize(path); }
-  Status Rename(const std::string& from, const std::string& to) override {
-    return inner_->Rename(from, to);
-  }
-  Status Remove(const std::string& path) override { return inner_->Remove(path); }
-  Result<std::unique_ptr<FileLock>> Lock(const std::string& path) override {
-    return inner_->Lock(path);
-  }
-
- private:
-  std::shared_ptr<FileSystem> inner_;
-  Gate* gate_;
-};
-
 class GroupCommitTest : public ::testing::Test {
  protected:
   void SetUp() override {
     Options o;
-    o.file_system = std::make_shared<GatedFileSystem>(std::make_shared<SimFileSystem>(), &gate_);
+    o.file_system =
+        std::make_shared<testing::SyncGatedFileSystem>(std::make_shared<SimFileSystem>(), &gate_);
     o.prezero = Options::Prezero::kOff;
     o.background_maintenance = false;
     db_ = std::move(Db::Open("/db", o).value());

@@ -27,6 +27,7 @@
 #include "io/sim_file_system.h"
 #include "tldb/db.h"
 #include "tldb/file_system.h"
+#include "util/sync_gated_file_system.h"
 
 namespace tldb {
 namespace {
@@ -34,7 +35,7 @@ namespace {
 // Parks every fdatasync of a path containing `match` while armed, giving each a ticket 0, 1, ...
 // in order of arrival; Release(k) lets ticket k's fdatasync run, Fail(k) makes it fail without
 // running.
-class TicketGate {
+class TicketGate : public testing::SyncGate {
  public:
   void Arm(std::string match) {
     std::lock_guard l(mu_);
@@ -56,7 +57,7 @@ class TicketGate {
     std::unique_lock l(mu_);
     cv_.wait(l, [&] { return returned_.count(k) != 0; });
   }
-  Status Sync(const std::string& path, WritableFile& inner) {
+  Status Sync(const std::string& path, WritableFile& inner) override {
     std::unique_lock l(mu_);
     if (!armed_ || path.find(match_) == std::string::npos) {
       l.unlock();
@@ -87,65 +88,6 @@ class TicketGate {
   int next_ = 0;
   std::map<int, Status> decided_;
   std::set<int> returned_;
-};
-
-class GatedFile : public WritableFile {
- public:
-  GatedFile(std::unique_ptr<WritableFile> f, std::string path, TicketGate* gate)
-      : f_(std::move(f)), path_(std::move(path)), gate_(gate) {}
-  Status Write(uint64_t offset, std::span<const char> data) override {
-    return f_->Write(offset, data);
-  }
-  Status Sync() override { return gate_->Sync(path_, *f_); }
-  Status WriteAndSync(uint64_t offset, std::span<const char> data) override {
-    TLDB_RETURN_IF_ERROR(f_->Write(offset, data));
-    return Sync();
-  }
-  Status Truncate(uint64_t size) override { return f_->Truncate(size); }
-  Status Allocate(uint64_t offset, uint64_t len) override { return f_->Allocate(offset, len); }
-  Result<uint64_t> Size() override { return f_->Size(); }
-  Status Close() override { return f_->Close(); }
-
- private:
-  std::unique_ptr<WritableFile> f_;
-  std::string path_;
-  TicketGate* gate_;
-};
-
-class GatedFileSystem : public FileSystem {
- public:
-  GatedFileSystem(std::shared_ptr<FileSystem> inner, TicketGate* gate)
-      : inner_(std::move(inner)), gate_(gate) {}
-  std::string Name() const override { return "gated-" + inner_->Name(); }
-  Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path, bool create,
-                                                     bool exclusive) override {
-    TLDB_ASSIGN_OR_RETURN(auto f, inner_->OpenWritable(path, create, exclusive));
-    return std::unique_ptr<WritableFile>(std::make_unique<GatedFile>(std::move(f), path, gate_));
-  }
-  Result<std::unique_ptr<ReadableFile>> OpenReadable(const std::string& path) override {
-    return inner_->OpenReadable(path);
-  }
-  Result<std::unique_ptr<MappedFile>> Map(const std::string& path) override {
-    return inner_->Map(path);
-  }
-  Status CreateDir(const std::string& path) override { return inner_->CreateDir(path); }
-  Status SyncDir(const std::string& path) override { return inner_->SyncDir(path); }
-  Result<std::vector<std::string>> ListDir(const std::string& path) override {
-    return inner_->ListDir(path);
-  }
-  Result<bool> Exists(const std::string& path) override { return inner_->Exists(path); }
-  Result<uint64_t> FileSize(const std::string& path) override { return inner_->FileSize(path); }
-  Status Rename(const std::string& from, const std::string& to) override {
-    return inner_->Rename(from, to);
-  }
-  Status Remove(const std::string& path) override { return inner_->Remove(path); }
-  Result<std::unique_ptr<FileLock>> Lock(const std::string& path) override {
-    return inner_->Lock(path);
-  }
-
- private:
-  std::shared_ptr<FileSystem> inner_;
-  TicketGate* gate_;
 };
 
 // Completions of async appends, in the order they ran.
@@ -188,8 +130,9 @@ class PipelineTest : public ::testing::Test {
   }
   Options MakeOptions(bool gated) {
     Options o;
-    o.file_system =
-        gated ? std::shared_ptr<FileSystem>(std::make_shared<GatedFileSystem>(sim_, &gate_)) : sim_;
+    o.file_system = gated ? std::shared_ptr<FileSystem>(
+                                std::make_shared<testing::SyncGatedFileSystem>(sim_, &gate_))
+                          : sim_;
     o.prezero = Options::Prezero::kOff;
     o.background_maintenance = false;
     o.groups_in_flight_max = 4;
