@@ -7,5 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/build.sh -DTLDB_BUILD_TESTS=ON -DTLDB_BUILD_BENCH=ON -DTLDB_WERROR=ON "$@"  # explicit: tools/run.sh caches them OFF
 bash tools/fuzz_smoke.sh  # libFuzzer on the frame decoder, briefly (clang)
+root=$(pwd)
 cd "${BUILD_DIR:-build}"
-ctest --output-on-failure --no-tests=error -j "$(nproc)" --timeout 900
+rc=0
+ctest --output-on-failure --no-tests=error -j "$(nproc)" --timeout 900 || rc=$?
+bash "$root/tools/skipped_tests.sh" .  # each skipped test with its reason, next to ctest's count
+exit "$rc"
