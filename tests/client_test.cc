@@ -216,10 +216,26 @@ TEST(ClientTest, ReconnectsLazilyAfterTheServerClosedAnIdleConnection) {
   auto c = ts.Connect();
   ASSERT_TRUE(c);
   ASSERT_TRUE(c->Append("store", "lazy", "1").ok());
-  std::this_thread::sleep_for(600ms);  // the server closes the idle connection
+  auto before = c->Stats();
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  // The server closes the idle connection (waited for, with a generous bound).
+  auto observer = ts.Connect();
+  ASSERT_TRUE(observer);
+  for (int i = 0; i < 1000; ++i) {
+    std::this_thread::sleep_for(20ms);
+    auto s = observer->Stats();  // the observer stays busy, so it is never idle
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    if (s->Get("disconnects_timeout") > before->Get("disconnects_timeout")) break;
+  }
   auto r = c->Append("store", "lazy", "2");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->seq, 2u);
+  // The append went out on a new connection: the old one was closed for idleness.
+  auto after = observer->Stats();
+  ASSERT_TRUE(after.ok());
+  EXPECT_GT(after->Get("disconnects_timeout"), before->Get("disconnects_timeout"));
+  EXPECT_GE(after->Get("connections_accepted"), before->Get("connections_accepted") + 2)
+      << "the observer and the client's reconnection";
 }
 
 // DeleteTimeline "through the last" must not go out as seq 0: a re-sent request would then

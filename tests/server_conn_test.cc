@@ -174,12 +174,18 @@ TEST(ServerTest, SlowlorisAndIdleConnectionsAreClosed) {
   t0 = std::chrono::steady_clock::now();
   EXPECT_TRUE(idle.WaitEof(3000));
   EXPECT_GE(ElapsedMs(t0), 350);
-  // A subscriber is not idle.
+  // A subscriber is not idle: after more than the idle timeout its connection is still the one
+  // it subscribed on (no timeout disconnect counted, no new connection accepted).
   auto sub = ts.Connect();
   ASSERT_TRUE(sub);
   ASSERT_TRUE(sub->Subscribe("store", "q", 0, true, [](const SubscriptionEvent&) {}).ok());
-  std::this_thread::sleep_for(700ms);
-  EXPECT_TRUE(sub->Ping().ok());
+  auto before = sub->Stats();
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  std::this_thread::sleep_for(1000ms);  // 2.5 idle timeouts
+  auto after = sub->Stats();
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->Get("disconnects_timeout"), before->Get("disconnects_timeout"));
+  EXPECT_EQ(after->Get("connections_accepted"), before->Get("connections_accepted"));
 }
 
 }  // namespace
