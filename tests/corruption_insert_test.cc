@@ -5,18 +5,10 @@
 // only silent cut allowed is damage inside its last record (nothing after it can vouch for it;
 // a flipped bit there is the same case), and salvage serves every message.
 #include "corruption_sweep.h"
+#include "recovery_test_util.h"
 
 namespace tldb {
 namespace {
-
-std::string RandomBytes(uint64_t* rng, size_t n) {
-  std::string s(n, '\0');
-  for (char& c : s) {
-    *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
-    c = static_cast<char>(*rng >> 56);
-  }
-  return s;
-}
 
 TEST_F(CorruptionSweep, BytesInserted) {
   const bool ci = SweepMode() == kCi;

@@ -3,7 +3,9 @@
 // segments.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <string>
 
 #include "io/sim_file_system.h"
 #include "tldb/clock.h"
@@ -27,6 +29,16 @@ inline NamespaceOptions SmallSegments() {
   NamespaceOptions n;
   n.segment_bytes_max = 64 << 10;
   return n;
+}
+
+// `n` bytes from a 64-bit LCG seeded by *rng (advanced): damage that repeats for a seed.
+inline std::string RandomBytes(uint64_t* rng, size_t n) {
+  std::string s(n, '\0');
+  for (char& c : s) {
+    *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+    c = static_cast<char>(*rng >> 56);
+  }
+  return s;
 }
 
 }  // namespace tldb

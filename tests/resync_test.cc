@@ -16,15 +16,6 @@
 namespace tldb {
 namespace {
 
-std::string RandomBytes(uint64_t* rng, size_t n) {
-  std::string s(n, '\0');
-  for (char& c : s) {
-    *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
-    c = static_cast<char>(*rng >> 56);
-  }
-  return s;
-}
-
 // A store on the simulated backend whose active segment holds `n` synced appends (each
 // acknowledged durable) to four timelines.
 class ResyncTest : public ::testing::Test {
