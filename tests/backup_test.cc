@@ -39,15 +39,7 @@ std::string PayloadOf(const std::string& tl, Seq seq) {
 }
 
 std::string RunCli(const std::string& args, int* rc) {
-  std::string cmd = std::string(TLDB_CLI_PATH) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  return RunShell(std::string(TLDB_CLI_PATH) + " " + args + " 2>&1", rc);
 }
 
 // A server over a Db in DIR (data_dir set: backups are served), with three tokens.

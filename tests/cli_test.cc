@@ -23,15 +23,7 @@ using proto::ErrorCode;
 using proto::Op;
 
 std::string RunCli(const std::string& args, int* rc = nullptr) {
-  std::string cmd = std::string(TLDB_CLI_PATH) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  if (rc) *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  return RunShell(std::string(TLDB_CLI_PATH) + " " + args + " 2>&1", rc);
 }
 
 TEST(CliTest, SubcommandsAgainstARunningServer) {

@@ -7,9 +7,11 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -121,5 +123,22 @@ class TestServer {
   std::mutex mu_;
   std::vector<std::string> log_;
 };
+
+// Runs `command` through the shell; returns what it printed on stdout, and its exit code in
+// *rc (-1 when it did not exit normally).
+inline std::string RunShell(const std::string& command, int* rc = nullptr) {
+  FILE* p = popen(command.c_str(), "r");
+  std::string out;
+  if (p == nullptr) {
+    if (rc) *rc = -1;
+    return out;
+  }
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  if (rc) *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
 
 }  // namespace tldb::testing
