@@ -44,6 +44,8 @@ class FakeCoordinator : public repl::Coordinator {
     return std::optional<uint32_t>();
   }
   Status ClearPromote(uint32_t) override { return Status::Ok(); }
+  Result<bool> Initialized(uint32_t) override { return true; }
+  Status MarkInitialized(uint32_t) override { return Status::Ok(); }
 
   void Set(repl::LeaderInfo info) {
     std::lock_guard l(mu_);

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -137,6 +138,14 @@ class SimCluster {
     for (const std::string& ns : kSimNamespaces) c.namespaces.emplace_back(ns, NamespaceOptions{});
     c.now_ms = [this] { return now_ms_; };
     c.seed = seed_ * 7 + restarts_++;
+    {
+      std::lock_guard l(events_mu_);
+      events_[n].clear();
+    }
+    c.db_options.on_event = [this, n](std::string_view e) {
+      std::lock_guard l(events_mu_);
+      events_[n].emplace_back(e);
+    };
     auto r = Replica::Open(std::move(c), &net_, &coord_);
     ASSERT_TRUE(r.ok()) << "replica " << n << ": " << r.status().ToString();
     replicas_[n] = std::move(r).value();
@@ -150,6 +159,21 @@ class SimCluster {
     net_.DropQueued(n);
     fs_[n]->PowerLoss(mode, seed_ * 31 + now_ms_);
     if (restart) Start(n);
+  }
+  // The replica's disk is replaced by an empty one (kill -9, then a new disk): it loses its
+  // log and its durable replica state, promises included. It restarts at once.
+  // `fill` may put files on the new disk first (a backup restored there).
+  void Wipe(uint32_t n, const std::function<void(SimFileSystem&)>& fill = {}) {
+    if (replicas_[n]) Crash(n, UnsyncedMode::kDrop, /*restart=*/false);
+    fs_[n] = std::make_shared<SimFileSystem>();
+    if (fill) fill(*fs_[n]);
+    Start(n);
+  }
+  SimFileSystem& fs(uint32_t n) { return *fs_[n]; }
+  // What replica n reported (on_event) since it last started.
+  std::vector<std::string> Events(uint32_t n) {
+    std::lock_guard l(events_mu_);
+    return events_[n];
   }
   bool Up(uint32_t n) const { return replicas_[n] != nullptr; }
 
@@ -315,6 +339,8 @@ class SimCluster {
   Ledger ledger_;
   std::array<std::shared_ptr<SimFileSystem>, kNodes> fs_;
   std::array<std::unique_ptr<Replica>, kNodes> replicas_;
+  std::mutex events_mu_;
+  std::array<std::vector<std::string>, kNodes> events_;
 };
 
 }  // namespace tldb::repl

@@ -8,6 +8,7 @@
 // SOUND. Directed cases pin the failover paths one by one.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "replication_sim_cluster.h"
@@ -15,9 +16,8 @@
 namespace tldb::repl {
 namespace {
 
-constexpr UnsyncedMode kModes[] = {UnsyncedMode::kKeep, UnsyncedMode::kDrop,
-                                   UnsyncedMode::kTear512, UnsyncedMode::kZeroFill,
-                                   UnsyncedMode::kGarbageFill};
+constexpr UnsyncedMode kModes[] = {UnsyncedMode::kKeep, UnsyncedMode::kDrop, UnsyncedMode::kTear512,
+                                   UnsyncedMode::kZeroFill, UnsyncedMode::kGarbageFill};
 
 // Steps until a replica serves.
 std::optional<uint32_t> Elect(SimCluster& c, int steps_max = 20'000) {
@@ -200,7 +200,108 @@ TEST(ReplicationSimTest, RestartedFollowerCatchesUp) {
   c.Check();
 }
 
-// Seeded runs with every fault mixed in.
+// A replica whose disk was wiped has lost the frames it acknowledged and the epochs it
+// promised. Here the primary and one follower (a) hold 200 acknowledged appends that the
+// other follower (b) never got; then a's disk is wiped and the primary dies. Were a to count,
+// a and b would form a majority and elect b's log without those appends. As a learner it
+// counts for nothing: no replica serves until the old primary returns, and then a catches up
+// and is told to vote.
+TEST(ReplicationSimTest, WipedReplicaIsALearnerUntilItHoldsEveryCommittedFrame) {
+  SimCluster c(21);
+  auto p = Elect(c);
+  ASSERT_TRUE(p);
+  const uint32_t a = (*p + 1) % SimCluster::kNodes, b = (*p + 2) % SimCluster::kNodes;
+  uint64_t next = 0;
+  AddAppends(c, 100, &next);
+  ASSERT_TRUE(c.Settle(50'000));
+  c.net().Isolate(b, SimCluster::kNodes);
+  AddAppends(c, 200, &next);
+  for (int i = 0; i < 50'000 && !(c.ledger().in_flight() == 0 && c.ledger().Due(1).empty()); ++i) {
+    c.Client(16);
+    c.Step();
+  }
+  for (const auto& op : c.ledger().All()) ASSERT_TRUE(op.acked) << op.cmid;
+  EXPECT_EQ(c.replica(a).status().membership, Membership::kVoter);
+  c.Crash(*p, UnsyncedMode::kKeep, /*restart=*/false);
+  c.Wipe(a);
+  c.net().HealAll();
+  for (int i = 0; i < 10'000; ++i) {
+    c.Step();
+    ASSERT_FALSE(c.Serving()) << "a majority counted the wiped replica " << a;
+  }
+  EXPECT_EQ(c.replica(a).status().membership, Membership::kLearner);
+  EXPECT_NE(c.replica(a).status().role, Role::kCandidate);
+  c.Start(*p);
+  AddAppends(c, 50, &next);
+  ASSERT_TRUE(c.Settle(100'000));
+  c.Check();
+  for (int i = 0; i < 5'000 && c.replica(a).status().membership != Membership::kVoter; ++i) {
+    c.Step();
+  }
+  EXPECT_EQ(c.replica(a).status().membership, Membership::kVoter)
+      << "the caught-up learner was never told to vote";
+}
+
+// A replica whose disk was replaced is seeded with an online backup of the primary (the
+// snapshot and the REPLICA file it carries) instead of starting empty: it opens as a learner
+// whose log ends where the snapshot does, its log is never cut (the snapshot holds committed
+// bytes only and its histories describe them), it catches up from there, and is told to vote.
+TEST(ReplicationSimTest, ReplicaSeededFromABackupOfThePrimaryCatchesUpFromIt) {
+  SimCluster c(23);
+  auto p = Elect(c);
+  ASSERT_TRUE(p);
+  const uint32_t a = (*p + 1) % SimCluster::kNodes;
+  uint64_t next = 0;
+  AddAppends(c, 300, &next);
+  ASSERT_TRUE(c.Settle(50'000));
+  EXPECT_EQ(c.Served(a).Snapshot("/backup", {}).status().code(), Status::Code::kNotPrimary)
+      << "a follower's snapshot may hold bytes that are not committed";
+  auto info = c.Served(*p).Snapshot("/backup", {});
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  ASSERT_TRUE(std::any_of(info->files.begin(), info->files.end(),
+                          [](const SnapshotFile& f) { return f.path == "REPLICA"; }));
+  AddAppends(c, 100, &next);
+  ASSERT_TRUE(c.Settle(50'000));
+  const std::string dir = "/replica" + std::to_string(a);
+  c.Wipe(a, [&](SimFileSystem& fs) {
+    for (const SnapshotFile& f : info->files) {
+      auto bytes = c.fs(*p).ReadFileToString("/backup/" + f.path);
+      ASSERT_TRUE(bytes.ok()) << f.path;
+      const std::string to = dir + "/" + f.path;
+      for (size_t i = to.find('/', 1); i != std::string::npos; i = to.find('/', i + 1)) {
+        ASSERT_TRUE(fs.CreateDir(to.substr(0, i)).ok());
+      }
+      ASSERT_TRUE(fs.WriteFileAtomic(to, *bytes).ok());
+    }
+  });
+  EXPECT_EQ(c.replica(a).status().membership, Membership::kLearner);
+  for (const SnapshotNamespace& n : info->namespaces) {
+    EXPECT_EQ(c.End(a, n.name), n.end) << "the seeded log ends where the snapshot does";
+  }
+  AddAppends(c, 100, &next);
+  ASSERT_TRUE(c.Settle(100'000));
+  c.Check();
+  for (const std::string& e : c.Events(a)) {
+    EXPECT_EQ(e.find("cut namespace"), std::string::npos) << "seeded log was cut: " << e;
+  }
+  for (int i = 0; i < 5'000 && c.replica(a).status().membership != Membership::kVoter; ++i) {
+    c.Step();
+  }
+  EXPECT_EQ(c.replica(a).status().membership, Membership::kVoter);
+  EXPECT_EQ(c.Serving(), p);
+}
+
+// A new partition: every replica starts on an empty disk before anything was served, so each
+// learns from etcd that it is a voter, and one of them leads.
+TEST(ReplicationSimTest, ReplicasOfANewPartitionAreVoters) {
+  SimCluster c(22);
+  ASSERT_TRUE(Elect(c));
+  for (uint32_t n = 0; n < SimCluster::kNodes; ++n) {
+    EXPECT_EQ(c.replica(n).status().membership, Membership::kVoter) << "replica " << n;
+  }
+}
+
+// Seeded runs with every fault mixed in, a wiped follower disk included.
 TEST(ReplicationSimTest, SeededFaultRuns) {
   const int seeds = 12;
   for (int seed = 100; seed < 100 + seeds; ++seed) {
@@ -213,7 +314,7 @@ TEST(ReplicationSimTest, SeededFaultRuns) {
     uint64_t next = 0;
     int down = -1;  // a crashed replica not restarted yet
     int64_t heal_at = -1, restart_at = -1, unstall_at = -1;
-    int faults = 0;
+    int faults = 0, wipes = 0;
     for (int step = 0; step < 30'000; ++step) {
       if (step % 10 == 0) AddAppends(c, 2, &next);
       c.Client(16);
@@ -228,7 +329,7 @@ TEST(ReplicationSimTest, SeededFaultRuns) {
       if (step % 2500 != 1250) continue;
       faults++;
       const uint32_t victim = static_cast<uint32_t>(rng() % SimCluster::kNodes);
-      switch (rng() % 5) {
+      switch (rng() % 6) {
         case 0:  // kill -9 + power loss, restarted at once
           if (c.Up(victim)) c.Crash(victim, kModes[rng() % 5]);
           break;
@@ -255,6 +356,19 @@ TEST(ReplicationSimTest, SeededFaultRuns) {
           c.coord().SetStalled(true);
           unstall_at = now + 1500;
           break;
+        case 5: {  // a follower's disk wiped: it comes back a learner (one at a time)
+          auto s = c.Serving();
+          bool learner = false;
+          for (uint32_t n = 0; n < SimCluster::kNodes; ++n) {
+            learner =
+                learner || (c.Up(n) && c.replica(n).status().membership != Membership::kVoter);
+          }
+          if (s && victim != *s && c.Up(victim) && !learner) {
+            c.Wipe(victim);
+            wipes++;
+          }
+          break;
+        }
       }
     }
     c.net().HealAll();
@@ -267,11 +381,12 @@ TEST(ReplicationSimTest, SeededFaultRuns) {
     EXPECT_GT(faults, 5);
     size_t acked = 0;
     for (const auto& op : c.ledger().All()) acked += op.acked ? 1 : 0;
-    std::printf("seed %d: %d faults, %llu elections, %zu of %zu appends acknowledged (%zu as "
-                "retries deduplicated), %llu messages dropped\n",
-                seed, faults, static_cast<unsigned long long>(c.coord().elections()), acked,
-                c.ledger().All().size(), c.ledger().deduplicated(),
-                static_cast<unsigned long long>(c.net().dropped()));
+    std::printf(
+        "seed %d: %d faults (%d wipes), %llu elections, %zu of %zu appends acknowledged (%zu as "
+        "retries deduplicated), %llu messages dropped\n",
+        seed, faults, wipes, static_cast<unsigned long long>(c.coord().elections()), acked,
+        c.ledger().All().size(), c.ledger().deduplicated(),
+        static_cast<unsigned long long>(c.net().dropped()));
   }
 }
 

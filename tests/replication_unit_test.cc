@@ -59,7 +59,8 @@ TEST(MessageCodecTest, RoundTripAndRefusals) {
   m.frames.push_back(LogFrame{FrameKind::kRecords, 3, 128, std::string(100, 'x'), false});
   m.frames.push_back(LogFrame{FrameKind::kRoll, 4, 228, std::string(64, 'h'), true});
   m.position = {3, 128};
-  m.logs.push_back(NsLog{"inbox", H({{1, {1, 64}}, {42, {3, 64}}}), {{3, 900}, {3, 800}}, {3, 700}});
+  m.logs.push_back(
+      NsLog{"inbox", H({{1, {1, 64}}, {42, {3, 64}}}), {{3, 900}, {3, 800}}, {3, 700}});
   const std::string bytes = MessageCodec::Encode(m);
   auto back = MessageCodec::Decode(bytes);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
@@ -76,6 +77,16 @@ TEST(MessageCodecTest, RoundTripAndRefusals) {
   EXPECT_EQ(back->logs[0].history, m.logs[0].history);
   EXPECT_EQ(back->logs[0].ends.durable, (LogPosition{3, 800}));
   EXPECT_EQ(back->logs[0].cut, (LogPosition{3, 700}));
+  EXPECT_FALSE(back->learner);
+  // The learner flag and the kVoter message survive the trip; unknown flags are refused.
+  PeerMessage v{.type = MsgType::kVoter, .epoch = 9, .from = 1, .learner = true};
+  auto vb = MessageCodec::Decode(MessageCodec::Encode(v));
+  ASSERT_TRUE(vb.ok()) << vb.status().ToString();
+  EXPECT_EQ(vb->type, MsgType::kVoter);
+  EXPECT_TRUE(vb->learner);
+  std::string bad_flags = MessageCodec::Encode(v);
+  bad_flags[1 + 1 + 8 + 4] = 0x02;  // version, type, epoch, from, then the flags byte
+  EXPECT_EQ(MessageCodec::Decode(bad_flags).status().code(), Status::Code::kInvalidArgument);
   // Every truncation is refused, and so is a trailing byte.
   for (size_t n = 0; n < bytes.size(); ++n) {
     EXPECT_FALSE(MessageCodec::Decode(std::string_view(bytes).substr(0, n)).ok()) << n;
@@ -92,6 +103,28 @@ TEST(ReplicaStateFileTest, StoresAndLoads) {
   auto fresh = ReplicaStateFile::Load(fs, "/d");
   ASSERT_TRUE(fresh.ok());
   EXPECT_EQ(fresh->promised_epoch, 0u);
+  // No file: nothing is known of this replica's past, so it is undecided until etcd says.
+  EXPECT_EQ(fresh->membership, Membership::kUndecided);
+  for (Membership m : {Membership::kLearner, Membership::kUndecided}) {
+    ReplicaState l;
+    l.membership = m;
+    ASSERT_TRUE(ReplicaStateFile::Store(fs, "/d", l).ok());
+    auto lb = ReplicaStateFile::Load(fs, "/d");
+    ASSERT_TRUE(lb.ok()) << lb.status().ToString();
+    EXPECT_EQ(lb->membership, m) << "a learner that restarts must stay one";
+  }
+  // A file written before memberships existed belongs to a voter.
+  ASSERT_TRUE(fs.WriteFileAtomic("/d/REPLICA", std::string("{\"format\":1,\"promised_epoch\":3,"
+                                                           "\"histories\":{}}"))
+                  .ok());
+  auto old = ReplicaStateFile::Load(fs, "/d");
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(old->membership, Membership::kVoter);
+  ASSERT_TRUE(fs.WriteFileAtomic("/d/REPLICA", std::string("{\"format\":1,\"promised_epoch\":3,"
+                                                           "\"membership\":\"boss\","
+                                                           "\"histories\":{}}"))
+                  .ok());
+  EXPECT_EQ(ReplicaStateFile::Load(fs, "/d").status().code(), Status::Code::kCorruption);
   ReplicaState s;
   s.promised_epoch = 7;
   s.histories["chat"] = H({{2, {1, 64}}, {7, {2, 640}}});

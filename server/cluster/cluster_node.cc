@@ -101,6 +101,9 @@ void ClusterNode::AddStats(std::vector<std::pair<std::string, uint64_t>>* out) c
   add("cluster_node", options_.node);
   add("cluster_role", static_cast<uint64_t>(s.role));  // 0 follower, 1 candidate, 2 primary
   add("cluster_epoch", s.epoch);
+  // 0 voter, 1 learner (restarted on an empty disk; counts for nothing until caught up),
+  // 2 undecided (no state of its own, etcd not asked yet)
+  add("cluster_membership", static_cast<uint64_t>(s.membership));
   add("cluster_serving", s.serving ? 1 : 0);
   add("cluster_primary", s.primary ? *s.primary : UINT32_MAX);  // UINT32_MAX: none known
   add("cluster_failovers_seen", s.failovers_seen);
@@ -116,6 +119,7 @@ void ClusterNode::AddStats(std::vector<std::pair<std::string, uint64_t>>* out) c
   for (const repl::PeerLag& p : s.peers) {
     const std::string n = "cluster_follower" + std::to_string(p.node);
     add(n + "_joined", p.joined ? 1 : 0);
+    add(n + "_learner", p.learner ? 1 : 0);
     add(n + "_behind_bytes", p.behind_bytes);
     add(n + "_behind_segments", p.behind_segments);
     add(n + "_lag_ms", static_cast<uint64_t>(std::max<int64_t>(0, p.lag_ms)));

@@ -92,6 +92,15 @@ Status EtcdCoordinator::ClearPromote(uint32_t) {
   return client_->Delete(PromoteKey(options_.prefix)).status();
 }
 
+Result<bool> EtcdCoordinator::Initialized(uint32_t) {
+  TLDB_ASSIGN_OR_RETURN(auto kv, client_->Get(InitializedKey()));
+  return kv.has_value();
+}
+
+Status EtcdCoordinator::MarkInitialized(uint32_t) {
+  return client_->CreateIfAbsent(InitializedKey(), "1", 0).status();
+}
+
 Result<std::map<uint32_t, NodeAddresses>> EtcdCoordinator::Nodes() {
   TLDB_ASSIGN_OR_RETURN(RangeResult r, client_->GetPrefix(options_.prefix + "nodes/"));
   std::map<uint32_t, NodeAddresses> out;

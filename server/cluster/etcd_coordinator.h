@@ -5,6 +5,7 @@
 //   <prefix>partitions/0/leader       the primary's node id, on its lease; the key's create
 //                                     revision is the epoch
 //   <prefix>partitions/0/promote      a planned switchover's target node (tldb cluster promote)
+//   <prefix>partitions/0/initialized  "1" once a primary served (created once, never deleted)
 // The lease is kept alive by a LeaseKeeper; when it is lost (expired, or no refresh for a
 // whole TTL) the next KeepAlive grants a new one (a new incarnation) and registers again, so
 // any leader key of the old one is gone.
@@ -53,10 +54,13 @@ class EtcdCoordinator : public repl::Coordinator {
   Status KeepAlive(uint32_t node) override;
   Result<std::optional<uint32_t>> PromoteTarget(uint32_t node) override;
   Status ClearPromote(uint32_t node) override;
+  Result<bool> Initialized(uint32_t node) override;
+  Status MarkInitialized(uint32_t node) override;
 
   // Every registered node's addresses, by node id.
   Result<std::map<uint32_t, NodeAddresses>> Nodes();
   std::string LeaderKey() const { return options_.prefix + "partitions/0/leader"; }
+  std::string InitializedKey() const { return options_.prefix + "partitions/0/initialized"; }
   // Written by `tldb cluster promote NODE`: the node to hand over to.
   static std::string PromoteKey(const std::string& prefix) {
     return prefix + "partitions/0/promote";

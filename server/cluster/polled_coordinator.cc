@@ -117,6 +117,14 @@ Status PolledCoordinator::ClearPromote(uint32_t node) {
   return s;
 }
 
+Result<bool> PolledCoordinator::Initialized(uint32_t node) {
+  return inner_.Initialized(node);
+}
+
+Status PolledCoordinator::MarkInitialized(uint32_t node) {
+  return inner_.MarkInitialized(node);
+}
+
 Result<std::map<uint32_t, NodeAddresses>> PolledCoordinator::Nodes() {
   std::lock_guard l(mu_);
   if (!nodes_) return Status::IOError("etcd: the nodes' addresses were not read yet");

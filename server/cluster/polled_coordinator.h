@@ -8,9 +8,11 @@
 // IOError ("etcd unreachable": the replica starts no election, and a primary goes on) after.
 //
 // Contract:
-// - Campaign, Resign and ClearPromote go to the wrapped coordinator at once (they change etcd;
-//   they are rare). A won Campaign becomes the cached leader at once; Resign forgets the cached
-//   leader and ClearPromote the cached target, until the next poll that started after them.
+// - Campaign, Resign, ClearPromote, MarkInitialized and Initialized go to the wrapped
+//   coordinator at once (the first four change etcd and are rare; Initialized is asked only by
+//   a replica that found no state of its own, before it takes part). A won Campaign becomes the
+//   cached leader at once; Resign forgets the cached leader and ClearPromote the cached target,
+//   until the next poll that started after them.
 // - Nodes(): every registered node's addresses, read every nodes_poll_ms by the same thread
 //   (the last answer; an error until the first).
 // - Staleness is safe: the leader key only decides who campaigns (a compare-and-create) and
@@ -57,6 +59,8 @@ class PolledCoordinator : public repl::Coordinator {
   Status KeepAlive(uint32_t node) override;
   Result<std::optional<uint32_t>> PromoteTarget(uint32_t node) override;
   Status ClearPromote(uint32_t node) override;
+  Result<bool> Initialized(uint32_t node) override;
+  Status MarkInitialized(uint32_t node) override;
   Result<std::map<uint32_t, NodeAddresses>> Nodes();
 
  private:

@@ -37,6 +37,12 @@ class Coordinator {
   // primary hands over to it once it has the whole log; the new primary clears the request.
   virtual Result<std::optional<uint32_t>> PromoteTarget(uint32_t node) = 0;
   virtual Status ClearPromote(uint32_t node) = 0;
+  // Whether the partition ever served: a primary marks it (idempotently) before it first
+  // serves, and the mark is never removed. A replica that finds no durable state of its own
+  // (an empty disk) asks, and joins as a learner if it did: it may have lost what it promised
+  // and acknowledged (docs/replication.md "Learners").
+  virtual Result<bool> Initialized(uint32_t node) = 0;
+  virtual Status MarkInitialized(uint32_t node) = 0;
 };
 
 }  // namespace tldb::repl

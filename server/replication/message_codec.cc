@@ -5,7 +5,9 @@
 namespace tldb::repl {
 namespace {
 
-constexpr uint8_t kVersion = 1;
+// 2: a flags byte after `from` (bit 0: the sender is a learner) and the kVoter message.
+constexpr uint8_t kVersion = 2;
+constexpr uint8_t kFlagLearner = 1;
 
 void Pos(proto::WireWriter& w, LogPosition p) {
   w.U64(p.segment);
@@ -24,6 +26,7 @@ std::string MessageCodec::Encode(const PeerMessage& m) {
   w.U8(static_cast<uint8_t>(m.type));
   w.U64(m.epoch);
   w.U32(m.from);
+  w.U8(m.learner ? kFlagLearner : 0);
   w.Bytes32(m.ns);
   Pos(w, m.position);
   w.U32(static_cast<uint32_t>(m.frames.size()));
@@ -52,21 +55,25 @@ std::string MessageCodec::Encode(const PeerMessage& m) {
 Result<PeerMessage> MessageCodec::Decode(std::string_view bytes) {
   proto::WireReader r(bytes);
   PeerMessage m;
-  uint8_t version = 0, type = 0;
+  uint8_t version = 0, type = 0, flags = 0;
   std::string_view ns;
   uint32_t frames = 0;
-  bool ok = r.U8(&version) && r.U8(&type) && r.U64(&m.epoch) && r.U32(&m.from) && r.Bytes32(&ns) &&
-            Pos(r, &m.position) && r.U32(&frames);
+  bool ok = r.U8(&version) && r.U8(&type) && r.U64(&m.epoch) && r.U32(&m.from) && r.U8(&flags) &&
+            r.Bytes32(&ns) && Pos(r, &m.position) && r.U32(&frames);
   if (!ok) return Status::InvalidArgument("replication message truncated in its header");
   if (version != kVersion) {
     return Status::InvalidArgument("replication message version " + std::to_string(version));
   }
   if (type < static_cast<uint8_t>(MsgType::kAppend) ||
-      type > static_cast<uint8_t>(MsgType::kFetchReply)) {
+      type > static_cast<uint8_t>(MsgType::kVoter)) {
     return Status::InvalidArgument("unknown replication message type " + std::to_string(type));
   }
   if (frames > kFramesMax) return Status::InvalidArgument("too many frames in one message");
+  if ((flags & ~kFlagLearner) != 0) {
+    return Status::InvalidArgument("unknown replication message flags " + std::to_string(flags));
+  }
   m.type = static_cast<MsgType>(type);
+  m.learner = (flags & kFlagLearner) != 0;
   m.ns = std::string(ns);
   for (uint32_t i = 0; i < frames; ++i) {
     LogFrame f;

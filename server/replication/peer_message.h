@@ -21,6 +21,7 @@ enum class MsgType : uint8_t {
   kJoinReply = 7,   // primary → follower: `logs` = the primary's histories, `cut` per namespace
   kFetch = 8,       // candidate → replica with the best log: `ns`, frames from `position`
   kFetchReply = 9,  // → candidate: `ns`, `frames` (empty: `position` is that log's end)
+  kVoter = 10,      // primary → a learner that holds every committed frame: vote from now on
 };
 
 struct NsLog {
@@ -34,6 +35,9 @@ struct PeerMessage {
   MsgType type = MsgType::kAppend;
   uint64_t epoch = 0;
   uint32_t from = 0;  // node index of the sender
+  // The sender is a learner (or undecided): its promises, logs and acknowledgements count for
+  // nothing (docs/replication.md "Learners").
+  bool learner = false;
   std::string ns;
   std::vector<LogFrame> frames;
   LogPosition position;

@@ -101,6 +101,7 @@ ReplicaStatus Replica::status() const {
   ReplicaStatus s;
   s.role = role_;
   s.epoch = role_ == Role::kFollower ? state_.promised_epoch : epoch_;
+  s.membership = state_.membership;
   s.serving = role_ == Role::kPrimary && serving_;
   s.primary = role_ == Role::kPrimary ? std::optional<uint32_t>(cfg_.node) : primary_;
   s.failovers_seen = failovers_seen_;
@@ -109,7 +110,7 @@ ReplicaStatus Replica::status() const {
   std::shared_lock d(db_mu_);
   const int64_t now = Now();
   for (const auto& [n, p] : peers_) {
-    PeerLag lag{.node = n, .joined = p.joined};
+    PeerLag lag{.node = n, .joined = p.joined, .learner = p.learner};
     int64_t oldest = now;
     for (const auto& [ns, pl] : p.logs) {
       const LogPosition mine = EndsOf(ns).written;
@@ -130,6 +131,7 @@ ReplicaStatus Replica::status() const {
 
 void Replica::Send(uint32_t to, PeerMessage m) {
   m.from = cfg_.node;
+  m.learner = !Votes();
   transport_->Send(cfg_.node, to, MessageCodec::Encode(m));
 }
 
@@ -169,7 +171,8 @@ void Replica::Handle(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
   if (m.from >= cfg_.nodes || m.from == cfg_.node) return;
   if (peers_.count(m.from) != 0) peers_[m.from].heard_ms = Now();
   const bool request = m.type == MsgType::kAppend || m.type == MsgType::kPrepare ||
-                       m.type == MsgType::kJoin || m.type == MsgType::kFetch;
+                       m.type == MsgType::kJoin || m.type == MsgType::kFetch ||
+                       m.type == MsgType::kVoter;
   if (m.epoch < state_.promised_epoch) {
     // A request of a deposed leader (or candidate) learns that it is deposed.
     if (request) Send(m.from, PeerMessage{.type = MsgType::kNack, .epoch = state_.promised_epoch});
@@ -197,6 +200,8 @@ void Replica::Handle(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
       return OnFetch(m);
     case MsgType::kFetchReply:
       return OnFetchReply(l, m);
+    case MsgType::kVoter:
+      return OnVoter(m);
   }
 }
 
@@ -208,6 +213,7 @@ void Replica::Tick() {
   if (role_ == Role::kFollower) {
     if (now < coordinator_check_ms_) return;
     coordinator_check_ms_ = now + cfg_.heartbeat_ms;
+    if (state_.membership == Membership::kUndecided && !DecideMembership()) return;
     auto leader = coordinator_->Leader(cfg_.node);
     if (!leader.ok()) return;  // etcd unreachable: no election
     if (leader->present && leader->node == cfg_.node) {
@@ -222,6 +228,7 @@ void Replica::Tick() {
           now + static_cast<int64_t>(rng_() % static_cast<uint64_t>(cfg_.election_jitter_ms + 1));
       return;
     }
+    if (!Votes()) return;  // a learner never campaigns
     // A planned switchover names the replica to lead: it campaigns at once, the others give
     // it an election's time first.
     auto target = coordinator_->PromoteTarget(cfg_.node);
@@ -386,6 +393,9 @@ void Replica::OnPrepare(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
 
 void Replica::OnPrepareOk(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
   if (role_ != Role::kCandidate || m.epoch != epoch_ || !adopting_.empty()) return;
+  // A learner's promise and log count for nothing: it may have lost what it once promised
+  // and acknowledged, so a majority with it need not share a replica with a committed frame.
+  if (m.learner) return;
   promises_[m.from] = m.logs;
   if (promises_.size() >= Majority()) Adopt(l);
 }
@@ -594,6 +604,37 @@ void Replica::OnJoinReply(std::unique_lock<std::mutex>& l, const PeerMessage& m)
   Send(m.from, PeerMessage{.type = MsgType::kAck, .epoch = m.epoch, .logs = MyLogs()});
 }
 
+bool Replica::DecideMembership() {
+  auto served = coordinator_->Initialized(cfg_.node);
+  if (!served.ok()) return false;  // etcd unreachable: stay a learner until it answers
+  ReplicaState next = state_;
+  next.membership = *served ? Membership::kLearner : Membership::kVoter;
+  if (Status s = Persist(std::move(next)); !s.ok()) {
+    Event("cannot store its membership: " + s.ToString());
+    return false;
+  }
+  Event(*served ? "has no state of its own in a partition that served: a learner until it "
+                  "holds every committed frame"
+                : "has no state of its own in a new partition: a voter");
+  return true;
+}
+
+void Replica::OnVoter(const PeerMessage& m) {
+  if (role_ != Role::kFollower || m.epoch != state_.promised_epoch || joined_epoch_ != m.epoch ||
+      Votes()) {
+    return;
+  }
+  ReplicaState next = state_;
+  next.membership = Membership::kVoter;
+  if (Status s = Persist(std::move(next)); !s.ok()) {
+    Event("cannot store that it votes: " + s.ToString());
+    return;
+  }
+  Event("votes from now on (its primary saw it hold every committed frame)");
+  std::shared_lock d(db_mu_);
+  Send(m.from, PeerMessage{.type = MsgType::kAck, .epoch = m.epoch, .logs = MyLogs()});
+}
+
 // ---------------------------------------------------------------------------------------------
 // Primary.
 
@@ -602,6 +643,7 @@ void Replica::OnJoin(const PeerMessage& m) {
   PeerMessage reply{.type = MsgType::kJoinReply, .epoch = epoch_};
   Peer& p = peers_[m.from];
   p.joined = true;
+  p.learner = m.learner;
   p.logs.clear();
   std::shared_lock d(db_mu_);
   for (const NsLog& theirs : m.logs) {
@@ -624,6 +666,7 @@ void Replica::OnAck(const PeerMessage& m) {
   if (role_ != Role::kPrimary || m.epoch != epoch_) return;
   Peer& p = peers_[m.from];
   if (!p.joined) return;
+  p.learner = m.learner;
   const int64_t now = Now();
   std::shared_lock d(db_mu_);
   for (const NsLog& log : m.logs) {
@@ -642,8 +685,31 @@ void Replica::OnAck(const PeerMessage& m) {
     }
   }
   UpdateServing();
+  MaybePromote(m.from);
   cv_.notify_all();
   for (const auto& [ns, pl] : p.logs) Pump(m.from, ns);
+}
+
+// A learner holds every committed frame once its durable end reaches, in every namespace, the
+// start of the frame a Ship call waits on (frames of a namespace commit in order, one group at
+// a time), or this log's end when none waits. From then on it may vote: every frame committed
+// before is on it, and every later one is counted on it only once it has it durably.
+void Replica::MaybePromote(uint32_t peer) {
+  if (role_ != Role::kPrimary) return;
+  Peer& p = peers_[peer];
+  const int64_t now = Now();
+  if (!p.joined || !p.learner || now - p.voter_sent_ms < cfg_.retry_ms) return;
+  for (const auto& [ns, start] : epoch_start_) {
+    auto it = p.logs.find(ns);
+    if (it == p.logs.end()) return;
+    auto waiting = in_flight_.find(ns);
+    const LogPosition committed =
+        waiting != in_flight_.end() ? waiting->second->start() : EndsOf(ns).written;
+    if (it->second.acked.durable < committed) return;
+  }
+  p.voter_sent_ms = now;
+  Event("replica " + std::to_string(peer) + " holds every committed frame: told to vote");
+  Send(peer, PeerMessage{.type = MsgType::kVoter, .epoch = epoch_});
 }
 
 bool Replica::Committed(const std::string& ns, const LogFrame& f) const {
@@ -651,6 +717,7 @@ bool Replica::Committed(const std::string& ns, const LogFrame& f) const {
   for (const auto& [n, p] : peers_) {
     auto it = p.logs.find(ns);
     if (!p.joined || it == p.logs.end()) continue;
+    if (p.learner) continue;
     const LogPosition at = f.sync ? it->second.acked.durable : it->second.acked.written;
     have += at >= f.end() ? 1 : 0;
   }
@@ -669,7 +736,7 @@ bool Replica::HandOver(std::unique_lock<std::mutex>& l, uint32_t target) {
   {
     std::shared_lock d(db_mu_);
     auto p = peers_.find(target);
-    caught_up = caught_up && p != peers_.end() && p->second.joined;
+    caught_up = caught_up && p != peers_.end() && p->second.joined && !p->second.learner;
     for (const auto& [ns, start] : epoch_start_) {
       if (!caught_up) break;
       auto it = p->second.logs.find(ns);
@@ -695,9 +762,19 @@ void Replica::UpdateServing() {
     size_t have = 1;
     for (const auto& [n, p] : peers_) {
       auto it = p.logs.find(ns);
-      have += p.joined && it != p.logs.end() && it->second.acked.durable >= start ? 1 : 0;
+      have +=
+          p.joined && !p.learner && it != p.logs.end() && it->second.acked.durable >= start ? 1 : 0;
     }
     if (have < Majority()) return;
+  }
+  // Before anything is served, etcd records that the partition served, so that a replica that
+  // later comes back on an empty disk knows it may have lost what it acknowledged.
+  if (!initialized_marked_) {
+    if (Status s = coordinator_->MarkInitialized(cfg_.node); !s.ok()) {
+      Event("cannot mark the partition initialized in etcd (will retry): " + s.ToString());
+      return;
+    }
+    initialized_marked_ = true;
   }
   serving_ = true;
   Event("serves epoch " + std::to_string(epoch_));
@@ -716,6 +793,10 @@ void Replica::HoldLogForFollowers() {
       } else if (now - p.heard_ms <= cfg_.retain_for_absent_ms) {
         floor = std::min(floor, start.segment);  // not joined yet: from where this epoch began
       }
+    }
+    auto hold = snapshot_holds_.find(ns);
+    if (hold != snapshot_holds_.end() && now <= hold->second.second) {
+      floor = std::min(floor, hold->second.first);  // a replica seeded from a snapshot
     }
     db_->RetainLogFrom(ns, floor);
   }
@@ -800,6 +881,37 @@ Status Replica::CheckServing() const {
 bool Replica::Replicates(std::string_view ns) const {
   return std::any_of(cfg_.namespaces.begin(), cfg_.namespaces.end(),
                      [&](const auto& n) { return n.first == ns; });
+}
+
+Result<SnapshotInfo> Replica::Snapshot(const std::string& dir, const SnapshotOptions& options) {
+  TLDB_RETURN_IF_ERROR(CheckServing());
+  SnapshotInfo info;
+  {
+    std::shared_lock d(db_mu_);
+    if (!db_) return Status::Closed("replica " + std::to_string(cfg_.node) + " has no open Db");
+    TLDB_ASSIGN_OR_RETURN(info, db_->Snapshot(dir, options));
+  }
+  // A snapshot holds published bytes only, which a primary publishes once committed; so
+  // whatever happened to this replica since, the snapshot is a prefix of every later
+  // primary's log, and its histories cut at the snapshot's ends describe it.
+  ReplicaState seed{.membership = Membership::kLearner};
+  {
+    std::lock_guard l(mu_);
+    seed.promised_epoch = state_.promised_epoch;
+    for (const SnapshotNamespace& n : info.namespaces) {
+      auto h = state_.histories.find(n.name);
+      if (h == state_.histories.end()) continue;
+      EpochHistory cut = h->second;
+      cut.TruncateTo(n.end);
+      seed.histories[n.name] = std::move(cut);
+      snapshot_holds_[n.name] = {n.end.segment, Now() + cfg_.retain_for_absent_ms};
+    }
+  }
+  FileSystem& fs = *cfg_.db_options.file_system;
+  TLDB_RETURN_IF_ERROR(ReplicaStateFile::Store(fs, dir, seed));
+  info.files.push_back({"REPLICA", ReplicaStateFile::Encode(seed).size()});
+  Event("snapshot into " + dir + " can seed a replica (as a learner)");
+  return info;
 }
 
 Status Replica::WithDb(const std::function<Status(Db&)>& fn) {

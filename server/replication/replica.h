@@ -4,6 +4,10 @@
 //   follower   applies frames its primary ships, at the same positions; joins each new primary
 //              first (cutting a tail that primary never had); campaigns through the Coordinator
 //              when there is no leader key
+//   learner    a follower that restarted on an empty disk of a partition that had served: it
+//              may have lost promises and frames it acknowledged, so it does not campaign, and
+//              its promises and acknowledgements count for nothing until its primary sees it
+//              hold every committed frame and tells it to vote (kVoter)
 //   candidate  won the leader key (epoch E): gathers promises of E and log ends from a
 //              majority, adopts the best log among them (fetching what it lacks), then leads
 //   primary    ships every group and roll (LogShipper) and acknowledges it once a majority has
@@ -78,6 +82,7 @@ enum class Role : uint8_t { kFollower, kCandidate, kPrimary };
 struct PeerLag {
   uint32_t node = 0;
   bool joined = false;
+  bool learner = false;
   // What of the primary's log the follower has not acknowledged as written, summed over the
   // namespaces: bytes within the same segment, and for a follower in an earlier segment, the
   // bytes of the primary's active segment plus the number of whole segments between.
@@ -89,7 +94,8 @@ struct PeerLag {
 
 struct ReplicaStatus {
   Role role = Role::kFollower;
-  uint64_t epoch = 0;               // promised (follower) or led (candidate, primary)
+  uint64_t epoch = 0;  // promised (follower) or led (candidate, primary)
+  Membership membership = Membership::kVoter;
   bool serving = false;             // a primary whose log is committed on a majority
   std::optional<uint32_t> primary;  // the primary this replica knows of
   uint64_t failovers_seen = 0;      // epochs this replica promised after its first
@@ -116,6 +122,15 @@ class Replica : public LogShipper {
   // Direct access to the Db under the replica's lock (checks, tests): fn(db) or Closed.
   Status WithDb(const std::function<Status(Db&)>& fn);
 
+  // The serving primary's snapshot (an online backup) that can also seed a replica
+  // (docs/replication.md "Seeding a replica from a backup"): Db::Snapshot into `dir`, plus a
+  // REPLICA file there (listed in the result's files) that makes a replica opened on it a
+  // learner whose epoch histories end at the snapshot's positions. Its bytes are published,
+  // so committed, bytes only. The primary then keeps the log from those positions as written
+  // for retain_for_absent_ms, so that the seeded replica catches up from there.
+  // NotPrimary on any other replica.
+  Result<SnapshotInfo> Snapshot(const std::string& dir, const SnapshotOptions& options);
+
   ReplicaStatus status() const;
   // OK on a serving primary; NotPrimary (naming the primary known, as a node index) otherwise.
   Status CheckServing() const;
@@ -135,8 +150,10 @@ class Replica : public LogShipper {
     int64_t caught_up_ms = 0;  // when it last had everything visible here
   };
   struct Peer {
-    bool joined = false;   // in this epoch (primary's view)
-    int64_t heard_ms = 0;  // last message from it
+    bool joined = false;        // in this epoch (primary's view)
+    bool learner = true;        // as its last Join or Ack said; counts for nothing while true
+    int64_t voter_sent_ms = 0;  // when it was last told to vote
+    int64_t heard_ms = 0;       // last message from it
     std::map<std::string, PeerLog, std::less<>> logs;
   };
 
@@ -156,6 +173,13 @@ class Replica : public LogShipper {
   void OnAck(const PeerMessage& m);
   void OnFetch(const PeerMessage& m);
   void OnFetchReply(std::unique_lock<std::mutex>& l, const PeerMessage& m);
+  void OnVoter(const PeerMessage& m);
+  // Follower without state of its own: asks the Coordinator whether the partition ever served
+  // and stores the answer (learner if it did). True once decided.
+  bool DecideMembership();
+  bool Votes() const { return state_.membership == Membership::kVoter; }
+  // Primary: tells a learner that holds every committed frame to vote.
+  void MaybePromote(uint32_t peer);
   // Stores `next` (DIR/REPLICA) and only then makes it the replica's state.
   Status Persist(ReplicaState next);
   // Durably promises `epoch` (and stops leading a lower one).
@@ -211,6 +235,10 @@ class Replica : public LogShipper {
   std::map<std::string, LogPosition, std::less<>> epoch_start_;
   bool serving_ = false;
   bool etcd_ok_ = false;
+  bool initialized_marked_ = false;  // this process marked the partition initialized
+  // Primary: segments kept as written for replicas seeded from a snapshot: ns → (first segment
+  // kept, until when).
+  std::map<std::string, std::pair<uint64_t, int64_t>, std::less<>> snapshot_holds_;
   // A planned switchover (Coordinator::PromoteTarget): this primary stopped serving and hands
   // over once the target has its whole log.
   bool handing_over_ = false;

@@ -3,11 +3,27 @@
 #include <nlohmann/json.hpp>
 
 namespace tldb::repl {
+namespace {
+
+const char* MembershipName(Membership m) {
+  switch (m) {
+    case Membership::kVoter:
+      return "voter";
+    case Membership::kLearner:
+      return "learner";
+    case Membership::kUndecided:
+      return "undecided";
+  }
+  return "voter";
+}
+
+}  // namespace
 
 std::string ReplicaStateFile::Encode(const ReplicaState& s) {
   nlohmann::json j;
   j["format"] = 1;
   j["promised_epoch"] = s.promised_epoch;
+  j["membership"] = MembershipName(s.membership);
   nlohmann::json hs = nlohmann::json::object();
   for (const auto& [ns, h] : s.histories) {
     nlohmann::json list = nlohmann::json::array();
@@ -28,6 +44,17 @@ Result<ReplicaState> ReplicaStateFile::Decode(std::string_view bytes, const std:
     }
     ReplicaState s;
     s.promised_epoch = j.at("promised_epoch").get<uint64_t>();
+    // Absent in files written before learners existed: those replicas were voters.
+    const std::string membership = j.value("membership", std::string("voter"));
+    if (membership == "voter") {
+      s.membership = Membership::kVoter;
+    } else if (membership == "learner") {
+      s.membership = Membership::kLearner;
+    } else if (membership == "undecided") {
+      s.membership = Membership::kUndecided;
+    } else {
+      return Status::Corruption(what + ": unknown membership '" + membership + "'");
+    }
     for (const auto& [ns, list] : j.at("histories").items()) {
       EpochHistory h;
       for (const auto& e : list) {
@@ -47,7 +74,7 @@ Result<ReplicaState> ReplicaStateFile::Decode(std::string_view bytes, const std:
 Result<ReplicaState> ReplicaStateFile::Load(FileSystem& fs, const std::string& data_dir) {
   const std::string path = PathIn(data_dir);
   TLDB_ASSIGN_OR_RETURN(bool exists, fs.Exists(path));
-  if (!exists) return ReplicaState{};
+  if (!exists) return ReplicaState{.membership = Membership::kUndecided};
   TLDB_ASSIGN_OR_RETURN(std::string bytes, fs.ReadFileToString(path));
   return Decode(bytes, path);
 }

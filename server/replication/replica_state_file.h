@@ -18,8 +18,19 @@
 
 namespace tldb::repl {
 
+// Whether a replica's promises and log count (docs/replication.md "Learners").
+enum class Membership : uint8_t {
+  kVoter,      // counts towards majorities and may campaign
+  kLearner,    // restarted on an empty disk in a partition that had served: it may have lost
+               // promises and frames it acknowledged, so it counts for nothing until its
+               // primary says it holds every committed frame
+  kUndecided,  // no REPLICA file was found and etcd has not yet said whether the partition
+               // ever served: a learner until it knows
+};
+
 struct ReplicaState {
   uint64_t promised_epoch = 0;
+  Membership membership = Membership::kVoter;
   std::map<std::string, EpochHistory, std::less<>> histories;  // by namespace
   bool operator==(const ReplicaState&) const = default;
 };
@@ -27,7 +38,7 @@ struct ReplicaState {
 class ReplicaStateFile {
  public:
   static std::string PathIn(const std::string& data_dir) { return data_dir + "/REPLICA"; }
-  // A missing file is a fresh replica (epoch 0, no history).
+  // A missing file is a fresh replica (epoch 0, no history, kUndecided).
   static Result<ReplicaState> Load(FileSystem& fs, const std::string& data_dir);
   static Status Store(FileSystem& fs, const std::string& data_dir, const ReplicaState& s);
   static std::string Encode(const ReplicaState& s);

@@ -143,7 +143,9 @@ void ReplicatedDb::RetainLogFrom(std::string_view, uint64_t) {}  // the replica 
 
 Result<SnapshotInfo> ReplicatedDb::Snapshot(const std::string& target_dir,
                                             const SnapshotOptions& options) {
-  return Any<SnapshotInfo>([&](Db& db) { return db.Snapshot(target_dir, options); });
+  // The serving primary's only: its snapshot holds committed bytes and can seed a replica.
+  TLDB_RETURN_IF_ERROR(Serving());
+  return r_.Snapshot(target_dir, options);
 }
 
 Status ReplicatedDb::Sync() {

@@ -72,6 +72,19 @@ Status SimCoordinator::ClearPromote(uint32_t node) {
   return Status::Ok();
 }
 
+Result<bool> SimCoordinator::Initialized(uint32_t node) {
+  std::lock_guard l(mu_);
+  TLDB_RETURN_IF_ERROR(Reach(node));
+  return initialized_;
+}
+
+Status SimCoordinator::MarkInitialized(uint32_t node) {
+  std::lock_guard l(mu_);
+  TLDB_RETURN_IF_ERROR(Reach(node));
+  initialized_ = true;
+  return Status::Ok();
+}
+
 void SimCoordinator::SetPromote(uint32_t target) {
   std::lock_guard l(mu_);
   promote_ = target;

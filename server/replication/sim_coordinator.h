@@ -27,6 +27,8 @@ class SimCoordinator : public Coordinator {
   Status KeepAlive(uint32_t node) override;
   Result<std::optional<uint32_t>> PromoteTarget(uint32_t node) override;
   Status ClearPromote(uint32_t node) override;
+  Result<bool> Initialized(uint32_t node) override;
+  Status MarkInitialized(uint32_t node) override;
   // What `tldb cluster promote N` does.
   void SetPromote(uint32_t target);
 
@@ -49,6 +51,7 @@ class SimCoordinator : public Coordinator {
   std::set<uint32_t> unreachable_;
   bool stalled_ = false;
   std::optional<uint32_t> promote_;
+  bool initialized_ = false;
   uint64_t elections_ = 0;
 };
 

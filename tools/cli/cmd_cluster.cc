@@ -12,7 +12,10 @@ namespace tldb::cli {
 
 namespace {
 
-const char* RoleName(uint64_t r) {
+// A follower that does not vote yet shows as a learner (or undecided).
+std::string RoleName(uint64_t r, uint64_t membership) {
+  if (r == 0 && membership == 1) return "learner";
+  if (r == 0 && membership == 2) return "undecided";
   return r == 0 ? "follower" : r == 1 ? "candidate" : r == 2 ? "primary" : "?";
 }
 
@@ -60,7 +63,8 @@ void RunClusterStatus(CliContext& ctx, const std::vector<std::string>& servers) 
       continue;
     }
     std::printf("%-22s %-5llu %-10s %-8llu %-8s %-8s %-8s %llu\n", address.c_str(),
-                (unsigned long long)s["cluster_node"], RoleName(s["cluster_role"]),
+                (unsigned long long)s["cluster_node"],
+                RoleName(s["cluster_role"], s["cluster_membership"]).c_str(),
                 (unsigned long long)s["cluster_epoch"], s["cluster_serving"] ? "yes" : "no",
                 primary == UINT32_MAX ? "-" : std::to_string(primary).c_str(),
                 s["cluster_etcd_ok"] ? "ok" : "DOWN",
@@ -68,9 +72,9 @@ void RunClusterStatus(CliContext& ctx, const std::vector<std::string>& servers) 
     for (const auto& [k, v] : s) {
       if (k.rfind("cluster_follower", 0) != 0 || k.find("_lag_ms") == std::string::npos) continue;
       const std::string f = k.substr(0, k.size() - 7);  // cluster_followerN
-      std::printf("  follower %s: joined %s, behind %llu bytes + %llu segments, lag %llu ms\n",
+      std::printf("  follower %s: joined %s%s, behind %llu bytes + %llu segments, lag %llu ms\n",
                   f.substr(16).c_str(), s[f + "_joined"] ? "yes" : "no",
-                  (unsigned long long)s[f + "_behind_bytes"],
+                  s[f + "_learner"] ? " (learner)" : "", (unsigned long long)s[f + "_behind_bytes"],
                   (unsigned long long)s[f + "_behind_segments"], (unsigned long long)v);
     }
   }
