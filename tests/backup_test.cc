@@ -420,11 +420,11 @@ TEST(BackupTest, MessagesRoundTripAndRefuseMalformedBodies) {
 }
 
 TEST(BackupTest, UnsafeManifestPathsAreRefused) {
-  EXPECT_TRUE(admin::IsSafeBackupPath("CATALOG"));
-  EXPECT_TRUE(admin::IsSafeBackupPath("ns/chat/0000000000000001.seg"));
+  EXPECT_TRUE(IsSafeSnapshotPath("CATALOG"));
+  EXPECT_TRUE(IsSafeSnapshotPath("ns/chat/0000000000000001.seg"));
   for (const char* bad :
        {"", "/etc/passwd", "../x", "ns/../../x", "ns//x", "ns/x/", "a\\b", "ns/./x"}) {
-    EXPECT_FALSE(admin::IsSafeBackupPath(bad)) << bad;
+    EXPECT_FALSE(IsSafeSnapshotPath(bad)) << bad;
   }
 }
 

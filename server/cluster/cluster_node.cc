@@ -108,6 +108,9 @@ void ClusterNode::AddStats(std::vector<std::pair<std::string, uint64_t>>* out) c
   add("cluster_primary", s.primary ? *s.primary : UINT32_MAX);  // UINT32_MAX: none known
   add("cluster_failovers_seen", s.failovers_seen);
   add("cluster_etcd_ok", s.etcd_ok ? 1 : 0);
+  add("cluster_rebuilding", s.rebuilding ? 1 : 0);  // receiving a snapshot from its primary
+  add("cluster_rebuild_bytes", s.rebuild_bytes);     // of it so far
+  add("cluster_rebuilds", s.rebuilds);               // snapshots installed since start
   // Where each namespace's log ends: on the primary the committed end (what readers see), on a
   // follower what it has written.
   for (const auto& [ns, options] : options_.namespaces) {

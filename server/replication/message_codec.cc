@@ -5,7 +5,8 @@
 namespace tldb::repl {
 namespace {
 
-// 2: a flags byte after `from` (bit 0: the sender is a learner) and the kVoter message.
+// 2: a flags byte after `from` (bit 0: the sender is a learner), the kVoter and snapshot
+// messages, and the files and data sections at the end.
 constexpr uint8_t kVersion = 2;
 constexpr uint8_t kFlagLearner = 1;
 
@@ -49,6 +50,12 @@ std::string MessageCodec::Encode(const PeerMessage& m) {
       Pos(w, e.start);
     }
   }
+  w.U32(static_cast<uint32_t>(m.files.size()));
+  for (const SnapshotFile& f : m.files) {
+    w.Bytes32(f.path);
+    w.U64(f.bytes);
+  }
+  w.Bytes32(m.data);
   return out;
 }
 
@@ -65,7 +72,7 @@ Result<PeerMessage> MessageCodec::Decode(std::string_view bytes) {
     return Status::InvalidArgument("replication message version " + std::to_string(version));
   }
   if (type < static_cast<uint8_t>(MsgType::kAppend) ||
-      type > static_cast<uint8_t>(MsgType::kVoter)) {
+      type > static_cast<uint8_t>(MsgType::kSnapshotChunk)) {
     return Status::InvalidArgument("unknown replication message type " + std::to_string(type));
   }
   if (frames > kFramesMax) return Status::InvalidArgument("too many frames in one message");
@@ -121,6 +128,22 @@ Result<PeerMessage> MessageCodec::Decode(std::string_view bytes) {
     l.history = std::move(h);
     m.logs.push_back(std::move(l));
   }
+  uint32_t files = 0;
+  if (!r.U32(&files) || files > kFilesMax) {
+    return Status::InvalidArgument("replication message: bad file count");
+  }
+  for (uint32_t i = 0; i < files; ++i) {
+    std::string_view path;
+    SnapshotFile f;
+    if (!(r.Bytes32(&path) && r.U64(&f.bytes))) {
+      return Status::InvalidArgument("replication message truncated in file " + std::to_string(i));
+    }
+    f.path = std::string(path);
+    m.files.push_back(std::move(f));
+  }
+  std::string_view data;
+  if (!r.Bytes32(&data)) return Status::InvalidArgument("replication message truncated in data");
+  m.data = std::string(data);
   if (r.remaining() != 0) return Status::InvalidArgument("replication message has trailing bytes");
   return m;
 }

@@ -19,6 +19,9 @@ class MessageCodec {
   static constexpr uint32_t kFramesMax = 4096;
   static constexpr uint32_t kLogsMax = 4096;
   static constexpr uint32_t kEpochsMax = 1u << 16;
+  // A snapshot's manifest: two files (segment, index) per segment of each namespace, plus a
+  // few more; 2^20 covers 64 TiB of 64 MiB segments.
+  static constexpr uint32_t kFilesMax = 1u << 20;
 };
 
 }  // namespace tldb::repl

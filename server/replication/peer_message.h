@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "replication/epoch_history.h"
+#include "tldb/db.h"
 #include "tldb/replication.h"
 
 namespace tldb::repl {
@@ -22,6 +23,12 @@ enum class MsgType : uint8_t {
   kFetch = 8,       // candidate → replica with the best log: `ns`, frames from `position`
   kFetchReply = 9,  // → candidate: `ns`, `frames` (empty: `position` is that log's end)
   kVoter = 10,      // primary → a learner that holds every committed frame: vote from now on
+  // Rebuild from a snapshot (docs/replication.md "Automatic rebuild"):
+  kSnapshotNeeded = 11,    // primary → follower whose next frames it no longer has
+  kSnapshotOpen = 12,      // follower → primary: take (or answer) a snapshot for me
+  kSnapshotManifest = 13,  // primary → follower: `files` of the snapshot taken for it
+  kSnapshotRead = 14,      // follower → primary: `ns` = file path, `position.offset` = offset
+  kSnapshotChunk = 15,     // primary → follower: `ns` = path, `position.offset`, `data`
 };
 
 struct NsLog {
@@ -42,6 +49,8 @@ struct PeerMessage {
   std::vector<LogFrame> frames;
   LogPosition position;
   std::vector<NsLog> logs;
+  std::vector<SnapshotFile> files;  // kSnapshotManifest
+  std::string data;                 // kSnapshotChunk
 };
 
 }  // namespace tldb::repl

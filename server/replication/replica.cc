@@ -19,6 +19,15 @@ Result<std::unique_ptr<Replica>> Replica::Open(ReplicaConfig config, Transport* 
   }
   std::unique_ptr<Replica> r(new Replica(std::move(config), transport, coordinator));
   TLDB_RETURN_IF_ERROR(r->OpenDb());
+  Replica* self = r.get();
+  r->peer_snapshots_ = std::make_unique<PeerSnapshots>(
+      *r->cfg_.db_options.file_system, r->cfg_.dir + "/peer-snapshots",
+      [self](const std::string& dir) {
+        SnapshotOptions o;
+        o.sync = false;  // read once by the follower, then removed
+        return self->Snapshot(dir, o);
+      });
+  r->peer_snapshots_->RemoveLeftovers();
   return r;
 }
 
@@ -41,6 +50,8 @@ void Replica::Event(const std::string& what) const {
 Status Replica::OpenDb() {
   FileSystem* fs = cfg_.db_options.file_system.get();
   TLDB_RETURN_IF_ERROR(fs->CreateDir(cfg_.dir));
+  // A rebuild interrupted by a crash: finished if it had reached its commit point, else gone.
+  TLDB_RETURN_IF_ERROR(SnapshotInstaller::Recover(*fs, cfg_.dir));
   TLDB_ASSIGN_OR_RETURN(state_, ReplicaStateFile::Load(*fs, cfg_.dir));
   std::unique_lock l(db_mu_);
   Options o = cfg_.db_options;
@@ -89,11 +100,14 @@ void Replica::Stop() {
     role_ = Role::kFollower;
     cv_.notify_all();
   }
-  std::unique_lock l(db_mu_);
-  if (db_) {
-    (void)db_->Close();
-    db_.reset();
+  {
+    std::unique_lock l(db_mu_);
+    if (db_) {
+      (void)db_->Close();
+      db_.reset();
+    }
   }
+  peer_snapshots_.reset();  // waits for a snapshot under way (it fails: this replica stopped)
 }
 
 ReplicaStatus Replica::status() const {
@@ -106,6 +120,9 @@ ReplicaStatus Replica::status() const {
   s.primary = role_ == Role::kPrimary ? std::optional<uint32_t>(cfg_.node) : primary_;
   s.failovers_seen = failovers_seen_;
   s.etcd_ok = etcd_ok_;
+  s.rebuilding = rebuild_ != nullptr;
+  s.rebuild_bytes = rebuild_ ? rebuild_->bytes_received() : 0;
+  s.rebuilds = rebuilds_;
   if (role_ != Role::kPrimary) return s;
   std::shared_lock d(db_mu_);
   const int64_t now = Now();
@@ -172,7 +189,8 @@ void Replica::Handle(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
   if (peers_.count(m.from) != 0) peers_[m.from].heard_ms = Now();
   const bool request = m.type == MsgType::kAppend || m.type == MsgType::kPrepare ||
                        m.type == MsgType::kJoin || m.type == MsgType::kFetch ||
-                       m.type == MsgType::kVoter;
+                       m.type == MsgType::kVoter || m.type == MsgType::kSnapshotNeeded ||
+                       m.type == MsgType::kSnapshotOpen || m.type == MsgType::kSnapshotRead;
   if (m.epoch < state_.promised_epoch) {
     // A request of a deposed leader (or candidate) learns that it is deposed.
     if (request) Send(m.from, PeerMessage{.type = MsgType::kNack, .epoch = state_.promised_epoch});
@@ -202,6 +220,16 @@ void Replica::Handle(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
       return OnFetchReply(l, m);
     case MsgType::kVoter:
       return OnVoter(m);
+    case MsgType::kSnapshotNeeded:
+      return OnSnapshotNeeded(m);
+    case MsgType::kSnapshotOpen:
+      return OnSnapshotOpen(m);
+    case MsgType::kSnapshotManifest:
+      return OnSnapshotManifest(l, m);
+    case MsgType::kSnapshotRead:
+      return OnSnapshotRead(m);
+    case MsgType::kSnapshotChunk:
+      return OnSnapshotChunk(l, m);
   }
 }
 
@@ -211,6 +239,7 @@ void Replica::Tick() {
   const int64_t now = Now();
   etcd_ok_ = coordinator_->KeepAlive(cfg_.node).ok();
   if (role_ == Role::kFollower) {
+    if (rebuild_ && now - rebuild_sent_ms_ > 5 * cfg_.retry_ms) RequestSnapshotPiece();
     if (now < coordinator_check_ms_) return;
     coordinator_check_ms_ = now + cfg_.heartbeat_ms;
     if (state_.membership == Membership::kUndecided && !DecideMembership()) return;
@@ -313,6 +342,7 @@ Status Replica::Persist(ReplicaState next) {
 Status Replica::Promise(std::unique_lock<std::mutex>& l, uint64_t epoch) {
   if (epoch <= state_.promised_epoch) return Status::Ok();
   if (role_ != Role::kFollower) StepDown(l, "promised the higher epoch " + std::to_string(epoch));
+  if (rebuild_) AbortRebuild("promised the higher epoch " + std::to_string(epoch));
   const bool failover = state_.promised_epoch != 0;
   ReplicaState next = state_;
   next.promised_epoch = epoch;
@@ -334,6 +364,7 @@ void Replica::StepDown(std::unique_lock<std::mutex>& l, const std::string& why) 
   promises_.clear();
   adopting_.clear();
   peers_.clear();
+  if (peer_snapshots_) peer_snapshots_->Clear();
   election_at_ms_ =
       Now() + cfg_.election_jitter_ms +
       static_cast<int64_t>(rng_() % static_cast<uint64_t>(cfg_.election_jitter_ms + 1));
@@ -636,6 +667,157 @@ void Replica::OnVoter(const PeerMessage& m) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Rebuild from a snapshot (docs/replication.md "Automatic rebuild").
+
+void Replica::OnSnapshotNeeded(const PeerMessage& m) {
+  if (role_ != Role::kFollower || m.epoch != state_.promised_epoch || joined_epoch_ != m.epoch ||
+      rebuild_) {
+    return;
+  }
+  rebuild_ = std::make_unique<SnapshotInstaller>(*cfg_.db_options.file_system, cfg_.dir);
+  rebuild_from_ = m.from;
+  rebuild_epoch_ = m.epoch;
+  Event("its primary (replica " + std::to_string(m.from) +
+        ") no longer has the frames it needs: rebuilds from a snapshot");
+  RequestSnapshotPiece();
+}
+
+void Replica::RequestSnapshotPiece() {
+  rebuild_sent_ms_ = Now();
+  if (!rebuild_->begun()) {
+    Send(rebuild_from_, PeerMessage{.type = MsgType::kSnapshotOpen, .epoch = rebuild_epoch_});
+    return;
+  }
+  if (auto next = rebuild_->Next()) {
+    Send(rebuild_from_, PeerMessage{.type = MsgType::kSnapshotRead,
+                                    .epoch = rebuild_epoch_,
+                                    .ns = next->first,
+                                    .position = {0, next->second}});
+  }
+}
+
+void Replica::AbortRebuild(const std::string& why) {
+  Event("gives up its rebuild: " + why);
+  rebuild_->Abort();
+  rebuild_.reset();
+}
+
+void Replica::OnSnapshotOpen(const PeerMessage& m) {
+  if (role_ != Role::kPrimary || m.epoch != epoch_) return;
+  auto manifest = peer_snapshots_->Open(m.from);
+  if (!manifest.ok()) {
+    Event("cannot take a snapshot for replica " + std::to_string(m.from) + ": " +
+          manifest.status().ToString());
+    return;
+  }
+  if (!*manifest) return;  // being taken: the follower asks again
+  Send(m.from,
+       PeerMessage{.type = MsgType::kSnapshotManifest, .epoch = epoch_, .files = **manifest});
+}
+
+void Replica::OnSnapshotRead(const PeerMessage& m) {
+  if (role_ != Role::kPrimary || m.epoch != epoch_) return;
+  auto data = peer_snapshots_->Read(m.from, m.ns, m.position.offset, cfg_.frame_batch_bytes_max);
+  if (!data.ok()) {
+    Event("cannot send snapshot file " + m.ns + " to replica " + std::to_string(m.from) + ": " +
+          data.status().ToString());
+    return;
+  }
+  Send(m.from, PeerMessage{.type = MsgType::kSnapshotChunk,
+                           .epoch = epoch_,
+                           .ns = m.ns,
+                           .position = m.position,
+                           .data = std::move(data).value()});
+}
+
+void Replica::OnSnapshotManifest(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
+  if (!rebuild_ || m.from != rebuild_from_ || m.epoch != rebuild_epoch_ || rebuild_->begun()) {
+    return;
+  }
+  if (Status s = rebuild_->Begin(m.files); !s.ok()) return AbortRebuild(s.ToString());
+  uint64_t bytes = 0;
+  for (const SnapshotFile& f : m.files) bytes += f.bytes;
+  Event("receives a snapshot of " + std::to_string(m.files.size()) + " files, " +
+        std::to_string(bytes) + " bytes");
+  if (!rebuild_->Next()) return InstallSnapshot(l);
+  RequestSnapshotPiece();
+}
+
+void Replica::OnSnapshotChunk(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
+  if (!rebuild_ || m.from != rebuild_from_ || m.epoch != rebuild_epoch_ || !rebuild_->begun()) {
+    return;
+  }
+  const auto wanted = rebuild_->Next();
+  if (!wanted || wanted->first != m.ns || wanted->second != m.position.offset) return;  // stale
+  if (Status s = rebuild_->Accept(m.ns, m.position.offset, m.data); !s.ok()) {
+    return AbortRebuild(s.ToString());
+  }
+  if (!rebuild_->Next()) return InstallSnapshot(l);
+  RequestSnapshotPiece();
+}
+
+void Replica::InstallSnapshot(std::unique_lock<std::mutex>& l) {
+  std::unique_ptr<SnapshotInstaller> installer = std::move(rebuild_);
+  const uint64_t bytes = installer->bytes_received();
+  const uint32_t from = rebuild_from_;
+  FileSystem& fs = *cfg_.db_options.file_system;
+  l.unlock();
+  Status s;
+  {
+    std::unique_lock d(db_mu_);
+    if (db_) {
+      (void)db_->Close();
+      db_.reset();
+    }
+    s = installer->Install();
+    // A failure before the commit point leaves the old directory, after it the install is
+    // finished here; either way the Db then opens one whole directory.
+    if (!s.ok()) Event("snapshot install failed (" + s.ToString() + "): recovering");
+    Status recovered = SnapshotInstaller::Recover(fs, cfg_.dir);
+    if (recovered.ok()) {
+      Options o = cfg_.db_options;
+      o.follower = true;
+      o.log_shipper = std::shared_ptr<LogShipper>(std::shared_ptr<LogShipper>(), this);
+      auto db = Db::Open(cfg_.dir, o);
+      if (db.ok()) {
+        db_ = std::move(db).value();
+        for (const auto& [ns, options] : cfg_.namespaces) {
+          if (Status c = db_->CreateNamespace(ns, options); !c.ok()) recovered = c;
+        }
+      } else {
+        recovered = db.status();
+      }
+    }
+    if (!recovered.ok()) {
+      Event("cannot reopen its data directory after a rebuild: " + recovered.ToString());
+      if (s.ok()) s = recovered;
+    }
+  }
+  l.lock();
+  if (!s.ok()) return;
+  auto loaded = ReplicaStateFile::Load(fs, cfg_.dir);
+  if (!loaded.ok()) {
+    Event("cannot load the snapshot's replica state: " + loaded.status().ToString());
+    return;
+  }
+  ReplicaState next = std::move(loaded).value();
+  next.promised_epoch = std::max(next.promised_epoch, state_.promised_epoch);
+  next.membership = Membership::kLearner;  // votes once it holds every committed frame
+  {
+    std::shared_lock d(db_mu_);
+    for (auto& [ns, h] : next.histories) h.TruncateTo(EndsOf(ns).written);
+  }
+  if (Status p = Persist(std::move(next)); !p.ok()) {
+    Event("cannot store its replica state after a rebuild: " + p.ToString());
+    return;
+  }
+  joined_epoch_ = 0;  // joins again: its primary ships from the snapshot's end
+  rebuilds_++;
+  Event("rebuilt from a snapshot of replica " + std::to_string(from) + " (" +
+        std::to_string(bytes) + " bytes): joins again as a learner");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Primary.
 
 void Replica::OnJoin(const PeerMessage& m) {
@@ -645,6 +827,7 @@ void Replica::OnJoin(const PeerMessage& m) {
   p.joined = true;
   p.learner = m.learner;
   p.logs.clear();
+  peer_snapshots_->Release(m.from);  // a follower joins once any rebuild of it is over
   std::shared_lock d(db_mu_);
   for (const NsLog& theirs : m.logs) {
     const LogEnds mine = EndsOf(theirs.ns);
@@ -787,10 +970,13 @@ void Replica::HoldLogForFollowers() {
   for (const auto& [ns, start] : epoch_start_) {
     uint64_t floor = UINT64_MAX;
     for (const auto& [n, p] : peers_) {
+      // One absent longer than this holds nothing (even if it was joined): a dead replica must
+      // not stop compaction and TTL for ever. It is rebuilt from a snapshot when it returns.
+      if (now - p.heard_ms > cfg_.retain_for_absent_ms) continue;
       auto it = p.logs.find(ns);
       if (p.joined && it != p.logs.end()) {
         floor = std::min(floor, it->second.acked.written.segment);
-      } else if (now - p.heard_ms <= cfg_.retain_for_absent_ms) {
+      } else {
         floor = std::min(floor, start.segment);  // not joined yet: from where this epoch began
       }
     }
@@ -820,6 +1006,17 @@ void Replica::Pump(uint32_t peer, const std::string& ns) {
     PeerMessage m{.type = MsgType::kAppend, .epoch = epoch_, .ns = ns};
     if (pl.next < visible) {
       auto frames = db_->ReadFrames(ns, pl.next, cfg_.frame_batch_bytes_max);
+      if (!frames.ok() && frames.status().IsNotFound()) {
+        // Compacted or dropped here: the follower needs a snapshot (it asks for one).
+        Peer& p = peers_[peer];
+        if (Now() - p.snapshot_sent_ms > 5 * cfg_.retry_ms) {
+          p.snapshot_sent_ms = Now();
+          Event("replica " + std::to_string(peer) + " needs '" + ns + "' from " +
+                pl.next.ToString() + ", which is gone here: " + frames.status().ToString());
+          Send(peer, PeerMessage{.type = MsgType::kSnapshotNeeded, .epoch = epoch_});
+        }
+        return;
+      }
       if (!frames.ok() || frames->empty()) {
         if (!frames.ok()) {
           Event("cannot ship '" + ns + "' from " + pl.next.ToString() + " to replica " +

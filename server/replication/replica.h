@@ -39,7 +39,9 @@
 
 #include "replication/coordinator.h"
 #include "replication/peer_message.h"
+#include "replication/peer_snapshots.h"
 #include "replication/replica_state_file.h"
+#include "replication/snapshot_installer.h"
 #include "replication/transport.h"
 #include "tldb/db.h"
 
@@ -101,6 +103,9 @@ struct ReplicaStatus {
   uint64_t failovers_seen = 0;      // epochs this replica promised after its first
   bool etcd_ok = false;             // the last call to the coordinator succeeded
   std::vector<PeerLag> peers;       // primary: each follower
+  bool rebuilding = false;          // follower: receiving a snapshot from its primary
+  uint64_t rebuild_bytes = 0;       // of the snapshot being received
+  uint64_t rebuilds = 0;            // snapshots installed since this replica started
 };
 
 class Replica : public LogShipper {
@@ -150,10 +155,11 @@ class Replica : public LogShipper {
     int64_t caught_up_ms = 0;  // when it last had everything visible here
   };
   struct Peer {
-    bool joined = false;        // in this epoch (primary's view)
-    bool learner = true;        // as its last Join or Ack said; counts for nothing while true
-    int64_t voter_sent_ms = 0;  // when it was last told to vote
-    int64_t heard_ms = 0;       // last message from it
+    bool joined = false;           // in this epoch (primary's view)
+    bool learner = true;           // as its last Join or Ack said; counts for nothing while true
+    int64_t voter_sent_ms = 0;     // when it was last told to vote
+    int64_t snapshot_sent_ms = 0;  // when it was last told that it needs a snapshot
+    int64_t heard_ms = 0;          // last message from it
     std::map<std::string, PeerLog, std::less<>> logs;
   };
 
@@ -174,6 +180,17 @@ class Replica : public LogShipper {
   void OnFetch(const PeerMessage& m);
   void OnFetchReply(std::unique_lock<std::mutex>& l, const PeerMessage& m);
   void OnVoter(const PeerMessage& m);
+  // Rebuild from a snapshot (docs/replication.md "Automatic rebuild").
+  void OnSnapshotNeeded(const PeerMessage& m);
+  void OnSnapshotOpen(const PeerMessage& m);
+  void OnSnapshotManifest(std::unique_lock<std::mutex>& l, const PeerMessage& m);
+  void OnSnapshotRead(const PeerMessage& m);
+  void OnSnapshotChunk(std::unique_lock<std::mutex>& l, const PeerMessage& m);
+  void RequestSnapshotPiece();
+  // Every file received: closes the Db, installs the snapshot, reopens, and joins again as a
+  // learner whose log ends where the snapshot does.
+  void InstallSnapshot(std::unique_lock<std::mutex>& l);
+  void AbortRebuild(const std::string& why);
   // Follower without state of its own: asks the Coordinator whether the partition ever served
   // and stores the answer (learner if it did). True once decided.
   bool DecideMembership();
@@ -239,6 +256,13 @@ class Replica : public LogShipper {
   // Primary: segments kept as written for replicas seeded from a snapshot: ns → (first segment
   // kept, until when).
   std::map<std::string, std::pair<uint64_t, int64_t>, std::less<>> snapshot_holds_;
+  std::unique_ptr<PeerSnapshots> peer_snapshots_;  // primary: snapshots taken for followers
+  // Follower: a rebuild under way, from which primary, in which epoch, last asked when.
+  std::unique_ptr<SnapshotInstaller> rebuild_;
+  uint32_t rebuild_from_ = 0;
+  uint64_t rebuild_epoch_ = 0;
+  int64_t rebuild_sent_ms_ = 0;
+  uint64_t rebuilds_ = 0;
   // A planned switchover (Coordinator::PromoteTarget): this primary stopped serving and hands
   // over once the target has its whole log.
   bool handing_over_ = false;

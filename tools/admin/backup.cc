@@ -89,24 +89,6 @@ Status WriteFile(Client& client, const BackupManifest& m, uint32_t index, const 
 
 }  // namespace
 
-bool IsSafeBackupPath(const std::string& path) {
-  if (path.empty() || path.front() == '/' || path.back() == '/') return false;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t slash = path.find('/', start);
-    if (slash == std::string::npos) slash = path.size();
-    const std::string part = path.substr(start, slash - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    for (char c : part) {
-      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '_' || c == '-';
-      if (!ok) return false;
-    }
-    start = slash + 1;
-  }
-  return true;
-}
-
 Status CheckBackupTarget(const std::string& dir) {
   std::error_code ec;
   const auto st = fsys::status(dir, ec);
@@ -139,7 +121,7 @@ Result<BackupReport> RunBackup(Client& client, const std::string& dir, const Bac
   auto run = [&]() -> Status {
     uint64_t total = 0;
     for (const auto& f : manifest->files) {
-      if (!IsSafeBackupPath(f.path)) {
+      if (!IsSafeSnapshotPath(f.path)) {
         return Status::Corruption("the server listed an unsafe path '" + f.path + "'");
       }
       total += f.bytes;

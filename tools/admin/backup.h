@@ -40,8 +40,6 @@ struct BackupReport {
   std::vector<SnapshotNamespace> namespaces;
 };
 
-// A relative path of plain names ([A-Za-z0-9._-], not "." or ".."), '/'-separated.
-bool IsSafeBackupPath(const std::string& path);
 // OK if `dir` does not exist or is an empty directory.
 Status CheckBackupTarget(const std::string& dir);
 Result<BackupReport> RunBackup(Client& client, const std::string& dir, const BackupOptions& o);

@@ -127,6 +127,10 @@ struct SnapshotInfo {
   std::vector<SnapshotFile> files;  // every file of the snapshot, in the order written
   std::vector<SnapshotNamespace> namespaces;
 };
+// Whether `path` may name a snapshot file received from elsewhere (an online backup, a replica
+// being rebuilt) under the directory it is written to: relative, '/'-separated, no empty, "."
+// or ".." part, only [A-Za-z0-9._-] in each part. Every path a snapshot writes passes.
+bool IsSafeSnapshotPath(std::string_view path);
 
 using AppendCallback = std::function<void(Result<AppendResult>)>;
 using FanoutCallback = std::function<void(Result<std::vector<AppendResult>>)>;

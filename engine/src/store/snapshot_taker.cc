@@ -149,4 +149,22 @@ Result<uint64_t> SnapshotTaker::LinkOrCopy(const std::string& from, const std::s
   return CopyFilePrefix(fs, from, to, UINT64_MAX, sync);
 }
 
+bool IsSafeSnapshotPath(std::string_view path) {
+  if (path.empty() || path.front() == '/' || path.back() == '/') return false;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    const std::string_view part = path.substr(start, slash - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    for (char c : part) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-';
+      if (!ok) return false;
+    }
+    start = slash + 1;
+  }
+  return true;
+}
+
 }  // namespace tldb

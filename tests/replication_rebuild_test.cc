@@ -1,0 +1,245 @@
+// Rebuild from a snapshot (docs/replication.md "Automatic rebuild"): a follower whose next
+// frames the primary compacted away, and a replica on an empty disk behind a compacted log, are
+// sent a snapshot over the peer transport, install it, and catch up from its end as learners;
+// and the installer's commit point holds across a crash before and after it.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+
+#include "replication/snapshot_installer.h"
+#include "replication_sim_cluster.h"
+
+namespace tldb::repl {
+namespace {
+
+// Steps until a replica serves.
+std::optional<uint32_t> Elect(SimCluster& c, int steps_max = 20'000) {
+  for (int i = 0; i < steps_max; ++i) {
+    if (auto s = c.Serving()) return s;
+    c.Step();
+  }
+  return std::nullopt;
+}
+
+// Appends of 2 KB, so that 64 KiB segments roll every 30 or so.
+void AddBig(SimCluster& c, int n, uint64_t* next) {
+  for (int i = 0; i < n; ++i, ++*next) {
+    c.ledger().Add(kSimNamespaces[*next % 2], "t" + std::to_string(*next % 7),
+                   std::to_string(*next) + std::string(2000, 'x'));
+  }
+}
+
+void SmallSegmentsShortRetention(ReplicaConfig& rc) {
+  for (auto& [ns, o] : rc.namespaces) o.segment_bytes_max = kSegmentBytesMin;
+  rc.retain_for_absent_ms = 3'000;
+}
+
+// Full compaction of every namespace of replica n: its sealed segments are rewritten, so a
+// follower positioned in one of them can no longer be sent frames from there. It runs on a
+// thread of its own while this one drives the cluster: a full compaction first rolls the active
+// segment, and that roll is shipped like any frame.
+void CompactAll(SimCluster& c, uint32_t n) {
+  auto done = std::async(std::launch::async, [&c, n] {
+    return c.replica(n).WithDb([](Db& db) {
+      for (const std::string& ns : kSimNamespaces) {
+        CompactOptions o;
+        o.full = true;
+        auto r = db.Compact(ns, o);
+        if (!r.ok()) return r.status();
+        if (r->segments_done == 0) return Status::NotFound(ns + ": nothing was compacted");
+      }
+      return Status::Ok();
+    });
+  });
+  while (done.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) c.Step();
+  Status s = done.get();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+}
+
+bool WaitUntilVoter(SimCluster& c, uint32_t n) {
+  for (int i = 0; i < 10'000 && c.replica(n).status().membership != Membership::kVoter; ++i) {
+    c.Step();
+  }
+  return c.replica(n).status().membership == Membership::kVoter;
+}
+
+TEST(ReplicationRebuildTest, FollowerBehindACompactedLogIsRebuiltFromASnapshot) {
+  SimCluster c(31, SmallSegmentsShortRetention);
+  auto p = Elect(c);
+  ASSERT_TRUE(p);
+  const uint32_t a = (*p + 1) % SimCluster::kNodes, b = (*p + 2) % SimCluster::kNodes;
+  uint64_t next = 0;
+  AddBig(c, 200, &next);
+  ASSERT_TRUE(c.Settle(50'000));
+  c.Crash(a, UnsyncedMode::kKeep, /*restart=*/false);
+  AddBig(c, 200, &next);
+  ASSERT_TRUE(c.Settle(50'000) || true);     // a is down: ends never all equal
+  for (int i = 0; i < 4'000; ++i) c.Step();  // a is absent for longer than the retention
+  CompactAll(c, *p);
+  c.Start(a);
+  AddBig(c, 50, &next);
+  ASSERT_TRUE(c.Settle(200'000)) << "the follower did not catch up";
+  EXPECT_EQ(c.replica(a).status().rebuilds, 1u) << "caught up without a snapshot?";
+  EXPECT_FALSE(c.replica(a).status().rebuilding);
+  c.Check(/*own_compaction=*/{b});
+  EXPECT_TRUE(WaitUntilVoter(c, a));
+
+  // A replica on an empty disk behind the compacted log: it starts as a learner, is told it
+  // needs a snapshot, is rebuilt, and votes once caught up. Afterwards all three hold the
+  // primary's segments byte for byte.
+  c.Wipe(b);
+  AddBig(c, 50, &next);
+  ASSERT_TRUE(c.Settle(200'000)) << "the wiped replica did not catch up";
+  EXPECT_EQ(c.replica(b).status().rebuilds, 1u);
+  c.Check();
+  EXPECT_TRUE(WaitUntilVoter(c, b));
+  EXPECT_EQ(c.Serving(), p);
+}
+
+// Snapshots travel as chunks over a lossy, reordering network; a chunk that is lost is asked
+// for again, one that is stale or duplicated is ignored.
+TEST(ReplicationRebuildTest, RebuildSurvivesALossyNetwork) {
+  SimCluster c(32, [](ReplicaConfig& rc) {
+    SmallSegmentsShortRetention(rc);
+    rc.frame_batch_bytes_max = 8 << 10;  // about 60 chunks: some are lost or come twice
+  });
+  auto p = Elect(c);
+  ASSERT_TRUE(p);
+  const uint32_t a = (*p + 1) % SimCluster::kNodes;
+  uint64_t next = 0;
+  AddBig(c, 150, &next);
+  ASSERT_TRUE(c.Settle(50'000));
+  CompactAll(c, *p);
+  c.net().SetLossPct(5);
+  c.net().SetDuplicatePct(5);
+  c.net().SetReorderWindow(4);
+  c.Wipe(a);
+  AddBig(c, 30, &next);
+  for (int i = 0; i < 30'000 && c.replica(a).status().rebuilds == 0; ++i) {
+    c.Client(16);
+    c.Step();
+  }
+  const uint64_t dropped = c.net().dropped();
+  c.net().SetLossPct(0);
+  c.net().SetDuplicatePct(0);
+  ASSERT_TRUE(c.Settle(200'000));
+  EXPECT_EQ(c.replica(a).status().rebuilds, 1u);
+  EXPECT_GT(dropped, 0u) << "the network lost nothing: the test shows nothing";
+  c.Check(/*own_compaction=*/{(*p + 2) % SimCluster::kNodes});
+}
+
+// ---- SnapshotInstaller ----
+
+std::string Read(SimFileSystem& fs, const std::string& path) {
+  auto r = fs.ReadFileToString(path);
+  return r.ok() ? *r : "<missing>";
+}
+
+void Put(SimFileSystem& fs, const std::string& path, const std::string& bytes) {
+  ASSERT_TRUE(fs.WriteFileAtomic(path, bytes).ok()) << path;
+}
+
+// A data directory with an old segment, an old index and an old catalog.
+void OldDir(SimFileSystem& fs) {
+  ASSERT_TRUE(fs.CreateDir("/d").ok());
+  ASSERT_TRUE(fs.CreateDir("/d/ns").ok());
+  ASSERT_TRUE(fs.CreateDir("/d/ns/chat").ok());
+  Put(fs, "/d/CATALOG", "old catalog");
+  Put(fs, "/d/ns/chat/0000000000000001.seg", "old segment 1");
+  Put(fs, "/d/ns/chat/0000000000000002.seg", "old segment 2");
+}
+
+const std::vector<SnapshotFile> kFiles = {
+    {"CATALOG", 11}, {"ns/chat/0000000000000002.seg", 13}, {"REPLICA", 7}, {"ns/chat/EMPTY", 0}};
+const std::vector<std::string> kBytes = {"new catalog", "new segment 2", "replica", ""};
+
+void Receive(SnapshotInstaller& in, size_t files) {
+  for (size_t i = 0; i < files; ++i) {
+    if (kBytes[i].empty()) continue;
+    // In two chunks, the second one first (ignored, then asked for again), and a duplicate.
+    const std::string& b = kBytes[i];
+    ASSERT_TRUE(in.Accept(kFiles[i].path, 4, std::string_view(b).substr(4)).ok());
+    ASSERT_TRUE(in.Accept(kFiles[i].path, 0, std::string_view(b).substr(0, 4)).ok());
+    ASSERT_TRUE(in.Accept(kFiles[i].path, 0, std::string_view(b).substr(0, 4)).ok());
+    auto want = in.Next();
+    ASSERT_TRUE(want);
+    EXPECT_EQ(*want, std::make_pair(kFiles[i].path, uint64_t{4}));
+    ASSERT_TRUE(in.Accept(kFiles[i].path, 4, std::string_view(b).substr(4)).ok());
+  }
+}
+
+TEST(SnapshotInstallerTest, InstallReplacesTheNamespaceDirectoriesAndKeepsNothingOld) {
+  SimFileSystem fs;
+  OldDir(fs);
+  SnapshotInstaller in(fs, "/d");
+  ASSERT_TRUE(in.Begin(kFiles).ok());
+  Receive(in, kFiles.size());
+  EXPECT_FALSE(in.Next());
+  EXPECT_EQ(in.bytes_received(), 31u);
+  ASSERT_TRUE(in.Install().ok());
+  EXPECT_EQ(Read(fs, "/d/CATALOG"), "new catalog");
+  EXPECT_EQ(Read(fs, "/d/REPLICA"), "replica");
+  EXPECT_EQ(Read(fs, "/d/ns/chat/0000000000000002.seg"), "new segment 2");
+  EXPECT_EQ(Read(fs, "/d/ns/chat/EMPTY"), "");
+  EXPECT_FALSE(*fs.Exists("/d/ns/chat/0000000000000001.seg")) << "an old segment stayed";
+  EXPECT_FALSE(*fs.Exists("/d/rebuild"));
+}
+
+TEST(SnapshotInstallerTest, CrashBeforeTheCommitPointKeepsTheOldDirectory) {
+  SimFileSystem fs;
+  OldDir(fs);
+  {
+    SnapshotInstaller in(fs, "/d");
+    ASSERT_TRUE(in.Begin(kFiles).ok());
+    Receive(in, 2);  // then the process dies
+  }
+  ASSERT_TRUE(SnapshotInstaller::Recover(fs, "/d").ok());
+  EXPECT_FALSE(*fs.Exists("/d/rebuild"));
+  EXPECT_EQ(Read(fs, "/d/CATALOG"), "old catalog");
+  EXPECT_EQ(Read(fs, "/d/ns/chat/0000000000000001.seg"), "old segment 1");
+  EXPECT_EQ(Read(fs, "/d/ns/chat/0000000000000002.seg"), "old segment 2");
+}
+
+TEST(SnapshotInstallerTest, CrashAfterTheCommitPointFinishesTheInstall) {
+  SimFileSystem fs;
+  OldDir(fs);
+  // What Install leaves when it dies after the commit point, one file already moved.
+  ASSERT_TRUE(fs.CreateDir("/d/rebuild").ok());
+  ASSERT_TRUE(fs.CreateDir("/d/rebuild/ns").ok());
+  ASSERT_TRUE(fs.CreateDir("/d/rebuild/ns/chat").ok());
+  Put(fs, "/d/CATALOG", "new catalog");
+  Put(fs, "/d/rebuild/ns/chat/0000000000000002.seg", "new segment 2");
+  Put(fs, "/d/rebuild/REPLICA", "replica");
+  Put(fs, "/d/rebuild/INSTALL", "CATALOG\nns/chat/0000000000000002.seg\nREPLICA\n");
+  ASSERT_TRUE(SnapshotInstaller::Recover(fs, "/d").ok());
+  EXPECT_EQ(Read(fs, "/d/CATALOG"), "new catalog");
+  EXPECT_EQ(Read(fs, "/d/REPLICA"), "replica");
+  EXPECT_EQ(Read(fs, "/d/ns/chat/0000000000000002.seg"), "new segment 2");
+  EXPECT_FALSE(*fs.Exists("/d/ns/chat/0000000000000001.seg"));
+  EXPECT_FALSE(*fs.Exists("/d/rebuild"));
+  // Recovering again changes nothing.
+  ASSERT_TRUE(SnapshotInstaller::Recover(fs, "/d").ok());
+  EXPECT_EQ(Read(fs, "/d/ns/chat/0000000000000002.seg"), "new segment 2");
+}
+
+TEST(SnapshotInstallerTest, RefusesUnsafeManifestsAndOversizedChunks) {
+  SimFileSystem fs;
+  OldDir(fs);
+  SnapshotInstaller in(fs, "/d");
+  for (const std::string bad : {"../etc/passwd", "/abs", "ns//x", "rebuild/INSTALL"}) {
+    EXPECT_EQ(in.Begin({{bad, 1}, {"REPLICA", 1}}).code(), Status::Code::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(in.Begin({{"CATALOG", 1}}).code(), Status::Code::kInvalidArgument)
+      << "a manifest without REPLICA cannot seed a replica";
+  ASSERT_TRUE(in.Begin({{"CATALOG", 3}, {"REPLICA", 1}}).ok());
+  EXPECT_EQ(in.Accept("CATALOG", 0, "four").code(), Status::Code::kCorruption);
+  EXPECT_EQ(in.Install().code(), Status::Code::kInvalidArgument) << "installed half a snapshot";
+  in.Abort();
+  EXPECT_FALSE(*fs.Exists("/d/rebuild"));
+  EXPECT_EQ(Read(fs, "/d/CATALOG"), "old catalog");
+}
+
+}  // namespace
+}  // namespace tldb::repl
