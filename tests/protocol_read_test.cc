@@ -1,11 +1,13 @@
 // Wire codec of the pull-mode reads: READ_MULTI (0x23) requests and answers, and WAIT with
 // messages (WAIT's optional trailing limit and bytes_max, answered with the messages). Round
 // trips compare every decoded field; old WAIT bodies keep their exact bytes; the hex of the
-// docs/protocol.md examples is pinned here (print it with TLDB_PROTOCOL_EXAMPLES=1).
+// docs/protocol.md examples is pinned here (print it with TLDB_PROTOCOL_EXAMPLES=1; write them
+// as fuzz seeds with TLDB_WRITE_CORPUS=tests/fuzz/corpus).
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -203,6 +205,10 @@ TEST(ReadMultiCodecTest, DocExamples) {
   for (const auto& e : ex) {
     if (print) std::printf("%s:\n%s\n", e.name, Hex(e.frame).c_str());
     EXPECT_EQ(Hex(e.frame), e.hex) << e.name;
+  }
+  if (const char* dir = std::getenv("TLDB_WRITE_CORPUS")) {
+    for (const auto& e : ex)
+      std::ofstream(std::string(dir) + "/" + e.name, std::ios::binary) << e.frame;
   }
 }
 
