@@ -1,6 +1,7 @@
 // tldb-server end to end, pull mode in one round trip: READ_MULTI (the messages after a seq of
 // many timelines) and WAIT answered with the messages it waited for. Through the C++ client,
 // and raw frames where the wire form itself is the point.
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <string>
@@ -282,6 +283,144 @@ TEST(WaitReadTest, LimitsApplyAndOldWaitsKeepTheirAnswer) {
   EXPECT_TRUE(with.ready);
   ASSERT_EQ(with.read.messages.size(), 1u);
   EXPECT_EQ(with.read.messages[0].payload, "m5");
+}
+
+// The Db a server serves, passing everything to a real one, whose reads can be switched to
+// answer NotPrimary as a ReplicatedDb does off the serving primary (docs/replication.md).
+class ReadGateDb : public Db {
+ public:
+  explicit ReadGateDb(Db* db) : db_(db) {}
+  std::atomic<bool> refuse{false};
+
+  Status CreateNamespace(std::string_view n, const NamespaceOptions& o) override {
+    return db_->CreateNamespace(n, o);
+  }
+  Result<std::vector<NamespaceInfo>> ListNamespaces() override { return db_->ListNamespaces(); }
+  Result<NamespaceInfo> DescribeNamespace(std::string_view n) override {
+    return db_->DescribeNamespace(n);
+  }
+  Result<AppendResult> Append(std::string_view ns, std::string_view t, std::string_view p,
+                              const AppendOptions& o) override {
+    return db_->Append(ns, t, p, o);
+  }
+  void AppendAsync(std::string_view ns, std::string_view t, std::string_view p,
+                   const AppendOptions& o, AppendCallback done) override {
+    db_->AppendAsync(ns, t, p, o, std::move(done));
+  }
+  Result<std::vector<AppendResult>> AppendFanout(std::string_view ns,
+                                                 std::span<const std::string_view> t,
+                                                 std::string_view p,
+                                                 const AppendOptions& o) override {
+    return db_->AppendFanout(ns, t, p, o);
+  }
+  void AppendFanoutAsync(std::string_view ns, std::span<const std::string_view> t,
+                         std::string_view p, const AppendOptions& o, FanoutCallback done) override {
+    db_->AppendFanoutAsync(ns, t, p, o, std::move(done));
+  }
+  Result<AppendResult> Import(std::string_view ns, std::string_view t, const Message& m,
+                              Durability d) override {
+    return db_->Import(ns, t, m, d);
+  }
+  Result<MutationResult> Mutate(std::string_view ns, const Mutation& m) override {
+    return db_->Mutate(ns, m);
+  }
+  void MutateAsync(std::string_view ns, const Mutation& m, MutationCallback done) override {
+    db_->MutateAsync(ns, m, std::move(done));
+  }
+  Status SetNamespaceOptions(std::string_view ns, const NamespaceOptions& o) override {
+    return db_->SetNamespaceOptions(ns, o);
+  }
+  Result<CompactionProgress> Compact(std::string_view ns, const CompactOptions& o) override {
+    return db_->Compact(ns, o);
+  }
+  Result<Message> Get(std::string_view ns, std::string_view t, Seq seq) override {
+    if (refuse) return Refused();
+    return db_->Get(ns, t, seq);
+  }
+  Result<std::vector<Message>> Scan(std::string_view ns, std::string_view t,
+                                    const ScanOptions& o) override {
+    if (refuse) return Refused();
+    return db_->Scan(ns, t, o);
+  }
+  Result<std::vector<Seq>> LastSeq(std::string_view ns,
+                                   std::span<const std::string_view> t) override {
+    if (refuse) return Refused();
+    return db_->LastSeq(ns, t);
+  }
+  Result<LogEnds> LogEnd(std::string_view ns) override { return db_->LogEnd(ns); }
+  Status ApplyFrame(std::string_view ns, const LogFrame& f) override {
+    return db_->ApplyFrame(ns, f);
+  }
+  Result<std::vector<LogFrame>> ReadFrames(std::string_view ns, LogPosition from,
+                                           uint64_t bytes_max) override {
+    return db_->ReadFrames(ns, from, bytes_max);
+  }
+  void SetFollower(bool f) override { db_->SetFollower(f); }
+  void RetainLogFrom(std::string_view ns, uint64_t segment) override {
+    db_->RetainLogFrom(ns, segment);
+  }
+  Result<SnapshotInfo> Snapshot(const std::string& dir, const SnapshotOptions& o) override {
+    return db_->Snapshot(dir, o);
+  }
+  Status Sync() override { return db_->Sync(); }
+  DbStats Stats() override { return db_->Stats(); }
+  Status Close() override { return db_->Close(); }
+
+ private:
+  static Status Refused() {
+    return Status::NotPrimary("this server is a follower; primary=10.0.0.9:7070");
+  }
+  Db* db_;
+};
+
+// READ_MULTI and WAIT with messages read through the Db the server serves, as SCAN does: a
+// server whose Db refuses reads (a cluster follower) answers them NOT_PRIMARY with the
+// primary's address, also for a WAIT that was parked before and woken by an append.
+TEST(ReadMultiTest, ReadsGoThroughTheServedDbLikeScan) {
+  TempDir dir;
+  auto db = Db::Open(dir.path(), {});
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE(CreateDefaultNamespaces(**db).ok());
+  ReadGateDb gate(db->get());
+  ServerConfig cfg;
+  cfg.listen = "127.0.0.1:0";
+  cfg.threads = 2;
+  auto server = Server::Start(&gate, cfg);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  ClientOptions o;
+  o.server = "127.0.0.1:" + std::to_string((*server)->port());
+  auto c = Client::Connect(o);
+  ASSERT_TRUE(c.ok());
+  Client& cl = **c;
+  ASSERT_TRUE(cl.Append("store", "r:1", "x").ok());
+  const TimelineAfter one[] = {{"r:1", 0}};
+  auto ok = cl.ReadMulti("store", one);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(Payloads((*ok)[0]), std::vector<std::string>{"x"});
+  // A WAIT with messages parked while reads are served...
+  std::promise<Result<WaitReadResult>> woke;
+  cl.WaitReadAsync("store", "r:1", 1, 20'000, {},
+                   [&](Result<WaitReadResult> r) { woke.set_value(std::move(r)); });
+  ASSERT_TRUE(cl.Ping().ok());
+  // ... then this server stops serving reads.
+  gate.refuse = true;
+  auto refused = cl.ReadMulti("store", one);
+  EXPECT_EQ(refused.status().code(), Status::Code::kNotPrimary) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("primary=10.0.0.9:7070"), std::string::npos);
+  auto scan = cl.Scan("store", "r:1", {});
+  EXPECT_EQ(scan.status().code(), Status::Code::kNotPrimary);
+  EXPECT_EQ(cl.WaitRead("store", "r:1", 0, 1000).status().code(), Status::Code::kNotPrimary);
+  ASSERT_TRUE(cl.Append("store", "r:1", "y").ok());
+  auto fut = woke.get_future();
+  ASSERT_EQ(fut.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(fut.get().status().code(), Status::Code::kNotPrimary);
+  gate.refuse = false;
+  auto again = cl.ReadMulti("store", one);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(Payloads((*again)[0]), (std::vector<std::string>{"x", "y"}));
+  c->reset();
+  server->reset();
+  EXPECT_TRUE((*db)->Close().ok());
 }
 
 }  // namespace
