@@ -94,7 +94,7 @@ struct TimelineAfter {
 // The limits of a ReadMulti or WaitRead answer (0: the server's default; docs/protocol.md).
 struct ReadLimits {
   uint32_t timeline_limit = 0;  // messages per timeline (0: 100; capped at 10,000)
-  uint32_t limit = 0;           // messages in the whole answer (0 or above: 10,000)
+  uint32_t limit = 0;           // messages in all (0: 10,000, WaitRead 100; capped at 10,000)
   uint32_t bytes_max = 0;       // payload bytes in the whole answer (0 or above: half the frame)
 };
 
