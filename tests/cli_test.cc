@@ -74,6 +74,46 @@ TEST(CliTest, SubcommandsAgainstARunningServer) {
   EXPECT_NE(err.find("NotFound"), std::string::npos);
 }
 
+TEST(CliTest, PullReadsSeveralTimelinesInOneRequestAndWaits) {
+  TestServer ts;
+  std::string s = "--server " + ts.address() + " --ns store";
+  for (const char* p : {"a1", "a2", "a3"}) RunCli("append " + s + " --timeline p:a " + p);
+  RunCli("append " + s + " --timeline p:b b1");
+  int rc = 0;
+  std::string json = RunCli("pull " + s + " p:a=1 p:b p:none --json", &rc);
+  EXPECT_EQ(rc, 0) << json;
+  EXPECT_NE(json.find("{\"timeline\":\"p:a\",\"last_seq\":3,\"more\":false,\"messages\":[{"
+                      "\"seq\":2,"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"payload\":\"a3\""), std::string::npos) << json;
+  EXPECT_EQ(json.find("\"payload\":\"a1\""), std::string::npos) << json;  // after_seq 1
+  EXPECT_NE(json.find("\"timeline\":\"p:b\",\"last_seq\":1,\"more\":false,\"messages\":[{"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("{\"timeline\":\"p:none\",\"last_seq\":0,\"more\":false,\"messages\":[]}"),
+            std::string::npos)
+      << json;
+  std::string text = RunCli("pull " + s + " p:a p:b --limit 1", &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(text.find("p:a\tlast=3\tmessages=1\tmore"), std::string::npos) << text;
+  EXPECT_NE(text.find("p:b\tlast=1\tmessages=1\n"), std::string::npos) << text;
+  // --wait-ms: WAIT with messages on one timeline.
+  std::string none = RunCli("pull " + s + " p:b=1 --wait-ms 50 --json", &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(none.find("\"ready\":false"), std::string::npos) << none;
+  std::string got = RunCli("pull " + s + " p:b=0 --wait-ms 5000 --json", &rc);
+  EXPECT_NE(got.find("\"ready\":true"), std::string::npos) << got;
+  EXPECT_NE(got.find("\"payload\":\"b1\""), std::string::npos) << got;
+  // Usage errors exit 2; server errors 1.
+  RunCli("pull " + s + " p:a p:b --wait-ms 10", &rc);
+  EXPECT_EQ(rc, 2);
+  RunCli("pull " + s + " p:a=99999999999999999999999", &rc);
+  EXPECT_EQ(rc, 2);
+  std::string bad = RunCli("pull --server " + ts.address() + " --ns nosuchns p:a=", &rc);
+  EXPECT_EQ(rc, 1) << bad;
+}
+
 TEST(CliTest, MaintenanceSubcommands) {
   TestServer ts;
   std::string s = "--server " + ts.address() + " --ns store --timeline conv:mc";

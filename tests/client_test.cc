@@ -259,6 +259,48 @@ TEST(ClientTest, DeleteTimelineResolvesItsThroughSeqBeforeSending) {
   EXPECT_EQ(m.seq, 5u);
 }
 
+// ReadMulti and WaitRead put every field on the wire (READ_MULTI; WAIT with its optional
+// limit and bytes_max), and Wait still sends the short WAIT body.
+TEST(ClientTest, ReadMultiAndWaitReadSendTheirFields) {
+  SilentServer s;
+  auto c = s.Connect();
+  ASSERT_NE(c, nullptr);
+  const TimelineAfter req[] = {{"g:1", 4}, {"g:2", 0}};
+  EXPECT_EQ(c->ReadMulti("store", req, {.timeline_limit = 5, .limit = 7, .bytes_max = 9},
+                         CallOptions{100})
+                .status()
+                .code(),
+            Status::Code::kTimedOut);
+  EXPECT_EQ(c->WaitRead("store", "w", 3, 0, {.limit = 2, .bytes_max = 11}, CallOptions{100})
+                .status()
+                .code(),
+            Status::Code::kTimedOut);
+  EXPECT_EQ(c->Wait("store", "w", 3, 0, CallOptions{100}).status().code(), Status::Code::kTimedOut);
+  std::string bytes;
+  auto frames = s.Frames(&bytes);
+  ASSERT_EQ(frames.size(), 3u);
+  ASSERT_EQ(frames[0].header.op, static_cast<uint8_t>(proto::Op::kReadMulti));
+  proto::ReadMultiRequest rm;
+  ASSERT_TRUE(proto::Decode(frames[0].body, &rm));
+  EXPECT_EQ(rm.ns, "store");
+  EXPECT_EQ(rm.timeline_limit, 5u);
+  EXPECT_EQ(rm.limit, 7u);
+  EXPECT_EQ(rm.bytes_max, 9u);
+  ASSERT_EQ(rm.timelines.size(), 2u);
+  EXPECT_EQ(rm.timelines[0].timeline, "g:1");
+  EXPECT_EQ(rm.timelines[0].after_seq, 4u);
+  EXPECT_EQ(rm.timelines[1].timeline, "g:2");
+  ASSERT_EQ(frames[1].header.op, static_cast<uint8_t>(proto::Op::kWait));
+  proto::WaitRequest w;
+  ASSERT_TRUE(proto::Decode(frames[1].body, &w));
+  EXPECT_TRUE(w.with_messages);
+  EXPECT_EQ(w.after_seq, 3u);
+  EXPECT_EQ(w.limit, 2u);
+  EXPECT_EQ(w.bytes_max, 11u);
+  ASSERT_TRUE(proto::Decode(frames[2].body, &w));
+  EXPECT_FALSE(w.with_messages);
+}
+
 // Mutations name explicit SeqIds and are idempotent, so the client re-sends them after a
 // reconnection: every one succeeds, and each is applied once.
 TEST(ClientTest, MutationsAreResentAfterAReconnection) {

@@ -26,17 +26,22 @@ struct BenchConfig {
   std::string redis_bin = "redis-server";
   std::string tldb_io_backend = "auto";  // Options::io_backend / tldb-server --io-backend
   uint64_t tldb_block_cache_bytes =
-      0;                             // embedded tldb: Options::block_cache_bytes (0: its default)
-  double seconds = 5;                // per workload and target
-  uint64_t ops_max = 50'000'000;     // per workload and target: bounds every loop
-  double rate = 0;                   // ops/s over all clients; 0 = closed loop
-  uint32_t clients = 16;             // threads (connections) issuing blocking calls
-  uint32_t pipeline_clients = 4;     // threads (connections) in the pipelined workloads
-  uint32_t pipeline_depth = 16;      // requests in flight per pipelined thread
-  uint32_t poll_us = 1000;           // longpoll on stores without a wait primitive: poll interval
-  uint32_t wait_timeout_ms = 100;    // longpoll: timeout of one wait (then the waiter waits again)
-  std::string server_wait = "wait";  // tldb-server longpoll: "wait" (WAIT+SCAN) or "subscribe"
-  bool server_tls = false;           // tldb-server: TLS listener and TLS clients (--tls)
+      0;                           // embedded tldb: Options::block_cache_bytes (0: its default)
+  double seconds = 5;              // per workload and target
+  uint64_t ops_max = 50'000'000;   // per workload and target: bounds every loop
+  double rate = 0;                 // ops/s over all clients; 0 = closed loop
+  uint32_t clients = 16;           // threads (connections) issuing blocking calls
+  uint32_t pipeline_clients = 4;   // threads (connections) in the pipelined workloads
+  uint32_t pipeline_depth = 16;    // requests in flight per pipelined thread
+  uint32_t poll_us = 1000;         // longpoll on stores without a wait primitive: poll interval
+  uint32_t wait_timeout_ms = 100;  // longpoll: timeout of one wait (then the waiter waits again)
+  // tldb-server longpoll: "wait" (WAIT with messages: one round trip), "wait-scan" (WAIT, then
+  // SCAN: two) or "subscribe".
+  std::string server_wait = "wait";
+  // tldb-server group_pull: "read-multi" (one READ_MULTI) or "lastseq-scan" (LAST_SEQ, then a
+  // SCAN per timeline with news).
+  std::string server_pull = "read-multi";
+  bool server_tls = false;  // tldb-server: TLS listener and TLS clients (--tls)
   // Data set (identical for every target; generated from `seed`).
   uint64_t seed = 42;
   uint32_t conversations = 10'000;  // 1:1 conversation timelines

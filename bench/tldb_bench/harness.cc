@@ -147,6 +147,7 @@ json ConfigJson(const BenchConfig& c) {
           {"poll_us", c.poll_us},
           {"wait_timeout_ms", c.wait_timeout_ms},
           {"server_wait", c.server_wait},
+          {"server_pull", c.server_pull},
           {"server_tls", c.server_tls},
           {"clients", c.clients},
           {"pipeline_clients", c.pipeline_clients},

@@ -69,8 +69,14 @@ int main(int argc, char** argv) {
   app.add_option("--wait-timeout-ms", cfg.wait_timeout_ms, "longpoll: timeout of one wait")
       ->capture_default_str();
   app.add_option("--server-wait", cfg.server_wait,
-                 "tldb-server in longpoll: wait (WAIT then SCAN) or subscribe (SUBSCRIBE pushes)")
-      ->check(CLI::IsMember({"wait", "subscribe"}))
+                 "tldb-server in longpoll: wait (WAIT returning the messages), wait-scan (WAIT "
+                 "then SCAN) or subscribe (SUBSCRIBE pushes)")
+      ->check(CLI::IsMember({"wait", "wait-scan", "subscribe"}))
+      ->capture_default_str();
+  app.add_option("--server-pull", cfg.server_pull,
+                 "tldb-server in group_pull: read-multi (one READ_MULTI) or lastseq-scan "
+                 "(LAST_SEQ, then a SCAN per timeline with news)")
+      ->check(CLI::IsMember({"read-multi", "lastseq-scan"}))
       ->capture_default_str();
   app.add_flag("--tls", cfg.server_tls,
                "tldb-server speaks TLS to its clients (a throwaway CA and server certificate are "

@@ -12,31 +12,68 @@
 namespace tldb::peerbench {
 namespace {
 
-// The tldb session over a client connection of its own, plus the long-poll.
+// The tldb session over a client connection of its own, plus the long-poll and the pull.
 class ClientSession : public TldbSession<Client> {
  public:
-  ClientSession(std::unique_ptr<Client> c, bool subscribe)
-      : TldbSession(c.get()), c_(std::move(c)), subscribe_(subscribe), sub_(c_.get(), kTldbNs) {}
+  ClientSession(std::unique_ptr<Client> c, std::string_view wait, std::string_view pull)
+      : TldbSession(c.get()),
+        c_(std::move(c)),
+        subscribe_(wait == "subscribe"),
+        wait_scan_(wait == "wait-scan"),
+        read_multi_(pull == "read-multi"),
+        sub_(c_.get(), kTldbNs) {}
 
-  // WAIT (the long-poll op) until the timeline's last seq passes after_seq, then one SCAN for
-  // the messages: two round trips where Redis's XREAD BLOCK needs one.
-  // With --server-wait subscribe: a SUBSCRIBE kept open, the message pushed (one trip).
+  // A WAIT that returns the messages after after_seq (one round trip, as Redis's XREAD BLOCK).
+  // --server-wait wait-scan: WAIT until the last seq passes after_seq, then one SCAN (two).
+  // --server-wait subscribe: a SUBSCRIBE kept open, the message pushed (one trip).
   bool WaitAfter(const TimelineRef& tl, uint64_t after_seq, uint32_t n, const WaitSpec& w,
                  ReadResult* out) override {
     if (subscribe_) {
       std::string e;
       return sub_.Wait(tl.name, after_seq, n, w.timeout_ms, out, &e) || Fail(e);
     }
-    auto r = c_->Wait(kTldbNs, tl.name, after_seq, w.timeout_ms);
+    if (wait_scan_) {
+      auto r = c_->Wait(kTldbNs, tl.name, after_seq, w.timeout_ms);
+      if (!r.ok()) return Fail(r.status().ToString());
+      if (!r->ready) return true;
+      return After(tl, after_seq, n, out);
+    }
+    auto r = c_->WaitRead(kTldbNs, tl.name, after_seq, w.timeout_ms, {.limit = n});
     if (!r.ok()) return Fail(r.status().ToString());
-    if (!r->ready) return true;
-    return After(tl, after_seq, n, out);
+    Take(r->read, out);
+    return true;
+  }
+
+  // One READ_MULTI for every timeline (as Redis's XREAD of many streams); --server-pull
+  // lastseq-scan: LAST_SEQ, then a SCAN per timeline with news.
+  bool PullMany(std::span<const TimelineRef* const> tls, std::span<uint64_t> checkpoints,
+                uint32_t n, ReadResult* out) override {
+    if (!read_multi_) return TldbSession::PullMany(tls, checkpoints, n, out);
+    reads_.clear();
+    for (size_t i = 0; i < tls.size(); ++i) reads_.push_back({tls[i]->name, checkpoints[i]});
+    auto r = c_->ReadMulti(kTldbNs, reads_, {.timeline_limit = n});
+    if (!r.ok()) return Fail(r.status().ToString());
+    for (size_t i = 0; i < tls.size(); ++i) {
+      ReadResult one;
+      Take((*r)[i], &one);
+      out->count += one.count;
+      out->bytes += one.bytes;
+      if (one.count > 0) checkpoints[i] = one.last_seq;
+    }
+    return true;
   }
 
  private:
+  static void Take(const TimelineRead& r, ReadResult* out) {
+    out->count += static_cast<uint32_t>(r.messages.size());
+    for (const auto& m : r.messages) out->bytes += m.payload.size();
+    if (!r.messages.empty()) out->last_seq = r.messages.back().seq;
+  }
+
   std::unique_ptr<Client> c_;
-  const bool subscribe_;
+  const bool subscribe_, wait_scan_, read_multi_;
   SubscriptionWaiter sub_;
+  std::vector<TimelineAfter> reads_;
 };
 
 // A CA and a server certificate for 127.0.0.1 in `dir` (ca.pem, server.pem, server.key),
@@ -80,8 +117,11 @@ std::string TldbServerTarget::Describe() const {
          (tls_ ? " over TLS" : "") +
          ", C++ client, one connection per client thread; namespace default "
          "durability sync, per-call durability; longpoll through " +
-         (wait_ == "subscribe" ? std::string("SUBSCRIBE (pushed messages)")
-                               : std::string("WAIT then SCAN"));
+         (wait_ == "subscribe"   ? std::string("SUBSCRIBE (pushed messages)")
+          : wait_ == "wait-scan" ? std::string("WAIT then SCAN")
+                                 : std::string("WAIT with messages")) +
+         "; group_pull through " +
+         (pull_ == "read-multi" ? std::string("READ_MULTI") : std::string("LAST_SEQ then SCANs"));
 }
 
 bool TldbServerTarget::Start(const std::string& dir, std::string* err) {
@@ -139,7 +179,7 @@ std::unique_ptr<Session> TldbServerTarget::Connect(std::string* err) {
     *err = c.status().ToString();
     return nullptr;
   }
-  return std::make_unique<ClientSession>(std::move(c).value(), wait_ == "subscribe");
+  return std::make_unique<ClientSession>(std::move(c).value(), wait_, pull_);
 }
 
 bool TldbServerTarget::Flush(std::string* err) {

@@ -2,7 +2,10 @@
 // server options, data under the target's directory), driven through the C++ client
 // (tldb/client.h): one Client (one TCP connection) per Session. Pipelined appends use
 // Client::AppendAsync; fan-out is one APPEND_FANOUT request. The longpoll workload waits with
-// WAIT then SCAN, or (server_wait "subscribe") through a SUBSCRIBE kept open. The server gets
+// a WAIT that returns the messages (server_wait "wait"; "wait-scan": WAIT then SCAN), or
+// ("subscribe") through a SUBSCRIBE kept open. group_pull reads a device's groups with one
+// READ_MULTI (server_pull "read-multi"; "lastseq-scan": LAST_SEQ then a SCAN per timeline
+// with news). The server gets
 // the embedded target's block cache (--block-cache-mb; 0: the engine's default), checked
 // through STATS once it runs. With `tls` the server listens with TLS (a CA and a certificate for
 // 127.0.0.1 are made with the openssl command in the target's directory at Start) and every
@@ -22,10 +25,11 @@ namespace tldb::peerbench {
 class TldbServerTarget : public Target {
  public:
   TldbServerTarget(std::string server_bin, std::string io_backend, std::string server_wait,
-                   uint64_t block_cache_bytes, bool tls)
+                   std::string server_pull, uint64_t block_cache_bytes, bool tls)
       : bin_(std::move(server_bin)),
         io_backend_(std::move(io_backend)),
         wait_(std::move(server_wait)),
+        pull_(std::move(server_pull)),
         block_cache_bytes_(block_cache_bytes),
         tls_(tls) {}
   std::string Name() const override { return "tldb-server"; }
@@ -47,7 +51,7 @@ class TldbServerTarget : public Target {
   // The options of every client connection (TLS with the target's CA when tls_).
   ClientOptions BaseClientOptions() const;
 
-  std::string bin_, io_backend_, wait_, dir_, address_;
+  std::string bin_, io_backend_, wait_, pull_, dir_, address_;
   uint64_t block_cache_bytes_ = 0;  // 0: the engine's default
   bool tls_ = false;
   std::string tls_dir_;                            // ca.pem, server.pem, server.key

@@ -260,6 +260,80 @@ func (c *Client) Wait(ctx context.Context, ns, timeline string, afterSeq uint64,
 	return r, d.done()
 }
 
+func decodeTimelineRead(d *decoder) TimelineRead {
+	t := TimelineRead{LastSeq: d.u64(), More: d.boolean()}
+	n := d.count(22) // a Message is at least 22 bytes
+	t.Messages = make([]Message, 0, n)
+	for i := 0; i < n; i++ {
+		t.Messages = append(t.Messages, decodeMessage(d))
+	}
+	return t
+}
+
+// ReadMulti is pull mode in one round trip (READ_MULTI): for each entry, the messages of its
+// timeline with seq > AfterSeq, oldest first, in request order. At most the server's
+// FanoutTimelinesMax entries (10,000 by default). An entry with More set was cut short by a
+// limit: ask again from its last message.
+func (c *Client) ReadMulti(ctx context.Context, ns string, reads []TimelineAfter, limits ReadLimits) ([]TimelineRead, error) {
+	if err := checkStrLen("namespace", ns); err != nil {
+		return nil, err
+	}
+	e := newEncoder()
+	e.str16(ns)
+	e.u32(limits.TimelineLimit)
+	e.u32(limits.Limit)
+	e.u32(limits.BytesMax)
+	e.u32(uint32(len(reads)))
+	for _, r := range reads {
+		if err := checkStrLen("timeline", r.Timeline); err != nil {
+			return nil, err
+		}
+		e.str16(r.Timeline)
+		e.u64(r.AfterSeq)
+	}
+	body, err := c.call(ctx, opReadMulti, e, nil)
+	if err != nil {
+		return nil, err
+	}
+	d := decoder{b: body}
+	n := d.count(13) // a TimelineRead is at least 13 bytes
+	out := make([]TimelineRead, 0, n)
+	for i := 0; i < n; i++ {
+		out = append(out, decodeTimelineRead(&d))
+	}
+	return out, d.done()
+}
+
+// WaitRead is Wait answered with the messages it waited for (WAIT with its optional limit and
+// bytes_max fields): one round trip. limits.Limit and limits.BytesMax bound the messages.
+func (c *Client) WaitRead(ctx context.Context, ns, timeline string, afterSeq uint64, timeout time.Duration, limits ReadLimits) (WaitReadResult, error) {
+	if err := checkStrs("namespace", ns, "timeline", timeline); err != nil {
+		return WaitReadResult{}, err
+	}
+	ms := timeout.Milliseconds()
+	if ms < 0 {
+		ms = 0
+	}
+	if ms > 0xFFFFFFFF {
+		ms = 0xFFFFFFFF
+	}
+	e := newEncoder()
+	e.str16(ns)
+	e.str16(timeline)
+	e.u64(afterSeq)
+	e.u32(uint32(ms))
+	e.u32(limits.Limit)
+	e.u32(limits.BytesMax)
+	body, err := c.call(ctx, opWait, e, nil)
+	if err != nil {
+		return WaitReadResult{}, err
+	}
+	d := decoder{b: body}
+	r := WaitReadResult{Ready: d.boolean()}
+	r.Read = decodeTimelineRead(&d)
+	return r, d.done()
+}
+
 // WaitChan is Wait delivered on a channel: it receives exactly one WaitResult (Err set on
 // failure) and is then closed.
 func (c *Client) WaitChan(ctx context.Context, ns, timeline string, afterSeq uint64, timeout time.Duration) <-chan WaitResult {

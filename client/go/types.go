@@ -74,6 +74,34 @@ type ScanOptions struct {
 	BytesMax  uint32 // 0 → the server's cap
 }
 
+// TimelineAfter names one timeline of a ReadMulti: its messages with seq > AfterSeq are read.
+type TimelineAfter struct {
+	Timeline string
+	AfterSeq uint64
+}
+
+// ReadLimits bound the messages of a ReadMulti or WaitRead answer; zero fields take the server's
+// defaults.
+type ReadLimits struct {
+	TimelineLimit uint32 // messages per timeline: 0 → 100; capped at 10,000 (ReadMulti only)
+	Limit         uint32 // messages in the whole answer: 0 → 10,000 (WaitRead: 0 → 100); capped at 10,000
+	BytesMax      uint32 // payload bytes in the whole answer: 0 → the server's cap (half its frame limit)
+}
+
+// TimelineRead is what a read returned for one timeline.
+type TimelineRead struct {
+	LastSeq uint64 // the timeline's last seq when it was read (0: no such timeline)
+	// More: a limit cut the messages short; read again after the last one returned.
+	More     bool
+	Messages []Message // seq > AfterSeq, oldest first
+}
+
+// WaitReadResult is the answer to a WAIT with messages (WaitRead).
+type WaitReadResult struct {
+	Ready bool         // as WaitResult.Ready
+	Read  TimelineRead // Read.LastSeq: the timeline's last seq; Messages only when Ready
+}
+
 // WaitResult is the answer to a WAIT (long-poll).
 type WaitResult struct {
 	// Ready: the timeline's last seq is above the WAIT's after_seq. False: the timeout passed

@@ -29,6 +29,7 @@ const (
 	opGet           = 0x20
 	opScan          = 0x21
 	opLastSeq       = 0x22
+	opReadMulti     = 0x23
 	opWait          = 0x30
 	opSubscribe     = 0x31
 	opUnsubscribe   = 0x32

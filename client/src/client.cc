@@ -50,6 +50,23 @@ bool DecodeWait(std::string_view b, WaitResult* out) {
   *out = {r.ready, r.last_seq};
   return true;
 }
+TimelineRead FromWire(proto::TimelineRead&& r) {
+  return TimelineRead{r.last_seq, r.more, std::move(r.messages)};
+}
+bool DecodeWaitRead(std::string_view b, WaitReadResult* out) {
+  proto::WaitMessagesResponse r;
+  if (!proto::Decode(b, &r)) return false;
+  out->ready = r.ready;
+  out->read = FromWire(std::move(r.read));
+  return true;
+}
+bool DecodeReadMulti(std::string_view b, std::vector<TimelineRead>* out) {
+  proto::ReadMultiResponse r;
+  if (!proto::Decode(b, &r)) return false;
+  out->reserve(r.timelines.size());
+  for (auto& t : r.timelines) out->push_back(FromWire(std::move(t)));
+  return true;
+}
 bool DecodeStats(std::string_view b, ServerStatsSnapshot* out) {
   proto::StatsResponse r;
   if (!proto::Decode(b, &r)) return false;
@@ -207,6 +224,25 @@ void Client::WaitAsync(std::string_view ns, std::string_view timeline, Seq after
   uint32_t deadline = impl_->Deadline(call.timeout_ms) + timeout_ms;
   impl_->Call(Op::kWait, Body(proto::WaitRequest{ns, timeline, after_seq, timeout_ms}), deadline,
               false, Typed<WaitResult>(std::move(done), DecodeWait));
+}
+
+void Client::ReadMultiAsync(std::string_view ns, std::span<const TimelineAfter> timelines,
+                            const ReadLimits& limits, Callback<std::vector<TimelineRead>> done,
+                            CallOptions call) {
+  proto::ReadMultiRequest m{ns, limits.timeline_limit, limits.limit, limits.bytes_max, {}};
+  m.timelines.reserve(timelines.size());
+  for (const auto& t : timelines) m.timelines.push_back({t.timeline, t.after_seq});
+  impl_->Call(Op::kReadMulti, Body(m), call.timeout_ms, false,
+              Typed<std::vector<TimelineRead>>(std::move(done), DecodeReadMulti));
+}
+
+void Client::WaitReadAsync(std::string_view ns, std::string_view timeline, Seq after_seq,
+                           uint32_t timeout_ms, const ReadLimits& limits,
+                           Callback<WaitReadResult> done, CallOptions call) {
+  uint32_t deadline = impl_->Deadline(call.timeout_ms) + timeout_ms;
+  proto::WaitRequest m{ns, timeline, after_seq, timeout_ms, true, limits.limit, limits.bytes_max};
+  impl_->Call(Op::kWait, Body(m), deadline, false,
+              Typed<WaitReadResult>(std::move(done), DecodeWaitRead));
 }
 
 void Client::CreateNamespaceAsync(std::string_view name, const NamespaceOptions& opts,
@@ -390,6 +426,21 @@ Result<WaitResult> Client::Wait(std::string_view ns, std::string_view timeline, 
                                 uint32_t timeout_ms, CallOptions call) {
   return Await<WaitResult>(
       impl_.get(), [&](auto cb) { WaitAsync(ns, timeline, after_seq, timeout_ms, cb, call); });
+}
+
+Result<std::vector<TimelineRead>> Client::ReadMulti(std::string_view ns,
+                                                    std::span<const TimelineAfter> timelines,
+                                                    const ReadLimits& limits, CallOptions call) {
+  return Await<std::vector<TimelineRead>>(
+      impl_.get(), [&](auto cb) { ReadMultiAsync(ns, timelines, limits, cb, call); });
+}
+
+Result<WaitReadResult> Client::WaitRead(std::string_view ns, std::string_view timeline,
+                                        Seq after_seq, uint32_t timeout_ms,
+                                        const ReadLimits& limits, CallOptions call) {
+  return Await<WaitReadResult>(impl_.get(), [&](auto cb) {
+    WaitReadAsync(ns, timeline, after_seq, timeout_ms, limits, cb, call);
+  });
 }
 
 Status Client::CreateNamespace(std::string_view name, const NamespaceOptions& opts,

@@ -24,6 +24,8 @@ std::string_view OpName(uint8_t op) {
       return "SCAN";
     case Op::kLastSeq:
       return "LAST_SEQ";
+    case Op::kReadMulti:
+      return "READ_MULTI";
     case Op::kWait:
       return "WAIT";
     case Op::kSubscribe:

@@ -25,6 +25,14 @@ inline constexpr uint32_t kFrameBodyBytesMaxDefault = 4u << 20;
 inline constexpr uint32_t kFrameBodyBytesCeiling = 64u << 20;
 // Longest WAIT the server accepts: long-polls above a minute are cut by proxies anyway.
 inline constexpr uint32_t kWaitTimeoutMsMax = 60'000;
+// Reads (SCAN, READ_MULTI, WAIT with messages): messages per timeline when a request asks for 0,
+// a page a device shows at once.
+inline constexpr uint32_t kReadMessagesDefault = 100;
+// The most messages one read answer carries; a larger request is capped. With at most 86
+// bytes besides the payload per message (seq, timestamp, lengths, a 64-byte client_msg_id)
+// 10,000 messages add under 1 MiB to the payload bytes, which are capped at half the frame
+// limit, so an answer fits in one frame.
+inline constexpr uint32_t kReadMessagesMax = 10'000;
 // Longest string field (u16 length prefix).
 inline constexpr uint32_t kStr16BytesMax = 0xFFFF;
 
@@ -37,6 +45,7 @@ enum class Op : uint8_t {
   kGet = 0x20,
   kScan = 0x21,
   kLastSeq = 0x22,
+  kReadMulti = 0x23,  // the messages after a seq of many timelines, in one answer
   kWait = 0x30,
   kSubscribe = 0x31,
   kUnsubscribe = 0x32,

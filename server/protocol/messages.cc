@@ -54,6 +54,21 @@ bool ReadMessage(WireReader& r, Message* m) {
   m->payload.assign(payload);
   return true;
 }
+// A TimelineRead record: last_seq u64, more bool, list<Message>; at least 13 bytes.
+constexpr size_t kTimelineReadBytesMin = 13;
+// A Message: seq u64, timestamp_ms i64, client_msg_id str16, payload bytes32; at least 22.
+constexpr size_t kMessageBytesMin = 22;
+bool ReadTimelineRead(WireReader& r, TimelineRead* m) {
+  uint32_t n = 0;
+  if (!(r.U64(&m->last_seq) && ReadBool(r, &m->more) && r.Count(&n, kMessageBytesMin))) {
+    return false;
+  }
+  m->messages.resize(n);
+  for (auto& msg : m->messages) {
+    if (!ReadMessage(r, &msg)) return false;
+  }
+  return true;
+}
 // The NamespaceOptions record (37 bytes): ttl_ms, segment_bytes_max, durability,
 // messages_per_timeline_max, compact_live_pct, compress_block_bytes, compress_level.
 void WriteNsOptions(const NamespaceOptions& o, WireWriter& w) {
@@ -163,10 +178,38 @@ void Encode(const WaitRequest& m, WireWriter& w) {
   w.Str16(m.timeline);
   w.U64(m.after_seq);
   w.U32(m.timeout_ms);
+  if (m.with_messages) {
+    w.U32(m.limit);
+    w.U32(m.bytes_max);
+  }
 }
 void Encode(const WaitResponse& m, WireWriter& w) {
   w.U8(m.ready ? 1 : 0);
   w.U64(m.last_seq);
+}
+void Encode(const WaitMessagesResponse& m, WireWriter& w) {
+  w.U8(m.ready ? 1 : 0);
+  EncodeTimelineRead(m.read, w);
+}
+void Encode(const ReadMultiRequest& m, WireWriter& w) {
+  w.Str16(m.ns);
+  w.U32(m.timeline_limit);
+  w.U32(m.limit);
+  w.U32(m.bytes_max);
+  w.U32(static_cast<uint32_t>(m.timelines.size()));
+  for (const auto& e : m.timelines) {
+    w.Str16(e.timeline);
+    w.U64(e.after_seq);
+  }
+}
+void Encode(const ReadMultiResponse& m, WireWriter& w) {
+  w.U32(static_cast<uint32_t>(m.timelines.size()));
+  for (const auto& t : m.timelines) EncodeTimelineRead(t, w);
+}
+void EncodeTimelineRead(const TimelineRead& m, WireWriter& w) {
+  w.U64(m.last_seq);
+  w.U8(m.more ? 1 : 0);
+  EncodeMessages(m.messages, w);
 }
 void Encode(const SubscribeRequest& m, WireWriter& w) {
   w.Str16(m.ns);
@@ -353,12 +396,45 @@ bool Decode(std::string_view body, LastSeqRequest* m) {
 }
 bool Decode(std::string_view body, WaitRequest* m) {
   WireReader r(body);
-  return r.Str16(&m->ns) && r.Str16(&m->timeline) && r.U64(&m->after_seq) &&
-         r.U32(&m->timeout_ms) && r.Done();
+  if (!(r.Str16(&m->ns) && r.Str16(&m->timeline) && r.U64(&m->after_seq) &&
+        r.U32(&m->timeout_ms))) {
+    return false;
+  }
+  // The optional tail (limit, bytes_max): present or absent as a whole.
+  m->with_messages = r.remaining() > 0;
+  if (!m->with_messages) return r.Done();
+  return r.U32(&m->limit) && r.U32(&m->bytes_max) && r.Done();
 }
 bool Decode(std::string_view body, WaitResponse* m) {
   WireReader r(body);
   return ReadBool(r, &m->ready) && r.U64(&m->last_seq) && r.Done();
+}
+bool Decode(std::string_view body, WaitMessagesResponse* m) {
+  WireReader r(body);
+  return ReadBool(r, &m->ready) && ReadTimelineRead(r, &m->read) && r.Done();
+}
+bool Decode(std::string_view body, ReadMultiRequest* m) {
+  WireReader r(body);
+  uint32_t n = 0;
+  if (!(r.Str16(&m->ns) && r.U32(&m->timeline_limit) && r.U32(&m->limit) && r.U32(&m->bytes_max) &&
+        r.Count(&n, 10))) {  // an entry: str16 + u64, at least 10 bytes
+    return false;
+  }
+  m->timelines.resize(n);
+  for (auto& e : m->timelines) {
+    if (!(r.Str16(&e.timeline) && r.U64(&e.after_seq))) return false;
+  }
+  return r.Done();
+}
+bool Decode(std::string_view body, ReadMultiResponse* m) {
+  WireReader r(body);
+  uint32_t n = 0;
+  if (!r.Count(&n, kTimelineReadBytesMin)) return false;
+  m->timelines.resize(n);
+  for (auto& t : m->timelines) {
+    if (!ReadTimelineRead(r, &t)) return false;
+  }
+  return r.Done();
 }
 bool Decode(std::string_view body, SubscribeRequest* m) {
   WireReader r(body);
@@ -543,6 +619,10 @@ bool DecodeAnyRequest(uint8_t op, std::string_view body) {
     }
     case Op::kLastSeq: {
       LastSeqRequest m;
+      return Decode(body, &m);
+    }
+    case Op::kReadMulti: {
+      ReadMultiRequest m;
       return Decode(body, &m);
     }
     case Op::kWait: {

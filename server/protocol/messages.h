@@ -74,14 +74,44 @@ struct LastSeqRequest {
   std::string_view ns;
   std::vector<std::string_view> timelines;
 };
+// READ_MULTI (0x23): one (timeline, after_seq) pair of the request.
+struct ReadMultiEntry {
+  std::string_view timeline;
+  Seq after_seq = 0;  // read the messages with seq > after_seq
+};
+struct ReadMultiRequest {
+  std::string_view ns;
+  uint32_t timeline_limit = 0;  // messages per timeline (0: kReadMessagesDefault)
+  uint32_t limit = 0;           // messages in the whole answer (0: kReadMessagesMax)
+  uint32_t bytes_max = 0;       // payload bytes in the whole answer (0: the server's cap)
+  std::vector<ReadMultiEntry> timelines;
+};
+// What a read returned for one timeline (READ_MULTI entry; WAIT with messages).
+struct TimelineRead {
+  Seq last_seq = 0;               // the timeline's last seq when it was read (0: no such timeline)
+  bool more = false;              // a limit cut the messages short: read again after the last one
+  std::vector<Message> messages;  // seq > after_seq, oldest first
+};
+struct ReadMultiResponse {
+  std::vector<TimelineRead> timelines;  // in request order
+};
+// WAIT (0x30). The trailing limit and bytes_max are optional on the wire: a request that has
+// them (with_messages) is answered with a WaitMessagesResponse, one without with a WaitResponse.
 struct WaitRequest {
   std::string_view ns, timeline;
   Seq after_seq = 0;
   uint32_t timeout_ms = 0;
+  bool with_messages = false;
+  uint32_t limit = 0;      // with_messages: messages (0: kReadMessagesDefault)
+  uint32_t bytes_max = 0;  // with_messages: payload bytes (0: the server's cap)
 };
 struct WaitResponse {
   bool ready = false;  // true: last_seq > after_seq; false: the timeout passed
   Seq last_seq = 0;
+};
+struct WaitMessagesResponse {
+  bool ready = false;  // as WaitResponse::ready
+  TimelineRead read;   // read.last_seq as WaitResponse::last_seq; messages only when ready
 };
 enum SubscribeFlag : uint8_t { kSubscribeFromLatest = 1 };
 struct SubscribeRequest {
@@ -198,6 +228,10 @@ void Encode(const ScanRequest& m, WireWriter& w);
 void Encode(const LastSeqRequest& m, WireWriter& w);
 void Encode(const WaitRequest& m, WireWriter& w);
 void Encode(const WaitResponse& m, WireWriter& w);
+void Encode(const WaitMessagesResponse& m, WireWriter& w);
+void Encode(const ReadMultiRequest& m, WireWriter& w);
+void Encode(const ReadMultiResponse& m, WireWriter& w);
+void EncodeTimelineRead(const TimelineRead& m, WireWriter& w);
 void Encode(const SubscribeRequest& m, WireWriter& w);
 void Encode(const SubscribeResponse& m, WireWriter& w);
 void Encode(const UnsubscribeRequest& m, WireWriter& w);
@@ -236,6 +270,9 @@ bool Decode(std::string_view body, ScanRequest* m);
 bool Decode(std::string_view body, LastSeqRequest* m);
 bool Decode(std::string_view body, WaitRequest* m);
 bool Decode(std::string_view body, WaitResponse* m);
+bool Decode(std::string_view body, WaitMessagesResponse* m);
+bool Decode(std::string_view body, ReadMultiRequest* m);
+bool Decode(std::string_view body, ReadMultiResponse* m);
 bool Decode(std::string_view body, SubscribeRequest* m);
 bool Decode(std::string_view body, SubscribeResponse* m);
 bool Decode(std::string_view body, UnsubscribeRequest* m);

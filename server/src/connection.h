@@ -30,6 +30,9 @@ class AccessRights;
 struct PendingWait {
   std::string ns, timeline, key;
   Seq after_seq = 0;
+  // WAIT with messages (docs/protocol.md): the answer carries them, within these limits.
+  bool with_messages = false;
+  uint32_t limit = 0, bytes_max = 0;
   std::multimap<int64_t, std::pair<uint64_t, uint64_t>>::iterator deadline;  // in Loop
 };
 

@@ -6,6 +6,7 @@
 
 #include "async_call.h"
 #include "loop.h"
+#include "read_budget.h"
 
 namespace tldb::server {
 
@@ -151,7 +152,7 @@ void DataHandler::Scan(Connection& c, uint64_t id, std::string_view body) {
   opts.to_seq = req.to_seq;
   opts.direction = req.direction;
   // Cap both so that the response always fits in one frame the client accepts.
-  opts.limit = req.limit == 0 ? 100 : std::min<uint32_t>(req.limit, 10'000);
+  opts.limit = ReadBudget::TimelineLimit(req.limit);
   uint64_t cap = ctx_.core().config.frame_body_bytes_max / 2;
   opts.bytes_max = req.bytes_max == 0 ? cap : std::min<uint64_t>(req.bytes_max, cap);
   auto msgs = ctx_.core().db->Scan(req.ns, req.timeline, opts);
@@ -173,6 +174,35 @@ void DataHandler::LastSeq(Connection& c, uint64_t id, std::string_view body) {
   size_t start = c.Begin(Op::kLastSeq, proto::kFlagResponse, id);
   auto w = c.Writer();
   proto::EncodeSeqs(*seqs, w);
+  c.End(start);
+}
+
+void DataHandler::ReadMulti(Connection& c, uint64_t id, std::string_view body) {
+  const uint8_t op = static_cast<uint8_t>(Op::kReadMulti);
+  proto::ReadMultiRequest req;
+  if (!proto::Decode(body, &req)) return ctx_.Malformed(c, op, id);
+  if (!ctx_.CheckRead(c, op, id, req.ns)) return;
+  if (!ctx_.CheckTimelineCount(c, op, id, req.timelines.size())) return;
+  std::vector<std::string_view> names;
+  names.reserve(req.timelines.size());
+  for (const auto& e : req.timelines) names.push_back(e.timeline);
+  Db& db = *ctx_.core().db;
+  // One LAST_SEQ for all (it also checks every key); only timelines with news are scanned.
+  auto last = db.LastSeq(req.ns, names);
+  if (!last.ok()) return ctx_.Fail(c, op, id, last.status());
+  ReadBudget budget(req.limit, req.bytes_max, ctx_.core().config.frame_body_bytes_max);
+  const uint32_t per_timeline = ReadBudget::TimelineLimit(req.timeline_limit);
+  proto::ReadMultiResponse resp;
+  resp.timelines.reserve(req.timelines.size());
+  for (size_t i = 0; i < req.timelines.size(); ++i) {
+    auto r = budget.ReadAfter(db, req.ns, names[i], req.timelines[i].after_seq, (*last)[i],
+                              per_timeline);
+    if (!r.ok()) return ctx_.Fail(c, op, id, r.status());
+    resp.timelines.push_back(std::move(*r));
+  }
+  size_t start = c.Begin(Op::kReadMulti, proto::kFlagResponse, id);
+  auto w = c.Writer();
+  proto::Encode(resp, w);
   c.End(start);
 }
 

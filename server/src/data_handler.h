@@ -1,6 +1,6 @@
 // DataHandler: the timeline data requests. APPEND, APPEND_FANOUT and MUTATE are handed to the
 // engine (Db::AppendAsync / AppendFanoutAsync / MutateAsync: durable before their answer) and
-// completed through the loop's queue; GET, SCAN and LAST_SEQ are answered inline.
+// completed through the loop's queue; GET, SCAN, LAST_SEQ and READ_MULTI are answered inline.
 //
 // Contract: one per Loop; its request methods and completions run on that loop's thread only.
 // Blocks on nothing: the engine copies what an async call needs before it returns and runs the
@@ -30,6 +30,9 @@ class DataHandler {
   void Get(Connection& c, uint64_t id, std::string_view body);
   void Scan(Connection& c, uint64_t id, std::string_view body);
   void LastSeq(Connection& c, uint64_t id, std::string_view body);
+  // READ_MULTI: LAST_SEQ of every timeline, then the messages after each one's after_seq
+  // (ReadBudget), answered in one frame.
+  void ReadMulti(Connection& c, uint64_t id, std::string_view body);
 
  private:
   void AppendDone(uint64_t conn_id, uint64_t id, const std::string& key, int64_t start_us,

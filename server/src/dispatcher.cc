@@ -60,6 +60,8 @@ void Dispatcher::Route(Connection& c, uint8_t op, uint64_t id, std::string_view 
       return data_.Scan(c, id, body);
     case Op::kLastSeq:
       return data_.LastSeq(c, id, body);
+    case Op::kReadMulti:
+      return data_.ReadMulti(c, id, body);
     case Op::kWait:
       return watch_.Wait(c, id, body);
     case Op::kSubscribe:

@@ -39,7 +39,7 @@ class HandlerContext {
   bool CheckWrite(Connection& c, uint8_t op, uint64_t id, std::string_view ns);
   // `ns` empty: admin on every namespace ("*").
   bool CheckAdmin(Connection& c, uint8_t op, uint64_t id, std::string_view ns);
-  // A list of timelines in one read request (LAST_SEQ, CURSOR_GET): at most
+  // A list of timelines in one read request (LAST_SEQ, CURSOR_GET, READ_MULTI): at most
   // fanout_timelines_max (announced in HELLO), so that the answer stays far below the frame
   // limit; false (and the request answered INVALID_ARGUMENT) above it.
   bool CheckTimelineCount(Connection& c, uint8_t op, uint64_t id, size_t count);

@@ -30,6 +30,7 @@ constexpr Op kSlotOps[ServerStats::kOpSlots] = {
     Op::kGet,         Op::kScan,     Op::kLastSeq,      Op::kWait,       Op::kSubscribe,
     Op::kUnsubscribe, Op::kNsCreate, Op::kNsList,       Op::kNsDescribe, Op::kCursorSet,
     Op::kCursorGet,   Op::kMutate,   Op::kNsSetOptions, Op::kCompact,    Op::kCompactStatus,
+    Op::kReadMulti,
 };
 
 constexpr std::array<int8_t, 256> MakeSlotTable() {
@@ -149,7 +150,8 @@ std::vector<std::pair<std::string, uint64_t>> CollectStats(
            op != static_cast<uint8_t>(Op::kBackupOpen);
   };
   auto is_read = [](uint8_t op) {
-    return op == static_cast<uint8_t>(Op::kGet) || op == static_cast<uint8_t>(Op::kScan);
+    return op == static_cast<uint8_t>(Op::kGet) || op == static_cast<uint8_t>(Op::kScan) ||
+           op == static_cast<uint8_t>(Op::kReadMulti);
   };
   AddPercentiles(SumLatency(loops, is_async).counts, "append_latency", &out);
   AddPercentiles(SumLatency(loops, is_read).counts, "read_latency", &out);

@@ -36,7 +36,7 @@ struct ServerStats {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
   // The request opcodes with a latency histogram, in a dense order (OpSlot).
-  static constexpr int kOpSlots = 20;
+  static constexpr int kOpSlots = 21;
   // The slot of a request opcode in op_latency; -1 for unknown opcodes and PUSH_MESSAGE.
   static int OpSlot(uint8_t op);
   // The opcode of a slot (the inverse of OpSlot).
@@ -74,7 +74,7 @@ struct ServerStats {
 
 // Sums loops' stats into named counters (protocol STATS order). `append_latency_*` covers the
 // requests that complete asynchronously (appends, mutations, cursor writes, namespace changes),
-// `read_latency_*` GET and SCAN.
+// `read_latency_*` GET, SCAN and READ_MULTI.
 std::vector<std::pair<std::string, uint64_t>> CollectStats(
     const std::vector<const ServerStats*>& loops);
 // The loops' histograms of the opcodes for which `pick(op)` is true, summed.

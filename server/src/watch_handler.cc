@@ -3,6 +3,7 @@
 
 #include "dispatcher.h"
 #include "loop.h"
+#include "read_budget.h"
 
 namespace tldb::server {
 
@@ -49,39 +50,64 @@ void WatchHandler::Wait(Connection& c, uint64_t id, std::string_view body) {
   Watch(key, {c.id(), id, false});
   std::string_view tl = req.timeline;
   auto last = ctx_.core().db->LastSeq(req.ns, std::span<const std::string_view>(&tl, 1));
+  PendingWait w{std::string(req.ns),
+                std::string(req.timeline),
+                key,
+                req.after_seq,
+                req.with_messages,
+                req.limit,
+                req.bytes_max,
+                ctx_.loop().wait_deadlines().end()};
   // Answered at once when ready, and when timeout 0 makes it a poll (never parked).
   if (!last.ok() || (*last)[0] > req.after_seq || req.timeout_ms == 0) {
     Unwatch(key, c.id(), id);
     if (!last.ok()) return ctx_.Fail(c, op, id, last.status());
     const bool ready = (*last)[0] > req.after_seq;
     ServerStats::Inc(ready ? ctx_.stats().waits_woken : ctx_.stats().waits_timed_out);
+    return AnswerWait(c, id, w, ready, (*last)[0]);
+  }
+  auto& deadlines = ctx_.loop().wait_deadlines();
+  w.deadline = deadlines.emplace(NowMs() + req.timeout_ms, std::make_pair(c.id(), id));
+  c.waits().emplace(id, std::move(w));
+  c.AddInflight();
+}
+
+void WatchHandler::AnswerWait(Connection& c, uint64_t id, const PendingWait& w, bool ready,
+                              Seq last_seq) {
+  if (!w.with_messages) {
     size_t start = c.Begin(Op::kWait, proto::kFlagResponse, id);
-    auto w = c.Writer();
-    proto::Encode(proto::WaitResponse{ready, (*last)[0]}, w);
+    auto wr = c.Writer();
+    proto::Encode(proto::WaitResponse{ready, last_seq}, wr);
     c.End(start);
     return;
   }
-  auto& deadlines = ctx_.loop().wait_deadlines();
-  PendingWait w{std::string(req.ns), std::string(req.timeline), key, req.after_seq,
-                deadlines.emplace(NowMs() + req.timeout_ms, std::make_pair(c.id(), id))};
-  c.waits().emplace(id, std::move(w));
-  c.AddInflight();
+  proto::WaitMessagesResponse resp;
+  resp.ready = ready;
+  resp.read.last_seq = last_seq;
+  if (ready) {
+    ReadBudget budget(w.limit, w.bytes_max, ctx_.core().config.frame_body_bytes_max);
+    auto r = budget.ReadAfter(*ctx_.core().db, w.ns, w.timeline, w.after_seq, last_seq,
+                              ReadBudget::TimelineLimit(w.limit));
+    if (!r.ok()) return ctx_.Fail(c, static_cast<uint8_t>(Op::kWait), id, r.status());
+    resp.read = std::move(*r);
+  }
+  size_t start = c.Begin(Op::kWait, proto::kFlagResponse, id);
+  auto wr = c.Writer();
+  proto::Encode(resp, wr);
+  c.End(start);
 }
 
 void WatchHandler::FinishWait(Connection& c, uint64_t id, bool ready, Seq last_seq) {
   auto it = c.waits().find(id);
   if (it == c.waits().end()) return;
-  PendingWait& w = it->second;
+  PendingWait w = std::move(it->second);
   auto& deadlines = ctx_.loop().wait_deadlines();
   if (w.deadline != deadlines.end()) deadlines.erase(w.deadline);
   Unwatch(w.key, c.id(), id);
   c.waits().erase(it);
   c.DropInflight();
   ServerStats::Inc(ready ? ctx_.stats().waits_woken : ctx_.stats().waits_timed_out);
-  size_t start = c.Begin(Op::kWait, proto::kFlagResponse, id);
-  auto wr = c.Writer();
-  proto::Encode(proto::WaitResponse{ready, last_seq}, wr);
-  c.End(start);
+  AnswerWait(c, id, w, ready, last_seq);
   ctx_.loop().MarkDirty(c);
 }
 

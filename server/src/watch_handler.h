@@ -1,5 +1,6 @@
-// WatchHandler: WAIT (long-poll), SUBSCRIBE / UNSUBSCRIBE (pushes), and the notifications of
-// acknowledged appends that drive them.
+// WatchHandler: WAIT (long-poll, optionally answered with the messages it waited for),
+// SUBSCRIBE / UNSUBSCRIBE (pushes), and the notifications of acknowledged appends that drive
+// them.
 //
 // Contract: one per Loop; runs on that loop's thread only. Blocks on nothing: it reads LastSeq
 // and scans (from memory and mmap'ed segments) inline, and takes only a WatchHub shard lock
@@ -49,6 +50,8 @@ class WatchHandler {
   void Watch(const std::string& key, WatchRef ref);
   void Unwatch(const std::string& key, uint64_t conn_id, uint64_t id);
   void FinishWait(Connection& c, uint64_t id, bool ready, Seq last_seq);
+  // Encodes a WAIT's answer: the old one, or with messages (read up to last_seq when ready).
+  void AnswerWait(Connection& c, uint64_t id, const PendingWait& w, bool ready, Seq last_seq);
   void PushUpTo(Connection& c, Subscription& s, uint64_t sub_id, Seq seq);
 
   HandlerContext& ctx_;

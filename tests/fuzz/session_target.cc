@@ -114,6 +114,8 @@ class Session {
     }
   }
   Durability Dur() { return static_cast<Durability>(in_.Range(0, 2)); }
+  // A read limit (messages or bytes): 0 (the default), small, or any u32.
+  uint32_t Limit() { return in_.Bool() ? static_cast<uint32_t>(in_.Range(0, 5)) : in_.U32(); }
   std::vector<std::string> Timelines() {
     std::vector<std::string> t(in_.Range(0, 6));
     for (auto& s : t) s = Timeline();
@@ -179,6 +181,12 @@ class Session {
       case 10: {
         const std::string ns = Ns();
         const std::vector<std::string> tls = Timelines();
+        if (in_.Range(0, 3) == 0) {  // the same timelines read with READ_MULTI
+          proto::ReadMultiRequest r{ns, Limit(), Limit(), Limit(), {}};
+          for (const auto& t : tls) r.timelines.push_back({t, SeqValue()});
+          proto::Encode(r, w);
+          return static_cast<uint8_t>(Op::kReadMulti);
+        }
         proto::Encode(proto::LastSeqRequest{ns, Views(tls)}, w);
         return static_cast<uint8_t>(Op::kLastSeq);
       }
@@ -187,7 +195,13 @@ class Session {
         // Short timeouts: a session must end within the replay budget. Long ones still park
         // and are answered when the connection closes.
         const uint32_t timeout = in_.Range(0, 15) == 0 ? in_.U32() : in_.Range(0, 30);
-        proto::Encode(proto::WaitRequest{ns, tl, SeqValue(), timeout}, w);
+        proto::WaitRequest r{ns, tl, SeqValue(), timeout};
+        if (in_.Bool()) {  // WAIT with messages
+          r.with_messages = true;
+          r.limit = Limit();
+          r.bytes_max = Limit();
+        }
+        proto::Encode(r, w);
         return static_cast<uint8_t>(Op::kWait);
       }
       case 12: {
@@ -293,6 +307,14 @@ class Session {
 };
 
 // A server frame's body must decode as what its opcode answers with.
+// A TimelineRead: seqs increasing, none above the timeline's last seq.
+void CheckRead(const proto::TimelineRead& t) {
+  for (size_t i = 0; i < t.messages.size(); ++i) {
+    TLDB_FUZZ_CHECK(t.messages[i].seq != 0 && t.messages[i].seq <= t.last_seq);
+    if (i > 0) TLDB_FUZZ_CHECK(t.messages[i].seq > t.messages[i - 1].seq);
+  }
+}
+
 void CheckResponse(const proto::Frame& f) {
   const auto& h = f.header;
   const std::string_view b = f.body;
@@ -353,8 +375,19 @@ void CheckResponse(const proto::Frame& f) {
       break;
     }
     case Op::kWait: {
+      // Without messages, or with them (WAIT's optional fields): oldest first, at most last_seq.
       proto::WaitResponse r;
+      proto::WaitMessagesResponse m;
+      if (!proto::Decode(b, &r)) {
+        TLDB_FUZZ_CHECK(proto::Decode(b, &m));
+        CheckRead(m.read);
+      }
+      break;
+    }
+    case Op::kReadMulti: {
+      proto::ReadMultiResponse r;
       TLDB_FUZZ_CHECK(proto::Decode(b, &r));
+      for (const auto& t : r.timelines) CheckRead(t);
       break;
     }
     case Op::kSubscribe: {

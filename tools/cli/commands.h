@@ -12,6 +12,7 @@ void AddAppendCommand(CLI::App& app, CliContext& ctx);
 void AddGetCommand(CLI::App& app, CliContext& ctx);
 void AddScanCommand(CLI::App& app, CliContext& ctx);
 void AddLastCommand(CLI::App& app, CliContext& ctx);
+void AddPullCommand(CLI::App& app, CliContext& ctx);  // READ_MULTI, WAIT with messages
 void AddTailCommand(CLI::App& app, CliContext& ctx);
 void AddStatsCommand(CLI::App& app, CliContext& ctx);
 void AddPingCommand(CLI::App& app, CliContext& ctx);

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   tldb::cli::AddGetCommand(app, ctx);
   tldb::cli::AddScanCommand(app, ctx);
   tldb::cli::AddLastCommand(app, ctx);
+  tldb::cli::AddPullCommand(app, ctx);
   tldb::cli::AddTailCommand(app, ctx);
   tldb::cli::AddStatsCommand(app, ctx);
   tldb::cli::AddPingCommand(app, ctx);

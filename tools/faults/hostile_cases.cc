@@ -223,8 +223,7 @@ void IdleRun(uint16_t port, const HostileCaseOptions& o, const std::atomic<bool>
   // Every connection is opened, however long a loaded machine takes (not only those opened
   // before the run's stop): a generous bound instead of the run's wall-clock window.
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  for (uint32_t i = 0; i < o.idle_connections && std::chrono::steady_clock::now() < give_up;
-       ++i) {
+  for (uint32_t i = 0; i < o.idle_connections && std::chrono::steady_clock::now() < give_up; ++i) {
     auto c = std::make_unique<RawConn>(port);
     // Half complete the handshake, half never send a byte.
     if (c->connected() && (i % 2 || c->Hello(kHostileAdminToken, "hostile"))) opened++;
@@ -302,6 +301,8 @@ void WrongNamespaceRound(uint16_t port, HostileOutcome* out) {
       {"APPEND store", Op::kAppend,
        Body(proto::AppendRequest{"store", "t", "", false, 0, Durability::kDefault, "x"}), denied},
       {"SCAN store", Op::kScan, Body(proto::ScanRequest{"store", "t"}), denied},
+      {"READ_MULTI store", Op::kReadMulti,
+       Body(proto::ReadMultiRequest{"store", 0, 0, 0, {{"t", 0}}}), denied},
       {"GET __cursors", Op::kGet, Body(proto::GetRequest{"__cursors", "t", 1}), denied},
       {"APPEND __cursors", Op::kAppend,
        Body(proto::AppendRequest{"__cursors", "t", "", false, 0, Durability::kDefault, "x"}),
@@ -374,6 +375,14 @@ void ExtremeValuesRound(uint16_t port, HostileOutcome* out) {
        Body(proto::AppendRequest{ns, "chat", "", true, kU64Max, Durability::kDefault, "x"}),
        {conflict}},
       {"LAST_SEQ of no timeline", Op::kLastSeq, Body(proto::LastSeqRequest{ns, {}}), {ok}},
+      {"READ_MULTI after 2^64-1, every limit 2^32-1",
+       Op::kReadMulti,
+       Body(proto::ReadMultiRequest{ns, ~0u, ~0u, ~0u, {{"chat", kU64Max}, {"chat", 0}}}),
+       {ok}},
+      {"WAIT with messages after 2^64-1, timeout 0",
+       Op::kWait,
+       Body(proto::WaitRequest{ns, "chat", kU64Max, 0, true, ~0u, ~0u}),
+       {ok}},
       {"CURSOR_SET seq 2^64-1",
        Op::kCursorSet,
        Body(proto::CursorSetRequest{"dev", ns, "chat", kU64Max, false}),

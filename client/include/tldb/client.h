@@ -85,6 +85,32 @@ struct WaitResult {
   Seq last_seq = 0;
 };
 
+// One timeline of a ReadMulti: read its messages with seq > after_seq.
+struct TimelineAfter {
+  std::string_view timeline;
+  Seq after_seq = 0;
+};
+
+// The limits of a ReadMulti or WaitRead answer (0: the server's default; docs/protocol.md).
+struct ReadLimits {
+  uint32_t timeline_limit = 0;  // messages per timeline (0: 100; capped at 10,000)
+  uint32_t limit = 0;           // messages in all (0: 10,000, WaitRead 100; capped at 10,000)
+  uint32_t bytes_max = 0;       // payload bytes in the whole answer (0 or above: half the frame)
+};
+
+// What a read returned for one timeline.
+struct TimelineRead {
+  Seq last_seq = 0;               // the timeline's last seq when read (0: no such timeline)
+  bool more = false;              // a limit cut it short: read again after messages.back().seq
+  std::vector<Message> messages;  // seq > after_seq, oldest first
+};
+
+// A WAIT answered with the messages it waited for.
+struct WaitReadResult {
+  bool ready = false;  // the timeline has messages after after_seq (else: timed out)
+  TimelineRead read;   // read.last_seq: the timeline's last seq; messages only when ready
+};
+
 struct ServerStatsSnapshot {
   std::vector<std::pair<std::string, uint64_t>> counters;
   std::string io_backend;
@@ -189,10 +215,21 @@ class Client {
                                       CallOptions call = {});
   Result<std::vector<Seq>> LastSeq(std::string_view ns, std::span<const std::string_view> timelines,
                                    CallOptions call = {});
+  // Pull mode (READ_MULTI): for each (timeline, after_seq), the messages with seq > after_seq,
+  // oldest first, in request order, in one round trip. At most fanout_timelines_max timelines.
+  // An entry with `more` was cut short by a limit: read again from its last message.
+  Result<std::vector<TimelineRead>> ReadMulti(std::string_view ns,
+                                              std::span<const TimelineAfter> timelines,
+                                              const ReadLimits& limits = {}, CallOptions call = {});
   // Long-poll: returns once `timeline` has a message after `after_seq`, or after timeout_ms
   // (<= 60,000). The call's own deadline is extended by timeout_ms automatically.
   Result<WaitResult> Wait(std::string_view ns, std::string_view timeline, Seq after_seq,
                           uint32_t timeout_ms, CallOptions call = {});
+  // Wait, answered with the messages after `after_seq` (WAIT with messages: one round trip).
+  // limits.limit and limits.bytes_max bound them (timeline_limit is not used).
+  Result<WaitReadResult> WaitRead(std::string_view ns, std::string_view timeline, Seq after_seq,
+                                  uint32_t timeout_ms, const ReadLimits& limits = {},
+                                  CallOptions call = {});
   Status CreateNamespace(std::string_view name, const NamespaceOptions& opts,
                          CallOptions call = {});
   Result<std::vector<NamespaceInfo>> ListNamespaces(CallOptions call = {});
@@ -259,8 +296,14 @@ class Client {
                  Callback<std::vector<Message>> done, CallOptions call = {});
   void LastSeqAsync(std::string_view ns, std::span<const std::string_view> timelines,
                     Callback<std::vector<Seq>> done, CallOptions call = {});
+  void ReadMultiAsync(std::string_view ns, std::span<const TimelineAfter> timelines,
+                      const ReadLimits& limits, Callback<std::vector<TimelineRead>> done,
+                      CallOptions call = {});
   void WaitAsync(std::string_view ns, std::string_view timeline, Seq after_seq, uint32_t timeout_ms,
                  Callback<WaitResult> done, CallOptions call = {});
+  void WaitReadAsync(std::string_view ns, std::string_view timeline, Seq after_seq,
+                     uint32_t timeout_ms, const ReadLimits& limits, Callback<WaitReadResult> done,
+                     CallOptions call = {});
   void CreateNamespaceAsync(std::string_view name, const NamespaceOptions& opts,
                             StatusCallback done, CallOptions call = {});
   void ListNamespacesAsync(Callback<std::vector<NamespaceInfo>> done, CallOptions call = {});

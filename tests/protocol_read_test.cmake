@@ -1,0 +1,1 @@
+target_link_libraries(protocol_read_test PRIVATE tldb_protocol)

@@ -1,0 +1,1 @@
+target_link_libraries(server_read_multi_test PRIVATE tldb_server tldb_client)

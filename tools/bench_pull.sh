@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Pull mode and long-poll against Redis (issue 15): tldb-bench runs `group_pull` (tldb-server:
+# one READ_MULTI per pull; Redis: one XREAD of the device's streams) and `longpoll` (tldb-server:
+# one WAIT that returns the messages; Redis: XREAD BLOCK) on tldb-server and Redis, both with
+# their defaults, REPEATS runs alternating which target goes first (tldb-server first in odd
+# runs, Redis in even ones), then prints per workload: ops/s of every run, median and min-max of
+# each target, tldb-server/Redis per run and of the medians, p50 and p99 latency per run.
+# Results: $BUILD_DIR/results/pull-<UTC time>/run-<n>/ (results.json, report.txt).
+#
+# Usage: tools/bench_pull.sh [tldb-bench options]
+#          default: --workloads group_pull longpoll --seconds 5
+#        REPEATS=5 BUILD_DIR=build-x tools/bench_pull.sh ...   (defaults: 3, build-bench)
+# A build directory that exists is used as it is configured (only the two targets are built).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD_DIR:-build-bench}
+repeats=${REPEATS:-3}
+args=("$@")
+((${#args[@]})) || args=(--workloads group_pull longpoll --seconds 5)
+
+bash tools/deps.sh jq libhiredis-dev redis-server
+[[ -f $build/CMakeCache.txt ]] ||
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTLDB_BUILD_TESTS=OFF >/dev/null
+nice -n 10 cmake --build "$build" -j2 --target tldb-bench tldb-server
+
+out=$build/results/pull-$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$out"
+echo "== $(date -u '+%F %T UTC')  $(nproc) CPUs  load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== git $(git rev-parse --short HEAD 2>/dev/null || echo '?'); tldb-bench ${args[*]}"
+for ((i = 1; i <= repeats; i++)); do
+  targets=tldb-server,redis
+  ((i % 2)) || targets=redis,tldb-server
+  "$build"/bench/tldb_bench/tldb-bench --targets "$targets" "${args[@]}" \
+    --server-bin "$build"/server/tldb-server --no-limits --no-plots --no-progress \
+    --out "$out/run-$i" >/dev/null 2>"$out/run-$i.log"
+  echo "   run $i ($targets) done (load $(cut -d' ' -f1 /proc/loadavg))"
+done
+echo "== $(date -u '+%F %T UTC')  load: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# One row per workload from every results.json.
+jq -s -r '
+  def med: sort | if length % 2 == 1 then .[length / 2 | floor]
+                  else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+  def k: if . >= 1000 then "\(. / 100 | round / 10)k" else "\(. | round)" end;
+  def r2: . * 100 | round / 100;
+  def us: if . >= 1000 then "\(. / 100 | round / 10) ms" else "\(. | round) us" end;
+  [ .[] | .run as $n | .r.targets[] | .name as $t | .workloads[]
+    | {t: $t, n: $n, w: .workload, ops: .ops_per_s, p50: .p50_us, p99: .p99_us} ]
+  | group_by(.w)[]
+  | (map(select(.t == "tldb-server")) | sort_by(.n)) as $a
+  | (map(select(.t == "redis")) | sort_by(.n)) as $b
+  | "\(.[0].w): tldb-server \($a | map(.ops | k) | join(" / "))"
+    + " (median \($a | map(.ops) | med | k), \($a | map(.ops) | min | k)-\($a | map(.ops) | max | k));"
+    + " Redis \($b | map(.ops | k) | join(" / "))"
+    + " (median \($b | map(.ops) | med | k), \($b | map(.ops) | min | k)-\($b | map(.ops) | max | k));"
+    + " tldb-server/Redis per run \([range($a | length)] | map($a[.].ops / $b[.].ops | r2) | join(" "))"
+    + ", of the medians \(($a | map(.ops) | med) / ($b | map(.ops) | med) | r2);"
+    + " p50/p99 tldb-server \($a | map("\(.p50 | us)/\(.p99 | us)") | join(" ")),"
+    + " Redis \($b | map("\(.p50 | us)/\(.p99 | us)") | join(" "))"
+' < <(for d in "$out"/run-*/; do
+        b=$(basename "$d")
+        jq -c --argjson n "${b#run-}" '{run: $n, r: .}' "$d/results.json"
+      done)
