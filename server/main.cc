@@ -108,6 +108,11 @@ int main(int argc, char** argv) {
   app.add_option("--lease-ttl-s", node_opts.lease_ttl_s,
                  "Cluster mode: etcd lease TTL; a dead primary is replaced after about this long")
       ->capture_default_str();
+  app.add_option("--retain-for-absent-s", node_opts.retain_for_absent_s,
+                 "Cluster mode: the primary keeps its log for a follower it does not hear from "
+                 "this long; one away longer is rebuilt from a snapshot")
+      ->check(CLI::Range(int64_t{1}, int64_t{30} * 24 * 3600))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   for (const auto& spec : tokens) {

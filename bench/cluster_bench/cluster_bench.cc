@@ -8,7 +8,11 @@
 //   failover  kill -9 of the primary K times, each time the time until an append is
 //             acknowledged again (ClusterClient), p50 and p99;
 //   catchup   one follower killed, M MiB appended, the follower restarted: time until the
-//             primary reports it caught up (STATS), in MB/s.
+//             primary reports it caught up (STATS), in MB/s;
+//   rebuild   one follower killed, M MiB appended, the primary's log compacted (full) after
+//             the follower was absent longer than --retain-for-absent-s (2 s here), the
+//             follower restarted: it is rebuilt from a snapshot of the primary; time until the
+//             primary reports it caught up, and the snapshot's bytes (its STATS), in MB/s.
 // Usage: cluster-bench [--connections C] [--seconds S] [--repeats R] [--failovers K]
 //                      [--catchup-mib M] [--server PATH] [--etcd PATH]
 #include <signal.h>
@@ -116,6 +120,62 @@ double Quantile(std::vector<double> v, double q) {
 
 }  // namespace
 
+// The rebuild phase (see the top of this file). 0 on success.
+int Rebuild(const Config& cfg, std::vector<std::unique_ptr<ServerProcess>>& nodes, int p,
+            const std::string& dir) {
+  std::printf(
+      "# rebuild: a follower down while %u MiB are appended and the primary compacts, "
+      "then restarted\n",
+      cfg.catchup_mib);
+  const int f = (p + 2) % 3;
+  (void)nodes[f]->Kill();
+  tldb::ClientOptions o;
+  o.server = nodes[p]->address();
+  auto c = tldb::Client::Connect(o);
+  if (!c.ok()) return 1;
+  const std::string payload(4000, 'r');
+  const uint64_t n = (uint64_t{cfg.catchup_mib} << 20) / payload.size();
+  for (uint64_t i = 0; i < n; ++i) {
+    tldb::AppendOptions ao;
+    ao.durability = tldb::Durability::kBuffered;
+    (void)(*c)->Append("store", "rebuild:" + std::to_string(i % 100), payload, ao);
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // past --retain-for-absent-s
+  auto compacted = (*c)->Compact("store", /*full=*/true, nullptr);
+  if (!compacted.ok()) {
+    std::printf("compaction failed: %s\n", compacted.status().ToString().c_str());
+    return 1;
+  }
+  const auto start = Clock::now();
+  (void)nodes[f]->Start();
+  const std::string key = "cluster_follower" + std::to_string(f);
+  for (;;) {
+    auto st = Stats(nodes[p]->address());
+    auto mine = Stats(nodes[f]->address());
+    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    if (mine["cluster_rebuilds"] >= 1 && st[key + "_joined"] == 1 &&
+        st[key + "_behind_bytes"] == 0 && st[key + "_behind_segments"] == 0) {
+      const uint64_t bytes = mine["cluster_rebuild_bytes"];
+      std::printf(
+          "rebuilt from a %.1f MB snapshot and caught up in %.2f s (restart included): "
+          "%.0f MB/s\n",
+          static_cast<double>(bytes) / 1e6, secs, static_cast<double>(bytes) / 1e6 / secs);
+      return 0;
+    }
+    if (secs > 180) {
+      std::printf("follower %d was not rebuilt (rebuilds %llu, rebuilding %llu); its log:\n", f,
+                  (unsigned long long)mine["cluster_rebuilds"],
+                  (unsigned long long)mine["cluster_rebuilding"]);
+      std::fflush(stdout);
+      (void)std::system(("tail -n 20 " + dir + "/node" + std::to_string(f) + ".log " + dir +
+                         "/node" + std::to_string(p) + ".log")
+                            .c_str());
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 int main(int argc, char** argv) {
   Config cfg;
   CLI::App app{"cluster-bench: replicated vs single-node appends, failover and catch-up times"};
@@ -168,11 +228,12 @@ int main(int argc, char** argv) {
     o.port = tldb::common::FreeLoopbackPort();
     o.log_path = dir.path() + "/node" + std::to_string(n) + ".log";
     o.die_with_parent = true;
-    o.extra_args = {
-        "--cluster",     "etcd=" + etcd_url,
-        "--node-id",     std::to_string(n),
-        "--peer-listen", "127.0.0.1:" + std::to_string(tldb::common::FreeLoopbackPort()),
-        "--advertise",   "127.0.0.1:" + std::to_string(o.port)};
+    o.extra_args = {"--cluster", "etcd=" + etcd_url, "--node-id", std::to_string(n),
+                    "--peer-listen",
+                    "127.0.0.1:" + std::to_string(tldb::common::FreeLoopbackPort()), "--advertise",
+                    "127.0.0.1:" + std::to_string(o.port),
+                    // So that the rebuild phase need not wait 10 minutes for the primary to let go.
+                    "--retain-for-absent-s", "2"};
     nodes.push_back(std::make_unique<ServerProcess>(o));
     if (auto s = nodes.back()->Start(); !s.ok()) {
       std::fprintf(stderr, "node %d: %s\n", n, s.ToString().c_str());
@@ -374,5 +435,5 @@ int main(int argc, char** argv) {
   }
   std::printf("caught up %u MiB in %.2f s (restart included): %.0f MB/s\n", cfg.catchup_mib, secs,
               static_cast<double>(uint64_t{cfg.catchup_mib} << 20) / 1e6 / secs);
-  return 0;
+  return Rebuild(cfg, nodes, primary_index(), dir.path());
 }

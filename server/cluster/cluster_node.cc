@@ -62,6 +62,7 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterNodeOptions optio
   // A dead primary's key goes with its lease (lease_ttl_s); then a follower campaigns.
   rc.majority_timeout_ms = o.lease_ttl_s * 1000;
   rc.election_timeout_ms = o.lease_ttl_s * 1500;
+  rc.retain_for_absent_ms = o.retain_for_absent_s * 1000;
   PolledCoordinatorOptions pc;
   pc.node = o.node;
   pc.poll_ms = rc.heartbeat_ms;
@@ -109,8 +110,8 @@ void ClusterNode::AddStats(std::vector<std::pair<std::string, uint64_t>>* out) c
   add("cluster_failovers_seen", s.failovers_seen);
   add("cluster_etcd_ok", s.etcd_ok ? 1 : 0);
   add("cluster_rebuilding", s.rebuilding ? 1 : 0);  // receiving a snapshot from its primary
-  add("cluster_rebuild_bytes", s.rebuild_bytes);     // of it so far
-  add("cluster_rebuilds", s.rebuilds);               // snapshots installed since start
+  add("cluster_rebuild_bytes", s.rebuild_bytes);    // of it so far, or of the last one
+  add("cluster_rebuilds", s.rebuilds);              // snapshots installed since start
   // Where each namespace's log ends: on the primary the committed end (what readers see), on a
   // follower what it has written.
   for (const auto& [ns, options] : options_.namespaces) {

@@ -38,6 +38,9 @@ struct ClusterNodeOptions {
   std::vector<std::pair<std::string, NamespaceOptions>> namespaces;
   int64_t lease_ttl_s = 2;
   int64_t tick_ms = 10;
+  // How long the primary keeps its log as written for a follower it does not hear from
+  // (ReplicaConfig::retain_for_absent_ms); one away longer is rebuilt from a snapshot.
+  int64_t retain_for_absent_s = 600;
 };
 
 class ClusterNode {

@@ -121,7 +121,7 @@ ReplicaStatus Replica::status() const {
   s.failovers_seen = failovers_seen_;
   s.etcd_ok = etcd_ok_;
   s.rebuilding = rebuild_ != nullptr;
-  s.rebuild_bytes = rebuild_ ? rebuild_->bytes_received() : 0;
+  s.rebuild_bytes = rebuild_ ? rebuild_->bytes_received() : rebuild_bytes_last_;
   s.rebuilds = rebuilds_;
   if (role_ != Role::kPrimary) return s;
   std::shared_lock d(db_mu_);
@@ -813,6 +813,7 @@ void Replica::InstallSnapshot(std::unique_lock<std::mutex>& l) {
   }
   joined_epoch_ = 0;  // joins again: its primary ships from the snapshot's end
   rebuilds_++;
+  rebuild_bytes_last_ = bytes;
   Event("rebuilt from a snapshot of replica " + std::to_string(from) + " (" +
         std::to_string(bytes) + " bytes): joins again as a learner");
 }

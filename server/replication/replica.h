@@ -104,7 +104,7 @@ struct ReplicaStatus {
   bool etcd_ok = false;             // the last call to the coordinator succeeded
   std::vector<PeerLag> peers;       // primary: each follower
   bool rebuilding = false;          // follower: receiving a snapshot from its primary
-  uint64_t rebuild_bytes = 0;       // of the snapshot being received
+  uint64_t rebuild_bytes = 0;       // of the snapshot being received, or of the last one
   uint64_t rebuilds = 0;            // snapshots installed since this replica started
 };
 
@@ -263,6 +263,7 @@ class Replica : public LogShipper {
   uint64_t rebuild_epoch_ = 0;
   int64_t rebuild_sent_ms_ = 0;
   uint64_t rebuilds_ = 0;
+  uint64_t rebuild_bytes_last_ = 0;
   // A planned switchover (Coordinator::PromoteTarget): this primary stopped serving and hands
   // over once the target has its whole log.
   bool handing_over_ = false;
