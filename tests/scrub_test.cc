@@ -201,6 +201,17 @@ TEST_P(ScrubTest, FlippedBitInARecordIsFoundAndItsSegmentQuarantined) {
   // Compaction leaves it alone.
   ASSERT_TRUE(db_->Compact("s", CompactOptions{}).ok());
   EXPECT_TRUE(*fs_->Exists(seg));
+  // Once the damage is gone (here: the bit flipped back, as a repair would leave it), the
+  // remembered quarantine is checked again first, without waiting for the next pass, and lifted.
+  FlipBit(seg, 64 + 32 + 3 + 500);
+  const ScrubStepResult again = Step(kBig, /*force=*/false);
+  EXPECT_EQ(again.segments_verified, 1u);
+  EXPECT_FALSE(again.pass_completed);
+  EXPECT_EQ(db_->Stats().scrub_segments_quarantined, 0u);
+  EXPECT_EQ(EventsWith("verified sound again").size(), 1u);
+  g = db_->Get("s", "old", 2);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->payload.size(), 1000u);
 }
 
 TEST_P(ScrubTest, DamagedIndexFileIsFound) {

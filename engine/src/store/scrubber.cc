@@ -43,36 +43,60 @@ Status Scrubber::Load() {
       return true;
     }
     it->second->quarantine = q.finding;
+    recheck_.push_back(q.segment_id);
     return false;
   });
   return Status::Ok();
 }
 
-int64_t Scrubber::DueInMs() const {
-  const uint64_t period = st_.db_options.scrub_period_ms;
-  if (period == 0) return INT64_MAX;
+int64_t Scrubber::PassDueInMs() const {
   if (state_.in_pass || cur_) return 0;
   if (state_.passes_completed == 0 && state_.pass_started_ms == 0) return 0;  // never ran
-  const TimestampMs due = state_.pass_started_ms + static_cast<TimestampMs>(period);
+  const TimestampMs due =
+      state_.pass_started_ms + static_cast<TimestampMs>(st_.db_options.scrub_period_ms);
   return std::max<int64_t>(due - st_.clock->NowMs(), 0);
+}
+
+int64_t Scrubber::DueInMs() const {
+  if (st_.db_options.scrub_period_ms == 0) return INT64_MAX;
+  if (!recheck_.empty()) return 0;
+  return PassDueInMs();
 }
 
 Result<bool> Scrubber::Pick() {
   Current c;
+  bool picked = false;
   {
     std::shared_lock l(st_.mu);
-    auto it = st_.sealed.lower_bound(state_.next_segment_id);
-    if (it == st_.sealed.end()) return false;
-    c.id = it->first;
-    c.gen = it->second->gen;
+    // Segments remembered as quarantined are checked again first (an index rebuilt by tldb
+    // repair lifts its quarantine then, not a period later).
+    while (!picked && !recheck_.empty()) {
+      auto it = st_.sealed.find(recheck_.back());
+      recheck_.pop_back();
+      if (it == st_.sealed.end() || !it->second->quarantine) continue;
+      c.id = it->first;
+      c.gen = it->second->gen;
+      c.recheck = picked = true;
+    }
+    if (!picked && state_.in_pass) {
+      auto it = st_.sealed.lower_bound(state_.next_segment_id);
+      if (it != st_.sealed.end()) {
+        c.id = it->first;
+        c.gen = it->second->gen;
+        picked = true;
+      }
+    }
   }
+  if (!picked) return false;
   c.seg_path = SegmentFileName(st_.dir, c.id, c.gen);
   c.idx_path = IndexFileName(st_.dir, c.id, c.gen);
   auto seg = st_.fs->OpenReadable(c.seg_path);
   if (!seg.ok()) {
     if (seg.status().IsNotFound()) {  // dropped or compacted since: nothing to check
-      state_.next_segment_id = c.id + 1;
-      dirty_ = true;
+      if (!c.recheck) {
+        state_.next_segment_id = c.id + 1;
+        dirty_ = true;
+      }
       return Pick();
     }
     c.read_error = CheckProblem{CheckProblem::Severity::kError, c.seg_path, 0,
@@ -154,8 +178,10 @@ void Scrubber::Finish(ScrubStepResult* out) {
   }
   std::erase_if(problems,
                 [](const CheckProblem& p) { return p.severity != CheckProblem::Severity::kError; });
-  state_.next_segment_id = c.id + 1;
-  dirty_ = true;
+  if (!c.recheck) {
+    state_.next_segment_id = c.id + 1;
+    dirty_ = true;
+  }
   out->segments_verified++;
   st_.counters.scrub_segments_verified++;
   const std::string who = "namespace '" + st_.entry.name + "': scrub: ";
@@ -192,8 +218,7 @@ void Scrubber::Finish(ScrubStepResult* out) {
 }
 
 Status Scrubber::Step(uint64_t bytes_budget, bool force, ScrubStepResult* out) {
-  if (!cur_ && !state_.in_pass) {
-    if (!force && DueInMs() != 0) return Status::Ok();
+  if (!cur_ && !state_.in_pass && (force || (recheck_.empty() && PassDueInMs() == 0))) {
     state_.in_pass = true;
     state_.pass_started_ms = st_.clock->NowMs();
     state_.next_segment_id = 0;
@@ -202,6 +227,7 @@ Status Scrubber::Step(uint64_t bytes_budget, bool force, ScrubStepResult* out) {
   while (out->bytes_read < bytes_budget || (cur_ && cur_->seg_size + cur_->idx_size == 0)) {
     if (!cur_) {
       TLDB_ASSIGN_OR_RETURN(bool picked, Pick());
+      if (!picked && !state_.in_pass) break;  // only rechecks were due, and they are done
       if (!picked) {
         state_.in_pass = false;
         state_.next_segment_id = 0;

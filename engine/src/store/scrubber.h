@@ -12,7 +12,8 @@
 // FileSystem::OpenReadable, in chunks) and keeps a partly read segment for the next Step. The
 // position is persisted in the namespace's SCRUB file (store/scrub_file.h) at most every
 // kPersistMs, when a pass ends, when a quarantine changes and at Close, so a restart resumes
-// the pass where it stood (a crash repeats at most kPersistMs of work).
+// the pass where it stood (a crash repeats at most kPersistMs of work). Quarantines remembered
+// there are set again at open and those segments are checked again before anything else.
 //
 // Contract: Load, Step, Persist and Close are called by one thread at a time (NamespaceLog's
 // scrub mutex). No lock is held across I/O or a check: NamespaceState::mu is taken shared to
@@ -23,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "index/index_check.h"
 #include "store/namespace_state.h"
@@ -55,8 +57,8 @@ class Scrubber {
   // Reads and checks at most `bytes_budget` bytes of sealed segments and index files, starting
   // a new pass if one is due (`force`: even if not due).
   Status Step(uint64_t bytes_budget, bool force, ScrubStepResult* out);
-  // Milliseconds until a pass is due: 0 while one runs or is due; INT64_MAX when the scrub is
-  // off (scrub_period_ms 0).
+  // Milliseconds until the scrub has work: 0 while a pass runs or is due, or a remembered
+  // quarantine waits to be checked again; INT64_MAX when the scrub is off (scrub_period_ms 0).
   int64_t DueInMs() const;
   // Writes the SCRUB file now if the state changed since it was last written.
   Status Persist();
@@ -69,11 +71,15 @@ class Scrubber {
     std::string seg_path, idx_path;
     std::unique_ptr<ReadableFile> seg, idx;
     bool has_idx = false;  // false: the index file does not exist
+    bool recheck = false;  // a remembered quarantine checked again: the pass does not advance
     uint64_t seg_size = 0, idx_size = 0;
     std::string seg_bytes, idx_bytes;
     std::optional<CheckProblem> read_error;  // the disk refused a read
   };
-  // The first sealed segment with an id >= state_.next_segment_id (false: none left).
+  // Milliseconds until the next pass is due (0: one runs or is due).
+  int64_t PassDueInMs() const;
+  // The next segment: a remembered quarantine to check again, else (in a pass) the first sealed
+  // segment with an id >= state_.next_segment_id (false: none left).
   Result<bool> Pick();
   // Reads up to `budget` more bytes of the current segment; sets *done once all is read.
   Status ReadSome(uint64_t budget, uint64_t* read, bool* done);
@@ -84,6 +90,7 @@ class Scrubber {
   NamespaceState& st_;
   ScrubState state_;
   std::optional<Current> cur_;
+  std::vector<uint64_t> recheck_;  // quarantines remembered at open, to check again first
   bool dirty_ = false;
   int64_t persisted_mono_ms_ = 0;
 };
