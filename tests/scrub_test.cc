@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "admin/verify.h"
 #include "common/temp_dir.h"
 #include "io/sim_file_system.h"
 #include "log/file_names.h"
@@ -227,6 +228,34 @@ TEST_P(ScrubTest, DamagedIndexFileIsFound) {
   ASSERT_EQ(found.size(), 1u) << ::testing::PrintToString(EventsWith("scrub"));
   EXPECT_NE(found[0].find("checksum"), std::string::npos) << found[0];
   EXPECT_EQ(db_->Stats().scrub_segments_quarantined, 1u);
+}
+
+TEST_P(ScrubTest, FindsWhatTldbVerifyFinds) {
+  Fill("a", 300);
+  const auto sealed = Sealed();
+  ASSERT_GE(sealed.size(), 4u);
+  auto it = std::next(sealed.begin());
+  const std::string seg = SegmentFileName(NsDir(), it->first);
+  FlipBit(seg, *fs_->FileSize(seg) / 2);  // somewhere inside a record of the second segment
+  ++it;
+  const std::string idx = IndexFileName(NsDir(), it->first);
+  FlipBit(idx, 100);  // the third segment's index
+  EXPECT_EQ(Step(kBig).segments_damaged, 2u);
+  db_.reset();
+  // One rule (index/sealed_check.h): tldb verify's errors are exactly the scrub's findings.
+  auto report = admin::Verify(*fs_, dir_, admin::VerifyOptions{});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  std::vector<std::string> verify_errors, scrub_errors;
+  for (const auto& p : report->problems) {
+    if (p.severity != admin::Problem::Severity::kError) continue;
+    verify_errors.push_back(p.file + " offset " + std::to_string(p.offset) + ": " + p.what);
+  }
+  const std::string prefix = "namespace 's': scrub: error: ";
+  for (const auto& e : EventsWith(prefix)) scrub_errors.push_back(e.substr(prefix.size()));
+  std::sort(verify_errors.begin(), verify_errors.end());
+  std::sort(scrub_errors.begin(), scrub_errors.end());
+  EXPECT_EQ(scrub_errors.size(), 2u);
+  EXPECT_EQ(scrub_errors, verify_errors);
 }
 
 TEST_P(ScrubTest, StoppedPassResumesWhereItStood) {
