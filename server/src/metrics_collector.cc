@@ -208,7 +208,7 @@ void AddEngine(const DbStats& d, std::vector<MetricFamily>* out) {
   Counter(out, "tldb_engine_scrub_read_bytes_total",
           "Segment and index bytes read by the background scrub", d.scrub_bytes_read);
   Counter(out, "tldb_engine_scrub_damaged_segments_total",
-          "Sealed segments the scrub found damaged (each time a pass finds one)",
+          "Sealed segments the scrub found damaged (each time the scrub finds one)",
           d.scrub_damaged_segments);
   Counter(out, "tldb_engine_scrub_passes_total", "Scrub passes completed over every sealed segment",
           d.scrub_passes_completed);

@@ -61,7 +61,7 @@ struct DbStats {
   uint64_t block_cache_misses = 0;
   uint64_t block_cache_bytes = 0;  // the cache's budget (Options::block_cache_bytes)
   // The background scrub (docs/design.md "Scrubbing"): sealed segments re-verified, segment and
-  // index bytes read for it, segments found damaged (each time a pass finds one), passes
+  // index bytes read for it, segments found damaged (each time the scrub finds one), passes
   // completed, and sealed segments quarantined from reads now.
   uint64_t scrub_segments_verified = 0;
   uint64_t scrub_bytes_read = 0;

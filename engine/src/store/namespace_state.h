@@ -41,7 +41,7 @@ struct NamespaceCounters {
       compaction_bytes_written{0};
   std::atomic<uint64_t> prezero_skipped{0};
   // The scrub (store/scrubber.h): sealed segments checked, bytes read, segments found damaged
-  // (each time a pass finds one), passes completed.
+  // (each time the scrub finds one), passes completed.
   std::atomic<uint64_t> scrub_segments_verified{0}, scrub_bytes_read{0}, scrub_damaged_segments{0},
       scrub_passes_completed{0};
 };
