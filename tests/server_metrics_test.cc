@@ -185,6 +185,9 @@ const std::map<std::string, std::string> kExpectedTypes = {
     {"tldb_engine_ttl_segments_expired_total", "counter"},
     {"tldb_engine_compactions_total", "counter"},
     {"tldb_engine_block_cache_hits_total", "counter"},
+    {"tldb_engine_scrub_passes_total", "counter"},
+    {"tldb_engine_scrub_damaged_segments_total", "counter"},
+    {"tldb_engine_scrub_segments_quarantined", "gauge"},
     {"tldb_engine_info", "gauge"},
     {"tldb_engine_namespaces_refused", "gauge"},
     {"tldb_compaction_jobs_total", "counter"},
@@ -398,6 +401,10 @@ TEST(ServerMetricsTest, EngineEventsTrackReadOnlyAndNoSpaceNamespaces) {
   ev.Note("namespace 'store': compaction failed: IOError: EIO");
   ev.Note("recovery: cut torn tail at 000003.seg@4096 (12 bytes)");
   ev.Note("something new");
+  ev.Note(
+      "namespace 'store': scrub: error: /d/ns/store/0000000000000001.seg offset 64: sealed "
+      "segment damaged: checksum mismatch or malformed record (65000 bytes, 12 valid records "
+      "after it)");
   s = ev.Get();
   EXPECT_EQ(s.no_space, (std::set<std::string>{"sync"}));
   EXPECT_EQ(s.read_only, (std::set<std::string>{"it''s"}));
@@ -411,7 +418,9 @@ TEST(ServerMetricsTest, EngineEventsTrackReadOnlyAndNoSpaceNamespaces) {
   EXPECT_EQ(count(K::kCompactionFailed), 1u);
   EXPECT_EQ(count(K::kRecovery), 1u);
   EXPECT_EQ(count(K::kOther), 1u);
+  EXPECT_EQ(count(K::kScrub), 1u);
   EXPECT_EQ(EngineEvents::KindName(K::kWriteFailed), "write_failed");
+  EXPECT_EQ(EngineEvents::KindName(K::kScrub), "scrub");
 }
 
 TEST(ServerMetricsTest, ExportedBucketBoundsAreExactEdgesOfTheLatencyHistogram) {

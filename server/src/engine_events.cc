@@ -31,6 +31,8 @@ std::string_view EngineEvents::KindName(Kind kind) {
       return "maintenance_failed";
     case Kind::kRecovery:
       return "recovery";
+    case Kind::kScrub:
+      return "scrub";
     case Kind::kOther:
       break;
   }
@@ -47,6 +49,8 @@ void EngineEvents::Note(std::string_view line) {
     kind = Kind::kNoSpace;
   } else if (!ns.empty() && rest.starts_with("space reserved again")) {
     kind = Kind::kSpaceResumed;
+  } else if (!ns.empty() && rest.starts_with("scrub: ")) {
+    kind = Kind::kScrub;
   } else if (!ns.empty() && rest.starts_with("compaction failed")) {
     kind = Kind::kCompactionFailed;
   } else if (line.starts_with("ttl: dropping expired")) {

@@ -49,6 +49,12 @@ void MaintHandler::Stats(Connection& c, uint64_t id, std::string_view body) {
   add("db_block_cache_hits", d.block_cache_hits);
   add("db_block_cache_misses", d.block_cache_misses);
   add("db_block_cache_bytes", d.block_cache_bytes);
+  // The background scrub (docs/design.md "Scrubbing").
+  add("db_scrub_segments_verified", d.scrub_segments_verified);
+  add("db_scrub_bytes_read", d.scrub_bytes_read);
+  add("db_scrub_damaged_segments", d.scrub_damaged_segments);
+  add("db_scrub_passes_completed", d.scrub_passes_completed);
+  add("db_scrub_segments_quarantined", d.scrub_segments_quarantined);
   // Namespaces refused at open as damaged (their requests answer CORRUPTION naming them).
   add("db_namespaces_refused", d.refused_namespaces.size());
   for (const auto& [name, why] : d.refused_namespaces) add("namespace_refused:" + name, 1);

@@ -203,6 +203,18 @@ void AddEngine(const DbStats& d, std::vector<MetricFamily>* out) {
           "Blocks of compacted segments read and decompressed", d.block_cache_misses);
   Gauge(out, "tldb_engine_block_cache_capacity_bytes", "The block cache's budget",
         static_cast<double>(d.block_cache_bytes));
+  Counter(out, "tldb_engine_scrub_segments_verified_total",
+          "Sealed segments re-verified by the background scrub", d.scrub_segments_verified);
+  Counter(out, "tldb_engine_scrub_read_bytes_total",
+          "Segment and index bytes read by the background scrub", d.scrub_bytes_read);
+  Counter(out, "tldb_engine_scrub_damaged_segments_total",
+          "Sealed segments the scrub found damaged (each time the scrub finds one)",
+          d.scrub_damaged_segments);
+  Counter(out, "tldb_engine_scrub_passes_total", "Scrub passes completed over every sealed segment",
+          d.scrub_passes_completed);
+  Gauge(out, "tldb_engine_scrub_segments_quarantined",
+        "Sealed segments quarantined from reads as damaged (reads needing one answer CORRUPTION)",
+        static_cast<double>(d.scrub_segments_quarantined));
   Family(out, "tldb_engine_info", "The engine's I/O backend (value 1)", MetricType::Gauge)
       .Add(1, "io_backend", d.io_backend);
   Gauge(out, "tldb_engine_namespaces_refused",

@@ -3,7 +3,7 @@
 #include "base64.h"
 #include "data_dir.h"
 #include "json_text.h"
-#include "segment_file.h"
+#include "log/segment_file.h"
 #include "text_table.h"
 
 namespace tldb::admin {

@@ -5,7 +5,7 @@
 #include "data_dir.h"
 #include "export_line.h"
 #include "live_model.h"
-#include "segment_file.h"
+#include "log/segment_file.h"
 
 namespace tldb::admin {
 namespace {

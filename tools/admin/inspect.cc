@@ -4,10 +4,11 @@
 #include <set>
 #include <unordered_set>
 
+#include "index/index_file.h"
 #include "json_text.h"
 #include "live_model.h"
 #include "log/file_names.h"
-#include "segment_file.h"
+#include "log/segment_file.h"
 #include "text_table.h"
 
 namespace tldb::admin {
@@ -319,8 +320,7 @@ void PrintHeader(const SegmentFile& f, bool json, std::ostream& out) {
       << "\n  format_version 1, namespace_id " << f.header.namespace_id << ", segment_id "
       << f.header.segment_id << ", generation " << f.header.gen << ", created "
       << (f.header.created_ms == 0 ? std::string("at open") : FormatTime(f.header.created_ms))
-      << ", flags " << f.header.flags
-      << (f.compressed ? " (compressed)" : "") << '\n';
+      << ", flags " << f.header.flags << (f.compressed ? " (compressed)" : "") << '\n';
   if (!f.compressed) {
     out << "  records end at offset " << f.scan.valid_end << " of " << f.image.size() << " bytes\n";
     return;

@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
-#include "segment_file.h"
+#include "index/index_file.h"
+#include "log/segment_file.h"
 
 namespace tldb::admin {
 

@@ -5,12 +5,12 @@
 #include <set>
 
 #include "data_dir.h"
-#include "index_check.h"
-#include "index_model.h"
+#include "index/index_check.h"
+#include "index/index_model.h"
 #include "json_text.h"
 #include "live_model.h"
 #include "log/file_names.h"
-#include "segment_file.h"
+#include "log/segment_file.h"
 #include "store/floors.h"
 
 namespace tldb::admin {

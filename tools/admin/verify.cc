@@ -2,13 +2,12 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "data_dir.h"
-#include "index_check.h"
-#include "index_model.h"
+#include "index/sealed_check.h"
 #include "json_text.h"
 #include "log/file_names.h"
-#include "segment_file.h"
 
 namespace tldb::admin {
 namespace {
@@ -75,12 +74,10 @@ class Verifier {
   }
   void Files(const NamespaceRef& ns);
   Status Segment(const NamespaceRef& ns, const SegmentRef& seg);
-  void Header(const NamespaceRef& ns, const SegmentFile& f);
   void Tail(const SegmentFile& f);
   void Continuity(const SegmentFile& f);
   void Timeline(const SegmentFile& f, const std::string& key, std::vector<SeqAt>& seqs);
   Status Index(const NamespaceRef& ns, const SegmentRef& seg, const SegmentFile& f);
-  Status DamagedSegmentIndex(const NamespaceRef& ns, const SegmentRef& seg, const SegmentFile& f);
 
   FileSystem& fs_;
   VerifyReport* report_;
@@ -148,57 +145,30 @@ Status Verifier::Segment(const NamespaceRef& ns, const SegmentRef& seg) {
         "active segment whose header never became durable (recreated when the store opens)");
     return Status::Ok();
   }
-  Header(ns, f);
-  Tail(f);
+  // Sealed segments by the engine's rule (index/sealed_check.h), which the scrub applies too.
+  CheckSegmentHeader(f, ns.in_catalog ? std::optional<uint32_t>(ns.entry.id) : std::nullopt,
+                     &report_->problems);
+  if (f.sealed) {
+    CheckSealedRecords(f, &report_->problems);
+  } else {
+    Tail(f);
+  }
   Continuity(f);
   if (seg.active) return Status::Ok();
-  if (f.tail == TailState::kCorrupt) return DamagedSegmentIndex(ns, seg, f);
   return Index(ns, seg, f);
 }
 
-void Verifier::Header(const NamespaceRef& ns, const SegmentFile& f) {
-  if (!f.header_status.ok()) {
-    Add(Severity::kError, f.path, 0, f.header_status.message());
-  } else if (ns.in_catalog && f.header.namespace_id != ns.entry.id) {
-    Add(Severity::kError, f.path, 12,
-        "header names namespace id " + std::to_string(f.header.namespace_id) +
-            ", the catalog says " + std::to_string(ns.entry.id));
-  }
-}
-
-const char* StopName(DecodeOutcome o) {
-  switch (o) {
-    case DecodeOutcome::kBad:
-      return "checksum mismatch or malformed record";
-    case DecodeOutcome::kTruncated:
-      return "record truncated by the end of the file";
-    default:
-      return "non-zero bytes after the last record";
-  }
-}
-
+// The active segment's tail (sealed segments: CheckSealedRecords).
 void Verifier::Tail(const SegmentFile& f) {
   if (f.tail == TailState::kClean) return;
   uint64_t after = 0;
   f.ForEachRecordFromAny(f.scan.valid_end + 1, [&](uint64_t, const RecordView&) { ++after; });
-  if (f.compressed) {
-    uint64_t bad = 0;
-    for (const BlockInfo& b : f.blocks) bad += b.ok ? 0 : 1;
-    Add(Severity::kError, f.path, f.damage_file_offset,
-        "compressed segment damaged: " + f.damage_what + " (record space from offset " +
-            std::to_string(f.scan.valid_end) + " lost in " + std::to_string(bad) + " bad blocks; " +
-            std::to_string(after) + " records after it still decode)");
-    return;
-  }
   const std::string lost = std::to_string(f.image.size() - f.scan.valid_end) + " bytes, " +
                            std::to_string(after) + " valid records after it";
   if (f.tail == TailState::kTornTail) {
     Add(Severity::kWarning, f.path, f.scan.valid_end,
-        std::string("torn tail of the active segment (") + StopName(f.scan.stop) + "; " + lost +
+        std::string("torn tail of the active segment (") + DescribeStop(f.scan.stop) + "; " + lost +
             "): never durable, cut when the store opens");
-  } else if (f.sealed) {
-    Add(Severity::kError, f.path, f.scan.valid_end,
-        std::string("sealed segment damaged: ") + StopName(f.scan.stop) + " (" + lost + ")");
   } else {
     // The engine's own description (log/segment_scan.h): the text recovery refuses with.
     Add(Severity::kError, f.path, f.scan.copy_at != 0 ? f.scan.copy_at : f.scan.valid_end,
@@ -293,40 +263,13 @@ void Verifier::Continuity(const SegmentFile& f) {
   }
 }
 
-// The segment itself is damaged (already reported): comparing every entry would only repeat
-// it, but a segment shorter than its index says makes the store refuse to open.
-Status Verifier::DamagedSegmentIndex(const NamespaceRef& ns, const SegmentRef& seg,
-                                     const SegmentFile& f) {
-  if (!seg.has_index) return Status::Ok();
-  const uint32_t ns_id = ns.in_catalog ? ns.entry.id : f.header.namespace_id;
-  TLDB_ASSIGN_OR_RETURN(auto idx, IndexFile::Load(fs_, seg.index_path, ns_id, seg.id));
-  if (!f.compressed && idx->status().ok() && idx->reader().summary().data_end > f.image.size()) {
-    Add(Severity::kError, seg.index_path, 24,
-        "index covers " + std::to_string(idx->reader().summary().data_end) +
-            " bytes but the segment has " + std::to_string(f.image.size()) +
-            ": the store refuses to open");
-  } else {
-    Add(Severity::kWarning, seg.index_path, 0,
-        "not compared with its segment, which is damaged (see the error above)");
-  }
-  return Status::Ok();
-}
-
 Status Verifier::Index(const NamespaceRef& ns, const SegmentRef& seg, const SegmentFile& f) {
-  if (!seg.has_index) {
-    Add(Severity::kWarning, seg.index_path, 0,
-        "sealed segment has no index file (rebuilt when the store opens, or by tldb repair)");
-    return Status::Ok();
+  std::unique_ptr<IndexFile> idx;
+  if (seg.has_index) {
+    const uint32_t ns_id = ns.in_catalog ? ns.entry.id : f.header.namespace_id;
+    TLDB_ASSIGN_OR_RETURN(idx, IndexFile::Load(fs_, seg.index_path, ns_id, seg.id));
   }
-  const uint32_t ns_id = ns.in_catalog ? ns.entry.id : f.header.namespace_id;
-  TLDB_ASSIGN_OR_RETURN(auto idx, IndexFile::Load(fs_, seg.index_path, ns_id, seg.id));
-  if (!idx->status().ok()) {
-    Add(Severity::kError, seg.index_path, 0,
-        idx->status().message() + " (the store rebuilds it at open; tldb repair rebuilds it now)");
-    return Status::Ok();
-  }
-  report_->index_entries +=
-      CheckIndex(*idx, seg.index_path, BuildIndexModel(f), f.path, &report_->problems);
+  report_->index_entries += CheckSealedIndex(f, idx.get(), seg.index_path, &report_->problems);
   return Status::Ok();
 }
 

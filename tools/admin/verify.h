@@ -20,17 +20,13 @@
 #include <string>
 #include <vector>
 
+#include "index/index_check.h"
 #include "tldb/file_system.h"
 
 namespace tldb::admin {
 
-struct Problem {
-  enum class Severity : uint8_t { kInfo, kWarning, kError };
-  Severity severity = Severity::kError;
-  std::string file;
-  uint64_t offset = 0;
-  std::string what;
-};
+// The engine's finding (index/index_check.h): verify, repair and the scrub speak the same terms.
+using Problem = CheckProblem;
 
 struct VerifyReport {
   std::string dir;

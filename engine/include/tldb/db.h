@@ -60,7 +60,15 @@ struct DbStats {
   uint64_t block_cache_hits = 0;  // decompressed blocks found in the cache
   uint64_t block_cache_misses = 0;
   uint64_t block_cache_bytes = 0;  // the cache's budget (Options::block_cache_bytes)
-  std::string io_backend;          // "uring", "posix" or "sim"
+  // The background scrub (docs/design.md "Scrubbing"): sealed segments re-verified, segment and
+  // index bytes read for it, segments found damaged (each time the scrub finds one), passes
+  // completed, and sealed segments quarantined from reads now.
+  uint64_t scrub_segments_verified = 0;
+  uint64_t scrub_bytes_read = 0;
+  uint64_t scrub_damaged_segments = 0;
+  uint64_t scrub_passes_completed = 0;
+  uint64_t scrub_segments_quarantined = 0;
+  std::string io_backend;  // "uring", "posix" or "sim"
   // Namespaces refused at open (Options::refuse_damaged_namespaces): name and the Corruption
   // its requests answer.
   std::vector<std::pair<std::string, std::string>> refused_namespaces;

@@ -130,7 +130,19 @@ struct Options {
   // Compaction I/O budget (bytes read + written per second). 64 MiB/s: a few percent of this
   // disk's 1.6 GB/s sequential rate, so foreground fdatasyncs barely queue behind it.
   uint64_t compaction_bytes_per_s = 64ull << 20;
-  // Receives one line per notable event (recovery cuts, corruption, sticky errors).
+  // Background scrub (docs/design.md "Scrubbing"): every sealed segment and its index file are
+  // re-read and re-verified once per this period, so a bit flipped in data nobody reads is
+  // found (and its segment quarantined from reads) within a period rather than when a user
+  // scrolls back to it. One week: a store of a few TiB is covered at the default pace below.
+  // 0: no scrub. Needs background_maintenance.
+  uint64_t scrub_period_ms = 7ull * 24 * 3600 * 1000;
+  // The scrub's read budget (segment + index bytes per second). 8 MiB/s: an eighth of
+  // compaction's budget and about 0.5% of this disk's 1.6 GB/s sequential rate, so foreground
+  // fdatasyncs barely queue behind it (docs/benchmarks.md "Scrub"), while a week still covers
+  // about 4.8 TiB of segments. Must be > 0 when scrub_period_ms is set.
+  uint64_t scrub_bytes_per_s = 8ull << 20;
+  // Receives one line per notable event (recovery cuts, corruption, sticky errors, scrub
+  // findings).
   std::function<void(std::string_view)> on_event;
   // Replication (tldb/replication.h): every group written is shipped through it and
   // acknowledged only once it returns OK. Null: a single node (the default).

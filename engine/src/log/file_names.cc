@@ -83,6 +83,9 @@ std::string CompactCommitFileName(const std::string& ns_dir) {
 std::string FloorsFileName(const std::string& ns_dir) {
   return ns_dir + "/FLOORS";
 }
+std::string ScrubFileName(const std::string& ns_dir) {
+  return ns_dir + "/SCRUB";
+}
 
 FileKind ParseFileName(std::string_view name, uint64_t* segment_id, uint32_t* gen) {
   if (name.ends_with(".tmp")) return FileKind::kTemp;

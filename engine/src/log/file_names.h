@@ -29,6 +29,7 @@ std::string SegmentFileName(const std::string& ns_dir, uint64_t segment_id, uint
 std::string IndexFileName(const std::string& ns_dir, uint64_t segment_id, uint32_t gen = 0);
 std::string CompactCommitFileName(const std::string& ns_dir);
 std::string FloorsFileName(const std::string& ns_dir);
+std::string ScrubFileName(const std::string& ns_dir);  // docs/format.md "Scrub position"
 
 // Parses a file name inside a namespace directory; sets *segment_id (and *gen) for segments
 // and indexes.

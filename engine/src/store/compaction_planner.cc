@@ -58,15 +58,22 @@ std::vector<std::vector<const SealedSegment*>> CompactionPlanner::Plan(bool full
   const NamespaceOptions opts = st_.options();
   const uint32_t pct = opts.compact_live_pct;
   std::vector<SealedSegment*> segments;  // a snapshot: only maintenance removes segments
+  std::vector<bool> quarantined;         // the scrub found it damaged (read under the lock)
   {
     std::shared_lock l(st_.mu);
-    for (const auto& [id, seg] : st_.sealed) segments.push_back(seg.get());
+    for (const auto& [id, seg] : st_.sealed) {
+      segments.push_back(seg.get());
+      quarantined.push_back(seg->quarantine.has_value());
+    }
   }
   std::vector<std::vector<const SealedSegment*>> runs;
   std::vector<const SealedSegment*> run;
   uint64_t run_bytes = 0;
-  for (SealedSegment* seg : segments) {
-    if (seg->failed()) {  // unreadable: not rewritten (its reads answer IOError)
+  for (size_t i = 0; i < segments.size(); ++i) {
+    SealedSegment* seg = segments[i];
+    // Unreadable (its reads answer IOError) or damaged (quarantined): not rewritten, which would
+    // fail or carry the damage into a new segment whose checksums hide it.
+    if (seg->failed() || quarantined[i]) {
       if (!run.empty()) runs.push_back(std::move(run));
       run.clear();
       run_bytes = 0;

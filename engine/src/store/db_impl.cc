@@ -36,6 +36,9 @@ Status DbImpl::Init() {
     return Status::InvalidArgument("maintenance_nice must be 0..19, got " +
                                    std::to_string(options_.maintenance_nice));
   }
+  if (options_.scrub_period_ms != 0 && options_.scrub_bytes_per_s == 0) {
+    return Status::InvalidArgument("scrub_bytes_per_s must be > 0 when scrub_period_ms is set");
+  }
   if (!options_.clock) options_.clock = Clock::System();
   follower_ = options_.follower;
   block_cache_ = std::make_shared<BlockCache>(options_.block_cache_bytes);
@@ -364,6 +367,11 @@ Status DbImpl::SetNamespaceOptions(std::string_view ns, const NamespaceOptions& 
   return Status::Ok();
 }
 
+Status DbImpl::Scrub(std::string_view ns, uint64_t bytes_budget, bool force, ScrubStepResult* out) {
+  TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
+  return log->Scrub(bytes_budget, force, out);
+}
+
 Result<CompactionProgress> DbImpl::Compact(std::string_view ns, const CompactOptions& o) {
   std::vector<NamespaceLog*> logs;
   if (ns.empty()) {
@@ -510,6 +518,10 @@ DbStats DbImpl::Stats() {
     s.compaction_bytes_read += c.compaction_bytes_read;
     s.compaction_bytes_written += c.compaction_bytes_written;
     s.prezero_skipped += c.prezero_skipped;
+    s.scrub_segments_verified += c.scrub_segments_verified;
+    s.scrub_bytes_read += c.scrub_bytes_read;
+    s.scrub_damaged_segments += c.scrub_damaged_segments;
+    s.scrub_passes_completed += c.scrub_passes_completed;
     log->AddMemoryStats(&s);
   }
   return s;

@@ -47,6 +47,9 @@ class DbImpl : public Db {
   void MutateAsync(std::string_view ns, const Mutation& m, MutationCallback done) override;
   Status SetNamespaceOptions(std::string_view ns, const NamespaceOptions& options) override;
   Result<CompactionProgress> Compact(std::string_view ns, const CompactOptions& o) override;
+  // One step of namespace `ns`'s scrub (NamespaceLog::Scrub): what the maintenance thread runs
+  // each tick, callable directly by tests and benchmarks (with background_maintenance off).
+  Status Scrub(std::string_view ns, uint64_t bytes_budget, bool force, ScrubStepResult* out);
   Result<Message> Get(std::string_view ns, std::string_view timeline, Seq seq) override;
   Result<std::vector<Message>> Scan(std::string_view ns, std::string_view timeline,
                                     const ScanOptions& options) override;

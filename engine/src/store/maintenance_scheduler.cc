@@ -48,6 +48,32 @@ std::chrono::milliseconds MaintenanceScheduler::PassOnce() {
   return std::chrono::milliseconds(sleep_ms);
 }
 
+std::chrono::milliseconds MaintenanceScheduler::ScrubOnce() {
+  if (options_.scrub_period_ms == 0) return std::chrono::milliseconds(kIdleMs);
+  std::vector<NamespaceLog*> due;
+  int64_t wait_ms = kIdleMs;
+  for (NamespaceLog* log : list_()) {
+    const int64_t in = log->ScrubDueInMs();
+    if (in == 0) {
+      due.push_back(log);
+    } else {
+      wait_ms = std::min(wait_ms, in);
+    }
+  }
+  if (due.empty()) return std::chrono::milliseconds(wait_ms);
+  // The budget is the Db's: namespaces scrubbing at once share it.
+  const uint64_t budget =
+      std::max<uint64_t>(ScrubTickBytes(options_.scrub_bytes_per_s) / due.size(), 1);
+  for (NamespaceLog* log : due) {
+    ScrubStepResult r;
+    Status s = log->Scrub(budget, false, &r);
+    if (!s.ok() && s.code() != Status::Code::kClosed && options_.on_event) {
+      options_.on_event("maintenance of '" + log->entry().name + "': scrub: " + s.ToString());
+    }
+  }
+  return std::chrono::milliseconds(kScrubTickMs);
+}
+
 // Linux: a thread id names one thread. Raising a nice value needs no privilege, so a failure is
 // only reported.
 void MaintenanceScheduler::LowerPriority() {
@@ -66,15 +92,19 @@ void MaintenanceScheduler::LowerPriority() {
 
 void MaintenanceScheduler::Loop() {
   LowerPriority();
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point next_pass = Clock::now();
   for (;;) {
     {
       std::lock_guard l(mu_);
       if (stop_) return;
+      if (wake_) next_pass = Clock::now();
       wake_ = false;
     }
-    const auto sleep = PassOnce();
+    if (Clock::now() >= next_pass) next_pass = Clock::now() + PassOnce();
+    const Clock::time_point until = std::min(next_pass, Clock::now() + ScrubOnce());
     std::unique_lock l(mu_);
-    cv_.wait_for(l, sleep, [&] { return stop_ || wake_; });
+    cv_.wait_until(l, until, [&] { return stop_ || wake_; });
     if (stop_) return;
   }
 }

@@ -1,6 +1,8 @@
 // MaintenanceScheduler: the Db's background maintenance thread. Each pass runs every open
 // namespace's maintenance (TTL drops, then compaction: NamespaceLog::Compact) one namespace
-// after another.
+// after another. Between passes it ticks the scrub (NamespaceLog::Scrub) every kScrubTickMs
+// while one is due, with a budget of scrub_bytes_per_s × kScrubTickMs bytes per tick spread
+// over the namespaces that scrub; a tick is short, so TTL drops and compaction wait at most one.
 //
 // Scheduling (docs/design.md "TTL"): the thread sleeps until the oldest sealed segment of any
 // namespace with a TTL becomes due (its newest record's time + ttl_ms, on the TTL clock), or
@@ -12,6 +14,7 @@
 // maintenance thread without mu_ held. Wake is thread-safe and never blocks on maintenance.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -30,6 +33,13 @@ class MaintenanceScheduler {
   // Longest sleep between passes. 60 s: compaction of segments thinned by recalls can wait that
   // long; TTL drops are scheduled exactly and do not depend on it.
   static constexpr int64_t kIdleMs = 60'000;
+  // The scrub's tick: its byte budget is spent in slices this far apart, so it reads in small
+  // bursts (about 800 KiB at the default 8 MiB/s) rather than one large one per second.
+  static constexpr int64_t kScrubTickMs = 100;
+  // Bytes the scrub may read in one tick.
+  static uint64_t ScrubTickBytes(uint64_t bytes_per_s) {
+    return std::max<uint64_t>(bytes_per_s * kScrubTickMs / 1000, 1);
+  }
 
   using ListFn = std::function<std::vector<NamespaceLog*>()>;
   MaintenanceScheduler(const Options& options, ListFn list)
@@ -48,6 +58,8 @@ class MaintenanceScheduler {
   void Loop();
   // One pass over every namespace; returns how long to sleep.
   std::chrono::milliseconds PassOnce();
+  // One scrub tick of the namespaces whose scrub is due; returns how long until the next.
+  std::chrono::milliseconds ScrubOnce();
   // Lowers the thread's CPU priority by Options::maintenance_nice.
   void LowerPriority();
 

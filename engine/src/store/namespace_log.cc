@@ -21,7 +21,8 @@ NamespaceLog::NamespaceLog(const std::string& db_dir, const CatalogEntry& entry,
       commit_(st_, assigner_, roller_, preparer_),
       expirer_(st_, [this] { return Roll(); }),
       planner_(st_),
-      frames_(st_) {}
+      frames_(st_),
+      scrub_(st_) {}
 
 Result<std::unique_ptr<NamespaceLog>> NamespaceLog::Open(const std::string& db_dir,
                                                          const CatalogEntry& entry,
@@ -33,6 +34,7 @@ Result<std::unique_ptr<NamespaceLog>> NamespaceLog::Open(const std::string& db_d
   NamespaceRecovery recovery(log->st_, log->roller_, log->assigner_, log->reader_);
   TLDB_RETURN_IF_ERROR(recovery.Recover());
   log->next_gen_ = recovery.next_gen();
+  TLDB_RETURN_IF_ERROR(log->scrub_.Load());  // the scrub's position and quarantines
   log->commit_.Start();
   log->preparer_.Start();
   return log;
@@ -88,6 +90,14 @@ Status NamespaceLog::Roll() {
 Status NamespaceLog::Close() {
   if (closed_) return Status::Ok();
   closed_ = true;
+  {
+    std::lock_guard g(scrub_mu_);  // where the scrub stands, so that it resumes there
+    scrub_closed_ = true;
+    if (Status p = scrub_.Persist(); !p.ok()) {
+      st_.Event("namespace '" + st_.entry.name +
+                "': scrub: writing its position failed: " + p.ToString());
+    }
+  }
   commit_.Stop();  // no leader runs from here on: this thread owns the active segment
   preparer_.Stop();
   roller_.DiscardNext();  // a next segment reserved by a roll that failed for want of space
@@ -135,6 +145,17 @@ Status NamespaceLog::Compact(const CompactOptions& o, CompactionProgress* total)
   return Status::Ok();
 }
 
+Status NamespaceLog::Scrub(uint64_t bytes_budget, bool force, ScrubStepResult* out) {
+  std::lock_guard g(scrub_mu_);
+  if (scrub_closed_) return Status::Closed("namespace closed");
+  return scrub_.Step(bytes_budget, force, out);
+}
+
+int64_t NamespaceLog::ScrubDueInMs() {
+  std::lock_guard g(scrub_mu_);
+  return scrub_.DueInMs();
+}
+
 NamespaceInfo NamespaceLog::Info() {
   NamespaceInfo info;
   info.name = st_.entry.name;
@@ -155,6 +176,7 @@ void NamespaceLog::AddMemoryStats(DbStats* s) {
   s->memory_timeline_bytes += st_.table.MemoryBytes();
   s->memory_active_index_bytes += st_.active ? st_.active->MemoryBytes() : 0;
   s->memory_dedupe_bytes += st_.dedupe.MemoryBytes() + st_.rules.overlay().MemoryBytes();
+  for (const auto& [id, seg] : st_.sealed) s->scrub_segments_quarantined += seg->quarantine ? 1 : 0;
 }
 
 }  // namespace tldb

@@ -11,10 +11,12 @@
 //   Compactor          one run's rewrite (created per run)
 //   NamespaceRecovery  open (created once)
 //   FrameReader        the log read back as frames (a follower's catch-up)
+//   Scrubber           the background re-verification of sealed segments
 //
 // Contract: every public member is thread-safe. Maintenance (DropExpired, Compact) runs one pass
-// at a time under maint_mu_. Lock order: maint_mu_, then GroupCommit's queue mutex (through a
-// roll it submits, never held across it), then NamespaceState::mu.
+// at a time under maint_mu_, the scrub one step at a time under scrub_mu_. Lock order: maint_mu_,
+// then GroupCommit's queue mutex (through a roll it submits, never held across it), then
+// NamespaceState::mu; scrub_mu_ before NamespaceState::mu (never together with maint_mu_).
 #pragma once
 
 #include <atomic>
@@ -30,6 +32,7 @@
 #include "store/group_assigner.h"
 #include "store/group_commit.h"
 #include "store/namespace_state.h"
+#include "store/scrubber.h"
 #include "store/segment_expirer.h"
 #include "store/segment_preparer.h"
 #include "store/segment_roller.h"
@@ -90,10 +93,17 @@ class NamespaceLog {
   // Drops expired segments, then compacts. Adds to `total`.
   Status Compact(const CompactOptions& o, CompactionProgress* total);
 
+  // One step of the background scrub: reads and checks at most `bytes_budget` bytes of sealed
+  // segments and index files (a new pass starts when due, or at once with `force`).
+  Status Scrub(uint64_t bytes_budget, bool force, ScrubStepResult* out);
+  // Milliseconds until the scrub has work (0: now; INT64_MAX: off).
+  int64_t ScrubDueInMs();
+
   const CatalogEntry& entry() const { return st_.entry; }
   Durability default_durability() const { return st_.durability(); }
   NamespaceInfo Info();
   const NamespaceCounters& counters() const { return st_.counters; }
+  // Memory, and the segments quarantined by the scrub (what needs the namespace lock).
   void AddMemoryStats(DbStats* s);
 
   // When the next TTL drop is due, in TTL-clock ms (INT64_MAX: nothing to expire).
@@ -123,6 +133,10 @@ class NamespaceLog {
   Status maint_sticky_;    // a compaction failed after committing: no more until reopened
   std::atomic<bool> maint_abort_{false};
   bool closed_ = false;
+
+  std::mutex scrub_mu_;  // one scrub step at a time; guards the two below
+  Scrubber scrub_;
+  bool scrub_closed_ = false;
 };
 
 }  // namespace tldb

@@ -77,6 +77,7 @@ Status RecordFetcher::SealedBytes(const SealedSegment& seg, uint64_t off,
 
 Status RecordFetcher::Sealed(const SealedSegment& seg, uint64_t offset, std::string_view key,
                              Seq seq, RecordView* r) const {
+  if (seg.quarantine) return Status::Corruption(seg.QuarantineError(st_.dir));
   std::span<const char> bytes;
   Status s = SealedBytes(seg, offset, &bytes);
   if (s.ok()) {

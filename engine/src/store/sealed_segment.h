@@ -2,16 +2,18 @@
 // read-only. A compaction output (gen > 0) stores its records in zstd blocks; offsets then
 // address its uncompressed record space. Created by the roller (seal), recovery (open) and the
 // compactor (output); never changed once published in NamespaceState::sealed, except the
-// planner's cached live percentage.
+// planner's cached live percentage and the scrub's quarantine (guarded by NamespaceState::mu).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "index/segment_index.h"
 #include "log/file_names.h"
 #include "log/segment_header.h"
+#include "store/scrub_file.h"
 #include "tldb/file_system.h"
 
 namespace tldb {
@@ -36,6 +38,15 @@ struct SealedSegment {
   bool failed() const { return data->failed() || index_file->failed(); }
   std::string FailedError(const std::string& dir) const {
     return SegmentFileName(dir, id, gen) + ": disk read error under the segment or its index";
+  }
+
+  // Set by the scrub when it found the segment or its index damaged (docs/design.md
+  // "Scrubbing"): reads that need the segment answer Corruption (QuarantineError) instead of
+  // serving its bytes, and compaction leaves it alone. Guarded by NamespaceState::mu.
+  std::optional<ScrubFinding> quarantine;
+  std::string QuarantineError(const std::string& dir) const {
+    return dir + "/" + quarantine->file_name + " offset " + std::to_string(quarantine->offset) +
+           ": segment quarantined, the scrub found it damaged: " + quarantine->what;
   }
 };
 

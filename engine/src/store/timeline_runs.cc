@@ -13,6 +13,7 @@ Status TimelineRuns::At(size_t i, Run* r) const {
   }
   r->seg = st_.Sealed(ids_[i]);
   if (r->seg == nullptr) return Status::Deleted("message expired");
+  if (r->seg->quarantine) return Status::Corruption(r->seg->QuarantineError(st_.dir));
   if (!r->seg->index.Find(key_, key_hash_, &r->entry) || r->entry.count == 0) {
     // A disk read error under the index shows as zeros: checked here, off the fast path.
     if (r->seg->failed()) return Status::IOError(r->seg->FailedError(st_.dir));

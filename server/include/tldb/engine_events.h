@@ -6,8 +6,8 @@
 // Contract: Note() is thread-safe and cheap (one lock, a few string compares); engine threads
 // call it with every event line. The engine's event lines are text meant for a log, so the kinds
 // are recognised by the fixed parts of those lines (engine/src/store/group_commit.cc,
-// segment_expirer.cc, maintenance_scheduler.cc, namespace_log.cc, namespace_recovery.cc); a line
-// of no known shape counts as kOther.
+// segment_expirer.cc, maintenance_scheduler.cc, namespace_log.cc, namespace_recovery.cc,
+// scrubber.cc); a line of no known shape counts as kOther.
 #pragma once
 
 #include <array>
@@ -30,8 +30,9 @@ class EngineEvents {
     kMaintenanceFailed,  // "maintenance of 'NS': ..."
     kRecovery,           // "recovery: ...", "salvage: ...", "rebuilding index of ..."
     kOther,
+    kScrub,  // "namespace 'NS': scrub: ..." (a finding, a quarantine, a failed position write)
   };
-  static constexpr int kKinds = 8;
+  static constexpr int kKinds = 9;
   // "write_failed", "no_space", ...: the metric label of a kind.
   static std::string_view KindName(Kind kind);
 

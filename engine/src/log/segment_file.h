@@ -2,11 +2,10 @@
 // found by the engine's rules: a plain segment is scanned record by record (log/segment_scan.h);
 // a compressed one (a compaction output, docs/format.md "Compacted segment") is decoded block by
 // block into its uncompressed record space, whose offsets are the ones its index stores.
-// IndexFile: one index file, validated.
 //
 // Contract: loading never writes and never takes the LOCK, so it is safe beside a running
-// server (a record being written at that moment shows up as a torn tail). A damaged header,
-// block or index is not a load error: header_status / damage / status say what is wrong.
+// server (a record being written at that moment shows up as a torn tail). A damaged header
+// or block is not a load error: header_status / damage say what is wrong.
 #pragma once
 
 #include <cstdint>
@@ -14,14 +13,13 @@
 #include <string>
 #include <vector>
 
-#include "index/segment_index.h"
 #include "log/block_codec.h"
 #include "log/record.h"
 #include "log/segment_header.h"
 #include "log/segment_scan.h"
 #include "tldb/file_system.h"
 
-namespace tldb::admin {
+namespace tldb {
 
 // One zstd block of a compressed segment as found in the file.
 struct BlockInfo {
@@ -84,23 +82,11 @@ struct SegmentFile {
 // `id` and `gen` come from the file name (they seed the checksums).
 Result<SegmentFile> LoadSegmentFile(FileSystem& fs, const std::string& path, uint64_t id,
                                     bool sealed, uint32_t gen = 0);
-
-class IndexFile {
- public:
-  // Reads and validates `path` for the namespace and segment; status() tells the outcome.
-  static Result<std::unique_ptr<IndexFile>> Load(FileSystem& fs, const std::string& path,
-                                                 uint32_t namespace_id, uint64_t segment_id);
-  const Status& status() const { return status_; }
-  const SegmentIndexReader& reader() const { return reader_; }
-  const std::string& bytes() const { return bytes_; }
-
- private:
-  std::string bytes_;
-  Status status_;
-  SegmentIndexReader reader_;
-};
+// The same over bytes already read (the scrub reads them at its own pace).
+SegmentFile ParseSegmentFile(std::string image, const std::string& path, uint64_t id, bool sealed,
+                             uint32_t gen = 0);
 
 // "message", "fanout", "recall", "edit", "trim".
 const char* RecordTypeName(format::RecordType t);
 
-}  // namespace tldb::admin
+}  // namespace tldb

@@ -1,8 +1,8 @@
-#include "index_model.h"
+#include "index/index_model.h"
 
 #include <algorithm>
 
-namespace tldb::admin {
+namespace tldb {
 IndexModel BuildIndexModel(const SegmentFile& seg) {
   IndexModel m;
   m.data_end = static_cast<uint32_t>(seg.scan.valid_end);
@@ -42,4 +42,4 @@ std::string SerializeIndex(const IndexModel& m, uint32_t namespace_id, uint64_t 
   return b.Finish(m.data_end, m.min_ts, m.max_ts);
 }
 
-}  // namespace tldb::admin
+}  // namespace tldb

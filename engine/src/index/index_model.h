@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "index/record_indexer.h"
-#include "segment_file.h"
+#include "log/segment_file.h"
 
-namespace tldb::admin {
+namespace tldb {
 
 struct IndexModel {
   using Timeline = RecordIndexer::Timeline;
@@ -44,4 +44,4 @@ IndexModel BuildIndexModel(const SegmentFile& seg);
 // The index file bytes for the model (docs/format.md "Index file", version 2).
 std::string SerializeIndex(const IndexModel& m, uint32_t namespace_id, uint64_t segment_id);
 
-}  // namespace tldb::admin
+}  // namespace tldb

@@ -1,14 +1,14 @@
-#include "index_check.h"
+#include "index/index_check.h"
 
 #include <algorithm>
 #include <iterator>
 
 #include "util/coding.h"
 
-namespace tldb::admin {
+namespace tldb {
 namespace {
 
-using Severity = Problem::Severity;
+using Severity = CheckProblem::Severity;
 
 // Byte offset of the first timeline entry: after the header (64 bytes in version 1, 96 in
 // version 2) and the hash directory (docs/format.md "Index file": 2^dir_bits + 1 slots of 4
@@ -32,7 +32,7 @@ std::string FormatOffset(uint32_t off) {
 class IndexChecker {
  public:
   IndexChecker(const IndexFile& idx, const std::string& path, const IndexModel& m,
-               const std::string& seg_path, std::vector<Problem>* problems)
+               const std::string& seg_path, std::vector<CheckProblem>* problems)
       : r_(idx.reader()),
         entries_base_(EntriesBase(idx.bytes())),
         path_(path),
@@ -66,7 +66,7 @@ class IndexChecker {
   const std::string& path_;
   const IndexModel& m_;
   const std::string& seg_path_;
-  std::vector<Problem>* problems_;
+  std::vector<CheckProblem>* problems_;
   uint64_t checked_ = 0;
 };
 
@@ -221,7 +221,7 @@ void IndexChecker::Blocks() {
 }  // namespace
 
 uint64_t CheckIndex(const IndexFile& idx, const std::string& index_path, const IndexModel& model,
-                    const std::string& segment_path, std::vector<Problem>* problems) {
+                    const std::string& segment_path, std::vector<CheckProblem>* problems) {
   IndexChecker c(idx, index_path, model, segment_path, problems);
   c.Header();
   for (uint32_t i = 0; i < idx.reader().timeline_count(); ++i) c.Entry(i);
@@ -232,4 +232,4 @@ uint64_t CheckIndex(const IndexFile& idx, const std::string& index_path, const I
   return c.checked();
 }
 
-}  // namespace tldb::admin
+}  // namespace tldb

@@ -1,6 +1,6 @@
-#include "segment_file.h"
+#include "log/segment_file.h"
 
-namespace tldb::admin {
+namespace tldb {
 namespace {
 
 // Decodes the blocks of a compressed segment into f->raw, block after block from the header.
@@ -67,13 +67,19 @@ const char* RecordTypeName(format::RecordType t) {
 
 Result<SegmentFile> LoadSegmentFile(FileSystem& fs, const std::string& path, uint64_t id,
                                     bool sealed, uint32_t gen) {
+  TLDB_ASSIGN_OR_RETURN(std::string image, fs.ReadFileToString(path));
+  return ParseSegmentFile(std::move(image), path, id, sealed, gen);
+}
+
+SegmentFile ParseSegmentFile(std::string image, const std::string& path, uint64_t id, bool sealed,
+                             uint32_t gen) {
   SegmentFile f;
   f.path = path;
   f.id = id;
   f.gen = gen;
   f.sealed = sealed;
   f.checksum_id = ChecksumId(id, gen);
-  TLDB_ASSIGN_OR_RETURN(f.image, fs.ReadFileToString(path));
+  f.image = std::move(image);
   auto header = DecodeSegmentHeader(f.image, path);
   if (header.ok()) {
     f.header = *header;
@@ -105,12 +111,4 @@ Result<SegmentFile> LoadSegmentFile(FileSystem& fs, const std::string& path, uin
   return f;
 }
 
-Result<std::unique_ptr<IndexFile>> IndexFile::Load(FileSystem& fs, const std::string& path,
-                                                   uint32_t namespace_id, uint64_t segment_id) {
-  auto f = std::unique_ptr<IndexFile>(new IndexFile());
-  TLDB_ASSIGN_OR_RETURN(f->bytes_, fs.ReadFileToString(path));
-  f->status_ = f->reader_.Open(f->bytes_, namespace_id, segment_id, path);
-  return f;
-}
-
-}  // namespace tldb::admin
+}  // namespace tldb
