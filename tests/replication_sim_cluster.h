@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -118,7 +119,7 @@ class SimCluster {
       : seed_(seed),
         tweak_(std::move(tweak)),
         net_(seed),
-        coord_([this] { return now_ms_; }, /*lease_ttl_ms=*/2000) {
+        coord_([this] { return now_ms_.load(); }, /*lease_ttl_ms=*/2000) {
     for (uint32_t n = 0; n < kNodes; ++n) {
       fs_[n] = std::make_shared<SimFileSystem>();
       Start(n);
@@ -140,7 +141,7 @@ class SimCluster {
     c.db_options.background_maintenance = false;
     c.db_options.group_commit_wait_us = 0;
     for (const std::string& ns : kSimNamespaces) c.namespaces.emplace_back(ns, NamespaceOptions{});
-    c.now_ms = [this] { return now_ms_; };
+    c.now_ms = [this] { return now_ms_.load(); };
     c.seed = seed_ * 7 + restarts_++;
     {
       std::lock_guard l(events_mu_);
@@ -162,7 +163,7 @@ class SimCluster {
     replicas_[n]->Stop();
     replicas_[n].reset();
     net_.DropQueued(n);
-    fs_[n]->PowerLoss(mode, seed_ * 31 + now_ms_);
+    fs_[n]->PowerLoss(mode, seed_ * 31 + now_ms_.load());
     if (restart) Start(n);
   }
   // The replica's disk is replaced by an empty one (kill -9, then a new disk): it loses its
@@ -330,7 +331,7 @@ class SimCluster {
     return ReplicatedDb(*replicas_[n], [](uint32_t) { return std::string(); });
   }
 
-  int64_t now_ms() const { return now_ms_; }
+  int64_t now_ms() const { return now_ms_.load(); }
   SimTransport& net() { return net_; }
   SimCoordinator& coord() { return coord_; }
   Ledger& ledger() { return ledger_; }
@@ -339,7 +340,7 @@ class SimCluster {
  private:
   const uint64_t seed_;
   const std::function<void(ReplicaConfig&)> tweak_;
-  int64_t now_ms_ = 0;
+  std::atomic<int64_t> now_ms_{0};  // read by replicas' threads too (PeerSnapshots)
   uint64_t restarts_ = 0;
   SimTransport net_;
   SimCoordinator coord_;

@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -133,9 +134,13 @@ int Rebuild(const Config& cfg, std::vector<std::unique_ptr<ServerProcess>>& node
   o.server = nodes[p]->address();
   auto c = tldb::Client::Connect(o);
   if (!c.ok()) return 1;
-  const std::string payload(4000, 'r');
+  // Random bytes: compaction compresses its output, and a snapshot of repeated bytes would be
+  // a few MB whatever was appended.
+  std::mt19937_64 rng(7);
+  std::string payload(4000, '\0');
   const uint64_t n = (uint64_t{cfg.catchup_mib} << 20) / payload.size();
   for (uint64_t i = 0; i < n; ++i) {
+    for (char& ch : payload) ch = static_cast<char>(rng());
     tldb::AppendOptions ao;
     ao.durability = tldb::Durability::kBuffered;
     (void)(*c)->Append("store", "rebuild:" + std::to_string(i % 100), payload, ao);

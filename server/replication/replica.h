@@ -18,11 +18,17 @@
 //
 // Threads: Receive and Tick are called by one driver thread (the server's replication
 // thread, or a simulation), Ship by the Db's group-commit leaders, the client calls by any
-// thread. Locking: mu_ (the protocol state) before db_mu_ (shared: a use of the Db;
-// exclusive: reopening it). Only the driver reopens the Db, and never while it holds mu_;
-// Ship takes only mu_ and never touches the Db, so a closing Db waits only for Ship calls,
-// which mu_'s condition variable releases when the role changes. Client calls check the role
-// under mu_, release it, then use the Db under db_mu_.
+// thread. Locking: mu_ (the protocol state) and db_mu_ (shared: a use of the Db; exclusive:
+// reopening it). The driver takes db_mu_ shared under mu_; a client call holds db_mu_ shared
+// while the Db may call Ship, which takes mu_ (and waits on cv_ with mu_ released). Both
+// orders occur, but only with db_mu_ shared, and it is taken exclusively only by the driver
+// thread itself (ReopenDb, InstallSnapshot: never while it holds mu_) and by Stop once the
+// driver has stopped; so no exclusive request can be queued while the driver holds mu_ and
+// waits for db_mu_, and no cycle forms. (ThreadSanitizer reports the two orders as a
+// potential inversion; it does not know that.) A closing Db waits only for Ship calls, which
+// cv_ releases when the role changes. Client calls check the role under mu_, release it, then
+// use the Db under db_mu_. PeerSnapshots' worker calls Snapshot, which takes db_mu_ shared and
+// then, after releasing it, mu_.
 #pragma once
 
 #include <condition_variable>
@@ -55,7 +61,8 @@ struct ReplicaConfig {
   // The replicated namespaces, created at open in this order with these options on every
   // replica (so that their ids, which segment headers carry, agree).
   std::vector<std::pair<std::string, NamespaceOptions>> namespaces;
-  // Time, in ms on a monotonic clock (a simulated one in tests).
+  // Time, in ms on a monotonic clock (a simulated one in tests). Called from the driver and
+  // from the thread that takes snapshots for followers: it must be thread-safe.
   std::function<int64_t()> now_ms;
   // A primary sends an (empty) Append this often, so followers learn it and it hears them.
   int64_t heartbeat_ms = 50;
