@@ -14,15 +14,6 @@
 namespace tldb::repl {
 namespace {
 
-// Steps until a replica serves.
-std::optional<uint32_t> Elect(SimCluster& c, int steps_max = 20'000) {
-  for (int i = 0; i < steps_max; ++i) {
-    if (auto s = c.Serving()) return s;
-    c.Step();
-  }
-  return std::nullopt;
-}
-
 // Appends of 2 KB, so that 64 KiB segments roll every 30 or so.
 void AddBig(SimCluster& c, int n, uint64_t* next) {
   for (int i = 0; i < n; ++i, ++*next) {
@@ -56,13 +47,6 @@ void CompactAll(SimCluster& c, uint32_t n) {
   while (done.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) c.Step();
   Status s = done.get();
   ASSERT_TRUE(s.ok()) << s.ToString();
-}
-
-bool WaitUntilVoter(SimCluster& c, uint32_t n) {
-  for (int i = 0; i < 10'000 && c.replica(n).status().membership != Membership::kVoter; ++i) {
-    c.Step();
-  }
-  return c.replica(n).status().membership == Membership::kVoter;
 }
 
 TEST(ReplicationRebuildTest, FollowerBehindACompactedLogIsRebuiltFromASnapshot) {

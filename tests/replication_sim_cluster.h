@@ -351,4 +351,21 @@ class SimCluster {
   std::array<std::vector<std::string>, kNodes> events_;
 };
 
+// Steps until a replica serves.
+inline std::optional<uint32_t> Elect(SimCluster& c, int steps_max = 20'000) {
+  for (int i = 0; i < steps_max; ++i) {
+    if (auto s = c.Serving()) return s;
+    c.Step();
+  }
+  return std::nullopt;
+}
+
+// Steps until replica n votes (a learner is told to once it holds every committed frame).
+inline bool WaitUntilVoter(SimCluster& c, uint32_t n, int steps_max = 10'000) {
+  for (int i = 0; i < steps_max && c.replica(n).status().membership != Membership::kVoter; ++i) {
+    c.Step();
+  }
+  return c.replica(n).status().membership == Membership::kVoter;
+}
+
 }  // namespace tldb::repl

@@ -19,15 +19,6 @@ namespace {
 constexpr UnsyncedMode kModes[] = {UnsyncedMode::kKeep, UnsyncedMode::kDrop, UnsyncedMode::kTear512,
                                    UnsyncedMode::kZeroFill, UnsyncedMode::kGarbageFill};
 
-// Steps until a replica serves.
-std::optional<uint32_t> Elect(SimCluster& c, int steps_max = 20'000) {
-  for (int i = 0; i < steps_max; ++i) {
-    if (auto s = c.Serving()) return s;
-    c.Step();
-  }
-  return std::nullopt;
-}
-
 void AddAppends(SimCluster& c, int n, uint64_t* next) {
   for (int i = 0; i < n; ++i, ++*next) {
     c.ledger().Add(kSimNamespaces[*next % 2], "t" + std::to_string(*next % 13),
@@ -235,11 +226,7 @@ TEST(ReplicationSimTest, WipedReplicaIsALearnerUntilItHoldsEveryCommittedFrame) 
   AddAppends(c, 50, &next);
   ASSERT_TRUE(c.Settle(100'000));
   c.Check();
-  for (int i = 0; i < 5'000 && c.replica(a).status().membership != Membership::kVoter; ++i) {
-    c.Step();
-  }
-  EXPECT_EQ(c.replica(a).status().membership, Membership::kVoter)
-      << "the caught-up learner was never told to vote";
+  EXPECT_TRUE(WaitUntilVoter(c, a)) << "the caught-up learner was never told to vote";
 }
 
 // A replica whose disk was replaced is seeded with an online backup of the primary (the
@@ -284,10 +271,7 @@ TEST(ReplicationSimTest, ReplicaSeededFromABackupOfThePrimaryCatchesUpFromIt) {
   for (const std::string& e : c.Events(a)) {
     EXPECT_EQ(e.find("cut namespace"), std::string::npos) << "seeded log was cut: " << e;
   }
-  for (int i = 0; i < 5'000 && c.replica(a).status().membership != Membership::kVoter; ++i) {
-    c.Step();
-  }
-  EXPECT_EQ(c.replica(a).status().membership, Membership::kVoter);
+  EXPECT_TRUE(WaitUntilVoter(c, a));
   EXPECT_EQ(c.Serving(), p);
 }
 

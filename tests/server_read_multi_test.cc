@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "server_test_util.h"
+#include "util/forwarding_db.h"
 
 namespace tldb::testing {
 namespace {
@@ -287,90 +288,30 @@ TEST(WaitReadTest, LimitsApplyAndOldWaitsKeepTheirAnswer) {
 
 // The Db a server serves, passing everything to a real one, whose reads can be switched to
 // answer NotPrimary as a ReplicatedDb does off the serving primary (docs/replication.md).
-class ReadGateDb : public Db {
+class ReadGateDb : public testing::ForwardingDb {
  public:
-  explicit ReadGateDb(Db* db) : db_(db) {}
+  using ForwardingDb::ForwardingDb;
   std::atomic<bool> refuse{false};
 
-  Status CreateNamespace(std::string_view n, const NamespaceOptions& o) override {
-    return db_->CreateNamespace(n, o);
-  }
-  Result<std::vector<NamespaceInfo>> ListNamespaces() override { return db_->ListNamespaces(); }
-  Result<NamespaceInfo> DescribeNamespace(std::string_view n) override {
-    return db_->DescribeNamespace(n);
-  }
-  Result<AppendResult> Append(std::string_view ns, std::string_view t, std::string_view p,
-                              const AppendOptions& o) override {
-    return db_->Append(ns, t, p, o);
-  }
-  void AppendAsync(std::string_view ns, std::string_view t, std::string_view p,
-                   const AppendOptions& o, AppendCallback done) override {
-    db_->AppendAsync(ns, t, p, o, std::move(done));
-  }
-  Result<std::vector<AppendResult>> AppendFanout(std::string_view ns,
-                                                 std::span<const std::string_view> t,
-                                                 std::string_view p,
-                                                 const AppendOptions& o) override {
-    return db_->AppendFanout(ns, t, p, o);
-  }
-  void AppendFanoutAsync(std::string_view ns, std::span<const std::string_view> t,
-                         std::string_view p, const AppendOptions& o, FanoutCallback done) override {
-    db_->AppendFanoutAsync(ns, t, p, o, std::move(done));
-  }
-  Result<AppendResult> Import(std::string_view ns, std::string_view t, const Message& m,
-                              Durability d) override {
-    return db_->Import(ns, t, m, d);
-  }
-  Result<MutationResult> Mutate(std::string_view ns, const Mutation& m) override {
-    return db_->Mutate(ns, m);
-  }
-  void MutateAsync(std::string_view ns, const Mutation& m, MutationCallback done) override {
-    db_->MutateAsync(ns, m, std::move(done));
-  }
-  Status SetNamespaceOptions(std::string_view ns, const NamespaceOptions& o) override {
-    return db_->SetNamespaceOptions(ns, o);
-  }
-  Result<CompactionProgress> Compact(std::string_view ns, const CompactOptions& o) override {
-    return db_->Compact(ns, o);
-  }
   Result<Message> Get(std::string_view ns, std::string_view t, Seq seq) override {
     if (refuse) return Refused();
-    return db_->Get(ns, t, seq);
+    return ForwardingDb::Get(ns, t, seq);
   }
   Result<std::vector<Message>> Scan(std::string_view ns, std::string_view t,
                                     const ScanOptions& o) override {
     if (refuse) return Refused();
-    return db_->Scan(ns, t, o);
+    return ForwardingDb::Scan(ns, t, o);
   }
   Result<std::vector<Seq>> LastSeq(std::string_view ns,
                                    std::span<const std::string_view> t) override {
     if (refuse) return Refused();
-    return db_->LastSeq(ns, t);
+    return ForwardingDb::LastSeq(ns, t);
   }
-  Result<LogEnds> LogEnd(std::string_view ns) override { return db_->LogEnd(ns); }
-  Status ApplyFrame(std::string_view ns, const LogFrame& f) override {
-    return db_->ApplyFrame(ns, f);
-  }
-  Result<std::vector<LogFrame>> ReadFrames(std::string_view ns, LogPosition from,
-                                           uint64_t bytes_max) override {
-    return db_->ReadFrames(ns, from, bytes_max);
-  }
-  void SetFollower(bool f) override { db_->SetFollower(f); }
-  void RetainLogFrom(std::string_view ns, uint64_t segment) override {
-    db_->RetainLogFrom(ns, segment);
-  }
-  Result<SnapshotInfo> Snapshot(const std::string& dir, const SnapshotOptions& o) override {
-    return db_->Snapshot(dir, o);
-  }
-  Status Sync() override { return db_->Sync(); }
-  DbStats Stats() override { return db_->Stats(); }
-  Status Close() override { return db_->Close(); }
 
  private:
   static Status Refused() {
     return Status::NotPrimary("this server is a follower; primary=10.0.0.9:7070");
   }
-  Db* db_;
 };
 
 // READ_MULTI and WAIT with messages read through the Db the server serves, as SCAN does: a
@@ -381,7 +322,7 @@ TEST(ReadMultiTest, ReadsGoThroughTheServedDbLikeScan) {
   auto db = Db::Open(dir.path(), {});
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   ASSERT_TRUE(CreateDefaultNamespaces(**db).ok());
-  ReadGateDb gate(db->get());
+  ReadGateDb gate(std::move(db).value());
   ServerConfig cfg;
   cfg.listen = "127.0.0.1:0";
   cfg.threads = 2;
@@ -420,7 +361,7 @@ TEST(ReadMultiTest, ReadsGoThroughTheServedDbLikeScan) {
   EXPECT_EQ(Payloads((*again)[0]), (std::vector<std::string>{"x", "y"}));
   c->reset();
   server->reset();
-  EXPECT_TRUE((*db)->Close().ok());
+  EXPECT_TRUE(gate.Close().ok());
 }
 
 }  // namespace
