@@ -10,6 +10,8 @@
 
 #include "replication/snapshot_installer.h"
 #include "replication_sim_cluster.h"
+#include "store/db_impl.h"
+#include "store/scrubber.h"
 
 namespace tldb::repl {
 namespace {
@@ -80,6 +82,59 @@ TEST(ReplicationRebuildTest, FollowerBehindACompactedLogIsRebuiltFromASnapshot) 
   c.Check();
   EXPECT_TRUE(WaitUntilVoter(c, b));
   EXPECT_EQ(c.Serving(), p);
+}
+
+// A follower's scrub finds a flipped bit in one of its sealed segments and quarantines the
+// segment (reads of it would answer Corruption); the follower cures it by a rebuild from a
+// snapshot of its primary, after which it holds the primary's segments byte for byte and
+// nothing is quarantined.
+TEST(ReplicationRebuildTest, FollowerWithAQuarantinedSegmentIsRebuiltFromItsPrimary) {
+  SimCluster c(33, SmallSegmentsShortRetention);
+  auto p = Elect(c);
+  ASSERT_TRUE(p);
+  const uint32_t a = (*p + 1) % SimCluster::kNodes;
+  uint64_t next = 0;
+  AddBig(c, 200, &next);
+  ASSERT_TRUE(c.Settle(50'000));
+  const std::string seg = "/replica" + std::to_string(a) + "/ns/chat/0000000000000001.seg";
+  {
+    auto r = c.fs(a).OpenReadable(seg);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    char ch = 0;
+    ASSERT_EQ(*(*r)->Read(600, 1, &ch), 1u);
+    ch ^= 0x10;
+    auto w = c.fs(a).OpenWritable(seg, false, false);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(600, {&ch, 1}).ok());
+    ASSERT_TRUE((*w)->Close().ok());
+  }
+  auto quarantined = [&] {
+    uint64_t q = 0;
+    EXPECT_TRUE(c.replica(a)
+                    .WithDb([&](Db& db) {
+                      q = db.Stats().scrub_segments_quarantined;
+                      return Status::Ok();
+                    })
+                    .ok());
+    return q;
+  };
+  ASSERT_TRUE(c.replica(a)
+                  .WithDb([](Db& db) {
+                    ScrubStepResult r;
+                    return static_cast<DbImpl&>(db).Scrub("chat", uint64_t{1} << 40, true, &r);
+                  })
+                  .ok());
+  ASSERT_EQ(quarantined(), 1u) << "the scrub did not find the flipped bit";
+  AddBig(c, 20, &next);
+  for (int i = 0; i < 50'000 && c.replica(a).status().rebuilds == 0; ++i) {
+    c.Client(16);
+    c.Step();
+  }
+  ASSERT_TRUE(c.Settle(100'000));
+  EXPECT_EQ(c.replica(a).status().rebuilds, 1u) << "the quarantined segment was not cured";
+  EXPECT_EQ(quarantined(), 0u);
+  c.Check();
+  EXPECT_TRUE(WaitUntilVoter(c, a));
 }
 
 // Snapshots travel as chunks over a lossy, reordering network; a chunk that is lost is asked

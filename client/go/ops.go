@@ -232,12 +232,11 @@ func (c *Client) LastSeq(ctx context.Context, ns string, timelines []string) ([]
 	return out, d.done()
 }
 
-// Wait long-polls: it returns as soon as the timeline's last seq is above afterSeq (Ready), or
-// with Ready false once timeout passes (at most the server's WaitTimeoutMsMax, 60 s by
-// default). ctx can end it earlier.
-func (c *Client) Wait(ctx context.Context, ns, timeline string, afterSeq uint64, timeout time.Duration) (WaitResult, error) {
+// waitRequest encodes WAIT's fields shared by Wait and WaitRead; the timeout is clamped to
+// the u32 of milliseconds the wire carries.
+func waitRequest(ns, timeline string, afterSeq uint64, timeout time.Duration) (*encoder, error) {
 	if err := checkStrs("namespace", ns, "timeline", timeline); err != nil {
-		return WaitResult{}, err
+		return nil, err
 	}
 	ms := timeout.Milliseconds()
 	if ms < 0 {
@@ -251,6 +250,17 @@ func (c *Client) Wait(ctx context.Context, ns, timeline string, afterSeq uint64,
 	e.str16(timeline)
 	e.u64(afterSeq)
 	e.u32(uint32(ms))
+	return e, nil
+}
+
+// Wait long-polls: it returns as soon as the timeline's last seq is above afterSeq (Ready), or
+// with Ready false once timeout passes (at most the server's WaitTimeoutMsMax, 60 s by
+// default). ctx can end it earlier.
+func (c *Client) Wait(ctx context.Context, ns, timeline string, afterSeq uint64, timeout time.Duration) (WaitResult, error) {
+	e, err := waitRequest(ns, timeline, afterSeq, timeout)
+	if err != nil {
+		return WaitResult{}, err
+	}
 	body, err := c.call(ctx, opWait, e, nil)
 	if err != nil {
 		return WaitResult{}, err
@@ -307,21 +317,10 @@ func (c *Client) ReadMulti(ctx context.Context, ns string, reads []TimelineAfter
 // WaitRead is Wait answered with the messages it waited for (WAIT with its optional limit and
 // bytes_max fields): one round trip. limits.Limit and limits.BytesMax bound the messages.
 func (c *Client) WaitRead(ctx context.Context, ns, timeline string, afterSeq uint64, timeout time.Duration, limits ReadLimits) (WaitReadResult, error) {
-	if err := checkStrs("namespace", ns, "timeline", timeline); err != nil {
+	e, err := waitRequest(ns, timeline, afterSeq, timeout)
+	if err != nil {
 		return WaitReadResult{}, err
 	}
-	ms := timeout.Milliseconds()
-	if ms < 0 {
-		ms = 0
-	}
-	if ms > 0xFFFFFFFF {
-		ms = 0xFFFFFFFF
-	}
-	e := newEncoder()
-	e.str16(ns)
-	e.str16(timeline)
-	e.u64(afterSeq)
-	e.u32(uint32(ms))
 	e.u32(limits.Limit)
 	e.u32(limits.BytesMax)
 	body, err := c.call(ctx, opWait, e, nil)

@@ -255,6 +255,7 @@ void Replica::Tick() {
       // When the key goes, campaign after a random delay, so that replicas rarely collide.
       election_at_ms_ =
           now + static_cast<int64_t>(rng_() % static_cast<uint64_t>(cfg_.election_jitter_ms + 1));
+      CureQuarantine(leader->node);
       return;
     }
     if (!Votes()) return;  // a learner never campaigns
@@ -668,6 +669,30 @@ void Replica::OnVoter(const PeerMessage& m) {
 
 // ---------------------------------------------------------------------------------------------
 // Rebuild from a snapshot (docs/replication.md "Automatic rebuild").
+
+// A sealed segment the scrub found damaged is quarantined (reads of it answer Corruption). On a
+// follower the cure is its primary's copy: segments differ between replicas once compacted, so
+// the whole log is rebuilt from a snapshot of the primary, which replaces every namespace
+// directory, the damaged segment and the scrub's record of it included.
+void Replica::CureQuarantine(uint32_t leader) {
+  if (rebuild_ || !primary_ || *primary_ != leader || joined_epoch_ != state_.promised_epoch) {
+    return;
+  }
+  uint64_t quarantined = 0;
+  {
+    std::shared_lock d(db_mu_);
+    if (!db_) return;
+    quarantined = db_->Stats().scrub_segments_quarantined;
+  }
+  if (quarantined == 0) return;
+  rebuild_ = std::make_unique<SnapshotInstaller>(*cfg_.db_options.file_system, cfg_.dir);
+  rebuild_from_ = leader;
+  rebuild_epoch_ = state_.promised_epoch;
+  Event(std::to_string(quarantined) +
+        " sealed segment(s) quarantined by the scrub: rebuilds from a snapshot of replica " +
+        std::to_string(leader));
+  RequestSnapshotPiece();
+}
 
 void Replica::OnSnapshotNeeded(const PeerMessage& m) {
   if (role_ != Role::kFollower || m.epoch != state_.promised_epoch || joined_epoch_ != m.epoch ||
@@ -1087,6 +1112,13 @@ Result<SnapshotInfo> Replica::Snapshot(const std::string& dir, const SnapshotOpt
   {
     std::shared_lock d(db_mu_);
     if (!db_) return Status::Closed("replica " + std::to_string(cfg_.node) + " has no open Db");
+    // A snapshot hard-links sealed segments as they are: one the scrub quarantined would carry
+    // its damage to the replica rebuilt from it.
+    if (const uint64_t q = db_->Stats().scrub_segments_quarantined; q != 0) {
+      return Status::Corruption("replica " + std::to_string(cfg_.node) + " has " +
+                                std::to_string(q) +
+                                " sealed segment(s) quarantined by the scrub: no snapshot of it");
+    }
     TLDB_ASSIGN_OR_RETURN(info, db_->Snapshot(dir, options));
   }
   // A snapshot holds published bytes only, which a primary publishes once committed; so

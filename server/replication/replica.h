@@ -198,6 +198,8 @@ class Replica : public LogShipper {
   // learner whose log ends where the snapshot does.
   void InstallSnapshot(std::unique_lock<std::mutex>& l);
   void AbortRebuild(const std::string& why);
+  // Follower whose scrub quarantined a sealed segment: rebuilds from `leader`'s snapshot.
+  void CureQuarantine(uint32_t leader);
   // Follower without state of its own: asks the Coordinator whether the partition ever served
   // and stores the answer (learner if it did). True once decided.
   bool DecideMembership();
