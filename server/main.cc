@@ -92,6 +92,17 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--io-backend", db_opts.io_backend, "Engine I/O backend: auto, uring, posix")
       ->capture_default_str();
+  uint64_t scrub_period_h = db_opts.scrub_period_ms / 3'600'000;
+  app.add_option("--scrub-period-h", scrub_period_h,
+                 "Engine: the scrub re-verifies every sealed segment once per this many hours "
+                 "(0: no scrub)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{24} * 366))
+      ->capture_default_str();
+  uint64_t scrub_mb_per_s = db_opts.scrub_bytes_per_s >> 20;
+  app.add_option("--scrub-mb-per-s", scrub_mb_per_s,
+                 "Engine: disk bandwidth the scrub may read, MiB/s")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 14))
+      ->capture_default_str();
   std::string cluster;
   tldb::cluster::ClusterNodeOptions node_opts;
   app.add_option("--cluster", cluster,
@@ -121,6 +132,8 @@ int main(int argc, char** argv) {
     cfg.tokens.push_back(*t);
   }
   db_opts.block_cache_bytes = block_cache_mb << 20;
+  db_opts.scrub_period_ms = scrub_period_h * 3'600'000;
+  db_opts.scrub_bytes_per_s = scrub_mb_per_s << 20;
   cfg.payload_bytes_max = db_opts.payload_bytes_max;
   cfg.fanout_timelines_max = db_opts.fanout_timelines_max;
   if (auto s = tldb::ValidateServerConfig(cfg); !s.ok()) return Fail(s.message());

@@ -5,8 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
-#include <future>
 
 #include "replication/snapshot_installer.h"
 #include "replication_sim_cluster.h"
@@ -15,41 +13,6 @@
 
 namespace tldb::repl {
 namespace {
-
-// Appends of 2 KB, so that 64 KiB segments roll every 30 or so.
-void AddBig(SimCluster& c, int n, uint64_t* next) {
-  for (int i = 0; i < n; ++i, ++*next) {
-    c.ledger().Add(kSimNamespaces[*next % 2], "t" + std::to_string(*next % 7),
-                   std::to_string(*next) + std::string(2000, 'x'));
-  }
-}
-
-void SmallSegmentsShortRetention(ReplicaConfig& rc) {
-  for (auto& [ns, o] : rc.namespaces) o.segment_bytes_max = kSegmentBytesMin;
-  rc.retain_for_absent_ms = 3'000;
-}
-
-// Full compaction of every namespace of replica n: its sealed segments are rewritten, so a
-// follower positioned in one of them can no longer be sent frames from there. It runs on a
-// thread of its own while this one drives the cluster: a full compaction first rolls the active
-// segment, and that roll is shipped like any frame.
-void CompactAll(SimCluster& c, uint32_t n) {
-  auto done = std::async(std::launch::async, [&c, n] {
-    return c.replica(n).WithDb([](Db& db) {
-      for (const std::string& ns : kSimNamespaces) {
-        CompactOptions o;
-        o.full = true;
-        auto r = db.Compact(ns, o);
-        if (!r.ok()) return r.status();
-        if (r->segments_done == 0) return Status::NotFound(ns + ": nothing was compacted");
-      }
-      return Status::Ok();
-    });
-  });
-  while (done.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) c.Step();
-  Status s = done.get();
-  ASSERT_TRUE(s.ok()) << s.ToString();
-}
 
 TEST(ReplicationRebuildTest, FollowerBehindACompactedLogIsRebuiltFromASnapshot) {
   SimCluster c(31, SmallSegmentsShortRetention);

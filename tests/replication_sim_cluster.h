@@ -13,7 +13,9 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -350,6 +352,43 @@ class SimCluster {
   std::mutex events_mu_;
   std::array<std::vector<std::string>, kNodes> events_;
 };
+
+// Appends of 2 KB, so that 64 KiB segments roll every 30 or so (the rebuild tests).
+inline void AddBig(SimCluster& c, int n, uint64_t* next) {
+  for (int i = 0; i < n; ++i, ++*next) {
+    c.ledger().Add(kSimNamespaces[*next % 2], "t" + std::to_string(*next % 7),
+                   std::to_string(*next) + std::string(2000, 'x'));
+  }
+}
+
+// Segments that roll every 64 KiB, and a primary that holds its log for an absent follower
+// 3 s only: a follower away longer needs a snapshot once the primary compacted.
+inline void SmallSegmentsShortRetention(ReplicaConfig& rc) {
+  for (auto& [ns, o] : rc.namespaces) o.segment_bytes_max = kSegmentBytesMin;
+  rc.retain_for_absent_ms = 3'000;
+}
+
+// Full compaction of every namespace of replica n: its sealed segments are rewritten, so a
+// follower positioned in one of them can no longer be sent frames from there. It runs on a
+// thread of its own while this one drives the cluster: a full compaction first rolls the active
+// segment, and that roll is shipped like any frame.
+inline void CompactAll(SimCluster& c, uint32_t n) {
+  auto done = std::async(std::launch::async, [&c, n] {
+    return c.replica(n).WithDb([](Db& db) {
+      for (const std::string& ns : kSimNamespaces) {
+        CompactOptions o;
+        o.full = true;
+        auto r = db.Compact(ns, o);
+        if (!r.ok()) return r.status();
+        if (r->segments_done == 0) return Status::NotFound(ns + ": nothing was compacted");
+      }
+      return Status::Ok();
+    });
+  });
+  while (done.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) c.Step();
+  Status s = done.get();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+}
 
 // Steps until a replica serves.
 inline std::optional<uint32_t> Elect(SimCluster& c, int steps_max = 20'000) {

@@ -26,10 +26,13 @@ std::string ReadFile(const std::string& path) {
 
 struct Server {
   explicit Server(const std::string& dir, const std::string& log)
-      : process(common::ServerProcessOptions{.binary = TLDB_SERVER_PATH,
-                                             .data_dir = dir,
-                                             .extra_args = {"--threads", "1"},
-                                             .log_path = log}) {
+      : process(common::ServerProcessOptions{
+            .binary = TLDB_SERVER_PATH,
+            .data_dir = dir,
+            // The scrub's flags, so that a flag
+            // that does not reach the engine fails this.
+            .extra_args = {"--threads", "1", "--scrub-period-h", "1", "--scrub-mb-per-s", "64"},
+            .log_path = log}) {
     started = process.Start();
   }
   std::unique_ptr<Client> Connect() {
@@ -106,6 +109,17 @@ TEST(ServerScrubTest, DamageAtRestIsFoundAndItsSegmentAnswersCorruption) {
   EXPECT_NE(ReadFile(log).find("scrub: error: " + seg + " offset 64: sealed segment damaged"),
             std::string::npos)
       << ReadFile(log);
+}
+
+// Bad values of the scrub's flags are refused with a message naming the flag.
+TEST(ServerScrubTest, BadScrubFlagsAreRefused) {
+  for (const std::string bad : {"--scrub-mb-per-s 0", "--scrub-period-h -1"}) {
+    int rc = 0;
+    const std::string out =
+        RunShell(std::string(TLDB_SERVER_PATH) + " --data-dir /nonexistent " + bad + " 2>&1", &rc);
+    EXPECT_NE(rc, 0) << bad;
+    EXPECT_NE(out.find(bad.substr(0, bad.find(' '))), std::string::npos) << bad << ": " << out;
+  }
 }
 
 }  // namespace

@@ -41,6 +41,13 @@ Replica::~Replica() {
   Stop();
 }
 
+void Replica::KillPoint(std::string_view name) {
+  if (cfg_.kill_point && cfg_.kill_point(name)) {
+    dead_ = true;
+    Event("killed at " + std::string(name));
+  }
+}
+
 void Replica::Event(const std::string& what) const {
   if (cfg_.db_options.on_event) {
     cfg_.db_options.on_event("replica " + std::to_string(cfg_.node) + ": " + what);
@@ -147,6 +154,7 @@ ReplicaStatus Replica::status() const {
 }
 
 void Replica::Send(uint32_t to, PeerMessage m) {
+  if (dead_) return;  // a killed process sends nothing
   m.from = cfg_.node;
   m.learner = !Votes();
   transport_->Send(cfg_.node, to, MessageCodec::Encode(m));
@@ -180,7 +188,7 @@ void Replica::Receive(std::string_view bytes) {
     return;
   }
   std::unique_lock l(mu_);
-  if (stopped_) return;
+  if (stopped_ || dead_) return;
   Handle(l, *m);
 }
 
@@ -235,7 +243,7 @@ void Replica::Handle(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
 
 void Replica::Tick() {
   std::unique_lock l(mu_);
-  if (stopped_) return;
+  if (stopped_ || dead_) return;
   const int64_t now = Now();
   etcd_ok_ = coordinator_->KeepAlive(cfg_.node).ok();
   if (role_ == Role::kFollower) {
@@ -348,6 +356,7 @@ Status Replica::Promise(std::unique_lock<std::mutex>& l, uint64_t epoch) {
   ReplicaState next = state_;
   next.promised_epoch = epoch;
   TLDB_RETURN_IF_ERROR(Persist(std::move(next)));
+  KillPoint("replica.after_promise");
   if (failover) failovers_seen_++;
   joined_epoch_ = 0;
   primary_.reset();
@@ -472,6 +481,7 @@ void Replica::Adopt(std::unique_lock<std::mutex>& l) {
       return;
     }
     if (role_ != Role::kCandidate) return;
+    KillPoint("replica.after_adopt_cut");
   }
   for (auto& [ns, h] : adopted) state_.histories[ns] = h;
   Event("adopts the best logs of a majority for epoch " + std::to_string(epoch_) + " (" +
@@ -546,6 +556,7 @@ void Replica::BecomePrimary() {
     Event("cannot store its epoch history: " + s.ToString());
     return;
   }
+  KillPoint("replica.after_lead");
   role_ = Role::kPrimary;
   serving_ = false;
   peers_.clear();
@@ -582,6 +593,7 @@ void Replica::OnAppend(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
     return;
   }
   PeerMessage ack{.type = MsgType::kAck, .epoch = m.epoch};
+  const LogPosition before = EndsOf(m.ns).written;
   for (const LogFrame& f : m.frames) {
     LogPosition end = EndsOf(m.ns).written;
     if (f.end() <= end) continue;  // already here
@@ -602,6 +614,7 @@ void Replica::OnAppend(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
       break;
     }
   }
+  if (EndsOf(m.ns).written != before) KillPoint("replica.after_apply");
   ack.logs = MyLogs();
   for (NsLog& log : ack.logs) log.history = {};  // ends are enough here
   Send(m.from, std::move(ack));
@@ -623,6 +636,7 @@ void Replica::OnJoinReply(std::unique_lock<std::mutex>& l, const PeerMessage& m)
     Status s = ReopenDb(cuts);
     l.lock();
     if (!s.ok() || role_ != Role::kFollower || m.epoch != state_.promised_epoch) return;
+    KillPoint("replica.after_join_cut");
   }
   ReplicaState next = state_;
   for (const NsLog& log : m.logs) next.histories[log.ns] = log.history;
@@ -630,6 +644,7 @@ void Replica::OnJoinReply(std::unique_lock<std::mutex>& l, const PeerMessage& m)
     Event("cannot store the epoch histories of its primary: " + s.ToString());
     return;
   }
+  KillPoint("replica.after_join");
   joined_epoch_ = m.epoch;
   primary_ = m.from;
   std::shared_lock d(db_mu_);
@@ -645,6 +660,7 @@ bool Replica::DecideMembership() {
     Event("cannot store its membership: " + s.ToString());
     return false;
   }
+  KillPoint("replica.after_membership");
   Event(*served ? "has no state of its own in a partition that served: a learner until it "
                   "holds every committed frame"
                 : "has no state of its own in a new partition: a voter");
@@ -662,6 +678,7 @@ void Replica::OnVoter(const PeerMessage& m) {
     Event("cannot store that it votes: " + s.ToString());
     return;
   }
+  KillPoint("replica.after_voter");
   Event("votes from now on (its primary saw it hold every committed frame)");
   std::shared_lock d(db_mu_);
   Send(m.from, PeerMessage{.type = MsgType::kAck, .epoch = m.epoch, .logs = MyLogs()});
@@ -777,6 +794,9 @@ void Replica::OnSnapshotChunk(std::unique_lock<std::mutex>& l, const PeerMessage
   if (Status s = rebuild_->Accept(m.ns, m.position.offset, m.data); !s.ok()) {
     return AbortRebuild(s.ToString());
   }
+  const auto now_wanted = rebuild_->Next();
+  if (!now_wanted || now_wanted->first != wanted->first) KillPoint("rebuild.after_file");
+  if (dead_) return;
   if (!rebuild_->Next()) return InstallSnapshot(l);
   RequestSnapshotPiece();
 }
@@ -795,6 +815,7 @@ void Replica::InstallSnapshot(std::unique_lock<std::mutex>& l) {
       db_.reset();
     }
     s = installer->Install();
+    if (s.ok()) KillPoint("rebuild.after_install");
     // A failure before the commit point leaves the old directory, after it the install is
     // finished here; either way the Db then opens one whole directory.
     if (!s.ok()) Event("snapshot install failed (" + s.ToString() + "): recovering");
@@ -836,6 +857,7 @@ void Replica::InstallSnapshot(std::unique_lock<std::mutex>& l) {
     Event("cannot store its replica state after a rebuild: " + p.ToString());
     return;
   }
+  KillPoint("rebuild.after_state");
   joined_epoch_ = 0;  // joins again: its primary ships from the snapshot's end
   rebuilds_++;
   rebuild_bytes_last_ = bytes;

@@ -31,6 +31,7 @@
 // then, after releasing it, mu_.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -41,6 +42,7 @@
 #include <random>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "replication/coordinator.h"
@@ -84,6 +86,26 @@ struct ReplicaConfig {
   // longer needs a snapshot to return. 10 minutes: a restart or a short outage.
   int64_t retain_for_absent_ms = 600'000;
   uint64_t seed = 1;
+  // Tests (docs/replication.md "Kill points"): called at each of kReplicaKillPoints as this
+  // replica reaches it; true means the process dies right there: from then on the replica
+  // sends and handles nothing (the test makes its disk refuse every write and crashes it).
+  std::function<bool(std::string_view)> kill_point;
+};
+
+// Every replication kill point, in the order a failover, a rejoin, a learner and a rebuild
+// reach them (tests/replication_killpoint_test.cc reaches and kills at each).
+inline constexpr std::string_view kReplicaKillPoints[] = {
+    "replica.after_membership",  // DecideMembership stored REPLICA
+    "replica.after_promise",     // a promise stored, not yet answered
+    "replica.after_adopt_cut",   // a candidate cut its log to the best log's common prefix
+    "replica.after_lead",        // a new primary stored its epoch in every history
+    "replica.after_apply",       // a follower wrote frames, not yet acknowledged
+    "replica.after_join_cut",    // a follower cut the tail its new primary never had
+    "replica.after_join",        // ... and stored the primary's histories
+    "replica.after_voter",       // a learner stored that it votes
+    "rebuild.after_file",        // a snapshot file received whole
+    "rebuild.after_install",     // the snapshot installed, the Db not reopened yet
+    "rebuild.after_state",       // the snapshot's REPLICA stored: a learner again
 };
 
 enum class Role : uint8_t { kFollower, kCandidate, kPrimary };
@@ -231,6 +253,8 @@ class Replica : public LogShipper {
   size_t Majority() const { return cfg_.nodes / 2 + 1; }
   int64_t Now() const { return cfg_.now_ms(); }
   void Event(const std::string& what) const;
+  // A kill point: when the test says so, this replica is dead from here on.
+  void KillPoint(std::string_view name);
 
   const ReplicaConfig cfg_;
   Transport* const transport_;
@@ -242,7 +266,8 @@ class Replica : public LogShipper {
   mutable std::mutex mu_;
   std::condition_variable cv_;  // Ship waiters: a commit or a role change
   bool stopped_ = false;
-  ReplicaState state_;  // durable
+  std::atomic<bool> dead_{false};  // reached a kill point the test armed
+  ReplicaState state_;             // durable
   Role role_ = Role::kFollower;
   uint64_t epoch_ = 0;         // candidate/primary: the epoch led
   uint64_t joined_epoch_ = 0;  // follower: the epoch whose primary it joined
