@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -322,7 +323,7 @@ TEST_P(ScrubTest, ReadersRunWhileTheScrubQuarantines) {
   const auto sealed = Sealed();
   FlipBit(SegmentFileName(NsDir(), sealed.begin()->first), 64 + 32 + 3 + 500);
   std::atomic<bool> stop{false};
-  std::atomic<uint64_t> served{0}, corrupt{0};
+  std::atomic<uint64_t> served{0}, corrupt{0}, reads{0};
   std::vector<std::thread> readers;
   for (int t = 0; t < 2; ++t) {
     readers.emplace_back([&, t] {
@@ -339,11 +340,24 @@ TEST_P(ScrubTest, ReadersRunWhileTheScrubQuarantines) {
           ADD_FAILURE() << r.status().ToString();
         }
         (void)db_->Stats();
+        reads++;
       }
     });
   }
+  // The readers must really run before, while and after the scrub quarantines: wait for
+  // their reads (a loaded machine may not schedule them for a while), not for time.
+  auto wait_until = [](const std::function<bool()>& ok) {
+    for (int i = 0; i < 200'000 && !ok(); ++i) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    return ok();
+  };
+  EXPECT_TRUE(wait_until([&] { return reads.load() >= 4; })) << "the readers did not start";
   bool done = false;
   for (int i = 0; i < 10'000 && !done; ++i) done = Step(4096).pass_completed;
+  const uint64_t at_end = reads.load();
+  EXPECT_TRUE(wait_until([&] { return reads.load() >= at_end + 4 && served.load() > 0; }))
+      << "the readers stopped during the scrub";
   stop = true;
   for (auto& t : readers) t.join();
   EXPECT_TRUE(done);

@@ -249,8 +249,9 @@ class Soak {
     return -1;
   }
 
-  // Every process runs, one primary serves, and every follower is joined and caught up to the
-  // segment (frames in flight aside).
+  // Every process runs, one primary serves, and every follower is joined, caught up to the
+  // segment (frames in flight aside) and votes: a wiped replica is a learner until it holds
+  // every committed frame, and while one is, the partition survives no further fault.
   bool Healthy(std::string* why) {
     for (size_t m = 0; m < etcd_.size(); ++m) {
       if (!etcd_[m]->Alive()) return *why = "etcd member " + std::to_string(m) + " is down", false;
@@ -261,10 +262,11 @@ class Soak {
     for (size_t f = 0; f < nodes_.size(); ++f) {
       if (static_cast<int>(f) == p) continue;
       const std::string k = "cluster_follower" + std::to_string(f);
-      if (st[k + "_joined"] != 1 || st[k + "_behind_segments"] != 0 ||
+      if (st[k + "_joined"] != 1 || st[k + "_learner"] != 0 || st[k + "_behind_segments"] != 0 ||
           st[k + "_behind_bytes"] > (1u << 20)) {
         *why = "primary " + std::to_string(p) + ": follower " + std::to_string(f) + " joined " +
-               std::to_string(st[k + "_joined"]) + ", behind " +
+               std::to_string(st[k + "_joined"]) + ", learner " +
+               std::to_string(st[k + "_learner"]) + ", behind " +
                std::to_string(st[k + "_behind_segments"]) + " segments + " +
                std::to_string(st[k + "_behind_bytes"]) + " bytes; its log ends:\n" +
                Tail(NodeLog(f), 1200) + "\nthe primary's log ends:\n" +
