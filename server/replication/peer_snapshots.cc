@@ -3,21 +3,6 @@
 #include <algorithm>
 
 namespace tldb::repl {
-namespace {
-
-// Removes `path` and everything under it (a directory is what ListDir can list).
-void RemoveTree(FileSystem& fs, const std::string& path) {
-  auto exists = fs.Exists(path);
-  if (!exists.ok() || !*exists) return;
-  auto names = fs.ListDir(path);
-  if (names.ok()) {
-    for (const std::string& n : *names) RemoveTree(fs, path + "/" + n);
-  }
-  (void)fs.Remove(path);
-}
-
-}  // namespace
-
 PeerSnapshots::~PeerSnapshots() {
   {
     std::lock_guard l(mu_);
@@ -47,7 +32,7 @@ void PeerSnapshots::Work() {
 
 void PeerSnapshots::Take(uint32_t peer, uint64_t generation) {
   const std::string dir = DirOf(peer);
-  RemoveTree(fs_, dir);
+  (void)RemoveTree(fs_, dir);
   (void)fs_.CreateDir(root_);
   auto info = take_(dir);
   std::unique_lock l(mu_);
@@ -58,7 +43,7 @@ void PeerSnapshots::Take(uint32_t peer, uint64_t generation) {
       it->second.failed = info.status();
     }
     l.unlock();
-    RemoveTree(fs_, dir);  // released meanwhile, or failed
+    (void)RemoveTree(fs_, dir);  // released meanwhile, or failed
     return;
   }
   it->second.ready = true;
@@ -116,7 +101,7 @@ void PeerSnapshots::Release(uint32_t peer) {
   const bool ready = it->second.ready;
   entries_.erase(it);
   // One being taken is removed by its Take, which finds it gone.
-  if (ready) Post([this, dir = DirOf(peer)] { RemoveTree(fs_, dir); });
+  if (ready) Post([this, dir = DirOf(peer)] { (void)RemoveTree(fs_, dir); });
 }
 
 void PeerSnapshots::Clear() {
@@ -129,7 +114,7 @@ void PeerSnapshots::Clear() {
 }
 
 void PeerSnapshots::RemoveLeftovers() {
-  RemoveTree(fs_, root_);
+  (void)RemoveTree(fs_, root_);
 }
 
 }  // namespace tldb::repl

@@ -54,6 +54,14 @@ void Replica::Event(const std::string& what) const {
   }
 }
 
+Options Replica::DbOptions() {
+  Options o = cfg_.db_options;
+  o.follower = true;
+  // Not owned: the Db is closed before this replica goes.
+  o.log_shipper = std::shared_ptr<LogShipper>(std::shared_ptr<LogShipper>(), this);
+  return o;
+}
+
 Status Replica::OpenDb() {
   FileSystem* fs = cfg_.db_options.file_system.get();
   TLDB_RETURN_IF_ERROR(fs->CreateDir(cfg_.dir));
@@ -61,11 +69,7 @@ Status Replica::OpenDb() {
   TLDB_RETURN_IF_ERROR(SnapshotInstaller::Recover(*fs, cfg_.dir));
   TLDB_ASSIGN_OR_RETURN(state_, ReplicaStateFile::Load(*fs, cfg_.dir));
   std::unique_lock l(db_mu_);
-  Options o = cfg_.db_options;
-  o.follower = true;
-  // Not owned: the Db is closed before this replica goes.
-  o.log_shipper = std::shared_ptr<LogShipper>(std::shared_ptr<LogShipper>(), this);
-  TLDB_ASSIGN_OR_RETURN(db_, Db::Open(cfg_.dir, o));
+  TLDB_ASSIGN_OR_RETURN(db_, Db::Open(cfg_.dir, DbOptions()));
   for (const auto& [ns, options] : cfg_.namespaces) {
     TLDB_RETURN_IF_ERROR(db_->CreateNamespace(ns, options));
   }
@@ -84,9 +88,7 @@ Status Replica::ReopenDb(const std::map<std::string, LogPosition>& cuts) {
     (void)db_->Close();  // a sticky error of a deposed primary is expected here
     db_.reset();
   }
-  Options o = cfg_.db_options;
-  o.follower = true;
-  o.log_shipper = std::shared_ptr<LogShipper>(std::shared_ptr<LogShipper>(), this);
+  const Options o = DbOptions();
   for (const auto& [ns, cut] : cuts) {
     Status s = Db::TruncateLog(cfg_.dir, o, ns, cut);
     if (!s.ok()) {
@@ -821,10 +823,7 @@ void Replica::InstallSnapshot(std::unique_lock<std::mutex>& l) {
     if (!s.ok()) Event("snapshot install failed (" + s.ToString() + "): recovering");
     Status recovered = SnapshotInstaller::Recover(fs, cfg_.dir);
     if (recovered.ok()) {
-      Options o = cfg_.db_options;
-      o.follower = true;
-      o.log_shipper = std::shared_ptr<LogShipper>(std::shared_ptr<LogShipper>(), this);
-      auto db = Db::Open(cfg_.dir, o);
+      auto db = Db::Open(cfg_.dir, DbOptions());
       if (db.ok()) {
         db_ = std::move(db).value();
         for (const auto& [ns, options] : cfg_.namespaces) {

@@ -194,6 +194,8 @@ class Replica : public LogShipper {
 
   Replica(ReplicaConfig config, Transport* transport, Coordinator* coordinator);
   Status OpenDb();
+  // The Db's options: a follower's (SetFollower changes that), shipping through this replica.
+  Options DbOptions();
 
   // Closes and reopens the Db as a follower, first cutting each namespace in `cuts`.
   Status ReopenDb(const std::map<std::string, LogPosition>& cuts);

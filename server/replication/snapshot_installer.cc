@@ -27,17 +27,6 @@ Status CreateDirs(FileSystem& fs, const std::string& dir, const std::string& rel
   return Status::Ok();
 }
 
-// Removes `path` and everything under it (a directory is what ListDir can list).
-Status RemoveTree(FileSystem& fs, const std::string& path) {
-  TLDB_ASSIGN_OR_RETURN(bool exists, fs.Exists(path));
-  if (!exists) return Status::Ok();
-  auto names = fs.ListDir(path);
-  if (names.ok()) {
-    for (const std::string& n : *names) TLDB_RETURN_IF_ERROR(RemoveTree(fs, path + "/" + n));
-  }
-  return fs.Remove(path);
-}
-
 }  // namespace
 
 Status SnapshotInstaller::Begin(std::vector<SnapshotFile> files) {

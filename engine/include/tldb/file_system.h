@@ -116,4 +116,8 @@ Result<std::shared_ptr<FileSystem>> NewFileSystem(const std::string& backend);
 // The directory part of a path ("a/b/c" -> "a/b", "c" -> ".").
 std::string DirName(const std::string& path);
 
+// Removes `path` and everything under it (a directory is what ListDir can list); OK when
+// `path` does not exist. Not atomic: a crash may leave part of the tree.
+Status RemoveTree(FileSystem& fs, const std::string& path);
+
 }  // namespace tldb

@@ -46,6 +46,16 @@ std::string DirName(const std::string& path) {
   return std::string(dir);
 }
 
+Status RemoveTree(FileSystem& fs, const std::string& path) {
+  TLDB_ASSIGN_OR_RETURN(bool exists, fs.Exists(path));
+  if (!exists) return Status::Ok();
+  auto names = fs.ListDir(path);
+  if (names.ok()) {
+    for (const std::string& n : *names) TLDB_RETURN_IF_ERROR(RemoveTree(fs, path + "/" + n));
+  }
+  return fs.Remove(path);
+}
+
 namespace {
 
 // "auto": TLDB_IO_BACKEND=posix|uring forces a backend; otherwise io_uring when the kernel
