@@ -7,7 +7,7 @@
 // lease (a zombie primary that wakes up), and while etcd is stopped (appends go on). Then the
 // shared checker (Ledger::Check): every acknowledged message is at its acknowledged SeqId once, no
 // SeqId holds two messages, and nothing the reader or the subscriber saw vanished or changed (but
-// for the workload's own recalls).
+// for the workload's own recalls). And the replicated catalog end to end.
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <sched.h>
@@ -271,6 +271,81 @@ TEST_F(ClusterProcessTest, KilledAndStoppedPrimariesLoseNothingAcknowledgedOrSee
   EXPECT_GT(named, 10);
   EXPECT_NE(body.find("tldb_cluster_follower_lag_ms{follower="), std::string::npos);
   EXPECT_NE(body.find("tldb_cluster_log_offset{namespace=\"store\"}"), std::string::npos);
+}
+
+// The replicated catalog end to end (docs/replication.md "Catalog"): a namespace created
+// through the cluster client is listed by every replica, takes appends, and keeps them across
+// a kill -9 of the primary; its options change everywhere.
+TEST_F(ClusterProcessTest, NamespaceCreatedOnThePrimaryReachesEveryReplica) {
+  ClusterClientOptions co;
+  for (int n = 0; n < 3; ++n) co.servers.push_back(servers_[n]->address());
+  co.retry_ms_max = 60'000;  // a loaded machine
+  auto cc = ClusterClient::Connect(co);
+  ASSERT_TRUE(cc.ok()) << cc.status().ToString();
+  NamespaceOptions o;
+  o.ttl_ms = 86'400'000;
+  auto created = (*cc)->Call<bool>([&](Client& c) -> Result<bool> {
+    TLDB_RETURN_IF_ERROR(c.CreateNamespace("rooms", o));
+    return true;
+  });
+  ASSERT_TRUE(created.ok()) << created.status().ToString() << "\n" << Logs();
+  std::vector<Seq> seqs;
+  for (int i = 0; i < 20; ++i) {
+    auto r = (*cc)->Append("rooms", "room-1", "hello " + std::to_string(i));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    seqs.push_back(r->seq);
+  }
+  // Every replica lists it with the same options (listings are answered anywhere), once it
+  // applied the committed catalog record.
+  const auto listed_everywhere = [&](uint64_t ttl_ms) {
+    for (int n = 0; n < 3; ++n) {
+      ClientOptions one;
+      one.server = servers_[n]->address();
+      auto c = Client::Connect(one);
+      if (!c.ok()) return false;
+      auto list = (*c)->ListNamespaces();
+      if (!list.ok()) return false;
+      bool found = false;
+      for (const NamespaceInfo& i : *list) found |= i.name == "rooms" && i.options.ttl_ms == ttl_ms;
+      if (!found) return false;
+    }
+    return true;
+  };
+  bool everywhere = false;
+  for (const auto start = Clock::now();
+       !everywhere && Clock::now() - start < std::chrono::seconds(60);) {
+    everywhere = listed_everywhere(o.ttl_ms);
+    if (!everywhere) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(everywhere) << Logs();
+
+  const int p = Primary();
+  ASSERT_GE(p, 0);
+  ASSERT_TRUE(servers_[p]->Kill().ok());
+  ScanOptions all;
+  all.limit = 100;
+  auto msgs = (*cc)->Scan("rooms", "room-1", all);
+  ASSERT_TRUE(msgs.ok()) << msgs.status().ToString() << "\n" << Logs();
+  ASSERT_EQ(msgs->size(), seqs.size());
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    EXPECT_EQ((*msgs)[i].seq, seqs[i]);
+    EXPECT_EQ((*msgs)[i].payload, "hello " + std::to_string(i));
+  }
+  ASSERT_TRUE(servers_[p]->Start().ok());
+  // Options change through the new primary and reach every replica, the restarted one too.
+  auto set = (*cc)->Call<NamespaceInfo>([&](Client& c) {
+    NamespaceOptionsUpdate shorter;
+    shorter.ttl_ms = 3'600'000;
+    return c.SetNamespaceOptions("rooms", shorter);
+  });
+  ASSERT_TRUE(set.ok()) << set.status().ToString() << "\n" << Logs();
+  everywhere = false;
+  for (const auto start = Clock::now();
+       !everywhere && Clock::now() - start < std::chrono::seconds(60);) {
+    everywhere = listed_everywhere(3'600'000);
+    if (!everywhere) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(everywhere) << Logs();
 }
 
 TEST(ClusterSpecTest, ParsesEtcdUrls) {

@@ -237,8 +237,19 @@ class SimCluster {
     }
     return false;
   }
+  // Every namespace replica n has (the fixed ones and those the replicated catalog created).
+  std::vector<std::string> Namespaces(uint32_t n) {
+    std::vector<std::string> out;
+    (void)replicas_[n]->WithDb([&](Db& db) {
+      auto list = db.ListNamespaces();
+      if (!list.ok()) return list.status();
+      for (const NamespaceInfo& i : *list) out.push_back(i.name);
+      return Status::Ok();
+    });
+    return out;
+  }
   bool AllEndsEqual(uint32_t primary) {
-    for (const std::string& ns : kSimNamespaces) {
+    for (const std::string& ns : Namespaces(primary)) {
       const LogPosition p = End(primary, ns);
       for (uint32_t n = 0; n < kNodes; ++n) {
         if (!replicas_[n] || End(n, ns) != p) return false;
@@ -297,7 +308,7 @@ class SimCluster {
     }
     // Replicas hold the same bytes: every segment up to the active one, and the active one up
     // to the end; verify calls every data directory SOUND.
-    for (const std::string& ns : kSimNamespaces) {
+    for (const std::string& ns : Namespaces(*s)) {
       const LogPosition end = End(*s, ns);
       for (uint32_t n = 0; n < kNodes; ++n) {
         if (n == *s || own_compaction.count(n) != 0) continue;

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -293,7 +294,9 @@ TEST(ReplicationSimTest, ReplicasOfANewPartitionAreVoters) {
   }
 }
 
-// Seeded runs with every fault mixed in, a wiped follower disk included.
+// Seeded runs with every fault mixed in, a wiped follower disk included, while namespaces are
+// created through the replicated catalog (an admin call on a thread of its own, retried until
+// it succeeds, like a client; appends go to a created namespace once its creation returned).
 TEST(ReplicationSimTest, SeededFaultRuns) {
   const int seeds = 12;
   for (int seed = 100; seed < 100 + seeds; ++seed) {
@@ -306,9 +309,38 @@ TEST(ReplicationSimTest, SeededFaultRuns) {
     uint64_t next = 0;
     int down = -1;  // a crashed replica not restarted yet
     int64_t heal_at = -1, restart_at = -1, unstall_at = -1;
-    int faults = 0, wipes = 0;
+    int faults = 0, wipes = 0, rooms = 0;
+    std::future<Status> admin;  // creating "room<rooms>"
+    // The admin call holds its replica: it ends before that replica may crash.
+    const auto finish_admin = [&] {
+      for (int i = 0; i < 50'000 && admin.valid() &&
+                      admin.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready;
+           ++i) {
+        c.Client(16);
+        c.Step();
+      }
+      ASSERT_TRUE(!admin.valid() ||
+                  admin.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready);
+      if (admin.valid() && admin.get().ok()) rooms++;
+    };
     for (int step = 0; step < 30'000; ++step) {
       if (step % 10 == 0) AddAppends(c, 2, &next);
+      if (step % 10 == 5 && rooms > 0) {
+        c.ledger().Add("room" + std::to_string(next % rooms), "t" + std::to_string(next % 3),
+                       "room payload " + std::to_string(next));
+        next++;
+      }
+      if (admin.valid() &&
+          admin.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready) {
+        if (admin.get().ok()) rooms++;
+      }
+      if (!admin.valid() && step % 1000 == 500 && rooms < 8) {
+        if (auto s = c.Serving()) {
+          admin = std::async(std::launch::async, [&c, s, name = "room" + std::to_string(rooms)] {
+            return c.Served(*s).CreateNamespace(name, NamespaceOptions{});
+          });
+        }
+      }
       c.Client(16);
       c.Step();
       const int64_t now = c.now_ms();
@@ -319,6 +351,7 @@ TEST(ReplicationSimTest, SeededFaultRuns) {
         down = -1;
       }
       if (step % 2500 != 1250) continue;
+      finish_admin();
       faults++;
       const uint32_t victim = static_cast<uint32_t>(rng() % SimCluster::kNodes);
       switch (rng() % 6) {
@@ -368,15 +401,33 @@ TEST(ReplicationSimTest, SeededFaultRuns) {
     c.net().SetDuplicatePct(0);
     c.coord().SetStalled(false);
     if (down >= 0) c.Start(static_cast<uint32_t>(down));
+    finish_admin();
     ASSERT_TRUE(c.Settle(200'000)) << "did not settle";
     c.Check();
     EXPECT_GT(faults, 5);
+    EXPECT_GT(rooms, 0) << "no namespace was created during the run";
+    // Every replica has every namespace created, with the primary's id.
+    const uint32_t primary = *c.Serving();
+    for (int r = 0; r < rooms; ++r) {
+      for (uint32_t n = 0; n < SimCluster::kNodes; ++n) {
+        std::optional<uint32_t> ids[2];
+        const uint32_t of[2] = {primary, n};
+        for (int k = 0; k < 2; ++k) {
+          (void)c.replica(of[k]).WithDb([&](Db& db) {
+            auto d = db.DescribeNamespace("room" + std::to_string(r));
+            if (d.ok()) ids[k] = d->id;
+            return Status::Ok();
+          });
+        }
+        EXPECT_TRUE(ids[0] && ids[0] == ids[1]) << "room" << r << " on replica " << n;
+      }
+    }
     size_t acked = 0;
     for (const auto& op : c.ledger().All()) acked += op.acked ? 1 : 0;
     std::printf(
-        "seed %d: %d faults (%d wipes), %llu elections, %zu of %zu appends acknowledged (%zu as "
-        "retries deduplicated), %llu messages dropped\n",
-        seed, faults, wipes, static_cast<unsigned long long>(c.coord().elections()), acked,
+        "seed %d: %d faults (%d wipes), %d namespaces created, %llu elections, %zu of %zu appends "
+        "acknowledged (%zu as retries deduplicated), %llu messages dropped\n",
+        seed, faults, wipes, rooms, static_cast<unsigned long long>(c.coord().elections()), acked,
         c.ledger().All().size(), c.ledger().deduplicated(),
         static_cast<unsigned long long>(c.net().dropped()));
   }

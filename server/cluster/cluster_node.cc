@@ -112,9 +112,12 @@ void ClusterNode::AddStats(std::vector<std::pair<std::string, uint64_t>>* out) c
   add("cluster_rebuilding", s.rebuilding ? 1 : 0);  // receiving a snapshot from its primary
   add("cluster_rebuild_bytes", s.rebuild_bytes);    // of it so far, or of the last one
   add("cluster_rebuilds", s.rebuilds);              // snapshots installed since start
+  add("cluster_catalog_version", s.catalog_seq);    // the replicated catalog record applied
   // Where each namespace's log ends: on the primary the committed end (what readers see), on a
   // follower what it has written.
-  for (const auto& [ns, options] : options_.namespaces) {
+  auto namespaces = db_->ListNamespaces();
+  for (const NamespaceInfo& n : namespaces.ok() ? *namespaces : std::vector<NamespaceInfo>{}) {
+    const std::string& ns = n.name;
     auto end = db_->LogEnd(ns);
     if (!end.ok()) continue;
     add("cluster_log_" + ns + "_segment", end->written.segment);

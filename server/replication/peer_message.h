@@ -13,7 +13,7 @@
 namespace tldb::repl {
 
 enum class MsgType : uint8_t {
-  kAppend = 1,      // primary → follower: `ns`, `frames` (consecutive), `position` = commit point
+  kAppend = 1,      // primary → follower: `ns`, `frames` (consecutive), `logs` = ns's history
   kAck = 2,         // follower → primary: `logs` (ends of the namespaces it applied frames to)
   kNack = 3,        // anyone → sender of a lower epoch: `epoch` is the receiver's promise
   kPrepare = 4,     // candidate → all: promise `epoch`
@@ -45,6 +45,10 @@ struct PeerMessage {
   // The sender is a learner (or undecided): its promises, logs and acknowledgements count for
   // nothing (docs/replication.md "Learners").
   bool learner = false;
+  // The sender's applied catalog version (ReplicaState::catalog_seq), in every message: a
+  // primary's tells its followers which catalog record is committed; a promise's and a join's
+  // tell a candidate which records a replica of its majority knew committed.
+  uint64_t catalog_seq = 0;
   std::string ns;
   std::vector<LogFrame> frames;
   LogPosition position;

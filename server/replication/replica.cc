@@ -70,9 +70,7 @@ Status Replica::OpenDb() {
   TLDB_ASSIGN_OR_RETURN(state_, ReplicaStateFile::Load(*fs, cfg_.dir));
   std::unique_lock l(db_mu_);
   TLDB_ASSIGN_OR_RETURN(db_, Db::Open(cfg_.dir, DbOptions()));
-  for (const auto& [ns, options] : cfg_.namespaces) {
-    TLDB_RETURN_IF_ERROR(db_->CreateNamespace(ns, options));
-  }
+  TLDB_RETURN_IF_ERROR(CreateFixedNamespaces());
   // A history never describes bytes the log lost (unsynced ones, at a power loss).
   for (auto& [ns, h] : state_.histories) {
     auto ends = db_->LogEnd(ns);
@@ -80,6 +78,13 @@ Status Replica::OpenDb() {
   }
   election_at_ms_ = Now() + cfg_.election_jitter_ms;
   return Status::Ok();
+}
+
+Status Replica::CreateFixedNamespaces() {
+  for (const auto& [ns, options] : cfg_.namespaces) {
+    TLDB_RETURN_IF_ERROR(db_->CreateNamespace(ns, options));
+  }
+  return db_->CreateNamespace(kCatalogNamespace, CatalogNamespaceOptions());
 }
 
 Status Replica::ReopenDb(const std::map<std::string, LogPosition>& cuts) {
@@ -132,6 +137,7 @@ ReplicaStatus Replica::status() const {
   s.rebuilding = rebuild_ != nullptr;
   s.rebuild_bytes = rebuild_ ? rebuild_->bytes_received() : rebuild_bytes_last_;
   s.rebuilds = rebuilds_;
+  s.catalog_seq = state_.catalog_seq;
   if (role_ != Role::kPrimary) return s;
   std::shared_lock d(db_mu_);
   const int64_t now = Now();
@@ -159,6 +165,7 @@ void Replica::Send(uint32_t to, PeerMessage m) {
   if (dead_) return;  // a killed process sends nothing
   m.from = cfg_.node;
   m.learner = !Votes();
+  m.catalog_seq = state_.catalog_seq;
   transport_->Send(cfg_.node, to, MessageCodec::Encode(m));
 }
 
@@ -167,9 +174,25 @@ LogEnds Replica::EndsOf(const std::string& ns) const {
   return e.ok() ? *e : LogEnds{};
 }
 
+std::vector<std::string> Replica::Namespaces() const {
+  std::vector<std::string> out;
+  if (!db_) return out;
+  auto list = db_->ListNamespaces();
+  if (!list.ok()) return out;
+  for (const NamespaceInfo& n : *list) out.push_back(n.name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<NsLog> Replica::HistoryOf(const std::string& ns) const {
+  auto h = state_.histories.find(ns);
+  if (h == state_.histories.end()) return {};
+  return {NsLog{.ns = ns, .history = h->second}};
+}
+
 std::vector<NsLog> Replica::MyLogs() const {
   std::vector<NsLog> out;
-  for (const auto& [ns, options] : cfg_.namespaces) {
+  for (const std::string& ns : Namespaces()) {
     NsLog l;
     l.ns = ns;
     l.ends = EndsOf(ns);
@@ -328,6 +351,11 @@ void Replica::Tick() {
       if (n != cfg_.node) Send(n, PeerMessage{.type = MsgType::kAppend, .epoch = epoch_});
     }
     HoldLogForFollowers();
+    // A record committed by a client call whose own apply failed (it is retried here).
+    if (serving_) {
+      std::shared_lock d(db_mu_);
+      (void)ApplyNewestCatalog();
+    }
   }
   for (auto& [n, p] : peers_) {
     for (auto& [ns, pl] : p.logs) {
@@ -374,7 +402,9 @@ void Replica::StepDown(std::unique_lock<std::mutex>& l, const std::string& why) 
   joined_epoch_ = 0;
   primary_.reset();
   promises_.clear();
+  promised_catalog_seq_.clear();
   adopting_.clear();
+  adopting_catalog_seq_ = 0;
   peers_.clear();
   if (peer_snapshots_) peer_snapshots_->Clear();
   election_at_ms_ =
@@ -415,9 +445,12 @@ void Replica::Campaign(std::unique_lock<std::mutex>& l) {
   candidate_since_ms_ = Now();
   heartbeat_at_ms_ = 0;
   promises_.clear();
+  promised_catalog_seq_.clear();
   adopting_.clear();
+  adopting_catalog_seq_ = 0;
   std::shared_lock d(db_mu_);
   promises_[cfg_.node] = MyLogs();
+  promised_catalog_seq_[cfg_.node] = state_.catalog_seq;
   Event("campaigns for epoch " + std::to_string(epoch_));
 }
 
@@ -440,6 +473,7 @@ void Replica::OnPrepareOk(std::unique_lock<std::mutex>& l, const PeerMessage& m)
   // and acknowledged, so a majority with it need not share a replica with a committed frame.
   if (m.learner) return;
   promises_[m.from] = m.logs;
+  promised_catalog_seq_[m.from] = m.catalog_seq;
   if (promises_.size() >= Majority()) Adopt(l);
 }
 
@@ -448,12 +482,19 @@ void Replica::OnPrepareOk(std::unique_lock<std::mutex>& l, const PeerMessage& m)
 // frame is on a majority and any two majorities share a replica. This replica cuts its own log
 // to where it agrees with the best one, fetches the rest, and only then leads.
 void Replica::Adopt(std::unique_lock<std::mutex>& l) {
+  // A namespace with committed frames exists on a replica of every majority, which applied a
+  // catalog record naming it, and records are applied only once committed: the newest catalog
+  // a replica of this majority applied names every such namespace.
+  uint64_t catalog_seq = state_.catalog_seq;
+  for (const auto& [node, seq] : promised_catalog_seq_) catalog_seq = std::max(catalog_seq, seq);
+  adopting_catalog_seq_ = catalog_seq > state_.catalog_seq ? catalog_seq : 0;
   std::map<std::string, LogPosition> cuts;
   std::map<std::string, EpochHistory> adopted;
   {
     std::shared_lock d(db_mu_);
     const std::vector<NsLog> mine = MyLogs();
     for (const NsLog& my : mine) {
+      if (adopting_catalog_seq_ != 0 && my.ns != kCatalogNamespace) continue;
       uint32_t best = cfg_.node;
       NsLog best_log = my;
       for (const auto& [node, logs] : promises_) {
@@ -487,10 +528,26 @@ void Replica::Adopt(std::unique_lock<std::mutex>& l) {
   }
   for (auto& [ns, h] : adopted) state_.histories[ns] = h;
   Event("adopts the best logs of a majority for epoch " + std::to_string(epoch_) + " (" +
-        std::to_string(adopting_.size()) + " namespaces to fetch)");
-  if (adopting_.empty()) return BecomePrimary();
+        std::to_string(adopting_.size()) + " namespaces to fetch" +
+        (adopting_catalog_seq_ != 0 ? ", the catalog first" : "") + ")");
+  if (adopting_.empty()) return Adopted(l);
   std::shared_lock d(db_mu_);
   for (const auto& [ns, from_end] : adopting_) FetchNext(ns);
+}
+
+void Replica::Adopted(std::unique_lock<std::mutex>& l) {
+  if (adopting_catalog_seq_ == 0) return BecomePrimary();
+  {
+    std::shared_lock d(db_mu_);
+    if (Status s = ApplyCatalog(adopting_catalog_seq_); !s.ok()) {
+      d.unlock();
+      (void)coordinator_->Resign(cfg_.node, epoch_);
+      StepDown(l, "cannot apply the catalog its majority committed: " + s.ToString());
+      return;
+    }
+  }
+  adopting_catalog_seq_ = 0;
+  Adopt(l);  // every namespace now, those the catalog added included
 }
 
 void Replica::FetchNext(const std::string& ns) {
@@ -536,14 +593,13 @@ void Replica::OnFetchReply(std::unique_lock<std::mutex>& l, const PeerMessage& m
     }
   }
   adopting_.erase(it);
-  if (adopting_.empty()) BecomePrimary();
-  (void)l;
+  if (adopting_.empty()) Adopted(l);
 }
 
 void Replica::BecomePrimary() {
   std::shared_lock d(db_mu_);
   ReplicaState next = state_;
-  for (const auto& [ns, options] : cfg_.namespaces) {
+  for (const std::string& ns : Namespaces()) {
     const LogPosition end = EndsOf(ns).written;
     EpochHistory& h = next.histories[ns];
     h.TruncateTo(end);
@@ -595,8 +651,28 @@ void Replica::OnAppend(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
     return;
   }
   PeerMessage ack{.type = MsgType::kAck, .epoch = m.epoch};
+  // The catalog record the primary applied is committed: apply it first, so that frames of a
+  // namespace it creates find the namespace here (when this log has the record already).
+  ApplyCatalogOrReport(m.catalog_seq);
   const LogPosition before = EndsOf(m.ns).written;
-  for (const LogFrame& f : m.frames) {
+  // Frames of a namespace this replica does not have yet wait for the catalog that creates it:
+  // the primary sends them again once this replica reports the namespace's end.
+  const bool known = m.ns.empty() || db_->LogEnd(m.ns).ok();
+  if (known && !m.frames.empty() && !m.logs.empty() && m.logs[0].ns == m.ns) {
+    // The primary's history of the namespace describes this log too (it is a prefix of the
+    // primary's since the join). A namespace created after the join gets it here, before the
+    // first frame of it is written.
+    auto h = state_.histories.find(m.ns);
+    if (h == state_.histories.end() || h->second != m.logs[0].history) {
+      ReplicaState next = state_;
+      next.histories[m.ns] = m.logs[0].history;
+      if (Status s = Persist(std::move(next)); !s.ok()) {
+        Event("cannot store the epoch history of '" + m.ns + "': " + s.ToString());
+        return;
+      }
+    }
+  }
+  for (const LogFrame& f : known ? m.frames : std::vector<LogFrame>{}) {
     LogPosition end = EndsOf(m.ns).written;
     if (f.end() <= end) continue;  // already here
     LogFrame part = f;
@@ -617,6 +693,7 @@ void Replica::OnAppend(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
     }
   }
   if (EndsOf(m.ns).written != before) KillPoint("replica.after_apply");
+  if (m.ns == kCatalogNamespace) ApplyCatalogOrReport(m.catalog_seq);
   ack.logs = MyLogs();
   for (NsLog& log : ack.logs) log.history = {};  // ends are enough here
   Send(m.from, std::move(ack));
@@ -826,9 +903,7 @@ void Replica::InstallSnapshot(std::unique_lock<std::mutex>& l) {
       auto db = Db::Open(cfg_.dir, DbOptions());
       if (db.ok()) {
         db_ = std::move(db).value();
-        for (const auto& [ns, options] : cfg_.namespaces) {
-          if (Status c = db_->CreateNamespace(ns, options); !c.ok()) recovered = c;
-        }
+        recovered = CreateFixedNamespaces();
       } else {
         recovered = db.status();
       }
@@ -876,10 +951,22 @@ void Replica::OnJoin(const PeerMessage& m) {
   p.logs.clear();
   peer_snapshots_->Release(m.from);  // a follower joins once any rebuild of it is over
   std::shared_lock d(db_mu_);
+  const std::vector<std::string> mine_all = Namespaces();
+  const auto have = [&](const std::string& ns) {
+    return std::binary_search(mine_all.begin(), mine_all.end(), ns);
+  };
   for (const NsLog& theirs : m.logs) {
-    const LogEnds mine = EndsOf(theirs.ns);
     auto h = state_.histories.find(theirs.ns);
-    if (h == state_.histories.end()) continue;
+    if (!have(theirs.ns) || h == state_.histories.end()) {
+      if (theirs.ends.written <= kEmptyLogEnd) continue;
+      // A namespace this primary does not have (yet): the follower created it from a committed
+      // catalog record, but no frame of it is committed, or this primary's majority would have
+      // had the namespace (Adopt). Its frames are cut; they come again from this primary once
+      // it has the namespace too.
+      reply.logs.push_back(NsLog{theirs.ns, {}, {}, kEmptyLogEnd});
+      continue;
+    }
+    const LogEnds mine = EndsOf(theirs.ns);
     const LogPosition cut =
         EpochHistory::CommonPrefix(theirs.history, theirs.ends.written, h->second, mine.written);
     PeerLog& pl = p.logs[theirs.ns];
@@ -888,6 +975,11 @@ void Replica::OnJoin(const PeerMessage& m) {
     pl.progress_ms = Now();
     pl.caught_up_ms = Now();
     reply.logs.push_back(NsLog{theirs.ns, h->second, mine, cut});
+  }
+  for (const std::string& ns : mine_all) {
+    // A namespace the follower does not have yet: nothing is sent until it reports the
+    // namespace's end, which it does once it applied the catalog record naming it.
+    if (p.logs.count(ns) == 0) p.logs[ns] = PeerLog{.progress_ms = Now(), .caught_up_ms = Now()};
   }
   Send(m.from, std::move(reply));
 }
@@ -1006,6 +1098,9 @@ void Replica::UpdateServing() {
     }
     initialized_marked_ = true;
   }
+  // Its log up to its epoch's start is committed now, the catalog records in it included: the
+  // newest is applied before anything is served.
+  if (!ApplyNewestCatalog()) return;  // retried at the next acknowledgement
   serving_ = true;
   Event("serves epoch " + std::to_string(epoch_));
 }
@@ -1048,6 +1143,7 @@ void Replica::PumpAll() {
 void Replica::Pump(uint32_t peer, const std::string& ns) {
   if (!db_) return;
   PeerLog& pl = peers_[peer].logs[ns];
+  if (pl.next == LogPosition{}) return;  // the follower does not have the namespace yet
   const LogPosition visible = EndsOf(ns).written;
   while (pl.in_flight < cfg_.messages_in_flight_max) {
     PeerMessage m{.type = MsgType::kAppend, .epoch = epoch_, .ns = ns};
@@ -1079,6 +1175,7 @@ void Replica::Pump(uint32_t peer, const std::string& ns) {
     }
     pl.next = m.frames.back().end();
     pl.in_flight++;
+    m.logs = HistoryOf(ns);
     Send(peer, std::move(m));
   }
 }
@@ -1098,7 +1195,11 @@ Status Replica::Ship(std::string_view ns_view, const LogFrame& frame) {
     if (pl.next == frame.start() && pl.in_flight < cfg_.messages_in_flight_max) {
       pl.next = frame.end();
       pl.in_flight++;
-      Send(n, PeerMessage{.type = MsgType::kAppend, .epoch = epoch, .ns = ns, .frames = {frame}});
+      Send(n, PeerMessage{.type = MsgType::kAppend,
+                          .epoch = epoch,
+                          .ns = ns,
+                          .frames = {frame},
+                          .logs = HistoryOf(ns)});
     }
   }
   cv_.wait(l, [&] {
@@ -1122,9 +1223,158 @@ Status Replica::CheckServing() const {
   return Status::NotPrimary("replica " + std::to_string(cfg_.node) + " does not serve" + where);
 }
 
-bool Replica::Replicates(std::string_view ns) const {
-  return std::any_of(cfg_.namespaces.begin(), cfg_.namespaces.end(),
-                     [&](const auto& n) { return n.first == ns; });
+// ---------------------------------------------------------------------------------------------
+// The replicated catalog (docs/replication.md "Catalog").
+
+Status Replica::CreateNamespace(std::string_view name, const NamespaceOptions& options) {
+  TLDB_RETURN_IF_ERROR(ValidateNamespaceName(name));
+  return ChangeCatalog([&](std::vector<CatalogRecordEntry>* entries) -> Result<bool> {
+    uint32_t id = 0;
+    for (const CatalogRecordEntry& e : *entries) {
+      if (e.name == name) {
+        if (e.options == options) return false;
+        return Status::AlreadyExists("namespace '" + std::string(name) +
+                                     "' exists with other options");
+      }
+      id = std::max(id, e.id);
+    }
+    entries->push_back({id + 1, std::string(name), options});
+    return true;
+  });
+}
+
+Status Replica::SetNamespaceOptions(std::string_view name, const NamespaceOptions& options) {
+  return ChangeCatalog([&](std::vector<CatalogRecordEntry>* entries) -> Result<bool> {
+    for (CatalogRecordEntry& e : *entries) {
+      if (e.name != name) continue;
+      if (e.options == options) return false;
+      e.options = options;
+      return true;
+    }
+    return Status::NotFound("namespace '" + std::string(name) + "' does not exist");
+  });
+}
+
+Status Replica::ChangeCatalog(const CatalogChange& change) {
+  std::lock_guard c(catalog_mu_);
+  TLDB_RETURN_IF_ERROR(CheckServing());
+  std::shared_lock d(db_mu_);
+  if (!db_) return Status::Closed("replica " + std::to_string(cfg_.node) + " has no open Db");
+  TLDB_ASSIGN_OR_RETURN(std::vector<CatalogRecordEntry> entries, NewestCatalog());
+  TLDB_ASSIGN_OR_RETURN(bool changed, change(&entries));
+  uint64_t seq = 0;
+  if (changed) {
+    // The Db checks options as it does for a single node, before anything is shipped.
+    for (const CatalogRecordEntry& e : entries) {
+      if (e.name == kCatalogNamespace) continue;
+      TLDB_RETURN_IF_ERROR(ValidateNamespaceName(e.name));
+      TLDB_RETURN_IF_ERROR(ValidateNamespaceOptions(e.options));
+    }
+    AppendOptions o;
+    o.durability = Durability::kSync;
+    // Returns once the record is committed on a majority (Ship).
+    TLDB_ASSIGN_OR_RETURN(AppendResult r, db_->Append(kCatalogNamespace, kCatalogTimeline,
+                                                      EncodeCatalogRecord(entries), o));
+    seq = r.seq;
+  } else {
+    // Nothing to change; but the newest record may not be applied here yet (a failure earlier).
+    auto last = db_->LastSeq(kCatalogNamespace, std::vector<std::string_view>{kCatalogTimeline});
+    if (!last.ok()) return last.status();
+    seq = (*last)[0];
+  }
+  std::lock_guard l(mu_);
+  return ApplyCatalog(seq);
+}
+
+Result<std::vector<CatalogRecordEntry>> Replica::NewestCatalog() const {
+  TLDB_ASSIGN_OR_RETURN(
+      std::vector<Seq> last,
+      db_->LastSeq(kCatalogNamespace, std::vector<std::string_view>{kCatalogTimeline}));
+  if (last[0] != 0) {
+    TLDB_ASSIGN_OR_RETURN(Message m, db_->Get(kCatalogNamespace, kCatalogTimeline, last[0]));
+    return DecodeCatalogRecord(m.payload);
+  }
+  // No record yet: every replica's catalog is the fixed one it created at open.
+  TLDB_ASSIGN_OR_RETURN(std::vector<NamespaceInfo> list, db_->ListNamespaces());
+  std::vector<CatalogRecordEntry> out;
+  for (const NamespaceInfo& n : list) out.push_back({n.id, n.name, n.options});
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return out;
+}
+
+Status Replica::ApplyCatalog(uint64_t seq) {
+  if (seq <= state_.catalog_seq) return Status::Ok();
+  if (!db_) return Status::Closed("replica " + std::to_string(cfg_.node) + " has no open Db");
+  TLDB_ASSIGN_OR_RETURN(Message m, db_->Get(kCatalogNamespace, kCatalogTimeline, seq));
+  TLDB_ASSIGN_OR_RETURN(std::vector<CatalogRecordEntry> entries, DecodeCatalogRecord(m.payload));
+  std::vector<std::string> created;
+  for (const CatalogRecordEntry& e : entries) {  // ascending ids: created in the same order
+    auto have = db_->DescribeNamespace(e.name);
+    if (have.ok()) {
+      if (have->id != e.id) {
+        return Status::Corruption("catalog record " + std::to_string(seq) + " gives namespace '" +
+                                  e.name + "' id " + std::to_string(e.id) + ", it has id " +
+                                  std::to_string(have->id) + " here");
+      }
+      if (!(have->options == e.options)) {
+        TLDB_RETURN_IF_ERROR(db_->SetNamespaceOptions(e.name, e.options));
+      }
+      continue;
+    }
+    if (!have.status().IsNotFound()) return have.status();
+    TLDB_RETURN_IF_ERROR(db_->CreateNamespace(e.name, e.options));
+    TLDB_ASSIGN_OR_RETURN(NamespaceInfo made, db_->DescribeNamespace(e.name));
+    if (made.id != e.id || EndsOf(e.name).written != kEmptyLogEnd) {
+      // Segment headers carry the id: a namespace with another id here could never hold the
+      // primary's bytes. Nothing is served from it; the replica needs a rebuild.
+      return Status::Corruption("catalog record " + std::to_string(seq) + " gives namespace '" +
+                                e.name + "' id " + std::to_string(e.id) + ", it was created here" +
+                                " with id " + std::to_string(made.id) + " ending at " +
+                                EndsOf(e.name).written.ToString());
+    }
+    created.push_back(e.name);
+  }
+  ReplicaState next = state_;
+  for (const std::string& ns : created) {
+    EpochHistory& h = next.histories[ns];
+    h.TruncateTo(kEmptyLogEnd);
+    if (role_ == Role::kPrimary) {
+      // Written from now on in this epoch (a follower gets the history with the first frame).
+      (void)h.Append(epoch_, kEmptyLogEnd);
+      epoch_start_[ns] = kEmptyLogEnd;
+      for (auto& [n, p] : peers_) {
+        if (p.joined && p.logs.count(ns) == 0) {
+          p.logs[ns] = PeerLog{.progress_ms = Now(), .caught_up_ms = Now()};
+        }
+      }
+    }
+  }
+  next.catalog_seq = seq;
+  TLDB_RETURN_IF_ERROR(Persist(std::move(next)));
+  catalog_error_.clear();
+  Event("applied catalog version " + std::to_string(seq) + " (" + std::to_string(created.size()) +
+        " namespace(s) created)");
+  return Status::Ok();
+}
+
+bool Replica::ApplyNewestCatalog() {
+  if (!db_) return false;
+  auto last = db_->LastSeq(kCatalogNamespace, std::vector<std::string_view>{kCatalogTimeline});
+  if (!last.ok()) return false;
+  ApplyCatalogOrReport((*last)[0]);
+  return state_.catalog_seq >= (*last)[0];
+}
+
+void Replica::ApplyCatalogOrReport(uint64_t seq) {
+  if (seq <= state_.catalog_seq || !db_) return;
+  auto last = db_->LastSeq(kCatalogNamespace, std::vector<std::string_view>{kCatalogTimeline});
+  if (last.ok() && (*last)[0] < seq) return;  // the record has not reached this log yet
+  Status s = last.ok() ? ApplyCatalog(seq) : last.status();
+  if (s.ok()) return;
+  if (s.ToString() != catalog_error_) {
+    catalog_error_ = s.ToString();
+    Event("cannot apply catalog version " + std::to_string(seq) + ": " + catalog_error_);
+  }
 }
 
 Result<SnapshotInfo> Replica::Snapshot(const std::string& dir, const SnapshotOptions& options) {

@@ -18,17 +18,17 @@
 //
 // Threads: Receive and Tick are called by one driver thread (the server's replication
 // thread, or a simulation), Ship by the Db's group-commit leaders, the client calls by any
-// thread. Locking: mu_ (the protocol state) and db_mu_ (shared: a use of the Db; exclusive:
-// reopening it). The driver takes db_mu_ shared under mu_; a client call holds db_mu_ shared
-// while the Db may call Ship, which takes mu_ (and waits on cv_ with mu_ released). Both
-// orders occur, but only with db_mu_ shared, and it is taken exclusively only by the driver
-// thread itself (ReopenDb, InstallSnapshot: never while it holds mu_) and by Stop once the
-// driver has stopped; so no exclusive request can be queued while the driver holds mu_ and
-// waits for db_mu_, and no cycle forms. (ThreadSanitizer reports the two orders as a
-// potential inversion; it does not know that.) A closing Db waits only for Ship calls, which
-// cv_ releases when the role changes. Client calls check the role under mu_, release it, then
-// use the Db under db_mu_. PeerSnapshots' worker calls Snapshot, which takes db_mu_ shared and
-// then, after releasing it, mu_.
+// thread. Locking: catalog_mu_ (client catalog changes; taken first, never by the driver),
+// mu_ (the protocol state) and db_mu_ (shared: a use of the Db; exclusive: reopening it). The
+// driver takes db_mu_ shared under mu_; a client call holds db_mu_ shared while the Db may call
+// Ship, which takes mu_ (and waits on cv_ with mu_ released). Both orders occur, but only with
+// db_mu_ shared, and it is taken exclusively only by the driver thread itself (ReopenDb,
+// InstallSnapshot: never while it holds mu_) and by Stop once the driver has stopped; so no
+// exclusive request can be queued while the driver holds mu_ and waits for db_mu_, and no cycle
+// forms. (ThreadSanitizer reports the two orders as a potential inversion; it does not know that.)
+// A closing Db waits only for Ship calls, which cv_ releases when the role changes. Client calls
+// check the role under mu_, release it, then use the Db under db_mu_. PeerSnapshots' worker calls
+// Snapshot, which takes db_mu_ shared and then, after releasing it, mu_.
 #pragma once
 
 #include <atomic>
@@ -45,6 +45,7 @@
 #include <string_view>
 #include <vector>
 
+#include "replication/catalog_record.h"
 #include "replication/coordinator.h"
 #include "replication/peer_message.h"
 #include "replication/peer_snapshots.h"
@@ -60,8 +61,9 @@ struct ReplicaConfig {
   uint32_t nodes = 3;  // voters of the partition
   std::string dir;     // data directory
   Options db_options;  // file_system may be set (simulation); follower/log_shipper are set here
-  // The replicated namespaces, created at open in this order with these options on every
-  // replica (so that their ids, which segment headers carry, agree).
+  // The namespaces every replica has from the start, created at open in this order with these
+  // options on every replica (so that their ids, which segment headers carry, agree), followed
+  // by `__catalog`. Others are created through the replicated catalog (CreateNamespace).
   std::vector<std::pair<std::string, NamespaceOptions>> namespaces;
   // Time, in ms on a monotonic clock (a simulated one in tests). Called from the driver and
   // from the thread that takes snapshots for followers: it must be thread-safe.
@@ -135,6 +137,7 @@ struct ReplicaStatus {
   bool rebuilding = false;          // follower: receiving a snapshot from its primary
   uint64_t rebuild_bytes = 0;       // of the snapshot being received, or of the last one
   uint64_t rebuilds = 0;            // snapshots installed since this replica started
+  uint64_t catalog_seq = 0;         // the catalog version applied (ReplicaState::catalog_seq)
 };
 
 class Replica : public LogShipper {
@@ -165,10 +168,17 @@ class Replica : public LogShipper {
   // NotPrimary on any other replica.
   Result<SnapshotInfo> Snapshot(const std::string& dir, const SnapshotOptions& options);
 
+  // The replicated catalog (docs/replication.md "Catalog"), on the serving primary only
+  // (NotPrimary elsewhere): the whole new catalog is appended to `__catalog` and committed on
+  // a majority, then applied here; followers apply it once they learn it is committed. Like
+  // Db's: creating an existing namespace with equal options is OK, with others AlreadyExists.
+  // A call that fails after the record was shipped may still take effect (a retry is safe).
+  Status CreateNamespace(std::string_view name, const NamespaceOptions& options);
+  Status SetNamespaceOptions(std::string_view name, const NamespaceOptions& options);
+
   ReplicaStatus status() const;
   // OK on a serving primary; NotPrimary (naming the primary known, as a node index) otherwise.
   Status CheckServing() const;
-  bool Replicates(std::string_view ns) const;
   uint32_t node() const { return cfg_.node; }
 
   // Stops taking part: no message is handled, waiting Ship calls fail, the Db closes. A
@@ -194,6 +204,9 @@ class Replica : public LogShipper {
 
   Replica(ReplicaConfig config, Transport* transport, Coordinator* coordinator);
   Status OpenDb();
+  // Creates the namespaces of cfg_.namespaces and `__catalog` in the open Db (no-ops when they
+  // exist): at open and after a rebuild.
+  Status CreateFixedNamespaces();
   // The Db's options: a follower's (SetFollower changes that), shipping through this replica.
   Options DbOptions();
 
@@ -228,6 +241,26 @@ class Replica : public LogShipper {
   // and stores the answer (learner if it did). True once decided.
   bool DecideMembership();
   bool Votes() const { return state_.membership == Membership::kVoter; }
+  // Client thread: reads the newest catalog, lets `change` edit it (false: nothing to change),
+  // commits the result as a record and applies it.
+  using CatalogChange = std::function<Result<bool>(std::vector<CatalogRecordEntry>*)>;
+  Status ChangeCatalog(const CatalogChange& change);
+  // The catalog as of the newest record in `__catalog` (the Db's own catalog when there is
+  // none yet). Caller holds db_mu_ shared.
+  Result<std::vector<CatalogRecordEntry>> NewestCatalog() const;
+  // Makes this replica's catalog that of record `seq` of `__catalog`, which the caller knows is
+  // committed: creates the namespaces it lacks (each must get the record's id), sets changed
+  // options, starts the new namespaces' epoch histories, and stores catalog_seq. No-op when
+  // seq <= catalog_seq (records are applied in order; each holds the whole catalog). Caller
+  // holds mu_ and db_mu_ shared.
+  Status ApplyCatalog(uint64_t seq);
+  // The same, reporting a failure once per distinct error (the driver retries every tick).
+  void ApplyCatalogOrReport(uint64_t seq);
+  // Primary: applies the newest record of its (committed) log. True once applied. Caller holds
+  // mu_ and db_mu_ shared.
+  bool ApplyNewestCatalog();
+  // Every namespace the Db has, by name. Caller holds db_mu_ shared.
+  std::vector<std::string> Namespaces() const;
   // Primary: tells a learner that holds every committed frame to vote.
   void MaybePromote(uint32_t peer);
   // Stores `next` (DIR/REPLICA) and only then makes it the replica's state.
@@ -236,8 +269,13 @@ class Replica : public LogShipper {
   Status Promise(std::unique_lock<std::mutex>& l, uint64_t epoch);
   void StepDown(std::unique_lock<std::mutex>& l, const std::string& why);
   void Campaign(std::unique_lock<std::mutex>& l);
-  // Candidate with a majority of promises: cut, fetch, then lead.
+  // Candidate with a majority of promises: cut, fetch, then lead. When a replica of the
+  // majority applied a newer catalog than this one, `__catalog` is adopted first and that
+  // catalog applied, so that every namespace with committed frames exists here before the
+  // others are adopted.
   void Adopt(std::unique_lock<std::mutex>& l);
+  // Every namespace being adopted is complete: apply the catalog and adopt the rest, or lead.
+  void Adopted(std::unique_lock<std::mutex>& l);
   void FetchNext(const std::string& ns);
   void BecomePrimary();
   void PumpAll();
@@ -249,7 +287,8 @@ class Replica : public LogShipper {
   // Primary: a promote request for another replica; hands over (resigns) once it is caught up.
   // True when this replica stepped down.
   bool HandOver(std::unique_lock<std::mutex>& l, uint32_t target);
-  std::vector<NsLog> MyLogs() const;  // every namespace's history and ends
+  std::vector<NsLog> MyLogs() const;                          // every namespace's history and ends
+  std::vector<NsLog> HistoryOf(const std::string& ns) const;  // ns's history (none: empty)
   LogEnds EndsOf(const std::string& ns) const;
   void Send(uint32_t to, PeerMessage m);
   size_t Majority() const { return cfg_.nodes / 2 + 1; }
@@ -262,6 +301,9 @@ class Replica : public LogShipper {
   Transport* const transport_;
   Coordinator* const coordinator_;
 
+  // Serialises client catalog changes (read the newest, commit the next, apply it). Before
+  // db_mu_ and mu_; the driver never takes it.
+  std::mutex catalog_mu_;
   mutable std::shared_mutex db_mu_;  // before mu_
   std::unique_ptr<Db> db_;
 
@@ -281,6 +323,8 @@ class Replica : public LogShipper {
   std::map<uint32_t, Peer> peers_;
   // Candidate.
   std::map<uint32_t, std::vector<NsLog>> promises_;
+  std::map<uint32_t, uint64_t> promised_catalog_seq_;  // each promise's catalog version
+  uint64_t adopting_catalog_seq_ = 0;  // adopting `__catalog` first, to apply this record
   std::map<std::string, std::pair<uint32_t, LogPosition>, std::less<>>
       adopting_;  // ns → (from, end)
   // Primary.
@@ -289,6 +333,7 @@ class Replica : public LogShipper {
   bool serving_ = false;
   bool etcd_ok_ = false;
   bool initialized_marked_ = false;  // this process marked the partition initialized
+  std::string catalog_error_;        // the last failure to apply the catalog (reported once)
   // Primary: segments kept as written for replicas seeded from a snapshot: ns → (first segment
   // kept, until when).
   std::map<std::string, std::pair<uint64_t, int64_t>, std::less<>> snapshot_holds_;

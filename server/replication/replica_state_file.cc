@@ -33,6 +33,7 @@ std::string ReplicaStateFile::Encode(const ReplicaState& s) {
     hs[ns] = list;
   }
   j["histories"] = hs;
+  j["catalog_seq"] = s.catalog_seq;
   return j.dump() + "\n";
 }
 
@@ -55,6 +56,8 @@ Result<ReplicaState> ReplicaStateFile::Decode(std::string_view bytes, const std:
     } else {
       return Status::Corruption(what + ": unknown membership '" + membership + "'");
     }
+    // Absent in files written before the catalog was replicated: no record applied.
+    s.catalog_seq = j.value("catalog_seq", uint64_t{0});
     for (const auto& [ns, list] : j.at("histories").items()) {
       EpochHistory h;
       for (const auto& e : list) {

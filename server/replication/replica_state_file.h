@@ -1,6 +1,7 @@
 // ReplicaStateFile: what a replica keeps durably beside its data directory's logs
 // (docs/replication.md "Durable replica state"): the highest epoch it promised (it never
-// accepts frames of a lower one again) and each namespace's epoch history. Stored as
+// accepts frames of a lower one again), each namespace's epoch history and the version of
+// the replicated catalog it applied. Stored as
 // DIR/REPLICA (JSON), replaced atomically (write, fdatasync, rename, fsync the directory)
 // before the replica acts on a change: a promise is durable before it is answered, and a
 // history entry before a frame of its epoch is written.
@@ -32,6 +33,10 @@ struct ReplicaState {
   uint64_t promised_epoch = 0;
   Membership membership = Membership::kVoter;
   std::map<std::string, EpochHistory, std::less<>> histories;  // by namespace
+  // The SeqId, in `__catalog`, of the catalog record this replica's catalog was last made
+  // equal to (docs/replication.md "Catalog"): a record known committed. 0: none yet. Stored
+  // after the catalog it describes, so it never claims more than the catalog holds.
+  uint64_t catalog_seq = 0;
   bool operator==(const ReplicaState&) const = default;
 };
 

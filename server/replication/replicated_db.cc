@@ -38,15 +38,8 @@ void ReplicatedDb::Async(Done& done, const std::function<void(Db&)>& submit) {
 }
 
 Status ReplicatedDb::CreateNamespace(std::string_view name, const NamespaceOptions& options) {
-  if (!r_.Replicates(name)) {
-    return Status::NotSupported("cluster mode replicates a fixed set of namespaces; '" +
-                                std::string(name) + "' is not one of them");
-  }
-  return Any<bool>([&](Db& db) -> Result<bool> {
-           TLDB_RETURN_IF_ERROR(db.CreateNamespace(name, options));
-           return true;
-         })
-      .status();
+  TLDB_RETURN_IF_ERROR(Serving());
+  return r_.CreateNamespace(name, options);
 }
 
 Result<std::vector<NamespaceInfo>> ReplicatedDb::ListNamespaces() {
@@ -96,14 +89,8 @@ void ReplicatedDb::MutateAsync(std::string_view ns, const Mutation& m, MutationC
 }
 
 Status ReplicatedDb::SetNamespaceOptions(std::string_view ns, const NamespaceOptions& options) {
-  return Any<bool>([&](Db& db) -> Result<bool> {
-           auto cur = db.DescribeNamespace(ns);
-           if (!cur.ok()) return cur.status();
-           if (cur->options == options) return true;
-           return Status::NotSupported(
-               "cluster mode does not replicate namespace options yet: set them at start");
-         })
-      .status();
+  TLDB_RETURN_IF_ERROR(Serving());
+  return r_.SetNamespaceOptions(ns, options);
 }
 
 Result<CompactionProgress> ReplicatedDb::Compact(std::string_view ns, const CompactOptions& o) {

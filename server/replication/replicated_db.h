@@ -2,9 +2,9 @@
 // every call goes to the Replica's current Db, which the replica may reopen (a cut, a step
 // down). Writes and reads are served by the partition's serving primary only; elsewhere they
 // answer NotPrimary, naming the primary's client address ("primary=HOST:PORT") when known, so
-// clients go there. Namespace listings and descriptions are answered by any replica.
-// Namespaces are fixed at start in cluster mode (the replicated set): creating another one,
-// or changing options, is NotSupported until the catalog is replicated.
+// clients go there. Namespace listings and descriptions are answered by any replica;
+// creating a namespace and changing its options go through the replicated catalog on the
+// serving primary (Replica::CreateNamespace).
 //
 // Contract: thread-safe, like Db; the replica must outlive it.
 #pragma once

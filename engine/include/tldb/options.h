@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "tldb/status.h"
 #include "tldb/types.h"
 
 namespace tldb {
@@ -57,6 +58,12 @@ struct NamespaceOptions {
   // Durability used when a call says Durability::kDefault.
   Durability durability = Durability::kSync;
 };
+
+// Namespace names: 1-64 bytes of [a-z0-9_-], not starting with '-'. Names starting with "__"
+// are for system namespaces (server cursors, the replicated catalog).
+Status ValidateNamespaceName(std::string_view name);
+// InvalidArgument naming the field when an option is out of its range.
+Status ValidateNamespaceOptions(const NamespaceOptions& options);
 
 struct Options {
   // Create the directory (and an empty catalog) if it does not exist.

@@ -25,6 +25,10 @@ struct LogPosition {
   std::string ToString() const { return std::to_string(segment) + ":" + std::to_string(offset); }
 };
 
+// Where a namespace's log ends before anything was written to it: its first segment, number
+// 1, holds only its 64-byte header (docs/format.md). The same on every replica.
+inline constexpr LogPosition kEmptyLogEnd{1, 64};
+
 // Where a replica's log of one namespace ends: written (in the file, maybe not synced) and
 // durable (fdatasync'ed). durable <= written.
 struct LogEnds {

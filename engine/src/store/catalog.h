@@ -23,9 +23,6 @@ struct CatalogEntry {
 std::string EncodeCatalog(const std::vector<CatalogEntry>& entries);
 Result<std::vector<CatalogEntry>> DecodeCatalog(std::string_view bytes, std::string_view what);
 
-// Namespace names: 1-64 bytes of [a-z0-9_-], not starting with '-'. Names starting with "__"
-// are for system namespaces (server cursors).
-Status ValidateNamespaceName(std::string_view name);
-Status ValidateNamespaceOptions(const NamespaceOptions& options);
+// ValidateNamespaceName and ValidateNamespaceOptions: tldb/options.h.
 
 }  // namespace tldb

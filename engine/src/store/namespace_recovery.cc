@@ -10,6 +10,7 @@
 #include "log/segment_records.h"
 #include "log/segment_scan.h"
 #include "store/floors.h"
+#include "tldb/replication.h"
 #include "util/check.h"
 #include "util/kill_point.h"
 
@@ -32,7 +33,8 @@ Status NamespaceRecovery::Recover() {
     }
   }
   if (files.empty()) {
-    TLDB_RETURN_IF_ERROR(roller_.CreateActive(1));
+    static_assert(kEmptyLogEnd.offset == format::kSegmentHeaderBytes);
+    TLDB_RETURN_IF_ERROR(roller_.CreateActive(kEmptyLogEnd.segment));
     return LoadFloors(st_);
   }
   const uint64_t last = files.rbegin()->first;
