@@ -1,6 +1,7 @@
 // Kill points in the replication path (docs/replication.md "Kill points"): a scenario that
-// elects a primary, fails it over, cuts an old primary's unacknowledged tail, wipes a follower
-// (a learner, then a voter) and rebuilds a follower from a snapshot reaches every point of
+// elects a primary, creates a namespace through the replicated catalog, fails it over, cuts an
+// old primary's unacknowledged tail, wipes a follower (a learner, then a voter) and rebuilds a
+// follower from a snapshot reaches every point of
 // kReplicaKillPoints. A dry run counts the hits; then, for each point, the scenario runs again
 // and the replica that reaches the point first dies there (its disk refuses every later write,
 // then it loses its unsynced bytes and restarts). Each run ends healed and settled, and the
@@ -8,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -23,6 +25,7 @@ struct Armed {
   std::map<std::string, uint64_t> hits;
   int killed = -1;  // the replica that died at the point, until the driver crashes it
   bool fired = false;
+  bool admin_running = false;  // a catalog call holds a replica: crash it once the call ended
 };
 
 // The scenario; kills happen wherever `armed` says. True if it ended settled.
@@ -54,7 +57,7 @@ bool Scenario(uint64_t seed, Armed& armed, UnsyncedMode mode, std::string* failu
     int k = -1;
     {
       std::lock_guard l(armed.mu);
-      std::swap(k, armed.killed);
+      if (!armed.admin_running) std::swap(k, armed.killed);
     }
     if (k >= 0) c.Crash(static_cast<uint32_t>(k), mode);
   };
@@ -74,6 +77,31 @@ bool Scenario(uint64_t seed, Armed& armed, UnsyncedMode mode, std::string* failu
   if (!p) return *failure = "no primary at first", false;
   AddBig(c, 60, &next);
   run(3'000);
+  // 1b. A namespace created through the replicated catalog (retried, as a client would, when
+  // the primary died during the call), then appends to it.
+  bool created = false;
+  for (int attempt = 0; attempt < 5 && !created; ++attempt) {
+    if (!(p = serving())) return *failure = "no primary to create a namespace", false;
+    {
+      std::lock_guard l(armed.mu);
+      armed.admin_running = true;
+    }
+    auto call = std::async(std::launch::async, [&c, s = *p] {
+      NamespaceOptions o;
+      o.segment_bytes_max = kSegmentBytesMin;
+      return c.Served(s).CreateNamespace("rooms", o);
+    });
+    while (call.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) step();
+    {
+      std::lock_guard l(armed.mu);
+      armed.admin_running = false;
+    }
+    created = call.get().ok();
+    run(100);
+  }
+  if (!created) return *failure = "the namespace was never created", false;
+  for (int i = 0; i < 20; ++i) c.ledger().Add("rooms", "r", "room " + std::to_string(i));
+  run(2'000);
   // 2. The primary is cut from its followers and writes a tail nobody acknowledges; a follower
   // takes over. That one dies as the old primary is healed, and the third replica cannot reach
   // etcd: the old primary campaigns and adopts the third's log, cutting its own tail. Then the

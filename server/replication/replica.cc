@@ -1334,6 +1334,7 @@ Status Replica::ApplyCatalog(uint64_t seq) {
     }
     created.push_back(e.name);
   }
+  if (!created.empty()) KillPoint("replica.after_catalog");
   ReplicaState next = state_;
   for (const std::string& ns : created) {
     EpochHistory& h = next.histories[ns];

@@ -94,8 +94,8 @@ struct ReplicaConfig {
   std::function<bool(std::string_view)> kill_point;
 };
 
-// Every replication kill point, in the order a failover, a rejoin, a learner and a rebuild
-// reach them (tests/replication_killpoint_test.cc reaches and kills at each).
+// Every replication kill point, in the order a failover, a rejoin, a learner, a catalog change
+// and a rebuild reach them (tests/replication_killpoint_test.cc reaches and kills at each).
 inline constexpr std::string_view kReplicaKillPoints[] = {
     "replica.after_membership",  // DecideMembership stored REPLICA
     "replica.after_promise",     // a promise stored, not yet answered
@@ -105,6 +105,7 @@ inline constexpr std::string_view kReplicaKillPoints[] = {
     "replica.after_join_cut",    // a follower cut the tail its new primary never had
     "replica.after_join",        // ... and stored the primary's histories
     "replica.after_voter",       // a learner stored that it votes
+    "replica.after_catalog",     // a catalog record's namespaces created, its version not stored
     "rebuild.after_file",        // a snapshot file received whole
     "rebuild.after_install",     // the snapshot installed, the Db not reopened yet
     "rebuild.after_state",       // the snapshot's REPLICA stored: a learner again
