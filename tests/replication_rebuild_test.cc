@@ -47,6 +47,61 @@ TEST(ReplicationRebuildTest, FollowerBehindACompactedLogIsRebuiltFromASnapshot) 
   EXPECT_EQ(c.Serving(), p);
 }
 
+// A replica that was down while the others went on, and then leads with a follower that
+// compacted its own sealed segments: it fetches the rest of the log from that follower (Adopt),
+// which it can because followers keep the segments the primary holds for a lagging replica
+// (the heartbeat's floor). Without that, the follower's compaction rewrote the segments the
+// candidate needs from, and no election could finish while the follower cannot campaign.
+TEST(ReplicationRebuildTest, ACandidateBehindFetchesFromAFollowerThatCompacted) {
+  SimCluster c(34, [](ReplicaConfig& rc) {
+    SmallSegmentsShortRetention(rc);
+    rc.retain_for_absent_ms = 600'000;  // the lagging replica is absent for less than this
+  });
+  auto p = Elect(c);
+  ASSERT_TRUE(p);
+  const uint32_t a = (*p + 1) % SimCluster::kNodes, b = (*p + 2) % SimCluster::kNodes;
+  uint64_t next = 0;
+  AddBig(c, 60, &next);
+  ASSERT_TRUE(c.Settle(50'000));
+  c.Crash(b, UnsyncedMode::kKeep, /*restart=*/false);
+  AddBig(c, 200, &next);  // several more segments on the primary and on a
+  for (int i = 0; i < 20'000 && !(c.ledger().Due(1).empty() && c.ledger().in_flight() == 0); ++i) {
+    c.Client(16);
+    c.Step();
+  }
+  for (int i = 0; i < 500; ++i) c.Step();  // heartbeats carry the floor to a
+  // a compacts its own sealed segments (every plain one is compressed when there is no TTL).
+  uint64_t rewritten = 0;
+  ASSERT_TRUE(c.replica(a)
+                  .WithDb([&](Db& db) {
+                    for (const std::string& ns : kSimNamespaces) {
+                      auto r = db.Compact(ns, CompactOptions{});
+                      if (!r.ok()) return r.status();
+                      rewritten += r->segments_done;
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  // The primary dies; b returns and leads (a cannot reach etcd), adopting a's log.
+  c.Crash(*p, UnsyncedMode::kKeep, /*restart=*/false);
+  c.coord().SetReachable(a, false);
+  c.Start(b);
+  std::optional<uint32_t> leader;
+  for (int i = 0; i < 30'000 && !leader; ++i) {
+    c.Step();
+    leader = c.Serving();
+  }
+  ASSERT_TRUE(leader) << "the lagging replica could not complete its log from a's";
+  EXPECT_EQ(*leader, b);
+  c.coord().SetReachable(a, true);
+  c.Start(*p);
+  AddBig(c, 20, &next);
+  ASSERT_TRUE(c.Settle(200'000));
+  c.Check(/*own_compaction=*/{a});
+  std::printf("a rewrote %llu sealed segments above the lagging replica's position\n",
+              static_cast<unsigned long long>(rewritten));
+}
+
 // A follower's scrub finds a flipped bit in one of its sealed segments and quarantines the
 // segment (reads of it would answer Corruption); the follower cures it by a rebuild from a
 // snapshot of its primary, after which it holds the primary's segments byte for byte and

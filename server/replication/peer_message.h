@@ -13,7 +13,8 @@
 namespace tldb::repl {
 
 enum class MsgType : uint8_t {
-  kAppend = 1,      // primary → follower: `ns`, `frames` (consecutive), `logs` = ns's history
+  kAppend = 1,      // primary → follower: `ns`, `frames` (consecutive), `logs` = ns's history;
+                    // a heartbeat (no ns): `logs` = per namespace the hold floor (`cut.segment`)
   kAck = 2,         // follower → primary: `logs` (ends of the namespaces it applied frames to)
   kNack = 3,        // anyone → sender of a lower epoch: `epoch` is the receiver's promise
   kPrepare = 4,     // candidate → all: promise `epoch`

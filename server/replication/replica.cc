@@ -347,10 +347,14 @@ void Replica::Tick() {
   }
   if (now >= heartbeat_at_ms_) {
     heartbeat_at_ms_ = now + cfg_.heartbeat_ms;
+    // Followers keep the same segments as written, so that a replica behind can still fetch
+    // them from whichever replica has the best log when this one dies (Adopt).
+    const std::vector<NsLog> floors = HoldLogForFollowers();
     for (uint32_t n = 0; n < cfg_.nodes; ++n) {
-      if (n != cfg_.node) Send(n, PeerMessage{.type = MsgType::kAppend, .epoch = epoch_});
+      if (n != cfg_.node) {
+        Send(n, PeerMessage{.type = MsgType::kAppend, .epoch = epoch_, .logs = floors});
+      }
     }
-    HoldLogForFollowers();
     // A record committed by a client call whose own apply failed (it is retried here).
     if (serving_) {
       std::shared_lock d(db_mu_);
@@ -649,6 +653,10 @@ void Replica::OnAppend(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
   if (joined_epoch_ != m.epoch) {
     Send(m.from, PeerMessage{.type = MsgType::kJoin, .epoch = m.epoch, .logs = MyLogs()});
     return;
+  }
+  if (m.ns.empty()) {
+    // A heartbeat: the segments to keep as written, the primary's own hold.
+    for (const NsLog& log : m.logs) db_->RetainLogFrom(log.ns, log.cut.segment);
   }
   PeerMessage ack{.type = MsgType::kAck, .epoch = m.epoch};
   // The catalog record the primary applied is committed: apply it first, so that frames of a
@@ -1105,9 +1113,10 @@ void Replica::UpdateServing() {
   Event("serves epoch " + std::to_string(epoch_));
 }
 
-void Replica::HoldLogForFollowers() {
+std::vector<NsLog> Replica::HoldLogForFollowers() {
   std::shared_lock d(db_mu_);
-  if (!db_) return;
+  std::vector<NsLog> floors;
+  if (!db_) return floors;
   const int64_t now = Now();
   for (const auto& [ns, start] : epoch_start_) {
     uint64_t floor = UINT64_MAX;
@@ -1127,7 +1136,9 @@ void Replica::HoldLogForFollowers() {
       floor = std::min(floor, hold->second.first);  // a replica seeded from a snapshot
     }
     db_->RetainLogFrom(ns, floor);
+    floors.push_back(NsLog{.ns = ns, .cut = {floor, 0}});
   }
+  return floors;
 }
 
 void Replica::PumpAll() {

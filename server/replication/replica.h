@@ -280,8 +280,9 @@ class Replica : public LogShipper {
   void FetchNext(const std::string& ns);
   void BecomePrimary();
   void PumpAll();
-  // Primary: tells the Db which segments followers still need as written.
-  void HoldLogForFollowers();
+  // Primary: tells the Db which segments followers still need as written, and returns that
+  // floor per namespace (as `cut`), which heartbeats carry so that followers keep them too.
+  std::vector<NsLog> HoldLogForFollowers();
   void Pump(uint32_t peer, const std::string& ns);
   bool Committed(const std::string& ns, const LogFrame& f) const;
   void UpdateServing();
