@@ -155,6 +155,54 @@ TEST(ReplicationRebuildTest, FollowerWithAQuarantinedSegmentIsRebuiltFromItsPrim
   EXPECT_TRUE(WaitUntilVoter(c, a));
 }
 
+// The same damage on the primary: it hands over to a follower that has its whole log, lets
+// that one lead (a replica with a quarantine campaigns only after the healthy ones), and then
+// cures itself like any follower, from the new primary's snapshot.
+TEST(ReplicationRebuildTest, PrimaryWithAQuarantinedSegmentHandsOverAndIsRebuilt) {
+  SimCluster c(35, SmallSegmentsShortRetention);
+  auto p = Elect(c);
+  ASSERT_TRUE(p);
+  uint64_t next = 0;
+  AddBig(c, 200, &next);
+  ASSERT_TRUE(c.Settle(50'000));
+  const std::string seg = "/replica" + std::to_string(*p) + "/ns/chat/0000000000000001.seg";
+  {
+    auto r = c.fs(*p).OpenReadable(seg);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    char ch = 0;
+    ASSERT_EQ(*(*r)->Read(600, 1, &ch), 1u);
+    ch ^= 0x10;
+    auto w = c.fs(*p).OpenWritable(seg, false, false);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(600, {&ch, 1}).ok());
+    ASSERT_TRUE((*w)->Close().ok());
+  }
+  ASSERT_TRUE(c.replica(*p)
+                  .WithDb([](Db& db) {
+                    ScrubStepResult r;
+                    return static_cast<DbImpl&>(db).Scrub("chat", uint64_t{1} << 40, true, &r);
+                  })
+                  .ok());
+  AddBig(c, 20, &next);
+  for (int i = 0; i < 60'000 && c.replica(*p).status().rebuilds == 0; ++i) {
+    c.Client(16);
+    c.Step();
+  }
+  EXPECT_EQ(c.replica(*p).status().rebuilds, 1u) << "the old primary was not rebuilt";
+  ASSERT_TRUE(c.Settle(100'000));
+  EXPECT_NE(c.Serving(), p) << "a healthy replica leads";
+  uint64_t q = 1;
+  ASSERT_TRUE(c.replica(*p)
+                  .WithDb([&](Db& db) {
+                    q = db.Stats().scrub_segments_quarantined;
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(q, 0u);
+  c.Check();
+  EXPECT_TRUE(WaitUntilVoter(c, *p));
+}
+
 // Snapshots travel as chunks over a lossy, reordering network; a chunk that is lost is asked
 // for again, one that is stale or duplicated is ignored.
 TEST(ReplicationRebuildTest, RebuildSurvivesALossyNetwork) {

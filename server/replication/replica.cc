@@ -298,7 +298,11 @@ void Replica::Tick() {
     const bool named = target.ok() && target->has_value();
     if (named && **target == cfg_.node) return Campaign(l);
     if (named && **target < cfg_.nodes && now < election_at_ms_ + cfg_.election_timeout_ms) return;
-    if (now >= election_at_ms_) Campaign(l);
+    if (now < election_at_ms_) return;
+    // A replica whose scrub quarantined a sealed segment lets a healthy one lead first (it
+    // rebuilds from that one's snapshot once it follows); it leads only if none does.
+    if (now < election_at_ms_ + 2 * cfg_.election_timeout_ms && Quarantined() != 0) return;
+    Campaign(l);
     return;
   }
   if (role_ == Role::kCandidate) {
@@ -332,10 +336,32 @@ void Replica::Tick() {
       return;
     }
     auto target = coordinator_->PromoteTarget(cfg_.node);
-    if (target.ok() && target->has_value() && **target != cfg_.node && **target < cfg_.nodes) {
+    const bool promote =
+        target.ok() && target->has_value() && **target != cfg_.node && **target < cfg_.nodes;
+    if (promote) {
       if (HandOver(l, **target)) return;
-    } else if (target.ok() && handing_over_) {
+    } else if (target.ok() && handing_over_ && !cure_target_) {
       handing_over_ = false;  // the request was withdrawn
+    }
+    // A sealed segment of its own quarantined by the scrub: the cure is a rebuild from another
+    // replica's snapshot, which a follower does (CureQuarantine). So the primary hands over to
+    // a voter that has its whole log, and, with its quarantine, campaigns only after the others.
+    if (!promote && !handing_over_ && now >= quarantine_check_ms_) {
+      quarantine_check_ms_ = now + cfg_.election_timeout_ms;  // Stats() is not free
+      if (const uint64_t q = Quarantined(); q != 0) {
+        for (const auto& [n, p] : peers_) {
+          if (p.joined && !p.learner && now - p.heard_ms <= cfg_.majority_timeout_ms) {
+            cure_target_ = n;
+            Event(std::to_string(q) + " sealed segment(s) quarantined by the scrub: hands over " +
+                  "to replica " + std::to_string(n) + ", then rebuilds from its snapshot");
+            break;
+          }
+        }
+      }
+    }
+    if (!promote && cure_target_) {
+      if (HandOver(l, *cure_target_)) return;
+      if (!handing_over_) cure_target_.reset();  // it did not catch up: checked again later
     }
   }
   size_t heard = 1;
@@ -403,6 +429,7 @@ void Replica::StepDown(std::unique_lock<std::mutex>& l, const std::string& why) 
   role_ = Role::kFollower;
   serving_ = false;
   handing_over_ = false;
+  cure_target_.reset();
   joined_epoch_ = 0;
   primary_.reset();
   promises_.clear();
@@ -778,16 +805,16 @@ void Replica::OnVoter(const PeerMessage& m) {
 // follower the cure is its primary's copy: segments differ between replicas once compacted, so
 // the whole log is rebuilt from a snapshot of the primary, which replaces every namespace
 // directory, the damaged segment and the scrub's record of it included.
+uint64_t Replica::Quarantined() const {
+  std::shared_lock d(db_mu_);
+  return db_ ? db_->Stats().scrub_segments_quarantined : 0;
+}
+
 void Replica::CureQuarantine(uint32_t leader) {
   if (rebuild_ || !primary_ || *primary_ != leader || joined_epoch_ != state_.promised_epoch) {
     return;
   }
-  uint64_t quarantined = 0;
-  {
-    std::shared_lock d(db_mu_);
-    if (!db_) return;
-    quarantined = db_->Stats().scrub_segments_quarantined;
-  }
+  const uint64_t quarantined = Quarantined();
   if (quarantined == 0) return;
   rebuild_ = std::make_unique<SnapshotInstaller>(*cfg_.db_options.file_system, cfg_.dir);
   rebuild_from_ = leader;

@@ -238,6 +238,8 @@ class Replica : public LogShipper {
   void AbortRebuild(const std::string& why);
   // Follower whose scrub quarantined a sealed segment: rebuilds from `leader`'s snapshot.
   void CureQuarantine(uint32_t leader);
+  // Sealed segments the scrub quarantined here (DbStats). Caller does not hold db_mu_.
+  uint64_t Quarantined() const;
   // Follower without state of its own: asks the Coordinator whether the partition ever served
   // and stores the answer (learner if it did). True once decided.
   bool DecideMembership();
@@ -351,6 +353,10 @@ class Replica : public LogShipper {
   // over once the target has its whole log.
   bool handing_over_ = false;
   int64_t handover_since_ms_ = 0;
+  // Primary with a quarantined segment of its own: the replica it hands over to (then it
+  // rebuilds from that one's snapshot as a follower).
+  std::optional<uint32_t> cure_target_;
+  int64_t quarantine_check_ms_ = 0;
 };
 
 }  // namespace tldb::repl
