@@ -10,6 +10,7 @@
 #include "replication_sim_cluster.h"
 #include "store/db_impl.h"
 #include "store/scrubber.h"
+#include "util/checksum.h"
 
 namespace tldb::repl {
 namespace {
@@ -256,9 +257,11 @@ void OldDir(SimFileSystem& fs) {
   Put(fs, "/d/ns/chat/0000000000000002.seg", "old segment 2");
 }
 
-const std::vector<SnapshotFile> kFiles = {
-    {"CATALOG", 11}, {"ns/chat/0000000000000002.seg", 13}, {"REPLICA", 7}, {"ns/chat/EMPTY", 0}};
 const std::vector<std::string> kBytes = {"new catalog", "new segment 2", "replica", ""};
+const std::vector<SnapshotFile> kFiles = {{"CATALOG", 11, Hash64(kBytes[0])},
+                                          {"ns/chat/0000000000000002.seg", 13, Hash64(kBytes[1])},
+                                          {"REPLICA", 7, Hash64(kBytes[2])},
+                                          {"ns/chat/EMPTY", 0, Hash64(kBytes[3])}};
 
 void Receive(SnapshotInstaller& in, size_t files) {
   for (size_t i = 0; i < files; ++i) {
@@ -341,6 +344,10 @@ TEST(SnapshotInstallerTest, RefusesUnsafeManifestsAndOversizedChunks) {
   ASSERT_TRUE(in.Begin({{"CATALOG", 3}, {"REPLICA", 1}}).ok());
   EXPECT_EQ(in.Accept("CATALOG", 0, "four").code(), Status::Code::kCorruption);
   EXPECT_EQ(in.Install().code(), Status::Code::kInvalidArgument) << "installed half a snapshot";
+  // A file whose bytes are not those its manifest's checksum describes (damaged on the way).
+  ASSERT_TRUE(in.Begin(kFiles).ok());
+  EXPECT_EQ(in.Accept("CATALOG", 0, "new catalOg").code(), Status::Code::kCorruption);
+  EXPECT_EQ(in.Install().code(), Status::Code::kInvalidArgument);
   in.Abort();
   EXPECT_FALSE(*fs.Exists("/d/rebuild"));
   EXPECT_EQ(Read(fs, "/d/CATALOG"), "old catalog");

@@ -7,7 +7,7 @@ namespace {
 
 // 2: a flags byte after `from` (bit 0: the sender is a learner), the kVoter and snapshot
 // messages, and the files and data sections at the end. 3: the sender's catalog version
-// (u64) after the flags byte.
+// (u64) after the flags byte, and each snapshot file's XXH3-64 after its size.
 constexpr uint8_t kVersion = 3;
 constexpr uint8_t kFlagLearner = 1;
 
@@ -56,6 +56,7 @@ std::string MessageCodec::Encode(const PeerMessage& m) {
   for (const SnapshotFile& f : m.files) {
     w.Bytes32(f.path);
     w.U64(f.bytes);
+    w.U64(f.xxh3);
   }
   w.Bytes32(m.data);
   return out;
@@ -137,7 +138,7 @@ Result<PeerMessage> MessageCodec::Decode(std::string_view bytes) {
   for (uint32_t i = 0; i < files; ++i) {
     std::string_view path;
     SnapshotFile f;
-    if (!(r.Bytes32(&path) && r.U64(&f.bytes))) {
+    if (!(r.Bytes32(&path) && r.U64(&f.bytes) && r.U64(&f.xxh3))) {
       return Status::InvalidArgument("replication message truncated in file " + std::to_string(i));
     }
     f.path = std::string(path);

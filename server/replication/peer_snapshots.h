@@ -60,6 +60,7 @@ class PeerSnapshots {
   void Post(std::function<void()> task);  // mu_ held
   void Work();
   void Take(uint32_t peer, uint64_t generation);
+  Result<uint64_t> ChecksumFile(const std::string& path);  // XXH3-64 of its bytes
 
   FileSystem& fs_;
   const std::string root_;

@@ -1,5 +1,7 @@
 #include "replication/snapshot_installer.h"
 
+#include <xxhash.h>
+
 #include <map>
 #include <set>
 
@@ -59,6 +61,9 @@ Status SnapshotInstaller::StartFile() {
                                                   /*create=*/true, /*exclusive=*/false));
     TLDB_RETURN_IF_ERROR(file_->Truncate(0));
     offset_ = 0;
+    hash_ = std::shared_ptr<void>(XXH3_createState(),
+                                  [](void* p) { XXH3_freeState(static_cast<XXH3_state_t*>(p)); });
+    XXH3_64bits_reset(static_cast<XXH3_state_t*>(hash_.get()));
     if (f.bytes != 0) return Status::Ok();
     TLDB_RETURN_IF_ERROR(FinishFile());
   }
@@ -66,6 +71,13 @@ Status SnapshotInstaller::StartFile() {
 }
 
 Status SnapshotInstaller::FinishFile() {
+  const SnapshotFile& f = files_[current_];
+  const uint64_t got = XXH3_64bits_digest(static_cast<XXH3_state_t*>(hash_.get()));
+  if (got != f.xxh3) {
+    return Status::Corruption("snapshot file " + f.path + " arrived with checksum " +
+                              std::to_string(got) + ", its manifest says " +
+                              std::to_string(f.xxh3));
+  }
   TLDB_RETURN_IF_ERROR(file_->Sync());
   TLDB_RETURN_IF_ERROR(file_->Close());
   file_.reset();
@@ -89,6 +101,7 @@ Status SnapshotInstaller::Accept(std::string_view path, uint64_t offset, std::st
                               std::to_string(f.bytes));
   }
   TLDB_RETURN_IF_ERROR(file_->Write(offset, data));
+  XXH3_64bits_update(static_cast<XXH3_state_t*>(hash_.get()), data.data(), data.size());
   offset_ += data.size();
   bytes_ += data.size();
   if (offset_ == f.bytes) {

@@ -40,7 +40,8 @@ class SnapshotInstaller {
   // The next piece wanted, (path, offset); nullopt once every file is complete.
   std::optional<std::pair<std::string, uint64_t>> Next() const;
   // A received chunk of `path` at `offset`. OK and ignored unless it is the next piece wanted;
-  // Corruption for bytes past the file's size in the manifest.
+  // Corruption for bytes past the file's size in the manifest, and for a complete file whose
+  // XXH3-64 is not the manifest's (nothing of the download is installed then).
   [[nodiscard]] Status Accept(std::string_view path, uint64_t offset, std::string_view data);
   // Every file complete: the install above. The Db of DIR must be closed.
   [[nodiscard]] Status Install();
@@ -65,6 +66,7 @@ class SnapshotInstaller {
   uint64_t offset_ = 0;
   uint64_t bytes_ = 0;
   std::unique_ptr<WritableFile> file_;
+  std::shared_ptr<void> hash_;  // XXH3 state of the file being received
 };
 
 }  // namespace tldb::repl

@@ -126,6 +126,9 @@ struct SnapshotOptions {
 struct SnapshotFile {
   std::string path;  // relative to the snapshot directory, '/'-separated ("ns/chat/...seg")
   uint64_t bytes = 0;
+  // XXH3-64 of the file's bytes where the producer computed one (a rebuild's manifest,
+  // docs/replication.md "Automatic rebuild"); 0 from Db::Snapshot, which does not read them.
+  uint64_t xxh3 = 0;
 };
 struct SnapshotNamespace {
   std::string name;
