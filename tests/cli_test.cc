@@ -59,15 +59,26 @@ TEST(CliTest, SubcommandsAgainstARunningServer) {
   EXPECT_EQ(RunCli("cursor set --device d1 " + s + " 1"), "cursor 1\n");
   EXPECT_NE(RunCli("cursor get --device d1 " + s + " --json").find("\"unread\":1"),
             std::string::npos);
-  // tail -f: follows a message appended after it started.
-  std::thread appender([&] {
-    std::this_thread::sleep_for(300ms);
-    RunCli("append " + s + " 'live'");
-  });
-  std::string tail = RunCli("tail -f -n 1 --exit-after 1 --duration-ms 5000 " + s);
-  appender.join();
-  EXPECT_NE(tail.find("world"), std::string::npos);
-  EXPECT_NE(tail.find("live"), std::string::npos);
+  // tail -f: follows a message appended after it started. The append waits until tail has
+  // printed the newest message (it follows from that message on, so an append after that line
+  // cannot be missed), however long a loaded machine takes to start it; tail exits after the
+  // one new message (--duration-ms only bounds a broken run).
+  FILE* tail = ::popen((std::string(TLDB_CLI_PATH) + " tail -f -n 1 --exit-after 1 " +
+                        "--duration-ms 60000 " + s + " 2>&1")
+                           .c_str(),
+                       "r");
+  ASSERT_NE(tail, nullptr);
+  std::string followed;
+  char line[4096];
+  while (followed.find("world") == std::string::npos && std::fgets(line, sizeof line, tail)) {
+    followed += line;
+  }
+  EXPECT_NE(followed.find("world"), std::string::npos) << followed;
+  RunCli("append " + s + " 'live'");
+  while (std::fgets(line, sizeof line, tail)) followed += line;
+  const int tail_status = ::pclose(tail);
+  EXPECT_TRUE(WIFEXITED(tail_status) && WEXITSTATUS(tail_status) == 0) << followed;
+  EXPECT_NE(followed.find("live"), std::string::npos) << followed;
   // Errors: non-zero exit and a message.
   std::string err = RunCli("get " + s + " 99", &rc);
   EXPECT_EQ(rc, 1);

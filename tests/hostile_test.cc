@@ -390,7 +390,7 @@ void RunCases(ServerProcess& server, const std::vector<HostileCase>& cases, uint
   uint64_t rss_peak = rss_before;
   const auto end = std::chrono::steady_clock::now() + milliseconds(run_ms);
   uint32_t good_rounds = 0;
-  while (std::chrono::steady_clock::now() < end) {
+  while (std::chrono::steady_clock::now() < end || good_rounds == 0) {  // at least one round
     rss_peak = std::max(rss_peak, server.RssKib());
     ClientOptions co = FaultClientOptions(server.address());
     co.token = kHostileAdminToken;

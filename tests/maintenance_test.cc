@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -24,6 +25,7 @@
 #include "log/file_names.h"
 #include "tldb/clock.h"
 #include "tldb/db.h"
+#include "util/sync_gated_file_system.h"
 
 namespace tldb {
 namespace {
@@ -56,6 +58,10 @@ class MaintenanceTest : public ::testing::TestWithParam<std::string> {
       o.prezero = Options::Prezero::kInline;
     } else {
       o.io_backend = "posix";
+    }
+    if (gate_ != nullptr) {  // every fdatasync goes through the test's gate
+      o.file_system = std::make_shared<testing::SyncGatedFileSystem>(
+          fs_ ? std::shared_ptr<FileSystem>(fs_) : NewPosixFileSystem(), gate_);
     }
     return o;
   }
@@ -112,6 +118,31 @@ class MaintenanceTest : public ::testing::TestWithParam<std::string> {
   std::string dir_;
   std::shared_ptr<ManualClock> clock_;
   std::unique_ptr<Db> db_;
+  testing::SyncGate* gate_ = nullptr;  // set before a Reopen: fdatasyncs go through it
+};
+
+// Holds the fdatasync of a compaction's output (a compacted segment, "<id>-<gen>.seg") until
+// `ready` holds, at most 60 s once (`held` and `timed_out` say what happened); every other
+// fdatasync runs at once.
+class CompactionOutputGate : public testing::SyncGate {
+ public:
+  explicit CompactionOutputGate(std::function<bool()> ready) : ready_(std::move(ready)) {}
+  Status Sync(const std::string& path, WritableFile& file) override {
+    const std::string name = path.substr(path.rfind('/') + 1);
+    if (name.find('-') != std::string::npos && name.ends_with(".seg") && timed_out == 0) {
+      held++;
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      while (!ready_() && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      if (!ready_()) timed_out++;
+    }
+    return file.Sync();
+  }
+  std::atomic<int> held{0}, timed_out{0};
+
+ private:
+  std::function<bool()> ready_;
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, MaintenanceTest, ::testing::Values("sim", "posix"));
@@ -403,10 +434,22 @@ TEST_P(MaintenanceTest, WallClockJumpsNeitherDropEarlyNorReorder) {
   EXPECT_LT(db_->DescribeNamespace("sync")->segments, segs);
 }
 
+// Readers and a writer run while a full compaction runs, and are seen to: the compaction's
+// output is not synced (so not committed) until both have made progress after it was written,
+// and the test ends only once the reader has read again after the switch.
 TEST_P(MaintenanceTest, ReadsAndAppendsDuringCompaction) {
   Fill(1500);
   std::atomic<bool> stop{false};
   std::atomic<int> bad{0};
+  std::atomic<uint64_t> reads{0}, written{0};
+  std::atomic<uint64_t> reads_at_gate{0}, written_at_gate{0};
+  std::atomic<bool> at_gate{false};
+  CompactionOutputGate gate([&] {
+    if (!at_gate.exchange(true)) reads_at_gate = reads.load(), written_at_gate = written.load();
+    return reads.load() >= reads_at_gate.load() + 3 && written.load() >= written_at_gate.load() + 3;
+  });
+  gate_ = &gate;
+  Reopen();
   std::thread reader([&] {
     while (!stop) {
       for (int k = 0; k < 7; ++k) {
@@ -422,19 +465,32 @@ TEST_P(MaintenanceTest, ReadsAndAppendsDuringCompaction) {
         auto g = db_->Get("s", "bulk:" + std::to_string(k), 1);
         bad += !g.ok();
       }
+      reads++;
     }
   });
   std::thread writer([&] {
-    for (int i = 0; i < 400 && !stop; ++i) {
-      bad += !db_->Append("s", "w", "during " + std::to_string(i)).ok();
+    while (!stop) {
+      bad += !db_->Append("s", "w", "during " + std::to_string(written.load())).ok();
+      written++;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));  // a chat's pace, not a flood
     }
   });
   CompactFull();
-  writer.join();
+  EXPECT_GE(gate.held.load(), 1) << "no compacted segment was synced";
+  EXPECT_EQ(gate.timed_out.load(), 0) << "reads or appends made no progress during compaction";
+  const uint64_t after = reads.load();
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (reads.load() < after + 3 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_GE(reads.load(), after + 3) << "no reads after the compaction's switch";
   stop = true;
+  writer.join();
   reader.join();
   EXPECT_EQ(bad.load(), 0);
-  EXPECT_EQ(Seqs("w").size(), 400u);
+  const std::vector<Seq> w = Seqs("w", Direction::kForward, 1'000'000);
+  ASSERT_EQ(w.size(), written.load());
+  for (size_t i = 0; i < w.size(); ++i) ASSERT_EQ(w[i], i + 1);
 }
 
 TEST_P(MaintenanceTest, RebuiltIndexOfCompactedFanoutsMatches) {

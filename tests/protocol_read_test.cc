@@ -1,13 +1,10 @@
 // Wire codec of the pull-mode reads: READ_MULTI (0x23) requests and answers, and WAIT with
 // messages (WAIT's optional trailing limit and bytes_max, answered with the messages). Round
-// trips compare every decoded field; old WAIT bodies keep their exact bytes; the hex of the
-// docs/protocol.md examples is pinned here (print it with TLDB_PROTOCOL_EXAMPLES=1; write them
-// as fuzz seeds with TLDB_WRITE_CORPUS=tests/fuzz/corpus).
+// trips compare every decoded field; old WAIT bodies keep their exact bytes. (Their worked
+// examples in docs/protocol.md are checked against the codec by protocol_doc_test.)
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -166,50 +163,6 @@ TEST(WaitCodecTest, ResponseWithMessagesRoundTrips) {
   // Timed out: ready 0, the last seq, no messages (14 bytes).
   EXPECT_EQ(Hex(Body(WaitMessagesResponse{false, {3, false, {}}})),
             "00 03 00 00 00 00 00 00 00 00 00 00 00 00");
-}
-
-// The worked examples of docs/protocol.md section 8 ("Pull: READ_MULTI", "WAIT with
-// messages"): the frames are pinned, so the page and the codec cannot drift apart.
-TEST(ReadMultiCodecTest, DocExamples) {
-  struct Ex {
-    const char* name;
-    std::string frame, hex;
-  };
-  auto frame = [](Op op, uint16_t flags, uint64_t id, const std::string& body) {
-    return EncodeFrame(static_cast<uint8_t>(op), flags, id, body);
-  };
-  ReadMultiResponse rm;
-  rm.timelines.push_back({3, true, {{2, 1795962519049, "", "hi"}}});
-  rm.timelines.push_back({0, false, {}});
-  WaitMessagesResponse wm{true, {4, false, {{4, 1795962519050, "", "yo"}}}};
-  std::vector<Ex> ex = {
-      {"read_multi_request",
-       frame(Op::kReadMulti, 0, 18,
-             Body(ReadMultiRequest{"store", 1, 0, 0, {{"g:1", 1}, {"g:2", 0}}})),
-       "54 4c 01 23 00 00 00 00 12 00 00 00 00 00 00 00 31 00 00 00 05 00 73 74 6f 72 65 01 00 "
-       "00 00 00 00 00 00 00 00 00 00 02 00 00 00 03 00 67 3a 31 01 00 00 00 00 00 00 00 03 00 "
-       "67 3a 32 00 00 00 00 00 00 00 00"},
-      {"read_multi_response", frame(Op::kReadMulti, kFlagResponse, 18, Body(rm)),
-       "54 4c 01 23 01 00 00 00 12 00 00 00 00 00 00 00 36 00 00 00 02 00 00 00 03 00 00 00 00 "
-       "00 00 00 01 01 00 00 00 02 00 00 00 00 00 00 00 09 3e b5 27 a2 01 00 00 00 00 02 00 00 "
-       "00 68 69 00 00 00 00 00 00 00 00 00 00 00 00 00"},
-      {"wait_messages_request",
-       frame(Op::kWait, 0, 19, Body(WaitRequest{"store", "c", 3, 30000, true, 100, 0})),
-       "54 4c 01 30 00 00 00 00 13 00 00 00 00 00 00 00 1e 00 00 00 05 00 73 74 6f 72 65 01 00 "
-       "63 03 00 00 00 00 00 00 00 30 75 00 00 64 00 00 00 00 00 00 00"},
-      {"wait_messages_response", frame(Op::kWait, kFlagResponse, 19, Body(wm)),
-       "54 4c 01 30 01 00 00 00 13 00 00 00 00 00 00 00 26 00 00 00 01 04 00 00 00 00 00 00 00 "
-       "00 01 00 00 00 04 00 00 00 00 00 00 00 0a 3e b5 27 a2 01 00 00 00 00 02 00 00 00 79 6f"},
-  };
-  const bool print = std::getenv("TLDB_PROTOCOL_EXAMPLES") != nullptr;
-  for (const auto& e : ex) {
-    if (print) std::printf("%s:\n%s\n", e.name, Hex(e.frame).c_str());
-    EXPECT_EQ(Hex(e.frame), e.hex) << e.name;
-  }
-  if (const char* dir = std::getenv("TLDB_WRITE_CORPUS")) {
-    for (const auto& e : ex)
-      std::ofstream(std::string(dir) + "/" + e.name, std::ios::binary) << e.frame;
-  }
 }
 
 }  // namespace

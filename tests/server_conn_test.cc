@@ -140,40 +140,48 @@ TEST(ServerTest, SlowConsumerIsDisconnectedWhileOthersKeepWorking) {
       if (!slow.Send(batch)) break;  // the server stops reading; then it disconnects us
     }
   });
+  // Wait for the disconnect itself (a loaded machine may take its time to fill the buffers),
+  // bounded generously; others keep working meanwhile.
   bool disconnected = false;
-  for (int i = 0; i < 60 && !disconnected; ++i) {
-    EXPECT_TRUE(good->Ping().ok());  // others keep working meanwhile
+  const auto give_up = std::chrono::steady_clock::now() + 60s;
+  while (!disconnected && std::chrono::steady_clock::now() < give_up) {
+    EXPECT_TRUE(good->Ping().ok());
     auto st = good->Stats();
     ASSERT_TRUE(st.ok());
     disconnected = st->Get("disconnects_slow_consumer") >= 1;
-    std::this_thread::sleep_for(50ms);
+    if (!disconnected) std::this_thread::sleep_for(50ms);
   }
-  EXPECT_TRUE(disconnected);
+  EXPECT_TRUE(disconnected) << "the slow consumer was not disconnected within 60 s";
   ::shutdown(slow.fd(), SHUT_RDWR);
   sender.join();
   EXPECT_TRUE(good->Append("store", "x", "y").ok());
 }
 
 TEST(ServerTest, SlowlorisAndIdleConnectionsAreClosed) {
+  {
+    // Only the frame deadline can close this connection within the (generous) wait: the idle
+    // timeout is ten times longer than it.
+    ServerConfig cfg;
+    cfg.frame_deadline_ms = 200;
+    cfg.idle_timeout_ms = 600'000;
+    TestServer ts(cfg);
+    RawConn partial(ts.port());
+    ASSERT_TRUE(partial.Hello());
+    ASSERT_TRUE(partial.Send(std::string("TL\x01", 3)));  // a frame that never completes
+    auto f = partial.ReadFrame(60'000);
+    ASSERT_TRUE(f) << "no close within 60 s of a 200 ms frame deadline";
+    EXPECT_EQ(f->ErrorCode(), static_cast<uint16_t>(ErrorCode::kTimedOutConnection));
+    EXPECT_TRUE(partial.WaitEof(60'000));
+  }
   ServerConfig cfg;
   cfg.frame_deadline_ms = 200;
   cfg.idle_timeout_ms = 400;
   TestServer ts(cfg);
-  RawConn partial(ts.port());
-  ASSERT_TRUE(partial.Hello());
-  ASSERT_TRUE(partial.Send(std::string("TL\x01", 3)));  // a frame that never completes
-  auto t0 = std::chrono::steady_clock::now();
-  auto f = partial.ReadFrame(3000);
-  ASSERT_TRUE(f);
-  EXPECT_EQ(f->ErrorCode(), static_cast<uint16_t>(ErrorCode::kTimedOutConnection));
-  EXPECT_LT(ElapsedMs(t0), 1500);
-  EXPECT_TRUE(partial.WaitEof(2000));
-
   RawConn idle(ts.port());
   ASSERT_TRUE(idle.Hello());
-  t0 = std::chrono::steady_clock::now();
-  EXPECT_TRUE(idle.WaitEof(3000));
-  EXPECT_GE(ElapsedMs(t0), 350);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(idle.WaitEof(60'000));
+  EXPECT_GE(ElapsedMs(t0), 350);  // not before the idle timeout
   // A subscriber is not idle: after more than the idle timeout its connection is still the one
   // it subscribed on (no timeout disconnect counted, no new connection accepted).
   auto sub = ts.Connect();

@@ -38,24 +38,22 @@ TEST(ServerTest, WaitWakesWhenAnotherConnectionAppends) {
   ASSERT_TRUE(timeout.ok());
   EXPECT_FALSE(timeout->ready);
   EXPECT_GE(ElapsedMs(t0), 190);
-  // Woken by an append on the other connection.
+  // Woken by an append on the other connection. A WAIT that reaches its timeout after the
+  // append also answers ready, so what shows the wake is the answer coming well before the
+  // timeout (60 s, the largest): within half of it, however loaded the machine.
   std::promise<Result<WaitResult>> woke;
-  std::chrono::steady_clock::time_point woke_at;
-  waiter->WaitAsync("store", "w:1", 1, 10'000, [&](Result<WaitResult> r) {
-    woke_at = std::chrono::steady_clock::now();
-    woke.set_value(std::move(r));
-  });
+  waiter->WaitAsync("store", "w:1", 1, 60'000,
+                    [&](Result<WaitResult> r) { woke.set_value(std::move(r)); });
   std::this_thread::sleep_for(50ms);
-  auto appended_at = std::chrono::steady_clock::now();
+  const auto appended_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(writer->Append("store", "w:1", "second").ok());
   auto fut = woke.get_future();
-  ASSERT_EQ(fut.wait_for(3s), std::future_status::ready);
+  ASSERT_EQ(fut.wait_for(90s), std::future_status::ready);
   auto r = fut.get();
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->ready);
   EXPECT_EQ(r->last_seq, 2u);
-  EXPECT_LT(ElapsedMs(appended_at), 1000);
-  (void)woke_at;
+  EXPECT_LT(ElapsedMs(appended_at), 30'000) << "answered by its timeout, not woken";
   // Limits: at most 60 s.
   EXPECT_EQ(waiter->Wait("store", "w:1", 5, 60'001).status().code(),
             Status::Code::kInvalidArgument);

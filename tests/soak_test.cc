@@ -56,13 +56,19 @@ TEST(SoakModelTest, AcceptsAConsistentReadAndReportsEachViolation) {
   EXPECT_EQ(CheckSoakRead("t", s, s, {}, lim).size(), 2u);
 }
 
-// A short soak: the invariants hold while compaction and TTL run and the server restarts.
+// A short soak: the invariants hold while compaction and TTL run and the server restarts. It
+// runs at least 12 s and goes on (up to 180 s, for a loaded machine) until the server has
+// compacted, expired a segment and been restarted.
 TEST(SoakTest, ShortMixedLoadWithCompactionTtlAndRestarts) {
   common::TempDir dir;
   SoakOptions o;
   o.server_binary = TLDB_SERVER_PATH;
   o.data_dir = dir.path();
   o.duration_ms = 12'000;
+  o.duration_max_ms = 180'000;
+  o.compactions_min = 1;
+  o.segments_expired_min = 1;
+  o.restarts_min = 1;
   o.sample_ms = 2'000;
   o.restart_every_ms = 5'000;
   o.ttl_ms = 3'000;

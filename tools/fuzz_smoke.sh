@@ -6,6 +6,7 @@
 # directory, never into the repository; any crash or violated invariant fails the test command.
 # The seed is fixed (FUZZ_SEED, default 1) so that a CI run is repeatable: finding new inputs is
 # the job of the long runs (tools/fuzz.sh), whose finds join the corpus that this smoke replays.
+# Without clang it is skipped; with TLDB_SKIP_NOTES set, the skip is added to that file.
 # Usage: tools/fuzz_smoke.sh [runs]   (long runs of any target: tools/fuzz.sh TARGET SECONDS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,10 @@ rc=$?
 set -e
 if [ $rc -eq 3 ]; then
   echo "fuzz_smoke: clang++ not found; skipped" >&2
+  # The test command's list of skipped tests reports it (tools/skipped_tests.sh).
+  if [ -n "${TLDB_SKIP_NOTES:-}" ]; then
+    echo "fuzz_smoke: clang++ not found (tools/deps.sh installs clang)" >>"$TLDB_SKIP_NOTES"
+  fi
   exit 0
 fi
 [ $rc -eq 0 ] || exit $rc

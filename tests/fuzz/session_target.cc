@@ -7,8 +7,13 @@
 // timeline names of any length, seqs, limits, durability, payload sizes, WAIT timeouts,
 // subscriptions), occasionally with a damaged body or flags. A final PING carries a marker.
 // Invariants: the server never crashes; every byte it sends parses as frames whose bodies
-// decode as the response their opcode defines; it answers the marker PING (or closes after a
-// fatal error) within 10 s: no hang.
+// decode as the response their opcode defines; every response answers a request of the
+// session (same request id and opcode, once) and every push a SUBSCRIBE it accepted; an error
+// is FATAL exactly when docs/protocol.md says (codes 64 and up but SHUTTING_DOWN); the server
+// closes the connection only after a FATAL error frame (after it, only the answers and pushes
+// of what was already in progress, and no second FATAL frame);
+// within 10 s (no hang) it either answers the marker PING and every request that may not
+// park (all but a WAIT longer than 30 ms), or closes after a FATAL error.
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -16,7 +21,9 @@
 
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -71,9 +78,17 @@ class TestServer {
   std::unique_ptr<Server> server_;
 };
 
+// A request of the session, as sent: a response must carry its id and opcode.
+struct SentRequest {
+  uint8_t op = 0;
+  bool may_park = false;  // a WAIT longer than 30 ms: it may still be parked at the end
+};
+
 class Session {
  public:
   explicit Session(FuzzInput& in) : in_(in) {}
+  // Every request Build() put in the session, by request id (ids may repeat).
+  const std::multimap<uint64_t, SentRequest>& sent() const { return sent_; }
 
   std::string Ns() {
     switch (in_.Range(0, 7)) {
@@ -195,6 +210,7 @@ class Session {
         // Short timeouts: a session must end within the replay budget. Long ones still park
         // and are answered when the connection closes.
         const uint32_t timeout = in_.Range(0, 15) == 0 ? in_.U32() : in_.Range(0, 30);
+        may_park_ = timeout > 30;
         proto::WaitRequest r{ns, tl, SeqValue(), timeout};
         if (in_.Bool()) {  // WAIT with messages
           r.with_messages = true;
@@ -265,10 +281,12 @@ class Session {
       const std::string token = Token();
       proto::Encode(proto::HelloRequest{proto::kVersion, "fuzz", token}, w);
       out += proto::EncodeFrame(static_cast<uint8_t>(Op::kHello), 0, 1, body);
+      sent_.insert({1, {static_cast<uint8_t>(Op::kHello), false}});
     }
     const size_t n = in_.Range(0, 48);
     for (size_t i = 0; i < n && !in_.empty(); ++i) {
       std::string body;
+      may_park_ = false;
       uint8_t op = Body(&body);
       uint16_t flags = 0;
       switch (in_.Range(0, 31)) {  // rarely: a field of the frame itself is off
@@ -293,17 +311,21 @@ class Session {
       const uint64_t id = in_.Range(0, 7) == 0 ? in_.U64() : ids_.back() + 1;
       ids_.push_back(id);
       out += proto::EncodeFrame(op, flags, id, body);
+      sent_.insert({id, {op, may_park_}});
     }
     std::string body;
     proto::WireWriter w(&body);
     proto::Encode(proto::PingRequest{kMarker}, w);
     out += proto::EncodeFrame(static_cast<uint8_t>(Op::kPing), 0, kMarkerId, body);
+    sent_.insert({kMarkerId, {static_cast<uint8_t>(Op::kPing), false}});
     return out;
   }
 
  private:
   FuzzInput& in_;
   std::vector<uint64_t> ids_;
+  std::multimap<uint64_t, SentRequest> sent_;
+  bool may_park_ = false;  // the request Body() just encoded
 };
 
 // A server frame's body must decode as what its opcode answers with.
@@ -322,8 +344,13 @@ void CheckResponse(const proto::Frame& f) {
   if (h.flags & proto::kFlagError) {
     proto::ErrorBody e;
     TLDB_FUZZ_CHECK(proto::Decode(b, &e));
+    // docs/protocol.md 4: codes 64 and up are fatal, except SHUTTING_DOWN; engine codes never.
+    const bool fatal_code =
+        e.code >= 64 && e.code != static_cast<uint16_t>(proto::ErrorCode::kShuttingDown);
+    TLDB_FUZZ_CHECK(((h.flags & proto::kFlagFatal) != 0) == fatal_code);
     return;
   }
+  TLDB_FUZZ_CHECK(!(h.flags & proto::kFlagFatal));
   if (h.flags & proto::kFlagPush) {
     proto::PushMessage p;
     TLDB_FUZZ_CHECK(h.op == static_cast<uint8_t>(Op::kPushMessage) && proto::Decode(b, &p));
@@ -426,35 +453,120 @@ int Connect(uint16_t port) {
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  TLDB_FUZZ_CHECK(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  if (rc != 0 && errno == EINTR) {  // a signal (libFuzzer's timers): the connect goes on
+    pollfd p{fd, POLLOUT, 0};
+    while (::poll(&p, 1, 10'000) < 0 && errno == EINTR) {
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    rc = ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0 ? 0 : -1;
+    if (err != 0) errno = err;
+  }
+  if (rc != 0) {
+    Fail(("cannot connect to the server: " + std::string(std::strerror(errno))).c_str());
+  }
   return fd;
 }
 
+std::string Describe(const proto::Frame& f) {
+  std::string d = "opcode " + std::to_string(f.header.op) + ", request id " +
+                  std::to_string(f.header.request_id) + ", flags " + std::to_string(f.header.flags);
+  proto::ErrorBody e;
+  if ((f.header.flags & proto::kFlagError) && proto::Decode(f.body, &e)) {
+    d += ", error " + std::to_string(e.code) + " '" + e.message + "'";
+  }
+  return d;
+}
+
+// What came back so far, against what was sent.
+class Ledger {
+ public:
+  explicit Ledger(const std::multimap<uint64_t, SentRequest>& sent) : pending_(sent) {}
+
+  // One frame from the server, already checked by CheckResponse.
+  void Received(const proto::Frame& f) {
+    const auto& h = f.header;
+    // After a FATAL frame the server may still send what requests already in progress produce
+    // (a WAIT's timeout answer was seen): such frames must still match the session, and no
+    // second FATAL frame may come.
+    if (fatal_seen_ && (h.flags & proto::kFlagFatal)) {
+      Fail(("a second FATAL frame: " + Describe(f)).c_str());
+    }
+    if (h.flags & proto::kFlagPush) {
+      TLDB_FUZZ_CHECK(subscribed_.count(h.request_id) == 1);  // an accepted SUBSCRIBE's id
+      return;
+    }
+    // A response answers exactly one request sent with its id and opcode.
+    auto [first, last] = pending_.equal_range(h.request_id);
+    auto it = first;
+    while (it != last && it->second.op != h.op) ++it;
+    if (it == last)
+      Fail(("a response that answers no request of the session: " + Describe(f)).c_str());
+    pending_.erase(it);
+    const bool error = (h.flags & proto::kFlagError) != 0;
+    if (!error && h.op == static_cast<uint8_t>(Op::kSubscribe)) subscribed_.insert(h.request_id);
+    if (h.flags & proto::kFlagFatal) fatal_seen_ = true;
+    if (!error && h.request_id == kMarkerId && h.op == static_cast<uint8_t>(Op::kPing) &&
+        f.body.find(kMarker) != std::string_view::npos) {
+      marker_answered_ = true;
+    }
+  }
+  // The marker PING and every request that may not park are answered.
+  bool Complete() const {
+    if (!marker_answered_) return false;
+    for (const auto& [id, r] : pending_) {
+      if (!r.may_park) return false;
+    }
+    return true;
+  }
+  bool fatal_seen() const { return fatal_seen_; }
+  bool marker_answered() const { return marker_answered_; }
+
+ private:
+  std::multimap<uint64_t, SentRequest> pending_;
+  std::set<uint64_t> subscribed_;
+  bool fatal_seen_ = false, marker_answered_ = false;
+};
+
 // Sends the session while reading what comes back (a big session must not deadlock on full
-// socket buffers); returns once the marker PING is answered or the server closed.
-void Run(uint16_t port, const std::string& session) {
+// socket buffers); returns once the marker PING and every request that may not park are
+// answered, or once the server closed the connection after a FATAL error frame.
+void Run(uint16_t port, const std::string& session,
+         const std::multimap<uint64_t, SentRequest>& sent) {
   const int fd = Connect(port);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  size_t sent = 0;
+  size_t sent_bytes = 0;
+  bool can_send = true;
   std::string in;
   size_t parsed = 0;
-  bool done = false;
-  while (!done) {
+  Ledger ledger(sent);
+  while (!ledger.Complete()) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) Fail("server did not answer the final PING within 10 s (hang)");
-    pollfd p{fd, static_cast<short>(POLLIN | (sent < session.size() ? POLLOUT : 0)), 0};
+    if (left.count() <= 0) {
+      Fail(ledger.fatal_seen()        ? "no close within 10 s of a FATAL error frame (hang)"
+           : ledger.marker_answered() ? "a request left unanswered for 10 s (hang)"
+                                      : "server did not answer the final PING within 10 s (hang)");
+    }
+    const bool sending = can_send && sent_bytes < session.size();
+    pollfd p{fd, static_cast<short>(POLLIN | (sending ? POLLOUT : 0)), 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    if ((p.revents & POLLOUT) && sent < session.size()) {
-      const ssize_t n =
-          ::send(fd, session.data() + sent, session.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) sent += static_cast<size_t>(n);
-      if (n < 0 && errno != EAGAIN && errno != EINTR) break;  // closed after a fatal error
+    if ((p.revents & POLLOUT) && sending) {
+      const ssize_t n = ::send(fd, session.data() + sent_bytes, session.size() - sent_bytes,
+                               MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) sent_bytes += static_cast<size_t>(n);
+      // The server closed; what it sent before (a FATAL frame) is still to be read.
+      if (n < 0 && errno != EAGAIN && errno != EINTR) can_send = false;
     }
     if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
       char buf[64 << 10];
       const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;  // server closed
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {  // the server closed
+        if (!ledger.fatal_seen()) Fail("the server closed the connection without a FATAL frame");
+        TLDB_FUZZ_CHECK(parsed == in.size());  // and not in the middle of a frame
+        break;
+      }
       if (n > 0) in.append(buf, static_cast<size_t>(n));
       for (;;) {
         proto::Frame f;
@@ -463,10 +575,7 @@ void Run(uint16_t port, const std::string& session) {
         if (r.outcome == proto::ParseOutcome::kNeedMore) break;
         TLDB_FUZZ_CHECK(r.outcome == proto::ParseOutcome::kFrame);
         CheckResponse(f);
-        if (f.header.request_id == kMarkerId && f.header.op == static_cast<uint8_t>(Op::kPing) &&
-            f.body.find(kMarker) != std::string_view::npos) {
-          done = true;
-        }
+        ledger.Received(f);
         parsed += r.frame_bytes;
       }
     }
@@ -485,7 +594,8 @@ void SessionTarget(const uint8_t* data, size_t size) {
   }
   FuzzInput in(data, size);
   Session s(in);
-  Run(server->port(), s.Build());
+  const std::string session = s.Build();
+  Run(server->port(), session, s.sent());
 }
 
 }  // namespace tldb::fuzz

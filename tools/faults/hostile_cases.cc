@@ -412,10 +412,11 @@ void ExtremeValuesRound(uint16_t port, HostileOutcome* out) {
 // Repeats `round` until stop.
 template <typename F>
 void Repeat(const std::atomic<bool>& stop, uint32_t pause_us, F round) {
-  for (uint64_t r = 0; !stop; ++r) {
-    round(r);
+  uint64_t r = 0;
+  do {  // at least one round, however late a loaded machine starts this thread
+    round(r++);
     if (pause_us) std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
-  }
+  } while (!stop);
 }
 
 }  // namespace

@@ -5,9 +5,10 @@
 // - The server runs with HostileServerArgs() (two tokens, short frame deadline and send stall)
 //   and the namespace kHostileOpenNs exists (PrepareHostileTarget creates it and the data the
 //   cases read).
-// - A case's Run() repeats rounds until `stop` (checked between rounds; a round lasts at most
-//   ~15 s, usually milliseconds), counting rounds and rounds that went as expected; the first
-//   ten deviations are kept as text.
+// - A case's Run() repeats rounds until `stop` (checked between rounds, so at least one round
+//   runs however late its thread starts; a round lasts at most ~15 s, usually milliseconds),
+//   counting rounds and rounds that went as expected; the first ten deviations are kept as
+//   text.
 // - Run() closes every connection it opened before it returns.
 #pragma once
 

@@ -426,7 +426,21 @@ Result<SoakReport> RunSoak(const SoakOptions& o) {
   auto last_restart = t0;
   std::pair<uint64_t, uint64_t> carried{0, 0};
   Status failure;
-  while (SecondsSince(t0) * 1'000 < static_cast<double>(o.duration_ms)) {
+  // Past duration_ms (up to duration_max_ms) until the events the run must see happened.
+  const bool has_minimums =
+      o.compactions_min > 0 || o.segments_expired_min > 0 || o.restarts_min > 0;
+  auto minimums_seen = [&] {
+    if (!has_minimums) return true;
+    const auto c = MaintenanceCounters(server.address());
+    return carried.first + c.first >= o.compactions_min &&
+           carried.second + c.second >= o.segments_expired_min && report.restarts >= o.restarts_min;
+  };
+  auto go_on = [&] {
+    const double ms = SecondsSince(t0) * 1'000;
+    if (ms < static_cast<double>(o.duration_ms)) return true;
+    return ms < static_cast<double>(o.duration_max_ms) && !minimums_seen();
+  };
+  while (go_on()) {
     std::this_thread::sleep_for(milliseconds(std::min<uint64_t>(o.sample_ms, o.duration_ms)));
     report.samples.push_back(Sample(server, o.data_dir, SecondsSince(t0)));
     if (o.progress) {

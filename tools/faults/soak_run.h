@@ -15,7 +15,11 @@
 // - Every sample_ms the server's RSS, open descriptors and data-directory bytes are sampled;
 //   every restart_every_ms (0: never) the server is stopped (SIGTERM) and restarted.
 // - After duration_ms the load stops, every timeline is read and checked once more (also after
-//   a final restart), and the report returned. Violations are data, not errors; an error
+//   a final restart), and the report returned. With duration_max_ms above duration_ms, the load
+//   goes on past duration_ms until the server has run compactions_min compactions and expired
+//   segments_expired_min segments and restarts_min restarts were done (each checked every
+//   sample_ms), or until duration_max_ms: a run waits for the events it must see instead of
+//   hoping a fixed time was enough. Violations are data, not errors; an error
 //   Status means the soak could not run.
 #pragma once
 
@@ -44,6 +48,9 @@ struct SoakOptions {
   uint32_t compact_live_pct = 70;
   uint64_t sample_ms = 5'000;
   uint64_t restart_every_ms = 0;
+  // 0 or <= duration_ms: stop at duration_ms. Otherwise the bound for the minimums below.
+  uint64_t duration_max_ms = 0;
+  uint64_t compactions_min = 0, segments_expired_min = 0, restarts_min = 0;
   uint64_t seed = 1;
   std::string server_log;
   std::function<void(const std::string&)> progress;  // one line per sample; may be null
