@@ -13,7 +13,12 @@
 //   epoll reported them, then the ready list: connections that still held complete requests when
 //   their budget ran out); connections that have not completed HELLO come after them; accepting
 //   new connections comes last and takes at most kAcceptsPerIteration. A connection's requests
-//   are handled, and answered, in the order it sent them.
+//   are handled, and answered, in the order it sent them. A SCAN longer than one ChunkedScan
+//   step takes one step per turn of its connection; its later requests wait for its answer.
+// - Per-address budgets (PeerBudgets, shared by the loops): an accepted socket whose address is
+//   over budget is answered TOO_MANY_CONNECTIONS and closed before a Connection exists; an
+//   admitted connection's token comes back at its HELLO, and its close before HELLO is charged
+//   as a failed handshake.
 #pragma once
 
 #include <sys/epoll.h>
@@ -71,6 +76,10 @@ class Loop {
   // iteration, while a backlog still drains by 16 per iteration (an idle iteration is one
   // epoll_wait()). The listening socket is level-triggered: what is left is reported again.
   static constexpr int kAcceptsPerIteration = 16;
+  // A loop logs refusals by the per-address budgets at most once per this interval (with the
+  // count since its last such line): one line per refused connection would let a flood fill
+  // the log and spend the CPU the refusal saves.
+  static constexpr int64_t kRefusalLogIntervalMs = 1'000;
   // How often idle/slowloris/stall deadlines are checked. 100 ms: cheap, precise enough.
   static constexpr int64_t kSweepIntervalMs = 100;
 
@@ -85,7 +94,12 @@ class Loop {
 
   void Run();
   void Accept();
+  // Refuses an accepted socket at connections-max.
   void Reject(int fd, const std::string& peer);
+  // Refuses an accepted socket whose address is over a per-address budget (PeerBudgets).
+  void RefusePeer(int fd, const sockaddr_storage& addr, PeerBudgets::Verdict why);
+  // Sends TOO_MANY_CONNECTIONS with `message` (plain TCP; best effort) and closes `fd`.
+  void Refuse(int fd, const std::string& message);
   // Best effort: one non-blocking send of a fatal error frame on a raw socket (not through TLS).
   static void SendRawError(int fd, proto::ErrorCode code, const std::string& message);
   IoResult Receive(Connection& conn, char* buf, size_t cap);
@@ -99,8 +113,10 @@ class Loop {
   void OnEvent(uint64_t id, uint32_t events);
   // Gives `conn` its turn now (authenticated) or after the others (not yet).
   void Serve(Connection& conn);
-  // One turn: buffered requests first, then the socket, within a TurnBudget.
+  // One turn: buffered requests first, then the socket, within a TurnBudget; or, while the
+  // connection has a SCAN pending, the SCAN's next step (ContinueScan) and nothing else.
   void Turn(Connection& conn);
+  void ContinueScan(Connection& conn);
   // Parses conn.in within `budget`; false when nothing was handled.
   bool ParseBuffered(Connection& conn, TurnBudget& budget);
   // Receives and parses within `budget`; false when the connection was closed.
@@ -143,6 +159,8 @@ class Loop {
   std::multimap<int64_t, std::pair<uint64_t, uint64_t>> deadlines_;
   std::string scratch_;
   int64_t last_sweep_ms_ = 0;
+  int64_t refused_log_ms_ = 0;      // the last log line about per-address refusals
+  uint64_t refused_since_log_ = 0;  // refusals since that line
   bool shutting_down_ = false;
   int64_t shutdown_deadline_ms_ = 0;
   bool exit_ = false;
