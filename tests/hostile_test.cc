@@ -323,7 +323,11 @@ class HostileClientTest : public ::testing::TestWithParam<int> {
     so.binary = TLDB_SERVER_PATH;
     so.data_dir = dir_->path() + "/data";
     so.extra_args = HostileServerArgs();
-    so.extra_args.insert(so.extra_args.end(), {"--threads", "2"});
+    // Every case from 127.0.0.1, one after the other on one server: with the per-address
+    // budgets on, the first case's failed handshakes would have most rounds of the later ones
+    // refused at accept, and their answers would go unchecked. The budgets have their own
+    // test below (AllCasesAtOnceWithPeerBudgets) and server_peer_budget_test.
+    so.extra_args.insert(so.extra_args.end(), {"--threads", "2", "--peer-budgets", "false"});
     server_ = new ServerProcess(so);
     ASSERT_TRUE(server_->Start().ok());
     ASSERT_TRUE(PrepareHostileTarget(server_->address()).ok());
@@ -385,7 +389,7 @@ constexpr bool kSanitizedServer = false;
 
 // Runs `cases` for run_ms with a good client working meanwhile; checks the outcomes.
 void RunCases(ServerProcess& server, const std::vector<HostileCase>& cases, uint32_t run_ms,
-              uint64_t rss_growth_max_kib = kRssGrowthMaxKib) {
+              uint64_t rss_growth_max_kib = kRssGrowthMaxKib, uint64_t* refused_rounds = nullptr) {
   ASSERT_TRUE(server.Alive());
   const uint64_t rss_before = server.RssKib();
   std::atomic<bool> stop{false};
@@ -435,6 +439,7 @@ void RunCases(ServerProcess& server, const std::vector<HostileCase>& cases, uint
           " of them refused by the per-address budget (" + cases[i].expectation + "); server RSS " +
           std::to_string(rss_before / 1024) + " -> peak " + std::to_string(rss_peak / 1024) +
           " MiB");
+    if (refused_rounds) *refused_rounds += out.refused;
     EXPECT_GT(out.rounds, 0u) << cases[i].name;
     EXPECT_EQ(out.as_expected, out.rounds) << cases[i].name;
     for (const auto& d : out.Deviations()) ADD_FAILURE() << cases[i].name << ": " << d;
@@ -466,6 +471,40 @@ TEST_F(HostileClientTest, AllCasesAtOnce) {
   RunCases(*server_, HostileCases({.idle_connections = 2'000, .slowloris_connections = 100}), 2'000,
            kRssGrowthAllAtOnceMaxKib);
   EXPECT_TRUE(GoodClientWorks());
+}
+
+// The same with the server's defaults, per-address budgets on: the attackers' address is
+// refused once it has spent its failed-handshake budget (a round refused with
+// TOO_MANY_CONNECTIONS is as expected), while the good client connected before the attack is
+// served throughout and a new one gets in after it.
+TEST(HostileBudgetTest, AllCasesAtOnceWithPeerBudgets) {
+  TempDir dir;
+  ServerProcessOptions so;
+  so.binary = TLDB_SERVER_PATH;
+  so.data_dir = dir.path() + "/data";
+  so.extra_args = HostileServerArgs();
+  so.extra_args.insert(so.extra_args.end(), {"--threads", "2"});
+  ServerProcess server(so);
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_TRUE(PrepareHostileTarget(server.address()).ok());
+  const auto cases = HostileCases({.idle_connections = 2'000, .slowloris_connections = 100});
+  uint64_t refused = 0;
+  RunCases(server, cases, 2'000, kRssGrowthAllAtOnceMaxKib, &refused);
+  EXPECT_GT(refused, 0u) << "the attackers' failed handshakes never spent their budget";
+  ClientOptions co = FaultClientOptions(server.address());
+  co.token = kHostileAdminToken;
+  auto c = Client::Connect(co);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!c.ok() && c.status().code() == Status::Code::kBusy &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(20));
+    c = Client::Connect(co);
+  }
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  auto stats = (*c)->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_GT(stats->Get("connections_refused_handshake_failures"), 0u);
+  EXPECT_GT(stats->Get("handshake_failures"), 0u);
 }
 
 }  // namespace
