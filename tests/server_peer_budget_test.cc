@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -121,19 +122,23 @@ TEST(PeerBudgetsTest, TheTableStaysBoundedAndForgetsTheLeastRecentlyUsed) {
   EXPECT_EQ(b.Admit(kept, 0), Verdict::kHandshakeFailures);
 }
 
-// ---- a real server
+// ---- a real server, its budgets on a clock the test moves
 
 constexpr char kSecret[] = "good-secret-1";
 
-ServerConfig BudgetConfig(bool on) {
+struct Clock {
+  std::atomic<int64_t> now_ms{1'000'000};
+};
+
+ServerConfig BudgetConfig(bool on, Clock* clock) {
   ServerConfig cfg;
   cfg.tokens.push_back({"app", kSecret, {}, {"*"}, {}});
   cfg.peer_budgets = on;
-  // 1/s: at most a token or two comes back during a test (the counts below allow for it).
-  cfg.peer_handshake_failures_per_s = 1;
+  cfg.peer_handshake_failures_per_s = 20;  // one token per 50 ms of the test's clock
   cfg.peer_handshake_failures_burst = 20;
-  cfg.peer_unauth_connections_per_s = 1;
+  cfg.peer_unauth_connections_per_s = 20;
   cfg.peer_unauth_connections_burst = 30;
+  cfg.peer_budget_clock_ms = [clock] { return clock->now_ms.load(); };
   return cfg;
 }
 
@@ -165,61 +170,46 @@ uint64_t Counter(Client& c, std::string_view name) {
 }
 
 TEST(ServerPeerBudgetTest, FailedHandshakeBurstIsRefusedWhileAnAuthenticatedClientIsServed) {
-  testing::TestServer ts(BudgetConfig(true));
+  Clock clock;
+  testing::TestServer ts(BudgetConfig(true, &clock));
   auto good = ts.Connect(kSecret);  // connected before the burst, from the same address
   ASSERT_TRUE(good);
-  const auto t0 = std::chrono::steady_clock::now();
-  int failed = 0, refused_at = -1;
-  std::string refusal;
-  for (int i = 0; i < 200 && refused_at < 0; ++i) {
-    const Outcome o = HelloOnce(ts.port(), "wrong-secret", &refusal);
-    if (o == Outcome::kRefused) refused_at = i;
-    ASSERT_TRUE(o == Outcome::kAuthFailed || o == Outcome::kRefused) << "attempt " << i;
-    failed += o == Outcome::kAuthFailed;
+  // The burst: exactly 20 failed handshakes (the clock stands still), then refusals.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(HelloOnce(ts.port(), "wrong-secret"), Outcome::kAuthFailed) << "attempt " << i;
     // The authenticated client of the same address is served between the failures.
     ASSERT_TRUE(good->Append("store", "good", "m" + std::to_string(i)).ok());
     ASSERT_TRUE(good->Latest("store", "good", 5).ok());
   }
-  const auto secs =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0);
-  ASSERT_GE(refused_at, 0) << "200 failed handshakes and no refusal";
-  // The burst (20), plus what the 1/s refill gave back meanwhile.
-  EXPECT_GE(failed, 20);
-  EXPECT_LE(failed, 20 + 1 + static_cast<int>(secs.count()));
+  std::string refusal;
+  ASSERT_EQ(HelloOnce(ts.port(), "wrong-secret", &refusal), Outcome::kRefused);
   EXPECT_NE(refusal.find("too many failed handshakes from this address"), std::string::npos)
       << refusal;
-  // A correct token does not help a new connection of that address either: of 10 attempts
-  // at most those the 1/s refill allows get in...
-  const auto t1 = std::chrono::steady_clock::now();
-  int served = 0;
-  for (int i = 0; i < 10; ++i) {
-    const Outcome o = HelloOnce(ts.port(), kSecret);
-    ASSERT_TRUE(o == Outcome::kServed || o == Outcome::kRefused) << i;
-    served += o == Outcome::kServed;
-  }
-  const auto secs1 =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t1);
-  EXPECT_LE(served, 1 + static_cast<int>(secs1.count()));
+  // A correct token does not help a new connection of that address either...
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(HelloOnce(ts.port(), kSecret), Outcome::kRefused) << i;
   // ... but the connected client keeps being served, and the counters say what happened.
   ASSERT_TRUE(good->Append("store", "good", "after").ok());
-  EXPECT_GE(Counter(*good, "connections_refused_handshake_failures"), 2u);
+  EXPECT_EQ(Counter(*good, "connections_refused_handshake_failures"), 4u);
   EXPECT_EQ(Counter(*good, "connections_refused_unauthenticated"), 0u);
-  EXPECT_GE(Counter(*good, "handshake_failures"), static_cast<uint64_t>(failed));
+  EXPECT_EQ(Counter(*good, "handshake_failures"), 20u);
   EXPECT_EQ(Counter(*good, "peer_budget_addresses"), 1u);
   EXPECT_TRUE(ts.LogContains("refusing connections from 127.0.0.1"));
-  // A token comes back at 1/s: a new client of the address gets in once it has (bounded wait).
-  Outcome later = Outcome::kRefused;
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (later == Outcome::kRefused && std::chrono::steady_clock::now() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    later = HelloOnce(ts.port(), kSecret);
-  }
-  EXPECT_EQ(later, Outcome::kServed);
+  // One token back (50 ms at 20/s): new connections get in, and those that authenticate do not
+  // spend it; the next failure does.
+  clock.now_ms += 49;
+  EXPECT_EQ(HelloOnce(ts.port(), kSecret), Outcome::kRefused);
+  clock.now_ms += 1;
+  EXPECT_EQ(HelloOnce(ts.port(), kSecret), Outcome::kServed);
+  EXPECT_EQ(HelloOnce(ts.port(), kSecret), Outcome::kServed);
+  EXPECT_EQ(HelloOnce(ts.port(), "wrong-secret"), Outcome::kAuthFailed);
+  EXPECT_EQ(HelloOnce(ts.port(), kSecret), Outcome::kRefused);
 }
 
 TEST(ServerPeerBudgetTest, ClientsThatAuthenticateAreNeverCharged) {
-  testing::TestServer ts(BudgetConfig(true));
-  // Far more connections than either burst (30 and 20), each authenticating: none refused.
+  Clock clock;
+  testing::TestServer ts(BudgetConfig(true, &clock));
+  // Far more connections than either burst (30 and 20), each authenticating, and the clock
+  // stands still: none refused.
   for (int i = 0; i < 150; ++i) {
     ASSERT_EQ(HelloOnce(ts.port(), kSecret), Outcome::kServed) << "connection " << i;
   }
@@ -231,11 +221,12 @@ TEST(ServerPeerBudgetTest, ClientsThatAuthenticateAreNeverCharged) {
 }
 
 TEST(ServerPeerBudgetTest, ConnectionsHeldOpenWithoutHelloAreCapped) {
-  testing::TestServer ts(BudgetConfig(true));
+  Clock clock;
+  testing::TestServer ts(BudgetConfig(true, &clock));
   auto good = ts.Connect(kSecret);
   ASSERT_TRUE(good);
-  // 30 connections that never send a byte use the unauthenticated-connection burst (30); the
-  // next ones are refused (the 1/s refill may let one or two more in).
+  // 30 connections that never send a byte use the unauthenticated-connection burst (30, the
+  // good client's token came back at its HELLO); the next 10 are refused.
   std::vector<std::unique_ptr<RawConn>> idle;
   for (int i = 0; i < 40; ++i) {
     idle.push_back(std::make_unique<RawConn>(ts.port()));
@@ -261,14 +252,14 @@ TEST(ServerPeerBudgetTest, ConnectionsHeldOpenWithoutHelloAreCapped) {
       ++refused;
     }
   }
-  EXPECT_GE(refused, 5);
-  EXPECT_LE(refused, 10);
+  EXPECT_EQ(refused, 10);
   EXPECT_GE(Counter(*good, "connections_refused_unauthenticated"), static_cast<uint64_t>(refused));
   ASSERT_TRUE(good->Append("store", "good", "x").ok());  // still served
 }
 
 TEST(ServerPeerBudgetTest, OffByFlagRefusesNothing) {
-  testing::TestServer ts(BudgetConfig(false));
+  Clock clock;
+  testing::TestServer ts(BudgetConfig(false, &clock));
   for (int i = 0; i < 100; ++i) {
     ASSERT_EQ(HelloOnce(ts.port(), "wrong-secret"), Outcome::kAuthFailed) << "attempt " << i;
   }

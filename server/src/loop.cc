@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <optional>
 
@@ -29,6 +30,7 @@ Loop::Loop(ServerCore* core, size_t index) : core_(core), index_(index), dispatc
 
 Loop::~Loop() {
   conns_.clear();
+  for (const HeldRefusal& h : held_) ::close(h.fd);
   if (epfd_ >= 0) ::close(epfd_);
   if (wakefd_ >= 0) ::close(wakefd_);
 }
@@ -103,11 +105,13 @@ void Loop::Run() {
     if (accept_pending_) Accept();
     int64_t now = NowMs();
     ExpireWaits(now);
+    ReleaseHeld(shutting_down_ ? INT64_MAX : now);
     if (now - last_sweep_ms_ >= kSweepIntervalMs) Sweep(now);
     FlushDirty();
     if (shutting_down_ && (Drained() || now >= shutdown_deadline_ms_)) exit_ = true;
   }
   while (!conns_.empty()) Close(*conns_.begin()->second, "server stopped");
+  ReleaseHeld(INT64_MAX);
 }
 
 void Loop::OnEvent(uint64_t tag, uint32_t e) {
@@ -170,6 +174,7 @@ int Loop::NextTimeoutMs(int64_t now) const {
   if (!dirty_.empty() || !ready_.empty()) return 0;
   int64_t t = kSweepIntervalMs - (now - last_sweep_ms_);
   if (!deadlines_.empty()) t = std::min(t, deadlines_.begin()->first - now);
+  if (!held_.empty()) t = std::min(t, held_.front().until_ms - now);
   return static_cast<int>(std::max<int64_t>(0, t));
 }
 
@@ -191,7 +196,7 @@ void Loop::Accept() {
     std::optional<PeerKey> charged;
     if (core_->peers) {
       const PeerKey key = PeerBudgets::KeyOf(addr);
-      const PeerBudgets::Verdict v = core_->peers->Admit(key, NowMs());
+      const PeerBudgets::Verdict v = core_->peers->Admit(key, core_->PeerNowMs());
       if (v != PeerBudgets::Verdict::kAdmit) {
         RefusePeer(fd, addr, v);
         continue;
@@ -199,7 +204,7 @@ void Loop::Accept() {
       charged = key;
     }
     auto refund = [&] {
-      if (charged) core_->peers->Refund(*charged, NowMs());
+      if (charged) core_->peers->Refund(*charged, core_->PeerNowMs());
     };
     std::string peer = proto::FormatAddress(addr);
     if (core_->connections.fetch_add(1) >= core_->config.connections_max) {
@@ -239,6 +244,24 @@ void Loop::Reject(int fd, const std::string& peer) {
   core_->Log("rejected connection from " + peer + ": too many connections");
 }
 
+void Loop::RefuseNow(int fd, bool failures) {
+  // What the client sent meanwhile is read and dropped first: closing with unread input would
+  // reset the connection and could destroy the answer before the client reads it.
+  if (!core_->tls) DiscardInput(fd, scratch_.data(), scratch_.size());
+  Refuse(fd, failures ? "too many failed handshakes from this address (peer-handshake-failures-"
+                        "per-s); retry later"
+                      : "too many unauthenticated connections from this address "
+                        "(peer-unauth-connections-per-s); retry later");
+}
+
+void Loop::ReleaseHeld(int64_t now) {
+  while (!held_.empty() && held_.front().until_ms <= now) {
+    const HeldRefusal h = held_.front();
+    held_.pop_front();
+    RefuseNow(h.fd, h.failures);
+  }
+}
+
 void Loop::Refuse(int fd, const std::string& message) {
   // Best effort: one non-blocking send of a fatal error, then close. A TLS listener closes
   // without it (the answer would have to wait for a handshake).
@@ -253,10 +276,12 @@ void Loop::Refuse(int fd, const std::string& message) {
 
 void Loop::RefusePeer(int fd, const sockaddr_storage& addr, PeerBudgets::Verdict why) {
   const bool failures = why == PeerBudgets::Verdict::kHandshakeFailures;
-  Refuse(fd, failures ? "too many failed handshakes from this address (peer-handshake-failures-"
-                        "per-s); retry later"
-                      : "too many unauthenticated connections from this address "
-                        "(peer-unauth-connections-per-s); retry later");
+  // Held first (see kRefusalHoldMs), or answered now when too many are held already.
+  if (held_.size() < kRefusalsHeldMax) {
+    held_.push_back({fd, NowMs() + kRefusalHoldMs, failures});
+  } else {
+    RefuseNow(fd, failures);
+  }
   ServerStats::Inc(failures ? stats_.refused_peer_failures : stats_.refused_peer_unauth);
   // One log line per second at most: a flood must not turn into a flood of log lines.
   ++refused_since_log_;
@@ -582,7 +607,7 @@ void Loop::Close(Connection& c, std::string_view reason) {
   if (!c.handshaken() && !shutting_down_) {
     // Whatever ended it (a wrong token, a fatal error, EOF, a timeout): a failed handshake.
     ServerStats::Inc(stats_.handshake_failures);
-    if (c.peer_charged()) core_->peers->HandshakeFailed(c.peer_key(), NowMs());
+    if (c.peer_charged()) core_->peers->HandshakeFailed(c.peer_key(), core_->PeerNowMs());
   }
   dispatcher_.Forget(c);
   epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd(), nullptr);

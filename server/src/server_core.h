@@ -43,6 +43,8 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   ~ServerCore();
 
   void Log(std::string_view line) const;
+  // The per-address budgets' clock (config.peer_budget_clock_ms, else NowMs()).
+  int64_t PeerNowMs() const;
 
   Db* db;
   ServerConfig config;

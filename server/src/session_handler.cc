@@ -33,7 +33,7 @@ void SessionHandler::Hello(Connection& c, uint64_t id, std::string_view body) {
   }
   c.Handshaken(rights);
   if (c.peer_charged()) {  // an authenticated client is never charged by its address's budget
-    core.peers->Refund(c.peer_key(), NowMs());
+    core.peers->Refund(c.peer_key(), core.PeerNowMs());
     c.clear_peer_charged();
   }
   const ServerConfig& cfg = core.config;

@@ -70,6 +70,9 @@ struct ServerConfig {
   // entries of ~100 bytes: ~6.5 MiB at most, more than the addresses connections-max
   // connections can come from.
   uint32_t peer_budget_addresses_max = 65'536;
+  // Tests only: the clock of the per-address budgets, monotonic milliseconds (null: the
+  // server's steady clock), so a test decides when a token comes back.
+  std::function<int64_t()> peer_budget_clock_ms;
   // Requests of one connection being processed at once (appends waiting for group commit,
   // WAITs). At the limit the server stops reading that socket (TCP backpressure). 1024 covers
   // deep pipelining; beyond it one client could pin unbounded engine queue memory.
