@@ -53,6 +53,25 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--connections-max", cfg.connections_max, "Open connections at most")
       ->capture_default_str();
+  app.add_option("--peer-budgets", cfg.peer_budgets,
+                 "Per-address budgets of unauthenticated connections and failed handshakes "
+                 "(a client that authenticates is never charged); false: off")
+      ->capture_default_str();
+  app.add_option("--peer-unauth-connections-per-s", cfg.peer_unauth_connections_per_s,
+                 "Per address: connections not (yet) authenticated, per second")
+      ->capture_default_str();
+  app.add_option("--peer-unauth-connections-burst", cfg.peer_unauth_connections_burst,
+                 "Per address: connections not (yet) authenticated, at once")
+      ->capture_default_str();
+  app.add_option("--peer-handshake-failures-per-s", cfg.peer_handshake_failures_per_s,
+                 "Per address: connections closed before completing HELLO, per second")
+      ->capture_default_str();
+  app.add_option("--peer-handshake-failures-burst", cfg.peer_handshake_failures_burst,
+                 "Per address: connections closed before completing HELLO, in a burst")
+      ->capture_default_str();
+  app.add_option("--peer-budget-addresses-max", cfg.peer_budget_addresses_max,
+                 "Addresses the per-address budgets remember (least recently seen forgotten)")
+      ->capture_default_str();
   app.add_option("--inflight-requests-max", cfg.inflight_requests_max,
                  "Requests of one connection in progress at once (then reading pauses)")
       ->capture_default_str();

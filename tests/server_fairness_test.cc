@@ -7,6 +7,9 @@
 // that logs every GET and SCAN the loop makes, in order, and blocks the loop inside a GET of the
 // timeline "gate" until the test releases it. The test parks the loop there, queues the other
 // connections' requests meanwhile, releases it, and reads the order the loop served them in.
+// A SCAN longer than one step (server/src/chunked_scan.h) is read one step per turn: the
+// steps, concatenated, are what one Db::Scan answers, and other connections are served between
+// them.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -18,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "chunked_scan.h"
 #include "server_test_util.h"
 #include "turn_budget.h"
 #include "util/forwarding_db.h"
@@ -28,6 +32,7 @@ namespace {
 using common::RawConn;
 using common::TempDir;
 using proto::Op;
+using server::ChunkedScan;
 using server::TurnBudget;
 
 // Forwards to a real Db; logs the timeline of every Get ("x") and Scan ("scan:x"); a Get of
@@ -300,6 +305,126 @@ TEST_F(FairnessTest, PipelinedAppendsAreAllHandledInOrderAcrossManyTurns) {
       ASSERT_EQ((*msgs)[i].payload, t.substr(1) + std::to_string(i)) << t << " seq " << i + 1;
     }
   }
+}
+
+// Runs a ChunkedScan of `whole` to its end; the answer's messages.
+std::vector<Message> ScanInSteps(Db& db, const ScanOptions& whole, uint32_t* steps) {
+  ChunkedScan scan("store", "t", whole, 1, 0);
+  while (!scan.done()) {
+    Status s = scan.Step(db);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    if (!s.ok()) break;
+  }
+  *steps = scan.steps();
+  std::string body;
+  proto::WireWriter w(&body);
+  scan.WriteBody(w);
+  std::vector<Message> msgs;
+  EXPECT_TRUE(proto::DecodeMessages(body, &msgs));
+  EXPECT_EQ(msgs.size(), scan.messages());
+  return msgs;
+}
+
+TEST(ChunkedScanTest, StepsConcatenateToWhatOneScanAnswers) {
+  TempDir dir;
+  auto db = Db::Open(dir.path(), {});
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE(CreateDefaultNamespaces(**db).ok());
+  // 2,500 messages of 1 to ~700 bytes, every 97th one 60 KiB (steps end on bytes too).
+  AppendOptions buffered;
+  buffered.durability = Durability::kBuffered;
+  for (int i = 1; i <= 2'500; ++i) {
+    const size_t size = i % 97 == 0 ? (60u << 10) : static_cast<size_t>(1 + (i * 37) % 700);
+    ASSERT_TRUE((*db)->Append("store", "t", std::string(size, char('a' + i % 26)), buffered).ok());
+  }
+  int cases = 0;
+  uint32_t most_steps = 0;
+  for (Direction dir : {Direction::kForward, Direction::kBackward}) {
+    for (auto [from, to] : {std::pair<Seq, Seq>{0, 0},
+                            {1, 2'500},
+                            {7, 1'900},
+                            {0, 1'200},
+                            {2'400, 0},
+                            {2'499, 2'500},
+                            {3'000, 0}}) {
+      for (uint32_t limit : {1u, 999u, 1'000u, 1'001u, 2'500u, 10'000u}) {
+        for (uint64_t bytes : {uint64_t{1}, uint64_t{300} << 10, uint64_t{2} << 20}) {
+          ScanOptions o;
+          o.from_seq = from;
+          o.to_seq = to;
+          o.direction = dir;
+          o.limit = limit;
+          o.bytes_max = bytes;
+          auto one = (*db)->Scan("store", "t", o);
+          ASSERT_TRUE(one.ok()) << one.status().ToString();
+          uint32_t steps = 0;
+          const auto stepped = ScanInSteps(**db, o, &steps);
+          ASSERT_EQ(stepped.size(), one->size()) << "dir " << int(dir) << " from " << from << " to "
+                                                 << to << " limit " << limit << " bytes " << bytes;
+          for (size_t i = 0; i < one->size(); ++i) {
+            ASSERT_EQ(stepped[i].seq, (*one)[i].seq) << i;
+            ASSERT_EQ(stepped[i].payload, (*one)[i].payload) << i;
+          }
+          // Bounded work per step: at most kMessagesPerStep messages, so at least this many.
+          EXPECT_GE(steps * ChunkedScan::kMessagesPerStep, static_cast<uint32_t>(one->size()));
+          most_steps = std::max(most_steps, steps);
+          ++cases;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(cases, 2 * 7 * 6 * 3);
+  EXPECT_GE(most_steps, 3u);  // 2,500 messages take three steps at least
+  ASSERT_TRUE((*db)->Close().ok());
+}
+
+TEST_F(FairnessTest, ALongScanYieldsItsTurnBetweenSteps) {
+  AppendOptions buffered;
+  buffered.durability = Durability::kBuffered;
+  constexpr int kMessages = 10'000;  // the SCAN limit's cap: ten steps of 1,000
+  for (int i = 1; i <= kMessages; ++i) {
+    ASSERT_TRUE(db_->Append("store", "long", "m" + std::to_string(i), buffered).ok());
+  }
+  auto gate = Connect(), scanner = Connect(), other = Connect();
+  CloseGate(*gate);
+  // The SCAN and a PING after it on one connection; a GET on another.
+  ASSERT_TRUE(scanner->Send(
+      Frame(Op::kScan, 1,
+            proto::ScanRequest{"store", "long", 0, 0, Direction::kForward, kMessages, 0}) +
+      Frame(Op::kPing, 2, proto::PingRequest{"after the scan"})));
+  ASSERT_TRUE(other->Send(Gets("other", 1, 1)));
+  OpenGate(*gate);
+  ExpectAnswersInOrder(*other, 1, 1);
+  auto scan = scanner->ReadFrame(10'000);
+  ASSERT_TRUE(scan);
+  ASSERT_EQ(scan->header.request_id, 1u);  // the SCAN's answer before the PING's
+  std::vector<Message> msgs;
+  ASSERT_TRUE(proto::DecodeMessages(scan->body, &msgs));
+  ASSERT_EQ(msgs.size(), static_cast<size_t>(kMessages));
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_EQ(msgs[i].seq, static_cast<Seq>(i + 1));
+    ASSERT_EQ(msgs[i].payload, "m" + std::to_string(i + 1));
+  }
+  ExpectAnswersInOrder(*scanner, 2, 1);
+  const auto log = db_->LogAfterGate();
+  int steps = 0;
+  for (const auto& t : log) steps += t == "scan:long";
+  EXPECT_EQ(steps, kMessages / static_cast<int>(ChunkedScan::kMessagesPerStep));
+  // The other connection's GET came after at most one step, not after the whole SCAN.
+  const int before = CountBefore(log, "scan:long", "other");
+  ASSERT_GE(before, 0);
+  EXPECT_LE(before, 1);
+  auto stats = Connect();
+  ASSERT_TRUE(stats->SendFrame(Op::kStats, 1, ""));
+  auto f = stats->ReadFrame(10'000);
+  ASSERT_TRUE(f);
+  proto::StatsResponse st;
+  ASSERT_TRUE(proto::Decode(f->body, &st));
+  uint64_t yielded = 0;
+  for (const auto& [name, v] : st.counters) {
+    if (name == "scan_turns_yielded") yielded = v;
+  }
+  EXPECT_GE(yielded, static_cast<uint64_t>(steps - 1));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "chunked_scan.h"
 #include "loop.h"  // NowMs() (server_core.h needs Loop complete)
 #include "protocol/messages.h"
 
@@ -19,6 +20,14 @@ Connection::~Connection() {
   if (tls_) tls_->Shutdown();
   tls_.reset();
   if (fd_ >= 0) ::close(fd_);
+}
+
+void Connection::set_scan(std::unique_ptr<ChunkedScan> scan) {
+  scan_ = std::move(scan);
+}
+
+void Connection::clear_scan() {
+  scan_.reset();
 }
 
 void Connection::Error(uint8_t op, uint64_t request_id, uint16_t code, std::string_view message,

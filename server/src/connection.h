@@ -17,6 +17,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "peer_budgets.h"
 #include "protocol/frame.h"
 #include "protocol/wire.h"
 #include "tldb/types.h"
@@ -25,6 +26,7 @@
 namespace tldb::server {
 
 class AccessRights;
+class ChunkedScan;
 
 // A WAIT parked until its timeline moves past after_seq or its deadline passes.
 struct PendingWait {
@@ -72,7 +74,23 @@ class Connection {
   // A write needs the socket readable: the loop waits for EPOLLIN, then flushes again.
   bool tls_write_wants_read() const { return tls_write_wants_read_; }
   void set_tls_write_wants_read(bool v) { tls_write_wants_read_ = v; }
-  bool Busy() const { return inflight_ > 0 || !waits_.empty() || !subs_.empty(); }
+  bool Busy() const { return inflight_ > 0 || !waits_.empty() || !subs_.empty() || scan_; }
+
+  // ---- per-address budget (PeerBudgets): the key of the peer's address, and whether
+  // PeerBudgets::Admit charged this connection (until it completes HELLO)
+  const PeerKey& peer_key() const { return peer_key_; }
+  bool peer_charged() const { return peer_charged_; }
+  void set_peer_charged(const PeerKey& key) {
+    peer_key_ = key;
+    peer_charged_ = true;
+  }
+  void clear_peer_charged() { peer_charged_ = false; }
+
+  // ---- a SCAN answered over several loop turns (ChunkedScan): while one is pending, the
+  // connection's later requests wait (CanParse), so answers keep the requests' order
+  ChunkedScan* scan() const { return scan_.get(); }
+  void set_scan(std::unique_ptr<ChunkedScan> scan);
+  void clear_scan();
 
   // ---- output: encoded into one buffer, sent by the loop
   // Encodes a frame into the output; returns the start offset for End().
@@ -196,6 +214,10 @@ class Connection {
   int64_t last_active_ms_ = 0;
   int64_t frame_start_ms_ = 0;
   int64_t out_progress_ms_ = 0;  // last time queued output shrank (or became non-empty)
+
+  PeerKey peer_key_;
+  bool peer_charged_ = false;
+  std::unique_ptr<ChunkedScan> scan_;
 
   std::unordered_map<uint64_t, PendingWait> waits_;
   std::unordered_map<uint64_t, Subscription> subs_;

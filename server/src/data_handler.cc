@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "async_call.h"
+#include "chunked_scan.h"
 #include "loop.h"
 #include "read_budget.h"
 
@@ -155,11 +156,32 @@ void DataHandler::Scan(Connection& c, uint64_t id, std::string_view body) {
   opts.limit = ReadBudget::TimelineLimit(req.limit);
   uint64_t cap = ctx_.core().config.frame_body_bytes_max / 2;
   opts.bytes_max = req.bytes_max == 0 ? cap : std::min<uint64_t>(req.bytes_max, cap);
-  auto msgs = ctx_.core().db->Scan(req.ns, req.timeline, opts);
-  if (!msgs.ok()) return ctx_.Fail(c, op, id, msgs.status());
-  size_t start = c.Begin(Op::kScan, proto::kFlagResponse, id);
+  // The first step now; a longer answer goes on in the connection's next turns (ContinueScan).
+  auto scan = std::make_unique<ChunkedScan>(req.ns, req.timeline, opts, id, NowUs());
+  if (Status s = scan->Step(*ctx_.core().db); !s.ok()) return ctx_.Fail(c, op, id, s);
+  if (scan->done()) return AnswerScan(c, *scan);
+  c.set_scan(std::move(scan));
+}
+
+void DataHandler::ContinueScan(Connection& c) {
+  ChunkedScan& scan = *c.scan();
+  const uint8_t op = static_cast<uint8_t>(Op::kScan);
+  Status s = scan.Step(*ctx_.core().db);
+  if (!scan.done()) return;
+  if (!s.ok()) {
+    ctx_.Fail(c, op, scan.request_id(), s);
+  } else {
+    AnswerScan(c, scan);
+  }
+  // Its latency spans every step and the turns of other connections between them.
+  ctx_.stats().RecordLatency(op, static_cast<uint64_t>(NowUs() - scan.start_us()));
+  c.clear_scan();
+}
+
+void DataHandler::AnswerScan(Connection& c, const ChunkedScan& scan) {
+  size_t start = c.Begin(Op::kScan, proto::kFlagResponse, scan.request_id());
   auto w = c.Writer();
-  proto::EncodeMessages(*msgs, w);
+  scan.WriteBody(w);
   c.End(start);
 }
 

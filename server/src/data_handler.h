@@ -1,6 +1,7 @@
 // DataHandler: the timeline data requests. APPEND, APPEND_FANOUT and MUTATE are handed to the
 // engine (Db::AppendAsync / AppendFanoutAsync / MutateAsync: durable before their answer) and
-// completed through the loop's queue; GET, SCAN, LAST_SEQ and READ_MULTI are answered inline.
+// completed through the loop's queue; GET, SCAN, LAST_SEQ and READ_MULTI are answered inline
+// (a SCAN longer than one ChunkedScan step over several turns of its connection).
 //
 // Contract: one per Loop; its request methods and completions run on that loop's thread only.
 // Blocks on nothing: the engine copies what an async call needs before it returns and runs the
@@ -28,13 +29,17 @@ class DataHandler {
   void AppendFanout(Connection& c, uint64_t id, std::string_view body);
   void Mutate(Connection& c, uint64_t id, std::string_view body);
   void Get(Connection& c, uint64_t id, std::string_view body);
+  // SCAN: its first step (ChunkedScan) inline; when more is left, the connection keeps the
+  // scan and its loop calls ContinueScan in its next turns, one step per turn, until answered.
   void Scan(Connection& c, uint64_t id, std::string_view body);
+  void ContinueScan(Connection& c);
   void LastSeq(Connection& c, uint64_t id, std::string_view body);
   // READ_MULTI: LAST_SEQ of every timeline, then the messages after each one's after_seq
   // (ReadBudget), answered in one frame.
   void ReadMulti(Connection& c, uint64_t id, std::string_view body);
 
  private:
+  void AnswerScan(Connection& c, const ChunkedScan& scan);
   void AppendDone(uint64_t conn_id, uint64_t id, const std::string& key, int64_t start_us,
                   const Result<AppendResult>& r);
   void FanoutDone(uint64_t conn_id, uint64_t id, const std::vector<std::string>& keys,

@@ -39,6 +39,7 @@ void Dispatcher::Handle(Connection& c, const proto::Frame& f) {
   // A request answered here: its latency is its handler's run.
   const int64_t t0 = NowUs();
   Route(c, op, id, f.body);
+  if (c.scan()) return;  // a SCAN goes on in later turns: recorded when answered
   ctx_.stats().RecordLatency(op, static_cast<uint64_t>(NowUs() - t0));
 }
 

@@ -14,7 +14,8 @@
 //   BackupHandler   BACKUP_OPEN, BACKUP_READ, BACKUP_CLOSE
 // They share one HandlerContext (failure answers, rights checks, async-request bookkeeping).
 // Handle() records the latency of the requests answered inside their handler; those answered
-// from a completion are recorded by HandlerContext::Completed() (ServerStats::CompletesAsync).
+// from a completion are recorded by HandlerContext::Completed() (ServerStats::CompletesAsync),
+// and a SCAN answered over several turns by DataHandler::ContinueScan.
 // The other methods are the loop's way into the WAIT/SUBSCRIBE state (WatchHandler).
 #pragma once
 
@@ -43,6 +44,8 @@ class Dispatcher {
   Dispatcher& operator=(const Dispatcher&) = delete;
 
   void Handle(Connection& conn, const proto::Frame& frame);
+  // The next step of the connection's pending SCAN (conn.scan() set), answered once done.
+  void ContinueScan(Connection& conn) { data_.ContinueScan(conn); }
 
   // An append to `key` was acknowledged with `seq` (runs on each watching loop).
   void TimelineAdvanced(const std::string& key, Seq seq) { watch_.TimelineAdvanced(key, seq); }

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
+#include <optional>
 
 #include "protocol/host_port.h"
 #include "protocol/messages.h"
@@ -28,6 +30,7 @@ Loop::Loop(ServerCore* core, size_t index) : core_(core), index_(index), dispatc
 
 Loop::~Loop() {
   conns_.clear();
+  for (const HeldRefusal& h : held_) ::close(h.fd);
   if (epfd_ >= 0) ::close(epfd_);
   if (wakefd_ >= 0) ::close(wakefd_);
 }
@@ -102,11 +105,13 @@ void Loop::Run() {
     if (accept_pending_) Accept();
     int64_t now = NowMs();
     ExpireWaits(now);
+    ReleaseHeld(shutting_down_ ? INT64_MAX : now);
     if (now - last_sweep_ms_ >= kSweepIntervalMs) Sweep(now);
     FlushDirty();
     if (shutting_down_ && (Drained() || now >= shutdown_deadline_ms_)) exit_ = true;
   }
   while (!conns_.empty()) Close(*conns_.begin()->second, "server stopped");
+  ReleaseHeld(INT64_MAX);
 }
 
 void Loop::OnEvent(uint64_t tag, uint32_t e) {
@@ -159,7 +164,8 @@ void Loop::RunDeferredTurns() {
 }
 
 void Loop::QueueReady(Connection& c) {
-  if (c.ready_queued() || !c.HasUnparsed() || !CanParse(c)) return;
+  if (c.ready_queued()) return;
+  if (!c.scan() && (!c.HasUnparsed() || !CanParse(c))) return;
   c.set_ready_queued(true);
   ready_.push_back(c.id());
 }
@@ -168,6 +174,7 @@ int Loop::NextTimeoutMs(int64_t now) const {
   if (!dirty_.empty() || !ready_.empty()) return 0;
   int64_t t = kSweepIntervalMs - (now - last_sweep_ms_);
   if (!deadlines_.empty()) t = std::min(t, deadlines_.begin()->first - now);
+  if (!held_.empty()) t = std::min(t, held_.front().until_ms - now);
   return static_cast<int>(std::max<int64_t>(0, t));
 }
 
@@ -184,9 +191,25 @@ void Loop::Accept() {
       }
       return;
     }
+    // The per-address budgets first: a refusal costs no allocation (not even the address's
+    // text unless it is logged) and takes no connection slot.
+    std::optional<PeerKey> charged;
+    if (core_->peers) {
+      const PeerKey key = PeerBudgets::KeyOf(addr);
+      const PeerBudgets::Verdict v = core_->peers->Admit(key, core_->PeerNowMs());
+      if (v != PeerBudgets::Verdict::kAdmit) {
+        RefusePeer(fd, addr, v);
+        continue;
+      }
+      charged = key;
+    }
+    auto refund = [&] {
+      if (charged) core_->peers->Refund(*charged, core_->PeerNowMs());
+    };
     std::string peer = proto::FormatAddress(addr);
     if (core_->connections.fetch_add(1) >= core_->config.connections_max) {
       core_->connections.fetch_sub(1);
+      refund();
       Reject(fd, peer);
       continue;
     }
@@ -199,11 +222,13 @@ void Loop::Accept() {
       auto session = tls::TlsSession::Accept(core_->tls, fd);
       if (!session.ok()) {
         core_->connections.fetch_sub(1);
+        refund();
         core_->Log("closing connection " + peer + ": " + session.status().ToString());
         continue;  // the connection's destructor closes the socket
       }
       conn->set_tls(std::move(session).value());
     }
+    if (charged) conn->set_peer_charged(*charged);
     Connection& c = *conn;
     conns_.emplace(id, std::move(conn));
     ServerStats::Inc(stats_.connections_accepted);
@@ -213,19 +238,62 @@ void Loop::Accept() {
 }
 
 void Loop::Reject(int fd, const std::string& peer) {
+  Refuse(fd, "too many connections (connections-max=" +
+                 std::to_string(core_->config.connections_max) + ")");
+  ServerStats::Inc(stats_.connections_rejected);
+  core_->Log("rejected connection from " + peer + ": too many connections");
+}
+
+void Loop::RefuseNow(int fd, bool failures) {
+  // What the client sent meanwhile is read and dropped first: closing with unread input would
+  // reset the connection and could destroy the answer before the client reads it.
+  if (!core_->tls) DiscardInput(fd, scratch_.data(), scratch_.size());
+  Refuse(fd, failures ? "too many failed handshakes from this address (peer-handshake-failures-"
+                        "per-s); retry later"
+                      : "too many unauthenticated connections from this address "
+                        "(peer-unauth-connections-per-s); retry later");
+}
+
+void Loop::ReleaseHeld(int64_t now) {
+  while (!held_.empty() && held_.front().until_ms <= now) {
+    const HeldRefusal h = held_.front();
+    held_.pop_front();
+    RefuseNow(h.fd, h.failures);
+  }
+}
+
+void Loop::Refuse(int fd, const std::string& message) {
   // Best effort: one non-blocking send of a fatal error, then close. A TLS listener closes
   // without it (the answer would have to wait for a handshake).
   if (!core_->tls) {
-    SendRawError(fd, proto::ErrorCode::kTooManyConnections,
-                 "too many connections (connections-max=" +
-                     std::to_string(core_->config.connections_max) + ")");
+    SendRawError(fd, proto::ErrorCode::kTooManyConnections, message);
   } else {
     DiscardInput(fd, scratch_.data(), scratch_.size());  // a ClientHello: end with EOF, not reset
   }
   ::close(fd);
-  ServerStats::Inc(stats_.connections_rejected);
   stats_.CountError(Code(proto::ErrorCode::kTooManyConnections));
-  core_->Log("rejected connection from " + peer + ": too many connections");
+}
+
+void Loop::RefusePeer(int fd, const sockaddr_storage& addr, PeerBudgets::Verdict why) {
+  const bool failures = why == PeerBudgets::Verdict::kHandshakeFailures;
+  // Held first (see kRefusalHoldMs), or answered now when too many are held already.
+  if (held_.size() < kRefusalsHeldMax) {
+    held_.push_back({fd, NowMs() + kRefusalHoldMs, failures});
+  } else {
+    RefuseNow(fd, failures);
+  }
+  ServerStats::Inc(failures ? stats_.refused_peer_failures : stats_.refused_peer_unauth);
+  // One log line per second at most: a flood must not turn into a flood of log lines.
+  ++refused_since_log_;
+  const int64_t now = NowMs();
+  if (now - refused_log_ms_ >= kRefusalLogIntervalMs) {
+    core_->Log("refusing connections from " + proto::FormatAddress(addr) + ": " +
+               (failures ? "too many failed handshakes" : "too many unauthenticated connections") +
+               " from its address (" + std::to_string(refused_since_log_) +
+               " refused by this loop's per-address budgets since the last such line)");
+    refused_log_ms_ = now;
+    refused_since_log_ = 0;
+  }
 }
 
 void Loop::SendRawError(int fd, proto::ErrorCode code, const std::string& message) {
@@ -322,13 +390,25 @@ Loop::IoResult Loop::Transmit(Connection& c, const char* data, size_t size) {
 void Loop::Turn(Connection& c) {
   if (c.turn_iteration() == iteration_) return QueueReady(c);  // one turn per iteration
   c.set_turn_iteration(iteration_);
+  if (c.scan()) return ContinueScan(c);
   TurnBudget budget = TurnBudget::For(c.handshaken());
   const uint64_t id = c.id();
   bool progressed = ParseBuffered(c, budget);
   if (!Find(id)) return;
   if (!ReadInput(c, budget, &progressed)) return;
-  if (!budget.CanHandle()) QueueReady(c);  // requests left in its input get the next turn
+  if (c.scan()) ServerStats::Inc(stats_.scan_turns_yielded);  // its next step: the next turn
+  // Requests left in its input, or its SCAN's next step, get the next turn.
+  if (!budget.CanHandle() || c.scan()) QueueReady(c);
   AfterInput(c, progressed);
+}
+
+void Loop::ContinueScan(Connection& c) {
+  // One step is the whole turn: requests after the SCAN wait for its answer (and the next turn).
+  dispatcher_.ContinueScan(c);
+  if (c.OutBytes() > 0) MarkDirty(c);
+  if (c.scan()) ServerStats::Inc(stats_.scan_turns_yielded);
+  QueueReady(c);
+  AfterInput(c, false);
 }
 
 bool Loop::ParseBuffered(Connection& c, TurnBudget& budget) {
@@ -387,7 +467,7 @@ bool Loop::ReadInput(Connection& c, TurnBudget& budget, bool* progressed) {
 }
 
 bool Loop::CanParse(const Connection& c) const {
-  return !c.close_requested() && !shutting_down_ &&
+  return !c.close_requested() && !shutting_down_ && !c.scan() &&
          c.inflight() < core_->config.inflight_requests_max &&
          c.OutPending() < core_->config.output_buffer_bytes_max / 2;
 }
@@ -443,6 +523,7 @@ size_t Loop::Parse(Connection& c, const char* data, size_t size, TurnBudget& bud
       return size;
     }
     if (c.OutBytes() > 0) MarkDirty(c);
+    if (c.scan()) break;  // a SCAN goes on in the next turns; later requests wait for it
   }
   return used;
 }
@@ -523,6 +604,11 @@ void Loop::FlushDirty() {
 
 void Loop::Close(Connection& c, std::string_view reason) {
   if (!reason.empty()) core_->Log("closing connection " + c.peer() + ": " + std::string(reason));
+  if (!c.handshaken() && !shutting_down_) {
+    // Whatever ended it (a wrong token, a fatal error, EOF, a timeout): a failed handshake.
+    ServerStats::Inc(stats_.handshake_failures);
+    if (c.peer_charged()) core_->peers->HandshakeFailed(c.peer_key(), core_->PeerNowMs());
+  }
   dispatcher_.Forget(c);
   epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd(), nullptr);
   core_->buffered_bytes.fetch_sub(c.buffered_counted(), std::memory_order_relaxed);
@@ -604,7 +690,7 @@ void Loop::BeginShutdown() {
 
 bool Loop::Drained() const {
   for (const auto& [id, c] : conns_) {
-    if (c->inflight() > 0 || c->OutPending() > 0) return false;
+    if (c->inflight() > 0 || c->OutPending() > 0 || c->scan()) return false;
   }
   return true;
 }

@@ -13,11 +13,18 @@
 //   epoll reported them, then the ready list: connections that still held complete requests when
 //   their budget ran out); connections that have not completed HELLO come after them; accepting
 //   new connections comes last and takes at most kAcceptsPerIteration. A connection's requests
-//   are handled, and answered, in the order it sent them.
+//   are handled, and answered, in the order it sent them. A SCAN longer than one ChunkedScan
+//   step takes one step per turn of its connection; its later requests wait for its answer.
+// - Per-address budgets (PeerBudgets, shared by the loops): an accepted socket whose address is
+//   over budget gets no Connection: it is held kRefusalHoldMs (bounded), then answered
+//   TOO_MANY_CONNECTIONS and closed; an
+//   admitted connection's token comes back at its HELLO, and its close before HELLO is charged
+//   as a failed handshake.
 #pragma once
 
 #include <sys/epoll.h>
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -71,6 +78,21 @@ class Loop {
   // iteration, while a backlog still drains by 16 per iteration (an idle iteration is one
   // epoll_wait()). The listening socket is level-triggered: what is left is reported again.
   static constexpr int kAcceptsPerIteration = 16;
+  // A loop logs refusals by the per-address budgets at most once per this interval (with the
+  // count since its last such line): one line per refused connection would let a flood fill
+  // the log and spend the CPU the refusal saves.
+  static constexpr int64_t kRefusalLogIntervalMs = 1'000;
+  // A connection refused by the per-address budgets gets its answer (and its close) this long
+  // after its accept, not at once: a client that fails handshakes in a loop waits for each
+  // answer, and an immediate refusal would only make it come back at once, cheaper for it and
+  // for nobody else (measured: 3x the connection attempts of an attacker on the same machine).
+  // Holding a refused socket costs its descriptor and a deque entry, no epoll registration and
+  // no read; 500 ms is long enough to slow such a loop to two attempts per second and short
+  // enough that a refused well-behaved client hears why well within its request timeout.
+  static constexpr int64_t kRefusalHoldMs = 500;
+  // Refused sockets one loop holds at most (descriptors): beyond, refusals are answered at
+  // once. 1,024 per loop stays far below the unit's descriptor limit (65,536).
+  static constexpr size_t kRefusalsHeldMax = 1'024;
   // How often idle/slowloris/stall deadlines are checked. 100 ms: cheap, precise enough.
   static constexpr int64_t kSweepIntervalMs = 100;
 
@@ -85,7 +107,16 @@ class Loop {
 
   void Run();
   void Accept();
+  // Refuses an accepted socket at connections-max.
   void Reject(int fd, const std::string& peer);
+  // Refuses an accepted socket whose address is over a per-address budget (PeerBudgets).
+  void RefusePeer(int fd, const sockaddr_storage& addr, PeerBudgets::Verdict why);
+  // Answers a refused socket that was held (RefusePeer), or one that could not be held.
+  void RefuseNow(int fd, bool failures);
+  // Answers and closes the held refusals whose time has come (all of them with INT64_MAX).
+  void ReleaseHeld(int64_t now);
+  // Sends TOO_MANY_CONNECTIONS with `message` (plain TCP; best effort) and closes `fd`.
+  void Refuse(int fd, const std::string& message);
   // Best effort: one non-blocking send of a fatal error frame on a raw socket (not through TLS).
   static void SendRawError(int fd, proto::ErrorCode code, const std::string& message);
   IoResult Receive(Connection& conn, char* buf, size_t cap);
@@ -99,8 +130,10 @@ class Loop {
   void OnEvent(uint64_t id, uint32_t events);
   // Gives `conn` its turn now (authenticated) or after the others (not yet).
   void Serve(Connection& conn);
-  // One turn: buffered requests first, then the socket, within a TurnBudget.
+  // One turn: buffered requests first, then the socket, within a TurnBudget; or, while the
+  // connection has a SCAN pending, the SCAN's next step (ContinueScan) and nothing else.
   void Turn(Connection& conn);
+  void ContinueScan(Connection& conn);
   // Parses conn.in within `budget`; false when nothing was handled.
   bool ParseBuffered(Connection& conn, TurnBudget& budget);
   // Receives and parses within `budget`; false when the connection was closed.
@@ -143,6 +176,15 @@ class Loop {
   std::multimap<int64_t, std::pair<uint64_t, uint64_t>> deadlines_;
   std::string scratch_;
   int64_t last_sweep_ms_ = 0;
+  // Refused sockets waiting for their answer (kRefusalHoldMs), oldest first.
+  struct HeldRefusal {
+    int fd;
+    int64_t until_ms;
+    bool failures;  // the budget spent: failed handshakes (else unauthenticated connections)
+  };
+  std::deque<HeldRefusal> held_;
+  int64_t refused_log_ms_ = 0;      // the last log line about per-address refusals
+  uint64_t refused_since_log_ = 0;  // refusals since that line
   bool shutting_down_ = false;
   int64_t shutdown_deadline_ms_ = 0;
   bool exit_ = false;

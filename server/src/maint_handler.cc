@@ -24,6 +24,9 @@ void MaintHandler::Stats(Connection& c, uint64_t id, std::string_view body) {
                                              std::chrono::steady_clock::now() - core.started)
                                              .count()));
   add("loops", core.loops.size());
+  // The per-address budgets' table (0 and 0 when they are off).
+  add("peer_budget_addresses", core.peers ? core.peers->entries() : 0);
+  add("peer_budget_evictions", core.peers ? core.peers->evictions() : 0);
   add("db_appends", d.appends);
   add("db_appends_deduplicated", d.appends_deduplicated);
   add("db_groups_committed", d.groups_committed);

@@ -101,6 +101,28 @@ void AddServer(const ServerCore& core, const std::vector<const ServerStats*>& lo
           Sum(loops, &S::connections_accepted));
   Counter(out, "tldb_connections_rejected_total", "Connections refused with TOO_MANY_CONNECTIONS",
           Sum(loops, &S::connections_rejected));
+  Family(out, "tldb_connections_refused_peer_budget_total",
+         "New connections refused with TOO_MANY_CONNECTIONS because their address was over a "
+         "per-address budget, by budget (--peer-unauth-connections-*, "
+         "--peer-handshake-failures-*)",
+         MetricType::Counter)
+      .Add(static_cast<double>(Sum(loops, &S::refused_peer_unauth)), "budget",
+           "unauthenticated_connections")
+      .Add(static_cast<double>(Sum(loops, &S::refused_peer_failures)), "budget",
+           "handshake_failures");
+  Counter(out, "tldb_handshake_failures_total",
+          "Connections closed before completing HELLO (wrong or no token, a fatal error before "
+          "HELLO, a failed TLS handshake, a close or timeout before HELLO)",
+          Sum(loops, &S::handshake_failures));
+  Gauge(out, "tldb_peer_budget_addresses",
+        "Peer addresses the per-address budgets remember (at most --peer-budget-addresses-max)",
+        static_cast<double>(core.peers ? core.peers->entries() : 0));
+  Counter(out, "tldb_peer_budget_evictions_total",
+          "Peer addresses the per-address budgets forgot to make room for another",
+          core.peers ? core.peers->evictions() : 0);
+  Counter(out, "tldb_scan_turns_yielded_total",
+          "Loop turns a SCAN gave up with work left (a long SCAN is read in steps)",
+          Sum(loops, &S::scan_turns_yielded));
   Family(out, "tldb_disconnects_total", "Connections closed by the server, by reason",
          MetricType::Counter)
       .Add(static_cast<double>(Sum(loops, &S::disconnects_protocol)), "reason", "protocol")

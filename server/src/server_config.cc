@@ -74,6 +74,14 @@ Status ValidateServerConfig(const ServerConfig& c) {
   if (c.connections_max == 0 || c.inflight_requests_max == 0) {
     return Status::InvalidArgument("connections-max and inflight-requests-max must be > 0");
   }
+  if (c.peer_budgets &&
+      (c.peer_unauth_connections_per_s == 0 || c.peer_unauth_connections_burst == 0 ||
+       c.peer_handshake_failures_per_s == 0 || c.peer_handshake_failures_burst == 0 ||
+       c.peer_budget_addresses_max == 0)) {
+    return Status::InvalidArgument(
+        "peer-unauth-connections-per-s/-burst, peer-handshake-failures-per-s/-burst and "
+        "peer-budget-addresses-max must be > 0 (turn the budgets off with --peer-budgets=false)");
+  }
   if (c.buffers_bytes_max < c.frame_body_bytes_max) {
     return Status::InvalidArgument("buffers-bytes-max must be >= frame-body-bytes-max");
   }

@@ -22,6 +22,10 @@ void ServerCore::Log(std::string_view line) const {
   std::fwrite(s.data(), 1, s.size(), stderr);
 }
 
+int64_t ServerCore::PeerNowMs() const {
+  return config.peer_budget_clock_ms ? config.peer_budget_clock_ms() : NowMs();
+}
+
 ServerCore::~ServerCore() = default;
 
 int64_t NowMs() {

@@ -4,8 +4,9 @@
 // after the server stopped (drain deadline passed) posts into a loop that still exists.
 // Contract: built before the loops start and immutable afterwards, except the atomics
 // (connection count, stopping flag), the WatchHub (thread-safe) and the loops themselves
-// (their Post() is thread-safe), the admin thread, the compaction jobs and the backups
-// (thread-safe; all stopped by Server::Stop after the loops, so no task outlives the server).
+// (their Post() is thread-safe), the per-address budgets, the admin thread, the compaction jobs
+// and the backups (thread-safe; all stopped by Server::Stop after the loops, so no task outlives
+// the server).
 #pragma once
 
 #include <atomic>
@@ -18,6 +19,7 @@
 #include "access_rights.h"
 #include "backup_registry.h"
 #include "compaction_jobs.h"
+#include "peer_budgets.h"
 #include "task_thread.h"
 #include "tldb/db.h"
 #include "tldb/server.h"
@@ -35,10 +37,14 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
         auth(cfg.tokens),
         hub(loop_count),
         compactions(db_in),
-        backups(db_in, cfg.data_dir) {}
+        backups(db_in, cfg.data_dir),
+        peers(cfg.peer_budgets ? std::make_unique<PeerBudgets>(PeerBudgets::LimitsOf(cfg))
+                               : nullptr) {}
   ~ServerCore();
 
   void Log(std::string_view line) const;
+  // The per-address budgets' clock (config.peer_budget_clock_ms, else NowMs()).
+  int64_t PeerNowMs() const;
 
   Db* db;
   ServerConfig config;
@@ -51,6 +57,8 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   CompactionJobs compactions;
   // Online backups (BACKUP_OPEN/READ/CLOSE): snapshots under config.data_dir, on their own thread.
   BackupRegistry backups;
+  // Per-peer-address budgets (thread-safe); null when ServerConfig::peer_budgets is off.
+  const std::unique_ptr<PeerBudgets> peers;
   std::vector<std::unique_ptr<Loop>> loops;
   int listen_fd = -1;
   // Set when the listener speaks TLS (ServerConfig::tls_cert_file); shared by every session.

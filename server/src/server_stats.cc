@@ -143,6 +143,10 @@ std::vector<std::pair<std::string, uint64_t>> CollectStats(
       {"timeline_deletes", &S::timeline_deletes},
       {"mutations_noop", &S::mutations_noop},
       {"tls_failures", &S::tls_failures},
+      {"handshake_failures", &S::handshake_failures},
+      {"connections_refused_unauthenticated", &S::refused_peer_unauth},
+      {"connections_refused_handshake_failures", &S::refused_peer_failures},
+      {"scan_turns_yielded", &S::scan_turns_yielded},
   };
   for (const auto& [name, field] : fields) out.emplace_back(name, Sum(loops, field));
   auto is_async = [](uint8_t op) {

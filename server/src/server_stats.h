@@ -61,6 +61,14 @@ struct ServerStats {
   // TLS listener: connections closed because the TLS handshake failed (refused: unknown CA,
   // expired or missing certificate; plain-text bytes instead of a TLS record).
   std::atomic<uint64_t> tls_failures{0};
+  // Connections closed before completing HELLO (wrong or no token, a fatal error before HELLO,
+  // a failed TLS handshake, a close or timeout before HELLO; not a server stop).
+  std::atomic<uint64_t> handshake_failures{0};
+  // New connections refused by the per-address budgets (PeerBudgets), by the budget that was
+  // spent: unauthenticated connections, or failed handshakes.
+  std::atomic<uint64_t> refused_peer_unauth{0}, refused_peer_failures{0};
+  // Loop turns a SCAN gave up with work left (ChunkedScan: one per step after the first).
+  std::atomic<uint64_t> scan_turns_yielded{0};
   // Acknowledged MUTATE requests by kind, and those that changed nothing (retries).
   std::atomic<uint64_t> recalls{0}, edits{0}, trims{0}, timeline_deletes{0}, mutations_noop{0};
   // Request latency by opcode slot: from the handler's start to the answer being queued.

@@ -32,6 +32,10 @@ void SessionHandler::Hello(Connection& c, uint64_t id, std::string_view body) {
                       req.token.empty() ? "this server requires a token" : "unknown token");
   }
   c.Handshaken(rights);
+  if (c.peer_charged()) {  // an authenticated client is never charged by its address's budget
+    core.peers->Refund(c.peer_key(), core.PeerNowMs());
+    c.clear_peer_charged();
+  }
   const ServerConfig& cfg = core.config;
   proto::HelloResponse resp;
   resp.server_name = kServerName;

@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -155,6 +156,7 @@ Result<HostileBenchRow> MeasureUnder(const std::string& name, std::vector<Hostil
   for (auto& out : outcomes) {
     row.rounds += out->rounds;
     row.as_expected += out->as_expected;
+    row.refused += out->refused;
     for (auto& d : out->Deviations()) row.deviations.push_back(d);
   }
   if (!s.ok()) return s;
@@ -165,75 +167,112 @@ double Median(std::vector<double> v) {
   return Percentile(std::move(v), 0.5);
 }
 
-// `repeats` pairs of (idle, loaded) measurements folded into one row of medians.
-Result<HostileBenchRow> MeasurePaired(const std::string& name, const std::vector<HostileCase>& load,
-                                      Client& probe, ServerProcess& server,
-                                      const HostileBenchOptions& o) {
-  HostileBenchRow row;
-  row.name = name;
-  std::vector<double> a50, a99, r50, r99, ia99, ir99, aratio, rratio, aw, rw, cpu, cpuw;
-  for (uint32_t rep = 0; rep < std::max(1u, o.repeats); ++rep) {
-    auto idle = MeasureUnder("idle", {}, probe, server, o);
-    if (!idle.ok()) return idle.status();
-    auto loaded = MeasureUnder(name, load, probe, server, o);
-    if (!loaded.ok()) return loaded.status();
-    a50.push_back(loaded->append_p50_us);
-    a99.push_back(loaded->append_p99_us);
-    r50.push_back(loaded->read_p50_us);
-    r99.push_back(loaded->read_p99_us);
-    ia99.push_back(idle->append_p99_us);
-    ir99.push_back(idle->read_p99_us);
-    aratio.push_back(loaded->append_p99_us / idle->append_p99_us);
-    rratio.push_back(loaded->read_p99_us / idle->read_p99_us);
-    aw.push_back(loaded->append_tail_cpu_wait_share);
-    rw.push_back(loaded->read_tail_cpu_wait_share);
-    cpu.push_back(loaded->server_cpu_ms_per_s);
-    cpuw.push_back(loaded->server_cpu_wait_ms_per_s);
-    row.probes += loaded->probes;
-    row.rss_peak_kib = std::max(row.rss_peak_kib, loaded->rss_peak_kib);
-    row.rounds += loaded->rounds;
-    row.as_expected += loaded->as_expected;
-    row.server_alive = row.server_alive && loaded->server_alive;
-    for (auto& d : loaded->deviations) row.deviations.push_back(d);
+// The idle/loaded pairs of one row on one server, folded into a row of medians at the end.
+class PairedRow {
+ public:
+  PairedRow(std::string name, std::string server) {
+    row_.name = std::move(name);
+    row_.server = std::move(server);
   }
-  row.append_p50_us = Median(a50);
-  row.append_p99_us = Median(a99);
-  row.read_p50_us = Median(r50);
-  row.read_p99_us = Median(r99);
-  row.idle_append_p99_us = Median(ia99);
-  row.idle_read_p99_us = Median(ir99);
-  row.append_p99_ratio = Median(aratio);
-  row.read_p99_ratio = Median(rratio);
-  row.append_tail_cpu_wait_share = Median(aw);
-  row.read_tail_cpu_wait_share = Median(rw);
-  row.server_cpu_ms_per_s = Median(cpu);
-  row.server_cpu_wait_ms_per_s = Median(cpuw);
-  return row;
-}
+  void Add(const HostileBenchRow& idle, const HostileBenchRow& loaded) {
+    a50_.push_back(loaded.append_p50_us);
+    a99_.push_back(loaded.append_p99_us);
+    r50_.push_back(loaded.read_p50_us);
+    r99_.push_back(loaded.read_p99_us);
+    ia99_.push_back(idle.append_p99_us);
+    ir99_.push_back(idle.read_p99_us);
+    aratio_.push_back(loaded.append_p99_us / idle.append_p99_us);
+    rratio_.push_back(loaded.read_p99_us / idle.read_p99_us);
+    aw_.push_back(loaded.append_tail_cpu_wait_share);
+    rw_.push_back(loaded.read_tail_cpu_wait_share);
+    cpu_.push_back(loaded.server_cpu_ms_per_s);
+    cpuw_.push_back(loaded.server_cpu_wait_ms_per_s);
+    row_.probes += loaded.probes;
+    row_.rss_peak_kib = std::max(row_.rss_peak_kib, loaded.rss_peak_kib);
+    row_.rounds += loaded.rounds;
+    row_.as_expected += loaded.as_expected;
+    row_.refused += loaded.refused;
+    row_.server_alive = row_.server_alive && loaded.server_alive;
+    for (auto& d : loaded.deviations) row_.deviations.push_back(d);
+  }
+  HostileBenchRow Fold() const {
+    HostileBenchRow row = row_;
+    row.append_p50_us = Median(a50_);
+    row.append_p99_us = Median(a99_);
+    row.read_p50_us = Median(r50_);
+    row.read_p99_us = Median(r99_);
+    row.idle_append_p99_us = Median(ia99_);
+    row.idle_read_p99_us = Median(ir99_);
+    row.append_p99_ratio = Median(aratio_);
+    row.read_p99_ratio = Median(rratio_);
+    row.append_ratio_min = *std::min_element(aratio_.begin(), aratio_.end());
+    row.append_ratio_max = *std::max_element(aratio_.begin(), aratio_.end());
+    row.read_ratio_min = *std::min_element(rratio_.begin(), rratio_.end());
+    row.read_ratio_max = *std::max_element(rratio_.begin(), rratio_.end());
+    row.append_tail_cpu_wait_share = Median(aw_);
+    row.read_tail_cpu_wait_share = Median(rw_);
+    row.server_cpu_ms_per_s = Median(cpu_);
+    row.server_cpu_wait_ms_per_s = Median(cpuw_);
+    return row;
+  }
 
-}  // namespace
+ private:
+  HostileBenchRow row_;
+  std::vector<double> a50_, a99_, r50_, r99_, ia99_, ir99_, aratio_, rratio_, aw_, rw_, cpu_, cpuw_;
+};
 
-Result<std::vector<HostileBenchRow>> RunHostileBench(const HostileBenchOptions& o) {
+// One server under test: its process and its probe client.
+struct BenchServer {
+  std::string binary;
+  std::unique_ptr<ServerProcess> process;
+  std::unique_ptr<Client> probe;
+};
+
+Status StartBenchServer(const HostileBenchOptions& o, const std::string& binary,
+                        const std::string& data_dir, BenchServer* out) {
   ServerProcessOptions so;
-  so.binary = o.server_binary;
-  so.data_dir = o.data_dir;
+  so.binary = binary;
+  so.data_dir = data_dir;
   so.extra_args = HostileServerArgs();
   so.extra_args.insert(so.extra_args.end(), {"--io-backend", o.io_backend});
   if (o.server_threads) {
     so.extra_args.insert(so.extra_args.end(), {"--threads", std::to_string(o.server_threads)});
   }
   so.log_path = o.server_log;
-  ServerProcess server(so);
-  if (auto s = server.Start(); !s.ok()) return s;
-  if (o.pin_cpus) {  // before any thread of ours starts: they inherit CPU 1
-    if (auto s = PinTo(server.pid(), 0); !s.ok()) return s;
-    if (auto s = PinTo(0, 1); !s.ok()) return s;
+  out->binary = binary;
+  out->process = std::make_unique<ServerProcess>(so);
+  if (auto s = out->process->Start(); !s.ok()) return s;
+  if (o.pin_cpus) {
+    if (auto s = PinTo(out->process->pid(), 0); !s.ok()) return s;
   }
-  if (auto s = PrepareHostileTarget(server.address()); !s.ok()) return s;
-  ClientOptions co = FaultClientOptions(server.address());
+  if (auto s = PrepareHostileTarget(out->process->address()); !s.ok()) return s;
+  ClientOptions co = FaultClientOptions(out->process->address());
   co.token = kHostileAdminToken;
   auto probe = Client::Connect(co);
   if (!probe.ok()) return probe.status();
+  out->probe = std::move(probe).value();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<HostileBenchRow>> RunHostileBench(const HostileBenchOptions& o) {
+  // The compared server first, so that each pair of it runs just before the same pair of the
+  // server under test.
+  std::vector<BenchServer> servers(o.compare_server_binary.empty() ? 1 : 2);
+  if (!o.compare_server_binary.empty()) {
+    if (auto s =
+            StartBenchServer(o, o.compare_server_binary, o.data_dir + "-compared", &servers[0]);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (auto s = StartBenchServer(o, o.server_binary, o.data_dir, &servers.back()); !s.ok()) {
+    return s;
+  }
+  if (o.pin_cpus) {  // before any thread of ours starts: they inherit CPU 1
+    if (auto s = PinTo(0, 1); !s.ok()) return s;
+  }
 
   std::vector<HostileBenchRow> rows;
   const auto cases = HostileCases(o.cases);
@@ -242,11 +281,24 @@ Result<std::vector<HostileBenchRow>> RunHostileBench(const HostileBenchOptions& 
   runs.push_back({"all at once", cases});
   for (const auto& [name, load] : runs) {
     if (!o.only.empty() && name != o.only) continue;
-    auto row = MeasurePaired(name, load, **probe, server, o);
-    if (!row.ok()) return row.status();
-    rows.push_back(*row);
+    std::vector<PairedRow> paired;
+    for (const auto& srv : servers) paired.emplace_back(name, srv.binary);
+    for (uint32_t rep = 0; rep < std::max(1u, o.repeats); ++rep) {
+      for (size_t i = 0; i < servers.size(); ++i) {
+        ServerProcess& server = *servers[i].process;
+        auto idle = MeasureUnder("idle", {}, *servers[i].probe, server, o);
+        if (!idle.ok()) return idle.status();
+        auto loaded = MeasureUnder(name, load, *servers[i].probe, server, o);
+        if (!loaded.ok()) return loaded.status();
+        paired[i].Add(*idle, *loaded);
+      }
+    }
+    for (const auto& p : paired) rows.push_back(p.Fold());
   }
-  (void)server.Stop();
+  for (auto& srv : servers) {
+    srv.probe.reset();
+    (void)srv.process->Stop();
+  }
   return rows;
 }
 

@@ -10,6 +10,11 @@
 // server's RSS is sampled every 50 ms (the row keeps the peak); /proc's schedstat tells how much
 // of the slowest probes' time the probe thread waited for a CPU, and how busy the server was. See
 // the options for the probe's durability, CPU pinning and the attackers' scheduling class.
+// With compare_server_binary, a second server (that binary, its own data directory) runs beside
+// the first, and each row is measured on both, alternating (compared, server, compared,
+// server, ... one idle/loaded pair each), so drifts of the machine's load fall on both alike;
+// each row then comes twice, the compared server's first.
+// A row also keeps the spread (lowest and highest) of its pairs' loaded/idle ratios.
 #pragma once
 
 #include <cstdint>
@@ -50,14 +55,20 @@ struct HostileBenchOptions {
   // Only the row with this name ("all at once", or a case's name); empty: every row.
   std::string only;
   std::string server_log;
+  // A second tldb-server binary measured alternately with server_binary (see above); empty:
+  // none. It gets the same flags (HostileServerArgs), so it must know them.
+  std::string compare_server_binary;
 };
 
 struct HostileBenchRow {
   std::string name;
+  std::string server;  // the binary measured (its path)
   uint64_t probes = 0;
   double append_p50_us = 0, append_p99_us = 0, read_p50_us = 0, read_p99_us = 0;
   double idle_append_p99_us = 0, idle_read_p99_us = 0;  // the paired idle measurements
   double append_p99_ratio = 0, read_p99_ratio = 0;      // loaded / paired idle
+  // The lowest and highest of the pairs' ratios (the median is above).
+  double append_ratio_min = 0, append_ratio_max = 0, read_ratio_min = 0, read_ratio_max = 0;
   uint64_t rss_peak_kib = 0;
   // Where the slowest requests' time went: of the requests at or above p99, the share of their
   // latency that the probe thread itself spent runnable but waiting for a CPU (client side).
@@ -66,6 +77,7 @@ struct HostileBenchRow {
   // runnable waiting for a CPU (all threads summed).
   double server_cpu_ms_per_s = 0, server_cpu_wait_ms_per_s = 0;
   uint64_t rounds = 0, as_expected = 0;  // of the hostile load(s)
+  uint64_t refused = 0;                  // of them, refused at once (per-address budgets)
   bool server_alive = true;
   std::vector<std::string> deviations;  // the hostile rounds that did not go as expected
 };

@@ -60,11 +60,35 @@ std::string Body(const M& m) {
   return body;
 }
 
-// A fatal error frame with `code`, then the connection closed.
-bool ExpectFatal(RawConn& c, uint16_t code, std::string* why) {
+// The server's refusal of a new connection: TOO_MANY_CONNECTIONS, fatal, request_id 0.
+bool IsRefusal(const RawConn::Frame& f) {
+  return f.fatal() && f.header.request_id == 0 &&
+         f.ErrorCode() == Code(ErrorCode::kTooManyConnections);
+}
+
+// How a HELLO went: answered, refused (per-address budgets) or failed.
+enum class HelloResult { kOk, kRefused, kFailed };
+HelloResult HelloAs(RawConn& c, std::string_view token) {
+  if (!c.connected() ||
+      !c.SendMsg(Op::kHello, 0, proto::HelloRequest{proto::kVersion, "hostile", token})) {
+    return HelloResult::kFailed;
+  }
+  auto f = c.ReadFrame(5'000);
+  if (!f) return HelloResult::kFailed;
+  if (IsRefusal(*f)) return HelloResult::kRefused;
+  return f->error() ? HelloResult::kFailed : HelloResult::kOk;
+}
+
+// A fatal error frame with `code`, then the connection closed. `*refused`: the connection was
+// refused instead (TOO_MANY_CONNECTIONS on accept), which is not a deviation.
+bool ExpectFatal(RawConn& c, uint16_t code, std::string* why, bool* refused = nullptr) {
   auto f = c.ReadFrame(4 * kHostileFrameDeadlineMs);
   if (!f) {
     *why = "no error frame (connection " + std::string(c.eof() ? "closed)" : "still open)");
+    return false;
+  }
+  if (refused && IsRefusal(*f)) {
+    *refused = true;
     return false;
   }
   if (!f->fatal() || f->ErrorCode() != code) {
@@ -100,22 +124,27 @@ bool OneOf(int code, const std::vector<int>& codes) {
 void OversizedRound(uint16_t port, uint64_t round, HostileOutcome* out) {
   RawConn c(port);
   std::string why;
-  bool ok = c.connected();
+  bool ok = c.connected(), refused = false;
   if (ok && round % 2 == 0) {
-    ok = c.Hello(kHostileAdminToken, "hostile") &&
+    const HelloResult h = HelloAs(c, kHostileAdminToken);
+    refused = h == HelloResult::kRefused;
+    ok = h == HelloResult::kOk &&
          c.Send(Header(uint8_t(Op::kAppend), proto::kFrameBodyBytesMaxDefault + 1) +
                 std::string(100, 'x')) &&
          ExpectFatal(c, Code(ErrorCode::kFrameTooLarge), &why);
   } else if (ok) {  // before HELLO, the largest length a header can carry
     ok = c.Send(Header(uint8_t(Op::kPing), kU32Max)) &&
-         ExpectFatal(c, Code(ErrorCode::kFrameTooLarge), &why);
+         ExpectFatal(c, Code(ErrorCode::kFrameTooLarge), &why, &refused);
   }
+  if (refused) return out->NoteRefused();
   out->Note(ok, "oversized frame (round " + std::to_string(round % 2) + "): " + why);
 }
 
 void MalformedRound(uint16_t port, uint64_t round, HostileOutcome* out) {
   RawConn c(port);
-  if (!c.connected() || !c.Hello(kHostileAdminToken, "hostile")) {
+  const HelloResult h = HelloAs(c, kHostileAdminToken);
+  if (h == HelloResult::kRefused) return out->NoteRefused();
+  if (h != HelloResult::kOk) {
     out->Note(false, "connect/HELLO failed");
     return;
   }
@@ -168,9 +197,12 @@ void MalformedRound(uint16_t port, uint64_t round, HostileOutcome* out) {
 
 void SlowlorisRound(uint16_t port, const HostileCaseOptions& o, HostileOutcome* out) {
   std::vector<std::unique_ptr<RawConn>> conns;
+  uint32_t refused = 0;
   for (uint32_t i = 0; i < o.slowloris_connections; ++i) {
     auto c = std::make_unique<RawConn>(port);
-    if (!c->connected() || !c->Hello(kHostileAdminToken, "hostile")) continue;
+    const HelloResult h = HelloAs(*c, kHostileAdminToken);
+    refused += h == HelloResult::kRefused;
+    if (h != HelloResult::kOk) continue;
     // Half of them stop inside the header, half inside the body.
     std::string f = Header(uint8_t(Op::kPing), 100) + std::string(100, 'p');
     c->Send(std::string_view(f).substr(0, i % 2 ? 10 : 40));
@@ -181,20 +213,26 @@ void SlowlorisRound(uint16_t port, const HostileCaseOptions& o, HostileOutcome* 
   for (auto& c : conns) {
     if (ExpectFatal(*c, Code(ErrorCode::kTimedOutConnection), &why)) closed++;
   }
-  out->Note(conns.size() == o.slowloris_connections && closed == conns.size(),
+  if (conns.empty() && refused == o.slowloris_connections) return out->NoteRefused();
+  out->Note(conns.size() + refused == o.slowloris_connections && closed == conns.size(),
             "slowloris: " + std::to_string(closed) + " of " + std::to_string(conns.size()) +
-                " half-sent frames closed with CONNECTION_TIMED_OUT; " + why);
+                " half-sent frames closed with CONNECTION_TIMED_OUT (" + std::to_string(refused) +
+                " connections refused); " + why);
 }
 
 void LargeHalfSentRound(uint16_t port, const HostileCaseOptions& o, HostileOutcome* out) {
   std::vector<std::unique_ptr<RawConn>> conns;
   const uint32_t body = proto::kFrameBodyBytesMaxDefault - 1'000;
   const std::string frame = Header(uint8_t(Op::kAppend), body) + std::string(body - 1'000, 'z');
+  uint32_t refused = 0;
   for (uint32_t i = 0; i < o.large_frame_connections; ++i) {
     auto c = std::make_unique<RawConn>(port);
-    if (!c->connected() || !c->Hello(kHostileAdminToken, "hostile")) continue;
+    const HelloResult h = HelloAs(*c, kHostileAdminToken);
+    refused += h == HelloResult::kRefused;
+    if (h != HelloResult::kOk) continue;
     conns.push_back(std::move(c));
   }
+  if (conns.empty() && refused == o.large_frame_connections) return out->NoteRefused();
   // Push as much of each frame as the server takes (it may stop reading), never completing it.
   std::vector<size_t> sent(conns.size(), 0);
   const auto end = std::chrono::steady_clock::now() + milliseconds(kHostileFrameDeadlineMs / 2);
@@ -211,35 +249,57 @@ void LargeHalfSentRound(uint16_t port, const HostileCaseOptions& o, HostileOutco
   for (auto& c : conns) {
     if (c->WaitEof(6 * kHostileFrameDeadlineMs)) closed++;
   }
-  out->Note(conns.size() == o.large_frame_connections && closed == conns.size(),
+  out->Note(conns.size() + refused == o.large_frame_connections && closed == conns.size(),
             "large half-sent frames: " + std::to_string(closed) + " of " +
-                std::to_string(conns.size()) + " closed");
+                std::to_string(conns.size()) + " closed (" + std::to_string(refused) +
+                " connections refused)");
 }
 
 void IdleRun(uint16_t port, const HostileCaseOptions& o, const std::atomic<bool>& stop,
              HostileOutcome* out) {
   std::vector<std::unique_ptr<RawConn>> conns;
-  uint32_t opened = 0;
+  uint32_t opened = 0, refused = 0;
   // Every connection is opened, however long a loaded machine takes (not only those opened
   // before the run's stop): a generous bound instead of the run's wall-clock window.
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   for (uint32_t i = 0; i < o.idle_connections && std::chrono::steady_clock::now() < give_up; ++i) {
     auto c = std::make_unique<RawConn>(port);
-    // Half complete the handshake, half never send a byte.
-    if (c->connected() && (i % 2 || c->Hello(kHostileAdminToken, "hostile"))) opened++;
+    // Half complete the handshake, half never send a byte (a refusal of those shows at the
+    // end: the server closed them at once).
+    if (i % 2 == 0) {
+      const HelloResult h = HelloAs(*c, kHostileAdminToken);
+      refused += h == HelloResult::kRefused;
+      if (h != HelloResult::kOk) continue;
+      opened++;
+    } else if (c->connected()) {
+      opened++;
+    }
     conns.push_back(std::move(c));
   }
   while (!stop) std::this_thread::sleep_for(milliseconds(20));
-  uint32_t still_open = 0;
-  for (auto& c : conns) still_open += c->connected() && !c->PeerClosed();
-  out->Note(opened == o.idle_connections && still_open == opened,
+  uint32_t still_open = 0, silent_refused = 0;
+  for (size_t i = 0; i < conns.size(); ++i) {
+    RawConn& c = *conns[i];
+    if (c.connected() && !c.PeerClosed()) {
+      still_open++;
+    } else if (auto f = c.ReadFrame(100); f && IsRefusal(*f)) {
+      silent_refused++;  // one that never sent a byte, refused on accept
+    }
+  }
+  opened -= silent_refused;
+  refused += silent_refused;
+  if (refused > 0) out->refused += 1;
+  out->Note(opened + refused == o.idle_connections && still_open == opened,
             "idle: " + std::to_string(opened) + " opened, " + std::to_string(still_open) +
-                " still open at the end (expected " + std::to_string(o.idle_connections) + ")");
+                " still open at the end, " + std::to_string(refused) + " refused (expected " +
+                std::to_string(o.idle_connections) + " opened or refused)");
 }
 
 void NonReaderRound(uint16_t port, const std::atomic<bool>& stop, HostileOutcome* out) {
   RawConn c(port, 4096);
-  if (!c.Hello(kHostileAdminToken, "hostile")) {
+  const HelloResult h = HelloAs(c, kHostileAdminToken);
+  if (h == HelloResult::kRefused) return out->NoteRefused();
+  if (h != HelloResult::kOk) {
     out->Note(false, "non-reader: HELLO failed");
     return;
   }
@@ -272,21 +332,25 @@ void NonReaderRound(uint16_t port, const std::atomic<bool>& stop, HostileOutcome
 void NoAuthRound(uint16_t port, uint64_t round, HostileOutcome* out) {
   RawConn c(port);
   std::string why;
-  bool ok = c.connected();
+  bool ok = c.connected(), refused = false;
   const uint64_t v = round % 3;
   if (ok && v == 0) {
     proto::AppendRequest a{kHostileOpenNs, "t", "", false, 0, Durability::kDefault, "x"};
-    ok = c.SendMsg(Op::kAppend, 1, a) && ExpectFatal(c, Code(ErrorCode::kHandshakeRequired), &why);
+    ok = c.SendMsg(Op::kAppend, 1, a) &&
+         ExpectFatal(c, Code(ErrorCode::kHandshakeRequired), &why, &refused);
   } else if (ok) {
     ok = c.SendMsg(Op::kHello, 0, proto::HelloRequest{1, "h", v == 1 ? "" : "wrong-secret"}) &&
-         ExpectFatal(c, Code(ErrorCode::kAuthFailed), &why);
+         ExpectFatal(c, Code(ErrorCode::kAuthFailed), &why, &refused);
   }
+  if (refused) return out->NoteRefused();
   out->Note(ok, "no-auth variant " + std::to_string(v) + ": " + why);
 }
 
 void WrongNamespaceRound(uint16_t port, HostileOutcome* out) {
   RawConn c(port);
-  if (!c.Hello(kHostileLimitedToken, "hostile")) {
+  const HelloResult h = HelloAs(c, kHostileLimitedToken);
+  if (h == HelloResult::kRefused) return out->NoteRefused();
+  if (h != HelloResult::kOk) {
     out->Note(false, "limited token: HELLO failed");
     return;
   }
@@ -326,7 +390,9 @@ void WrongNamespaceRound(uint16_t port, HostileOutcome* out) {
 
 void ExtremeValuesRound(uint16_t port, HostileOutcome* out) {
   RawConn c(port);
-  if (!c.Hello(kHostileAdminToken, "hostile")) {
+  const HelloResult h = HelloAs(c, kHostileAdminToken);
+  if (h == HelloResult::kRefused) return out->NoteRefused();
+  if (h != HelloResult::kOk) {
     out->Note(false, "extreme values: HELLO failed");
     return;
   }
@@ -429,6 +495,11 @@ void HostileOutcome::Note(bool ok, const std::string& what) {
   }
   std::lock_guard lock(mu_);
   if (deviations_.size() < 10) deviations_.push_back(what);
+}
+
+void HostileOutcome::NoteRefused() {
+  refused++;
+  Note(true, "");
 }
 
 std::vector<std::string> HostileOutcome::Deviations() const {

@@ -8,7 +8,9 @@
 // - A case's Run() repeats rounds until `stop` (checked between rounds, so at least one round
 //   runs however late its thread starts; a round lasts at most ~15 s, usually milliseconds),
 //   counting rounds and rounds that went as expected; the first ten deviations are kept as
-//   text.
+//   text. A connection the server refuses at once with TOO_MANY_CONNECTIONS (its per-address
+//   budgets, spent by the attackers' shared address) ends its round as refused, which is as
+//   expected.
 // - Run() closes every connection it opened before it returns.
 #pragma once
 
@@ -39,7 +41,12 @@ Status PrepareHostileTarget(const std::string& address);
 
 struct HostileOutcome {
   std::atomic<uint64_t> rounds{0}, as_expected{0};
+  // Rounds (counted in as_expected too) whose connection the server refused at once with
+  // TOO_MANY_CONNECTIONS: the per-address budgets (tldb-server --peer-budgets) once the
+  // attackers' address has spent them. Such a round is what the server must do then.
+  std::atomic<uint64_t> refused{0};
   void Note(bool ok, const std::string& what);  // one round's verdict
+  void NoteRefused();                           // a round refused by the per-address budgets
   std::vector<std::string> Deviations() const;
 
  private:

@@ -98,6 +98,9 @@ int main(int argc, char** argv) {
   hostile->add_option("--server-threads", hbo.server_threads, "The server's --threads (0: default)")
       ->capture_default_str();
   hostile->add_option("--only", hbo.only, "Only this row (e.g. \"all at once\"); default: all");
+  hostile->add_option("--compare-server-bin", hbo.compare_server_binary,
+                      "Another tldb-server measured alternately with --server-bin, pair by pair "
+                      "(before/after a change)");
 
   tldb::faults::ClusterSoakOptions cso;
   uint64_t cluster_duration_s = 1800;
@@ -163,31 +166,42 @@ int main(int argc, char** argv) {
     hbo.server_log = log;
     auto rows = tldb::faults::RunHostileBench(hbo);
     if (!rows.ok()) return Fail(rows.status());
+    const bool compared = !hbo.compare_server_binary.empty();
+    auto label = [&](const tldb::faults::HostileBenchRow& r) {
+      if (!compared) return r.name;
+      return r.name + (r.server == hbo.compare_server_binary ? " (compared)" : " (server)");
+    };
     std::printf(
         "| case | probes | append p50 / p99 µs | read p50 / p99 µs | paired idle p99 µs "
-        "(append / read) | p99 vs idle (append / read) | server RSS peak MiB | hostile rounds as "
-        "expected |\n|---|---|---|---|---|---|---|---|\n");
+        "(append / read) | p99 vs idle, median (lowest–highest of the pairs): append / read | "
+        "server RSS peak MiB | hostile rounds as expected (refused by the per-address budget) "
+        "|\n|---|---|---|---|---|---|---|---|\n");
     for (const auto& r : *rows) {
       std::printf(
-          "| %s | %llu | %.0f / %.0f | %.0f / %.0f | %.0f / %.0f | %.2f× / %.2f× | %.1f | "
-          "%llu of %llu%s |\n",
-          r.name.c_str(), static_cast<unsigned long long>(r.probes), r.append_p50_us,
+          "| %s | %llu | %.0f / %.0f | %.0f / %.0f | %.0f / %.0f | %.2f× (%.2f–%.2f) / %.2f× "
+          "(%.2f–%.2f) | %.1f | %llu of %llu (%llu)%s |\n",
+          label(r).c_str(), static_cast<unsigned long long>(r.probes), r.append_p50_us,
           r.append_p99_us, r.read_p50_us, r.read_p99_us, r.idle_append_p99_us, r.idle_read_p99_us,
-          r.append_p99_ratio, r.read_p99_ratio, static_cast<double>(r.rss_peak_kib) / 1024.0,
+          r.append_p99_ratio, r.append_ratio_min, r.append_ratio_max, r.read_p99_ratio,
+          r.read_ratio_min, r.read_ratio_max, static_cast<double>(r.rss_peak_kib) / 1024.0,
           static_cast<unsigned long long>(r.as_expected), static_cast<unsigned long long>(r.rounds),
-          r.server_alive ? "" : " SERVER DIED");
+          static_cast<unsigned long long>(r.refused), r.server_alive ? "" : " SERVER DIED");
     }
     std::printf(
         "\nWhere the time went (loaded windows, medians): | case | slowest 1%% of appends / reads: "
         "share the probe thread waited for a CPU | server CPU ms/s | server threads' wait for a "
         "CPU ms/s |\n|---|---|---|---|\n");
     for (const auto& r : *rows) {
-      std::printf("| %s | %.0f%% / %.0f%% | %.0f | %.0f |\n", r.name.c_str(),
+      std::printf("| %s | %.0f%% / %.0f%% | %.0f | %.0f |\n", label(r).c_str(),
                   100 * r.append_tail_cpu_wait_share, 100 * r.read_tail_cpu_wait_share,
                   r.server_cpu_ms_per_s, r.server_cpu_wait_ms_per_s);
     }
+    if (compared) {
+      std::printf("\n(compared) = %s, (server) = %s\n", hbo.compare_server_binary.c_str(),
+                  server_bin.c_str());
+    }
     for (const auto& r : *rows) {
-      for (const auto& d : r.deviations) std::printf("%s: %s\n", r.name.c_str(), d.c_str());
+      for (const auto& d : r.deviations) std::printf("%s: %s\n", label(r).c_str(), d.c_str());
     }
   } else if (soak->parsed()) {
     sko.server_binary = server_bin;

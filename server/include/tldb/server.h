@@ -47,6 +47,32 @@ struct ServerConfig {
   // Open connections at most. 10,000: each idle connection costs ~4 KiB of buffers plus a
   // file descriptor; the limit keeps a flood from exhausting descriptors.
   uint32_t connections_max = 10'000;
+  // Per-peer-address budgets (docs/design-server.md "Per-address budgets"): a new connection
+  // is refused (TOO_MANY_CONNECTIONS, before any state is allocated for it) while its address
+  // (IPv4, or an IPv6 /64) is over either budget. Only what does not authenticate is charged:
+  // a connection costs one unauthenticated-connection token until it completes HELLO (then the
+  // token comes back), and one handshake-failure token if it closes without completing HELLO.
+  // A client that authenticates is never charged; connections already open are never touched.
+  bool peer_budgets = true;
+  // 200 unauthenticated connections per second, 10,000 at once, per address: a whole fleet of
+  // connections-max clients behind one NAT address may reconnect at the same moment (after a
+  // restart) and each gets its token back once its HELLO is answered; only connections that
+  // stay unauthenticated (held open without HELLO, or failing) use the budget up.
+  uint32_t peer_unauth_connections_per_s = 200;
+  uint32_t peer_unauth_connections_burst = 10'000;
+  // 20 failed handshakes per second, 1,000 in a burst, per address: a revoked token on a hundred
+  // clients behind one address, each retrying five times (the C++ client's reconnect attempts),
+  // stays within the burst, while a client failing handshakes in a loop (thousands per second)
+  // is cut to 20/s after its first 1,000.
+  uint32_t peer_handshake_failures_per_s = 20;
+  uint32_t peer_handshake_failures_burst = 1'000;
+  // Addresses the budgets remember: the least recently seen is forgotten beyond it. 65,536
+  // entries of ~100 bytes: ~6.5 MiB at most, more than the addresses connections-max
+  // connections can come from.
+  uint32_t peer_budget_addresses_max = 65'536;
+  // Tests only: the clock of the per-address budgets, monotonic milliseconds (null: the
+  // server's steady clock), so a test decides when a token comes back.
+  std::function<int64_t()> peer_budget_clock_ms;
   // Requests of one connection being processed at once (appends waiting for group commit,
   // WAITs). At the limit the server stops reading that socket (TCP backpressure). 1024 covers
   // deep pipelining; beyond it one client could pin unbounded engine queue memory.
