@@ -135,6 +135,12 @@ int main(int argc, char** argv) {
                  "Cluster mode: the HOST:PORT clients reach this server at (default: --listen)");
   app.add_option("--peer-listen", node_opts.peer_listen,
                  "Cluster mode: HOST:PORT the other replicas connect to");
+  app.add_option("--peer-tls-cert", node_opts.peer_tls_cert,
+                 "Cluster mode: PEM certificate of this replica for mutual TLS with its peers "
+                 "(it must name the host of --peer-listen; with --peer-tls-key, --peer-tls-ca)");
+  app.add_option("--peer-tls-key", node_opts.peer_tls_key, "PEM private key of --peer-tls-cert");
+  app.add_option("--peer-tls-ca", node_opts.peer_tls_ca,
+                 "PEM CA that signs every replica's peer certificate");
   app.add_option("--lease-ttl-s", node_opts.lease_ttl_s,
                  "Cluster mode: etcd lease TTL; a dead primary is replaced after about this long")
       ->capture_default_str();
@@ -201,8 +207,9 @@ int main(int argc, char** argv) {
     node = std::move(started).value();
     db = node->db();
     cfg.extra_stats = [n = node.get()](auto* out) { n->AddStats(out); };
-    std::fprintf(stderr, "tldb-server: cluster node %u of %u, peers at %s\n", node_opts.node,
-                 node_opts.voters, node->peer_address().c_str());
+    std::fprintf(stderr, "tldb-server: cluster node %u of %u, peers at %s (%s)\n", node_opts.node,
+                 node_opts.voters, node->peer_address().c_str(),
+                 node_opts.peer_tls_cert.empty() ? "plain TCP" : "mutual TLS");
   }
   if (auto s = tldb::CreateDefaultNamespaces(*db); !s.ok()) return Fail(s.ToString());
   auto server = tldb::Server::Start(db, cfg);

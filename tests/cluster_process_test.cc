@@ -33,6 +33,7 @@
 #include "common/server_process.h"
 #include "common/temp_dir.h"
 #include "tldb/cluster_client.h"
+#include "util/test_pki.h"
 
 namespace tldb {
 namespace {
@@ -86,6 +87,14 @@ class ClusterProcessTest : public ::testing::Test {
       client_ports_[n] = common::FreeLoopbackPort();
       peer_ports_[n] = common::FreeLoopbackPort();
     }
+    if (peer_tls_) {
+      pki_ = std::make_unique<testing::TestPki>();
+      pki_->MakeCa("ca");
+      for (int n = 0; n < 3; ++n) {
+        pki_->MakeCert("node" + std::to_string(n), "ca", "node" + std::to_string(n), "1",
+                       testing::kPeerCertExt);
+      }
+    }
     for (int n = 0; n < 3; ++n) {
       common::ServerProcessOptions o;
       o.binary = TLDB_SERVER_PATH;
@@ -100,6 +109,12 @@ class ClusterProcessTest : public ::testing::Test {
                       "--peer-listen",    "127.0.0.1:" + std::to_string(peer_ports_[n]),
                       "--advertise",      "127.0.0.1:" + std::to_string(client_ports_[n]),
                       "--io-backend",     "posix"};
+      if (peer_tls_) {
+        const std::string cert = "node" + std::to_string(n);
+        o.extra_args.insert(o.extra_args.end(),
+                            {"--peer-tls-cert", pki_->pem(cert), "--peer-tls-key", pki_->key(cert),
+                             "--peer-tls-ca", pki_->pem("ca")});
+      }
       servers_[n] = std::make_unique<common::ServerProcess>(o);
       ASSERT_TRUE(servers_[n]->Start().ok());
     }
@@ -140,6 +155,8 @@ class ClusterProcessTest : public ::testing::Test {
   }
 
   static inline std::string netns_error_;
+  bool peer_tls_ = false;  // replicas talk mutual TLS (ClusterPeerTlsTest)
+  std::unique_ptr<testing::TestPki> pki_;
   common::TempDir dir_{"tldb-cluster"};
   cluster::testing::EtcdCluster etcd_{1};
   uint16_t client_ports_[3] = {}, peer_ports_[3] = {}, metrics_ports_[3] = {};
@@ -273,10 +290,17 @@ TEST_F(ClusterProcessTest, KilledAndStoppedPrimariesLoseNothingAcknowledgedOrSee
   EXPECT_NE(body.find("tldb_cluster_log_offset{namespace=\"store\"}"), std::string::npos);
 }
 
-// The replicated catalog end to end (docs/replication.md "Catalog"): a namespace created
-// through the cluster client is listed by every replica, takes appends, and keeps them across
-// a kill -9 of the primary; its options change everywhere.
-TEST_F(ClusterProcessTest, NamespaceCreatedOnThePrimaryReachesEveryReplica) {
+// The same cluster with mutual TLS between the replicas (--peer-tls-*).
+class ClusterPeerTlsTest : public ClusterProcessTest {
+ protected:
+  ClusterPeerTlsTest() { peer_tls_ = true; }
+};
+
+// The replicated catalog end to end (docs/replication.md "Catalog"), over peer TLS: a namespace
+// created through the cluster client is listed by every replica, takes appends, and keeps them
+// across a kill -9 of the primary; its options change everywhere.
+TEST_F(ClusterPeerTlsTest, NamespaceCreatedOnThePrimaryReachesEveryReplica) {
+  EXPECT_NE(Logs().find("(mutual TLS)"), std::string::npos) << Logs();
   ClusterClientOptions co;
   for (int n = 0; n < 3; ++n) co.servers.push_back(servers_[n]->address());
   co.retry_ms_max = 60'000;  // a loaded machine

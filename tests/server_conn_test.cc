@@ -2,6 +2,7 @@
 // consumers, slowloris and idle connections (raw sockets for the misbehaving clients).
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "connection.h"
 #include "server_test_util.h"
 
 namespace tldb::testing {
@@ -194,6 +196,39 @@ TEST(ServerTest, SlowlorisAndIdleConnectionsAreClosed) {
   ASSERT_TRUE(after.ok()) << after.status().ToString();
   EXPECT_EQ(after->Get("disconnects_timeout"), before->Get("disconnects_timeout"));
   EXPECT_EQ(after->Get("connections_accepted"), before->Get("connections_accepted"));
+}
+
+// The server closes right after a FATAL frame (docs/protocol.md "Flags"): a frame ended after
+// a fatal error was queued (the answer of a request in progress, say a WAIT that timed out) is
+// dropped, whereas a non-fatal error lets later frames through.
+TEST(ConnectionTest, NothingIsQueuedAfterAFatalError) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  {
+    server::Connection c(1, fds[0], "test", 0);
+    c.Error(static_cast<uint8_t>(Op::kPing), 6, static_cast<uint16_t>(ErrorCode::kUnknownOpcode),
+            "not fatal here", /*fatal=*/false);
+    size_t start = c.Begin(Op::kPing, proto::kFlagResponse, 7);
+    c.End(start);
+    c.Error(static_cast<uint8_t>(Op::kPing), 8, static_cast<uint16_t>(ErrorCode::kMalformedFrame),
+            "bad frame", /*fatal=*/true);
+    start = c.Begin(Op::kPing, proto::kFlagResponse, 9);
+    c.End(start);
+    c.Error(static_cast<uint8_t>(Op::kPing), 10, static_cast<uint16_t>(ErrorCode::kMalformedFrame),
+            "a second fatal error", /*fatal=*/true);
+    std::vector<uint64_t> ids;
+    std::string_view out = c.PendingOutput();
+    while (!out.empty()) {
+      proto::Frame f;
+      const proto::ParseResult r = proto::ParseFrame(out.data(), out.size(), 1 << 20, &f);
+      ASSERT_EQ(r.outcome, proto::ParseOutcome::kFrame);
+      ids.push_back(f.header.request_id);
+      out.remove_prefix(r.frame_bytes);
+    }
+    EXPECT_EQ(ids, (std::vector<uint64_t>{6, 7, 8})) << "nothing may follow the FATAL frame";
+    EXPECT_TRUE(c.close_after_output());
+  }
+  ::close(fds[1]);
 }
 
 }  // namespace

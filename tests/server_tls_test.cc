@@ -15,69 +15,32 @@
 #include "server_test_util.h"
 #include "tls/tls_context.h"
 #include "tls/tls_session.h"
+#include "util/test_pki.h"
 
 namespace tldb::testing {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Runs a shell command; returns its exit status and stdout+stderr.
-std::pair<int, std::string> Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return {-1, "popen failed"};
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
-  const int rc = ::pclose(p);
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
-}
-
 // A CA with a server certificate (127.0.0.1 and localhost) and a client certificate, an
 // expired server certificate from the same CA, and a second CA nobody trusts with a server
 // and a client certificate of its own.
-class TestPki {
+class ServerPki : public TestPki {
  public:
-  TestPki() {
+  ServerPki() {
     MakeCa("ca");
     MakeCa("other-ca");
-    MakeCert("server", "ca", "localhost", "1", true);
-    MakeCert("expired", "ca", "localhost", "-1", true);
-    MakeCert("client", "ca", "tldb-test-client", "1", false);
-    MakeCert("other-server", "other-ca", "localhost", "1", true);
-    MakeCert("other-client", "other-ca", "tldb-test-client", "1", false);
+    MakeCert("server", "ca", "localhost", "1", kServerCertExt);
+    MakeCert("expired", "ca", "localhost", "-1", kServerCertExt);
+    MakeCert("client", "ca", "tldb-test-client", "1", kClientCertExt);
+    MakeCert("other-server", "other-ca", "localhost", "1", kServerCertExt);
+    MakeCert("other-client", "other-ca", "tldb-test-client", "1", kClientCertExt);
   }
-  std::string pem(const std::string& name) const { return dir_.path() + "/" + name + ".pem"; }
-  std::string key(const std::string& name) const { return dir_.path() + "/" + name + ".key"; }
-  const std::string& dir() const { return dir_.path(); }
-
- private:
-  void Ok(const std::string& cmd) {
-    auto [rc, out] = Shell(cmd);
-    ASSERT_EQ(rc, 0) << cmd << "\n" << out;
-  }
-  void MakeCa(const std::string& name) {
-    Ok("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=" +
-       name + " -keyout " + key(name) + " -out " + pem(name));
-  }
-  void MakeCert(const std::string& name, const std::string& ca, const std::string& cn,
-                const std::string& days, bool server) {
-    const std::string ext = dir_.path() + "/" + name + ".ext";
-    std::ofstream(ext) << (server ? "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-                                    "extendedKeyUsage=serverAuth\n"
-                                  : "extendedKeyUsage=clientAuth\n");
-    const std::string csr = dir_.path() + "/" + name + ".csr";
-    Ok("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=" + cn +
-       " -keyout " + key(name) + " -out " + csr);
-    Ok("openssl x509 -req -in " + csr + " -CA " + pem(ca) + " -CAkey " + key(ca) +
-       " -CAcreateserial -days " + days + " -extfile " + ext + " -out " + pem(name));
-  }
-
-  TempDir dir_{"tldb-tls"};
 };
 
 class ServerTlsTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { pki_ = new TestPki(); }
+  static void SetUpTestSuite() { pki_ = new ServerPki(); }
   static void TearDownTestSuite() {
     delete pki_;
     pki_ = nullptr;

@@ -440,5 +440,14 @@ int main(int argc, char** argv) {
   }
   std::printf("caught up %u MiB in %.2f s (restart included): %.0f MB/s\n", cfg.catchup_mib, secs,
               static_cast<double>(uint64_t{cfg.catchup_mib} << 20) / 1e6 / secs);
+  // The rebuild needs the stopped follower's position in a segment the compaction rewrites: the
+  // primary keeps the newest sealed segment for its other follower, so more than one segment
+  // (64 MiB of payload with the records' headers) must be appended while it is down.
+  if (cfg.catchup_mib < 64) {
+    std::printf(
+        "# rebuild: skipped (--catchup-mib %u: it needs at least 64 MiB, more than one segment)\n",
+        cfg.catchup_mib);
+    return 0;
+  }
   return Rebuild(cfg, nodes, primary_index(), dir.path());
 }

@@ -40,6 +40,10 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterNodeOptions optio
     p->inbox_cv_.notify_one();
   };
   t.address_of = [p = n.get()](uint32_t node) { return p->AddressOf(node, false); };
+  if (!o.peer_tls_cert.empty() || !o.peer_tls_key.empty() || !o.peer_tls_ca.empty()) {
+    TLDB_RETURN_IF_ERROR(
+        repl::TcpTransport::LoadTls(o.peer_tls_cert, o.peer_tls_key, o.peer_tls_ca, &t));
+  }
   TLDB_ASSIGN_OR_RETURN(n->transport_, repl::TcpTransport::Start(std::move(t)));
   EtcdCoordinatorOptions c;
   c.etcd.endpoints = o.etcd_endpoints;

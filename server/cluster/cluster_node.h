@@ -33,6 +33,10 @@ struct ClusterNodeOptions {
   uint32_t voters = 3;
   std::string client_address;  // what clients dial (named in NOT_PRIMARY answers)
   std::string peer_listen;     // HOST:PORT for the other replicas
+  // Mutual TLS between replicas (docs/replication.md "Peer TLS"): this node's certificate and
+  // key (used to serve its peers and to dial them) and the CA that signs every replica's. All
+  // three, or none (plain TCP).
+  std::string peer_tls_cert, peer_tls_key, peer_tls_ca;
   std::string data_dir;
   Options db_options;
   std::vector<std::pair<std::string, NamespaceOptions>> namespaces;

@@ -1,6 +1,8 @@
 #include "replication/tcp_transport.h"
 
+#include <fcntl.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -9,13 +11,49 @@
 #include <cstring>
 
 #include "protocol/host_port.h"
+#include "tls/tls_session.h"
 
 namespace tldb::repl {
 namespace {
 
-bool WriteAll(int fd, const char* p, size_t n) {
+// A send that cannot progress for this long fails: a peer that stopped reading (stopped, or
+// hung) must not hold the sender for ever.
+constexpr int kSendStallMs = 1000;
+
+// One peer connection: the socket, and its TLS session when the transport uses TLS (the socket
+// is then non-blocking and waits happen in poll()).
+struct Stream {
+  int fd = -1;
+  std::unique_ptr<tls::TlsSession> tls;
+};
+
+// Waits until `fd` is ready for `events` (timeout_ms -1: no limit). False on timeout or error.
+bool WaitFor(int fd, short events, int timeout_ms) {
+  pollfd p{fd, events, 0};
+  for (;;) {
+    const int r = ::poll(&p, 1, timeout_ms);
+    if (r < 0 && errno == EINTR) continue;
+    return r > 0;
+  }
+}
+
+bool WriteAll(Stream& s, const char* p, size_t n) {
   while (n > 0) {
-    const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+    if (s.tls) {
+      const tls::TlsSession::Outcome o = s.tls->Write(p, n);
+      if (o.io == tls::TlsSession::Io::kDone) {
+        p += o.bytes;
+        n -= o.bytes;
+        continue;
+      }
+      if (o.io != tls::TlsSession::Io::kWantRead && o.io != tls::TlsSession::Io::kWantWrite) {
+        return false;
+      }
+      const short ev = o.io == tls::TlsSession::Io::kWantRead ? POLLIN : POLLOUT;
+      if (!WaitFor(s.fd, ev, kSendStallMs)) return false;
+      continue;
+    }
+    const ssize_t w = ::send(s.fd, p, n, MSG_NOSIGNAL);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return false;
     p += w;
@@ -24,15 +62,44 @@ bool WriteAll(int fd, const char* p, size_t n) {
   return true;
 }
 
-bool ReadAll(int fd, char* p, size_t n) {
+bool ReadAll(Stream& s, char* p, size_t n) {
   while (n > 0) {
-    const ssize_t r = ::recv(fd, p, n, 0);
+    if (s.tls) {
+      const tls::TlsSession::Outcome o = s.tls->Read(p, n);
+      if (o.io == tls::TlsSession::Io::kDone) {
+        p += o.bytes;
+        n -= o.bytes;
+        continue;
+      }
+      if (o.io != tls::TlsSession::Io::kWantRead && o.io != tls::TlsSession::Io::kWantWrite) {
+        return false;
+      }
+      // No limit: a quiet peer is normal; Stop() shuts the socket down, which wakes this.
+      const short ev = o.io == tls::TlsSession::Io::kWantRead ? POLLIN : POLLOUT;
+      if (!WaitFor(s.fd, ev, -1)) return false;
+      continue;
+    }
+    const ssize_t r = ::recv(s.fd, p, n, 0);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return false;
     p += r;
     n -= static_cast<size_t>(r);
   }
   return true;
+}
+
+bool SetNonBlocking(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL, 0);
+  return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+}
+
+// The host part of "HOST:PORT" or "[V6]:PORT": the name the peer's certificate must carry.
+std::string HostOf(const std::string& address) {
+  std::string host = address.substr(0, address.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host;
 }
 
 int Connect(const std::string& address) {
@@ -46,17 +113,32 @@ int Connect(const std::string& address) {
   }
   const int one = 1;
   (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  // A peer that stopped reading (stopped, or hung) must not hold the sender for ever.
-  timeval tv{1, 0};
+  timeval tv{kSendStallMs / 1000, 0};
   (void)::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   return fd;
 }
 
 }  // namespace
 
+Status TcpTransport::LoadTls(const std::string& cert_file, const std::string& key_file,
+                             const std::string& ca_file, Options* options) {
+  if (cert_file.empty() || key_file.empty() || ca_file.empty()) {
+    return Status::InvalidArgument(
+        "peer TLS needs a certificate, its key and the CA that signs every peer's certificate");
+  }
+  TLDB_ASSIGN_OR_RETURN(options->tls_server,
+                        tls::TlsContext::ForServer(cert_file, key_file, ca_file));
+  TLDB_ASSIGN_OR_RETURN(options->tls_client,
+                        tls::TlsContext::ForClient(ca_file, cert_file, key_file));
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<TcpTransport>> TcpTransport::Start(Options options) {
   if (!options.on_message || !options.address_of) {
     return Status::InvalidArgument("TcpTransport needs on_message and address_of");
+  }
+  if ((options.tls_server == nullptr) != (options.tls_client == nullptr)) {
+    return Status::InvalidArgument("peer TLS needs both its server and its client context");
   }
   TLDB_ASSIGN_OR_RETURN(proto::SocketAddress a,
                         proto::ResolveHostPort(options.listen, "peer listen address"));
@@ -121,20 +203,28 @@ void TcpTransport::AcceptLoop() {
 }
 
 void TcpTransport::ReadLoop(int fd) {
+  Stream in{fd, nullptr};
+  bool ok = true;
+  if (options_.tls_server) {
+    auto session = tls::TlsSession::Accept(options_.tls_server, fd);
+    ok = session.ok() && SetNonBlocking(fd);
+    if (ok) in.tls = std::move(session).value();
+  }
   std::string body;
-  for (;;) {
+  while (ok) {
     char len_bytes[4];
-    if (!ReadAll(fd, len_bytes, 4)) break;
+    if (!ReadAll(in, len_bytes, 4)) break;
     uint32_t len = 0;
     for (int i = 0; i < 4; ++i) {
       len |= static_cast<uint32_t>(static_cast<uint8_t>(len_bytes[i])) << (8 * i);
     }
     if (len > options_.message_bytes_max) break;
     body.resize(len);
-    if (!ReadAll(fd, body.data(), len)) break;
+    if (!ReadAll(in, body.data(), len)) break;
     options_.on_message(std::move(body));
     body = std::string();
   }
+  in.tls.reset();  // before the socket it uses is closed
   std::lock_guard l(mu_);
   std::erase(reader_fds_, fd);
   ::close(fd);
@@ -161,7 +251,12 @@ void TcpTransport::Send(uint32_t, uint32_t to, std::string bytes) {
 }
 
 void TcpTransport::SendLoop(uint32_t to, Peer* p) {
-  int fd = -1;
+  Stream out;
+  const auto drop = [&] {
+    out.tls.reset();
+    if (out.fd >= 0) ::close(out.fd);
+    out.fd = -1;
+  };
   while (!stopping_) {
     std::string msg;
     {
@@ -172,10 +267,19 @@ void TcpTransport::SendLoop(uint32_t to, Peer* p) {
       p->queue.pop_front();
       p->queued_bytes -= msg.size();
     }
-    if (fd < 0) {
+    if (out.fd < 0) {
       const std::string address = options_.address_of(to);
-      if (!address.empty()) fd = Connect(address);
-      if (fd < 0) {
+      if (!address.empty()) out.fd = Connect(address);
+      if (out.fd >= 0 && options_.tls_client) {
+        // The peer's certificate must name the host this node dials it at.
+        auto session = tls::TlsSession::Connect(options_.tls_client, out.fd, HostOf(address));
+        if (session.ok() && SetNonBlocking(out.fd)) {
+          out.tls = std::move(session).value();
+        } else {
+          drop();
+        }
+      }
+      if (out.fd < 0) {
         // Unreachable: this message is lost, and the queue is dropped until a connection
         // works again (the protocol resends what matters).
         std::unique_lock l(p->mu);
@@ -188,12 +292,9 @@ void TcpTransport::SendLoop(uint32_t to, Peer* p) {
     char len_bytes[4];
     const auto n = static_cast<uint32_t>(msg.size());
     for (int i = 0; i < 4; ++i) len_bytes[i] = static_cast<char>(n >> (8 * i));
-    if (!WriteAll(fd, len_bytes, 4) || !WriteAll(fd, msg.data(), msg.size())) {
-      ::close(fd);
-      fd = -1;
-    }
+    if (!WriteAll(out, len_bytes, 4) || !WriteAll(out, msg.data(), msg.size())) drop();
   }
-  if (fd >= 0) ::close(fd);
+  drop();
 }
 
 }  // namespace tldb::repl

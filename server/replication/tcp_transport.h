@@ -4,7 +4,10 @@
 // every message to `on_message`); one sender thread per peer keeps one outgoing connection,
 // reconnecting after a failure, and sends its queue in order. Best effort, as the Transport
 // contract allows: a message queued while the peer cannot be reached, or beyond
-// queue_bytes_max, is dropped and the protocol sends again what matters.
+// queue_bytes_max, is dropped and the protocol sends again what matters. With `tls` set, every
+// connection is mutual TLS (docs/replication.md "Peer TLS"): a peer must present a certificate
+// its CA signed, and a node checks the certificate of the peer it dials against the peer's
+// address; a connection that fails either check carries nothing.
 //
 // Contract: thread-safe. Stop() (or the destructor) closes every socket and joins the threads.
 #pragma once
@@ -23,6 +26,7 @@
 
 #include "replication/transport.h"
 #include "tldb/status.h"
+#include "tls/tls_context.h"
 
 namespace tldb::repl {
 
@@ -35,7 +39,15 @@ class TcpTransport : public Transport {
     std::function<std::string(uint32_t n)> address_of;
     uint64_t queue_bytes_max = 64ull << 20;  // per peer
     uint32_t message_bytes_max = 64u << 20;  // a larger incoming length closes the connection
+    // Mutual TLS: both or neither. `tls_server` (TlsContext::ForServer with the peers' CA as
+    // client CA) for accepted connections, `tls_client` (ForClient with that CA and this node's
+    // certificate) for the ones this node dials.
+    std::shared_ptr<const tls::TlsContext> tls_server, tls_client;
   };
+  // The contexts of Options for a node whose certificate (for both roles) is `cert_file` /
+  // `key_file`, signed by the peers' CA `ca_file`.
+  [[nodiscard]] static Status LoadTls(const std::string& cert_file, const std::string& key_file,
+                                      const std::string& ca_file, Options* options);
   [[nodiscard]] static Result<std::unique_ptr<TcpTransport>> Start(Options options);
   ~TcpTransport() override;
 

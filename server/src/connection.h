@@ -98,7 +98,16 @@ class Connection {
     NoteOutputStart();
     return proto::BeginFrame(&out_, static_cast<uint8_t>(op), flags, request_id);
   }
-  void End(size_t start) { proto::EndFrame(&out_, start); }
+  // A frame ended after a fatal error was queued is dropped: the connection closes right after
+  // that error (docs/protocol.md "Flags"), so nothing may follow it, not even an answer that was
+  // under way.
+  void End(size_t start) {
+    if (close_after_output_) {
+      out_.resize(start);
+      return;
+    }
+    proto::EndFrame(&out_, start);
+  }
   proto::WireWriter Writer() { return proto::WireWriter(&out_); }
   // Starts the send-stall clock (out_progress_ms) when output goes from empty to non-empty.
   void NoteOutputStart();

@@ -10,8 +10,7 @@
 // decode as the response their opcode defines; every response answers a request of the
 // session (same request id and opcode, once) and every push a SUBSCRIBE it accepted; an error
 // is FATAL exactly when docs/protocol.md says (codes 64 and up but SHUTTING_DOWN); the server
-// closes the connection only after a FATAL error frame (after it, only the answers and pushes
-// of what was already in progress, and no second FATAL frame);
+// closes the connection only after a FATAL error frame, and sends nothing after that frame;
 // within 10 s (no hang) it either answers the marker PING and every request that may not
 // park (all but a WAIT longer than 30 ms), or closes after a FATAL error.
 #include <netinet/in.h>
@@ -490,12 +489,9 @@ class Ledger {
   // One frame from the server, already checked by CheckResponse.
   void Received(const proto::Frame& f) {
     const auto& h = f.header;
-    // After a FATAL frame the server may still send what requests already in progress produce
-    // (a WAIT's timeout answer was seen): such frames must still match the session, and no
-    // second FATAL frame may come.
-    if (fatal_seen_ && (h.flags & proto::kFlagFatal)) {
-      Fail(("a second FATAL frame: " + Describe(f)).c_str());
-    }
+    // The server closes right after a FATAL frame: nothing follows it, not even the answer of
+    // a request that was in progress (docs/protocol.md "Flags").
+    if (fatal_seen_) Fail(("a frame after the FATAL frame: " + Describe(f)).c_str());
     if (h.flags & proto::kFlagPush) {
       TLDB_FUZZ_CHECK(subscribed_.count(h.request_id) == 1);  // an accepted SUBSCRIBE's id
       return;

@@ -1,0 +1,1 @@
+target_link_libraries(tcp_transport_test PRIVATE tldb_replication tldb_common)
