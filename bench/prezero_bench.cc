@@ -5,10 +5,14 @@
 // size). Within the first segment (64 MiB) the two modes differ in nothing else: the next
 // segment is prepared only once the active one is half full, which no run here reaches.
 //
-// Two cells, each run on a new store in a new directory:
+// Cells, each run on a new store in a new directory:
 //   fresh      Db::Open, CreateNamespace, then --writers threads of synced appends
 //   restarted  a store whose first segment holds --restart_messages synced records written
 //              without zeros, closed and reopened (the segment left active at a restart)
+//   disk       the disk alone, for reading the others: one thread's pwrite of 256 bytes +
+//              fdatasync at the end of the records of a file fallocated (KEEP_SIZE) to 64 MiB
+//              ("off", what a first segment was) or of one whose first 8 MiB are zeros written
+//              and synced ("on")
 // Each round runs both modes of a cell, the order swapped every round (drift in the machine's
 // load and any bias of running first hit both alike). Prints each run's appends/s, p50/p99
 // latency, the active segment's file size and the zeros written ahead (DbStats), each round's
@@ -16,6 +20,9 @@
 //
 // Usage: prezero_bench [--seconds=S] [--repeats=N] [--writers=N] [--restart_messages=N]
 //                      [--io_backend=auto|uring|posix] [--cells=fresh,restarted]
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -38,7 +45,7 @@ struct Flags {
   uint32_t writers = 1;
   uint32_t restart_messages = 2000;
   std::string io_backend = Options{}.io_backend;
-  std::string cells = "fresh,restarted";
+  std::string cells = "fresh,restarted,disk";
 };
 
 [[noreturn]] void Die(const std::string& what, const Status& s) {
@@ -137,18 +144,62 @@ Run Measure(const Flags& f, bool restarted, bool zeros) {
   return r;
 }
 
+Run MeasureDisk(const Flags& f, bool zeros) {
+  TempDir tmp("tldb-prezero-disk");
+  const std::string path = tmp.path() + "/probe";
+  const int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) Die("open " + path, Status::IOError("open failed"));
+  if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 64 << 20) != 0) Die("fallocate", Status::IOError(""));
+  if (zeros) {
+    const std::vector<char> z(1 << 20, 0);
+    for (off_t o = 0; o < (8 << 20); o += static_cast<off_t>(z.size())) {
+      if (::pwrite(fd, z.data(), z.size(), o) != static_cast<ssize_t>(z.size())) {
+        Die("pwrite zeros", Status::IOError(""));
+      }
+    }
+  }
+  if (::fsync(fd) != 0) Die("fsync", Status::IOError(""));
+  const std::string rec = Payloads()[0] + std::string(56, ' ');
+  std::vector<uint32_t> all;
+  off_t off = 0;
+  const uint64_t t0 = NowNs(), until = t0 + static_cast<uint64_t>(f.seconds * 1e9);
+  while (NowNs() < until && off + static_cast<off_t>(rec.size()) < (8 << 20)) {
+    const uint64_t a = NowNs();
+    if (::pwrite(fd, rec.data(), rec.size(), off) != static_cast<ssize_t>(rec.size()) ||
+        ::fdatasync(fd) != 0) {
+      Die("pwrite/fdatasync", Status::IOError(""));
+    }
+    all.push_back(static_cast<uint32_t>((NowNs() - a) / 1000));
+    off += static_cast<off_t>(rec.size());
+  }
+  const double secs = static_cast<double>(NowNs() - t0) / 1e9;
+  ::close(fd);
+  std::sort(all.begin(), all.end());
+  Run r;
+  r.appends_per_s = static_cast<double>(all.size()) / secs;
+  r.p50_us = all[all.size() / 2];
+  r.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  r.segment = 0;
+  r.records_end = static_cast<uint64_t>(off);
+  r.file_bytes = zeros ? 8 << 20 : r.records_end;
+  return r;
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
 }
 
-void RunCell(const Flags& f, bool restarted) {
-  const char* cell = restarted ? "restarted" : "fresh";
+enum class Cell { kFresh, kRestarted, kDisk };
+
+void RunCell(const Flags& f, Cell c) {
+  const char* cell = c == Cell::kFresh ? "fresh" : c == Cell::kRestarted ? "restarted" : "disk";
   std::vector<double> rate[2], p50[2], p99[2];
   for (uint32_t i = 0; i < f.repeats; ++i) {
     for (int k = 0; k < 2; ++k) {
       const int on = (i + k) % 2;  // off, on; then on, off; ...
-      const Run r = Measure(f, restarted, on == 1);
+      const Run r =
+          c == Cell::kDisk ? MeasureDisk(f, on == 1) : Measure(f, c == Cell::kRestarted, on == 1);
       rate[on].push_back(r.appends_per_s);
       p50[on].push_back(r.p50_us);
       p99[on].push_back(r.p99_us);
@@ -211,8 +262,9 @@ int Main(int argc, char** argv) {
       "prezero_bench: %u synced writer(s), 200-byte payloads over 10,000 timelines, %.1f s per "
       "run, %u rounds, io_backend %s\n",
       f.writers, f.seconds, f.repeats, f.io_backend.c_str());
-  if (f.cells.find("fresh") != std::string::npos) RunCell(f, false);
-  if (f.cells.find("restarted") != std::string::npos) RunCell(f, true);
+  if (f.cells.find("fresh") != std::string::npos) RunCell(f, Cell::kFresh);
+  if (f.cells.find("restarted") != std::string::npos) RunCell(f, Cell::kRestarted);
+  if (f.cells.find("disk") != std::string::npos) RunCell(f, Cell::kDisk);
   return 0;
 }
 
