@@ -12,11 +12,11 @@
 //   disk       the disk alone, for reading the others: one thread's pwrite of 256 bytes +
 //              fdatasync at the end of the records of a file fallocated (KEEP_SIZE) to 64 MiB
 //              ("off", what a first segment was) or of one whose first 8 MiB are zeros written
-//              and synced ("on")
+//              (a page per write, as SegmentPreparer writes them) and synced ("on")
 // Each round runs both modes of a cell, the order swapped every round (drift in the machine's
 // load and any bias of running first hit both alike). Prints each run's appends/s, p50/p99
 // latency, the active segment's file size and the zeros written ahead (DbStats), each round's
-// on/off ratio, and the median and spread per mode.
+// on/off ratios of appends/s and of p50, and the median and spread per mode.
 //
 // Usage: prezero_bench [--seconds=S] [--repeats=N] [--writers=N] [--restart_messages=N]
 //                      [--io_backend=auto|uring|posix] [--cells=fresh,restarted]
@@ -27,6 +27,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,7 +84,19 @@ struct Run {
   uint64_t records_end = 0;  // where its records end
   uint64_t zeros_ahead = 0;  // DbStats::prezero_ahead_bytes during the run
   uint64_t segment = 0;      // the active segment (1 = still the first)
+  uint64_t write_bytes = 0;  // /proc/self/io write_bytes during the run
 };
+
+// Bytes this process caused to be written to storage (/proc/self/io write_bytes).
+uint64_t ProcWriteBytes() {
+  std::ifstream f("/proc/self/io");
+  std::string k;
+  uint64_t v = 0;
+  while (f >> k >> v) {
+    if (k == "write_bytes:") return v;
+  }
+  return 0;
+}
 
 Run Measure(const Flags& f, bool restarted, bool zeros) {
   TempDir tmp("tldb-prezero");
@@ -100,6 +113,7 @@ Run Measure(const Flags& f, bool restarted, bool zeros) {
     if (Status s = db->CreateNamespace(kNs, NamespaceOptions{}); !s.ok()) Die("create", s);
   }
   const DbStats before = db->Stats();
+  const uint64_t written0 = ProcWriteBytes();
   std::atomic<bool> stop{false};
   std::vector<std::vector<uint32_t>> lat(f.writers);
   std::vector<std::thread> threads;
@@ -132,6 +146,7 @@ Run Measure(const Flags& f, bool restarted, bool zeros) {
     r.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
   }
   r.zeros_ahead = db->Stats().prezero_ahead_bytes - before.prezero_ahead_bytes;
+  r.write_bytes = ProcWriteBytes() - written0;
   auto end = db->LogEnd(kNs);
   if (!end.ok()) Die("log end", end.status());
   r.segment = end->written.segment;
@@ -151,7 +166,7 @@ Run MeasureDisk(const Flags& f, bool zeros) {
   if (fd < 0) Die("open " + path, Status::IOError("open failed"));
   if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 64 << 20) != 0) Die("fallocate", Status::IOError(""));
   if (zeros) {
-    const std::vector<char> z(1 << 20, 0);
+    const std::vector<char> z(4096, 0);  // a page per write, as the engine writes them
     for (off_t o = 0; o < (8 << 20); o += static_cast<off_t>(z.size())) {
       if (::pwrite(fd, z.data(), z.size(), o) != static_cast<ssize_t>(z.size())) {
         Die("pwrite zeros", Status::IOError(""));
@@ -205,10 +220,11 @@ void RunCell(const Flags& f, Cell c) {
       p99[on].push_back(r.p99_us);
       std::printf(
           "  %-9s round %u zeros %-3s %7.0f appends/s  p50 %5.0f us  p99 %6.0f us  "
-          "segment %llu: records end %6.2f MiB, file %6.2f MiB, zeros written %6.2f MiB\n",
+          "segment %llu: records end %6.2f MiB, file %6.2f MiB, zeros written %6.2f MiB, "
+          "process wrote %7.2f MiB\n",
           cell, i + 1, on ? "on" : "off", r.appends_per_s, r.p50_us, r.p99_us,
           static_cast<unsigned long long>(r.segment), r.records_end / 1048576.0,
-          r.file_bytes / 1048576.0, r.zeros_ahead / 1048576.0);
+          r.file_bytes / 1048576.0, r.zeros_ahead / 1048576.0, r.write_bytes / 1048576.0);
       std::fflush(stdout);
     }
   }
@@ -219,6 +235,13 @@ void RunCell(const Flags& f, Cell c) {
     std::printf(" %.2f", ratio.back());
   }
   std::printf(" (median %.2f)\n", Median(ratio));
+  std::vector<double> p50_ratio;
+  std::printf("%s: on/off p50 per round:", cell);
+  for (uint32_t i = 0; i < f.repeats; ++i) {
+    p50_ratio.push_back(p50[1][i] / p50[0][i]);
+    std::printf(" %.2f", p50_ratio.back());
+  }
+  std::printf(" (median %.2f)\n", Median(p50_ratio));
   for (int on = 0; on < 2; ++on) {
     std::printf(
         "%s zeros %-3s appends/s median %7.0f (min %7.0f, max %7.0f); p50 median %5.0f us "

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <mutex>
-#include <vector>
 
 #include "log/file_names.h"
 #include "log/segment_header.h"
@@ -199,8 +198,7 @@ uint64_t SegmentRoller::WriteZeroPrefix(WritableFile& file, const std::string& p
   constexpr uint64_t kFrom = format::kSegmentHeaderBytes;
   const uint64_t to = std::min(SegmentPreparer::kZeroChunkBytes, st_.segment_bytes_max());
   if (st_.db_options.prezero == Options::Prezero::kOff || to <= kFrom) return kFrom;
-  const std::vector<char> zeros(to - kFrom, 0);
-  Status s = file.Write(kFrom, zeros);
+  Status s = SegmentPreparer::WriteZeros(file, kFrom, to);
   if (s.ok()) s = file.Sync();
   if (!s.ok()) {
     st_.Event("writing zeros into new " + path +
