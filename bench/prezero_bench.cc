@@ -13,13 +13,16 @@
 //              fdatasync at the end of the records of a file fallocated (KEEP_SIZE) to 64 MiB
 //              ("off", what a first segment was) or of one whose first 8 MiB are zeros written
 //              (a page per write, as SegmentPreparer writes them) and synced ("on")
+//   folio      the same pre-zeroed file, its zeros written in 1 MiB calls ("off", as the engine
+//              wrote them before: the page cache keeps them in large folios, and each record
+//              then dirties a whole folio) or a page per write ("on")
 // Each round runs both modes of a cell, the order swapped every round (drift in the machine's
 // load and any bias of running first hit both alike). Prints each run's appends/s, p50/p99
 // latency, the active segment's file size and the zeros written ahead (DbStats), each round's
 // on/off ratios of appends/s and of p50, and the median and spread per mode.
 //
 // Usage: prezero_bench [--seconds=S] [--repeats=N] [--writers=N] [--restart_messages=N]
-//                      [--io_backend=auto|uring|posix] [--cells=fresh,restarted]
+//                      [--io_backend=auto|uring|posix] [--cells=fresh,restarted,disk,folio]
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -46,7 +49,7 @@ struct Flags {
   uint32_t writers = 1;
   uint32_t restart_messages = 2000;
   std::string io_backend = Options{}.io_backend;
-  std::string cells = "fresh,restarted,disk";
+  std::string cells = "fresh,restarted,disk,folio";
 };
 
 [[noreturn]] void Die(const std::string& what, const Status& s) {
@@ -159,14 +162,16 @@ Run Measure(const Flags& f, bool restarted, bool zeros) {
   return r;
 }
 
-Run MeasureDisk(const Flags& f, bool zeros) {
+// zeros: 0 none (fallocated), 1 a page per write, 2 in 1 MiB writes.
+Run MeasureDisk(const Flags& f, int zeros) {
   TempDir tmp("tldb-prezero-disk");
   const std::string path = tmp.path() + "/probe";
   const int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) Die("open " + path, Status::IOError("open failed"));
   if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 64 << 20) != 0) Die("fallocate", Status::IOError(""));
-  if (zeros) {
-    const std::vector<char> z(4096, 0);  // a page per write, as the engine writes them
+  if (zeros != 0) {
+    const std::vector<char> z(zeros == 1 ? 4096 : 1 << 20,
+                              0);  // a page per write, as the engine writes them
     for (off_t o = 0; o < (8 << 20); o += static_cast<off_t>(z.size())) {
       if (::pwrite(fd, z.data(), z.size(), o) != static_cast<ssize_t>(z.size())) {
         Die("pwrite zeros", Status::IOError(""));
@@ -175,6 +180,7 @@ Run MeasureDisk(const Flags& f, bool zeros) {
   }
   if (::fsync(fd) != 0) Die("fsync", Status::IOError(""));
   const std::string rec = Payloads()[0] + std::string(56, ' ');
+  const uint64_t written0 = ProcWriteBytes();
   std::vector<uint32_t> all;
   off_t off = 0;
   const uint64_t t0 = NowNs(), until = t0 + static_cast<uint64_t>(f.seconds * 1e9);
@@ -196,7 +202,8 @@ Run MeasureDisk(const Flags& f, bool zeros) {
   r.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
   r.segment = 0;
   r.records_end = static_cast<uint64_t>(off);
-  r.file_bytes = zeros ? 8 << 20 : r.records_end;
+  r.file_bytes = zeros != 0 ? 8 << 20 : r.records_end;
+  r.write_bytes = ProcWriteBytes() - written0;
   return r;
 }
 
@@ -205,16 +212,20 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-enum class Cell { kFresh, kRestarted, kDisk };
+enum class Cell { kFresh, kRestarted, kDisk, kFolio };
 
 void RunCell(const Flags& f, Cell c) {
-  const char* cell = c == Cell::kFresh ? "fresh" : c == Cell::kRestarted ? "restarted" : "disk";
+  const char* cell = c == Cell::kFresh       ? "fresh"
+                     : c == Cell::kRestarted ? "restarted"
+                     : c == Cell::kDisk      ? "disk"
+                                             : "folio";
   std::vector<double> rate[2], p50[2], p99[2];
   for (uint32_t i = 0; i < f.repeats; ++i) {
     for (int k = 0; k < 2; ++k) {
       const int on = (i + k) % 2;  // off, on; then on, off; ...
-      const Run r =
-          c == Cell::kDisk ? MeasureDisk(f, on == 1) : Measure(f, c == Cell::kRestarted, on == 1);
+      const Run r = c == Cell::kDisk    ? MeasureDisk(f, on)
+                    : c == Cell::kFolio ? MeasureDisk(f, on == 1 ? 1 : 2)
+                                        : Measure(f, c == Cell::kRestarted, on == 1);
       rate[on].push_back(r.appends_per_s);
       p50[on].push_back(r.p50_us);
       p99[on].push_back(r.p99_us);
@@ -288,6 +299,7 @@ int Main(int argc, char** argv) {
   if (f.cells.find("fresh") != std::string::npos) RunCell(f, Cell::kFresh);
   if (f.cells.find("restarted") != std::string::npos) RunCell(f, Cell::kRestarted);
   if (f.cells.find("disk") != std::string::npos) RunCell(f, Cell::kDisk);
+  if (f.cells.find("folio") != std::string::npos) RunCell(f, Cell::kFolio);
   return 0;
 }
 
