@@ -22,6 +22,7 @@
 #include "tldb/clock.h"
 #include "tldb/db.h"
 #include "tldb/file_system.h"
+#include "tldb/replication.h"
 
 namespace tldb {
 namespace {
@@ -30,6 +31,15 @@ constexpr uint64_t kMiB = 1 << 20;
 constexpr uint64_t kHeaderBytes = 64;        // format::kSegmentHeaderBytes
 constexpr uint64_t kPrefixBytes = 1 * kMiB;  // SegmentPreparer::kZeroChunkBytes
 constexpr uint64_t kAheadBytes = 8 * kMiB;   // SegmentPreparer::kZeroAheadBytes
+
+// Applies every frame a primary ships to a follower at once.
+class ApplyingShipper : public LogShipper {
+ public:
+  Status Ship(std::string_view ns, const LogFrame& f) override {
+    return follower->ApplyFrame(ns, f);
+  }
+  Db* follower = nullptr;
+};
 
 class PrezeroTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -246,6 +256,42 @@ TEST_P(PrezeroTest, ConcurrentAppendsThroughZerosAheadLoseNothing) {
     }
     Open();
   }
+}
+
+// A follower's first segment gets the same zeros from its own preparer (the frames it applies
+// are synced), and its records stay the primary's, byte for byte.
+TEST_P(PrezeroTest, FollowerGetsZerosAheadOfTheRecordsItApplies) {
+  constexpr size_t kBytes = 2000;
+  const std::string primary_dir = dir_ + "-primary";
+  Options fo = MakeOptions();
+  fo.follower = true;
+  auto follower = Db::Open(dir_, fo);
+  ASSERT_TRUE(follower.ok()) << follower.status().ToString();
+  ASSERT_TRUE((*follower)->CreateNamespace("a", NamespaceOptions{}).ok());
+  auto shipper = std::make_shared<ApplyingShipper>();
+  shipper->follower = follower->get();
+  Options po = MakeOptions();
+  po.log_shipper = shipper;
+  auto primary = Db::Open(primary_dir, po);
+  ASSERT_TRUE(primary.ok()) << primary.status().ToString();
+  ASSERT_TRUE((*primary)->CreateNamespace("a", NamespaceOptions{}).ok());
+  db_ = std::move(*follower);  // FileBytes and End read the follower
+  AppendOptions o;
+  o.durability = Durability::kSync;
+  for (int i = 0; i < 800; ++i) {
+    ASSERT_TRUE((*primary)->Append("a", "t", Payload(i, kBytes), o).ok());
+  }
+  const LogPosition end = End("a");
+  ASSERT_EQ(end.offset, (*primary)->LogEnd("a")->written.offset);
+  ASSERT_GT(end.offset, kPrefixBytes);
+  ASSERT_TRUE(WaitForFileBytes("a", end.offset + kAheadBytes / 2))
+      << "zeros ahead stopped at " << FileBytes("a", 1) << ", records end at " << end.offset;
+  auto mine = fs_->ReadFileToString(NamespaceDirName(dir_, "a") + "/0000000000000001.seg");
+  auto theirs = fs_->ReadFileToString(NamespaceDirName(primary_dir, "a") + "/0000000000000001.seg");
+  ASSERT_TRUE(mine.ok() && theirs.ok());
+  EXPECT_EQ(mine->substr(0, end.offset), theirs->substr(0, end.offset));
+  ExpectMessages("a", 800, kBytes);
+  primary->reset();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, PrezeroTest, ::testing::Values("sim", "posix", "uring"),
