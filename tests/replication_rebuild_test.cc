@@ -15,6 +15,38 @@
 namespace tldb::repl {
 namespace {
 
+// Flips a bit in replica n's first sealed segment of `chat` and runs its scrub over it, which
+// quarantines that segment.
+void FlipABitAndScrub(SimCluster& c, uint32_t n) {
+  const std::string seg = "/replica" + std::to_string(n) + "/ns/chat/0000000000000001.seg";
+  auto r = c.fs(n).OpenReadable(seg);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  char ch = 0;
+  ASSERT_EQ(*(*r)->Read(600, 1, &ch), 1u);
+  ch ^= 0x10;
+  auto w = c.fs(n).OpenWritable(seg, false, false);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Write(600, {&ch, 1}).ok());
+  ASSERT_TRUE((*w)->Close().ok());
+  ASSERT_TRUE(c.replica(n)
+                  .WithDb([](Db& db) {
+                    ScrubStepResult step;
+                    return static_cast<DbImpl&>(db).Scrub("chat", uint64_t{1} << 40, true, &step);
+                  })
+                  .ok());
+}
+
+uint64_t Quarantined(SimCluster& c, uint32_t n) {
+  uint64_t q = 0;
+  EXPECT_TRUE(c.replica(n)
+                  .WithDb([&](Db& db) {
+                    q = db.Stats().scrub_segments_quarantined;
+                    return Status::Ok();
+                  })
+                  .ok());
+  return q;
+}
+
 TEST(ReplicationRebuildTest, FollowerBehindACompactedLogIsRebuiltFromASnapshot) {
   SimCluster c(31, SmallSegmentsShortRetention);
   auto p = Elect(c);
@@ -115,34 +147,8 @@ TEST(ReplicationRebuildTest, FollowerWithAQuarantinedSegmentIsRebuiltFromItsPrim
   uint64_t next = 0;
   AddBig(c, 200, &next);
   ASSERT_TRUE(c.Settle(50'000));
-  const std::string seg = "/replica" + std::to_string(a) + "/ns/chat/0000000000000001.seg";
-  {
-    auto r = c.fs(a).OpenReadable(seg);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    char ch = 0;
-    ASSERT_EQ(*(*r)->Read(600, 1, &ch), 1u);
-    ch ^= 0x10;
-    auto w = c.fs(a).OpenWritable(seg, false, false);
-    ASSERT_TRUE(w.ok());
-    ASSERT_TRUE((*w)->Write(600, {&ch, 1}).ok());
-    ASSERT_TRUE((*w)->Close().ok());
-  }
-  auto quarantined = [&] {
-    uint64_t q = 0;
-    EXPECT_TRUE(c.replica(a)
-                    .WithDb([&](Db& db) {
-                      q = db.Stats().scrub_segments_quarantined;
-                      return Status::Ok();
-                    })
-                    .ok());
-    return q;
-  };
-  ASSERT_TRUE(c.replica(a)
-                  .WithDb([](Db& db) {
-                    ScrubStepResult r;
-                    return static_cast<DbImpl&>(db).Scrub("chat", uint64_t{1} << 40, true, &r);
-                  })
-                  .ok());
+  FlipABitAndScrub(c, a);
+  const auto quarantined = [&] { return Quarantined(c, a); };
   ASSERT_EQ(quarantined(), 1u) << "the scrub did not find the flipped bit";
   AddBig(c, 20, &next);
   for (int i = 0; i < 50'000 && c.replica(a).status().rebuilds == 0; ++i) {
@@ -166,24 +172,8 @@ TEST(ReplicationRebuildTest, PrimaryWithAQuarantinedSegmentHandsOverAndIsRebuilt
   uint64_t next = 0;
   AddBig(c, 200, &next);
   ASSERT_TRUE(c.Settle(50'000));
-  const std::string seg = "/replica" + std::to_string(*p) + "/ns/chat/0000000000000001.seg";
-  {
-    auto r = c.fs(*p).OpenReadable(seg);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    char ch = 0;
-    ASSERT_EQ(*(*r)->Read(600, 1, &ch), 1u);
-    ch ^= 0x10;
-    auto w = c.fs(*p).OpenWritable(seg, false, false);
-    ASSERT_TRUE(w.ok());
-    ASSERT_TRUE((*w)->Write(600, {&ch, 1}).ok());
-    ASSERT_TRUE((*w)->Close().ok());
-  }
-  ASSERT_TRUE(c.replica(*p)
-                  .WithDb([](Db& db) {
-                    ScrubStepResult r;
-                    return static_cast<DbImpl&>(db).Scrub("chat", uint64_t{1} << 40, true, &r);
-                  })
-                  .ok());
+  FlipABitAndScrub(c, *p);
+  ASSERT_EQ(Quarantined(c, *p), 1u) << "the scrub did not find the flipped bit";
   AddBig(c, 20, &next);
   for (int i = 0; i < 60'000 && c.replica(*p).status().rebuilds == 0; ++i) {
     c.Client(16);
@@ -192,14 +182,7 @@ TEST(ReplicationRebuildTest, PrimaryWithAQuarantinedSegmentHandsOverAndIsRebuilt
   EXPECT_EQ(c.replica(*p).status().rebuilds, 1u) << "the old primary was not rebuilt";
   ASSERT_TRUE(c.Settle(100'000));
   EXPECT_NE(c.Serving(), p) << "a healthy replica leads";
-  uint64_t q = 1;
-  ASSERT_TRUE(c.replica(*p)
-                  .WithDb([&](Db& db) {
-                    q = db.Stats().scrub_segments_quarantined;
-                    return Status::Ok();
-                  })
-                  .ok());
-  EXPECT_EQ(q, 0u);
+  EXPECT_EQ(Quarantined(c, *p), 0u);
   c.Check();
   EXPECT_TRUE(WaitUntilVoter(c, *p));
 }

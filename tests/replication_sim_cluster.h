@@ -396,7 +396,22 @@ inline void CompactAll(SimCluster& c, uint32_t n) {
       return Status::Ok();
     });
   });
-  while (done.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) c.Step();
+  for (int i = 0; i < 200'000 && done.wait_for(std::chrono::milliseconds(0)) !=
+                                      std::future_status::ready;
+       ++i) {
+    c.Step();
+  }
+  if (done.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
+    std::string events;
+    for (uint32_t r = 0; r < SimCluster::kNodes; ++r) {
+      const auto e = c.Events(r);
+      for (size_t k = e.size() > 15 ? e.size() - 15 : 0; k < e.size(); ++k) events += e[k] + "\n";
+    }
+    c.replica(n).Stop();  // its waiting Ship calls fail, so the compaction thread ends
+    (void)done.get();
+    FAIL() << "the compaction of replica " << n << " did not finish (the rest of the run cannot "
+           << "go on: the test stops here):\n" << events;
+  }
   Status s = done.get();
   ASSERT_TRUE(s.ok()) << s.ToString();
 }

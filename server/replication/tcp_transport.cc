@@ -37,22 +37,28 @@ bool WaitFor(int fd, short events, int timeout_ms) {
   }
 }
 
-bool WriteAll(Stream& s, const char* p, size_t n) {
+// All of [p, p + n) through the stream's TLS session: written (`write`) or read, waiting for the
+// readiness the session asks for, each wait at most `timeout_ms` (-1: no limit).
+bool TlsAll(Stream& s, bool write, char* p, size_t n, int timeout_ms) {
   while (n > 0) {
-    if (s.tls) {
-      const tls::TlsSession::Outcome o = s.tls->Write(p, n);
-      if (o.io == tls::TlsSession::Io::kDone) {
-        p += o.bytes;
-        n -= o.bytes;
-        continue;
-      }
-      if (o.io != tls::TlsSession::Io::kWantRead && o.io != tls::TlsSession::Io::kWantWrite) {
-        return false;
-      }
+    const tls::TlsSession::Outcome o = write ? s.tls->Write(p, n) : s.tls->Read(p, n);
+    if (o.io == tls::TlsSession::Io::kDone) {
+      p += o.bytes;
+      n -= o.bytes;
+    } else if (o.io == tls::TlsSession::Io::kWantRead || o.io == tls::TlsSession::Io::kWantWrite) {
       const short ev = o.io == tls::TlsSession::Io::kWantRead ? POLLIN : POLLOUT;
-      if (!WaitFor(s.fd, ev, kSendStallMs)) return false;
-      continue;
+      if (!WaitFor(s.fd, ev, timeout_ms)) return false;
+    } else {
+      return false;
     }
+  }
+  return true;
+}
+
+bool WriteAll(Stream& s, const char* p, size_t n) {
+  // A send that waits longer than kSendStallMs fails (the peer stopped reading).
+  if (s.tls) return TlsAll(s, true, const_cast<char*>(p), n, kSendStallMs);
+  while (n > 0) {
     const ssize_t w = ::send(s.fd, p, n, MSG_NOSIGNAL);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return false;
@@ -63,22 +69,9 @@ bool WriteAll(Stream& s, const char* p, size_t n) {
 }
 
 bool ReadAll(Stream& s, char* p, size_t n) {
+  // No limit: a quiet peer is normal; Stop() shuts the socket down, which wakes the wait.
+  if (s.tls) return TlsAll(s, false, p, n, -1);
   while (n > 0) {
-    if (s.tls) {
-      const tls::TlsSession::Outcome o = s.tls->Read(p, n);
-      if (o.io == tls::TlsSession::Io::kDone) {
-        p += o.bytes;
-        n -= o.bytes;
-        continue;
-      }
-      if (o.io != tls::TlsSession::Io::kWantRead && o.io != tls::TlsSession::Io::kWantWrite) {
-        return false;
-      }
-      // No limit: a quiet peer is normal; Stop() shuts the socket down, which wakes this.
-      const short ev = o.io == tls::TlsSession::Io::kWantRead ? POLLIN : POLLOUT;
-      if (!WaitFor(s.fd, ev, -1)) return false;
-      continue;
-    }
     const ssize_t r = ::recv(s.fd, p, n, 0);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return false;
