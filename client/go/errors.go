@@ -28,6 +28,7 @@ const (
 	CodeTimedOut          Code = 13
 	CodeNotPrimary        Code = 14 // cluster mode: write or read sent to a replica that does not serve
 	CodeClientMsgIDReused Code = 15 // an append reused a client_msg_id its timeline holds for another message
+	CodeMoved             Code = 16 // sharded cluster: the slot is served elsewhere ("slot=S version=V partition=P address=HOST:PORT")
 	CodeMalformedFrame    Code = 64
 	CodeUnknownOpcode     Code = 65
 	CodeUnsupportedVer    Code = 66
@@ -47,6 +48,7 @@ var codeNames = map[Code]string{
 	CodeNotSupported: "NOT_SUPPORTED", CodeClosed: "CLOSED", CodeAlreadyExists: "ALREADY_EXISTS",
 	CodePermissionDenied: "PERMISSION_DENIED", CodeTimedOut: "TIMED_OUT",
 	CodeNotPrimary: "NOT_PRIMARY", CodeClientMsgIDReused: "CLIENT_MSG_ID_REUSED",
+	CodeMoved:          "MOVED",
 	CodeMalformedFrame: "MALFORMED_FRAME", CodeUnknownOpcode: "UNKNOWN_OPCODE",
 	CodeUnsupportedVer: "UNSUPPORTED_VERSION", CodeHandshakeRequired: "HANDSHAKE_REQUIRED",
 	CodeAuthFailed: "AUTH_FAILED", CodeFrameTooLarge: "FRAME_TOO_LARGE",
@@ -101,6 +103,7 @@ var (
 	ErrTimedOut           = &Error{Code: CodeTimedOut}
 	ErrNotPrimary         = &Error{Code: CodeNotPrimary}
 	ErrClientMsgIDReused  = &Error{Code: CodeClientMsgIDReused}
+	ErrMoved              = &Error{Code: CodeMoved}
 	ErrMalformedFrame     = &Error{Code: CodeMalformedFrame}
 	ErrUnknownOpcode      = &Error{Code: CodeUnknownOpcode}
 	ErrUnsupportedVersion = &Error{Code: CodeUnsupportedVer}

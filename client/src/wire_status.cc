@@ -14,7 +14,7 @@ std::string StatusText(const Status& s) {
 Status StatusFromWire(uint16_t code, std::string_view message) {
   std::string msg(message);
   if (code < proto::kFirstProtocolError) {
-    if (code == 0 || code > static_cast<uint16_t>(Status::Code::kClientMsgIdReused)) {
+    if (code == 0 || code > static_cast<uint16_t>(Status::Code::kMoved)) {
       return Status::Corruption("server sent error code " + std::to_string(code) + ": " + msg);
     }
     return Status(static_cast<Status::Code>(code), msg);

@@ -58,6 +58,8 @@ std::string_view OpName(uint8_t op) {
       return "BACKUP_READ";
     case Op::kBackupClose:
       return "BACKUP_CLOSE";
+    case Op::kClusterMap:
+      return "CLUSTER_MAP";
   }
   return "UNKNOWN";
 }
@@ -78,7 +80,8 @@ std::string_view ErrorName(uint16_t code) {
                                                  "PERMISSION_DENIED",
                                                  "TIMED_OUT",
                                                  "NOT_PRIMARY",
-                                                 "CLIENT_MSG_ID_REUSED"};
+                                                 "CLIENT_MSG_ID_REUSED",
+                                                 "MOVED"};
   if (code < sizeof(kEngine) / sizeof(kEngine[0])) return kEngine[code];
   switch (static_cast<ErrorCode>(code)) {
     case ErrorCode::kMalformedFrame:

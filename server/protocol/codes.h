@@ -65,6 +65,8 @@ enum class Op : uint8_t {
   kBackupOpen = 0x70,
   kBackupRead = 0x71,
   kBackupClose = 0x72,
+  // The sharded cluster's slot map (slot_map.h, docs/protocol.md "CLUSTER_MAP").
+  kClusterMap = 0x73,
 };
 
 // Returns true for opcodes this version knows (push included).

@@ -600,6 +600,7 @@ bool DecodeAnyRequest(uint8_t op, std::string_view body) {
     }
     case Op::kStats:
     case Op::kNsList:
+    case Op::kClusterMap:
       return DecodeEmpty(body);
     case Op::kAppend: {
       AppendRequest m;

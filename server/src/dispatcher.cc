@@ -93,6 +93,8 @@ void Dispatcher::Route(Connection& c, uint8_t op, uint64_t id, std::string_view 
       return backup_.Read(c, id, body);
     case Op::kBackupClose:
       return backup_.Close(c, id, body);
+    case Op::kClusterMap:
+      return maint_.ClusterMap(c, id, body);
     case Op::kPushMessage:
       break;
   }

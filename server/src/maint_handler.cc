@@ -195,4 +195,16 @@ void MaintHandler::CompactStatus(Connection& c, uint64_t id, std::string_view bo
   c.End(start);
 }
 
+void MaintHandler::ClusterMap(Connection& c, uint64_t id, std::string_view body) {
+  constexpr auto op = static_cast<uint8_t>(Op::kClusterMap);
+  if (!proto::DecodeEmpty(body)) return ctx_.Malformed(c, op, id);
+  const auto& provider = ctx_.core().config.cluster_map;
+  if (!provider) return ctx_.Fail(c, op, id, Status::NotSupported("not a sharded cluster"));
+  auto map = provider();
+  if (!map.ok()) return ctx_.Fail(c, op, id, map.status());
+  size_t start = c.Begin(Op::kClusterMap, proto::kFlagResponse, id);
+  c.Writer().out()->append(*map);
+  c.End(start);
+}
+
 }  // namespace tldb::server

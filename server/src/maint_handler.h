@@ -1,5 +1,5 @@
 // MaintHandler: the administrative requests. STATS, NS_LIST and NS_DESCRIBE are answered
-// inline; NS_CREATE and NS_SET_OPTIONS run on the admin thread (the engine's catalog is
+// inline, and so is CLUSTER_MAP (from the cluster's cached map); NS_CREATE and NS_SET_OPTIONS run on the admin thread (the engine's catalog is
 // rewritten and fsynced there) and are answered through the loop's queue; COMPACT queues a job
 // on the compaction thread and answers at once with its id, and COMPACT_STATUS reports that
 // job's progress.
@@ -29,6 +29,7 @@ class MaintHandler {
   void NsSetOptions(Connection& c, uint64_t id, std::string_view body);
   void Compact(Connection& c, uint64_t id, std::string_view body);
   void CompactStatus(Connection& c, uint64_t id, std::string_view body);
+  void ClusterMap(Connection& c, uint64_t id, std::string_view body);
 
  private:
   HandlerContext& ctx_;

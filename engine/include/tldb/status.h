@@ -36,6 +36,10 @@ class [[nodiscard]] Status {
     // An append reused a client_msg_id that its timeline already holds for another message
     // (other payload, other fan-out targets, or the other kind of append): a client bug.
     kClientMsgIdReused = 15,
+    // Sharded cluster: this server does not serve the slot of the request's timeline at the
+    // current slot map version; the message names the slot, the version and where to go
+    // ("slot=S version=V partition=P address=HOST:PORT", docs/cluster.md "Redirects").
+    kMoved = 16,
   };
 
   Status() = default;  // OK
@@ -59,6 +63,7 @@ class [[nodiscard]] Status {
   static Status ClientMsgIdReused(std::string m) {
     return {Code::kClientMsgIdReused, std::move(m)};
   }
+  static Status Moved(std::string m) { return {Code::kMoved, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -135,6 +140,8 @@ inline std::string_view Status::CodeName(Code code) {
       return "NotPrimary";
     case Code::kClientMsgIdReused:
       return "ClientMsgIdReused";
+    case Code::kMoved:
+      return "Moved";
   }
   return "Unknown";
 }

@@ -115,6 +115,10 @@ struct ServerConfig {
   std::function<void(std::string_view)> log;
   // More STATS counters (cluster mode adds the replica's role, epoch and followers' lag).
   std::function<void(std::vector<std::pair<std::string, uint64_t>>*)> extra_stats;
+  // Sharded cluster: the CLUSTER_MAP answer body (the slot map as this server knows it, with
+  // primaries and addresses; docs/protocol.md "CLUSTER_MAP"). Called on a loop thread: it must
+  // not block (return a cached copy). Null: CLUSTER_MAP answers NOT_SUPPORTED.
+  std::function<Result<std::string>()> cluster_map;
   // "HOST:PORT" of the Prometheus endpoint (GET /metrics, docs/operations.md). Empty: none.
   // It needs no token (it shows counters, namespace names and sizes, never messages).
   std::string metrics_listen;

@@ -1,0 +1,1 @@
+target_link_libraries(slot_map_test PRIVATE tldb_protocol)
