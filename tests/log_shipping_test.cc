@@ -210,6 +210,31 @@ TEST_F(LogShippingTest, LaggingFollowerCatchesUpFromReadFrames) {
   ExpectSameAnswers(*primary, *follower);
 }
 
+// A seal cuts a prepared segment's zeros without an fsync, so after a power loss a sealed file
+// may come back with its zeros: frames are read up to the index's end of records, not into them.
+TEST_F(LogShippingTest, ASealedFileWhoseZerosCameBackIsShippedUpToItsRecords) {
+  auto primary = Open("/p", Opts(false));
+  ASSERT_TRUE(primary->CreateNamespace("ns", SmallSegments()).ok());
+  Workload(*primary, 700);
+  ASSERT_TRUE(primary->Sync().ok());
+  const uint64_t sealed_bytes = File("/p", 2, "seg").size();
+  ASSERT_TRUE(primary->Close().ok());
+  primary.reset();
+  fs_->PowerLoss(UnsyncedMode::kDrop, 7);  // the seals' truncations were never synced
+  ASSERT_GT(File("/p", 2, "seg").size(), sealed_bytes) << "the zeros did not come back";
+  primary = Open("/p", Opts(false));
+  auto follower = Open("/f", Opts(true));
+  ASSERT_TRUE(follower->CreateNamespace("ns", SmallSegments()).ok());
+  for (int rounds = 0;; ++rounds) {
+    ASSERT_LT(rounds, 1000);
+    auto frames = primary->ReadFrames("ns", follower->LogEnd("ns")->written, 16 << 10);
+    ASSERT_TRUE(frames.ok()) << frames.status().ToString();
+    if (frames->empty()) break;
+    for (const LogFrame& f : *frames) ASSERT_TRUE(follower->ApplyFrame("ns", f).ok());
+  }
+  ExpectSameAnswers(*primary, *follower);
+}
+
 // The active segment's image is kept in 8 MiB chunks, and a group that does not fit starts a
 // new one: frames read back across that boundary hold only records.
 TEST_F(LogShippingTest, CatchUpAcrossTheActiveImagesChunks) {

@@ -83,8 +83,7 @@ std::vector<std::vector<const SealedSegment*>> CompactionPlanner::Plan(bool full
     const bool held = seg->id >= st_.retain_from.load();
     const bool want =
         !held && (full || (seg->gen == 0 && opts.ttl_ms == 0) || CachedLivePercent(*seg) < pct);
-    const uint64_t bytes =
-        seg->compressed ? seg->index.summary().data_end : seg->data->data().size();
+    const uint64_t bytes = seg->data_end();
     if (!want || (!run.empty() && run_bytes + bytes > kRunInputBytesMax)) {
       if (!run.empty()) runs.push_back(std::move(run));
       run.clear();

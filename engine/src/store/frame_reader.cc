@@ -77,7 +77,9 @@ Result<std::vector<LogFrame>> FrameReader::Read(LogPosition from, uint64_t bytes
       return Status::NotFound(st_.SegmentName(from.segment) +
                               " was rewritten or dropped: a snapshot is needed");
     }
-    const std::span<const char> data = seg->data->data();
+    // Its records only: the file may end in zeros a crash kept (SealedSegment::data_end).
+    const std::span<const char> data = seg->data->data().first(
+        static_cast<size_t>(std::min<uint64_t>(seg->data_end(), seg->data->data().size())));
     if (from.offset < format::kSegmentHeaderBytes || from.offset > data.size()) {
       return Status::InvalidArgument("position " + from.ToString() + " is outside " +
                                      st_.SegmentName(from.segment));

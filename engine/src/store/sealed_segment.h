@@ -32,6 +32,11 @@ struct SealedSegment {
   SegmentIndexReader index;
   uint64_t bytes = 0;  // data + index file bytes
 
+  // Where its records end: the index's data_end, not the file's size. A seal cuts the zeros of a
+  // prepared (or zero-prefixed) file without an fsync, so after a crash the file may come back
+  // longer, ending in zeros that are not records (recovery checks data_end <= the file size).
+  uint64_t data_end() const { return index.summary().data_end; }
+
   // The disk failed a read under its data or index (MappedFile::failed): reads answer IOError.
   // Faulted pages read as zeros, which fail every checksum and bound check: the read path asks
   // this when a read of the segment failed, to answer IOError instead of Corruption.
