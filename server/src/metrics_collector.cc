@@ -219,6 +219,9 @@ void AddEngine(const DbStats& d, std::vector<MetricFamily>* out) {
   Counter(out, "tldb_engine_prezero_skipped_total",
           "Segment rolls whose next segment was fallocated instead of pre-zeroed",
           d.prezero_skipped);
+  Counter(out, "tldb_engine_prezero_ahead_bytes_total",
+          "Zero bytes written ahead of active segments' records (first segments, after restarts)",
+          d.prezero_ahead_bytes);
   Counter(out, "tldb_engine_block_cache_hits_total",
           "Decompressed blocks of compacted segments found in the block cache", d.block_cache_hits);
   Counter(out, "tldb_engine_block_cache_misses_total",
