@@ -317,7 +317,9 @@ void BM_RawWriteSync(benchmark::State& state) {
     return;
   }
   if (overwrite) {
-    std::vector<char> zeros(1 << 20, 0);
+    // A page per write, as SegmentPreparer writes zeros: written in 1 MiB calls they would sit
+    // in large folios, and each 256-byte record would then dirty (and sync) a whole folio.
+    std::vector<char> zeros(4096, 0);
     for (off_t o = 0; o < kRegion; o += static_cast<off_t>(zeros.size())) {
       if (::pwrite(fd, zeros.data(), zeros.size(), o) != static_cast<ssize_t>(zeros.size())) {
         state.SkipWithError("pre-zero failed");

@@ -57,6 +57,10 @@ struct DbStats {
   // Rolls whose next segment was fallocated instead of pre-zeroed: the records before them
   // were synced less than once per 64 KiB (docs/design.md "Pre-zeroed segments").
   uint64_t prezero_skipped = 0;
+  // Bytes of zeros written ahead of the records into active segments whose blocks were not
+  // pre-zeroed (a namespace's first segment, the one left active at a restart, one fallocated
+  // at a roll), so that their fdatasyncs overwrite written blocks (docs/design.md).
+  uint64_t prezero_ahead_bytes = 0;
   uint64_t block_cache_hits = 0;  // decompressed blocks found in the cache
   uint64_t block_cache_misses = 0;
   uint64_t block_cache_bytes = 0;  // the cache's budget (Options::block_cache_bytes)

@@ -104,12 +104,14 @@ struct Options {
   // fdatasync thread per group in flight). 1: one group at a time, on the leader's thread.
   // Replicated namespaces (log_shipper set) commit one group at a time regardless.
   uint32_t groups_in_flight_max = 1;
-  // How the next segment's blocks are written ahead of time (zeros, fdatasync'ed), so that
-  // group-commit fdatasyncs overwrite allocated blocks instead of extending the file: on ext4
-  // that halves fdatasync latency (docs/benchmarks.md). Preparation starts once the active
-  // segment is half full. kBackground: by a thread per namespace. kInline: synchronously by the
-  // group-commit leader (deterministic; the simulated backend's crash sweeps use it). kOff:
-  // segments grow by appending.
+  // How segment blocks are written ahead of the records (zeros, fdatasync'ed), so that
+  // group-commit fdatasyncs overwrite written blocks instead of extending the file: on ext4 that
+  // halves fdatasync latency (docs/benchmarks.md). The next segment is prepared once the active
+  // one is half full; an active segment whose blocks were not prepared (a namespace's first, the
+  // one left active at a restart) gets zeros kept ahead of its records; both only while its
+  // records are synced densely (docs/design.md "Pre-zeroed segments"). kBackground: by a thread
+  // per namespace. kInline: synchronously by the group-commit leader (deterministic; the
+  // simulated backend's crash sweeps use it). kOff: segments grow by appending.
   enum class Prezero : uint8_t { kOff, kInline, kBackground };
   Prezero prezero = Prezero::kBackground;
   // Open even if a segment is corrupt before its durable point: the damaged tail is cut and

@@ -17,6 +17,8 @@ ActiveSegment::ActiveSegment(uint64_t id, std::unique_ptr<WritableFile> file,
   Commit(image.size());
   durable_end_ = end_;
   allocated_end_ = end_;
+  zeroed_end_ = end_;
+  opened_end_ = end_;
 }
 
 char* ActiveSegment::Reserve(size_t max_bytes) {

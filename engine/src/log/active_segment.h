@@ -86,6 +86,14 @@ class ActiveSegment {
   // The file's blocks [0, allocated_end) are allocated: writes below it need no new space.
   uint64_t allocated_end() const { return allocated_end_; }
   void set_allocated_end(uint64_t v) { allocated_end_ = v; }
+  // The file's bytes [0, zeroed_end) were written (records, or zeros ahead of them) when this
+  // segment became the active one: an fdatasync after writing below it overwrites written
+  // blocks (SegmentPreparer zeros further ahead from there).
+  uint64_t zeroed_end() const { return zeroed_end_; }
+  void set_zeroed_end(uint64_t v) { zeroed_end_ = v; }
+  // end() when this process opened the segment (the header, or the records recovered): what
+  // was appended since is end() - opened_end(), the records syncs() counts the fdatasyncs of.
+  uint64_t opened_end() const { return opened_end_; }
 
   // Makes room for up to `max_bytes` contiguous bytes at end(); returns where to encode.
   char* Reserve(size_t max_bytes);
@@ -127,6 +135,8 @@ class ActiveSegment {
   uint64_t durable_end_ = 0;
   uint64_t syncs_ = 0;
   uint64_t allocated_end_ = 0;
+  uint64_t zeroed_end_ = 0;
+  uint64_t opened_end_ = 0;
   std::vector<Slot> slots_;
   std::vector<DedupeRecord> dedupe_records_;
   std::vector<MutationRecord> mutation_records_;

@@ -322,6 +322,7 @@ bool GroupCommit::RunOneGroup() {
     st_.Event("namespace '" + st_.entry.name + "': space reserved again, appends resume");
   }
   no_space_ = false;
+  preparer_.MaybeZeroAhead(end);
   preparer_.MaybePrepareNext(end);
   for (AppendRequest* r : group) Finish(r);
   TLDB_KILL_POINT("commit.after_ack");
@@ -375,7 +376,10 @@ void GroupCommit::WriteInFlight(std::vector<AppendRequest*>& group,
     }
     in_flight_.push_back(std::move(g));
   }
-  if (s.ok()) preparer_.MaybePrepareNext(end);
+  if (s.ok()) {
+    preparer_.MaybeZeroAhead(end);
+    preparer_.MaybePrepareNext(end);
+  }
   PublishInOrder();  // a group without fdatasync may be publishable now
 }
 

@@ -262,6 +262,7 @@ Status NamespaceRecovery::RecoverActive(uint64_t id) {
   st_.active = std::make_unique<ActiveSegment>(id, std::move(file), image);
   st_.active->set_allocated_end(file_bytes);  // prepared zeros are allocated; the rest is reserved
                                               // by the first group that needs it (MakeRoom)
+  st_.active->set_zeroed_end(file_bytes);     // zeros ahead continue from there (SegmentPreparer)
   for (uint64_t off = format::kSegmentHeaderBytes; off < scan.valid_end;) {
     RecordView r;
     TLDB_CHECK(DecodeRecord(st_.active->At(off), id, off, &r) == DecodeOutcome::kOk);

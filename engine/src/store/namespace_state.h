@@ -40,6 +40,9 @@ struct NamespaceCounters {
   std::atomic<uint64_t> segments_expired{0}, compactions{0}, compaction_bytes_read{0},
       compaction_bytes_written{0};
   std::atomic<uint64_t> prezero_skipped{0};
+  // Zeros written ahead of the active segment's records (SegmentPreparer; the prefix a new
+  // segment is created with included).
+  std::atomic<uint64_t> prezero_ahead_bytes{0};
   // The scrub (store/scrubber.h): sealed segments checked, bytes read, segments found damaged
   // (each time the scrub finds one), passes completed.
   std::atomic<uint64_t> scrub_segments_verified{0}, scrub_bytes_read{0}, scrub_damaged_segments{0},

@@ -5,6 +5,7 @@
 
 #include "log/file_names.h"
 #include "log/record_format.h"
+#include "util/check.h"
 #include "util/kill_point.h"
 
 namespace tldb {
@@ -22,6 +23,7 @@ void SegmentPreparer::Stop() {
     cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
+  StopZeroing();
 }
 
 std::string SegmentPreparer::PreparedName(uint64_t id) const {
@@ -47,28 +49,127 @@ void SegmentPreparer::Request(uint64_t id) {
   }
 }
 
-// Once the active segment is half full, its successor is prepared (an idle namespace costs no
-// disk for it), if its records were synced densely enough to pay for the zeros: zeros are a
-// second write of the whole segment, and what they buy is per fdatasync (one into written
-// blocks needs no journal commit and took half the time here: 83 vs 169 µs). Below one
-// fdatasync per kPrezeroBytesPerSyncMax of records (mostly buffered appends) the roll
-// fallocates instead. kInline always prepares.
-void SegmentPreparer::MaybePrepareNext(uint64_t end) {
+// Zeros are a second write of the blocks, and what they buy is per fdatasync (one into written
+// blocks needs no journal commit and took half the time here: 83 vs 169 µs). So they are
+// written only for records synced at least once per kPrezeroBytesPerSyncMax; the records
+// counted are those appended since this process opened the segment (syncs() counts theirs).
+bool SegmentPreparer::SyncedDensely(uint64_t end) const {
   // 64 KiB: a journal commit is ~12 KiB of writes, so denser syncs save more bytes than the
   // zeros cost, and sparser ones are not latency-bound.
   constexpr uint64_t kPrezeroBytesPerSyncMax = 64 << 10;
+  const ActiveSegment& a = *st_.active;
+  return a.syncs() * kPrezeroBytesPerSyncMax >= end - std::min(end, a.opened_end());
+}
+
+// Once the active segment is half full, its successor is prepared (an idle namespace costs no
+// disk for it), if its records were synced densely enough to pay for the zeros. Otherwise
+// (mostly buffered appends) the roll fallocates instead. kInline always prepares.
+void SegmentPreparer::MaybePrepareNext(uint64_t end) {
   if (st_.db_options.prezero == Options::Prezero::kOff) return;
   if (end < st_.segment_bytes_max() / 2) return;
   const uint64_t next = st_.active->id() + 1;
   if (requested_ >= next) return;
   requested_ = next;
-  const uint64_t records = end - format::kSegmentHeaderBytes;
-  if (st_.db_options.prezero == Options::Prezero::kBackground &&
-      st_.active->syncs() * kPrezeroBytesPerSyncMax < records) {
+  if (st_.db_options.prezero == Options::Prezero::kBackground && !SyncedDensely(end)) {
     st_.counters.prezero_skipped++;
     return;
   }
   Request(next);
+}
+
+// Asked again once less than half of kZeroAheadBytes is left ahead of the records, so a request
+// (a wake-up of the thread) comes once per ~4 MiB of records, not per group.
+void SegmentPreparer::MaybeZeroAhead(uint64_t end) {
+  if (st_.db_options.prezero == Options::Prezero::kOff) return;
+  const ActiveSegment& a = *st_.active;
+  if (ahead_id_ != a.id()) {
+    ahead_id_ = a.id();
+    ahead_to_ = a.zeroed_end();
+  }
+  const uint64_t limit = st_.segment_bytes_max();
+  if (ahead_to_ >= limit || ahead_to_ >= end + kZeroAheadBytes / 2) return;
+  if (!SyncedDensely(end)) return;
+  ahead_to_ = std::min(limit, end + kZeroAheadBytes);
+  std::unique_lock l(mu_);
+  if (!zeroing_ || zeroing_->id != a.id()) {
+    TLDB_CHECK(!zeroing_ || !zeroing_->busy);  // StopZeroing ran at the roll
+    zeroing_ = std::make_unique<Zeroing>();
+    zeroing_->id = a.id();
+    zeroing_->path = SegmentFileName(st_.dir, a.id());
+    zeroing_->done = a.zeroed_end();
+  }
+  zeroing_->floor = std::max(zeroing_->floor, end);  // every record so far is below `end`
+  zeroing_->target = ahead_to_;
+  if (st_.db_options.prezero == Options::Prezero::kInline) {
+    while (ZeroDue()) ZeroStep(l);
+  } else {
+    cv_.notify_all();
+  }
+}
+
+void SegmentPreparer::FenceZeros(uint64_t id, uint64_t end) {
+  if (st_.db_options.prezero != Options::Prezero::kBackground) return;  // inline: no overlap
+  std::unique_lock l(mu_);
+  if (!zeroing_ || zeroing_->id != id) return;
+  Zeroing& z = *zeroing_;
+  z.floor = std::max(z.floor, end);
+  // A chunk being written below `end`: the group's bytes must land after it, not under it.
+  cv_.wait(l, [&] { return z.writing_from == z.writing_to || z.writing_from >= end; });
+}
+
+void SegmentPreparer::StopZeroing() {
+  ahead_id_ = 0;
+  std::unique_ptr<Zeroing> z;
+  {
+    std::unique_lock l(mu_);
+    if (!zeroing_) return;
+    cv_.wait(l, [&] { return !zeroing_->busy; });
+    z = std::move(zeroing_);
+  }
+  if (z->file) (void)z->file->Close();  // its zeros were synced (or failed, and stopped)
+}
+
+bool SegmentPreparer::ZeroDue() const {
+  if (!zeroing_ || zeroing_->failed || zeroing_->busy) return false;
+  return std::max(zeroing_->done, zeroing_->floor) < zeroing_->target;
+}
+
+void SegmentPreparer::ZeroStep(std::unique_lock<std::mutex>& l) {
+  Zeroing& z = *zeroing_;  // stays while busy: StopZeroing waits for it
+  const uint64_t from = std::max(z.done, z.floor);
+  const uint64_t to = std::min(from + kZeroChunkBytes, z.target);
+  z.busy = true;
+  z.writing_from = from;
+  z.writing_to = to;
+  l.unlock();
+  Status s;
+  if (!z.file) {
+    auto f = st_.fs->OpenWritable(z.path, /*create=*/false, /*exclusive=*/false);
+    if (f.ok()) {
+      z.file = std::move(f).value();
+    } else {
+      s = f.status();
+    }
+  }
+  if (s.ok()) s = WriteZeros(*z.file, from, to);
+  l.lock();
+  z.writing_from = z.writing_to = 0;
+  cv_.notify_all();  // a leader waiting in FenceZeros
+  l.unlock();
+  if (s.ok()) s = z.file->Sync();
+  if (!s.ok()) {
+    st_.Event("writing zeros ahead in " + z.path +
+              " failed (its records go into unwritten blocks): " + s.ToString());
+  }
+  l.lock();
+  z.busy = false;
+  if (s.ok()) {
+    z.done = to;
+    st_.counters.prezero_ahead_bytes += to - from;
+  } else {
+    z.failed = true;
+  }
+  cv_.notify_all();  // StopZeroing
 }
 
 bool SegmentPreparer::TakePrepared(uint64_t id) {
@@ -84,8 +185,12 @@ void SegmentPreparer::Loop() {
     uint64_t id = 0;
     {
       std::unique_lock l(mu_);
-      cv_.wait(l, [&] { return stop_ || request_ != 0; });
+      cv_.wait(l, [&] { return stop_ || request_ != 0 || ZeroDue(); });
       if (stop_) return;
+      if (ZeroDue()) {  // first: the records are about to reach it
+        ZeroStep(l);
+        continue;
+      }
       id = request_;
       request_ = 0;
     }
@@ -104,18 +209,30 @@ void SegmentPreparer::Loop() {
 }
 
 Status SegmentPreparer::Prepare(uint64_t id) {
-  constexpr size_t kChunkBytes = 1u << 20;
-  static const std::vector<char> zeros(kChunkBytes, 0);
   const uint64_t size = st_.segment_bytes_max();
   TLDB_ASSIGN_OR_RETURN(auto file, st_.fs->OpenWritable(PreparedName(id), true, false));
   TLDB_RETURN_IF_ERROR(file->Truncate(0));
-  for (uint64_t off = 0; off < size; off += kChunkBytes) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, size - off));
-    TLDB_RETURN_IF_ERROR(file->Write(off, {zeros.data(), n}));
+  for (uint64_t off = 0; off < size; off += kZeroChunkBytes) {
+    TLDB_RETURN_IF_ERROR(WriteZeros(*file, off, std::min(off + kZeroChunkBytes, size)));
   }
   TLDB_RETURN_IF_ERROR(file->Sync());
   TLDB_KILL_POINT("prepare.after_zeros");
   return file->Close();
+}
+
+// One write per page: the page cache keeps each page written as a folio of its own. Written in
+// one 1 MiB call, the zeros sit in large folios (ext4 on this kernel, 6.18), and a record
+// written later dirties its whole folio: every fdatasync then wrote back ~85 KiB instead of one
+// 4 KiB page (/proc/self/io, bench/prezero_bench.cc), which cost more than the zeros save.
+Status SegmentPreparer::WriteZeros(WritableFile& file, uint64_t from, uint64_t to) {
+  constexpr uint64_t kPageBytes = 4096;
+  static const std::vector<char> zeros(kPageBytes, 0);
+  while (from < to) {
+    const uint64_t n = std::min((from / kPageBytes + 1) * kPageBytes, to) - from;  // to a page end
+    TLDB_RETURN_IF_ERROR(file.Write(from, {zeros.data(), static_cast<size_t>(n)}));
+    from += n;
+  }
+  return Status::Ok();
 }
 
 }  // namespace tldb

@@ -1,18 +1,35 @@
-// SegmentPreparer: writes the next segment's blocks (zeros, fdatasync'ed) ahead of time as
-// "<id>.seg.tmp", so that group-commit fdatasyncs overwrite allocated blocks instead of
-// extending the file (ext4 must journal every extension). When the active segment rolls,
-// SegmentRoller takes the prepared file (TakePrepared) and renames it into place; otherwise it
-// reserves a new one with fallocate. A preparation that loses the race with a roll is
-// discarded; one left over by a crash is a *.tmp file, deleted at open.
+// SegmentPreparer: writes segment blocks as zeros (fdatasync'ed) ahead of the records, so that
+// group-commit fdatasyncs overwrite written blocks instead of extending the file or converting
+// fallocated extents (ext4 must journal both). Two jobs (docs/design.md "Pre-zeroed segments"):
 //
-// Modes (Options::prezero): kBackground prepares on a thread of its own; kInline (the simulated
-// backend's deterministic mode) prepares on the leader's thread; kOff never prepares.
-// Thread-safety: MaybePrepareNext is called by the group-commit leader only; TakePrepared by the
-// roller (also the leader); the preparer thread shares only what mu_ guards. Stop() joins it.
+// - The next segment, as "<id>.seg.tmp", once the active one is half full. When the active
+//   segment rolls, SegmentRoller takes the prepared file (TakePrepared) and renames it into
+//   place; otherwise it reserves a new one with fallocate. A preparation that loses the race
+//   with a roll is discarded; one left over by a crash is a *.tmp file, deleted at open.
+// - Zeros ahead of the active segment's records, where its blocks were not prepared: the first
+//   segment of a namespace (SegmentRoller::CreateActive writes the first kZeroChunkBytes), the
+//   segment left active at a restart, one fallocated at a roll. Written in chunks, through a
+//   file handle of its own (a failed fdatasync of zeros then cannot hide a write error from the
+//   leader's next fdatasync), never below the leader's write point: the leader fences the range
+//   its next group may write (FenceZeros) before writing it, and a roll stops the zeroing before
+//   it seals the segment (StopZeroing).
+//
+// Both jobs run only while the active segment's records are synced at least once per
+// kPrezeroBytesPerSyncMax (the zeros are a second write of the blocks; below that density they
+// cost more than they save). The prefix written at creation is unconditional.
+//
+// Modes (Options::prezero): kBackground works on a thread of its own; kInline (the simulated
+// backend's deterministic mode) on the leader's thread; kOff never writes zeros.
+// Thread-safety: MaybePrepareNext, MaybeZeroAhead, FenceZeros and StopZeroing are called by the
+// group-commit leader only (or by recovery/Close, when no leader runs); TakePrepared by the roller
+// (also the leader); the preparer thread shares only what mu_ guards. No lock is held across a
+// write or an fdatasync; the leader waits (on cv_) only for a chunk of zeros being written where
+// its next group goes, and at a roll for the chunk in progress. Stop() joins the thread.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -23,6 +40,15 @@ namespace tldb {
 
 class SegmentPreparer {
  public:
+  // 1 MiB: one step of zeros ahead of the active segment (256 page writes, then one fdatasync;
+  // a 1 MiB fdatasync runs at 2.3 GB/s here, shared/MACHINE.md), ~4,000 single appends of 256
+  // bytes; also the prefix a new segment is created with.
+  static constexpr uint64_t kZeroChunkBytes = 1u << 20;
+  // 8 MiB: how far zeros are kept ahead of the active segment's records (asked again once less
+  // than half of it is left). It covers the tens of ms this thread spends preparing a 64 MiB
+  // next segment, during which it writes no zeros ahead, at up to ~100 MB/s of synced records.
+  static constexpr uint64_t kZeroAheadBytes = 8u << 20;
+
   explicit SegmentPreparer(NamespaceState& st) : st_(st) {}
   ~SegmentPreparer() { Stop(); }
   SegmentPreparer(const SegmentPreparer&) = delete;
@@ -38,13 +64,47 @@ class SegmentPreparer {
   bool TakePrepared(uint64_t id);
   std::string PreparedName(uint64_t id) const;
 
+  // After each group that ended at `end`: keeps zeros up to kZeroAheadBytes ahead of the active
+  // segment's records (at most to segment_bytes_max), if they are synced densely enough.
+  void MaybeZeroAhead(uint64_t end);
+  // Before the leader writes segment `id` below `end`: zeros are never written there from now
+  // on (waits while a chunk of zeros is being written there).
+  void FenceZeros(uint64_t id, uint64_t end);
+  // Before the active segment is sealed (its file cut to its records) or closed: no zeros are
+  // written into it any more (waits for the chunk in progress, and its fdatasync).
+  void StopZeroing();
+
+  // Writes zeros over [from, to) of `file`, one page per write (not synced).
+  static Status WriteZeros(WritableFile& file, uint64_t from, uint64_t to);
+
  private:
+  struct Zeroing {  // the active segment being zeroed ahead
+    uint64_t id = 0;
+    std::string path;
+    std::unique_ptr<WritableFile> file;  // its own handle, opened by the first chunk
+    uint64_t done = 0;                   // bytes [0, done) are written: records, or zeros synced
+    uint64_t floor = 0;                  // the leader may write below this: no zeros go there
+    uint64_t target = 0;                 // zeros asked for up to here
+    bool busy = false;                   // a chunk is being written or synced: `file` is in use
+    uint64_t writing_from = 0, writing_to = 0;  // the chunk being written (equal: none)
+    bool failed = false;                        // a write or sync failed: no more zeros here
+  };
+
   void Request(uint64_t id);
   void Loop();
   Status Prepare(uint64_t id);
+  // Whether the active segment's records appended since it was opened, up to `end`, were
+  // fdatasync'ed at least once per kPrezeroBytesPerSyncMax.
+  bool SyncedDensely(uint64_t end) const;
+  // Under mu_: a chunk of zeros is due.
+  bool ZeroDue() const;
+  // Writes and syncs one chunk of zeros ahead (mu_ held on entry and exit, released for I/O).
+  void ZeroStep(std::unique_lock<std::mutex>& l);
 
   NamespaceState& st_;
   uint64_t requested_ = 0;  // leader only: highest segment id asked for
+  uint64_t ahead_id_ = 0;   // leader only: the segment zeros were asked ahead of (0: none)
+  uint64_t ahead_to_ = 0;   // leader only: how far they were asked for
 
   std::mutex mu_;  // guards the fields below
   std::condition_variable cv_;
@@ -52,6 +112,7 @@ class SegmentPreparer {
   uint64_t prepared_id_ = 0;  // "<id>.seg.tmp" is complete
   uint64_t created_id_ = 0;   // highest segment id created
   bool stop_ = false;
+  std::unique_ptr<Zeroing> zeroing_;  // null: none
   std::thread thread_;
 };
 

@@ -1,5 +1,6 @@
 #include "store/segment_roller.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "log/file_names.h"
@@ -67,6 +68,7 @@ Status SegmentRoller::Roll(uint64_t id, const std::string* header, bool* intact)
   if (s.ok()) {
     next = std::make_unique<ActiveSegment>(next_.id, std::move(next_.file), next_.header);
     next->set_allocated_end(next_.allocated);
+    if (next_.prepared) next->set_zeroed_end(next_.allocated);  // else zeros follow (preparer)
     next_ = NextSegment{};
   }
   Publish(std::move(sealed), std::move(next));
@@ -79,6 +81,7 @@ Status SegmentRoller::Allocate(size_t group_bytes, bool* intact) {
   // before, or prepared for a smaller segment_bytes_max): they are allocated here, once.
   ActiveSegment& cur = *st_.active;
   const uint64_t want = cur.end() + group_bytes;
+  preparer_.FenceZeros(cur.id(), want);  // the group's bytes: no zeros ahead go there now
   if (want > cur.allocated_end()) {
     const uint64_t from = cur.allocated_end();
     const uint64_t to = std::max<uint64_t>(want, st_.segment_bytes_max());
@@ -94,6 +97,7 @@ Status SegmentRoller::Allocate(size_t group_bytes, bool* intact) {
 
 Status SegmentRoller::Seal(bool* intact, std::unique_ptr<SealedSegment>* out) {
   *intact = false;
+  preparer_.StopZeroing();  // no zeros ahead past the cut below
   ActiveSegment& a = *st_.active;
   const uint64_t id = a.id();
   if (a.durable_end() < a.end()) {
@@ -179,9 +183,30 @@ Status SegmentRoller::CreateActive(uint64_t id) {
   TLDB_RETURN_IF_ERROR(file->WriteAndSync(0, header));
   TLDB_RETURN_IF_ERROR(st_.fs->SyncDir(st_.dir));
   TLDB_KILL_POINT("roll.after_create");
+  const uint64_t zeroed = WriteZeroPrefix(*file, path);
   st_.active = std::make_unique<ActiveSegment>(id, std::move(file), header);
+  st_.active->set_zeroed_end(zeroed);
   st_.published_end = st_.active->end();
   return Status::Ok();
+}
+
+// The first kZeroChunkBytes of a created segment, written and synced as zeros so that its first
+// records' fdatasyncs overwrite written blocks from the start (SegmentPreparer zeros further
+// ahead once records arrive). Best effort: on failure the records go into unwritten blocks, and
+// zeros that did land are the unwritten space recovery expects after the last record.
+uint64_t SegmentRoller::WriteZeroPrefix(WritableFile& file, const std::string& path) {
+  constexpr uint64_t kFrom = format::kSegmentHeaderBytes;
+  const uint64_t to = std::min(SegmentPreparer::kZeroChunkBytes, st_.segment_bytes_max());
+  if (st_.db_options.prezero == Options::Prezero::kOff || to <= kFrom) return kFrom;
+  Status s = SegmentPreparer::WriteZeros(file, kFrom, to);
+  if (s.ok()) s = file.Sync();
+  if (!s.ok()) {
+    st_.Event("writing zeros into new " + path +
+              " failed (its records go into unwritten blocks): " + s.ToString());
+    return kFrom;
+  }
+  st_.counters.prezero_ahead_bytes += to - kFrom;
+  return to;
 }
 
 // Nothing of the log depends on the reserved file until PromoteNext renames it: any failure

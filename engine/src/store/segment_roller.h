@@ -45,6 +45,9 @@ class SegmentRoller {
   void DiscardNext();
 
  private:
+  // Writes zeros after the header of a segment CreateActive made; returns how far the file's
+  // bytes are written (the header's end if it wrote none).
+  uint64_t WriteZeroPrefix(WritableFile& file, const std::string& path);
   // Seals the active segment on disk and opens its read-only form. *intact: only a NoSpace
   // writing the index, before it was renamed into place, leaves the segment active.
   Status Seal(bool* intact, std::unique_ptr<SealedSegment>* out);

@@ -1,0 +1,301 @@
+// Zeros ahead of the active segment's records (docs/design.md "Pre-zeroed segments"): a new
+// namespace's first segment, the segment left active at a restart, and the density rule that
+// decides whether they pay. Run on every I/O backend: simulated (Options::prezero kInline, so
+// the zeros are written on the leader's thread, deterministically) and POSIX / io_uring (a
+// background thread per namespace, awaited through the file's size with a generous bound).
+// The zeros are checked through the FileSystem seam (the active segment's file size: zeros are
+// written bytes past the records) and DbStats::prezero_ahead_bytes; the records must survive
+// them, and a reopen, intact.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/temp_dir.h"
+#include "io/sim_file_system.h"
+#include "log/file_names.h"
+#include "tldb/clock.h"
+#include "tldb/db.h"
+#include "tldb/file_system.h"
+#include "tldb/replication.h"
+
+namespace tldb {
+namespace {
+
+constexpr uint64_t kMiB = 1 << 20;
+constexpr uint64_t kHeaderBytes = 64;        // format::kSegmentHeaderBytes
+constexpr uint64_t kPrefixBytes = 1 * kMiB;  // SegmentPreparer::kZeroChunkBytes
+constexpr uint64_t kAheadBytes = 8 * kMiB;   // SegmentPreparer::kZeroAheadBytes
+
+// Applies every frame a primary ships to a follower at once.
+class ApplyingShipper : public LogShipper {
+ public:
+  Status Ship(std::string_view ns, const LogFrame& f) override {
+    return follower->ApplyFrame(ns, f);
+  }
+  Db* follower = nullptr;
+};
+
+class PrezeroTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "sim") {
+      fs_ = std::make_shared<SimFileSystem>();
+      dir_ = "/db";
+    } else {
+      auto fs = NewFileSystem(GetParam());
+      if (!fs.ok() && fs.status().code() == Status::Code::kNotSupported) {
+        GTEST_SKIP() << GetParam() << " not supported here: " << fs.status().ToString();
+      }
+      ASSERT_TRUE(fs.ok()) << GetParam() << ": " << fs.status().ToString();
+      fs_ = *fs;
+      dir_ = tmp_.path() + "/db";
+    }
+  }
+  Options MakeOptions(bool prezero = true) {
+    Options o;
+    o.file_system = fs_;
+    o.clock = clock_;
+    o.background_maintenance = false;
+    if (!prezero) {
+      o.prezero = Options::Prezero::kOff;
+    } else if (GetParam() == "sim") {
+      o.prezero = Options::Prezero::kInline;
+    }
+    return o;
+  }
+  void Open(bool prezero = true) {
+    db_.reset();
+    auto db = Db::Open(dir_, MakeOptions(prezero));
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(db).value();
+  }
+  void Create(const std::string& ns, uint64_t segment_bytes_max = 64 * kMiB) {
+    NamespaceOptions o;
+    o.segment_bytes_max = segment_bytes_max;
+    ASSERT_TRUE(db_->CreateNamespace(ns, o).ok());
+  }
+  LogPosition End(const std::string& ns) {
+    auto e = db_->LogEnd(ns);
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    return e.ok() ? e->written : LogPosition{};
+  }
+  uint64_t FileBytes(const std::string& ns, uint64_t segment) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/%016llx.seg", static_cast<unsigned long long>(segment));
+    auto size = fs_->FileSize(NamespaceDirName(dir_, ns) + name);
+    EXPECT_TRUE(size.ok()) << size.status().ToString();
+    return size.ok() ? *size : 0;
+  }
+  // The active segment's file reaches `bytes` (at once on the simulated backend; the POSIX
+  // ones wait for the preparer thread, up to a bound no loaded machine misses).
+  bool WaitForFileBytes(const std::string& ns, uint64_t bytes) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (FileBytes(ns, End(ns).segment) < bytes) {
+      if (GetParam() == "sim" || std::chrono::steady_clock::now() > until) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
+  }
+  static std::string Payload(int i, size_t bytes) {
+    std::string p = "message " + std::to_string(i) + " ";
+    p.resize(bytes, static_cast<char>('a' + i % 26));
+    return p;
+  }
+  void Append(const std::string& ns, int from, int to, size_t bytes, Durability d) {
+    AppendOptions o;
+    o.durability = d;
+    for (int i = from; i < to; ++i) {
+      auto r = db_->Append(ns, "t", Payload(i, bytes), o);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      ASSERT_EQ(r->seq, static_cast<Seq>(i + 1));
+    }
+  }
+  // Every message 0..n-1 of timeline "t", in order, with its payload.
+  void ExpectMessages(const std::string& ns, int n, size_t bytes) {
+    ScanOptions all;
+    all.limit = 1'000'000;
+    auto s = db_->Scan(ns, "t", all);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    ASSERT_EQ(s->size(), static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      ASSERT_EQ((*s)[i].seq, static_cast<Seq>(i + 1));
+      ASSERT_EQ((*s)[i].payload, Payload(i, bytes)) << "message " << i;
+    }
+  }
+
+  common::TempDir tmp_;
+  std::shared_ptr<FileSystem> fs_;
+  std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(1'700'000'000'000);
+  std::string dir_;
+  std::unique_ptr<Db> db_;
+};
+
+// A new namespace's first segment is created with its first MiB written as zeros (synced), so
+// its first records' fdatasyncs already overwrite written blocks; kOff writes none.
+TEST_P(PrezeroTest, NewNamespaceStartsWithAZeroedPrefix) {
+  Open();
+  Create("a");
+  EXPECT_EQ(End("a").segment, 1u);
+  EXPECT_EQ(FileBytes("a", 1), kPrefixBytes);
+  EXPECT_EQ(db_->Stats().prezero_ahead_bytes, kPrefixBytes - kHeaderBytes);
+  Create("small", 64 << 10);  // never more than the segment
+  EXPECT_EQ(FileBytes("small", 1), 64u << 10);
+  Open(/*prezero=*/false);
+  Create("off");
+  EXPECT_EQ(FileBytes("off", 1), kHeaderBytes);
+  EXPECT_EQ(db_->Stats().prezero_ahead_bytes, 0u);
+}
+
+// Densely synced appends keep zeros ahead of the records past the prefix; the zeros survive a
+// reopen (recovery keeps them as unwritten space), and so do the records.
+TEST_P(PrezeroTest, SyncedAppendsKeepZerosAheadAndRecordsSurviveReopen) {
+  constexpr size_t kBytes = 2000;
+  Open();
+  Create("a");
+  Append("a", 0, 800, kBytes, Durability::kSync);  // ~1.6 MB: past the prefix
+  const LogPosition end = End("a");
+  ASSERT_EQ(end.segment, 1u);
+  ASSERT_GT(end.offset, kPrefixBytes);
+  ASSERT_TRUE(WaitForFileBytes("a", end.offset + kAheadBytes / 2))
+      << "zeros ahead stopped at " << FileBytes("a", 1) << ", records end at " << end.offset;
+  const uint64_t file_bytes = FileBytes("a", 1);
+  EXPECT_LE(file_bytes, end.offset + kAheadBytes);
+  EXPECT_GE(db_->Stats().prezero_ahead_bytes, file_bytes - end.offset);
+  ExpectMessages("a", 800, kBytes);
+  Open();
+  EXPECT_EQ(End("a").offset, end.offset);
+  EXPECT_EQ(FileBytes("a", 1), file_bytes) << "recovery keeps the zeros after the records";
+  ExpectMessages("a", 800, kBytes);
+  Append("a", 800, 1000, kBytes, Durability::kSync);
+  ExpectMessages("a", 1000, kBytes);
+  Open();
+  ExpectMessages("a", 1000, kBytes);
+}
+
+// Buffered records (synced less than once per 64 KiB) get no zeros beyond the prefix: the zeros
+// would cost more than the fdatasyncs they speed up.
+TEST_P(PrezeroTest, SparselySyncedRecordsGetNoZerosAhead) {
+  constexpr size_t kBytes = 2000;
+  Open();
+  Create("a");
+  Append("a", 0, 1000, kBytes, Durability::kBuffered);  // ~2 MB
+  ASSERT_TRUE(db_->Sync().ok());
+  const LogPosition end = End("a");
+  ASSERT_GT(end.offset, kPrefixBytes);
+  EXPECT_EQ(FileBytes("a", 1), end.offset);
+  EXPECT_EQ(db_->Stats().prezero_ahead_bytes, kPrefixBytes - kHeaderBytes);
+  Open();
+  ExpectMessages("a", 1000, kBytes);
+}
+
+// The segment left active at a restart (here one written without zeros, with kOff) gets zeros
+// ahead of its records once synced appends resume.
+TEST_P(PrezeroTest, SegmentLeftActiveAtRestartGetsZerosAhead) {
+  constexpr size_t kBytes = 300;
+  Open(/*prezero=*/false);
+  Create("a");
+  Append("a", 0, 200, kBytes, Durability::kSync);
+  const LogPosition before = End("a");
+  EXPECT_EQ(FileBytes("a", 1), before.offset);
+  Open();
+  EXPECT_EQ(FileBytes("a", 1), before.offset);
+  EXPECT_EQ(db_->Stats().prezero_ahead_bytes, 0u);
+  Append("a", 200, 250, kBytes, Durability::kSync);
+  const LogPosition end = End("a");
+  ASSERT_TRUE(WaitForFileBytes("a", end.offset + kAheadBytes / 2))
+      << "zeros ahead stopped at " << FileBytes("a", 1) << ", records end at " << end.offset;
+  EXPECT_GE(db_->Stats().prezero_ahead_bytes, kAheadBytes / 2);
+  ExpectMessages("a", 250, kBytes);
+  Open();
+  ExpectMessages("a", 250, kBytes);
+}
+
+// Several writers append synced records through zeros being written ahead of them and across
+// rolls (which stop the zeroing before they cut the segment): no zero ever lands on a record.
+TEST_P(PrezeroTest, ConcurrentAppendsThroughZerosAheadLoseNothing) {
+  constexpr int kThreads = 4, kPerThread = 500;
+  constexpr size_t kBytes = 4000;  // ~8 MB in all: two rolls of 3 MiB segments
+  Open();
+  Create("a", 3 * kMiB);
+  std::vector<std::thread> writers;
+  std::atomic<int> failures{0};
+  for (int w = 0; w < kThreads; ++w) {
+    writers.emplace_back([&, w] {
+      AppendOptions o;
+      o.durability = Durability::kSync;
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string key = "w" + std::to_string(w);
+        if (!db_->Append("a", key, Payload(w * kPerThread + i, kBytes), o).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  EXPECT_GE(End("a").segment, 3u);
+  // Inline, the first segment is zeroed to its end before the roll; a background thread may
+  // have been slower than the writers.
+  if (GetParam() == "sim") {
+    EXPECT_GT(db_->Stats().prezero_ahead_bytes, kPrefixBytes);
+  }
+  for (int reopen = 0; reopen < 2; ++reopen) {
+    for (int w = 0; w < kThreads; ++w) {
+      ScanOptions all;
+      all.limit = 1'000'000;
+      auto s = db_->Scan("a", "w" + std::to_string(w), all);
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      ASSERT_EQ(s->size(), static_cast<size_t>(kPerThread));
+      for (int i = 0; i < kPerThread; ++i) {
+        ASSERT_EQ((*s)[i].payload, Payload(w * kPerThread + i, kBytes)) << w << "/" << i;
+      }
+    }
+    Open();
+  }
+}
+
+// A follower's first segment gets the same zeros from its own preparer (the frames it applies
+// are synced), and its records stay the primary's, byte for byte.
+TEST_P(PrezeroTest, FollowerGetsZerosAheadOfTheRecordsItApplies) {
+  constexpr size_t kBytes = 2000;
+  const std::string primary_dir = dir_ + "-primary";
+  Options fo = MakeOptions();
+  fo.follower = true;
+  auto follower = Db::Open(dir_, fo);
+  ASSERT_TRUE(follower.ok()) << follower.status().ToString();
+  ASSERT_TRUE((*follower)->CreateNamespace("a", NamespaceOptions{}).ok());
+  auto shipper = std::make_shared<ApplyingShipper>();
+  shipper->follower = follower->get();
+  Options po = MakeOptions();
+  po.log_shipper = shipper;
+  auto primary = Db::Open(primary_dir, po);
+  ASSERT_TRUE(primary.ok()) << primary.status().ToString();
+  ASSERT_TRUE((*primary)->CreateNamespace("a", NamespaceOptions{}).ok());
+  db_ = std::move(*follower);  // FileBytes and End read the follower
+  AppendOptions o;
+  o.durability = Durability::kSync;
+  for (int i = 0; i < 800; ++i) {
+    ASSERT_TRUE((*primary)->Append("a", "t", Payload(i, kBytes), o).ok());
+  }
+  const LogPosition end = End("a");
+  ASSERT_EQ(end.offset, (*primary)->LogEnd("a")->written.offset);
+  ASSERT_GT(end.offset, kPrefixBytes);
+  ASSERT_TRUE(WaitForFileBytes("a", end.offset + kAheadBytes / 2))
+      << "zeros ahead stopped at " << FileBytes("a", 1) << ", records end at " << end.offset;
+  auto mine = fs_->ReadFileToString(NamespaceDirName(dir_, "a") + "/0000000000000001.seg");
+  auto theirs = fs_->ReadFileToString(NamespaceDirName(primary_dir, "a") + "/0000000000000001.seg");
+  ASSERT_TRUE(mine.ok() && theirs.ok());
+  EXPECT_EQ(mine->substr(0, end.offset), theirs->substr(0, end.offset));
+  ExpectMessages("a", 800, kBytes);
+  primary->reset();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, PrezeroTest, ::testing::Values("sim", "posix", "uring"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace tldb
