@@ -416,7 +416,7 @@ TEST(BackupTest, MessagesRoundTripAndRefuseMalformedBodies) {
   EXPECT_FALSE(proto::DecodeAnyRequest(0x70, "x"));  // BACKUP_OPEN has an empty body
   EXPECT_EQ(proto::OpName(0x70), "BACKUP_OPEN");
   EXPECT_EQ(proto::OpName(0x72), "BACKUP_CLOSE");
-  EXPECT_FALSE(proto::IsKnownOp(0x73));
+  EXPECT_FALSE(proto::IsKnownOp(0x74));
 }
 
 TEST(BackupTest, UnsafeManifestPathsAreRefused) {
