@@ -1,0 +1,490 @@
+// ClusterClient against a sharded cluster (docs/cluster.md "Clients"): three in-process servers,
+// each over a Db that serves only the slots of the partitions whose primary it is in a shared
+// slot map and answers MOVED (or NOT_PRIMARY, for a partition it is a replica of) for the
+// others, exactly as a sharded server does; every server answers CLUSTER_MAP with the shared
+// map. Routing, stale maps, redirects, split multi-timeline requests and redirect loops.
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "protocol/slot_map.h"
+#include "server_test_util.h"
+#include "tldb/cluster_client.h"
+#include "util/forwarding_db.h"
+
+namespace tldb::testing {
+namespace {
+
+using proto::SlotMap;
+using proto::SlotOf;
+
+// What every server of the test cluster shares: the map they hold, which server serves each
+// partition (when not the map's primary), and a redirect loop switch.
+struct ClusterState {
+  std::mutex mu;
+  std::optional<SlotMap> map;
+  std::map<uint32_t, uint32_t> serving;  // partition -> server id, overriding the map's primary
+  // When set, every server answers MOVED with this version naming the next server (a loop).
+  uint64_t storm_version = 0;
+  std::vector<std::string> addresses;  // by server id
+  std::atomic<int> map_requests{0};    // CLUSTER_MAP answers given
+};
+
+// The Db of server `id`: serves a timeline when `id` serves its partition.
+class ShardDb : public ForwardingDb {
+ public:
+  ShardDb(std::unique_ptr<Db> db, ClusterState* cluster, uint32_t id)
+      : ForwardingDb(std::move(db)), cluster_(cluster), id_(id) {}
+
+  Result<AppendResult> Append(std::string_view ns, std::string_view t, std::string_view p,
+                              const AppendOptions& o) override {
+    if (Status s = Check(ns, t); !s.ok()) return s;
+    return db()->Append(ns, t, p, o);
+  }
+  void AppendAsync(std::string_view ns, std::string_view t, std::string_view p,
+                   const AppendOptions& o, AppendCallback done) override {
+    if (Status s = Check(ns, t); !s.ok()) return done(s);
+    db()->AppendAsync(ns, t, p, o, std::move(done));
+  }
+  Result<std::vector<AppendResult>> AppendFanout(std::string_view ns,
+                                                 std::span<const std::string_view> t,
+                                                 std::string_view p,
+                                                 const AppendOptions& o) override {
+    if (Status s = CheckAll(ns, t); !s.ok()) return s;
+    return db()->AppendFanout(ns, t, p, o);
+  }
+  void AppendFanoutAsync(std::string_view ns, std::span<const std::string_view> t,
+                         std::string_view p, const AppendOptions& o, FanoutCallback done) override {
+    if (Status s = CheckAll(ns, t); !s.ok()) return done(s);
+    {
+      std::lock_guard l(mu_);
+      fanouts_++;
+    }
+    db()->AppendFanoutAsync(ns, t, p, o, std::move(done));
+  }
+  Result<Message> Get(std::string_view ns, std::string_view t, Seq s) override {
+    if (Status st = Check(ns, t); !st.ok()) return st;
+    return db()->Get(ns, t, s);
+  }
+  Result<std::vector<Message>> Scan(std::string_view ns, std::string_view t,
+                                    const ScanOptions& o) override {
+    if (Status s = Check(ns, t); !s.ok()) return s;
+    return db()->Scan(ns, t, o);
+  }
+  Result<std::vector<Seq>> LastSeq(std::string_view ns,
+                                   std::span<const std::string_view> t) override {
+    if (Status s = CheckAll(ns, t); !s.ok()) return s;
+    return db()->LastSeq(ns, t);
+  }
+
+  // The timelines this Db served (of namespace "store").
+  std::set<std::string> seen() {
+    std::lock_guard l(mu_);
+    return seen_;
+  }
+  int fanouts() {
+    std::lock_guard l(mu_);
+    return fanouts_;
+  }
+
+ private:
+  Status CheckAll(std::string_view ns, std::span<const std::string_view> ts) {
+    for (auto t : ts) {
+      if (Status s = Check(ns, t); !s.ok()) return s;  // nothing of the request is done
+    }
+    return Status::Ok();
+  }
+  // The rule of docs/cluster.md "Servers" over the shared map.
+  Status Check(std::string_view ns, std::string_view timeline) {
+    std::string_view key = timeline;
+    if (ns == kCursorNamespace) {  // device|ns|timeline: the cursor lives with its timeline
+      key = key.substr(key.find('|') + 1);
+      key = key.substr(key.find('|') + 1);
+    }
+    const uint16_t slot = SlotOf(key);
+    std::lock_guard cl(cluster_->mu);
+    const SlotMap& map = *cluster_->map;
+    const proto::PartitionEntry& p = map.Owner(slot);
+    if (cluster_->storm_version != 0) {
+      const uint32_t next = (id_ + 1) % cluster_->addresses.size();
+      return Status::Moved(
+          proto::MovedMessage(slot, cluster_->storm_version, p.id, cluster_->addresses[next]));
+    }
+    auto it = cluster_->serving.find(p.id);
+    const uint32_t serving = it == cluster_->serving.end() ? p.primary : it->second;
+    if (serving == id_) {
+      if (ns == "store") {
+        std::lock_guard l(mu_);
+        seen_.insert(std::string(timeline));
+      }
+      return Status::Ok();
+    }
+    for (uint32_t r : p.replicas) {
+      if (r == id_) {
+        return Status::NotPrimary("replica does not serve; primary=" + map.AddressOf(serving));
+      }
+    }
+    return Status::Moved(proto::MovedMessage(slot, map.version(), p.id, map.AddressOf(serving)));
+  }
+
+  ClusterState* cluster_;
+  const uint32_t id_;
+  std::mutex mu_;
+  std::set<std::string> seen_;
+  int fanouts_ = 0;
+};
+
+// One server: its Db (wrapped) and the Server over it.
+struct Node {
+  TempDir dir;
+  ShardDb* db = nullptr;  // owned by `owner`
+  std::unique_ptr<Db> owner;
+  std::unique_ptr<Server> server;
+};
+
+class ShardTest : public ::testing::Test {
+ protected:
+  static constexpr uint32_t kServers = 3;
+
+  void SetUp() override {
+    for (uint32_t id = 0; id < kServers; ++id) {
+      auto& n = nodes_[id];
+      auto db = Db::Open(n.dir.path(), Options{});
+      ASSERT_TRUE(db.ok()) << db.status().ToString();
+      ASSERT_TRUE(CreateDefaultNamespaces(**db).ok());
+      auto wrapped = std::make_unique<ShardDb>(std::move(db).value(), &cluster_, id);
+      n.db = wrapped.get();
+      n.owner = std::move(wrapped);
+      ServerConfig cfg;
+      cfg.listen = "127.0.0.1:0";
+      cfg.threads = 2;
+      cfg.log = [](std::string_view) {};
+      cfg.cluster_map = [this]() -> Result<std::string> {
+        cluster_.map_requests++;
+        std::lock_guard l(cluster_.mu);
+        std::string body;
+        proto::WireWriter w(&body);
+        cluster_.map->EncodeWire(w);
+        return body;
+      };
+      auto s = Server::Start(n.db, cfg);
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      n.server = std::move(s).value();
+      cluster_.addresses.push_back(n.server->listen_address());
+    }
+    // Version 1: partition p owns a third of the slots; replicas servers p and p+1, primary p.
+    SetMap(1, {0, 1, 2});
+  }
+  void TearDown() override {
+    for (auto& n : nodes_) {
+      n.server.reset();
+      if (n.owner) (void)n.owner->Close();
+    }
+  }
+
+  // The map of `version`: three even partitions, partition p's replicas order[p] and
+  // order[(p+1)%3], its primary order[p].
+  void SetMap(uint64_t version, const std::vector<uint32_t>& order) {
+    auto even = SlotMap::Even(version, kServers, order, 2);
+    ASSERT_TRUE(even.ok()) << even.status().ToString();
+    std::vector<proto::ServerEntry> servers;
+    for (uint32_t id = 0; id < kServers; ++id) servers.push_back({id, cluster_.addresses[id]});
+    std::lock_guard l(cluster_.mu);
+    cluster_.map = even->WithServing({{0, order[0]}, {1, order[1]}, {2, order[2]}}, servers);
+    cluster_.serving.clear();
+  }
+  // A map of `version` with two partitions (other ranges than SetMap's): partition 0 owns the
+  // first half of the slots on server 0, partition 1 the second half on server 1.
+  void SetHalvesMap(uint64_t version) {
+    std::vector<proto::PartitionEntry> parts(2);
+    parts[0] = {0, {0}, {{0, 8191}}, 0};
+    parts[1] = {1, {1}, {{8192, 16383}}, 1};
+    std::vector<proto::ServerEntry> servers;
+    for (uint32_t id = 0; id < kServers; ++id) servers.push_back({id, cluster_.addresses[id]});
+    auto m = SlotMap::Make(version, std::move(parts), std::move(servers));
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    std::lock_guard l(cluster_.mu);
+    cluster_.map = std::move(m).value();
+    cluster_.serving.clear();
+  }
+  uint32_t PartitionOf(std::string_view timeline) {
+    std::lock_guard l(cluster_.mu);
+    return cluster_.map->Owner(SlotOf(timeline)).id;
+  }
+  // The first timelines "t:<i>" of partitions p0, p1, ... in that order (one per entry).
+  std::vector<std::string> TimelinesIn(const std::vector<uint32_t>& partitions) {
+    std::vector<std::string> out;
+    int i = 0;
+    for (uint32_t p : partitions) {
+      for (;; ++i) {
+        std::string t = "t:" + std::to_string(i);
+        if (PartitionOf(t) == p) {
+          out.push_back(t);
+          ++i;
+          break;
+        }
+      }
+    }
+    return out;
+  }
+  std::unique_ptr<ClusterClient> NewClient(uint32_t retry_ms_max = 15'000) {
+    ClusterClientOptions o;
+    o.servers = {cluster_.addresses[2]};  // a server that owns only a third of the slots
+    o.client.request_timeout_ms = 5'000;
+    o.retry_ms_max = retry_ms_max;
+    o.retry_pause_ms = 20;
+    auto c = ClusterClient::Connect(o);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? std::move(c).value() : nullptr;
+  }
+
+  ClusterState cluster_;
+  Node nodes_[kServers];
+};
+
+std::vector<std::string_view> Views(const std::vector<std::string>& v) {
+  return {v.begin(), v.end()};
+}
+
+TEST_F(ShardTest, ClientClusterMapDecodesTheServersMap) {
+  ClientOptions o;
+  o.server = cluster_.addresses[1];
+  auto c = Client::Connect(o);
+  ASSERT_TRUE(c.ok());
+  auto m = (*c)->ClusterMap();
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->version(), 1u);
+  ASSERT_EQ(m->partitions().size(), 3u);
+  EXPECT_EQ(m->partitions()[1].primary, 1u);
+  EXPECT_EQ(m->AddressOf(2), cluster_.addresses[2]);
+  EXPECT_EQ(m->RouteAddress(SlotOf("conv:1")),
+            cluster_.addresses[m->Owner(SlotOf("conv:1")).primary]);
+}
+
+TEST_F(ShardTest, EachTimelineGoesToItsPartitionsPrimary) {
+  auto cc = NewClient();
+  ASSERT_TRUE(cc);
+  const auto tls = TimelinesIn({0, 1, 2, 0, 1, 2});
+  for (const auto& t : tls) {
+    auto r = cc->Append("store", t, "m:" + t);
+    ASSERT_TRUE(r.ok()) << t << ": " << r.status().ToString();
+    EXPECT_EQ(r->seq, 1u);
+  }
+  EXPECT_TRUE(cc->sharded());
+  EXPECT_EQ(cc->map_version(), 1u);
+  EXPECT_EQ(cc->moved(), 0u);  // routed right the first time: no server was asked in vain
+  EXPECT_EQ(cc->redirects(), 0u);
+  for (uint32_t id = 0; id < kServers; ++id) {
+    std::set<std::string> want;
+    for (const auto& t : tls) {
+      if (PartitionOf(t) == id) want.insert(t);
+    }
+    EXPECT_EQ(nodes_[id].db->seen(), want) << "server " << id;
+  }
+  for (const auto& t : tls) {
+    auto m = cc->Get("store", t, 1);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_EQ(m->payload, "m:" + t);
+    auto s = cc->Scan("store", t, ScanOptions{});
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s->size(), 1u);
+  }
+  EXPECT_EQ(cc->moved(), 0u);
+  EXPECT_EQ(cluster_.map_requests.load(), 1);  // asked once, at the first call
+}
+
+TEST_F(ShardTest, MultiTimelineCallsAreSplitAndAnsweredInRequestOrder) {
+  auto cc = NewClient();
+  ASSERT_TRUE(cc);
+  // Interleaved partitions, so that putting answers back in order is what is tested.
+  const auto tls = TimelinesIn({2, 0, 1, 1, 0, 2});
+  for (size_t i = 0; i < tls.size(); ++i) {
+    for (size_t k = 0; k <= i; ++k) {  // timeline i gets i+1 messages
+      ASSERT_TRUE(cc->Append("store", tls[i], tls[i] + "#" + std::to_string(k + 1)).ok());
+    }
+  }
+  auto views = Views(tls);
+  auto last = cc->LastSeq("store", views);
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  EXPECT_EQ(*last, (std::vector<Seq>{1, 2, 3, 4, 5, 6}));
+
+  std::vector<TimelineAfter> after;
+  for (size_t i = 0; i < tls.size(); ++i) after.push_back({tls[i], static_cast<Seq>(i)});
+  auto read = cc->ReadMulti("store", after);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_EQ(read->size(), tls.size());
+  for (size_t i = 0; i < tls.size(); ++i) {
+    // after_seq i of i+1 messages: just the last one.
+    ASSERT_EQ((*read)[i].messages.size(), 1u) << i;
+    EXPECT_EQ((*read)[i].messages[0].payload, tls[i] + "#" + std::to_string(i + 1));
+    EXPECT_EQ((*read)[i].last_seq, i + 1);
+  }
+
+  for (size_t i = 0; i < tls.size(); ++i) {
+    auto set = cc->SetCursor("phone", "store", tls[i], 1);
+    ASSERT_TRUE(set.ok()) << set.status().ToString();
+  }
+  auto cursors = cc->GetCursors("phone", "store", views);
+  ASSERT_TRUE(cursors.ok()) << cursors.status().ToString();
+  ASSERT_EQ(cursors->size(), tls.size());
+  for (size_t i = 0; i < tls.size(); ++i) {
+    EXPECT_EQ((*cursors)[i].cursor, 1u);
+    EXPECT_EQ((*cursors)[i].last_seq, i + 1);
+    EXPECT_EQ((*cursors)[i].unread, i);
+  }
+
+  // A fan-out over three partitions: one APPEND_FANOUT each, results in request order.
+  AppendOptions opts;
+  opts.client_msg_id = "fan-1";
+  auto fan = cc->AppendFanout("store", views, "fan", opts);
+  ASSERT_TRUE(fan.ok()) << fan.status().ToString();
+  ASSERT_EQ(fan->size(), tls.size());
+  for (size_t i = 0; i < tls.size(); ++i) EXPECT_EQ((*fan)[i].seq, i + 2) << i;
+  for (uint32_t id = 0; id < kServers; ++id) EXPECT_EQ(nodes_[id].db->fanouts(), 1) << id;
+  // Retried whole with the same id (as after a failure half way): every part is deduplicated.
+  auto again = cc->AppendFanout("store", views, "fan", opts);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  for (size_t i = 0; i < tls.size(); ++i) EXPECT_EQ((*again)[i].seq, i + 2) << i;
+  auto after_fan = cc->LastSeq("store", views);
+  ASSERT_TRUE(after_fan.ok());
+  EXPECT_EQ(*after_fan, (std::vector<Seq>{2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(cc->moved(), 0u);
+}
+
+TEST_F(ShardTest, StaleMapIsFixedByMovedAndOneRefresh) {
+  auto cc = NewClient();
+  ASSERT_TRUE(cc);
+  const auto tls = TimelinesIn({0, 1, 2});
+  for (const auto& t : tls) ASSERT_TRUE(cc->Append("store", t, "v1").ok());
+  ASSERT_EQ(cc->map_version(), 1u);
+  ASSERT_EQ(cluster_.map_requests.load(), 1);
+
+  // Version 2: every partition's primary moves to another server; the client still has v1,
+  // so its next request goes to a server that no longer serves the slot.
+  SetMap(2, {1, 2, 0});
+  auto r = cc->Append("store", tls[0], "v2");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(cc->map_version(), 2u);
+  EXPECT_GE(cc->moved(), 1u);
+  EXPECT_EQ(cluster_.map_requests.load(), 2);       // one refresh for version 2
+  EXPECT_TRUE(nodes_[1].db->seen().count(tls[0]));  // partition 0's new primary served it
+
+  // The refreshed map routes everything right: no more MOVED, no more refresh.
+  const uint64_t moved = cc->moved();
+  for (const auto& t : tls) ASSERT_TRUE(cc->Append("store", t, "again").ok());
+  EXPECT_EQ(cc->moved(), moved);
+  EXPECT_EQ(cluster_.map_requests.load(), 2);
+
+  // A split request with a stale map whose partitions have other ranges: the parts are MOVED,
+  // the map refreshed once, the request split again by the new partitions, and the answers
+  // still come back in request order. (The test's Dbs do not move data with the slots: the
+  // expected values are read from each timeline's new owner directly.)
+  SetHalvesMap(3);
+  std::vector<Seq> want;
+  for (size_t i = 0; i < tls.size(); ++i) {
+    ClientOptions o;
+    o.server = cluster_.addresses[PartitionOf(tls[i])];  // partition p is on server p
+    auto direct = Client::Connect(o);
+    ASSERT_TRUE(direct.ok());
+    for (size_t k = 0; k < 10 * (i + 1); ++k)
+      ASSERT_TRUE((*direct)->Append("store", tls[i], "x").ok());
+    std::string_view one[] = {tls[i]};
+    auto l = (*direct)->LastSeq("store", one);
+    ASSERT_TRUE(l.ok()) << l.status().ToString();
+    want.push_back(l->front());
+  }
+  auto views = Views(tls);
+  auto last = cc->LastSeq("store", views);
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  EXPECT_EQ(*last, want);
+  EXPECT_EQ(cc->map_version(), 3u);
+  EXPECT_EQ(cluster_.map_requests.load(), 3);
+  EXPECT_GT(cc->moved(), moved);
+
+  // RefreshMap asks even when nothing is stale.
+  ASSERT_TRUE(cc->RefreshMap().ok());
+  EXPECT_EQ(cluster_.map_requests.load(), 4);
+  EXPECT_EQ(cc->map_version(), 3u);
+}
+
+TEST_F(ShardTest, NotPrimaryWithinAPartitionIsFollowedAndRemembered) {
+  auto cc = NewClient();
+  ASSERT_TRUE(cc);
+  const auto tls = TimelinesIn({1, 1});
+  ASSERT_TRUE(cc->Append("store", tls[0], "a").ok());
+  {
+    // A failover the map does not show yet: partition 1 is served by its other replica.
+    std::lock_guard l(cluster_.mu);
+    cluster_.serving[1] = 2;
+  }
+  ASSERT_TRUE(cc->Append("store", tls[0], "b").ok());
+  EXPECT_EQ(cc->redirects(), 1u);
+  EXPECT_EQ(cc->moved(), 0u);
+  ASSERT_TRUE(cc->Append("store", tls[1], "c").ok());
+  EXPECT_EQ(cc->redirects(), 1u);  // remembered: straight to server 2
+  EXPECT_TRUE(nodes_[2].db->seen().count(tls[1]));
+  EXPECT_FALSE(nodes_[1].db->seen().count(tls[1]));
+}
+
+TEST_F(ShardTest, RedirectLoopEndsAtRetryMax) {
+  auto cc = NewClient(/*retry_ms_max=*/500);
+  ASSERT_TRUE(cc);
+  const auto tls = TimelinesIn({0, 1});
+  ASSERT_TRUE(cc->Append("store", tls[0], "before").ok());
+  {
+    // Every server now sends the client to the next one, claiming a newer map it never gives.
+    std::lock_guard l(cluster_.mu);
+    cluster_.storm_version = 9;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = cc->Append("store", tls[0], "storm");
+  EXPECT_EQ(r.status().code(), Status::Code::kMoved) << r.status().ToString();
+  const int64_t ms = ElapsedMs(t0);
+  EXPECT_GE(ms, 500);
+  EXPECT_LT(ms, 30'000);  // bounded by retry_ms_max (a generous bound for a loaded machine)
+  EXPECT_GT(cc->moved(), 2u);
+  // The map was fetched again once for version 9, not once per MOVED.
+  EXPECT_EQ(cluster_.map_requests.load(), 2);
+  // A split request ends too.
+  auto views = Views(tls);
+  auto last = cc->LastSeq("store", views);
+  EXPECT_EQ(last.status().code(), Status::Code::kMoved);
+  EXPECT_EQ(cluster_.map_requests.load(), 2);
+}
+
+TEST(ShardUnshardedTest, WithoutAMapTheClientBehavesAsBefore) {
+  TestServer ts;  // no cluster_map provider: CLUSTER_MAP answers NOT_SUPPORTED
+  {
+    auto c = ts.Connect();
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->ClusterMap().status().code(), Status::Code::kNotSupported);
+  }
+  ClusterClientOptions o;
+  o.servers = {ts.address()};
+  auto cc = ClusterClient::Connect(o);
+  ASSERT_TRUE(cc.ok());
+  std::vector<std::string_view> tls = {"u:a", "u:b", "u:c"};
+  auto fan = (*cc)->AppendFanout("store", tls, "x");
+  ASSERT_TRUE(fan.ok()) << fan.status().ToString();
+  ASSERT_TRUE((*cc)->Append("store", "u:b", "y").ok());
+  auto last = (*cc)->LastSeq("store", tls);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(*last, (std::vector<Seq>{1, 2, 1}));
+  const TimelineAfter after[] = {{"u:b", 1}};
+  auto read = (*cc)->ReadMulti("store", after);
+  ASSERT_TRUE(read.ok());
+  ASSERT_EQ((*read)[0].messages.size(), 1u);
+  EXPECT_EQ((*read)[0].messages[0].payload, "y");
+  EXPECT_FALSE((*cc)->sharded());
+  EXPECT_EQ((*cc)->map_version(), 0u);
+  EXPECT_EQ((*cc)->current(), ts.address());
+  EXPECT_TRUE((*cc)->RefreshMap().ok());  // still unsharded
+  EXPECT_FALSE((*cc)->sharded());
+}
+
+}  // namespace
+}  // namespace tldb::testing
