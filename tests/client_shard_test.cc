@@ -355,6 +355,40 @@ TEST_F(ShardTest, MultiTimelineCallsAreSplitAndAnsweredInRequestOrder) {
   EXPECT_EQ(cc->moved(), 0u);
 }
 
+TEST_F(ShardTest, FanoutCutShortByAFailedPartIsCompletedByARetryWithTheSameId) {
+  auto cc = NewClient(/*retry_ms_max=*/500);
+  ASSERT_TRUE(cc);
+  const auto tls = TimelinesIn({0, 1, 2, 2});
+  auto views = Views(tls);
+  {
+    // Partition 2 cannot be served: its replicas answer NOT_PRIMARY naming no primary.
+    std::lock_guard l(cluster_.mu);
+    cluster_.serving[2] = 7;
+  }
+  AppendOptions opts;
+  opts.client_msg_id = "fan-cut";
+  auto cut = cc->AppendFanout("store", views, "m", opts);
+  ASSERT_FALSE(cut.ok());
+  // Parts go in partition order: partitions 0 and 1 got the message, partition 2 did not.
+  auto mid = cc->LastSeq("store", std::span(views).first(2));
+  ASSERT_TRUE(mid.ok()) << mid.status().ToString();
+  EXPECT_EQ(*mid, (std::vector<Seq>{1, 1}));
+  EXPECT_EQ(nodes_[2].db->fanouts(), 0);
+  {
+    std::lock_guard l(cluster_.mu);
+    cluster_.serving.clear();
+  }
+  auto done = cc->AppendFanout("store", views, "m", opts);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  for (const auto& r : *done) EXPECT_EQ(r.seq, 1u);
+  EXPECT_TRUE((*done)[0].deduplicated);  // written by the first call
+  EXPECT_TRUE((*done)[1].deduplicated);
+  EXPECT_FALSE((*done)[2].deduplicated);  // written now
+  auto last = cc->LastSeq("store", views);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(*last, (std::vector<Seq>{1, 1, 1, 1}));  // once each, no duplicate
+}
+
 TEST_F(ShardTest, StaleMapIsFixedByMovedAndOneRefresh) {
   auto cc = NewClient();
   ASSERT_TRUE(cc);

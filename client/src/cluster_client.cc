@@ -137,6 +137,11 @@ Status ClusterClient::RefreshMap() {
     Status f = FetchMap(c);
     if (f.code() == Status::Code::kNotSupported) {
       unsharded_answer = true;
+      if (f.message().find("UNKNOWN_OPCODE") != std::string::npos) {
+        // A server older than CLUSTER_MAP: the answer was fatal, it closed the connection.
+        std::lock_guard l(mu_);
+        if (client_.get() == &c) client_.reset();
+      }
       return Status::Ok();
     }
     return f;

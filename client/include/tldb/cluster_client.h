@@ -16,9 +16,10 @@
 // unreachable server makes it try the partition's next replica. Requests that name several
 // timelines (AppendFanout, LastSeq, ReadMulti, GetCursors) are split by partition, one request
 // per partition, and the answers put back in request order. A fan-out over several partitions
-// is therefore not atomic: each part is (the engine's dedupe key is per timeline and every part
-// carries the same client_msg_id, so retrying the whole call completes one that failed half
-// way; docs/cluster.md "Clients").
+// is therefore not atomic: each part is. Every part carries the same client_msg_id and the
+// dedupe key is per timeline, so retrying the whole call with that id completes one that failed
+// half way, as long as the map still groups the targets the same way (docs/cluster.md
+// "Clients").
 //
 // Every append carries a client_msg_id (one is made up when the caller gives none) and keeps
 // it across retries, so a retry after a failover or a redirect is answered with the original
