@@ -30,6 +30,7 @@ struct ClusterState {
   std::map<uint32_t, uint32_t> serving;  // partition -> server id, overriding the map's primary
   // When set, every server answers MOVED with this version naming the next server (a loop).
   uint64_t storm_version = 0;
+  bool garbled_moved = false;  // every server answers MOVED with a message a client cannot parse
   std::vector<std::string> addresses;  // by server id
   std::atomic<int> map_requests{0};    // CLUSTER_MAP answers given
 };
@@ -109,6 +110,7 @@ class ShardDb : public ForwardingDb {
     std::lock_guard cl(cluster_->mu);
     const SlotMap& map = *cluster_->map;
     const proto::PartitionEntry& p = map.Owner(slot);
+    if (cluster_->garbled_moved) return Status::Moved("elsewhere");
     if (cluster_->storm_version != 0) {
       const uint32_t next = (id_ + 1) % cluster_->addresses.size();
       return Status::Moved(
@@ -487,6 +489,28 @@ TEST_F(ShardTest, RedirectLoopEndsAtRetryMax) {
   auto views = Views(tls);
   auto last = cc->LastSeq("store", views);
   EXPECT_EQ(last.status().code(), Status::Code::kMoved);
+  EXPECT_EQ(cluster_.map_requests.load(), 2);
+}
+
+TEST_F(ShardTest, UnparsableMovedFetchesTheMapOncePerCall) {
+  auto cc = NewClient(/*retry_ms_max=*/300);
+  ASSERT_TRUE(cc);
+  const auto tls = TimelinesIn({1});
+  ASSERT_TRUE(cc->Append("store", tls[0], "a").ok());
+  ASSERT_EQ(cluster_.map_requests.load(), 1);
+  {
+    std::lock_guard l(cluster_.mu);
+    cluster_.garbled_moved = true;
+  }
+  auto r = cc->Append("store", tls[0], "b");
+  EXPECT_EQ(r.status().code(), Status::Code::kMoved);
+  EXPECT_EQ(cluster_.map_requests.load(), 2);
+  EXPECT_GT(cc->moved(), 1u);
+  {
+    std::lock_guard l(cluster_.mu);
+    cluster_.garbled_moved = false;
+  }
+  ASSERT_TRUE(cc->Append("store", tls[0], "c").ok());
   EXPECT_EQ(cluster_.map_requests.load(), 2);
 }
 
