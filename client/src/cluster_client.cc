@@ -222,14 +222,18 @@ void ClusterClient::NextReplica(const proto::SlotMap& map, uint32_t partition,
 }
 
 Status ClusterClient::RunSlot(uint16_t slot, const std::function<Status(Client&)>& fn,
-                              Clock::time_point deadline, bool regroup) {
+                              Clock::time_point deadline, std::optional<uint64_t> grouped_at) {
   using C = Status::Code;
-  const uint64_t version_at_start = map_version();
   std::string forced;               // the address a MOVED named, for the next attempt
   bool refreshed_unparsed = false;  // a MOVED we could not parse made us fetch the map
   uint32_t hops = 0;                // attempts in a row without a pause
   for (;;) {
     const std::shared_ptr<const proto::SlotMap> map = slot_map();
+    if (grouped_at && map->version() != *grouped_at) {
+      // The request's timelines were grouped by another map: they may no longer share a
+      // partition, and no server would serve them all.
+      return Status::Moved("the slot map changed: split the request again");
+    }
     const uint32_t partition = map->Owner(slot).id;
     const std::string address = forced.empty() ? RouteOf(*map, slot) : std::move(forced);
     forced.clear();
@@ -262,7 +266,7 @@ Status ClusterClient::RunSlot(uint16_t slot, const std::function<Status(Client&)
             }
           }
           if (fetch) hint = FetchMap(**c).ok();
-          if (regroup && map_version() != version_at_start) return last;
+          if (grouped_at && map_version() != *grouped_at) return last;
           if (!info->address.empty() && info->address != address) {
             forced = info->address;
             hint = true;
@@ -309,7 +313,7 @@ Status ClusterClient::Routed(std::string_view timeline, const std::function<Stat
   if (Status s = EnsureMode(); !s.ok()) return s;
   if (mode() != Mode::kSharded) return Run(fn);
   const auto deadline = Clock::now() + std::chrono::milliseconds(options_.retry_ms_max);
-  return RunSlot(proto::SlotOf(timeline), fn, deadline, /*regroup=*/false);
+  return RunSlot(proto::SlotOf(timeline), fn, deadline, std::nullopt);
 }
 
 Status ClusterClient::Scatter(
@@ -331,10 +335,10 @@ Status ClusterClient::Scatter(
     for (const auto& [partition, indices] : groups) {
       Status s = RunSlot(
           proto::SlotOf(key(indices.front())), [&](Client& c) { return part(c, indices); },
-          deadline, /*regroup=*/true);
+          deadline, map->version());
       if (s.ok()) continue;
       if (s.code() != Status::Code::kMoved) return s;
-      last = s;  // the map changed under this part: split it again
+      last = s;  // the map changed: split this part again
       left.insert(left.end(), indices.begin(), indices.end());
     }
     if (left.empty()) return Status::Ok();

@@ -144,10 +144,11 @@ class ClusterClient {
   // fn on the server of `timeline`'s partition (sharded), or Run(fn).
   Status Routed(std::string_view timeline, const std::function<Status(Client&)>& fn);
   // Sharded: fn on the server of `slot` until it succeeds, fails for good, or `deadline`.
-  // With `regroup`, a MOVED after which the map changed is returned (after the refresh), so
-  // that a caller splitting a request by partition splits it again.
+  // With `grouped_at` (the version of the map a split request was grouped by), MOVED is
+  // returned as soon as the cached map is another version (after a refresh, or before an
+  // attempt), so that the caller splits the request again.
   Status RunSlot(uint16_t slot, const std::function<Status(Client&)>& fn,
-                 Clock::time_point deadline, bool regroup);
+                 Clock::time_point deadline, std::optional<uint64_t> grouped_at);
   // part(client, indices) for items 0..count-1 grouped by the partition of key(i) (one group
   // when unsharded); part fills the answers of its indices.
   Status Scatter(size_t count, const std::function<std::string_view(size_t)>& key,
