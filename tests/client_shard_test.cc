@@ -33,6 +33,7 @@ struct ClusterState {
   bool garbled_moved = false;  // every server answers MOVED with a message a client cannot parse
   std::vector<std::string> addresses;  // by server id
   std::atomic<int> map_requests{0};    // CLUSTER_MAP answers given
+  std::atomic<bool> map_fails{false};  // CLUSTER_MAP answers IO_ERROR
 };
 
 // The Db of server `id`: serves a timeline when `id` serves its partition.
@@ -167,6 +168,7 @@ class ShardTest : public ::testing::Test {
       cfg.log = [](std::string_view) {};
       cfg.cluster_map = [this]() -> Result<std::string> {
         cluster_.map_requests++;
+        if (cluster_.map_fails) return Status::IOError("map unavailable");
         std::lock_guard l(cluster_.mu);
         std::string body;
         proto::WireWriter w(&body);
@@ -465,6 +467,22 @@ TEST_F(ShardTest, StaleMapIsFixedByMovedAndOneRefresh) {
   ASSERT_TRUE(cc->RefreshMap().ok());
   EXPECT_EQ(cluster_.map_requests.load(), 4);
   EXPECT_EQ(cc->map_version(), 3u);
+}
+
+TEST_F(ShardTest, AFailedRefreshIsAskedAgainByALaterMoved) {
+  auto cc = NewClient();
+  ASSERT_TRUE(cc);
+  const auto tls = TimelinesIn({0, 0});
+  ASSERT_TRUE(cc->Append("store", tls[0], "a").ok());
+  SetMap(2, {1, 2, 0});
+  cluster_.map_fails = true;
+  ASSERT_TRUE(cc->Append("store", tls[0], "b").ok());  // MOVED's address is enough
+  EXPECT_EQ(cc->map_version(), 1u);
+  EXPECT_EQ(cluster_.map_requests.load(), 2);
+  cluster_.map_fails = false;
+  ASSERT_TRUE(cc->Append("store", tls[1], "c").ok());
+  EXPECT_EQ(cc->map_version(), 2u);
+  EXPECT_EQ(cluster_.map_requests.load(), 3);
 }
 
 TEST_F(ShardTest, NotPrimaryWithinAPartitionIsFollowedAndRemembered) {

@@ -258,14 +258,21 @@ Status ClusterClient::RunSlot(uint16_t slot, const std::function<Status(Client&)
             break;
           }
           bool fetch = false;
+          uint64_t asked_before = 0;
           {
             std::lock_guard l(mu_);
             if (info->version > (map_ ? map_->version() : 0) && info->version > refresh_asked_) {
+              asked_before = refresh_asked_;
               refresh_asked_ = info->version;  // once per version
               fetch = true;
             }
           }
-          if (fetch) hint = FetchMap(**c).ok();
+          if (fetch) {
+            hint = FetchMap(**c).ok();
+            std::lock_guard l(mu_);
+            // A fetch that failed does not count: a later MOVED of that version asks again.
+            if (!hint && refresh_asked_ == info->version) refresh_asked_ = asked_before;
+          }
           if (grouped_at && map_version() != *grouped_at) return last;
           if (!info->address.empty() && info->address != address) {
             forced = info->address;
