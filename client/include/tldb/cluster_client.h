@@ -1,5 +1,5 @@
 // ClusterClient: a client of a replicated tldb cluster, one partition (docs/replication.md
-// "Clients") or many behind a slot map (docs/cluster.md "Clients").
+// "Serving and clients") or many behind a slot map (docs/cluster.md "Clients").
 //
 // At its first call it asks a server for the slot map (CLUSTER_MAP). NOT_SUPPORTED means an
 // unsharded cluster, and it behaves as it always did: it talks to the one server that serves
@@ -11,13 +11,13 @@
 // request to the primary of its timeline's partition (SlotOf, SlotMap::RouteAddress). MOVED
 // ("slot=S version=V partition=P address=HOST:PORT") sends the request to `address` and, when V
 // is newer than the cached map, fetches the map again from the server that answered (once per
-// version); a MOVED it cannot parse makes it fetch the map again (once per call). NOT_PRIMARY
-// naming a primary is followed and remembered for that partition until the map changes; an
-// unreachable server makes it try the partition's next replica. Requests that name several
-// timelines (AppendFanout, LastSeq, ReadMulti, GetCursors) are split by partition, one request
-// per partition, and the answers put back in request order. A fan-out over several partitions
-// is therefore not atomic: each part is. Every part carries the same client_msg_id and the
-// dedupe key is per timeline, so retrying the whole call with that id completes one that failed
+// version, unless that fetch failed); a MOVED it cannot parse makes it fetch the map again (once
+// per call). NOT_PRIMARY naming a primary is followed and remembered for that partition until the
+// map changes; an unreachable server makes it try the partition's next replica. Requests that name
+// several timelines (AppendFanout, LastSeq, ReadMulti, GetCursors) are split by partition, one
+// request per partition, and the answers put back in request order. A fan-out over several
+// partitions is therefore not atomic: each part is. Every part carries the same client_msg_id and
+// the dedupe key is per timeline, so retrying the whole call with that id completes one that failed
 // half way, as long as the map still groups the targets the same way (docs/cluster.md
 // "Clients").
 //
