@@ -272,6 +272,20 @@ void Client::PingAsync(std::string_view data, Callback<std::string> done, CallOp
               Typed<std::string>(std::move(done), DecodePing));
 }
 
+void Client::ClusterMapAsync(Callback<proto::SlotMap> done, CallOptions call) {
+  // Not Typed(): a SlotMap is only made by its checked constructors.
+  impl_->Call(Op::kClusterMap, {}, call.timeout_ms, false,
+              [done = std::move(done)](Status s, std::string_view body) {
+                if (!s.ok()) return done(Result<proto::SlotMap>(s));
+                auto map = proto::SlotMap::DecodeWire(body);
+                if (!map.ok()) {
+                  return done(Result<proto::SlotMap>(Status::Corruption(
+                      "malformed CLUSTER_MAP answer: " + map.status().message())));
+                }
+                done(std::move(map));
+              });
+}
+
 void Client::SetCursorAsync(std::string_view device, std::string_view ns, std::string_view timeline,
                             Seq seq, bool reset, Callback<CursorSetResult> done, CallOptions call) {
   impl_->Call(Op::kCursorSet, Body(proto::CursorSetRequest{device, ns, timeline, seq, reset}),
@@ -468,6 +482,10 @@ Result<ServerStatsSnapshot> Client::Stats(CallOptions call) {
 
 Result<std::string> Client::Ping(std::string_view data, CallOptions call) {
   return Await<std::string>(impl_.get(), [&](auto cb) { PingAsync(data, cb, call); });
+}
+
+Result<proto::SlotMap> Client::ClusterMap(CallOptions call) {
+  return Await<proto::SlotMap>(impl_.get(), [&](auto cb) { ClusterMapAsync(cb, call); });
 }
 
 Result<CursorSetResult> Client::SetCursor(std::string_view device, std::string_view ns,

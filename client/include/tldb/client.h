@@ -37,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include "protocol/slot_map.h"
 #include "tldb/db.h"
 #include "tldb/options.h"
 #include "tldb/status.h"
@@ -237,6 +238,10 @@ class Client {
   Result<ServerStatsSnapshot> Stats(CallOptions call = {});
   // Round trip; returns the echoed bytes.
   Result<std::string> Ping(std::string_view data = {}, CallOptions call = {});
+  // The slot map of a sharded cluster (CLUSTER_MAP, docs/cluster.md), checked as
+  // proto::SlotMap::DecodeWire checks it (a malformed map is Corruption). NotSupported: the
+  // server is not part of a sharded cluster (or too old to know the request).
+  Result<proto::SlotMap> ClusterMap(CallOptions call = {});
   // Moves the device's cursor on (ns, timeline) forward to `seq` (backward too with reset).
   Result<CursorSetResult> SetCursor(std::string_view device, std::string_view ns,
                                     std::string_view timeline, Seq seq, bool reset = false,
@@ -311,6 +316,7 @@ class Client {
                               CallOptions call = {});
   void StatsAsync(Callback<ServerStatsSnapshot> done, CallOptions call = {});
   void PingAsync(std::string_view data, Callback<std::string> done, CallOptions call = {});
+  void ClusterMapAsync(Callback<proto::SlotMap> done, CallOptions call = {});
   void SetCursorAsync(std::string_view device, std::string_view ns, std::string_view timeline,
                       Seq seq, bool reset, Callback<CursorSetResult> done, CallOptions call = {});
   void GetCursorsAsync(std::string_view device, std::string_view ns,

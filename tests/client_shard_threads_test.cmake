@@ -1,0 +1,1 @@
+target_link_libraries(client_shard_threads_test PRIVATE tldb_server tldb_client)
