@@ -201,6 +201,10 @@ class ShardProcessTest : public ::testing::Test {
                       "--advertise",   "127.0.0.1:" + std::to_string(port),
                       "--threads",     "1",
                       "--io-backend",  "posix"};
+      if (n == 0) {
+        o.extra_args.insert(o.extra_args.end(),
+                            {"--metrics-listen", "127.0.0.1:" + std::to_string(metrics_port_)});
+      }
       servers_[n] = std::make_unique<common::ServerProcess>(o);
       ASSERT_TRUE(servers_[n]->Start().ok()) << Logs();
       addresses_.push_back(servers_[n]->address());
@@ -252,7 +256,20 @@ class ShardProcessTest : public ::testing::Test {
   cluster::testing::EtcdCluster etcd_{1};
   std::unique_ptr<common::ServerProcess> servers_[kServers];
   std::vector<std::string> addresses_;
+  const uint16_t metrics_port_ = common::FreeLoopbackPort();
 };
+
+// GET /metrics of the server at 127.0.0.1:port.
+std::string Metrics(uint16_t port) {
+  const std::string cmd = "curl -fsS http://127.0.0.1:" + std::to_string(port) + "/metrics";
+  std::string body;
+  if (FILE* f = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) body.append(buf, n);
+    ::pclose(f);
+  }
+  return body;
+}
 
 TEST_F(ShardProcessTest, RoutesRedirectsSharesNamespacesAndSurvivesAKilledPrimary) {
   auto agreed = AgreedMap();
@@ -260,6 +277,23 @@ TEST_F(ShardProcessTest, RoutesRedirectsSharesNamespacesAndSurvivesAKilledPrimar
   EXPECT_EQ(agreed->version(), 1u);
   ASSERT_EQ(agreed->partitions().size(), kPartitions);
   ASSERT_EQ(agreed->servers().size(), static_cast<size_t>(kServers));
+  // Each partition's replica figures reach Prometheus labelled by partition
+  // (docs/operations.md).
+  const std::string metrics = Metrics(metrics_port_);
+  EXPECT_NE(metrics.find("\ntldb_shard_map_version 1"), std::string::npos) << metrics;
+  int local = 0;
+  for (const auto& p : agreed->partitions()) {
+    const bool here = std::find(p.replicas.begin(), p.replicas.end(), 0u) != p.replicas.end();
+    local += here;
+    const std::string label = "{partition=\"" + std::to_string(p.id) + "\"}";
+    EXPECT_EQ(metrics.find("\ntldb_cluster_role" + label) != std::string::npos, here) << label;
+    EXPECT_EQ(metrics.find("\ntldb_cluster_log_offset{partition=\"" + std::to_string(p.id) +
+                           "\",namespace=\"store\"}") != std::string::npos,
+              here);
+  }
+  EXPECT_NE(metrics.find("\ntldb_shard_partitions_local " + std::to_string(local)),
+            std::string::npos)
+      << metrics;
 
   // A server holding no replica of a timeline's partition answers MOVED naming where to go.
   const std::string probe = "conv:probe";

@@ -50,7 +50,30 @@ void RunClusterStatus(CliContext& ctx, const std::vector<std::string>& servers) 
       continue;
     }
     std::map<std::string, uint64_t> s(st->counters.begin(), st->counters.end());
-    if (s.count("cluster_role") == 0) {
+    if (s.count("shard_map_version") != 0 && !ctx.json) {
+      // A sharded server (docs/cluster.md): one line per partition it holds a replica of, from
+      // its cluster_p<P>_* counters.
+      std::printf("%-22s server %llu, slot map version %llu, %llu partitions here\n",
+                  address.c_str(), (unsigned long long)s["shard_server"],
+                  (unsigned long long)s["shard_map_version"],
+                  (unsigned long long)s["shard_partitions_local"]);
+      for (const auto& [k, v] : s) {
+        if (k.rfind("cluster_p", 0) != 0 || k.size() < 14 ||
+            k.compare(k.size() - 5, 5, "_node") != 0) {
+          continue;
+        }
+        const std::string p = k.substr(0, k.size() - 4);  // cluster_p<P>_
+        const uint64_t prim = s[p + "primary"];
+        std::printf("  partition %-6s %-5llu %-10s %-8llu %-8s %-8s %-8s %llu\n",
+                    p.substr(9, p.size() - 10).c_str(), (unsigned long long)v,
+                    RoleName(s[p + "role"], s[p + "membership"]).c_str(),
+                    (unsigned long long)s[p + "epoch"], s[p + "serving"] ? "yes" : "no",
+                    prim == UINT32_MAX ? "-" : std::to_string(prim).c_str(),
+                    s[p + "etcd_ok"] ? "ok" : "DOWN", (unsigned long long)s[p + "failovers_seen"]);
+      }
+      continue;
+    }
+    if (s.count("cluster_role") == 0 && s.count("shard_map_version") == 0) {
       std::printf("%-22s single node (not in cluster mode)\n", address.c_str());
       continue;
     }
