@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -181,12 +182,15 @@ class ShardProcessTest : public ::testing::Test {
       GTEST_SKIP() << "no private network namespace: " << netns_error_;
     }
     ASSERT_TRUE(etcd_.Start().ok());
-    // What `tldb cluster init --partitions 4 --servers 0,1,2,3,4` writes.
-    auto etcd = cluster::EtcdClient::Create(etcd_.ClientOptions());
-    ASSERT_TRUE(etcd.ok());
-    auto map = proto::SlotMap::Even(1, kPartitions, {0, 1, 2, 3, 4}, 3);
-    ASSERT_TRUE(map.ok());
-    ASSERT_TRUE(cluster::SlotMapStore(**etcd, "/tldb/").Create(*map).ok());
+    // The map, written by the CLI; a second init is refused.
+    auto init = Run("cluster init --partitions 4 --servers 0,1,2,3,4 --etcd " + etcd_.endpoint(0));
+    ASSERT_EQ(init.first, 0) << init.second;
+    EXPECT_NE(init.second.find("slot map version 1: 4 partitions"), std::string::npos)
+        << init.second;
+    auto again =
+        Run("cluster init --partitions 2 --servers 0,1 --replicas 2 --etcd " + etcd_.endpoint(0));
+    EXPECT_NE(again.first, 0) << again.second;
+    EXPECT_NE(again.second.find("AlreadyExists"), std::string::npos) << again.second;
     for (int n = 0; n < kServers; ++n) {
       const uint16_t port = common::FreeLoopbackPort();
       common::ServerProcessOptions o;
@@ -209,6 +213,16 @@ class ShardProcessTest : public ::testing::Test {
       ASSERT_TRUE(servers_[n]->Start().ok()) << Logs();
       addresses_.push_back(servers_[n]->address());
     }
+  }
+  // `tldb ARGS`: exit code and output (stdout and stderr).
+  static std::pair<int, std::string> Run(const std::string& args) {
+    std::string out;
+    FILE* f = ::popen((std::string(TLDB_CLI_PATH) + " " + args + " 2>&1").c_str(), "r");
+    if (!f) return {-1, "popen failed"};
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+    const int rc = ::pclose(f);
+    return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
   }
   std::string Logs() {
     std::string out;
@@ -321,6 +335,31 @@ TEST_F(ShardProcessTest, RoutesRedirectsSharesNamespacesAndSurvivesAKilledPrimar
   const std::string_view both[] = {probe, probe};
   EXPECT_EQ(wrong->LastSeq("store", both).status().code(), Status::Code::kMoved);
 
+  const std::string_view both_tl[] = {probe};
+  const TimelineAfter after_probe[] = {{probe, 0}};
+  EXPECT_EQ(wrong->ReadMulti("store", after_probe).status().code(), Status::Code::kMoved);
+  EXPECT_EQ(wrong->GetCursors("phone", "store", both_tl).status().code(), Status::Code::kMoved);
+  EXPECT_EQ(wrong->SetCursor("phone", "store", probe, 0).status().code(), Status::Code::kMoved);
+  // A fan-out over two partitions that are both served here is refused, nothing written.
+  std::string in_a, in_b;
+  for (int i = 0; in_a.empty() || in_b.empty(); ++i) {
+    const std::string tl = "fan:" + std::to_string(i);
+    const uint32_t p = agreed->Owner(proto::SlotOf(tl)).id;
+    if (p == 0 && in_a.empty()) in_a = tl;
+    if (p == 3 && in_b.empty()) in_b = tl;
+  }
+  const std::string_view across[] = {in_a, in_b};  // partitions 0 and 3: both on server 0
+  auto fan = router.ClientFor(addresses_[0])->AppendFanout("store", across, "x");
+  EXPECT_EQ(fan.status().code(), Status::Code::kInvalidArgument) << fan.status().ToString();
+  // `tldb cluster map` shows every partition's primary address.
+  auto shown = Run("cluster map --etcd " + etcd_.endpoint(0));
+  ASSERT_EQ(shown.first, 0) << shown.second;
+  EXPECT_NE(shown.second.find("slot map version 1: 4 partitions, 5 servers"), std::string::npos)
+      << shown.second;
+  for (const auto& p : agreed->partitions()) {
+    EXPECT_NE(shown.second.find(agreed->AddressOf(p.primary)), std::string::npos) << shown.second;
+  }
+
   // A namespace created on one server is usable on every partition.
   NamespaceOptions chat;
   chat.ttl_ms = 7 * 24 * 3600 * 1000ull;
@@ -375,6 +414,24 @@ TEST_F(ShardProcessTest, RoutesRedirectsSharesNamespacesAndSurvivesAKilledPrimar
     EXPECT_EQ(d->options.ttl_ms, chat.ttl_ms);
   }
 
+  // A fan-out within one partition (hash tags) and a cursor, each through the timeline's server.
+  const std::string_view devices[] = {"inbox:{u7}:phone", "inbox:{u7}:web"};
+  auto fanned = router.Call<std::vector<AppendResult>>(
+      devices[0], [&](Client& c) { return c.AppendFanout("chat", devices, "hi"); });
+  ASSERT_TRUE(fanned.ok()) << fanned.status().ToString();
+  ASSERT_EQ(fanned->size(), 2u);
+  const std::string cursor_tl = "conv:7";
+  const Seq cursor_at = acked[cursor_tl].front().seq;
+  auto set = router.Call<CursorSetResult>(
+      cursor_tl, [&](Client& c) { return c.SetCursor("phone", "chat", cursor_tl, cursor_at); });
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  const std::string_view cursor_tls[] = {cursor_tl};
+  auto got = router.Call<std::vector<CursorState>>(
+      cursor_tl, [&](Client& c) { return c.GetCursors("phone", "chat", cursor_tls); });
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].cursor, cursor_at);
+
   // Kill partition 0's primary; appends go on (the router follows NOT_PRIMARY and MOVED).
   const uint32_t victim = agreed->Partition(0)->primary;
   ASSERT_TRUE(servers_[victim]->Kill().ok());
@@ -410,6 +467,56 @@ TEST_F(ShardProcessTest, RoutesRedirectsSharesNamespacesAndSurvivesAKilledPrimar
   std::printf("acknowledged %llu messages; MOVED followed %llu times, NOT_PRIMARY %llu\n",
               (unsigned long long)checked, (unsigned long long)router.moved(),
               (unsigned long long)router.not_primary());
+}
+
+TEST_F(ShardProcessTest, ANewerMapVersionIsFollowed) {
+  auto v1 = AgreedMap();
+  ASSERT_TRUE(v1) << Logs();
+  // Version 2 swaps the slots of partitions 0 and 1 (their replicas stay): an operator's map
+  // change, written by the transaction a move would use.
+  auto etcd = cluster::EtcdClient::Create(etcd_.ClientOptions());
+  ASSERT_TRUE(etcd.ok());
+  cluster::SlotMapStore store(**etcd, "/tldb/");
+  auto stored = store.Load();
+  ASSERT_TRUE(stored.ok());
+  std::vector<proto::PartitionEntry> parts = stored->map.partitions();
+  std::swap(parts[0].ranges, parts[1].ranges);
+  auto v2 = proto::SlotMap::Make(2, parts);
+  ASSERT_TRUE(v2.ok());
+  ASSERT_TRUE(store.Update(*stored, *v2).ok());
+  // Every server routes by version 2 within a few polls.
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  int at_v2 = 0;
+  while (Clock::now() < deadline && at_v2 < kServers) {
+    at_v2 = 0;
+    for (int n = 0; n < kServers; ++n) {
+      auto m = FetchMap(addresses_[n]);
+      at_v2 += m.ok() && m->version() == 2 && m->Owner(parts[0].ranges[0].first).id == 0;
+    }
+    if (at_v2 < kServers) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(at_v2, kServers) << Logs();
+  // Server 0 holds partitions 0 and 3, not 1: a timeline of the slots partition 1 now owns is
+  // redirected there, at version 2.
+  std::string tl;
+  for (int i = 0; tl.empty(); ++i) {
+    const std::string t = "conv:" + std::to_string(i);
+    if (v2->Owner(proto::SlotOf(t)).id == 1) tl = t;
+  }
+  ClientOptions o;
+  o.server = addresses_[0];
+  auto c = Client::Connect(o);
+  ASSERT_TRUE(c.ok());
+  auto moved = (*c)->Append("store", tl, "x");
+  ASSERT_EQ(moved.status().code(), Status::Code::kMoved) << moved.status().ToString();
+  auto info = proto::ParseMoved(moved.status().message());
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->version, 2u);
+  EXPECT_EQ(info->partition, 1u);
+  // Under version 1 that slot was partition 0's, served by server 0.
+  EXPECT_EQ(v1->Owner(proto::SlotOf(tl)).id, 0u);
+  auto shown = Run("cluster map --etcd " + etcd_.endpoint(0));
+  EXPECT_NE(shown.second.find("slot map version 2"), std::string::npos) << shown.second;
 }
 
 }  // namespace
