@@ -235,7 +235,8 @@ int main(int argc, char** argv) {
                    node_opts.node,
                    static_cast<unsigned long long>(shards->routing()->map.version()));
     } else if (!host.status().IsNotFound()) {
-      return Fail("cannot join the sharded cluster: " + host.status().ToString());
+      return Fail("cannot start as a server of the sharded cluster (or read its slot map): " +
+                  host.status().ToString());
     } else {
       auto started = tldb::cluster::ClusterNode::Start(node_opts);
       if (!started.ok()) return Fail("cannot join the cluster: " + started.status().ToString());

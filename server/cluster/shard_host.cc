@@ -39,7 +39,7 @@ Result<std::unique_ptr<ShardHost>> ShardHost::Start(ShardHostOptions options) {
            std::to_string(stored.map.version()) + ": it redirects every request");
   }
   TLDB_RETURN_IF_ERROR(h->RegisterServer());
-  TLDB_RETURN_IF_ERROR(h->Poll());
+  TLDB_RETURN_IF_ERROR(h->Poll(/*starting=*/true));
   h->thread_ = std::thread([p = h.get()] { p->Run(); });
   return h;
 }
@@ -105,22 +105,31 @@ Status ShardHost::StartNode(const proto::PartitionEntry& p) {
   return Status::Ok();
 }
 
-Status ShardHost::Poll() {
+Status ShardHost::Poll(bool starting) {
   // The map: a newer version is taken; replicas newly listed here are started.
   auto stored = store_.Load();
   if (!stored.ok()) return stored.status();
   if (stored->map.version() > map_version_) {
-    for (const proto::PartitionEntry& p : stored->map.partitions()) {
-      const bool mine =
-          std::find(p.replicas.begin(), p.replicas.end(), o_.server) != p.replicas.end();
-      if (mine && nodes_.count(p.id) == 0) TLDB_RETURN_IF_ERROR(StartNode(p));
-    }
     if (map_version_ != 0) {
       Log("slot map version " + std::to_string(stored->map.version()) + " (was " +
           std::to_string(map_version_) + ")");
     }
     map_version_ = stored->map.version();
     map_ = stored->map;
+  }
+  for (const proto::PartitionEntry& p : map_->partitions()) {
+    const bool mine =
+        std::find(p.replicas.begin(), p.replicas.end(), o_.server) != p.replicas.end();
+    if (!mine || nodes_.count(p.id) != 0) continue;
+    Status s = StartNode(p);
+    if (s.ok()) {
+      start_errors_.erase(p.id);
+      continue;
+    }
+    if (starting) return s;
+    // Retried every poll; said once per distinct error. Meanwhile its requests are MOVED.
+    if (start_errors_[p.id] != s.ToString()) Log("cannot start a replica: " + s.ToString());
+    start_errors_[p.id] = s.ToString();
   }
   // Primaries and addresses.
   TLDB_ASSIGN_OR_RETURN(proto::SlotMap serving, store_.Serving(*map_));
@@ -173,7 +182,7 @@ void ShardHost::Run() {
     if (keeper_->lost()) {
       if (Status s = RegisterServer(); !s.ok()) Log("servers key not registered: " + s.ToString());
     }
-    Status s = Poll();
+    Status s = Poll(/*starting=*/false);
     // An etcd outage is logged once, not every poll: routing goes on with the last snapshot.
     if (!s.ok() && s.ToString() != last_error) Log("etcd poll failed: " + s.ToString());
     last_error = s.ok() ? "" : s.ToString();

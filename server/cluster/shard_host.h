@@ -5,8 +5,9 @@
 // ephemeral one when that port is 0). It registers servers/<id> on a lease of its own, and a
 // thread of its own polls etcd every poll_ms (and at once when nudged by NamespaceMiss):
 //   - the map (slotmap): a newer version is taken, and replicas of partitions newly listing
-//     this server are started (replicas no longer listed keep running until the server stops:
-//     moving partitions is a later step);
+//     this server are started (one that fails is logged and retried at the next poll; replicas
+//     no longer listed keep running until the server stops: moving partitions is a later
+//     step);
 //   - every partition's primary (partitions/<P>/leader, a replica index mapped to its server
 //     id) and every server's client address (servers/<id>);
 //   - the namespace catalog (namespaces/, ClusterNamespaces): each namespace missing from a
@@ -97,7 +98,9 @@ class ShardHost {
  private:
   explicit ShardHost(ShardHostOptions options, std::unique_ptr<EtcdClient> client);
   Status StartNode(const proto::PartitionEntry& p);  // poll thread or Start
-  Status Poll();
+  // One read of etcd (see the class comment). `starting`: a replica that cannot start is an
+  // error (Start fails); later it is logged and retried at the next poll.
+  Status Poll(bool starting);
   void ApplyNamespaces();
   void Run();
   void Log(const std::string& line) const;
@@ -112,6 +115,7 @@ class ShardHost {
   uint64_t map_version_ = 0;           // poll thread
   std::optional<proto::SlotMap> map_;  // poll thread: the map as stored
   std::map<uint32_t, std::unique_ptr<ClusterNode>> nodes_;
+  std::map<uint32_t, std::string> start_errors_;  // poll thread: the last, per partition
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
