@@ -133,15 +133,22 @@ Status ShardHost::Poll(bool starting) {
   }
   // Primaries and addresses.
   TLDB_ASSIGN_OR_RETURN(proto::SlotMap serving, store_.Serving(*map_));
-  auto r = std::make_shared<ShardRouting>(ShardRouting{std::move(serving), {}, {}});
-  for (auto& [p, node] : nodes_) r->local[p] = node.get();
+  ApplyNamespaces();
+  auto r = std::make_shared<ShardRouting>(ShardRouting{std::move(serving), {}, {}, {}});
+  for (auto& [p, node] : nodes_) {
+    r->local[p] = node.get();
+    auto& names = r->namespaces[p];
+    auto list = node->db()->ListNamespaces();
+    for (NamespaceInfo& n : list.ok() ? *list : std::vector<NamespaceInfo>{}) {
+      names.insert(std::move(n.name));
+    }
+  }
   proto::WireWriter w(&r->wire);
   r->map.EncodeWire(w);
   {
     std::lock_guard l(mu_);
     routing_ = std::move(r);
   }
-  ApplyNamespaces();
   return Status::Ok();
 }
 
@@ -172,12 +179,14 @@ void ShardHost::Run() {
   int64_t next = SteadyMs() + o_.poll_ms;
   std::string last_error;
   while (true) {
+    std::vector<std::function<void()>> after;
     {
       std::unique_lock l(mu_);
       cv_.wait_until(l, std::chrono::steady_clock::time_point(std::chrono::milliseconds(next)),
                      [&] { return stopping_ || wake_; });
       if (stopping_) return;
       wake_ = false;
+      after.swap(after_poll_);  // registered before this poll started
     }
     if (keeper_->lost()) {
       if (Status s = RegisterServer(); !s.ok()) Log("servers key not registered: " + s.ToString());
@@ -186,8 +195,26 @@ void ShardHost::Run() {
     // An etcd outage is logged once, not every poll: routing goes on with the last snapshot.
     if (!s.ok() && s.ToString() != last_error) Log("etcd poll failed: " + s.ToString());
     last_error = s.ok() ? "" : s.ToString();
+    for (auto& fn : after) fn();
     next = SteadyMs() + o_.poll_ms;
   }
+}
+
+void ShardHost::AfterNextPoll(std::function<void()> fn) {
+  const int64_t now = SteadyMs();
+  {
+    std::lock_guard l(mu_);
+    if (!stopping_) {
+      after_poll_.push_back(std::move(fn));
+      if (now - last_miss_poll_ms_ >= o_.miss_poll_interval_ms) {
+        last_miss_poll_ms_ = now;
+        wake_ = true;
+        cv_.notify_all();
+      }
+      return;
+    }
+  }
+  fn();  // stopping: no poll comes; the call goes on (and meets its stopping replica)
 }
 
 void ShardHost::NamespaceMiss() {
@@ -225,6 +252,13 @@ void ShardHost::Stop() {
     cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
+  // Calls waiting for a poll go on now (their replicas still run), so that each completes.
+  std::vector<std::function<void()>> after;
+  {
+    std::lock_guard l(mu_);
+    after.swap(after_poll_);
+  }
+  for (auto& fn : after) fn();
   for (auto& [p, node] : nodes_) node->Stop();
   if (keeper_) keeper_->Stop();
 }

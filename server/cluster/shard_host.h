@@ -30,9 +30,11 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,7 +74,9 @@ struct ShardHostOptions {
 struct ShardRouting {
   proto::SlotMap map;
   std::map<uint32_t, ClusterNode*> local;  // partition id -> this server's replica of it
-  std::string wire;                        // the CLUSTER_MAP body of `map`
+  // partition id -> the namespaces its local replica had when the snapshot was made
+  std::map<uint32_t, std::set<std::string, std::less<>>> namespaces;
+  std::string wire;  // the CLUSTER_MAP body of `map`
 };
 
 class ShardHost {
@@ -90,6 +94,11 @@ class ShardHost {
   // A request named a namespace a local replica lacks: wake the poll thread to read the
   // catalog (at most once per miss_poll_interval_ms). Never blocks.
   void NamespaceMiss();
+  // Runs `fn` on the poll thread once a poll that started after this call has ended (it read
+  // the catalog and applied it), waking the thread as NamespaceMiss does. Never blocks; fn must
+  // not block either. Once stopping, fn runs at once (in Stop() for those already waiting,
+  // before the replicas stop).
+  void AfterNextPoll(std::function<void()> fn);
   // STATS counters: shard_map_version, shard_partitions_local, and every local replica's
   // cluster_* counters as cluster_p<P>_*.
   void AddStats(std::vector<std::pair<std::string, uint64_t>>* out) const;
@@ -119,10 +128,11 @@ class ShardHost {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::shared_ptr<const ShardRouting> routing_;  // guarded by mu_
-  bool stopping_ = false;                        // guarded by mu_
-  bool wake_ = false;                            // guarded by mu_
-  int64_t last_miss_poll_ms_ = 0;                // guarded by mu_
+  std::shared_ptr<const ShardRouting> routing_;    // guarded by mu_
+  bool stopping_ = false;                          // guarded by mu_
+  bool wake_ = false;                              // guarded by mu_
+  int64_t last_miss_poll_ms_ = 0;                  // guarded by mu_
+  std::vector<std::function<void()>> after_poll_;  // guarded by mu_
   std::thread thread_;
 };
 

@@ -43,6 +43,13 @@ void Add(DbStats& to, const DbStats& s) {
                                s.refused_namespaces.end());
 }
 
+Status AcrossPartitions(size_t partitions) {
+  return Status::InvalidArgument(
+      "APPEND_FANOUT names timelines of " + std::to_string(partitions) +
+      " partitions: a fan-out must stay within one partition (hash tags keep timelines "
+      "together, docs/cluster.md)");
+}
+
 Status NotHere(const char* what) {
   return Status::NotSupported(std::string(what) +
                               " belongs to one partition: not served by a sharded server");
@@ -79,6 +86,11 @@ Result<std::map<uint32_t, std::vector<size_t>>> ShardedDb::RouteAll(
     out[t.partition].push_back(i);
   }
   return out;
+}
+
+bool ShardedDb::Known(const ShardRouting& r, uint32_t partition, std::string_view ns) {
+  auto it = r.namespaces.find(partition);
+  return it != r.namespaces.end() && it->second.find(ns) != it->second.end();
 }
 
 Status ShardedDb::Noted(Status s) {
@@ -148,11 +160,27 @@ Result<AppendResult> ShardedDb::Append(std::string_view ns, std::string_view tim
 void ShardedDb::AppendAsync(std::string_view ns, std::string_view timeline,
                             std::string_view payload, const AppendOptions& options,
                             AppendCallback done) {
-  auto t = Route(*host_.routing(), ns, timeline);
+  auto r = host_.routing();
+  auto t = Route(*r, ns, timeline);
   if (!t.ok()) return done(t.status());
-  t->db->AppendAsync(
-      ns, timeline, payload, options,
-      [this, done = std::move(done)](Result<AppendResult> r) { done(Noted(std::move(r))); });
+  if (!Known(*r, t->partition, ns)) {
+    // Not here yet, maybe: once more after the next poll has applied the catalog.
+    struct Call {
+      std::string ns, timeline, payload, id;
+      AppendOptions o;
+    };
+    auto c =
+        std::make_shared<Call>(Call{std::string(ns), std::string(timeline), std::string(payload),
+                                    std::string(options.client_msg_id), options});
+    return host_.AfterNextPoll([this, c, done = std::move(done)]() mutable {
+      auto again = Route(*host_.routing(), c->ns, c->timeline);  // the map may have moved on
+      if (!again.ok()) return done(again.status());
+      AppendOptions o = c->o;
+      o.client_msg_id = c->id;
+      again->db->AppendAsync(c->ns, c->timeline, c->payload, o, Noting(std::move(done)));
+    });
+  }
+  t->db->AppendAsync(ns, timeline, payload, options, Noting(std::move(done)));
 }
 
 Result<AppendResult> ShardedDb::Import(std::string_view ns, std::string_view timeline,
@@ -167,11 +195,26 @@ Result<MutationResult> ShardedDb::Mutate(std::string_view ns, const Mutation& m)
 }
 
 void ShardedDb::MutateAsync(std::string_view ns, const Mutation& m, MutationCallback done) {
-  auto t = Route(*host_.routing(), ns, m.timeline);
+  auto r = host_.routing();
+  auto t = Route(*r, ns, m.timeline);
   if (!t.ok()) return done(t.status());
-  t->db->MutateAsync(ns, m, [this, done = std::move(done)](Result<MutationResult> r) {
-    done(Noted(std::move(r)));
-  });
+  if (!Known(*r, t->partition, ns)) {
+    struct Call {
+      std::string ns, timeline, payload;
+      Mutation m;
+    };
+    auto c = std::make_shared<Call>(
+        Call{std::string(ns), std::string(m.timeline), std::string(m.payload), m});
+    return host_.AfterNextPoll([this, c, done = std::move(done)]() mutable {
+      auto again = Route(*host_.routing(), c->ns, c->timeline);
+      if (!again.ok()) return done(again.status());
+      Mutation m2 = c->m;
+      m2.timeline = c->timeline;
+      m2.payload = c->payload;
+      again->db->MutateAsync(c->ns, m2, Noting(std::move(done)));
+    });
+  }
+  t->db->MutateAsync(ns, m, Noting(std::move(done)));
 }
 
 Result<Message> ShardedDb::Get(std::string_view ns, std::string_view timeline, Seq seq) {
@@ -192,12 +235,7 @@ Result<std::vector<AppendResult>> ShardedDb::AppendFanout(
     const AppendOptions& options) {
   auto r = host_.routing();
   TLDB_ASSIGN_OR_RETURN(auto parts, RouteAll(*r, ns, timelines));
-  if (parts.size() > 1) {
-    return Status::InvalidArgument(
-        "APPEND_FANOUT names timelines of " + std::to_string(parts.size()) +
-        " partitions: a fan-out must stay within one partition (hash tags keep timelines "
-        "together, docs/cluster.md)");
-  }
+  if (parts.size() > 1) return AcrossPartitions(parts.size());
   if (parts.empty()) return std::vector<AppendResult>{};
   return Noted(
       r->local.at(parts.begin()->first)->db()->AppendFanout(ns, timelines, payload, options));
@@ -209,19 +247,34 @@ void ShardedDb::AppendFanoutAsync(std::string_view ns, std::span<const std::stri
   auto r = host_.routing();
   auto parts = RouteAll(*r, ns, timelines);
   if (!parts.ok()) return done(parts.status());
-  if (parts->size() > 1) {
-    return done(Status::InvalidArgument(
-        "APPEND_FANOUT names timelines of " + std::to_string(parts->size()) +
-        " partitions: a fan-out must stay within one partition (hash tags keep timelines "
-        "together, docs/cluster.md)"));
-  }
+  if (parts->size() > 1) return done(AcrossPartitions(parts->size()));
   if (parts->empty()) return done(std::vector<AppendResult>{});
-  r->local.at(parts->begin()->first)
-      ->db()
-      ->AppendFanoutAsync(ns, timelines, payload, options,
-                          [this, done = std::move(done)](Result<std::vector<AppendResult>> res) {
-                            done(Noted(std::move(res)));
-                          });
+  const uint32_t p = parts->begin()->first;
+  if (!Known(*r, p, ns)) {
+    struct Call {
+      std::string ns, payload, id;
+      std::vector<std::string> timelines;
+      AppendOptions o;
+    };
+    auto c = std::make_shared<Call>(Call{std::string(ns),
+                                         std::string(payload),
+                                         std::string(options.client_msg_id),
+                                         {timelines.begin(), timelines.end()},
+                                         options});
+    return host_.AfterNextPoll([this, c, done = std::move(done)]() mutable {
+      const std::vector<std::string_view> tls(c->timelines.begin(), c->timelines.end());
+      auto again = host_.routing();
+      auto parts2 = RouteAll(*again, c->ns, tls);
+      if (!parts2.ok()) return done(parts2.status());
+      if (parts2->size() != 1) return done(AcrossPartitions(parts2->size()));
+      AppendOptions o = c->o;
+      o.client_msg_id = c->id;
+      again->local.at(parts2->begin()->first)
+          ->db()
+          ->AppendFanoutAsync(c->ns, tls, c->payload, o, Noting(std::move(done)));
+    });
+  }
+  r->local.at(p)->db()->AppendFanoutAsync(ns, timelines, payload, options, Noting(std::move(done)));
 }
 
 Result<std::vector<Seq>> ShardedDb::LastSeq(std::string_view ns,

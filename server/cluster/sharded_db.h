@@ -15,9 +15,13 @@
 //   (CursorRoutingTimeline), so a cursor lives with its timeline.
 // - Namespaces are cluster-wide: CreateNamespace/SetNamespaceOptions write the etcd catalog
 //   (ClusterNamespaces) and then apply to every local partition whose replica is the serving
-//   primary; the others follow within the ShardHost's poll. A call answered NotFound for a
-//   namespace a local replica lacks nudges the ShardHost to read the catalog (rate-limited,
-//   never blocking) and returns the NotFound: a retry a moment later finds the namespace.
+//   primary; the others follow within the ShardHost's poll. A write (AppendAsync,
+//   AppendFanoutAsync, MutateAsync) naming a namespace the partition's replica did not have at
+//   the last poll waits for the next poll (ShardHost::AfterNextPoll: it reads the catalog and
+//   applies it, woken early at most every 200 ms) and is then submitted once; the engine
+//   answers NotFound if the namespace is still missing. Any other call answered NotFound for a
+//   missing namespace wakes the poll (rate-limited, never blocking) and returns the NotFound:
+//   a retry a moment later finds the namespace.
 //   ListNamespaces/DescribeNamespace answer from a local replica (the serving primary's first).
 // - No call on the request path talks to etcd; CreateNamespace and SetNamespaceOptions do
 //   (the server runs them on its admin thread).
@@ -98,6 +102,13 @@ class ShardedDb : public Db {
   Result<T> Noted(Result<T> r) {
     if (!r.ok()) (void)Noted(r.status());
     return r;
+  }
+  // Whether the routing snapshot saw namespace `ns` on the local replica of `partition`.
+  static bool Known(const ShardRouting& r, uint32_t partition, std::string_view ns);
+  // `done` wrapped so that a namespace miss it is answered with is Noted.
+  template <typename Done>
+  auto Noting(Done done) {
+    return [this, done = std::move(done)](auto result) { done(Noted(std::move(result))); };
   }
   // The local replicas, the serving primaries first.
   std::vector<Db*> LocalDbs(const ShardRouting& r) const;
