@@ -170,7 +170,12 @@ void ShardHost::ApplyNamespaces() {
       } else if (info.ok() && !(info->options == options)) {
         s = node->db()->SetNamespaceOptions(name, options);
       }
-      if (!s.ok()) Log("namespace " + name + " not applied here yet: " + s.ToString());
+      // Retried every poll; said once per distinct error.
+      std::string& last = apply_errors_[name];
+      if (!s.ok() && last != s.ToString()) {
+        Log("namespace " + name + " not applied here yet: " + s.ToString());
+      }
+      last = s.ok() ? "" : s.ToString();
     }
   }
 }
@@ -188,7 +193,7 @@ void ShardHost::Run() {
       wake_ = false;
       after.swap(after_poll_);  // registered before this poll started
     }
-    if (keeper_->lost()) {
+    if (!keeper_ || keeper_->lost()) {
       if (Status s = RegisterServer(); !s.ok()) Log("servers key not registered: " + s.ToString());
     }
     Status s = Poll(/*starting=*/false);

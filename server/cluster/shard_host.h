@@ -124,7 +124,8 @@ class ShardHost {
   uint64_t map_version_ = 0;           // poll thread
   std::optional<proto::SlotMap> map_;  // poll thread: the map as stored
   std::map<uint32_t, std::unique_ptr<ClusterNode>> nodes_;
-  std::map<uint32_t, std::string> start_errors_;  // poll thread: the last, per partition
+  std::map<uint32_t, std::string> start_errors_;     // poll thread: the last, per partition
+  std::map<std::string, std::string> apply_errors_;  // poll thread: the last, per namespace
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
