@@ -5,7 +5,7 @@
 # reach them and runs until Ctrl-C (a killed server stays dead: restart it by hand with the
 # command line in its log directory), then stops everything.
 # With --partitions N --servers M: a sharded cluster (docs/cluster.md) instead: `tldb cluster
-# init` writes a slot map of N partitions of three replicas (fewer when M < 3) over server ids
+# init` writes a slot map of N partitions of three replicas over server ids
 # 0..M-1, and M tldb-servers start on 127.0.0.1..127.0.0.M (client port 7070; partition P's
 # replica on peer port 7170 + P).
 # Usage: tools/cluster.sh [--partitions N --servers M] [DIR]     Build first: bash tools/build.sh
@@ -27,7 +27,7 @@ done
 [[ -x $server ]] || { echo "no $server: run bash tools/build.sh first" >&2; exit 1; }
 ((partitions == 0)) || [[ -x $cli ]] || { echo "no $cli: run bash tools/build.sh first" >&2; exit 1; }
 ((partitions > 0)) || ((nservers == 3)) || { echo "--servers needs --partitions" >&2; exit 1; }
-((nservers >= 1 && nservers <= 250)) || { echo "--servers must be 1..250" >&2; exit 1; }
+((nservers >= 3 && nservers <= 250)) || { echo "--servers must be 3..250" >&2; exit 1; }
 command -v etcd >/dev/null || { echo "etcd not found: bash tools/deps.sh installs etcd-server" >&2; exit 1; }
 dir=${dir:-$(mktemp -d "${TMPDIR:-/tmp}/tldb-cluster-XXXXXX")}
 mkdir -p "$dir"
@@ -52,8 +52,7 @@ done
 ((healthy)) || { echo "etcd did not start:" >&2; tail -n 5 "$dir/etcd.log" >&2; exit 1; }
 if ((partitions > 0)); then
   ids=$(seq -s, 0 $((nservers - 1)))
-  replicas=$((nservers < 3 ? nservers : 3))
-  "$cli" cluster init --partitions "$partitions" --servers "$ids" --replicas "$replicas" \
+  "$cli" cluster init --partitions "$partitions" --servers "$ids" --replicas 3 \
     --etcd "http://127.0.0.1:$etcd_port"
 fi
 last=$((nservers - 1))

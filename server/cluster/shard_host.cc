@@ -187,10 +187,16 @@ void ShardHost::Run() {
     std::vector<std::function<void()>> after;
     {
       std::unique_lock l(mu_);
-      cv_.wait_until(l, std::chrono::steady_clock::time_point(std::chrono::milliseconds(next)),
-                     [&] { return stopping_ || wake_; });
+      // Until the next regular poll, or earlier when a miss asked for one (WakeSoon).
+      while (!stopping_) {
+        const int64_t due = std::min(next, wake_at_ms_);
+        if (SteadyMs() >= due) break;
+        cv_.wait_until(l, std::chrono::steady_clock::time_point(std::chrono::milliseconds(due)));
+      }
       if (stopping_) return;
-      wake_ = false;
+      const int64_t now = SteadyMs();
+      if (wake_at_ms_ <= now) last_wake_ms_ = now;
+      wake_at_ms_ = INT64_MAX;
       after.swap(after_poll_);  // registered before this poll started
     }
     if (!keeper_ || keeper_->lost()) {
@@ -206,29 +212,28 @@ void ShardHost::Run() {
 }
 
 void ShardHost::AfterNextPoll(std::function<void()> fn) {
-  const int64_t now = SteadyMs();
   {
     std::lock_guard l(mu_);
     if (!stopping_) {
       after_poll_.push_back(std::move(fn));
-      if (now - last_miss_poll_ms_ >= o_.miss_poll_interval_ms) {
-        last_miss_poll_ms_ = now;
-        wake_ = true;
-        cv_.notify_all();
-      }
+      WakeSoon();
       return;
     }
   }
   fn();  // stopping: no poll comes; the call goes on (and meets its stopping replica)
 }
 
+void ShardHost::WakeSoon() {
+  const int64_t at = std::max(SteadyMs(), last_wake_ms_ + o_.miss_poll_interval_ms);
+  if (at < wake_at_ms_) {
+    wake_at_ms_ = at;
+    cv_.notify_all();
+  }
+}
+
 void ShardHost::NamespaceMiss() {
-  const int64_t now = SteadyMs();
   std::lock_guard l(mu_);
-  if (now - last_miss_poll_ms_ < o_.miss_poll_interval_ms) return;
-  last_miss_poll_ms_ = now;
-  wake_ = true;
-  cv_.notify_all();
+  WakeSoon();
 }
 
 std::shared_ptr<const ShardRouting> ShardHost::routing() const {

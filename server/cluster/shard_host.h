@@ -24,10 +24,12 @@
 //   pointers stay valid until Stop().
 // - Stop() (also the destructor) stops the poll thread, then every replica (a primary
 //   resigns), then drops the server key's lease keeper. Requests must have stopped first.
-// - Thread-safe. One mutex (mu_) guards the published routing and the wake flag; nodes_ is
-//   written by Start and the poll thread only and read under mu_.
+// - Thread-safe. One mutex (mu_) guards the published routing, the early-poll time and the
+//   calls waiting for a poll. nodes_ belongs to Start, the poll thread and Stop (once the
+//   thread ended); requests reach the replicas through the published routing only.
 #pragma once
 
+#include <climits>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -113,6 +115,7 @@ class ShardHost {
   void ApplyNamespaces();
   void Run();
   void Log(const std::string& line) const;
+  void WakeSoon();  // mu_ held: the next poll at once, or when the rate limit allows
   Status RegisterServer();
 
   const ShardHostOptions o_;
@@ -129,10 +132,12 @@ class ShardHost {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::shared_ptr<const ShardRouting> routing_;    // guarded by mu_
-  bool stopping_ = false;                          // guarded by mu_
-  bool wake_ = false;                              // guarded by mu_
-  int64_t last_miss_poll_ms_ = 0;                  // guarded by mu_
+  std::shared_ptr<const ShardRouting> routing_;  // guarded by mu_
+  bool stopping_ = false;                        // guarded by mu_
+  // guarded by mu_: when a miss wants the next poll (INT64_MAX: none), and when the last
+  // such early poll began (they are at least miss_poll_interval_ms apart)
+  int64_t wake_at_ms_ = INT64_MAX;
+  int64_t last_wake_ms_ = 0;
   std::vector<std::function<void()>> after_poll_;  // guarded by mu_
   std::thread thread_;
 };
