@@ -239,8 +239,10 @@ void AddClusterCommand(CLI::App& app, CliContext& ctx) {
                    "Server ids (tldb-server --node-id), e.g. 0,1,2")
       ->required()
       ->delimiter(',');
+  // Two at least: a replica counts its own promise only with a peer's (docs/cluster.md).
   init->add_option("--replicas", init_args->replicas,
-                   "Replicas per partition, placed round-robin over --servers")
+                   "Replicas per partition (2..7), placed round-robin over --servers")
+      ->check(CLI::Range(uint32_t{2}, proto::kReplicasMax))
       ->capture_default_str();
   init->add_option("--etcd", args->etcd, "An etcd client URL")->capture_default_str();
   init->add_option("--etcd-prefix", args->prefix, "The cluster's key prefix")
