@@ -6,6 +6,8 @@
 #include <iostream>
 
 #include "cluster/cluster_node.h"
+#include "cluster/shard_host.h"
+#include "cluster/sharded_db.h"
 #include "tldb/db.h"
 #include "tldb/server.h"
 
@@ -127,14 +129,17 @@ int main(int argc, char** argv) {
   app.add_option("--cluster", cluster,
                  "Cluster mode: etcd=URL[,URL...] (etcd client URLs). Off: a single node, no etcd")
       ->capture_default_str();
-  app.add_option("--node-id", node_opts.node, "Cluster mode: this replica's id, 0..voters-1")
+  app.add_option("--node-id", node_opts.node,
+                 "Cluster mode: this replica's id, 0..voters-1; in a sharded cluster (etcd holds "
+                 "a slot map, docs/cluster.md) this server's id in the map")
       ->capture_default_str();
   app.add_option("--voters", node_opts.voters, "Cluster mode: replicas of the partition")
       ->capture_default_str();
   app.add_option("--advertise", node_opts.client_address,
                  "Cluster mode: the HOST:PORT clients reach this server at (default: --listen)");
   app.add_option("--peer-listen", node_opts.peer_listen,
-                 "Cluster mode: HOST:PORT the other replicas connect to");
+                 "Cluster mode: HOST:PORT the other replicas connect to; in a sharded cluster "
+                 "partition P's replica listens on PORT + P (port 0: each an ephemeral port)");
   app.add_option("--peer-tls-cert", node_opts.peer_tls_cert,
                  "Cluster mode: PEM certificate of this replica for mutual TLS with its peers "
                  "(it must name the host of --peer-listen; with --peer-tls-key, --peer-tls-ca)");
@@ -180,6 +185,8 @@ int main(int argc, char** argv) {
   };
   std::unique_ptr<tldb::Db> single;
   std::unique_ptr<tldb::cluster::ClusterNode> node;
+  std::unique_ptr<tldb::cluster::ShardHost> shards;
+  std::unique_ptr<tldb::cluster::ShardedDb> sharded;
   tldb::Db* db = nullptr;
   if (cluster.empty()) {
     // A damaged namespace is refused (its requests answer CORRUPTION naming it, STATS counts
@@ -202,16 +209,49 @@ int main(int argc, char** argv) {
     node_opts.data_dir = data_dir;
     node_opts.db_options = db_opts;
     node_opts.namespaces = tldb::DefaultNamespaces();
-    auto started = tldb::cluster::ClusterNode::Start(node_opts);
-    if (!started.ok()) return Fail("cannot join the cluster: " + started.status().ToString());
-    node = std::move(started).value();
-    db = node->db();
-    cfg.extra_stats = [n = node.get()](auto* out) { n->AddStats(out); };
-    std::fprintf(stderr, "tldb-server: cluster node %u of %u, peers at %s (%s)\n", node_opts.node,
-                 node_opts.voters, node->peer_address().c_str(),
-                 node_opts.peer_tls_cert.empty() ? "plain TCP" : "mutual TLS");
+    // A sharded cluster when etcd holds a slot map (docs/cluster.md), else one partition.
+    tldb::cluster::ShardHostOptions so;
+    so.etcd_endpoints = node_opts.etcd_endpoints;
+    so.etcd_prefix = node_opts.etcd_prefix;
+    so.server = node_opts.node;
+    so.client_address = node_opts.client_address;
+    so.peer_listen = node_opts.peer_listen;
+    so.peer_tls_cert = node_opts.peer_tls_cert;
+    so.peer_tls_key = node_opts.peer_tls_key;
+    so.peer_tls_ca = node_opts.peer_tls_ca;
+    so.data_dir = data_dir;
+    so.db_options = db_opts;
+    so.namespaces = node_opts.namespaces;
+    so.lease_ttl_s = node_opts.lease_ttl_s;
+    so.retain_for_absent_s = node_opts.retain_for_absent_s;
+    auto host = tldb::cluster::ShardHost::Start(std::move(so));
+    if (host.ok()) {
+      shards = std::move(host).value();
+      sharded = std::make_unique<tldb::cluster::ShardedDb>(*shards);
+      db = sharded.get();
+      cfg.extra_stats = [h = shards.get()](auto* out) { h->AddStats(out); };
+      cfg.cluster_map = [h = shards.get()] { return h->ClusterMapBody(); };
+      std::fprintf(stderr, "tldb-server: sharded cluster server %u, slot map version %llu\n",
+                   node_opts.node,
+                   static_cast<unsigned long long>(shards->routing()->map.version()));
+    } else if (!host.status().IsNotFound()) {
+      return Fail("cannot start as a server of the sharded cluster (or read its slot map): " +
+                  host.status().ToString());
+    } else {
+      auto started = tldb::cluster::ClusterNode::Start(node_opts);
+      if (!started.ok()) return Fail("cannot join the cluster: " + started.status().ToString());
+      node = std::move(started).value();
+      db = node->db();
+      cfg.extra_stats = [n = node.get()](auto* out) { n->AddStats(out); };
+      std::fprintf(stderr, "tldb-server: cluster node %u of %u, peers at %s (%s)\n", node_opts.node,
+                   node_opts.voters, node->peer_address().c_str(),
+                   node_opts.peer_tls_cert.empty() ? "plain TCP" : "mutual TLS");
+    }
   }
-  if (auto s = tldb::CreateDefaultNamespaces(*db); !s.ok()) return Fail(s.ToString());
+  // A sharded server's replicas create the default namespaces themselves (ShardHost).
+  if (auto s = shards ? tldb::Status::Ok() : tldb::CreateDefaultNamespaces(*db); !s.ok()) {
+    return Fail(s.ToString());
+  }
   auto server = tldb::Server::Start(db, cfg);
   if (!server.ok()) return Fail("cannot start: " + server.status().ToString());
   std::fprintf(stderr, "tldb-server: data directory %s, listening on %s (%s, %s auth)\n",
@@ -232,6 +272,11 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "tldb-server: received %s, stopping\n",
                sig == SIGINT ? "SIGINT" : "SIGTERM");
   (*server)->Stop();
+  if (shards) {
+    shards->Stop();  // its primaries resign: other replicas lead at once
+    std::fprintf(stderr, "tldb-server: stopped cleanly\n");
+    return 0;
+  }
   if (node) {
     node->Stop();  // a primary resigns: another replica leads at once
     std::fprintf(stderr, "tldb-server: stopped cleanly\n");

@@ -305,6 +305,8 @@ TEST(ServerMetricsTest, RealServerExposesCountersThatMoveWithTraffic) {
       if (name.ends_with("_")) continue;  // "tldb_" as a prefix in prose
       // Served in cluster mode only: cluster_process_test checks those.
       if (name.starts_with("tldb_cluster_")) continue;
+      // Served by a sharded server only: shard_process_test checks those.
+      if (name.starts_with("tldb_shard_")) continue;
       // Present only while a namespace is refused as damaged (none is here).
       if (name == "tldb_engine_namespace_refused") continue;
       EXPECT_FALSE(FamilyOf(after, name).empty()) << doc << " names " << name;

@@ -4,13 +4,32 @@
 # with its own data directory under DIR (default: a fresh temporary directory). Prints how to
 # reach them and runs until Ctrl-C (a killed server stays dead: restart it by hand with the
 # command line in its log directory), then stops everything.
-# Usage: tools/cluster.sh [DIR]     Build first: bash tools/build.sh
+# With --partitions N --servers M: a sharded cluster (docs/cluster.md) instead: `tldb cluster
+# init` writes a slot map of N partitions of three replicas over server ids
+# 0..M-1, and M tldb-servers start on 127.0.0.1..127.0.0.M (client port 7070; partition P's
+# replica on peer port 7170 + P).
+# Usage: tools/cluster.sh [--partitions N --servers M] [DIR]     Build first: bash tools/build.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 server=${TLDB_SERVER:-build/server/tldb-server}
+cli=${TLDB_CLI:-build/tools/tldb}
+partitions=0
+nservers=3
+dir=
+while (($#)); do
+  case $1 in
+    --partitions) partitions=$2; shift 2 ;;
+    --servers) nservers=$2; shift 2 ;;
+    -h|--help) sed -n 2,12p "$0"; exit 0 ;;
+    *) dir=$1; shift ;;
+  esac
+done
 [[ -x $server ]] || { echo "no $server: run bash tools/build.sh first" >&2; exit 1; }
+((partitions == 0)) || [[ -x $cli ]] || { echo "no $cli: run bash tools/build.sh first" >&2; exit 1; }
+((partitions > 0)) || ((nservers == 3)) || { echo "--servers needs --partitions" >&2; exit 1; }
+((nservers >= 3 && nservers <= 250)) || { echo "--servers must be 3..250" >&2; exit 1; }
 command -v etcd >/dev/null || { echo "etcd not found: bash tools/deps.sh installs etcd-server" >&2; exit 1; }
-dir=${1:-$(mktemp -d "${TMPDIR:-/tmp}/tldb-cluster-XXXXXX")}
+dir=${dir:-$(mktemp -d "${TMPDIR:-/tmp}/tldb-cluster-XXXXXX")}
 mkdir -p "$dir"
 etcd_port=${ETCD_PORT:-23790}
 pids=()
@@ -31,7 +50,13 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 ((healthy)) || { echo "etcd did not start:" >&2; tail -n 5 "$dir/etcd.log" >&2; exit 1; }
-for n in 0 1 2; do
+if ((partitions > 0)); then
+  ids=$(seq -s, 0 $((nservers - 1)))
+  "$cli" cluster init --partitions "$partitions" --servers "$ids" --replicas 3 \
+    --etcd "http://127.0.0.1:$etcd_port"
+fi
+last=$((nservers - 1))
+for n in $(seq 0 $last); do
   host=127.0.0.$((n + 1))
   "$server" --cluster "etcd=http://127.0.0.1:$etcd_port" --node-id "$n" \
     --listen "$host:7070" --peer-listen "$host:7170" --data-dir "$dir/node$n" \
@@ -39,9 +64,15 @@ for n in 0 1 2; do
   pids+=($!)
 done
 echo "etcd:    http://127.0.0.1:$etcd_port (log $dir/etcd.log)"
-for n in 0 1 2; do
+for n in $(seq 0 $last); do
   echo "node $n:  127.0.0.$((n + 1)):7070 (pid ${pids[$((n + 1))]}, data $dir/node$n, log $dir/node$n.log)"
 done
-echo "Try: build/tools/tldb --server 127.0.0.1:7070 append store t1 hello (a follower answers"
-echo "NOT_PRIMARY naming the primary). Ctrl-C stops everything."
+if ((partitions > 0)); then
+  echo "Try: $cli cluster map --etcd http://127.0.0.1:$etcd_port (partitions, replicas,"
+  echo "primaries); a server without a replica of a timeline's partition answers MOVED naming"
+  echo "where to go. Ctrl-C stops everything."
+else
+  echo "Try: $cli --server 127.0.0.1:7070 append store t1 hello (a follower answers"
+  echo "NOT_PRIMARY naming the primary). Ctrl-C stops everything."
+fi
 wait "${pids[@]}" || true

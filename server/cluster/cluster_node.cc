@@ -48,6 +48,7 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterNodeOptions optio
   EtcdCoordinatorOptions c;
   c.etcd.endpoints = o.etcd_endpoints;
   c.prefix = o.etcd_prefix;
+  c.partition = o.partition;
   c.node = o.node;
   c.voters = o.voters;
   c.client_address = o.client_address;

@@ -29,6 +29,8 @@ namespace tldb::cluster {
 struct ClusterNodeOptions {
   std::vector<std::string> etcd_endpoints;
   std::string etcd_prefix = "/tldb/";
+  // The partition this replica belongs to (docs/cluster.md); 0 in an unsharded cluster.
+  uint32_t partition = 0;
   uint32_t node = 0;
   uint32_t voters = 3;
   std::string client_address;  // what clients dial (named in NOT_PRIMARY answers)

@@ -22,7 +22,7 @@ Result<std::unique_ptr<EtcdCoordinator>> EtcdCoordinator::Start(EtcdCoordinatorO
   TLDB_ASSIGN_OR_RETURN(c->client_, EtcdClient::Create(c->options_.etcd));
   std::string voters;
   for (uint32_t n = 0; n < c->options_.voters; ++n) voters += (n ? "," : "") + std::to_string(n);
-  auto v = c->client_->CreateIfAbsent(c->options_.prefix + "partitions/0/voters", voters, 0);
+  auto v = c->client_->CreateIfAbsent(c->Key("voters"), voters, 0);
   if (!v.ok()) return v.status();
   if (!v->created && v->holder && v->holder->value != voters) {
     return Status::InvalidArgument("etcd says the partition's voters are " + v->holder->value +
@@ -44,8 +44,7 @@ Status EtcdCoordinator::Register() {
   lease_ = g.id;
   nlohmann::json j{{"client", options_.client_address}, {"peer", options_.peer_address}};
   TLDB_RETURN_IF_ERROR(
-      client_->Put(options_.prefix + "nodes/" + std::to_string(options_.node), j.dump(), lease_)
-          .status());
+      client_->Put(Key("nodes/" + std::to_string(options_.node)), j.dump(), lease_).status());
   TLDB_ASSIGN_OR_RETURN(keeper_,
                         LeaseKeeper::Start(options_.etcd, lease_, g.ttl_s, [](const Status&) {}));
   return Status::Ok();
@@ -82,14 +81,14 @@ Status EtcdCoordinator::Resign(uint32_t, uint64_t epoch) {
 }
 
 Result<std::optional<uint32_t>> EtcdCoordinator::PromoteTarget(uint32_t) {
-  TLDB_ASSIGN_OR_RETURN(auto kv, client_->Get(PromoteKey(options_.prefix)));
+  TLDB_ASSIGN_OR_RETURN(auto kv, client_->Get(PromoteKey(options_.prefix, options_.partition)));
   if (!kv) return std::optional<uint32_t>();
   TLDB_ASSIGN_OR_RETURN(uint32_t node, NodeOf(kv->value));
   return std::optional<uint32_t>(node);
 }
 
 Status EtcdCoordinator::ClearPromote(uint32_t) {
-  return client_->Delete(PromoteKey(options_.prefix)).status();
+  return client_->Delete(PromoteKey(options_.prefix, options_.partition)).status();
 }
 
 Result<bool> EtcdCoordinator::Initialized(uint32_t) {
@@ -102,7 +101,7 @@ Status EtcdCoordinator::MarkInitialized(uint32_t) {
 }
 
 Result<std::map<uint32_t, NodeAddresses>> EtcdCoordinator::Nodes() {
-  TLDB_ASSIGN_OR_RETURN(RangeResult r, client_->GetPrefix(options_.prefix + "nodes/"));
+  TLDB_ASSIGN_OR_RETURN(RangeResult r, client_->GetPrefix(Key("nodes/")));
   std::map<uint32_t, NodeAddresses> out;
   for (const KeyValue& kv : r.kvs) {
     auto id = NodeOf(kv.key.substr(kv.key.rfind('/') + 1));

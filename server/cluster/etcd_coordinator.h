@@ -1,11 +1,12 @@
 // EtcdCoordinator: the Coordinator of a replica (replication/coordinator.h) over etcd
-// (docs/replication.md "What etcd holds"). Keys, under a prefix (default "/tldb/"):
-//   <prefix>nodes/<node>              this node's addresses (JSON), on its lease
-//   <prefix>partitions/0/voters       the partition's voters, "0,1,2" (created once)
-//   <prefix>partitions/0/leader       the primary's node id, on its lease; the key's create
-//                                     revision is the epoch
-//   <prefix>partitions/0/promote      a planned switchover's target node (tldb cluster promote)
-//   <prefix>partitions/0/initialized  "1" once a primary served (created once, never deleted)
+// (docs/replication.md "What etcd holds"). Keys of partition P (0 in an unsharded cluster),
+// under a prefix (default "/tldb/"):
+//   <prefix>partitions/P/nodes/<node>   this replica's addresses (JSON), on its lease
+//   <prefix>partitions/P/voters         the partition's voters, "0,1,2" (created once)
+//   <prefix>partitions/P/leader         the primary's node id, on its lease; the key's create
+//                                       revision is the epoch
+//   <prefix>partitions/P/promote        a planned switchover's target node (tldb cluster promote)
+//   <prefix>partitions/P/initialized    "1" once a primary served (created once, never deleted)
 // The lease is kept alive by a LeaseKeeper; when it is lost (expired, or no refresh for a
 // whole TTL) the next KeepAlive grants a new one (a new incarnation) and registers again, so
 // any leader key of the old one is gone.
@@ -18,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "cluster/etcd_client.h"
 #include "cluster/lease_keeper.h"
@@ -28,9 +30,12 @@ namespace tldb::cluster {
 struct EtcdCoordinatorOptions {
   EtcdClientOptions etcd;
   std::string prefix = "/tldb/";
+  // The partition this replica belongs to (docs/cluster.md); 0 in an unsharded cluster.
+  uint32_t partition = 0;
   uint32_t node = 0;
   uint32_t voters = 3;
-  // This node's addresses, registered under nodes/<node>: what clients and peers dial.
+  // This node's addresses, registered under partitions/P/nodes/<node>: what clients and peers
+  // dial.
   std::string client_address;
   std::string peer_address;
   // The lease's TTL: a dead primary's key goes after this. etcd's minimum is about 2 s.
@@ -59,11 +64,19 @@ class EtcdCoordinator : public repl::Coordinator {
 
   // Every registered node's addresses, by node id.
   Result<std::map<uint32_t, NodeAddresses>> Nodes();
-  std::string LeaderKey() const { return options_.prefix + "partitions/0/leader"; }
-  std::string InitializedKey() const { return options_.prefix + "partitions/0/initialized"; }
-  // Written by `tldb cluster promote NODE`: the node to hand over to.
-  static std::string PromoteKey(const std::string& prefix) {
-    return prefix + "partitions/0/promote";
+  // "<prefix>partitions/<partition>/<name>": the one place these keys are spelt.
+  static std::string PartitionKey(const std::string& prefix, uint32_t partition,
+                                  std::string_view name) {
+    return prefix + "partitions/" + std::to_string(partition) + "/" + std::string(name);
+  }
+  std::string Key(std::string_view name) const {
+    return PartitionKey(options_.prefix, options_.partition, name);
+  }
+  std::string LeaderKey() const { return Key("leader"); }
+  std::string InitializedKey() const { return Key("initialized"); }
+  // Written by `tldb cluster promote NODE [--partition P]`: the node to hand over to.
+  static std::string PromoteKey(const std::string& prefix, uint32_t partition = 0) {
+    return PartitionKey(prefix, partition, "promote");
   }
 
  private:

@@ -47,6 +47,18 @@ class Family {
     family().metric.push_back(std::move(m));
     return *this;
   }
+  // The same with several labels (name, value).
+  Family& AddLabeled(double v, const std::vector<std::pair<std::string, std::string>>& labels) {
+    ClientMetric m;
+    for (const auto& [name, value] : labels) m.label.push_back({name, value});
+    if (family().type == MetricType::Counter) {
+      m.counter.value = v;
+    } else {
+      m.gauge.value = v;
+    }
+    family().metric.push_back(std::move(m));
+    return *this;
+  }
   MetricFamily& family() { return (*out_)[index_]; }
 
  private:
@@ -321,36 +333,51 @@ void AddDisk(const std::string& dir, std::vector<MetricFamily>* out) {
 
 // Cluster mode (docs/replication.md): the STATS counters cluster_* as gauges, with the follower
 // (cluster_followerN_x → tldb_cluster_follower_x{follower="N"}) and the namespace
-// (cluster_log_NS_segment → tldb_cluster_log_segment{namespace="NS"}) as labels.
+// (cluster_log_NS_segment → tldb_cluster_log_segment{namespace="NS"}) as labels. A sharded
+// server (docs/cluster.md) reports each partition's as cluster_pP_x: the same families with a
+// partition="P" label; and shard_x as tldb_shard_x.
 void AddCluster(const ServerConfig& config, std::vector<MetricFamily>* out) {
   if (!config.extra_stats) return;
   std::vector<std::pair<std::string, uint64_t>> stats;
   config.extra_stats(&stats);
   struct Sample {
-    std::string label, value;
+    std::vector<std::pair<std::string, std::string>> labels;
     uint64_t v;
   };
   std::map<std::string, std::vector<Sample>> families;
-  for (const auto& [name, v] : stats) {
-    if (name.rfind("cluster_", 0) != 0) continue;
+  for (const auto& [full, v] : stats) {
+    if (full.rfind("shard_", 0) == 0) {
+      families["tldb_" + full].push_back({{}, v});
+      continue;
+    }
+    if (full.rfind("cluster_", 0) != 0) continue;
+    std::string name = full;
+    std::vector<std::pair<std::string, std::string>> labels;
+    // cluster_p<digits>_rest → cluster_rest{partition="<digits>"}
+    if (const size_t end = name.find('_', 9); name.rfind("cluster_p", 0) == 0 &&
+                                              end != std::string::npos && end > 9 &&
+                                              name.find_first_not_of("0123456789", 9) == end) {
+      labels.emplace_back("partition", name.substr(9, end - 9));
+      name = "cluster_" + name.substr(end + 1);
+    }
     const std::string follower = "cluster_follower", log = "cluster_log_";
     if (name.rfind(follower, 0) == 0) {
       const size_t cut = name.find('_', follower.size());
       if (cut == std::string::npos) continue;
-      families["tldb_cluster_follower" + name.substr(cut)].push_back(
-          {"follower", name.substr(follower.size(), cut - follower.size()), v});
+      labels.emplace_back("follower", name.substr(follower.size(), cut - follower.size()));
+      families["tldb_cluster_follower" + name.substr(cut)].push_back({labels, v});
     } else if (name.rfind(log, 0) == 0) {
       const size_t cut = name.rfind('_');
-      families["tldb_cluster_log" + name.substr(cut)].push_back(
-          {"namespace", name.substr(log.size(), cut - log.size()), v});
+      labels.emplace_back("namespace", name.substr(log.size(), cut - log.size()));
+      families["tldb_cluster_log" + name.substr(cut)].push_back({labels, v});
     } else {
-      families["tldb_" + name].push_back({{}, {}, v});
+      families["tldb_" + name].push_back({labels, v});
     }
   }
   for (auto& [name, samples] : families) {
     Family f(out, name, "cluster mode: STATS counter " + name.substr(5) + " (docs/protocol.md)",
              MetricType::Gauge);
-    for (auto& smp : samples) f.Add(static_cast<double>(smp.v), smp.label, smp.value);
+    for (auto& smp : samples) f.AddLabeled(static_cast<double>(smp.v), smp.labels);
   }
 }
 

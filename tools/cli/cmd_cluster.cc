@@ -1,11 +1,14 @@
 // tldb cluster status --servers A,B,C: each replica's role, epoch and view of the primary, and
 // the primary's followers' lag, from their STATS. tldb cluster promote NODE --etcd URL: a
 // planned switchover to NODE (docs/replication.md "Watching a cluster", "Switchover").
+// tldb cluster init --partitions N --servers 0,1,2,3,4: the first slot map of a sharded
+// cluster; tldb cluster map: the map with its primaries and addresses (docs/cluster.md).
 #include <cstdio>
 #include <map>
 
 #include "cluster/etcd_client.h"
 #include "cluster/etcd_coordinator.h"
+#include "cluster/slot_map_store.h"
 #include "commands.h"
 
 namespace tldb::cli {
@@ -47,7 +50,30 @@ void RunClusterStatus(CliContext& ctx, const std::vector<std::string>& servers) 
       continue;
     }
     std::map<std::string, uint64_t> s(st->counters.begin(), st->counters.end());
-    if (s.count("cluster_role") == 0) {
+    if (s.count("shard_map_version") != 0 && !ctx.json) {
+      // A sharded server (docs/cluster.md): one line per partition it holds a replica of, from
+      // its cluster_p<P>_* counters.
+      std::printf("%-22s server %llu, slot map version %llu, %llu partitions here\n",
+                  address.c_str(), (unsigned long long)s["shard_server"],
+                  (unsigned long long)s["shard_map_version"],
+                  (unsigned long long)s["shard_partitions_local"]);
+      for (const auto& [k, v] : s) {
+        if (k.rfind("cluster_p", 0) != 0 || k.size() < 14 ||
+            k.compare(k.size() - 5, 5, "_node") != 0) {
+          continue;
+        }
+        const std::string p = k.substr(0, k.size() - 4);  // cluster_p<P>_
+        const uint64_t prim = s[p + "primary"];
+        std::printf("  partition %-6s %-5llu %-10s %-8llu %-8s %-8s %-8s %llu\n",
+                    p.substr(9, p.size() - 10).c_str(), (unsigned long long)v,
+                    RoleName(s[p + "role"], s[p + "membership"]).c_str(),
+                    (unsigned long long)s[p + "epoch"], s[p + "serving"] ? "yes" : "no",
+                    prim == UINT32_MAX ? "-" : std::to_string(prim).c_str(),
+                    s[p + "etcd_ok"] ? "ok" : "DOWN", (unsigned long long)s[p + "failovers_seen"]);
+      }
+      continue;
+    }
+    if (s.count("cluster_role") == 0 && s.count("shard_map_version") == 0) {
       std::printf("%-22s single node (not in cluster mode)\n", address.c_str());
       continue;
     }
@@ -80,22 +106,96 @@ void RunClusterStatus(CliContext& ctx, const std::vector<std::string>& servers) 
   }
 }
 
-void RunClusterPromote(CliContext& ctx, uint32_t node, const std::string& etcd,
+void RunClusterPromote(CliContext& ctx, uint32_t node, uint32_t partition, const std::string& etcd,
                        const std::string& prefix) {
   cluster::EtcdClientOptions o;
   o.endpoints = {etcd};
   auto c = cluster::EtcdClient::Create(o);
   if (!c.ok()) return (void)ctx.Fail(c.status());
-  auto put = (*c)->Put(cluster::EtcdCoordinator::PromoteKey(prefix), std::to_string(node));
+  auto put =
+      (*c)->Put(cluster::EtcdCoordinator::PromoteKey(prefix, partition), std::to_string(node));
   if (!put.ok()) return (void)ctx.Fail(put.status());
-  std::printf("asked replica %u to lead: the primary hands over once it has the whole log\n", node);
+  std::printf(
+      "asked replica %u of partition %u to lead: the primary hands over once it has the whole "
+      "log\n",
+      node, partition);
+}
+
+Result<std::unique_ptr<cluster::EtcdClient>> ConnectEtcd(const std::string& etcd) {
+  cluster::EtcdClientOptions o;
+  o.endpoints = {etcd};
+  return cluster::EtcdClient::Create(o);
+}
+
+std::string Ranges(const proto::PartitionEntry& p) {
+  std::string out;
+  for (const proto::SlotRange& r : p.ranges) {
+    out += (out.empty() ? "" : ",") + std::to_string(r.first) + "-" + std::to_string(r.last);
+  }
+  return out;
+}
+
+void PrintMap(const proto::SlotMap& map, bool json) {
+  if (json) {
+    std::printf("{\"version\":%llu,\"partitions\":[", (unsigned long long)map.version());
+    bool first = true;
+    for (const proto::PartitionEntry& p : map.partitions()) {
+      std::printf("%s{\"id\":%u,\"slots\":%s,\"replicas\":[", first ? "" : ",", p.id,
+                  JsonString(Ranges(p)).c_str());
+      for (size_t i = 0; i < p.replicas.size(); ++i) {
+        std::printf("%s%u", i ? "," : "", p.replicas[i]);
+      }
+      std::printf("],\"primary\":%s,\"address\":%s}",
+                  p.primary == proto::kNoServer ? "null" : std::to_string(p.primary).c_str(),
+                  JsonString(map.AddressOf(p.primary)).c_str());
+      first = false;
+    }
+    std::printf("]}\n");
+    return;
+  }
+  std::printf("slot map version %llu: %zu partitions, %zu servers registered\n",
+              (unsigned long long)map.version(), map.partitions().size(), map.servers().size());
+  std::printf("%-9s %-24s %-14s %-8s %s\n", "partition", "slots", "replicas", "primary",
+              "primary address");
+  for (const proto::PartitionEntry& p : map.partitions()) {
+    std::string replicas;
+    for (uint32_t r : p.replicas) replicas += (replicas.empty() ? "" : ",") + std::to_string(r);
+    const bool known = p.primary != proto::kNoServer;
+    const std::string address = known ? map.AddressOf(p.primary) : "";
+    std::printf("%-9u %-24s %-14s %-8s %s\n", p.id, Ranges(p).c_str(), replicas.c_str(),
+                known ? std::to_string(p.primary).c_str() : "-",
+                address.empty() ? "-" : address.c_str());
+  }
+}
+
+void RunClusterInit(CliContext& ctx, uint32_t partitions, const std::vector<uint32_t>& servers,
+                    uint32_t replicas, const std::string& etcd, const std::string& prefix) {
+  auto map = proto::SlotMap::Even(1, partitions, servers, replicas);
+  if (!map.ok()) return (void)ctx.Fail(map.status());
+  auto c = ConnectEtcd(etcd);
+  if (!c.ok()) return (void)ctx.Fail(c.status());
+  cluster::SlotMapStore store(**c, prefix);
+  auto created = store.Create(*map);
+  if (!created.ok()) return (void)ctx.Fail(created.status());
+  PrintMap(created->map, ctx.json);
+}
+
+void RunClusterMap(CliContext& ctx, const std::string& etcd, const std::string& prefix) {
+  auto c = ConnectEtcd(etcd);
+  if (!c.ok()) return (void)ctx.Fail(c.status());
+  cluster::SlotMapStore store(**c, prefix);
+  auto stored = store.Load();
+  if (!stored.ok()) return (void)ctx.Fail(stored.status());
+  auto serving = store.Serving(stored->map);
+  if (!serving.ok()) return (void)ctx.Fail(serving.status());
+  PrintMap(*serving, ctx.json);
 }
 
 }  // namespace
 
 void AddClusterCommand(CLI::App& app, CliContext& ctx) {
-  CLI::App* cluster =
-      app.add_subcommand("cluster", "Cluster mode: status of the replicas, planned switchover");
+  CLI::App* cluster = app.add_subcommand(
+      "cluster", "Cluster mode: status of the replicas, planned switchover, slot map");
   cluster->require_subcommand(1);
   auto servers = std::make_shared<std::vector<std::string>>();
   CLI::App* status = cluster->add_subcommand(
@@ -105,6 +205,7 @@ void AddClusterCommand(CLI::App& app, CliContext& ctx) {
   status->callback([&ctx, servers] { RunClusterStatus(ctx, *servers); });
   struct PromoteArgs {
     uint32_t node = 0;
+    uint32_t partition = 0;
     std::string etcd = "http://127.0.0.1:2379";
     std::string prefix = "/tldb/";
   };
@@ -112,10 +213,49 @@ void AddClusterCommand(CLI::App& app, CliContext& ctx) {
   CLI::App* promote = cluster->add_subcommand(
       "promote", "Planned switchover: NODE leads once it has the whole log (within a second)");
   promote->add_option("node", args->node, "The replica's node id")->required();
+  promote
+      ->add_option("--partition", args->partition,
+                   "The partition (sharded cluster, docs/cluster.md); 0 when unsharded")
+      ->capture_default_str();
   promote->add_option("--etcd", args->etcd, "An etcd client URL")->capture_default_str();
   promote->add_option("--etcd-prefix", args->prefix, "The cluster's key prefix")
       ->capture_default_str();
-  promote->callback([&ctx, args] { RunClusterPromote(ctx, args->node, args->etcd, args->prefix); });
+  promote->callback([&ctx, args] {
+    RunClusterPromote(ctx, args->node, args->partition, args->etcd, args->prefix);
+  });
+  struct InitArgs {
+    uint32_t partitions = 0;
+    std::vector<uint32_t> servers;
+    uint32_t replicas = 3;
+  };
+  auto init_args = std::make_shared<InitArgs>();
+  CLI::App* init = cluster->add_subcommand(
+      "init",
+      "Sharded cluster: write the first slot map (version 1) to etcd; refused if one exists");
+  init->add_option("--partitions", init_args->partitions, "Partitions (equal slot ranges)")
+      ->required()
+      ->check(CLI::Range(uint32_t{1}, proto::kPartitionsMax));
+  init->add_option("--servers", init_args->servers,
+                   "Server ids (tldb-server --node-id), e.g. 0,1,2")
+      ->required()
+      ->delimiter(',');
+  // Two at least: a replica counts its own promise only with a peer's (docs/cluster.md).
+  init->add_option("--replicas", init_args->replicas,
+                   "Replicas per partition (2..7), placed round-robin over --servers")
+      ->check(CLI::Range(uint32_t{2}, proto::kReplicasMax))
+      ->capture_default_str();
+  init->add_option("--etcd", args->etcd, "An etcd client URL")->capture_default_str();
+  init->add_option("--etcd-prefix", args->prefix, "The cluster's key prefix")
+      ->capture_default_str();
+  init->callback([&ctx, args, init_args] {
+    RunClusterInit(ctx, init_args->partitions, init_args->servers, init_args->replicas, args->etcd,
+                   args->prefix);
+  });
+  CLI::App* map = cluster->add_subcommand(
+      "map", "Sharded cluster: the slot map, each partition's slots, replicas and primary");
+  map->add_option("--etcd", args->etcd, "An etcd client URL")->capture_default_str();
+  map->add_option("--etcd-prefix", args->prefix, "The cluster's key prefix")->capture_default_str();
+  map->callback([&ctx, args] { RunClusterMap(ctx, args->etcd, args->prefix); });
 }
 
 }  // namespace tldb::cli

@@ -1,0 +1,276 @@
+#include "cluster/shard_host.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "protocol/host_port.h"
+
+namespace tldb::cluster {
+namespace {
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+ShardHost::ShardHost(ShardHostOptions options, std::unique_ptr<EtcdClient> client)
+    : o_(std::move(options)),
+      client_(std::move(client)),
+      store_(*client_, o_.etcd_prefix),
+      namespaces_(*client_, o_.etcd_prefix) {}
+
+Result<std::unique_ptr<ShardHost>> ShardHost::Start(ShardHostOptions options) {
+  EtcdClientOptions eo;
+  eo.endpoints = options.etcd_endpoints;
+  TLDB_ASSIGN_OR_RETURN(auto client, EtcdClient::Create(eo));
+  std::unique_ptr<ShardHost> h(new ShardHost(std::move(options), std::move(client)));
+  TLDB_ASSIGN_OR_RETURN(StoredSlotMap stored, h->store_.Load());
+  bool listed = false;
+  for (const proto::PartitionEntry& p : stored.map.partitions()) {
+    listed |= std::count(p.replicas.begin(), p.replicas.end(), h->o_.server) > 0;
+  }
+  if (!listed) {
+    h->Log("server " + std::to_string(h->o_.server) + " holds no partition of map version " +
+           std::to_string(stored.map.version()) + ": it redirects every request");
+  }
+  TLDB_RETURN_IF_ERROR(h->RegisterServer());
+  TLDB_RETURN_IF_ERROR(h->Poll(/*starting=*/true));
+  h->thread_ = std::thread([p = h.get()] { p->Run(); });
+  return h;
+}
+
+ShardHost::~ShardHost() {
+  Stop();
+}
+
+void ShardHost::Log(const std::string& line) const {
+  if (o_.log) return o_.log(line);
+  std::fprintf(stderr, "tldb-server: %s\n", line.c_str());
+}
+
+Status ShardHost::RegisterServer() {
+  if (keeper_) keeper_->Stop();
+  keeper_.reset();
+  TLDB_ASSIGN_OR_RETURN(LeaseGrantResult g, client_->LeaseGrant(o_.lease_ttl_s));
+  TLDB_RETURN_IF_ERROR(store_.RegisterServer(o_.server, o_.client_address, g.id));
+  TLDB_ASSIGN_OR_RETURN(
+      keeper_, LeaseKeeper::Start(client_->options(), g.id, g.ttl_s, [](const Status&) {}));
+  return Status::Ok();
+}
+
+Status ShardHost::StartNode(const proto::PartitionEntry& p) {
+  const auto at = std::find(p.replicas.begin(), p.replicas.end(), o_.server);
+  ClusterNodeOptions n;
+  n.etcd_endpoints = o_.etcd_endpoints;
+  n.etcd_prefix = o_.etcd_prefix;
+  n.partition = p.id;
+  n.node = static_cast<uint32_t>(at - p.replicas.begin());
+  n.voters = static_cast<uint32_t>(p.replicas.size());
+  n.client_address = o_.client_address;
+  std::string host;
+  uint16_t port = 0;
+  TLDB_RETURN_IF_ERROR(proto::SplitHostPort(o_.peer_listen, "--peer-listen", &host, &port));
+  if (port != 0 && port + p.id > 0xFFFF) {
+    return Status::InvalidArgument("--peer-listen port " + std::to_string(port) + " + partition " +
+                                   std::to_string(p.id) + " is past 65535");
+  }
+  const uint32_t peer_port = port == 0 ? 0 : port + p.id;
+  n.peer_listen = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                  std::to_string(peer_port);
+  n.peer_tls_cert = o_.peer_tls_cert;
+  n.peer_tls_key = o_.peer_tls_key;
+  n.peer_tls_ca = o_.peer_tls_ca;
+  n.data_dir =
+      (std::filesystem::path(o_.data_dir) / ("partition-" + std::to_string(p.id))).string();
+  std::error_code ec;
+  std::filesystem::create_directories(n.data_dir, ec);
+  if (ec) return Status::IOError("cannot create " + n.data_dir + ": " + ec.message());
+  n.db_options = o_.db_options;
+  n.namespaces = o_.namespaces;
+  n.lease_ttl_s = o_.lease_ttl_s;
+  n.retain_for_absent_s = o_.retain_for_absent_s;
+  auto started = ClusterNode::Start(std::move(n));
+  if (!started.ok()) {
+    return Status(started.status().code(),
+                  "partition " + std::to_string(p.id) + ": " + started.status().message());
+  }
+  Log("partition " + std::to_string(p.id) + ": replica " + std::to_string(at - p.replicas.begin()) +
+      " of " + std::to_string(p.replicas.size()) + ", peers at " + (*started)->peer_address());
+  nodes_[p.id] = std::move(started).value();
+  return Status::Ok();
+}
+
+Status ShardHost::Poll(bool starting) {
+  // The map: a newer version is taken; replicas newly listed here are started.
+  auto stored = store_.Load();
+  if (!stored.ok()) return stored.status();
+  if (stored->map.version() > map_version_) {
+    if (map_version_ != 0) {
+      Log("slot map version " + std::to_string(stored->map.version()) + " (was " +
+          std::to_string(map_version_) + ")");
+    }
+    map_version_ = stored->map.version();
+    map_ = stored->map;
+  }
+  for (const proto::PartitionEntry& p : map_->partitions()) {
+    const bool mine =
+        std::find(p.replicas.begin(), p.replicas.end(), o_.server) != p.replicas.end();
+    if (!mine || nodes_.count(p.id) != 0) continue;
+    Status s = StartNode(p);
+    if (s.ok()) {
+      start_errors_.erase(p.id);
+      continue;
+    }
+    if (starting) return s;
+    // Retried every poll; said once per distinct error. Meanwhile its requests are MOVED.
+    if (start_errors_[p.id] != s.ToString()) Log("cannot start a replica: " + s.ToString());
+    start_errors_[p.id] = s.ToString();
+  }
+  // Primaries and addresses.
+  TLDB_ASSIGN_OR_RETURN(proto::SlotMap serving, store_.Serving(*map_));
+  ApplyNamespaces();
+  auto r = std::make_shared<ShardRouting>(ShardRouting{std::move(serving), {}, {}, {}});
+  for (auto& [p, node] : nodes_) {
+    r->local[p] = node.get();
+    auto& names = r->namespaces[p];
+    auto list = node->db()->ListNamespaces();
+    for (NamespaceInfo& n : list.ok() ? *list : std::vector<NamespaceInfo>{}) {
+      names.insert(std::move(n.name));
+    }
+  }
+  proto::WireWriter w(&r->wire);
+  r->map.EncodeWire(w);
+  {
+    std::lock_guard l(mu_);
+    routing_ = std::move(r);
+  }
+  return Status::Ok();
+}
+
+void ShardHost::ApplyNamespaces() {
+  std::vector<ClusterNode*> primaries;
+  for (auto& [p, node] : nodes_) {
+    const repl::ReplicaStatus s = node->status();
+    if (s.role == repl::Role::kPrimary && s.serving) primaries.push_back(node.get());
+  }
+  if (primaries.empty()) return;
+  auto catalog = namespaces_.List();
+  if (!catalog.ok()) return;
+  for (ClusterNode* node : primaries) {
+    for (const auto& [name, options] : *catalog) {
+      auto info = node->db()->DescribeNamespace(name);
+      Status s = Status::Ok();
+      if (info.status().IsNotFound()) {
+        s = node->db()->CreateNamespace(name, options);
+      } else if (info.ok() && !(info->options == options)) {
+        s = node->db()->SetNamespaceOptions(name, options);
+      }
+      // Retried every poll; said once per distinct error.
+      std::string& last = apply_errors_[name];
+      if (!s.ok() && last != s.ToString()) {
+        Log("namespace " + name + " not applied here yet: " + s.ToString());
+      }
+      last = s.ok() ? "" : s.ToString();
+    }
+  }
+}
+
+void ShardHost::Run() {
+  int64_t next = SteadyMs() + o_.poll_ms;
+  std::string last_error;
+  while (true) {
+    std::vector<std::function<void()>> after;
+    {
+      std::unique_lock l(mu_);
+      // Until the next regular poll, or earlier when a miss asked for one (WakeSoon).
+      while (!stopping_) {
+        const int64_t due = std::min(next, wake_at_ms_);
+        if (SteadyMs() >= due) break;
+        cv_.wait_until(l, std::chrono::steady_clock::time_point(std::chrono::milliseconds(due)));
+      }
+      if (stopping_) return;
+      const int64_t now = SteadyMs();
+      if (wake_at_ms_ <= now) last_wake_ms_ = now;
+      wake_at_ms_ = INT64_MAX;
+      after.swap(after_poll_);  // registered before this poll started
+    }
+    if (!keeper_ || keeper_->lost()) {
+      if (Status s = RegisterServer(); !s.ok()) Log("servers key not registered: " + s.ToString());
+    }
+    Status s = Poll(/*starting=*/false);
+    // An etcd outage is logged once, not every poll: routing goes on with the last snapshot.
+    if (!s.ok() && s.ToString() != last_error) Log("etcd poll failed: " + s.ToString());
+    last_error = s.ok() ? "" : s.ToString();
+    for (auto& fn : after) fn();
+    next = SteadyMs() + o_.poll_ms;
+  }
+}
+
+void ShardHost::AfterNextPoll(std::function<void()> fn) {
+  {
+    std::lock_guard l(mu_);
+    if (!stopping_) {
+      after_poll_.push_back(std::move(fn));
+      WakeSoon();
+      return;
+    }
+  }
+  fn();  // stopping: no poll comes; the call goes on (and meets its stopping replica)
+}
+
+void ShardHost::WakeSoon() {
+  const int64_t at = std::max(SteadyMs(), last_wake_ms_ + o_.miss_poll_interval_ms);
+  if (at < wake_at_ms_) {
+    wake_at_ms_ = at;
+    cv_.notify_all();
+  }
+}
+
+void ShardHost::NamespaceMiss() {
+  std::lock_guard l(mu_);
+  WakeSoon();
+}
+
+std::shared_ptr<const ShardRouting> ShardHost::routing() const {
+  std::lock_guard l(mu_);
+  return routing_;
+}
+
+void ShardHost::AddStats(std::vector<std::pair<std::string, uint64_t>>* out) const {
+  auto r = routing();
+  out->emplace_back("shard_map_version", r->map.version());
+  out->emplace_back("shard_server", o_.server);
+  out->emplace_back("shard_partitions_local", r->local.size());
+  for (const auto& [p, node] : r->local) {
+    std::vector<std::pair<std::string, uint64_t>> one;
+    node->AddStats(&one);
+    const std::string prefix = "cluster_p" + std::to_string(p) + "_";
+    for (auto& [name, v] : one) out->emplace_back(prefix + name.substr(8), v);  // "cluster_"
+  }
+}
+
+void ShardHost::Stop() {
+  {
+    std::lock_guard l(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+  // Calls waiting for a poll go on now (their replicas still run), so that each completes.
+  std::vector<std::function<void()>> after;
+  {
+    std::lock_guard l(mu_);
+    after.swap(after_poll_);
+  }
+  for (auto& fn : after) fn();
+  for (auto& [p, node] : nodes_) node->Stop();
+  if (keeper_) keeper_->Stop();
+}
+
+}  // namespace tldb::cluster

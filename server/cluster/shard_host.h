@@ -1,0 +1,145 @@
+// ShardHost: a tldb-server's part in a sharded cluster (docs/cluster.md "Servers"). Started when
+// etcd holds a slot map: for every partition the map lists this server in, it runs that
+// partition's replica (a ClusterNode: partition P, node id = the server's position in P's
+// replicas, data directory DATA/partition-<P>/, peer port = the --peer-listen port + P, or an
+// ephemeral one when that port is 0). It registers servers/<id> on a lease of its own, and a
+// thread of its own polls etcd every poll_ms (and at once when nudged by NamespaceMiss):
+//   - the map (slotmap): a newer version is taken, and replicas of partitions newly listing
+//     this server are started (one that fails is logged and retried at the next poll; replicas
+//     no longer listed keep running until the server stops: moving partitions is a later
+//     step);
+//   - every partition's primary (partitions/<P>/leader, a replica index mapped to its server
+//     id) and every server's client address (servers/<id>);
+//   - the namespace catalog (namespaces/, ClusterNamespaces): each namespace missing from a
+//     partition this server is the serving primary of is created there, and changed options
+//     are set.
+// What the requests read (routing()) is a snapshot published by that thread: no request waits
+// for etcd.
+//
+// Contract:
+// - Start(): NotFound when etcd holds no slot map (the caller runs an unsharded node); any
+//   other error when the map is unreadable or a replica cannot start. Returns once every local
+//   replica is open and the first routing snapshot is published.
+// - routing() is never null after Start and stays valid (a shared_ptr) while used; its Db
+//   pointers stay valid until Stop().
+// - Stop() (also the destructor) stops the poll thread, then every replica (a primary
+//   resigns), then drops the server key's lease keeper. Requests must have stopped first.
+// - Thread-safe. One mutex (mu_) guards the published routing, the early-poll time and the
+//   calls waiting for a poll. nodes_ belongs to Start, the poll thread and Stop (once the
+//   thread ended); requests reach the replicas through the published routing only.
+#pragma once
+
+#include <climits>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster/cluster_namespaces.h"
+#include "cluster/cluster_node.h"
+#include "cluster/etcd_client.h"
+#include "cluster/lease_keeper.h"
+#include "cluster/slot_map_store.h"
+#include "protocol/slot_map.h"
+
+namespace tldb::cluster {
+
+struct ShardHostOptions {
+  std::vector<std::string> etcd_endpoints;
+  std::string etcd_prefix = "/tldb/";
+  uint32_t server = 0;         // this server's id in the map (tldb-server --node-id)
+  std::string client_address;  // what clients dial (servers/<id>, MOVED, NOT_PRIMARY)
+  std::string peer_listen;     // HOST:PORT; partition P listens on PORT + P (0: ephemeral)
+  std::string peer_tls_cert, peer_tls_key, peer_tls_ca;  // as ClusterNodeOptions
+  std::string data_dir;                                  // partition P in DATA/partition-<P>/
+  Options db_options;
+  std::vector<std::pair<std::string, NamespaceOptions>> namespaces;  // created on every replica
+  int64_t lease_ttl_s = 2;
+  int64_t retain_for_absent_s = 600;
+  // How often etcd is read for the map, the primaries, the servers and the namespaces. 250 ms:
+  // a failover shows in CLUSTER_MAP within a quarter second of its leader key, for four small
+  // range reads per server per poll.
+  int64_t poll_ms = 250;
+  // A namespace miss wakes the poll thread at most this often (a client naming a namespace
+  // that exists nowhere must not turn into a stream of etcd reads).
+  int64_t miss_poll_interval_ms = 200;
+  std::function<void(std::string_view)> log;  // notable events; null: stderr
+};
+
+// What requests are routed by: the map with primaries and addresses, and the local replicas.
+struct ShardRouting {
+  proto::SlotMap map;
+  std::map<uint32_t, ClusterNode*> local;  // partition id -> this server's replica of it
+  // partition id -> the namespaces its local replica had when the snapshot was made
+  std::map<uint32_t, std::set<std::string, std::less<>>> namespaces;
+  std::string wire;  // the CLUSTER_MAP body of `map`
+};
+
+class ShardHost {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<ShardHost>> Start(ShardHostOptions options);
+  ~ShardHost();
+  ShardHost(const ShardHost&) = delete;
+  ShardHost& operator=(const ShardHost&) = delete;
+
+  std::shared_ptr<const ShardRouting> routing() const;
+  // The CLUSTER_MAP body (ServerConfig::cluster_map): the published copy, never waits for etcd.
+  Result<std::string> ClusterMapBody() const { return routing()->wire; }
+  // The cluster's namespace catalog (blocking etcd calls: admin thread only).
+  ClusterNamespaces& namespaces() { return namespaces_; }
+  // A request named a namespace a local replica lacks: wake the poll thread to read the
+  // catalog (at most once per miss_poll_interval_ms). Never blocks.
+  void NamespaceMiss();
+  // Runs `fn` on the poll thread once a poll that started after this call has ended (it read
+  // the catalog and applied it), waking the thread as NamespaceMiss does. Never blocks; fn must
+  // not block either. Once stopping, fn runs at once (in Stop() for those already waiting,
+  // before the replicas stop).
+  void AfterNextPoll(std::function<void()> fn);
+  // STATS counters: shard_map_version, shard_partitions_local, and every local replica's
+  // cluster_* counters as cluster_p<P>_*.
+  void AddStats(std::vector<std::pair<std::string, uint64_t>>* out) const;
+  void Stop();
+
+ private:
+  explicit ShardHost(ShardHostOptions options, std::unique_ptr<EtcdClient> client);
+  Status StartNode(const proto::PartitionEntry& p);  // poll thread or Start
+  // One read of etcd (see the class comment). `starting`: a replica that cannot start is an
+  // error (Start fails); later it is logged and retried at the next poll.
+  Status Poll(bool starting);
+  void ApplyNamespaces();
+  void Run();
+  void Log(const std::string& line) const;
+  void WakeSoon();  // mu_ held: the next poll at once, or when the rate limit allows
+  Status RegisterServer();
+
+  const ShardHostOptions o_;
+  const std::unique_ptr<EtcdClient> client_;
+  SlotMapStore store_;
+  ClusterNamespaces namespaces_;
+  std::unique_ptr<LeaseKeeper> keeper_;  // the servers/<id> key's lease; poll thread
+
+  uint64_t map_version_ = 0;           // poll thread
+  std::optional<proto::SlotMap> map_;  // poll thread: the map as stored
+  std::map<uint32_t, std::unique_ptr<ClusterNode>> nodes_;
+  std::map<uint32_t, std::string> start_errors_;     // poll thread: the last, per partition
+  std::map<std::string, std::string> apply_errors_;  // poll thread: the last, per namespace
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::shared_ptr<const ShardRouting> routing_;  // guarded by mu_
+  bool stopping_ = false;                        // guarded by mu_
+  // guarded by mu_: when a miss wants the next poll (INT64_MAX: none), and when the last
+  // such early poll began (they are at least miss_poll_interval_ms apart)
+  int64_t wake_at_ms_ = INT64_MAX;
+  int64_t last_wake_ms_ = 0;
+  std::vector<std::function<void()>> after_poll_;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace tldb::cluster

@@ -1,0 +1,119 @@
+// ShardedDb: the Db a tldb-server of a sharded cluster serves (docs/cluster.md "Servers"): every
+// call that names a timeline is routed by the timeline's slot at the ShardHost's current map
+// version, to this server's replica of the slot's partition (a ReplicatedDb, which answers
+// NOT_PRIMARY itself when it is not the serving primary), or answered
+// Moved("slot=S version=V partition=P address=HOST:PORT") when this server has no replica of it.
+//
+// Contract:
+// - Calls naming several timelines (AppendFanout, LastSeq) are served only when every
+//   timeline's partition has a replica here; otherwise Moved for the first that has not, and
+//   nothing is written or read. LastSeq is split by partition and put back in request order; a
+//   fan-out must stay within one partition (InvalidArgument otherwise: cross-partition fan-out
+//   is a later step).
+// - Timelines of the system namespace __cursors are keys "device|ns|timeline"
+//   (server/src/cursor_handler.cc): they are routed by the part after the second '|'
+//   (CursorRoutingTimeline), so a cursor lives with its timeline.
+// - Namespaces are cluster-wide: CreateNamespace/SetNamespaceOptions write the etcd catalog
+//   (ClusterNamespaces) and then apply to every local partition whose replica is the serving
+//   primary; the others follow within the ShardHost's poll. A write (AppendAsync,
+//   AppendFanoutAsync, MutateAsync) naming a namespace the partition's replica did not have at
+//   the last poll waits for the next poll (ShardHost::AfterNextPoll: it reads the catalog and
+//   applies it, woken early at most every 200 ms) and is then submitted once; the engine
+//   answers NotFound if the namespace is still missing. Any other call answered NotFound for a
+//   missing namespace wakes the poll (rate-limited, never blocking) and returns the NotFound:
+//   a retry a moment later finds the namespace.
+//   ListNamespaces/DescribeNamespace answer from a local replica (the serving primary's first).
+// - No call on the request path talks to etcd; CreateNamespace and SetNamespaceOptions do
+//   (the server runs them on its admin thread).
+// - Replication internals (LogEnd, ApplyFrame, ReadFrames, SetFollower, RetainLogFrom) and
+//   Snapshot are NotSupported: they belong to one partition. Compact and Sync run on every
+//   local replica; Stats sums them. Close does nothing (the ShardHost owns the replicas).
+// - Thread-safe; the ShardHost must outlive it.
+#pragma once
+
+#include <string_view>
+
+#include "cluster/shard_host.h"
+#include "tldb/db.h"
+
+namespace tldb::cluster {
+
+// The timeline whose slot a key of namespace `ns` takes: for "__cursors", the part of
+// "device|ns|timeline" after the second '|' (the whole key when it has fewer); else `timeline`.
+// A cursor of a timeline whose key was too long (stored as "device|ns|#<32 hex>") routes by
+// that hash, which need not be its timeline's slot.
+std::string_view CursorRoutingTimeline(std::string_view ns, std::string_view timeline);
+
+class ShardedDb : public Db {
+ public:
+  explicit ShardedDb(ShardHost& host) : host_(host) {}
+
+  Status CreateNamespace(std::string_view name, const NamespaceOptions& options) override;
+  Result<std::vector<NamespaceInfo>> ListNamespaces() override;
+  Result<NamespaceInfo> DescribeNamespace(std::string_view name) override;
+  Result<AppendResult> Append(std::string_view ns, std::string_view timeline,
+                              std::string_view payload, const AppendOptions& options) override;
+  void AppendAsync(std::string_view ns, std::string_view timeline, std::string_view payload,
+                   const AppendOptions& options, AppendCallback done) override;
+  Result<std::vector<AppendResult>> AppendFanout(std::string_view ns,
+                                                 std::span<const std::string_view> timelines,
+                                                 std::string_view payload,
+                                                 const AppendOptions& options) override;
+  void AppendFanoutAsync(std::string_view ns, std::span<const std::string_view> timelines,
+                         std::string_view payload, const AppendOptions& options,
+                         FanoutCallback done) override;
+  Result<AppendResult> Import(std::string_view ns, std::string_view timeline, const Message& m,
+                              Durability durability) override;
+  Result<MutationResult> Mutate(std::string_view ns, const Mutation& m) override;
+  void MutateAsync(std::string_view ns, const Mutation& m, MutationCallback done) override;
+  Status SetNamespaceOptions(std::string_view ns, const NamespaceOptions& options) override;
+  Result<CompactionProgress> Compact(std::string_view ns, const CompactOptions& o) override;
+  Result<Message> Get(std::string_view ns, std::string_view timeline, Seq seq) override;
+  Result<std::vector<Message>> Scan(std::string_view ns, std::string_view timeline,
+                                    const ScanOptions& options) override;
+  Result<std::vector<Seq>> LastSeq(std::string_view ns,
+                                   std::span<const std::string_view> timelines) override;
+  Result<LogEnds> LogEnd(std::string_view ns) override;
+  Status ApplyFrame(std::string_view ns, const LogFrame& frame) override;
+  Result<std::vector<LogFrame>> ReadFrames(std::string_view ns, LogPosition from,
+                                           uint64_t bytes_max) override;
+  void SetFollower(bool follower) override;
+  void RetainLogFrom(std::string_view ns, uint64_t segment) override;
+  Result<SnapshotInfo> Snapshot(const std::string& target_dir,
+                                const SnapshotOptions& options) override;
+  Status Sync() override;
+  DbStats Stats() override;
+  Status Close() override;
+
+ private:
+  struct Target {
+    Db* db = nullptr;
+    uint32_t partition = 0;
+  };
+  // The local replica serving `timeline` of `ns`, or Moved.
+  static Result<Target> Route(const ShardRouting& r, std::string_view ns,
+                              std::string_view timeline);
+  // All of `timelines` by partition (indexes into timelines), or Moved for the first not here.
+  static Result<std::map<uint32_t, std::vector<size_t>>> RouteAll(
+      const ShardRouting& r, std::string_view ns, std::span<const std::string_view> timelines);
+  // Notes a namespace miss in `s` (ShardHost::NamespaceMiss) and returns it.
+  Status Noted(Status s);
+  template <typename T>
+  Result<T> Noted(Result<T> r) {
+    if (!r.ok()) (void)Noted(r.status());
+    return r;
+  }
+  // Whether the routing snapshot saw namespace `ns` on the local replica of `partition`.
+  static bool Known(const ShardRouting& r, uint32_t partition, std::string_view ns);
+  // `done` wrapped so that a namespace miss it is answered with is Noted.
+  template <typename Done>
+  auto Noting(Done done) {
+    return [this, done = std::move(done)](auto result) { done(Noted(std::move(result))); };
+  }
+  // The local replicas, the serving primaries first.
+  std::vector<Db*> LocalDbs(const ShardRouting& r) const;
+
+  ShardHost& host_;
+};
+
+}  // namespace tldb::cluster
