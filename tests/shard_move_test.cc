@@ -8,7 +8,9 @@
 // and lists server 3 instead of S; S answers MOVED for partition 0 and its data directory was
 // renamed aside; server 3's replica reports partition 0's log end equal to the primary's, and,
 // made primary itself (`tldb cluster promote`), serves every acknowledged message once at its
-// SeqId.
+// SeqId. A second test moves the replica of a server that is dead (killed) at the time; back,
+// that server sets its old directory aside, answers MOVED for the partition and still serves
+// its replica of the other one.
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <sched.h>
@@ -136,8 +138,9 @@ class ShardMoveTest : public ::testing::Test {
     return c->ClusterMap();
   }
   // Waits (60 s at most) until server 0's CLUSTER_MAP has `version` and names a primary for
-  // every partition (`on`: partition 0's primary is that server).
-  std::optional<proto::SlotMap> Settled(uint64_t version, uint32_t on = proto::kNoServer) {
+  // every partition (and, with `on`, partition `partition`'s primary is server `on`).
+  std::optional<proto::SlotMap> Settled(uint64_t version, uint32_t partition = 0,
+                                        uint32_t on = proto::kNoServer) {
     const auto deadline = Clock::now() + std::chrono::seconds(60);
     while (Clock::now() < deadline) {
       auto m = MapOf(0);
@@ -145,7 +148,7 @@ class ShardMoveTest : public ::testing::Test {
       for (const auto& p : ok ? m->partitions() : std::vector<proto::PartitionEntry>{}) {
         ok &= p.primary != proto::kNoServer;
       }
-      if (ok && on != proto::kNoServer) ok = m->Partition(0)->primary == on;
+      if (ok && on != proto::kNoServer) ok = m->Partition(partition)->primary == on;
       if (ok) return std::move(m).value();
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -160,6 +163,67 @@ class ShardMoveTest : public ::testing::Test {
     auto c = ClusterClient::Connect(o);
     EXPECT_TRUE(c.ok()) << c.status().ToString();
     return c.ok() ? std::move(c).value() : nullptr;
+  }
+
+  // Server `n`'s replica of `partition` votes and its store log ends where the primary's does
+  // (appends have stopped), within 30 s.
+  void ExpectVoterWithThePrimarysLog(int n, uint32_t partition) {
+    const std::string p = "cluster_p" + std::to_string(partition) + "_";
+    const std::string end_key = p + "log_store_offset", seg_key = p + "log_store_segment";
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    std::map<std::string, uint64_t> mine, prim;
+    while (Clock::now() < deadline) {
+      auto m = MapOf(0);
+      mine = Stats(n);
+      prim = m.ok() && m->Partition(partition)->primary != proto::kNoServer
+                 ? Stats(static_cast<int>(m->Partition(partition)->primary))
+                 : std::map<std::string, uint64_t>{};
+      if (mine.count(p + "membership") && mine[p + "membership"] == 0 && mine.count(end_key) &&
+          prim.count(end_key) && mine[end_key] == prim[end_key] && mine[seg_key] == prim[seg_key] &&
+          prim[end_key] > 0) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_TRUE(mine.count(p + "membership"))
+        << "server " << n << " has no replica of partition " << partition << "\n"
+        << Logs();
+    EXPECT_EQ(mine[p + "membership"], 0u);
+    EXPECT_GT(prim[end_key], 0u);
+    EXPECT_EQ(mine[seg_key], prim[seg_key]);
+    EXPECT_EQ(mine[end_key], prim[end_key]) << Logs();
+  }
+  // Every acknowledged append is read back once, at its SeqId, through a ClusterClient; no
+  // timeline holds a client_msg_id twice.
+  void ExpectEveryAckOnce(const std::vector<std::string>& timelines, const std::vector<Ack>& acks) {
+    auto reader = NewClient();
+    ASSERT_TRUE(reader);
+    std::map<std::string, std::vector<Message>> read;
+    for (const std::string& t : timelines) {
+      auto& all = read[t];
+      for (Seq from_seq = 1;;) {
+        ScanOptions so;
+        so.from_seq = from_seq;
+        so.limit = 500;
+        auto r = reader->Scan("store", t, so);
+        ASSERT_TRUE(r.ok()) << t << ": " << r.status().ToString();
+        if (r->empty()) break;
+        all.insert(all.end(), r->begin(), r->end());
+        from_seq = r->back().seq + 1;
+      }
+      std::set<std::string> ids;
+      for (const Message& m : all) {
+        EXPECT_TRUE(ids.insert(m.client_msg_id).second)
+            << t << " holds " << m.client_msg_id << " twice";
+      }
+    }
+    for (const Ack& a : acks) {
+      const auto& all = read[a.timeline];
+      auto it =
+          std::find_if(all.begin(), all.end(), [&](const Message& m) { return m.seq == a.seq; });
+      ASSERT_NE(it, all.end()) << a.timeline << " lost seq " << a.seq;
+      EXPECT_EQ(it->client_msg_id, a.id) << a.timeline << " seq " << a.seq;
+    }
   }
 
   static inline std::string netns_error_;
@@ -280,68 +344,88 @@ TEST_F(ShardMoveTest, AReplicaMovesWhileAppendsGoOnAndTheNewOneHoldsTheLog) {
     EXPECT_TRUE(std::filesystem::exists(DataDir(from) + "/partition-0.moved-v2"));
   }
   // Server 3's replica votes and its log reaches the primary's end (appends have stopped).
-  const std::string end_key = "cluster_p0_log_store_offset",
-                    seg_key = "cluster_p0_log_store_segment";
-  {
-    const auto deadline = Clock::now() + std::chrono::seconds(30);
-    std::map<std::string, uint64_t> mine, prim;
-    while (Clock::now() < deadline) {
-      auto m = MapOf(0);
-      mine = Stats(3);
-      prim = m.ok() && m->Partition(0)->primary != proto::kNoServer
-                 ? Stats(static_cast<int>(m->Partition(0)->primary))
-                 : std::map<std::string, uint64_t>{};
-      if (mine["cluster_p0_membership"] == 0 && mine.count(end_key) && prim.count(end_key) &&
-          mine[end_key] == prim[end_key] && mine[seg_key] == prim[seg_key] && prim[end_key] > 0) {
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    EXPECT_EQ(mine["cluster_p0_membership"], 0u);
-    EXPECT_GT(prim[end_key], 0u);
-    EXPECT_EQ(mine[seg_key], prim[seg_key]);
-    EXPECT_EQ(mine[end_key], prim[end_key]) << Logs();
-  }
+  ExpectVoterWithThePrimarysLog(3, 0);
   // Made primary, server 3's replica serves every acknowledged message once at its SeqId.
   auto promote =
       Cli("cluster promote " + std::to_string(k) + " --partition 0 --etcd " + etcd_.endpoint(0));
   ASSERT_EQ(promote.first, 0) << promote.second;
-  ASSERT_TRUE(Settled(2, 3)) << "server 3 never became partition 0's primary\n" << Logs();
-  auto reader = NewClient();
-  ASSERT_TRUE(reader);
-  std::map<std::string, std::vector<Message>> read;
-  for (const std::string& t : timelines) {
-    auto& all = read[t];
-    for (Seq from_seq = 1;;) {
-      ScanOptions so;
-      so.from_seq = from_seq;
-      so.limit = 500;
-      auto r = reader->Scan("store", t, so);
-      ASSERT_TRUE(r.ok()) << t << ": " << r.status().ToString();
-      if (r->empty()) break;
-      all.insert(all.end(), r->begin(), r->end());
-      from_seq = r->back().seq + 1;
-    }
-    std::set<std::string> ids;
-    for (const Message& m : all) {
-      EXPECT_TRUE(ids.insert(m.client_msg_id).second)
-          << t << " holds " << m.client_msg_id << " twice";
-    }
-  }
-  size_t checked = 0;
-  for (const Ack& a : acks) {
-    const auto& all = read[a.timeline];
-    auto it =
-        std::find_if(all.begin(), all.end(), [&](const Message& m) { return m.seq == a.seq; });
-    ASSERT_NE(it, all.end()) << a.timeline << " lost seq " << a.seq;
-    EXPECT_EQ(it->client_msg_id, a.id) << a.timeline << " seq " << a.seq;
-    ++checked;
-  }
-  EXPECT_EQ(checked, acks.size());
+  ASSERT_TRUE(Settled(2, 0, 3)) << "server 3 never became partition 0's primary\n" << Logs();
+  ExpectEveryAckOnce(timelines, acks);
   std::printf(
       "%zu acknowledged appends checked (%d failed for good), moved replica %u of "
       "partition 0 from server %u to server 3\n",
       acks.size(), failed.load(), k, from);
+}
+
+// The moved-from server is dead during the move (its node key goes with its lease); when it
+// comes back it does not take its replica of the partition back: its directory is set aside at
+// start, it answers MOVED for the partition, and it still serves its other partition's replica.
+TEST_F(ShardMoveTest, AReplicaOfADeadServerMovesAndTheServerDoesNotTakeItBack) {
+  auto before = Settled(1);
+  ASSERT_TRUE(before) << "no primary for every partition\n" << Logs();
+  const proto::PartitionEntry p1 = *before->Partition(1);
+  uint32_t from = proto::kNoServer;
+  for (uint32_t s : p1.replicas) {
+    if (s != p1.primary && s != before->Partition(0)->primary) from = s;
+  }
+  ASSERT_NE(from, proto::kNoServer);
+  const uint32_t k = static_cast<uint32_t>(std::find(p1.replicas.begin(), p1.replicas.end(), from) -
+                                           p1.replicas.begin());
+  std::vector<std::string> timelines, in_p1, in_p0;
+  for (int i = 0; static_cast<int>(timelines.size()) < kTimelines; ++i) {
+    std::string t = "chat:" + std::to_string(i);
+    (before->Owner(proto::SlotOf(t)).id == 1 ? in_p1 : in_p0).push_back(t);
+    timelines.push_back(std::move(t));
+  }
+  ASSERT_FALSE(in_p1.empty());
+  ASSERT_FALSE(in_p0.empty());
+  std::vector<Ack> acks;
+  auto c = NewClient();
+  ASSERT_TRUE(c);
+  auto append = [&](int i) {
+    const std::string id = "d" + std::to_string(i);
+    AppendOptions o;
+    o.client_msg_id = id;
+    const std::string& t = timelines[i % timelines.size()];
+    auto r = c->Append("store", t, "payload", o);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    acks.push_back(Ack{t, id, r->seq});
+  };
+  for (int i = 0; i < 200; ++i) append(i);
+
+  ASSERT_TRUE(servers_[from]->Kill().ok());
+  for (int i = 200; i < 300; ++i) append(i);  // the partition goes on without it
+  auto move = Cli("cluster move 1 --from " + std::to_string(from) + " --to 3 --wait-s 60 --etcd " +
+                  etcd_.endpoint(0));
+  ASSERT_EQ(move.first, 0) << move.second << Logs();
+  std::printf("%s", move.second.c_str());
+  EXPECT_NE(move.second.find("is not the primary: no handover"), std::string::npos) << move.second;
+  for (int i = 300; i < 400; ++i) append(i);
+
+  ASSERT_TRUE(servers_[from]->Start().ok()) << Logs();
+  auto after = Settled(2);
+  ASSERT_TRUE(after) << Logs();
+  EXPECT_EQ(after->Partition(1)->replicas[k], 3u);
+  // Back, the server set the old directory aside and holds partition 0 only.
+  EXPECT_FALSE(std::filesystem::exists(DataDir(from) + "/partition-1"));
+  EXPECT_TRUE(std::filesystem::exists(DataDir(from) + "/partition-1.moved-v2"));
+  EXPECT_TRUE(std::filesystem::exists(DataDir(from) + "/partition-0"));
+  auto st = Stats(static_cast<int>(from));
+  EXPECT_EQ(st["shard_partitions_local"], 1u);
+  EXPECT_EQ(st.count("cluster_p1_membership"), 0u);
+  EXPECT_EQ(st.count("cluster_p0_membership"), 1u);
+  {
+    ClientOptions o;
+    o.server = addresses_[from];
+    auto raw = Client::Connect(o);
+    ASSERT_TRUE(raw.ok());
+    auto r = (*raw)->Append("store", in_p1[0], "x");
+    EXPECT_EQ(r.status().code(), Status::Code::kMoved) << r.status().ToString();
+  }
+  for (int i = 400; i < 500; ++i) append(i);
+  ExpectVoterWithThePrimarysLog(3, 1);
+  ExpectVoterWithThePrimarysLog(static_cast<int>(from), 0);
+  ExpectEveryAckOnce(timelines, acks);
 }
 
 }  // namespace
