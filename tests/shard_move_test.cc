@@ -426,6 +426,33 @@ TEST_F(ShardMoveTest, AReplicaOfADeadServerMovesAndTheServerDoesNotTakeItBack) {
   ExpectVoterWithThePrimarysLog(3, 1);
   ExpectVoterWithThePrimarysLog(static_cast<int>(from), 0);
   ExpectEveryAckOnce(timelines, acks);
+
+  // Both primaries on one server, then `tldb cluster rebalance` spreads them again.
+  auto now = Settled(2);
+  ASSERT_TRUE(now);
+  const uint32_t s0 = now->Partition(0)->primary;
+  const auto& r1 = now->Partition(1)->replicas;
+  const auto at = std::find(r1.begin(), r1.end(), s0);
+  ASSERT_NE(at, r1.end());
+  auto promote = Cli("cluster promote " + std::to_string(at - r1.begin()) +
+                     " --partition 1 --etcd " + etcd_.endpoint(0));
+  ASSERT_EQ(promote.first, 0) << promote.second;
+  ASSERT_TRUE(Settled(2, 1, s0)) << Logs();
+  auto rebalance = Cli("cluster rebalance --etcd " + etcd_.endpoint(0));
+  ASSERT_EQ(rebalance.first, 0) << rebalance.second;
+  EXPECT_NE(rebalance.second.find("1 of 2 partitions change primary"), std::string::npos)
+      << rebalance.second;
+  // The command returned once the leader keys changed; the servers' maps show it within a poll.
+  bool spread = false;
+  for (const auto deadline = Clock::now() + std::chrono::seconds(30);
+       !spread && Clock::now() < deadline;) {
+    auto m = MapOf(0);
+    spread = m.ok() && m->Partition(0)->primary != proto::kNoServer &&
+             m->Partition(1)->primary != proto::kNoServer &&
+             m->Partition(0)->primary != m->Partition(1)->primary;
+    if (!spread) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(spread) << rebalance.second;
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 // tldb cluster init --partitions N --servers 0,1,2,3,4: the first slot map of a sharded
 // cluster; tldb cluster map: the map with its primaries and addresses (docs/cluster.md).
 // tldb cluster move P --from S --to T: moves a replica (ReplicaMove), then shows the new
-// replica's catch-up from STATS until it votes.
+// replica's catch-up from STATS until it votes. tldb cluster rebalance: spreads the primaries
+// over the servers by handovers (PrimaryBalance).
 #include <unistd.h>
 
 #include <chrono>
@@ -14,6 +15,7 @@
 
 #include "cluster/etcd_client.h"
 #include "cluster/etcd_coordinator.h"
+#include "cluster/primary_balance.h"
 #include "cluster/replica_move.h"
 #include "cluster/slot_map_store.h"
 #include "commands.h"
@@ -282,6 +284,35 @@ void RunClusterMove(CliContext& ctx, const cluster::ReplicaMoveRequest& request,
       seconds(), request.partition, done->node, request.to, (unsigned long long)done->version);
 }
 
+void RunClusterRebalance(CliContext& ctx, bool dry_run, int64_t timeout_s, const std::string& etcd,
+                         const std::string& prefix) {
+  auto c = ConnectEtcd(etcd);
+  if (!c.ok()) return (void)ctx.Fail(c.status());
+  cluster::SlotMapStore store(**c, prefix);
+  auto stored = store.Load();
+  if (!stored.ok()) return (void)ctx.Fail(stored.status());
+  auto serving = store.Serving(stored->map);
+  if (!serving.ok()) return (void)ctx.Fail(serving.status());
+  auto print = [](std::string_view line) {
+    std::printf("%.*s\n", (int)line.size(), line.data());
+    std::fflush(stdout);
+  };
+  if (dry_run) {
+    const auto plan = cluster::PrimaryBalance::Plan(*serving);
+    std::printf("%zu of %zu partitions would change primary\n", plan.size(),
+                serving->partitions().size());
+    for (const cluster::PrimaryMove& m : plan) {
+      std::printf("partition %u: primary from server %s to server %u (replica %u)\n", m.partition,
+                  m.from == proto::kNoServer ? "-" : std::to_string(m.from).c_str(), m.to, m.node);
+    }
+    return;
+  }
+  cluster::PrimaryBalance balance(**c, prefix);
+  auto done = balance.Run(*serving, timeout_s * 1000, print);
+  if (!done.ok()) return (void)ctx.Fail(done.status());
+  std::printf("done: %zu handovers\n", done->size());
+}
+
 }  // namespace
 
 void AddClusterCommand(CLI::App& app, CliContext& ctx) {
@@ -370,6 +401,27 @@ void AddClusterCommand(CLI::App& app, CliContext& ctx) {
   move->add_option("--etcd", args->etcd, "An etcd client URL")->capture_default_str();
   move->add_option("--etcd-prefix", args->prefix, "The cluster's key prefix")
       ->capture_default_str();
+  struct RebalanceArgs {
+    bool dry_run = false;
+    int64_t timeout_s = 60;
+  };
+  auto rebalance_args = std::make_shared<RebalanceArgs>();
+  CLI::App* rebalance = cluster->add_subcommand(
+      "rebalance",
+      "Sharded cluster: spread the partitions' primaries over the servers (handovers; replicas "
+      "stay)");
+  rebalance->add_flag("--dry-run", rebalance_args->dry_run, "Print the handovers only");
+  rebalance
+      ->add_option("--timeout-s", rebalance_args->timeout_s,
+                   "Bound on each handover (one partition at a time)")
+      ->capture_default_str();
+  rebalance->add_option("--etcd", args->etcd, "An etcd client URL")->capture_default_str();
+  rebalance->add_option("--etcd-prefix", args->prefix, "The cluster's key prefix")
+      ->capture_default_str();
+  rebalance->callback([&ctx, args, rebalance_args] {
+    RunClusterRebalance(ctx, rebalance_args->dry_run, rebalance_args->timeout_s, args->etcd,
+                        args->prefix);
+  });
   move->callback([&ctx, args, move_args] {
     cluster::ReplicaMoveRequest r = move_args->request;
     r.timeout_ms = move_args->timeout_s * 1000;
