@@ -153,9 +153,10 @@ void ShardHost::Retire(uint32_t p) {
   retired_.push_back(std::move(node));
 }
 
-void ShardHost::Publish(proto::SlotMap serving) {
+void ShardHost::Publish(proto::SlotMap serving, const std::set<uint32_t>& without) {
   auto r = std::make_shared<ShardRouting>(ShardRouting{std::move(serving), {}, {}, {}});
   for (auto& [p, node] : nodes_) {
+    if (without.count(p) != 0) continue;
     r->local[p] = node.get();
     auto& names = r->namespaces[p];
     auto list = node->db()->ListNamespaces();
@@ -214,11 +215,8 @@ Status ShardHost::Poll(bool starting) {
     if (!listed_here(p)) leaving.push_back(p);
   }
   if (!leaving.empty()) {
-    std::map<uint32_t, std::unique_ptr<ClusterNode>> out;
-    for (uint32_t p : leaving) out[p] = std::move(nodes_.extract(p).mapped());
     auto serving = store_.Serving(*map_);
-    Publish(serving.ok() ? std::move(*serving) : *map_);
-    for (auto& [p, node] : out) nodes_[p] = std::move(node);
+    Publish(serving.ok() ? std::move(*serving) : *map_, {leaving.begin(), leaving.end()});
     for (uint32_t p : leaving) Retire(p);
   }
   // Replicas newly listed here start, once their position is free (MayStart).

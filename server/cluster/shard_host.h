@@ -126,8 +126,9 @@ class ShardHost {
   // Renames DATA/partition-<p>/ to DATA/partition-<p>.moved-v<map_version_>/ (or with a
   // suffix .N when that exists).
   void MoveDirAside(uint32_t p);
-  // The routing snapshot of map_ and nodes_, published for requests.
-  void Publish(proto::SlotMap serving);
+  // The routing snapshot of `serving` and nodes_ (less the partitions `without`), published
+  // for requests.
+  void Publish(proto::SlotMap serving, const std::set<uint32_t>& without = {});
   // One read of etcd (see the class comment). `starting`: a replica that cannot start is an
   // error (Start fails); later it is logged and retried at the next poll.
   Status Poll(bool starting);
