@@ -101,6 +101,11 @@ void ClusterNode::Stop() {
   if (replica_) replica_->Stop();
 }
 
+Status ClusterNode::Retire() {
+  Stop();
+  return coordinator_ ? coordinator_->Unregister() : Status::Ok();
+}
+
 void ClusterNode::AddStats(std::vector<std::pair<std::string, uint64_t>>* out) const {
   const repl::ReplicaStatus s = replica_->status();
   auto add = [out](std::string name, uint64_t v) { out->emplace_back(std::move(name), v); };

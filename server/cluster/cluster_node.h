@@ -64,6 +64,10 @@ class ClusterNode {
   void AddStats(std::vector<std::pair<std::string, uint64_t>>* out) const;
   std::string peer_address() const { return transport_->listen_address(); }
   void Stop();
+  // Stop() for good: the replica left this server (a move, docs/cluster.md "Moving a
+  // replica"). Its etcd lease is revoked as well, so partitions/P/nodes/<node> disappears at
+  // once and the replica's successor on another server may start.
+  Status Retire();
 
  private:
   explicit ClusterNode(ClusterNodeOptions options) : options_(std::move(options)) {}

@@ -52,8 +52,20 @@ Status EtcdCoordinator::Register() {
 
 Status EtcdCoordinator::KeepAlive(uint32_t) {
   std::lock_guard l(mu_);
+  if (unregistered_) return Status::IOError("the replica left this server: not registering");
   if (keeper_ && !keeper_->lost()) return Status::Ok();
   return Register();
+}
+
+Status EtcdCoordinator::Unregister() {
+  std::lock_guard l(mu_);
+  unregistered_ = true;
+  if (keeper_) keeper_->Stop();
+  keeper_.reset();
+  if (lease_ == 0) return Status::Ok();
+  const int64_t lease = lease_;
+  lease_ = 0;
+  return client_->LeaseRevoke(lease);
 }
 
 Result<repl::LeaderInfo> EtcdCoordinator::Campaign(uint32_t node) {

@@ -64,6 +64,11 @@ class EtcdCoordinator : public repl::Coordinator {
 
   // Every registered node's addresses, by node id.
   Result<std::map<uint32_t, NodeAddresses>> Nodes();
+  // The replica leaves for good (its server no longer holds it, docs/cluster.md "Moving a
+  // replica"): the lease keeper stops and the lease is revoked, so the node key (and a leader
+  // key on it) disappears now rather than after the TTL; KeepAlive registers no more. Call it
+  // once the replica stopped.
+  Status Unregister();
   // "<prefix>partitions/<partition>/<name>": the one place these keys are spelt.
   static std::string PartitionKey(const std::string& prefix, uint32_t partition,
                                   std::string_view name) {
@@ -88,6 +93,7 @@ class EtcdCoordinator : public repl::Coordinator {
   std::unique_ptr<EtcdClient> client_;
   std::unique_ptr<LeaseKeeper> keeper_;
   int64_t lease_ = 0;
+  bool unregistered_ = false;  // guarded by mu_
 };
 
 }  // namespace tldb::cluster

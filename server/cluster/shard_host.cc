@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
+#include "cluster/etcd_coordinator.h"
 #include "protocol/host_port.h"
 
 namespace tldb::cluster {
@@ -105,11 +107,75 @@ Status ShardHost::StartNode(const proto::PartitionEntry& p) {
   return Status::Ok();
 }
 
+Status ShardHost::MayStart(uint32_t p, uint32_t node) {
+  const std::string key =
+      EtcdCoordinator::PartitionKey(o_.etcd_prefix, p, "nodes/" + std::to_string(node));
+  TLDB_ASSIGN_OR_RETURN(auto kv, client_->Get(key));
+  if (!kv) return Status::Ok();
+  std::string client;
+  try {
+    client = nlohmann::json::parse(kv->value).at("client").get<std::string>();
+  } catch (const nlohmann::json::exception&) {
+  }
+  if (client == o_.client_address) return Status::Ok();  // this server's, before a restart
+  return Status::Busy("partition " + std::to_string(p) + ": replica " + std::to_string(node) +
+                      " still runs at " + (client.empty() ? "?" : client) +
+                      "; starting once its key " + key + " is gone");
+}
+
+void ShardHost::MoveDirAside(uint32_t p) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(o_.data_dir) / ("partition-" + std::to_string(p));
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return;
+  const std::string base = dir.string() + ".moved-v" + std::to_string(map_version_);
+  std::string to = base;
+  for (int n = 1; fs::exists(to, ec); ++n) to = base + "." + std::to_string(n);
+  fs::rename(dir, to, ec);
+  if (ec) {
+    Log("cannot rename " + dir.string() + " aside: " + ec.message());
+  } else {
+    Log("partition " + std::to_string(p) + ": its data directory is now " + to +
+        " (delete it once the partition is whole elsewhere)");
+  }
+}
+
+void ShardHost::Retire(uint32_t p) {
+  auto it = nodes_.find(p);
+  if (it == nodes_.end()) return;
+  std::unique_ptr<ClusterNode> node = std::move(it->second);
+  nodes_.erase(it);
+  Status s = node->Retire();
+  Log("partition " + std::to_string(p) + ": map version " + std::to_string(map_version_) +
+      " no longer lists server " + std::to_string(o_.server) + ": replica stopped" +
+      (s.ok() ? "" : " (its lease not revoked: " + s.ToString() + "; it expires)"));
+  MoveDirAside(p);
+  retired_.push_back(std::move(node));
+}
+
+void ShardHost::Publish(proto::SlotMap serving, const std::set<uint32_t>& without) {
+  auto r = std::make_shared<ShardRouting>(ShardRouting{std::move(serving), {}, {}, {}});
+  for (auto& [p, node] : nodes_) {
+    if (without.count(p) != 0) continue;
+    r->local[p] = node.get();
+    auto& names = r->namespaces[p];
+    auto list = node->db()->ListNamespaces();
+    for (NamespaceInfo& n : list.ok() ? *list : std::vector<NamespaceInfo>{}) {
+      names.insert(std::move(n.name));
+    }
+  }
+  proto::WireWriter w(&r->wire);
+  r->map.EncodeWire(w);
+  std::lock_guard l(mu_);
+  routing_ = std::move(r);
+}
+
 Status ShardHost::Poll(bool starting) {
-  // The map: a newer version is taken; replicas newly listed here are started.
+  // The map: a newer version is taken.
   auto stored = store_.Load();
   if (!stored.ok()) return stored.status();
-  if (stored->map.version() > map_version_) {
+  const bool newer = stored->map.version() > map_version_;
+  if (newer) {
     if (map_version_ != 0) {
       Log("slot map version " + std::to_string(stored->map.version()) + " (was " +
           std::to_string(map_version_) + ")");
@@ -117,11 +183,54 @@ Status ShardHost::Poll(bool starting) {
     map_version_ = stored->map.version();
     map_ = stored->map;
   }
+  auto listed_here = [&](uint32_t id) {
+    const proto::PartitionEntry* p = nullptr;
+    for (const proto::PartitionEntry& e : map_->partitions()) {
+      if (e.id == id) p = &e;
+    }
+    return p != nullptr &&
+           std::find(p->replicas.begin(), p->replicas.end(), o_.server) != p->replicas.end();
+  };
+  if (starting) {
+    // Directories of replicas that left while this server was down go aside before anything
+    // starts (see the class comment).
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    for (fs::directory_iterator d(o_.data_dir, ec), end; !ec && d != end; d.increment(ec)) {
+      const std::string name = d->path().filename().string();
+      if (name.rfind("partition-", 0) != 0 || !d->is_directory()) continue;
+      const std::string digits = name.substr(10);
+      if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
+          digits.size() > 9) {
+        continue;
+      }
+      const uint32_t p = static_cast<uint32_t>(std::stoul(digits));
+      if (!listed_here(p)) MoveDirAside(p);
+    }
+  }
+  // Replicas no longer listed leave: first out of the routing (new requests are MOVED), then
+  // stopped.
+  std::vector<uint32_t> leaving;
+  for (const auto& [p, node] : nodes_) {
+    if (!listed_here(p)) leaving.push_back(p);
+  }
+  if (!leaving.empty()) {
+    auto serving = store_.Serving(*map_);
+    Publish(serving.ok() ? std::move(*serving) : *map_, {leaving.begin(), leaving.end()});
+    for (uint32_t p : leaving) Retire(p);
+  }
+  // Replicas newly listed here start, once their position is free (MayStart).
   for (const proto::PartitionEntry& p : map_->partitions()) {
-    const bool mine =
-        std::find(p.replicas.begin(), p.replicas.end(), o_.server) != p.replicas.end();
-    if (!mine || nodes_.count(p.id) != 0) continue;
-    Status s = StartNode(p);
+    const auto at = std::find(p.replicas.begin(), p.replicas.end(), o_.server);
+    if (at == p.replicas.end() || nodes_.count(p.id) != 0) continue;
+    Status s = MayStart(p.id, static_cast<uint32_t>(at - p.replicas.begin()));
+    if (!s.ok()) {
+      if (waiting_[p.id] != s.ToString()) Log(s.message());
+      waiting_[p.id] = s.ToString();
+      continue;
+    }
+    waiting_.erase(p.id);
+    s = StartNode(p);
     if (s.ok()) {
       start_errors_.erase(p.id);
       continue;
@@ -134,21 +243,7 @@ Status ShardHost::Poll(bool starting) {
   // Primaries and addresses.
   TLDB_ASSIGN_OR_RETURN(proto::SlotMap serving, store_.Serving(*map_));
   ApplyNamespaces();
-  auto r = std::make_shared<ShardRouting>(ShardRouting{std::move(serving), {}, {}, {}});
-  for (auto& [p, node] : nodes_) {
-    r->local[p] = node.get();
-    auto& names = r->namespaces[p];
-    auto list = node->db()->ListNamespaces();
-    for (NamespaceInfo& n : list.ok() ? *list : std::vector<NamespaceInfo>{}) {
-      names.insert(std::move(n.name));
-    }
-  }
-  proto::WireWriter w(&r->wire);
-  r->map.EncodeWire(w);
-  {
-    std::lock_guard l(mu_);
-    routing_ = std::move(r);
-  }
+  Publish(std::move(serving));
   return Status::Ok();
 }
 
@@ -270,6 +365,7 @@ void ShardHost::Stop() {
   }
   for (auto& fn : after) fn();
   for (auto& [p, node] : nodes_) node->Stop();
+  for (auto& node : retired_) node->Stop();
   if (keeper_) keeper_->Stop();
 }
 

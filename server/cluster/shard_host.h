@@ -4,10 +4,17 @@
 // replicas, data directory DATA/partition-<P>/, peer port = the --peer-listen port + P, or an
 // ephemeral one when that port is 0). It registers servers/<id> on a lease of its own, and a
 // thread of its own polls etcd every poll_ms (and at once when nudged by NamespaceMiss):
-//   - the map (slotmap): a newer version is taken, and replicas of partitions newly listing
-//     this server are started (one that fails is logged and retried at the next poll; replicas
-//     no longer listed keep running until the server stops: moving partitions is a later
-//     step);
+//   - the map (slotmap): a newer version is taken; replicas of partitions no longer listing
+//     this server are retired (taken out of the routing, stopped, their etcd lease revoked so
+//     that partitions/<P>/nodes/<k> disappears, and DATA/partition-<P>/ renamed aside to
+//     DATA/partition-<P>.moved-v<version>/); replicas of partitions newly listing this server
+//     are started, but only once partitions/<P>/nodes/<k> is absent or names this server's
+//     client address (the replica that held position k elsewhere has stopped: two processes
+//     never act as replica k while both reach etcd). One that cannot start yet is logged and
+//     retried at the next poll. See docs/cluster.md "Moving a replica";
+//   - at Start, a DATA/partition-<P>/ directory of a partition the map does not list this
+//     server in is renamed aside the same way (its replica left while the server was down: a
+//     later return must start empty, as a learner, not as a voter with an old log);
 //   - every partition's primary (partitions/<P>/leader, a replica index mapped to its server
 //     id) and every server's client address (servers/<id>);
 //   - the namespace catalog (namespaces/, ClusterNamespaces): each namespace missing from a
@@ -21,7 +28,8 @@
 //   other error when the map is unreadable or a replica cannot start. Returns once every local
 //   replica is open and the first routing snapshot is published.
 // - routing() is never null after Start and stays valid (a shared_ptr) while used; its Db
-//   pointers stay valid until Stop().
+//   pointers stay valid until Stop() (a retired replica's ClusterNode is stopped but kept: a
+//   request that took its Db before the retirement is answered NOT_PRIMARY).
 // - Stop() (also the destructor) stops the poll thread, then every replica (a primary
 //   resigns), then drops the server key's lease keeper. Requests must have stopped first.
 // - Thread-safe. One mutex (mu_) guards the published routing, the early-poll time and the
@@ -109,6 +117,18 @@ class ShardHost {
  private:
   explicit ShardHost(ShardHostOptions options, std::unique_ptr<EtcdClient> client);
   Status StartNode(const proto::PartitionEntry& p);  // poll thread or Start
+  // OK when replica `node` of partition `p` may start here: partitions/<p>/nodes/<node> is
+  // absent or names this server's client address. Unavailable (with what it waits for)
+  // otherwise.
+  Status MayStart(uint32_t p, uint32_t node);
+  // Stops and unregisters the replica of `p` and renames its directory aside (poll thread).
+  void Retire(uint32_t p);
+  // Renames DATA/partition-<p>/ to DATA/partition-<p>.moved-v<map_version_>/ (or with a
+  // suffix .N when that exists).
+  void MoveDirAside(uint32_t p);
+  // The routing snapshot of `serving` and nodes_ (less the partitions `without`), published
+  // for requests.
+  void Publish(proto::SlotMap serving, const std::set<uint32_t>& without = {});
   // One read of etcd (see the class comment). `starting`: a replica that cannot start is an
   // error (Start fails); later it is logged and retried at the next poll.
   Status Poll(bool starting);
@@ -127,6 +147,9 @@ class ShardHost {
   uint64_t map_version_ = 0;           // poll thread
   std::optional<proto::SlotMap> map_;  // poll thread: the map as stored
   std::map<uint32_t, std::unique_ptr<ClusterNode>> nodes_;
+  // Retired replicas, stopped; kept until Stop() so that Db pointers requests took stay valid.
+  std::vector<std::unique_ptr<ClusterNode>> retired_;
+  std::map<uint32_t, std::string> waiting_;          // poll thread: the last MayStart answer, per P
   std::map<uint32_t, std::string> start_errors_;     // poll thread: the last, per partition
   std::map<std::string, std::string> apply_errors_;  // poll thread: the last, per namespace
 

@@ -3,11 +3,20 @@
 // planned switchover to NODE (docs/replication.md "Watching a cluster", "Switchover").
 // tldb cluster init --partitions N --servers 0,1,2,3,4: the first slot map of a sharded
 // cluster; tldb cluster map: the map with its primaries and addresses (docs/cluster.md).
+// tldb cluster move P --from S --to T: moves a replica (ReplicaMove), then shows the new
+// replica's catch-up from STATS until it votes. tldb cluster rebalance: spreads the primaries
+// over the servers by handovers (PrimaryBalance).
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <map>
+#include <thread>
 
 #include "cluster/etcd_client.h"
 #include "cluster/etcd_coordinator.h"
+#include "cluster/primary_balance.h"
+#include "cluster/replica_move.h"
 #include "cluster/slot_map_store.h"
 #include "commands.h"
 
@@ -191,6 +200,119 @@ void RunClusterMap(CliContext& ctx, const std::string& etcd, const std::string& 
   PrintMap(*serving, ctx.json);
 }
 
+// STATS counters of the server at `address` (empty when it does not answer).
+std::map<std::string, uint64_t> StatsOf(const CliContext& ctx, const std::string& address) {
+  ClientOptions o;
+  o.server = address;
+  o.token = ctx.token;
+  o.connect_timeout_ms = ctx.timeout_ms;
+  o.reconnect_attempts = 0;
+  auto c = Client::Connect(o);
+  auto st = c.ok() ? (*c)->Stats(ctx.call()) : Result<ServerStatsSnapshot>(c.status());
+  if (!st.ok()) return {};
+  return {st->counters.begin(), st->counters.end()};
+}
+
+void RunClusterMove(CliContext& ctx, const cluster::ReplicaMoveRequest& request, int64_t wait_s,
+                    const std::string& etcd, const std::string& prefix) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+  auto c = ConnectEtcd(etcd);
+  if (!c.ok()) return (void)ctx.Fail(c.status());
+  cluster::ReplicaMove move(**c, prefix);
+  auto done = move.Run(request, [&](std::string_view line) {
+    std::printf("[%6.1fs] %.*s\n", seconds(), (int)line.size(), line.data());
+    std::fflush(stdout);
+  });
+  if (!done.ok()) return (void)ctx.Fail(done.status());
+  if (wait_s == 0) return;
+  // The new replica's catch-up, from its server's STATS (membership: 0 voter, 1 learner,
+  // 2 undecided) and the primary's view of it (cluster_p<P>_follower<k>_behind_*).
+  const std::string p = "cluster_p" + std::to_string(request.partition) + "_";
+  const std::string f = p + "follower" + std::to_string(done->node) + "_";
+  cluster::SlotMapStore store(**c, prefix);
+  const bool tty = ::isatty(STDOUT_FILENO) != 0;
+  std::string last;
+  while (true) {
+    auto s = StatsOf(ctx, done->address);
+    std::string primary_address;
+    if (auto stored = store.Load(); stored.ok()) {
+      if (auto serving = store.Serving(stored->map); serving.ok()) {
+        const proto::PartitionEntry* e = serving->Partition(request.partition);
+        if (e != nullptr && e->primary != proto::kNoServer) {
+          primary_address = serving->AddressOf(e->primary);
+        }
+      }
+    }
+    auto prim =
+        primary_address.empty() ? std::map<std::string, uint64_t>{} : StatsOf(ctx, primary_address);
+    const bool known = s.count(p + "membership") != 0;
+    const uint64_t membership = known ? s[p + "membership"] : 2;
+    char line[512];
+    std::snprintf(line, sizeof line,
+                  "catch-up: replica %u on server %u is %s%s, %.1f MB received by rebuild, "
+                  "%llu bytes + %llu segments behind the primary",
+                  done->node, request.to,
+                  !known            ? "not reporting yet"
+                  : membership == 0 ? "a voter"
+                  : membership == 1 ? "a learner"
+                                    : "undecided",
+                  s[p + "rebuilding"] ? " (rebuilding from a snapshot)" : "",
+                  s[p + "rebuild_bytes"] / 1e6, (unsigned long long)prim[f + "behind_bytes"],
+                  (unsigned long long)prim[f + "behind_segments"]);
+    if (tty) {
+      std::printf("\r[%6.1fs] %s\033[K", seconds(), line);
+    } else if (line != last) {
+      std::printf("[%6.1fs] %s\n", seconds(), line);
+    }
+    std::fflush(stdout);
+    last = line;
+    if (known && membership == 0) break;
+    if (seconds() > static_cast<double>(wait_s)) {
+      if (tty) std::printf("\n");
+      return (void)ctx.Fail(Status::TimedOut("the new replica does not vote yet after " +
+                                             std::to_string(wait_s) +
+                                             " s (the move goes on; watch tldb cluster status)"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  if (tty) std::printf("\n");
+  std::printf(
+      "[%6.1fs] done: partition %u's replica %u runs on server %u and votes (slot map "
+      "version %llu)\n",
+      seconds(), request.partition, done->node, request.to, (unsigned long long)done->version);
+}
+
+void RunClusterRebalance(CliContext& ctx, bool dry_run, int64_t timeout_s, const std::string& etcd,
+                         const std::string& prefix) {
+  auto c = ConnectEtcd(etcd);
+  if (!c.ok()) return (void)ctx.Fail(c.status());
+  cluster::SlotMapStore store(**c, prefix);
+  auto stored = store.Load();
+  if (!stored.ok()) return (void)ctx.Fail(stored.status());
+  auto serving = store.Serving(stored->map);
+  if (!serving.ok()) return (void)ctx.Fail(serving.status());
+  auto print = [](std::string_view line) {
+    std::printf("%.*s\n", (int)line.size(), line.data());
+    std::fflush(stdout);
+  };
+  if (dry_run) {
+    const auto plan = cluster::PrimaryBalance::Plan(*serving);
+    std::printf("%zu of %zu partitions would change primary\n", plan.size(),
+                serving->partitions().size());
+    for (const cluster::PrimaryMove& m : plan) {
+      std::printf("partition %u: primary from server %s to server %u (replica %u)\n", m.partition,
+                  m.from == proto::kNoServer ? "-" : std::to_string(m.from).c_str(), m.to, m.node);
+    }
+    return;
+  }
+  cluster::PrimaryBalance balance(**c, prefix);
+  auto done = balance.Run(*serving, timeout_s * 1000, print);
+  if (!done.ok()) return (void)ctx.Fail(done.status());
+  std::printf("done: %zu handovers\n", done->size());
+}
+
 }  // namespace
 
 void AddClusterCommand(CLI::App& app, CliContext& ctx) {
@@ -256,6 +378,55 @@ void AddClusterCommand(CLI::App& app, CliContext& ctx) {
   map->add_option("--etcd", args->etcd, "An etcd client URL")->capture_default_str();
   map->add_option("--etcd-prefix", args->prefix, "The cluster's key prefix")->capture_default_str();
   map->callback([&ctx, args] { RunClusterMap(ctx, args->etcd, args->prefix); });
+  struct MoveArgs {
+    cluster::ReplicaMoveRequest request;
+    int64_t timeout_s = 60;
+    int64_t wait_s = 3600;
+  };
+  auto move_args = std::make_shared<MoveArgs>();
+  CLI::App* move = cluster->add_subcommand(
+      "move",
+      "Sharded cluster: move partition P's replica from server S to server T (docs/cluster.md)");
+  move->add_option("partition", move_args->request.partition, "The partition")->required();
+  move->add_option("--from", move_args->request.from, "The server id the replica leaves")
+      ->required();
+  move->add_option("--to", move_args->request.to, "The server id it moves to")->required();
+  move->add_option("--timeout-s", move_args->timeout_s,
+                   "Bound on the handover and on the new replica starting")
+      ->capture_default_str();
+  move->add_option("--wait-s", move_args->wait_s,
+                   "Show the new replica's catch-up until it votes, at most this long (0: do "
+                   "not wait)")
+      ->capture_default_str();
+  move->add_option("--etcd", args->etcd, "An etcd client URL")->capture_default_str();
+  move->add_option("--etcd-prefix", args->prefix, "The cluster's key prefix")
+      ->capture_default_str();
+  struct RebalanceArgs {
+    bool dry_run = false;
+    int64_t timeout_s = 60;
+  };
+  auto rebalance_args = std::make_shared<RebalanceArgs>();
+  CLI::App* rebalance = cluster->add_subcommand(
+      "rebalance",
+      "Sharded cluster: spread the partitions' primaries over the servers (handovers; replicas "
+      "stay)");
+  rebalance->add_flag("--dry-run", rebalance_args->dry_run, "Print the handovers only");
+  rebalance
+      ->add_option("--timeout-s", rebalance_args->timeout_s,
+                   "Bound on each handover (one partition at a time)")
+      ->capture_default_str();
+  rebalance->add_option("--etcd", args->etcd, "An etcd client URL")->capture_default_str();
+  rebalance->add_option("--etcd-prefix", args->prefix, "The cluster's key prefix")
+      ->capture_default_str();
+  rebalance->callback([&ctx, args, rebalance_args] {
+    RunClusterRebalance(ctx, rebalance_args->dry_run, rebalance_args->timeout_s, args->etcd,
+                        args->prefix);
+  });
+  move->callback([&ctx, args, move_args] {
+    cluster::ReplicaMoveRequest r = move_args->request;
+    r.timeout_ms = move_args->timeout_s * 1000;
+    RunClusterMove(ctx, r, move_args->wait_s, args->etcd, args->prefix);
+  });
 }
 
 }  // namespace tldb::cli

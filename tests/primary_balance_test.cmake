@@ -1,0 +1,2 @@
+# PrimaryBalance against a real etcd (server/cluster/testing/etcd_cluster.h).
+target_link_libraries(primary_balance_test PRIVATE tldb_cluster_testing)
