@@ -26,6 +26,14 @@ std::optional<uint16_t> IntentSlot(std::string_view key) {
   return static_cast<uint16_t>(slot);
 }
 
+std::optional<std::string_view> IntentNamespaceOf(std::string_view key) {
+  if (!IntentSlot(key)) return std::nullopt;
+  const size_t first = key.find('|');
+  const size_t second = key.find('|', first + 1);
+  if (second == key.npos || second == first + 1) return std::nullopt;
+  return key.substr(first + 1, second - first - 1);
+}
+
 std::string IntentKey(std::string_view ns, std::span<const std::string_view> targets,
                       std::string_view client_msg_id) {
   return std::to_string(FanoutHomeSlot(targets)) + "|" + std::string(ns) + "|" +

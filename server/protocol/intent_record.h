@@ -25,6 +25,10 @@ inline constexpr std::string_view kJournalTimeline = "#journal";
 // The slot every key of __intents routes by: the decimal number before the first '|' of
 // "<slot>|<ns>|<client_msg_id>"; nullopt for another key (routed as any timeline).
 std::optional<uint16_t> IntentSlot(std::string_view key);
+// The namespace an intent key "<slot>|<ns>|<client_msg_id>" is about (namespace names hold no
+// '|'); nullopt for another key. A client may read (SCAN, GET, WAIT) an intent's timeline of
+// __intents when it may read that namespace.
+std::optional<std::string_view> IntentNamespaceOf(std::string_view key);
 // The intent's key: "<FanoutHomeSlot(targets)>|<ns>|<client_msg_id>".
 std::string IntentKey(std::string_view ns, std::span<const std::string_view> targets,
                       std::string_view client_msg_id);
