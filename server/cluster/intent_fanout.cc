@@ -119,7 +119,8 @@ Result<std::vector<AppendResult>> IntentFanout::AcceptNow(const Request& req) {
   ScanOptions so;
   so.limit = 1;
   TLDB_ASSIGN_OR_RETURN(std::vector<Message> first, db->Scan(kIntentNamespace, key, so));
-  if (!first.empty()) {
+  const bool retry = !first.empty();
+  if (retry) {
     auto stored = DecodeIntent(first[0].payload);
     if (!stored.ok() || stored->targets != in.targets || stored->payload != in.payload) {
       return Status::ClientMsgIdReused("client_msg_id '" + in.client_msg_id +
@@ -142,9 +143,16 @@ Result<std::vector<AppendResult>> IntentFanout::AcceptNow(const Request& req) {
     AppendOptions ao;
     ao.client_msg_id = in.client_msg_id;
     ao.durability = in.durability;
-    TLDB_ASSIGN_OR_RETURN(std::vector<AppendResult> written,
-                          db->AppendFanout(in.ns, local, in.payload, ao));
-    for (size_t i = 0; i < local.size() && i < written.size(); ++i) done[local[i]] = written[i];
+    auto written = db->AppendFanout(in.ns, local, in.payload, ao);
+    if (written.ok()) {
+      for (size_t i = 0; i < local.size() && i < written->size(); ++i) {
+        done[local[i]] = (*written)[i];
+      }
+    } else if (!(retry && written.status().code() == Status::Code::kClientMsgIdReused)) {
+      return written.status();
+    }
+    // A retry whose home members were written as another set (the map has moved since):
+    // they are answered pending, and the delivery marks them one by one.
   }
   if (o_.deliver) {
     std::lock_guard l(mu_);
