@@ -14,17 +14,20 @@
 // dedupe window makes a repeated part harmless.
 //
 // Contract:
-// - Accept() never blocks: it queues the request for the accept thread, which (as the home's
+// - Accept() never blocks: InvalidArgument at once without a client_msg_id or with a timeline
+//   named twice; else it queues the request for the accept thread, which (as the home's
 //   serving primary) checks the namespace, writes the intent (unless a retry finds it already),
 //   writes the home's own targets, and answers: the home's targets' AppendResults, the others
-//   {seq 0} (pending). Then the intent is queued for delivery.
+//   {seq 0} (pending); `done` runs on that thread. Then the intent is queued for delivery.
+//   Moved when the home partition has no replica here.
 // - The delivery thread delivers each intent's undelivered targets (grouped by partition at
 //   the current map: a local serving primary directly, another through a ClusterClient that
 //   follows MOVED), appends a mark for each delivered part, and retries failures every
-//   retry_ms. Each poll it notes the local replicas that have become serving primaries and
-//   scans their journals: intents without marks for every target are delivered again.
+//   retry_ms. Each pass (at least every retry_ms) it notes the local replicas that have become
+//   serving primaries and scans their journals: intents without marks for every target are
+//   delivered again.
 // - Neither thread runs on a request loop thread; Stop() (the destructor) ends both, answering
-//   queued accepts ShuttingDown. The ShardHost must outlive it.
+//   queued accepts Closed. The ShardHost must outlive it.
 // - One mutex (mu_) guards both queues and the stopping flag; no Db call is made under it.
 #pragma once
 
