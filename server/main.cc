@@ -273,7 +273,8 @@ int main(int argc, char** argv) {
                sig == SIGINT ? "SIGINT" : "SIGTERM");
   (*server)->Stop();
   if (shards) {
-    shards->Stop();  // its primaries resign: other replicas lead at once
+    (void)sharded->Close();  // the intent threads end first: they use the replicas
+    shards->Stop();          // its primaries resign: other replicas lead at once
     std::fprintf(stderr, "tldb-server: stopped cleanly\n");
     return 0;
   }

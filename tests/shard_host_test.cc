@@ -3,7 +3,8 @@
 // primary, so that its ShardedDb serves them all.
 // Covered: NotFound without a slot map; a newer map version starting the replica of a
 // partition newly listing the server and being routed by; LAST_SEQ split over two local
-// partitions and put back in request order; a fan-out across partitions refused; MOVED for a
+// partitions and put back in request order; a fan-out across partitions without a
+// client_msg_id refused; MOVED for a
 // partition held elsewhere; the CLUSTER_MAP body; a namespace written to the etcd catalog only
 // (as another server's NS_CREATE does) reaching a write at once through the wait for the next
 // poll; STATS counters per partition. Without etcd installed these tests fail.
@@ -134,7 +135,8 @@ TEST_F(ShardHostTest, RoutesByTheNewestMapAndSplitsReadsByPartition) {
   const Seq t0_last = t0 == "t:first" ? 2 : 1;
   ASSERT_NE(v2->Owner(proto::SlotOf("t:none")).id, 2u);
   EXPECT_EQ(*last, (std::vector<Seq>{3, t0_last, 0}));
-  // A fan-out across the two local partitions is refused; nothing is written.
+  // A fan-out across the two local partitions without a client_msg_id (the key of its intent,
+  // tests/intent_fanout_test.cc) is refused; nothing is written.
   const std::string_view across[] = {t0, t1};
   auto fan = db.AppendFanout("store", across, "f", {});
   EXPECT_EQ(fan.status().code(), Status::Code::kInvalidArgument);

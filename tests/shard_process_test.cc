@@ -338,7 +338,8 @@ TEST_F(ShardProcessTest, RoutesRedirectsSharesNamespacesAndSurvivesAKilledPrimar
   EXPECT_EQ(wrong->ReadMulti("store", after_probe).status().code(), Status::Code::kMoved);
   EXPECT_EQ(wrong->GetCursors("phone", "store", both_tl).status().code(), Status::Code::kMoved);
   EXPECT_EQ(wrong->SetCursor("phone", "store", probe, 0).status().code(), Status::Code::kMoved);
-  // A fan-out over two partitions that are both served here is refused, nothing written.
+  // A fan-out over two partitions without a client_msg_id (the key of its intent) is refused,
+  // nothing written.
   std::string in_a, in_b;
   for (int i = 0; in_a.empty() || in_b.empty(); ++i) {
     const std::string tl = "fan:" + std::to_string(i);

@@ -6,6 +6,8 @@
 #include <thread>
 #include <utility>
 
+#include "protocol/intent_record.h"
+
 namespace tldb {
 
 Result<std::unique_ptr<ClusterClient>> ClusterClient::Connect(ClusterClientOptions options) {
@@ -377,6 +379,39 @@ Result<std::vector<AppendResult>> ClusterClient::AppendFanout(
     opts.client_msg_id = id;  // the same id in every part and every retry
   }
   std::vector<AppendResult> out(timelines.size());
+  if (Status s = EnsureMode(); !s.ok()) return s;
+  if (options_.fanout_by_intent && mode() == Mode::kSharded && SpansPartitions(timelines)) {
+    // Whole, to the home's primary, which keeps it as an intent (docs/cluster.md). A server
+    // without intents refuses it (INVALID_ARGUMENT "... must stay within one partition") or
+    // answers MOVED for a member's slot other than the home slot (so does a server whose newer
+    // map has all members in one partition): then it is split below.
+    const uint16_t home = proto::FanoutHomeSlot(timelines);
+    const auto deadline = Clock::now() + std::chrono::milliseconds(options_.retry_ms_max);
+    bool split = false;
+    Status s = RunSlot(
+        home,
+        [&](Client& c) {
+          auto r = c.AppendFanout(ns, timelines, payload, opts);
+          if (!r.ok()) {
+            const Status& e = r.status();
+            auto moved = e.code() == Status::Code::kMoved ? proto::ParseMoved(e.message())
+                                                          : Result<proto::MovedInfo>(e);
+            if ((moved.ok() && moved->slot != home) ||
+                (e.code() == Status::Code::kInvalidArgument &&
+                 e.message().find("must stay within one partition") != std::string::npos)) {
+              split = true;
+              return Status::Ok();
+            }
+            return e;
+          }
+          if (r->size() != timelines.size()) return Status::Corruption("APPEND_FANOUT answer size");
+          out = std::move(r).value();
+          return Status::Ok();
+        },
+        deadline, std::nullopt);
+    if (!s.ok()) return s;
+    if (!split) return out;
+  }
   Status s = Scatter(
       timelines.size(), [&](size_t i) { return timelines[i]; },
       [&](Client& c, const std::vector<size_t>& indices) {
@@ -390,6 +425,62 @@ Result<std::vector<AppendResult>> ClusterClient::AppendFanout(
       });
   if (!s.ok()) return s;
   return out;
+}
+
+bool ClusterClient::SpansPartitions(std::span<const std::string_view> timelines) {
+  const std::shared_ptr<const proto::SlotMap> map = slot_map();
+  for (std::string_view t : timelines) {
+    if (map->Owner(proto::SlotOf(t)).id != map->Owner(proto::SlotOf(timelines[0])).id) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The marks are appended by the home's delivery thread, not through a request, so they do not
+// wake a WAIT (docs/protocol.md "WAIT"): each WAIT is bounded by this, and the marks read again.
+constexpr int64_t kFanoutPollMs = 200;
+
+Result<bool> ClusterClient::WaitFanout(std::string_view ns,
+                                       std::span<const std::string_view> timelines,
+                                       std::string_view client_msg_id, uint32_t timeout_ms) {
+  if (Status s = EnsureMode(); !s.ok()) return s;
+  if (mode() != Mode::kSharded) return Status::NotFound("an unsharded cluster keeps no intents");
+  const std::string key = proto::IntentKey(ns, timelines, client_msg_id);
+  const auto until = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    // The intent and its marks, then a short WAIT on its timeline.
+    std::vector<Message> records;
+    const auto deadline = Clock::now() + std::chrono::milliseconds(options_.retry_ms_max);
+    Status s = RunSlot(
+        proto::FanoutHomeSlot(timelines),
+        [&](Client& c) {
+          ScanOptions so;
+          so.limit = 10'000;
+          auto r = c.Scan(proto::kIntentNamespace, key, so);
+          if (!r.ok()) return r.status();
+          records = std::move(r).value();
+          return Status::Ok();
+        },
+        deadline, std::nullopt);
+    if (!s.ok()) return s;
+    TLDB_ASSIGN_OR_RETURN(proto::IntentState state, proto::ReadIntentState(records));
+    if (state.complete) return true;
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+    if (left <= 0) return false;
+    const Seq after = records.back().seq;
+    s = RunSlot(
+        proto::FanoutHomeSlot(timelines),
+        [&](Client& c) {
+          return c
+              .Wait(proto::kIntentNamespace, key, after,
+                    static_cast<uint32_t>(std::min<int64_t>(left, kFanoutPollMs)))
+              .status();
+        },
+        deadline, std::nullopt);
+    if (!s.ok()) return s;
+  }
 }
 
 Result<Message> ClusterClient::Get(std::string_view ns, std::string_view timeline, Seq seq) {

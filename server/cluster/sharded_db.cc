@@ -1,6 +1,8 @@
 #include "cluster/sharded_db.h"
 
+#include <future>
 #include <memory>
+#include <set>
 
 namespace tldb::cluster {
 namespace {
@@ -43,11 +45,11 @@ void Add(DbStats& to, const DbStats& s) {
                                s.refused_namespaces.end());
 }
 
-Status AcrossPartitions(size_t partitions) {
-  return Status::InvalidArgument(
-      "APPEND_FANOUT names timelines of " + std::to_string(partitions) +
-      " partitions: a fan-out must stay within one partition (hash tags keep timelines "
-      "together, docs/cluster.md)");
+// How many partitions `timelines` span at `r`'s map (whether served here or not).
+size_t PartitionsOf(const ShardRouting& r, std::span<const std::string_view> timelines) {
+  std::set<uint32_t> ids;
+  for (std::string_view t : timelines) ids.insert(r.map.Owner(proto::SlotOf(t)).id);
+  return ids.size();
 }
 
 Status NotHere(const char* what) {
@@ -68,7 +70,9 @@ std::string_view CursorRoutingTimeline(std::string_view ns, std::string_view tim
 
 Result<ShardedDb::Target> ShardedDb::Route(const ShardRouting& r, std::string_view ns,
                                            std::string_view timeline) {
-  const uint16_t slot = proto::SlotOf(CursorRoutingTimeline(ns, timeline));
+  std::optional<uint16_t> intent;
+  if (ns == kIntentNamespace) intent = IntentSlot(timeline);
+  const uint16_t slot = intent ? *intent : proto::SlotOf(CursorRoutingTimeline(ns, timeline));
   const proto::PartitionEntry& owner = r.map.Owner(slot);
   auto it = r.local.find(owner.id);
   if (it == r.local.end()) {
@@ -234,8 +238,14 @@ Result<std::vector<AppendResult>> ShardedDb::AppendFanout(
     std::string_view ns, std::span<const std::string_view> timelines, std::string_view payload,
     const AppendOptions& options) {
   auto r = host_.routing();
+  if (PartitionsOf(*r, timelines) > 1) {  // an intent: the async path, waited for
+    std::promise<Result<std::vector<AppendResult>>> p;
+    auto f = p.get_future();
+    AppendFanoutAsync(ns, timelines, payload, options,
+                      [&p](Result<std::vector<AppendResult>> out) { p.set_value(std::move(out)); });
+    return f.get();
+  }
   TLDB_ASSIGN_OR_RETURN(auto parts, RouteAll(*r, ns, timelines));
-  if (parts.size() > 1) return AcrossPartitions(parts.size());
   if (parts.empty()) return std::vector<AppendResult>{};
   return Noted(
       r->local.at(parts.begin()->first)->db()->AppendFanout(ns, timelines, payload, options));
@@ -245,12 +255,16 @@ void ShardedDb::AppendFanoutAsync(std::string_view ns, std::span<const std::stri
                                   std::string_view payload, const AppendOptions& options,
                                   FanoutCallback done) {
   auto r = host_.routing();
-  auto parts = RouteAll(*r, ns, timelines);
-  if (!parts.ok()) return done(parts.status());
-  if (parts->size() > 1) return done(AcrossPartitions(parts->size()));
-  if (parts->empty()) return done(std::vector<AppendResult>{});
-  const uint32_t p = parts->begin()->first;
-  if (!Known(*r, p, ns)) {
+  // Across partitions: the home's (IntentFanout answers MOVED when it is not here).
+  const bool across = PartitionsOf(*r, timelines) > 1;
+  uint32_t p = r->map.Owner(proto::FanoutHomeSlot(timelines)).id;
+  if (!across) {
+    auto parts = RouteAll(*r, ns, timelines);
+    if (!parts.ok()) return done(parts.status());
+    if (parts->empty()) return done(std::vector<AppendResult>{});
+    p = parts->begin()->first;
+  }
+  if (r->local.count(p) != 0 && !Known(*r, p, ns)) {
     struct Call {
       std::string ns, payload, id;
       std::vector<std::string> timelines;
@@ -264,16 +278,19 @@ void ShardedDb::AppendFanoutAsync(std::string_view ns, std::span<const std::stri
     return host_.AfterNextPoll([this, c, done = std::move(done)]() mutable {
       const std::vector<std::string_view> tls(c->timelines.begin(), c->timelines.end());
       auto again = host_.routing();
-      auto parts2 = RouteAll(*again, c->ns, tls);
-      if (!parts2.ok()) return done(parts2.status());
-      if (parts2->size() != 1) return done(AcrossPartitions(parts2->size()));
       AppendOptions o = c->o;
       o.client_msg_id = c->id;
+      if (PartitionsOf(*again, tls) > 1) {  // across partitions (at the newest map)
+        return intents_.Accept(c->ns, tls, c->payload, o, Noting(std::move(done)));
+      }
+      auto parts2 = RouteAll(*again, c->ns, tls);
+      if (!parts2.ok()) return done(parts2.status());
       again->local.at(parts2->begin()->first)
           ->db()
           ->AppendFanoutAsync(c->ns, tls, c->payload, o, Noting(std::move(done)));
     });
   }
+  if (across) return intents_.Accept(ns, timelines, payload, options, Noting(std::move(done)));
   r->local.at(p)->db()->AppendFanoutAsync(ns, timelines, payload, options, Noting(std::move(done)));
 }
 
@@ -324,7 +341,8 @@ DbStats ShardedDb::Stats() {
 }
 
 Status ShardedDb::Close() {
-  return Status::Ok();  // the ShardHost owns the replicas
+  intents_.Stop();  // no delivery once closing; the ShardHost owns the replicas
+  return Status::Ok();
 }
 
 // ---- One partition's internals ----

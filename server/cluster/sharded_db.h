@@ -7,9 +7,10 @@
 // Contract:
 // - Calls naming several timelines (AppendFanout, LastSeq) are served only when every
 //   timeline's partition has a replica here; otherwise Moved for the first that has not, and
-//   nothing is written or read. LastSeq is split by partition and put back in request order; a
-//   fan-out must stay within one partition (InvalidArgument otherwise: cross-partition fan-out
-//   is a later step).
+//   nothing is written or read. LastSeq is split by partition and put back in request order. A
+//   fan-out whose timelines span partitions goes to IntentFanout (an intent record on the
+//   home partition, cluster/intent_fanout.h): Moved when the home is not served here.
+// - Keys of the system namespace __intents "<slot>|ns|client_msg_id" route by that slot.
 // - Timelines of the system namespace __cursors are keys "device|ns|timeline"
 //   (server/src/cursor_handler.cc): they are routed by the part after the second '|'
 //   (CursorRoutingTimeline), so a cursor lives with its timeline.
@@ -27,12 +28,14 @@
 //   (the server runs them on its admin thread).
 // - Replication internals (LogEnd, ApplyFrame, ReadFrames, SetFollower, RetainLogFrom) and
 //   Snapshot are NotSupported: they belong to one partition. Compact and Sync run on every
-//   local replica; Stats sums them. Close does nothing (the ShardHost owns the replicas).
+//   local replica; Stats sums them. Close stops the intent threads (the ShardHost owns the
+//   replicas).
 // - Thread-safe; the ShardHost must outlive it.
 #pragma once
 
 #include <string_view>
 
+#include "cluster/intent_fanout.h"
 #include "cluster/shard_host.h"
 #include "tldb/db.h"
 
@@ -46,7 +49,8 @@ std::string_view CursorRoutingTimeline(std::string_view ns, std::string_view tim
 
 class ShardedDb : public Db {
  public:
-  explicit ShardedDb(ShardHost& host) : host_(host) {}
+  explicit ShardedDb(ShardHost& host, IntentFanoutOptions intents = {})
+      : host_(host), intents_(host, intents) {}
 
   Status CreateNamespace(std::string_view name, const NamespaceOptions& options) override;
   Result<std::vector<NamespaceInfo>> ListNamespaces() override;
@@ -114,6 +118,7 @@ class ShardedDb : public Db {
   std::vector<Db*> LocalDbs(const ShardRouting& r) const;
 
   ShardHost& host_;
+  IntentFanout intents_;  // its threads end before host_'s replicas stop
 };
 
 }  // namespace tldb::cluster

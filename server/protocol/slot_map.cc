@@ -22,6 +22,11 @@ uint16_t SlotOf(std::string_view timeline) {
   return static_cast<uint16_t>(XXH3_64bits(key.data(), key.size()) % kSlotCount);
 }
 
+uint16_t FanoutHomeSlot(std::span<const std::string_view> timelines) {
+  if (timelines.empty()) return 0;
+  return SlotOf(*std::min_element(timelines.begin(), timelines.end()));
+}
+
 Result<SlotMap> SlotMap::Make(uint64_t version, std::vector<PartitionEntry> partitions,
                               std::vector<ServerEntry> servers) {
   SlotMap m;

@@ -18,6 +18,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,10 @@ static_assert(kPartitionsMax <= kSlotCount, "every partition owns a slot");
 std::string_view RoutingKey(std::string_view timeline);
 // The slot of `timeline`: XXH3-64 of its routing key, modulo kSlotCount.
 uint16_t SlotOf(std::string_view timeline);
+// The home slot of a fan-out (docs/cluster.md "Cross-partition fan-out"): the slot of its
+// smallest timeline (bytewise), so that any order of the same timelines has the same home.
+// 0 for none.
+uint16_t FanoutHomeSlot(std::span<const std::string_view> timelines);
 
 struct SlotRange {
   uint16_t first = 0;  // inclusive

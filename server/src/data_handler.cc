@@ -134,7 +134,7 @@ void DataHandler::Get(Connection& c, uint64_t id, std::string_view body) {
   const uint8_t op = static_cast<uint8_t>(Op::kGet);
   proto::GetRequest req;
   if (!proto::Decode(body, &req)) return ctx_.Malformed(c, op, id);
-  if (!ctx_.CheckRead(c, op, id, req.ns)) return;
+  if (!ctx_.CheckReadTimeline(c, op, id, req.ns, req.timeline)) return;
   auto m = ctx_.core().db->Get(req.ns, req.timeline, req.seq);
   if (!m.ok()) return ctx_.Fail(c, op, id, m.status());
   size_t start = c.Begin(Op::kGet, proto::kFlagResponse, id);
@@ -147,7 +147,7 @@ void DataHandler::Scan(Connection& c, uint64_t id, std::string_view body) {
   const uint8_t op = static_cast<uint8_t>(Op::kScan);
   proto::ScanRequest req;
   if (!proto::Decode(body, &req)) return ctx_.Malformed(c, op, id);
-  if (!ctx_.CheckRead(c, op, id, req.ns)) return;
+  if (!ctx_.CheckReadTimeline(c, op, id, req.ns, req.timeline)) return;
   ScanOptions opts;
   opts.from_seq = req.from_seq;
   opts.to_seq = req.to_seq;

@@ -3,6 +3,7 @@
 
 #include "async_call.h"
 #include "loop.h"
+#include "protocol/intent_record.h"
 
 namespace tldb::server {
 
@@ -13,6 +14,16 @@ bool HandlerContext::CheckRead(Connection& c, uint8_t op, uint64_t id, std::stri
   if (c.rights()->CanRead(ns)) return true;
   Fail(c, op, id, Status::PermissionDenied("no read right on namespace '" + std::string(ns) + "'"));
   return false;
+}
+
+bool HandlerContext::CheckReadTimeline(Connection& c, uint8_t op, uint64_t id, std::string_view ns,
+                                       std::string_view timeline) {
+  if (ns == proto::kIntentNamespace) {
+    if (auto about = proto::IntentNamespaceOf(timeline); about && c.rights()->CanRead(*about)) {
+      return true;
+    }
+  }
+  return CheckRead(c, op, id, ns);
 }
 
 bool HandlerContext::CheckWrite(Connection& c, uint8_t op, uint64_t id, std::string_view ns) {

@@ -36,6 +36,11 @@ class HandlerContext {
 
   // Rights on namespace `ns`; false (and the request answered) without them.
   bool CheckRead(Connection& c, uint8_t op, uint64_t id, std::string_view ns);
+  // CheckRead for a read of one timeline: an intent's timeline of the system namespace
+  // __intents (docs/protocol.md "APPEND_FANOUT") is readable with a read right on the
+  // namespace its key names.
+  bool CheckReadTimeline(Connection& c, uint8_t op, uint64_t id, std::string_view ns,
+                         std::string_view timeline);
   bool CheckWrite(Connection& c, uint8_t op, uint64_t id, std::string_view ns);
   // `ns` empty: admin on every namespace ("*").
   bool CheckAdmin(Connection& c, uint8_t op, uint64_t id, std::string_view ns);

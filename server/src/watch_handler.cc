@@ -39,7 +39,7 @@ void WatchHandler::Wait(Connection& c, uint64_t id, std::string_view body) {
   const uint8_t op = static_cast<uint8_t>(Op::kWait);
   proto::WaitRequest req;
   if (!proto::Decode(body, &req)) return ctx_.Malformed(c, op, id);
-  if (!ctx_.CheckRead(c, op, id, req.ns)) return;
+  if (!ctx_.CheckReadTimeline(c, op, id, req.ns, req.timeline)) return;
   if (req.timeout_ms > proto::kWaitTimeoutMsMax) {
     return ctx_.Fail(c, op, id, Status::InvalidArgument("WAIT timeout above 60000 ms"));
   }

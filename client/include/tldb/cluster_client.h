@@ -16,10 +16,13 @@
 // map changes; an unreachable server makes it try the partition's next replica. Requests that name
 // several timelines (AppendFanout, LastSeq, ReadMulti, GetCursors) are split by partition, one
 // request per partition, and the answers put back in request order. A fan-out over several
-// partitions is therefore not atomic: each part is. Every part carries the same client_msg_id and
-// the dedupe key is per timeline, so retrying the whole call with that id completes one that failed
-// half way, as long as the map still groups the targets the same way (docs/cluster.md
-// "Clients").
+// partitions is sent whole to its home (the partition of FanoutHomeSlot), whose primary keeps it
+// as an intent record and delivers the other parts (docs/cluster.md "Cross-partition fan-out"):
+// the answer holds the home's members' results and {seq 0} for the pending ones; WaitFanout
+// waits until every part is delivered. A server without intents (it answers INVALID_ARGUMENT, or
+// MOVED for a member's slot other than the home slot) gets it split by partition: then each part
+// is atomic but not the whole, and retrying the call with the same client_msg_id completes one
+// that failed half way, as long as the map still groups the targets the same way.
 //
 // Every append carries a client_msg_id (one is made up when the caller gives none) and keeps
 // it across retries, so a retry after a failover or a redirect is answered with the original
@@ -55,6 +58,9 @@ struct ClusterClientOptions {
   ClientOptions client;              // per-connection options (`server` is ignored)
   uint32_t retry_ms_max = 15'000;    // keep retrying a call this long (failover takes ~3 s)
   uint32_t retry_pause_ms = 50;      // between rounds over every address
+  // A fan-out over several partitions goes whole to its home (an intent, delivered by the
+  // server). False: always split by partition (the servers' own delivery uses this).
+  bool fanout_by_intent = true;
 };
 
 class ClusterClient {
@@ -63,11 +69,16 @@ class ClusterClient {
 
   Result<AppendResult> Append(std::string_view ns, std::string_view timeline,
                               std::string_view payload, AppendOptions opts = {});
-  // One APPEND_FANOUT per partition, all with the same client_msg_id; results in request order.
-  // Atomic within one partition only (see above).
+  // Results in request order. Across partitions: one APPEND_FANOUT to the home; members not
+  // yet delivered have seq 0 (see above). Split by partition when the server has no intents.
   Result<std::vector<AppendResult>> AppendFanout(std::string_view ns,
                                                  std::span<const std::string_view> timelines,
                                                  std::string_view payload, AppendOptions opts = {});
+  // Waits until every member of the cross-partition fan-out (ns, timelines, client_msg_id) is
+  // delivered: true then; false when `timeout_ms` passed first. NotFound when the home holds no
+  // such intent (a fan-out within one partition is delivered when answered).
+  Result<bool> WaitFanout(std::string_view ns, std::span<const std::string_view> timelines,
+                          std::string_view client_msg_id, uint32_t timeout_ms);
   Result<Message> Get(std::string_view ns, std::string_view timeline, Seq seq);
   Result<std::vector<Message>> Scan(std::string_view ns, std::string_view timeline,
                                     const ScanOptions& opts);
@@ -140,6 +151,8 @@ class ClusterClient {
 
   // At the first call: CLUSTER_MAP decides the mode (and gives the map).
   Status EnsureMode();
+  // Whether `timelines` belong to more than one partition at the cached map (sharded only).
+  bool SpansPartitions(std::span<const std::string_view> timelines);
   Mode mode() const;
   // fn on the server of `timeline`'s partition (sharded), or Run(fn).
   Status Routed(std::string_view timeline, const std::function<Status(Client&)>& fn);
