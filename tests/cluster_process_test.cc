@@ -33,34 +33,18 @@
 #include "common/server_process.h"
 #include "common/temp_dir.h"
 #include "tldb/cluster_client.h"
+#include "util/private_netns.h"
 #include "util/test_pki.h"
 
 namespace tldb {
 namespace {
 
+using testing::EnterPrivateNetworkNamespace;
+
 using Clock = std::chrono::steady_clock;
 
 // Moves this thread (the test's main thread, which starts every process and thread of the
 // test) into a new network namespace and brings its loopback up. "" on success, else why not.
-std::string EnterPrivateNetworkNamespace() {
-  if (::unshare(CLONE_NEWNET) != 0) {
-    return std::string("unshare(CLONE_NEWNET) refused: ") + std::strerror(errno);
-  }
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::string("socket: ") + std::strerror(errno);
-  ifreq ifr{};
-  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-  int rc = ::ioctl(fd, SIOCGIFFLAGS, &ifr);
-  if (rc == 0) {
-    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
-    rc = ::ioctl(fd, SIOCSIFFLAGS, &ifr);
-  }
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) return std::string("bringing lo up: ") + std::strerror(err);
-  return "";
-}
-
 // The network namespace of the process or task at `proc` (its ns/net), 0 if unreadable.
 ino_t NetNamespace(const std::string& proc) {
   struct stat st {};

@@ -37,6 +37,7 @@
 #include "protocol/slot_map.h"
 #include "tldb/client.h"
 #include "tldb/cluster_client.h"
+#include "zipf.h"
 
 namespace {
 
@@ -158,27 +159,10 @@ class Cluster {
   std::vector<std::unique_ptr<ServerProcess>> servers_;
 };
 
-// Zipf(s) over [0, n): the inverse of its cumulative distribution, sampled.
-class Zipf {
- public:
-  Zipf(uint32_t n, double s) : cdf_(n) {
-    double sum = 0;
-    for (uint32_t i = 0; i < n; ++i) cdf_[i] = (sum += 1.0 / std::pow(i + 1.0, s));
-    for (auto& v : cdf_) v /= sum;
-  }
-  uint32_t operator()(std::mt19937_64& rng) const {
-    const double u = std::uniform_real_distribution<double>(0, 1)(rng);
-    return static_cast<uint32_t>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
-  }
-
- private:
-  std::vector<double> cdf_;
-};
-
 // Synced appends from cfg.connections clients for cfg.seconds: appends/s, p50, p99 (µs).
 void Appends(const Cluster& cluster, const Config& cfg, bool skewed, double* per_s, double* p50,
              double* p99) {
-  const Zipf zipf(cfg.timelines, 1.1);
+  const tldb::peerbench::ZipfSampler zipf(cfg.timelines, 1.1);
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> done{0}, failed{0};
   std::vector<tldb::common::LatencyHistogram> hist(cfg.connections);
@@ -190,7 +174,8 @@ void Appends(const Cluster& cluster, const Config& cfg, bool skewed, double* per
       std::mt19937_64 rng(t * 7919 + (skewed ? 1 : 0));
       const std::string payload(200, 'x');
       while (!stop) {
-        const uint32_t k = skewed ? zipf(rng) : static_cast<uint32_t>(rng() % cfg.timelines);
+        const uint32_t k = skewed ? zipf.Draw(std::uniform_real_distribution<double>(0, 1)(rng))
+                                  : static_cast<uint32_t>(rng() % cfg.timelines);
         const auto start = Clock::now();
         auto r = c->Append("store", "bench:" + std::to_string(k), payload);
         if (!r.ok()) {

@@ -4,15 +4,9 @@
 #include <chrono>
 #include <cstdint>
 
-namespace tldb::cluster {
-namespace {
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
+#include "cluster/steady_ms.h"
 
+namespace tldb::cluster {
 Result<std::vector<std::string>> ClusterNode::ParseClusterSpec(std::string_view spec) {
   if (spec.rfind("etcd=", 0) != 0) {
     return Status::InvalidArgument("--cluster must be etcd=URL[,URL...], got '" +

@@ -5,18 +5,9 @@
 #include <thread>
 
 #include "cluster/etcd_coordinator.h"
+#include "cluster/steady_ms.h"
 
 namespace tldb::cluster {
-namespace {
-
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 std::vector<PrimaryMove> PrimaryBalance::Plan(const proto::SlotMap& map) {
   std::map<uint32_t, uint32_t> given;  // server id -> primaries planned on it
   std::vector<PrimaryMove> out;

@@ -6,15 +6,10 @@
 #include <thread>
 
 #include "cluster/etcd_coordinator.h"
+#include "cluster/steady_ms.h"
 
 namespace tldb::cluster {
 namespace {
-
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // How often the waits read etcd: a handover or a replica start shows within this.
 constexpr int64_t kPollMs = 100;

@@ -7,19 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster/etcd_coordinator.h"
+#include "cluster/steady_ms.h"
 #include "protocol/host_port.h"
 
 namespace tldb::cluster {
-namespace {
-
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 ShardHost::ShardHost(ShardHostOptions options, std::unique_ptr<EtcdClient> client)
     : o_(std::move(options)),
       client_(std::move(client)),
