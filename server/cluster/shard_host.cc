@@ -145,7 +145,8 @@ void ShardHost::Retire(uint32_t p) {
 }
 
 void ShardHost::Publish(proto::SlotMap serving, const std::set<uint32_t>& without) {
-  auto r = std::make_shared<ShardRouting>(ShardRouting{std::move(serving), {}, {}, {}});
+  auto r = std::make_shared<ShardRouting>(ShardRouting{std::move(serving), {}, {}, {}, {}});
+  r->catalog = catalog_names_;
   for (auto& [p, node] : nodes_) {
     if (without.count(p) != 0) continue;
     r->local[p] = node.get();
@@ -244,9 +245,10 @@ void ShardHost::ApplyNamespaces() {
     const repl::ReplicaStatus s = node->status();
     if (s.role == repl::Role::kPrimary && s.serving) primaries.push_back(node.get());
   }
-  if (primaries.empty()) return;
   auto catalog = namespaces_.List();
   if (!catalog.ok()) return;
+  catalog_names_.clear();
+  for (const auto& entry : *catalog) catalog_names_.insert(entry.first);
   for (ClusterNode* node : primaries) {
     for (const auto& [name, options] : *catalog) {
       auto info = node->db()->DescribeNamespace(name);

@@ -86,6 +86,8 @@ struct ShardRouting {
   std::map<uint32_t, ClusterNode*> local;  // partition id -> this server's replica of it
   // partition id -> the namespaces its local replica had when the snapshot was made
   std::map<uint32_t, std::set<std::string, std::less<>>> namespaces;
+  // The names of the cluster's namespace catalog (etcd) at the last poll that read it.
+  std::set<std::string, std::less<>> catalog;
   std::string wire;  // the CLUSTER_MAP body of `map`
 };
 
@@ -132,7 +134,7 @@ class ShardHost {
   // One read of etcd (see the class comment). `starting`: a replica that cannot start is an
   // error (Start fails); later it is logged and retried at the next poll.
   Status Poll(bool starting);
-  void ApplyNamespaces();
+  void ApplyNamespaces();  // also refreshes catalog_names_
   void Run();
   void Log(const std::string& line) const;
   void WakeSoon();  // mu_ held: the next poll at once, or when the rate limit allows
@@ -152,6 +154,7 @@ class ShardHost {
   std::map<uint32_t, std::string> waiting_;          // poll thread: the last MayStart answer, per P
   std::map<uint32_t, std::string> start_errors_;     // poll thread: the last, per partition
   std::map<std::string, std::string> apply_errors_;  // poll thread: the last, per namespace
+  std::set<std::string, std::less<>> catalog_names_;  // poll thread only
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -97,6 +97,20 @@ bool ShardedDb::Known(const ShardRouting& r, uint32_t partition, std::string_vie
   return it != r.namespaces.end() && it->second.find(ns) != it->second.end();
 }
 
+void ShardedDb::AfterNamespacePoll(std::string ns, std::string timeline, std::function<void()> fn,
+                                   int polls_left) {
+  host_.AfterNextPoll([this, ns = std::move(ns), timeline = std::move(timeline), fn = std::move(fn),
+                       polls_left]() mutable {
+    auto r = host_.routing();
+    auto t = Route(*r, ns, timeline);
+    if (polls_left > 1 && t.ok() && !Known(*r, t->partition, ns) &&
+        r->catalog.find(ns) != r->catalog.end()) {
+      return AfterNamespacePoll(std::move(ns), std::move(timeline), std::move(fn), polls_left - 1);
+    }
+    fn();
+  });
+}
+
 Status ShardedDb::Noted(Status s) {
   if (IsNamespaceMiss(s)) host_.NamespaceMiss();
   return s;
@@ -176,7 +190,7 @@ void ShardedDb::AppendAsync(std::string_view ns, std::string_view timeline,
     auto c =
         std::make_shared<Call>(Call{std::string(ns), std::string(timeline), std::string(payload),
                                     std::string(options.client_msg_id), options});
-    return host_.AfterNextPoll([this, c, done = std::move(done)]() mutable {
+    return AfterNamespacePoll(c->ns, c->timeline, [this, c, done = std::move(done)]() mutable {
       auto again = Route(*host_.routing(), c->ns, c->timeline);  // the map may have moved on
       if (!again.ok()) return done(again.status());
       AppendOptions o = c->o;
@@ -209,7 +223,7 @@ void ShardedDb::MutateAsync(std::string_view ns, const Mutation& m, MutationCall
     };
     auto c = std::make_shared<Call>(
         Call{std::string(ns), std::string(m.timeline), std::string(m.payload), m});
-    return host_.AfterNextPoll([this, c, done = std::move(done)]() mutable {
+    return AfterNamespacePoll(c->ns, c->timeline, [this, c, done = std::move(done)]() mutable {
       auto again = Route(*host_.routing(), c->ns, c->timeline);
       if (!again.ok()) return done(again.status());
       Mutation m2 = c->m;
@@ -275,20 +289,21 @@ void ShardedDb::AppendFanoutAsync(std::string_view ns, std::span<const std::stri
                                          std::string(options.client_msg_id),
                                          {timelines.begin(), timelines.end()},
                                          options});
-    return host_.AfterNextPoll([this, c, done = std::move(done)]() mutable {
-      const std::vector<std::string_view> tls(c->timelines.begin(), c->timelines.end());
-      auto again = host_.routing();
-      AppendOptions o = c->o;
-      o.client_msg_id = c->id;
-      if (PartitionsOf(*again, tls) > 1) {  // across partitions (at the newest map)
-        return intents_.Accept(c->ns, tls, c->payload, o, Noting(std::move(done)));
-      }
-      auto parts2 = RouteAll(*again, c->ns, tls);
-      if (!parts2.ok()) return done(parts2.status());
-      again->local.at(parts2->begin()->first)
-          ->db()
-          ->AppendFanoutAsync(c->ns, tls, c->payload, o, Noting(std::move(done)));
-    });
+    return AfterNamespacePoll(
+        c->ns, c->timelines.front(), [this, c, done = std::move(done)]() mutable {
+          const std::vector<std::string_view> tls(c->timelines.begin(), c->timelines.end());
+          auto again = host_.routing();
+          AppendOptions o = c->o;
+          o.client_msg_id = c->id;
+          if (PartitionsOf(*again, tls) > 1) {  // across partitions (at the newest map)
+            return intents_.Accept(c->ns, tls, c->payload, o, Noting(std::move(done)));
+          }
+          auto parts2 = RouteAll(*again, c->ns, tls);
+          if (!parts2.ok()) return done(parts2.status());
+          again->local.at(parts2->begin()->first)
+              ->db()
+              ->AppendFanoutAsync(c->ns, tls, c->payload, o, Noting(std::move(done)));
+        });
   }
   if (across) return intents_.Accept(ns, timelines, payload, options, Noting(std::move(done)));
   r->local.at(p)->db()->AppendFanoutAsync(ns, timelines, payload, options, Noting(std::move(done)));

@@ -19,8 +19,10 @@
 //   primary; the others follow within the ShardHost's poll. A write (AppendAsync,
 //   AppendFanoutAsync, MutateAsync) naming a namespace the partition's replica did not have at
 //   the last poll waits for the next poll (ShardHost::AfterNextPoll: it reads the catalog and
-//   applies it, woken early at most every 200 ms) and is then submitted once; the engine
-//   answers NotFound if the namespace is still missing. Any other call answered NotFound for a
+//   applies it, woken early at most every 200 ms), and for more polls (AfterNamespacePoll, up
+//   to 5 s) while the catalog has the namespace but the replica, not yet the serving primary at
+//   a poll, has not applied it; it is then submitted once, and the engine answers NotFound if
+//   the namespace is still missing. Any other call answered NotFound for a
 //   missing namespace wakes the poll (rate-limited, never blocking) and returns the NotFound:
 //   a retry a moment later finds the namespace.
 //   ListNamespaces/DescribeNamespace answer from a local replica (the serving primary's first).
@@ -33,6 +35,8 @@
 // - Thread-safe; the ShardHost must outlive it.
 #pragma once
 
+#include <functional>
+#include <string>
 #include <string_view>
 
 #include "cluster/intent_fanout.h"
@@ -102,6 +106,15 @@ class ShardedDb : public Db {
       const ShardRouting& r, std::string_view ns, std::span<const std::string_view> timelines);
   // Notes a namespace miss in `s` (ShardHost::NamespaceMiss) and returns it.
   Status Noted(Status s);
+  // Runs `fn` on the poll thread after the next poll; while the cluster catalog has `ns` but the
+  // local replica of `timeline`'s partition has not applied it (it was not yet the serving
+  // primary at that poll), after the one after, up to kNamespacePollsMax polls (a namespace not
+  // in the catalog is not waited for). fn then submits the write, and the engine answers.
+  void AfterNamespacePoll(std::string ns, std::string timeline, std::function<void()> fn,
+                          int polls_left = kNamespacePollsMax);
+  // 20 polls of 250 ms: a partition whose primary was just elected applies the catalog at its
+  // first poll as the serving primary; 5 s covers an election and a slow poll.
+  static constexpr int kNamespacePollsMax = 20;
   template <typename T>
   Result<T> Noted(Result<T> r) {
     if (!r.ok()) (void)Noted(r.status());
