@@ -35,7 +35,7 @@ TEST(ReplicationSimTest, ElectsAPrimaryAndReplicatesEveryAppend) {
   ASSERT_TRUE(p) << "no replica serves";
   uint64_t next = 0;
   AddAppends(c, 500, &next);
-  ASSERT_TRUE(c.Settle(50'000));
+  ASSERT_TRUE(c.Settle(200'000));
   c.Check();
   for (const auto& op : c.ledger().All()) ASSERT_TRUE(op.acked) << op.cmid;
   EXPECT_EQ(c.coord().elections(), 1u);
@@ -72,7 +72,7 @@ TEST(ReplicationSimTest, AcknowledgesOnlyWhatAMajorityHas) {
   ASSERT_TRUE(p);
   uint64_t next = 0;
   AddAppends(c, 50, &next);
-  ASSERT_TRUE(c.Settle(50'000));
+  ASSERT_TRUE(c.Settle(200'000));
   for (uint32_t n = 0; n < SimCluster::kNodes; ++n) {
     if (n != *p) c.net().Cut(*p, n, /*both_ways=*/false);
   }
@@ -99,7 +99,7 @@ TEST(ReplicationSimTest, PrimaryCutFromFollowersResignsAndItsTailIsCut) {
   ASSERT_TRUE(p);
   uint64_t next = 0;
   AddAppends(c, 100, &next);
-  ASSERT_TRUE(c.Settle(50'000));
+  ASSERT_TRUE(c.Settle(200'000));
   const size_t acked_before = c.ledger().All().size();
   c.net().Isolate(*p, SimCluster::kNodes);
   // Appends sent to the isolated primary are written on its disk and never acknowledged.
@@ -133,11 +133,11 @@ TEST(ReplicationSimTest, StalledEtcdKeepsThePrimaryServing) {
   c.coord().SetStalled(true);
   uint64_t next = 0;
   AddAppends(c, 200, &next);
-  ASSERT_TRUE(c.Settle(50'000));
+  ASSERT_TRUE(c.Settle(200'000));
   for (int i = 0; i < 5000; ++i) c.Step();  // longer than the lease
   EXPECT_EQ(c.Serving(), p);
   AddAppends(c, 50, &next);
-  ASSERT_TRUE(c.Settle(50'000));
+  ASSERT_TRUE(c.Settle(200'000));
   EXPECT_EQ(c.Serving(), p);
   EXPECT_EQ(c.coord().elections(), 1u);
   c.coord().SetStalled(false);
@@ -190,10 +190,10 @@ TEST(ReplicationSimTest, RestartedFollowerCatchesUp) {
   const uint32_t f = (*p + 1) % SimCluster::kNodes;
   uint64_t next = 0;
   AddAppends(c, 200, &next);
-  ASSERT_TRUE(c.Settle(50'000));
+  ASSERT_TRUE(c.Settle(200'000));
   c.Crash(f, UnsyncedMode::kDrop, /*restart=*/false);
   AddAppends(c, 300, &next);  // a majority is still there
-  ASSERT_TRUE(c.Settle(50'000) || true);
+  ASSERT_TRUE(c.Settle(200'000) || true);
   c.Start(f);
   ASSERT_TRUE(c.Settle(100'000));
   EXPECT_EQ(c.Serving(), p) << "a follower's restart needs no failover";
@@ -213,7 +213,7 @@ TEST(ReplicationSimTest, WipedReplicaIsALearnerUntilItHoldsEveryCommittedFrame) 
   const uint32_t a = (*p + 1) % SimCluster::kNodes, b = (*p + 2) % SimCluster::kNodes;
   uint64_t next = 0;
   AddAppends(c, 100, &next);
-  ASSERT_TRUE(c.Settle(50'000));
+  ASSERT_TRUE(c.Settle(200'000));
   c.net().Isolate(b, SimCluster::kNodes);
   AddAppends(c, 200, &next);
   for (int i = 0; i < 50'000 && !(c.ledger().in_flight() == 0 && c.ledger().Due(1).empty()); ++i) {
@@ -249,7 +249,7 @@ TEST(ReplicationSimTest, ReplicaSeededFromABackupOfThePrimaryCatchesUpFromIt) {
   const uint32_t a = (*p + 1) % SimCluster::kNodes;
   uint64_t next = 0;
   AddAppends(c, 300, &next);
-  ASSERT_TRUE(c.Settle(50'000));
+  ASSERT_TRUE(c.Settle(200'000));
   EXPECT_EQ(c.Served(a).Snapshot("/backup", {}).status().code(), Status::Code::kNotPrimary)
       << "a follower's snapshot may hold bytes that are not committed";
   auto info = c.Served(*p).Snapshot("/backup", {});
@@ -257,7 +257,7 @@ TEST(ReplicationSimTest, ReplicaSeededFromABackupOfThePrimaryCatchesUpFromIt) {
   ASSERT_TRUE(std::any_of(info->files.begin(), info->files.end(),
                           [](const SnapshotFile& f) { return f.path == "REPLICA"; }));
   AddAppends(c, 100, &next);
-  ASSERT_TRUE(c.Settle(50'000));
+  ASSERT_TRUE(c.Settle(200'000));
   const std::string dir = "/replica" + std::to_string(a);
   c.Wipe(a, [&](SimFileSystem& fs) {
     for (const SnapshotFile& f : info->files) {

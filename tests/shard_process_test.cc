@@ -217,17 +217,21 @@ class ShardProcessTest : public ::testing::Test {
     return out;
   }
   // Waits (60 s at most) until every live server's CLUSTER_MAP names a primary for every
-  // partition, the same on all of them, and returns it.
+  // partition, the same on all of them, and lists every live server; returns it.
   std::optional<proto::SlotMap> AgreedMap() {
     const auto deadline = Clock::now() + std::chrono::seconds(60);
     while (Clock::now() < deadline) {
       std::optional<proto::SlotMap> first;
       bool agreed = true;
+      size_t alive = 0;
+      for (int n = 0; n < kServers; ++n) alive += servers_[n]->Alive() ? 1 : 0;
       for (int n = 0; n < kServers && agreed; ++n) {
         if (!servers_[n]->Alive()) continue;
         auto m = FetchMap(addresses_[n]);
         agreed = m.ok();
         if (!agreed) break;
+        // Every running server registered and seen (servers/ is read every poll).
+        agreed &= m->servers().size() >= alive;
         for (const auto& p : m->partitions()) {
           agreed &= p.primary != proto::kNoServer && servers_[p.primary]->Alive() &&
                     !m->AddressOf(p.primary).empty();
