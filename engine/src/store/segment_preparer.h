@@ -41,7 +41,7 @@ namespace tldb {
 class SegmentPreparer {
  public:
   // 1 MiB: one step of zeros ahead of the active segment (256 page writes, then one fdatasync;
-  // a 1 MiB fdatasync runs at 2.3 GB/s here, shared/MACHINE.md), ~4,000 single appends of 256
+  // 1 MiB writes with fdatasync run at 2.4 GB/s here, docs/benchmarks.md "The machine"), ~4,000 single appends of 256
   // bytes; also the prefix a new segment is created with.
   static constexpr uint64_t kZeroChunkBytes = 1u << 20;
   // 8 MiB: how far zeros are kept ahead of the active segment's records (asked again once less
