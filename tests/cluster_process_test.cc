@@ -34,6 +34,7 @@
 #include "common/temp_dir.h"
 #include "tldb/cluster_client.h"
 #include "util/private_netns.h"
+#include "util/shell.h"
 #include "util/test_pki.h"
 
 namespace tldb {
@@ -127,16 +128,7 @@ class ClusterProcessTest : public ::testing::Test {
     }
     return -1;
   }
-  std::string Logs() {
-    std::string out;
-    for (int n = 0; n < 3; ++n) {
-      auto f = std::ifstream(dir_.path() + "/node" + std::to_string(n) + ".log");
-      std::string text((std::istreambuf_iterator<char>(f)), {});
-      out += "---- node " + std::to_string(n) + "\n" +
-             text.substr(text.size() > 3000 ? text.size() - 3000 : 0);
-    }
-    return out;
-  }
+  std::string Logs() { return testing::LogTails(dir_.path(), "node", 3, 3000); }
 
   static inline std::string netns_error_;
   bool peer_tls_ = false;  // replicas talk mutual TLS (ClusterPeerTlsTest)

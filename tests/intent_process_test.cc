@@ -32,6 +32,7 @@
 #include "protocol/slot_map.h"
 #include "tldb/cluster_client.h"
 #include "util/private_netns.h"
+#include "util/shell.h"
 
 namespace tldb {
 namespace {
@@ -85,24 +86,9 @@ class IntentProcessTest : public ::testing::Test {
     for (pid_t pid : stopped_) ::kill(pid, SIGCONT);
   }
   static std::pair<int, std::string> Run(const std::string& args) {
-    std::string out;
-    FILE* f = ::popen((std::string(TLDB_CLI_PATH) + " " + args + " 2>&1").c_str(), "r");
-    if (!f) return {-1, "popen failed"};
-    char buf[4096];
-    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
-    const int rc = ::pclose(f);
-    return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
+    return testing::Shell(std::string(TLDB_CLI_PATH) + " " + args);
   }
-  std::string Logs() {
-    std::string out;
-    for (int n = 0; n < kServers; ++n) {
-      auto f = std::ifstream(dir_.path() + "/server" + std::to_string(n) + ".log");
-      std::string text((std::istreambuf_iterator<char>(f)), {});
-      out += "---- server " + std::to_string(n) + "\n" +
-             text.substr(text.size() > 2000 ? text.size() - 2000 : 0);
-    }
-    return out;
-  }
+  std::string Logs() { return testing::LogTails(dir_.path(), "server", kServers, 2000); }
   // Waits (60 s at most) until the client's map names a live primary for every partition.
   std::shared_ptr<const proto::SlotMap> Primaries() {
     const auto deadline = Clock::now() + std::chrono::seconds(60);

@@ -37,6 +37,7 @@
 #include "tldb/client.h"
 #include "tldb/cluster_client.h"
 #include "util/private_netns.h"
+#include "util/shell.h"
 
 namespace tldb {
 namespace {
@@ -49,13 +50,7 @@ constexpr int kTimelines = 40;
 
 // `tldb ARGS`: exit code and output (stdout and stderr).
 std::pair<int, std::string> Cli(const std::string& args) {
-  std::string out;
-  FILE* f = ::popen((std::string(TLDB_CLI_PATH) + " " + args + " 2>&1").c_str(), "r");
-  if (!f) return {-1, "popen failed"};
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
-  const int rc = ::pclose(f);
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
+  return testing::Shell(std::string(TLDB_CLI_PATH) + " " + args);
 }
 
 struct Ack {
@@ -94,16 +89,7 @@ class ShardMoveTest : public ::testing::Test {
     }
   }
   std::string DataDir(int n) const { return dir_.path() + "/server" + std::to_string(n); }
-  std::string Logs() {
-    std::string out;
-    for (int n = 0; n < kServers; ++n) {
-      auto f = std::ifstream(dir_.path() + "/server" + std::to_string(n) + ".log");
-      std::string text((std::istreambuf_iterator<char>(f)), {});
-      out += "---- server " + std::to_string(n) + "\n" +
-             text.substr(text.size() > 3000 ? text.size() - 3000 : 0);
-    }
-    return out;
-  }
+  std::string Logs() { return testing::LogTails(dir_.path(), "server", kServers, 3000); }
   std::map<std::string, uint64_t> Stats(int n) {
     ClientOptions o;
     o.server = addresses_[n];

@@ -33,6 +33,7 @@
 #include "protocol/slot_map.h"
 #include "tldb/client.h"
 #include "util/private_netns.h"
+#include "util/shell.h"
 
 namespace tldb {
 namespace {
@@ -198,24 +199,9 @@ class ShardProcessTest : public ::testing::Test {
   }
   // `tldb ARGS`: exit code and output (stdout and stderr).
   static std::pair<int, std::string> Run(const std::string& args) {
-    std::string out;
-    FILE* f = ::popen((std::string(TLDB_CLI_PATH) + " " + args + " 2>&1").c_str(), "r");
-    if (!f) return {-1, "popen failed"};
-    char buf[4096];
-    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
-    const int rc = ::pclose(f);
-    return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
+    return testing::Shell(std::string(TLDB_CLI_PATH) + " " + args);
   }
-  std::string Logs() {
-    std::string out;
-    for (int n = 0; n < kServers; ++n) {
-      auto f = std::ifstream(dir_.path() + "/server" + std::to_string(n) + ".log");
-      std::string text((std::istreambuf_iterator<char>(f)), {});
-      out += "---- server " + std::to_string(n) + "\n" +
-             text.substr(text.size() > 2000 ? text.size() - 2000 : 0);
-    }
-    return out;
-  }
+  std::string Logs() { return testing::LogTails(dir_.path(), "server", kServers, 2000); }
   // Waits (60 s at most) until every live server's CLUSTER_MAP names a primary for every
   // partition, the same on all of them, and lists every live server; returns it.
   std::optional<proto::SlotMap> AgreedMap() {

@@ -14,19 +14,9 @@
 #include <utility>
 
 #include "common/temp_dir.h"
+#include "util/shell.h"
 
 namespace tldb::testing {
-
-// Runs a shell command; returns its exit status and stdout+stderr.
-inline std::pair<int, std::string> Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return {-1, "popen failed"};
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
-  const int rc = ::pclose(p);
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
-}
 
 // Certificate extensions: a server's (127.0.0.1 and localhost), a client's, and a replica's,
 // which serves its peers and dials them with the same certificate.
