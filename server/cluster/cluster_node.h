@@ -60,6 +60,12 @@ class ClusterNode {
 
   Db* db() { return db_.get(); }
   repl::ReplicaStatus status() const { return replica_->status(); }
+  // Whether this replica is its partition's serving primary now (what routing, the namespace
+  // catalog and intent delivery ask).
+  bool serving_primary() const {
+    const repl::ReplicaStatus s = status();
+    return s.role == repl::Role::kPrimary && s.serving;
+  }
   // STATS counters (docs/protocol.md): cluster_role, cluster_epoch, cluster_serving, ...
   void AddStats(std::vector<std::pair<std::string, uint64_t>>* out) const;
   std::string peer_address() const { return transport_->listen_address(); }

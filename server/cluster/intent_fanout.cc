@@ -12,11 +12,6 @@ namespace {
 // Records of one intent's timeline read at once: the intent and one mark per part.
 constexpr uint32_t kIntentRecordsMax = 10'000;
 
-bool ServingPrimary(ClusterNode* node) {
-  const repl::ReplicaStatus s = node->status();
-  return s.role == repl::Role::kPrimary && s.serving;
-}
-
 std::vector<std::string_view> Views(const std::vector<std::string>& v) {
   return {v.begin(), v.end()};
 }
@@ -174,7 +169,7 @@ Result<std::vector<AppendResult>> IntentFanout::DeliverPart(
   ao.client_msg_id = intent.client_msg_id;
   ao.durability = intent.durability;
   auto it = r.local.find(partition);
-  if (it != r.local.end() && ServingPrimary(it->second)) {
+  if (it != r.local.end() && it->second->serving_primary()) {
     return it->second->db()->AppendFanout(intent.ns, targets, intent.payload, ao);
   }
   if (!client_) {
@@ -195,7 +190,7 @@ Result<std::vector<AppendResult>> IntentFanout::DeliverPart(
 Status IntentFanout::Deliver(const Pending& p) {
   auto r = host_.routing();
   auto it = r->local.find(p.home);
-  if (it == r->local.end() || !ServingPrimary(it->second)) return Status::Ok();  // not ours now
+  if (it == r->local.end() || !it->second->serving_primary()) return Status::Ok();  // not ours now
   Db* db = it->second->db();
   ScanOptions so;
   so.limit = kIntentRecordsMax;
@@ -278,7 +273,7 @@ void IntentFanout::DeliverLoop() {
     auto r = host_.routing();
     std::set<uint32_t> serving;
     for (const auto& [p, node] : r->local) {
-      if (!ServingPrimary(node)) continue;
+      if (!node->serving_primary()) continue;
       serving.insert(p);
       if (!serving_.count(p)) ScanJournal(p, node->db());
     }

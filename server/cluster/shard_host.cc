@@ -242,8 +242,7 @@ Status ShardHost::Poll(bool starting) {
 void ShardHost::ApplyNamespaces() {
   std::vector<ClusterNode*> primaries;
   for (auto& [p, node] : nodes_) {
-    const repl::ReplicaStatus s = node->status();
-    if (s.role == repl::Role::kPrimary && s.serving) primaries.push_back(node.get());
+    if (node->serving_primary()) primaries.push_back(node.get());
   }
   auto catalog = namespaces_.List();
   if (!catalog.ok()) return;

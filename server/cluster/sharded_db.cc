@@ -119,8 +119,7 @@ Status ShardedDb::Noted(Status s) {
 std::vector<Db*> ShardedDb::LocalDbs(const ShardRouting& r) const {
   std::vector<Db*> primaries, others;
   for (const auto& [p, node] : r.local) {
-    const repl::ReplicaStatus s = node->status();
-    (s.role == repl::Role::kPrimary && s.serving ? primaries : others).push_back(node->db());
+    (node->serving_primary() ? primaries : others).push_back(node->db());
   }
   primaries.insert(primaries.end(), others.begin(), others.end());
   return primaries;
