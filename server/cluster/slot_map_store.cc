@@ -139,6 +139,7 @@ Result<proto::SlotMap> SlotMapStore::Serving(const proto::SlotMap& map) {
   }
   TLDB_ASSIGN_OR_RETURN(auto addresses, Servers());
   std::vector<proto::ServerEntry> servers;
+  servers.reserve(addresses.size());
   for (auto& [id, a] : addresses) servers.push_back({id, std::move(a)});
   return map.WithServing(primaries, std::move(servers));
 }

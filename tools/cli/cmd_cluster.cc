@@ -259,7 +259,7 @@ void RunClusterMove(CliContext& ctx, const cluster::ReplicaMoveRequest& request,
                   : membership == 1 ? "a learner"
                                     : "undecided",
                   s[p + "rebuilding"] ? " (rebuilding from a snapshot)" : "",
-                  s[p + "rebuild_bytes"] / 1e6, (unsigned long long)prim[f + "behind_bytes"],
+                  static_cast<double>(s[p + "rebuild_bytes"]) / 1e6, (unsigned long long)prim[f + "behind_bytes"],
                   (unsigned long long)prim[f + "behind_segments"]);
     if (tty) {
       std::printf("\r[%6.1fs] %s\033[K", seconds(), line);
