@@ -214,7 +214,7 @@ TEST_F(ShardChaosTest, LedgerWithCrossPartitionFanoutsThroughAMoveAndAKilledPrim
   const auto served = workload.served().records();
   const auto wrong = workload.served().Check(*history, ids_);
   for (const std::string& v : wrong) ADD_FAILURE() << v;
-  // Not vacuous: answers at both versions, from every server but the one that only follows.
+  // Not vacuous: answers at both versions, from several servers (the partitions' primaries).
   std::map<uint64_t, uint64_t> by_version;
   std::set<std::string> answering;
   for (const auto& r : served) {
@@ -223,7 +223,7 @@ TEST_F(ShardChaosTest, LedgerWithCrossPartitionFanoutsThroughAMoveAndAKilledPrim
   }
   EXPECT_GT(by_version[1], 0u);
   EXPECT_GT(by_version[2], 0u);
-  EXPECT_GE(answering.size(), 3u);
+  EXPECT_GE(answering.size(), 2u);
   std::printf("%zu answers checked against %zu map versions (", served.size(), history->size());
   for (const auto& [v, n] : by_version) {
     std::printf(" v%llu: %llu", static_cast<unsigned long long>(v),
