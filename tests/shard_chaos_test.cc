@@ -28,7 +28,10 @@
 //     answering, or a parent that kept serving slots it split off) is reported: the checker's
 //     own test (tests/served_log_test.cc) makes an in-process server do so and sees it caught.
 //     Whether that replica was its partition's serving primary at the time is the replication
-//     layer's rule (NOT_PRIMARY) and is not re-checked here.
+//     layer's rule (NOT_PRIMARY) and is not re-checked here. The check is per server: it cannot
+//     tell which of a server's replicas answered, so a partition that served a slot another
+//     partition on the same server owns (a split's parent and child placed together) is caught
+//     by the ledger instead (the write is read back from the slot's owner and is missing).
 // The test waits on events (acknowledgements, primaries, the move's end) with generous bounds;
 // it takes about 20 s.
 #include <gtest/gtest.h>
