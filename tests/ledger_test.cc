@@ -128,5 +128,43 @@ TEST(LedgerCheckTest, WritersAcknowledgedMessagesKeepSendOrder) {
   EXPECT_NE(Joined(v).find("out of order"), std::string::npos) << Joined(v);
 }
 
+// A fan-out over several partitions: the home's member acknowledged with its seq, the others
+// pending (seq 0) and delivered later, at any seq, after the writer's later messages; each
+// member must hold it exactly once.
+TEST(LedgerCheckTest, AFanoutReachesEveryMemberExactlyOnce) {
+  const auto sent = [](Ledger& l) {
+    for (const char* t : {"m0", "m1", "m2"}) l.Sent(0, t, "f", "p-f");
+    l.Fanout("f", {"m0", "m1", "m2"});
+    l.Acked("m0", "f", 1);  // the home's member
+    l.Acked("m1", "f", 0);  // pending
+    l.Acked("m2", "f", 0);
+    l.Sent(0, "m1", "later", "p-later");  // the writer's next message, written first
+    l.Acked("m1", "later", 1);
+  };
+  Ledger ok;
+  sent(ok);
+  EXPECT_EQ(Joined(ok.Check(
+                {{"m0", {M(1, "f")}}, {"m1", {M(1, "later"), M(2, "f")}}, {"m2", {M(1, "f")}}})),
+            "");
+  Ledger lost;
+  sent(lost);
+  auto v = lost.Check({{"m0", {M(1, "f")}}, {"m1", {M(1, "later"), M(2, "f")}}});
+  EXPECT_NE(Joined(v).find("fan-out 'f' (3 members) is missing from: m2"), std::string::npos)
+      << Joined(v);
+  EXPECT_NE(Joined(v).find("m2: acknowledged 'f' (seq 0) is missing"), std::string::npos)
+      << Joined(v);
+  Ledger twice;
+  sent(twice);
+  v = twice.Check(
+      {{"m0", {M(1, "f")}}, {"m1", {M(1, "later"), M(2, "f"), M(3, "f")}}, {"m2", {M(1, "f")}}});
+  EXPECT_NE(Joined(v).find("m1: client_msg_id 'f' stored twice"), std::string::npos) << Joined(v);
+  // The home's member is held to its acknowledged seq.
+  Ledger moved;
+  sent(moved);
+  v = moved.Check({{"m0", {M(2, "f")}}, {"m1", {M(1, "later"), M(2, "f")}}, {"m2", {M(1, "f")}}});
+  EXPECT_NE(Joined(v).find("'f' acknowledged as seq 1 but stored at 2"), std::string::npos)
+      << Joined(v);
+}
+
 }  // namespace
 }  // namespace tldb::faults

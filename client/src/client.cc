@@ -165,6 +165,10 @@ Client::~Client() = default;
 const ServerInfo& Client::server_info() const {
   return impl_->info();
 }
+
+const std::string& Client::server_address() const {
+  return impl_->options().server;
+}
 void Client::Close() {
   impl_->Close();
 }

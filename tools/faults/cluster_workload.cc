@@ -7,6 +7,7 @@
 #include <random>
 
 #include "kill_run.h"
+#include "protocol/slot_map.h"
 
 namespace tldb::faults {
 
@@ -22,7 +23,7 @@ constexpr const char* kSync = "sync";
 bool Retriable(const Status& s) {
   using C = Status::Code;
   return s.code() == C::kNotPrimary || s.code() == C::kIOError || s.code() == C::kClosed ||
-         s.code() == C::kTimedOut || s.code() == C::kBusy;
+         s.code() == C::kTimedOut || s.code() == C::kBusy || s.code() == C::kMoved;
 }
 
 std::string Key(const std::string& ns, const std::string& timeline) {
@@ -42,16 +43,18 @@ std::string ClusterCheckReport::ToString() const {
   char buf[640];
   std::snprintf(
       buf, sizeof buf,
-      "%llu messages sent, %llu acknowledged (%llu acknowledgements), %llu fan-outs, "
-      "%llu recalls, %llu failed calls retried, %llu answered as deduplicated retries, %llu seen "
+      "%llu messages sent, %llu acknowledged (%llu acknowledgements), %llu fan-outs "
+      "(%llu over several partitions), %llu recalls, %llu failed calls retried, %llu answered as "
+      "deduplicated retries, %llu seen "
       "by the reader and the "
       "subscriber (%llu pushes, %llu re-subscriptions), %llu stored, %zu violations",
       static_cast<unsigned long long>(sent), static_cast<unsigned long long>(acked),
       static_cast<unsigned long long>(acks), static_cast<unsigned long long>(fanouts),
-      static_cast<unsigned long long>(recalls), static_cast<unsigned long long>(failed_calls),
-      static_cast<unsigned long long>(deduplicated), static_cast<unsigned long long>(seen),
-      static_cast<unsigned long long>(pushed), static_cast<unsigned long long>(resubscribes),
-      static_cast<unsigned long long>(stored), violations.size());
+      static_cast<unsigned long long>(fanouts_across), static_cast<unsigned long long>(recalls),
+      static_cast<unsigned long long>(failed_calls), static_cast<unsigned long long>(deduplicated),
+      static_cast<unsigned long long>(seen), static_cast<unsigned long long>(pushed),
+      static_cast<unsigned long long>(resubscribes), static_cast<unsigned long long>(stored),
+      violations.size());
   return buf;
 }
 
@@ -86,6 +89,11 @@ void ClusterWorkload::Stop() {
   stop_ = true;
   for (auto& t : threads_) t.join();
   threads_.clear();
+}
+
+Status ClusterWorkload::Serve(Client& c, uint16_t slot, std::string_view what,
+                              const std::function<Status()>& op) {
+  return o_.record_served ? served_.Served(c, slot, what, op) : op();
 }
 
 void ClusterWorkload::Violation(std::string what) {
@@ -147,7 +155,14 @@ void ClusterWorkload::WriterLoop(uint32_t w) {
       ledger_.Sent(static_cast<int>(w), Key(kStore, tl), id, payload);
       Seq seq = 0;
       if (until_done("append '" + id + "'", [&] {
-            auto r = c.Append(kStore, tl, payload, ao);
+            auto r = c.CallFor<AppendResult>(tl, [&](Client& cl) -> Result<AppendResult> {
+              Result<AppendResult> out = Status::IOError("not sent");
+              TLDB_RETURN_IF_ERROR(Serve(cl, proto::SlotOf(tl), "append '" + id + "'", [&] {
+                out = cl.Append(kStore, tl, payload, ao);
+                return out.status();
+              }));
+              return out;
+            });
             if (r.ok()) seq = r->seq;
             if (r.ok() && r->deduplicated) deduplicated_++;
             return r.status();
@@ -164,12 +179,33 @@ void ClusterWorkload::WriterLoop(uint32_t w) {
       for (uint32_t m : all) names.push_back("m" + std::to_string(m));
       const std::vector<std::string_view> views(names.begin(), names.end());
       const std::string payload = Payload(rng, id, o_.payload_bytes_max);
-      for (const auto& t : names) ledger_.Sent(static_cast<int>(w), Key(kSync, t), id, payload);
+      std::vector<std::string> keys;
+      for (const auto& t : names) {
+        ledger_.Sent(static_cast<int>(w), Key(kSync, t), id, payload);
+        keys.push_back(Key(kSync, t));
+      }
+      ledger_.Fanout(id, std::move(keys));
+      // To the home: the slot of the smallest member (proto::FanoutHomeSlot), which keeps a
+      // fan-out over several partitions as an intent and delivers the other members.
+      const std::string home = *std::min_element(names.begin(), names.end());
+      bool across = false;
       std::vector<AppendResult> results;
       if (until_done("fan-out '" + id + "'", [&] {
-            auto r = c.Call<std::vector<AppendResult>>(
-                [&](Client& cl) { return cl.AppendFanout(kSync, views, payload, ao); });
+            auto r = c.CallFor<std::vector<AppendResult>>(
+                home, [&](Client& cl) -> Result<std::vector<AppendResult>> {
+                  Result<std::vector<AppendResult>> out = Status::IOError("not sent");
+                  TLDB_RETURN_IF_ERROR(Serve(cl, proto::SlotOf(home), "fan-out '" + id + "'", [&] {
+                    out = cl.AppendFanout(kSync, views, payload, ao);
+                    return out.status();
+                  }));
+                  return out;
+                });
             if (r.ok()) results = std::move(r).value();
+            if (auto map = c.slot_map(); r.ok() && map) {
+              for (const auto& t : names) {
+                across |= map->Owner(proto::SlotOf(t)).id != map->Owner(proto::SlotOf(home)).id;
+              }
+            }
             return r.status();
           })) {
         if (results.size() != names.size()) {
@@ -178,10 +214,14 @@ void ClusterWorkload::WriterLoop(uint32_t w) {
           continue;
         }
         for (size_t i = 0; i < names.size(); ++i) {
-          ledger_.Acked(Key(kSync, names[i]), id, results[i].seq);
+          ledger_.Acked(Key(kSync, names[i]), id, results[i].seq);  // 0: delivered later
           if (results[i].deduplicated) deduplicated_++;
         }
         fanouts_++;
+        if (across) {
+          std::lock_guard l(mu_);
+          across_.push_back(Across{names, id});
+        }
       }
     } else {
       const size_t k = rng() % live.size();
@@ -190,8 +230,17 @@ void ClusterWorkload::WriterLoop(uint32_t w) {
       ledger_.RecallRequested(Key(kStore, m.timeline), m.id);
       if (until_done("recall of '" + m.id + "' (seq " + std::to_string(m.seq) + ")", [&] {
             return c
-                .Call<MutationResult>(
-                    [&](Client& cl) { return cl.Recall(kStore, m.timeline, m.seq); })
+                .CallFor<MutationResult>(
+                    m.timeline,
+                    [&](Client& cl) -> Result<MutationResult> {
+                      Result<MutationResult> out = Status::IOError("not sent");
+                      TLDB_RETURN_IF_ERROR(
+                          Serve(cl, proto::SlotOf(m.timeline), "recall of '" + m.id + "'", [&] {
+                            out = cl.Recall(kStore, m.timeline, m.seq);
+                            return out.status();
+                          }));
+                      return out;
+                    })
                 .status();
           })) {
         ledger_.RecallAcked(Key(kStore, m.timeline), m.id);
@@ -211,7 +260,14 @@ void ClusterWorkload::ReaderLoop() {
     const std::string tl = sync ? "m" + std::to_string(rng() % o_.members)
                                 : "t" + std::to_string(rng() % o_.timelines);
     auto latest =
-        (*cc)->Call<std::vector<Message>>([&](Client& c) { return c.Latest(ns, tl, 20); });
+        (*cc)->CallFor<std::vector<Message>>(tl, [&](Client& c) -> Result<std::vector<Message>> {
+          Result<std::vector<Message>> out = Status::IOError("not sent");
+          TLDB_RETURN_IF_ERROR(Serve(c, proto::SlotOf(tl), "latest of " + Key(ns, tl), [&] {
+            out = c.Latest(ns, tl, 20);
+            return out.status();
+          }));
+          return out;
+        });
     if (latest.ok()) {
       for (const Message& m : *latest) ledger_.Seen(Key(ns, tl), m);
     } else if (!Retriable(latest.status()) && !latest.status().IsNotFound()) {
@@ -227,6 +283,9 @@ struct ClusterWorkload::Subscription {
   std::mutex mu;
   Seq last = 0;
   bool ended = false;
+  // Used by the subscriber thread only: the connection subscribed at `at`.
+  std::unique_ptr<Client> client;
+  std::string at;
 };
 
 void ClusterWorkload::SubscriberLoop() {
@@ -238,77 +297,98 @@ void ClusterWorkload::SubscriberLoop() {
     subs.back()->ns = ns;
     subs.back()->timeline = tl;
   }
-  std::unique_ptr<Client> client;  // subscribed at `at`
-  std::string at;
   while (!stop_.load()) {
-    // Where the primary is now (the ClusterClient finds it).
-    auto probe = (*cc)->Call<std::vector<Seq>>([&](Client& c) {
-      const std::string_view t[] = {"t0"};
-      return c.LastSeq(kStore, t);
-    });
-    const std::string primary = probe.ok() ? (*cc)->current() : "";
-    bool ended = false;
-    for (auto& s : subs) {
-      std::lock_guard l(s->mu);
-      ended = ended || s->ended;
-    }
-    if (!primary.empty() && (!client || ended || primary != at)) {
-      if (client) resubscribes_++;
-      client.reset();  // its handlers are not called any more
-      ClientOptions co = MakeClientOptions().client;
-      co.server = primary;
-      auto c = Client::Connect(co);
-      bool all = c.ok();
-      for (size_t i = 0; all && i < subs.size(); ++i) {
-        Subscription* s = subs[i].get();
-        Seq after = 0;
-        {
-          std::lock_guard l(s->mu);
-          s->ended = false;
-          after = s->last;
-        }
-        auto id = (*c)->Subscribe(s->ns, s->timeline, after, false, [this, s](const auto& ev) {
-          std::lock_guard l(s->mu);
-          if (!ev.status.ok()) {
-            s->ended = true;
-            return;
-          }
-          if (ev.message.seq <= s->last) {
-            Violation("subscription to " + Key(s->ns, s->timeline) + " pushed seq " +
-                      std::to_string(ev.message.seq) + " after seq " + std::to_string(s->last));
-          }
-          s->last = std::max(s->last, ev.message.seq);
-          ledger_.Seen(Key(s->ns, s->timeline), ev.message);
-          pushed_++;
-        });
-        all = id.ok();
+    for (auto& sp : subs) {
+      Subscription* s = sp.get();
+      // Where the timeline is served now (the ClusterClient finds its partition's primary).
+      std::string server;
+      auto probe = (*cc)->CallFor<std::vector<Seq>>(s->timeline, [&](Client& c) {
+        const std::string_view t[] = {s->timeline};
+        auto r = c.LastSeq(s->ns, t);
+        if (r.ok()) server = c.server_address();
+        return r;
+      });
+      if (!probe.ok() || server.empty()) continue;
+      bool ended = false;
+      Seq after = 0;
+      {
+        std::lock_guard l(s->mu);
+        ended = s->ended;
+        after = s->last;
       }
-      if (all) {
-        client = std::move(c).value();
-        at = primary;
+      if (s->client && !ended && server == s->at) continue;
+      if (s->client) resubscribes_++;
+      s->client.reset();  // its handler is not called any more
+      {
+        std::lock_guard l(s->mu);
+        s->ended = false;
+      }
+      ClientOptions co = MakeClientOptions().client;
+      co.server = server;
+      auto c = Client::Connect(co);
+      if (!c.ok()) continue;
+      auto id = (*c)->Subscribe(s->ns, s->timeline, after, false, [this, s](const auto& ev) {
+        std::lock_guard l(s->mu);
+        if (!ev.status.ok()) {
+          s->ended = true;
+          return;
+        }
+        if (ev.message.seq <= s->last) {
+          Violation("subscription to " + Key(s->ns, s->timeline) + " pushed seq " +
+                    std::to_string(ev.message.seq) + " after seq " + std::to_string(s->last));
+        }
+        s->last = std::max(s->last, ev.message.seq);
+        ledger_.Seen(Key(s->ns, s->timeline), ev.message);
+        pushed_++;
+      });
+      if (id.ok()) {
+        s->client = std::move(c).value();
+        s->at = server;
       }
     }
     std::this_thread::sleep_for(milliseconds(100));
   }
+  for (auto& sp : subs) sp->client.reset();  // before the states go
 }
 
 Result<ClusterCheckReport> ClusterWorkload::Check() {
   Stop();
   auto cc = ClusterClient::Connect(MakeClientOptions());
   if (!cc.ok()) return cc.status();
-  std::map<std::string, std::vector<std::string>> by_ns;
+  ClusterCheckReport r;
+  // Every fan-out over several partitions is delivered to every member (its home's marks).
+  std::vector<Across> across;
+  {
+    std::lock_guard l(mu_);
+    across = across_;
+  }
+  for (const Across& a : across) {
+    const std::vector<std::string_view> views(a.members.begin(), a.members.end());
+    auto done = (*cc)->WaitFanout(kSync, views, a.id, o_.fanout_wait_ms);
+    if (!done.ok() || !*done) {
+      Violation("fan-out '" + a.id + "' over several partitions: " +
+                (done.ok() ? "not delivered to every member within " +
+                                 std::to_string(o_.fanout_wait_ms) + " ms"
+                           : "WaitFanout: " + done.status().ToString()));
+    }
+  }
+  r.fanouts_across = across.size();
+  StoredTimelines stored;
   for (const std::string& key : ledger_.Timelines()) {
     const size_t slash = key.find('/');
-    by_ns[key.substr(0, slash)].push_back(key.substr(slash + 1));
-  }
-  StoredTimelines stored;
-  ClusterCheckReport r;
-  for (const auto& [ns, timelines] : by_ns) {
-    auto back = (*cc)->Call<StoredTimelines>([&](Client& c) { return ReadBack(c, ns, timelines); });
+    const std::string ns = key.substr(0, slash), t = key.substr(slash + 1);
+    auto back = (*cc)->CallFor<StoredTimelines>(t, [&](Client& c) -> Result<StoredTimelines> {
+      Result<StoredTimelines> out = Status::IOError("not sent");
+      TLDB_RETURN_IF_ERROR(Serve(c, proto::SlotOf(t), "read back of " + key, [&] {
+        out = ReadBack(c, ns, {t});
+        return out.status();
+      }));
+      return out;
+    });
     if (!back.ok()) return back.status();
-    for (auto& [t, msgs] : *back) {
+    for (auto& [tl, msgs] : *back) {
       r.stored += msgs.size();
-      stored[Key(ns, t)] = std::move(msgs);
+      stored[Key(ns, tl)] = std::move(msgs);
     }
   }
   r.violations = violations();

@@ -22,6 +22,11 @@ void Ledger::Acked(const std::string& timeline, const std::string& client_msg_id
   e.acks.push_back(seq);
 }
 
+void Ledger::Fanout(const std::string& client_msg_id, std::vector<std::string> members) {
+  std::lock_guard lock(mu_);
+  fanouts_[client_msg_id] = std::move(members);
+}
+
 void Ledger::RecallRequested(const std::string& timeline, const std::string& client_msg_id) {
   std::lock_guard lock(mu_);
   timelines_[timeline][client_msg_id].recall_requested = true;
@@ -153,6 +158,7 @@ std::vector<std::string> Ledger::Check(const StoredTimelines& stored) const {
   for (const auto& [t, _] : stored) {
     if (!timelines_.count(t)) v.push_back(t + ": a timeline that was never written");
   }
+  std::map<std::string, std::map<std::string, Seq>> stored_ids;  // timeline -> id -> seq
   for (const auto& [t, sent] : timelines_) {
     auto st = stored.find(t);
     static const std::vector<Message> kNone;
@@ -173,13 +179,15 @@ std::vector<std::string> Ledger::Check(const StoredTimelines& stored) const {
         }
         continue;
       }
+      bool placed = false;  // acknowledged with its seq (not only as a pending fan-out member)
       for (Seq a : e.acks) {
-        if (a != at->second) {
+        placed |= a != 0;
+        if (a != 0 && a != at->second) {
           v.push_back(t + ": '" + id + "' acknowledged as seq " + std::to_string(a) +
                       " but stored at " + std::to_string(at->second));
         }
       }
-      by_writer[e.writer].emplace_back(e.order, at->second);
+      if (placed) by_writer[e.writer].emplace_back(e.order, at->second);
     }
     // Messages readers and subscribers saw: still there, same seq, same id (or recalled by the
     // workload), and their seq holds nothing else.
@@ -201,6 +209,7 @@ std::vector<std::string> Ledger::Check(const StoredTimelines& stored) const {
         }
       }
     }
+    stored_ids[t] = std::move(stored_at);
     for (auto& [w, list] : by_writer) {
       std::sort(list.begin(), list.end());
       for (size_t i = 1; i < list.size(); ++i) {
@@ -209,6 +218,27 @@ std::vector<std::string> Ledger::Check(const StoredTimelines& stored) const {
                       "'s acknowledged messages out of order");
         }
       }
+    }
+  }
+  // Fan-outs: every acknowledged one is in every member once (CheckStored found any id stored
+  // twice in a timeline; here each member must hold it).
+  for (const auto& [id, members] : fanouts_) {
+    bool acked = false;
+    for (const std::string& t : members) {
+      auto tl = timelines_.find(t);
+      if (tl == timelines_.end()) continue;
+      auto e = tl->second.find(id);
+      acked |= e != tl->second.end() && !e->second.acks.empty();
+    }
+    if (!acked) continue;
+    std::string missing;
+    for (const std::string& t : members) {
+      auto ids = stored_ids.find(t);
+      if (ids == stored_ids.end() || !ids->second.count(id)) missing += " " + t;
+    }
+    if (!missing.empty()) {
+      v.push_back("fan-out '" + id + "' (" + std::to_string(members.size()) +
+                  " members) is missing from:" + missing);
     }
   }
   return v;

@@ -19,6 +19,12 @@
 //     acknowledgement included), unless its recall was requested: then it may be absent, but if
 //     served it is at that seq; a message whose recall was acknowledged is not served;
 //   * one writer's acknowledged messages to a timeline have increasing seqs in send order;
+//   * an acknowledgement with seq 0 is a cross-partition fan-out's member that its home
+//     partition delivers after answering (docs/cluster.md "Cross-partition fan-out"): the message
+//     must be stored (once) at some seq, and is left out of the writer's send order (it takes
+//     its place in the member when delivered);
+//   * every fan-out registered with Fanout() that was acknowledged reached every member exactly
+//     once: each member timeline holds its client_msg_id once, at one seq;
 //   * nothing a reader or subscriber saw vanished or changed: a message seen at seq S is stored
 //     at S with the payload sent, and S holds no other message; the only permitted change is
 //     the workload's own recall (requested), which may make a seen message absent. Two different
@@ -54,6 +60,8 @@ class Ledger {
   void Sent(int writer, const std::string& timeline, const std::string& client_msg_id,
             std::string payload);
   void Acked(const std::string& timeline, const std::string& client_msg_id, Seq seq);
+  // A fan-out of `client_msg_id` to `members` (ledger timeline keys), each also Sent().
+  void Fanout(const std::string& client_msg_id, std::vector<std::string> members);
   void RecallRequested(const std::string& timeline, const std::string& client_msg_id);
   void RecallAcked(const std::string& timeline, const std::string& client_msg_id);
   // A reader saw `client_msg_id` at `seq`.
@@ -74,8 +82,9 @@ class Ledger {
   void SeenLocked(const std::string& timeline, const std::string& client_msg_id, Seq seq);
   mutable std::mutex mu_;
   std::map<std::string, std::map<std::string, Entry>> timelines_;
-  std::map<std::string, std::map<Seq, std::string>> seen_;  // timeline -> seq -> client_msg_id
-  std::vector<std::string> seen_violations_;                // found when seen
+  std::map<std::string, std::map<Seq, std::string>> seen_;   // timeline -> seq -> client_msg_id
+  std::map<std::string, std::vector<std::string>> fanouts_;  // client_msg_id -> members
+  std::vector<std::string> seen_violations_;                 // found when seen
   uint64_t sent_ = 0, acked_ = 0, acks_ = 0, recalled_ = 0;
 };
 

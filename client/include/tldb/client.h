@@ -195,6 +195,8 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   const ServerInfo& server_info() const;
+  // The HOST:PORT this client connected to (ClientOptions::server).
+  const std::string& server_address() const;
   // Closes the connection now; later calls fail with Closed.
   void Close();
 
