@@ -127,7 +127,7 @@ class ControllerProcessTest : public ::testing::Test {
     WaitFor(
         [&] {
           for (int n : live) {
-            if (Stats(n)["controller_active"] == 1) found = n;
+            if (Stats(n)["shard_controller_active"] == 1) found = n;
           }
           return found >= 0;
         },
@@ -276,7 +276,7 @@ TEST_F(ControllerProcessTest, AGoneServersReplicasMoveAndAnotherServerTakesOverA
       60))
       << Logs();
   finish();
-  EXPECT_EQ(Stats(next)["controller_moves"], 0u);
+  EXPECT_EQ(Stats(next)["shard_controller_moves"], 0u);
   EXPECT_EQ(LogCount(next, "is the controller now"), 1u) << Logs();
 
   // Every acknowledged append is there once, at its SeqId.

@@ -272,10 +272,10 @@ Status Controller::Act() {
 }
 
 void Controller::AddStats(std::vector<std::pair<std::string, uint64_t>>* out) const {
-  out->emplace_back("controller_active", active_ ? 1 : 0);
-  out->emplace_back("controller_takeovers", takeovers_.load());
-  out->emplace_back("controller_moves", moves_.load());
-  out->emplace_back("controller_handovers", handovers_.load());
+  out->emplace_back("shard_controller_active", active_ ? 1 : 0);
+  out->emplace_back("shard_controller_takeovers", takeovers_.load());
+  out->emplace_back("shard_controller_moves", moves_.load());
+  out->emplace_back("shard_controller_handovers", handovers_.load());
 }
 
 }  // namespace tldb::cluster

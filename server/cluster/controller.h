@@ -90,8 +90,8 @@ class Controller {
   uint64_t moves() const { return moves_.load(); }          // replicas moved by this controller
   uint64_t handovers() const { return handovers_.load(); }  // primaries moved by rebalancing
   uint64_t takeovers() const { return takeovers_.load(); }  // times it became the controller
-  // STATS counters: controller_active, controller_takeovers, controller_moves,
-  // controller_handovers.
+  // STATS counters (metrics tldb_shard_controller_*): shard_controller_active,
+  // shard_controller_takeovers, shard_controller_moves, shard_controller_handovers.
   void AddStats(std::vector<std::pair<std::string, uint64_t>>* out) const;
 
  private:

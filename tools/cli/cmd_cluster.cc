@@ -69,7 +69,7 @@ void RunClusterStatus(CliContext& ctx, const std::vector<std::string>& servers) 
                   address.c_str(), (unsigned long long)s["shard_server"],
                   (unsigned long long)s["shard_map_version"],
                   (unsigned long long)s["shard_partitions_local"],
-                  s["controller_active"] ? ", the controller" : "");
+                  s["shard_controller_active"] ? ", the controller" : "");
       for (const auto& [k, v] : s) {
         if (k.rfind("cluster_p", 0) != 0 || k.size() < 14 ||
             k.compare(k.size() - 5, 5, "_node") != 0) {
