@@ -161,6 +161,12 @@ int main(int argc, char** argv) {
                  "to other servers (docs/cluster.md \"The controller\"); 0: never")
       ->check(CLI::Range(int64_t{0}, int64_t{30} * 24 * 3600 * 1000))
       ->capture_default_str();
+  int64_t controller_balance_interval_ms = tldb::cluster::ControllerOptions{}.balance_interval_ms;
+  app.add_option("--controller-balance-interval-ms", controller_balance_interval_ms,
+                 "Sharded cluster: the controller evens out the primaries (handovers) at most "
+                 "this often, when they are off by more than one; 0: never")
+      ->check(CLI::Range(int64_t{0}, int64_t{30} * 24 * 3600 * 1000))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   for (const auto& spec : tokens) {
@@ -246,6 +252,7 @@ int main(int argc, char** argv) {
       if (!cfg.tokens.empty()) co.stats_token = cfg.tokens.front().secret;
       co.lease_ttl_s = node_opts.lease_ttl_s;
       co.replace_after_ms = controller_replace_after_ms;
+      co.balance_interval_ms = controller_balance_interval_ms;
       auto started = tldb::cluster::Controller::Start(std::move(co));
       if (!started.ok()) return Fail("cannot start the controller: " + started.status().ToString());
       controller = std::move(started).value();

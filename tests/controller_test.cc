@@ -3,7 +3,8 @@
 // lists): the election (two controllers, one acts; its lease revoked, the other takes over; a
 // stopping controller resigns), the replacement of a gone server's replicas one move at a time
 // to the least-loaded server, and a replacement that has no target being reported once and made
-// once a server registers. Without etcd installed these tests fail.
+// once a server registers; primaries all on one server spread by handovers, then left alone.
+// Without etcd installed these tests fail.
 #include "cluster/controller.h"
 
 #include <gtest/gtest.h>
@@ -36,7 +37,7 @@ class ControllerTest : public EtcdTest {
   static std::string Address(uint32_t server) {
     return "127.0.0." + std::to_string(server + 1) + ":7070";
   }
-  Controller* Add(uint32_t server, int64_t replace_after_ms) {
+  Controller* Add(uint32_t server, int64_t replace_after_ms, int64_t balance_interval_ms = 0) {
     ControllerOptions o;
     o.etcd_endpoints = etcd_.ClientOptions().endpoints;
     o.etcd_prefix = kPrefix;
@@ -44,6 +45,7 @@ class ControllerTest : public EtcdTest {
     o.client_address = Address(server);
     o.round_ms = 100;
     o.replace_after_ms = replace_after_ms;
+    o.balance_interval_ms = balance_interval_ms;
     o.move_timeout_ms = 20'000;
     o.votes = [](uint32_t, uint32_t, const std::string&) { return true; };
     o.log = [this, server](std::string_view line) {
@@ -198,6 +200,50 @@ TEST_F(ControllerTest, NoTargetIsLoggedOnceAndTheMoveIsMadeWhenAServerRegisters)
   Register(3);
   ASSERT_TRUE(WaitFor([&] { return c->moves() == 1; })) << Log();
   EXPECT_EQ(Replicas(0), (std::vector<uint32_t>{3, 1, 2}));
+}
+
+TEST_F(ControllerTest, PrimariesAllOnOneServerAreSpreadAndThenLeftAlone) {
+  // p0 {0,1,2}, p1 {1,2,0}, p2 {2,0,1}: each partition led by its replica on server 0.
+  auto m = SlotMap::Even(1, 3, {0, 1, 2}, 3);
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE(SlotMapStore(*client_, kPrefix).Create(*m).ok());
+  for (uint32_t s : {0, 1, 2}) Register(s);
+  const std::vector<std::string> on_server0 = {"0", "2", "1"};
+  for (uint32_t p = 0; p < 3; ++p) {
+    ASSERT_TRUE(
+        client_->Put(EtcdCoordinator::PartitionKey(kPrefix, p, "leader"), on_server0[p]).ok());
+  }
+  // The replicas' part: a promote key makes its replica the leader.
+  servers_ = std::thread([this] {
+    auto c = testing::MustConnect(etcd_.ClientOptions());
+    while (!stop_) {
+      for (uint32_t p = 0; p < 3; ++p) {
+        auto kv = c->Get(EtcdCoordinator::PromoteKey(kPrefix, p));
+        if (kv.ok() && *kv) {
+          (void)c->Put(EtcdCoordinator::PartitionKey(kPrefix, p, "leader"), (*kv)->value);
+          (void)c->Delete(EtcdCoordinator::PromoteKey(kPrefix, p));
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  Controller* c = Add(0, 0, /*balance_interval_ms=*/300);
+  ASSERT_TRUE(WaitFor([&] { return c->handovers() >= 2; })) << Log();
+  auto spread = [&] {
+    auto stored = SlotMapStore(*client_, kPrefix).Load();
+    auto serving = SlotMapStore(*client_, kPrefix).Serving(stored->map);
+    std::map<uint32_t, int> n;
+    for (const auto& p : serving->partitions()) n[p.primary]++;
+    return n;
+  };
+  EXPECT_EQ(spread(), (std::map<uint32_t, int>{{0, 1}, {1, 1}, {2, 1}})) << Log();
+  EXPECT_EQ(LogCount("evening out the primaries: server 0 has 3 primaries"), 1u) << Log();
+  // Even now: further balance checks (status rewritten each round) ask for nothing more.
+  const uint64_t handovers = c->handovers();
+  ASSERT_TRUE(WaitFor([&] { return LogCount("evened out the primaries") >= 1; })) << Log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1'000));  // a few balance intervals
+  EXPECT_EQ(c->handovers(), handovers);
+  EXPECT_EQ(LogCount("evening out the primaries"), 1u) << Log();
 }
 
 }  // namespace

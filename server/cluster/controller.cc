@@ -17,10 +17,10 @@ Controller::Controller(ControllerOptions options, std::unique_ptr<EtcdClient> cl
 
 Result<std::unique_ptr<Controller>> Controller::Start(ControllerOptions options) {
   if (options.round_ms <= 0 || options.lease_ttl_s <= 0 || options.move_timeout_ms <= 0 ||
-      options.replace_after_ms < 0 || options.balance_interval_ms <= 0) {
+      options.replace_after_ms < 0 || options.balance_interval_ms < 0) {
     return Status::InvalidArgument(
-        "controller: round, lease TTL, move timeout and balance interval must be > 0, "
-        "replace-after >= 0");
+        "controller: round, lease TTL and move timeout must be > 0, replace-after and balance "
+        "interval >= 0");
   }
   EtcdClientOptions eo;
   eo.endpoints = options.etcd_endpoints;
@@ -248,7 +248,7 @@ Status Controller::Act() {
     PublishStatus(pending, d.blocked);
     return Status::Ok();
   }
-  if (now >= next_balance_ms_) {
+  if (o_.balance_interval_ms > 0 && now >= next_balance_ms_) {
     next_balance_ms_ = now + o_.balance_interval_ms;
     std::string why;
     if (ControllerPlan::PrimariesUneven(serving, registered, &why)) {

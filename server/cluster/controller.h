@@ -17,8 +17,8 @@
 //     majority of registered voters (a replica votes when its server's STATS say so:
 //     cluster_p<P>_membership 0; `votes` replaces that check in tests).
 //   - primaries: at most every balance_interval_ms (the first balance_interval_ms after
-//     takeover), when ControllerPlan::PrimariesUneven, PrimaryBalance::Run (the library of
-//     `tldb cluster rebalance`).
+//     takeover; 0: never), when ControllerPlan::PrimariesUneven, PrimaryBalance::Run (the library
+//     of `tldb cluster rebalance`).
 //   - what it does is written to <prefix>controller-status (JSON, on its lease) when it changes:
 //     the server, the last action, the pending and blocked replacements; each decision and each
 //     distinct reason for not acting is logged once.
@@ -64,8 +64,9 @@ struct ControllerOptions {
   // A server gone this long has its replicas moved (tldb-server --controller-replace-after-ms).
   // 60 s: a restart or a short network cut does not cost a full copy of its replicas. 0: never.
   int64_t replace_after_ms = 60'000;
-  // Primaries are evened out at most this often: 30 s leaves a failover and a restarted
-  // server's return time to settle before a handover is asked for.
+  // Primaries are evened out at most this often (tldb-server
+  // --controller-balance-interval-ms): 30 s leaves a failover and a restarted server's return
+  // time to settle before a handover is asked for. 0: never.
   int64_t balance_interval_ms = 30'000;
   // Bound on each wait of a move and of a handover (ReplicaMove, PrimaryBalance).
   int64_t move_timeout_ms = 30'000;
