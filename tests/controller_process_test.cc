@@ -169,6 +169,17 @@ TEST_F(ControllerProcessTest, AGoneServersReplicasMoveAndAnotherServerTakesOverA
   EXPECT_NE(shown.second.find("controller: server " + std::to_string(controller)),
             std::string::npos)
       << shown.second;
+  // `tldb cluster status` marks the controller's server, and only it.
+  std::string all;
+  for (const std::string& a : addresses_) all += (all.empty() ? "" : ",") + a;
+  auto status = Cli("cluster status --servers " + all);
+  EXPECT_EQ(status.first, 0) << status.second;
+  const size_t marked = status.second.find(", the controller");
+  ASSERT_NE(marked, std::string::npos) << status.second;
+  EXPECT_EQ(status.second.find(", the controller", marked + 1), std::string::npos) << status.second;
+  const size_t line = status.second.rfind('\n', marked) + 1;  // npos + 1 == 0 for the first
+  EXPECT_EQ(status.second.substr(line, addresses_[controller].size()), addresses_[controller])
+      << status.second;
   int victim = 0;
   while (victim == controller) ++victim;  // holds replicas of both partitions, not controller
 
