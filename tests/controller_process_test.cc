@@ -288,7 +288,7 @@ TEST_F(ControllerProcessTest, AGoneServersReplicasMoveAndAnotherServerTakesOverA
       << Logs();
   finish();
   EXPECT_EQ(Stats(next)["shard_controller_moves"], 0u);
-  EXPECT_EQ(LogCount(next, "is the controller now"), 1u) << Logs();
+  EXPECT_GE(LogCount(next, "is the controller now"), 1u) << Logs();
 
   // Every acknowledged append is there once, at its SeqId.
   auto reader = NewClient();
