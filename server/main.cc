@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cluster/cluster_node.h"
+#include "cluster/controller.h"
 #include "cluster/shard_host.h"
 #include "cluster/sharded_db.h"
 #include "tldb/db.h"
@@ -154,6 +155,18 @@ int main(int argc, char** argv) {
                  "this long; one away longer is rebuilt from a snapshot")
       ->check(CLI::Range(int64_t{1}, int64_t{30} * 24 * 3600))
       ->capture_default_str();
+  int64_t controller_replace_after_ms = tldb::cluster::ControllerOptions{}.replace_after_ms;
+  app.add_option("--controller-replace-after-ms", controller_replace_after_ms,
+                 "Sharded cluster: the controller moves the replicas of a server gone this long "
+                 "to other servers (docs/cluster.md \"The controller\"); 0: never")
+      ->check(CLI::Range(int64_t{0}, int64_t{30} * 24 * 3600 * 1000))
+      ->capture_default_str();
+  int64_t controller_balance_interval_ms = tldb::cluster::ControllerOptions{}.balance_interval_ms;
+  app.add_option("--controller-balance-interval-ms", controller_balance_interval_ms,
+                 "Sharded cluster: the controller evens out the primaries (handovers) at most "
+                 "this often, when they are off by more than one; 0: never")
+      ->check(CLI::Range(int64_t{0}, int64_t{30} * 24 * 3600 * 1000))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   for (const auto& spec : tokens) {
@@ -187,6 +200,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<tldb::cluster::ClusterNode> node;
   std::unique_ptr<tldb::cluster::ShardHost> shards;
   std::unique_ptr<tldb::cluster::ShardedDb> sharded;
+  std::unique_ptr<tldb::cluster::Controller> controller;
   tldb::Db* db = nullptr;
   if (cluster.empty()) {
     // A damaged namespace is refused (its requests answer CORRUPTION naming it, STATS counts
@@ -229,7 +243,23 @@ int main(int argc, char** argv) {
       shards = std::move(host).value();
       sharded = std::make_unique<tldb::cluster::ShardedDb>(*shards);
       db = sharded.get();
-      cfg.extra_stats = [h = shards.get()](auto* out) { h->AddStats(out); };
+      // Every sharded server runs a controller; one at a time acts (elected through etcd).
+      tldb::cluster::ControllerOptions co;
+      co.etcd_endpoints = node_opts.etcd_endpoints;
+      co.etcd_prefix = node_opts.etcd_prefix;
+      co.server = node_opts.node;
+      co.client_address = node_opts.client_address;
+      if (!cfg.tokens.empty()) co.stats_token = cfg.tokens.front().secret;
+      co.lease_ttl_s = node_opts.lease_ttl_s;
+      co.replace_after_ms = controller_replace_after_ms;
+      co.balance_interval_ms = controller_balance_interval_ms;
+      auto started = tldb::cluster::Controller::Start(std::move(co));
+      if (!started.ok()) return Fail("cannot start the controller: " + started.status().ToString());
+      controller = std::move(started).value();
+      cfg.extra_stats = [h = shards.get(), c = controller.get()](auto* out) {
+        h->AddStats(out);
+        c->AddStats(out);
+      };
       cfg.cluster_map = [h = shards.get()] { return h->ClusterMapBody(); };
       std::fprintf(stderr, "tldb-server: sharded cluster server %u, slot map version %llu\n",
                    node_opts.node,
@@ -273,6 +303,7 @@ int main(int argc, char** argv) {
                sig == SIGINT ? "SIGINT" : "SIGTERM");
   (*server)->Stop();
   if (shards) {
+    controller->Stop();      // resigns: another server's controller takes over at once
     (void)sharded->Close();  // the intent threads end first: they use the replicas
     shards->Stop();          // its primaries resign: other replicas lead at once
     std::fprintf(stderr, "tldb-server: stopped cleanly\n");

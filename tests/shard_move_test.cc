@@ -83,6 +83,11 @@ class ShardMoveTest : public ::testing::Test {
                       "--advertise",   "127.0.0.1:" + std::to_string(port),
                       "--threads",     "1",
                       "--io-backend",  "posix"};
+      // The moves and handovers here are made by hand: no controller acts.
+      for (const char* a :
+           {"--controller-replace-after-ms", "0", "--controller-balance-interval-ms", "0"}) {
+        o.extra_args.push_back(a);
+      }
       servers_[n] = std::make_unique<common::ServerProcess>(o);
       ASSERT_TRUE(servers_[n]->Start().ok()) << Logs();
       addresses_.push_back(servers_[n]->address());

@@ -5,14 +5,17 @@
 // cluster; tldb cluster map: the map with its primaries and addresses (docs/cluster.md).
 // tldb cluster move P --from S --to T: moves a replica (ReplicaMove), then shows the new
 // replica's catch-up from STATS until it votes. tldb cluster rebalance: spreads the primaries
-// over the servers by handovers (PrimaryBalance).
+// over the servers by handovers (PrimaryBalance). tldb cluster controller: which server is the
+// controller and what it does (Controller's keys in etcd).
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cluster/controller.h"
 #include "cluster/etcd_client.h"
 #include "cluster/etcd_coordinator.h"
 #include "cluster/primary_balance.h"
@@ -62,10 +65,11 @@ void RunClusterStatus(CliContext& ctx, const std::vector<std::string>& servers) 
     if (s.count("shard_map_version") != 0 && !ctx.json) {
       // A sharded server (docs/cluster.md): one line per partition it holds a replica of, from
       // its cluster_p<P>_* counters.
-      std::printf("%-22s server %llu, slot map version %llu, %llu partitions here\n",
+      std::printf("%-22s server %llu, slot map version %llu, %llu partitions here%s\n",
                   address.c_str(), (unsigned long long)s["shard_server"],
                   (unsigned long long)s["shard_map_version"],
-                  (unsigned long long)s["shard_partitions_local"]);
+                  (unsigned long long)s["shard_partitions_local"],
+                  s["shard_controller_active"] ? ", the controller" : "");
       for (const auto& [k, v] : s) {
         if (k.rfind("cluster_p", 0) != 0 || k.size() < 14 ||
             k.compare(k.size() - 5, 5, "_node") != 0) {
@@ -313,6 +317,43 @@ void RunClusterRebalance(CliContext& ctx, bool dry_run, int64_t timeout_s, const
   std::printf("done: %zu handovers\n", done->size());
 }
 
+void RunClusterController(CliContext& ctx, const std::string& etcd, const std::string& prefix) {
+  auto c = ConnectEtcd(etcd);
+  if (!c.ok()) return (void)ctx.Fail(c.status());
+  auto holder = (*c)->Get(cluster::Controller::Key(prefix));
+  if (!holder.ok()) return (void)ctx.Fail(holder.status());
+  auto status = (*c)->Get(cluster::Controller::StatusKey(prefix));
+  if (!status.ok()) return (void)ctx.Fail(status.status());
+  if (ctx.json) {
+    std::printf("{\"controller\":%s,\"status\":%s}\n", *holder ? (*holder)->value.c_str() : "null",
+                *status ? (*status)->value.c_str() : "null");
+    return;
+  }
+  if (!*holder) {
+    std::printf("no controller (%s is absent): no sharded server runs, or one takes over now\n",
+                cluster::Controller::Key(prefix).c_str());
+    ctx.exit_code = 1;
+    return;
+  }
+  try {
+    const auto h = nlohmann::json::parse((*holder)->value);
+    std::printf("controller: server %u at %s (epoch %lld)\n", h.at("server").get<uint32_t>(),
+                h.at("client").get<std::string>().c_str(), (long long)(*holder)->create_revision);
+    if (!*status) return;
+    const auto st = nlohmann::json::parse((*status)->value);
+    std::printf("last action: %s\n", st.at("last_action").get<std::string>().c_str());
+    for (const auto& line : st.at("pending")) {
+      std::printf("pending: %s\n", line.get<std::string>().c_str());
+    }
+    for (const auto& line : st.at("blocked")) {
+      std::printf("blocked: %s\n", line.get<std::string>().c_str());
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return (void)ctx.Fail(
+        Status::Corruption("controller keys do not parse: " + std::string(e.what())));
+  }
+}
+
 }  // namespace
 
 void AddClusterCommand(CLI::App& app, CliContext& ctx) {
@@ -422,6 +463,14 @@ void AddClusterCommand(CLI::App& app, CliContext& ctx) {
     RunClusterRebalance(ctx, rebalance_args->dry_run, rebalance_args->timeout_s, args->etcd,
                         args->prefix);
   });
+  CLI::App* controller = cluster->add_subcommand(
+      "controller",
+      "Sharded cluster: which server is the controller, its last action, the replacements "
+      "pending or blocked");
+  controller->add_option("--etcd", args->etcd, "An etcd client URL")->capture_default_str();
+  controller->add_option("--etcd-prefix", args->prefix, "The cluster's key prefix")
+      ->capture_default_str();
+  controller->callback([&ctx, args] { RunClusterController(ctx, args->etcd, args->prefix); });
   move->callback([&ctx, args, move_args] {
     cluster::ReplicaMoveRequest r = move_args->request;
     r.timeout_ms = move_args->timeout_s * 1000;
