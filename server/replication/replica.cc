@@ -1454,6 +1454,42 @@ Result<SnapshotInfo> Replica::Snapshot(const std::string& dir, const SnapshotOpt
   return info;
 }
 
+Result<SnapshotInfo> Replica::CloneForSplit(const std::string& dir) {
+  SnapshotInfo info;
+  {
+    std::shared_lock d(db_mu_);
+    if (!db_) return Status::Closed("replica " + std::to_string(cfg_.node) + " has no open Db");
+    if (const uint64_t q = db_->Stats().scrub_segments_quarantined; q != 0) {
+      return Status::Corruption("replica " + std::to_string(cfg_.node) + " has " +
+                                std::to_string(q) +
+                                " sealed segment(s) quarantined by the scrub: no clone of it");
+    }
+    TLDB_ASSIGN_OR_RETURN(info, db_->Snapshot(dir, SnapshotOptions{}));
+  }
+  ReplicaState seed{.membership = Membership::kVoter};
+  {
+    std::lock_guard l(mu_);
+    if (state_.membership != Membership::kVoter) {
+      return Status::Busy("replica " + std::to_string(cfg_.node) +
+                          " does not vote: its clone could not either");
+    }
+    seed.promised_epoch = state_.promised_epoch;
+    seed.catalog_seq = state_.catalog_seq;
+    for (const SnapshotNamespace& n : info.namespaces) {
+      auto h = state_.histories.find(n.name);
+      if (h == state_.histories.end()) continue;
+      EpochHistory cut = h->second;
+      cut.TruncateTo(n.end);
+      seed.histories[n.name] = std::move(cut);
+    }
+  }
+  FileSystem& fs = *cfg_.db_options.file_system;
+  TLDB_RETURN_IF_ERROR(ReplicaStateFile::Store(fs, dir, seed));
+  info.files.push_back({"REPLICA", ReplicaStateFile::Encode(seed).size()});
+  Event("split clone into " + dir + " (a voter)");
+  return info;
+}
+
 Status Replica::WithDb(const std::function<Status(Db&)>& fn) {
   std::shared_lock d(db_mu_);
   if (!db_) return Status::Closed("replica " + std::to_string(cfg_.node) + " has no open Db");

@@ -168,6 +168,13 @@ class Replica : public LogShipper {
   // for retain_for_absent_ms, so that the seeded replica catches up from there.
   // NotPrimary on any other replica.
   Result<SnapshotInfo> Snapshot(const std::string& dir, const SnapshotOptions& options);
+  // A split's clone (docs/cluster.md "Splitting a partition"), on any replica whose log holds
+  // the whole frozen log of its partition: Db::Snapshot into `dir` plus a REPLICA file that
+  // makes a replica opened on it a voter with this replica's promised epoch, catalog version
+  // and epoch histories cut at the snapshot's ends. The caller checks the ends are the frozen
+  // positions (every replica's clone then holds the same log). Unlike Snapshot it does not
+  // need the serving primary and holds no log for a follower.
+  Result<SnapshotInfo> CloneForSplit(const std::string& dir);
 
   // The replicated catalog (docs/replication.md "Catalog"), on the serving primary only
   // (NotPrimary elsewhere): the whole new catalog is appended to `__catalog` and committed on
