@@ -211,6 +211,14 @@ TEST_F(ShardSplitTest, APartitionSplitsWhileAppendsGoOnAndTheChildServesAndFails
       acks.push_back(Ack{t, id, payload, r->seq});
     }
   });
+  struct JoinAtExit {  // a failed ASSERT returns early: the writer stops first
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~JoinAtExit() {
+      stop = true;
+      if (t.joinable()) t.join();
+    }
+  } join_at_exit{stop, writer};
   auto acked = [&] {
     std::lock_guard l(mu);
     return acks.size();
@@ -222,7 +230,11 @@ TEST_F(ShardSplitTest, APartitionSplitsWhileAppendsGoOnAndTheChildServesAndFails
     }
   };
   wait_acks(300);
-  ASSERT_GE(acked(), 300u) << Logs();
+  if (acked() < 300u) {
+    stop = true;
+    writer.join();
+    FAIL() << "appends did not go through: " << last_error << "\n" << Logs();
+  }
 
   auto split = Cli("cluster split 0 --etcd " + etcd_.endpoint(0));
   std::printf("%s", split.second.c_str());

@@ -355,7 +355,8 @@ Result<PartitionSplitResult> PartitionSplit::Run(
   keeper->Stop();
   (void)client_.DeleteIfCreateRevision(Key(prefix_), id);
   (void)client_.LeaseRevoke(lease);
-  say("unfrozen: partition " + std::to_string(P) + " answers MOVED for " + Ranges(out.moved));
+  say("unfrozen: partition " + std::to_string(P) + "'s writes go on; " + Ranges(out.moved) +
+      " route to partition " + std::to_string(Q));
   const int64_t until = SteadyMs() + request.timeout_ms;
   while (true) {
     auto leader = client_.Get(EtcdCoordinator::PartitionKey(prefix_, Q, "leader"));

@@ -263,7 +263,8 @@ Result<std::shared_ptr<void>> ShardHost::Admit(const std::shared_ptr<const Shard
     gate->Exit();
     return std::shared_ptr<void>();
   }
-  return std::shared_ptr<void>(static_cast<void*>(nullptr), [gate](void*) { gate->Exit(); });
+  // Non-null (a null ticket means "route again"); releasing it leaves the gate.
+  return std::shared_ptr<void>(static_cast<void*>(gate.get()), [gate](void*) { gate->Exit(); });
 }
 
 void ShardHost::AdoptClone(uint32_t p) {

@@ -1221,6 +1221,10 @@ void Replica::Pump(uint32_t peer, const std::string& ns) {
 Status Replica::Ship(std::string_view ns_view, const LogFrame& frame) {
   const std::string ns(ns_view);
   std::unique_lock l(mu_);
+  if (!stopped_ && role_ != Role::kPrimary && cloning_ && frame.kind == FrameKind::kRecords &&
+      frame.bytes.empty()) {
+    return Status::Ok();  // a follower's clone syncs its own log: nothing to ship
+  }
   if (stopped_ || role_ != Role::kPrimary) {
     return Status::NotPrimary("replica " + std::to_string(cfg_.node) + " no longer leads");
   }
@@ -1464,7 +1468,16 @@ Result<SnapshotInfo> Replica::CloneForSplit(const std::string& dir) {
                                 std::to_string(q) +
                                 " sealed segment(s) quarantined by the scrub: no clone of it");
     }
-    TLDB_ASSIGN_OR_RETURN(info, db_->Snapshot(dir, SnapshotOptions{}));
+    {
+      std::lock_guard l(mu_);
+      cloning_ = true;
+    }
+    auto taken = db_->Snapshot(dir, SnapshotOptions{});
+    {
+      std::lock_guard l(mu_);
+      cloning_ = false;
+    }
+    TLDB_ASSIGN_OR_RETURN(info, std::move(taken));
   }
   ReplicaState seed{.membership = Membership::kVoter};
   {
