@@ -301,9 +301,11 @@ void IntentFanout::DeliverLoop() {
     }
     for (Pending& p : retry) now.push_back(std::move(p));
     retry.clear();
-    std::set<std::string> seen;
+    // Once per intent and partition: after a split, the parent and the child both find an
+    // intent in their journals, and only the one owning its slot delivers it.
+    std::set<std::pair<std::string, uint32_t>> seen;
     for (Pending& p : now) {
-      if (!seen.insert(p.key).second) continue;
+      if (!seen.insert({p.key, p.home}).second) continue;
       {
         std::lock_guard l(mu_);
         if (stopping_) return;
