@@ -83,9 +83,9 @@ struct ShardHostOptions {
   std::vector<std::pair<std::string, NamespaceOptions>> namespaces;  // created on every replica
   int64_t lease_ttl_s = 2;
   int64_t retain_for_absent_s = 600;
-  // How often etcd is read for the map, the primaries, the servers and the namespaces. 250 ms:
-  // a failover shows in CLUSTER_MAP within a quarter second of its leader key, for four small
-  // range reads per server per poll.
+  // How often etcd is read for the map, the primaries, the servers, the namespaces and a running
+  // split. 250 ms: a failover shows in CLUSTER_MAP within a quarter second of its leader key, for
+  // five small range reads per server per poll.
   int64_t poll_ms = 250;
   // A namespace miss wakes the poll thread at most this often (a client naming a namespace
   // that exists nowhere must not turn into a stream of etcd reads).
