@@ -342,8 +342,12 @@ Result<PartitionSplitResult> PartitionSplit::Run(
                     {{store_.MapKey(), SlotMapStore::ToJson(next)},
                      {EtcdCoordinator::PartitionKey(prefix_, Q, "initialized"), "1"},
                      {ChildKey(prefix_, Q), child.dump()}});
-  if (!put.ok()) return Abort(id, lease, put.status());
-  if (!*put) {
+  if (!put.ok()) {
+    // The outcome may be unknown (the answer lost): the map says whether it was written.
+    auto now = client_.Get(ChildKey(prefix_, Q));
+    const bool written = now.ok() && *now && ChildSplitId((*now)->value, P) == id;
+    if (!written) return Abort(id, lease, put.status());
+  } else if (!*put) {
     return Abort(id, lease,
                  Status::Conflict("the map changed or the split key's lease expired before the "
                                   "map was written: nothing changed"));
