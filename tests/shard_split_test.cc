@@ -10,8 +10,12 @@
 // runs on its clone (no clone directory left) and votes; every acknowledged message is read
 // back once at its SeqId through the client; an acknowledged client_msg_id appended again to a
 // moved timeline answers its original SeqId; and with partition 2's primary's server killed,
-// partition 2 fails over to another of its replicas and still serves every message.
+// partition 2 fails over to another of its replicas and still serves every message. A second
+// test pauses (SIGSTOP) one replica's server so that it never clones: the command times out and
+// abandons the split, the map stays at version 1, the other servers remove their clones, and
+// partition 0 takes writes again.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -340,6 +344,61 @@ TEST_F(ShardSplitTest, APartitionSplitsWhileAppendsGoOnAndTheChildServesAndFails
       "%zu acknowledged appends checked; partition 2 took slots %u..%u, its primary moved from "
       "server %u to %u\n",
       acks.size(), at, last, q_primary, failed_over->Partition(2)->primary);
+}
+
+TEST_F(ShardSplitTest, ASplitThatCannotFinishIsAbandonedAndThePartitionTakesWritesAgain) {
+  auto before = Settled(1);
+  ASSERT_TRUE(before) << "no primary for every partition\n" << Logs();
+  // A replica of partition 0 that does not lead it stops answering (its server is paused) and
+  // never clones.
+  uint32_t paused = 0;
+  while (paused == before->Partition(0)->primary) ++paused;
+  ASSERT_EQ(::kill(servers_[paused]->pid(), SIGSTOP), 0);
+  auto split = Cli("cluster split 0 --timeout-s 3 --etcd " + etcd_.endpoint(0));
+  ASSERT_EQ(::kill(servers_[paused]->pid(), SIGCONT), 0);
+  std::printf("%s", split.second.c_str());
+  EXPECT_NE(split.first, 0) << split.second;
+  EXPECT_NE(split.second.find("frozen:"), std::string::npos) << split.second;
+  EXPECT_NE(split.second.find("to clone"), std::string::npos) << split.second;
+  EXPECT_NE(split.second.find("the split was abandoned"), std::string::npos) << split.second;
+  EXPECT_EQ(split.second.find("map version 2:"), std::string::npos) << split.second;
+  auto m = MapOf(3);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->version(), 1u);
+  EXPECT_EQ(m->Partition(2), nullptr);
+  // The servers that cloned remove their clones once they read the split gone.
+  for (int n = 0; n < 3; ++n) {
+    if (n == static_cast<int>(paused)) continue;
+    bool left = true;
+    for (const auto deadline = Clock::now() + std::chrono::seconds(15);
+         left && Clock::now() < deadline;) {
+      left = false;
+      for (const auto& e : std::filesystem::directory_iterator(DataDir(n))) {
+        left |= e.path().filename().string().find(".split-") != std::string::npos;
+      }
+      if (left) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_FALSE(left) << "server " << n << " kept its clone\n" << Logs();
+  }
+  // Partition 0 is no longer frozen: appends to both halves succeed (a client that gives up
+  // after 10 s, well within what a freeze that never ended would take).
+  ClusterClientOptions o;
+  o.servers = addresses_;
+  o.retry_ms_max = 10'000;
+  o.retry_pause_ms = 20;
+  auto c = ClusterClient::Connect(o);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const uint16_t first = before->Partition(0)->ranges[0].first;
+  const uint16_t last = before->Partition(0)->ranges[0].last;
+  int appended = 0;
+  for (int i = 0; appended < 4; ++i) {
+    const std::string t = "after:" + std::to_string(i);
+    const uint16_t slot = proto::SlotOf(t);
+    if (slot < first || slot > last) continue;
+    auto r = (*c)->Append("store", t, "x");
+    ASSERT_TRUE(r.ok()) << t << ": " << r.status().ToString() << "\n" << Logs();
+    ++appended;
+  }
 }
 
 }  // namespace
