@@ -3,8 +3,9 @@
 // with a message naming the fault, nothing written), the steps in their order (freeze, frozen
 // positions, every replica's clone, one transaction with the map and the child's keys, the key
 // gone, the child's primary), a failed clone or a timeout abandoning the split (the key gone,
-// the map unchanged), and a re-run after a splitter died mid-way going on with its split, then
-// finding it done. Without etcd installed these tests fail.
+// the map unchanged), a map changed meanwhile not overwritten (the transaction writes nothing),
+// and a re-run after a splitter died mid-way going on with its split, then finding it done. Without
+// etcd installed these tests fail.
 #include "cluster/partition_split.h"
 
 #include <gtest/gtest.h>
@@ -41,14 +42,27 @@ class PartitionSplitTest : public EtcdTest {
   // The servers' part: the frozen positions once the key appears, then each server's clone
   // acknowledgement (`clone_error` for server 1 when set), and a primary for the child once
   // the map lists it.
-  void StartServers(std::string clone_error = "", bool clone = true) {
-    servers_ = std::thread([this, clone_error, clone] {
+  // `bump_map`: once frozen, another change of the map comes first (a move, say).
+  void StartServers(std::string clone_error = "", bool clone = true, bool bump_map = false) {
+    servers_ = std::thread([this, clone_error, clone, bump_map] {
       auto c = testing::MustConnect(etcd_.ClientOptions());
+      bool bumped = false;
       while (!stop_) {
         auto s = PartitionSplit::Read(*c, kPrefix);
         if (s.ok() && *s) {
           const SplitState& st = **s;
           seen_ids_.insert(st.id);
+          if (st.frozen && bump_map && !bumped) {
+            SlotMapStore store(*c, kPrefix);
+            auto from = store.Load();
+            EXPECT_TRUE(from.ok());
+            std::vector<proto::PartitionEntry> parts = from->map.partitions();
+            std::swap(parts[1].replicas[0], parts[1].replicas[1]);
+            auto next = SlotMap::Make(from->map.version() + 1, parts);
+            EXPECT_TRUE(next.ok());
+            EXPECT_TRUE(store.Update(*from, *next).ok());
+            bumped = true;
+          }
           if (!st.frozen) {
             (void)c->CompareAndSwap(PartitionSplit::FrozenKey(kPrefix), 0,
                                     PartitionSplit::EncodeFrozen(st.id, {{"chat", {3, 4096}}}),
@@ -240,6 +254,27 @@ TEST_F(PartitionSplitTest, AFailedCloneOrATimeoutAbandonsTheSplit) {
   StopServers();
   EXPECT_FALSE(SplitKeyExists());
   EXPECT_EQ(MapVersion(), 1u);
+}
+
+TEST_F(PartitionSplitTest, AMapChangedMeanwhileIsNotOverwritten) {
+  StartServers("", true, /*bump_map=*/true);
+  PartitionSplit split(*client_, kPrefix);
+  PartitionSplitRequest r;
+  r.partition = 0;
+  r.timeout_ms = 20'000;
+  auto done = split.Run(r, progress_);
+  StopServers();
+  EXPECT_EQ(done.status().code(), Status::Code::kConflict) << done.status().ToString();
+  EXPECT_NE(done.status().message().find("abandoned"), std::string::npos);
+  auto stored = SlotMapStore(*client_, kPrefix).Load();
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->map.version(), 2u);  // the other change's, not the split's
+  EXPECT_EQ(stored->map.Partition(2), nullptr);
+  EXPECT_EQ(stored->map.Partition(1)->replicas, (std::vector<uint32_t>{2, 1, 0}));
+  auto child = client_->Get(PartitionSplit::ChildKey(kPrefix, 2));
+  ASSERT_TRUE(child.ok());
+  EXPECT_FALSE(child->has_value());  // the transaction wrote nothing
+  EXPECT_FALSE(SplitKeyExists());
 }
 
 TEST_F(PartitionSplitTest, ARerunGoesOnWithTheSplitOfARunThatDied) {

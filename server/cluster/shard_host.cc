@@ -303,13 +303,23 @@ void ShardHost::HandleSplit(const std::optional<SplitState>& split) {
   }
   // A clone of a split that ended without its map goes.
   if (clone_ && !(split && split->id == clone_->id)) {
-    if (map_version_ < clone_->version) {
-      std::error_code ec;
-      std::filesystem::remove_all(clone_->dir, ec);
-      Log("split " + std::to_string(clone_->id) + " ended without its map: " + clone_->dir +
-          " removed");
+    // Its map lists the child and names this split (partitions/<Q>/split): the child starts
+    // on it (AdoptClone). Otherwise it is never started.
+    bool kept = false, known = true;
+    if (map_->Partition(clone_->child) != nullptr) {
+      auto kv = client_->Get(PartitionSplit::ChildKey(o_.etcd_prefix, clone_->child));
+      known = kv.ok();
+      kept = kv.ok() && *kv && PartitionSplit::ChildSplitId((*kv)->value) == clone_->id;
     }
-    clone_.reset();
+    if (known) {
+      if (!kept) {
+        std::error_code ec;
+        std::filesystem::remove_all(clone_->dir, ec);
+        Log("split " + std::to_string(clone_->id) + " ended without its map: " + clone_->dir +
+            " removed");
+      }
+      clone_.reset();
+    }
   }
   if (!active) return;
   auto node = nodes_.find(split->parent);
@@ -385,7 +395,7 @@ void ShardHost::Clone(const SplitState& s, ClusterNode& node) {
                  ", not at the frozen position");
     }
   }
-  clone_ = CloneMade{s.id, s.version, dir.string()};
+  clone_ = CloneMade{s.id, s.child, dir.string()};
   Log("partition " + std::to_string(s.parent) + ": cloned into " + dir.string() +
       " for partition " + std::to_string(s.child));
   ack("");

@@ -180,7 +180,7 @@ class ShardHost {
   std::map<uint32_t, std::shared_ptr<WriteGate>> gates_;  // poll thread: by partition
   struct CloneMade {
     int64_t id = 0;
-    uint64_t version = 0;  // the map version its split writes
+    uint32_t child = 0;
     std::string dir;
   };
   std::optional<CloneMade> clone_;  // poll thread: the clone of the running split made here
