@@ -4,7 +4,8 @@
 // positions, every replica's clone, one transaction with the map and the child's keys, the key
 // gone, the child's primary), a failed clone or a timeout abandoning the split (the key gone,
 // the map unchanged), a map changed meanwhile not overwritten (the transaction writes nothing),
-// and a re-run after a splitter died mid-way going on with its split, then finding it done. Without
+// and a re-run after a splitter died mid-way going on with its split, then finding it done,
+// and one after a splitter died between the map and deleting its key. Without
 // etcd installed these tests fail.
 #include "cluster/partition_split.h"
 
@@ -308,6 +309,28 @@ TEST_F(PartitionSplitTest, ARerunGoesOnWithTheSplitOfARunThatDied) {
   auto child = client_->Get(PartitionSplit::ChildKey(kPrefix, 2));
   ASSERT_TRUE(child.ok() && child->has_value());
   EXPECT_EQ(PartitionSplit::ChildSplitId((*child)->value, 0), created->create_revision);
+  EXPECT_FALSE(SplitKeyExists());
+
+  // A run that died after the transaction, its key still there: a re-run deletes it and
+  // reports the split done.
+  auto g2 = client_->LeaseGrant(5);
+  ASSERT_TRUE(g2.ok());
+  auto stale = key;
+  stale["lease"] = std::to_string(g2->id);
+  created = client_->CreateIfAbsent(PartitionSplit::Key(kPrefix), stale.dump(), g2->id);
+  ASSERT_TRUE(created.ok() && created->created);
+  ASSERT_TRUE(
+      client_
+          ->Put(PartitionSplit::ChildKey(kPrefix, 2),
+                nlohmann::json{{"parent", 0}, {"id", std::to_string(created->create_revision)}}
+                    .dump())
+          .ok());
+  lines_.clear();
+  auto after = split.Run(r, progress_);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_TRUE(after->done_before);
+  EXPECT_LT(Line("in an earlier run"), lines_.size());
+  EXPECT_EQ(MapVersion(), 2u);
   EXPECT_FALSE(SplitKeyExists());
 }
 

@@ -208,6 +208,24 @@ Result<PartitionSplitResult> PartitionSplit::Run(
                         std::to_string(running->at) + " runs (its key " + Key(prefix_) +
                         " goes with its splitter's lease): wait for it");
   }
+  if (running && stored.map.version() >= running->version) {
+    // A run that died after the map transaction, before it deleted the key.
+    TLDB_ASSIGN_OR_RETURN(auto kv, client_.Get(ChildKey(prefix_, running->child)));
+    if (kv && ChildSplitId(kv->value, P) == running->id) {
+      (void)client_.DeleteIfCreateRevision(Key(prefix_), running->id);
+      (void)client_.LeaseRevoke(running->lease);
+      out.version = running->version;
+      out.child = running->child;
+      out.at = running->at;
+      if (const proto::PartitionEntry* q = stored.map.Partition(running->child)) {
+        out.moved = q->ranges;
+      }
+      out.done_before = true;
+      say("partition " + std::to_string(out.child) + " took partition " + std::to_string(P) +
+          "'s slots " + Ranges(out.moved) + " in an earlier run (its key deleted now)");
+      return out;
+    }
+  }
   if (!running && request.at && stored.map.Owner(*request.at).id != P) {
     const proto::PartitionEntry& owner = stored.map.Owner(*request.at);
     TLDB_ASSIGN_OR_RETURN(auto kv, client_.Get(ChildKey(prefix_, owner.id)));

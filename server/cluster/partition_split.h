@@ -22,7 +22,8 @@
 // A failure or timeout in steps 2-4 deletes the split key (P unfreezes; the clones are
 // removed by their servers), and the error is returned. A splitter that dies leaves the key to
 // its lease (lease_ttl_s): P unfreezes then. A re-run while the key of the same split is still
-// there keeps that lease alive and goes on.
+// there keeps that lease alive and goes on, or, when that split's map was written, deletes the
+// key and reports it done.
 //
 // Keys, under the cluster prefix:
 //   split                 {"parent": P, "child": Q, "at": SLOT, "version": V+1, "lease": L}
