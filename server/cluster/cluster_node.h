@@ -69,6 +69,10 @@ class ClusterNode {
   // STATS counters (docs/protocol.md): cluster_role, cluster_epoch, cluster_serving, ...
   void AddStats(std::vector<std::pair<std::string, uint64_t>>* out) const;
   std::string peer_address() const { return transport_->listen_address(); }
+  // A split's clone of this replica into `dir` (repl::Replica::CloneForSplit).
+  Result<SnapshotInfo> CloneForSplit(const std::string& dir) {
+    return replica_->CloneForSplit(dir);
+  }
   void Stop();
   // Stop() for good: the replica left this server (a move, docs/cluster.md "Moving a
   // replica"). Its etcd lease is revoked as well, so partitions/P/nodes/<node> disappears at

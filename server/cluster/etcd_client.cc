@@ -273,6 +273,27 @@ Result<int64_t> EtcdClient::CompareAndSwap(std::string_view key, int64_t expecte
                           std::to_string(now ? now->mod_revision : 0) + (now ? "" : " (absent)"));
 }
 
+Result<bool> EtcdClient::PutIf(const std::vector<Compare>& compares,
+                               const std::vector<std::pair<std::string, std::string>>& puts) {
+  std::string what = "/v3/kv/txn put-if";
+  json cmp = json::array(), success = json::array();
+  for (const Compare& c : compares) {
+    TLDB_RETURN_IF_ERROR(CheckKey(c.key, what));
+    json one = {
+        {"key", Base64Encode(c.key)}, {"target", c.create ? "CREATE" : "MOD"}, {"result", "EQUAL"}};
+    one[c.create ? "create_revision" : "mod_revision"] = std::to_string(c.revision);
+    cmp.push_back(std::move(one));
+    what += " '" + Printable(c.key) + "'";
+  }
+  for (const auto& [key, value] : puts) {
+    TLDB_RETURN_IF_ERROR(CheckKey(key, what));
+    success.push_back({{"request_put", PutOp(key, value, 0)}});
+  }
+  const json txn = {{"compare", std::move(cmp)}, {"success", std::move(success)}};
+  TLDB_ASSIGN_OR_RETURN(json j, Txn(txn, what));
+  return Succeeded(j);
+}
+
 Status EtcdClient::DeleteIfCreateRevision(std::string_view key, int64_t create_revision) {
   const std::string what = KeyWhat("/v3/kv/txn delete-if-create-revision", key) +
                            " create revision " + std::to_string(create_revision);

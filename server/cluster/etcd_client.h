@@ -31,6 +31,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "cluster/curl_handle.h"
 #include "cluster/etcd_types.h"
@@ -79,6 +81,17 @@ class EtcdClient {
   // Delete only if the key's create revision is `create_revision` (a leader resigning with its
   // epoch). NotFound when the key is absent, Conflict when another incarnation holds it.
   [[nodiscard]] Status DeleteIfCreateRevision(std::string_view key, int64_t create_revision);
+
+  // One transaction: when every comparison holds (each key's create revision, or mod revision,
+  // equals the given one; 0: the key is absent), put every (key, value), without a lease.
+  // True when they were put, false when a comparison failed (nothing written).
+  struct Compare {
+    std::string key;
+    bool create = false;  // compare the create revision (else the mod revision)
+    int64_t revision = 0;
+  };
+  [[nodiscard]] Result<bool> PutIf(const std::vector<Compare>& compares,
+                                   const std::vector<std::pair<std::string, std::string>>& puts);
 
   // Watches `spec.key` (or the prefix) from spec.start_revision on a thread of its own.
   [[nodiscard]] Result<std::unique_ptr<EtcdWatch>> Watch(WatchSpec spec);

@@ -93,17 +93,24 @@ void IntentFanout::AcceptLoop() {
 
 Result<std::vector<AppendResult>> IntentFanout::AcceptNow(const Request& req) {
   const Intent& in = req.intent;
-  auto r = host_.routing();
   const std::vector<std::string_view> targets = Views(in.targets);
   const std::string key = IntentKey(in.ns, targets, in.client_msg_id);
   const uint16_t slot = *IntentSlot(key);
-  const proto::PartitionEntry& home = r->map.Owner(slot);
-  auto it = r->local.find(home.id);
-  if (it == r->local.end()) {
-    return Status::Moved(
-        proto::MovedMessage(slot, r->map.version(), home.id, r->map.RouteAddress(slot)));
+  // Admitted to the home (not while it is frozen for a split), at the newest routing.
+  std::shared_ptr<const ShardRouting> r;
+  std::shared_ptr<void> ticket;
+  for (int tries = 0; !ticket; ++tries) {
+    if (tries == 8) return Status::Busy("the routing kept changing: retry");
+    r = host_.routing();
+    const proto::PartitionEntry& owner = r->map.Owner(slot);
+    if (r->local.count(owner.id) == 0) {
+      return Status::Moved(
+          proto::MovedMessage(slot, r->map.version(), owner.id, r->map.RouteAddress(slot)));
+    }
+    TLDB_ASSIGN_OR_RETURN(ticket, host_.Admit(r, owner.id));
   }
-  Db* db = it->second->db();
+  const proto::PartitionEntry& home = r->map.Owner(slot);
+  Db* db = r->local.at(home.id)->db();
   // Nothing is accepted for a namespace the members could not take.
   TLDB_RETURN_IF_ERROR(db->DescribeNamespace(in.ns).status());
   if (db->DescribeNamespace(kIntentNamespace).status().IsNotFound()) {
@@ -163,13 +170,16 @@ Result<std::vector<AppendResult>> IntentFanout::AcceptNow(const Request& req) {
 }
 
 Result<std::vector<AppendResult>> IntentFanout::DeliverPart(
-    const ShardRouting& r, uint32_t partition, const Intent& intent,
+    const std::shared_ptr<const ShardRouting>& routing, uint32_t partition, const Intent& intent,
     const std::vector<std::string_view>& targets) {
+  const ShardRouting& r = *routing;
   AppendOptions ao;
   ao.client_msg_id = intent.client_msg_id;
   ao.durability = intent.durability;
   auto it = r.local.find(partition);
   if (it != r.local.end() && it->second->serving_primary()) {
+    TLDB_ASSIGN_OR_RETURN(std::shared_ptr<void> ticket, host_.Admit(routing, partition));
+    if (!ticket) return Status::Busy("the routing changed: the next pass delivers it");
     return it->second->db()->AppendFanout(intent.ns, targets, intent.payload, ao);
   }
   if (!client_) {
@@ -191,6 +201,12 @@ Status IntentFanout::Deliver(const Pending& p) {
   auto r = host_.routing();
   auto it = r->local.find(p.home);
   if (it == r->local.end() || !it->second->serving_primary()) return Status::Ok();  // not ours now
+  // After a split both sides hold the journal: the partition owning the intent's slot now
+  // delivers it (its new primary scanned its copy), the other leaves it.
+  if (r->map.Owner(*IntentSlot(p.key)).id != p.home) return Status::Ok();
+  // The marks go to the home: not while it is frozen for a split (the next pass delivers).
+  TLDB_ASSIGN_OR_RETURN(std::shared_ptr<void> ticket, host_.Admit(r, p.home));
+  if (!ticket) return Status::Busy("the routing changed: the next pass delivers it");
   Db* db = it->second->db();
   ScanOptions so;
   so.limit = kIntentRecordsMax;
@@ -209,7 +225,7 @@ Status IntentFanout::Deliver(const Pending& p) {
   Status last = Status::Ok();
   for (const auto& [partition, targets] : parts) {
     std::vector<std::pair<std::string, Seq>> mark;
-    auto written = DeliverPart(*r, partition, intent, targets);
+    auto written = DeliverPart(r, partition, intent, targets);
     if (written.ok()) {
       for (size_t i = 0; i < targets.size() && i < written->size(); ++i) {
         mark.emplace_back(std::string(targets[i]), (*written)[i].seq);
@@ -218,7 +234,7 @@ Status IntentFanout::Deliver(const Pending& p) {
       // The map grouped these targets otherwise when some were written: one by one. A target
       // that refuses its id already holds the message (its SeqId is not known here).
       for (std::string_view t : targets) {
-        auto w = DeliverPart(*r, partition, intent, std::vector<std::string_view>{t});
+        auto w = DeliverPart(r, partition, intent, std::vector<std::string_view>{t});
         if (w.ok() && !w->empty()) {
           mark.emplace_back(std::string(t), (*w)[0].seq);
         } else if (w.status().code() == Status::Code::kClientMsgIdReused) {
@@ -285,9 +301,11 @@ void IntentFanout::DeliverLoop() {
     }
     for (Pending& p : retry) now.push_back(std::move(p));
     retry.clear();
-    std::set<std::string> seen;
+    // Once per intent and partition: after a split, the parent and the child both find an
+    // intent in their journals, and only the one owning its slot delivers it.
+    std::set<std::pair<std::string, uint32_t>> seen;
     for (Pending& p : now) {
-      if (!seen.insert(p.key).second) continue;
+      if (!seen.insert({p.key, p.home}).second) continue;
       {
         std::lock_guard l(mu_);
         if (stopping_) return;

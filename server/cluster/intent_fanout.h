@@ -25,7 +25,11 @@
 //   follows MOVED), appends a mark for each delivered part, and retries failures every
 //   retry_ms. Each pass (at least every retry_ms) it notes the local replicas that have become
 //   serving primaries and scans their journals: intents without marks for every target are
-//   delivered again.
+//   delivered again. An intent is delivered only by the partition that owns its slot at the
+//   current map (after a split both sides hold a copy of the journal: the child's new primary
+//   scans its copy, the parent leaves the intents whose slot moved).
+// - Every write to a local partition enters its WriteGate (ShardHost::Admit): an accept for a
+//   home frozen by a split is answered Busy, a delivery waits for the next pass.
 // - Neither thread runs on a request loop thread; Stop() (the destructor) ends both, answering
 //   queued accepts Closed. The ShardHost must outlive it.
 // - One mutex (mu_) guards both queues and the stopping flag; no Db call is made under it.
@@ -94,8 +98,8 @@ class IntentFanout {
   Result<std::vector<AppendResult>> AcceptNow(const Request& req);
   // Delivers what `p` lacks. Ok: complete (or no longer ours); an error: retry later.
   Status Deliver(const Pending& p);
-  Result<std::vector<AppendResult>> DeliverPart(const ShardRouting& r, uint32_t partition,
-                                                const Intent& intent,
+  Result<std::vector<AppendResult>> DeliverPart(const std::shared_ptr<const ShardRouting>& r,
+                                                uint32_t partition, const Intent& intent,
                                                 const std::vector<std::string_view>& targets);
   void ScanJournal(uint32_t partition, Db* db);
   void AcceptLoop();

@@ -92,6 +92,10 @@ Status ShardHost::StartNode(const proto::PartitionEntry& p) {
     return Status(started.status().code(),
                   "partition " + std::to_string(p.id) + ": " + started.status().message());
   }
+  // Compaction's ownership filter (Db::SetTimelineOwnership, being added on the engine side)
+  // is to be set here, on the replica's engine Db, from the map: after a split each side
+  // drops the timelines whose slots the other took. Not wired yet.
+  if (gates_.count(p.id) == 0) gates_[p.id] = std::make_shared<WriteGate>();
   Log("partition " + std::to_string(p.id) + ": replica " + std::to_string(at - p.replicas.begin()) +
       " of " + std::to_string(p.replicas.size()) + ", peers at " + (*started)->peer_address());
   nodes_[p.id] = std::move(started).value();
@@ -150,6 +154,7 @@ void ShardHost::Publish(proto::SlotMap serving, const std::set<uint32_t>& withou
   for (auto& [p, node] : nodes_) {
     if (without.count(p) != 0) continue;
     r->local[p] = node.get();
+    r->gates[p] = gates_.at(p);
     auto& names = r->namespaces[p];
     auto list = node->db()->ListNamespaces();
     for (NamespaceInfo& n : list.ok() ? *list : std::vector<NamespaceInfo>{}) {
@@ -163,6 +168,10 @@ void ShardHost::Publish(proto::SlotMap serving, const std::set<uint32_t>& withou
 }
 
 Status ShardHost::Poll(bool starting) {
+  // A running split, read before the map: a split whose map was written before its key was
+  // deleted is seen with that map (HandleSplit).
+  auto split = PartitionSplit::Read(*client_, o_.etcd_prefix);
+  if (!split.ok()) return split.status();
   // The map: a newer version is taken.
   auto stored = store_.Load();
   if (!stored.ok()) return stored.status();
@@ -222,6 +231,7 @@ Status ShardHost::Poll(bool starting) {
       continue;
     }
     waiting_.erase(p.id);
+    AdoptClone(p.id);
     s = StartNode(p);
     if (s.ok()) {
       start_errors_.erase(p.id);
@@ -236,13 +246,166 @@ Status ShardHost::Poll(bool starting) {
   TLDB_ASSIGN_OR_RETURN(proto::SlotMap serving, store_.Serving(*map_));
   ApplyNamespaces();
   Publish(std::move(serving));
+  HandleSplit(*split);
   return Status::Ok();
+}
+
+Result<std::shared_ptr<void>> ShardHost::Admit(const std::shared_ptr<const ShardRouting>& r,
+                                               uint32_t p) {
+  auto it = r->gates.find(p);
+  if (it == r->gates.end()) return std::shared_ptr<void>(std::make_shared<int>(0));
+  std::shared_ptr<WriteGate> gate = it->second;
+  if (!gate->Enter()) {
+    return Status::Busy("partition " + std::to_string(p) +
+                        " is frozen for a split (a moment: retry)");
+  }
+  if (routing() != r) {  // maybe unfrozen by a newer map: route again
+    gate->Exit();
+    return std::shared_ptr<void>();
+  }
+  // Non-null (a null ticket means "route again"); releasing it leaves the gate.
+  return std::shared_ptr<void>(static_cast<void*>(gate.get()), [gate](void*) { gate->Exit(); });
+}
+
+void ShardHost::AdoptClone(uint32_t p) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(o_.data_dir) / ("partition-" + std::to_string(p));
+  std::error_code ec;
+  if (fs::exists(dir, ec)) return;
+  auto kv = client_->Get(PartitionSplit::ChildKey(o_.etcd_prefix, p));
+  if (!kv.ok() || !*kv) return;
+  const auto id = PartitionSplit::ChildSplitId((*kv)->value);
+  if (!id) return;
+  const fs::path clone = fs::path(o_.data_dir) / PartitionSplit::CloneDirName(p, *id);
+  if (!fs::exists(clone, ec)) {
+    Log("partition " + std::to_string(p) + ": no clone " + clone.string() +
+        " here: the replica starts empty, as a learner");
+    return;
+  }
+  fs::rename(clone, dir, ec);
+  if (ec) {
+    Log("cannot rename " + clone.string() + ": " + ec.message());
+    return;
+  }
+  if (clone_ && clone_->dir == clone.string()) clone_.reset();
+  Log("partition " + std::to_string(p) + ": starts on its split clone " + clone.string());
+}
+
+void ShardHost::HandleSplit(const std::optional<SplitState>& split) {
+  const bool active = split && map_version_ < split->version;
+  // Unfreeze: the map published is the split's, or the key was read gone before the map.
+  for (auto& [p, gate] : gates_) {
+    if (gate->frozen() && !(active && split->parent == p)) {
+      gate->Unfreeze();
+      Log("partition " + std::to_string(p) + ": unfrozen at map version " +
+          std::to_string(map_version_));
+    }
+  }
+  // A clone of a split that ended without its map goes.
+  if (clone_ && !(split && split->id == clone_->id)) {
+    // Its map lists the child and names this split (partitions/<Q>/split): the child starts
+    // on it (AdoptClone). Otherwise it is never started.
+    bool kept = false, known = true;
+    if (map_->Partition(clone_->child) != nullptr) {
+      auto kv = client_->Get(PartitionSplit::ChildKey(o_.etcd_prefix, clone_->child));
+      known = kv.ok();
+      kept = kv.ok() && *kv && PartitionSplit::ChildSplitId((*kv)->value) == clone_->id;
+    }
+    if (known) {
+      if (!kept) {
+        std::error_code ec;
+        std::filesystem::remove_all(clone_->dir, ec);
+        Log("split " + std::to_string(clone_->id) + " ended without its map: " + clone_->dir +
+            " removed");
+      }
+      clone_.reset();
+    }
+  }
+  if (!active) return;
+  auto node = nodes_.find(split->parent);
+  if (node == nodes_.end()) return;
+  WriteGate& gate = *gates_.at(split->parent);
+  if (!gate.frozen()) {
+    gate.Freeze();
+    Log("partition " + std::to_string(split->parent) + ": frozen for its split into partition " +
+        std::to_string(split->child) + " (id " + std::to_string(split->id) + ")");
+  }
+  if (!split->frozen) return PublishFrozen(*split, *node->second);
+  if (split->cloned.count(o_.server) == 0) Clone(*split, *node->second);
+}
+
+void ShardHost::PublishFrozen(const SplitState& s, ClusterNode& node) {
+  if (!node.serving_primary() || !gates_.at(s.parent)->Drained()) return;
+  auto names = node.db()->ListNamespaces();
+  if (!names.ok()) return;
+  std::map<std::string, LogPosition> ends;
+  for (const NamespaceInfo& n : *names) {
+    auto end = node.db()->LogEnd(n.name);
+    if (!end.ok()) return;
+    ends[n.name] = end->written;
+  }
+  if (!node.serving_primary()) return;  // a failover meanwhile: its successor publishes
+  auto put = client_->CompareAndSwap(PartitionSplit::FrozenKey(o_.etcd_prefix), 0,
+                                     PartitionSplit::EncodeFrozen(s.id, ends), s.lease);
+  if (put.ok()) {
+    Log("partition " + std::to_string(s.parent) + ": frozen positions published");
+  }
+}
+
+void ShardHost::Clone(const SplitState& s, ClusterNode& node) {
+  namespace fs = std::filesystem;
+  const std::map<std::string, LogPosition>& frozen = *s.frozen;
+  auto ack = [&](const std::string& error) {
+    if (!error.empty() && error != split_error_) Log("split clone: " + error);
+    split_error_ = error;
+    (void)client_->Put(PartitionSplit::ClonedKey(o_.etcd_prefix, o_.server),
+                       PartitionSplit::EncodeCloned(s.id, error), s.lease);
+  };
+  // The replica's log must end at the frozen positions: wait while it is behind.
+  auto names = node.db()->ListNamespaces();
+  if (!names.ok()) return;
+  for (const NamespaceInfo& n : *names) {
+    auto end = node.db()->LogEnd(n.name);
+    if (!end.ok()) return;
+    auto f = frozen.find(n.name);
+    if (f == frozen.end()) {
+      return ack("namespace " + n.name + " is not in the frozen log");
+    }
+    if (end->written < f->second) return;  // behind: the next poll looks again
+    if (end->written > f->second) {
+      return ack("namespace " + n.name + "'s log ends at " + end->written.ToString() +
+                 ", past the frozen " + f->second.ToString());
+    }
+  }
+  if (names->size() != frozen.size()) return;  // a namespace not created here yet
+  const fs::path dir = fs::path(o_.data_dir) / PartitionSplit::CloneDirName(s.child, s.id);
+  std::error_code ec;
+  fs::remove_all(dir, ec);  // an earlier attempt's
+  auto info = node.CloneForSplit(dir.string());
+  if (!info.ok()) {
+    fs::remove_all(dir, ec);
+    return ack("clone of partition " + std::to_string(s.parent) +
+               " failed: " + info.status().ToString());
+  }
+  for (const SnapshotNamespace& n : info->namespaces) {
+    auto f = frozen.find(n.name);
+    if (f == frozen.end() || !(f->second == n.end)) {
+      fs::remove_all(dir, ec);
+      return ack("the clone of namespace " + n.name + " ends at " + n.end.ToString() +
+                 ", not at the frozen position");
+    }
+  }
+  clone_ = CloneMade{s.id, s.child, dir.string()};
+  Log("partition " + std::to_string(s.parent) + ": cloned into " + dir.string() +
+      " for partition " + std::to_string(s.child));
+  ack("");
 }
 
 void ShardHost::ApplyNamespaces() {
   std::vector<ClusterNode*> primaries;
   for (auto& [p, node] : nodes_) {
-    if (node->serving_primary()) primaries.push_back(node.get());
+    // A partition frozen for a split takes no catalog write (its log must stay still).
+    if (node->serving_primary() && !gates_.at(p)->frozen()) primaries.push_back(node.get());
   }
   auto catalog = namespaces_.List();
   if (!catalog.ok()) return;

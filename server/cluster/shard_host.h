@@ -20,8 +20,19 @@
 //   - the namespace catalog (namespaces/, ClusterNamespaces): each namespace missing from a
 //     partition this server is the serving primary of is created there, and changed options
 //     are set.
+//   - a running split (the split keys, cluster/partition_split.h; read before the map): while
+//     a split of P runs and the map read is older than the one it writes, P's WriteGate is
+//     frozen (writes are answered Busy); P's serving primary, once every admitted write is
+//     answered, writes the frozen positions; this server's replica of P, once its log ends
+//     there, is cloned into DATA/partition-<Q>.split-<id>/ and acknowledged. A gate is
+//     unfrozen only after a routing with the map of that poll is published, and only when that
+//     map is the split's or the split key was read gone: no write for a slot the child took
+//     is admitted to P once the child may serve it. A clone of a split that ended without the
+//     map is removed. A partition that a split's map lists here (partitions/<Q>/split names
+//     its id) starts on that clone, renamed DATA/partition-<Q>/. See docs/cluster.md
+//     "Splitting a partition".
 // What the requests read (routing()) is a snapshot published by that thread: no request waits
-// for etcd.
+// for etcd. Writes enter the partition's WriteGate through Admit().
 //
 // Contract:
 // - Start(): NotFound when etcd holds no slot map (the caller runs an unsharded node); any
@@ -53,7 +64,9 @@
 #include "cluster/cluster_node.h"
 #include "cluster/etcd_client.h"
 #include "cluster/lease_keeper.h"
+#include "cluster/partition_split.h"
 #include "cluster/slot_map_store.h"
+#include "cluster/write_gate.h"
 #include "protocol/slot_map.h"
 
 namespace tldb::cluster {
@@ -70,9 +83,9 @@ struct ShardHostOptions {
   std::vector<std::pair<std::string, NamespaceOptions>> namespaces;  // created on every replica
   int64_t lease_ttl_s = 2;
   int64_t retain_for_absent_s = 600;
-  // How often etcd is read for the map, the primaries, the servers and the namespaces. 250 ms:
-  // a failover shows in CLUSTER_MAP within a quarter second of its leader key, for four small
-  // range reads per server per poll.
+  // How often etcd is read for the map, the primaries, the servers, the namespaces and a running
+  // split. 250 ms: a failover shows in CLUSTER_MAP within a quarter second of its leader key, for
+  // five small range reads per server per poll.
   int64_t poll_ms = 250;
   // A namespace miss wakes the poll thread at most this often (a client naming a namespace
   // that exists nowhere must not turn into a stream of etcd reads).
@@ -89,6 +102,8 @@ struct ShardRouting {
   // The names of the cluster's namespace catalog (etcd) at the last poll that read it.
   std::set<std::string, std::less<>> catalog;
   std::string wire;  // the CLUSTER_MAP body of `map`
+  // partition id -> the write gate of its local replica (frozen while a split of it runs)
+  std::map<uint32_t, std::shared_ptr<WriteGate>> gates;
 };
 
 class ShardHost {
@@ -99,6 +114,11 @@ class ShardHost {
   ShardHost& operator=(const ShardHost&) = delete;
 
   std::shared_ptr<const ShardRouting> routing() const;
+  // Admits a write to local partition `p`, routed by `r`: a ticket that keeps it counted in
+  // p's WriteGate until released (once the write is answered). Busy while p is frozen for a
+  // split; a null ticket when a newer routing was published since `r` (route again). A
+  // partition without a local replica gets a ticket that counts nothing.
+  Result<std::shared_ptr<void>> Admit(const std::shared_ptr<const ShardRouting>& r, uint32_t p);
   // The CLUSTER_MAP body (ServerConfig::cluster_map): the published copy, never waits for etcd.
   Result<std::string> ClusterMapBody() const { return routing()->wire; }
   // The cluster's namespace catalog (blocking etcd calls: admin thread only).
@@ -131,6 +151,14 @@ class ShardHost {
   // The routing snapshot of `serving` and nodes_ (less the partitions `without`), published
   // for requests.
   void Publish(proto::SlotMap serving, const std::set<uint32_t>& without = {});
+  // A split's part on this server (the class comment), after the routing was published.
+  void HandleSplit(const std::optional<SplitState>& split);
+  // Writes the frozen positions of `s`'s parent (its serving primary, once drained).
+  void PublishFrozen(const SplitState& s, ClusterNode& node);
+  // Clones this server's replica of `s`'s parent for the child and acknowledges.
+  void Clone(const SplitState& s, ClusterNode& node);
+  // DATA/partition-<p>/ from a split's clone, when the map's split of `p` names one here.
+  void AdoptClone(uint32_t p);
   // One read of etcd (see the class comment). `starting`: a replica that cannot start is an
   // error (Start fails); later it is logged and retried at the next poll.
   Status Poll(bool starting);
@@ -149,6 +177,14 @@ class ShardHost {
   uint64_t map_version_ = 0;           // poll thread
   std::optional<proto::SlotMap> map_;  // poll thread: the map as stored
   std::map<uint32_t, std::unique_ptr<ClusterNode>> nodes_;
+  std::map<uint32_t, std::shared_ptr<WriteGate>> gates_;  // poll thread: by partition
+  struct CloneMade {
+    int64_t id = 0;
+    uint32_t child = 0;
+    std::string dir;
+  };
+  std::optional<CloneMade> clone_;  // poll thread: the clone of the running split made here
+  std::string split_error_;         // poll thread: the last said
   // Retired replicas, stopped; kept until Stop() so that Db pointers requests took stay valid.
   std::vector<std::unique_ptr<ClusterNode>> retired_;
   std::map<uint32_t, std::string> waiting_;          // poll thread: the last MayStart answer, per P

@@ -92,6 +92,35 @@ Result<std::map<uint32_t, std::vector<size_t>>> ShardedDb::RouteAll(
   return out;
 }
 
+Result<ShardedDb::Admitted> ShardedDb::Admit(
+    const std::function<Result<uint32_t>(const ShardRouting&)>& partition_of) {
+  // A routing is published every poll: meeting a few in a row means something is wrong.
+  for (int tries = 0; tries < 8; ++tries) {
+    auto r = host_.routing();
+    TLDB_ASSIGN_OR_RETURN(uint32_t p, partition_of(*r));
+    TLDB_ASSIGN_OR_RETURN(std::shared_ptr<void> ticket, host_.Admit(r, p));
+    if (ticket) return Admitted{std::move(r), p, std::move(ticket)};
+  }
+  return Status::Busy("the routing kept changing: retry");
+}
+
+Result<ShardedDb::Admitted> ShardedDb::AdmitTimeline(std::string_view ns,
+                                                     std::string_view timeline) {
+  return Admit([&](const ShardRouting& r) -> Result<uint32_t> {
+    TLDB_ASSIGN_OR_RETURN(Target t, Route(r, ns, timeline));
+    return t.partition;
+  });
+}
+
+Result<ShardedDb::Admitted> ShardedDb::AdmitFanout(std::string_view ns,
+                                                   std::span<const std::string_view> timelines) {
+  return Admit([&](const ShardRouting& r) -> Result<uint32_t> {
+    TLDB_ASSIGN_OR_RETURN(auto parts, RouteAll(r, ns, timelines));
+    if (parts.size() != 1) return Status::Busy("the map changed under the fan-out: retry");
+    return parts.begin()->first;
+  });
+}
+
 bool ShardedDb::Known(const ShardRouting& r, uint32_t partition, std::string_view ns) {
   auto it = r.namespaces.find(partition);
   return it != r.namespaces.end() && it->second.find(ns) != it->second.end();
@@ -133,7 +162,10 @@ Status ShardedDb::CreateNamespace(std::string_view name, const NamespaceOptions&
   for (const auto& [p, node] : r->local) {
     const repl::ReplicaStatus s = node->status();
     if (s.role != repl::Role::kPrimary || !s.serving) continue;
-    // The catalog says yes: a partition that cannot apply it now gets it from the next poll.
+    // The catalog says yes: a partition that cannot apply it now (frozen for a split, too)
+    // gets it from the next poll.
+    auto ticket = host_.Admit(r, p);
+    if (!ticket.ok() || !*ticket) continue;
     (void)node->db()->CreateNamespace(name, options);
   }
   return Status::Ok();
@@ -145,6 +177,8 @@ Status ShardedDb::SetNamespaceOptions(std::string_view ns, const NamespaceOption
   for (const auto& [p, node] : r->local) {
     const repl::ReplicaStatus s = node->status();
     if (s.role != repl::Role::kPrimary || !s.serving) continue;
+    auto ticket = host_.Admit(r, p);
+    if (!ticket.ok() || !*ticket) continue;
     Status applied = node->db()->SetNamespaceOptions(ns, options);
     if (applied.IsNotFound()) applied = node->db()->CreateNamespace(ns, options);
     (void)applied;  // as above: the poll applies what could not be applied now
@@ -170,17 +204,17 @@ Result<NamespaceInfo> ShardedDb::DescribeNamespace(std::string_view name) {
 
 Result<AppendResult> ShardedDb::Append(std::string_view ns, std::string_view timeline,
                                        std::string_view payload, const AppendOptions& options) {
-  TLDB_ASSIGN_OR_RETURN(Target t, Route(*host_.routing(), ns, timeline));
-  return Noted(t.db->Append(ns, timeline, payload, options));
+  TLDB_ASSIGN_OR_RETURN(Admitted a, AdmitTimeline(ns, timeline));
+  return Noted(a.db()->Append(ns, timeline, payload, options));
 }
 
 void ShardedDb::AppendAsync(std::string_view ns, std::string_view timeline,
                             std::string_view payload, const AppendOptions& options,
                             AppendCallback done) {
-  auto r = host_.routing();
-  auto t = Route(*r, ns, timeline);
-  if (!t.ok()) return done(t.status());
-  if (!Known(*r, t->partition, ns)) {
+  auto a = AdmitTimeline(ns, timeline);
+  if (!a.ok()) return done(a.status());
+  if (!Known(*a->r, a->partition, ns)) {
+    a->ticket.reset();
     // Not here yet, maybe: once more after the next poll has applied the catalog.
     struct Call {
       std::string ns, timeline, payload, id;
@@ -190,32 +224,34 @@ void ShardedDb::AppendAsync(std::string_view ns, std::string_view timeline,
         std::make_shared<Call>(Call{std::string(ns), std::string(timeline), std::string(payload),
                                     std::string(options.client_msg_id), options});
     return AfterNamespacePoll(c->ns, c->timeline, [this, c, done = std::move(done)]() mutable {
-      auto again = Route(*host_.routing(), c->ns, c->timeline);  // the map may have moved on
+      auto again = AdmitTimeline(c->ns, c->timeline);  // the map may have moved on
       if (!again.ok()) return done(again.status());
       AppendOptions o = c->o;
       o.client_msg_id = c->id;
-      again->db->AppendAsync(c->ns, c->timeline, c->payload, o, Noting(std::move(done)));
+      again->db()->AppendAsync(c->ns, c->timeline, c->payload, o,
+                               Noting(Holding(std::move(again->ticket), std::move(done))));
     });
   }
-  t->db->AppendAsync(ns, timeline, payload, options, Noting(std::move(done)));
+  a->db()->AppendAsync(ns, timeline, payload, options,
+                       Noting(Holding(std::move(a->ticket), std::move(done))));
 }
 
 Result<AppendResult> ShardedDb::Import(std::string_view ns, std::string_view timeline,
                                        const Message& m, Durability durability) {
-  TLDB_ASSIGN_OR_RETURN(Target t, Route(*host_.routing(), ns, timeline));
-  return Noted(t.db->Import(ns, timeline, m, durability));
+  TLDB_ASSIGN_OR_RETURN(Admitted a, AdmitTimeline(ns, timeline));
+  return Noted(a.db()->Import(ns, timeline, m, durability));
 }
 
 Result<MutationResult> ShardedDb::Mutate(std::string_view ns, const Mutation& m) {
-  TLDB_ASSIGN_OR_RETURN(Target t, Route(*host_.routing(), ns, m.timeline));
-  return Noted(t.db->Mutate(ns, m));
+  TLDB_ASSIGN_OR_RETURN(Admitted a, AdmitTimeline(ns, m.timeline));
+  return Noted(a.db()->Mutate(ns, m));
 }
 
 void ShardedDb::MutateAsync(std::string_view ns, const Mutation& m, MutationCallback done) {
-  auto r = host_.routing();
-  auto t = Route(*r, ns, m.timeline);
-  if (!t.ok()) return done(t.status());
-  if (!Known(*r, t->partition, ns)) {
+  auto a = AdmitTimeline(ns, m.timeline);
+  if (!a.ok()) return done(a.status());
+  if (!Known(*a->r, a->partition, ns)) {
+    a->ticket.reset();
     struct Call {
       std::string ns, timeline, payload;
       Mutation m;
@@ -223,15 +259,16 @@ void ShardedDb::MutateAsync(std::string_view ns, const Mutation& m, MutationCall
     auto c = std::make_shared<Call>(
         Call{std::string(ns), std::string(m.timeline), std::string(m.payload), m});
     return AfterNamespacePoll(c->ns, c->timeline, [this, c, done = std::move(done)]() mutable {
-      auto again = Route(*host_.routing(), c->ns, c->timeline);
+      auto again = AdmitTimeline(c->ns, c->timeline);
       if (!again.ok()) return done(again.status());
       Mutation m2 = c->m;
       m2.timeline = c->timeline;
       m2.payload = c->payload;
-      again->db->MutateAsync(c->ns, m2, Noting(std::move(done)));
+      again->db()->MutateAsync(c->ns, m2,
+                               Noting(Holding(std::move(again->ticket), std::move(done))));
     });
   }
-  t->db->MutateAsync(ns, m, Noting(std::move(done)));
+  a->db()->MutateAsync(ns, m, Noting(Holding(std::move(a->ticket), std::move(done))));
 }
 
 Result<Message> ShardedDb::Get(std::string_view ns, std::string_view timeline, Seq seq) {
@@ -258,10 +295,9 @@ Result<std::vector<AppendResult>> ShardedDb::AppendFanout(
                       [&p](Result<std::vector<AppendResult>> out) { p.set_value(std::move(out)); });
     return f.get();
   }
-  TLDB_ASSIGN_OR_RETURN(auto parts, RouteAll(*r, ns, timelines));
-  if (parts.empty()) return std::vector<AppendResult>{};
-  return Noted(
-      r->local.at(parts.begin()->first)->db()->AppendFanout(ns, timelines, payload, options));
+  if (timelines.empty()) return std::vector<AppendResult>{};
+  TLDB_ASSIGN_OR_RETURN(Admitted a, AdmitFanout(ns, timelines));
+  return Noted(a.db()->AppendFanout(ns, timelines, payload, options));
 }
 
 void ShardedDb::AppendFanoutAsync(std::string_view ns, std::span<const std::string_view> timelines,
@@ -297,15 +333,17 @@ void ShardedDb::AppendFanoutAsync(std::string_view ns, std::span<const std::stri
           if (PartitionsOf(*again, tls) > 1) {  // across partitions (at the newest map)
             return intents_.Accept(c->ns, tls, c->payload, o, Noting(std::move(done)));
           }
-          auto parts2 = RouteAll(*again, c->ns, tls);
-          if (!parts2.ok()) return done(parts2.status());
-          again->local.at(parts2->begin()->first)
-              ->db()
-              ->AppendFanoutAsync(c->ns, tls, c->payload, o, Noting(std::move(done)));
+          auto a2 = AdmitFanout(c->ns, tls);
+          if (!a2.ok()) return done(a2.status());
+          a2->db()->AppendFanoutAsync(c->ns, tls, c->payload, o,
+                                      Noting(Holding(std::move(a2->ticket), std::move(done))));
         });
   }
   if (across) return intents_.Accept(ns, timelines, payload, options, Noting(std::move(done)));
-  r->local.at(p)->db()->AppendFanoutAsync(ns, timelines, payload, options, Noting(std::move(done)));
+  auto a = AdmitFanout(ns, timelines);
+  if (!a.ok()) return done(a.status());
+  a->db()->AppendFanoutAsync(ns, timelines, payload, options,
+                             Noting(Holding(std::move(a->ticket), std::move(done))));
 }
 
 Result<std::vector<Seq>> ShardedDb::LastSeq(std::string_view ns,

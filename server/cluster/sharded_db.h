@@ -26,6 +26,9 @@
 //   missing namespace wakes the poll (rate-limited, never blocking) and returns the NotFound:
 //   a retry a moment later finds the namespace.
 //   ListNamespaces/DescribeNamespace answer from a local replica (the serving primary's first).
+// - Every write enters its partition's WriteGate (ShardHost::Admit) at the newest routing and
+//   leaves it when answered: while a split freezes the partition it is answered Busy (the
+//   client retries), and a routing published meanwhile makes it route again.
 // - No call on the request path talks to etcd; CreateNamespace and SetNamespaceOptions do
 //   (the server runs them on its admin thread).
 // - Replication internals (LogEnd, ApplyFrame, ReadFrames, SetFollower, RetainLogFrom) and
@@ -98,6 +101,29 @@ class ShardedDb : public Db {
     Db* db = nullptr;
     uint32_t partition = 0;
   };
+  // A write admitted to one partition: the routing it was routed by, the partition (local) and
+  // the ticket that keeps it counted in the partition's WriteGate until released.
+  struct Admitted {
+    std::shared_ptr<const ShardRouting> r;
+    uint32_t partition = 0;
+    std::shared_ptr<void> ticket;
+    Db* db() const { return r->local.at(partition)->db(); }
+  };
+  // Routes by `partition_of` (Moved, or the local partition) at the newest routing and admits
+  // the write (ShardHost::Admit: Busy while frozen), routing again when the routing changed.
+  Result<Admitted> Admit(const std::function<Result<uint32_t>(const ShardRouting&)>& partition_of);
+  Result<Admitted> AdmitTimeline(std::string_view ns, std::string_view timeline);
+  // The fan-out's one partition (Busy when the newest map spreads it over several).
+  Result<Admitted> AdmitFanout(std::string_view ns, std::span<const std::string_view> timelines);
+  // `done` that releases `ticket` before it runs.
+  template <typename Done>
+  static auto Holding(std::shared_ptr<void> ticket, Done done) {
+    auto held = std::make_shared<std::shared_ptr<void>>(std::move(ticket));
+    return [held = std::move(held), done = std::move(done)](auto result) {
+      held->reset();
+      done(std::move(result));
+    };
+  }
   // The local replica serving `timeline` of `ns`, or Moved.
   static Result<Target> Route(const ShardRouting& r, std::string_view ns,
                               std::string_view timeline);

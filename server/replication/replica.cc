@@ -1221,6 +1221,10 @@ void Replica::Pump(uint32_t peer, const std::string& ns) {
 Status Replica::Ship(std::string_view ns_view, const LogFrame& frame) {
   const std::string ns(ns_view);
   std::unique_lock l(mu_);
+  if (!stopped_ && role_ != Role::kPrimary && cloning_ && frame.kind == FrameKind::kRecords &&
+      frame.bytes.empty()) {
+    return Status::Ok();  // a follower's clone syncs its own log: nothing to ship
+  }
   if (stopped_ || role_ != Role::kPrimary) {
     return Status::NotPrimary("replica " + std::to_string(cfg_.node) + " no longer leads");
   }
@@ -1451,6 +1455,51 @@ Result<SnapshotInfo> Replica::Snapshot(const std::string& dir, const SnapshotOpt
   TLDB_RETURN_IF_ERROR(ReplicaStateFile::Store(fs, dir, seed));
   info.files.push_back({"REPLICA", ReplicaStateFile::Encode(seed).size()});
   Event("snapshot into " + dir + " can seed a replica (as a learner)");
+  return info;
+}
+
+Result<SnapshotInfo> Replica::CloneForSplit(const std::string& dir) {
+  SnapshotInfo info;
+  {
+    std::shared_lock d(db_mu_);
+    if (!db_) return Status::Closed("replica " + std::to_string(cfg_.node) + " has no open Db");
+    if (const uint64_t q = db_->Stats().scrub_segments_quarantined; q != 0) {
+      return Status::Corruption("replica " + std::to_string(cfg_.node) + " has " +
+                                std::to_string(q) +
+                                " sealed segment(s) quarantined by the scrub: no clone of it");
+    }
+    {
+      std::lock_guard l(mu_);
+      cloning_ = true;
+    }
+    auto taken = db_->Snapshot(dir, SnapshotOptions{});
+    {
+      std::lock_guard l(mu_);
+      cloning_ = false;
+    }
+    TLDB_ASSIGN_OR_RETURN(info, std::move(taken));
+  }
+  ReplicaState seed{.membership = Membership::kVoter};
+  {
+    std::lock_guard l(mu_);
+    if (state_.membership != Membership::kVoter) {
+      return Status::Busy("replica " + std::to_string(cfg_.node) +
+                          " does not vote: its clone could not either");
+    }
+    seed.promised_epoch = state_.promised_epoch;
+    seed.catalog_seq = state_.catalog_seq;
+    for (const SnapshotNamespace& n : info.namespaces) {
+      auto h = state_.histories.find(n.name);
+      if (h == state_.histories.end()) continue;
+      EpochHistory cut = h->second;
+      cut.TruncateTo(n.end);
+      seed.histories[n.name] = std::move(cut);
+    }
+  }
+  FileSystem& fs = *cfg_.db_options.file_system;
+  TLDB_RETURN_IF_ERROR(ReplicaStateFile::Store(fs, dir, seed));
+  info.files.push_back({"REPLICA", ReplicaStateFile::Encode(seed).size()});
+  Event("split clone into " + dir + " (a voter)");
   return info;
 }
 

@@ -168,6 +168,14 @@ class Replica : public LogShipper {
   // for retain_for_absent_ms, so that the seeded replica catches up from there.
   // NotPrimary on any other replica.
   Result<SnapshotInfo> Snapshot(const std::string& dir, const SnapshotOptions& options);
+  // A split's clone (docs/cluster.md "Splitting a partition"), on any replica whose log holds
+  // the whole frozen log of its partition: Db::Snapshot into `dir` plus a REPLICA file that
+  // makes a replica opened on it a voter with this replica's promised epoch, catalog version
+  // and epoch histories cut at the snapshot's ends. The caller checks the ends are the frozen
+  // positions (every replica's clone then holds the same log). Unlike Snapshot it does not
+  // need the serving primary and holds no log for a follower. On a follower, the snapshot's
+  // sync of each namespace is local (Ship answers its empty sync frame OK while cloning_).
+  Result<SnapshotInfo> CloneForSplit(const std::string& dir);
 
   // The replicated catalog (docs/replication.md "Catalog"), on the serving primary only
   // (NotPrimary elsewhere): the whole new catalog is appended to `__catalog` and committed on
@@ -352,6 +360,9 @@ class Replica : public LogShipper {
   // A planned switchover (Coordinator::PromoteTarget): this primary stopped serving and hands
   // over once the target has its whole log.
   bool handing_over_ = false;
+  // A split's clone runs on this replica (CloneForSplit): a follower's Db::Snapshot syncs each
+  // namespace, which asks Ship for an empty sync frame; it is local only then (mu_).
+  bool cloning_ = false;
   int64_t handover_since_ms_ = 0;
   // Primary with a quarantined segment of its own: the replica it hands over to (then it
   // rebuilds from that one's snapshot as a follower).

@@ -6,7 +6,8 @@
 // tldb cluster move P --from S --to T: moves a replica (ReplicaMove), then shows the new
 // replica's catch-up from STATS until it votes. tldb cluster rebalance: spreads the primaries
 // over the servers by handovers (PrimaryBalance). tldb cluster controller: which server is the
-// controller and what it does (Controller's keys in etcd).
+// controller and what it does (Controller's keys in etcd). tldb cluster split P [--at SLOT]:
+// gives P's upper slots to a new partition on the same servers (PartitionSplit).
 #include <unistd.h>
 
 #include <chrono>
@@ -18,6 +19,7 @@
 #include "cluster/controller.h"
 #include "cluster/etcd_client.h"
 #include "cluster/etcd_coordinator.h"
+#include "cluster/partition_split.h"
 #include "cluster/primary_balance.h"
 #include "cluster/replica_move.h"
 #include "cluster/slot_map_store.h"
@@ -202,6 +204,26 @@ void RunClusterMap(CliContext& ctx, const std::string& etcd, const std::string& 
   auto serving = store.Serving(stored->map);
   if (!serving.ok()) return (void)ctx.Fail(serving.status());
   PrintMap(*serving, ctx.json);
+}
+
+void RunClusterSplit(CliContext& ctx, const cluster::PartitionSplitRequest& request,
+                     const std::string& etcd, const std::string& prefix) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+  auto c = ConnectEtcd(etcd);
+  if (!c.ok()) return (void)ctx.Fail(c.status());
+  cluster::PartitionSplit split(**c, prefix);
+  auto done = split.Run(request, [&](std::string_view line) {
+    std::printf("[%6.1fs] %.*s\n", seconds(), (int)line.size(), line.data());
+    std::fflush(stdout);
+  });
+  if (!done.ok()) return (void)ctx.Fail(done.status());
+  if (ctx.json) {
+    std::printf("{\"version\":%llu,\"child\":%u,\"at\":%u,\"done_before\":%s}\n",
+                static_cast<unsigned long long>(done->version), done->child, done->at,
+                done->done_before ? "true" : "false");
+  }
 }
 
 // STATS counters of the server at `address` (empty when it does not answer).
@@ -442,6 +464,40 @@ void AddClusterCommand(CLI::App& app, CliContext& ctx) {
   move->add_option("--etcd", args->etcd, "An etcd client URL")->capture_default_str();
   move->add_option("--etcd-prefix", args->prefix, "The cluster's key prefix")
       ->capture_default_str();
+  struct SplitArgs {
+    cluster::PartitionSplitRequest request;
+    int32_t at = -1;
+    int64_t timeout_s = 60;
+  };
+  auto split_args = std::make_shared<SplitArgs>();
+  CLI::App* split = cluster->add_subcommand(
+      "split",
+      "Sharded cluster: give partition P's slots from SLOT on (default: its upper half) to a new "
+      "partition on the same servers (docs/cluster.md)");
+  split->add_option("partition", split_args->request.partition, "The partition")->required();
+  split->add_option("--at", split_args->at,
+                    "The first slot the new partition takes (default: the upper half of P's "
+                    "slots, by count; give it to make a re-run find the split done)");
+  split
+      ->add_option("--timeout-s", split_args->timeout_s,
+                   "Bound on each wait (the freeze, the clones, the new partition's primary)")
+      ->capture_default_str();
+  split->add_option("--etcd", args->etcd, "An etcd client URL")->capture_default_str();
+  split->add_option("--etcd-prefix", args->prefix, "The cluster's key prefix")
+      ->capture_default_str();
+  split->callback([&ctx, args, split_args] {
+    cluster::PartitionSplitRequest r = split_args->request;
+    if (split_args->at >= 0) {
+      if (split_args->at >= static_cast<int32_t>(proto::kSlotCount)) {
+        return (void)ctx.Fail(Status::InvalidArgument("--at " + std::to_string(split_args->at) +
+                                                      ": slots are 0.." +
+                                                      std::to_string(proto::kSlotCount - 1)));
+      }
+      r.at = static_cast<uint16_t>(split_args->at);
+    }
+    r.timeout_ms = split_args->timeout_s * 1000;
+    RunClusterSplit(ctx, r, args->etcd, args->prefix);
+  });
   struct RebalanceArgs {
     bool dry_run = false;
     int64_t timeout_s = 60;
