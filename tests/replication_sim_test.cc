@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <future>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -297,6 +298,58 @@ TEST(ReplicationSimTest, ReplicasOfANewPartitionAreVoters) {
 // Seeded runs with every fault mixed in, a wiped follower disk included, while namespaces are
 // created through the replicated catalog (an admin call on a thread of its own, retried until
 // it succeeds, like a client; appends go to a created namespace once its creation returned).
+// Db::SetTimelineOwnership through the replica (docs/design.md "Ownership"): compaction runs on
+// each replica by itself, and each drops the timeline its store does not own from the segments
+// it rewrites (the newest may be held for the followers: RetainLogFrom), while the timelines it
+// owns read exactly as before on every replica.
+TEST(ReplicationSimTest, EachReplicasCompactionDropsATimelineItDoesNotOwn) {
+  SimCluster c(41, SmallSegmentsShortRetention);
+  auto p = Elect(c);
+  ASSERT_TRUE(p);
+  for (uint32_t n = 0; n < SimCluster::kNodes; ++n) {
+    c.replica(n).SetTimelineOwnership(
+        [](std::string_view, std::string_view tl) { return tl != "t1"; });
+  }
+  uint64_t next = 0;
+  AddBig(c, 200, &next);  // t0..t6 in both namespaces, over several 64 KiB segments
+  ASSERT_TRUE(c.Settle(200'000));
+  // Per replica and namespace: t1's message count, and t2's messages.
+  using Counts = std::map<std::string, std::pair<size_t, std::vector<std::string>>>;
+  auto read = [&](uint32_t n) {
+    Counts out;
+    Status s = c.replica(n).WithDb([&](Db& db) {
+      for (const std::string& ns : kSimNamespaces) {
+        auto gone = db.Scan(ns, "t1", {});
+        auto kept = db.Scan(ns, "t2", {});
+        if (!gone.ok() || !kept.ok()) return !gone.ok() ? gone.status() : kept.status();
+        auto& [n1, t2] = out[ns];
+        n1 = gone->size();
+        for (const Message& m : *kept) t2.push_back(std::to_string(m.seq) + " " + m.payload);
+      }
+      return Status::Ok();
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out;
+  };
+  std::vector<Counts> before;
+  for (uint32_t n = 0; n < SimCluster::kNodes; ++n) before.push_back(read(n));
+  // Heartbeats carry the followers' positions to the primary, which then holds only the
+  // segments from there on (simulated seconds).
+  for (int i = 0; i < 3'000; ++i) c.Step();
+  CompactAll(c, *p);
+  ASSERT_TRUE(c.Settle(200'000));
+  for (uint32_t n = 0; n < SimCluster::kNodes; ++n) {
+    if (n != *p) CompactAll(c, n);
+    const Counts after = read(n);
+    for (const std::string& ns : kSimNamespaces) {
+      ASSERT_GT(before[n].at(ns).first, 10u);
+      EXPECT_LT(after.at(ns).first, before[n].at(ns).first / 2) << "replica " << n << " " << ns;
+      EXPECT_FALSE(after.at(ns).second.empty());
+      EXPECT_EQ(after.at(ns).second, before[n].at(ns).second) << "replica " << n << " " << ns;
+    }
+  }
+}
+
 TEST(ReplicationSimTest, SeededFaultRuns) {
   const int seeds = 12;
   for (int seed = 100; seed < 100 + seeds; ++seed) {

@@ -410,6 +410,7 @@ Result<std::vector<LogFrame>> ShardedDb::ReadFrames(std::string_view, LogPositio
 }
 void ShardedDb::SetFollower(bool) {}
 void ShardedDb::RetainLogFrom(std::string_view, uint64_t) {}
+void ShardedDb::SetTimelineOwnership(TimelineOwnership) {}  // per partition: its ReplicatedDb
 Result<SnapshotInfo> ShardedDb::Snapshot(const std::string&, const SnapshotOptions&) {
   return NotHere("a snapshot (online backup)");
 }

@@ -32,9 +32,10 @@
 // - No call on the request path talks to etcd; CreateNamespace and SetNamespaceOptions do
 //   (the server runs them on its admin thread).
 // - Replication internals (LogEnd, ApplyFrame, ReadFrames, SetFollower, RetainLogFrom) and
-//   Snapshot are NotSupported: they belong to one partition. Compact and Sync run on every
-//   local replica; Stats sums them. Close stops the intent threads (the ShardHost owns the
-//   replicas).
+//   Snapshot are NotSupported (the setters do nothing): they belong to one partition. So does
+//   SetTimelineOwnership (nothing here): each partition's ReplicatedDb takes its own. Compact and
+//   Sync run on every local replica; Stats sums them. Close stops the intent threads (the ShardHost
+//   owns the replicas).
 // - Thread-safe; the ShardHost must outlive it.
 #pragma once
 
@@ -90,6 +91,7 @@ class ShardedDb : public Db {
                                            uint64_t bytes_max) override;
   void SetFollower(bool follower) override;
   void RetainLogFrom(std::string_view ns, uint64_t segment) override;
+  void SetTimelineOwnership(TimelineOwnership owned) override;
   Result<SnapshotInfo> Snapshot(const std::string& target_dir,
                                 const SnapshotOptions& options) override;
   Status Sync() override;

@@ -70,6 +70,7 @@ Status Replica::OpenDb() {
   TLDB_ASSIGN_OR_RETURN(state_, ReplicaStateFile::Load(*fs, cfg_.dir));
   std::unique_lock l(db_mu_);
   TLDB_ASSIGN_OR_RETURN(db_, Db::Open(cfg_.dir, DbOptions()));
+  ApplyOwnership();
   TLDB_RETURN_IF_ERROR(CreateFixedNamespaces());
   // A history never describes bytes the log lost (unsynced ones, at a power loss).
   for (auto& [ns, h] : state_.histories) {
@@ -103,7 +104,20 @@ Status Replica::ReopenDb(const std::map<std::string, LogPosition>& cuts) {
     Event("cut namespace '" + ns + "' back to " + cut.ToString());
   }
   TLDB_ASSIGN_OR_RETURN(db_, Db::Open(cfg_.dir, o));
+  ApplyOwnership();
   return Status::Ok();
+}
+
+void Replica::ApplyOwnership() {
+  std::lock_guard o(owned_mu_);
+  if (db_ && owned_) db_->SetTimelineOwnership(owned_);
+}
+
+void Replica::SetTimelineOwnership(TimelineOwnership owned) {
+  std::shared_lock l(db_mu_);  // a Db opened meanwhile applies it (db_mu_ exclusive)
+  std::lock_guard o(owned_mu_);
+  owned_ = std::move(owned);
+  if (db_) db_->SetTimelineOwnership(owned_);
 }
 
 void Replica::Stop() {
@@ -938,6 +952,7 @@ void Replica::InstallSnapshot(std::unique_lock<std::mutex>& l) {
       auto db = Db::Open(cfg_.dir, DbOptions());
       if (db.ok()) {
         db_ = std::move(db).value();
+        ApplyOwnership();
         recovered = CreateFixedNamespaces();
       } else {
         recovered = db.status();

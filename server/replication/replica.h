@@ -185,6 +185,12 @@ class Replica : public LogShipper {
   Status CreateNamespace(std::string_view name, const NamespaceOptions& options);
   Status SetNamespaceOptions(std::string_view name, const NamespaceOptions& options);
 
+  // Which timelines this replica's store keeps (Db::SetTimelineOwnership, docs/design.md
+  // "Ownership"): set on the Db now and on every Db this replica opens later (after a cut or a
+  // rebuild), since a Db does not persist it. Compaction runs on each replica by itself and its
+  // outputs are never shipped, so replicas may differ in what they have dropped so far.
+  void SetTimelineOwnership(TimelineOwnership owned);
+
   ReplicaStatus status() const;
   // OK on a serving primary; NotPrimary (naming the primary known, as a node index) otherwise.
   Status CheckServing() const;
@@ -318,6 +324,12 @@ class Replica : public LogShipper {
   std::mutex catalog_mu_;
   mutable std::shared_mutex db_mu_;  // before mu_
   std::unique_ptr<Db> db_;
+  // SetTimelineOwnership's last callback, for every Db opened later. After db_mu_ (taken with it
+  // held, shared or exclusive), before nothing.
+  std::mutex owned_mu_;
+  TimelineOwnership owned_;
+  // Gives a Db just opened the ownership set last. Caller holds db_mu_ exclusively.
+  void ApplyOwnership();
 
   mutable std::mutex mu_;
   std::condition_variable cv_;  // Ship waiters: a commit or a role change

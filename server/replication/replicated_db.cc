@@ -128,6 +128,10 @@ void ReplicatedDb::SetFollower(bool) {}  // the replica decides
 
 void ReplicatedDb::RetainLogFrom(std::string_view, uint64_t) {}  // the replica decides
 
+void ReplicatedDb::SetTimelineOwnership(TimelineOwnership owned) {
+  r_.SetTimelineOwnership(std::move(owned));
+}
+
 Result<SnapshotInfo> ReplicatedDb::Snapshot(const std::string& target_dir,
                                             const SnapshotOptions& options) {
   // The serving primary's only: its snapshot holds committed bytes and can seed a replica.

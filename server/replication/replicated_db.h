@@ -54,6 +54,8 @@ class ReplicatedDb : public Db {
                                            uint64_t bytes_max) override;
   void SetFollower(bool follower) override;
   void RetainLogFrom(std::string_view ns, uint64_t segment) override;
+  // The replica keeps it and gives it to every Db it opens (Replica::SetTimelineOwnership).
+  void SetTimelineOwnership(TimelineOwnership owned) override;
   Result<SnapshotInfo> Snapshot(const std::string& target_dir,
                                 const SnapshotOptions& options) override;
   Status Sync() override;

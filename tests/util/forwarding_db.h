@@ -80,6 +80,9 @@ class ForwardingDb : public Db {
     return db_->ReadFrames(ns, from, bytes_max);
   }
   void SetFollower(bool follower) override { db_->SetFollower(follower); }
+  void SetTimelineOwnership(TimelineOwnership owned) override {
+    db_->SetTimelineOwnership(std::move(owned));
+  }
   void RetainLogFrom(std::string_view ns, uint64_t segment) override {
     db_->RetainLogFrom(ns, segment);
   }

@@ -147,6 +147,9 @@ struct SnapshotInfo {
 // or ".." part, only [A-Za-z0-9._-] in each part. Every path a snapshot writes passes.
 bool IsSafeSnapshotPath(std::string_view path);
 
+// Which timelines this store keeps (docs/design.md "Ownership"). nullptr: every timeline.
+using TimelineOwnership = std::function<bool(std::string_view ns, std::string_view timeline)>;
+
 using AppendCallback = std::function<void(Result<AppendResult>)>;
 using FanoutCallback = std::function<void(Result<std::vector<AppendResult>>)>;
 using MutationCallback = std::function<void(Result<MutationResult>)>;
@@ -259,6 +262,23 @@ class Db {
   // replica whose tail its new primary never had (docs/replication.md "Fencing").
   static Status TruncateLog(const std::string& dir, const Options& options, std::string_view ns,
                             LogPosition end);
+
+  // ---- Ownership (docs/design.md "Ownership": a partition split leaves two stores that each
+  // hold the other's timelines too) ----
+  // Compaction (background and Compact) treats every record of a timeline for which
+  // owned(ns, timeline) is false as dead: it is not copied into the output, and the planner
+  // counts it as garbage, so segments holding disowned timelines get rewritten. Once a timeline
+  // has no record left in any segment, its in-memory entry is freed (its memory serves the
+  // timelines created later). Every namespace is judged, "__" ones included. Cheap: nothing is
+  // scanned here; it takes effect from the next compaction run (a run under way finishes with
+  // the ownership it started with). `owned` is called from compaction threads, concurrently and
+  // without any engine lock held: it must be thread-safe, fast, must not block and must not
+  // call into this Db. Not persisted: after every Open the caller sets it again (until then
+  // every timeline is kept). The engine does not route: reads and writes of a disowned timeline
+  // are the caller's to send elsewhere. They stay safe (answering what is left, or NotFound),
+  // but what compaction dropped is gone, and a timeline freed whole restarts at SeqId 1 if it
+  // is appended to again: disown only timelines whose writes have moved elsewhere.
+  virtual void SetTimelineOwnership(TimelineOwnership owned) = 0;
 
   // Makes a consistent point-in-time copy of the data directory in `target_dir` (created; it
   // must not exist), while appends and reads go on: the catalog, and per namespace hard links of

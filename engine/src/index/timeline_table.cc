@@ -65,7 +65,7 @@ void SegList::Decode(std::vector<uint32_t>* out) const {
 
 // ---- TimelineTable ----
 
-TimelineTable::TimelineTable() : slots_(1024, 0), tags_(1024, 0) {}
+TimelineTable::TimelineTable() : slots_(1024, 0), tags_(1024, 0), free_ids_(256) {}
 
 std::string_view TimelineTable::key(uint32_t id) const {
   const uint32_t ref = state(id).key_ref;
@@ -106,16 +106,87 @@ void TimelineTable::Place(uint32_t id, uint64_t key_hash) {
   tags_[i] = static_cast<uint8_t>(key_hash >> 56);
 }
 
-uint32_t TimelineTable::Insert(std::string_view k, uint64_t key_hash) {
-  TLDB_CHECK(size_ < kNone - 1);
-  if ((uint64_t{size_} + 1) * 4 > slots_.size() * 3) Grow();
-  const uint32_t id = size_++;
-  if ((id >> kChunkShift) >= chunks_.size()) {
-    chunks_.push_back(std::make_unique<TimelineState[]>(kChunkMask + 1));
+uint32_t TimelineTable::TakeFreeId(size_t key_bytes, bool* fits) {
+  if (free_count_ == 0) return kNone;
+  // The shortest freed key that fits, else any freed state (its old key bytes are left unused).
+  uint32_t id = kNone;
+  for (size_t len = key_bytes; len < free_ids_.size() && id == kNone; ++len) {
+    if (!free_ids_[len].empty()) {
+      id = free_ids_[len].back();
+      free_ids_[len].pop_back();
+      *fits = true;
+    }
   }
-  state(id).key_ref = AddKey(k);
+  for (size_t len = key_bytes; len-- > 0 && id == kNone;) {
+    if (!free_ids_[len].empty()) {
+      id = free_ids_[len].back();
+      free_ids_[len].pop_back();
+      *fits = false;
+    }
+  }
+  TLDB_CHECK(id != kNone);  // free_count_ > 0
+  --free_count_;
+  return id;
+}
+
+uint32_t TimelineTable::Insert(std::string_view k, uint64_t key_hash) {
+  TLDB_CHECK(!k.empty() && k.size() <= 255);
+  if ((uint64_t{size_} + 1) * 4 > slots_.size() * 3) Grow();
+  bool fits = false;
+  uint32_t id = TakeFreeId(k.size(), &fits);
+  if (id == kNone) {
+    TLDB_CHECK(id_end_ < kNone - 1);
+    id = id_end_++;
+    if ((id >> kChunkShift) >= chunks_.size()) {
+      chunks_.push_back(std::make_unique<TimelineState[]>(kChunkMask + 1));
+    }
+  }
+  if (fits) {  // the freed key's arena bytes hold at least k.size() bytes
+    const uint32_t ref = state(id).key_ref;
+    char* p = arena_[ref >> kArenaShift].get() + (ref & (kArenaChunkBytes - 1));
+    p[0] = static_cast<char>(k.size());
+    std::memcpy(p + 1, k.data(), k.size());
+  } else {
+    state(id).key_ref = AddKey(k);
+  }
+  ++size_;
   Place(id, key_hash);
   return id;
+}
+
+void TimelineTable::Erase(uint32_t id) {
+  const std::string_view k = key(id);
+  const uint64_t mask = slots_.size() - 1;
+  uint64_t i = KeyHash(k) & mask;
+  while (slots_[i] != id + 1) {
+    TLDB_CHECK(slots_[i] != 0);  // it is in the table
+    i = (i + 1) & mask;
+  }
+  // Backward-shift deletion: a later key of the probe run moves into the hole unless its home
+  // slot lies after the hole (it would then be found before its home), so Find's stop at the
+  // first empty slot stays right.
+  for (uint64_t j = (i + 1) & mask; slots_[j] != 0; j = (j + 1) & mask) {
+    const uint64_t home = KeyHash(key(slots_[j] - 1)) & mask;
+    const bool home_in_gap = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+    if (home_in_gap) continue;
+    slots_[i] = slots_[j];
+    tags_[i] = tags_[j];
+    i = j;
+  }
+  slots_[i] = 0;
+  tags_[i] = 0;
+  TimelineState& s = state(id);
+  const uint32_t key_ref = s.key_ref;
+  const size_t key_bytes = k.size();
+  s.segs.Assign({});  // frees a spilled list
+  s.last_seq = 0;
+  s.last_ts = 0;
+  s.unpublished = 0;
+  s.active_slot = kNoSlot;
+  s.key_ref = key_ref;
+  free_ids_[key_bytes].push_back(id);
+  ++free_count_;
+  --size_;
 }
 
 uint32_t TimelineTable::FindOrInsert(std::string_view k, uint64_t key_hash) {
@@ -124,17 +195,21 @@ uint32_t TimelineTable::FindOrInsert(std::string_view k, uint64_t key_hash) {
 }
 
 void TimelineTable::Grow() {
-  // Slots hold only ids, so positions are recomputed from the keys.
-  slots_.assign(slots_.size() * 2, 0);
+  // Slots hold only ids, so positions are recomputed from the keys (freed ids are in no slot).
+  std::vector<uint32_t> old(slots_.size() * 2, 0);
+  old.swap(slots_);
   tags_.assign(slots_.size(), 0);
-  for (uint32_t id = 0; id < size_; ++id) Place(id, KeyHash(key(id)));
+  for (uint32_t s : old) {
+    if (s != 0) Place(s - 1, KeyHash(key(s - 1)));
+  }
 }
 
 uint64_t TimelineTable::MemoryBytes() const {
   uint64_t n = chunks_.size() * sizeof(TimelineState) * (kChunkMask + 1);
   n += arena_.size() * uint64_t{kArenaChunkBytes};
   n += slots_.capacity() * sizeof(uint32_t) + tags_.capacity();
-  for (uint32_t id = 0; id < size_; ++id) n += state(id).segs.heap_bytes();
+  for (const auto& f : free_ids_) n += f.capacity() * sizeof(uint32_t);
+  for (uint32_t id = 0; id < id_end_; ++id) n += state(id).segs.heap_bytes();
   return n;
 }
 

@@ -6,9 +6,14 @@
 // slots (timeline id + 1) plus one tag byte per slot (so a probe rarely compares keys) finds
 // them. Home slots come from the hash's low bits: placing by the high bits would make the
 // hash-ordered folding of index files at open cluster every key inserted so far at the front
-// of the table (quadratic probing; measured 5 s for 200k keys). Timeline ids are dense, 0-based,
-// and never reused. Every key_hash argument must be KeyHash(key) (index/segment_index.h). Not
-// thread-safe: the owner (NamespaceLog) guards it with its reader/writer lock.
+// of the table (quadratic probing; measured 5 s for 200k keys). Timeline ids are dense and
+// 0-based. Erase frees a timeline the store no longer owns (docs/design.md "Ownership"): its key
+// leaves the slots (backward-shift deletion, no tombstones), its segment list's heap is freed,
+// and its id, state and key bytes go to a free list that Insert takes from first, so freed
+// memory serves the next timelines (chunks are not given back to the allocator). Until then a
+// freed id reads as a timeline with no SeqId and no segment, under its old key. Every key_hash
+// argument must be KeyHash(key) (index/segment_index.h). Not thread-safe: the owner
+// (NamespaceLog) guards it with its reader/writer lock.
 #pragma once
 
 #include <cstdint>
@@ -97,13 +102,21 @@ class TimelineTable {
   // Adds a timeline that is not in the table; returns its id.
   uint32_t Insert(std::string_view key, uint64_t key_hash);
   uint32_t FindOrInsert(std::string_view key, uint64_t key_hash);
+  // Frees timeline `id` (in the table). The caller makes sure nothing refers to it any more:
+  // no segment, no active slot, no unpublished SeqId, no overlay entry. Its id may be handed out
+  // again by the next Insert.
+  void Erase(uint32_t id);
 
   TimelineState& state(uint32_t id) { return chunks_[id >> kChunkShift][id & kChunkMask]; }
   const TimelineState& state(uint32_t id) const {
     return chunks_[id >> kChunkShift][id & kChunkMask];
   }
   std::string_view key(uint32_t id) const;
+  // Timelines in the table.
   uint32_t size() const { return size_; }
+  // One past the highest id handed out: loops over every id run to here (freed ids included:
+  // their state is all zero, with no segment and no active slot).
+  uint32_t id_end() const { return id_end_; }
   // Heap bytes held (states, keys, slots, spilled segment lists).
   uint64_t MemoryBytes() const;
 
@@ -115,6 +128,9 @@ class TimelineTable {
 
   void Grow();
   void Place(uint32_t id, uint64_t key_hash);
+  // A freed id to reuse for a key of `key_bytes` (kNone: none; its state is all zero), and
+  // whether its old key's arena bytes can hold the new key (*fits).
+  uint32_t TakeFreeId(size_t key_bytes, bool* fits);
   uint32_t AddKey(std::string_view key);
 
   std::vector<std::unique_ptr<TimelineState[]>> chunks_;
@@ -122,7 +138,12 @@ class TimelineTable {
   uint32_t arena_used_ = kArenaChunkBytes;  // bytes used in the last arena chunk
   std::vector<uint32_t> slots_;             // 0 = empty, else id + 1; size is a power of two
   std::vector<uint8_t> tags_;  // low hash byte of each slot's key: skips most key compares
-  uint32_t size_ = 0;
+  uint32_t size_ = 0;          // timelines in the table
+  uint32_t id_end_ = 0;        // ids handed out
+  // Freed ids by the length of the key their arena bytes hold (reused in place by a key that
+  // fits), and how many there are in all.
+  std::vector<std::vector<uint32_t>> free_ids_;
+  uint32_t free_count_ = 0;
 };
 
 }  // namespace tldb

@@ -1,6 +1,7 @@
 #include "store/compaction_planner.h"
 
 #include <algorithm>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 
@@ -8,26 +9,36 @@
 
 namespace tldb {
 
-uint32_t CompactionPlanner::LivePercent(const SealedSegment& seg) const {
+uint32_t CompactionPlanner::LivePercent(const SealedSegment& seg, bool* disowned) const {
   constexpr uint32_t kEntriesPerHold = 4096;  // index entries judged per hold of mu (shared)
   const SegmentIndexReader& idx = seg.index;
   const auto self = static_cast<uint32_t>(seg.id);
   auto only_this = [self](uint32_t segment) { return segment == self; };
+  const std::shared_ptr<const TimelineOwnership> ownership = st_.Ownership();
+  std::vector<bool> owned;  // per entry of the batch, asked with no lock held
+  if (disowned != nullptr) *disowned = false;
   uint64_t total = 0, live = 0;
   for (uint32_t from = 0; from < idx.timeline_count(); from += kEntriesPerHold) {
     TLDB_TEST_HOOK("plan.between_batches");  // no lock held here
+    const uint32_t to = std::min(idx.timeline_count(), from + kEntriesPerHold);
+    owned.clear();
+    for (uint32_t i = from; i < to; ++i) {
+      owned.push_back(TimelineRules::Owned(ownership.get(), st_.entry.name, idx.Entry(i).key));
+    }
     const TimelineRules::Limits limits = st_.Limits();
     std::shared_lock l(st_.mu);
-    for (uint32_t i = from; i < std::min(idx.timeline_count(), from + kEntriesPerHold); ++i) {
+    for (uint32_t i = from; i < to; ++i) {
       const IndexEntry e = idx.Entry(i);
       const uint32_t tl = st_.table.Find(e.key, e.key_hash);
       const Seq visible = tl == TimelineTable::kNone ? 0 : st_.table.state(tl).visible_seq();
       for (uint32_t k = 0; k < e.count; ++k) {
         if (idx.Offset(e, k) == index_format::kGapOffset) continue;
         ++total;
+        if (!owned[i - from] && disowned != nullptr) *disowned = true;
         // The newest timestamp of the timeline here stands for all its messages (planning only).
         if (tl != TimelineTable::kNone &&
-            st_.rules.SurvivesRewrite(tl, e.first_seq + k, e.last_ts, visible, limits, only_this)) {
+            st_.rules.SurvivesRewrite(owned[i - from], tl, e.first_seq + k, e.last_ts, visible,
+                                      limits, only_this)) {
           ++live;
         }
       }
@@ -36,8 +47,9 @@ uint32_t CompactionPlanner::LivePercent(const SealedSegment& seg) const {
   return total == 0 ? 0 : static_cast<uint32_t>(live * 100 / total);
 }
 
-// Recomputed when maintenance records changed the rules, or once a minute (records expire as
-// time passes): planning then costs no scan of every index on every pass.
+// Recomputed when maintenance records changed the rules or the ownership changed, or once a
+// minute (records expire as time passes): planning then costs no scan of every index on every
+// pass.
 uint32_t CompactionPlanner::CachedLivePercent(SealedSegment& seg) {
   constexpr int64_t kLiveCacheMs = 60'000;
   uint64_t epoch = 0;
@@ -45,9 +57,11 @@ uint32_t CompactionPlanner::CachedLivePercent(SealedSegment& seg) {
     std::shared_lock l(st_.mu);
     epoch = st_.rules.epoch();
   }
+  // Both counters only grow, so their sum changes whenever either does.
+  epoch += st_.ownership_gen();
   const int64_t now = st_.clock->MonoMs();
   if (seg.live_epoch != epoch || now - seg.live_mono_ms > kLiveCacheMs) {
-    seg.live_pct = LivePercent(seg);
+    seg.live_pct = LivePercent(seg, &seg.live_disowned);
     seg.live_epoch = epoch;
     seg.live_mono_ms = now;
   }
@@ -81,8 +95,8 @@ std::vector<std::vector<const SealedSegment*>> CompactionPlanner::Plan(bool full
     }
     // A segment a follower still needs as written stays as it is (replication).
     const bool held = seg->id >= st_.retain_from.load();
-    const bool want =
-        !held && (full || (seg->gen == 0 && opts.ttl_ms == 0) || CachedLivePercent(*seg) < pct);
+    const bool want = !held && (full || (seg->gen == 0 && opts.ttl_ms == 0) ||
+                                CachedLivePercent(*seg) < pct || seg->live_disowned);
     const uint64_t bytes = seg->data_end();
     if (!want || (!run.empty() && run_bytes + bytes > kRunInputBytesMax)) {
       if (!run.empty()) runs.push_back(std::move(run));

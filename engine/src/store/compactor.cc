@@ -107,9 +107,17 @@ void Compactor::Add(const SealedSegment& seg, uint64_t off, const RecordView& r)
 
 void Compactor::Decide() {
   constexpr size_t kBatch = 4096;  // records decided per hold of the read lock
+  JudgeOwnership();
   for (size_t from = 0; from < items_.size(); from += kBatch) {
     std::shared_lock l(st_.mu);
     for (size_t i = from; i < std::min(items_.size(), from + kBatch); ++i) Resolve(items_[i]);
+  }
+  for (size_t from = 0; from < disowned_keys_.size(); from += kBatch) {
+    std::shared_lock l(st_.mu);
+    for (size_t i = from; i < std::min(disowned_keys_.size(), from + kBatch); ++i) {
+      const uint32_t tl = TimelineOf(disowned_keys_[i]);
+      if (tl != TimelineTable::kNone) disowned_.insert(tl);
+    }
   }
   for (size_t from = 0; from < items_.size(); from += kBatch) {
     limits_ = st_.Limits();
@@ -123,6 +131,30 @@ void Compactor::Decide() {
     Item*& prev = last_trim[it.timeline];
     if (prev != nullptr) prev->live = false;
     prev = &it;
+  }
+}
+
+// The run judges against the ownership it reads here: a change made while it runs applies from
+// the next run (the planner's cached live percentages are recomputed then).
+void Compactor::JudgeOwnership() {
+  const std::shared_ptr<const TimelineOwnership> ownership = st_.Ownership();
+  if (ownership == nullptr || !*ownership) return;
+  std::string_view last_key;  // records of one timeline often follow each other
+  bool last_owned = true;
+  auto owned = [&](std::string_view key) {
+    if (key != last_key || last_key.empty()) {
+      last_key = key;
+      last_owned = TimelineRules::Owned(ownership.get(), st_.entry.name, key);
+      if (!last_owned) disowned_keys_.push_back(key);
+    }
+    return last_owned;
+  };
+  for (Item& it : items_) {
+    if (it.type == RecordType::kFanout) {
+      std::erase_if(it.targets, [&](const FanoutTarget& t) { return !owned(t.key); });
+    } else {
+      it.owned = owned(it.key);
+    }
   }
 }
 
@@ -143,13 +175,21 @@ void Compactor::Resolve(Item& it) {
 
 bool Compactor::MessageLive(uint32_t tl, Seq seq, TimestampMs ts) const {
   if (tl == TimelineTable::kNone) return false;
-  return st_.rules.SurvivesRewrite(tl, seq, ts, st_.table.state(tl).visible_seq(), limits_,
-                                   [this](uint32_t segment) { return InRun(segment); });
+  // Records and fan-out targets of timelines not owned never get here (JudgeOwnership).
+  return st_.rules.SurvivesRewrite(/*owned=*/true, tl, seq, ts, st_.table.state(tl).visible_seq(),
+                                   limits_, [this](uint32_t segment) { return InRun(segment); });
 }
 
 void Compactor::Judge(Item& it) {
   const TimelineRules& rules = st_.rules;
   const bool known = it.timeline != TimelineTable::kNone;
+  if (!it.owned) {  // TimelineRules::Owned: every record of the timeline is dead
+    it.live = false;
+    if (it.type == RecordType::kEdit && known) {
+      forget_edits_.push_back({it.timeline, it.seq, it.segment, it.offset});
+    }
+    return;
+  }
   switch (it.type) {
     case RecordType::kMessage:
       it.live = MessageLive(it.timeline, it.seq, it.ts);
@@ -322,8 +362,8 @@ Status Compactor::WriteOutput(const std::string& raw,
 
 std::vector<uint32_t> Compactor::Orphans() {
   std::set<uint32_t> touched;
-  for (const Item& it : items_) {
-    if (it.timeline != TimelineTable::kNone) touched.insert(it.timeline);
+  for (const Item& it : items_) {  // a timeline not owned gets no floor: it is forgotten
+    if (it.timeline != TimelineTable::kNone && it.owned) touched.insert(it.timeline);
     for (const FanoutTarget& t : it.targets) touched.insert(TimelineOf(t.key));
   }
   std::vector<uint32_t> out;
@@ -416,7 +456,34 @@ void Compactor::Switch(std::unique_ptr<SealedSegment> out) {
     }
   }
   for (const SeqKey& k : forget_recalls_) ov.Erase(k.timeline, k.seq);
+  for (const auto& f : forget_edits_) {  // the edit record is gone: reads use the message's own
+    const MutationOverlay::Entry* e = ov.Find(f.timeline, f.seq);
+    if (e != nullptr && e->kind == MutationOverlay::Kind::kEdited && e->segment == f.segment &&
+        e->offset == f.offset) {
+      ov.Erase(f.timeline, f.seq);
+    }
+  }
   if (out) st_.sealed[out_id_] = std::move(out);
+  FreeDisowned(touched);
+}
+
+void Compactor::FreeDisowned(const std::set<uint32_t>& touched) {
+  std::vector<uint32_t> gone;
+  for (uint32_t tl : touched) {
+    if (!disowned_.contains(tl)) continue;
+    const TimelineState& s = st_.table.state(tl);
+    if (s.segs.empty() && s.active_slot == kNoSlot && s.unpublished == 0) gone.push_back(tl);
+  }
+  if (gone.empty()) return;
+  if (st_.active) {  // a recall, edit or trim in the active segment still names its timeline
+    std::unordered_set<uint32_t> named;
+    for (const auto& m : st_.active->mutation_records()) named.insert(m.timeline);
+    std::erase_if(gone, [&](uint32_t tl) { return named.contains(tl); });
+  }
+  for (uint32_t tl : gone) {
+    st_.rules.overlay().ForgetTimeline(tl);
+    st_.table.Erase(tl);
+  }
 }
 
 Status Compactor::CleanUp() {

@@ -1,17 +1,21 @@
 // Compactor: rewrites one run of consecutive sealed segments (docs/design.md "Compaction").
 // The output keeps the lowest input id and takes a new generation, so SeqIds still grow with
-// segment ids. It holds only what TimelineRules says survives the rewrite, sorted by (timeline,
-// SeqId) — a timeline's history is contiguous — and stored as zstd blocks; its index has gaps
-// where SeqIds were dropped.
+// segment ids. It holds only what TimelineRules says survives the rewrite — nothing of a
+// timeline the store does not own (Db::SetTimelineOwnership) — sorted by (timeline, SeqId) — a
+// timeline's history is contiguous — and stored as zstd blocks; its index has gaps where SeqIds
+// were dropped.
 //
 // Steps, each safe to crash after:
 //   1. collect   read the inputs' records (no lock; inputs are immutable and only maintenance,
 //                which holds the maintenance mutex, removes segments)
-//   2. decide    which records survive, under NamespaceState::mu shared in batches
+//   2. decide    which timelines the store owns (the ownership callback, read once per run,
+//                asked with no lock held), then which records survive, under
+//                NamespaceState::mu shared in batches
 //   3. build     encode, compress, write and fdatasync the output and its index
 //   4. floors    FLOORS gets timelines left without any record
 //   5. commit    COMPACT names inputs and output (atomic write: the commit point)
-//   6. switch    readers move to the output (mu exclusive, no I/O)
+//   6. switch    readers move to the output (mu exclusive, no I/O); timelines not owned that
+//                have no record left anywhere are freed from the timeline table
 //   7. clean up  delete the inputs, fsync the directory, delete COMPACT
 // Recovery deletes the outputs of an uncommitted run and the inputs of a committed one.
 //
@@ -67,6 +71,7 @@ class Compactor {
     uint32_t timeline = TimelineTable::kNone;
     bool live = false;
     bool as_message = false;  // an edit whose message was in the inputs: it becomes the message
+    bool owned = true;        // keyed records: the store owns the timeline (fan-outs: targets)
   };
   struct SeqKey {
     uint32_t timeline;
@@ -88,6 +93,10 @@ class Compactor {
 
   // ---- 2. decide ----
   void Decide();
+
+  // Marks records of timelines the store does not own (and drops such fan-out targets); notes
+  // their keys. No lock held: the callback is the embedder's code.
+  void JudgeOwnership();
 
   uint32_t TimelineOf(std::string_view key) const { return st_.table.Find(key, KeyHash(key)); }
 
@@ -129,6 +138,11 @@ class Compactor {
   // Readers move to the output. Caller holds mu_ exclusively.
   void Switch(std::unique_ptr<SealedSegment> out);
 
+  // Frees the timelines of `touched` that the store does not own and that have no record left
+  // (no segment, nothing in the active segment, no SeqId in flight). Caller holds mu_
+  // exclusively.
+  void FreeDisowned(const std::set<uint32_t>& touched);
+
   // ---- 7. clean up ----
   Status CleanUp();
 
@@ -153,6 +167,10 @@ class Compactor {
   std::vector<Item> items_;
   std::unordered_set<SeqKey, SeqKeyHash> base_in_inputs_;
   std::vector<SeqKey> forget_recalls_;
+  // Keys of the inputs' timelines the store does not own (consecutive duplicates skipped), and
+  // their timeline ids.
+  std::vector<std::string_view> disowned_keys_;
+  std::unordered_set<uint32_t> disowned_;
 
   uint64_t out_id_ = 0;
   uint32_t out_gen_ = 0;
@@ -171,6 +189,7 @@ class Compactor {
     uint32_t segment, offset;
   };
   std::vector<Converted> converted_;
+  std::vector<Converted> forget_edits_;  // edits dropped with their timeline (not owned)
   std::vector<std::unique_ptr<SealedSegment>> retired_;
 };
 

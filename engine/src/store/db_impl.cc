@@ -119,6 +119,10 @@ Status DbImpl::CreateNamespace(std::string_view name, const NamespaceOptions& op
   std::unique_lock l(mu_);
   if (closed_) return Status::Closed("db closed while the namespace was created");
   log->SetFollower(follower_);
+  {
+    std::lock_guard o(owned_mu_);
+    log->SetOwnership(owned_);
+  }
   catalog_ = std::move(next);
   namespaces_.emplace(e.name, std::move(log));
   return Status::Ok();
@@ -451,6 +455,17 @@ void DbImpl::SetFollower(bool follower) {
 void DbImpl::RetainLogFrom(std::string_view ns, uint64_t segment) {
   auto log = Find(ns);
   if (log.ok()) (*log)->RetainLogFrom(segment);
+}
+
+void DbImpl::SetTimelineOwnership(TimelineOwnership owned) {
+  std::shared_ptr<const TimelineOwnership> p;
+  if (owned) p = std::make_shared<const TimelineOwnership>(std::move(owned));
+  // mu_ shared keeps namespaces from being added meanwhile (CreateNamespace takes owned_ under
+  // mu_ exclusively); owned_mu_ orders concurrent calls, so the last one wins everywhere.
+  std::shared_lock l(mu_);
+  std::lock_guard o(owned_mu_);
+  owned_.swap(p);  // the previous one is released after the locks
+  for (auto& [name, log] : namespaces_) log->SetOwnership(owned_);
 }
 
 Result<SnapshotInfo> DbImpl::Snapshot(const std::string& target_dir,

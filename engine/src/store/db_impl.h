@@ -62,6 +62,7 @@ class DbImpl : public Db {
                                            uint64_t bytes_max) override;
   void SetFollower(bool follower) override;
   void RetainLogFrom(std::string_view ns, uint64_t segment) override;
+  void SetTimelineOwnership(TimelineOwnership owned) override;
   Result<SnapshotInfo> Snapshot(const std::string& target_dir,
                                 const SnapshotOptions& options) override;
   Status Sync() override;
@@ -92,6 +93,10 @@ class DbImpl : public Db {
   std::map<std::string, Status, std::less<>> refused_;
   bool closed_ = false;
   std::atomic<bool> follower_{false};
+  // What SetTimelineOwnership set last (null: every timeline), for namespaces created later.
+  // owned_mu_ is taken after mu_ (shared or exclusive), before a namespace's option lock.
+  std::mutex owned_mu_;
+  std::shared_ptr<const TimelineOwnership> owned_;
 
   std::shared_ptr<BlockCache> block_cache_;
   std::mutex catalog_mu_;  // serialises catalog writers (taken before mu_)

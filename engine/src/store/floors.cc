@@ -89,7 +89,7 @@ Status WriteFloors(NamespaceState& st, const std::vector<uint32_t>& also) {
       const TimelineState& ts = st.table.state(id);
       return ts.segs.empty() && ts.active_slot == kNoSlot;
     };
-    for (uint32_t id = 0; id < st.table.size(); ++id) {
+    for (uint32_t id = 0; id < st.table.id_end(); ++id) {
       if (empty(id)) add(id);
     }
     for (uint32_t id : also) {

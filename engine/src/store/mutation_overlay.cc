@@ -21,6 +21,11 @@ void MutationOverlay::ApplyTrim(uint32_t timeline, Seq below) {
   entries_.erase(entries_.lower_bound({timeline, 0}), entries_.lower_bound({timeline, below}));
 }
 
+void MutationOverlay::ForgetTimeline(uint32_t timeline) {
+  trims_.erase(timeline);
+  entries_.erase(entries_.lower_bound({timeline, 0}), entries_.lower_bound({timeline + 1, 0}));
+}
+
 const MutationOverlay::Entry* MutationOverlay::Find(uint32_t timeline, Seq seq) const {
   auto it = entries_.find({timeline, seq});
   return it == entries_.end() ? nullptr : &it->second;

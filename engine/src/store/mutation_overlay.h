@@ -42,6 +42,8 @@ class MutationOverlay {
   }
   // Forgets entry (timeline, seq) (its message is gone from the store).
   void Erase(uint32_t timeline, Seq seq) { entries_.erase({timeline, seq}); }
+  // Forgets everything about `timeline` (the store freed it: Db::SetTimelineOwnership).
+  void ForgetTimeline(uint32_t timeline);
   // Points an edit at its record's new place after compaction moved it.
   void Move(uint32_t timeline, Seq seq, uint32_t segment, uint32_t offset);
   bool empty() const { return entries_.empty() && trims_.empty(); }

@@ -75,6 +75,10 @@ class NamespaceLog {
   }
   void SetFollower(bool follower) { st_.follower = follower; }
   void RetainLogFrom(uint64_t segment) { st_.retain_from = segment; }
+  // Which timelines compaction keeps (Db::SetTimelineOwnership); null: every timeline.
+  void SetOwnership(std::shared_ptr<const TimelineOwnership> owned) {
+    st_.SetOwnership(std::move(owned));
+  }
   // Syncs, then copies the log as of one point into `ns_dir` (Db::Snapshot, SnapshotTaker).
   Status Snapshot(const std::string& ns_dir, const std::string& rel_dir, const SnapshotOptions& o,
                   SnapshotInfo* info);

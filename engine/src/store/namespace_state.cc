@@ -41,6 +41,17 @@ NamespaceOptions NamespaceState::options() const {
   return opts_;
 }
 
+void NamespaceState::SetOwnership(std::shared_ptr<const TimelineOwnership> owned) {
+  std::lock_guard l(opts_mu_);
+  owned_.swap(owned);  // the previous one is released after the lock
+  ownership_gen_++;
+}
+
+std::shared_ptr<const TimelineOwnership> NamespaceState::Ownership() const {
+  std::lock_guard l(opts_mu_);
+  return owned_;
+}
+
 TimestampMs NamespaceState::TtlNowMs() const {
   const int64_t elapsed = clock->MonoMs() - ttl_anchor_mono_ms_;
   return std::min<TimestampMs>(clock->NowMs(), ttl_anchor_wall_ms_ + std::max<int64_t>(elapsed, 0));

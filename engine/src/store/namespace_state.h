@@ -8,7 +8,8 @@
 // are immutable), sealed, dedupe, published_end and rules. Readers hold it shared while they
 // locate and copy records; the group-commit leader holds it exclusively only to assign a group
 // and to publish it, never across a write or an fdatasync. Only the leader changes `active`
-// and writes its bytes. The options are atomics (opts_mu_ guards the full struct).
+// and writes its bytes. The options are atomics (opts_mu_ guards the full struct and the
+// ownership callback).
 // Lock order: the maintenance mutex (NamespaceLog) before mu; GroupCommit's queue mutex is never
 // held while mu is taken; opts_mu_ is a leaf (nothing is taken while it is held).
 #pragma once
@@ -89,6 +90,12 @@ class NamespaceState {
     if (l.ttl_ms != 0) l.now_ms = TtlNowMs();
     return l;
   }
+  // Which timelines compaction keeps (Db::SetTimelineOwnership; null: every timeline). Setting
+  // it is a pointer swap; a compaction run judges against the one it read first.
+  void SetOwnership(std::shared_ptr<const TimelineOwnership> owned);
+  std::shared_ptr<const TimelineOwnership> Ownership() const;
+  // Bumped by every SetOwnership: a live percentage cached before it is stale.
+  uint64_t ownership_gen() const { return ownership_gen_.load(); }
   // The TTL clock (docs/design.md "Time"): never ahead of the wall clock and never advancing
   // faster than the monotonic clock since open.
   TimestampMs TtlNowMs() const;
@@ -121,6 +128,8 @@ class NamespaceState {
   NamespaceOptions opts_;
   std::atomic<uint64_t> ttl_ms_{0}, per_timeline_max_{0}, segment_bytes_max_{0};
   std::atomic<Durability> durability_{Durability::kSync};
+  std::shared_ptr<const TimelineOwnership> owned_;  // guarded by opts_mu_
+  std::atomic<uint64_t> ownership_gen_{0};
   int64_t ttl_anchor_wall_ms_ = 0, ttl_anchor_mono_ms_ = 0;  // the TTL clock at open
 };
 

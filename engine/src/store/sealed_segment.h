@@ -25,6 +25,7 @@ struct SealedSegment {
   uint64_t checksum_id() const { return ChecksumId(id, gen); }
   // CompactionPlanner's cached live percentage (guarded by the maintenance mutex).
   uint32_t live_pct = 0;
+  bool live_disowned = false;  // it holds messages of timelines the store does not own
   uint64_t live_epoch = ~uint64_t{0};
   int64_t live_mono_ms = 0;
   std::unique_ptr<MappedFile> data;

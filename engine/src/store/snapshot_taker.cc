@@ -92,7 +92,7 @@ Result<SnapshotTaker::Point> SnapshotTaker::Capture() const {
   // sealed segments listed keeps the last SeqId it had before its records in the active segment
   // (all of them when it has none there). A floor is skipped at open for a timeline with records
   // in the active segment, so one whose active records lie past the copied end still gets it.
-  for (uint32_t t = 0; t < st_.table.size(); ++t) {
+  for (uint32_t t = 0; t < st_.table.id_end(); ++t) {
     const TimelineState& ts = st_.table.state(t);
     if (!ts.segs.empty()) continue;
     Seq last = ts.last_seq;

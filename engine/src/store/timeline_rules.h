@@ -3,7 +3,8 @@
 //
 // It owns the MutationOverlay (what recall, edit and trim records did, applied in log order at
 // run time and replayed in the same order at recovery) and judges a (timeline, SeqId, timestamp)
-// against it and the namespace's limits (trim point, messages_per_timeline_max, TTL). The
+// against it and the namespace's limits (trim point, messages_per_timeline_max, TTL), and
+// states which timelines compaction keeps at all (Owned). The
 // engine's read path, write path (dedupe, edit checks), compactor, compaction planner and
 // recovery, and the admin tools' live model all ask it; nothing else restates these rules.
 //
@@ -13,9 +14,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string_view>
 
 #include "log/record_format.h"
 #include "store/mutation_overlay.h"
+#include "tldb/db.h"
 #include "tldb/types.h"
 
 namespace tldb {
@@ -77,13 +80,23 @@ class TimelineRules {
   Verdict Judge(uint32_t timeline, Seq seq, TimestampMs ts, Seq visible_seq, const Limits& l) const;
 
   // ---- compaction: which records a rewrite of some sealed segments keeps ----
-  // Message (timeline, seq, ts) survives a rewrite of the segments for which in_rewrite(id) is
-  // true unless it is deleted, or its edit record lies among them (that record then becomes the
-  // message). An edit elsewhere keeps it: reads find its SeqId through the rewritten segment and
-  // its payload through the edit; without it a scan would skip the SeqId while Get answered it.
+  // Whether the store keeps timeline `key` of namespace `ns` at all (Db::SetTimelineOwnership,
+  // docs/design.md "Ownership"; null or empty `owned`: every timeline). A timeline it does not
+  // keep is dead whole to a rewrite: none of its records (messages, fan-out targets, edits,
+  // recalls, trims) is copied, and the planner counts them all as garbage. Callers ask it with
+  // no lock held (the callback is the embedder's code) and pass the answer on.
+  static bool Owned(const TimelineOwnership* owned, std::string_view ns, std::string_view key) {
+    return owned == nullptr || !*owned || (*owned)(ns, key);
+  }
+  // Message (timeline, seq, ts) of a timeline the store owns survives a rewrite of the segments
+  // for which in_rewrite(id) is true unless it is deleted, or its edit record lies among them
+  // (that record then becomes the message). An edit elsewhere keeps it: reads find its SeqId
+  // through the rewritten segment and its payload through the edit; without it a scan would
+  // skip the SeqId while Get answered it. A message of a timeline not owned never survives.
   template <typename InRewrite>
-  bool SurvivesRewrite(uint32_t timeline, Seq seq, TimestampMs ts, Seq visible_seq, const Limits& l,
-                       InRewrite&& in_rewrite) const {
+  bool SurvivesRewrite(bool owned, uint32_t timeline, Seq seq, TimestampMs ts, Seq visible_seq,
+                       const Limits& l, InRewrite&& in_rewrite) const {
+    if (!owned) return false;
     if (seq < FirstKept(timeline, visible_seq, l) || Expired(ts, l)) return false;
     const MutationOverlay::Entry* e = overlay_.Find(timeline, seq);
     return e == nullptr || (e->kind == MutationOverlay::Kind::kEdited && !in_rewrite(e->segment));
