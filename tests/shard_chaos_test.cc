@@ -10,7 +10,9 @@
 //      and votes);
 //   2. the server of another partition's primary is killed (SIGKILL), the workload goes on
 //      through the failover, and the server is started again;
-//   3. [split: not built on this branch; SplitOnePartition() below is where it goes].
+//   3. a partition splits (`tldb cluster split P --at SLOT`, map version 3, child partition 4
+//      on the parent's servers) at the median slot of the workload's timelines in it, so that
+//      some of them move to the child and some stay.
 // Then the workload stops and the checks run:
 //   - Ledger::Check over every timeline read back: every acknowledged message present once at
 //     its SeqId, nothing never sent, nothing seen by the reader or the subscriber changed or
@@ -130,16 +132,53 @@ class ShardChaosTest : public ::testing::Test {
                 static_cast<unsigned long long>(w.acked()));
   }
 
-  // THE SPLIT HOOK. Splitting a partition (`tldb cluster split`, docs/cluster.md "Not built
-  // yet") does not exist on this branch, so this test does not split, and says so. Once it
-  // exists, this runs it while the workload goes on: split one partition (one whose primary was
-  // not just killed) with `Cli("cluster split P ... --etcd " + etcd_.endpoint(0))`, assert it
-  // exited 0, and wait (Primaries(version)) until the map's version grew and every partition,
-  // the child included, names a live primary. The checks below then cover it unchanged: the
-  // ledger reads every timeline back through the map of the time (the child's slots from the
-  // child), and the answers' check reads the split's map version from etcd like any other.
-  // Returns whether a split was made (the test's output says which).
-  bool SplitOnePartition() { return false; }
+  // 3. Splits a partition while the workload goes on (`tldb cluster split P --at SLOT`): of the
+  // partitions whose primary was not just killed, the one holding most of the workload's
+  // timelines (t0..t11, m0..m7), at the median slot of those, so that some of them move to the
+  // child and some stay. Waits until every server's map has the split's version and every
+  // partition, the child included, names a live primary. The checks after it need nothing
+  // more: the ledger reads every timeline back from its owner at the newest map (a moved
+  // timeline from the child), and the answers' check reads the split's map version from etcd.
+  // Returns the split's map (version 3), or null after a failed assertion.
+  std::shared_ptr<const proto::SlotMap> SplitOnePartition(uint32_t not_this, size_t* moved) {
+    auto map = Primaries(2);
+    EXPECT_TRUE(map) << Logs();
+    if (!map) return nullptr;
+    std::map<uint32_t, std::vector<uint16_t>> slots;  // partition -> the workload's slots in it
+    for (int i = 0; i < 20; ++i) {
+      const std::string t = (i < 12 ? "t" : "m") + std::to_string(i < 12 ? i : i - 12);
+      const uint16_t slot = proto::SlotOf(t);
+      slots[map->Owner(slot).id].push_back(slot);
+    }
+    uint32_t p = UINT32_MAX;
+    for (auto& [id, s] : slots) {
+      std::sort(s.begin(), s.end());
+      s.erase(std::unique(s.begin(), s.end()), s.end());
+      if (id != not_this && s.size() >= 2 && (p == UINT32_MAX || s.size() > slots[p].size())) {
+        p = id;
+      }
+    }
+    EXPECT_NE(p, UINT32_MAX) << "no partition holds two of the workload's timelines";
+    if (p == UINT32_MAX) return nullptr;
+    const uint16_t at = slots[p][slots[p].size() / 2];
+    *moved = slots[p].size() - slots[p].size() / 2;
+    auto split = Cli("cluster split " + std::to_string(p) + " --at " + std::to_string(at) +
+                     " --timeout-s 120 --etcd " + etcd_.endpoint(0));
+    std::printf("%s", split.second.c_str());
+    EXPECT_EQ(split.first, 0) << split.second << Logs();
+    if (split.first != 0) return nullptr;
+    auto after = Primaries(3);
+    EXPECT_TRUE(after) << "no primary for every partition after the split\n" << Logs();
+    if (!after) return nullptr;
+    const proto::PartitionEntry* child = after->Partition(4);
+    EXPECT_NE(child, nullptr) << "the child is partition 4";
+    if (!child) return nullptr;
+    EXPECT_EQ(child->replicas, after->Partition(p)->replicas) << "on the parent's servers";
+    EXPECT_EQ(after->Owner(at).id, 4u);
+    std::printf("split partition %u at slot %u: %zu of the workload's slots moved to partition 4\n",
+                p, at, *moved);
+    return after;
+  }
 
   static inline std::string netns_error_;
   common::TempDir dir_{"tldb-shard-chaos"};
@@ -150,7 +189,7 @@ class ShardChaosTest : public ::testing::Test {
   std::unique_ptr<ClusterClient> client_;
 };
 
-TEST_F(ShardChaosTest, LedgerWithCrossPartitionFanoutsThroughAMoveAndAKilledPrimary) {
+TEST_F(ShardChaosTest, LedgerWithCrossPartitionFanoutsThroughAMoveAKilledPrimaryAndASplit) {
   auto v1 = Primaries();
   ASSERT_TRUE(v1) << "no primary for every partition\n" << Logs();
   const proto::PartitionEntry p0 = *v1->Partition(0);
@@ -191,10 +230,11 @@ TEST_F(ShardChaosTest, LedgerWithCrossPartitionFanoutsThroughAMoveAndAKilledPrim
   ASSERT_TRUE(Primaries(2)) << "no primary for every partition after the restart\n" << Logs();
   WaitForAcks(workload, "server restarted");
 
-  // 3. The split (see SplitOnePartition).
-  const bool split = SplitOnePartition();
-  std::printf("%s\n", split ? "split a partition" : "split: not built on this branch, skipped");
-  WaitForAcks(workload, "at the end");
+  // 3. A partition splits (see SplitOnePartition).
+  size_t moved = 0;
+  auto v3 = SplitOnePartition(victim, &moved);
+  ASSERT_TRUE(v3);
+  WaitForAcks(workload, "after the split");
 
   auto report = workload.Check();
   ASSERT_TRUE(report.ok()) << report.status().ToString() << "\n" << Logs();
@@ -226,6 +266,9 @@ TEST_F(ShardChaosTest, LedgerWithCrossPartitionFanoutsThroughAMoveAndAKilledPrim
   }
   EXPECT_GT(by_version[1], 0u);
   EXPECT_GT(by_version[2], 0u);
+  EXPECT_GT(by_version[3], 0u) << "answers at the split's map version";
+  ASSERT_GE(history->size(), 3u);
+  EXPECT_NE(history->at(3).Partition(4), nullptr) << "version 3 is the split";
   EXPECT_GE(answering.size(), 2u);
   std::printf("%zu answers checked against %zu map versions (", served.size(), history->size());
   for (const auto& [v, n] : by_version) {

@@ -330,6 +330,25 @@ TEST_F(ShardSplitTest, APartitionSplitsWhileAppendsGoOnAndTheChildServesAndFails
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_EQ(r->seq, old->seq) << old->timeline << " " << old->id;
   }
+  // Each side's compaction drops the other side's timelines (PartitionOwns, given to every
+  // replica's store): a full compaction on each server leaves partition 0's replica without
+  // the six moved timelines and partition 2's without the six kept ones (all were appended to
+  // before the split, so both stores held all twelve).
+  for (int n = 0; n < 3; ++n) {
+    auto s = Stats(n);
+    ASSERT_TRUE(s.count("cluster_p0_timelines") && s.count("cluster_p2_timelines")) << n;
+    const uint64_t p0 = s["cluster_p0_timelines"], p2 = s["cluster_p2_timelines"];
+    ClientOptions o;
+    o.server = addresses_[n];
+    auto c = Client::Connect(o);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    auto done = (*c)->Compact("store", /*full=*/true, nullptr);
+    ASSERT_TRUE(done.ok()) << "server " << n << ": " << done.status().ToString();
+    s = Stats(n);
+    EXPECT_EQ(s["cluster_p0_timelines"], p0 - moved.size()) << "server " << n;
+    EXPECT_EQ(s["cluster_p2_timelines"], p2 - kept.size()) << "server " << n;
+  }
+  ExpectEveryAckOnce(timelines, acks);
   // Partition 2's primary dies: another of its replicas (voters, on their clones) takes over.
   const uint32_t q_primary = after->Partition(2)->primary;
   ASSERT_LT(q_primary, 3u);

@@ -117,6 +117,8 @@ void ClusterNode::AddStats(std::vector<std::pair<std::string, uint64_t>>* out) c
   add("cluster_rebuild_bytes", s.rebuild_bytes);    // of it so far, or of the last one
   add("cluster_rebuilds", s.rebuilds);              // snapshots installed since start
   add("cluster_catalog_version", s.catalog_seq);    // the replicated catalog record applied
+  add("cluster_timelines",
+      db_->Stats().timelines);  // in this replica's store, owned or not yet dropped
   // Where each namespace's log ends: on the primary the committed end (what readers see), on a
   // follower what it has written.
   auto namespaces = db_->ListNamespaces();

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster/etcd_coordinator.h"
+#include "cluster/sharded_db.h"
 #include "cluster/steady_ms.h"
 #include "protocol/host_port.h"
 
@@ -92,9 +93,6 @@ Status ShardHost::StartNode(const proto::PartitionEntry& p) {
     return Status(started.status().code(),
                   "partition " + std::to_string(p.id) + ": " + started.status().message());
   }
-  // Compaction's ownership filter (Db::SetTimelineOwnership, being added on the engine side)
-  // is to be set here, on the replica's engine Db, from the map: after a split each side
-  // drops the timelines whose slots the other took. Not wired yet.
   if (gates_.count(p.id) == 0) gates_[p.id] = std::make_shared<WriteGate>();
   Log("partition " + std::to_string(p.id) + ": replica " + std::to_string(at - p.replicas.begin()) +
       " of " + std::to_string(p.replicas.size()) + ", peers at " + (*started)->peer_address());
@@ -140,6 +138,7 @@ void ShardHost::Retire(uint32_t p) {
   if (it == nodes_.end()) return;
   std::unique_ptr<ClusterNode> node = std::move(it->second);
   nodes_.erase(it);
+  owned_at_.erase(p);
   Status s = node->Retire();
   Log("partition " + std::to_string(p) + ": map version " + std::to_string(map_version_) +
       " no longer lists server " + std::to_string(o_.server) + ": replica stopped" +
@@ -242,6 +241,7 @@ Status ShardHost::Poll(bool starting) {
     if (start_errors_[p.id] != s.ToString()) Log("cannot start a replica: " + s.ToString());
     start_errors_[p.id] = s.ToString();
   }
+  SetOwnership();
   // Primaries and addresses.
   TLDB_ASSIGN_OR_RETURN(proto::SlotMap serving, store_.Serving(*map_));
   ApplyNamespaces();
@@ -265,6 +265,18 @@ Result<std::shared_ptr<void>> ShardHost::Admit(const std::shared_ptr<const Shard
   }
   // Non-null (a null ticket means "route again"); releasing it leaves the gate.
   return std::shared_ptr<void>(static_cast<void*>(gate.get()), [gate](void*) { gate->Exit(); });
+}
+
+void ShardHost::SetOwnership() {
+  std::shared_ptr<const proto::SlotMap> map;
+  for (const auto& [p, node] : nodes_) {
+    if (owned_at_[p] == map_version_) continue;
+    if (!map) map = std::make_shared<const proto::SlotMap>(*map_);
+    node->db()->SetTimelineOwnership([map, p = p](std::string_view ns, std::string_view timeline) {
+      return PartitionOwns(*map, p, ns, timeline);
+    });
+    owned_at_[p] = map_version_;
+  }
 }
 
 void ShardHost::AdoptClone(uint32_t p) {

@@ -159,6 +159,10 @@ class ShardHost {
   void Clone(const SplitState& s, ClusterNode& node);
   // DATA/partition-<p>/ from a split's clone, when the map's split of `p` names one here.
   void AdoptClone(uint32_t p);
+  // Gives each local replica's store the rule of what it keeps (PartitionOwns at map_), once
+  // per map version and replica: after a split, parent and child compact away each other's
+  // timelines. Poll thread.
+  void SetOwnership();
   // One read of etcd (see the class comment). `starting`: a replica that cannot start is an
   // error (Start fails); later it is logged and retried at the next poll.
   Status Poll(bool starting);
@@ -178,6 +182,7 @@ class ShardHost {
   std::optional<proto::SlotMap> map_;  // poll thread: the map as stored
   std::map<uint32_t, std::unique_ptr<ClusterNode>> nodes_;
   std::map<uint32_t, std::shared_ptr<WriteGate>> gates_;  // poll thread: by partition
+  std::map<uint32_t, uint64_t> owned_at_;  // poll thread: map version of each replica's ownership
   struct CloneMade {
     int64_t id = 0;
     uint32_t child = 0;

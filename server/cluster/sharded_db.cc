@@ -68,11 +68,22 @@ std::string_view CursorRoutingTimeline(std::string_view ns, std::string_view tim
   return timeline.substr(second + 1);
 }
 
-Result<ShardedDb::Target> ShardedDb::Route(const ShardRouting& r, std::string_view ns,
-                                           std::string_view timeline) {
+uint16_t RoutingSlot(std::string_view ns, std::string_view timeline) {
   std::optional<uint16_t> intent;
   if (ns == kIntentNamespace) intent = IntentSlot(timeline);
-  const uint16_t slot = intent ? *intent : proto::SlotOf(CursorRoutingTimeline(ns, timeline));
+  return intent ? *intent : proto::SlotOf(CursorRoutingTimeline(ns, timeline));
+}
+
+bool PartitionOwns(const proto::SlotMap& map, uint32_t p, std::string_view ns,
+                   std::string_view timeline) {
+  if (ns == kIntentNamespace && timeline == proto::kJournalTimeline) return true;
+  if (ns.substr(0, 2) == "__" && ns != kIntentNamespace && ns != "__cursors") return true;
+  return map.Owner(RoutingSlot(ns, timeline)).id == p;
+}
+
+Result<ShardedDb::Target> ShardedDb::Route(const ShardRouting& r, std::string_view ns,
+                                           std::string_view timeline) {
+  const uint16_t slot = RoutingSlot(ns, timeline);
   const proto::PartitionEntry& owner = r.map.Owner(slot);
   auto it = r.local.find(owner.id);
   if (it == r.local.end()) {

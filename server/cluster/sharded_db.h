@@ -54,6 +54,17 @@ namespace tldb::cluster {
 // A cursor of a timeline whose key was too long (stored as "device|ns|#<32 hex>") routes by
 // that hash, which need not be its timeline's slot.
 std::string_view CursorRoutingTimeline(std::string_view ns, std::string_view timeline);
+// The slot a key of namespace `ns` routes by: in __intents an intent key's own slot
+// (IntentSlot), in __cursors its timeline's (CursorRoutingTimeline), else SlotOf(timeline).
+// Requests are routed by it and a partition's store keeps timelines by it (PartitionOwns).
+uint16_t RoutingSlot(std::string_view ns, std::string_view timeline);
+// Whether partition `p`'s store keeps (ns, timeline) under `map` (docs/cluster.md "Splitting a
+// partition"): a timeline whose RoutingSlot `map` gives to `p`, and every key of the internal
+// namespaces that each partition holds for itself (__catalog, the other "__" namespaces but
+// __intents and __cursors, and the intent journal kJournalTimeline). What a split's parent
+// and child no longer own is dropped by their compaction (Db::SetTimelineOwnership).
+bool PartitionOwns(const proto::SlotMap& map, uint32_t p, std::string_view ns,
+                   std::string_view timeline);
 
 class ShardedDb : public Db {
  public:
