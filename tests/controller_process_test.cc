@@ -26,6 +26,7 @@
 #include "tldb/client.h"
 #include "tldb/cluster_client.h"
 #include "util/private_netns.h"
+#include "util/shard_processes.h"
 #include "util/shell.h"
 
 namespace tldb {
@@ -56,27 +57,9 @@ class ControllerProcessTest : public ::testing::Test {
     auto init = Cli("cluster init --partitions 2 --servers 0,1,2 --etcd " + etcd_.endpoint(0));
     ASSERT_EQ(init.first, 0) << init.second;
     for (int n = 0; n < kServers; ++n) {
-      const uint16_t port = common::FreeLoopbackPort();
-      common::ServerProcessOptions o;
-      o.binary = TLDB_SERVER_PATH;
-      o.data_dir = dir_.path() + "/server" + std::to_string(n);
-      o.port = port;
-      o.log_path = LogPath(n);
-      o.die_with_parent = true;
-      o.extra_args = {"--cluster",
-                      "etcd=" + etcd_.endpoint(0),
-                      "--node-id",
-                      std::to_string(n),
-                      "--peer-listen",
-                      "127.0.0.1:0",
-                      "--advertise",
-                      "127.0.0.1:" + std::to_string(port),
-                      "--threads",
-                      "1",
-                      "--io-backend",
-                      "posix",
-                      "--controller-replace-after-ms",
-                      "3000"};
+      common::ServerProcessOptions o =
+          testing::ShardServerOptions(TLDB_SERVER_PATH, dir_.path(), n, etcd_.endpoint(0),
+                                      {"--controller-replace-after-ms", "3000"});
       servers_[n] = std::make_unique<common::ServerProcess>(o);
       ASSERT_TRUE(servers_[n]->Start().ok()) << Logs();
       addresses_.push_back(servers_[n]->address());
@@ -93,24 +76,8 @@ class ControllerProcessTest : public ::testing::Test {
     }
     return count;
   }
-  std::map<std::string, uint64_t> Stats(int n) {
-    ClientOptions o;
-    o.server = addresses_[n];
-    o.reconnect_attempts = 0;
-    o.connect_timeout_ms = 1'000;
-    auto c = Client::Connect(o);
-    if (!c.ok()) return {};
-    auto s = (*c)->Stats();
-    if (!s.ok()) return {};
-    return {s->counters.begin(), s->counters.end()};
-  }
-  Result<proto::SlotMap> MapOf(int n) {
-    ClientOptions o;
-    o.server = addresses_[n];
-    o.reconnect_attempts = 0;
-    TLDB_ASSIGN_OR_RETURN(auto c, Client::Connect(o));
-    return c->ClusterMap();
-  }
+  std::map<std::string, uint64_t> Stats(int n) { return testing::StatsOf(addresses_[n]); }
+  Result<proto::SlotMap> MapOf(int n) { return testing::MapOf(addresses_[n]); }
   // Waits up to `seconds` for `done`.
   template <typename F>
   static bool WaitFor(F&& done, int seconds) {

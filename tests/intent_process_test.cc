@@ -32,6 +32,7 @@
 #include "protocol/slot_map.h"
 #include "tldb/cluster_client.h"
 #include "util/private_netns.h"
+#include "util/shard_processes.h"
 #include "util/shell.h"
 
 namespace tldb {
@@ -58,19 +59,8 @@ class IntentProcessTest : public ::testing::Test {
     auto init = Run("cluster init --partitions 4 --servers 0,1,2,3,4 --etcd " + etcd_.endpoint(0));
     ASSERT_EQ(init.first, 0) << init.second;
     for (int n = 0; n < kServers; ++n) {
-      const uint16_t port = common::FreeLoopbackPort();
-      common::ServerProcessOptions o;
-      o.binary = TLDB_SERVER_PATH;
-      o.data_dir = dir_.path() + "/server" + std::to_string(n);
-      o.port = port;
-      o.log_path = dir_.path() + "/server" + std::to_string(n) + ".log";
-      o.die_with_parent = true;
-      o.extra_args = {"--cluster",     "etcd=" + etcd_.endpoint(0),
-                      "--node-id",     std::to_string(n),
-                      "--peer-listen", "127.0.0.1:0",
-                      "--advertise",   "127.0.0.1:" + std::to_string(port),
-                      "--threads",     "1",
-                      "--io-backend",  "posix"};
+      common::ServerProcessOptions o =
+          testing::ShardServerOptions(TLDB_SERVER_PATH, dir_.path(), n, etcd_.endpoint(0));
       servers_[n] = std::make_unique<common::ServerProcess>(o);
       ASSERT_TRUE(servers_[n]->Start().ok()) << Logs();
       addresses_.push_back(servers_[n]->address());

@@ -37,6 +37,7 @@
 #include "tldb/client.h"
 #include "tldb/cluster_client.h"
 #include "util/private_netns.h"
+#include "util/shard_processes.h"
 #include "util/shell.h"
 
 namespace tldb {
@@ -70,19 +71,8 @@ class ShardMoveTest : public ::testing::Test {
     auto init = Cli("cluster init --partitions 2 --servers 0,1,2 --etcd " + etcd_.endpoint(0));
     ASSERT_EQ(init.first, 0) << init.second;
     for (int n = 0; n < kServers; ++n) {
-      const uint16_t port = common::FreeLoopbackPort();
-      common::ServerProcessOptions o;
-      o.binary = TLDB_SERVER_PATH;
-      o.data_dir = DataDir(n);
-      o.port = port;
-      o.log_path = dir_.path() + "/server" + std::to_string(n) + ".log";
-      o.die_with_parent = true;
-      o.extra_args = {"--cluster",     "etcd=" + etcd_.endpoint(0),
-                      "--node-id",     std::to_string(n),
-                      "--peer-listen", "127.0.0.1:0",
-                      "--advertise",   "127.0.0.1:" + std::to_string(port),
-                      "--threads",     "1",
-                      "--io-backend",  "posix"};
+      common::ServerProcessOptions o =
+          testing::ShardServerOptions(TLDB_SERVER_PATH, dir_.path(), n, etcd_.endpoint(0));
       // The moves and handovers here are made by hand: no controller acts.
       for (const char* a :
            {"--controller-replace-after-ms", "0", "--controller-balance-interval-ms", "0"}) {
@@ -95,23 +85,8 @@ class ShardMoveTest : public ::testing::Test {
   }
   std::string DataDir(int n) const { return dir_.path() + "/server" + std::to_string(n); }
   std::string Logs() { return testing::LogTails(dir_.path(), "server", kServers, 3000); }
-  std::map<std::string, uint64_t> Stats(int n) {
-    ClientOptions o;
-    o.server = addresses_[n];
-    o.reconnect_attempts = 0;
-    auto c = Client::Connect(o);
-    if (!c.ok()) return {};
-    auto s = (*c)->Stats();
-    if (!s.ok()) return {};
-    return {s->counters.begin(), s->counters.end()};
-  }
-  Result<proto::SlotMap> MapOf(int n) {
-    ClientOptions o;
-    o.server = addresses_[n];
-    o.reconnect_attempts = 0;
-    TLDB_ASSIGN_OR_RETURN(auto c, Client::Connect(o));
-    return c->ClusterMap();
-  }
+  std::map<std::string, uint64_t> Stats(int n) { return testing::StatsOf(addresses_[n]); }
+  Result<proto::SlotMap> MapOf(int n) { return testing::MapOf(addresses_[n]); }
   // Waits (60 s at most) until server 0's CLUSTER_MAP has `version` and names a primary for
   // every partition (and, with `on`, partition `partition`'s primary is server `on`).
   std::optional<proto::SlotMap> Settled(uint64_t version, uint32_t partition = 0,

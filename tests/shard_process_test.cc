@@ -33,6 +33,7 @@
 #include "protocol/slot_map.h"
 #include "tldb/client.h"
 #include "util/private_netns.h"
+#include "util/shard_processes.h"
 #include "util/shell.h"
 
 namespace tldb {
@@ -175,19 +176,8 @@ class ShardProcessTest : public ::testing::Test {
     EXPECT_NE(again.first, 0) << again.second;
     EXPECT_NE(again.second.find("AlreadyExists"), std::string::npos) << again.second;
     for (int n = 0; n < kServers; ++n) {
-      const uint16_t port = common::FreeLoopbackPort();
-      common::ServerProcessOptions o;
-      o.binary = TLDB_SERVER_PATH;
-      o.data_dir = dir_.path() + "/server" + std::to_string(n);
-      o.port = port;
-      o.log_path = dir_.path() + "/server" + std::to_string(n) + ".log";
-      o.die_with_parent = true;
-      o.extra_args = {"--cluster",     "etcd=" + etcd_.endpoint(0),
-                      "--node-id",     std::to_string(n),
-                      "--peer-listen", "127.0.0.1:0",
-                      "--advertise",   "127.0.0.1:" + std::to_string(port),
-                      "--threads",     "1",
-                      "--io-backend",  "posix"};
+      common::ServerProcessOptions o =
+          testing::ShardServerOptions(TLDB_SERVER_PATH, dir_.path(), n, etcd_.endpoint(0));
       if (n == 0) {
         o.extra_args.insert(o.extra_args.end(),
                             {"--metrics-listen", "127.0.0.1:" + std::to_string(metrics_port_)});
