@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cluster/etcd_client.h"
+#include "cluster/slot_map_store.h"
 #include "common/server_process.h"
 #include "protocol/slot_map.h"
 #include "slot_map_history.h"
@@ -200,13 +201,26 @@ class Soak {
     return servers_[n]->Start();
   }
 
-  // Waits (wait_ms at most) until the map names a live primary for every partition.
+  // The map's version in etcd (0 when it cannot be read).
+  uint64_t EtcdVersion() const {
+    cluster::EtcdClientOptions co;
+    co.endpoints = {EtcdUrl()};
+    auto etcd = cluster::EtcdClient::Create(co);
+    if (!etcd.ok()) return 0;
+    cluster::SlotMapStore store(**etcd, "/tldb/");
+    auto stored = store.Load();
+    return stored.ok() ? stored->map.version() : 0;
+  }
+
+  // Waits (wait_ms at most) until the client's map is at etcd's version or later (a server's map
+  // may lag behind a split or a move just written) and names a live primary for every partition.
   std::shared_ptr<const proto::SlotMap> Primaries() {
     const auto t0 = Clock::now();
+    const uint64_t version = EtcdVersion();
     while (MsSince(t0) < static_cast<double>(o_.wait_ms)) {
       if (client_->RefreshMap().ok()) {
         auto map = client_->slot_map();
-        bool all = !map->partitions().empty();
+        bool all = !map->partitions().empty() && map->version() >= version;
         for (const auto& p : map->partitions()) {
           all &= p.primary != proto::kNoServer && p.primary < servers_.size() &&
                  servers_[p.primary]->Alive();

@@ -19,7 +19,8 @@
 //   The servers run with --controller-replace-after-ms 0: the controller never moves a dead
 //   server's replicas away, so the map changes only by the soak's own moves and splits (and the
 //   controller's primary balancing), and a killed server always returns to its replicas.
-// - Before each fault and after it (after the restart of a killed server) it waits until every
+// - Before each fault and after it (after the restart of a killed server) it waits until the
+//   servers' map is at etcd's version (so the next fault is drawn from the newest map), every
 //   partition names a live primary and `acks_between` more messages are acknowledged, each
 //   within wait_ms. A fault the cluster does not heal from (a failed `tldb cluster` command, no
 //   primary, no acknowledgements, no new controller) is a note with the servers' log tails;
