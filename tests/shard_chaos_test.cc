@@ -52,7 +52,7 @@
 #include "tldb/cluster_client.h"
 #include "util/private_netns.h"
 #include "util/shell.h"
-#include "util/slot_map_history.h"
+#include "slot_map_history.h"
 
 namespace tldb {
 namespace {
@@ -246,7 +246,7 @@ TEST_F(ShardChaosTest, LedgerWithCrossPartitionFanoutsThroughAMoveAKilledPrimary
 
   // Every answer came from a server holding a replica of its slot's partition at the version it
   // routed by, checked against every version of the map etcd holds.
-  auto history = testing::SlotMapHistory(etcd_.ClientOptions());
+  auto history = faults::SlotMapHistory(etcd_.ClientOptions());
   ASSERT_TRUE(history.ok()) << history.status().ToString();
   ASSERT_GE(history->size(), 2u);
   EXPECT_EQ(history->at(2).Partition(0)->replicas, [&] {

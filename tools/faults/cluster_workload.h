@@ -1,7 +1,8 @@
 // ClusterWorkload: the kill -9 ledger workload (Ledger) against a replicated cluster through
 // ClusterClient, one partition or a sharded cluster (docs/cluster.md), with a reader and a
 // subscriber recording what they were served. Shared by tests/cluster_process_test.cc,
-// tests/shard_chaos_test.cc and the cluster soak (tools/cluster_soak.sh, ClusterSoak);
+// tests/shard_chaos_test.cc, the cluster soak (tools/cluster_soak.sh, ClusterSoak) and the
+// sharded soak (tools/shard_soak.sh, ShardSoak);
 // docs/replication.md "Testing".
 //
 // Contract:

@@ -6,6 +6,8 @@
 //   tldb-faults soak --duration-s 1800                                   long mixed run, leaks
 //   tldb-faults cluster-soak ...        faults against a replicated partition
 //   (tools/cluster_soak.sh)
+//   tldb-faults shard-soak ...          moves, splits, kills against a sharded cluster
+//   (tools/shard_soak.sh)
 //
 // A thin main: the suites are library calls (tools/faults/*.h) that tests/hostile_test.cc drives.
 #include <CLI/CLI.hpp>
@@ -16,6 +18,7 @@
 #include "disk_full_run.h"
 #include "hostile_bench.h"
 #include "kill_run.h"
+#include "shard_soak.h"
 #include "soak_run.h"
 
 namespace {
@@ -127,6 +130,27 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   csoak->add_option("--writers", cso.writers)->capture_default_str();
   csoak->add_option("--seed", cso.seed)->capture_default_str();
+
+  tldb::faults::ShardSoakOptions sso;
+  uint64_t shard_duration_s = 1800;
+  sso.cli_binary = TLDB_CLI_PATH;
+  auto* ssoak = app.add_subcommand(
+      "shard-soak",
+      "Moves, splits and kills against a sharded cluster on loopback (run by tools/shard_soak.sh)");
+  ssoak->add_option("--data-dir", data_dir, "etcd and server data, logs (default: a new /tmp dir)");
+  ssoak->add_option("--duration-s", shard_duration_s, "How long faults are injected")
+      ->capture_default_str();
+  ssoak->add_option("--cli-bin", sso.cli_binary, "The tldb command")->capture_default_str();
+  ssoak->add_option("--etcd", sso.etcd_binary)->capture_default_str();
+  ssoak->add_option("--servers", sso.servers)->capture_default_str();
+  ssoak->add_option("--partitions", sso.partitions, "Partitions at the start")
+      ->capture_default_str();
+  ssoak->add_option("--partitions-max", sso.partitions_max, "No split beyond this many")
+      ->capture_default_str();
+  ssoak->add_option("--acks-between", sso.acks_between, "Acknowledgements that show a heal")
+      ->capture_default_str();
+  ssoak->add_option("--writers", sso.writers)->capture_default_str();
+  ssoak->add_option("--seed", sso.seed)->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (probe_buffered) hbo.probe_durability = tldb::Durability::kBuffered;
 
@@ -219,6 +243,22 @@ int main(int argc, char** argv) {
     std::printf("%s\n", r->ToString().c_str());
     for (const auto& v : r->violations) std::printf("VIOLATION: %s\n", v.c_str());
     rc = r->violation_count == 0 ? 0 : 1;
+  } else if (ssoak->parsed()) {
+    sso.server_binary = server_bin;
+    sso.data_dir = data_dir;
+    sso.duration_ms = shard_duration_s * 1'000;
+    sso.progress = [](const std::string& line) {
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+    };
+    auto r = tldb::faults::RunShardSoak(sso);
+    if (!r.ok()) return Fail(r.status());
+    std::printf("%s\n", r->ToString().c_str());
+    for (const auto& n : r->notes) std::printf("NOT HEALED: %s\n", n.c_str());
+    for (const auto& v : r->violations) std::printf("VIOLATION: %s\n", v.c_str());
+    rc = r->violations.empty() ? 0 : 1;
+    std::printf("data and logs: %s\n", data_dir.c_str());
+    return rc;  // the logs are kept
   } else if (csoak->parsed()) {
     cso.server_binary = server_bin;
     cso.data_dir = data_dir;

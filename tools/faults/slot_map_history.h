@@ -2,7 +2,8 @@
 // from etcd itself: the map key is changed only by transactions (docs/cluster.md "The map"), and
 // etcd keeps every revision of a key until its history is compacted, so a watch of the key from
 // revision 1 delivers each version once. Versions must run 1, 2, ... without a gap (Corruption
-// otherwise, NotFound when the history was compacted away). For the checks of a process test.
+// otherwise, NotFound when the history was compacted away). For the checks of the process tests and
+// the sharded soak (ShardSoak).
 #pragma once
 
 #include <chrono>
@@ -18,7 +19,7 @@
 #include "cluster/slot_map_store.h"
 #include "protocol/slot_map.h"
 
-namespace tldb::testing {
+namespace tldb::faults {
 
 inline Result<std::map<uint64_t, proto::SlotMap>> SlotMapHistory(
     const cluster::EtcdClientOptions& options, const std::string& prefix = "/tldb/") {
@@ -69,4 +70,4 @@ inline Result<std::map<uint64_t, proto::SlotMap>> SlotMapHistory(
   return out;
 }
 
-}  // namespace tldb::testing
+}  // namespace tldb::faults
