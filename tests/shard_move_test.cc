@@ -148,32 +148,7 @@ class ShardMoveTest : public ::testing::Test {
   void ExpectEveryAckOnce(const std::vector<std::string>& timelines, const std::vector<Ack>& acks) {
     auto reader = NewClient();
     ASSERT_TRUE(reader);
-    std::map<std::string, std::vector<Message>> read;
-    for (const std::string& t : timelines) {
-      auto& all = read[t];
-      for (Seq from_seq = 1;;) {
-        ScanOptions so;
-        so.from_seq = from_seq;
-        so.limit = 500;
-        auto r = reader->Scan("store", t, so);
-        ASSERT_TRUE(r.ok()) << t << ": " << r.status().ToString();
-        if (r->empty()) break;
-        all.insert(all.end(), r->begin(), r->end());
-        from_seq = r->back().seq + 1;
-      }
-      std::set<std::string> ids;
-      for (const Message& m : all) {
-        EXPECT_TRUE(ids.insert(m.client_msg_id).second)
-            << t << " holds " << m.client_msg_id << " twice";
-      }
-    }
-    for (const Ack& a : acks) {
-      const auto& all = read[a.timeline];
-      auto it =
-          std::find_if(all.begin(), all.end(), [&](const Message& m) { return m.seq == a.seq; });
-      ASSERT_NE(it, all.end()) << a.timeline << " lost seq " << a.seq;
-      EXPECT_EQ(it->client_msg_id, a.id) << a.timeline << " seq " << a.seq;
-    }
+    testing::ExpectEveryAckOnce(*reader, "store", timelines, acks);
   }
 
   static inline std::string netns_error_;
