@@ -33,10 +33,16 @@ base_port=${BASE_PORT:-17070}
 etcd_url=http://127.0.0.1:$etcd_port
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # The servers first, then etcd (pids[0]): a server stopping still talks to etcd (its lease).
+  if ((${#pids[@]} > 1)); then
+    kill "${pids[@]:1}" 2>/dev/null || true
+    wait "${pids[@]:1}" 2>/dev/null || true
+  fi
+  if ((${#pids[@]} > 0)); then kill "${pids[0]}" 2>/dev/null || true; fi
   wait 2>/dev/null || true
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM  # the EXIT trap then stops what was started
 etcd --name m0 --data-dir "$dir/etcd" --listen-client-urls "$etcd_url" \
   --advertise-client-urls "$etcd_url" \
   --listen-peer-urls "http://127.0.0.1:$((etcd_port + 100))" \
