@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
 
 #include "replication/snapshot_installer.h"
 #include "replication_sim_cluster.h"
@@ -217,6 +221,58 @@ TEST(ReplicationRebuildTest, RebuildSurvivesALossyNetwork) {
   EXPECT_EQ(c.replica(a).status().rebuilds, 1u);
   EXPECT_GT(dropped, 0u) << "the network lost nothing: the test shows nothing";
   c.Check(/*own_compaction=*/{(*p + 2) % SimCluster::kNodes});
+}
+
+// A move takes a voter away before the new replica votes (docs/cluster.md "Moving a replica"),
+// so the primary commits only with the one follower left, which may be far behind. The
+// snapshot a rebuild is sent must not wait for that follower: here it is cut off altogether,
+// and the wiped replica is still rebuilt, catches up to the commit point and votes, which
+// gives the primary its majority back. (A snapshot that first syncs the primary's log waits
+// for a majority to sync too: the sync is a frame like any other.)
+TEST(ReplicationRebuildTest, RebuildDoesNotWaitForTheOtherFollower) {
+  SimCluster c(35, SmallSegmentsShortRetention);
+  auto p = Elect(c);
+  ASSERT_TRUE(p);
+  const uint32_t a = (*p + 1) % SimCluster::kNodes, b = (*p + 2) % SimCluster::kNodes;
+  uint64_t next = 0;
+  AddBig(c, 150, &next);
+  ASSERT_TRUE(c.Settle(50'000));
+  CompactAll(c, *p);
+  ASSERT_TRUE(c.Settle(50'000));
+  // Buffered appends: the primary's log ends past its durable end, so a sync has work to do.
+  // (Counted through a shared_ptr: a callback may run after a failed assertion returned.)
+  auto done = std::make_shared<std::atomic<int>>(0), failed = std::make_shared<std::atomic<int>>(0);
+  for (int i = 0; i < 20; ++i) {
+    AppendOptions ao;
+    ao.durability = Durability::kBuffered;
+    c.Served(*p).AppendAsync(kSimNamespaces[0], "buffered", std::string(2000, 'b'), ao,
+                             [done, failed](Result<AppendResult> r) {
+                               if (!r.ok()) ++*failed;
+                               ++*done;
+                             });
+  }
+  // The group commit runs on threads of its own: give it time between steps.
+  for (int i = 0; i < 10'000 && *done < 20; ++i) {
+    c.Step();
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  ASSERT_EQ(*done, 20);
+  ASSERT_EQ(*failed, 0);
+  c.net().Isolate(b, SimCluster::kNodes);
+  c.Wipe(a);
+  // The snapshot is taken on a thread of its own: time between steps again, a generous bound.
+  for (int i = 0; i < 30'000 && c.replica(a).status().membership != Membership::kVoter; ++i) {
+    c.Step();
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  ASSERT_EQ(c.replica(a).status().rebuilds, 1u)
+      << "the rebuild waited for the follower that is cut off";
+  EXPECT_EQ(c.replica(a).status().membership, Membership::kVoter);
+  EXPECT_EQ(c.Serving(), p);
+  c.net().HealAll();
+  AddBig(c, 30, &next);
+  ASSERT_TRUE(c.Settle(200'000));
+  c.Check(/*own_compaction=*/{b});
 }
 
 // ---- SnapshotInstaller ----

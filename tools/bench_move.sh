@@ -33,10 +33,16 @@ base_port=${BASE_PORT:-17070}
 etcd_url=http://127.0.0.1:$etcd_port
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # The servers first, then etcd (pids[0]): a server stopping still talks to etcd (its lease).
+  if ((${#pids[@]} > 1)); then
+    kill "${pids[@]:1}" 2>/dev/null || true
+    wait "${pids[@]:1}" 2>/dev/null || true
+  fi
+  if ((${#pids[@]} > 0)); then kill "${pids[0]}" 2>/dev/null || true; fi
   wait 2>/dev/null || true
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM  # the EXIT trap then stops what was started
 etcd --name m0 --data-dir "$dir/etcd" --listen-client-urls "$etcd_url" \
   --advertise-client-urls "$etcd_url" \
   --listen-peer-urls "http://127.0.0.1:$((etcd_port + 100))" \
@@ -53,19 +59,24 @@ for n in 0 1 2 3; do
     --peer-listen 127.0.0.1:0 --data-dir "$dir/server$n" 2>"$dir/server$n.log" &
   pids+=($!)
 done
-# The primary's address, once there is one.
-primary=
-for _ in $(seq 300); do
-  primary=$("$cli" cluster map --json --etcd "$etcd_url" 2>/dev/null |
-    sed -n 's/.*"primary":\([0-9]*\),"address":"\([^"]*\)".*/\1 \2/p') || true
-  [[ -n $primary ]] && break
-  sleep 0.1
-done
-[[ -n $primary ]] || { echo "no primary: see $dir/server*.log" >&2; exit 1; }
-read -r primary_id primary_address <<<"$primary"
+# The primary's id and address, once there is one (again after a failover: on a loaded machine
+# a lease can expire while loading).
+find_primary() {
+  local p=
+  for _ in $(seq 300); do
+    p=$("$cli" cluster map --json --etcd "$etcd_url" 2>/dev/null |
+      sed -n 's/.*"primary":\([0-9]*\),"address":"\([^"]*\)".*/\1 \2/p') || true
+    [[ -n $p ]] && break
+    sleep 0.1
+  done
+  [[ -n $p ]] || { echo "no primary: see $dir/server*.log" >&2; exit 1; }
+  read -r primary_id primary_address <<<"$p"
+}
+find_primary
 echo "partition 0: primary server $primary_id at $primary_address; loading ${mib} MiB"
 want=$((mib * 1024 * 1024))
 while true; do
+  find_primary
   "$net_bench" --server "$primary_address" --mode append --durability buffered \
     --payload-bytes 4000 --connections 4 --depth 8 --timelines 1000 --seconds 5 >/dev/null
   bytes=$(du -sb "$dir/server$primary_id/partition-0" | cut -f1)
@@ -73,9 +84,14 @@ while true; do
   ((bytes >= want)) && break
 done
 # A follower's replica moves (the primary's would be handed over first: docs/cluster.md).
+find_primary
 from=
 for n in 0 1 2; do [[ $n != "$primary_id" ]] && { from=$n; break; }; done
 sync
+# How far behind the primary each follower is now: with the moved one gone, every commit (the
+# primary's sync before the snapshot among them) waits for the other follower.
+"$cli" --server "$primary_address" stats 2>/dev/null |
+  sed -n 's/^cluster_p0_\(follower[0-9]*_behind_[a-z]*\) *\([0-9]*\)/  primary: \1 \2/p' || true
 echo "moving partition 0's replica from server $from to server 3"
 start=$(date +%s.%N)
 "$cli" cluster move 0 --from "$from" --to 3 \

@@ -25,6 +25,9 @@ Result<std::unique_ptr<Replica>> Replica::Open(ReplicaConfig config, Transport* 
       [self](const std::string& dir) {
         SnapshotOptions o;
         o.sync = false;  // read once by the follower, then removed
+        // Not waiting for a majority to sync the log (the follower catches up from the
+        // snapshot's end by frames): during a move the one other voter may be far behind.
+        o.sync_first = false;
         return self->Snapshot(dir, o);
       });
   r->peer_snapshots_->RemoveLeftovers();

@@ -126,6 +126,13 @@ struct SnapshotOptions {
   // survive a crash). false for a snapshot that is read once and deleted (an online backup
   // served by tldb-server).
   bool sync = true;
+  // Sync each namespace first, so that every append acknowledged before the snapshot began is
+  // in it (a backup, a split's clone). false for a replica's rebuild (docs/replication.md
+  // "Automatic rebuild"): the snapshot then ends at each namespace's durable end as it is, and
+  // the rebuilt replica catches up the rest by frames. On a primary the sync is a frame that
+  // commits only once a majority has it durable, so it would wait for the slowest follower it
+  // needs, which during a move is the only other voter.
+  bool sync_first = true;
 };
 struct SnapshotFile {
   std::string path;  // relative to the snapshot directory, '/'-separated ("ns/chat/...seg")

@@ -63,8 +63,8 @@ LogEnds NamespaceLog::Ends() const {
 Status NamespaceLog::Snapshot(const std::string& ns_dir, const std::string& rel_dir,
                               const SnapshotOptions& o, SnapshotInfo* info) {
   // Every append acknowledged before the snapshot began becomes durable, so it lies below the
-  // point SnapshotTaker captures.
-  TLDB_RETURN_IF_ERROR(Sync());
+  // point SnapshotTaker captures (unless the caller wants the log as durable as it is).
+  if (o.sync_first) TLDB_RETURN_IF_ERROR(Sync());
   return SnapshotTaker(st_).Take(ns_dir, rel_dir, o, info);
 }
 
