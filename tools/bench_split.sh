@@ -12,9 +12,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${TLDB_BUILD:-build}
-server=$build/server/tldb-server
-cli=$build/tools/tldb
-net_bench=$build/server/net_bench
 mib=256
 dir=
 while (($#)); do
@@ -24,47 +21,9 @@ while (($#)); do
     *) dir=$1; shift ;;
   esac
 done
-for b in "$server" "$cli" "$net_bench"; do
-  [[ -x $b ]] || { echo "no $b: build it first (TLDB_BUILD=DIR to use another build)" >&2; exit 1; }
-done
-command -v etcd >/dev/null || { echo "etcd not found: bash tools/deps.sh installs etcd-server" >&2; exit 1; }
-dir=${dir:-$(mktemp -d "${TMPDIR:-/tmp}/tldb-bench-split-XXXXXX")}
-mkdir -p "$dir"
-etcd_port=${ETCD_PORT:-24790}
-base_port=${BASE_PORT:-17070}
-etcd_url=http://127.0.0.1:$etcd_port
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT INT TERM
-etcd --name m0 --data-dir "$dir/etcd" --listen-client-urls "$etcd_url" \
-  --advertise-client-urls "$etcd_url" \
-  --listen-peer-urls "http://127.0.0.1:$((etcd_port + 100))" \
-  --initial-advertise-peer-urls "http://127.0.0.1:$((etcd_port + 100))" \
-  --initial-cluster "m0=http://127.0.0.1:$((etcd_port + 100))" 2>"$dir/etcd.log" &
-pids+=($!)
-for _ in $(seq 100); do
-  curl -fsS "$etcd_url/health" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-"$cli" cluster init --partitions 1 --servers 0,1,2 --replicas 3 --etcd "$etcd_url" >/dev/null
-for n in 0 1 2; do
-  "$server" --cluster "etcd=$etcd_url" --node-id "$n" --listen "127.0.0.1:$((base_port + n))" \
-    --peer-listen 127.0.0.1:0 --data-dir "$dir/server$n" 2>"$dir/server$n.log" &
-  pids+=($!)
-done
-# The primary's address, once there is one.
-primary=
-for _ in $(seq 300); do
-  primary=$("$cli" cluster map --json --etcd "$etcd_url" 2>/dev/null |
-    sed -n 's/.*"primary":\([0-9]*\),"address":"\([^"]*\)".*/\1 \2/p') || true
-  [[ -n $primary ]] && break
-  sleep 0.1
-done
-[[ -n $primary ]] || { echo "no primary: see $dir/server*.log" >&2; exit 1; }
-read -r primary_id primary_address <<<"$primary"
+source tools/bench_cluster_lib.sh
+bench_cluster_start split 3
+find_primary
 echo "partition 0: primary server $primary_id at $primary_address; loading ${mib} MiB"
 want=$((mib * 1024 * 1024))
 while true; do
