@@ -133,8 +133,9 @@ class OwnershipTest : public ::testing::TestWithParam<std::string> {
     for (int t = 0; t + 3 < kTimelines; t += 10) {
       const std::string a = Key(t), b = Key(t + 1), c = Key(t + 3);
       const std::vector<std::string_view> targets{a, b, c};
+      const std::string cmid = "f-" + std::to_string(t);  // client_msg_id is a view of it
       AppendOptions o;
-      o.client_msg_id = "f-" + std::to_string(t);
+      o.client_msg_id = cmid;
       ASSERT_TRUE(db_->AppendFanout("s", targets, Payload(t, 99), o).ok());
     }
     for (int t = 0; t < kTimelines; ++t) {
@@ -253,8 +254,9 @@ TEST_P(OwnershipTest, CompactionDropsDisownedTimelinesAndKeepsOwnedOnesExactly) 
 
   // A retry of an owned timeline's message is still recognised, with its original SeqId.
   for (int t = 0; t < kTimelines; t += 2) {
+    const std::string cmid = "c-" + std::to_string(t);  // client_msg_id is a view of it
     AppendOptions o;
-    o.client_msg_id = "c-" + std::to_string(t);
+    o.client_msg_id = cmid;
     auto r = db_->Append("s", Key(t), Payload(t, 10), o);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_TRUE(r->deduplicated) << t;
