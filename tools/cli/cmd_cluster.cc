@@ -206,18 +206,25 @@ void RunClusterMap(CliContext& ctx, const std::string& etcd, const std::string& 
   PrintMap(*serving, ctx.json);
 }
 
+// A long cluster command's progress: each step printed with the seconds since it started.
+struct StepLog {
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  void operator()(std::string_view line) const {
+    std::printf("[%6.1fs] %.*s\n", seconds(), (int)line.size(), line.data());
+    std::fflush(stdout);
+  }
+};
+
 void RunClusterSplit(CliContext& ctx, const cluster::PartitionSplitRequest& request,
                      const std::string& etcd, const std::string& prefix) {
-  using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
-  auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+  const StepLog steps;
   auto c = ConnectEtcd(etcd);
   if (!c.ok()) return (void)ctx.Fail(c.status());
   cluster::PartitionSplit split(**c, prefix);
-  auto done = split.Run(request, [&](std::string_view line) {
-    std::printf("[%6.1fs] %.*s\n", seconds(), (int)line.size(), line.data());
-    std::fflush(stdout);
-  });
+  auto done = split.Run(request, steps);
   if (!done.ok()) return (void)ctx.Fail(done.status());
   if (ctx.json) {
     std::printf("{\"version\":%llu,\"child\":%u,\"at\":%u,\"done_before\":%s}\n",
@@ -241,16 +248,11 @@ std::map<std::string, uint64_t> StatsOf(const CliContext& ctx, const std::string
 
 void RunClusterMove(CliContext& ctx, const cluster::ReplicaMoveRequest& request, int64_t wait_s,
                     const std::string& etcd, const std::string& prefix) {
-  using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
-  auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+  const StepLog steps;
   auto c = ConnectEtcd(etcd);
   if (!c.ok()) return (void)ctx.Fail(c.status());
   cluster::ReplicaMove move(**c, prefix);
-  auto done = move.Run(request, [&](std::string_view line) {
-    std::printf("[%6.1fs] %.*s\n", seconds(), (int)line.size(), line.data());
-    std::fflush(stdout);
-  });
+  auto done = move.Run(request, steps);
   if (!done.ok()) return (void)ctx.Fail(done.status());
   if (wait_s == 0) return;
   // The new replica's catch-up, from its server's STATS (membership: 0 voter, 1 learner,
@@ -285,17 +287,18 @@ void RunClusterMove(CliContext& ctx, const cluster::ReplicaMoveRequest& request,
                   : membership == 1 ? "a learner"
                                     : "undecided",
                   s[p + "rebuilding"] ? " (rebuilding from a snapshot)" : "",
-                  static_cast<double>(s[p + "rebuild_bytes"]) / 1e6, (unsigned long long)prim[f + "behind_bytes"],
+                  static_cast<double>(s[p + "rebuild_bytes"]) / 1e6,
+                  (unsigned long long)prim[f + "behind_bytes"],
                   (unsigned long long)prim[f + "behind_segments"]);
     if (tty) {
-      std::printf("\r[%6.1fs] %s\033[K", seconds(), line);
+      std::printf("\r[%6.1fs] %s\033[K", steps.seconds(), line);
     } else if (line != last) {
-      std::printf("[%6.1fs] %s\n", seconds(), line);
+      std::printf("[%6.1fs] %s\n", steps.seconds(), line);
     }
     std::fflush(stdout);
     last = line;
     if (known && membership == 0) break;
-    if (seconds() > static_cast<double>(wait_s)) {
+    if (steps.seconds() > static_cast<double>(wait_s)) {
       if (tty) std::printf("\n");
       return (void)ctx.Fail(Status::TimedOut("the new replica does not vote yet after " +
                                              std::to_string(wait_s) +
@@ -307,7 +310,8 @@ void RunClusterMove(CliContext& ctx, const cluster::ReplicaMoveRequest& request,
   std::printf(
       "[%6.1fs] done: partition %u's replica %u runs on server %u and votes (slot map "
       "version %llu)\n",
-      seconds(), request.partition, done->node, request.to, (unsigned long long)done->version);
+      steps.seconds(), request.partition, done->node, request.to,
+      (unsigned long long)done->version);
 }
 
 void RunClusterRebalance(CliContext& ctx, bool dry_run, int64_t timeout_s, const std::string& etcd,
