@@ -115,6 +115,9 @@ class Ledger {
 class SimCluster {
  public:
   static constexpr uint32_t kNodes = 3;
+  // Node id kNodes is the partition's spare (ReplicaConfig::node): StartSpare, MoveSpareTo.
+  static constexpr uint32_t kSpare = kNodes;
+  static constexpr uint32_t kSlots = kNodes + 1;
 
   // `tweak` adjusts every replica's configuration before it opens.
   explicit SimCluster(uint64_t seed, std::function<void(ReplicaConfig&)> tweak = {})
@@ -137,7 +140,8 @@ class SimCluster {
     ReplicaConfig c;
     c.node = n;
     c.nodes = kNodes;
-    c.dir = "/replica" + std::to_string(n);
+    if (dirs_[n].empty()) dirs_[n] = "/replica" + std::to_string(n);
+    c.dir = dirs_[n];
     c.db_options.file_system = fs_[n];
     c.db_options.prezero = Options::Prezero::kInline;
     c.db_options.background_maintenance = false;
@@ -176,6 +180,25 @@ class SimCluster {
     fs_[n] = std::make_shared<SimFileSystem>();
     if (fill) fill(*fs_[n]);
     Start(n);
+  }
+  // A spare on an empty disk (a move's first step).
+  void StartSpare() {
+    fs_[kSpare] = std::make_shared<SimFileSystem>();
+    dirs_[kSpare].clear();
+    Start(kSpare);
+  }
+  // A move's last step: voter k stops for good (its disk is set aside), the spare stops and
+  // its disk and directory open as replica k.
+  void MoveSpareTo(uint32_t k) {
+    for (uint32_t n : {k, kSpare}) {
+      if (replicas_[n]) replicas_[n]->Stop();
+      replicas_[n].reset();
+      net_.DropQueued(n);
+    }
+    fs_[k] = std::move(fs_[kSpare]);
+    dirs_[k] = dirs_[kSpare];
+    dirs_[kSpare].clear();
+    Start(k);
   }
   SimFileSystem& fs(uint32_t n) { return *fs_[n]; }
   // What replica n reported (on_event) since it last started.
@@ -323,7 +346,7 @@ class SimCluster {
       }
     }
     for (uint32_t n = 0; n < kNodes; ++n) {
-      auto report = admin::Verify(*fs_[n], "/replica" + std::to_string(n), {});
+      auto report = admin::Verify(*fs_[n], dirs_[n], {});
       ASSERT_TRUE(report.ok()) << report.status().ToString();
       for (const auto& p : report->problems) {
         EXPECT_NE(p.severity, admin::Problem::Severity::kError)
@@ -334,7 +357,7 @@ class SimCluster {
   std::string SegmentBytes(uint32_t n, const std::string& ns, uint64_t id) {
     char name[40];
     std::snprintf(name, sizeof name, "/%016llx.seg", static_cast<unsigned long long>(id));
-    auto b = fs_[n]->ReadFileToString("/replica" + std::to_string(n) + "/ns/" + ns + name);
+    auto b = fs_[n]->ReadFileToString(dirs_[n] + "/ns/" + ns + name);
     return b.ok() ? *b : std::string();
   }
 
@@ -358,10 +381,11 @@ class SimCluster {
   SimTransport net_;
   SimCoordinator coord_;
   Ledger ledger_;
-  std::array<std::shared_ptr<SimFileSystem>, kNodes> fs_;
-  std::array<std::unique_ptr<Replica>, kNodes> replicas_;
+  std::array<std::shared_ptr<SimFileSystem>, kSlots> fs_;
+  std::array<std::string, kSlots> dirs_;  // each replica's directory on its disk
+  std::array<std::unique_ptr<Replica>, kSlots> replicas_;
   std::mutex events_mu_;
-  std::array<std::vector<std::string>, kNodes> events_;
+  std::array<std::vector<std::string>, kSlots> events_;
 };
 
 // Appends of 2 KB, so that 64 KiB segments roll every 30 or so (the rebuild tests).
@@ -396,8 +420,8 @@ inline void CompactAll(SimCluster& c, uint32_t n) {
       return Status::Ok();
     });
   });
-  for (int i = 0; i < 200'000 && done.wait_for(std::chrono::milliseconds(0)) !=
-                                      std::future_status::ready;
+  for (int i = 0;
+       i < 200'000 && done.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready;
        ++i) {
     c.Step();
   }
@@ -410,7 +434,8 @@ inline void CompactAll(SimCluster& c, uint32_t n) {
     c.replica(n).Stop();  // its waiting Ship calls fail, so the compaction thread ends
     (void)done.get();
     FAIL() << "the compaction of replica " << n << " did not finish (the rest of the run cannot "
-           << "go on: the test stops here):\n" << events;
+           << "go on: the test stops here):\n"
+           << events;
   }
   Status s = done.get();
   ASSERT_TRUE(s.ok()) << s.ToString();

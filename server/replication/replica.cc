@@ -8,7 +8,7 @@ namespace tldb::repl {
 
 Result<std::unique_ptr<Replica>> Replica::Open(ReplicaConfig config, Transport* transport,
                                                Coordinator* coordinator) {
-  if (config.nodes == 0 || config.node >= config.nodes) {
+  if (config.nodes == 0 || config.node > config.nodes) {  // node == nodes: the spare
     return Status::InvalidArgument("replica " + std::to_string(config.node) + " of " +
                                    std::to_string(config.nodes) + " nodes");
   }
@@ -155,6 +155,8 @@ ReplicaStatus Replica::status() const {
   s.rebuild_bytes = rebuild_ ? rebuild_->bytes_received() : rebuild_bytes_last_;
   s.rebuilds = rebuilds_;
   s.catalog_seq = state_.catalog_seq;
+  s.spare = Spare();
+  s.spare_caught_up = spare_caught_up_;
   if (role_ != Role::kPrimary) return s;
   std::shared_lock d(db_mu_);
   const int64_t now = Now();
@@ -235,7 +237,7 @@ void Replica::Receive(std::string_view bytes) {
 }
 
 void Replica::Handle(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
-  if (m.from >= cfg_.nodes || m.from == cfg_.node) return;
+  if (m.from >= Members() || m.from == cfg_.node) return;
   if (peers_.count(m.from) != 0) peers_[m.from].heard_ms = Now();
   const bool request = m.type == MsgType::kAppend || m.type == MsgType::kPrepare ||
                        m.type == MsgType::kJoin || m.type == MsgType::kFetch ||
@@ -382,7 +384,19 @@ void Replica::Tick() {
     }
   }
   size_t heard = 1;
-  for (auto& [n, p] : peers_) heard += now - p.heard_ms <= cfg_.majority_timeout_ms ? 1 : 0;
+  for (auto& [n, p] : peers_) {
+    heard += n < cfg_.nodes && now - p.heard_ms <= cfg_.majority_timeout_ms ? 1 : 0;
+  }
+  // A spare not heard for that long has gone (its move ended or was cancelled): forgotten, so
+  // that its stale lag is not reported.
+  for (auto it = peers_.begin(); it != peers_.end();) {
+    if (it->first >= cfg_.nodes && now - it->second.heard_ms > cfg_.majority_timeout_ms) {
+      peer_snapshots_->Release(it->first);
+      it = peers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   if (heard < Majority()) {
     (void)coordinator_->Resign(cfg_.node, epoch_);
     StepDown(l, "no majority heard for " + std::to_string(cfg_.majority_timeout_ms) + " ms");
@@ -393,7 +407,7 @@ void Replica::Tick() {
     // Followers keep the same segments as written, so that a replica behind can still fetch
     // them from whichever replica has the best log when this one dies (Adopt).
     const std::vector<NsLog> floors = HoldLogForFollowers();
-    for (uint32_t n = 0; n < cfg_.nodes; ++n) {
+    for (uint32_t n = 0; n < Members(); ++n) {
       if (n != cfg_.node) {
         Send(n, PeerMessage{.type = MsgType::kAppend, .epoch = epoch_, .logs = floors});
       }
@@ -519,7 +533,7 @@ void Replica::OnPrepareOk(std::unique_lock<std::mutex>& l, const PeerMessage& m)
   if (role_ != Role::kCandidate || m.epoch != epoch_ || !adopting_.empty()) return;
   // A learner's promise and log count for nothing: it may have lost what it once promised
   // and acknowledged, so a majority with it need not share a replica with a committed frame.
-  if (m.learner) return;
+  if (!Counts(m)) return;
   promises_[m.from] = m.logs;
   promised_catalog_seq_[m.from] = m.catalog_seq;
   if (promises_.size() >= Majority()) Adopt(l);
@@ -786,21 +800,30 @@ bool Replica::DecideMembership() {
   auto served = coordinator_->Initialized(cfg_.node);
   if (!served.ok()) return false;  // etcd unreachable: stay a learner until it answers
   ReplicaState next = state_;
-  next.membership = *served ? Membership::kLearner : Membership::kVoter;
+  // A spare's directory becomes a voter's position later, after frames it may lack were
+  // committed: it must never start as a voter (see ReplicaConfig::node).
+  next.membership = *served || Spare() ? Membership::kLearner : Membership::kVoter;
   if (Status s = Persist(std::move(next)); !s.ok()) {
     Event("cannot store its membership: " + s.ToString());
     return false;
   }
   KillPoint("replica.after_membership");
-  Event(*served ? "has no state of its own in a partition that served: a learner until it "
-                  "holds every committed frame"
-                : "has no state of its own in a new partition: a voter");
+  Event(Spare()   ? "a spare with no state of its own: a learner"
+        : *served ? "has no state of its own in a partition that served: a learner until it "
+                    "holds every committed frame"
+                  : "has no state of its own in a new partition: a voter");
   return true;
 }
 
 void Replica::OnVoter(const PeerMessage& m) {
   if (role_ != Role::kFollower || m.epoch != state_.promised_epoch || joined_epoch_ != m.epoch ||
       Votes()) {
+    return;
+  }
+  if (Spare()) {
+    // It votes only once a move gives it a voter's position, and then starts as a learner.
+    if (!spare_caught_up_) Event("a spare that holds every committed frame");
+    spare_caught_up_ = true;
     return;
   }
   ReplicaState next = state_;
@@ -1000,7 +1023,7 @@ void Replica::OnJoin(const PeerMessage& m) {
   PeerMessage reply{.type = MsgType::kJoinReply, .epoch = epoch_};
   Peer& p = peers_[m.from];
   p.joined = true;
-  p.learner = m.learner;
+  p.learner = !Counts(m);
   p.logs.clear();
   peer_snapshots_->Release(m.from);  // a follower joins once any rebuild of it is over
   std::shared_lock d(db_mu_);
@@ -1041,7 +1064,7 @@ void Replica::OnAck(const PeerMessage& m) {
   if (role_ != Role::kPrimary || m.epoch != epoch_) return;
   Peer& p = peers_[m.from];
   if (!p.joined) return;
-  p.learner = m.learner;
+  p.learner = !Counts(m);
   const int64_t now = Now();
   std::shared_lock d(db_mu_);
   for (const NsLog& log : m.logs) {
@@ -1073,7 +1096,11 @@ void Replica::MaybePromote(uint32_t peer) {
   if (role_ != Role::kPrimary) return;
   Peer& p = peers_[peer];
   const int64_t now = Now();
-  if (!p.joined || !p.learner || now - p.voter_sent_ms < cfg_.retry_ms) return;
+  // A spare is told too (that is how it learns it caught up), but less often: it stays a
+  // learner after.
+  const bool spare = peer >= cfg_.nodes;
+  const int64_t again_ms = spare ? cfg_.election_timeout_ms : cfg_.retry_ms;
+  if (!p.joined || !p.learner || now - p.voter_sent_ms < again_ms) return;
   for (const auto& [ns, start] : epoch_start_) {
     auto it = p.logs.find(ns);
     if (it == p.logs.end()) return;
@@ -1082,8 +1109,12 @@ void Replica::MaybePromote(uint32_t peer) {
         waiting != in_flight_.end() ? waiting->second->start() : EndsOf(ns).written;
     if (it->second.acked.durable < committed) return;
   }
+  if (!spare) {
+    Event("replica " + std::to_string(peer) + " holds every committed frame: told to vote");
+  } else if (p.voter_sent_ms == 0) {
+    Event("spare replica " + std::to_string(peer) + " holds every committed frame");
+  }
   p.voter_sent_ms = now;
-  Event("replica " + std::to_string(peer) + " holds every committed frame: told to vote");
   Send(peer, PeerMessage{.type = MsgType::kVoter, .epoch = epoch_});
 }
 

@@ -57,7 +57,14 @@
 namespace tldb::repl {
 
 struct ReplicaConfig {
-  uint32_t node = 0;   // this replica's index, 0 .. nodes-1
+  // This replica's index: 0 .. nodes-1 for a voter's position, or `nodes` for the partition's
+  // spare: a replica a move adds before it removes another (docs/cluster.md "Moving a
+  // replica"). A spare follows like a learner and never counts: its promises and
+  // acknowledgements count for nothing, it never campaigns, a switchover never names it, and it
+  // is never told to vote. Its primary tells it once it holds every committed frame
+  // (ReplicaStatus::spare_caught_up); its directory then opens as a voter's position, as a
+  // learner, once the move hands it that position.
+  uint32_t node = 0;
   uint32_t nodes = 3;  // voters of the partition
   std::string dir;     // data directory
   Options db_options;  // file_system may be set (simulation); follower/log_shipper are set here
@@ -139,6 +146,8 @@ struct ReplicaStatus {
   uint64_t rebuild_bytes = 0;       // of the snapshot being received, or of the last one
   uint64_t rebuilds = 0;            // snapshots installed since this replica started
   uint64_t catalog_seq = 0;         // the catalog version applied (ReplicaState::catalog_seq)
+  bool spare = false;               // this replica is the partition's spare (ReplicaConfig::node)
+  bool spare_caught_up = false;     // spare: its primary saw it hold every committed frame
 };
 
 class Replica : public LogShipper {
@@ -257,7 +266,11 @@ class Replica : public LogShipper {
   // Follower without state of its own: asks the Coordinator whether the partition ever served
   // and stores the answer (learner if it did). True once decided.
   bool DecideMembership();
-  bool Votes() const { return state_.membership == Membership::kVoter; }
+  // A spare never votes, whatever its stored membership.
+  bool Votes() const { return state_.membership == Membership::kVoter && !Spare(); }
+  bool Spare() const { return cfg_.node >= cfg_.nodes; }
+  // Whether a message of replica `from` may count (a spare's never does, whatever it says).
+  bool Counts(const PeerMessage& m) const { return !m.learner && m.from < cfg_.nodes; }
   // Client thread: reads the newest catalog, lets `change` edit it (false: nothing to change),
   // commits the result as a record and applies it.
   using CatalogChange = std::function<Result<bool>(std::vector<CatalogRecordEntry>*)>;
@@ -310,6 +323,8 @@ class Replica : public LogShipper {
   LogEnds EndsOf(const std::string& ns) const;
   void Send(uint32_t to, PeerMessage m);
   size_t Majority() const { return cfg_.nodes / 2 + 1; }
+  // Voters and the spare: the replicas a primary sends to.
+  uint32_t Members() const { return cfg_.nodes + 1; }
   int64_t Now() const { return cfg_.now_ms(); }
   void Event(const std::string& what) const;
   // A kill point: when the test says so, this replica is dead from here on.
@@ -341,6 +356,7 @@ class Replica : public LogShipper {
   uint64_t joined_epoch_ = 0;  // follower: the epoch whose primary it joined
   std::optional<uint32_t> primary_;
   uint64_t failovers_seen_ = 0;
+  bool spare_caught_up_ = false;  // spare: told that it holds every committed frame
   std::mt19937_64 rng_;
   int64_t election_at_ms_ = 0;  // follower: campaign at this time if there is still no leader
   int64_t candidate_since_ms_ = 0, heartbeat_at_ms_ = 0, coordinator_check_ms_ = 0;

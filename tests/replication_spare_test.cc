@@ -1,0 +1,157 @@
+// The partition's spare (ReplicaConfig::node == nodes), simulated: the replica a move adds
+// before it removes another (docs/cluster.md "Moving a replica"). It follows like a learner and
+// is told when it holds every committed frame, but never counts: with only the primary and the
+// spare reachable nothing commits, and with the primary gone the spare never leads. Its
+// directory then opens as a voter's position, as a learner, and votes once it holds every
+// committed frame again; one that lacks frames committed after it last caught up never forms a
+// majority that could lose them.
+#include <gtest/gtest.h>
+
+#include "replication_sim_cluster.h"
+
+namespace tldb::repl {
+namespace {
+
+constexpr uint32_t kSpare = SimCluster::kSpare;
+
+void AddAppends(SimCluster& c, int n, uint64_t* next) {
+  for (int i = 0; i < n; ++i, ++*next) {
+    c.ledger().Add(kSimNamespaces[*next % 2], "t" + std::to_string(*next % 11),
+                   "spare payload " + std::to_string(*next));
+  }
+}
+
+// Drives appends until the spare is told it caught up; false if it is not within `steps_max`.
+bool UntilSpareCaughtUp(SimCluster& c, int steps_max = 100'000) {
+  for (int i = 0; i < steps_max; ++i) {
+    c.Client(16);
+    c.Step();
+    if (c.replica(kSpare).status().spare_caught_up) return true;
+  }
+  return false;
+}
+
+size_t Acked(SimCluster& c) {
+  size_t n = 0;
+  for (const auto& op : c.ledger().All()) n += op.acked ? 1 : 0;
+  return n;
+}
+
+TEST(ReplicationSpareTest, SpareCatchesUpButItsAcknowledgementsAndPromisesNeverCount) {
+  SimCluster c(41);
+  auto p = Elect(c);
+  ASSERT_TRUE(p);
+  const uint32_t a = (*p + 1) % SimCluster::kNodes, b = (*p + 2) % SimCluster::kNodes;
+  uint64_t next = 0;
+  AddAppends(c, 200, &next);
+  ASSERT_TRUE(c.Settle(200'000));
+  c.StartSpare();
+  AddAppends(c, 100, &next);
+  ASSERT_TRUE(UntilSpareCaughtUp(c)) << "the spare was never told it holds every committed frame";
+  ASSERT_TRUE(c.Settle(200'000));
+  const ReplicaStatus spare = c.replica(kSpare).status();
+  EXPECT_TRUE(spare.spare);
+  EXPECT_EQ(spare.membership, Membership::kLearner) << "a spare is never told to vote";
+  EXPECT_EQ(c.End(kSpare, kSimNamespaces[0]), c.End(*p, kSimNamespaces[0]));
+  bool listed = false;
+  for (const PeerLag& lag : c.replica(*p).status().peers) {
+    if (lag.node == kSpare) listed = lag.joined && lag.learner;
+  }
+  EXPECT_TRUE(listed) << "the primary reports the spare's lag, as a learner";
+
+  // Only the primary and the spare reach each other: had the spare counted, these would commit.
+  c.net().Isolate(a, SimCluster::kSlots);
+  c.net().Isolate(b, SimCluster::kSlots);
+  const size_t before = Acked(c);
+  AddAppends(c, 20, &next);
+  for (int i = 0; i < 1'500; ++i) {
+    c.Client(16);
+    c.Step();
+  }
+  EXPECT_EQ(Acked(c), before) << "an append was acknowledged with the spare's help";
+
+  // The primary dies and the voters stay cut off: the spare never campaigns, nobody serves.
+  c.Crash(*p, UnsyncedMode::kKeep, /*restart=*/false);
+  for (int i = 0; i < 10'000; ++i) {
+    c.Step();
+    ASSERT_NE(c.replica(kSpare).status().role, Role::kCandidate) << "the spare campaigned";
+    ASSERT_FALSE(c.Serving());
+  }
+  c.net().HealAll();
+  c.Start(*p);
+  ASSERT_TRUE(c.Settle(200'000));
+  c.Check();
+}
+
+// The move's last step: a voter's replica stops for good and the spare's directory opens in
+// its position. It starts as a learner with the spare's log (no snapshot, nothing cut), catches
+// up the frames committed meanwhile and votes; every acknowledged append stays.
+TEST(ReplicationSpareTest, SparesDirectoryTakesAVotersPositionAsALearnerThenVotes) {
+  SimCluster c(43);
+  auto p = Elect(c);
+  ASSERT_TRUE(p);
+  const uint32_t k = (*p + 1) % SimCluster::kNodes;
+  uint64_t next = 0;
+  AddAppends(c, 300, &next);
+  ASSERT_TRUE(c.Settle(200'000));
+  c.StartSpare();
+  AddAppends(c, 300, &next);
+  ASSERT_TRUE(UntilSpareCaughtUp(c));
+  AddAppends(c, 100, &next);  // in flight while the position changes hands
+  for (int i = 0; i < 50; ++i) {
+    c.Client(16);
+    c.Step();
+  }
+  c.MoveSpareTo(k);
+  EXPECT_EQ(c.replica(k).status().membership, Membership::kLearner);
+  EXPECT_FALSE(c.replica(k).status().spare);
+  AddAppends(c, 100, &next);
+  ASSERT_TRUE(c.Settle(200'000));
+  EXPECT_TRUE(WaitUntilVoter(c, k)) << "the caught-up replica was never told to vote";
+  EXPECT_EQ(c.replica(k).status().rebuilds, 0u) << "the spare's log should have been enough";
+  for (const std::string& e : c.Events(k)) {
+    EXPECT_EQ(e.find("cut namespace"), std::string::npos) << e;
+  }
+  c.Check();
+}
+
+// Frames committed by the primary and the replica being replaced after the spare last caught
+// up: the spare's directory in that position is a learner, so with the primary dead the other
+// voter and it are no majority, and nobody serves until the primary returns with them.
+TEST(ReplicationSpareTest, SpareThatLacksCommittedFramesNeverFormsAMajorityInItsNewPosition) {
+  SimCluster c(47);
+  auto p = Elect(c);
+  ASSERT_TRUE(p);
+  const uint32_t k = (*p + 1) % SimCluster::kNodes, other = (*p + 2) % SimCluster::kNodes;
+  uint64_t next = 0;
+  AddAppends(c, 100, &next);
+  ASSERT_TRUE(c.Settle(200'000));
+  c.StartSpare();
+  ASSERT_TRUE(UntilSpareCaughtUp(c));
+  ASSERT_TRUE(c.Settle(200'000));
+  // Committed by the primary and k only.
+  c.net().Isolate(kSpare, SimCluster::kSlots);
+  c.net().Isolate(other, SimCluster::kSlots);
+  AddAppends(c, 200, &next);
+  for (int i = 0; i < 50'000 && !(c.ledger().in_flight() == 0 && c.ledger().Due(1).empty()); ++i) {
+    c.Client(16);
+    c.Step();
+  }
+  for (const auto& op : c.ledger().All()) ASSERT_TRUE(op.acked) << op.cmid;
+  c.Crash(*p, UnsyncedMode::kKeep, /*restart=*/false);
+  c.MoveSpareTo(k);
+  c.net().HealAll();
+  for (int i = 0; i < 10'000; ++i) {
+    c.Step();
+    ASSERT_FALSE(c.Serving()) << "a majority counted the spare's log in position " << k;
+  }
+  EXPECT_EQ(c.replica(k).status().membership, Membership::kLearner);
+  c.Start(*p);
+  AddAppends(c, 50, &next);
+  ASSERT_TRUE(c.Settle(200'000));
+  c.Check();
+  EXPECT_TRUE(WaitUntilVoter(c, k));
+}
+
+}  // namespace
+}  // namespace tldb::repl

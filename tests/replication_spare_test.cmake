@@ -1,0 +1,1 @@
+target_link_libraries(replication_spare_test PRIVATE tldb_replication tldb_admin)
