@@ -1,8 +1,9 @@
 // ReplicaMove (server/cluster/replica_move.h) against a real etcd, with the servers' part played
-// by the test: the map computed for a move (and every move the map does not allow refused,
-// nothing written), the handover asked of another replica when the moving one leads, the map
-// written by compare-and-swap, the wait until the new server holds the position, and a re-run
-// after the map was written going on from there. Without etcd installed these tests fail.
+// by the test: the maps computed for a move (the spare added, then given the position; every
+// move the map does not allow refused, nothing written), the wait for the spare's catch-up, the
+// handover asked of another replica when the moving one leads, the maps written by
+// compare-and-swap, the wait until the new server holds the position, a re-run going on from
+// where the map is, and a cancel. Without etcd installed these tests fail.
 #include "cluster/replica_move.h"
 
 #include <gtest/gtest.h>
@@ -49,21 +50,46 @@ class ReplicaMoveTest : public EtcdTest {
   };
 };
 
-TEST_F(ReplicaMoveTest, MovedPutsTheNewServerInTheOldOnesPosition) {
+TEST_F(ReplicaMoveTest, TheSpareComesFirstThenTakesTheOldServersPosition) {
   auto m = SlotMap::Even(4, 2, {0, 1, 2}, 3);
   ASSERT_TRUE(m.ok());
-  auto moved = ReplicaMove::Moved(*m, 1, 2, 3);  // partition 1: 1,2,0 -> 1,3,0
+  auto spared = ReplicaMove::WithSpare(*m, 1, 2, 3);  // partition 1: 1,2,0 + spare 3 for 2
+  ASSERT_TRUE(spared.ok()) << spared.status().ToString();
+  EXPECT_EQ(spared->version(), 5u);
+  EXPECT_EQ(spared->Partition(1)->replicas, (std::vector<uint32_t>{1, 2, 0}));
+  EXPECT_EQ(spared->Partition(1)->spare, 3u);
+  EXPECT_EQ(spared->Partition(1)->spare_for, 2u);
+  EXPECT_EQ(spared->Partition(0)->spare, proto::kNoServer);
+  // The position changes hands only from a map where the server is the spare.
+  EXPECT_EQ(ReplicaMove::Moved(*m, 1, 2, 3).status().code(), Status::Code::kInvalidArgument);
+  auto moved = ReplicaMove::Moved(*spared, 1, 2, 3);  // 1,3,0, no spare
   ASSERT_TRUE(moved.ok()) << moved.status().ToString();
-  EXPECT_EQ(moved->version(), 5u);
+  EXPECT_EQ(moved->version(), 6u);
   EXPECT_EQ(moved->Partition(1)->replicas, (std::vector<uint32_t>{1, 3, 0}));
+  EXPECT_EQ(moved->Partition(1)->spare, proto::kNoServer);
   EXPECT_EQ(moved->Partition(0)->replicas, m->Partition(0)->replicas);
   EXPECT_EQ(moved->Owner(9000).id, m->Owner(9000).id);
   // Refused: a partition that does not exist, a server without a replica of it, a server
-  // that has one already, the same server.
-  EXPECT_EQ(ReplicaMove::Moved(*m, 2, 0, 3).status().code(), Status::Code::kInvalidArgument);
-  EXPECT_EQ(ReplicaMove::Moved(*m, 0, 3, 4).status().code(), Status::Code::kInvalidArgument);
-  EXPECT_EQ(ReplicaMove::Moved(*m, 0, 0, 1).status().code(), Status::Code::kInvalidArgument);
-  EXPECT_EQ(ReplicaMove::Moved(*m, 0, 1, 1).status().code(), Status::Code::kInvalidArgument);
+  // that has one already, the same server, a second move while one runs (another target or
+  // another replica), a spare added twice.
+  EXPECT_EQ(ReplicaMove::WithSpare(*m, 2, 0, 3).status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(ReplicaMove::WithSpare(*m, 0, 3, 4).status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(ReplicaMove::WithSpare(*m, 0, 0, 1).status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(ReplicaMove::WithSpare(*m, 0, 1, 1).status().code(), Status::Code::kInvalidArgument);
+  auto busy = ReplicaMove::WithSpare(*spared, 1, 2, 4);
+  EXPECT_EQ(busy.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(busy.status().message().find("--cancel"), std::string::npos)
+      << busy.status().ToString();
+  EXPECT_EQ(ReplicaMove::WithSpare(*spared, 1, 1, 3).status().code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(ReplicaMove::WithSpare(*spared, 1, 2, 3).status().code(),
+            Status::Code::kInvalidArgument);
+  // Cancelled: the spare goes, nothing else changes.
+  auto cancelled = ReplicaMove::WithoutSpare(*spared, 1);
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->Partition(1)->spare, proto::kNoServer);
+  EXPECT_EQ(cancelled->Partition(1)->replicas, (std::vector<uint32_t>{1, 2, 0}));
+  EXPECT_TRUE(ReplicaMove::WithoutSpare(*m, 1).status().IsNotFound());
 }
 
 TEST_F(ReplicaMoveTest, RefusesWhatTheMapDoesNotAllowAndWritesNothing) {
@@ -81,27 +107,37 @@ TEST_F(ReplicaMoveTest, RefusesWhatTheMapDoesNotAllowAndWritesNothing) {
   EXPECT_EQ(stored->map.version(), 1u);
 }
 
-TEST_F(ReplicaMoveTest, HandsThePrimaryOverWritesTheMapAndWaitsForTheNewReplica) {
+TEST_F(ReplicaMoveTest, AddsTheSpareWaitsForItHandsOverAndGivesItThePosition) {
   // Replica 0 of partition 0 (server 0) leads; replicas 1 and 2 are registered.
   ASSERT_TRUE(client_->Put(Key(0, "leader"), "0").ok());
   RegisterNode(0, 0, 0);
   RegisterNode(0, 1, 1);
   RegisterNode(0, 2, 2);
-  // The servers' part: the primary hands over to the replica named in `promote`; once the map
-  // lists server 3 in position 0, server 0's replica goes and server 3's registers.
+  // The servers' part: once the map has server 3 as the spare, its server reports it caught
+  // up; the primary hands over to the replica named in `promote`; once the map lists server 3
+  // in position 0, server 0's replica goes and server 3's registers.
   std::atomic<bool> stop{false};
   std::string promoted;
+  std::atomic<bool> handed_over_before_ready{false}, ready{false};
   std::thread servers([&] {
     SlotMapStore store(*client_, "/t/");
     while (!stop) {
       auto p = client_->Get(Key(0, "promote"));
       if (p.ok() && p->has_value() && promoted.empty()) {
+        if (!ready) handed_over_before_ready = true;
         promoted = (*p)->value;
         (void)client_->Put(Key(0, "leader"), promoted);
         (void)client_->Delete(Key(0, "promote"));
       }
       auto m = store.Load();
-      if (m.ok() && m->map.version() == 2) {
+      if (m.ok() && m->map.version() == 2 && !ready) {
+        EXPECT_EQ(m->map.Partition(0)->spare, 3u);
+        EXPECT_EQ(m->map.Partition(0)->replicas, (std::vector<uint32_t>{0, 1, 2}));
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        (void)client_->Put(Key(0, "spare-ready"), R"({"server":3,"version":2})");
+        ready = true;
+      }
+      if (m.ok() && m->map.version() == 3) {
         RegisterNode(0, 0, 3);
         return;
       }
@@ -116,47 +152,70 @@ TEST_F(ReplicaMoveTest, HandsThePrimaryOverWritesTheMapAndWaitsForTheNewReplica)
   stop = true;
   servers.join();
   ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_FALSE(handed_over_before_ready) << "the primary left before the spare caught up";
   EXPECT_TRUE(done->handed_over);
   EXPECT_EQ(done->node, 0u);
   EXPECT_EQ(done->address, Address(3));
   EXPECT_EQ(promoted, "1");  // the first other registered replica
-  EXPECT_EQ(done->version, 2u);
+  EXPECT_EQ(done->version, 3u);
   EXPECT_EQ(done->replicas, (std::vector<uint32_t>{3, 1, 2}));
   auto stored = SlotMapStore(*client_, "/t/").Load();
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(stored->map.Partition(0)->replicas, (std::vector<uint32_t>{3, 1, 2}));
+  EXPECT_EQ(stored->map.Partition(0)->spare, proto::kNoServer);
   EXPECT_EQ(stored->map.Partition(1)->replicas, (std::vector<uint32_t>{1, 2, 0}));
-  ASSERT_GE(lines_.size(), 4u);
-  EXPECT_NE(lines_.back().find("step 4/4"), std::string::npos) << lines_.back();
+  ASSERT_GE(lines_.size(), 6u);
+  EXPECT_NE(lines_.back().find("step 6/6"), std::string::npos) << lines_.back();
 
-  // A re-run finds the move done and goes on from step 4 (which holds at once); nothing more
+  // A re-run finds the move done and goes on from step 6 (which holds at once); nothing more
   // is written.
   lines_.clear();
   auto again = move.Run(r, progress_);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
-  EXPECT_EQ(again->version, 2u);
+  EXPECT_EQ(again->version, 3u);
   EXPECT_FALSE(again->handed_over);
   ASSERT_FALSE(lines_.empty());
   EXPECT_NE(lines_.front().find("already lists server 3"), std::string::npos) << lines_.front();
 }
 
-TEST_F(ReplicaMoveTest, TimesOutWhileTheOldReplicaKeepsItsPosition) {
-  // Replica 1 (server 1) is not the primary: no handover. Its node key stays (its server never
-  // stops it): the move writes the map and then times out waiting.
+TEST_F(ReplicaMoveTest, ASpareThatDoesNotCatchUpTimesOutKeepsTheOldReplicaAndCanBeCancelled) {
+  // Replica 1 (server 1) is not the primary. Server 3's spare never reports caught up: the
+  // move adds it, then times out waiting; server 1 keeps its position throughout.
   ASSERT_TRUE(client_->Put(Key(0, "leader"), "0").ok());
   RegisterNode(0, 1, 1);
   ReplicaMove move(*client_, "/t/");
   ReplicaMoveRequest r;
   r.partition = 0, r.from = 1, r.to = 3;
   r.timeout_ms = 500;
+  r.catch_up_timeout_ms = 500;
+  int shown = 0;
+  r.while_catching_up = [&] { shown++; };
   auto done = move.Run(r, progress_);
   EXPECT_EQ(done.status().code(), Status::Code::kTimedOut) << done.status().ToString();
-  ASSERT_GE(lines_.size(), 3u);
-  EXPECT_NE(lines_[1].find("not the primary: no handover"), std::string::npos) << lines_[1];
-  auto stored = SlotMapStore(*client_, "/t/").Load();
+  EXPECT_GE(shown, 1);
+  SlotMapStore store(*client_, "/t/");
+  auto stored = store.Load();
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(stored->map.version(), 2u);
-  EXPECT_EQ(stored->map.Partition(0)->replicas, (std::vector<uint32_t>{0, 3, 2}));
+  EXPECT_EQ(stored->map.Partition(0)->replicas, (std::vector<uint32_t>{0, 1, 2}));
+  EXPECT_EQ(stored->map.Partition(0)->spare, 3u);
+  // Another move of the partition is refused while this one is in the map.
+  ReplicaMoveRequest other = r;
+  other.to = 4;
+  EXPECT_EQ(move.Run(other, progress_).status().code(), Status::Code::kInvalidArgument);
+  // A re-run goes on from the wait (nothing written again); then the move is cancelled.
+  lines_.clear();
+  EXPECT_EQ(move.Run(r, progress_).status().code(), Status::Code::kTimedOut);
+  ASSERT_GE(lines_.size(), 2u);
+  EXPECT_NE(lines_[1].find("going on from step 3"), std::string::npos) << lines_[1];
+  auto cancelled = move.Cancel(0);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status().ToString();
+  EXPECT_EQ(*cancelled, 3u);
+  stored = store.Load();
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->map.Partition(0)->spare, proto::kNoServer);
+  EXPECT_EQ(stored->map.Partition(0)->replicas, (std::vector<uint32_t>{0, 1, 2}));
+  EXPECT_TRUE(move.Cancel(0).status().IsNotFound());
 }
 
 }  // namespace

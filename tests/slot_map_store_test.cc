@@ -111,6 +111,25 @@ TEST_F(SlotMapStoreTest, AStoredMapThatBreaksTheRulesIsCorruption) {
   EXPECT_TRUE(SlotMapStore::FromJson(
                   R"({"version":1,"partitions":[{"id":0,"replicas":[0],"slots":[[0,16383]]}]})")
                   .ok());
+  // A move's spare: kept through the JSON form, never one of the replicas.
+  auto spared = SlotMapStore::FromJson(
+      R"({"version":3,"partitions":[{"id":0,"replicas":[0,1,2],"spare":4,"spare_for":1,"slots":[[0,16383]]}]})");
+  ASSERT_TRUE(spared.ok()) << spared.status().ToString();
+  EXPECT_EQ(spared->partitions()[0].spare, 4u);
+  EXPECT_EQ(spared->partitions()[0].spare_for, 1u);
+  auto again = SlotMapStore::FromJson(SlotMapStore::ToJson(*spared));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->partitions()[0].spare, 4u);
+  EXPECT_EQ(SlotMapStore::ToJson(*again), SlotMapStore::ToJson(*spared));
+  EXPECT_EQ(SlotMapStore::ToJson(Even(1, 2)).find("spare"), std::string::npos);
+  EXPECT_FALSE(
+      SlotMapStore::FromJson(
+          R"({"version":1,"partitions":[{"id":0,"replicas":[0,1],"spare":1,"spare_for":0,"slots":[[0,16383]]}]})")
+          .ok());
+  EXPECT_FALSE(
+      SlotMapStore::FromJson(  // the spare must be for one of the replicas
+          R"({"version":1,"partitions":[{"id":0,"replicas":[0,1],"spare":2,"spare_for":5,"slots":[[0,16383]]}]})")
+          .ok());
 }
 
 TEST_F(SlotMapStoreTest, ServersAndPrimariesMakeTheServingMap) {

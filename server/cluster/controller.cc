@@ -193,6 +193,42 @@ Status Controller::Act() {
                    " ms"
              : std::string("replacement is off (--controller-replace-after-ms 0)")));
   }
+  // A move not finished (a spare in the map: its command died or timed out) comes first, as
+  // replacements do: finished when the spare's server runs, else cancelled so that the
+  // replica can be replaced elsewhere.
+  for (const proto::PartitionEntry& p : stored.map.partitions()) {
+    if (p.spare == proto::kNoServer || o_.replace_after_ms <= 0) continue;
+    ReplicaMove move(*client_, o_.etcd_prefix);
+    if (registered.count(p.spare) == 0) {
+      auto v = move.Cancel(p.id);
+      last_action_ = "cancelled the move of partition " + std::to_string(p.id) + "'s replica to " +
+                     "server " + std::to_string(p.spare) + " (not registered): " +
+                     (v.ok() ? "map version " + std::to_string(*v) : v.status().ToString());
+      Log(last_action_);
+      PublishStatus({}, {});
+      return Status::Ok();
+    }
+    ReplicaMoveRequest r;
+    r.partition = p.id;
+    r.from = p.spare_for;
+    r.to = p.spare;
+    r.timeout_ms = o_.move_timeout_ms;
+    r.catch_up_timeout_ms = o_.move_timeout_ms;
+    last_action_ = "finishing the move of partition " + std::to_string(p.id) + "'s replica from " +
+                   "server " + std::to_string(p.spare_for) + " to server " +
+                   std::to_string(p.spare);
+    Log(last_action_);
+    PublishStatus({}, {});
+    auto done = move.Run(r, [this](std::string_view line) { Log("move: " + std::string(line)); });
+    last_action_ = done.ok() ? "finished the move of partition " + std::to_string(p.id) +
+                                   "'s replica to server " + std::to_string(p.spare) +
+                                   " (map version " + std::to_string(done->version) + ")"
+                             : "the move of partition " + std::to_string(p.id) +
+                                   " did not finish: " + done.status().ToString();
+    Log(last_action_);
+    PublishStatus({}, {});
+    return Status::Ok();
+  }
   ReplacementInput in;
   in.registered = registered;
   for (const auto& [s, since] : absent_since_) in.absent_ms[s] = now - since;
@@ -232,6 +268,7 @@ Status Controller::Act() {
     r.from = m.from;
     r.to = m.to;
     r.timeout_ms = o_.move_timeout_ms;
+    r.catch_up_timeout_ms = o_.move_timeout_ms;
     auto done = move.Run(r, [this](std::string_view line) { Log("move: " + std::string(line)); });
     if (done.ok()) {
       moves_++;

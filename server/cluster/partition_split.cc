@@ -140,6 +140,11 @@ Result<proto::SlotMap> PartitionSplit::Split(const proto::SlotMap& map, uint32_t
                                    " is not in the map (version " + std::to_string(map.version()) +
                                    ")");
   }
+  if (p->spare != proto::kNoServer) {
+    return Status::InvalidArgument("partition " + std::to_string(partition) +
+                                   " has a move running (server " + std::to_string(p->spare) +
+                                   " is its spare): finish or cancel it before splitting");
+  }
   std::vector<uint16_t> slots;
   for (const proto::SlotRange& r : p->ranges) {
     for (uint32_t s = r.first; s <= r.last; ++s) slots.push_back(static_cast<uint16_t>(s));

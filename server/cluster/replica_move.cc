@@ -25,16 +25,18 @@ std::string ClientOf(const std::string& value) {
 
 }  // namespace
 
-Result<proto::SlotMap> ReplicaMove::Moved(const proto::SlotMap& map, uint32_t partition,
-                                          uint32_t from, uint32_t to) {
+namespace {
+
+// Checks a move of partition `partition` from `from` to `to` in `map`; the partition's entry.
+Result<const proto::PartitionEntry*> MoveOf(const proto::SlotMap& map, uint32_t partition,
+                                            uint32_t from, uint32_t to) {
   if (from == to) return Status::InvalidArgument("--from and --to name the same server");
   const proto::PartitionEntry* p = map.Partition(partition);
   if (p == nullptr) {
     return Status::InvalidArgument("slot map version " + std::to_string(map.version()) +
                                    " has no partition " + std::to_string(partition));
   }
-  auto at = std::find(p->replicas.begin(), p->replicas.end(), from);
-  if (at == p->replicas.end()) {
+  if (std::find(p->replicas.begin(), p->replicas.end(), from) == p->replicas.end()) {
     return Status::InvalidArgument("partition " + std::to_string(partition) +
                                    " has no replica on server " + std::to_string(from));
   }
@@ -42,12 +44,111 @@ Result<proto::SlotMap> ReplicaMove::Moved(const proto::SlotMap& map, uint32_t pa
     return Status::InvalidArgument("partition " + std::to_string(partition) +
                                    " already has a replica on server " + std::to_string(to));
   }
+  if (p->spare != proto::kNoServer && (p->spare != to || p->spare_for != from)) {
+    return Status::InvalidArgument(
+        "partition " + std::to_string(partition) + " has a move running: server " +
+        std::to_string(p->spare) + " is its spare for server " + std::to_string(p->spare_for) +
+        " (finish it with `tldb cluster move " + std::to_string(partition) + " --from " +
+        std::to_string(p->spare_for) + " --to " + std::to_string(p->spare) +
+        "`, or cancel it with `tldb cluster move " + std::to_string(partition) + " --cancel`)");
+  }
+  return p;
+}
+
+// `map` with `edit` applied to partition `partition`'s entry, version + 1.
+Result<proto::SlotMap> Edited(const proto::SlotMap& map, uint32_t partition,
+                              const std::function<void(proto::PartitionEntry&)>& edit) {
   std::vector<proto::PartitionEntry> parts = map.partitions();
   for (proto::PartitionEntry& e : parts) {
     e.primary = proto::kNoServer;
-    if (e.id == partition) e.replicas[at - p->replicas.begin()] = to;
+    if (e.id == partition) edit(e);
   }
   return proto::SlotMap::Make(map.version() + 1, std::move(parts));
+}
+
+}  // namespace
+
+Result<proto::SlotMap> ReplicaMove::WithSpare(const proto::SlotMap& map, uint32_t partition,
+                                              uint32_t from, uint32_t to) {
+  TLDB_ASSIGN_OR_RETURN(const proto::PartitionEntry* p, MoveOf(map, partition, from, to));
+  if (p->spare == to) {
+    return Status::InvalidArgument("server " + std::to_string(to) + " is partition " +
+                                   std::to_string(partition) + "'s spare already");
+  }
+  return Edited(map, partition, [&](proto::PartitionEntry& e) {
+    e.spare = to;
+    e.spare_for = from;
+  });
+}
+
+Result<proto::SlotMap> ReplicaMove::Moved(const proto::SlotMap& map, uint32_t partition,
+                                          uint32_t from, uint32_t to) {
+  TLDB_ASSIGN_OR_RETURN(const proto::PartitionEntry* p, MoveOf(map, partition, from, to));
+  if (p->spare != to) {
+    return Status::InvalidArgument("server " + std::to_string(to) + " is not partition " +
+                                   std::to_string(partition) + "'s spare");
+  }
+  const auto at = std::find(p->replicas.begin(), p->replicas.end(), from) - p->replicas.begin();
+  return Edited(map, partition, [&](proto::PartitionEntry& e) {
+    e.replicas[static_cast<size_t>(at)] = to;
+    e.spare = e.spare_for = proto::kNoServer;
+  });
+}
+
+Result<proto::SlotMap> ReplicaMove::WithoutSpare(const proto::SlotMap& map, uint32_t partition) {
+  const proto::PartitionEntry* p = map.Partition(partition);
+  if (p == nullptr || p->spare == proto::kNoServer) {
+    return Status::NotFound("partition " + std::to_string(partition) + " has no move running");
+  }
+  return Edited(map, partition,
+                [](proto::PartitionEntry& e) { e.spare = e.spare_for = proto::kNoServer; });
+}
+
+Result<StoredSlotMap> ReplicaMove::Change(
+    const std::function<Result<proto::SlotMap>(const proto::SlotMap&)>& change) {
+  for (int attempt = 0;; ++attempt) {
+    TLDB_ASSIGN_OR_RETURN(StoredSlotMap now, store_.Load());
+    TLDB_ASSIGN_OR_RETURN(proto::SlotMap next, change(now.map));
+    auto written = store_.Update(now, next);
+    if (written.ok() || written.status().code() != Status::Code::kConflict || attempt >= 5) {
+      return written;
+    }
+  }
+}
+
+Result<uint64_t> ReplicaMove::Cancel(uint32_t partition) {
+  TLDB_ASSIGN_OR_RETURN(StoredSlotMap written, Change([&](const proto::SlotMap& m) {
+                          return WithoutSpare(m, partition);
+                        }));
+  return written.map.version();
+}
+
+Status ReplicaMove::WaitSpareReady(const ReplicaMoveRequest& r) {
+  const std::string key = EtcdCoordinator::PartitionKey(prefix_, r.partition, "spare-ready");
+  const int64_t deadline = SteadyMs() + r.catch_up_timeout_ms;
+  int64_t shown = 0;
+  while (true) {
+    TLDB_ASSIGN_OR_RETURN(auto kv, client_.Get(key));
+    if (kv) {
+      try {
+        if (nlohmann::json::parse(kv->value).at("server").get<uint32_t>() == r.to) {
+          return Status::Ok();
+        }
+      } catch (const nlohmann::json::exception&) {
+      }
+    }
+    if (SteadyMs() >= deadline) {
+      return Status::TimedOut("partition " + std::to_string(r.partition) + "'s spare on server " +
+                              std::to_string(r.to) + " did not catch up within " +
+                              std::to_string(r.catch_up_timeout_ms) +
+                              " ms (the move goes on: run it again to finish it)");
+    }
+    if (r.while_catching_up && SteadyMs() - shown >= 500) {
+      r.while_catching_up();
+      shown = SteadyMs();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
+  }
 }
 
 Result<std::optional<uint32_t>> ReplicaMove::Leader(uint32_t partition) {
@@ -136,54 +237,60 @@ Result<ReplicaMoveResult> ReplicaMove::Run(const ReplicaMoveRequest& r,
   const uint32_t from_at = find(*p, r.from), to_at = find(*p, r.to);
   const bool done_before = from_at == p->replicas.size() && to_at < p->replicas.size();
   if (done_before) {
-    progress("step 1/4: slot map version " + std::to_string(stored.map.version()) +
+    progress("step 1/6: slot map version " + std::to_string(stored.map.version()) +
              " already lists server " + std::to_string(r.to) + " as replica " +
              std::to_string(to_at) + " of partition " + std::to_string(r.partition) +
-             " and not server " + std::to_string(r.from) + ": going on from step 4");
+             " and not server " + std::to_string(r.from) + ": going on from step 6");
     out.node = to_at;
     out.version = stored.map.version();
     out.replicas = p->replicas;
   } else {
-    TLDB_RETURN_IF_ERROR(Moved(stored.map, r.partition, r.from, r.to).status());
+    TLDB_RETURN_IF_ERROR(MoveOf(stored.map, r.partition, r.from, r.to).status());
     out.node = from_at;
-    progress("step 1/4: partition " + std::to_string(r.partition) + ": replica " +
+    const uint32_t spare_node = static_cast<uint32_t>(p->replicas.size());
+    progress("step 1/6: partition " + std::to_string(r.partition) + ": replica " +
              std::to_string(out.node) + " moves from server " + std::to_string(r.from) +
              " to server " + std::to_string(r.to) + " (" + out.address + ")");
-    // 2. Hand over.
+    // 2. The spare.
+    if (p->spare == r.to) {
+      progress("step 2/6: slot map version " + std::to_string(stored.map.version()) +
+               " already has server " + std::to_string(r.to) + " as the spare (replica " +
+               std::to_string(spare_node) + "): going on from step 3");
+    } else {
+      TLDB_ASSIGN_OR_RETURN(StoredSlotMap written, Change([&](const proto::SlotMap& m) {
+                              return WithSpare(m, r.partition, r.from, r.to);
+                            }));
+      progress("step 2/6: slot map version " + std::to_string(written.map.version()) +
+               " written: server " + std::to_string(r.to) + " runs replica " +
+               std::to_string(spare_node) + " as the spare, beside server " +
+               std::to_string(r.from) + "'s");
+    }
+    // 3. Its catch-up.
+    progress("step 3/6: waiting for the spare to hold every committed frame");
+    TLDB_RETURN_IF_ERROR(WaitSpareReady(r));
+    progress("step 3/6: the spare holds every committed frame");
+    // 4. Hand over.
     TLDB_ASSIGN_OR_RETURN(auto leader, Leader(r.partition));
     if (leader && *leader == out.node) {
-      progress("step 2/4: replica " + std::to_string(out.node) +
+      progress("step 4/6: replica " + std::to_string(out.node) +
                " is the primary: handing over first");
       TLDB_RETURN_IF_ERROR(HandOver(r, *p, out.node, progress));
       out.handed_over = true;
     } else {
-      progress("step 2/4: replica " + std::to_string(out.node) +
+      progress("step 4/6: replica " + std::to_string(out.node) +
                " is not the primary: no handover");
     }
-    // 3. The map (computed again from a fresh read when another change came between).
-    for (int attempt = 0;; ++attempt) {
-      TLDB_ASSIGN_OR_RETURN(StoredSlotMap now, store_.Load());
-      TLDB_ASSIGN_OR_RETURN(proto::SlotMap next, Moved(now.map, r.partition, r.from, r.to));
-      const proto::PartitionEntry* q = now.map.Partition(r.partition);
-      if (find(*q, r.from) != out.node) {
-        return Status::Conflict("partition " + std::to_string(r.partition) +
-                                "'s replicas changed while moving: run the move again");
-      }
-      auto written = store_.Update(now, next);
-      if (written.ok()) {
-        out.version = written->map.version();
-        out.replicas = written->map.Partition(r.partition)->replicas;
-        break;
-      }
-      if (written.status().code() != Status::Code::kConflict || attempt >= 5) {
-        return written.status();
-      }
-    }
-    progress("step 3/4: slot map version " + std::to_string(out.version) + " written: server " +
+    // 5. The map.
+    TLDB_ASSIGN_OR_RETURN(StoredSlotMap written, Change([&](const proto::SlotMap& m) {
+                            return Moved(m, r.partition, r.from, r.to);
+                          }));
+    out.version = written.map.version();
+    out.replicas = written.map.Partition(r.partition)->replicas;
+    progress("step 5/6: slot map version " + std::to_string(out.version) + " written: server " +
              std::to_string(r.from) + " stops its replica, server " + std::to_string(r.to) +
-             " starts one on an empty directory");
+             "'s spare takes position " + std::to_string(out.node));
   }
-  // 4. T's replica holds position k.
+  // 6. T's replica holds position k.
   const std::string key =
       EtcdCoordinator::PartitionKey(prefix_, r.partition, "nodes/" + std::to_string(out.node));
   const int64_t deadline = SteadyMs() + r.timeout_ms;
@@ -199,8 +306,9 @@ Result<ReplicaMoveResult> ReplicaMove::Run(const ReplicaMoveRequest& r,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
   }
-  progress("step 4/4: replica " + std::to_string(out.node) + " runs on server " +
-           std::to_string(r.to) + "; it joins as a learner and catches up");
+  progress("step 6/6: replica " + std::to_string(out.node) + " runs on server " +
+           std::to_string(r.to) + "; it joins as a learner and votes once it holds every " +
+           "committed frame");
   return out;
 }
 

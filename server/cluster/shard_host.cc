@@ -57,13 +57,19 @@ Status ShardHost::RegisterServer() {
   return Status::Ok();
 }
 
-Status ShardHost::StartNode(const proto::PartitionEntry& p) {
-  const auto at = std::find(p.replicas.begin(), p.replicas.end(), o_.server);
+std::optional<uint32_t> ShardHost::NodeIdIn(const proto::PartitionEntry& p, uint32_t server) {
+  const auto at = std::find(p.replicas.begin(), p.replicas.end(), server);
+  if (at != p.replicas.end()) return static_cast<uint32_t>(at - p.replicas.begin());
+  if (p.spare == server) return static_cast<uint32_t>(p.replicas.size());
+  return std::nullopt;
+}
+
+Status ShardHost::StartNode(const proto::PartitionEntry& p, uint32_t node) {
   ClusterNodeOptions n;
   n.etcd_endpoints = o_.etcd_endpoints;
   n.etcd_prefix = o_.etcd_prefix;
   n.partition = p.id;
-  n.node = static_cast<uint32_t>(at - p.replicas.begin());
+  n.node = node;
   n.voters = static_cast<uint32_t>(p.replicas.size());
   n.client_address = o_.client_address;
   std::string host;
@@ -94,9 +100,11 @@ Status ShardHost::StartNode(const proto::PartitionEntry& p) {
                   "partition " + std::to_string(p.id) + ": " + started.status().message());
   }
   if (gates_.count(p.id) == 0) gates_[p.id] = std::make_shared<WriteGate>();
-  Log("partition " + std::to_string(p.id) + ": replica " + std::to_string(at - p.replicas.begin()) +
-      " of " + std::to_string(p.replicas.size()) + ", peers at " + (*started)->peer_address());
+  Log("partition " + std::to_string(p.id) + ": " +
+      (node == p.replicas.size() ? "spare replica " : "replica ") + std::to_string(node) + " of " +
+      std::to_string(p.replicas.size()) + ", peers at " + (*started)->peer_address());
   nodes_[p.id] = std::move(started).value();
+  node_ids_[p.id] = node;
   return Status::Ok();
 }
 
@@ -133,18 +141,40 @@ void ShardHost::MoveDirAside(uint32_t p) {
   }
 }
 
-void ShardHost::Retire(uint32_t p) {
+void ShardHost::Retire(uint32_t p, bool keep_dir) {
   auto it = nodes_.find(p);
   if (it == nodes_.end()) return;
   std::unique_ptr<ClusterNode> node = std::move(it->second);
   nodes_.erase(it);
   owned_at_.erase(p);
+  const uint32_t was = node_ids_[p];
+  node_ids_.erase(p);
+  if (spare_ready_.erase(p) != 0) {
+    (void)client_->Delete(EtcdCoordinator::PartitionKey(o_.etcd_prefix, p, "spare-ready"));
+  }
   Status s = node->Retire();
   Log("partition " + std::to_string(p) + ": map version " + std::to_string(map_version_) +
-      " no longer lists server " + std::to_string(o_.server) + ": replica stopped" +
+      (keep_dir ? " moves this server's replica from position " + std::to_string(was)
+                : " no longer lists server " + std::to_string(o_.server)) +
+      ": replica stopped" +
       (s.ok() ? "" : " (its lease not revoked: " + s.ToString() + "; it expires)"));
-  MoveDirAside(p);
+  if (!keep_dir) MoveDirAside(p);
   retired_.push_back(std::move(node));
+}
+
+void ShardHost::MarkSparesReady() {
+  for (const auto& [p, node] : nodes_) {
+    if (spare_ready_.count(p) != 0) continue;
+    const repl::ReplicaStatus st = node->status();
+    if (!st.spare || !st.spare_caught_up) continue;
+    const std::string value =
+        nlohmann::json{{"server", o_.server}, {"version", map_version_}}.dump();
+    auto put = client_->Put(EtcdCoordinator::PartitionKey(o_.etcd_prefix, p, "spare-ready"), value,
+                            keeper_ ? keeper_->lease_id() : 0);
+    if (!put.ok()) continue;  // again at the next poll
+    spare_ready_.insert(p);
+    Log("partition " + std::to_string(p) + ": the spare replica here holds every committed frame");
+  }
 }
 
 void ShardHost::Publish(proto::SlotMap serving, const std::set<uint32_t>& without) {
@@ -183,14 +213,12 @@ Status ShardHost::Poll(bool starting) {
     map_version_ = stored->map.version();
     map_ = stored->map;
   }
-  auto listed_here = [&](uint32_t id) {
-    const proto::PartitionEntry* p = nullptr;
-    for (const proto::PartitionEntry& e : map_->partitions()) {
-      if (e.id == id) p = &e;
-    }
-    return p != nullptr &&
-           std::find(p->replicas.begin(), p->replicas.end(), o_.server) != p->replicas.end();
+  // This server's node id in partition `id` at map_ (a replica's position, or the spare's).
+  auto node_id_here = [&](uint32_t id) -> std::optional<uint32_t> {
+    const proto::PartitionEntry* p = map_->Partition(id);
+    return p != nullptr ? NodeIdIn(*p, o_.server) : std::nullopt;
   };
+  auto listed_here = [&](uint32_t id) { return node_id_here(id).has_value(); };
   if (starting) {
     // Directories of replicas that left while this server was down go aside before anything
     // starts (see the class comment).
@@ -210,20 +238,30 @@ Status ShardHost::Poll(bool starting) {
   }
   // Replicas no longer listed leave: first out of the routing (new requests are MOVED), then
   // stopped.
-  std::vector<uint32_t> leaving;
+  // A spare given a replica's position (a move's last step) stops too, keeping its directory,
+  // and starts again below in that position.
+  std::vector<uint32_t> leaving, repositioned;
   for (const auto& [p, node] : nodes_) {
-    if (!listed_here(p)) leaving.push_back(p);
+    const std::optional<uint32_t> id = node_id_here(p);
+    if (!id) {
+      leaving.push_back(p);
+    } else if (*id != node_ids_.at(p)) {
+      repositioned.push_back(p);
+    }
   }
-  if (!leaving.empty()) {
+  if (!leaving.empty() || !repositioned.empty()) {
+    std::set<uint32_t> without(leaving.begin(), leaving.end());
+    without.insert(repositioned.begin(), repositioned.end());
     auto serving = store_.Serving(*map_);
-    Publish(serving.ok() ? std::move(*serving) : *map_, {leaving.begin(), leaving.end()});
-    for (uint32_t p : leaving) Retire(p);
+    Publish(serving.ok() ? std::move(*serving) : *map_, without);
+    for (uint32_t p : leaving) Retire(p, /*keep_dir=*/false);
+    for (uint32_t p : repositioned) Retire(p, /*keep_dir=*/true);
   }
   // Replicas newly listed here start, once their position is free (MayStart).
   for (const proto::PartitionEntry& p : map_->partitions()) {
-    const auto at = std::find(p.replicas.begin(), p.replicas.end(), o_.server);
-    if (at == p.replicas.end() || nodes_.count(p.id) != 0) continue;
-    Status s = MayStart(p.id, static_cast<uint32_t>(at - p.replicas.begin()));
+    const std::optional<uint32_t> id = NodeIdIn(p, o_.server);
+    if (!id || nodes_.count(p.id) != 0) continue;
+    Status s = MayStart(p.id, *id);
     if (!s.ok()) {
       if (waiting_[p.id] != s.ToString()) Log(s.message());
       waiting_[p.id] = s.ToString();
@@ -231,7 +269,7 @@ Status ShardHost::Poll(bool starting) {
     }
     waiting_.erase(p.id);
     AdoptClone(p.id);
-    s = StartNode(p);
+    s = StartNode(p, *id);
     if (s.ok()) {
       start_errors_.erase(p.id);
       continue;
@@ -242,6 +280,7 @@ Status ShardHost::Poll(bool starting) {
     start_errors_[p.id] = s.ToString();
   }
   SetOwnership();
+  MarkSparesReady();
   // Primaries and addresses.
   TLDB_ASSIGN_OR_RETURN(proto::SlotMap serving, store_.Serving(*map_));
   ApplyNamespaces();

@@ -55,6 +55,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -138,13 +139,21 @@ class ShardHost {
 
  private:
   explicit ShardHost(ShardHostOptions options, std::unique_ptr<EtcdClient> client);
-  Status StartNode(const proto::PartitionEntry& p);  // poll thread or Start
+  // Server `server`'s node id in `p`: its position in p.replicas, replicas.size() when it is
+  // p's spare, none otherwise.
+  static std::optional<uint32_t> NodeIdIn(const proto::PartitionEntry& p, uint32_t server);
+  Status StartNode(const proto::PartitionEntry& p, uint32_t node);  // poll thread or Start
   // OK when replica `node` of partition `p` may start here: partitions/<p>/nodes/<node> is
   // absent or names this server's client address. Unavailable (with what it waits for)
   // otherwise.
   Status MayStart(uint32_t p, uint32_t node);
-  // Stops and unregisters the replica of `p` and renames its directory aside (poll thread).
-  void Retire(uint32_t p);
+  // Stops and unregisters the replica of `p` and, unless `keep_dir` (a spare that takes a
+  // replica's position), renames its directory aside (poll thread).
+  void Retire(uint32_t p, bool keep_dir);
+  // Writes partitions/<P>/spare-ready ({"server": id, "version": map version}, on the server's
+  // lease) for each local spare its primary told it holds every committed frame; deleted when
+  // the spare stops. What `tldb cluster move` waits for before it hands the spare a position.
+  void MarkSparesReady();
   // Renames DATA/partition-<p>/ to DATA/partition-<p>.moved-v<map_version_>/ (or with a
   // suffix .N when that exists).
   void MoveDirAside(uint32_t p);
@@ -183,6 +192,8 @@ class ShardHost {
   std::map<uint32_t, std::unique_ptr<ClusterNode>> nodes_;
   std::map<uint32_t, std::shared_ptr<WriteGate>> gates_;  // poll thread: by partition
   std::map<uint32_t, uint64_t> owned_at_;  // poll thread: map version of each replica's ownership
+  std::map<uint32_t, uint32_t> node_ids_;  // poll thread: each running replica's node id
+  std::set<uint32_t> spare_ready_;         // poll thread: spares whose spare-ready key is written
   struct CloneMade {
     int64_t id = 0;
     uint32_t child = 0;

@@ -28,7 +28,12 @@ std::string SlotMapStore::ToJson(const proto::SlotMap& map) {
   for (const proto::PartitionEntry& p : map.partitions()) {
     nlohmann::json slots = nlohmann::json::array();
     for (const proto::SlotRange& r : p.ranges) slots.push_back({r.first, r.last});
-    parts.push_back({{"id", p.id}, {"replicas", p.replicas}, {"slots", slots}});
+    nlohmann::json part{{"id", p.id}, {"replicas", p.replicas}, {"slots", slots}};
+    if (p.spare != proto::kNoServer) {
+      part["spare"] = p.spare;
+      part["spare_for"] = p.spare_for;
+    }
+    parts.push_back(std::move(part));
   }
   return nlohmann::json{{"version", map.version()}, {"partitions", parts}}.dump();
 }
@@ -43,6 +48,8 @@ Result<proto::SlotMap> SlotMapStore::FromJson(std::string_view json) {
       proto::PartitionEntry e;
       e.id = p.at("id").get<uint32_t>();
       e.replicas = p.at("replicas").get<std::vector<uint32_t>>();
+      if (p.contains("spare")) e.spare = p.at("spare").get<uint32_t>();
+      if (p.contains("spare_for")) e.spare_for = p.at("spare_for").get<uint32_t>();
       for (const auto& r : p.at("slots")) {
         const bool pair = r.is_array() && r.size() == 2;
         const uint32_t first = pair ? r.at(0).get<uint32_t>() : 1;

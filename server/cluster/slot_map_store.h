@@ -1,7 +1,9 @@
 // SlotMapStore: a sharded cluster's slot map and server registrations in etcd
 // (docs/cluster.md "The map"). Keys, under the cluster's prefix (default "/tldb/"):
 //   <prefix>slotmap       the map as JSON: {"version": V, "partitions": [{"id": P,
-//                         "replicas": [S, ...], "slots": [[FIRST, LAST], ...]}, ...]}
+//                         "replicas": [S, ...], "slots": [[FIRST, LAST], ...]}, ...]};
+//                         a partition a move is adding a replica to also has "spare": T
+//                         (the server added) and "spare_for": S (whose position T takes)
 //   <prefix>servers/<id>  a server's client address, {"client": "HOST:PORT"}, on its lease
 //
 // Contract:

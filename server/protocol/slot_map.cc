@@ -94,6 +94,23 @@ Status SlotMap::Index() {
         }
       }
     }
+    if (p.spare != kNoServer) {
+      if (std::find(p.replicas.begin(), p.replicas.end(), p.spare) != p.replicas.end()) {
+        return Status::InvalidArgument(name + "'s spare, server " + std::to_string(p.spare) +
+                                       ", is one of its replicas");
+      }
+      if (std::find(p.replicas.begin(), p.replicas.end(), p.spare_for) == p.replicas.end()) {
+        return Status::InvalidArgument(name + "'s spare is for server " +
+                                       std::to_string(p.spare_for) + ", not one of its replicas");
+      }
+      if (p.replicas.size() + 1 > kReplicasMax) {
+        return Status::InvalidArgument(name + " has no room for a spare beside " +
+                                       std::to_string(p.replicas.size()) + " replicas");
+      }
+    }
+    if (p.spare == kNoServer && p.spare_for != kNoServer) {
+      return Status::InvalidArgument(name + " names a spare_for without a spare");
+    }
     if (p.ranges.empty()) return Status::InvalidArgument(name + " owns no slot");
     std::sort(p.ranges.begin(), p.ranges.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });

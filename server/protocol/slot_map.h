@@ -12,7 +12,8 @@
 //
 // Contract: a SlotMap is immutable once made; Make() and DecodeWire() accept only a map where
 // the ranges cover every slot exactly once, partition ids are distinct, and every partition
-// has 1..kReplicasMax distinct replicas. Thread-safe for readers.
+// has 1..kReplicasMax distinct replicas, its spare (if any) not among them and within
+// kReplicasMax too. Thread-safe for readers.
 #pragma once
 
 #include <array>
@@ -61,6 +62,11 @@ struct PartitionEntry {
   std::vector<uint32_t> replicas;  // server ids; index = the replica's node id in the partition
   std::vector<SlotRange> ranges;   // sorted, disjoint
   uint32_t primary = kNoServer;    // server id of the serving primary, when known
+  // The server a move is adding (the partition's spare, node id = replicas.size(); see
+  // docs/cluster.md "Moving a replica"), or kNoServer. Held in etcd's form of the map only:
+  // clients route by the replicas and the primary, and DecodeWire leaves it kNoServer.
+  uint32_t spare = kNoServer;
+  uint32_t spare_for = kNoServer;  // the server whose position the spare will take
 };
 
 struct ServerEntry {

@@ -246,58 +246,98 @@ std::map<std::string, uint64_t> StatsOf(const CliContext& ctx, const std::string
   return {st->counters.begin(), st->counters.end()};
 }
 
-void RunClusterMove(CliContext& ctx, const cluster::ReplicaMoveRequest& request, int64_t wait_s,
-                    const std::string& etcd, const std::string& prefix) {
+// One line of a replica's catch-up: its server's STATS (membership: 0 voter, 1 learner,
+// 2 undecided; rebuild bytes) and the primary's view of it (cluster_p<P>_follower<node>_*).
+// True once it votes.
+bool ShowCatchUp(CliContext& ctx, cluster::SlotMapStore& store, const StepLog& steps,
+                 uint32_t partition, uint32_t node, uint32_t server, const std::string& address,
+                 bool spare, std::string* last) {
+  const std::string p = "cluster_p" + std::to_string(partition) + "_";
+  const std::string f = p + "follower" + std::to_string(node) + "_";
+  auto s = StatsOf(ctx, address);
+  std::string primary_address;
+  if (auto stored = store.Load(); stored.ok()) {
+    if (auto serving = store.Serving(stored->map); serving.ok()) {
+      const proto::PartitionEntry* e = serving->Partition(partition);
+      if (e != nullptr && e->primary != proto::kNoServer) {
+        primary_address = serving->AddressOf(e->primary);
+      }
+    }
+  }
+  auto prim =
+      primary_address.empty() ? std::map<std::string, uint64_t>{} : StatsOf(ctx, primary_address);
+  const bool known = s.count(p + "membership") != 0;
+  const uint64_t membership = known ? s[p + "membership"] : 2;
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "catch-up: %s %u on server %u is %s%s, %.1f MB received by rebuild, "
+                "%llu bytes + %llu segments behind the primary",
+                spare ? "the spare, replica" : "replica", node, server,
+                !known            ? "not reporting yet"
+                : spare           ? "following"
+                : membership == 0 ? "a voter"
+                : membership == 1 ? "a learner"
+                                  : "undecided",
+                s[p + "rebuilding"] ? " (rebuilding from a snapshot)" : "",
+                static_cast<double>(s[p + "rebuild_bytes"]) / 1e6,
+                (unsigned long long)prim[f + "behind_bytes"],
+                (unsigned long long)prim[f + "behind_segments"]);
+  if (::isatty(STDOUT_FILENO) != 0) {
+    std::printf("\r[%6.1fs] %s\033[K", steps.seconds(), line);
+  } else if (line != *last) {
+    std::printf("[%6.1fs] %s\n", steps.seconds(), line);
+  }
+  std::fflush(stdout);
+  *last = line;
+  return known && !spare && membership == 0;
+}
+
+void RunClusterMove(CliContext& ctx, cluster::ReplicaMoveRequest request, bool cancel,
+                    int64_t wait_s, const std::string& etcd, const std::string& prefix) {
   const StepLog steps;
   auto c = ConnectEtcd(etcd);
   if (!c.ok()) return (void)ctx.Fail(c.status());
   cluster::ReplicaMove move(**c, prefix);
-  auto done = move.Run(request, steps);
-  if (!done.ok()) return (void)ctx.Fail(done.status());
-  if (wait_s == 0) return;
-  // The new replica's catch-up, from its server's STATS (membership: 0 voter, 1 learner,
-  // 2 undecided) and the primary's view of it (cluster_p<P>_follower<k>_behind_*).
-  const std::string p = "cluster_p" + std::to_string(request.partition) + "_";
-  const std::string f = p + "follower" + std::to_string(done->node) + "_";
+  if (cancel) {
+    auto v = move.Cancel(request.partition);
+    if (!v.ok()) return (void)ctx.Fail(v.status());
+    steps("slot map version " + std::to_string(*v) + " written: partition " +
+          std::to_string(request.partition) +
+          " has no spare; its server stops it and sets its directory aside");
+    return;
+  }
   cluster::SlotMapStore store(**c, prefix);
   const bool tty = ::isatty(STDOUT_FILENO) != 0;
   std::string last;
-  while (true) {
-    auto s = StatsOf(ctx, done->address);
-    std::string primary_address;
-    if (auto stored = store.Load(); stored.ok()) {
-      if (auto serving = store.Serving(stored->map); serving.ok()) {
-        const proto::PartitionEntry* e = serving->Partition(request.partition);
-        if (e != nullptr && e->primary != proto::kNoServer) {
-          primary_address = serving->AddressOf(e->primary);
-        }
-      }
+  std::string to_address;
+  if (auto servers = store.Servers(); servers.ok() && servers->count(request.to) != 0) {
+    to_address = servers->at(request.to);
+  }
+  uint32_t spare_node = 0;
+  if (auto stored = store.Load(); stored.ok()) {
+    if (const proto::PartitionEntry* e = stored->map.Partition(request.partition)) {
+      spare_node = static_cast<uint32_t>(e->replicas.size());
     }
-    auto prim =
-        primary_address.empty() ? std::map<std::string, uint64_t>{} : StatsOf(ctx, primary_address);
-    const bool known = s.count(p + "membership") != 0;
-    const uint64_t membership = known ? s[p + "membership"] : 2;
-    char line[512];
-    std::snprintf(line, sizeof line,
-                  "catch-up: replica %u on server %u is %s%s, %.1f MB received by rebuild, "
-                  "%llu bytes + %llu segments behind the primary",
-                  done->node, request.to,
-                  !known            ? "not reporting yet"
-                  : membership == 0 ? "a voter"
-                  : membership == 1 ? "a learner"
-                                    : "undecided",
-                  s[p + "rebuilding"] ? " (rebuilding from a snapshot)" : "",
-                  static_cast<double>(s[p + "rebuild_bytes"]) / 1e6,
-                  (unsigned long long)prim[f + "behind_bytes"],
-                  (unsigned long long)prim[f + "behind_segments"]);
-    if (tty) {
-      std::printf("\r[%6.1fs] %s\033[K", steps.seconds(), line);
-    } else if (line != last) {
-      std::printf("[%6.1fs] %s\n", steps.seconds(), line);
-    }
-    std::fflush(stdout);
-    last = line;
-    if (known && membership == 0) break;
+  }
+  bool shown = false;
+  request.catch_up_timeout_ms = wait_s == 0 ? request.timeout_ms : wait_s * 1000;
+  request.while_catching_up = [&] {
+    shown = true;
+    (void)ShowCatchUp(ctx, store, steps, request.partition, spare_node, request.to, to_address,
+                      /*spare=*/true, &last);
+  };
+  auto done = move.Run(request, [&](std::string_view line) {
+    if (shown && tty) std::printf("\n");
+    shown = false;
+    steps(line);
+  });
+  if (shown && tty) std::printf("\n");
+  if (!done.ok()) return (void)ctx.Fail(done.status());
+  if (wait_s == 0) return;
+  // Replica k's last catch-up (the frames since the spare last caught up) until it votes.
+  last.clear();
+  while (!ShowCatchUp(ctx, store, steps, request.partition, done->node, request.to, done->address,
+                      /*spare=*/false, &last)) {
     if (steps.seconds() > static_cast<double>(wait_s)) {
       if (tty) std::printf("\n");
       return (void)ctx.Fail(Status::TimedOut("the new replica does not vote yet after " +
@@ -449,21 +489,24 @@ void AddClusterCommand(CLI::App& app, CliContext& ctx) {
     cluster::ReplicaMoveRequest request;
     int64_t timeout_s = 60;
     int64_t wait_s = 3600;
+    bool cancel = false;
   };
   auto move_args = std::make_shared<MoveArgs>();
   CLI::App* move = cluster->add_subcommand(
       "move",
       "Sharded cluster: move partition P's replica from server S to server T (docs/cluster.md)");
   move->add_option("partition", move_args->request.partition, "The partition")->required();
-  move->add_option("--from", move_args->request.from, "The server id the replica leaves")
-      ->required();
-  move->add_option("--to", move_args->request.to, "The server id it moves to")->required();
+  move->add_option("--from", move_args->request.from, "The server id the replica leaves");
+  move->add_option("--to", move_args->request.to, "The server id it moves to");
+  move->add_flag("--cancel", move_args->cancel,
+                 "Take the partition's spare (a move not finished) out of the map instead");
   move->add_option("--timeout-s", move_args->timeout_s,
                    "Bound on the handover and on the new replica starting")
       ->capture_default_str();
   move->add_option("--wait-s", move_args->wait_s,
-                   "Show the new replica's catch-up until it votes, at most this long (0: do "
-                   "not wait)")
+                   "Bound on the spare's catch-up, then show the new replica's until it "
+                   "votes, at most this long in all (0: the catch-up bounded by --timeout-s, "
+                   "and do not wait for the vote)")
       ->capture_default_str();
   move->add_option("--etcd", args->etcd, "An etcd client URL")->capture_default_str();
   move->add_option("--etcd-prefix", args->prefix, "The cluster's key prefix")
@@ -531,10 +574,13 @@ void AddClusterCommand(CLI::App& app, CliContext& ctx) {
   controller->add_option("--etcd-prefix", args->prefix, "The cluster's key prefix")
       ->capture_default_str();
   controller->callback([&ctx, args] { RunClusterController(ctx, args->etcd, args->prefix); });
-  move->callback([&ctx, args, move_args] {
+  move->callback([&ctx, args, move_args, move] {
     cluster::ReplicaMoveRequest r = move_args->request;
     r.timeout_ms = move_args->timeout_s * 1000;
-    RunClusterMove(ctx, r, move_args->wait_s, args->etcd, args->prefix);
+    if (!move_args->cancel && (move->count("--from") == 0 || move->count("--to") == 0)) {
+      return (void)ctx.Fail(Status::InvalidArgument("tldb cluster move needs --from and --to"));
+    }
+    RunClusterMove(ctx, r, move_args->cancel, move_args->wait_s, args->etcd, args->prefix);
   });
 }
 
