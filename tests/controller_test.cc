@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "cluster/etcd_coordinator.h"
+#include "cluster/replica_move.h"
 #include "cluster/testing/etcd_test.h"
 
 namespace tldb::cluster {
@@ -80,7 +81,8 @@ class ControllerTest : public EtcdTest {
   void Register(uint32_t server) {
     ASSERT_TRUE(SlotMapStore(*client_, kPrefix).RegisterServer(server, Address(server), 0).ok());
   }
-  // Plays the servers' part in a move: partitions/<P>/nodes/<k> names the server the map lists
+  // Plays the servers' part in a move: a partition's spare reports caught up at once
+  // (partitions/<P>/spare-ready), and partitions/<P>/nodes/<k> names the server the map lists
   // at position k (as that server's replica registers it once started).
   void RunServers() {
     servers_ = std::thread([this] {
@@ -89,6 +91,10 @@ class ControllerTest : public EtcdTest {
       while (!stop_) {
         if (auto m = store.Load(); m.ok()) {
           for (const auto& p : m->map.partitions()) {
+            if (p.spare != proto::kNoServer) {
+              (void)c->Put(EtcdCoordinator::PartitionKey(kPrefix, p.id, "spare-ready"),
+                           "{\"server\":" + std::to_string(p.spare) + "}");
+            }
             for (uint32_t k = 0; k < p.replicas.size(); ++k) {
               (void)c->Put(
                   EtcdCoordinator::PartitionKey(kPrefix, p.id, "nodes/" + std::to_string(k)),
@@ -162,7 +168,7 @@ TEST_F(ControllerTest, AGoneServersReplicasMoveOneAtATimeToTheLeastLoadedServer)
   EXPECT_EQ(Replicas(2), (std::vector<uint32_t>{2, 3, 4})) << Log();
   auto stored = SlotMapStore(*client_, kPrefix).Load();
   ASSERT_TRUE(stored.ok());
-  EXPECT_EQ(stored->map.version(), 3u);
+  EXPECT_EQ(stored->map.version(), 5u);  // each move: the spare, then its position
   // The absence was noticed before the moves, each said once.
   EXPECT_EQ(LogCount("server 0 holds replicas and is not registered"), 1u) << Log();
   EXPECT_EQ(LogCount("moving partition 0's replica 0 from server 0"), 1u) << Log();
@@ -244,6 +250,41 @@ TEST_F(ControllerTest, PrimariesAllOnOneServerAreSpreadAndThenLeftAlone) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1'000));  // a few balance intervals
   EXPECT_EQ(c->handovers(), handovers);
   EXPECT_EQ(LogCount("evening out the primaries"), 1u) << Log();
+}
+
+// A move left in the map (its command died: the spare is there, its position not given yet) is
+// finished when the spare's server runs, and cancelled when it does not, before anything else.
+TEST_F(ControllerTest, AMoveLeftInTheMapIsFinishedWhenItsSpareRunsAndCancelledWhenNot) {
+  auto m = SlotMap::Even(1, 2, {0, 1, 2}, 3);  // p0 {0,1,2}, p1 {1,2,0}
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE(SlotMapStore(*client_, kPrefix).Create(*m).ok());
+  // Version 2: p0's spare is server 3, for server 1 (3 runs); version 3: p1's is server 4,
+  // for server 2 (4 never runs).
+  SlotMapStore store(*client_, kPrefix);
+  auto v1 = store.Load();
+  ASSERT_TRUE(v1.ok());
+  auto m2 = ReplicaMove::WithSpare(v1->map, 0, 1, 3);
+  ASSERT_TRUE(m2.ok());
+  auto v2 = store.Update(*v1, *m2);
+  ASSERT_TRUE(v2.ok()) << v2.status().ToString();
+  auto m3 = ReplicaMove::WithSpare(v2->map, 1, 2, 4);
+  ASSERT_TRUE(m3.ok());
+  ASSERT_TRUE(store.Update(*v2, *m3).ok());
+  for (uint32_t s : {0, 1, 2, 3}) Register(s);
+  RunServers();
+  Add(0, 300);  // nobody is gone: no replacement, only the moves left in the map
+  ASSERT_TRUE(WaitFor([&] {
+    auto now = SlotMapStore(*client_, kPrefix).Load();
+    return now.ok() && now->map.Partition(0)->replicas == std::vector<uint32_t>{0, 3, 2} &&
+           now->map.Partition(1)->spare == proto::kNoServer;
+  })) << Log();
+  auto now = SlotMapStore(*client_, kPrefix).Load();
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->map.Partition(0)->spare, proto::kNoServer);
+  EXPECT_EQ(now->map.Partition(1)->replicas, (std::vector<uint32_t>{1, 2, 0}));
+  EXPECT_GE(LogCount("finishing the move of partition 0's replica from server 1 to server 3"), 1u)
+      << Log();
+  EXPECT_GE(LogCount("cancelled the move of partition 1's replica to server 4"), 1u) << Log();
 }
 
 }  // namespace

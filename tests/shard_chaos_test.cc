@@ -6,11 +6,11 @@
 // partitions (most span partitions: an intent at their home, delivered to the others), a reader
 // and a subscriber. While it runs, one after another:
 //   1. partition 0's replica on its primary's server moves to server 4, the one server without a
-//      replica of it (`tldb cluster move`: a handover, map version 2, the new replica catches up
-//      and votes);
+//      replica of it (`tldb cluster move`: the spare on server 4 at map version 2 catches up, a
+//      handover, map version 3 gives it the position, it votes);
 //   2. the server of another partition's primary is killed (SIGKILL), the workload goes on
 //      through the failover, and the server is started again;
-//   3. a partition splits (`tldb cluster split P --at SLOT`, map version 3, child partition 4
+//   3. a partition splits (`tldb cluster split P --at SLOT`, map version 4, child partition 4
 //      on the parent's servers) at the median slot of the workload's timelines in it, so that
 //      some of them move to the child and some stay.
 // Then the workload stops and the checks run:
@@ -49,10 +49,10 @@
 #include "common/server_process.h"
 #include "common/temp_dir.h"
 #include "protocol/slot_map.h"
+#include "slot_map_history.h"
 #include "tldb/cluster_client.h"
 #include "util/private_netns.h"
 #include "util/shell.h"
-#include "slot_map_history.h"
 
 namespace tldb {
 namespace {
@@ -139,9 +139,9 @@ class ShardChaosTest : public ::testing::Test {
   // partition, the child included, names a live primary. The checks after it need nothing
   // more: the ledger reads every timeline back from its owner at the newest map (a moved
   // timeline from the child), and the answers' check reads the split's map version from etcd.
-  // Returns the split's map (version 3), or null after a failed assertion.
+  // Returns the split's map (version 4), or null after a failed assertion.
   std::shared_ptr<const proto::SlotMap> SplitOnePartition(uint32_t not_this, size_t* moved) {
-    auto map = Primaries(2);
+    auto map = Primaries(3);
     EXPECT_TRUE(map) << Logs();
     if (!map) return nullptr;
     std::map<uint32_t, std::vector<uint16_t>> slots;  // partition -> the workload's slots in it
@@ -167,7 +167,7 @@ class ShardChaosTest : public ::testing::Test {
     std::printf("%s", split.second.c_str());
     EXPECT_EQ(split.first, 0) << split.second << Logs();
     if (split.first != 0) return nullptr;
-    auto after = Primaries(3);
+    auto after = Primaries(4);
     EXPECT_TRUE(after) << "no primary for every partition after the split\n" << Logs();
     if (!after) return nullptr;
     const proto::PartitionEntry* child = after->Partition(4);
@@ -212,7 +212,9 @@ TEST_F(ShardChaosTest, LedgerWithCrossPartitionFanoutsThroughAMoveAKilledPrimary
   auto move = Cli("cluster move 0 --from " + std::to_string(from) + " --to " +
                   std::to_string(kNewServer) + " --wait-s 120 --etcd " + etcd_.endpoint(0));
   ASSERT_EQ(move.first, 0) << move.second << Logs();
-  EXPECT_NE(move.second.find("step 3/4: slot map version 2 written"), std::string::npos)
+  EXPECT_NE(move.second.find("step 3/6: the spare holds every committed frame"), std::string::npos)
+      << move.second;
+  EXPECT_NE(move.second.find("step 5/6: slot map version 3 written"), std::string::npos)
       << move.second;
   EXPECT_NE(move.second.find("runs on server " + std::to_string(kNewServer) + " and votes"),
             std::string::npos)
@@ -220,20 +222,20 @@ TEST_F(ShardChaosTest, LedgerWithCrossPartitionFanoutsThroughAMoveAKilledPrimary
   WaitForAcks(workload, "after the move");
 
   // 2. The server of another partition's primary is killed, and started again.
-  auto v2 = Primaries(2);
-  ASSERT_TRUE(v2) << Logs();
-  const uint32_t victim = v2->Partition(2)->primary;
+  auto v3 = Primaries(3);
+  ASSERT_TRUE(v3) << Logs();
+  const uint32_t victim = v3->Partition(2)->primary;
   ASSERT_TRUE(servers_[victim]->Kill().ok());
   std::printf("killed server %u (partition 2's primary)\n", victim);
   WaitForAcks(workload, "server killed");
   ASSERT_TRUE(servers_[victim]->Start().ok()) << Logs();
-  ASSERT_TRUE(Primaries(2)) << "no primary for every partition after the restart\n" << Logs();
+  ASSERT_TRUE(Primaries(3)) << "no primary for every partition after the restart\n" << Logs();
   WaitForAcks(workload, "server restarted");
 
   // 3. A partition splits (see SplitOnePartition).
   size_t moved = 0;
-  auto v3 = SplitOnePartition(victim, &moved);
-  ASSERT_TRUE(v3);
+  auto v4 = SplitOnePartition(victim, &moved);
+  ASSERT_TRUE(v4);
   WaitForAcks(workload, "after the split");
 
   auto report = workload.Check();
@@ -248,16 +250,19 @@ TEST_F(ShardChaosTest, LedgerWithCrossPartitionFanoutsThroughAMoveAKilledPrimary
   // routed by, checked against every version of the map etcd holds.
   auto history = faults::SlotMapHistory(etcd_.ClientOptions());
   ASSERT_TRUE(history.ok()) << history.status().ToString();
-  ASSERT_GE(history->size(), 2u);
-  EXPECT_EQ(history->at(2).Partition(0)->replicas, [&] {
+  ASSERT_GE(history->size(), 4u);
+  EXPECT_EQ(history->at(2).Partition(0)->replicas, p0.replicas) << "version 2 adds the spare";
+  EXPECT_EQ(history->at(2).Partition(0)->spare, kNewServer) << "version 2 adds the spare";
+  EXPECT_EQ(history->at(3).Partition(0)->replicas, [&] {
     auto r = p0.replicas;
     std::replace(r.begin(), r.end(), from, kNewServer);
     return r;
-  }()) << "version 2 is the move";
+  }()) << "version 3 gives the spare the moved replica's position";
   const auto served = workload.served().records();
   const auto wrong = workload.served().Check(*history, ids_);
   for (const std::string& v : wrong) ADD_FAILURE() << v;
-  // Not vacuous: answers at both versions, from several servers (the partitions' primaries).
+  // Not vacuous: answers before the move, after it and after the split, from several servers
+  // (the partitions' primaries). Version 2 (the spare) lasts only while it catches up.
   std::map<uint64_t, uint64_t> by_version;
   std::set<std::string> answering;
   for (const auto& r : served) {
@@ -265,10 +270,10 @@ TEST_F(ShardChaosTest, LedgerWithCrossPartitionFanoutsThroughAMoveAKilledPrimary
     answering.insert(r.server);
   }
   EXPECT_GT(by_version[1], 0u);
-  EXPECT_GT(by_version[2], 0u);
-  EXPECT_GT(by_version[3], 0u) << "answers at the split's map version";
-  ASSERT_GE(history->size(), 3u);
-  EXPECT_NE(history->at(3).Partition(4), nullptr) << "version 3 is the split";
+  EXPECT_GT(by_version[3], 0u);
+  EXPECT_GT(by_version[4], 0u) << "answers at the split's map version";
+  ASSERT_GE(history->size(), 4u);
+  EXPECT_NE(history->at(4).Partition(4), nullptr) << "version 4 is the split";
   EXPECT_GE(answering.size(), 2u);
   std::printf("%zu answers checked against %zu map versions (", served.size(), history->size());
   for (const auto& [v, n] : by_version) {

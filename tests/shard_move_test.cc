@@ -215,14 +215,21 @@ TEST_F(ShardMoveTest, AReplicaMovesWhileAppendsGoOnAndTheNewOneHoldsTheLog) {
                   etcd_.endpoint(0));
   ASSERT_EQ(move.first, 0) << move.second << Logs();
   std::printf("%s", move.second.c_str());
-  EXPECT_NE(move.second.find("step 2/4: replica " + std::to_string(k) +
-                             " is the primary: handing over first"),
-            std::string::npos)
-      << move.second;
-  EXPECT_NE(move.second.find("step 3/4: slot map version 2 written"), std::string::npos)
-      << move.second;
-  EXPECT_NE(move.second.find("step 4/4: replica " + std::to_string(k) + " runs on server 3"),
-            std::string::npos)
+  // Added before removed: the spare holds every committed frame before the primary is handed
+  // over and before the map gives it S's position.
+  const size_t spare_added =
+      move.second.find("step 2/6: slot map version 2 written: server 3 runs");
+  const size_t caught_up = move.second.find("step 3/6: the spare holds every committed frame");
+  const size_t handed = move.second.find("step 4/6: replica " + std::to_string(k) +
+                                         " is the primary: handing over first");
+  const size_t swapped = move.second.find("step 5/6: slot map version 3 written");
+  const size_t started =
+      move.second.find("step 6/6: replica " + std::to_string(k) + " runs on server 3");
+  for (size_t at : {spare_added, caught_up, handed, swapped, started}) {
+    EXPECT_NE(at, std::string::npos) << move.second;
+  }
+  EXPECT_TRUE(spare_added < caught_up && caught_up < handed && handed < swapped &&
+              swapped < started)
       << move.second;
   EXPECT_NE(move.second.find("done: partition 0's replica " + std::to_string(k) +
                              " runs on server 3 and votes"),
@@ -247,15 +254,15 @@ TEST_F(ShardMoveTest, AReplicaMovesWhileAppendsGoOnAndTheNewOneHoldsTheLog) {
   writer.join();
   ASSERT_GE(acked(), at_move + 300) << Logs();
 
-  // The map: version 2, server 3 in position k of partition 0.
-  auto after = Settled(2);
+  // The map: version 3 (the spare, then its position), server 3 in position k of partition 0.
+  auto after = Settled(3);
   ASSERT_TRUE(after) << Logs();
   EXPECT_EQ(after->Partition(0)->replicas[k], 3u);
   EXPECT_EQ(after->Partition(1)->replicas, before->Partition(1)->replicas);
   for (int n = 0; n < kServers; ++n) {
     auto m = MapOf(n);
     ASSERT_TRUE(m.ok()) << m.status().ToString();
-    EXPECT_EQ(m->version(), 2u) << "server " << n;
+    EXPECT_EQ(m->version(), 3u) << "server " << n;
   }
   // S no longer serves partition 0: MOVED, and its directory is aside.
   {
@@ -266,7 +273,7 @@ TEST_F(ShardMoveTest, AReplicaMovesWhileAppendsGoOnAndTheNewOneHoldsTheLog) {
     auto r = (*c)->Append("store", in_p0[0], "x");
     EXPECT_EQ(r.status().code(), Status::Code::kMoved) << r.status().ToString();
     EXPECT_FALSE(std::filesystem::exists(DataDir(from) + "/partition-0"));
-    EXPECT_TRUE(std::filesystem::exists(DataDir(from) + "/partition-0.moved-v2"));
+    EXPECT_TRUE(std::filesystem::exists(DataDir(from) + "/partition-0.moved-v3"));
   }
   // Server 3's replica votes and its log reaches the primary's end (appends have stopped).
   ExpectVoterWithThePrimarysLog(3, 0);
@@ -274,7 +281,7 @@ TEST_F(ShardMoveTest, AReplicaMovesWhileAppendsGoOnAndTheNewOneHoldsTheLog) {
   auto promote =
       Cli("cluster promote " + std::to_string(k) + " --partition 0 --etcd " + etcd_.endpoint(0));
   ASSERT_EQ(promote.first, 0) << promote.second;
-  ASSERT_TRUE(Settled(2, 0, 3)) << "server 3 never became partition 0's primary\n" << Logs();
+  ASSERT_TRUE(Settled(3, 0, 3)) << "server 3 never became partition 0's primary\n" << Logs();
   ExpectEveryAckOnce(timelines, acks);
   std::printf(
       "%zu acknowledged appends checked (%d failed for good), moved replica %u of "
@@ -328,12 +335,12 @@ TEST_F(ShardMoveTest, AReplicaOfADeadServerMovesAndTheServerDoesNotTakeItBack) {
   for (int i = 300; i < 400; ++i) append(i);
 
   ASSERT_TRUE(servers_[from]->Start().ok()) << Logs();
-  auto after = Settled(2);
+  auto after = Settled(3);
   ASSERT_TRUE(after) << Logs();
   EXPECT_EQ(after->Partition(1)->replicas[k], 3u);
   // Back, the server set the old directory aside and holds partition 0 only.
   EXPECT_FALSE(std::filesystem::exists(DataDir(from) + "/partition-1"));
-  EXPECT_TRUE(std::filesystem::exists(DataDir(from) + "/partition-1.moved-v2"));
+  EXPECT_TRUE(std::filesystem::exists(DataDir(from) + "/partition-1.moved-v3"));
   EXPECT_TRUE(std::filesystem::exists(DataDir(from) + "/partition-0"));
   auto st = Stats(static_cast<int>(from));
   EXPECT_EQ(st["shard_partitions_local"], 1u);
@@ -353,7 +360,7 @@ TEST_F(ShardMoveTest, AReplicaOfADeadServerMovesAndTheServerDoesNotTakeItBack) {
   ExpectEveryAckOnce(timelines, acks);
 
   // Both primaries on one server, then `tldb cluster rebalance` spreads them again.
-  auto now = Settled(2);
+  auto now = Settled(3);
   ASSERT_TRUE(now);
   const uint32_t s0 = now->Partition(0)->primary;
   const auto& r1 = now->Partition(1)->replicas;
@@ -362,7 +369,7 @@ TEST_F(ShardMoveTest, AReplicaOfADeadServerMovesAndTheServerDoesNotTakeItBack) {
   auto promote = Cli("cluster promote " + std::to_string(at - r1.begin()) +
                      " --partition 1 --etcd " + etcd_.endpoint(0));
   ASSERT_EQ(promote.first, 0) << promote.second;
-  ASSERT_TRUE(Settled(2, 1, s0)) << Logs();
+  ASSERT_TRUE(Settled(3, 1, s0)) << Logs();
   auto rebalance = Cli("cluster rebalance --etcd " + etcd_.endpoint(0));
   ASSERT_EQ(rebalance.first, 0) << rebalance.second;
   EXPECT_NE(rebalance.second.find("1 of 2 partitions change primary"), std::string::npos)

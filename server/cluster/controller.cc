@@ -78,6 +78,7 @@ void Controller::StepDown(const std::string& why) {
   active_ = false;
   epoch_ = 0;
   absent_since_.clear();
+  spare_since_.clear();
   Log("server " + std::to_string(o_.server) + " is no longer the controller: " + why);
 }
 
@@ -107,7 +108,9 @@ Status Controller::Campaign() {
     active_ = true;
     takeovers_++;
     holder_ = value;
-    absent_since_.clear();  // absence is measured from this controller's own observations
+    // absence (and a move's age) is measured from this controller's own observations
+    absent_since_.clear();
+    spare_since_.clear();
     noted_.clear();
     published_.clear();
     next_balance_ms_ = SteadyMs() + o_.balance_interval_ms;
@@ -196,8 +199,21 @@ Status Controller::Act() {
   // A move not finished (a spare in the map: its command died or timed out) comes first, as
   // replacements do: finished when the spare's server runs, else cancelled so that the
   // replica can be replaced elsewhere.
+  std::map<uint32_t, std::pair<uint32_t, int64_t>> spares;
   for (const proto::PartitionEntry& p : stored.map.partitions()) {
-    if (p.spare == proto::kNoServer || o_.replace_after_ms <= 0) continue;
+    if (p.spare == proto::kNoServer) continue;
+    auto seen = spare_since_.find(p.id);
+    spares[p.id] = seen != spare_since_.end() && seen->second.first == p.spare
+                       ? seen->second
+                       : std::make_pair(p.spare, now);
+  }
+  spare_since_ = spares;
+  for (const proto::PartitionEntry& p : stored.map.partitions()) {
+    // A move is left alone while its command may still run it: replace_after_ms, as a server.
+    if (p.spare == proto::kNoServer || o_.replace_after_ms <= 0 ||
+        now - spare_since_[p.id].second < o_.replace_after_ms) {
+      continue;
+    }
     ReplicaMove move(*client_, o_.etcd_prefix);
     if (registered.count(p.spare) == 0) {
       auto v = move.Cancel(p.id);

@@ -16,6 +16,9 @@
 //     of `tldb cluster move`), one move at a time, and only while the partition keeps a
 //     majority of registered voters (a replica votes when its server's STATS say so:
 //     cluster_p<P>_membership 0; `votes` replaces that check in tests).
+//   - a move left in the map (a partition's spare, its command gone or timed out) and seen so
+//     for replace_after_ms is handled before any replacement: finished by ReplicaMove when the
+//     spare's server is registered, cancelled (ReplicaMove::Cancel) when it is not.
 //   - primaries: at most every balance_interval_ms (the first balance_interval_ms after
 //     takeover; 0: never), when ControllerPlan::PrimariesUneven, PrimaryBalance::Run (the library
 //     of `tldb cluster rebalance`).
@@ -118,6 +121,8 @@ class Controller {
   int64_t epoch_ = 0;                         // the key's create revision while controller
   std::string holder_;                        // the holder's value last seen (followers)
   std::map<uint32_t, int64_t> absent_since_;  // server -> first round that saw it absent
+  // partition -> (its spare, since when this controller has seen it so)
+  std::map<uint32_t, std::pair<uint32_t, int64_t>> spare_since_;
   int64_t next_balance_ms_ = 0;
   std::string last_action_ = "none";
   std::string published_;                                      // the status value last written

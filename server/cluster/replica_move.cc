@@ -280,12 +280,23 @@ Result<ReplicaMoveResult> ReplicaMove::Run(const ReplicaMoveRequest& r,
       progress("step 4/6: replica " + std::to_string(out.node) +
                " is not the primary: no handover");
     }
-    // 5. The map.
-    TLDB_ASSIGN_OR_RETURN(StoredSlotMap written, Change([&](const proto::SlotMap& m) {
-                            return Moved(m, r.partition, r.from, r.to);
-                          }));
-    out.version = written.map.version();
-    out.replicas = written.map.Partition(r.partition)->replicas;
+    // 5. The map; or found written by another run of the same move (the controller finishes
+    // a move left in the map).
+    auto written = Change([&](const proto::SlotMap& m) -> Result<proto::SlotMap> {
+      const proto::PartitionEntry* q = m.Partition(r.partition);
+      if (q != nullptr && find(*q, r.from) == q->replicas.size() &&
+          find(*q, r.to) < q->replicas.size()) {
+        return Status::AlreadyExists("moved by another run");
+      }
+      return Moved(m, r.partition, r.from, r.to);
+    });
+    if (!written.ok() && written.status().code() == Status::Code::kAlreadyExists) {
+      written = store_.Load();
+    }
+    if (!written.ok()) return written.status();
+    out.version = written->map.version();
+    out.replicas = written->map.Partition(r.partition)->replicas;
+    out.node = find(*written->map.Partition(r.partition), r.to);
     progress("step 5/6: slot map version " + std::to_string(out.version) + " written: server " +
              std::to_string(r.from) + " stops its replica, server " + std::to_string(r.to) +
              "'s spare takes position " + std::to_string(out.node));
