@@ -4,8 +4,8 @@
 # of three replicas over servers 0, 1, 2 (server 3 holds nothing); net_bench writes buffered
 # appends of 4,000-byte payloads to partition 0's primary until its `store` log holds MIB MiB,
 # then a follower's replica is moved to server 3 (`tldb cluster move 0 --from F --to 3`), whose
-# output (each step with the time since the command started, the new replica's catch-up, the
-# end when it votes) is printed, with the bytes server 3's replica holds afterwards.
+# output (each step with the time since the command started, the spare's catch-up, the new
+# replica's vote) is printed, with the bytes server 3's replica holds afterwards.
 # Usage: tools/bench_move.sh [--mib 256] [DIR]     Build first (tldb-server, tldb, net_bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,8 +37,8 @@ find_primary
 from=
 for n in 0 1 2; do [[ $n != "$primary_id" ]] && { from=$n; break; }; done
 sync
-# How far behind the primary each follower is now: with the moved one gone, every commit (the
-# primary's sync before the snapshot among them) waits for the other follower.
+# How far behind the primary each follower is now (the move hands the moved one's position over
+# only once its spare holds every committed frame).
 "$cli" --server "$primary_address" stats 2>/dev/null |
   sed -n 's/^cluster_p0_\(follower[0-9]*_behind_[a-z]*\) *\([0-9]*\)/  primary: \1 \2/p' || true
 echo "moving partition 0's replica from server $from to server 3"

@@ -160,7 +160,10 @@ void PrintMap(const proto::SlotMap& map, bool json) {
       for (size_t i = 0; i < p.replicas.size(); ++i) {
         std::printf("%s%u", i ? "," : "", p.replicas[i]);
       }
-      std::printf("],\"primary\":%s,\"address\":%s}",
+      const bool spare = p.spare != proto::kNoServer;
+      std::printf("],\"spare\":%s,\"spare_for\":%s,\"primary\":%s,\"address\":%s}",
+                  spare ? std::to_string(p.spare).c_str() : "null",
+                  spare ? std::to_string(p.spare_for).c_str() : "null",
                   p.primary == proto::kNoServer ? "null" : std::to_string(p.primary).c_str(),
                   JsonString(map.AddressOf(p.primary)).c_str());
       first = false;
@@ -172,9 +175,14 @@ void PrintMap(const proto::SlotMap& map, bool json) {
               (unsigned long long)map.version(), map.partitions().size(), map.servers().size());
   std::printf("%-9s %-24s %-14s %-8s %s\n", "partition", "slots", "replicas", "primary",
               "primary address");
+  // (replicas "0,1,2 +3>1": a move running, server 3's spare to take server 1's position)
   for (const proto::PartitionEntry& p : map.partitions()) {
     std::string replicas;
     for (uint32_t r : p.replicas) replicas += (replicas.empty() ? "" : ",") + std::to_string(r);
+    // A move running: "+T>S", server T's spare taking S's position.
+    if (p.spare != proto::kNoServer) {
+      replicas += " +" + std::to_string(p.spare) + ">" + std::to_string(p.spare_for);
+    }
     const bool known = p.primary != proto::kNoServer;
     const std::string address = known ? map.AddressOf(p.primary) : "";
     std::printf("%-9u %-24s %-14s %-8s %s\n", p.id, Ranges(p).c_str(), replicas.c_str(),
