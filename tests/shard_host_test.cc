@@ -229,5 +229,32 @@ TEST_F(ShardHostTest, ANamespaceInTheCatalogReachesAWriteAtOnce) {
   (*h)->Stop();
 }
 
+// A split's clone left by a server stopped mid-split: at its next start it is removed unless the
+// split's map gave the child a replica here that has not started yet (then the replica starts
+// on it); a name that is not a clone's is left alone.
+TEST_F(ShardHostTest, ALeftoverSplitCloneIsRemovedAtStartUnlessItsChildStartsOnIt) {
+  SlotMapStore store(*client_, "/s/");
+  auto v1 = proto::SlotMap::Make(1, {{0, {0}, {{0, 8191}}, proto::kNoServer},
+                                     {1, {0}, {{8192, proto::kSlotCount - 1}}, proto::kNoServer}});
+  ASSERT_TRUE(v1.ok());
+  ASSERT_TRUE(store.Create(*v1).ok());
+  // Partition 1's split key names split 55: its clone here is what replica 1 starts on.
+  ASSERT_TRUE(client_->Put(PartitionSplit::ChildKey("/s/", 1), R"({"parent":0,"id":"55"})").ok());
+  const std::string data = Options().data_dir;
+  namespace fs = std::filesystem;
+  for (const char* d : {"partition-0", "partition-0.split-99", "partition-5.split-77",
+                        "partition-1.split-55", "partition-3.split-x"}) {
+    ASSERT_TRUE(fs::create_directories(data + "/" + d));
+  }
+  auto h = ShardHost::Start(Options());
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_FALSE(fs::exists(data + "/partition-5.split-77")) << "its child is not in the map";
+  EXPECT_FALSE(fs::exists(data + "/partition-0.split-99")) << "partition 0 runs on its own";
+  EXPECT_FALSE(fs::exists(data + "/partition-1.split-55")) << "partition 1 started on it";
+  EXPECT_TRUE(fs::exists(data + "/partition-1"));
+  EXPECT_TRUE(fs::exists(data + "/partition-3.split-x")) << "not a clone's name";
+  EXPECT_EQ((*h)->routing()->local.size(), 2u);
+}
+
 }  // namespace
 }  // namespace tldb::cluster

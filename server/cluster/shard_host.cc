@@ -227,6 +227,10 @@ Status ShardHost::Poll(bool starting) {
     for (fs::directory_iterator d(o_.data_dir, ec), end; !ec && d != end; d.increment(ec)) {
       const std::string name = d->path().filename().string();
       if (name.rfind("partition-", 0) != 0 || !d->is_directory()) continue;
+      if (name.find(".split-") != std::string::npos) {
+        LeftoverClone(name, *split);
+        continue;
+      }
       const std::string digits = name.substr(10);
       if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
           digits.size() > 9) {
@@ -340,6 +344,35 @@ void ShardHost::AdoptClone(uint32_t p) {
   }
   if (clone_ && clone_->dir == clone.string()) clone_.reset();
   Log("partition " + std::to_string(p) + ": starts on its split clone " + clone.string());
+}
+
+void ShardHost::LeftoverClone(const std::string& name, const std::optional<SplitState>& split) {
+  uint32_t child = 0;
+  long long id = 0;
+  char tail = 0;
+  if (std::sscanf(name.c_str(), "partition-%u.split-%lld%c", &child, &id, &tail) != 2 ||
+      name != PartitionSplit::CloneDirName(child, id)) {
+    return;  // not a clone's name: left alone
+  }
+  const std::string dir = (std::filesystem::path(o_.data_dir) / name).string();
+  if (split && split->id == id) {
+    clone_ = CloneMade{id, child, dir};  // its split runs: HandleSplit decides when it ends
+    return;
+  }
+  // The split ended. Kept only when its map gave the child a replica here that has not started
+  // on it yet (AdoptClone renames it); else it is never started.
+  const proto::PartitionEntry* q = map_->Partition(child);
+  std::error_code ec;
+  if (q != nullptr && NodeIdIn(*q, o_.server) &&
+      !std::filesystem::exists(
+          std::filesystem::path(o_.data_dir) / ("partition-" + std::to_string(child)), ec)) {
+    auto kv = client_->Get(PartitionSplit::ChildKey(o_.etcd_prefix, child));
+    if (!kv.ok()) return;  // unknown: decided at the next start
+    if (*kv && PartitionSplit::ChildSplitId((*kv)->value) == id) return;
+  }
+  std::filesystem::remove_all(dir, ec);
+  Log("split " + std::to_string(id) + " ended without this server's clone being used: " + dir +
+      (ec ? " not removed: " + ec.message() : " removed"));
 }
 
 void ShardHost::HandleSplit(const std::optional<SplitState>& split) {

@@ -14,7 +14,9 @@
 //     retried at the next poll. See docs/cluster.md "Moving a replica";
 //   - at Start, a DATA/partition-<P>/ directory of a partition the map does not list this
 //     server in is renamed aside the same way (its replica left while the server was down: a
-//     later return must start empty, as a learner, not as a voter with an old log);
+//     later return must start empty, as a learner, not as a voter with an old log), and a
+//     split's clone left by a stop mid-split is removed unless it may still be used
+//     (LeftoverClone);
 //   - every partition's primary (partitions/<P>/leader, a replica index mapped to its server
 //     id) and every server's client address (servers/<id>);
 //   - the namespace catalog (namespaces/, ClusterNamespaces): each namespace missing from a
@@ -168,6 +170,11 @@ class ShardHost {
   void Clone(const SplitState& s, ClusterNode& node);
   // DATA/partition-<p>/ from a split's clone, when the map's split of `p` names one here.
   void AdoptClone(uint32_t p);
+  // At Start, a clone directory `name` (DATA/partition-<Q>.split-<id>) left by a run that
+  // stopped mid-split: tracked when its split still runs (HandleSplit removes it if the split
+  // ends without its map), kept when the split's map gave Q a replica here that AdoptClone will
+  // start on it, removed otherwise.
+  void LeftoverClone(const std::string& name, const std::optional<SplitState>& split);
   // Gives each local replica's store the rule of what it keeps (PartitionOwns at map_), once
   // per map version and replica: after a split, parent and child compact away each other's
   // timelines. Poll thread.
