@@ -31,6 +31,22 @@ bool UntilSpareCaughtUp(SimCluster& c, int steps_max = 100'000) {
   return false;
 }
 
+// An elected primary, `appends` appends settled, then a spare started and caught up. The primary,
+// or none after a failed assertion.
+std::optional<uint32_t> WithCaughtUpSpare(SimCluster& c, int appends, uint64_t* next) {
+  auto p = Elect(c);
+  EXPECT_TRUE(p);
+  if (!p) return std::nullopt;
+  AddAppends(c, appends, next);
+  EXPECT_TRUE(c.Settle(200'000));
+  c.StartSpare();
+  AddAppends(c, appends / 2, next);
+  const bool told = UntilSpareCaughtUp(c);
+  EXPECT_TRUE(told) << "the spare was never told it holds every committed frame";
+  if (!told) return std::nullopt;
+  return p;
+}
+
 size_t Acked(SimCluster& c) {
   size_t n = 0;
   for (const auto& op : c.ledger().All()) n += op.acked ? 1 : 0;
@@ -39,15 +55,10 @@ size_t Acked(SimCluster& c) {
 
 TEST(ReplicationSpareTest, SpareCatchesUpButItsAcknowledgementsAndPromisesNeverCount) {
   SimCluster c(41);
-  auto p = Elect(c);
+  uint64_t next = 0;
+  auto p = WithCaughtUpSpare(c, 200, &next);
   ASSERT_TRUE(p);
   const uint32_t a = (*p + 1) % SimCluster::kNodes, b = (*p + 2) % SimCluster::kNodes;
-  uint64_t next = 0;
-  AddAppends(c, 200, &next);
-  ASSERT_TRUE(c.Settle(200'000));
-  c.StartSpare();
-  AddAppends(c, 100, &next);
-  ASSERT_TRUE(UntilSpareCaughtUp(c)) << "the spare was never told it holds every committed frame";
   ASSERT_TRUE(c.Settle(200'000));
   const ReplicaStatus spare = c.replica(kSpare).status();
   EXPECT_TRUE(spare.spare);
@@ -88,15 +99,10 @@ TEST(ReplicationSpareTest, SpareCatchesUpButItsAcknowledgementsAndPromisesNeverC
 // up the frames committed meanwhile and votes; every acknowledged append stays.
 TEST(ReplicationSpareTest, SparesDirectoryTakesAVotersPositionAsALearnerThenVotes) {
   SimCluster c(43);
-  auto p = Elect(c);
+  uint64_t next = 0;
+  auto p = WithCaughtUpSpare(c, 300, &next);
   ASSERT_TRUE(p);
   const uint32_t k = (*p + 1) % SimCluster::kNodes;
-  uint64_t next = 0;
-  AddAppends(c, 300, &next);
-  ASSERT_TRUE(c.Settle(200'000));
-  c.StartSpare();
-  AddAppends(c, 300, &next);
-  ASSERT_TRUE(UntilSpareCaughtUp(c));
   AddAppends(c, 100, &next);  // in flight while the position changes hands
   for (int i = 0; i < 50; ++i) {
     c.Client(16);
@@ -120,14 +126,10 @@ TEST(ReplicationSpareTest, SparesDirectoryTakesAVotersPositionAsALearnerThenVote
 // voter and it are no majority, and nobody serves until the primary returns with them.
 TEST(ReplicationSpareTest, SpareThatLacksCommittedFramesNeverFormsAMajorityInItsNewPosition) {
   SimCluster c(47);
-  auto p = Elect(c);
+  uint64_t next = 0;
+  auto p = WithCaughtUpSpare(c, 100, &next);
   ASSERT_TRUE(p);
   const uint32_t k = (*p + 1) % SimCluster::kNodes, other = (*p + 2) % SimCluster::kNodes;
-  uint64_t next = 0;
-  AddAppends(c, 100, &next);
-  ASSERT_TRUE(c.Settle(200'000));
-  c.StartSpare();
-  ASSERT_TRUE(UntilSpareCaughtUp(c));
   ASSERT_TRUE(c.Settle(200'000));
   // Committed by the primary and k only.
   c.net().Isolate(kSpare, SimCluster::kSlots);

@@ -387,5 +387,59 @@ TEST_F(ShardMoveTest, AReplicaOfADeadServerMovesAndTheServerDoesNotTakeItBack) {
   EXPECT_TRUE(spread) << rebalance.second;
 }
 
+// A move cancelled after its spare started: the spare's server stops it and sets its directory
+// aside, the partition's replicas are as before, and a move to the same server afterwards starts
+// a new spare from nothing and completes.
+TEST_F(ShardMoveTest, ACancelledMoveLeavesTheReplicasAsTheyWereAndItsSpareStops) {
+  auto before = Settled(1);
+  ASSERT_TRUE(before) << "no primary for every partition\n" << Logs();
+  const proto::PartitionEntry p0 = *before->Partition(0);
+  uint32_t from = proto::kNoServer;
+  for (uint32_t s : p0.replicas) {
+    if (s != p0.primary) from = s;
+  }
+  ASSERT_NE(from, proto::kNoServer);
+  // --timeout-s 0 with --wait-s 0: the spare is added (version 2), the wait for it ends at once.
+  auto started = Cli("cluster move 0 --from " + std::to_string(from) +
+                     " --to 3 --wait-s 0 --timeout-s 0 --etcd " + etcd_.endpoint(0));
+  EXPECT_NE(started.first, 0) << started.second;
+  EXPECT_NE(started.second.find("step 2/6: slot map version 2 written"), std::string::npos)
+      << started.second;
+  // Server 3 runs the spare (replica 3 of partition 0).
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (Stats(3).count("cluster_p0_membership") == 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(Stats(3)["cluster_p0_node"], 3u) << Logs();
+  // Another move of the partition is refused while this one runs.
+  auto other = Cli("cluster move 0 --from " + std::to_string(p0.primary) +
+                   " --to 3 --wait-s 0 --etcd " + etcd_.endpoint(0));
+  EXPECT_NE(other.first, 0);
+  EXPECT_NE(other.second.find("has a move running"), std::string::npos) << other.second;
+
+  auto cancel = Cli("cluster move 0 --cancel --etcd " + etcd_.endpoint(0));
+  ASSERT_EQ(cancel.first, 0) << cancel.second;
+  EXPECT_NE(cancel.second.find("slot map version 3 written"), std::string::npos) << cancel.second;
+  auto after = Settled(3);
+  ASSERT_TRUE(after) << Logs();
+  EXPECT_EQ(after->Partition(0)->replicas, p0.replicas);
+  EXPECT_EQ(after->Partition(0)->spare, proto::kNoServer);
+  while (std::filesystem::exists(DataDir(3) + "/partition-0") && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_FALSE(std::filesystem::exists(DataDir(3) + "/partition-0"));
+  EXPECT_TRUE(std::filesystem::exists(DataDir(3) + "/partition-0.moved-v3"));
+  EXPECT_EQ(Stats(3).count("cluster_p0_membership"), 0u);
+  EXPECT_TRUE(std::filesystem::exists(DataDir(static_cast<int>(from)) + "/partition-0"))
+      << "the replica that was to move stays";
+
+  // The same move again, to its end.
+  auto move = Cli("cluster move 0 --from " + std::to_string(from) + " --to 3 --wait-s 60 --etcd " +
+                  etcd_.endpoint(0));
+  ASSERT_EQ(move.first, 0) << move.second << Logs();
+  EXPECT_NE(move.second.find("runs on server 3 and votes"), std::string::npos) << move.second;
+  ExpectVoterWithThePrimarysLog(3, 0);
+}
+
 }  // namespace
 }  // namespace tldb

@@ -164,6 +164,16 @@ void Controller::PublishStatus(const std::vector<std::string>& pending,
   }
 }
 
+ReplicaMoveRequest Controller::MoveRequest(uint32_t partition, uint32_t from, uint32_t to) const {
+  ReplicaMoveRequest r;
+  r.partition = partition;
+  r.from = from;
+  r.to = to;
+  r.timeout_ms = o_.move_timeout_ms;
+  r.catch_up_timeout_ms = o_.move_timeout_ms;  // a move not finished then, a later round finishes
+  return r;
+}
+
 Status Controller::Act() {
   TLDB_ASSIGN_OR_RETURN(StoredSlotMap stored, store_.Load());
   TLDB_ASSIGN_OR_RETURN(auto servers, store_.Servers());
@@ -224,12 +234,7 @@ Status Controller::Act() {
       PublishStatus({}, {});
       return Status::Ok();
     }
-    ReplicaMoveRequest r;
-    r.partition = p.id;
-    r.from = p.spare_for;
-    r.to = p.spare;
-    r.timeout_ms = o_.move_timeout_ms;
-    r.catch_up_timeout_ms = o_.move_timeout_ms;
+    const ReplicaMoveRequest r = MoveRequest(p.id, p.spare_for, p.spare);
     last_action_ = "finishing the move of partition " + std::to_string(p.id) + "'s replica from " +
                    "server " + std::to_string(p.spare_for) + " to server " +
                    std::to_string(p.spare);
@@ -279,12 +284,7 @@ Status Controller::Act() {
     Log(last_action_);
     PublishStatus(pending, d.blocked);
     ReplicaMove move(*client_, o_.etcd_prefix);
-    ReplicaMoveRequest r;
-    r.partition = m.partition;
-    r.from = m.from;
-    r.to = m.to;
-    r.timeout_ms = o_.move_timeout_ms;
-    r.catch_up_timeout_ms = o_.move_timeout_ms;
+    const ReplicaMoveRequest r = MoveRequest(m.partition, m.from, m.to);
     auto done = move.Run(r, [this](std::string_view line) { Log("move: " + std::string(line)); });
     if (done.ok()) {
       moves_++;

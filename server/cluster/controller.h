@@ -50,6 +50,7 @@
 #include "cluster/controller_plan.h"
 #include "cluster/etcd_client.h"
 #include "cluster/lease_keeper.h"
+#include "cluster/replica_move.h"
 #include "cluster/slot_map_store.h"
 
 namespace tldb::cluster {
@@ -104,6 +105,8 @@ class Controller {
   // The lease, the key: OK with active_ set or cleared.
   Status Campaign();
   void StepDown(const std::string& why);
+  // A move of `partition`'s replica from server `from` to `to`, with this controller's bounds.
+  ReplicaMoveRequest MoveRequest(uint32_t partition, uint32_t from, uint32_t to) const;
   // One round of decisions (controller only).
   Status Act();
   bool Votes(uint32_t partition, uint32_t server, const std::string& address);
