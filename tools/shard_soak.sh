@@ -4,7 +4,8 @@
 # tools/faults (appends with client_msg_ids, recalls, fan-outs over the partitions, a reader and
 # a subscriber, every answer logged with its server's map versions) running throughout, while
 # faults drawn by the seed are injected one after another: a random replica moved to a server
-# without that partition (`tldb cluster move`), a random partition split (`tldb cluster split`,
+# without that partition (`tldb cluster move`; or that move interrupted by killing the target
+# while its spare catches up, then run again to its end), a random partition split (`tldb cluster split`,
 # up to 8 partitions), the server of a random partition's primary killed (SIGKILL) and started
 # again, the controller's server killed and another server seen taking the controller. Between
 # faults it waits for every partition's primary and for more acknowledgements (generous bounds);

@@ -271,7 +271,8 @@ class Soak {
   // One fault, drawn among those possible now; false when the cluster did not heal.
   bool InjectOne() {
     auto map = client_->slot_map();
-    std::vector<std::string> kinds = {"move", "kill-primary", "kill-controller"};
+    std::vector<std::string> kinds = {"move", "move-interrupted", "kill-primary",
+                                      "kill-controller"};
     std::vector<const proto::PartitionEntry*> splittable;
     for (const auto& p : map->partitions()) {
       if (SlotCount(p) >= 2) splittable.push_back(&p);
@@ -285,7 +286,7 @@ class Soak {
     std::vector<const proto::PartitionEntry*> parts;
     for (const auto& p : map->partitions()) parts.push_back(&p);
     const proto::PartitionEntry& p = *Pick(parts);
-    if (kind == "move") {
+    if (kind == "move" || kind == "move-interrupted") {
       const uint32_t from = Pick(p.replicas);
       std::vector<uint32_t> to;
       for (uint32_t s = 0; s < o_.servers; ++s) {
@@ -299,11 +300,20 @@ class Soak {
       const std::string what = n + ": partition " + std::to_string(p.id) + "'s replica on server " +
                                std::to_string(from) + " to server " + std::to_string(dest);
       Progress(what);
-      if (!CliOk(what,
-                 Cli("cluster move " + std::to_string(p.id) + " --from " + std::to_string(from) +
-                     " --to " + std::to_string(dest) + " --wait-s 120 --timeout-s 120"))) {
-        return false;
+      const std::string move = "cluster move " + std::to_string(p.id) + " --from " +
+                               std::to_string(from) + " --to " + std::to_string(dest);
+      if (kind == "move-interrupted") {
+        // The spare added (the command returns at once), then its server killed while it
+        // catches up and started again; the same command, run again, finishes the move.
+        (void)Cli(move + " --wait-s 0 --timeout-s 0");
+        if (auto s = servers_[dest]->Kill(); !s.ok())
+          return Note(what + ": " + s.ToString()), false;
+        if (!Healed(what + ": target down")) return false;
+        if (auto s = StartServer(dest); !s.ok()) {
+          return Note(what + ": restart: " + s.ToString()), false;
+        }
       }
+      if (!CliOk(what, Cli(move + " --wait-s 120 --timeout-s 120"))) return false;
       return Healed(what);
     }
     if (kind == "split") {

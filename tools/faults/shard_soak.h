@@ -9,7 +9,11 @@
 // - Until duration_ms has passed, it injects one fault after another, each drawn by `seed`
 //   among those possible at the time:
 //     `move`: a random replica of a random partition moves to a random server not holding that
-//       partition (`tldb cluster move P --from S --to T`);
+//       partition (`tldb cluster move P --from S --to T`: its spare catches up beside S's
+//       replica, then takes S's position);
+//     `move-interrupted`: the same, but the command first returns once the spare is in the map
+//       (`--wait-s 0 --timeout-s 0`), T's server gets SIGKILL while the spare catches up and is
+//       started again, and the same command run again finishes the move;
 //     `split`: a random partition with at least 2 slots splits at its default slot, while there
 //       are fewer than partitions_max partitions (`tldb cluster split P`);
 //     `kill-primary`: the server of a random partition's primary gets SIGKILL, and is started
