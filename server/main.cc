@@ -268,6 +268,14 @@ int main(int argc, char** argv) {
       return Fail("cannot start as a server of the sharded cluster (or read its slot map): " +
                   host.status().ToString());
     } else {
+      // Node id `voters` is a sharded move's spare (placed only by the slot map), not an id to
+      // start an unsharded replica with.
+      if (node_opts.voters == 0) return Fail("--voters must be at least 1");
+      if (node_opts.node >= node_opts.voters) {
+        return Fail("--node-id " + std::to_string(node_opts.node) + " is not a replica of " +
+                    std::to_string(node_opts.voters) + " voters (0.." +
+                    std::to_string(node_opts.voters - 1) + ")");
+      }
       auto started = tldb::cluster::ClusterNode::Start(node_opts);
       if (!started.ok()) return Fail("cannot join the cluster: " + started.status().ToString());
       node = std::move(started).value();

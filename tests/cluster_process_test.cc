@@ -348,6 +348,23 @@ TEST_F(ClusterPeerTlsTest, NamespaceCreatedOnThePrimaryReachesEveryReplica) {
   EXPECT_TRUE(everywhere) << Logs();
 }
 
+// An unsharded replica's --node-id must be one of its --voters: id `voters` is a sharded move's
+// spare, placed only by the slot map.
+TEST(ClusterSpecTest, AnUnshardedNodeIdOutsideTheVotersIsRefused) {
+  cluster::testing::EtcdCluster etcd(1);
+  ASSERT_TRUE(etcd.Start().ok());
+  common::TempDir dir("tldb-node-id");
+  // (timeout: a server that accepted the id would run on.)
+  auto r = testing::Shell("timeout 20 " + std::string(TLDB_SERVER_PATH) +
+                          " --cluster etcd=" + etcd.endpoint(0) +
+                          " --node-id 3 --voters 3 --listen 127.0.0.1:0 --peer-listen "
+                          "127.0.0.1:0 --data-dir " +
+                          dir.path() + "/data 2>&1");
+  EXPECT_NE(r.first, 0) << r.second;
+  EXPECT_NE(r.second.find("--node-id 3 is not a replica of 3 voters (0..2)"), std::string::npos)
+      << r.second;
+}
+
 TEST(ClusterSpecTest, ParsesEtcdUrls) {
   auto one = cluster::ClusterNode::ParseClusterSpec("etcd=http://127.0.0.1:2379");
   ASSERT_TRUE(one.ok());
