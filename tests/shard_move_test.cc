@@ -83,6 +83,15 @@ class ShardMoveTest : public ::testing::Test {
       addresses_.push_back(servers_[n]->address());
     }
   }
+  // The last of `p`'s replicas on a server not in `not_these`, or kNoServer.
+  static uint32_t ReplicaOtherThan(const proto::PartitionEntry& p,
+                                   std::initializer_list<uint32_t> not_these) {
+    uint32_t out = proto::kNoServer;
+    for (uint32_t s : p.replicas) {
+      if (std::find(not_these.begin(), not_these.end(), s) == not_these.end()) out = s;
+    }
+    return out;
+  }
   std::string DataDir(int n) const { return dir_.path() + "/server" + std::to_string(n); }
   std::string Logs() { return testing::LogTails(dir_.path(), "server", kServers, 3000); }
   std::map<std::string, uint64_t> Stats(int n) { return testing::StatsOf(addresses_[n]); }
@@ -296,10 +305,7 @@ TEST_F(ShardMoveTest, AReplicaOfADeadServerMovesAndTheServerDoesNotTakeItBack) {
   auto before = Settled(1);
   ASSERT_TRUE(before) << "no primary for every partition\n" << Logs();
   const proto::PartitionEntry p1 = *before->Partition(1);
-  uint32_t from = proto::kNoServer;
-  for (uint32_t s : p1.replicas) {
-    if (s != p1.primary && s != before->Partition(0)->primary) from = s;
-  }
+  const uint32_t from = ReplicaOtherThan(p1, {p1.primary, before->Partition(0)->primary});
   ASSERT_NE(from, proto::kNoServer);
   const uint32_t k = static_cast<uint32_t>(std::find(p1.replicas.begin(), p1.replicas.end(), from) -
                                            p1.replicas.begin());
@@ -394,10 +400,7 @@ TEST_F(ShardMoveTest, ACancelledMoveLeavesTheReplicasAsTheyWereAndItsSpareStops)
   auto before = Settled(1);
   ASSERT_TRUE(before) << "no primary for every partition\n" << Logs();
   const proto::PartitionEntry p0 = *before->Partition(0);
-  uint32_t from = proto::kNoServer;
-  for (uint32_t s : p0.replicas) {
-    if (s != p0.primary) from = s;
-  }
+  const uint32_t from = ReplicaOtherThan(p0, {p0.primary});
   ASSERT_NE(from, proto::kNoServer);
   // --timeout-s 0 with --wait-s 0: the spare is added (version 2), the wait for it ends at once.
   auto started = Cli("cluster move 0 --from " + std::to_string(from) +
