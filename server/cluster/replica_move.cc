@@ -27,6 +27,17 @@ std::string ClientOf(const std::string& value) {
 
 namespace {
 
+// `server`'s position in `e`'s replicas, or replicas.size() when it has none.
+uint32_t PositionOf(const proto::PartitionEntry& e, uint32_t server) {
+  return static_cast<uint32_t>(std::find(e.replicas.begin(), e.replicas.end(), server) -
+                               e.replicas.begin());
+}
+
+// The move from `from` to `to` is done in `e`: `to` holds a position and `from` none.
+bool MoveDone(const proto::PartitionEntry& e, uint32_t from, uint32_t to) {
+  return PositionOf(e, from) == e.replicas.size() && PositionOf(e, to) < e.replicas.size();
+}
+
 // Checks a move of partition `partition` from `from` to `to` in `map`; the partition's entry.
 Result<const proto::PartitionEntry*> MoveOf(const proto::SlotMap& map, uint32_t partition,
                                             uint32_t from, uint32_t to) {
@@ -36,11 +47,11 @@ Result<const proto::PartitionEntry*> MoveOf(const proto::SlotMap& map, uint32_t 
     return Status::InvalidArgument("slot map version " + std::to_string(map.version()) +
                                    " has no partition " + std::to_string(partition));
   }
-  if (std::find(p->replicas.begin(), p->replicas.end(), from) == p->replicas.end()) {
+  if (PositionOf(*p, from) == p->replicas.size()) {
     return Status::InvalidArgument("partition " + std::to_string(partition) +
                                    " has no replica on server " + std::to_string(from));
   }
-  if (std::find(p->replicas.begin(), p->replicas.end(), to) != p->replicas.end()) {
+  if (PositionOf(*p, to) < p->replicas.size()) {
     return Status::InvalidArgument("partition " + std::to_string(partition) +
                                    " already has a replica on server " + std::to_string(to));
   }
@@ -88,9 +99,9 @@ Result<proto::SlotMap> ReplicaMove::Moved(const proto::SlotMap& map, uint32_t pa
     return Status::InvalidArgument("server " + std::to_string(to) + " is not partition " +
                                    std::to_string(partition) + "'s spare");
   }
-  const auto at = std::find(p->replicas.begin(), p->replicas.end(), from) - p->replicas.begin();
+  const uint32_t at = PositionOf(*p, from);
   return Edited(map, partition, [&](proto::PartitionEntry& e) {
-    e.replicas[static_cast<size_t>(at)] = to;
+    e.replicas[at] = to;
     e.spare = e.spare_for = proto::kNoServer;
   });
 }
@@ -230,13 +241,8 @@ Result<ReplicaMoveResult> ReplicaMove::Run(const ReplicaMoveRequest& r,
     return Status::InvalidArgument("slot map version " + std::to_string(stored.map.version()) +
                                    " has no partition " + std::to_string(r.partition));
   }
-  auto find = [](const proto::PartitionEntry& e, uint32_t s) {
-    return static_cast<uint32_t>(std::find(e.replicas.begin(), e.replicas.end(), s) -
-                                 e.replicas.begin());
-  };
-  const uint32_t from_at = find(*p, r.from), to_at = find(*p, r.to);
-  const bool done_before = from_at == p->replicas.size() && to_at < p->replicas.size();
-  if (done_before) {
+  const uint32_t from_at = PositionOf(*p, r.from), to_at = PositionOf(*p, r.to);
+  if (MoveDone(*p, r.from, r.to)) {
     progress("step 1/6: slot map version " + std::to_string(stored.map.version()) +
              " already lists server " + std::to_string(r.to) + " as replica " +
              std::to_string(to_at) + " of partition " + std::to_string(r.partition) +
@@ -284,8 +290,7 @@ Result<ReplicaMoveResult> ReplicaMove::Run(const ReplicaMoveRequest& r,
     // a move left in the map).
     auto written = Change([&](const proto::SlotMap& m) -> Result<proto::SlotMap> {
       const proto::PartitionEntry* q = m.Partition(r.partition);
-      if (q != nullptr && find(*q, r.from) == q->replicas.size() &&
-          find(*q, r.to) < q->replicas.size()) {
+      if (q != nullptr && MoveDone(*q, r.from, r.to)) {
         return Status::AlreadyExists("moved by another run");
       }
       return Moved(m, r.partition, r.from, r.to);
@@ -296,7 +301,7 @@ Result<ReplicaMoveResult> ReplicaMove::Run(const ReplicaMoveRequest& r,
     if (!written.ok()) return written.status();
     out.version = written->map.version();
     out.replicas = written->map.Partition(r.partition)->replicas;
-    out.node = find(*written->map.Partition(r.partition), r.to);
+    out.node = PositionOf(*written->map.Partition(r.partition), r.to);
     progress("step 5/6: slot map version " + std::to_string(out.version) + " written: server " +
              std::to_string(r.from) + " stops its replica, server " + std::to_string(r.to) +
              "'s spare takes position " + std::to_string(out.node));
