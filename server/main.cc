@@ -107,9 +107,10 @@ int main(int argc, char** argv) {
   app.add_option("--fanout-timelines-max", db_opts.fanout_timelines_max,
                  "Most timelines in one APPEND_FANOUT")
       ->capture_default_str();
-  uint64_t block_cache_mb = db_opts.block_cache_bytes >> 20;
+  uint64_t block_cache_mb = tldb::DefaultBlockCacheMb();
   app.add_option("--block-cache-mb", block_cache_mb,
-                 "Engine block cache (decompressed blocks of compacted segments), MiB; 0: none")
+                 "Engine block cache (decompressed blocks of compacted segments), MiB; 0: none. "
+                 "Default: an eighth of physical memory, at least 64")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 20))
       ->capture_default_str();
   app.add_option("--io-backend", db_opts.io_backend, "Engine I/O backend: auto, uring, posix")

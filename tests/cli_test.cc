@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -172,8 +174,9 @@ TEST(CliTest, ServerBinaryStartsServesAndStopsOnSigterm) {
       close(out[0]);
       int devnull = open("/dev/null", O_WRONLY);
       dup2(devnull, 2);
+      // cache_mb null: the server's default block cache.
       execl(TLDB_SERVER_PATH, TLDB_SERVER_PATH, "--data-dir", dir.path().c_str(), "--listen",
-            "127.0.0.1:0", "--threads", "1", "--block-cache-mb", cache_mb,
+            "127.0.0.1:0", "--threads", "1", cache_mb ? "--block-cache-mb" : nullptr, cache_mb,
             static_cast<char*>(nullptr));
       _exit(127);
     }
@@ -200,8 +203,24 @@ TEST(CliTest, ServerBinaryStartsServesAndStopsOnSigterm) {
     waitpid(pid, &status, 0);
     return -2;
   };
+  // STATS's db_block_cache_bytes value (or all of STATS when it has none).
+  auto block_cache_bytes = [](const std::string& addr) {
+    std::string stats = RunCli("stats --server " + addr);
+    size_t at = stats.find("db_block_cache_bytes ");
+    if (at == std::string::npos) return stats;
+    std::string line = stats.substr(at, stats.find('\n', at) - at);
+    return line.substr(line.find_last_of(' ') + 1);
+  };
   std::string addr;
-  pid_t pid = start(&addr, "64");
+  pid_t pid = start(&addr, nullptr);
+  ASSERT_GT(pid, 0);
+  // Without --block-cache-mb: an eighth of physical memory, at least 64 MiB.
+  const uint64_t phys_bytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                              static_cast<uint64_t>(sysconf(_SC_PAGE_SIZE));
+  const uint64_t default_mb = std::max<uint64_t>(64, (phys_bytes / 8) >> 20);
+  EXPECT_EQ(block_cache_bytes(addr), std::to_string(default_mb << 20));
+  EXPECT_EQ(stop(pid), 0);
+  pid = start(&addr, "64");
   ASSERT_GT(pid, 0);
   ASSERT_FALSE(addr.empty());
   std::string s = "--server " + addr + " --timeline conv:bin";
@@ -213,11 +232,7 @@ TEST(CliTest, ServerBinaryStartsServesAndStopsOnSigterm) {
   s = "--server " + addr + " --timeline conv:bin";
   EXPECT_NE(RunCli("get " + s + " 1").find("persisted"), std::string::npos);
   // --block-cache-mb reaches the engine (STATS reports its budget).
-  std::string stats = RunCli("stats --server " + addr);
-  size_t at = stats.find("db_block_cache_bytes ");
-  ASSERT_NE(at, std::string::npos) << stats;
-  std::string line = stats.substr(at, stats.find('\n', at) - at);
-  EXPECT_TRUE(line.ends_with(" 33554432")) << line;
+  EXPECT_EQ(block_cache_bytes(addr), "33554432");
   EXPECT_EQ(stop(pid), 0);
   // Protected mode: the binary refuses a non-loopback address without a token.
   std::string cmd =

@@ -26,7 +26,9 @@ struct BenchConfig {
   std::string redis_bin = "redis-server";
   std::string tldb_io_backend = "auto";  // Options::io_backend / tldb-server --io-backend
   uint64_t tldb_block_cache_bytes =
-      0;                           // embedded tldb: Options::block_cache_bytes (0: its default)
+      0;  // embedded tldb: Options::block_cache_bytes (0: its default, 64 MiB)
+  uint64_t server_block_cache_bytes =
+      0;  // tldb-server --block-cache-mb (0: its default, an eighth of physical memory)
   double seconds = 5;              // per workload and target
   uint64_t ops_max = 50'000'000;   // per workload and target: bounds every loop
   double rate = 0;                 // ops/s over all clients; 0 = closed loop

@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--workloads", cfg.workloads,
                  "Subset of: chat chat_pipelined push_fanout_N group_pull longpoll device_sync "
-                 "get latest20 history mixed (default: all)")
+                 "get latest20 history mixed (default: all); ping (only when named)")
       ->delimiter(',');
   app.add_option("--durability", durs, "sync and/or buffered, for the write workloads")
       ->delimiter(',')
@@ -119,8 +119,9 @@ int main(int argc, char** argv) {
   int64_t tldb_cache_mb = -1;
   app.add_option(
          "--tldb-cache-mb", tldb_cache_mb,
-         "tldb's block cache, embedded and tldb-server (-1: the same as RocksDB's; 0: the engine's "
-         "default, 64 MiB)")
+         "tldb's block cache, embedded and tldb-server (-1: embedded tldb the same as "
+         "RocksDB's, tldb-server its default, an eighth of physical memory; 0: each its own "
+         "default)")
       ->capture_default_str();
   app.add_option("--tldb-io-backend", cfg.tldb_io_backend, "tldb I/O backend: auto, uring, posix")
       ->capture_default_str();
@@ -141,9 +142,11 @@ int main(int argc, char** argv) {
     }
   }
   cfg.rocksdb_block_cache_bytes = cache_mb << 20;
-  // Equal memory for decompressed blocks: tldb gets the block cache RocksDB gets.
+  // Embedded, equal memory for decompressed blocks: tldb gets the block cache RocksDB gets.
+  // tldb-server against Redis (which holds every message in memory): the server's default.
   cfg.tldb_block_cache_bytes = tldb_cache_mb < 0 ? cfg.rocksdb_block_cache_bytes
                                                  : static_cast<uint64_t>(tldb_cache_mb) << 20;
+  cfg.server_block_cache_bytes = tldb_cache_mb < 0 ? 0 : static_cast<uint64_t>(tldb_cache_mb) << 20;
   cfg.limits = !no_limits;
   cfg.plots = !no_plots;
   cfg.progress = !no_progress;

@@ -72,6 +72,10 @@ class RedisSession : public Session {
     }
     return true;
   }
+  bool Ping() override {
+    Reply r = Cmd({"PING"});
+    return r != nullptr;
+  }
   bool Get(const TimelineRef& tl, uint64_t seq, ReadResult* out) override {
     const std::string id = "0-" + std::to_string(seq);
     Reply r = Cmd({"XRANGE", tl.name, id, id});

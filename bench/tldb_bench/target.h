@@ -85,6 +85,9 @@ class Session {
       std::this_thread::sleep_for(std::chrono::microseconds(w.poll_us));
     }
   }
+  // One round trip that asks for no work (the ping workload): the request path alone. Only the
+  // server targets have one.
+  virtual bool Ping() { return Fail("ping: an embedded store has no round trip"); }
   const std::string& error() const { return error_; }
 
  protected:

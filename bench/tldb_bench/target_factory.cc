@@ -18,7 +18,7 @@ std::unique_ptr<Target> MakeTarget(const std::string& name, const BenchConfig& c
   }
   if (name == "tldb-server") {
     return std::make_unique<TldbServerTarget>(cfg.server_bin, cfg.tldb_io_backend, cfg.server_wait,
-                                              cfg.server_pull, cfg.tldb_block_cache_bytes,
+                                              cfg.server_pull, cfg.server_block_cache_bytes,
                                               cfg.server_tls);
   }
 #ifdef TLDB_BENCH_HAVE_ROCKSDB

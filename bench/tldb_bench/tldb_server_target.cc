@@ -44,6 +44,11 @@ class ClientSession : public TldbSession<Client> {
     return true;
   }
 
+  bool Ping() override {
+    auto r = c_->Ping();
+    return r.ok() || Fail(r.status().ToString());
+  }
+
   // One READ_MULTI for every timeline (as Redis's XREAD of many streams); --server-pull
   // lastseq-scan: LAST_SEQ, then a SCAN per timeline with news.
   bool PullMany(std::span<const TimelineRef* const> tls, std::span<uint64_t> checkpoints,
@@ -111,7 +116,7 @@ ClientOptions TldbServerTarget::BaseClientOptions() const {
 std::string TldbServerTarget::Describe() const {
   std::string cache = block_cache_bytes_
                           ? "; --block-cache-mb " + std::to_string(block_cache_bytes_ >> 20)
-                          : std::string();
+                          : std::string("; default block cache");
   return "tldb-server (default options: one event loop per core; --io-backend " + io_backend_ +
          cache + (tls_ ? "; TLS: --tls-cert, P-256 certificate" : "") + ") on 127.0.0.1" +
          (tls_ ? " over TLS" : "") +

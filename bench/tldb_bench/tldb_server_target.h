@@ -5,11 +5,10 @@
 // a WAIT that returns the messages (server_wait "wait"; "wait-scan": WAIT then SCAN), or
 // ("subscribe") through a SUBSCRIBE kept open. group_pull reads a device's groups with one
 // READ_MULTI (server_pull "read-multi"; "lastseq-scan": LAST_SEQ then a SCAN per timeline
-// with news). The server gets
-// the embedded target's block cache (--block-cache-mb; 0: the engine's default), checked
-// through STATS once it runs. With `tls` the server listens with TLS (a CA and a certificate for
-// 127.0.0.1 are made with the openssl command in the target's directory at Start) and every
-// client connects with TLS, verifying it.
+// with news). The server runs with its default block cache unless --tldb-cache-mb names one
+// (then --block-cache-mb, checked through STATS once it runs). With `tls` the server listens with
+// TLS (a CA and a certificate for 127.0.0.1 are made with the openssl command in the target's
+// directory at Start) and every client connects with TLS, verifying it.
 #pragma once
 
 #include <memory>

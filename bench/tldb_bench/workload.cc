@@ -26,6 +26,7 @@ std::vector<Workload> PlanWorkloads(const BenchConfig& cfg) {
   }
   all.push_back({"mixed", WorkloadKind::kMixed, true, false, first});
   if (cfg.workloads.empty()) return all;
+  all.insert(all.begin(), {"ping", WorkloadKind::kPing});  // only when named
   std::vector<Workload> chosen;
   for (const auto& w : all) {
     if (std::find(cfg.workloads.begin(), cfg.workloads.end(), w.base) != cfg.workloads.end()) {
@@ -80,6 +81,8 @@ bool WorkloadThread::Step(Session& s, StepOutcome* o) {
       if (u < r * 0.7) return Get(s, o);
       return DeviceSync(s, o);
     }
+    case WorkloadKind::kPing:
+      return s.Ping();
     case WorkloadKind::kLongPoll:
       break;  // not a per-thread step: RunLongPoll (longpoll.h) drives it
   }

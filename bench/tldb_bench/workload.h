@@ -17,6 +17,9 @@
 //                   from the append's acknowledgement to the device receiving it (longpoll.h)
 //   mixed           read_fraction reads (40% latest20, 30% get, 30% device sync), the rest
 //                   chat appends
+//   ping            one round trip that asks for no work (tldb-server PING, Redis PING): the
+//                   request path alone, against which a get's cost is read. Server targets
+//                   only, and run only when named (an embedded target fails it)
 // Write workloads run once per durability; group_pull, longpoll and mixed use the first
 // durability.
 #pragma once
@@ -42,7 +45,8 @@ enum class WorkloadKind {
   kLatest20,
   kHistory,
   kMixed,
-  kLongPoll
+  kLongPoll,
+  kPing
 };
 
 struct Workload {

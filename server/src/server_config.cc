@@ -1,4 +1,9 @@
-// ParseServerToken, ValidateServerConfig, IsLoopbackListen (declared in tldb/server.h).
+// ParseServerToken, ValidateServerConfig, IsLoopbackListen, DefaultBlockCacheMb (declared in
+// tldb/server.h).
+#include <unistd.h>
+
+#include <algorithm>
+
 #include "protocol/codes.h"
 #include "protocol/host_port.h"
 #include "tldb/server.h"
@@ -53,6 +58,15 @@ Result<ServerToken> ParseServerToken(std::string_view spec) {
 bool IsLoopbackListen(std::string_view listen) {
   auto addr = proto::ResolveHostPort(listen, "listen");
   return addr.ok() && addr->loopback;
+}
+
+uint64_t DefaultBlockCacheMb() {
+  const uint64_t floor_mb = Options{}.block_cache_bytes >> 20;
+  const long pages = sysconf(_SC_PHYS_PAGES), page_bytes = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_bytes <= 0) return floor_mb;
+  const uint64_t share_mb =
+      (static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_bytes) / 8) >> 20;
+  return std::max(floor_mb, share_mb);
 }
 
 Status ValidateServerConfig(const ServerConfig& c) {

@@ -138,6 +138,13 @@ Result<ServerToken> ParseServerToken(std::string_view spec);
 Status ValidateServerConfig(const ServerConfig& config);
 // Whether a "HOST:PORT" listen address is on the loopback interface.
 bool IsLoopbackListen(std::string_view listen);
+// tldb-server's default block cache, MiB: an eighth of the machine's physical memory, at least
+// the engine's own default (64 MiB). A server is the machine's database, like Redis, which keeps
+// all its data in memory: reads of compacted history decompress a 16 KiB block per cache miss,
+// which cost gets with uniform keys 1.7x the server CPU of a hit (docs/benchmarks.md
+// "tldb-server against Redis with the defaults"). An embedded Db keeps Options' 64 MiB: a
+// library does not take a share of its host's memory unasked.
+uint64_t DefaultBlockCacheMb();
 
 class Server {
  public:
