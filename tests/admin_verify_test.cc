@@ -99,6 +99,22 @@ TEST_F(AdminTest, VerifyFindsABitFlipInACompressedBlockAtTheBlock) {
   EXPECT_FALSE(r.sound());
   EXPECT_TRUE(HasProblem(r, out.path, b.file_offset, "block checksum mismatch")) << Problems(r);
   EXPECT_EQ(RunCli("verify " + ChatDir()), 1);
+  // The blocks after the damaged one are decoded too, each at its place in the record space
+  // (what repair salvages from): every one of them starts with a record that verifies.
+  auto seg = LoadSegmentFile(*fs_, out.path, out.id, true, out.gen);
+  ASSERT_TRUE(seg.ok()) << seg.status().ToString();
+  ASSERT_GE(seg->blocks.size(), 3u);
+  EXPECT_FALSE(seg->blocks[1].ok);
+  for (size_t i = 2; i < seg->blocks.size(); ++i) {
+    const BlockHeader& h = seg->blocks[i].header;
+    ASSERT_TRUE(seg->blocks[i].ok) << "block " << i;
+    ASSERT_LE(uint64_t{h.raw_start} + h.raw_bytes, seg->raw.size()) << "block " << i;
+    RecordView rec;
+    EXPECT_EQ(DecodeRecord({seg->raw.data() + h.raw_start, h.raw_bytes}, seg->checksum_id,
+                           h.raw_start, &rec),
+              DecodeOutcome::kOk)
+        << "block " << i;
+  }
 
   auto rep = Repair(*fs_, ChatDir());
   ASSERT_TRUE(rep.ok()) << rep.status().ToString();

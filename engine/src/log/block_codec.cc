@@ -69,9 +69,15 @@ Status DecodeBlock(std::span<const char> avail, uint64_t checksum_id, uint64_t f
                    std::string_view what, BlockHeader* h, std::string* raw) {
   TLDB_RETURN_IF_ERROR(DecodeBlockHeader(avail, checksum_id, file_offset, what, h));
   raw->resize(h->raw_bytes);
-  const size_t n = ZSTD_decompress(raw->data(), raw->size(), avail.data() + kBlockHeaderBytes,
-                                   h->stored_bytes - kBlockHeaderBytes);
-  if (ZSTD_isError(n) || n != h->raw_bytes) {
+  return DecompressBlock(avail, file_offset, what, *h, raw->data());
+}
+
+Status DecompressBlock(std::span<const char> avail, uint64_t file_offset, std::string_view what,
+                       const BlockHeader& h, char* dst) {
+  TLDB_CHECK(h.stored_bytes > kBlockHeaderBytes && h.stored_bytes <= avail.size());
+  const size_t n = ZSTD_decompress(dst, h.raw_bytes, avail.data() + kBlockHeaderBytes,
+                                   h.stored_bytes - kBlockHeaderBytes);
+  if (ZSTD_isError(n) || n != h.raw_bytes) {
     return Status::Corruption(Where(what, file_offset) + ": block does not decompress");
   }
   return Status::Ok();

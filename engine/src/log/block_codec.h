@@ -39,5 +39,9 @@ Status DecodeBlockHeader(std::span<const char> avail, uint64_t checksum_id, uint
 // Decodes the whole block into `raw` (resized to raw_bytes).
 Status DecodeBlock(std::span<const char> avail, uint64_t checksum_id, uint64_t file_offset,
                    std::string_view what, BlockHeader* h, std::string* raw);
+// Decompresses the block at avail[0], whose header `h` DecodeBlockHeader read and checked, into
+// dst[0, h.raw_bytes). On an error dst's bytes are undefined.
+Status DecompressBlock(std::span<const char> avail, uint64_t file_offset, std::string_view what,
+                       const BlockHeader& h, char* dst);
 
 }  // namespace tldb
