@@ -87,7 +87,8 @@ uint32_t TimelineTable::AddKey(std::string_view k) {
   TLDB_CHECK(!k.empty() && k.size() <= 255);
   if (arena_used_ + 1 + k.size() > kArenaChunkBytes) {
     TLDB_CHECK(arena_.size() < (1u << (32 - kArenaShift)));  // 4 GiB of keys
-    arena_.push_back(std::make_unique<char[]>(kArenaChunkBytes));
+    // Not zeroed: every byte read was written first (a key's length byte, then the key).
+    arena_.push_back(std::make_unique_for_overwrite<char[]>(kArenaChunkBytes));
     arena_used_ = 0;
   }
   char* p = arena_.back().get() + arena_used_;

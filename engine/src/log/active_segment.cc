@@ -10,8 +10,11 @@
 namespace tldb {
 
 ActiveSegment::ActiveSegment(uint64_t id, std::unique_ptr<WritableFile> file,
-                             std::string_view image)
-    : id_(id), file_(std::move(file)) {
+                             std::string_view image, uint64_t segment_bytes_max)
+    : chunk_bytes_(static_cast<size_t>(std::min<uint64_t>(kChunkBytesMax, segment_bytes_max))),
+      id_(id),
+      file_(std::move(file)) {
+  TLDB_CHECK(chunk_bytes_ > 0);
   char* p = Reserve(image.size());
   std::memcpy(p, image.data(), image.size());
   Commit(image.size());
@@ -23,7 +26,7 @@ ActiveSegment::ActiveSegment(uint64_t id, std::unique_ptr<WritableFile> file,
 
 char* ActiveSegment::Reserve(size_t max_bytes) {
   if (chunks_.empty() || end_ + max_bytes > chunks_.back().start + chunks_.back().capacity) {
-    const size_t cap = std::max(kChunkBytes, max_bytes);
+    const size_t cap = std::max(chunk_bytes_, max_bytes);
     chunks_.push_back({end_, cap, std::make_unique_for_overwrite<char[]>(cap)});
   }
   Chunk& c = chunks_.back();

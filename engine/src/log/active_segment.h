@@ -70,7 +70,10 @@ class ActiveSegment {
   };
 
   // `image` holds the file's bytes [0, image.size()) as read at recovery (or just the header).
-  ActiveSegment(uint64_t id, std::unique_ptr<WritableFile> file, std::string_view image);
+  // `segment_bytes_max` (the namespace's) sizes the in-memory chunks: kChunkBytesMax, or less
+  // for a namespace whose segments are smaller (a group larger than a chunk gets its own).
+  ActiveSegment(uint64_t id, std::unique_ptr<WritableFile> file, std::string_view image,
+                uint64_t segment_bytes_max);
 
   uint64_t id() const { return id_; }
   WritableFile* file() { return file_.get(); }
@@ -127,7 +130,8 @@ class ActiveSegment {
   };
   const Chunk& ChunkFor(uint64_t offset) const;
 
-  static constexpr size_t kChunkBytes = 8u << 20;  // 8 MiB: a few per 64 MiB segment
+  static constexpr size_t kChunkBytesMax = 8u << 20;  // 8 MiB: a few per 64 MiB segment
+  const size_t chunk_bytes_;
   uint64_t id_;
   std::unique_ptr<WritableFile> file_;
   std::vector<Chunk> chunks_;

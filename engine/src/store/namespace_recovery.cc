@@ -259,7 +259,7 @@ Status NamespaceRecovery::RecoverActive(uint64_t id) {
   TLDB_KILL_POINT("recover.after_active_sync");
   const uint64_t file_bytes = tail != TailState::kClean ? scan.valid_end : image.size();
   image.resize(scan.valid_end);
-  st_.active = std::make_unique<ActiveSegment>(id, std::move(file), image);
+  st_.active = std::make_unique<ActiveSegment>(id, std::move(file), image, st_.segment_bytes_max());
   st_.active->set_allocated_end(file_bytes);  // prepared zeros are allocated; the rest is reserved
                                               // by the first group that needs it (MakeRoom)
   st_.active->set_zeroed_end(file_bytes);     // zeros ahead continue from there (SegmentPreparer)

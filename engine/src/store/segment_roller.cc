@@ -66,7 +66,8 @@ Status SegmentRoller::Roll(uint64_t id, const std::string* header, bool* intact)
   s = PromoteNext();
   std::unique_ptr<ActiveSegment> next;
   if (s.ok()) {
-    next = std::make_unique<ActiveSegment>(next_.id, std::move(next_.file), next_.header);
+    next = std::make_unique<ActiveSegment>(next_.id, std::move(next_.file), next_.header,
+                                           st_.segment_bytes_max());
     next->set_allocated_end(next_.allocated);
     if (next_.prepared) next->set_zeroed_end(next_.allocated);  // else zeros follow (preparer)
     next_ = NextSegment{};
@@ -184,7 +185,8 @@ Status SegmentRoller::CreateActive(uint64_t id) {
   TLDB_RETURN_IF_ERROR(st_.fs->SyncDir(st_.dir));
   TLDB_KILL_POINT("roll.after_create");
   const uint64_t zeroed = WriteZeroPrefix(*file, path);
-  st_.active = std::make_unique<ActiveSegment>(id, std::move(file), header);
+  st_.active =
+      std::make_unique<ActiveSegment>(id, std::move(file), header, st_.segment_bytes_max());
   st_.active->set_zeroed_end(zeroed);
   st_.published_end = st_.active->end();
   return Status::Ok();
