@@ -86,6 +86,10 @@ struct Files {
   std::map<std::string, std::string> by_path;  // segment and index files, by full path
   std::map<uint64_t, std::string> segments;    // segment images by id (for the reference)
   std::map<uint64_t, std::string> indexes;
+  // The builder's segment images before any damage, by id: salvage may serve a record that
+  // damage moved (bytes inserted before it) or split (bytes inserted inside it) once it removed
+  // the inserted bytes, and such a record verifies at its offset only in the image as written.
+  std::map<uint64_t, std::string> as_written;
 };
 
 // What the workload put in a segment, for building its index.
@@ -247,11 +251,11 @@ Files BuildFiles(FuzzInput& in, uint32_t ns_id) {
     f.segments[1] = b.Header(1) + in.Rest();
   } else if (layout == 1) {
     std::vector<Rec> recs;
-    f.segments[1] = b.Segment(1, &recs);
+    f.segments[1] = f.as_written[1] = b.Segment(1, &recs);
     b.Damage(&f.segments[1]);
   } else {
     std::vector<Rec> recs;
-    std::string sealed = b.Segment(1, &recs);
+    std::string sealed = f.as_written[1] = b.Segment(1, &recs);
     const auto data_end = static_cast<uint32_t>(sealed.size());
     const bool with_index = layout == 3 || in.Range(0, 7) != 0;
     if (with_index) {
@@ -261,7 +265,7 @@ Files BuildFiles(FuzzInput& in, uint32_t ns_id) {
     if (in.Range(0, 3) == 0) b.Damage(&sealed);
     f.segments[1] = std::move(sealed);
     std::vector<Rec> active;
-    f.segments[2] = b.Segment(2, &active);
+    f.segments[2] = f.as_written[2] = b.Segment(2, &active);
     if (in.Range(0, 3) == 0) b.Damage(&f.segments[2]);
   }
   for (const auto& [id, data] : f.segments) f.by_path[SegmentFileName(NsDir(), id)] = data;
@@ -331,18 +335,22 @@ void CheckIndexReader(std::string_view file, uint32_t ns_id, uint64_t id) {
 
 // ---- the store ----
 
-// Every record whose checksum verifies at its position in one of the segment files.
+// Every record whose checksum verifies at its position in one of the segment files, or in one
+// of the builder's images as written (Files::as_written: a record that salvage put back together).
 class Reference {
  public:
   explicit Reference(const Files& f) {
-    for (const auto& [id, image] : f.segments) {
-      ForEachRecordFrom(image, id, 0, [&](uint64_t, const RecordView& r) {
-        if (r.type == format::RecordType::kMessage) {
-          Add(r.key, r.seq, r);
-        } else {
-          ForEachTarget(r, [&](const FanoutTarget& t) { Add(t.key, t.seq, r); });
-        }
-      });
+    for (const auto* images : {&f.segments, &f.as_written}) {
+      for (const auto& [id, image] : *images) {
+        ForEachRecordFrom(image, id, 0, [&](uint64_t, const RecordView& r) { AddRecord(r); });
+      }
+    }
+  }
+  void AddRecord(const RecordView& r) {
+    if (r.type == format::RecordType::kMessage) {
+      Add(r.key, r.seq, r);
+    } else {
+      ForEachTarget(r, [&](const FanoutTarget& t) { Add(t.key, t.seq, r); });
     }
   }
   void Add(std::string_view key, Seq seq, const RecordView& r) {
