@@ -22,18 +22,18 @@
 #include "admin/export.h"
 #include "admin/export_line.h"
 #include "admin/import.h"
-#include "index/index_file.h"
-#include "index/index_model.h"
 #include "admin/inspect.h"
 #include "admin/json_text.h"
 #include "admin/repair.h"
-#include "log/segment_file.h"
 #include "admin/verify.h"
 #include "common/temp_dir.h"
+#include "index/index_file.h"
+#include "index/index_model.h"
 #include "index/segment_index.h"
-#include "tldb/file_system.h"
+#include "log/segment_file.h"
 #include "tldb/clock.h"
 #include "tldb/db.h"
+#include "tldb/file_system.h"
 #include "tldb/server.h"
 #include "util/checksum.h"
 #include "util/coding.h"
@@ -95,7 +95,8 @@ class AdminTest : public ::testing::Test {
       if (i % 10 == 0) {
         std::vector<std::string_view> inboxes = {"inbox:a", "inbox:b", "inbox:c"};
         AppendOptions fo;
-        fo.client_msg_id = "f" + std::to_string(i);
+        const std::string fan_cmid = "f" + std::to_string(i);  // client_msg_id is a view
+        fo.client_msg_id = fan_cmid;
         ASSERT_TRUE((*db)->AppendFanout("store", inboxes, "fan " + std::to_string(i), fo).ok());
         messages_ += 3;
       }
