@@ -46,15 +46,17 @@ void EncodeBlock(std::string_view raw, uint32_t raw_start, uint64_t checksum_id,
   TLDB_CHECK(back == raw);
 }
 
+BlockHeader ReadBlockHeaderFields(const char* b) {
+  return {DecodeFixed32(b + 4), DecodeFixed32(b + 8), DecodeFixed32(b + 12)};
+}
+
 Status DecodeBlockHeader(std::span<const char> avail, uint64_t checksum_id, uint64_t file_offset,
                          std::string_view what, BlockHeader* h) {
   if (avail.size() < kBlockHeaderBytes) {
     return Status::Corruption(Where(what, file_offset) + ": block header truncated");
   }
   const char* b = avail.data();
-  h->stored_bytes = DecodeFixed32(b + 4);
-  h->raw_bytes = DecodeFixed32(b + 8);
-  h->raw_start = DecodeFixed32(b + 12);
+  *h = ReadBlockHeaderFields(b);
   if (h->stored_bytes <= kBlockHeaderBytes || h->stored_bytes > avail.size() || h->raw_bytes == 0 ||
       h->raw_bytes > kBlockRawBytesMax) {
     return Status::Corruption(Where(what, file_offset) + ": bad block size");

@@ -33,6 +33,8 @@ struct BlockHeader {
 // be written at file offset `file_offset`.
 void EncodeBlock(std::string_view raw, uint32_t raw_start, uint64_t checksum_id,
                  uint64_t file_offset, int level, std::string* out);
+// The header fields of the block at b[0, kBlockHeaderBytes), unchecked (sizes may be garbage).
+BlockHeader ReadBlockHeaderFields(const char* b);
 // Reads the header of the block at avail[0] (file offset `file_offset`) and checks it.
 Status DecodeBlockHeader(std::span<const char> avail, uint64_t checksum_id, uint64_t file_offset,
                          std::string_view what, BlockHeader* h);

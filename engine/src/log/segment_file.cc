@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "util/coding.h"
-
 namespace tldb {
 namespace {
 
@@ -16,12 +14,10 @@ uint64_t ClaimedRawEnd(std::string_view img) {
   const uint64_t hint_bytes_max = uint64_t{8} * img.size();
   uint64_t end = format::kSegmentHeaderBytes;
   for (uint64_t off = format::kSegmentHeaderBytes; off + kBlockHeaderBytes <= img.size();) {
-    const char* b = img.data() + off;
-    const uint64_t stored = DecodeFixed32(b + 4), raw_bytes = DecodeFixed32(b + 8),
-                   raw_start = DecodeFixed32(b + 12);
-    end = std::max(end, raw_start + raw_bytes);
-    if (stored <= kBlockHeaderBytes || stored > img.size() - off) break;
-    off += stored;
+    const BlockHeader h = ReadBlockHeaderFields(img.data() + off);
+    end = std::max(end, uint64_t{h.raw_start} + h.raw_bytes);
+    if (h.stored_bytes <= kBlockHeaderBytes || h.stored_bytes > img.size() - off) break;
+    off += h.stored_bytes;
   }
   return std::min(end, hint_bytes_max);
 }
