@@ -305,16 +305,60 @@ TEST_P(ScrubTest, StepHonoursItsByteBudget) {
 }
 
 TEST_P(ScrubTest, NewPassOncePerPeriod) {
+  const auto period = static_cast<int64_t>(Options{}.scrub_period_ms);
   Fill("a", 100);
-  EXPECT_TRUE(Step(kBig, false).pass_completed);  // the first pass is due at once
-  EXPECT_EQ(Step(kBig, false).bytes_read, 0u);    // the next one a period later
-  clock_->Advance(static_cast<int64_t>(Options{}.scrub_period_ms) - 1000);
+  // The namespace was created empty: it counts as checked then, and its first pass comes a
+  // period later, not while it is being filled.
+  EXPECT_EQ(Step(kBig, false).bytes_read, 0u);
+  clock_->Advance(period - 1000);
   EXPECT_EQ(Step(kBig, false).bytes_read, 0u);
   clock_->Advance(1000);
-  const ScrubStepResult r = Step(kBig, false);
+  ScrubStepResult r = Step(kBig, false);
+  EXPECT_TRUE(r.pass_completed);
+  EXPECT_EQ(r.bytes_read, SealedBytes());
+  EXPECT_EQ(db_->Stats().scrub_passes_completed, 1u);
+  EXPECT_EQ(Step(kBig, false).bytes_read, 0u);  // the next one a period after this one started
+  clock_->Advance(period);
+  r = Step(kBig, false);
   EXPECT_TRUE(r.pass_completed);
   EXPECT_EQ(r.bytes_read, SealedBytes());
   EXPECT_EQ(db_->Stats().scrub_passes_completed, 2u);
+}
+
+TEST_P(ScrubTest, NeverScrubbedSegmentsAreCheckedAtOnce) {
+  Fill("a", 100);
+  // Sealed segments and no SCRUB file: a store written before the scrub existed, or restored.
+  db_.reset();
+  ASSERT_TRUE(fs_->Remove(ScrubFileName(NsDir())).ok());
+  Reopen();
+  const ScrubStepResult r = Step(kBig, false);
+  EXPECT_TRUE(r.pass_completed);
+  EXPECT_EQ(r.bytes_read, SealedBytes());
+}
+
+TEST_P(ScrubTest, SegmentsSealedDuringAPassWaitForTheNextOne) {
+  Fill("a", 200);
+  const auto before = Sealed();
+  ASSERT_GE(before.size(), 3u);
+  const uint64_t first = before.begin()->second;
+  ScrubStepResult r = Step(first);  // the pass starts and checks the first segment
+  EXPECT_EQ(r.segments_verified, 1u);
+  EXPECT_FALSE(r.pass_completed);
+  Fill("a", 200);  // seals more segments while the pass runs
+  ASSERT_GT(Sealed().size(), before.size() + 2);
+  // A pass in progress goes on without `force` and ends at the segments it started with.
+  r = Step(kBig, /*force=*/false);
+  EXPECT_TRUE(r.pass_completed);
+  EXPECT_EQ(r.segments_verified, before.size() - 1);
+  uint64_t rest = 0;
+  for (const auto& [id, bytes] : before) rest += bytes;
+  EXPECT_EQ(r.bytes_read, rest - first);
+  // The next pass, a period after this one started, covers every sealed segment.
+  clock_->Advance(static_cast<int64_t>(Options{}.scrub_period_ms));
+  r = Step(kBig, /*force=*/false);
+  EXPECT_TRUE(r.pass_completed);
+  EXPECT_EQ(r.segments_verified, Sealed().size());
+  EXPECT_EQ(r.bytes_read, SealedBytes());
 }
 
 TEST_P(ScrubTest, ReadersRunWhileTheScrubQuarantines) {
@@ -375,6 +419,7 @@ TEST_P(ScrubTest, MaintenanceThreadRunsIt) {
   n.ttl_ms = 1000ull * 24 * 3600 * 1000;
   ASSERT_TRUE(db_->SetNamespaceOptions("s", n).ok());
   db_.reset();
+  clock_->Advance(static_cast<int64_t>(Options{}.scrub_period_ms));  // the first pass is due
   Options o = MakeOptions();
   o.background_maintenance = true;
   o.scrub_bytes_per_s = 64ull << 20;

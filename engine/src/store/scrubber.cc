@@ -22,7 +22,16 @@ std::string BaseName(const std::string& path) {
 Status Scrubber::Load() {
   const std::string path = ScrubFileName(st_.dir);
   TLDB_ASSIGN_OR_RETURN(bool exists, st_.fs->Exists(path));
-  if (!exists) return Status::Ok();
+  if (!exists) {
+    // Nothing sealed (a new namespace): nothing to check, so it counts as checked now and its
+    // first pass comes a period later, not while the store is being filled. With sealed
+    // segments and no SCRUB file (never scrubbed) the first pass is due at once.
+    if (SealedEndId() == 0) {
+      state_.pass_started_ms = st_.clock->NowMs();
+      dirty_ = true;
+    }
+    return Status::Ok();
+  }
   TLDB_ASSIGN_OR_RETURN(std::string bytes, st_.fs->ReadFileToString(path));
   auto decoded = DecodeScrubState(bytes, path);
   if (!decoded.ok()) {
@@ -33,6 +42,7 @@ Status Scrubber::Load() {
     return Status::Ok();
   }
   state_ = std::move(*decoded);
+  if (state_.in_pass) pass_end_id_ = SealedEndId();
   // Quarantines of segments that are gone (expired, compacted, moved away by tldb repair) are
   // forgotten; the others are set again.
   std::unique_lock l(st_.mu);
@@ -63,6 +73,11 @@ int64_t Scrubber::DueInMs() const {
   return PassDueInMs();
 }
 
+uint64_t Scrubber::SealedEndId() const {
+  std::shared_lock l(st_.mu);
+  return st_.sealed.empty() ? 0 : st_.sealed.rbegin()->first + 1;
+}
+
 Result<bool> Scrubber::Pick() {
   Current c;
   bool picked = false;
@@ -80,7 +95,7 @@ Result<bool> Scrubber::Pick() {
     }
     if (!picked && state_.in_pass) {
       auto it = st_.sealed.lower_bound(state_.next_segment_id);
-      if (it != st_.sealed.end()) {
+      if (it != st_.sealed.end() && it->first < pass_end_id_) {
         c.id = it->first;
         c.gen = it->second->gen;
         picked = true;
@@ -222,6 +237,7 @@ Status Scrubber::Step(uint64_t bytes_budget, bool force, ScrubStepResult* out) {
     state_.in_pass = true;
     state_.pass_started_ms = st_.clock->NowMs();
     state_.next_segment_id = 0;
+    pass_end_id_ = SealedEndId();
     dirty_ = true;
   }
   while (out->bytes_read < bytes_budget || (cur_ && cur_->seg_size + cur_->idx_size == 0)) {

@@ -7,6 +7,11 @@
 // file and offset, and compaction leaves it alone. Report only: nothing is repaired or fetched
 // from a replica.
 //
+// A pass covers the sealed segments that exist when it starts; a segment sealed later waits for
+// the next pass, so a store being filled is not re-read behind its writer (a new store's first
+// pass, due at once, finds nothing to check). A compaction output takes its first input's id
+// and is covered when that id is.
+//
 // Pacing: the maintenance thread calls Step with a byte budget per tick (scrub_bytes_per_s
 // spread over ticks); Step reads at most that many bytes (segment and index through
 // FileSystem::OpenReadable, in chunks) and keeps a partly read segment for the next Step. The
@@ -79,8 +84,10 @@ class Scrubber {
   // Milliseconds until the next pass is due (0: one runs or is due).
   int64_t PassDueInMs() const;
   // The next segment: a remembered quarantine to check again, else (in a pass) the first sealed
-  // segment with an id >= state_.next_segment_id (false: none left).
+  // segment with state_.next_segment_id <= id < pass_end_id_ (false: none left).
   Result<bool> Pick();
+  // One past the highest sealed id now: a pass covers the segments sealed when it started.
+  uint64_t SealedEndId() const;
   // Reads up to `budget` more bytes of the current segment; sets *done once all is read.
   Status ReadSome(uint64_t budget, uint64_t* read, bool* done);
   // Checks the fully read current segment, reports, (un)quarantines; advances the position.
@@ -91,6 +98,9 @@ class Scrubber {
   ScrubState state_;
   std::optional<Current> cur_;
   std::vector<uint64_t> recheck_;  // quarantines remembered at open, to check again first
+  // The pass covers sealed ids below this: set when it starts, and again at Load when a pass is
+  // resumed (not persisted: a resumed pass also covers what was sealed before the restart).
+  uint64_t pass_end_id_ = 0;
   bool dirty_ = false;
   int64_t persisted_mono_ms_ = 0;
 };
