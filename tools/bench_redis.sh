@@ -7,7 +7,8 @@
 # system time over the workload's operations; the harness's client CPU not included).
 # LIMITS=1 measures the machine's limits in run 1 (a trivial epoll echo server at 1 and
 # --clients connections, and raw fdatasync rates) and prints the echo rates: the ping
-# workload's rate is read against them.
+# workload's rate is read against them. LIMITS=all measures them in every run, and the ping row
+# then also gives tldb-server/echo per run (the echo measured at the start of the same run).
 # Results: $BUILD_DIR/results/redis-<UTC time>/run-<n>/ (results.json, report.txt).
 #
 # Usage: tools/bench_redis.sh [tldb-bench options]
@@ -15,6 +16,7 @@
 #          --durability sync buffered --clients 50 --pipeline-clients 50 --pipeline-depth 16
 #          --zipf 0 --seconds 5
 #        REPEATS=5 LIMITS=1 BUILD_DIR=build-x tools/bench_redis.sh ...   (defaults: 3, 0, build-bench)
+#        LIMITS=all tools/bench_redis.sh --workloads ping --clients 50 --seconds 5   (PING vs echo)
 #        tools/bench_redis.sh --workloads group_pull longpoll --seconds 5   (pull mode, run P)
 # A build directory that exists is used as it is configured (only the two targets are built).
 set -euo pipefail
@@ -38,15 +40,17 @@ for ((i = 1; i <= repeats; i++)); do
   targets=tldb-server,redis
   ((i % 2)) || targets=redis,tldb-server
   limits=(--no-limits)
-  [[ ${LIMITS:-0} == 1 && $i == 1 ]] && limits=()
+  [[ (${LIMITS:-0} == 1 && $i == 1) || ${LIMITS:-0} == all ]] && limits=()
   "$build"/bench/tldb_bench/tldb-bench --targets "$targets" "${args[@]}" \
     --server-bin "$build"/server/tldb-server "${limits[@]}" --no-plots --no-progress \
     --out "$out/run-$i" >/dev/null 2>"$out/run-$i.log"
   echo "   run $i ($targets) done (load $(cut -d' ' -f1 /proc/loadavg))"
 done
 echo "== $(date -u '+%F %T UTC')  load: $(cut -d' ' -f1-3 /proc/loadavg)"
-jq -r 'select(.limits != null) | .limits | "echo server: \(.echo_1conn_per_s | round)/s on 1 connection, \(.echo_nconn_per_s | round)/s on \(.echo_connections) connections"' \
-  "$out"/run-1/results.json
+for ((i = 1; i <= repeats; i++)); do
+  jq -r --arg i "$i" 'select(.limits != null) | .limits | "echo server (run \($i)): \(.echo_1conn_per_s | round)/s on 1 connection, \(.echo_nconn_per_s | round)/s on \(.echo_connections) connections"' \
+    "$out/run-$i/results.json"
+done
 
 # One row per workload from every results.json.
 jq -s -r '
@@ -55,8 +59,9 @@ jq -s -r '
   def k: if . >= 1000 then "\(. / 100 | round / 10)k" else "\(. | round)" end;
   def r2: . * 100 | round / 100;
   def us: if . >= 1000 then "\(. / 100 | round / 10) ms" else "\(. | round) us" end;
-  [ .[] | .run as $n | .r.targets[] | .name as $t | .workloads[]
-    | {t: $t, n: $n, w: .workload, ops: .ops_per_s, p50: .p50_us, p99: .p99_us,
+  [ .[] | .run as $n | (.r.limits.echo_nconn_per_s // null) as $e
+    | .r.targets[] | .name as $t | .workloads[]
+    | {t: $t, n: $n, e: $e, w: .workload, ops: .ops_per_s, p50: .p50_us, p99: .p99_us,
        cpu: (if .ops > 0 then .store_cpu_s / .ops * 1e6 else 0 end)} ]
   | group_by(.w)[]
   | (map(select(.t == "tldb-server")) | sort_by(.n)) as $a
@@ -67,6 +72,10 @@ jq -s -r '
     + " (median \($b | map(.ops) | med | k), \($b | map(.ops) | min | k)-\($b | map(.ops) | max | k));"
     + " tldb-server/Redis per run \([range($a | length)] | map($a[.].ops / $b[.].ops | r2) | join(" "))"
     + ", of the medians \(($a | map(.ops) | med) / ($b | map(.ops) | med) | r2);"
+    + (if .[0].w == "ping" and ($a | map(.e) | any) then
+         " tldb-server/echo per run \($a | map(if .e then .ops / .e | r2 | tostring else "-" end) | join(" ")),"
+         + " Redis/echo per run \($b | map(if .e then .ops / .e | r2 | tostring else "-" end) | join(" "));"
+       else "" end)
     + " p50/p99 tldb-server \($a | map("\(.p50 | us)/\(.p99 | us)") | join(" ")),"
     + " Redis \($b | map("\(.p50 | us)/\(.p99 | us)") | join(" "));"
     + " server CPU us per op tldb-server \($a | map(.cpu * 10 | round / 10) | join(" ")),"
