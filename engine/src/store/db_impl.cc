@@ -376,6 +376,11 @@ Status DbImpl::Scrub(std::string_view ns, uint64_t bytes_budget, bool force, Scr
   return log->Scrub(bytes_budget, force, out);
 }
 
+bool DbImpl::CommitterParked(std::string_view ns) {
+  auto log = Find(ns);
+  return log.ok() && (*log)->CommitterParked();
+}
+
 Result<CompactionProgress> DbImpl::Compact(std::string_view ns, const CompactOptions& o) {
   std::vector<NamespaceLog*> logs;
   if (ns.empty()) {

@@ -50,6 +50,8 @@ class DbImpl : public Db {
   // One step of namespace `ns`'s scrub (NamespaceLog::Scrub): what the maintenance thread runs
   // each tick, callable directly by tests and benchmarks (with background_maintenance off).
   Status Scrub(std::string_view ns, uint64_t bytes_budget, bool force, ScrubStepResult* out);
+  // Whether namespace `ns`'s committer thread waits for work (tests; false if no such namespace).
+  bool CommitterParked(std::string_view ns);
   Result<Message> Get(std::string_view ns, std::string_view timeline, Seq seq) override;
   Result<std::vector<Message>> Scan(std::string_view ns, std::string_view timeline,
                                     const ScanOptions& options) override;

@@ -80,6 +80,9 @@ void GroupCommit::Submit(AppendRequest* r) {
     pending_bytes_ += r->bytes_estimate;
     if (leader_waiting_) queue_cv_.notify_one();
     if (leader_busy_) {
+      // Work handed to the committer may wait for a SubmitBatch of this very thread to end: a
+      // blocking caller wakes it, or it would wait for itself.
+      if (blocking && handoff_) committer_cv_.notify_one();
       l.unlock();
       if (blocking) r->done_sem.acquire();
       return;
@@ -87,7 +90,7 @@ void GroupCommit::Submit(AppendRequest* r) {
     leader_busy_ = true;
     if (!blocking) {
       handoff_ = true;
-      committer_cv_.notify_one();
+      if (!CommitterWaker::Defer(waker_)) committer_cv_.notify_one();
       return;
     }
   }
@@ -122,7 +125,9 @@ void GroupCommit::CommitterLoop() {
   for (;;) {
     {
       std::unique_lock l(mu_);
+      committer_parked_ = true;
       committer_cv_.wait(l, [&] { return handoff_ || stopping_; });
+      committer_parked_ = false;
       if (!handoff_) return;  // stopping, and nobody handed us work
       handoff_ = false;
     }
@@ -131,7 +136,13 @@ void GroupCommit::CommitterLoop() {
   }
 }
 
+void GroupCommit::WakeCommitter() {
+  std::lock_guard l(mu_);
+  if (handoff_) committer_cv_.notify_one();
+}
+
 void GroupCommit::Stop() {
+  waker_->Disarm();  // a batch ending later wakes nothing (the queue is finished below)
   {
     std::unique_lock l(mu_);
     stopping_ = true;

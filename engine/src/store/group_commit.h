@@ -19,6 +19,10 @@
 // that were still in flight), and every later request fails with the same error. A failed
 // fdatasync is never retried.
 //
+// Wake-ups: an asynchronous request that finds no leader wakes the committer thread, unless a
+// SubmitBatch is open on the submitting thread: the wake-up is then held until the batch ends
+// (CommitterWaker), so that what the batch submits is taken as one group.
+//
 // Locking: mu_ guards the queue, the leader role and the groups in flight; NamespaceState::mu is
 // taken (exclusively) only to assign a group and to publish it, never across a write, an
 // fdatasync or a roll's I/O. Lock order: mu_ is never held while NamespaceState::mu is taken.
@@ -32,6 +36,7 @@
 #include <vector>
 
 #include "store/append_request.h"
+#include "store/committer_waker.h"
 #include "store/group_assigner.h"
 #include "store/namespace_state.h"
 #include "store/segment_preparer.h"
@@ -54,6 +59,14 @@ class GroupCommit {
   void Stop();
   // The first write or sync error (sticky), or OK.
   Status sticky() const;
+  // Wakes the committer thread if work was handed to it (CommitterWaker, at a batch's end).
+  void WakeCommitter();
+  // True while the committer thread waits for work: work handed to it now waits for a wake-up
+  // (tests of SubmitBatch wait for this first).
+  bool committer_parked() const {
+    std::lock_guard l(mu_);
+    return committer_parked_;
+  }
 
  private:
   void LeadUntil(AppendRequest* mine);
@@ -98,9 +111,12 @@ class GroupCommit {
   bool leader_busy_ = false;
   bool leader_waiting_ = false;  // the leader waits in WaitForStragglers
   bool handoff_ = false;
+  bool committer_parked_ = false;  // the committer thread waits on committer_cv_
   bool stopping_ = false;
   Status sticky_;
   std::thread committer_;
+  // Held by open SubmitBatches that deferred a wake-up; disarmed by Stop().
+  const std::shared_ptr<CommitterWaker> waker_ = std::make_shared<CommitterWaker>(this);
 
   // Pipelined groups (guarded by mu_).
   const uint32_t in_flight_max_;                     // groups, from Options::groups_in_flight_max

@@ -54,6 +54,8 @@ class NamespaceLog {
 
   // Queues `r` (already validated). Blocking requests return once completed.
   void Submit(AppendRequest* r) { commit_.Submit(r); }
+  // GroupCommit::committer_parked (tests).
+  bool CommitterParked() const { return commit_.committer_parked(); }
 
   // NotFound: never existed; Deleted: recalled, trimmed, deleted or expired.
   Result<Message> Get(std::string_view key, Seq seq) { return reader_.Get(key, seq); }
