@@ -201,6 +201,29 @@ TEST(ServerTest, SlowlorisAndIdleConnectionsAreClosed) {
 // The server closes right after a FATAL frame (docs/protocol.md "Flags"): a frame ended after
 // a fatal error was queued (the answer of a request in progress, say a WAIT that timed out) is
 // dropped, whereas a non-fatal error lets later frames through.
+TEST(ServerTest, ConnectionsAreSpreadOverTheLoops) {
+  ServerConfig cfg;
+  cfg.threads = 3;
+  TestServer ts(cfg);
+  // Connected one after another, as a pool at start-up: the listening socket wakes one loop
+  // (EPOLLEXCLUSIVE), which hands each new connection to the loop with the fewest.
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 12; ++i) {
+    auto c = ts.Connect();
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(c->Ping().ok());  // served, on whichever loop took it
+    clients.push_back(std::move(c));
+  }
+  auto st = clients.front()->Stats();
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->Get("loops"), 3u);
+  EXPECT_EQ(st->Get("connections_open"), 12u);
+  EXPECT_EQ(st->Get("connections_open_per_loop_min"), 4u);
+  EXPECT_EQ(st->Get("connections_open_per_loop_max"), 4u);
+  // Every one of them still works after the others connected.
+  for (auto& c : clients) EXPECT_TRUE(c->Append("store", "t", "x").ok());
+}
+
 TEST(ConnectionTest, NothingIsQueuedAfterAFatalError) {
   int fds[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);

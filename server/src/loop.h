@@ -24,6 +24,7 @@
 
 #include <sys/epoll.h>
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
@@ -107,6 +108,12 @@ class Loop {
 
   void Run();
   void Accept();
+  // The loop with the fewest open connections (this one on a tie), its count already raised
+  // for the connection about to be handed to it.
+  Loop& LeastLoaded();
+  // Takes an accepted, admitted socket as one of this loop's connections (on this loop's
+  // thread; its connections_open was raised by LeastLoaded). A loop shutting down closes it.
+  void Adopt(int fd, std::string peer, std::optional<PeerKey> charged);
   // Refuses an accepted socket at connections-max.
   void Reject(int fd, const std::string& peer);
   // Refuses an accepted socket whose address is over a per-address budget (PeerBudgets).
@@ -186,6 +193,7 @@ class Loop {
   int64_t refused_log_ms_ = 0;      // the last log line about per-address refusals
   uint64_t refused_since_log_ = 0;  // refusals since that line
   bool shutting_down_ = false;
+  std::atomic<bool> closing_{false};  // BeginShutdown ran: other loops hand it no connection
   int64_t shutdown_deadline_ms_ = 0;
   bool exit_ = false;
 

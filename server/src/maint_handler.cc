@@ -1,6 +1,9 @@
 // MaintHandler: statistics, namespaces and compaction jobs.
 #include "maint_handler.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "async_call.h"
 #include "loop.h"
 
@@ -24,6 +27,15 @@ void MaintHandler::Stats(Connection& c, uint64_t id, std::string_view body) {
                                              std::chrono::steady_clock::now() - core.started)
                                              .count()));
   add("loops", core.loops.size());
+  // How evenly the connections are spread over the loops (Loop::LeastLoaded).
+  uint64_t per_loop_min = UINT64_MAX, per_loop_max = 0;
+  for (auto& l : core.loops) {
+    const uint64_t open = l->stats().connections_open.load(std::memory_order_relaxed);
+    per_loop_min = std::min(per_loop_min, open);
+    per_loop_max = std::max(per_loop_max, open);
+  }
+  add("connections_open_per_loop_min", core.loops.empty() ? 0 : per_loop_min);
+  add("connections_open_per_loop_max", per_loop_max);
   // The per-address budgets' table (0 and 0 when they are off).
   add("peer_budget_addresses", core.peers ? core.peers->entries() : 0);
   add("peer_budget_evictions", core.peers ? core.peers->evictions() : 0);
