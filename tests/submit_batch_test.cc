@@ -47,7 +47,7 @@ class SubmitBatchTest : public ::testing::Test {
   void Submit(int i) {
     AppendOptions o;
     o.durability = Durability::kBuffered;
-    db_->AppendAsync("a", "t", "m" + std::to_string(i), o, [this](Result<AppendResult> r) {
+    db_->AppendAsync("a", "t", "m" + std::to_string(i), o, [this](const Result<AppendResult>& r) {
       EXPECT_TRUE(r.ok()) << r.status().ToString();
       std::lock_guard l(mu_);
       ++done_;
