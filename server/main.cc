@@ -115,6 +115,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--io-backend", db_opts.io_backend, "Engine I/O backend: auto, uring, posix")
       ->capture_default_str();
+  app.add_option("--background-compaction", db_opts.background_compaction,
+                 "Engine: compact sealed segments in the background (false: only on COMPACT; "
+                 "expired segments are still dropped and the scrub still runs)")
+      ->capture_default_str();
   uint64_t scrub_period_h = db_opts.scrub_period_ms / 3'600'000;
   app.add_option("--scrub-period-h", scrub_period_h,
                  "Engine: the scrub re-verifies every sealed segment once per this many hours "

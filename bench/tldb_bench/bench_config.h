@@ -25,6 +25,8 @@ struct BenchConfig {
   std::string server_bin;         // tldb-server; default: next to tldb-bench's build
   std::string redis_bin = "redis-server";
   std::string tldb_io_backend = "auto";  // Options::io_backend / tldb-server --io-backend
+  // Options::background_compaction / tldb-server --background-compaction (embedded and server)
+  bool tldb_background_compaction = true;
   uint64_t tldb_block_cache_bytes =
       0;  // embedded tldb: Options::block_cache_bytes (0: its default, 64 MiB)
   uint64_t server_block_cache_bytes =

@@ -125,6 +125,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--tldb-io-backend", cfg.tldb_io_backend, "tldb I/O backend: auto, uring, posix")
       ->capture_default_str();
+  app.add_option("--tldb-background-compaction", cfg.tldb_background_compaction,
+                 "tldb (embedded and tldb-server) compacts sealed segments in the background "
+                 "(false: the preload's compaction still runs, none during the workloads)")
+      ->capture_default_str();
   app.add_flag("--no-limits", no_limits, "Skip measuring the machine's limits");
   app.add_flag("--no-plots", no_plots, "Do not run gnuplot");
   app.add_flag("--no-progress", no_progress, "No progress bar");

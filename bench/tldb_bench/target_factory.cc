@@ -14,12 +14,13 @@ namespace tldb::peerbench {
 std::unique_ptr<Target> MakeTarget(const std::string& name, const BenchConfig& cfg,
                                    std::string* err) {
   if (name == "tldb") {
-    return std::make_unique<TldbEmbeddedTarget>(cfg.tldb_io_backend, cfg.tldb_block_cache_bytes);
+    return std::make_unique<TldbEmbeddedTarget>(cfg.tldb_io_backend, cfg.tldb_block_cache_bytes,
+                                                cfg.tldb_background_compaction);
   }
   if (name == "tldb-server") {
     return std::make_unique<TldbServerTarget>(cfg.server_bin, cfg.tldb_io_backend, cfg.server_wait,
                                               cfg.server_pull, cfg.server_block_cache_bytes,
-                                              cfg.server_tls);
+                                              cfg.server_tls, cfg.tldb_background_compaction);
   }
 #ifdef TLDB_BENCH_HAVE_ROCKSDB
   if (name == "rocksdb") return std::make_unique<RocksDbTarget>(cfg.rocksdb_block_cache_bytes);

@@ -14,6 +14,7 @@ std::string TldbEmbeddedTarget::Describe() const {
          (block_cache_bytes_ != 0
               ? " and block cache " + std::to_string(block_cache_bytes_ >> 20) + " MiB"
               : std::string()) +
+         (background_compaction_ ? "" : ", no background compaction") +
          " (in use: " + (db_ ? db_->Stats().io_backend : std::string("?")) +
          "); namespace default durability sync, per-call durability";
 }
@@ -22,6 +23,7 @@ bool TldbEmbeddedTarget::Start(const std::string& dir, std::string* err) {
   dir_ = dir;
   Options o;
   o.io_backend = io_backend_;
+  o.background_compaction = background_compaction_;
   if (block_cache_bytes_ != 0) o.block_cache_bytes = block_cache_bytes_;
   auto db = Db::Open(dir, o);
   if (!db.ok()) {

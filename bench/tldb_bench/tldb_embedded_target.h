@@ -13,8 +13,10 @@ namespace tldb::peerbench {
 
 class TldbEmbeddedTarget : public Target {
  public:
-  TldbEmbeddedTarget(std::string io_backend, uint64_t block_cache_bytes)
-      : io_backend_(std::move(io_backend)), block_cache_bytes_(block_cache_bytes) {}
+  TldbEmbeddedTarget(std::string io_backend, uint64_t block_cache_bytes, bool background_compaction)
+      : io_backend_(std::move(io_backend)),
+        block_cache_bytes_(block_cache_bytes),
+        background_compaction_(background_compaction) {}
   std::string Name() const override { return "tldb"; }
   std::string Describe() const override;
   bool Start(const std::string& dir, std::string* err) override;
@@ -28,6 +30,7 @@ class TldbEmbeddedTarget : public Target {
  private:
   std::string io_backend_, dir_;
   uint64_t block_cache_bytes_ = 0;  // 0: Options' default
+  bool background_compaction_ = true;
   std::unique_ptr<Db> db_;
 };
 

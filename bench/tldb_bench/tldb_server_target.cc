@@ -118,7 +118,8 @@ std::string TldbServerTarget::Describe() const {
                           ? "; --block-cache-mb " + std::to_string(block_cache_bytes_ >> 20)
                           : std::string("; default block cache");
   return "tldb-server (default options: one event loop per core; --io-backend " + io_backend_ +
-         cache + (tls_ ? "; TLS: --tls-cert, P-256 certificate" : "") + ") on 127.0.0.1" +
+         cache + (background_compaction_ ? "" : "; --background-compaction false") +
+         (tls_ ? "; TLS: --tls-cert, P-256 certificate" : "") + ") on 127.0.0.1" +
          (tls_ ? " over TLS" : "") +
          ", C++ client, one connection per client thread; namespace default "
          "durability sync, per-call durability; longpoll through " +
@@ -136,6 +137,9 @@ bool TldbServerTarget::Start(const std::string& dir, std::string* err) {
   so.binary = bin_;
   so.data_dir = dir_;
   so.extra_args = {"--io-backend", io_backend_};
+  if (!background_compaction_) {
+    so.extra_args.insert(so.extra_args.end(), {"--background-compaction", "false"});
+  }
   if (tls_) {
     tls_dir_ = dir + "/tls";
     std::filesystem::create_directories(tls_dir_);

@@ -24,13 +24,15 @@ namespace tldb::peerbench {
 class TldbServerTarget : public Target {
  public:
   TldbServerTarget(std::string server_bin, std::string io_backend, std::string server_wait,
-                   std::string server_pull, uint64_t block_cache_bytes, bool tls)
+                   std::string server_pull, uint64_t block_cache_bytes, bool tls,
+                   bool background_compaction)
       : bin_(std::move(server_bin)),
         io_backend_(std::move(io_backend)),
         wait_(std::move(server_wait)),
         pull_(std::move(server_pull)),
         block_cache_bytes_(block_cache_bytes),
-        tls_(tls) {}
+        tls_(tls),
+        background_compaction_(background_compaction) {}
   std::string Name() const override { return "tldb-server"; }
   std::string Describe() const override;
   bool Start(const std::string& dir, std::string* err) override;
@@ -53,6 +55,7 @@ class TldbServerTarget : public Target {
   std::string bin_, io_backend_, wait_, pull_, dir_, address_;
   uint64_t block_cache_bytes_ = 0;  // 0: the engine's default
   bool tls_ = false;
+  bool background_compaction_ = true;              // false: --background-compaction false
   std::string tls_dir_;                            // ca.pem, server.pem, server.key
   std::unique_ptr<common::ServerProcess> server_;  // set by Start()
   std::unique_ptr<Client> control_;                // namespace creation, flush, STATS

@@ -116,6 +116,9 @@ struct CompactOptions {
   // Rewrite every sealed segment (merging and compressing them all), not only those below the
   // namespace's compact_live_pct.
   bool full = false;
+  // Only drop the segments whose messages have all expired (TTL): rewrite nothing. What the
+  // maintenance thread runs when Options::background_compaction is off.
+  bool expire_only = false;
   // Called after each step (from the calling thread).
   std::function<void(const CompactionProgress&)> progress;
 };

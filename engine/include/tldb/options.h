@@ -127,6 +127,12 @@ struct Options {
   // compaction of segments whose live fraction fell below compact_live_pct. Off: only on
   // demand (Db::Compact).
   bool background_maintenance = true;
+  // Whether that maintenance compacts (rewrites sealed segments below compact_live_pct, and
+  // compresses those of namespaces kept forever). Off: it still drops expired segments and
+  // scrubs, and segments are rewritten only on demand (Db::Compact), at a quiet hour of the
+  // operator's choosing; compaction's CPU (zstd, re-indexing) then never competes with
+  // foreground appends (docs/benchmarks.md "Background compaction against foreground appends").
+  bool background_compaction = true;
   // Decompressed blocks of compacted segments kept in memory, shared by all readers. 64 MiB:
   // the recent history of tens of thousands of conversations; 0 disables it.
   uint64_t block_cache_bytes = 64ull << 20;

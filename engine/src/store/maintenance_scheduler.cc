@@ -36,7 +36,9 @@ std::chrono::milliseconds MaintenanceScheduler::PassOnce() {
   int64_t sleep_ms = kIdleMs;
   for (NamespaceLog* log : list_()) {
     CompactionProgress p;
-    Status s = log->Compact(CompactOptions{}, &p);  // drops expired segments first
+    CompactOptions co;
+    co.expire_only = !options_.background_compaction;
+    Status s = log->Compact(co, &p);  // drops expired segments first
     if (!s.ok() && options_.on_event) {
       options_.on_event("maintenance of '" + log->entry().name + "': " + s.ToString());
     }

@@ -122,6 +122,7 @@ Status NamespaceLog::Compact(const CompactOptions& o, CompactionProgress* total)
   if (o.full) TLDB_RETURN_IF_ERROR(Roll());  // a full compaction includes the newest records
   std::lock_guard m(maint_mu_);
   TLDB_RETURN_IF_ERROR(expirer_.DropExpired(total));
+  if (o.expire_only) return Status::Ok();
   // A run that failed after its commit record left files that only a restart sorts out.
   TLDB_RETURN_IF_ERROR(maint_sticky_);
   const auto runs = planner_.Plan(o.full);
