@@ -8,9 +8,10 @@
 // from a replica.
 //
 // A pass covers the sealed segments that exist when it starts; a segment sealed later waits for
-// the next pass, so a store being filled is not re-read behind its writer (a new store's first
-// pass, due at once, finds nothing to check). A compaction output takes its first input's id
-// and is covered when that id is.
+// the next pass, so a store being filled is not re-read behind its writer. A namespace opened
+// with nothing sealed and no SCRUB file (a new one) counts as checked then: its first pass comes
+// a period later; one opened with sealed segments and no SCRUB file is due at once. A compaction
+// output takes its first input's id and is covered when that id is.
 //
 // Pacing: the maintenance thread calls Step with a byte budget per tick (scrub_bytes_per_s
 // spread over ticks); Step reads at most that many bytes (segment and index through
