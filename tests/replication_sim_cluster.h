@@ -407,7 +407,12 @@ inline void SmallSegmentsShortRetention(ReplicaConfig& rc) {
 // follower positioned in one of them can no longer be sent frames from there. It runs on a
 // thread of its own while this one drives the cluster: a full compaction first rolls the active
 // segment, and that roll is shipped like any frame.
+// A primary moves the hold on its log for its followers (Db::RetainLogFrom) at its heartbeats
+// only, from the positions they acknowledged by then: right after Settle the hold may still be
+// where the followers were a heartbeat ago, and a full compaction then finds nothing below it.
+// So a few heartbeats pass first (ReplicaConfig::heartbeat_ms, 50 ms: a step is 1 ms).
 inline void CompactAll(SimCluster& c, uint32_t n) {
+  for (int i = 0; i < 4 * ReplicaConfig{}.heartbeat_ms; ++i) c.Step();
   auto done = std::async(std::launch::async, [&c, n] {
     return c.replica(n).WithDb([](Db& db) {
       for (const std::string& ns : kSimNamespaces) {
