@@ -88,6 +88,10 @@ int main(int argc, char** argv) {
   app.add_option("--send-stall-ms", cfg.send_stall_ms,
                  "Disconnect a client whose queued output makes no progress for this long")
       ->capture_default_str();
+  app.add_option("--close-linger-ms", cfg.close_linger_ms,
+                 "After a fatal error, read and drop a client's input at most this long before "
+                 "closing, so that the error frame is not lost to a reset")
+      ->capture_default_str();
   app.add_option("--idle-timeout-ms", cfg.idle_timeout_ms,
                  "Close connections with no request, in-flight work or subscription this long")
       ->capture_default_str();

@@ -224,6 +224,86 @@ TEST(ServerTest, ConnectionsAreSpreadOverTheLoops) {
   for (auto& c : clients) EXPECT_TRUE(c->Append("store", "t", "x").ok());
 }
 
+// A FATAL error frame queued behind answers the client has not read yet, with requests after
+// it that the server never reads: a close() with unread input sends a reset, and the kernel
+// drops what it still held to send, the FATAL frame with it. The server shuts its side down
+// after the output instead and reads the rest away first (docs/design-server.md "Closing").
+TEST(ServerTest, AFatalErrorReachesAClientThatReadsLate) {
+  TestServer ts;
+  auto good = ts.Connect();
+  ASSERT_TRUE(good);
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(good->Append("store", "big", std::string(4000, 'b')).ok());
+  }
+  RawConn r(ts.port(), /*rcvbuf_bytes=*/4096);
+  ASSERT_TRUE(r.Hello());
+  std::string body;
+  proto::WireWriter w(&body);
+  proto::Encode(proto::ScanRequest{"store", "big", 0, 0, Direction::kForward, 100, 0}, w);
+  constexpr int kScans = 40;  // about 6.4 MB of answers
+  std::string batch;
+  for (int i = 0; i < kScans; ++i) {
+    batch += proto::EncodeFrame(static_cast<uint8_t>(Op::kScan), 0, i + 1, body);
+  }
+  batch += proto::EncodeFrame(0x6F, 0, 1000, "");  // a reserved opcode: FATAL
+  std::string ping_body;
+  proto::WireWriter pw(&ping_body);
+  proto::Encode(proto::PingRequest{""}, pw);
+  for (int i = 0; i < 4000; ++i) {
+    batch += proto::EncodeFrame(static_cast<uint8_t>(Op::kPing), 0, 2000 + i, ping_body);
+  }
+  // Sent from a thread: once the server stops reading, the send blocks until it closes.
+  std::thread sender([&] { (void)r.Send(batch); });
+  std::this_thread::sleep_for(300ms);  // the server answers until the client's window is full
+  int scans = 0;
+  std::optional<RawConn::Frame> last;
+  while (auto f = r.ReadFrame(5000)) {
+    if (!f->error() && f->header.op == static_cast<uint8_t>(Op::kScan)) ++scans;
+    last = std::move(f);
+  }
+  EXPECT_TRUE(r.eof()) << "no close within 5 s";
+  EXPECT_EQ(scans, kScans);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->header.request_id, 1000u);
+  EXPECT_EQ(last->ErrorCode(), static_cast<uint16_t>(ErrorCode::kUnknownOpcode));
+  EXPECT_TRUE(last->fatal());
+  ::shutdown(r.fd(), SHUT_RDWR);
+  sender.join();
+}
+
+// A client that neither closes after its FATAL error nor stops sending: the server reads its
+// input away, and closes at the linger deadline all the same.
+TEST(ServerTest, ALingeringConnectionIsClosedAtItsDeadline) {
+  ServerConfig cfg;
+  cfg.close_linger_ms = 300;
+  TestServer ts(cfg);
+  auto good = ts.Connect();
+  ASSERT_TRUE(good);
+  auto open_connections = [&] {
+    auto st = good->Stats();
+    EXPECT_TRUE(st.ok());
+    return st.ok() ? st->Get("connections_open") : 0;
+  };
+  const uint64_t before = open_connections();
+  RawConn r(ts.port());
+  ASSERT_TRUE(r.Hello());
+  ASSERT_TRUE(r.SendFrame(static_cast<Op>(0x6F), 6, ""));
+  auto f = r.ReadFrame(5000);
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->fatal());
+  EXPECT_FALSE(r.ReadFrame(5000)) << "nothing follows the FATAL frame";
+  EXPECT_TRUE(r.eof()) << "the server shuts its sending side down after the FATAL frame";
+  // Keep sending (the server reads it away) until the server has closed the connection.
+  bool closed = false;
+  const auto give_up = std::chrono::steady_clock::now() + 20s;
+  while (!closed && std::chrono::steady_clock::now() < give_up) {
+    (void)r.SendSome(std::string(1000, 'z'));
+    closed = open_connections() == before;
+    if (!closed) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(closed) << "the lingering connection was never closed";
+}
+
 TEST(ConnectionTest, NothingIsQueuedAfterAFatalError) {
   int fds[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);

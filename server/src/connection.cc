@@ -1,6 +1,9 @@
 #include "connection.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "chunked_scan.h"
 #include "loop.h"  // NowMs() (server_core.h needs Loop complete)
@@ -57,6 +60,12 @@ void Connection::RequestClose(CloseMode mode, std::string reason) {
     close_now_ = true;
     close_reason_ = std::move(reason);
   }
+}
+
+void Connection::BeginLinger(int64_t until_ms) {
+  if (tls_) tls_->Shutdown();
+  ::shutdown(fd_, SHUT_WR);  // fails only on a socket already reset: the close follows anyway
+  linger_until_ms_ = std::max<int64_t>(until_ms, 1);
 }
 
 void Connection::CompactOut() {

@@ -6,8 +6,8 @@
 // connection that has since closed finds nothing and is dropped. A close is asked for with
 // RequestClose() only; the loop then closes the connection (and the destructor the socket).
 // On a TLS listener the connection owns a TlsSession over its socket: the loop reads and writes
-// through it (Loop::Receive, Loop::Transmit), and the destructor sends close_notify when the
-// handshake had completed.
+// through it (Loop::Receive, Loop::Transmit), and the destructor (or BeginLinger) sends
+// close_notify when the handshake had completed.
 #pragma once
 
 #include <cstdint>
@@ -145,6 +145,13 @@ class Connection {
   bool close_after_output() const { return close_after_output_; }
   bool close_now() const { return close_now_; }
   const std::string& close_reason() const { return close_reason_; }
+  // After a kAfterOutput close has sent its output: the sending side is shut down (a FIN after
+  // that output; TLS close_notify first) and the loop reads and drops input until the client
+  // closes or `until_ms` passes. A close() with unread input sends a reset, and the kernel then
+  // drops the output it has not delivered yet, the FATAL error frame among it.
+  void BeginLinger(int64_t until_ms);
+  bool lingering() const { return linger_until_ms_ != 0; }
+  int64_t linger_until_ms() const { return linger_until_ms_; }
 
   // ---- handshake and rights
   void Handshaken(const AccessRights* rights) {
@@ -210,6 +217,7 @@ class Connection {
   bool close_after_output_ = false;
   bool close_now_ = false;
   std::string close_reason_;
+  int64_t linger_until_ms_ = 0;  // 0: not lingering
 
   bool handshaken_ = false;
   const AccessRights* rights_ = nullptr;

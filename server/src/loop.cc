@@ -131,6 +131,7 @@ void Loop::OnEvent(uint64_t tag, uint32_t e) {
   Connection* c = Find(tag);
   if (!c) return;
   if (e & (EPOLLHUP | EPOLLERR)) return Close(*c, "");  // reset or closed: nothing to deliver
+  if (c->lingering()) return DrainLinger(*c);
   if ((e & EPOLLIN) && c->tls_write_wants_read()) {
     c->set_tls_write_wants_read(false);  // a TLS write waited for the socket to be readable
     MarkDirty(*c);
@@ -595,7 +596,7 @@ void Loop::Resume(Connection& c) {
 void Loop::UpdateInterest(Connection& c) {
   Account(c);
   uint32_t want = 0;
-  if (CanRead(c)) want |= EPOLLIN;
+  if (CanRead(c) || c.lingering()) want |= EPOLLIN;
   // A dirty connection is flushed before the loop waits again, so EPOLLOUT is only asked for
   // once a send would block: otherwise every request would cost two epoll_ctl calls.
   if (c.OutPending() > 0 && !c.dirty()) want |= EPOLLOUT;
@@ -626,10 +627,37 @@ void Loop::Flush(Connection& c) {
   }
   c.CompactOut();
   if (c.OutPending() == 0 && c.close_after_output()) {
-    Close(c, "");
+    if (!c.lingering()) Linger(c);
     return;
   }
   Resume(c);
+}
+
+void Loop::ChargeFailedHandshake(Connection& c) {
+  if (!c.handshaken() && !shutting_down_) {
+    // Whatever ended it (a wrong token, a fatal error, EOF, a timeout): a failed handshake.
+    ServerStats::Inc(stats_.handshake_failures);
+    if (c.peer_charged()) core_->peers->HandshakeFailed(c.peer_key(), core_->PeerNowMs());
+  }
+}
+
+void Loop::Linger(Connection& c) {
+  ChargeFailedHandshake(c);  // now, not when the client gets round to closing
+  c.BeginLinger(NowMs() + static_cast<int64_t>(core_->config.close_linger_ms));
+  UpdateInterest(c);
+  DrainLinger(c);  // what came before the shutdown is not reported again (edge-triggered)
+}
+
+void Loop::DrainLinger(Connection& c) {
+  // Bounded per call, so a client that keeps sending cannot hold the loop: the rest is read at
+  // its next readiness, until the linger deadline (Sweep) closes the connection.
+  for (int i = 0; i < kLingerReadsPerTurn; ++i) {
+    const ssize_t n = ::recv(c.fd(), scratch_.data(), scratch_.size(), MSG_DONTWAIT);
+    if (n > 0) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    Close(c, "");  // the client closed (or reset): nothing more to deliver
+    return;
+  }
 }
 
 void Loop::FlushDirty() {
@@ -654,11 +682,7 @@ void Loop::FlushDirty() {
 
 void Loop::Close(Connection& c, std::string_view reason) {
   if (!reason.empty()) core_->Log("closing connection " + c.peer() + ": " + std::string(reason));
-  if (!c.handshaken() && !shutting_down_) {
-    // Whatever ended it (a wrong token, a fatal error, EOF, a timeout): a failed handshake.
-    ServerStats::Inc(stats_.handshake_failures);
-    if (c.peer_charged()) core_->peers->HandshakeFailed(c.peer_key(), core_->PeerNowMs());
-  }
+  if (!c.lingering()) ChargeFailedHandshake(c);  // a lingering one was charged as it began
   dispatcher_.Forget(c);
   epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd(), nullptr);
   core_->buffered_bytes.fetch_sub(c.buffered_counted(), std::memory_order_relaxed);
@@ -691,8 +715,13 @@ void Loop::Sweep(int64_t now) {
   last_sweep_ms_ = now;
   const ServerConfig& cfg = core_->config;
   std::vector<std::pair<Connection*, std::string>> victims;
+  std::vector<Connection*> lingered;
   for (auto& [id, conn] : conns_) {
     Connection& c = *conn;
+    if (c.lingering()) {
+      if (now >= c.linger_until_ms()) lingered.push_back(&c);
+      continue;
+    }
     UpdateInterest(c);  // reading resumes once the buffer budget allows it again
     if (c.frame_start_ms() &&
         now - c.frame_start_ms() > static_cast<int64_t>(cfg.frame_deadline_ms)) {
@@ -725,6 +754,7 @@ void Loop::Sweep(int64_t now) {
     }
     Close(*c, why);
   }
+  for (Connection* c : lingered) Close(*c, "");  // the client did not close within the linger
 }
 
 void Loop::BeginShutdown() {

@@ -20,6 +20,9 @@
 //   TOO_MANY_CONNECTIONS and closed; an
 //   admitted connection's token comes back at its HELLO, and its close before HELLO is charged
 //   as a failed handshake.
+// - A connection closed for a FATAL error lingers once its output is sent (Linger): its sending
+//   side is shut down and its input read and dropped until the client closes, at most
+//   ServerConfig::close_linger_ms, so that a reset does not destroy the error frame on its way.
 #pragma once
 
 #include <sys/epoll.h>
@@ -96,6 +99,9 @@ class Loop {
   static constexpr size_t kRefusalsHeldMax = 1'024;
   // How often idle/slowloris/stall deadlines are checked. 100 ms: cheap, precise enough.
   static constexpr int64_t kSweepIntervalMs = 100;
+  // Reads of scratch_'s size a lingering connection gets per readiness (DrainLinger): 16 ×
+  // 64 KiB, so a client that keeps sending after its FATAL error costs a bounded turn.
+  static constexpr int kLingerReadsPerTurn = 16;
 
   // One non-blocking receive or send on a connection's socket, plain or through its TLS
   // session (TLS wants of the other direction are noted on the connection).
@@ -160,6 +166,12 @@ class Loop {
   void FlushDirty();
   void UpdateInterest(Connection& conn);
   void Close(Connection& conn, std::string_view reason);
+  // A kAfterOutput close once its output is sent: Connection::BeginLinger, then DrainLinger
+  // at each readiness until the client closes; Sweep closes it at the linger deadline.
+  void Linger(Connection& conn);
+  // A connection that ends before its HELLO succeeded: counted, and charged to its address.
+  void ChargeFailedHandshake(Connection& conn);
+  void DrainLinger(Connection& conn);
   void DrainQueue();
   void Sweep(int64_t now);
   void ExpireWaits(int64_t now);

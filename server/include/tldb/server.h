@@ -88,6 +88,12 @@ struct ServerConfig {
   uint64_t buffers_bytes_max = 1ull << 30;
   // A connection whose queued output makes no progress for this long is disconnected.
   uint64_t send_stall_ms = 30'000;
+  // After a FATAL error the server shuts its sending side down and reads and drops the
+  // client's input for at most this long before it closes (docs/design-server.md "Closing"):
+  // closing with unread input would reset the connection and lose the error frame. 5 s: a
+  // client that reads takes what the socket buffers still hold (a few MiB) in milliseconds;
+  // one that never closes holds its connection slot no longer than this.
+  uint64_t close_linger_ms = 5'000;
   // A connection with no request, no in-flight work and no subscription for this long is
   // closed. 5 minutes: long enough for chatty frontends' pools, short enough to reclaim leaks.
   uint64_t idle_timeout_ms = 300'000;
