@@ -129,10 +129,19 @@ int main(int argc, char** argv) {
                  "tldb (embedded and tldb-server) compacts sealed segments in the background "
                  "(false: the preload's compaction still runs, none during the workloads)")
       ->capture_default_str();
+  uint64_t compaction_mb_per_s = 0;
+  app.add_option("--tldb-compaction-mb-per-s", compaction_mb_per_s,
+                 "Embedded tldb: Options::compaction_bytes_per_s in MiB/s (0: its default)")
+      ->capture_default_str();
+  app.add_option("--tldb-maintenance-nice", cfg.tldb_maintenance_nice,
+                 "Embedded tldb: Options::maintenance_nice (0..19)")
+      ->check(CLI::Range(0, 19))
+      ->capture_default_str();
   app.add_flag("--no-limits", no_limits, "Skip measuring the machine's limits");
   app.add_flag("--no-plots", no_plots, "Do not run gnuplot");
   app.add_flag("--no-progress", no_progress, "No progress bar");
   CLI11_PARSE(app, argc, argv);
+  cfg.tldb_compaction_bytes_per_s = compaction_mb_per_s << 20;
 
   cfg.durabilities.clear();
   for (const auto& d : durs) {

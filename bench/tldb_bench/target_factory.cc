@@ -14,8 +14,15 @@ namespace tldb::peerbench {
 std::unique_ptr<Target> MakeTarget(const std::string& name, const BenchConfig& cfg,
                                    std::string* err) {
   if (name == "tldb") {
-    return std::make_unique<TldbEmbeddedTarget>(cfg.tldb_io_backend, cfg.tldb_block_cache_bytes,
-                                                cfg.tldb_background_compaction);
+    Options o;
+    o.io_backend = cfg.tldb_io_backend;
+    if (cfg.tldb_block_cache_bytes != 0) o.block_cache_bytes = cfg.tldb_block_cache_bytes;
+    o.background_compaction = cfg.tldb_background_compaction;
+    if (cfg.tldb_compaction_bytes_per_s != 0) {
+      o.compaction_bytes_per_s = cfg.tldb_compaction_bytes_per_s;
+    }
+    o.maintenance_nice = cfg.tldb_maintenance_nice;
+    return std::make_unique<TldbEmbeddedTarget>(std::move(o));
   }
   if (name == "tldb-server") {
     return std::make_unique<TldbServerTarget>(cfg.server_bin, cfg.tldb_io_backend, cfg.server_wait,

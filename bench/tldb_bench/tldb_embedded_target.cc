@@ -10,22 +10,26 @@ namespace tldb::peerbench {
 using EmbeddedSession = TldbSession<Db>;
 
 std::string TldbEmbeddedTarget::Describe() const {
-  return "tldb engine library in-process; default Options except io_backend " + io_backend_ +
-         (block_cache_bytes_ != 0
-              ? " and block cache " + std::to_string(block_cache_bytes_ >> 20) + " MiB"
+  const Options d;
+  const Options& o = options_;
+  return "tldb engine library in-process; default Options except io_backend " + o.io_backend +
+         (o.block_cache_bytes != d.block_cache_bytes
+              ? " and block cache " + std::to_string(o.block_cache_bytes >> 20) + " MiB"
               : std::string()) +
-         (background_compaction_ ? "" : ", no background compaction") +
+         (o.background_compaction ? "" : ", no background compaction") +
+         (o.compaction_bytes_per_s != d.compaction_bytes_per_s
+              ? ", compaction " + std::to_string(o.compaction_bytes_per_s >> 20) + " MiB/s"
+              : std::string()) +
+         (o.maintenance_nice != d.maintenance_nice
+              ? ", maintenance nice " + std::to_string(o.maintenance_nice)
+              : std::string()) +
          " (in use: " + (db_ ? db_->Stats().io_backend : std::string("?")) +
          "); namespace default durability sync, per-call durability";
 }
 
 bool TldbEmbeddedTarget::Start(const std::string& dir, std::string* err) {
   dir_ = dir;
-  Options o;
-  o.io_backend = io_backend_;
-  o.background_compaction = background_compaction_;
-  if (block_cache_bytes_ != 0) o.block_cache_bytes = block_cache_bytes_;
-  auto db = Db::Open(dir, o);
+  auto db = Db::Open(dir, options_);
   if (!db.ok()) {
     *err = db.status().ToString();
     return false;

@@ -13,10 +13,8 @@ namespace tldb::peerbench {
 
 class TldbEmbeddedTarget : public Target {
  public:
-  TldbEmbeddedTarget(std::string io_backend, uint64_t block_cache_bytes, bool background_compaction)
-      : io_backend_(std::move(io_backend)),
-        block_cache_bytes_(block_cache_bytes),
-        background_compaction_(background_compaction) {}
+  // `options`: the Options the store opens with (the defaults but what the bench's flags set).
+  explicit TldbEmbeddedTarget(Options options) : options_(std::move(options)) {}
   std::string Name() const override { return "tldb"; }
   std::string Describe() const override;
   bool Start(const std::string& dir, std::string* err) override;
@@ -28,9 +26,8 @@ class TldbEmbeddedTarget : public Target {
   void Stop() override;
 
  private:
-  std::string io_backend_, dir_;
-  uint64_t block_cache_bytes_ = 0;  // 0: Options' default
-  bool background_compaction_ = true;
+  Options options_;
+  std::string dir_;
   std::unique_ptr<Db> db_;
 };
 

@@ -16,6 +16,7 @@
 // (NamespaceLog) guards it with its reader/writer lock.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -66,11 +67,14 @@ class SegList {
     }
   }
 
-  uint32_t bytes_ = 0;
+  // The union first: in a TimelineState at an 8-byte-aligned offset the heap pointer is then
+  // 8-byte aligned, where LeakSanitizer looks for live pointers (at offset 4 it reported every
+  // spilled list as leaked).
   union {
     uint8_t inline_[kInlineBytes];
     uint8_t* heap_;
   };
+  uint32_t bytes_ = 0;
 } __attribute__((packed, aligned(4)));
 static_assert(sizeof(SegList) == 12);
 
@@ -92,6 +96,8 @@ struct TimelineState {
   }
 };
 static_assert(sizeof(TimelineState) == 40, "keep the per-timeline state small");
+static_assert(sizeof(TimelineState) % 8 == 0 && offsetof(TimelineState, segs) % 8 == 0,
+              "a SegList's heap pointer sits at an 8-byte-aligned address in every state");
 
 class TimelineTable {
  public:
