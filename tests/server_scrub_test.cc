@@ -111,11 +111,12 @@ TEST(ServerScrubTest, DamageAtRestIsFoundAndItsSegmentAnswersCorruption) {
       << ReadFile(log);
 }
 
-// Bad values of the scrub's flags (and of --background-compaction, a bool) are refused with a
-// message naming the flag.
+// Bad values of the scrub's flags (and of --background-compaction, a bool, and
+// --compaction-mb-per-s) are refused with a message naming the flag.
 TEST(ServerScrubTest, BadScrubFlagsAreRefused) {
   for (const std::string bad :
-       {"--scrub-mb-per-s 0", "--scrub-period-h -1", "--background-compaction maybe"}) {
+       {"--scrub-mb-per-s 0", "--scrub-period-h -1", "--background-compaction maybe",
+        "--compaction-mb-per-s -1", "--compaction-mb-per-s 99999"}) {
     int rc = 0;
     const std::string out =
         RunShell(std::string(TLDB_SERVER_PATH) + " --data-dir /nonexistent " + bad + " 2>&1", &rc);

@@ -142,9 +142,15 @@ struct Options {
   // lock; no benchmark has shown a gain that outweighs the risk. Raise it where background
   // compaction's CPU visibly hurts foreground latency.
   int maintenance_nice = 0;
-  // Compaction I/O budget (bytes read + written per second). 64 MiB/s: a few percent of this
-  // disk's 1.6 GB/s sequential rate, so foreground fdatasyncs barely queue behind it.
-  uint64_t compaction_bytes_per_s = 64ull << 20;
+  // Compaction budget: bytes read + written per second (0: unpaced). Compaction is CPU-bound
+  // (zstd; about 7–12 MB/s of input on this 2-core machine), so the pace bounds its CPU share
+  // as much as its disk writes. 8 MiB/s: foreground appends lose about 10% while it runs
+  // (docs/benchmarks.md "Background compaction against foreground appends"; at 64 MiB/s,
+  // synced appends after a large fan-out lost 65%). It keeps up with about 6 MiB/s of new
+  // data (some 24k messages of 250 bytes a second, sustained); above that, uncompacted
+  // segments wait for a quieter hour (a full COMPACT is paced alike). Raise it where ingest is
+  // higher or cores are spare.
+  uint64_t compaction_bytes_per_s = 8ull << 20;
   // Background scrub (docs/design.md "Scrubbing"): every sealed segment and its index file are
   // re-read and re-verified once per this period, so a bit flipped in data nobody reads is
   // found (and its segment quarantined from reads) within a period rather than when a user
