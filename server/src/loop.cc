@@ -645,7 +645,7 @@ void Loop::Linger(Connection& c) {
   ChargeFailedHandshake(c);  // now, not when the client gets round to closing
   c.BeginLinger(NowMs() + static_cast<int64_t>(core_->config.close_linger_ms));
   UpdateInterest(c);
-  DrainLinger(c);  // what came before the shutdown is not reported again (edge-triggered)
+  DrainLinger(c);  // what has arrived already (epoll would report it at the next wait too)
 }
 
 void Loop::DrainLinger(Connection& c) {
