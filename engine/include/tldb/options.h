@@ -144,9 +144,9 @@ struct Options {
   int maintenance_nice = 0;
   // Compaction budget: bytes read + written per second (0: unpaced). Compaction is CPU-bound
   // (zstd; about 7–12 MB/s of input on this 2-core machine), so the pace bounds its CPU share
-  // as much as its disk writes. 8 MiB/s: foreground appends lose about 10% while it runs
-  // (docs/benchmarks.md "Background compaction against foreground appends"; at 64 MiB/s,
-  // synced appends after a large fan-out lost 65%). It keeps up with about 6 MiB/s of new
+  // as much as its disk writes. 8 MiB/s: synced appends lose 7–10% while it runs, buffered
+  // ones 22–24% (docs/benchmarks.md "Background compaction against foreground appends"; at
+  // 64 MiB/s, synced appends after a large fan-out lost 65%). It keeps up with about 6 MiB/s of new
   // data (some 24k messages of 250 bytes a second, sustained); above that, uncompacted
   // segments wait for a quieter hour (a full COMPACT is paced alike). Raise it where ingest is
   // higher or cores are spare.
