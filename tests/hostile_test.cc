@@ -25,6 +25,7 @@
 #include "tldb/client.h"
 #include "tldb/file_system.h"
 #include "tldb/server.h"
+#include "util/sanitizers.h"
 
 namespace tldb::faults {
 namespace {
@@ -373,20 +374,6 @@ constexpr uint64_t kRssGrowthMaxKib = 64u << 10;
 // allocator arenas of both loops) adds up; measured +46 to +55 MiB.
 constexpr uint64_t kRssGrowthAllAtOnceMaxKib = 96u << 10;
 
-// The server binary is built with the tests' flags: under AddressSanitizer its RSS is not a
-// measure of what it holds.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitizedServer = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitizedServer = true;
-#else
-constexpr bool kSanitizedServer = false;
-#endif
-#else
-constexpr bool kSanitizedServer = false;
-#endif
-
 // Runs `cases` for run_ms with a good client working meanwhile; checks the outcomes.
 void RunCases(ServerProcess& server, const std::vector<HostileCase>& cases, uint32_t run_ms,
               uint64_t rss_growth_max_kib = kRssGrowthMaxKib, uint64_t* refused_rounds = nullptr) {
@@ -446,7 +433,9 @@ void RunCases(ServerProcess& server, const std::vector<HostileCase>& cases, uint
   }
   EXPECT_GT(good_rounds, 0u);
   EXPECT_TRUE(server.Alive()) << "the server died";
-  if (!kSanitizedServer) {  // ASan's quarantine keeps freed buffers resident: RSS means little
+  // The server binary is built with the tests' flags: under AddressSanitizer, whose quarantine
+  // keeps freed buffers resident, its RSS is not a measure of what it holds.
+  if (!testing::kAddressSanitizer) {
     EXPECT_LE(rss_peak, rss_before + rss_growth_max_kib) << "server memory grew without bound";
   }
 }

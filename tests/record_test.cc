@@ -3,17 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TLDB_TEST_HAS_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TLDB_TEST_HAS_LSAN 1
-#endif
-#endif
-#ifdef TLDB_TEST_HAS_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
-
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,6 +13,7 @@
 #include "log/file_names.h"
 #include "log/segment_header.h"
 #include "store/catalog.h"
+#include "util/sanitizers.h"
 
 namespace tldb {
 namespace {
@@ -239,7 +229,7 @@ TEST(TimelineTableTest, SpilledSegListsAreVisibleToTheLeakChecker) {
     for (uint32_t seg = 1; seg <= 40; ++seg) t->state(id).segs.Append(seg * 1000);
     ASSERT_GT(t->state(id).segs.heap_bytes(), 0u);
   }
-#ifdef TLDB_TEST_HAS_LSAN
+#ifdef TLDB_TEST_ASAN
   EXPECT_EQ(__lsan_do_recoverable_leak_check(), 0) << "a live segment list was taken for a leak";
 #endif
 }

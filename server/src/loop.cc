@@ -298,7 +298,7 @@ void Loop::Reject(int fd, const std::string& peer) {
 void Loop::RefuseNow(int fd, bool failures) {
   // What the client sent meanwhile is read and dropped first: closing with unread input would
   // reset the connection and could destroy the answer before the client reads it.
-  if (!core_->tls) DiscardInput(fd, scratch_.data(), scratch_.size());
+  if (!core_->tls) (void)DiscardInput(fd, scratch_.data(), scratch_.size(), kDiscardBytesMax);
   Refuse(fd, failures ? "too many failed handshakes from this address (peer-handshake-failures-"
                         "per-s); retry later"
                       : "too many unauthenticated connections from this address "
@@ -319,7 +319,8 @@ void Loop::Refuse(int fd, const std::string& message) {
   if (!core_->tls) {
     SendRawError(fd, proto::ErrorCode::kTooManyConnections, message);
   } else {
-    DiscardInput(fd, scratch_.data(), scratch_.size());  // a ClientHello: end with EOF, not reset
+    // A ClientHello: end with EOF, not reset.
+    (void)DiscardInput(fd, scratch_.data(), scratch_.size(), kDiscardBytesMax);
   }
   ::close(fd);
   stats_.CountError(Code(proto::ErrorCode::kTooManyConnections));
@@ -378,7 +379,7 @@ Loop::IoResult Loop::Receive(Connection& c, char* buf, size_t cap) {
       // A plain-text client: tell it in its own protocol (it cannot read TLS).
       SendRawError(c.fd(), proto::ErrorCode::kHandshakeRequired,
                    "TLS required: this server accepts TLS connections only");
-      DiscardInput(c.fd(), buf, cap);
+      (void)DiscardInput(c.fd(), buf, cap, kDiscardBytesMax);
       ServerStats::Inc(stats_.tls_failures);
       return {IoResult::kError, 0, "not TLS (plain-text bytes on the TLS listener)"};
     }
@@ -398,16 +399,24 @@ Loop::IoResult Loop::Receive(Connection& c, char* buf, size_t cap) {
       break;
   }
   if (!s->handshake_done()) ServerStats::Inc(stats_.tls_failures);
-  DiscardInput(c.fd(), buf, cap);  // the alert OpenSSL sent must reach the client
+  (void)DiscardInput(c.fd(), buf, cap,
+                     kDiscardBytesMax);  // the alert OpenSSL sent must reach the client
   return {IoResult::kError, 0, s->error()};
 }
 
-void Loop::DiscardInput(int fd, char* buf, size_t cap) {
-  for (size_t total = 0; total < kDiscardBytesMax;) {
-    ssize_t n = ::recv(fd, buf, cap, MSG_DONTWAIT);
-    if (n <= 0) return;
-    total += static_cast<size_t>(n);
+Loop::Discarded Loop::DiscardInput(int fd, char* buf, size_t cap, size_t bytes_max) {
+  for (size_t total = 0; total < bytes_max;) {
+    const ssize_t n = ::recv(fd, buf, cap, MSG_DONTWAIT);
+    if (n > 0) {
+      total += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      return Discarded::kEmpty;
+    }
+    return Discarded::kPeerClosed;  // EOF, or a reset
   }
+  return Discarded::kBoundReached;
 }
 
 Loop::IoResult Loop::Transmit(Connection& c, const char* data, size_t size) {
@@ -651,12 +660,9 @@ void Loop::Linger(Connection& c) {
 void Loop::DrainLinger(Connection& c) {
   // Bounded per call, so a client that keeps sending cannot hold the loop: the rest is read at
   // its next readiness, until the linger deadline (Sweep) closes the connection.
-  for (int i = 0; i < kLingerReadsPerTurn; ++i) {
-    const ssize_t n = ::recv(c.fd(), scratch_.data(), scratch_.size(), MSG_DONTWAIT);
-    if (n > 0) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  const size_t bytes_max = kLingerReadsPerTurn * scratch_.size();
+  if (DiscardInput(c.fd(), scratch_.data(), scratch_.size(), bytes_max) == Discarded::kPeerClosed) {
     Close(c, "");  // the client closed (or reset): nothing more to deliver
-    return;
   }
 }
 

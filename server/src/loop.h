@@ -133,10 +133,11 @@ class Loop {
   // Best effort: one non-blocking send of a fatal error frame on a raw socket (not through TLS).
   static void SendRawError(int fd, proto::ErrorCode code, const std::string& message);
   IoResult Receive(Connection& conn, char* buf, size_t cap);
-  // Reads and drops what the socket holds (up to kDiscardBytesMax) before a close: closing with
-  // unread input makes the kernel send a reset, which can destroy the answer sent just before
-  // (a TLS alert, the plain-text "TLS required" error) before the client reads it.
-  static void DiscardInput(int fd, char* buf, size_t cap);
+  // Reads and drops what the socket holds, up to `bytes_max`: before a close (closing with
+  // unread input makes the kernel send a reset, which can destroy the answer sent just before:
+  // a TLS alert, the plain-text "TLS required" error), and while a connection lingers.
+  enum class Discarded : uint8_t { kEmpty, kPeerClosed, kBoundReached };
+  [[nodiscard]] static Discarded DiscardInput(int fd, char* buf, size_t cap, size_t bytes_max);
   static constexpr size_t kDiscardBytesMax = 256u << 10;
   IoResult Transmit(Connection& conn, const char* data, size_t size);
   // Handles one epoll event of a connection.
