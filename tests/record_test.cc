@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +14,8 @@
 #include "log/file_names.h"
 #include "log/segment_header.h"
 #include "store/catalog.h"
+#include "util/checksum.h"
+#include "util/coding.h"
 #include "util/sanitizers.h"
 
 namespace tldb {
@@ -193,6 +196,42 @@ TEST(SegmentIndexTest, DirectoryFindsEveryTimelineOfABigIndex) {
   EXPECT_FALSE(r.Find("inbox:5000", KeyHash("inbox:5000"), &e));
 }
 
+// Entries must be sorted by (key_hash, key): lookups binary-search by hash and recovery merges
+// index files in that order (IndexMerge). An index whose entries are swapped, checksums
+// recomputed, is refused (recovery then rebuilds it from the segment).
+TEST(SegmentIndexTest, EntriesOutOfOrderAreRefused) {
+  auto swapped = [](std::string file) {
+    using namespace index_format;  // NOLINT(google-build-using-namespace): the file's layout
+    const size_t dir_bytes =
+        ((size_t{1} << DecodeFixed32(file.data() + kHdrDirectoryBits)) + 1) * 4;
+    char* entries = file.data() + kHeaderBytes + dir_bytes;
+    char tmp[kEntryBytes];
+    std::memcpy(tmp, entries, kEntryBytes);
+    std::memcpy(entries, entries + kEntryBytes, kEntryBytes);
+    std::memcpy(entries + kEntryBytes, tmp, kEntryBytes);
+    const size_t body = file.size() - kFooterBytes;
+    EncodeFixed64(file.data() + body, Hash64(file.data(), body));
+    return file;
+  };
+  std::vector<uint32_t> off = {64};
+  SegmentIndexBuilder by_hash(1, 5);
+  by_hash.AddTimeline("a", KeyHash("a"), 1, 0, off);
+  by_hash.AddTimeline("b", KeyHash("b"), 1, 0, off);
+  // Two keys under one (lying) hash: ordered by key.
+  SegmentIndexBuilder by_key(1, 5);
+  by_key.AddTimeline("a", 7, 1, 0, off);
+  by_key.AddTimeline("b", 7, 1, 0, off);
+  for (SegmentIndexBuilder* b : {&by_hash, &by_key}) {
+    const std::string file = b->Finish(100, 0, 0);
+    SegmentIndexReader ok;
+    ASSERT_TRUE(ok.Open(file, 1, 5, "idx").ok());
+    SegmentIndexReader bad;
+    const Status s = bad.Open(swapped(file), 1, 5, "idx");
+    EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+    EXPECT_NE(s.ToString().find("out of order"), std::string::npos) << s.ToString();
+  }
+}
+
 TEST(TimelineTableTest, InsertFindGrowAndSegLists) {
   TimelineTable t;
   for (int i = 0; i < 20000; ++i) {
@@ -221,6 +260,38 @@ TEST(TimelineTableTest, InsertFindGrowAndSegLists) {
 // finds live pointers only in aligned words, and took a list held at an unaligned one for a
 // leak (the session fuzzer stopped on it). Checked under ASan builds (timeline_table.h holds
 // the layout's static_asserts).
+// Reserve sizes the slots once; keys inserted after it, and before it, are all found, and a
+// Reserve below the size changes nothing. Freed ids survive a re-placement (Rehash).
+TEST(TimelineTableTest, ReserveKeepsEveryKeyFindable) {
+  TimelineTable t;
+  for (int i = 0; i < 100; ++i) {
+    const std::string k = "early:" + std::to_string(i);
+    ASSERT_EQ(t.Insert(k, KeyHash(k)), static_cast<uint32_t>(i));
+  }
+  t.Erase(7);
+  const uint64_t before = t.MemoryBytes();
+  t.Reserve(50'000);
+  const uint64_t reserved = t.MemoryBytes();
+  EXPECT_GE(reserved, before + (131'072 - 1'024) * 5) << "no room for 50,000 at load 3/4";
+  t.Reserve(10);
+  EXPECT_EQ(t.MemoryBytes(), reserved);
+  for (int i = 0; i < 40'000; ++i) {
+    const std::string k = "late:" + std::to_string(i);
+    t.Insert(k, KeyHash(k));
+  }
+  for (int i = 0; i < 100; ++i) {
+    const std::string k = "early:" + std::to_string(i);
+    EXPECT_EQ(t.Find(k, KeyHash(k)), i == 7 ? TimelineTable::kNone : static_cast<uint32_t>(i));
+  }
+  for (int i = 0; i < 40'000; ++i) {
+    const std::string k = "late:" + std::to_string(i);
+    const uint32_t id = t.Find(k, KeyHash(k));
+    ASSERT_NE(id, TimelineTable::kNone) << k;
+    ASSERT_EQ(t.key(id), k);
+  }
+  EXPECT_EQ(t.size(), 100u - 1 + 40'000u);
+}
+
 TEST(TimelineTableTest, SpilledSegListsAreVisibleToTheLeakChecker) {
   auto t = std::make_unique<TimelineTable>();
   for (uint32_t i = 0; i < 64; ++i) {

@@ -218,7 +218,10 @@ Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_i
     prev = v;
   }
   if (prev != timeline_count_) return Status::Corruption(where + ": bad index directory");
-  // Entries must point inside the arrays (checked once here, trusted by lookups).
+  // Entries must point inside the arrays (checked once here, trusted by lookups), and be
+  // sorted by (key_hash, key) without repeats: lookups search by hash, and recovery merges the
+  // index files of a namespace in that order (IndexMerge).
+  std::string_view prev_key;
   for (uint32_t i = 0; i < timeline_count_; ++i) {
     const char* e = entries_ + uint64_t{i} * kEntryBytes;
     const uint64_t count = DecodeFixed32(e + kEntCount),
@@ -232,6 +235,15 @@ Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_i
         (count != 0 && DecodeFixed64(e + kEntFirstSeq) == 0)) {
       return Status::Corruption(where + ": index entry " + std::to_string(i) + " out of range");
     }
+    const std::string_view key(keys_ + koff, klen);
+    if (i > 0) {
+      const uint64_t hash = DecodeFixed64(e + kEntKeyHash),
+                     prev_hash = DecodeFixed64(e - kEntryBytes + kEntKeyHash);
+      if (hash < prev_hash || (hash == prev_hash && key <= prev_key)) {
+        return Status::Corruption(where + ": index entry " + std::to_string(i) + " out of order");
+      }
+    }
+    prev_key = key;
   }
   for (uint32_t i = 0; i < dedupe_count_; ++i) {
     if (DecodeFixed32(dedupes_ + uint64_t{i} * kDedupeBytes + kDedEntry) >= timeline_count_) {
@@ -296,6 +308,24 @@ IndexEntry SegmentIndexReader::Entry(uint32_t i) const {
   r.key = std::string_view(keys_ + DecodeFixed32(e + kEntKeyOffset),
                            static_cast<uint8_t>(e[kEntKeyLength]));
   return r;
+}
+
+uint64_t SegmentIndexReader::EntryKeyHash(uint32_t i) const {
+  return DecodeFixed64(entries_ + uint64_t{i} * kEntryBytes + kEntKeyHash);
+}
+
+void SegmentIndexReader::PrefetchAhead(uint32_t i) const {
+  // Entries 8 ahead (320 bytes: five cache lines), keys 4 ahead (their entry was fetched 4
+  // steps ago).
+  constexpr uint32_t kEntriesAhead = 8, kKeysAhead = 4;
+  static_assert(kKeysAhead < kEntriesAhead);
+  if (uint64_t{i} + kEntriesAhead < timeline_count_) {
+    __builtin_prefetch(entries_ + (uint64_t{i} + kEntriesAhead) * kEntryBytes);
+  }
+  if (uint64_t{i} + kKeysAhead < timeline_count_) {
+    const char* e = entries_ + (uint64_t{i} + kKeysAhead) * kEntryBytes;
+    __builtin_prefetch(keys_ + DecodeFixed32(e + kEntKeyOffset));
+  }
 }
 
 IndexDedupe SegmentIndexReader::Dedupe(uint32_t i) const {

@@ -192,6 +192,12 @@ class SegmentIndexReader {
   uint32_t mutation_count() const { return mutation_count_; }
   uint32_t block_count() const { return block_count_; }
   IndexEntry Entry(uint32_t i) const;
+  // Entry(i).key_hash, without decoding the rest.
+  uint64_t EntryKeyHash(uint32_t i) const;
+  // A hint for a reader walking the entries in order, at entry i: fetches the entries a few
+  // places ahead, and their keys, into the cache (a merge of many index files walks more
+  // streams than the hardware prefetcher follows).
+  void PrefetchAhead(uint32_t i) const;
   IndexDedupe Dedupe(uint32_t i) const;
   IndexMutation Mutation(uint32_t i) const;
   IndexBlock Block(uint32_t i) const;

@@ -3,6 +3,7 @@
 #include <bit>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "index/segment_index.h"
 #include "util/check.h"
@@ -65,17 +66,31 @@ void SegList::Decode(std::vector<uint32_t>* out) const {
 
 // ---- TimelineTable ----
 
-TimelineTable::TimelineTable() : slots_(1024, 0), tags_(1024, 0), free_ids_(256) {}
+TimelineTable::TimelineTable() : free_ids_(256) {
+  AllocateSlots(1024);
+}
+
+TimelineTable::~TimelineTable() {
+  for (uint32_t id = 0; id < id_end_; ++id) state(id).~TimelineState();
+}
+
+void TimelineTable::AllocateSlots(uint64_t count) {
+  slot_buf_ = LargeBuffer(count * sizeof(uint32_t));
+  tag_buf_ = LargeBuffer(count);
+  slots_ = reinterpret_cast<uint32_t*>(slot_buf_.data());
+  tags_ = reinterpret_cast<uint8_t*>(tag_buf_.data());
+  slot_count_ = count;
+}
 
 std::string_view TimelineTable::key(uint32_t id) const {
   const uint32_t ref = state(id).key_ref;
-  const char* p = arena_[ref >> kArenaShift].get() + (ref & (kArenaChunkBytes - 1));
+  const char* p = arena_[ref >> kArenaShift] + (ref & (kArenaChunkBytes - 1));
   return {p + 1, static_cast<uint8_t>(*p)};
 }
 
 uint32_t TimelineTable::Find(std::string_view k, uint64_t key_hash) const {
-  const uint64_t mask = slots_.size() - 1;
-  const auto tag = static_cast<uint8_t>(key_hash >> 56);
+  const uint64_t mask = slot_count_ - 1;
+  const uint8_t tag = Tag(key_hash);
   for (uint64_t i = key_hash & mask;; i = (i + 1) & mask) {
     const uint32_t s = slots_[i];
     if (s == 0) return kNone;
@@ -87,11 +102,10 @@ uint32_t TimelineTable::AddKey(std::string_view k) {
   TLDB_CHECK(!k.empty() && k.size() <= 255);
   if (arena_used_ + 1 + k.size() > kArenaChunkBytes) {
     TLDB_CHECK(arena_.size() < (1u << (32 - kArenaShift)));  // 4 GiB of keys
-    // Not zeroed: every byte read was written first (a key's length byte, then the key).
-    arena_.push_back(std::make_unique_for_overwrite<char[]>(kArenaChunkBytes));
+    arena_.push_back(arena_chunks_.Take());
     arena_used_ = 0;
   }
-  char* p = arena_.back().get() + arena_used_;
+  char* p = arena_.back() + arena_used_;
   p[0] = static_cast<char>(k.size());
   std::memcpy(p + 1, k.data(), k.size());
   const uint32_t ref = (static_cast<uint32_t>(arena_.size() - 1) << kArenaShift) | arena_used_;
@@ -100,11 +114,11 @@ uint32_t TimelineTable::AddKey(std::string_view k) {
 }
 
 void TimelineTable::Place(uint32_t id, uint64_t key_hash) {
-  const uint64_t mask = slots_.size() - 1;
+  const uint64_t mask = slot_count_ - 1;
   uint64_t i = key_hash & mask;
   while (slots_[i] != 0) i = (i + 1) & mask;
   slots_[i] = id + 1;
-  tags_[i] = static_cast<uint8_t>(key_hash >> 56);
+  tags_[i] = Tag(key_hash);
 }
 
 uint32_t TimelineTable::TakeFreeId(size_t key_bytes, bool* fits) {
@@ -132,19 +146,20 @@ uint32_t TimelineTable::TakeFreeId(size_t key_bytes, bool* fits) {
 
 uint32_t TimelineTable::Insert(std::string_view k, uint64_t key_hash) {
   TLDB_CHECK(!k.empty() && k.size() <= 255);
-  if ((uint64_t{size_} + 1) * 4 > slots_.size() * 3) Grow();
+  if ((uint64_t{size_} + 1) * 4 > slot_count_ * 3) Grow();
   bool fits = false;
   uint32_t id = TakeFreeId(k.size(), &fits);
   if (id == kNone) {
     TLDB_CHECK(id_end_ < kNone - 1);
     id = id_end_++;
     if ((id >> kChunkShift) >= chunks_.size()) {
-      chunks_.push_back(std::make_unique<TimelineState[]>(kChunkMask + 1));
+      chunks_.push_back(reinterpret_cast<TimelineState*>(state_chunks_.Take()));
     }
+    new (&state(id)) TimelineState();
   }
   if (fits) {  // the freed key's arena bytes hold at least k.size() bytes
     const uint32_t ref = state(id).key_ref;
-    char* p = arena_[ref >> kArenaShift].get() + (ref & (kArenaChunkBytes - 1));
+    char* p = arena_[ref >> kArenaShift] + (ref & (kArenaChunkBytes - 1));
     p[0] = static_cast<char>(k.size());
     std::memcpy(p + 1, k.data(), k.size());
   } else {
@@ -157,7 +172,7 @@ uint32_t TimelineTable::Insert(std::string_view k, uint64_t key_hash) {
 
 void TimelineTable::Erase(uint32_t id) {
   const std::string_view k = key(id);
-  const uint64_t mask = slots_.size() - 1;
+  const uint64_t mask = slot_count_ - 1;
   uint64_t i = KeyHash(k) & mask;
   while (slots_[i] != id + 1) {
     TLDB_CHECK(slots_[i] != 0);  // it is in the table
@@ -195,20 +210,36 @@ uint32_t TimelineTable::FindOrInsert(std::string_view k, uint64_t key_hash) {
   return id != kNone ? id : Insert(k, key_hash);
 }
 
+void TimelineTable::Reserve(uint64_t timelines) {
+  uint64_t count = slot_count_;
+  while (timelines * 4 > count * 3) count *= 2;
+  if (count != slot_count_) Rehash(count);
+}
+
 void TimelineTable::Grow() {
-  // Slots hold only ids, so positions are recomputed from the keys (freed ids are in no slot).
-  std::vector<uint32_t> old(slots_.size() * 2, 0);
-  old.swap(slots_);
-  tags_.assign(slots_.size(), 0);
-  for (uint32_t s : old) {
-    if (s != 0) Place(s - 1, KeyHash(key(s - 1)));
+  Rehash(slot_count_ * 2);
+}
+
+void TimelineTable::Rehash(uint64_t count) {
+  // Slots hold only ids, so positions are recomputed from the keys. In id order: states and
+  // keys are then read in the order they were stored (slot order would read them at random, a
+  // cache miss or two per key). Freed ids are in no slot.
+  std::vector<bool> freed;
+  if (free_count_ > 0) {
+    freed.resize(id_end_);
+    for (const auto& ids : free_ids_) {
+      for (uint32_t id : ids) freed[id] = true;
+    }
+  }
+  AllocateSlots(count);
+  for (uint32_t id = 0; id < id_end_; ++id) {
+    if (free_count_ == 0 || !freed[id]) Place(id, KeyHash(key(id)));
   }
 }
 
 uint64_t TimelineTable::MemoryBytes() const {
-  uint64_t n = chunks_.size() * sizeof(TimelineState) * (kChunkMask + 1);
-  n += arena_.size() * uint64_t{kArenaChunkBytes};
-  n += slots_.capacity() * sizeof(uint32_t) + tags_.capacity();
+  uint64_t n = state_chunks_.bytes_held() + arena_chunks_.bytes_held();
+  n += slot_count_ * (sizeof(uint32_t) + 1);
   for (const auto& f : free_ids_) n += f.capacity() * sizeof(uint32_t);
   for (uint32_t id = 0; id < id_end_; ++id) n += state(id).segs.heap_bytes();
   return n;

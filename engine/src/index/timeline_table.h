@@ -25,6 +25,8 @@
 #include "tldb/types.h"
 #include "util/check.h"
 #include "util/coding.h"
+#include "util/large_buffer.h"
+#include "util/slab_chunks.h"
 
 namespace tldb {
 
@@ -103,11 +105,22 @@ class TimelineTable {
  public:
   static constexpr uint32_t kNone = 0xffffffffu;
   TimelineTable();
+  ~TimelineTable();
+  TimelineTable(const TimelineTable&) = delete;
+  TimelineTable& operator=(const TimelineTable&) = delete;
 
   uint32_t Find(std::string_view key, uint64_t key_hash) const;
   // Adds a timeline that is not in the table; returns its id.
   uint32_t Insert(std::string_view key, uint64_t key_hash);
   uint32_t FindOrInsert(std::string_view key, uint64_t key_hash);
+  // Makes room for `timelines` timelines in all without growing the slot array again.
+  void Reserve(uint64_t timelines);
+  // A hint: fetches the slots a Find of `key_hash` looks at first into the cache.
+  void PrefetchSlot(uint64_t key_hash) const {
+    const uint64_t i = key_hash & (slot_count_ - 1);
+    __builtin_prefetch(&slots_[i]);
+    __builtin_prefetch(&tags_[i]);
+  }
   // Frees timeline `id` (in the table). The caller makes sure nothing refers to it any more:
   // no segment, no active slot, no unpublished SeqId, no overlay entry. Its id may be handed out
   // again by the next Insert.
@@ -127,24 +140,45 @@ class TimelineTable {
   uint64_t MemoryBytes() const;
 
  private:
-  // 4Ki states (160 KiB) per chunk: a small table (a fresh namespace) zeroes little at open.
+  // 4Ki states (160 KiB) per chunk: a small table (a fresh namespace) holds little. The first
+  // 16 chunks (64Ki timelines) are allocated one by one, later ones 16 at a time in huge pages
+  // (SlabChunks); key arena chunks likewise after the first two.
   static constexpr uint32_t kChunkShift = 12;
   static constexpr uint32_t kChunkMask = (1u << kChunkShift) - 1;
+  static constexpr size_t kStateChunkBytes = sizeof(TimelineState) << kChunkShift;
+  static constexpr size_t kSmallStateChunks = 16, kStateChunksPerSlab = 16;
   static constexpr uint32_t kArenaChunkBytes = 1u << 20;
   static constexpr uint32_t kArenaShift = 20;
+  static constexpr size_t kSmallArenaChunks = 2, kArenaChunksPerSlab = 2;
+  static_assert(kStateChunkBytes * kStateChunksPerSlab >= LargeBuffer::kHugePageBytes &&
+                    kArenaChunkBytes * kArenaChunksPerSlab >= LargeBuffer::kHugePageBytes,
+                "a slab spans at least one huge page");
 
+  // A slot's tag: hash bits 32..39, apart from the home slot's (the low bits) and from the
+  // high bits that order index files. Recovery inserts keys in hash order (IndexMerge), so a
+  // tag from the high bits would match nearly every key probed near it.
+  static uint8_t Tag(uint64_t key_hash) { return static_cast<uint8_t>(key_hash >> 32); }
+  // Replaces the slot arrays by empty ones of `count` slots.
+  void AllocateSlots(uint64_t count);
   void Grow();
+  // Re-places every key in `count` slots (a power of two, above size() / 0.75).
+  void Rehash(uint64_t count);
   void Place(uint32_t id, uint64_t key_hash);
   // A freed id to reuse for a key of `key_bytes` (kNone: none; its state is all zero), and
   // whether its old key's arena bytes can hold the new key (*fits).
   uint32_t TakeFreeId(size_t key_bytes, bool* fits);
   uint32_t AddKey(std::string_view key);
 
-  std::vector<std::unique_ptr<TimelineState[]>> chunks_;
-  std::vector<std::unique_ptr<char[]>> arena_;
+  // States of ids below id_end_ are constructed (by Insert), the rest of a chunk is zeros.
+  std::vector<TimelineState*> chunks_;
+  SlabChunks state_chunks_{kStateChunkBytes, kSmallStateChunks, kStateChunksPerSlab};
+  std::vector<char*> arena_;
+  SlabChunks arena_chunks_{kArenaChunkBytes, kSmallArenaChunks, kArenaChunksPerSlab};
   uint32_t arena_used_ = kArenaChunkBytes;  // bytes used in the last arena chunk
-  std::vector<uint32_t> slots_;             // 0 = empty, else id + 1; size is a power of two
-  std::vector<uint8_t> tags_;  // low hash byte of each slot's key: skips most key compares
+  uint64_t slot_count_ = 0;                 // a power of two
+  LargeBuffer slot_buf_, tag_buf_;
+  uint32_t* slots_ = nullptr;  // 0 = empty, else id + 1
+  uint8_t* tags_ = nullptr;    // Tag() of each slot's key: skips most key compares
   uint32_t size_ = 0;          // timelines in the table
   uint32_t id_end_ = 0;        // ids handed out
   // Freed ids by the length of the key their arena bytes hold (reused in place by a key that

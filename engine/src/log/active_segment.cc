@@ -27,10 +27,10 @@ ActiveSegment::ActiveSegment(uint64_t id, std::unique_ptr<WritableFile> file,
 char* ActiveSegment::Reserve(size_t max_bytes) {
   if (chunks_.empty() || end_ + max_bytes > chunks_.back().start + chunks_.back().capacity) {
     const size_t cap = std::max(chunk_bytes_, max_bytes);
-    chunks_.push_back({end_, cap, std::make_unique_for_overwrite<char[]>(cap)});
+    chunks_.push_back({end_, cap, LargeBuffer(cap)});
   }
   Chunk& c = chunks_.back();
-  return c.data.get() + (end_ - c.start);
+  return c.data.data() + (end_ - c.start);
 }
 
 void ActiveSegment::Rewind(uint64_t end) {
@@ -52,7 +52,7 @@ std::span<const char> ActiveSegment::At(uint64_t offset) const {
   // one; the rest of this chunk's capacity holds nothing).
   uint64_t stop = std::min<uint64_t>(end_, c.start + c.capacity);
   if (&c != &chunks_.back()) stop = std::min<uint64_t>(stop, (&c + 1)->start);
-  return {c.data.get() + (offset - c.start), static_cast<size_t>(stop - offset)};
+  return {c.data.data() + (offset - c.start), static_cast<size_t>(stop - offset)};
 }
 
 std::span<const char> ActiveSegment::Range(uint64_t from, uint64_t to) const {
@@ -60,7 +60,7 @@ std::span<const char> ActiveSegment::Range(uint64_t from, uint64_t to) const {
   if (from == to) return {};
   const Chunk& c = ChunkFor(from);
   TLDB_CHECK(to <= c.start + c.capacity);  // a group never spans chunks
-  return {c.data.get() + (from - c.start), static_cast<size_t>(to - from)};
+  return {c.data.data() + (from - c.start), static_cast<size_t>(to - from)};
 }
 
 ActiveSegment::Slot::~Slot() {

@@ -17,6 +17,7 @@
 
 #include "tldb/file_system.h"
 #include "tldb/types.h"
+#include "util/large_buffer.h"
 
 namespace tldb {
 
@@ -126,7 +127,7 @@ class ActiveSegment {
   struct Chunk {
     uint64_t start;  // file offset of data[0]
     size_t capacity;
-    std::unique_ptr<char[]> data;
+    LargeBuffer data;  // huge pages: a 64 MiB segment's image faults in 32 times, not 16Ki
   };
   const Chunk& ChunkFor(uint64_t offset) const;
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "index/index_merge.h"
 #include "index/record_indexer.h"
 #include "io/map_fault_registry.h"
 #include "log/file_names.h"
@@ -13,6 +14,7 @@
 #include "tldb/replication.h"
 #include "util/check.h"
 #include "util/kill_point.h"
+#include "util/large_buffer.h"
 
 namespace tldb {
 
@@ -39,6 +41,7 @@ Status NamespaceRecovery::Recover() {
   }
   const uint64_t last = files.rbegin()->first;
   const bool last_sealed = files.rbegin()->second.index || files.rbegin()->second.gen != 0;
+  std::vector<const SealedSegment*> loaded;  // in segment order
   for (const auto& [id, has] : files) {
     if (id == last && !last_sealed) break;
     MapFaultScope faults;  // a disk read error while loading is an error, not a crash
@@ -46,6 +49,15 @@ Status NamespaceRecovery::Recover() {
     if (faults.Faulted()) {
       return Status::IOError(SegmentFileName(st_.dir, id, has.gen) +
                              ": disk read error under the segment or its index");
+    }
+    TLDB_RETURN_IF_ERROR(s);
+    loaded.push_back(st_.sealed.at(id).get());
+  }
+  {
+    MapFaultScope faults;
+    Status s = FoldIndexes(loaded);
+    if (faults.Faulted()) {
+      return Status::IOError(st_.dir + ": disk read error under an index file");
     }
     TLDB_RETURN_IF_ERROR(s);
   }
@@ -130,7 +142,6 @@ Status NamespaceRecovery::LoadSealed(uint64_t id, uint32_t gen, bool has_index) 
                               std::to_string(seg->index.summary().data_end) + " bytes)");
   }
   seg->bytes = seg->data->data().size() + seg->index_file->data().size();
-  TLDB_RETURN_IF_ERROR(FoldIndex(*seg));
   st_.sealed[id] = std::move(seg);
   return Status::Ok();
 }
@@ -169,17 +180,40 @@ Status NamespaceRecovery::RebuildIndex(const SealedSegment& seg) {
   return st_.fs->WriteFileAtomic(IndexFileName(st_.dir, seg.id, seg.gen), idx);
 }
 
-Status NamespaceRecovery::FoldIndex(const SealedSegment& seg) {
-  const SegmentIndexReader& idx = seg.index;
-  std::vector<uint32_t> timeline_of(idx.timeline_count());
-  for (uint32_t i = 0; i < idx.timeline_count(); ++i) {
-    const IndexEntry e = idx.Entry(i);
-    if (e.key_hash != KeyHash(e.key)) {
-      return Status::Corruption(st_.SegmentName(seg.id) + ": index entry " + std::to_string(i) +
-                                " has a wrong key hash");
+Status NamespaceRecovery::FoldIndexes(const std::vector<const SealedSegment*>& segs) {
+  std::vector<const SegmentIndexReader*> readers;
+  // Per segment, the timeline id of each index entry, for its mutation and dedupe entries
+  // (left empty for a segment that has none).
+  std::vector<std::vector<uint32_t>> timeline_of(segs.size());
+  for (size_t r = 0; r < segs.size(); ++r) {
+    const SegmentIndexReader& idx = segs[r]->index;
+    readers.push_back(&idx);
+    if (idx.mutation_count() > 0 || idx.dedupe_count() > 0) {
+      timeline_of[r].resize(idx.timeline_count());
     }
-    const uint32_t id = st_.table.FindOrInsert(e.key, e.key_hash);
-    timeline_of[i] = id;
+  }
+  // Sized once (estimated from a sample), rather than grown and re-placed as timelines come.
+  st_.table.Reserve(IndexMerge::EstimateDistinctKeys(readers) * 21 / 20);
+  // One timeline's entries arrive together, oldest segment first: the table is probed once
+  // per timeline, and its state is written while it is in cache.
+  IndexMerge merge(std::move(readers));
+  uint32_t r = 0, i = 0;
+  uint32_t id = TimelineTable::kNone;
+  IndexEntry prev;
+  while (merge.Next(&r, &i)) {
+    const SealedSegment& seg = *segs[r];
+    const IndexEntry e = seg.index.Entry(i);
+    // The same key as the entry before: its hash was checked there.
+    if (id == TimelineTable::kNone || e.key_hash != prev.key_hash || e.key != prev.key) {
+      if (e.key_hash != KeyHash(e.key)) {
+        return Status::Corruption(st_.SegmentName(seg.id) + ": index entry " + std::to_string(i) +
+                                  " has a wrong key hash");
+      }
+      id = st_.table.FindOrInsert(e.key, e.key_hash);
+    }
+    st_.table.PrefetchSlot(merge.PeekKeyHash());  // most likely the same key: cheap then
+    prev = e;
+    if (!timeline_of[r].empty()) timeline_of[r][i] = id;
     if (e.count == 0) continue;  // only maintenance records of this timeline here
     TimelineState& st = st_.table.state(id);
     // SeqIds grow with the segment id; deleted ones may leave gaps (compaction, TTL).
@@ -194,23 +228,34 @@ Status NamespaceRecovery::FoldIndex(const SealedSegment& seg) {
     st.last_ts = std::max(st.last_ts, e.last_ts);
     st.segs.Append(static_cast<uint32_t>(seg.id));
   }
-  for (uint32_t i = 0; i < idx.mutation_count(); ++i) {
-    const IndexMutation m = idx.Mutation(i);
-    st_.rules.Apply(timeline_of[m.entry], static_cast<format::RecordType>(m.type), m.seq,
-                    static_cast<uint32_t>(seg.id), m.offset);
-  }
+  // Maintenance records and dedupe entries in log order, as the running store applied them.
   const TimestampMs oldest =
       st_.clock->NowMs() - static_cast<int64_t>(st_.db_options.dedupe_age_ms);
-  for (uint32_t i = 0; i < idx.dedupe_count(); ++i) {
-    const IndexDedupe d = idx.Dedupe(i);
-    if (d.ts >= oldest) st_.dedupe.Insert(d.cmid_hash, {timeline_of[d.entry], d.seq, d.ts});
+  for (size_t s = 0; s < segs.size(); ++s) {
+    const SegmentIndexReader& idx = segs[s]->index;
+    for (uint32_t m_at = 0; m_at < idx.mutation_count(); ++m_at) {
+      const IndexMutation m = idx.Mutation(m_at);
+      st_.rules.Apply(timeline_of[s][m.entry], static_cast<format::RecordType>(m.type), m.seq,
+                      static_cast<uint32_t>(segs[s]->id), m.offset);
+    }
+    for (uint32_t d_at = 0; d_at < idx.dedupe_count(); ++d_at) {
+      const IndexDedupe d = idx.Dedupe(d_at);
+      if (d.ts >= oldest) st_.dedupe.Insert(d.cmid_hash, {timeline_of[s][d.entry], d.seq, d.ts});
+    }
   }
   return Status::Ok();
 }
 
 Status NamespaceRecovery::RecoverActive(uint64_t id) {
   const std::string path = SegmentFileName(st_.dir, id);
-  TLDB_ASSIGN_OR_RETURN(std::string image, st_.fs->ReadFileToString(path));
+  // Read into huge pages (util/large_buffer.h): a segment of 64 MiB would otherwise take 16Ki
+  // page faults here and as many again in the ActiveSegment's copy.
+  TLDB_ASSIGN_OR_RETURN(auto readable, st_.fs->OpenReadable(path));
+  TLDB_ASSIGN_OR_RETURN(const uint64_t size, readable->Size());
+  LargeBuffer buffer(size);
+  TLDB_ASSIGN_OR_RETURN(const size_t read, readable->Read(0, size, buffer.data()));
+  std::string_view image(buffer.data(), read);
+  std::string salvaged;  // the image with inserted bytes removed (salvage only)
   SegmentScan scan = ScanSegment(image, id);
   if (!DecodeSegmentHeader(image, path).ok() && scan.valid_end <= format::kSegmentHeaderBytes &&
       scan.tail_zero) {
@@ -235,7 +280,9 @@ Status NamespaceRecovery::RecoverActive(uint64_t id) {
     if (FindInsertion(image, id, scan, &at, &bytes)) {
       // Every record verifies again once the inserted bytes are gone: write the rest of the
       // file back `bytes` earlier (the tail past the new end is cut below).
-      image.erase(at, bytes);
+      salvaged = std::string(image);
+      salvaged.erase(at, bytes);
+      image = salvaged;
       TLDB_RETURN_IF_ERROR(file->Write(at, {image.data() + at, image.size() - at}));
       TLDB_RETURN_IF_ERROR(file->Truncate(image.size()));
       st_.Event("salvage: removed " + std::to_string(bytes) + " bytes inserted at " + path +
@@ -258,7 +305,7 @@ Status NamespaceRecovery::RecoverActive(uint64_t id) {
   TLDB_RETURN_IF_ERROR(file->Sync());  // what we read is now durable, whatever it was before
   TLDB_KILL_POINT("recover.after_active_sync");
   const uint64_t file_bytes = tail != TailState::kClean ? scan.valid_end : image.size();
-  image.resize(scan.valid_end);
+  image = image.substr(0, scan.valid_end);
   st_.active = std::make_unique<ActiveSegment>(id, std::move(file), image, st_.segment_bytes_max());
   st_.active->set_allocated_end(file_bytes);  // prepared zeros are allocated; the rest is reserved
                                               // by the first group that needs it (MakeRoom)

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "log/file_names.h"
 #include "log/record.h"
@@ -40,7 +41,9 @@ class NamespaceRecovery {
   Status ResolveCompaction(const NamespaceFiles& listing);
   Status LoadSealed(uint64_t id, uint32_t gen, bool has_index);
   Status RebuildIndex(const SealedSegment& seg);
-  Status FoldIndex(const SealedSegment& seg);
+  // Folds the index files of the sealed segments (in segment order) into the timeline table,
+  // the mutation overlay and the dedupe table.
+  Status FoldIndexes(const std::vector<const SealedSegment*>& segs);
   Status RecoverActive(uint64_t id);
   void ForgetOrphanEdits();
 

@@ -1,0 +1,37 @@
+// LargeBuffer: zero-filled memory for a big, long-lived array (timeline states, key bytes, slot
+// arrays, the active segment's image). From kHugePageBytes up it is an anonymous mapping
+// aligned to 2 MiB and advised for transparent huge pages (MADV_HUGEPAGE), so filling it takes a
+// page fault per 2 MiB instead of one per 4 KiB: a fault costs about 10 µs in a virtual machine,
+// and opening 1M timelines touches ~150 MiB (docs/benchmarks.md "Open time and RAM"). Smaller
+// buffers come from calloc. Where the kernel has no huge pages to give, it is ordinary memory.
+// Allocation failure aborts, as `new` would. Move-only.
+#pragma once
+
+#include <cstddef>
+
+namespace tldb {
+
+class LargeBuffer {
+ public:
+  static constexpr size_t kHugePageBytes = size_t{2} << 20;
+
+  LargeBuffer() = default;
+  explicit LargeBuffer(size_t bytes);
+  ~LargeBuffer();
+  LargeBuffer(LargeBuffer&& o) noexcept;
+  LargeBuffer& operator=(LargeBuffer&& o) noexcept;
+  LargeBuffer(const LargeBuffer&) = delete;
+  LargeBuffer& operator=(const LargeBuffer&) = delete;
+
+  char* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  void Release();
+
+  char* data_ = nullptr;
+  size_t size_ = 0;
+  size_t mapped_ = 0;  // bytes mapped (0: calloc'd)
+};
+
+}  // namespace tldb
