@@ -159,6 +159,38 @@ TEST(ReadErrorTest, SimulatedReadFailureAnswersIOError) {
   ASSERT_TRUE(db->Close().ok());
 }
 
+// At open, the active segment is scanned through a mapping: a read error there reads as zeros,
+// which look like prepared space (a torn tail, or a segment whose header never became
+// durable). Open must answer IOError and leave the file as it was, never cut it.
+TEST(ReadErrorTest, AnUnreadableActiveSegmentAtOpenIsAnIOErrorAndIsNotCut) {
+  auto sim = std::make_shared<SimFileSystem>();
+  auto db = OpenStore(sim, "/db");
+  Fill(db.get());
+  ASSERT_TRUE(db->Close().ok());
+  db.reset();
+  std::string last;  // the active segment: the highest-numbered one
+  std::function<void(const std::string&)> walk = [&](const std::string& d) {
+    auto names = sim->ListDir(d);
+    if (!names.ok()) return;
+    for (const std::string& n : *names) {
+      const std::string p = d + "/" + n;
+      if (p.size() > 4 && p.substr(p.size() - 4) == ".seg" && p > last) last = p;
+      walk(p);
+    }
+  };
+  walk("/db");
+  ASSERT_FALSE(last.empty());
+  const std::string before = sim->GetFileData(last).value();
+  sim->FailReads(last);
+  Options o;
+  o.file_system = sim;
+  o.background_maintenance = false;
+  auto reopened = Db::Open("/db", o);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.status().code(), Status::Code::kIOError) << reopened.status().ToString();
+  EXPECT_EQ(sim->GetFileData(last).value(), before) << "the unreadable segment was changed";
+}
+
 // A real failing device: a loop device under device-mapper, an ext4 on it, the store on that;
 // then the table is switched so that the blocks of one sealed segment return EIO.
 class DeviceMapperTest : public ::testing::Test {

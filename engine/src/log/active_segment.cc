@@ -24,10 +24,32 @@ ActiveSegment::ActiveSegment(uint64_t id, std::unique_ptr<WritableFile> file,
   opened_end_ = end_;
 }
 
+ActiveSegment::ActiveSegment(uint64_t id, std::unique_ptr<WritableFile> file,
+                             std::unique_ptr<MappedFile> recovered, uint64_t recovered_bytes,
+                             uint64_t segment_bytes_max)
+    : chunk_bytes_(static_cast<size_t>(std::min<uint64_t>(kChunkBytesMax, segment_bytes_max))),
+      id_(id),
+      file_(std::move(file)),
+      recovered_(std::move(recovered)) {
+  TLDB_CHECK(chunk_bytes_ > 0 && recovered_bytes > 0);
+  TLDB_CHECK(recovered_bytes <= recovered_->data().size());
+  chunks_.push_back(
+      {0, static_cast<size_t>(recovered_bytes), LargeBuffer(), recovered_->data().data()});
+  end_ = recovered_bytes;
+  durable_end_ = end_;
+  allocated_end_ = end_;
+  zeroed_end_ = end_;
+  opened_end_ = end_;
+}
+
 char* ActiveSegment::Reserve(size_t max_bytes) {
-  if (chunks_.empty() || end_ + max_bytes > chunks_.back().start + chunks_.back().capacity) {
+  // The recovered chunk (a read-only mapping) is full: it never takes new bytes.
+  if (chunks_.empty() || chunks_.back().data.data() == nullptr ||
+      end_ + max_bytes > chunks_.back().start + chunks_.back().capacity) {
     const size_t cap = std::max(chunk_bytes_, max_bytes);
-    chunks_.push_back({end_, cap, LargeBuffer(cap)});
+    LargeBuffer buf(cap);
+    char* bytes = buf.data();
+    chunks_.push_back({end_, cap, std::move(buf), bytes});
   }
   Chunk& c = chunks_.back();
   return c.data.data() + (end_ - c.start);
@@ -52,7 +74,7 @@ std::span<const char> ActiveSegment::At(uint64_t offset) const {
   // one; the rest of this chunk's capacity holds nothing).
   uint64_t stop = std::min<uint64_t>(end_, c.start + c.capacity);
   if (&c != &chunks_.back()) stop = std::min<uint64_t>(stop, (&c + 1)->start);
-  return {c.data.data() + (offset - c.start), static_cast<size_t>(stop - offset)};
+  return {c.bytes + (offset - c.start), static_cast<size_t>(stop - offset)};
 }
 
 std::span<const char> ActiveSegment::Range(uint64_t from, uint64_t to) const {
@@ -60,7 +82,7 @@ std::span<const char> ActiveSegment::Range(uint64_t from, uint64_t to) const {
   if (from == to) return {};
   const Chunk& c = ChunkFor(from);
   TLDB_CHECK(to <= c.start + c.capacity);  // a group never spans chunks
-  return {c.data.data() + (from - c.start), static_cast<size_t>(to - from)};
+  return {c.bytes + (from - c.start), static_cast<size_t>(to - from)};
 }
 
 ActiveSegment::Slot::~Slot() {

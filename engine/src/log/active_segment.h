@@ -1,7 +1,8 @@
 // ActiveSegment: the one segment of a namespace that still takes appends.
 //
 // It keeps an in-memory image of every byte written to the file (so reads of recent messages,
-// the hot IM path, never touch the disk or make a syscall) and the per-timeline offsets of its
+// the hot IM path, make no syscall; the bytes recovered at open are a read-only mapping of the
+// file, in the page cache rather than the heap) and the per-timeline offsets of its
 // records (its index until it is sealed). It also tracks how far the file's blocks are known to be
 // allocated (written or fallocated), so the writer reserves space before it writes (docs/design.md
 // "Disk full"). The image is a list of chunks; one group commit is
@@ -75,6 +76,12 @@ class ActiveSegment {
   // for a namespace whose segments are smaller (a group larger than a chunk gets its own).
   ActiveSegment(uint64_t id, std::unique_ptr<WritableFile> file, std::string_view image,
                 uint64_t segment_bytes_max);
+  // The same with the file's recovered bytes [0, recovered_bytes) read from `recovered`, a
+  // mapping of the file kept for the segment's life instead of a copy on the heap: those bytes
+  // never change (appends go after them, a Rewind never goes below durable_end()).
+  ActiveSegment(uint64_t id, std::unique_ptr<WritableFile> file,
+                std::unique_ptr<MappedFile> recovered, uint64_t recovered_bytes,
+                uint64_t segment_bytes_max);
 
   uint64_t id() const { return id_; }
   WritableFile* file() { return file_.get(); }
@@ -127,7 +134,8 @@ class ActiveSegment {
   struct Chunk {
     uint64_t start;  // file offset of data[0]
     size_t capacity;
-    LargeBuffer data;  // huge pages: a 64 MiB segment's image faults in 32 times, not 16Ki
+    LargeBuffer data;   // huge pages: a 64 MiB segment's image faults in 32 times, not 16Ki
+    const char* bytes;  // data, or the recovered mapping (data empty)
   };
   const Chunk& ChunkFor(uint64_t offset) const;
 
@@ -135,6 +143,7 @@ class ActiveSegment {
   const size_t chunk_bytes_;
   uint64_t id_;
   std::unique_ptr<WritableFile> file_;
+  std::unique_ptr<MappedFile> recovered_;  // the first chunk's bytes, if recovered mapped
   std::vector<Chunk> chunks_;
   uint64_t end_ = 0;
   uint64_t durable_end_ = 0;

@@ -1,7 +1,9 @@
 #include "store/namespace_recovery.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
+#include <thread>
 
 #include "index/index_merge.h"
 #include "index/record_indexer.h"
@@ -14,7 +16,6 @@
 #include "tldb/replication.h"
 #include "util/check.h"
 #include "util/kill_point.h"
-#include "util/large_buffer.h"
 
 namespace tldb {
 
@@ -41,15 +42,24 @@ Status NamespaceRecovery::Recover() {
   }
   const uint64_t last = files.rbegin()->first;
   const bool last_sealed = files.rbegin()->second.index || files.rbegin()->second.gen != 0;
-  std::vector<const SealedSegment*> loaded;  // in segment order
+  std::vector<PendingSegment> pending;
   for (const auto& [id, has] : files) {
     if (id == last && !last_sealed) break;
     MapFaultScope faults;  // a disk read error while loading is an error, not a crash
-    Status s = LoadSealed(id, has.gen, has.index);
-    if (faults.Faulted()) {
-      return Status::IOError(SegmentFileName(st_.dir, id, has.gen) +
-                             ": disk read error under the segment or its index");
-    }
+    PendingSegment p;
+    Status s = MapSealed(id, has.gen, has.index, &p);
+    if (faults.Faulted()) return Status::IOError(DiskErrorUnder(id, has.gen));
+    TLDB_RETURN_IF_ERROR(s);
+    pending.push_back(std::move(p));
+  }
+  OpenIndexes(&pending);
+  std::vector<const SealedSegment*> loaded;  // in segment order
+  for (PendingSegment& p : pending) {
+    const uint64_t id = p.seg->id;
+    const uint32_t gen = p.seg->gen;
+    MapFaultScope faults;
+    Status s = p.faulted ? Status::Ok() : FinishSealed(&p);
+    if (p.faulted || faults.Faulted()) return Status::IOError(DiskErrorUnder(id, gen));
     TLDB_RETURN_IF_ERROR(s);
     loaded.push_back(st_.sealed.at(id).get());
   }
@@ -98,34 +108,76 @@ Status NamespaceRecovery::ResolveCompaction(const NamespaceFiles& listing) {
   return Status::Ok();
 }
 
-Status NamespaceRecovery::LoadSealed(uint64_t id, uint32_t gen, bool has_index) {
-  auto seg = std::make_unique<SealedSegment>();
-  seg->id = id;
-  seg->gen = gen;
-  const std::string name = SegmentFileName(st_.dir, id, gen),
-                    idx_name = IndexFileName(st_.dir, id, gen);
-  TLDB_ASSIGN_OR_RETURN(seg->data, st_.fs->Map(name));
-  seg->data->AdviseRandom();
-  auto header = DecodeSegmentHeader(seg->data->data(), name);
+std::string NamespaceRecovery::DiskErrorUnder(uint64_t id, uint32_t gen) const {
+  return SegmentFileName(st_.dir, id, gen) + ": disk read error under the segment or its index";
+}
+
+Status NamespaceRecovery::MapSealed(uint64_t id, uint32_t gen, bool has_index, PendingSegment* p) {
+  p->seg = std::make_unique<SealedSegment>();
+  SealedSegment& seg = *p->seg;
+  seg.id = id;
+  seg.gen = gen;
+  const std::string name = SegmentFileName(st_.dir, id, gen);
+  TLDB_ASSIGN_OR_RETURN(seg.data, st_.fs->Map(name));
+  seg.data->AdviseRandom();
+  auto header = DecodeSegmentHeader(seg.data->data(), name);
   if (!header.ok()) return header.status();
   if (header->segment_id != id || header->namespace_id != st_.entry.id || header->gen != gen) {
     return Status::Corruption(name + ": header names another segment or namespace");
   }
-  seg->compressed = (header->flags & kSegmentCompressed) != 0;
-  Status s = Status::NotFound("no index");
+  seg.compressed = (header->flags & kSegmentCompressed) != 0;
+  p->index_status = Status::NotFound("no index");
+  p->has_index = has_index;
   if (has_index) {
-    auto mapped = st_.fs->Map(idx_name);
+    auto mapped = st_.fs->Map(IndexFileName(st_.dir, id, gen));
     if (mapped.ok()) {
-      seg->index_file = std::move(mapped).value();
-      seg->index_file->WillNeed();  // read whole: checksum, then every entry
-      s = seg->index.Open(seg->index_file->data(), st_.entry.id, id, idx_name);
+      seg.index_file = std::move(mapped).value();
     } else {
-      s = mapped.status();
+      p->index_status = mapped.status();
     }
   }
-  if (!s.ok()) {
-    if (has_index && st_.db_options.on_event) {
-      st_.db_options.on_event("rebuilding index of " + name + ": " + s.ToString());
+  return Status::Ok();
+}
+
+void NamespaceRecovery::OpenIndexes(std::vector<PendingSegment>* pending) const {
+  // Each index file is read whole (checksum, then every entry): on every core, since a big
+  // namespace has hundreds of MiB of them. Each worker opens whole files; nothing else is shared.
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < pending->size(); i = next++) {
+      PendingSegment& p = (*pending)[i];
+      if (!p.seg->index_file) continue;
+      MapFaultScope faults;
+      p.seg->index_file->WillNeed();
+      p.index_status = p.seg->index.Open(p.seg->index_file->data(), st_.entry.id, p.seg->id,
+                                         IndexFileName(st_.dir, p.seg->id, p.seg->gen));
+      p.faulted = faults.Faulted();
+    }
+  };
+  uint64_t bytes = 0;
+  for (const PendingSegment& p : *pending) {
+    if (p.seg->index_file) bytes += p.seg->index_file->data().size();
+  }
+  // Another thread only for enough bytes to be worth one (a thread costs tens of microseconds).
+  constexpr uint64_t kBytesPerExtraThread = 16u << 20;
+  const size_t threads =
+      std::min<uint64_t>({kRecoveryThreadsMax, std::max(1u, std::thread::hardware_concurrency()),
+                          1 + bytes / kBytesPerExtraThread, std::max<size_t>(1, pending->size())});
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& h : helpers) h.join();
+}
+
+Status NamespaceRecovery::FinishSealed(PendingSegment* p) {
+  std::unique_ptr<SealedSegment>& seg = p->seg;
+  const uint64_t id = seg->id;
+  const uint32_t gen = seg->gen;
+  const std::string name = SegmentFileName(st_.dir, id, gen),
+                    idx_name = IndexFileName(st_.dir, id, gen);
+  if (!p->index_status.ok()) {
+    if (p->has_index && st_.db_options.on_event) {
+      st_.db_options.on_event("rebuilding index of " + name + ": " + p->index_status.ToString());
     }
     TLDB_RETURN_IF_ERROR(RebuildIndex(*seg));
     TLDB_KILL_POINT("recover.after_index_rebuild");
@@ -248,15 +300,19 @@ Status NamespaceRecovery::FoldIndexes(const std::vector<const SealedSegment*>& s
 
 Status NamespaceRecovery::RecoverActive(uint64_t id) {
   const std::string path = SegmentFileName(st_.dir, id);
-  // Read into huge pages (util/large_buffer.h): a segment of 64 MiB would otherwise take 16Ki
-  // page faults here and as many again in the ActiveSegment's copy.
-  TLDB_ASSIGN_OR_RETURN(auto readable, st_.fs->OpenReadable(path));
-  TLDB_ASSIGN_OR_RETURN(const uint64_t size, readable->Size());
-  LargeBuffer buffer(size);
-  TLDB_ASSIGN_OR_RETURN(const size_t read, readable->Read(0, size, buffer.data()));
-  std::string_view image(buffer.data(), read);
+  // Mapped, not copied: the recovered bytes stay in the page cache, where the ActiveSegment
+  // reads them (a 64 MiB segment would otherwise cost 64 MiB of heap and a copy).
+  TLDB_ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> mapped, st_.fs->Map(path));
+  mapped->WillNeed();  // read whole, now
+  std::string_view image(mapped->data().data(), mapped->data().size());
   std::string salvaged;  // the image with inserted bytes removed (salvage only)
+  // A disk read error under the mapping reads as zeros, which pass for prepared space: it must
+  // stop recovery before anything is cut (MapFaultRegistry).
+  MapFaultScope faults;
+  auto read_failed = [&] { return faults.Faulted() || mapped->failed(); };
+  const std::string read_error = path + ": disk read error in the active segment";
   SegmentScan scan = ScanSegment(image, id);
+  if (read_failed()) return Status::IOError(read_error);
   if (!DecodeSegmentHeader(image, path).ok() && scan.valid_end <= format::kSegmentHeaderBytes &&
       scan.tail_zero) {
     // Created (or renamed from prepared zeros) but its header never became durable: records
@@ -280,6 +336,7 @@ Status NamespaceRecovery::RecoverActive(uint64_t id) {
     if (FindInsertion(image, id, scan, &at, &bytes)) {
       // Every record verifies again once the inserted bytes are gone: write the rest of the
       // file back `bytes` earlier (the tail past the new end is cut below).
+      if (read_failed()) return Status::IOError(read_error);
       salvaged = std::string(image);
       salvaged.erase(at, bytes);
       image = salvaged;
@@ -298,6 +355,7 @@ Status NamespaceRecovery::RecoverActive(uint64_t id) {
     st_.db_options.on_event("recovery: cut torn tail at " + where + " (" +
                             std::to_string(image.size() - scan.valid_end) + " bytes)");
   }
+  if (read_failed()) return Status::IOError(read_error);
   if (tail != TailState::kClean) {
     TLDB_RETURN_IF_ERROR(file->Truncate(scan.valid_end));
     TLDB_KILL_POINT("recover.after_tail_cut");
@@ -306,13 +364,21 @@ Status NamespaceRecovery::RecoverActive(uint64_t id) {
   TLDB_KILL_POINT("recover.after_active_sync");
   const uint64_t file_bytes = tail != TailState::kClean ? scan.valid_end : image.size();
   image = image.substr(0, scan.valid_end);
-  st_.active = std::make_unique<ActiveSegment>(id, std::move(file), image, st_.segment_bytes_max());
+  st_.active =
+      salvaged.empty()
+          ? std::make_unique<ActiveSegment>(id, std::move(file), std::move(mapped), scan.valid_end,
+                                            st_.segment_bytes_max())
+          : std::make_unique<ActiveSegment>(id, std::move(file), image, st_.segment_bytes_max());
   st_.active->set_allocated_end(file_bytes);  // prepared zeros are allocated; the rest is reserved
                                               // by the first group that needs it (MakeRoom)
   st_.active->set_zeroed_end(file_bytes);     // zeros ahead continue from there (SegmentPreparer)
   for (uint64_t off = format::kSegmentHeaderBytes; off < scan.valid_end;) {
     RecordView r;
-    TLDB_CHECK(DecodeRecord(st_.active->At(off), id, off, &r) == DecodeOutcome::kOk);
+    if (DecodeRecord(st_.active->At(off), id, off, &r) != DecodeOutcome::kOk) {
+      // It decoded in the scan: only a disk read error under the mapping changes it.
+      TLDB_CHECK(read_failed());
+      return Status::IOError(read_error);
+    }
     std::vector<GroupAssigner::Assigned> visible;
     TLDB_RETURN_IF_ERROR(assigner_.IndexDecoded(r, off, &visible));
     assigner_.Publish(visible);

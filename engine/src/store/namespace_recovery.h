@@ -11,10 +11,12 @@
 // refused unless Options::salvage. Otherwise it is a torn tail of an unsynced group: cut off.
 //
 // Contract: runs once, before any reader, writer or maintenance thread of the namespace exists
-// (so it takes no lock).
+// (so it takes no lock). It reads index files on up to kRecoveryThreadsMax threads of its own
+// (OpenIndexes), each on its own files, joined before it goes on.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,7 +41,24 @@ class NamespaceRecovery {
 
  private:
   Status ResolveCompaction(const NamespaceFiles& listing);
-  Status LoadSealed(uint64_t id, uint32_t gen, bool has_index);
+  // A sealed segment between its mapping and its place in NamespaceState::sealed.
+  struct PendingSegment {
+    std::unique_ptr<SealedSegment> seg;
+    bool has_index = false;  // an index file was listed
+    Status index_status;     // of mapping and opening it (not ok: rebuild it)
+    bool faulted = false;    // a disk read error under it while opening it
+  };
+  // Up to this many threads read index files at open (OpenIndexes).
+  static constexpr uint32_t kRecoveryThreadsMax = 4;
+
+  std::string DiskErrorUnder(uint64_t id, uint32_t gen) const;
+  // Maps a sealed segment and its index file (checks the segment's header).
+  Status MapSealed(uint64_t id, uint32_t gen, bool has_index, PendingSegment* p);
+  // Opens (verifies) the mapped index files, on up to kRecoveryThreadsMax threads.
+  void OpenIndexes(std::vector<PendingSegment>* pending) const;
+  // Rebuilds an index that did not open, checks it against the segment, and adds the segment
+  // to NamespaceState::sealed.
+  Status FinishSealed(PendingSegment* p);
   Status RebuildIndex(const SealedSegment& seg);
   // Folds the index files of the sealed segments (in segment order) into the timeline table,
   // the mutation overlay and the dedupe table.
