@@ -7,7 +7,9 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "index/segment_index.h"
@@ -48,42 +50,34 @@ Indexes Build(
   return x;
 }
 
-// Every entry comes once, in (hash, reader) order, and each key's entries come together, in
-// reader order.
-TEST(IndexMergeTest, EveryEntryOnceByHashThenReader) {
-  Indexes x = Build(7, 3000, 0.3, 1);
-  uint64_t entries = 0;
-  for (const auto* r : x.views) entries += r->timeline_count();
-  IndexMerge merge(x.views);
-  std::map<std::string, int> last_reader;  // per key: the reader of its latest entry
-  std::string prev_key;
-  uint64_t prev_hash = 0, seen = 0;
-  uint32_t prev_reader = 0, r = 0, i = 0, groups = 0;
-  while (merge.Next(&r, &i)) {
-    ASSERT_LT(r, x.views.size());
-    ASSERT_LT(i, x.views[r]->timeline_count());
-    const IndexEntry e = x.views[r]->Entry(i);
-    if (seen > 0) {
-      ASSERT_TRUE(e.key_hash > prev_hash || (e.key_hash == prev_hash && r > prev_reader))
-          << "entry " << seen << " out of merge order";
+// Every entry comes once, and each key's entries come together, in reader order.
+TEST(IndexMergeTest, EveryEntryOnceGroupedByKeyInReaderOrder) {
+  for (const auto& [segments, keys] : {std::pair{7, 3000}, std::pair{3, 100'000}}) {
+    Indexes x = Build(segments, keys, 0.3, 1);
+    uint64_t entries = 0;
+    for (const auto* r : x.views) entries += r->timeline_count();
+    IndexMerge merge(x.views);
+    std::map<std::string, int> last_reader;  // per key: the reader of its latest entry
+    std::set<std::pair<uint32_t, uint32_t>> seen;
+    std::string prev_key;
+    uint32_t r = 0, i = 0;
+    while (merge.Next(&r, &i)) {
+      ASSERT_LT(r, x.views.size());
+      ASSERT_LT(i, x.views[r]->timeline_count());
+      ASSERT_TRUE(seen.emplace(r, i).second) << "entry " << r << "/" << i << " twice";
+      const IndexEntry e = x.views[r]->Entry(i);
+      auto [it, first] = last_reader.emplace(std::string(e.key), static_cast<int>(r));
+      if (!first) {
+        ASSERT_EQ(prev_key, e.key) << "the entries of '" << e.key << "' are not together";
+        ASSERT_GT(static_cast<int>(r), it->second);
+        it->second = static_cast<int>(r);
+      }
+      EXPECT_EQ(e.first_seq, uint64_t{1000} * (r + 1) + std::stoul(std::string(e.key.substr(5))));
+      prev_key = std::string(e.key);
     }
-    auto [it, first] = last_reader.emplace(std::string(e.key), static_cast<int>(r));
-    if (first) {
-      ++groups;
-    } else {
-      ASSERT_EQ(prev_key, e.key) << "the entries of '" << e.key << "' are not together";
-      ASSERT_GT(static_cast<int>(r), it->second);
-      it->second = static_cast<int>(r);
-    }
-    EXPECT_EQ(e.first_seq, 1000u * (r + 1) + std::stoul(std::string(e.key.substr(5))));
-    prev_key = std::string(e.key);
-    prev_hash = e.key_hash;
-    prev_reader = r;
-    ++seen;
+    EXPECT_EQ(seen.size(), entries);
+    EXPECT_FALSE(merge.Next(&r, &i));
   }
-  EXPECT_EQ(seen, entries);
-  EXPECT_EQ(groups, last_reader.size());
-  EXPECT_FALSE(merge.Next(&r, &i));
 }
 
 // Keys sharing one hash may interleave, but each key's entries stay in reader order.

@@ -51,7 +51,7 @@ TEST(LargeBufferTest, MovesOwnership) {
 }
 
 TEST(SlabChunksTest, SmallChunksFirstThenSlabs) {
-  constexpr size_t kChunk = 160 << 10;
+  constexpr size_t kChunk = size_t{160} << 10;
   SlabChunks chunks(kChunk, 2, 16);
   std::set<char*> seen;
   for (int i = 0; i < 40; ++i) {

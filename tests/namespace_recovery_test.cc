@@ -69,6 +69,7 @@ class NamespaceRecoveryTest : public ::testing::Test {
 
 TEST_F(NamespaceRecoveryTest, ReopenFromManySegmentsServesWhatTheStoreServed) {
   std::vector<std::string> timelines;
+  timelines.reserve(300);
   for (int t = 0; t < 300; ++t) timelines.push_back("conv:" + std::to_string(t));
   const std::string payload(300, 'x');
   std::map<std::string, std::pair<Seq, std::string>> cmid_seq;  // seq, payload

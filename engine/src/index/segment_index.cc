@@ -314,18 +314,8 @@ uint64_t SegmentIndexReader::EntryKeyHash(uint32_t i) const {
   return DecodeFixed64(entries_ + uint64_t{i} * kEntryBytes + kEntKeyHash);
 }
 
-void SegmentIndexReader::PrefetchAhead(uint32_t i) const {
-  // Entries 8 ahead (320 bytes: five cache lines), keys 4 ahead (their entry was fetched 4
-  // steps ago).
-  constexpr uint32_t kEntriesAhead = 8, kKeysAhead = 4;
-  static_assert(kKeysAhead < kEntriesAhead);
-  if (uint64_t{i} + kEntriesAhead < timeline_count_) {
-    __builtin_prefetch(entries_ + (uint64_t{i} + kEntriesAhead) * kEntryBytes);
-  }
-  if (uint64_t{i} + kKeysAhead < timeline_count_) {
-    const char* e = entries_ + (uint64_t{i} + kKeysAhead) * kEntryBytes;
-    __builtin_prefetch(keys_ + DecodeFixed32(e + kEntKeyOffset));
-  }
+void SegmentIndexReader::PrefetchKey(uint32_t i) const {
+  __builtin_prefetch(keys_ + DecodeFixed32(entries_ + uint64_t{i} * kEntryBytes + kEntKeyOffset));
 }
 
 IndexDedupe SegmentIndexReader::Dedupe(uint32_t i) const {

@@ -194,10 +194,9 @@ class SegmentIndexReader {
   IndexEntry Entry(uint32_t i) const;
   // Entry(i).key_hash, without decoding the rest.
   uint64_t EntryKeyHash(uint32_t i) const;
-  // A hint for a reader walking the entries in order, at entry i: fetches the entries a few
-  // places ahead, and their keys, into the cache (a merge of many index files walks more
-  // streams than the hardware prefetcher follows).
-  void PrefetchAhead(uint32_t i) const;
+  // A hint: fetches entry i's key into the cache (IndexMerge, ahead of the fold reading it).
+  void PrefetchKey(uint32_t i) const;
+
   IndexDedupe Dedupe(uint32_t i) const;
   IndexMutation Mutation(uint32_t i) const;
   IndexBlock Block(uint32_t i) const;

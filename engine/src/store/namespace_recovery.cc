@@ -263,7 +263,8 @@ Status NamespaceRecovery::FoldIndexes(const std::vector<const SealedSegment*>& s
       }
       id = st_.table.FindOrInsert(e.key, e.key_hash);
     }
-    st_.table.PrefetchSlot(merge.PeekKeyHash());  // most likely the same key: cheap then
+    // The slots of a timeline a few groups on: a table of millions is a cache miss per probe.
+    if (const uint64_t ahead = merge.PeekGroupHash(4); ahead != 0) st_.table.PrefetchSlot(ahead);
     prev = e;
     if (!timeline_of[r].empty()) timeline_of[r][i] = id;
     if (e.count == 0) continue;  // only maintenance records of this timeline here

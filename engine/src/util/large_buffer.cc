@@ -23,12 +23,14 @@ LargeBuffer::LargeBuffer(size_t bytes) : size_(bytes) {
   const size_t span = rounded + kHugePageBytes;
   void* p = ::mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   TLDB_CHECK(p != MAP_FAILED);
-  const auto start = reinterpret_cast<uintptr_t>(p);
-  const uintptr_t aligned = (start + kHugePageBytes - 1) & ~uintptr_t{kHugePageBytes - 1};
-  if (aligned > start) ::munmap(p, aligned - start);
-  const uintptr_t end = start + span, used_end = aligned + rounded;
-  if (end > used_end) ::munmap(reinterpret_cast<void*>(used_end), end - used_end);
-  data_ = reinterpret_cast<char*>(aligned);
+  char* const base = static_cast<char*>(p);
+  const size_t lead =
+      (kHugePageBytes - reinterpret_cast<uintptr_t>(base) % kHugePageBytes) % kHugePageBytes;
+  if (lead > 0) ::munmap(base, lead);
+  char* const aligned = base + lead;
+  const size_t tail = span - lead - rounded;  // at least 0: lead < kHugePageBytes
+  if (tail > 0) ::munmap(aligned + rounded, tail);
+  data_ = aligned;
   mapped_ = rounded;
   (void)::madvise(data_, mapped_, MADV_HUGEPAGE);  // only a hint
 }
