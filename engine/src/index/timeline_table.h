@@ -141,18 +141,20 @@ class TimelineTable {
 
  private:
   // 4Ki states (160 KiB) per chunk: a small table (a fresh namespace) holds little. The first
-  // 16 chunks (64Ki timelines) are allocated one by one, later ones 16 at a time in huge pages
-  // (SlabChunks); key arena chunks likewise after the first two.
+  // 16 chunks (64Ki timelines) are allocated one by one, later ones 64 at a time (10 MiB) in
+  // huge pages (SlabChunks); key arena chunks likewise, two at a time, after the first two. A
+  // slab is a whole number of huge pages: the last page of a slab of 2.5 MiB would be faulted
+  // in whole for its first half MiB (measured: +20 bytes per timeline).
   static constexpr uint32_t kChunkShift = 12;
   static constexpr uint32_t kChunkMask = (1u << kChunkShift) - 1;
   static constexpr size_t kStateChunkBytes = sizeof(TimelineState) << kChunkShift;
-  static constexpr size_t kSmallStateChunks = 16, kStateChunksPerSlab = 16;
+  static constexpr size_t kSmallStateChunks = 16, kStateChunksPerSlab = 64;
   static constexpr uint32_t kArenaChunkBytes = 1u << 20;
   static constexpr uint32_t kArenaShift = 20;
   static constexpr size_t kSmallArenaChunks = 2, kArenaChunksPerSlab = 2;
-  static_assert(kStateChunkBytes * kStateChunksPerSlab >= LargeBuffer::kHugePageBytes &&
-                    kArenaChunkBytes * kArenaChunksPerSlab >= LargeBuffer::kHugePageBytes,
-                "a slab spans at least one huge page");
+  static_assert(kStateChunkBytes * kStateChunksPerSlab % LargeBuffer::kHugePageBytes == 0 &&
+                    kArenaChunkBytes * kArenaChunksPerSlab % LargeBuffer::kHugePageBytes == 0,
+                "a slab is a whole number of huge pages");
 
   // A slot's tag: hash bits 32..39, apart from the home slot's (the low bits) and from the
   // high bits that order index files. Recovery inserts keys in hash order (IndexMerge), so a
