@@ -14,6 +14,7 @@
 #include "io/sim_file_system.h"
 #include "tldb/clock.h"
 #include "tldb/db.h"
+#include "util/sim_options.h"
 
 namespace tldb {
 namespace {
@@ -33,12 +34,7 @@ class NamespaceRecoveryTest : public ::testing::Test {
       ASSERT_TRUE(db_->Close().ok());
     }
     db_.reset();
-    Options o;
-    o.file_system = fs_;
-    o.clock = clock_;
-    o.prezero = Options::Prezero::kInline;
-    o.background_maintenance = false;
-    auto db = Db::Open("/db", o);
+    auto db = Db::Open("/db", testing::SimOptions(fs_, clock_));
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(db).value();
   }
