@@ -36,6 +36,13 @@ TEST(LargeBufferTest, ZeroFilledAndAlignedToHugePagesFromTwoMiB) {
   EXPECT_EQ(none.data(), nullptr);
 }
 
+TEST(LargeBufferTest, SmallPagesAreZeroFilledToo) {
+  LargeBuffer b(size_t{3} << 20, LargeBuffer::Pages::kSmall);
+  ASSERT_NE(b.data(), nullptr);
+  EXPECT_TRUE(AllZero(b.data(), b.size()));
+  b.data()[b.size() - 1] = 1;
+}
+
 TEST(LargeBufferTest, MovesOwnership) {
   LargeBuffer a(3u << 20);
   a.data()[0] = 42;

@@ -134,7 +134,7 @@ class ActiveSegment {
   struct Chunk {
     uint64_t start;  // file offset of data[0]
     size_t capacity;
-    LargeBuffer data;   // huge pages: a 64 MiB segment's image faults in 32 times, not 16Ki
+    LargeBuffer data;   // empty for the recovered mapping
     const char* bytes;  // data, or the recovered mapping (data empty)
   };
   const Chunk& ChunkFor(uint64_t offset) const;

@@ -10,9 +10,9 @@
 
 namespace tldb {
 
-LargeBuffer::LargeBuffer(size_t bytes) : size_(bytes) {
+LargeBuffer::LargeBuffer(size_t bytes, Pages pages) : size_(bytes) {
   if (bytes == 0) return;
-  if (bytes < kHugePageBytes) {
+  if (bytes < kHugePageBytes || pages == Pages::kSmall) {
     data_ = static_cast<char*>(std::calloc(1, bytes));
     TLDB_CHECK(data_ != nullptr);
     return;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace tldb {
 
@@ -15,8 +16,13 @@ class LargeBuffer {
  public:
   static constexpr size_t kHugePageBytes = size_t{2} << 20;
 
+  enum class Pages : uint8_t {
+    kHuge,   // from kHugePageBytes up: 2 MiB-aligned and advised for huge pages
+    kSmall,  // never advised: a buffer filled slowly, where a first touch must not make a
+             // whole huge page resident (an active segment's chunk in a quiet namespace)
+  };
   LargeBuffer() = default;
-  explicit LargeBuffer(size_t bytes);
+  explicit LargeBuffer(size_t bytes, Pages pages = Pages::kHuge);
   ~LargeBuffer();
   LargeBuffer(LargeBuffer&& o) noexcept;
   LargeBuffer& operator=(LargeBuffer&& o) noexcept;
