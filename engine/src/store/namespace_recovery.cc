@@ -158,8 +158,9 @@ void NamespaceRecovery::OpenIndexes(std::vector<PendingSegment>* pending) const 
   for (const PendingSegment& p : *pending) {
     if (p.seg->index_file) bytes += p.seg->index_file->data().size();
   }
-  // Another thread only for enough bytes to be worth one (a thread costs tens of microseconds).
-  constexpr uint64_t kBytesPerExtraThread = 16u << 20;
+  // Another thread only for enough bytes to be worth one: starting a thread costs tens of
+  // microseconds, about what verifying 256 KiB of index takes.
+  constexpr uint64_t kBytesPerExtraThread = 256u << 10;
   const size_t threads =
       std::min<uint64_t>({kRecoveryThreadsMax, std::max(1u, std::thread::hardware_concurrency()),
                           1 + bytes / kBytesPerExtraThread, std::max<size_t>(1, pending->size())});
