@@ -60,7 +60,8 @@ class MappedFile {
  public:
   virtual ~MappedFile() = default;
   virtual std::span<const char> data() const = 0;
-  // Hints that the whole mapping is about to be read (starts readahead). Default: nothing.
+  // Hints that the whole mapping is about to be read (starts readahead; the POSIX backend also
+  // maps every page at once, MADV_POPULATE_READ). Default: nothing.
   virtual void WillNeed() const {}
   // Hints that reads are random point reads: no readahead. Sealed segments are read a record or
   // a block at a time, and a fault on a disk with a large read_ahead_kb (8 MiB here) would
