@@ -159,11 +159,13 @@ Status PosixWritableFile::Allocate(uint64_t offset, uint64_t len) {
 // them later cannot fail for lack of space. Bytes already in the file are never touched.
 Status PosixWritableFile::ZeroFillBeyondEnd(uint64_t offset, uint64_t len) {
   static constexpr size_t kZeroChunkBytes = 1u << 20;
-  static const std::vector<char> zeros(kZeroChunkBytes, 0);
+  // Never destroyed: a store's thread may still write while the process exits
+  // (SegmentPreparer::WriteZeros had the same use after free).
+  static const std::vector<char>* const zeros = new std::vector<char>(kZeroChunkBytes, 0);
   TLDB_ASSIGN_OR_RETURN(uint64_t size, FdSize(fd_, path_));
   for (uint64_t at = std::max(offset, size); at < offset + len;) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroChunkBytes, offset + len - at));
-    TLDB_RETURN_IF_ERROR(PosixWritableFile::Write(at, {zeros.data(), n}));
+    TLDB_RETURN_IF_ERROR(PosixWritableFile::Write(at, {zeros->data(), n}));
     at += n;
   }
   return Status::Ok();

@@ -226,10 +226,13 @@ Status SegmentPreparer::Prepare(uint64_t id) {
 // 4 KiB page (/proc/self/io, bench/prezero_bench.cc), which cost more than the zeros save.
 Status SegmentPreparer::WriteZeros(WritableFile& file, uint64_t from, uint64_t to) {
   constexpr uint64_t kPageBytes = 4096;
-  static const std::vector<char> zeros(kPageBytes, 0);
+  // A plain array, never destroyed: a committer thread of a store still open while the
+  // process exits may be writing zeros after static destructors ran (a std::vector here was
+  // freed under it; found by the session fuzz target at its exit).
+  static constexpr char kZeros[kPageBytes] = {};
   while (from < to) {
     const uint64_t n = std::min((from / kPageBytes + 1) * kPageBytes, to) - from;  // to a page end
-    TLDB_RETURN_IF_ERROR(file.Write(from, {zeros.data(), static_cast<size_t>(n)}));
+    TLDB_RETURN_IF_ERROR(file.Write(from, {kZeros, static_cast<size_t>(n)}));
     from += n;
   }
   return Status::Ok();
