@@ -48,7 +48,7 @@ Status NamespaceRecovery::Recover() {
     MapFaultScope faults;  // a disk read error while loading is an error, not a crash
     PendingSegment p;
     Status s = MapSealed(id, has.gen, has.index, &p);
-    if (faults.Faulted()) return Status::IOError(DiskErrorUnder(id, has.gen));
+    if (faults.Faulted()) return Status::IOError(p.seg->FailedError(st_.dir));
     TLDB_RETURN_IF_ERROR(s);
     pending.push_back(std::move(p));
   }
@@ -56,10 +56,10 @@ Status NamespaceRecovery::Recover() {
   std::vector<const SealedSegment*> loaded;  // in segment order
   for (PendingSegment& p : pending) {
     const uint64_t id = p.seg->id;
-    const uint32_t gen = p.seg->gen;
+    const std::string disk_error = p.seg->FailedError(st_.dir);  // FinishSealed moves p.seg
     MapFaultScope faults;
     Status s = p.faulted ? Status::Ok() : FinishSealed(&p);
-    if (p.faulted || faults.Faulted()) return Status::IOError(DiskErrorUnder(id, gen));
+    if (p.faulted || faults.Faulted()) return Status::IOError(disk_error);
     TLDB_RETURN_IF_ERROR(s);
     loaded.push_back(st_.sealed.at(id).get());
   }
@@ -106,10 +106,6 @@ Status NamespaceRecovery::ResolveCompaction(const NamespaceFiles& listing) {
     TLDB_RETURN_IF_ERROR(st_.fs->SyncDir(st_.dir));
   }
   return Status::Ok();
-}
-
-std::string NamespaceRecovery::DiskErrorUnder(uint64_t id, uint32_t gen) const {
-  return SegmentFileName(st_.dir, id, gen) + ": disk read error under the segment or its index";
 }
 
 Status NamespaceRecovery::MapSealed(uint64_t id, uint32_t gen, bool has_index, PendingSegment* p) {

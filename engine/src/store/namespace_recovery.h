@@ -51,7 +51,6 @@ class NamespaceRecovery {
   // Up to this many threads read index files at open (OpenIndexes).
   static constexpr uint32_t kRecoveryThreadsMax = 4;
 
-  std::string DiskErrorUnder(uint64_t id, uint32_t gen) const;
   // Maps a sealed segment and its index file (checks the segment's header).
   Status MapSealed(uint64_t id, uint32_t gen, bool has_index, PendingSegment* p);
   // Opens (verifies) the mapped index files, on up to kRecoveryThreadsMax threads.

@@ -4,6 +4,8 @@
 // page fault per 2 MiB instead of one per 4 KiB: a fault costs about 10 µs in a virtual machine,
 // and opening 1M timelines touches ~150 MiB (docs/benchmarks.md "Open time and RAM"). Smaller
 // buffers come from calloc. Where the kernel has no huge pages to give, it is ordinary memory.
+// Pages::kSmall from kHugePageBytes up is a plain mapping of 4 KiB pages (never cleared up
+// front: the kernel zero-fills each page at its first touch).
 // Allocation failure aborts, as `new` would. Move-only.
 #pragma once
 
@@ -18,8 +20,9 @@ class LargeBuffer {
 
   enum class Pages : uint8_t {
     kHuge,   // from kHugePageBytes up: 2 MiB-aligned and advised for huge pages
-    kSmall,  // never advised: a buffer filled slowly, where a first touch must not make a
-             // whole huge page resident (an active segment's chunk in a quiet namespace)
+    kSmall,  // 4 KiB pages (MADV_NOHUGEPAGE): a buffer filled slowly, where a first touch must
+             // not make a whole huge page resident (an active segment's chunk in a quiet
+             // namespace)
   };
   LargeBuffer() = default;
   explicit LargeBuffer(size_t bytes, Pages pages = Pages::kHuge);
