@@ -76,7 +76,14 @@ std::string SegmentIndexBuilder::Finish(uint32_t data_end, TimestampMs min_ts, T
     key_bytes += timelines_[i].key.size();
   }
   TLDB_CHECK(offset_count < (uint64_t{1} << 32) && key_bytes < (uint64_t{1} << 32));
-  std::string out(kHeaderBytes, '\0');
+  const uint32_t bits = DirectoryBits(static_cast<uint32_t>(timelines_.size()));
+  // The whole file in one allocation: a fan-out segment's index holds millions of offsets.
+  std::string out;
+  out.reserve(kHeaderBytes + ((uint64_t{1} << bits) + 1) * 4 + timelines_.size() * kEntryBytes +
+              offset_count * 4 + dedupe_.size() * kDedupeBytes +
+              mutations_.size() * kMutationBytes + blocks_.size() * kBlockBytes + key_bytes +
+              kFooterBytes);
+  out.resize(kHeaderBytes);
   char* h = out.data();
   std::memcpy(h, kMagic, 8);
   EncodeFixed32(h + kHdrVersion, kVersion);
@@ -88,7 +95,6 @@ std::string SegmentIndexBuilder::Finish(uint32_t data_end, TimestampMs min_ts, T
   EncodeFixed32(h + kHdrDedupeCount, static_cast<uint32_t>(dedupe_.size()));
   EncodeFixed64(h + kHdrMinTs, static_cast<uint64_t>(min_ts));
   EncodeFixed64(h + kHdrMaxTs, static_cast<uint64_t>(max_ts));
-  const uint32_t bits = DirectoryBits(static_cast<uint32_t>(timelines_.size()));
   EncodeFixed32(h + kHdrDirectoryBits, bits);
   EncodeFixed32(h + kHdrMutationCount, static_cast<uint32_t>(mutations_.size()));
   EncodeFixed32(h + kHdrBlockCount, static_cast<uint32_t>(blocks_.size()));
@@ -118,8 +124,8 @@ std::string SegmentIndexBuilder::Finish(uint32_t data_end, TimestampMs min_ts, T
     offsets_start += static_cast<uint32_t>(t.offsets.size());
     key_offset += static_cast<uint32_t>(t.key.size());
   }
-  for (const auto& t : timelines_) {
-    for (uint32_t off : t.offsets) PutFixed32(&out, off);
+  for (const auto& t : timelines_) {  // fixed32 little-endian, as the host stores them
+    out.append(reinterpret_cast<const char*>(t.offsets.data()), t.offsets.size() * 4);
   }
   for (const auto& d : dedupe_) {
     auto it = entry_of.find(d.key);

@@ -10,7 +10,9 @@
 namespace tldb {
 
 uint32_t CompactionPlanner::LivePercent(const SealedSegment& seg, bool* disowned) const {
-  constexpr uint32_t kEntriesPerHold = 4096;  // index entries judged per hold of mu (shared)
+  // Index entries and their messages judged per hold of mu (shared): an append's commit takes
+  // mu exclusively, and an entry of a fan-out segment holds hundreds of messages.
+  constexpr uint64_t kWorkPerHold = 4096;
   const SegmentIndexReader& idx = seg.index;
   const auto self = static_cast<uint32_t>(seg.id);
   auto only_this = [self](uint32_t segment) { return segment == self; };
@@ -18,9 +20,11 @@ uint32_t CompactionPlanner::LivePercent(const SealedSegment& seg, bool* disowned
   std::vector<bool> owned;  // per entry of the batch, asked with no lock held
   if (disowned != nullptr) *disowned = false;
   uint64_t total = 0, live = 0;
-  for (uint32_t from = 0; from < idx.timeline_count(); from += kEntriesPerHold) {
+  for (uint32_t from = 0, to = 0; from < idx.timeline_count(); from = to) {
     TLDB_TEST_HOOK("plan.between_batches");  // no lock held here
-    const uint32_t to = std::min(idx.timeline_count(), from + kEntriesPerHold);
+    for (uint64_t work = 0; to < idx.timeline_count() && work < kWorkPerHold; ++to) {
+      work += 1 + idx.Entry(to).count;
+    }
     owned.clear();
     for (uint32_t i = from; i < to; ++i) {
       owned.push_back(TimelineRules::Owned(ownership.get(), st_.entry.name, idx.Entry(i).key));

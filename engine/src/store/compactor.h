@@ -166,6 +166,9 @@ class Compactor {
   std::deque<std::string> arena_;
   std::vector<Item> items_;
   std::unordered_set<SeqKey, SeqKeyHash> base_in_inputs_;
+  // Timelines of the live fan-out targets, found by Judge under the namespace's lock (the table
+  // is read only under it: a commit may grow it meanwhile).
+  std::unordered_set<uint32_t> live_target_timelines_;
   std::vector<SeqKey> forget_recalls_;
   // Keys of the inputs' timelines the store does not own (consecutive duplicates skipped), and
   // their timeline ids.
