@@ -131,6 +131,11 @@ void UnderReadLockInBatches(std::shared_mutex& mu, size_t n, Cost cost, BeforeHo
 
 void Compactor::Decide() {
   JudgeOwnership();
+  // Room for every message and fan-out target up front: growing the set rehashes all of it,
+  // 0.1 s for the millions of targets of a fan-out segment, under the lock.
+  size_t messages = 0;
+  for (const Item& it : items_) messages += it.type == RecordType::kFanout ? it.targets.size() : 1;
+  base_in_inputs_.reserve(messages);
   const auto item_cost = [&](size_t i) { return 1 + items_[i].targets.size(); };
   const auto one = [](size_t) { return size_t{1}; };
   const auto nothing = [] {};

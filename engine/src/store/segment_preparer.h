@@ -41,8 +41,8 @@ namespace tldb {
 class SegmentPreparer {
  public:
   // 1 MiB: one step of zeros ahead of the active segment (256 page writes, then one fdatasync;
-  // 1 MiB writes with fdatasync run at 2.4 GB/s here, docs/benchmarks.md "The machine"), ~4,000 single appends of 256
-  // bytes; also the prefix a new segment is created with.
+  // 1 MiB writes with fdatasync run at 2.4 GB/s here, docs/benchmarks.md "The machine"), ~4,000
+  // single appends of 256 bytes; also the prefix a new segment is created with.
   static constexpr uint64_t kZeroChunkBytes = 1u << 20;
   // 8 MiB: how far zeros are kept ahead of the active segment's records (asked again once less
   // than half of it is left). It covers the tens of ms this thread spends preparing a 64 MiB
