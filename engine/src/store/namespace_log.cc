@@ -100,6 +100,7 @@ Status NamespaceLog::Close() {
   }
   commit_.Stop();  // no leader runs from here on: this thread owns the active segment
   preparer_.Stop();
+  st_.SyncIndexes();
   roller_.DiscardNext();  // a next segment reserved by a roll that failed for want of space
   if (!st_.active) return Status::Ok();
   Status s;
@@ -120,6 +121,7 @@ Status NamespaceLog::Close() {
 
 Status NamespaceLog::Compact(const CompactOptions& o, CompactionProgress* total) {
   if (o.full) TLDB_RETURN_IF_ERROR(Roll());  // a full compaction includes the newest records
+  st_.SyncIndexes();  // what rolls left unsynced, off the append path (a roll wakes this pass)
   std::lock_guard m(maint_mu_);
   TLDB_RETURN_IF_ERROR(expirer_.DropExpired(total));
   if (o.expire_only) return Status::Ok();

@@ -29,6 +29,7 @@
 #include "store/dedupe_window.h"
 #include "store/sealed_segment.h"
 #include "store/timeline_rules.h"
+#include "store/unsynced_indexes.h"
 #include "tldb/clock.h"
 #include "tldb/db.h"
 #include "tldb/file_system.h"
@@ -110,6 +111,9 @@ class NamespaceState {
   }
   std::string SegmentName(uint64_t id) const;
   void Event(const std::string& what) const;
+  // Syncs the index files rolls left unsynced (unsynced_indexes); a failure is reported as an
+  // event, not returned: the index in memory is right, and a damaged file is rebuilt at open.
+  void SyncIndexes();
 
   // A follower takes only frames shipped by its primary (Db::ApplyFrame) and never rolls on its
   // own; a primary (or a single node) takes everything else.
@@ -119,6 +123,8 @@ class NamespaceState {
   std::atomic<uint64_t> retain_from{UINT64_MAX};
 
   NamespaceCounters counters;
+  // Index files written by rolls, not yet fdatasync'ed (thread-safe; see there).
+  UnsyncedIndexes unsynced_indexes;
   // Set right after open, before any append or read.
   std::function<void()> on_seal;            // after a seal, on the writing thread; must not block
   std::shared_ptr<BlockCache> block_cache;  // the Db's shared cache of decompressed blocks

@@ -126,7 +126,7 @@ Status SegmentRoller::Seal(bool* intact, std::unique_ptr<SealedSegment>* out) {
   }
   const std::string idx = b.Finish(static_cast<uint32_t>(a.end()), a.min_ts(), a.max_ts());
   const std::string idx_path = IndexFileName(st_.dir, id);
-  if (Status s = st_.fs->WriteFileAtomic(idx_path, idx); !s.ok()) {
+  if (Status s = WriteIndex(idx_path, idx); !s.ok()) {
     // Until the index is renamed into place it is only "<id>.idx.tmp", which recovery deletes:
     // the segment is still the active one, on disk as in memory, and may take more records.
     // Once the index exists under its name the segment is sealed for recovery: sticky.
@@ -152,6 +152,18 @@ Status SegmentRoller::Seal(bool* intact, std::unique_ptr<SealedSegment>* out) {
       seg->index.Open(seg->index_file->data(), st_.entry.id, id, st_.SegmentName(id)));
   seg->bytes = seg->data->data().size() + seg->index_file->data().size();
   *out = std::move(seg);
+  return Status::Ok();
+}
+
+Status SegmentRoller::WriteIndex(const std::string& path, std::string_view idx) {
+  const std::string tmp = path + ".tmp";
+  TLDB_ASSIGN_OR_RETURN(auto file, st_.fs->OpenWritable(tmp, /*create=*/true, /*exclusive=*/false));
+  TLDB_RETURN_IF_ERROR(file->Truncate(0));  // a stale tmp from an earlier attempt
+  TLDB_RETURN_IF_ERROR(file->Write(0, idx));
+  TLDB_RETURN_IF_ERROR(st_.fs->Rename(tmp, path));
+  if (st_.unsynced_indexes.Add(std::move(file)) > UnsyncedIndexes::kWaitingMax) {
+    st_.SyncIndexes();  // maintenance is off or busy: the roll pays for them
+  }
   return Status::Ok();
 }
 

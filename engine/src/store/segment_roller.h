@@ -1,8 +1,9 @@
 // SegmentRoller: keeps the active segment able to take the next group. When a group would not
 // fit (or a roll is asked for), it reserves the next segment (its blocks allocated — prepared
 // zeros from SegmentPreparer, or fallocate — its header written and synced, under a *.tmp
-// name), seals the active one (fdatasync, index file written atomically, file cut to its
-// records, mapped read-only) and promotes the next one into place.
+// name), seals the active one (fdatasync, index file written and renamed into place, synced
+// later: UnsyncedIndexes; file cut to its records, mapped read-only) and promotes the next one
+// into place.
 //
 // Errors: space is reserved before anything changes. *intact tells the caller whether the log
 // is unchanged (a NoSpace while reserving: the group fails and a later one retries) or must
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "store/namespace_state.h"
 #include "store/segment_preparer.h"
@@ -51,6 +53,10 @@ class SegmentRoller {
   // Seals the active segment on disk and opens its read-only form. *intact: only a NoSpace
   // writing the index, before it was renamed into place, leaves the segment active.
   Status Seal(bool* intact, std::unique_ptr<SealedSegment>* out);
+  // Writes the index as "<path>.tmp" and renames it into place, without an fdatasync: it waits in
+  // st_.unsynced_indexes (see there for why that is safe); syncs the waiting ones when too many
+  // wait.
+  Status WriteIndex(const std::string& path, std::string_view idx);
   // Seals the active segment and promotes segment `id` (its header: `header`, or a new one).
   Status Roll(uint64_t id, const std::string* header, bool* intact);
   Status ReserveNext(uint64_t id, const std::string* header);

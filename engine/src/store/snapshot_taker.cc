@@ -61,6 +61,8 @@ Status SnapshotTaker::Take(const std::string& ns_dir, const std::string& rel_dir
   for (int attempt = 0; attempt < kAttemptsMax; ++attempt) {
     TLDB_ASSIGN_OR_RETURN(Point p, Capture());
     TLDB_TEST_HOOK("snapshot.after_capture");  // no lock of the namespace held here
+    // The point's index files are linked: those a roll left unsynced are synced first.
+    if (o.sync) TLDB_RETURN_IF_ERROR(st_.unsynced_indexes.SyncAll(fs, st_.dir));
     std::vector<SnapshotFile> files;
     Status s = Materialize(p, ns_dir, rel_dir, o, &files);
     if (s.ok()) {
