@@ -47,8 +47,7 @@ char* ActiveSegment::Reserve(size_t max_bytes) {
   if (chunks_.empty() || chunks_.back().data.data() == nullptr ||
       end_ + max_bytes > chunks_.back().start + chunks_.back().capacity) {
     const size_t cap = std::max(chunk_bytes_, max_bytes);
-    // Small pages: a namespace that takes a message a minute should not hold 2 MiB for it.
-    LargeBuffer buf(cap, LargeBuffer::Pages::kSmall);
+    LargeBuffer buf(cap, LargeBuffer::Pages::kHeap);  // written before it is read
     char* bytes = buf.data();
     chunks_.push_back({end_, cap, std::move(buf), bytes});
   }

@@ -12,20 +12,14 @@ namespace tldb {
 
 LargeBuffer::LargeBuffer(size_t bytes, Pages pages) : size_(bytes) {
   if (bytes == 0) return;
-  if (bytes < kHugePageBytes) {
-    data_ = static_cast<char*>(std::calloc(1, bytes));
+  if (pages == Pages::kHeap) {
+    data_ = static_cast<char*>(std::malloc(bytes));
     TLDB_CHECK(data_ != nullptr);
     return;
   }
-  if (pages == Pages::kSmall) {
-    // A mapping of its own rather than calloc: glibc may serve a block this large from its heap
-    // (its mmap threshold grows as such blocks are freed) and then clears every byte up front;
-    // a fresh mapping is zero pages the kernel fills as they are first touched.
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    TLDB_CHECK(p != MAP_FAILED);
-    data_ = static_cast<char*>(p);
-    mapped_ = bytes;
-    (void)::madvise(data_, mapped_, MADV_NOHUGEPAGE);  // also where THP is "always"
+  if (bytes < kHugePageBytes) {
+    data_ = static_cast<char*>(std::calloc(1, bytes));
+    TLDB_CHECK(data_ != nullptr);
     return;
   }
   // Map one huge page more than needed, then unmap the ends so that the buffer starts on a
