@@ -5,16 +5,20 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "io/sim_file_system.h"
 #include "recovery_test_util.h"  // SmallSegments
 #include "tldb/db.h"
 #include "util/sim_options.h"
+#include "util/sync_gated_file_system.h"
 
 namespace tldb {
 namespace {
@@ -120,6 +124,40 @@ TEST_F(UnsyncedIndexesTest, ASyncedSnapshotSyncsThemBeforeLinkingThem) {
   CrashAndLosePower();
   ReopenAndCheckEveryMessage();
   EXPECT_EQ(rebuilt_, 0);
+}
+
+// Counts the fdatasyncs of roll-written index files (their handle keeps the name they were
+// written under).
+class IndexSyncCounter : public testing::SyncGate {
+ public:
+  Status Sync(const std::string& path, WritableFile& file) override {
+    if (path.ends_with(".idx.tmp")) ++syncs;
+    return file.Sync();
+  }
+  std::atomic<int> syncs{0};
+};
+
+// With a preparer thread (the default on a real disk) the roll hands its index to it: synced
+// with no maintenance pass, no Close, and fewer than kWaitingMax waiting.
+TEST(UnsyncedIndexesThreadTest, ThePreparerThreadSyncsThemAfterARoll) {
+  IndexSyncCounter counter;
+  Options o;
+  o.file_system =
+      std::make_shared<testing::SyncGatedFileSystem>(std::make_shared<SimFileSystem>(), &counter);
+  o.prezero = Options::Prezero::kBackground;
+  o.background_maintenance = false;
+  auto db = std::move(Db::Open(kDir, o).value());
+  ASSERT_TRUE(db->CreateNamespace("store", SmallSegments()).ok());
+  const std::string payload(1000, 'p');
+  while (db->DescribeNamespace("store").value().segments < 2) {
+    ASSERT_TRUE(db->Append("store", "t", payload).ok());
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (counter.syncs.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(counter.syncs.load(), 1);
+  ASSERT_TRUE(db->Close().ok());
 }
 
 }  // namespace

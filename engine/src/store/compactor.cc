@@ -369,7 +369,7 @@ Status Compactor::WriteOutput(const std::string& raw,
   }
   indexer_.AddTo(&b);
   const uint32_t raw_end = spans.back().first + spans.back().second;
-  const std::string idx = b.Finish(raw_end, indexer_.min_ts(), indexer_.max_ts());
+  const LargeBuffer idx = b.FinishBuffer(raw_end, indexer_.min_ts(), indexer_.max_ts());
   FileSystem& fs = *st_.fs;
   const std::string path = SegmentFileName(st_.dir, out_id_, out_gen_);
   TLDB_ASSIGN_OR_RETURN(auto f, fs.OpenWritable(path, /*create=*/true, /*exclusive=*/false));
@@ -381,7 +381,8 @@ Status Compactor::WriteOutput(const std::string& raw,
   }
   TLDB_RETURN_IF_ERROR(f->Sync());
   TLDB_RETURN_IF_ERROR(f->Close());
-  TLDB_RETURN_IF_ERROR(fs.WriteFileAtomic(IndexFileName(st_.dir, out_id_, out_gen_), idx));
+  TLDB_RETURN_IF_ERROR(
+      fs.WriteFileAtomic(IndexFileName(st_.dir, out_id_, out_gen_), {idx.data(), idx.size()}));
   wrote_output_ = true;
   progress_->bytes_written += file.size() + idx.size();
   st_.counters.compaction_bytes_written += file.size() + idx.size();

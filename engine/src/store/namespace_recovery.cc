@@ -224,9 +224,9 @@ Status NamespaceRecovery::RebuildIndex(const SealedSegment& seg) {
                               std::to_string(bad->found) + " out of sequence");
   }
   indexer.AddTo(&b);
-  const std::string idx =
-      b.Finish(static_cast<uint32_t>(data_end), indexer.min_ts(), indexer.max_ts());
-  return st_.fs->WriteFileAtomic(IndexFileName(st_.dir, seg.id, seg.gen), idx);
+  const LargeBuffer idx =
+      b.FinishBuffer(static_cast<uint32_t>(data_end), indexer.min_ts(), indexer.max_ts());
+  return st_.fs->WriteFileAtomic(IndexFileName(st_.dir, seg.id, seg.gen), {idx.data(), idx.size()});
 }
 
 Status NamespaceRecovery::FoldIndexes(const std::vector<const SealedSegment*>& segs) {

@@ -30,6 +30,13 @@ std::string SegmentPreparer::PreparedName(uint64_t id) const {
   return SegmentFileName(st_.dir, id) + ".tmp";
 }
 
+void SegmentPreparer::SyncIndexesSoon() {
+  if (st_.db_options.prezero != Options::Prezero::kBackground) return;
+  std::lock_guard l(mu_);
+  sync_indexes_ = true;
+  cv_.notify_one();
+}
+
 void SegmentPreparer::Request(uint64_t id) {
   {
     std::lock_guard l(mu_);
@@ -185,10 +192,16 @@ void SegmentPreparer::Loop() {
     uint64_t id = 0;
     {
       std::unique_lock l(mu_);
-      cv_.wait(l, [&] { return stop_ || request_ != 0 || ZeroDue(); });
+      cv_.wait(l, [&] { return stop_ || request_ != 0 || sync_indexes_ || ZeroDue(); });
       if (stop_) return;
       if (ZeroDue()) {  // first: the records are about to reach it
         ZeroStep(l);
+        continue;
+      }
+      if (sync_indexes_) {
+        sync_indexes_ = false;
+        l.unlock();
+        st_.SyncIndexes();
         continue;
       }
       id = request_;

@@ -14,7 +14,10 @@
 //   its next group may write (FenceZeros) before writing it, and a roll stops the zeroing before
 //   it seals the segment (StopZeroing).
 //
-// Both jobs run only while the active segment's records are synced at least once per
+// - The index files that rolls wrote without an fdatasync (UnsyncedIndexes): synced soon after
+//   the roll (SyncIndexesSoon), so that the roll never pays for them.
+//
+// The zero jobs run only while the active segment's records are synced at least once per
 // kPrezeroBytesPerSyncMax (the zeros are a second write of the blocks; below that density they
 // cost more than they save). The prefix written at creation is unconditional.
 //
@@ -74,6 +77,10 @@ class SegmentPreparer {
   // written into it any more (waits for the chunk in progress, and its fdatasync).
   void StopZeroing();
 
+  // After a roll left its index unsynced: the thread syncs the waiting indexes (kBackground
+  // only; otherwise the maintenance pass, Close or a later roll does).
+  void SyncIndexesSoon();
+
   // Writes zeros over [from, to) of `file`, one page per write (not synced).
   static Status WriteZeros(WritableFile& file, uint64_t from, uint64_t to);
 
@@ -112,6 +119,7 @@ class SegmentPreparer {
   uint64_t prepared_id_ = 0;  // "<id>.seg.tmp" is complete
   uint64_t created_id_ = 0;   // highest segment id created
   bool stop_ = false;
+  bool sync_indexes_ = false;         // SyncIndexesSoon asked
   std::unique_ptr<Zeroing> zeroing_;  // null: none
   std::thread thread_;
 };

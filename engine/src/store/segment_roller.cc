@@ -114,8 +114,8 @@ Status SegmentRoller::Seal(bool* intact, std::unique_ptr<SealedSegment>* out) {
     // The active segment holds each of its timelines' newest records, so the timeline's last
     // timestamp is this segment's last timestamp for it.
     const std::string_view key = st_.table.key(slot.timeline());
-    b.AddTimeline(key, KeyHash(key), slot.first_seq(), st_.table.state(slot.timeline()).last_ts,
-                  slot.offsets());
+    b.AddTimelineKept(key, KeyHash(key), slot.first_seq(), st_.table.state(slot.timeline()).last_ts,
+                      slot.offsets());
   }
   for (const auto& m : a.mutation_records()) {
     const std::string_view key = st_.table.key(m.timeline);
@@ -124,9 +124,9 @@ Status SegmentRoller::Seal(bool* intact, std::unique_ptr<SealedSegment>* out) {
   for (const auto& d : a.dedupe_records()) {
     b.AddDedupe(st_.table.key(d.timeline), d.cmid_hash, d.seq, d.ts);
   }
-  const std::string idx = b.Finish(static_cast<uint32_t>(a.end()), a.min_ts(), a.max_ts());
+  const LargeBuffer idx = b.FinishBuffer(static_cast<uint32_t>(a.end()), a.min_ts(), a.max_ts());
   const std::string idx_path = IndexFileName(st_.dir, id);
-  if (Status s = WriteIndex(idx_path, idx); !s.ok()) {
+  if (Status s = WriteIndex(idx_path, {idx.data(), idx.size()}); !s.ok()) {
     // Until the index is renamed into place it is only "<id>.idx.tmp", which recovery deletes:
     // the segment is still the active one, on disk as in memory, and may take more records.
     // Once the index exists under its name the segment is sealed for recovery: sticky.
@@ -155,14 +155,16 @@ Status SegmentRoller::Seal(bool* intact, std::unique_ptr<SealedSegment>* out) {
   return Status::Ok();
 }
 
-Status SegmentRoller::WriteIndex(const std::string& path, std::string_view idx) {
+Status SegmentRoller::WriteIndex(const std::string& path, std::span<const char> idx) {
   const std::string tmp = path + ".tmp";
   TLDB_ASSIGN_OR_RETURN(auto file, st_.fs->OpenWritable(tmp, /*create=*/true, /*exclusive=*/false));
   TLDB_RETURN_IF_ERROR(file->Truncate(0));  // a stale tmp from an earlier attempt
   TLDB_RETURN_IF_ERROR(file->Write(0, idx));
   TLDB_RETURN_IF_ERROR(st_.fs->Rename(tmp, path));
   if (st_.unsynced_indexes.Add(std::move(file)) > UnsyncedIndexes::kWaitingMax) {
-    st_.SyncIndexes();  // maintenance is off or busy: the roll pays for them
+    st_.SyncIndexes();  // nothing else synced them: the roll pays for them
+  } else {
+    preparer_.SyncIndexesSoon();
   }
   return Status::Ok();
 }

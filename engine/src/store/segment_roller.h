@@ -16,8 +16,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
-#include <string_view>
 
 #include "store/namespace_state.h"
 #include "store/segment_preparer.h"
@@ -56,7 +56,7 @@ class SegmentRoller {
   // Writes the index as "<path>.tmp" and renames it into place, without an fdatasync: it waits in
   // st_.unsynced_indexes (see there for why that is safe); syncs the waiting ones when too many
   // wait.
-  Status WriteIndex(const std::string& path, std::string_view idx);
+  Status WriteIndex(const std::string& path, std::span<const char> idx);
   // Seals the active segment and promotes segment `id` (its header: `header`, or a new one).
   Status Roll(uint64_t id, const std::string* header, bool* intact);
   Status ReserveNext(uint64_t id, const std::string* header);
