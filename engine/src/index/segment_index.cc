@@ -76,6 +76,7 @@ class Cursor {
  public:
   explicit Cursor(char* at) : at_(at) {}
   void Put(const void* bytes, size_t n) {
+    if (n == 0) return;  // an empty span's data() may be null, which memcpy must not get
     std::memcpy(at_, bytes, n);
     at_ += n;
   }
