@@ -130,6 +130,11 @@ class SegmentIndexBuilder {
  public:
   SegmentIndexBuilder(uint32_t namespace_id, uint64_t segment_id)
       : ns_id_(namespace_id), segment_id_(segment_id) {}
+  // Not copyable: a timeline's offsets view its own vector, which a move keeps and a copy not.
+  SegmentIndexBuilder(const SegmentIndexBuilder&) = delete;
+  SegmentIndexBuilder& operator=(const SegmentIndexBuilder&) = delete;
+  SegmentIndexBuilder(SegmentIndexBuilder&&) = default;
+  SegmentIndexBuilder& operator=(SegmentIndexBuilder&&) = default;
   // Timelines may be added in any order; offsets are the records' segment offsets, one per
   // SeqId starting at first_seq.
   void AddTimeline(std::string_view key, uint64_t key_hash, Seq first_seq, TimestampMs last_ts,

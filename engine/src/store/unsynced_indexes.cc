@@ -10,11 +10,6 @@ size_t UnsyncedIndexes::Add(std::unique_ptr<WritableFile> file) {
   return files_.size();
 }
 
-size_t UnsyncedIndexes::waiting() const {
-  std::lock_guard l(mu_);
-  return files_.size();
-}
-
 Status UnsyncedIndexes::SyncAll(FileSystem& fs, const std::string& dir) {
   std::lock_guard s(sync_mu_);
   std::vector<std::unique_ptr<WritableFile>> files;

@@ -15,8 +15,8 @@
 // returned to the caller, who reports it; the index in memory stays right.
 //
 // Thread-safe. Lock order: sync_mu_ (held across the fdatasyncs, serialising SyncAll, so that
-// its return means every index added before it is synced; no append or read takes it) before
-// mu_ (a leaf guarding the list).
+// its return means every index added before it is synced; no read takes it, and an append only
+// in a roll that found more than kWaitingMax waiting) before mu_ (a leaf guarding the list).
 #pragma once
 
 #include <cstddef>
@@ -38,13 +38,12 @@ class UnsyncedIndexes {
 
   // Takes the written index file's handle; returns how many wait now.
   size_t Add(std::unique_ptr<WritableFile> file);
-  size_t waiting() const;
   // Syncs and closes every waiting index, then syncs `dir` once (their names).
   [[nodiscard]] Status SyncAll(FileSystem& fs, const std::string& dir);
 
  private:
   std::mutex sync_mu_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::vector<std::unique_ptr<WritableFile>> files_;  // guarded by mu_
 };
 
