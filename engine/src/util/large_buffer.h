@@ -23,8 +23,8 @@ class LargeBuffer {
     kHeap,  // uninitialised, from malloc: an active segment's chunk. Chunks come and go with
             // every 8 MiB of appends; glibc hands a freed one back with its pages resident,
             // where a fresh mapping faults in every 4 KiB page again (~10 µs each in a virtual
-            // machine: 20 ms per chunk, measured as +40% on fan-out append latency). Never a
-            // huge page: a quiet namespace should not hold 2 MiB for its first message.
+            // machine: ~20 ms per chunk, on the leader's thread). Never a huge page: a quiet
+            // namespace should not hold 2 MiB for its first message.
   };
   LargeBuffer() = default;
   explicit LargeBuffer(size_t bytes, Pages pages = Pages::kHuge);
