@@ -27,9 +27,10 @@ struct BenchConfig {
   std::string tldb_io_backend = "auto";  // Options::io_backend / tldb-server --io-backend
   // Options::background_compaction / tldb-server --background-compaction (embedded and server)
   bool tldb_background_compaction = true;
-  // Embedded tldb: Options::compaction_bytes_per_s (0: its default) and maintenance_nice.
+  // Embedded tldb: Options::compaction_bytes_per_s (0: its default) and maintenance_nice (-1: its
+  // default).
   uint64_t tldb_compaction_bytes_per_s = 0;
-  int tldb_maintenance_nice = 0;
+  int tldb_maintenance_nice = -1;
   uint64_t tldb_block_cache_bytes =
       0;  // embedded tldb: Options::block_cache_bytes (0: its default, 64 MiB)
   uint64_t server_block_cache_bytes =

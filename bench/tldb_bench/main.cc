@@ -134,8 +134,8 @@ int main(int argc, char** argv) {
                  "Embedded tldb: Options::compaction_bytes_per_s in MiB/s (0: its default)")
       ->capture_default_str();
   app.add_option("--tldb-maintenance-nice", cfg.tldb_maintenance_nice,
-                 "Embedded tldb: Options::maintenance_nice (0..19)")
-      ->check(CLI::Range(0, 19))
+                 "Embedded tldb: Options::maintenance_nice (0..19; -1: its default)")
+      ->check(CLI::Range(-1, 19))
       ->capture_default_str();
   app.add_flag("--no-limits", no_limits, "Skip measuring the machine's limits");
   app.add_flag("--no-plots", no_plots, "Do not run gnuplot");

@@ -21,7 +21,7 @@ std::unique_ptr<Target> MakeTarget(const std::string& name, const BenchConfig& c
     if (cfg.tldb_compaction_bytes_per_s != 0) {
       o.compaction_bytes_per_s = cfg.tldb_compaction_bytes_per_s;
     }
-    o.maintenance_nice = cfg.tldb_maintenance_nice;
+    if (cfg.tldb_maintenance_nice >= 0) o.maintenance_nice = cfg.tldb_maintenance_nice;
     return std::make_unique<TldbEmbeddedTarget>(std::move(o));
   }
   if (name == "tldb-server") {

@@ -136,12 +136,12 @@ struct Options {
   // Decompressed blocks of compacted segments kept in memory, shared by all readers. 64 MiB:
   // the recent history of tens of thousands of conversations; 0 disables it.
   uint64_t block_cache_bytes = 64ull << 20;
-  // Added to the background maintenance thread's nice value (0..19; 0: none). Off by default:
-  // the thread holds a namespace lock (shared) while it plans a compaction, so a low-priority
-  // planner starved by busy foreground threads would hold every append queued behind that
-  // lock; no benchmark has shown a gain that outweighs the risk. Raise it where background
-  // compaction's CPU visibly hurts foreground latency.
-  int maintenance_nice = 0;
+  // Added to the background maintenance thread's nice value (0..19; 0: none). 10: compaction
+  // and the scrub yield the CPU to appends and reads (docs/benchmarks.md "Background compaction
+  // against foreground appends"). The thread holds a namespace lock (shared) while it plans and
+  // decides a compaction, in holds of ~4,096 messages each, so a starved thread delays appends
+  // by at most the rest of one hold.
+  int maintenance_nice = 10;
   // Compaction budget: bytes read + written per second (0: unpaced). Compaction is CPU-bound
   // (zstd; about 7–12 MB/s of input on this 2-core machine), so the pace bounds its CPU share
   // as much as its disk writes. 8 MiB/s: synced appends lose 7–10% while it runs, buffered
