@@ -22,6 +22,8 @@
 // sample of the sealed ones and truncations and bit flips at a wide stride (seconds);
 // TLDB_CORRUPT_SWEEP=long takes every record and narrower strides (10-30 minutes);
 // TLDB_CORRUPT_SWEEP=full every offset, every bit and every record over every other (~2.5M).
+// TLDB_CORRUPT_SHARD=i/n runs every n-th variant from the i-th (0 <= i < n), so that a long sweep
+// can be split over processes; the shards' totals add up to the whole sweep's.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -231,6 +233,37 @@ class CorruptionSweep : public ::testing::Test {
     const Mode m = SweepMode();
     return m == kFull ? 1 : m == kLong ? long_stride : ci;
   }
+  // Whether this process runs the next variant (TLDB_CORRUPT_SHARD); every variant counts, so
+  // the shards partition the sweep. Outside the test suite, prints progress to stderr.
+  static bool MineToRun(const std::string& label) {
+    static const std::pair<uint64_t, uint64_t> shard = [] {
+      const char* s = std::getenv("TLDB_CORRUPT_SHARD");
+      uint64_t i = 0, n = 1;
+      if (s != nullptr) {
+        const std::string v = s;
+        const size_t slash = v.find('/');
+        const bool ok = slash != std::string::npos && slash > 0 && slash + 1 < v.size() &&
+                        v.find_first_not_of("0123456789/") == std::string::npos;
+        if (ok) {
+          i = std::stoull(v.substr(0, slash));
+          n = std::stoull(v.substr(slash + 1));
+        }
+        if (!ok || n == 0 || i >= n) {
+          std::fprintf(stderr, "TLDB_CORRUPT_SHARD='%s': expected i/n with 0 <= i < n\n", s);
+          std::exit(2);
+        }
+      }
+      return std::pair{i, n};
+    }();
+    static uint64_t seen = 0;
+    const uint64_t k = seen++;
+    if (SweepMode() != kCi && k % 100'000 == 0) {
+      std::fprintf(stderr, "[sweep] variant %llu: %s\n", static_cast<unsigned long long>(k),
+                   label.c_str());
+    }
+    return k % shard.second == shard.first;
+  }
+
   // Which records (blocks) of a file a sweep damages: all of them, except in the test suite,
   // which samples about 24 of a sealed or compacted file (the first and the last included).
   static std::vector<size_t> Picked(const StoreFile& f) {
@@ -339,6 +372,7 @@ class CorruptionSweep : public ::testing::Test {
 
   // Runs one variant: `bad` replaces `f`.
   void Variant(const StoreFile& f, const std::string& bad, const std::string& what, Tally* t) {
+    if (!MineToRun(f.name + ": " + what)) return;
     if (bad == f.bytes) {
       ++t->unchanged;
       return;
