@@ -1,21 +1,38 @@
 // IndexMerge: walks the timeline entries of several segment indexes, the readers given in
-// segment order, grouped by key hash: all entries of one hash come one after the other, in
-// reader order, so every timeline's entries arrive together, oldest segment first (two keys
-// with one 64-bit hash share a group, each key's entries still in reader order). Recovery folds
-// a namespace's index files into its timeline table this way with one table probe per timeline
-// instead of one per (timeline, segment) pair (docs/design.md "Recovery").
+// segment order, grouped by key: all entries of one key come one after the other, in reader
+// order, oldest segment first. Recovery folds a namespace's index files into its timeline table
+// this way with one table probe per timeline instead of one per (timeline, segment) pair
+// (docs/design.md "Recovery").
 //
-// How: the hash space is cut into partitions by its top bits, about kPartitionEntries entries
-// each; since every reader is sorted by hash, a partition is a run of each reader, read in
-// order. The partition's entries are grouped by hash in a small table that stays in cache, and
-// the groups come out in the order their hashes first appear (partitions in hash order, groups
-// within one in no particular order). O(1) per entry; no comparison sort or heap.
+// How: the hash space is cut into partitions by its top bits, about kPartitionEntriesMax entries
+// each at most; since every reader is sorted by hash, a partition is a run of each reader, read
+// in order. Gathering a partition copies what the fold needs of each entry (SeqIds, count,
+// timestamp, key bytes) out of the index files, reading each file's run sequentially, so that
+// the fold touches only the partition's own memory; the entries are then grouped by hash in a
+// small table, the groups in the order their hashes first appear (partitions in hash order,
+// groups within one in no particular order), and each entry is marked if it starts a key (a
+// different hash or key than the entry before it). O(1) per entry; no comparison sort or heap.
+// The key hash of every such entry is checked against its key here (Partition::wrong_hash).
+//
+// Ahead mode: a thread of the merge's own gathers the next partitions (up to kPartitionsAhead)
+// while the caller folds the current one, so that the two halves of the work run on two cores.
+// A disk read error under an index file's mapping on that thread is reported by Faulted() (on
+// the caller's thread, its MapFaultScope sees it).
 //
 // Contract: each reader's entries are sorted by (key_hash, key) without repeats
-// (SegmentIndexReader::Open refuses any other file); the readers outlive the merge.
+// (SegmentIndexReader::Open refuses any other file); the readers outlive the merge. One thread
+// calls Next and Faulted; the destructor stops and joins the thread of ahead mode.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 #include "index/segment_index.h"
@@ -24,17 +41,38 @@ namespace tldb {
 
 class IndexMerge {
  public:
-  explicit IndexMerge(std::vector<const SegmentIndexReader*> readers);
+  static constexpr uint32_t kNone = 0xffffffffu;
 
-  // The next entry: its reader's position in the list and its entry number in that reader.
-  // False once every entry has been returned.
-  bool Next(uint32_t* reader, uint32_t* entry);
-  // The key hash of the group `ahead` groups after the one Next last returned from (0 when
-  // the partition ends before it): for prefetching what the fold will look up.
-  uint64_t PeekGroupHash(size_t ahead) const {
-    const size_t g = group_ + ahead;
-    return g < group_end_.size() ? grouped_[group_end_[g - 1]].key_hash : 0;
-  }
+  // One timeline entry of an index file, as the fold needs it.
+  struct Item {
+    uint64_t key_hash = 0;
+    Seq first_seq = 0;
+    TimestampMs last_ts = 0;
+    uint32_t count = 0;
+    uint32_t reader = 0;  // position in the list of readers
+    uint32_t entry = 0;   // entry number in that reader
+    uint32_t key_at = 0;  // where its key's bytes start in Partition::keys
+    uint8_t key_bytes = 0;
+    bool starts_key = false;  // the first of its key's entries here, or after another key's
+  };
+  struct Partition {
+    std::vector<Item> items;  // each key's entries together, in reader order
+    std::string keys;         // the items' key bytes
+    // The first item that starts a key whose key_hash is not KeyHash(key) (kNone: none).
+    uint32_t wrong_hash = kNone;
+    std::string_view key(const Item& it) const { return {keys.data() + it.key_at, it.key_bytes}; }
+  };
+
+  explicit IndexMerge(std::vector<const SegmentIndexReader*> readers, bool ahead = false);
+  ~IndexMerge();
+  IndexMerge(const IndexMerge&) = delete;
+  IndexMerge& operator=(const IndexMerge&) = delete;
+
+  // The next partition that holds entries, valid until the next call; false once every entry
+  // has been returned.
+  bool Next(const Partition** out);
+  // A disk read error under an index file's mapping while gathering ahead (ahead mode).
+  bool Faulted() const;
 
   // About how many distinct keys the readers hold: the distinct hashes among the entries in
   // the first 1/64 of the hash space (a prefix of every reader), times 64; at most the number
@@ -45,32 +83,45 @@ class IndexMerge {
   // Entries per partition aimed at: at least kPartitionEntriesMin, and about
   // kEntriesPerReader from each reader, so that each reader is read in runs of a few cache
   // lines (hundreds of index files are read side by side: a run of 2 KiB is one page for the
-  // TLB instead of one per entry); at most kPartitionEntriesMax, so that the partition's items
-  // and grouping table (~40 bytes per entry) stay in L2.
+  // TLB instead of one per entry); at most kPartitionEntriesMax, so that a partition's items
+  // (48 bytes each, plus its keys) stay in L2 while the fold reads them.
   static constexpr uint64_t kPartitionEntriesMin = 1024, kEntriesPerReader = 64,
-                            kPartitionEntriesMax = 32 * 1024;
+                            kPartitionEntriesMax = 16 * 1024;
+  // Partitions gathered ahead of the one being folded (ahead mode): enough to absorb uneven
+  // partitions, few enough to stay in cache.
+  static constexpr size_t kPartitionsAhead = 2;
 
-  struct Item {
-    uint64_t key_hash;
-    uint32_t reader;
-    uint32_t entry;
-  };
-  // Gathers and groups the next partition that holds entries; false when none is left.
-  bool FillPartition();
+  // Gathers and groups the next partition that holds entries into *out; false when none is
+  // left.
+  bool Fill(Partition* out);
+  // Ahead mode: the thread's loop.
+  void RunAhead();
 
   std::vector<const SegmentIndexReader*> readers_;
   std::vector<uint32_t> cursor_;  // per reader: its first entry not gathered yet
   int partition_bits_ = 0;        // partitions: 2^partition_bits_
   uint64_t next_partition_ = 0;
-  std::vector<Item> items_;    // the partition's entries, in reader order
-  std::vector<Item> grouped_;  // the same, grouped by hash (stable: reader order kept)
-  size_t at_ = 0;              // the next of grouped_ to return
-  // Grouping table: hash → group (open addressing, cleared per partition).
+  // Fill's scratch: the partition's items in reader order, and a grouping table (hash →
+  // group, open addressing, cleared per partition).
+  std::vector<Item> gathered_;
   std::vector<uint64_t> slot_hash_;
   std::vector<uint32_t> slot_group_;  // group + 1; 0 = empty
-  std::vector<uint32_t> group_of_;    // per item of items_
-  std::vector<uint32_t> group_end_;   // per group: one past its last position in grouped_
-  size_t group_ = 0;                  // the group of the entry Next returned last
+  std::vector<uint32_t> group_of_;    // per gathered item
+  std::vector<uint32_t> group_start_;
+
+  // Partitions: the caller's (the one Next returned last) and, in ahead mode, those being
+  // gathered or waiting. Fill touches only those the thread owns.
+  std::vector<Partition> partitions_;
+  static constexpr size_t kNoPartition = SIZE_MAX;
+  size_t held_ = kNoPartition;  // the caller's
+  // Ahead mode, under mu_: full partitions in order, empty ones to fill, whether the thread
+  // is done (every partition gathered) or must stop (the destructor).
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<size_t> full_, empty_;
+  bool done_ = false, stop_ = false;
+  std::atomic<bool> faulted_{false};  // set by the thread, read by the caller
+  std::thread ahead_;
 };
 
 }  // namespace tldb

@@ -363,10 +363,6 @@ uint64_t SegmentIndexReader::EntryKeyHash(uint32_t i) const {
   return DecodeFixed64(entries_ + uint64_t{i} * kEntryBytes + kEntKeyHash);
 }
 
-void SegmentIndexReader::PrefetchKey(uint32_t i) const {
-  __builtin_prefetch(keys_ + DecodeFixed32(entries_ + uint64_t{i} * kEntryBytes + kEntKeyOffset));
-}
-
 IndexDedupe SegmentIndexReader::Dedupe(uint32_t i) const {
   const char* e = dedupes_ + uint64_t{i} * kDedupeBytes;
   return {DecodeFixed64(e), DecodeFixed64(e + kDedSeq),

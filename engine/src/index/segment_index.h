@@ -206,8 +206,6 @@ class SegmentIndexReader {
   IndexEntry Entry(uint32_t i) const;
   // Entry(i).key_hash, without decoding the rest.
   uint64_t EntryKeyHash(uint32_t i) const;
-  // A hint: fetches entry i's key into the cache (IndexMerge, ahead of the fold reading it).
-  void PrefetchKey(uint32_t i) const;
 
   IndexDedupe Dedupe(uint32_t i) const;
   IndexMutation Mutation(uint32_t i) const;

@@ -244,40 +244,46 @@ Status NamespaceRecovery::FoldIndexes(const std::vector<const SealedSegment*>& s
   // Sized once (estimated from a sample), rather than grown and re-placed as timelines come.
   st_.table.Reserve(IndexMerge::EstimateDistinctKeys(readers) * 21 / 20);
   // One timeline's entries arrive together, oldest segment first: the table is probed once
-  // per timeline, and its state is written while it is in cache.
-  IndexMerge merge(std::move(readers));
-  uint32_t r = 0, i = 0;
-  uint32_t id = TimelineTable::kNone;
-  IndexEntry prev;
-  while (merge.Next(&r, &i)) {
-    const SealedSegment& seg = *segs[r];
-    const IndexEntry e = seg.index.Entry(i);
-    // The same key as the entry before: its hash was checked there.
-    if (id == TimelineTable::kNone || e.key_hash != prev.key_hash || e.key != prev.key) {
-      if (e.key_hash != KeyHash(e.key)) {
-        return Status::Corruption(st_.SegmentName(seg.id) + ": index entry " + std::to_string(i) +
-                                  " has a wrong key hash");
+  // per timeline, and its state is written while it is in cache. A big namespace's partitions
+  // are gathered on another core while this one folds (IndexMerge's ahead mode).
+  uint64_t entries = 0;
+  for (const SegmentIndexReader* r : readers) entries += r->timeline_count();
+  const bool ahead = entries >= kFoldAheadEntriesMin && std::thread::hardware_concurrency() > 1;
+  IndexMerge merge(std::move(readers), ahead);
+  const IndexMerge::Partition* p = nullptr;
+  while (merge.Next(&p)) {
+    if (p->wrong_hash != IndexMerge::kNone) {
+      const IndexMerge::Item& bad = p->items[p->wrong_hash];
+      return Status::Corruption(st_.SegmentName(segs[bad.reader]->id) + ": index entry " +
+                                std::to_string(bad.entry) + " has a wrong key hash");
+    }
+    const std::vector<IndexMerge::Item>& items = p->items;
+    uint32_t id = TimelineTable::kNone;
+    for (size_t k = 0; k < items.size(); ++k) {
+      // The slots of a timeline a few entries on: a table of millions is a cache miss per probe.
+      if (k + kFoldPrefetchItems < items.size() && items[k + kFoldPrefetchItems].starts_key) {
+        st_.table.PrefetchSlot(items[k + kFoldPrefetchItems].key_hash);
       }
-      id = st_.table.FindOrInsert(e.key, e.key_hash);
+      const IndexMerge::Item& e = items[k];
+      if (e.starts_key) id = st_.table.FindOrInsert(p->key(e), e.key_hash);
+      if (!timeline_of[e.reader].empty()) timeline_of[e.reader][e.entry] = id;
+      if (e.count == 0) continue;  // only maintenance records of this timeline here
+      TimelineState& st = st_.table.state(id);
+      // SeqIds grow with the segment id; deleted ones may leave gaps (compaction, TTL).
+      const SealedSegment& seg = *segs[e.reader];
+      if (e.first_seq <= st.last_seq) {
+        return Status::Corruption(SegmentFileName(st_.dir, seg.id, seg.gen) + ": timeline '" +
+                                  std::string(p->key(e)) + "' continues at seq " +
+                                  std::to_string(e.first_seq) + " after seq " +
+                                  std::to_string(st.last_seq));
+      }
+      st.last_seq = e.first_seq + e.count - 1;
+      st.unpublished = 0;
+      st.last_ts = std::max(st.last_ts, e.last_ts);
+      st.segs.Append(static_cast<uint32_t>(seg.id));
     }
-    // The slots of a timeline a few groups on: a table of millions is a cache miss per probe.
-    if (const uint64_t ahead = merge.PeekGroupHash(4); ahead != 0) st_.table.PrefetchSlot(ahead);
-    prev = e;
-    if (!timeline_of[r].empty()) timeline_of[r][i] = id;
-    if (e.count == 0) continue;  // only maintenance records of this timeline here
-    TimelineState& st = st_.table.state(id);
-    // SeqIds grow with the segment id; deleted ones may leave gaps (compaction, TTL).
-    if (e.first_seq <= st.last_seq) {
-      return Status::Corruption(SegmentFileName(st_.dir, seg.id, seg.gen) + ": timeline '" +
-                                std::string(e.key) + "' continues at seq " +
-                                std::to_string(e.first_seq) + " after seq " +
-                                std::to_string(st.last_seq));
-    }
-    st.last_seq = e.first_seq + e.count - 1;
-    st.unpublished = 0;
-    st.last_ts = std::max(st.last_ts, e.last_ts);
-    st.segs.Append(static_cast<uint32_t>(seg.id));
   }
+  if (merge.Faulted()) return Status::IOError(st_.dir + ": disk read error under an index file");
   // Maintenance records and dedupe entries in log order, as the running store applied them.
   const TimestampMs oldest =
       st_.clock->NowMs() - static_cast<int64_t>(st_.db_options.dedupe_age_ms);

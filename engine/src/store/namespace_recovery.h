@@ -12,7 +12,8 @@
 //
 // Contract: runs once, before any reader, writer or maintenance thread of the namespace exists
 // (so it takes no lock). It reads index files on up to kRecoveryThreadsMax threads of its own
-// (OpenIndexes), each on its own files, joined before it goes on.
+// (OpenIndexes), each on its own files, joined before it goes on, and gathers index entries
+// for the fold on one more (IndexMerge), stopped before FoldIndexes returns.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +51,12 @@ class NamespaceRecovery {
   };
   // Up to this many threads read index files at open (OpenIndexes).
   static constexpr uint32_t kRecoveryThreadsMax = 4;
+  // The fold gathers ahead on a second thread (IndexMerge) from this many index entries on: a
+  // fold of 64Ki entries takes milliseconds, a thread's start tens of microseconds.
+  static constexpr uint64_t kFoldAheadEntriesMin = 64 * 1024;
+  // How far ahead of the entry being folded the fold prefetches a timeline's table slots: a
+  // few timelines on, so that the probe's cache miss overlaps the work between.
+  static constexpr size_t kFoldPrefetchItems = 32;
 
   // Maps a sealed segment and its index file (checks the segment's header).
   Status MapSealed(uint64_t id, uint32_t gen, bool has_index, PendingSegment* p);
