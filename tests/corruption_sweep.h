@@ -83,6 +83,16 @@ const char* KindName(StoreFile::Kind k) {
   return "?";
 }
 
+// Reads a file whole (false if it cannot be read).
+bool ReadWhole(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return false;
+  out->resize(static_cast<size_t>(in.tellg()));
+  in.seekg(0);
+  in.read(out->data(), static_cast<std::streamsize>(out->size()));
+  return static_cast<bool>(in);
+}
+
 std::vector<StoreFile::Unit> ParseUnits(const std::string& b, bool blocks) {
   std::vector<StoreFile::Unit> units;
   for (uint64_t off = kHeaderBytes; off + 16 <= b.size();) {
@@ -234,8 +244,9 @@ class CorruptionSweep : public ::testing::Test {
     return m == kFull ? 1 : m == kLong ? long_stride : ci;
   }
   // Whether this process runs the next variant (TLDB_CORRUPT_SHARD); every variant counts, so
-  // the shards partition the sweep. Outside the test suite, prints progress to stderr.
-  static bool MineToRun(const std::string& label) {
+  // the shards partition the sweep. Outside the test suite, prints progress to stderr and the
+  // running tally of this shard's variants of the current test to stdout.
+  static bool MineToRun(const std::string& label, const Tally& t) {
     static const std::pair<uint64_t, uint64_t> shard = [] {
       const char* s = std::getenv("TLDB_CORRUPT_SHARD");
       uint64_t i = 0, n = 1;
@@ -260,6 +271,8 @@ class CorruptionSweep : public ::testing::Test {
     if (SweepMode() != kCi && k % 100'000 == 0) {
       std::fprintf(stderr, "[sweep] variant %llu: %s\n", static_cast<unsigned long long>(k),
                    label.c_str());
+      Print("[sweep] this test so far", t);
+      std::fflush(stdout);
     }
     return k % shard.second == shard.first;
   }
@@ -289,12 +302,7 @@ class CorruptionSweep : public ::testing::Test {
       if (!want.contains(e.path().filename().string())) stdfs::remove(e.path());
     }
     for (const auto& [name, b] : want) {
-      std::string have;
-      {
-        std::ifstream in(ns + "/" + name, std::ios::binary);
-        if (in) have.assign(std::istreambuf_iterator<char>(in), {});
-      }
-      if (have == *b) continue;
+      if (std::string have; ReadWhole(ns + "/" + name, &have) && have == *b) continue;
       std::ofstream out(ns + "/" + name, std::ios::binary | std::ios::trunc);
       out.write(b->data(), static_cast<std::streamsize>(b->size()));
     }
@@ -372,7 +380,7 @@ class CorruptionSweep : public ::testing::Test {
 
   // Runs one variant: `bad` replaces `f`.
   void Variant(const StoreFile& f, const std::string& bad, const std::string& what, Tally* t) {
-    if (!MineToRun(f.name + ": " + what)) return;
+    if (!MineToRun(f.name + ": " + what, *t)) return;
     if (bad == f.bytes) {
       ++t->unchanged;
       return;
