@@ -202,5 +202,27 @@ TEST_F(GroupCommitTest, MaintenanceLetsGoOfTheLockEveryFewThousandFanoutTargets)
   EXPECT_EQ(r->size(), static_cast<size_t>(kRecords));
 }
 
+// FLOORS are collected from the timeline table a batch of timelines per hold of the lock, not in
+// one hold over every timeline (floors.cc).
+TEST_F(GroupCommitTest, FloorsLetGoOfTheLockEveryFewTensOfThousandsOfTimelines) {
+  constexpr int kRecords = 50, kMembers = 3000;  // 150,000 timelines
+  for (int i = 0; i < kRecords; ++i) {
+    std::vector<std::string> keys;
+    for (int m = 0; m < kMembers; ++m) keys.push_back(std::to_string(i) + "/" + std::to_string(m));
+    const std::vector<std::string_view> members(keys.begin(), keys.end());
+    ASSERT_TRUE(db_->AppendFanout("a", members, "group message", Buffered()).ok());
+  }
+  std::atomic<int> holds{0};
+  SetTestHook("floors.between_batches", [&] { ++holds; });
+  CompactOptions full;
+  full.full = true;
+  ASSERT_TRUE(db_->Compact("a", full).ok());
+  ClearTestHooks();
+  EXPECT_GE(holds.load(), kRecords * kMembers / (64 * 1024) + 1);
+  auto r = db_->Scan("a", "49/2999", {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->size(), 1u);
+}
+
 }  // namespace
 }  // namespace tldb

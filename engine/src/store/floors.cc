@@ -10,6 +10,7 @@
 #include "tldb/options.h"
 #include "util/checksum.h"
 #include "util/coding.h"
+#include "util/test_hook.h"
 
 namespace tldb {
 namespace {
@@ -58,6 +59,9 @@ Result<std::vector<Floor>> DecodeFloors(std::string_view b, std::string_view wha
 }  // namespace tldb
 
 namespace tldb {
+namespace {
+constexpr uint32_t kFloorIdsPerHold = 64 * 1024;
+}  // namespace
 
 Status LoadFloors(NamespaceState& st) {
   const std::string path = FloorsFileName(st.dir);
@@ -77,24 +81,36 @@ Status LoadFloors(NamespaceState& st) {
 
 Status WriteFloors(NamespaceState& st, const std::vector<uint32_t>& also) {
   std::vector<Floor> floors;
-  {
+  auto add = [&](uint32_t id) {
+    const TimelineState& ts = st.table.state(id);
+    if (ts.last_seq != 0) {
+      floors.push_back({std::string(st.table.key(id)), ts.last_seq, ts.last_ts});
+    }
+  };
+  auto empty = [&](uint32_t id) {
+    const TimelineState& ts = st.table.state(id);
+    return ts.segs.empty() && ts.active_slot == kNoSlot;
+  };
+  // kFloorIdsPerHold timelines per hold of the lock: a commit publishes under it exclusively,
+  // and one hold over every timeline would grow with the table (millions). Between holds a
+  // timeline may gain records (its floor, if taken, is then merely low: a floor is a lower
+  // bound) or be created (it has records); only the maintenance pass calling this takes records
+  // away, and a freed id reads as a timeline with no SeqId (skipped).
+  for (uint32_t from = 0;;) {
+    TLDB_TEST_HOOK("floors.between_batches");  // no lock held here
     std::shared_lock l(st.mu);
-    auto add = [&](uint32_t id) {
-      const TimelineState& ts = st.table.state(id);
-      if (ts.last_seq != 0) {
-        floors.push_back({std::string(st.table.key(id)), ts.last_seq, ts.last_ts});
+    const uint32_t end = st.table.id_end();
+    if (from >= end) {
+      for (uint32_t id : also) {
+        if (!empty(id)) add(id);
       }
-    };
-    auto empty = [&](uint32_t id) {
-      const TimelineState& ts = st.table.state(id);
-      return ts.segs.empty() && ts.active_slot == kNoSlot;
-    };
-    for (uint32_t id = 0; id < st.table.id_end(); ++id) {
+      break;
+    }
+    const uint32_t to = end - from > kFloorIdsPerHold ? from + kFloorIdsPerHold : end;
+    for (uint32_t id = from; id < to; ++id) {
       if (empty(id)) add(id);
     }
-    for (uint32_t id : also) {
-      if (!empty(id)) add(id);
-    }
+    from = to;
   }
   const std::string path = FloorsFileName(st.dir);
   TLDB_ASSIGN_OR_RETURN(bool exists, st.fs->Exists(path));

@@ -33,7 +33,8 @@ class NamespaceState;
 // exists yet).
 Status LoadFloors(NamespaceState& st);
 // Rewrites the namespace's FLOORS: every timeline without a record, plus `also` (timelines about
-// to lose their last records). Takes NamespaceState::mu shared while it collects them.
+// to lose their last records). Takes NamespaceState::mu shared while it collects them, a batch
+// of timelines per hold.
 Status WriteFloors(NamespaceState& st, const std::vector<uint32_t>& also);
 
 }  // namespace tldb
