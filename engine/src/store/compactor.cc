@@ -426,6 +426,7 @@ Status Compactor::CommitAndSwitch() {
   committed_ = true;  // from here on a failure may leave the commit record behind
   TLDB_RETURN_IF_ERROR(fs.WriteFileAtomic(CompactCommitFileName(st_.dir), EncodeCompactCommit(c)));
   TLDB_KILL_POINT("compact.after_commit");
+  FindSwitched();
   {
     std::unique_lock l(st_.mu);
     Switch(std::move(out));
@@ -449,24 +450,39 @@ Result<std::unique_ptr<SealedSegment>> Compactor::OpenOutput() {
   return seg;
 }
 
-void Compactor::Switch(std::unique_ptr<SealedSegment> out) {
-  std::set<uint32_t> touched;
+void Compactor::FindSwitched() {
+  std::vector<uint32_t> ids;
+  const auto one = [](size_t) { return size_t{1}; };
   for (const SealedSegment* s : inputs_) {
-    for (uint32_t i = 0; i < s->index.timeline_count(); ++i) {
-      const IndexEntry e = s->index.Entry(i);
-      if (e.count == 0) continue;
-      const uint32_t tl = st_.table.Find(e.key, e.key_hash);
-      if (tl != TimelineTable::kNone) touched.insert(tl);
-    }
+    UnderReadLockInBatches(
+        st_.mu, s->index.timeline_count(), one, [] {},
+        [&](size_t i) {
+          const IndexEntry e = s->index.Entry(static_cast<uint32_t>(i));
+          if (e.count == 0) return;
+          const uint32_t tl = st_.table.Find(e.key, e.key_hash);
+          if (tl != TimelineTable::kNone) ids.push_back(tl);
+        });
   }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  switched_.clear();
+  switched_.reserve(ids.size());
+  UnderReadLockInBatches(
+      st_.mu, ids.size(), one, [] {},
+      [&](size_t k) {
+        switched_.push_back({ids[k], indexer_.HoldsMessages(st_.table.key(ids[k]))});
+      });
+}
+
+void Compactor::Switch(std::unique_ptr<SealedSegment> out) {
   for (const SealedSegment* s : inputs_) retired_.push_back(std::move(st_.sealed.at(s->id)));
   for (uint32_t id : input_ids_) st_.sealed.erase(id);
   std::vector<uint32_t> segs;
-  for (uint32_t tl : touched) {
-    TimelineState& st = st_.table.state(tl);
+  for (const Switched& sw : switched_) {
+    TimelineState& st = st_.table.state(sw.timeline);
     st.segs.Decode(&segs);
     std::erase_if(segs, [&](uint32_t id) { return input_ids_.contains(id); });
-    if (indexer_.HoldsMessages(st_.table.key(tl))) {
+    if (sw.in_output) {
       segs.push_back(static_cast<uint32_t>(out_id_));
       std::sort(segs.begin(), segs.end());
     }
@@ -496,12 +512,13 @@ void Compactor::Switch(std::unique_ptr<SealedSegment> out) {
     }
   }
   if (out) st_.sealed[out_id_] = std::move(out);
-  FreeDisowned(touched);
+  FreeDisowned();
 }
 
-void Compactor::FreeDisowned(const std::set<uint32_t>& touched) {
+void Compactor::FreeDisowned() {
   std::vector<uint32_t> gone;
-  for (uint32_t tl : touched) {
+  for (const Switched& sw : switched_) {
+    const uint32_t tl = sw.timeline;
     if (!disowned_.contains(tl)) continue;
     const TimelineState& s = st_.table.state(tl);
     if (s.segs.empty() && s.active_slot == kNoSlot && s.unpublished == 0) gone.push_back(tl);

@@ -135,13 +135,18 @@ class Compactor {
 
   Result<std::unique_ptr<SealedSegment>> OpenOutput();
 
+  // Fills switched_: the timelines with messages in the inputs and whether the output holds
+  // messages of each. Takes mu shared in batches; the ids stay valid until Switch, since only
+  // maintenance (this run, FreeDisowned) frees timelines.
+  void FindSwitched();
+
   // Readers move to the output. Caller holds mu_ exclusively.
   void Switch(std::unique_ptr<SealedSegment> out);
 
-  // Frees the timelines of `touched` that the store does not own and that have no record left
+  // Frees the timelines of switched_ that the store does not own and that have no record left
   // (no segment, nothing in the active segment, no SeqId in flight). Caller holds mu_
   // exclusively.
-  void FreeDisowned(const std::set<uint32_t>& touched);
+  void FreeDisowned();
 
   // ---- 7. clean up ----
   Status CleanUp();
@@ -194,6 +199,11 @@ class Compactor {
   std::vector<Converted> converted_;
   std::vector<Converted> forget_edits_;  // edits dropped with their timeline (not owned)
   std::vector<std::unique_ptr<SealedSegment>> retired_;
+  struct Switched {
+    uint32_t timeline;
+    bool in_output;  // the output holds messages of it
+  };
+  std::vector<Switched> switched_;  // ascending timeline ids, each once
 };
 
 }  // namespace tldb
