@@ -3,10 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "index/segment_index.h"
@@ -16,6 +19,7 @@
 #include "store/catalog.h"
 #include "util/checksum.h"
 #include "util/coding.h"
+#include "util/large_buffer.h"
 #include "util/sanitizers.h"
 
 namespace tldb {
@@ -199,6 +203,61 @@ TEST(SegmentIndexTest, DirectoryFindsEveryTimelineOfABigIndex) {
 // Entries must be sorted by (key_hash, key): lookups binary-search by hash and recovery merges
 // index files in that order (IndexMerge). An index whose entries are swapped, checksums
 // recomputed, is refused (recovery then rebuilds it from the segment).
+// A roll validates the index it built in memory, then reads the file it wrote (MoveTo): the
+// reader answers from the copy, and a copy that differs in size or in its first or last page is
+// refused.
+TEST(SegmentIndexTest, MoveToReadsTheCopyAndRefusesADifferentOne) {
+  SegmentIndexBuilder b(1, 9);
+  std::vector<uint32_t> off = {64};
+  for (int i = 0; i < 3000; ++i) {  // ~150 KiB: a first and a last page apart
+    const std::string k = "inbox:" + std::to_string(i);
+    b.AddTimeline(k, KeyHash(k), 1 + i, 0, off);
+  }
+  std::string built = b.Finish(100, 0, 0);
+  const std::string copy = built;
+  SegmentIndexReader r;
+  ASSERT_TRUE(r.Open(built, 1, 9, "idx").ok());
+  ASSERT_TRUE(r.MoveTo(copy, "copy").ok());
+  std::fill(built.begin(), built.end(), '\0');  // the reader must not read this any more
+  for (int i = 0; i < 3000; i += 7) {
+    const std::string k = "inbox:" + std::to_string(i);
+    IndexEntry e;
+    ASSERT_TRUE(r.Find(k, KeyHash(k), &e)) << k;
+    EXPECT_EQ(e.first_seq, static_cast<Seq>(1 + i));
+  }
+  for (const int what : {0, 1, 2}) {
+    std::string other = copy;
+    if (what == 0) other[10] ^= 1;                 // first page
+    if (what == 1) other[other.size() - 20] ^= 1;  // last page
+    if (what == 2) other.push_back('\0');          // size
+    SegmentIndexReader r2;
+    ASSERT_TRUE(r2.Open(copy, 1, 9, "idx").ok());
+    EXPECT_TRUE(r2.MoveTo(other, "copy").IsCorruption()) << what;
+  }
+}
+
+// FinishInto writes the same bytes as Finish into a buffer kept across indexes, larger or not.
+TEST(SegmentIndexTest, FinishIntoAKeptBufferWritesTheSameIndex) {
+  LargeBuffer kept;
+  for (const int timelines : {5000, 200, 9000}) {
+    auto build = [&](SegmentIndexBuilder& b) {
+      std::vector<uint32_t> off = {64, 80};
+      for (int i = 0; i < timelines; ++i) {
+        const std::string k = "conv:" + std::to_string(i);
+        b.AddTimeline(k, KeyHash(k), 1 + i, 7, off);
+      }
+    };
+    SegmentIndexBuilder a(1, 3), b(1, 3);
+    build(a);
+    build(b);
+    const std::string want = a.Finish(100, 0, 7);
+    const std::span<const char> got = b.FinishInto(&kept, 100, 0, 7);
+    EXPECT_EQ(std::string_view(got.data(), got.size()), want) << timelines;
+    EXPECT_EQ(got.data(), kept.data());
+    EXPECT_GE(kept.size(), got.size());
+  }
+}
+
 TEST(SegmentIndexTest, EntriesOutOfOrderAreRefused) {
   auto swapped = [](std::string file) {
     using namespace index_format;  // NOLINT(google-build-using-namespace): the file's layout

@@ -61,6 +61,9 @@ struct DbStats {
   // pre-zeroed (a namespace's first segment, the one left active at a restart, one fallocated
   // at a roll), so that their fdatasyncs overwrite written blocks (docs/design.md).
   uint64_t prezero_ahead_bytes = 0;
+  // Rolls that wrote their segment's index over a file of zeros written ahead of them (an index
+  // spare, from 1 MiB indexes on), whose pages were already in the page cache.
+  uint64_t index_spare_rolls = 0;
   uint64_t block_cache_hits = 0;  // decompressed blocks found in the cache
   uint64_t block_cache_misses = 0;
   uint64_t block_cache_bytes = 0;  // the cache's budget (Options::block_cache_bytes)

@@ -105,6 +105,12 @@ class FileSystem {
   // Convenience: whole-file read and atomic replace (write tmp, sync, rename, sync dir).
   Result<std::string> ReadFileToString(const std::string& path);
   Status WriteFileAtomic(const std::string& path, std::span<const char> data);
+  // Writes `data` as "<path>.tmp", over whatever that file held (a stale one from an earlier
+  // attempt, or zeros written ahead to have its pages cached), cut to `data`'s size, and returns
+  // the file, open and not synced: the first half of WriteFileAtomic, for a caller that syncs
+  // later (an index file's sync waits off the append path).
+  Result<std::unique_ptr<WritableFile>> WriteTemporary(const std::string& path,
+                                                       std::span<const char> data);
 };
 
 // Backend factories.

@@ -103,6 +103,14 @@ std::string SegmentIndexBuilder::Finish(uint32_t data_end, TimestampMs min_ts, T
 
 LargeBuffer SegmentIndexBuilder::FinishBuffer(uint32_t data_end, TimestampMs min_ts,
                                               TimestampMs max_ts) {
+  LargeBuffer out;
+  const std::span<const char> idx = FinishInto(&out, data_end, min_ts, max_ts);
+  TLDB_CHECK(idx.size() == out.size());  // allocated for it, exactly
+  return out;
+}
+
+std::span<const char> SegmentIndexBuilder::FinishInto(LargeBuffer* buffer, uint32_t data_end,
+                                                      TimestampMs min_ts, TimestampMs max_ts) {
   AddEmptyTimelines();
   std::sort(timelines_.begin(), timelines_.end(), [](const Timeline& a, const Timeline& b) {
     return a.key_hash != b.key_hash ? a.key_hash < b.key_hash : a.key < b.key;
@@ -124,8 +132,8 @@ LargeBuffer SegmentIndexBuilder::FinishBuffer(uint32_t data_end, TimestampMs min
                         offset_count * 4 + dedupe_.size() * kDedupeBytes +
                         mutations_.size() * kMutationBytes + blocks_.size() * kBlockBytes +
                         key_bytes + kFooterBytes;
-  LargeBuffer out(size);
-  char* h = out.data();
+  if (buffer->size() < size) *buffer = LargeBuffer(size);
+  char* h = buffer->data();
   std::memcpy(h, kMagic, 8);
   EncodeFixed32(h + kHdrVersion, kVersion);
   EncodeFixed32(h + kHdrNamespaceId, ns_id_);
@@ -198,7 +206,7 @@ LargeBuffer SegmentIndexBuilder::FinishBuffer(uint32_t data_end, TimestampMs min
   const auto body = static_cast<size_t>(c.at() - h);
   TLDB_CHECK(body + kFooterBytes == size);  // every byte written, none past the end
   c.Fixed64(Hash64(h, body));
-  return out;
+  return {h, static_cast<size_t>(size)};
 }
 
 Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_id,
@@ -250,6 +258,7 @@ Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_i
     return Status::Corruption(where + ": index checksum mismatch");
   }
   data_ = h;
+  size_ = file.size();
   dir_ = h + header_bytes;
   entries_ = dir_ + dir_bytes;
   offsets_ = entries_ + uint64_t{timeline_count_} * kEntryBytes;
@@ -344,6 +353,23 @@ bool SegmentIndexReader::FindBlock(uint32_t raw, IndexBlock* out) const {
   if (lo == 0) return false;
   *out = Block(lo - 1);
   return raw - out->raw_start < out->raw_bytes;
+}
+
+Status SegmentIndexReader::MoveTo(std::span<const char> copy, std::string_view what) {
+  TLDB_CHECK(data_ != nullptr);  // opened
+  constexpr size_t kPage = 4096;
+  const size_t edge = std::min(size_, kPage);
+  if (copy.size() != size_ || std::memcmp(copy.data(), data_, edge) != 0 ||
+      std::memcmp(copy.data() + size_ - edge, data_ + size_ - edge, edge) != 0) {
+    return Status::Corruption(std::string(what) + ": differs from the index written to it");
+  }
+  const char* to = copy.data();
+  auto move = [&](const char*& p) { p = to + (p - data_); };
+  for (const char** p : {&dir_, &entries_, &offsets_, &dedupes_, &mutations_, &blocks_, &keys_}) {
+    move(*p);
+  }
+  data_ = to;
+  return Status::Ok();
 }
 
 IndexEntry SegmentIndexReader::Entry(uint32_t i) const {

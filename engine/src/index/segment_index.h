@@ -154,6 +154,11 @@ class SegmentIndexBuilder {
   }
   // Serialises everything. min/max_ts: the segment's record timestamps; data_end: its size.
   LargeBuffer FinishBuffer(uint32_t data_end, TimestampMs min_ts, TimestampMs max_ts);
+  // The same into *buffer, reallocated (to the index's size) only when it is too small; returns
+  // the index's bytes, at its start. A caller that keeps the buffer across indexes writes into
+  // pages already touched (a fresh page costs a fault here, below the guest too).
+  std::span<const char> FinishInto(LargeBuffer* buffer, uint32_t data_end, TimestampMs min_ts,
+                                   TimestampMs max_ts);
   std::string Finish(uint32_t data_end, TimestampMs min_ts, TimestampMs max_ts);
 
  private:
@@ -196,6 +201,12 @@ class SegmentIndexReader {
   // names the file in errors. The bytes must outlive the reader.
   Status Open(std::span<const char> file, uint32_t namespace_id, uint64_t segment_id,
               std::string_view what);
+  // Reads from `copy` from now on: a byte-identical copy of the bytes Open validated (a roll
+  // validates the index it built in memory, then serves the file it wrote them to without
+  // reading all of it again). Checks the copy's size and its first and last pages (Corruption
+  // if they differ); the rest is trusted to be what was just written. `copy` must outlive the
+  // reader.
+  Status MoveTo(std::span<const char> copy, std::string_view what);
 
   const IndexSummary& summary() const { return summary_; }
   uint32_t timeline_count() const { return timeline_count_; }
@@ -219,6 +230,7 @@ class SegmentIndexReader {
 
  private:
   const char* data_ = nullptr;
+  size_t size_ = 0;
   IndexSummary summary_;
   uint32_t timeline_count_ = 0;
   uint32_t offset_count_ = 0;

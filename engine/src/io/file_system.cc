@@ -22,11 +22,20 @@ Status FileSystem::Link(const std::string& from, const std::string& to) {
                               Name() + " file system");
 }
 
+Result<std::unique_ptr<WritableFile>> FileSystem::WriteTemporary(const std::string& path,
+                                                                 std::span<const char> data) {
+  TLDB_ASSIGN_OR_RETURN(auto file,
+                        OpenWritable(path + ".tmp", /*create=*/true, /*exclusive=*/false));
+  // Written over, then cut: a stale tmp from an earlier attempt, or a file of zeros written
+  // ahead so that these bytes land in pages already in the page cache (an index spare).
+  TLDB_RETURN_IF_ERROR(file->Write(0, data));
+  TLDB_RETURN_IF_ERROR(file->Truncate(data.size()));
+  return file;
+}
+
 Status FileSystem::WriteFileAtomic(const std::string& path, std::span<const char> data) {
   const std::string tmp = path + ".tmp";
-  TLDB_ASSIGN_OR_RETURN(auto file, OpenWritable(tmp, /*create=*/true, /*exclusive=*/false));
-  TLDB_RETURN_IF_ERROR(file->Truncate(0));  // a stale tmp from an earlier attempt
-  TLDB_RETURN_IF_ERROR(file->Write(0, data));
+  TLDB_ASSIGN_OR_RETURN(auto file, WriteTemporary(path, data));
   TLDB_RETURN_IF_ERROR(file->Sync());
   TLDB_RETURN_IF_ERROR(file->Close());
   TLDB_KILL_POINT("atomic.after_tmp_sync");

@@ -539,6 +539,7 @@ DbStats DbImpl::Stats() {
     s.compaction_bytes_written += c.compaction_bytes_written;
     s.prezero_skipped += c.prezero_skipped;
     s.prezero_ahead_bytes += c.prezero_ahead_bytes;
+    s.index_spare_rolls += c.index_spare_rolls;
     s.scrub_segments_verified += c.scrub_segments_verified;
     s.scrub_bytes_read += c.scrub_bytes_read;
     s.scrub_damaged_segments += c.scrub_damaged_segments;

@@ -45,6 +45,8 @@ struct NamespaceCounters {
   // Zeros written ahead of the active segment's records (SegmentPreparer; the prefix a new
   // segment is created with included).
   std::atomic<uint64_t> prezero_ahead_bytes{0};
+  // Rolls that wrote their index over an index spare (SegmentPreparer).
+  std::atomic<uint64_t> index_spare_rolls{0};
   // The scrub (store/scrubber.h): sealed segments checked, bytes read, segments found damaged
   // (each time the scrub finds one), passes completed.
   std::atomic<uint64_t> scrub_segments_verified{0}, scrub_bytes_read{0}, scrub_damaged_segments{0},

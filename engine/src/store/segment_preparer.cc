@@ -1,6 +1,8 @@
 #include "store/segment_preparer.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <utility>
 #include <vector>
 
 #include "log/file_names.h"
@@ -24,6 +26,12 @@ void SegmentPreparer::Stop() {
   }
   if (thread_.joinable()) thread_.join();
   StopZeroing();
+  uint64_t spare = 0;
+  {
+    std::lock_guard l(mu_);
+    spare = std::exchange(spare_ready_id_, 0);
+  }
+  if (spare != 0) (void)st_.fs->Remove(IndexSpareName(spare));  // else deleted at open (*.tmp)
 }
 
 std::string SegmentPreparer::PreparedName(uint64_t id) const {
@@ -35,6 +43,62 @@ void SegmentPreparer::SyncIndexesSoon() {
   std::lock_guard l(mu_);
   sync_indexes_ = true;
   cv_.notify_one();
+}
+
+std::string SegmentPreparer::IndexSpareName(uint64_t id) const {
+  return IndexFileName(st_.dir, id) + ".spare.tmp";
+}
+
+// A spare an eighth larger than the last index, in whole MiB: consecutive segments of one
+// workload have indexes of about one size, and a bigger index still gains for the spare's part.
+void SegmentPreparer::MaybePrepareIndexSpare() {
+  const uint64_t id = st_.active->id();
+  if (spare_requested_ >= id || last_index_bytes_ < kIndexSpareBytesMin) return;
+  spare_requested_ = id;
+  constexpr uint64_t kMiB = 1u << 20;
+  const uint64_t bytes =
+      std::min(st_.segment_bytes_max(), (last_index_bytes_ * 9 / 8 + kMiB - 1) / kMiB * kMiB);
+  if (st_.db_options.prezero == Options::Prezero::kBackground) {
+    std::lock_guard l(mu_);
+    spare_request_id_ = id;
+    spare_request_bytes_ = bytes;
+    cv_.notify_one();
+    return;
+  }
+  PrepareIndexSpare(id, bytes);  // kInline: deterministic, on the leader
+}
+
+void SegmentPreparer::PrepareIndexSpare(uint64_t id, uint64_t bytes) {
+  // Zeros to copy from, never freed (a store open at exit may still be writing; see WriteZeros):
+  // calloc'ed, so its pages are the kernel's shared zero page until written, which nobody does.
+  constexpr uint64_t kChunk = 1u << 20;
+  static const char* const kZeros = static_cast<const char*>(std::calloc(kChunk, 1));
+  const std::string name = IndexSpareName(id);
+  Status s = kZeros == nullptr ? Status::IOError("out of memory") : Status::Ok();
+  if (s.ok()) {
+    s = [&]() -> Status {
+      TLDB_ASSIGN_OR_RETURN(auto file, st_.fs->OpenWritable(name, true, false));
+      for (uint64_t off = 0; off < bytes; off += kChunk) {
+        TLDB_RETURN_IF_ERROR(file->Write(off, {kZeros, std::min(kChunk, bytes - off)}));
+      }
+      TLDB_RETURN_IF_ERROR(file->Truncate(bytes));  // a stale longer spare
+      return file->Close();
+    }();
+  }
+  std::lock_guard l(mu_);
+  if (s.ok() && id > spare_taken_id_ && !stop_) {
+    spare_ready_id_ = id;
+  } else {
+    (void)st_.fs->Remove(name);  // too late (the roll came first) or failed: only a cache warm-up
+  }
+}
+
+bool SegmentPreparer::TakeIndexSpare(uint64_t id) {
+  std::lock_guard l(mu_);
+  spare_taken_id_ = std::max(spare_taken_id_, id);
+  if (spare_ready_id_ != id) return false;
+  spare_ready_id_ = 0;
+  return true;
 }
 
 void SegmentPreparer::Request(uint64_t id) {
@@ -74,6 +138,7 @@ bool SegmentPreparer::SyncedDensely(uint64_t end) const {
 void SegmentPreparer::MaybePrepareNext(uint64_t end) {
   if (st_.db_options.prezero == Options::Prezero::kOff) return;
   if (end < st_.segment_bytes_max() / 2) return;
+  MaybePrepareIndexSpare();
   const uint64_t next = st_.active->id() + 1;
   if (requested_ >= next) return;
   requested_ = next;
@@ -192,7 +257,9 @@ void SegmentPreparer::Loop() {
     uint64_t id = 0;
     {
       std::unique_lock l(mu_);
-      cv_.wait(l, [&] { return stop_ || request_ != 0 || sync_indexes_ || ZeroDue(); });
+      cv_.wait(l, [&] {
+        return stop_ || request_ != 0 || spare_request_id_ != 0 || sync_indexes_ || ZeroDue();
+      });
       if (stop_) return;
       if (ZeroDue()) {  // first: the records are about to reach it
         ZeroStep(l);
@@ -202,6 +269,13 @@ void SegmentPreparer::Loop() {
         sync_indexes_ = false;
         l.unlock();
         st_.SyncIndexes();
+        continue;
+      }
+      if (request_ == 0) {  // the next segment first: its zeros are synced, the spare's not
+        const uint64_t spare = std::exchange(spare_request_id_, 0);
+        const uint64_t bytes = spare_request_bytes_;
+        l.unlock();
+        PrepareIndexSpare(spare, bytes);
         continue;
       }
       id = request_;
