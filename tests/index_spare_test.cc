@@ -5,6 +5,8 @@
 // store reopens without rebuilding one, and serves every message.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -17,6 +19,7 @@
 #include "tldb/clock.h"
 #include "tldb/db.h"
 #include "util/sim_options.h"
+#include "util/test_hook.h"
 
 namespace tldb {
 namespace {
@@ -94,6 +97,55 @@ TEST_F(IndexSpareTest, IndexesWrittenOverLargerAndSmallerSparesAreExact) {
   for (const std::string& name : *names) {
     EXPECT_EQ(name.find(".spare"), std::string::npos) << name;
   }
+}
+
+// With a preparer thread (the default on a real disk): the spare is written there while appends
+// go on, and the roll takes it once it is complete.
+TEST(IndexSpareThreadTest, ThePreparerThreadWritesTheSpareTheRollTakes) {
+  auto fs = std::make_shared<SimFileSystem>();
+  Options o = testing::SimOptions(fs, Clock::System());
+  o.prezero = Options::Prezero::kBackground;
+  auto db = std::move(Db::Open(kDir, o).value());
+  NamespaceOptions n;
+  n.segment_bytes_max = 8 << 20;
+  ASSERT_TRUE(db->CreateNamespace(kNs, n).ok());
+  std::vector<std::string> keys;
+  for (int m = 0; m < 1000; ++m) keys.push_back("member:" + std::to_string(m));
+  const std::vector<std::string_view> targets(keys.begin(), keys.end());
+  auto segments = [&] { return db->DescribeNamespace(kNs).value().segments; };
+  uint64_t sent = 0;
+  auto fanout = [&] {
+    ASSERT_TRUE(db->AppendFanout(kNs, targets, "hi").ok());
+    ++sent;
+  };
+  while (segments() < 2) fanout();  // the first index: its size is what the spare is made for
+  std::atomic<bool> ready{false};
+  SetTestHook("prepare.index_spare_ready", [&] { ready = true; });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!ready && std::chrono::steady_clock::now() < deadline) {
+    fanout();  // past half of segment 2, the spare is asked for
+  }
+  ClearTestHooks();
+  ASSERT_TRUE(ready) << "no spare completed within 60 s";
+  // A spare is marked ready only before its segment rolls: the next roll takes it.
+  const uint64_t at_ready = segments();
+  while (segments() == at_ready) fanout();
+  EXPECT_GE(db->Stats().index_spare_rolls, 1u);
+  ASSERT_TRUE(db->Close().ok());
+  db.reset();
+  int rebuilt = 0;
+  o.on_event = [&](std::string_view e) {
+    if (e.find("rebuilding index of") != std::string::npos) ++rebuilt;
+  };
+  db = std::move(Db::Open(kDir, o).value());
+  EXPECT_EQ(rebuilt, 0);
+  ScanOptions all;
+  all.limit = 1'000'000;
+  all.bytes_max = UINT64_MAX;
+  auto r = db->Scan(kNs, "member:999", all);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->size(), sent);
+  ASSERT_TRUE(db->Close().ok());
 }
 
 }  // namespace

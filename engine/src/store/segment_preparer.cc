@@ -9,6 +9,7 @@
 #include "log/record_format.h"
 #include "util/check.h"
 #include "util/kill_point.h"
+#include "util/test_hook.h"
 
 namespace tldb {
 
@@ -88,6 +89,7 @@ void SegmentPreparer::PrepareIndexSpare(uint64_t id, uint64_t bytes) {
   std::lock_guard l(mu_);
   if (s.ok() && id > spare_taken_id_ && !stop_) {
     spare_ready_id_ = id;
+    TLDB_TEST_HOOK("prepare.index_spare_ready");
   } else {
     (void)st_.fs->Remove(name);  // too late (the roll came first) or failed: only a cache warm-up
   }
