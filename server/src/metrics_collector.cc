@@ -234,6 +234,9 @@ void AddEngine(const DbStats& d, std::vector<MetricFamily>* out) {
   Counter(out, "tldb_engine_prezero_ahead_bytes_total",
           "Zero bytes written ahead of active segments' records (first segments, after restarts)",
           d.prezero_ahead_bytes);
+  Counter(out, "tldb_engine_index_spare_rolls_total",
+          "Segment rolls that wrote their index over a spare written ahead (pages already cached)",
+          d.index_spare_rolls);
   Counter(out, "tldb_engine_block_cache_hits_total",
           "Decompressed blocks of compacted segments found in the block cache", d.block_cache_hits);
   Counter(out, "tldb_engine_block_cache_misses_total",
