@@ -5,9 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -15,6 +18,7 @@
 #include "tldb/clock.h"
 #include "tldb/db.h"
 #include "util/sim_options.h"
+#include "util/test_hook.h"
 
 namespace tldb {
 namespace {
@@ -120,6 +124,41 @@ TEST_F(NamespaceRecoveryTest, ReopenFromManySegmentsServesWhatTheStoreServed) {
   auto r = db_->Append(kNs, "conv:7", "next");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->seq, 21u);
+}
+
+// Enough index entries (one per timeline and segment) for recovery to gather them on a second
+// thread (NamespaceRecovery::kFoldAheadEntriesMin, 64Ki): every timeline's SeqIds and messages
+// come back as they were.
+TEST_F(NamespaceRecoveryTest, AFoldGatheredAheadOnASecondThreadLosesNothing) {
+  constexpr int kTimelines = 36'000;  // two rounds in different segments: 72,000 entries
+  std::vector<std::string> timelines;
+  for (int t = 0; t < kTimelines; ++t) timelines.push_back("user:" + std::to_string(t));
+  for (int round = 1; round <= 2; ++round) {
+    for (const std::string& t : timelines) {
+      ASSERT_TRUE(db_->Append(kNs, t, t + "/" + std::to_string(round)).ok());
+    }
+  }
+  ASSERT_GE(db_->DescribeNamespace(kNs).value().segments, 20u);
+  std::atomic<int> ahead{0};
+  SetTestHook("recover.fold_ahead", [&] { ++ahead; });
+  Reopen();
+  ClearTestHooks();
+  if (std::thread::hardware_concurrency() > 1) {
+    EXPECT_EQ(ahead.load(), 1) << "the fold did not gather ahead";
+  }
+  const std::vector<std::string_view> keys(timelines.begin(), timelines.end());
+  auto last = db_->LastSeq(kNs, keys);
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  for (int t = 0; t < kTimelines; t += 1) {
+    ASSERT_EQ((*last)[static_cast<size_t>(t)], 2u) << timelines[static_cast<size_t>(t)];
+  }
+  for (int t = 0; t < kTimelines; t += 97) {
+    for (Seq seq : {Seq{1}, Seq{2}}) {
+      auto m = db_->Get(kNs, timelines[static_cast<size_t>(t)], seq);
+      ASSERT_TRUE(m.ok()) << m.status().ToString();
+      EXPECT_EQ(m->payload, timelines[static_cast<size_t>(t)] + "/" + std::to_string(seq));
+    }
+  }
 }
 
 }  // namespace

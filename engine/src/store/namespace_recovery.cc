@@ -16,6 +16,7 @@
 #include "tldb/replication.h"
 #include "util/check.h"
 #include "util/kill_point.h"
+#include "util/test_hook.h"
 
 namespace tldb {
 
@@ -249,6 +250,7 @@ Status NamespaceRecovery::FoldIndexes(const std::vector<const SealedSegment*>& s
   uint64_t entries = 0;
   for (const SegmentIndexReader* r : readers) entries += r->timeline_count();
   const bool ahead = entries >= kFoldAheadEntriesMin && std::thread::hardware_concurrency() > 1;
+  if (ahead) TLDB_TEST_HOOK("recover.fold_ahead");
   IndexMerge merge(std::move(readers), ahead);
   const IndexMerge::Partition* p = nullptr;
   while (merge.Next(&p)) {
