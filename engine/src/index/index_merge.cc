@@ -52,6 +52,9 @@ bool IndexMerge::Fill(Partition* out) {
         if (!last && reader.EntryKeyHash(i) >= end) break;
         const IndexEntry e = reader.Entry(i);
         TLDB_CHECK(e.key.size() <= UINT8_MAX);  // one length byte (docs/format.md)
+        // Item::key_at is 32 bits: a partition holds about kPartitionEntriesMax entries, unless
+        // the keys' hashes crowd into it (the header's "Limit").
+        TLDB_CHECK(out->keys.size() + e.key.size() <= UINT32_MAX);
         gathered_.push_back({e.key_hash, e.first_seq, e.last_ts, e.count, r, i,
                              static_cast<uint32_t>(out->keys.size()),
                              static_cast<uint8_t>(e.key.size()), false});

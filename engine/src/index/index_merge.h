@@ -19,6 +19,10 @@
 // A disk read error under an index file's mapping on that thread is reported by Faulted() (on
 // the caller's thread, its MapFaultScope sees it).
 //
+// Limit: a partition is a range of hashes, so keys whose hashes crowd into one range (hashes
+// are not secret, and XXH3 is no defence against crafted keys) make one large partition, of
+// ~48 bytes plus the key per entry; its key bytes must stay under 4 GiB (checked).
+//
 // Contract: each reader's entries are sorted by (key_hash, key) without repeats
 // (SegmentIndexReader::Open refuses any other file); the readers outlive the merge. One thread
 // calls Next and Faulted; the destructor stops and joins the thread of ahead mode.
