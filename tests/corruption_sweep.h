@@ -24,7 +24,8 @@
 // TLDB_CORRUPT_SWEEP=full every offset, every bit and every record over every other (~2.5M).
 // TLDB_CORRUPT_SHARD=i/n runs every n-th variant from the i-th (0 <= i < n), so that a long sweep
 // can be split over processes; the shards' totals add up to the whole sweep's (except the
-// variants that leave a file unchanged, which every shard counts).
+// variants that leave a file unchanged, which every shard counts). TLDB_CORRUPT_FILE=NAME damages
+// only that file of the store.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -244,6 +245,13 @@ class CorruptionSweep : public ::testing::Test {
     const Mode m = SweepMode();
     return m == kFull ? 1 : m == kLong ? long_stride : ci;
   }
+  // Whether the sweep damages file `f`: all of them, or only the one TLDB_CORRUPT_FILE names
+  // (a long sweep split by file).
+  static bool Wanted(const StoreFile& f) {
+    const char* only = std::getenv("TLDB_CORRUPT_FILE");
+    return only == nullptr || f.name == only;
+  }
+
   // Whether this process runs the next variant (TLDB_CORRUPT_SHARD); every variant counts, so
   // the shards partition the sweep. Outside the test suite, prints progress to stderr and the
   // running tally of this shard's variants of the current test to stdout.

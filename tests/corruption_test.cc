@@ -34,6 +34,7 @@ TEST_F(CorruptionSweep, StoreHasEveryKindOfFile) {
 TEST_F(CorruptionSweep, EveryBlockZeroed) {
   Tally t;
   for (const auto& f : *files_) {
+    if (!Wanted(f)) continue;
     for (uint64_t b = 0; b * kBlock < f.bytes.size(); ++b) {
       std::string bad = f.bytes;
       const uint64_t end = std::min<uint64_t>(bad.size(), (b + 1) * kBlock);
@@ -52,6 +53,7 @@ TEST_F(CorruptionSweep, MisdirectedWrite) {
   Tally t;
   const bool full = SweepMode() == kFull;
   for (const auto& f : *files_) {
+    if (!Wanted(f)) continue;
     const auto& u = f.units;
     for (size_t from : Picked(f)) {
       for (size_t to = 0; to < u.size(); ++to) {
@@ -71,6 +73,7 @@ TEST_F(CorruptionSweep, MisdirectedWrite) {
 TEST_F(CorruptionSweep, RecordDuplicated) {
   Tally t;
   for (const auto& f : *files_) {
+    if (!Wanted(f)) continue;
     const auto& u = f.units;
     for (size_t i : Picked(f)) {
       const std::string copy = f.bytes.substr(u[i].off, u[i].len);
@@ -97,6 +100,7 @@ TEST_F(CorruptionSweep, TruncationAtOffsets) {
   Tally t;
   const uint64_t stride = Stride(8191, 251);
   for (const auto& f : *files_) {
+    if (!Wanted(f)) continue;
     std::vector<bool> take(f.bytes.size(), false);
     for (uint64_t n = 0; n < f.bytes.size(); n += stride) take[n] = true;
     for (size_t i : Picked(f)) {
@@ -120,6 +124,7 @@ TEST_F(CorruptionSweep, BitsFlipped) {
   Tally t;
   const uint64_t stride = Stride(65521, 997);
   for (const auto& f : *files_) {
+    if (!Wanted(f)) continue;
     std::vector<bool> take(f.bytes.size() * 8, false);
     for (uint64_t b = 0; b < take.size(); b += stride) take[b] = true;
     const size_t n = f.units.size();
