@@ -25,7 +25,7 @@
 // TLDB_CORRUPT_SHARD=i/n runs every n-th variant from the i-th (0 <= i < n), so that a long sweep
 // can be split over processes; the shards' totals add up to the whole sweep's (except the
 // variants that leave a file unchanged, which every shard counts). TLDB_CORRUPT_FILE=NAME damages
-// only that file of the store.
+// only that file of the store, and TLDB_CORRUPT_SKIP=N skips its first N variants.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -275,8 +275,15 @@ class CorruptionSweep : public ::testing::Test {
       }
       return std::pair{i, n};
     }();
+    // TLDB_CORRUPT_SKIP=N: the first N variants are not run (a sweep resumed where another
+    // stopped; the numbering is the same for the same filters).
+    static const uint64_t skip = [] {
+      const char* s = std::getenv("TLDB_CORRUPT_SKIP");
+      return s == nullptr ? uint64_t{0} : std::strtoull(s, nullptr, 10);
+    }();
     static uint64_t seen = 0;
     const uint64_t k = seen++;
+    if (k < skip) return false;
     if (SweepMode() != kCi && k % 100'000 == 0) {
       std::fprintf(stderr, "[sweep] variant %llu: %s\n", static_cast<unsigned long long>(k),
                    label.c_str());
