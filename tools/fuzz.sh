@@ -6,6 +6,8 @@
 # (never in the repository). Crashing inputs land in $FUZZ_BUILD_DIR/artifacts/TARGET/: copy one
 # into tests/fuzz/TARGET_corpus/ (frame: tests/fuzz/corpus/) and the test suite replays it.
 # Prints libFuzzer's last status line (executions, cov, exec/s) and a summary.
+# FUZZ_NICE sets its nice level (default 10; 19 beside other work). Stopping it with SIGSTOP
+# makes libFuzzer report a timeout when it resumes: end a run instead, runs add up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:?usage: tools/fuzz.sh TARGET SECONDS [libFuzzer flags]}
@@ -22,7 +24,7 @@ esac
 mkdir -p "$dir/corpus/$target" "$dir/artifacts/$target"
 log=$dir/fuzz-$target.log
 set +e
-nice -n 10 "$bin" -max_total_time="$seconds" -max_len="$max_len" -timeout=30 -rss_limit_mb=4096 \
+nice -n ${FUZZ_NICE:-10} "$bin" -max_total_time="$seconds" -max_len="$max_len" -timeout=30 -rss_limit_mb=4096 \
   -print_final_stats=1 -artifact_prefix="$dir/artifacts/$target/" "$@" \
   "$dir/corpus/$target" "$seeds" >"$log" 2>&1
 rc=$?
