@@ -75,6 +75,14 @@ int main(int argc, char** argv) {
   app.add_option("--peer-budget-addresses-max", cfg.peer_budget_addresses_max,
                  "Addresses the per-address budgets remember (least recently seen forgotten)")
       ->capture_default_str();
+  app.add_option("--refused-requests-per-s", cfg.refused_requests_per_s,
+                 "Per client (token, or address without tokens): requests refused after HELLO "
+                 "(fatal protocol errors, PERMISSION_DENIED) per second; over budget, its new "
+                 "HELLOs are refused; 0: off")
+      ->capture_default_str();
+  app.add_option("--refused-requests-burst", cfg.refused_requests_burst,
+                 "Per client: requests refused after HELLO, in a burst")
+      ->capture_default_str();
   app.add_option("--inflight-requests-max", cfg.inflight_requests_max,
                  "Requests of one connection in progress at once (then reading pauses)")
       ->capture_default_str();

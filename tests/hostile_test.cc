@@ -416,16 +416,16 @@ void RunCases(ServerProcess& server, const std::vector<HostileCase>& cases, uint
   }
   Print("good client: " + std::to_string(good_rounds) + " appends on its connection; " +
         std::to_string(new_connections) + " new connections served, " + std::to_string(refused) +
-        " refused by the per-address budget");
+        " refused by the per-address or per-client budgets");
   stop = true;
   for (auto& t : loads) t.join();
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto& out = *outcomes[i];
     Print(cases[i].name + ": " + std::to_string(out.as_expected) + " of " +
           std::to_string(out.rounds) + " rounds as expected, " + std::to_string(out.refused) +
-          " of them refused by the per-address budget (" + cases[i].expectation + "); server RSS " +
-          std::to_string(rss_before / 1024) + " -> peak " + std::to_string(rss_peak / 1024) +
-          " MiB");
+          " of them refused by the per-address or per-client budgets (" + cases[i].expectation +
+          "); server RSS " + std::to_string(rss_before / 1024) + " -> peak " +
+          std::to_string(rss_peak / 1024) + " MiB");
     if (refused_rounds) *refused_rounds += out.refused;
     EXPECT_GT(out.rounds, 0u) << cases[i].name;
     EXPECT_EQ(out.as_expected, out.rounds) << cases[i].name;

@@ -79,12 +79,19 @@ class Connection {
   // ---- per-address budget (PeerBudgets): the key of the peer's address, and whether
   // PeerBudgets::Admit charged this connection (until it completes HELLO)
   const PeerKey& peer_key() const { return peer_key_; }
+  void set_peer_key(const PeerKey& key) { peer_key_ = key; }
   bool peer_charged() const { return peer_charged_; }
-  void set_peer_charged(const PeerKey& key) {
-    peer_key_ = key;
-    peer_charged_ = true;
-  }
+  void set_peer_charged() { peer_charged_ = true; }
   void clear_peer_charged() { peer_charged_ = false; }
+
+  // ---- per-client budget of refused requests (FailureBudgets): the client this connection's
+  // HELLO named (empty before HELLO)
+  const std::string& client() const { return client_; }
+  void set_client(std::string client) { client_ = std::move(client); }
+  // A refused HELLO's answer is held until this time (0: not held): nothing is sent before it
+  // (Loop::HoldAnswer), so a client retrying in a loop waits for each refusal.
+  int64_t hold_until_ms() const { return hold_until_ms_; }
+  void set_hold_until_ms(int64_t ms) { hold_until_ms_ = ms; }
 
   // ---- a SCAN answered over several loop turns (ChunkedScan): while one is pending, the
   // connection's later requests wait (CanParse), so answers keep the requests' order
@@ -234,6 +241,8 @@ class Connection {
 
   PeerKey peer_key_;
   bool peer_charged_ = false;
+  std::string client_;
+  int64_t hold_until_ms_ = 0;
   std::unique_ptr<ChunkedScan> scan_;
 
   std::unordered_map<uint64_t, PendingWait> waits_;

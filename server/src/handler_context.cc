@@ -53,6 +53,7 @@ bool HandlerContext::CheckTimelineCount(Connection& c, uint8_t op, uint64_t id, 
 
 void HandlerContext::Fail(Connection& c, uint8_t op, uint64_t id, const Status& s) {
   stats_->CountError(static_cast<uint16_t>(s.code()));
+  if (s.code() == Status::Code::kPermissionDenied) core_->ChargeRefused(c);
   c.Error(op, id, static_cast<uint16_t>(s.code()), s.message(), /*fatal=*/false);
 }
 

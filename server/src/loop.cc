@@ -184,6 +184,7 @@ int Loop::NextTimeoutMs(int64_t now) const {
   int64_t t = kSweepIntervalMs - (now - last_sweep_ms_);
   if (!deadlines_.empty()) t = std::min(t, deadlines_.begin()->first - now);
   if (!held_.empty()) t = std::min(t, held_.front().until_ms - now);
+  if (!held_answers_.empty()) t = std::min(t, held_answers_.front().first - now);
   return static_cast<int>(std::max<int64_t>(0, t));
 }
 
@@ -202,18 +203,18 @@ void Loop::Accept() {
     }
     // The per-address budgets first: a refusal costs no allocation (not even the address's
     // text unless it is logged) and takes no connection slot.
-    std::optional<PeerKey> charged;
+    const PeerKey key = PeerBudgets::KeyOf(addr);
+    bool charged = false;
     if (core_->peers) {
-      const PeerKey key = PeerBudgets::KeyOf(addr);
       const PeerBudgets::Verdict v = core_->peers->Admit(key, core_->PeerNowMs());
       if (v != PeerBudgets::Verdict::kAdmit) {
         RefusePeer(fd, addr, v);
         continue;
       }
-      charged = key;
+      charged = true;
     }
     auto refund = [&] {
-      if (charged) core_->peers->Refund(*charged, core_->PeerNowMs());
+      if (charged) core_->peers->Refund(key, core_->PeerNowMs());
     };
     std::string peer = proto::FormatAddress(addr);
     if (core_->connections.fetch_add(1) >= core_->config.connections_max) {
@@ -226,16 +227,16 @@ void Loop::Accept() {
     // without a hand-off one loop ends up with nearly every connection (measured: 50 of 50).
     Loop& target = LeastLoaded();
     if (&target == this) {
-      Adopt(fd, std::move(peer), charged);
+      Adopt(fd, std::move(peer), key, charged);
     } else {
       // The socket is closed if the target loop ends without running this (a stop racing it).
       auto owned = std::shared_ptr<int>(new int(fd), [](int* p) {
         if (*p >= 0) ::close(*p);
         delete p;
       });
-      target.Post([owned, peer = std::move(peer), charged](Loop& l) mutable {
+      target.Post([owned, peer = std::move(peer), key, charged](Loop& l) mutable {
         const int adopted = std::exchange(*owned, -1);
-        l.Adopt(adopted, std::move(peer), charged);
+        l.Adopt(adopted, std::move(peer), key, charged);
       });
     }
   }
@@ -256,11 +257,11 @@ Loop& Loop::LeastLoaded() {
   return *best;
 }
 
-void Loop::Adopt(int fd, std::string peer, std::optional<PeerKey> charged) {
+void Loop::Adopt(int fd, std::string peer, const PeerKey& key, bool charged) {
   auto drop = [&](const std::string& why) {
     ServerStats::Inc(stats_.connections_open, static_cast<uint64_t>(-1));
     core_->connections.fetch_sub(1);
-    if (charged) core_->peers->Refund(*charged, core_->PeerNowMs());
+    if (charged) core_->peers->Refund(key, core_->PeerNowMs());
     core_->Log("closing connection " + peer + ": " + why);
   };
   if (shutting_down_ || exit_) {
@@ -281,7 +282,8 @@ void Loop::Adopt(int fd, std::string peer, std::optional<PeerKey> charged) {
     }
     conn->set_tls(std::move(session).value());
   }
-  if (charged) conn->set_peer_charged(*charged);
+  conn->set_peer_key(key);
+  if (charged) conn->set_peer_charged();
   Connection& c = *conn;
   conns_.emplace(id, std::move(conn));
   ServerStats::Inc(stats_.connections_accepted);
@@ -311,6 +313,20 @@ void Loop::ReleaseHeld(int64_t now) {
     held_.pop_front();
     RefuseNow(h.fd, h.failures);
   }
+  while (!held_answers_.empty() && held_answers_.front().first <= now) {
+    Connection* c = Find(held_answers_.front().second);
+    held_answers_.pop_front();
+    if (c) {
+      c->set_hold_until_ms(0);
+      MarkDirty(*c);
+    }
+  }
+}
+
+void Loop::HoldAnswer(Connection& c) {
+  if (held_answers_.size() >= kRefusalsHeldMax) return;  // sent at once
+  c.set_hold_until_ms(NowMs() + kRefusalHoldMs);
+  held_answers_.emplace_back(c.hold_until_ms(), c.id());
 }
 
 void Loop::Refuse(int fd, const std::string& message) {
@@ -566,6 +582,7 @@ size_t Loop::Parse(Connection& c, const char* data, size_t size, TurnBudget& bud
       core_->Log("client " + c.peer() + ": " + msg + ", disconnecting");
       ServerStats::Inc(stats_.disconnects_protocol);
       stats_.CountError(Code(r.error));
+      core_->ChargeRefused(c);  // after HELLO; before it, the close is a failed handshake
       c.Error(r.op, r.request_id, Code(r.error), msg, /*fatal=*/true);
       MarkDirty(c);
       return size;  // discard the rest: the connection is closing
@@ -577,6 +594,7 @@ size_t Loop::Parse(Connection& c, const char* data, size_t size, TurnBudget& bud
     budget.NoteRequest(c.OutBytes() > out_before ? c.OutBytes() - out_before : 0);
     if (c.close_after_output()) {
       ServerStats::Inc(stats_.disconnects_protocol);  // a fatal error answer was queued
+      core_->ChargeRefused(c);
       core_->Log("client " + c.peer() + ": fatal error answering " +
                  std::string(proto::OpName(frame.header.op)) + ", disconnecting");
       MarkDirty(c);
@@ -624,6 +642,7 @@ void Loop::Flush(Connection& c) {
     Close(c, c.close_reason());
     return;
   }
+  if (c.hold_until_ms() != 0) return;  // ReleaseHeld marks it dirty when its time comes
   while (c.OutPending() > 0) {
     IoResult r = Transmit(c, c.PendingOutput().data(), c.OutPending());
     if (r.kind == IoResult::kAgain) break;
@@ -732,7 +751,7 @@ void Loop::Sweep(int64_t now) {
     if (c.frame_start_ms() &&
         now - c.frame_start_ms() > static_cast<int64_t>(cfg.frame_deadline_ms)) {
       victims.emplace_back(&c, "frame not completed within frame-deadline-ms");
-    } else if (c.OutPending() > 0 &&
+    } else if (c.OutPending() > 0 && c.hold_until_ms() == 0 &&
                now - c.out_progress_ms() > static_cast<int64_t>(cfg.send_stall_ms)) {
       victims.emplace_back(&c, "output stalled for send-stall-ms (client not reading)");
     } else if (c.tls() && now - c.created_ms() > static_cast<int64_t>(cfg.frame_deadline_ms) &&

@@ -20,6 +20,10 @@
 //   TOO_MANY_CONNECTIONS and closed; an
 //   admitted connection's token comes back at its HELLO, and its close before HELLO is charged
 //   as a failed handshake.
+// - Per-client budgets of refused requests (FailureBudgets, shared): a fatal protocol error
+//   after HELLO or a PERMISSION_DENIED is charged to the connection's client; a HELLO of a
+//   client over budget is answered TOO_MANY_CONNECTIONS (fatal), held kRefusalHoldMs first
+//   (HoldAnswer; bounded like the refused sockets).
 // - A connection closed for a FATAL error lingers once its output is sent (Linger): its sending
 //   side is shut down and its input read and dropped until the client closes, at most
 //   ServerConfig::close_linger_ms, so that a reset does not destroy the error frame on its way.
@@ -70,6 +74,9 @@ class Loop {
   void Resume(Connection& conn);
   // Graceful stop: no more accepts or requests; exits once in-flight work and output drained.
   void BeginShutdown();
+  // Holds `conn`'s queued output (a refused HELLO's fatal answer) for kRefusalHoldMs, like a
+  // refused socket, or sends it at once when kRefusalsHeldMax answers are held already.
+  void HoldAnswer(Connection& conn);
   // Parked WAIT deadlines: (deadline ms) -> (connection id, request id).
   std::multimap<int64_t, std::pair<uint64_t, uint64_t>>& wait_deadlines() { return deadlines_; }
 
@@ -119,7 +126,7 @@ class Loop {
   Loop& LeastLoaded();
   // Takes an accepted, admitted socket as one of this loop's connections (on this loop's
   // thread; its connections_open was raised by LeastLoaded). A loop shutting down closes it.
-  void Adopt(int fd, std::string peer, std::optional<PeerKey> charged);
+  void Adopt(int fd, std::string peer, const PeerKey& key, bool charged);
   // Refuses an accepted socket at connections-max.
   void Reject(int fd, const std::string& peer);
   // Refuses an accepted socket whose address is over a per-address budget (PeerBudgets).
@@ -203,6 +210,8 @@ class Loop {
     bool failures;  // the budget spent: failed handshakes (else unauthenticated connections)
   };
   std::deque<HeldRefusal> held_;
+  // Connections whose answer is held (HoldAnswer): (until ms, connection id), oldest first.
+  std::deque<std::pair<int64_t, uint64_t>> held_answers_;
   int64_t refused_log_ms_ = 0;      // the last log line about per-address refusals
   uint64_t refused_since_log_ = 0;  // refusals since that line
   bool shutting_down_ = false;

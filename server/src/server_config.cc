@@ -96,6 +96,10 @@ Status ValidateServerConfig(const ServerConfig& c) {
         "peer-unauth-connections-per-s/-burst, peer-handshake-failures-per-s/-burst and "
         "peer-budget-addresses-max must be > 0 (turn the budgets off with --peer-budgets=false)");
   }
+  if (c.refused_requests_per_s != 0 && c.refused_requests_burst == 0) {
+    return Status::InvalidArgument(
+        "refused-requests-burst must be > 0 (turn the budget off with --refused-requests-per-s 0)");
+  }
   if (c.buffers_bytes_max < c.frame_body_bytes_max) {
     return Status::InvalidArgument("buffers-bytes-max must be >= frame-body-bytes-max");
   }

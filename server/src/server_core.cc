@@ -26,6 +26,10 @@ int64_t ServerCore::PeerNowMs() const {
   return config.peer_budget_clock_ms ? config.peer_budget_clock_ms() : NowMs();
 }
 
+void ServerCore::ChargeRefused(const Connection& c) {
+  if (refusals && c.handshaken() && !c.client().empty()) refusals->Refused(c.client(), PeerNowMs());
+}
+
 ServerCore::~ServerCore() = default;
 
 int64_t NowMs() {

@@ -19,6 +19,7 @@
 #include "access_rights.h"
 #include "backup_registry.h"
 #include "compaction_jobs.h"
+#include "failure_budgets.h"
 #include "peer_budgets.h"
 #include "task_thread.h"
 #include "tldb/db.h"
@@ -28,6 +29,7 @@
 
 namespace tldb::server {
 
+class Connection;
 class Loop;
 
 struct ServerCore : std::enable_shared_from_this<ServerCore> {
@@ -39,12 +41,21 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
         compactions(db_in),
         backups(db_in, cfg.data_dir),
         peers(cfg.peer_budgets ? std::make_unique<PeerBudgets>(PeerBudgets::LimitsOf(cfg))
-                               : nullptr) {}
+                               : nullptr),
+        refusals(cfg.refused_requests_per_s != 0
+                     ? std::make_unique<FailureBudgets>(
+                           FailureBudgets::Limits{static_cast<double>(cfg.refused_requests_per_s),
+                                                  static_cast<double>(cfg.refused_requests_burst),
+                                                  cfg.peer_budget_addresses_max})
+                     : nullptr) {}
   ~ServerCore();
 
   void Log(std::string_view line) const;
   // The per-address budgets' clock (config.peer_budget_clock_ms, else NowMs()).
   int64_t PeerNowMs() const;
+  // A request of `c` was refused because the client is wrong (FailureBudgets' contract):
+  // charged to its client's budget, once it has one (after HELLO).
+  void ChargeRefused(const Connection& c);
 
   Db* db;
   ServerConfig config;
@@ -59,6 +70,8 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   BackupRegistry backups;
   // Per-peer-address budgets (thread-safe); null when ServerConfig::peer_budgets is off.
   const std::unique_ptr<PeerBudgets> peers;
+  // Per-client budgets of refused requests (thread-safe); null when refused_requests_per_s is 0.
+  const std::unique_ptr<FailureBudgets> refusals;
   std::vector<std::unique_ptr<Loop>> loops;
   int listen_fd = -1;
   // Set when the listener speaks TLS (ServerConfig::tls_cert_file); shared by every session.

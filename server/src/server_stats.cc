@@ -146,6 +146,7 @@ std::vector<std::pair<std::string, uint64_t>> CollectStats(
       {"handshake_failures", &S::handshake_failures},
       {"connections_refused_unauthenticated", &S::refused_peer_unauth},
       {"connections_refused_handshake_failures", &S::refused_peer_failures},
+      {"hellos_refused_refused_requests", &S::hellos_refused},
       {"scan_turns_yielded", &S::scan_turns_yielded},
   };
   for (const auto& [name, field] : fields) out.emplace_back(name, Sum(loops, field));

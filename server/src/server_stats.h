@@ -67,6 +67,8 @@ struct ServerStats {
   // New connections refused by the per-address budgets (PeerBudgets), by the budget that was
   // spent: unauthenticated connections, or failed handshakes.
   std::atomic<uint64_t> refused_peer_unauth{0}, refused_peer_failures{0};
+  // HELLOs refused because their client's budget of refused requests was spent (FailureBudgets).
+  std::atomic<uint64_t> hellos_refused{0};
   // Loop turns a SCAN gave up with work left (ChunkedScan: one per step after the first).
   std::atomic<uint64_t> scan_turns_yielded{0};
   // Acknowledged MUTATE requests by kind, and those that changed nothing (retries).

@@ -46,7 +46,7 @@ struct HostileOutcome {
   // attackers' address has spent them. Such a round is what the server must do then.
   std::atomic<uint64_t> refused{0};
   void Note(bool ok, const std::string& what);  // one round's verdict
-  void NoteRefused();                           // a round refused by the per-address budgets
+  void NoteRefused();  // a round refused by the per-address or per-client budgets
   std::vector<std::string> Deviations() const;
 
  private:

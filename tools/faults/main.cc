@@ -198,7 +198,8 @@ int main(int argc, char** argv) {
     std::printf(
         "| case | probes | append p50 / p99 µs | read p50 / p99 µs | paired idle p99 µs "
         "(append / read) | p99 vs idle, median (lowest–highest of the pairs): append / read | "
-        "server RSS peak MiB | hostile rounds as expected (refused by the per-address budget) "
+        "server RSS peak MiB | hostile rounds as expected (refused by the per-address or "
+        "per-client budgets) "
         "|\n|---|---|---|---|---|---|---|---|\n");
     for (const auto& r : *rows) {
       std::printf(

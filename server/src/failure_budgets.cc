@@ -1,0 +1,53 @@
+#include "failure_budgets.h"
+
+#include <algorithm>
+#include <iterator>
+
+namespace tldb::server {
+
+void FailureBudgets::Refill(Entry& e, int64_t now_ms) const {
+  const int64_t elapsed = now_ms - e.refilled_ms;
+  if (elapsed <= 0) return;
+  e.tokens =
+      std::min(limits_.burst, e.tokens + limits_.per_s * static_cast<double>(elapsed) / 1000.0);
+  e.refilled_ms = now_ms;
+}
+
+FailureBudgets::Entry* FailureBudgets::Touch(std::string_view client, int64_t now_ms, bool create) {
+  auto it = table_.find(std::string(client));
+  if (it != table_.end()) {
+    Refill(it->second, now_ms);
+    return &it->second;
+  }
+  if (!create || limits_.entries_max == 0) return nullptr;
+  if (table_.size() >= limits_.entries_max) {
+    // At most one pass a second over the full table: a flood of new clients must not make
+    // every refusal a scan under the mutex.
+    if (now_ms - swept_ms_ < kSweepIntervalMs) return nullptr;
+    swept_ms_ = now_ms;
+    for (auto it = table_.begin(); it != table_.end();) {
+      Refill(it->second, now_ms);
+      it = it->second.tokens >= limits_.burst ? table_.erase(it) : std::next(it);
+    }
+    if (table_.size() >= limits_.entries_max) return nullptr;
+  }
+  return &table_.emplace(std::string(client), Entry{limits_.burst, now_ms}).first->second;
+}
+
+bool FailureBudgets::Admit(std::string_view client, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  const Entry* e = Touch(client, now_ms, /*create=*/false);
+  return e == nullptr || e->tokens >= 1;  // a client never refused owes nothing
+}
+
+void FailureBudgets::Refused(std::string_view client, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  if (Entry* e = Touch(client, now_ms, /*create=*/true)) e->tokens = std::max(0.0, e->tokens - 1);
+}
+
+size_t FailureBudgets::entries() const {
+  std::lock_guard lock(mu_);
+  return table_.size();
+}
+
+}  // namespace tldb::server
