@@ -323,9 +323,20 @@ void Loop::ReleaseHeld(int64_t now) {
   }
 }
 
-void Loop::HoldAnswer(Connection& c) {
+void Loop::HoldAnswer(Connection& c, std::string_view client) {
+  const int64_t now = NowMs();
+  // One log line per second at most, like the per-address refusals.
+  ++held_since_log_;
+  if (now - held_log_ms_ >= kRefusalLogIntervalMs) {
+    core_->Log("refusing HELLO of " + std::string(client) + " from " + c.peer() +
+               ": too many refused requests (" + std::to_string(held_since_log_) +
+               " HELLOs refused by this loop's budgets of refused requests since the last such "
+               "line)");
+    held_log_ms_ = now;
+    held_since_log_ = 0;
+  }
   if (held_answers_.size() >= kRefusalsHeldMax) return;  // sent at once
-  c.set_hold_until_ms(NowMs() + kRefusalHoldMs);
+  c.set_hold_until_ms(now + kRefusalHoldMs);
   held_answers_.emplace_back(c.hold_until_ms(), c.id());
 }
 

@@ -76,7 +76,8 @@ class Loop {
   void BeginShutdown();
   // Holds `conn`'s queued output (a refused HELLO's fatal answer) for kRefusalHoldMs, like a
   // refused socket, or sends it at once when kRefusalsHeldMax answers are held already.
-  void HoldAnswer(Connection& conn);
+  // Logs the refusal of `client` (at most one line a second).
+  void HoldAnswer(Connection& conn, std::string_view client);
   // Parked WAIT deadlines: (deadline ms) -> (connection id, request id).
   std::multimap<int64_t, std::pair<uint64_t, uint64_t>>& wait_deadlines() { return deadlines_; }
 
@@ -212,6 +213,8 @@ class Loop {
   std::deque<HeldRefusal> held_;
   // Connections whose answer is held (HoldAnswer): (until ms, connection id), oldest first.
   std::deque<std::pair<int64_t, uint64_t>> held_answers_;
+  int64_t held_log_ms_ = 0;         // the last log line about refused HELLOs
+  uint64_t held_since_log_ = 0;     // refused HELLOs since that line
   int64_t refused_log_ms_ = 0;      // the last log line about per-address refusals
   uint64_t refused_since_log_ = 0;  // refusals since that line
   bool shutting_down_ = false;

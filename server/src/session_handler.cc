@@ -49,7 +49,7 @@ void SessionHandler::Hello(Connection& c, uint64_t id, std::string_view body) {
     ServerStats::Inc(ctx_.stats().hellos_refused);
     ctx_.Fatal(c, op, 0, ErrorCode::kTooManyConnections,
                "too many refused requests from this client (refused-requests-per-s); retry later");
-    ctx_.loop().HoldAnswer(c);
+    ctx_.loop().HoldAnswer(c, client);
     return;
   }
   c.set_client(std::move(client));
