@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
                  "Addresses the per-address budgets remember (least recently seen forgotten)")
       ->capture_default_str();
   app.add_option("--refused-requests-per-s", cfg.refused_requests_per_s,
-                 "Per client (token, or address without tokens): requests refused after HELLO "
+                 "Per client (token at an address, or address without tokens): requests refused "
+                 "after HELLO "
                  "(fatal protocol errors, PERMISSION_DENIED) per second; over budget, its new "
                  "HELLOs are refused; 0: off")
       ->capture_default_str();

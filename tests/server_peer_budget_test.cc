@@ -122,6 +122,13 @@ TEST(PeerBudgetsTest, TheTableStaysBoundedAndForgetsTheLeastRecentlyUsed) {
   EXPECT_EQ(b.Admit(kept, 0), Verdict::kHandshakeFailures);
 }
 
+TEST(PeerBudgetsTest, KeyTextNamesTheAddressOrTheSlash64) {
+  EXPECT_EQ(PeerBudgets::KeyText(V4("10.20.30.40")), "10.20.30.40");
+  EXPECT_EQ(PeerBudgets::KeyText(V6("::ffff:10.0.0.9")), "10.0.0.9");  // IPv4-mapped
+  EXPECT_EQ(PeerBudgets::KeyText(V6("2001:db8:0:1:aaaa::5")), "2001:db8:0:1::/64");
+  EXPECT_EQ(PeerBudgets::KeyText(V6("fe80::1")), "fe80:0:0:0::/64");
+}
+
 // ---- a real server, its budgets on a clock the test moves
 
 constexpr char kSecret[] = "good-secret-1";

@@ -1,9 +1,10 @@
 // Per-client budgets of refused requests (server/src/failure_budgets.h, issue 16 item 4): the
 // bucket and its bounded table with an injected clock, and a real server that charges a
-// client's PERMISSION_DENIED answers and fatal protocol errors after HELLO to its token (to its
-// address when the server has no tokens), refuses that client's next HELLO once the budget is
-// spent (held first) while its open connection and other clients are served, never charges
-// INVALID_ARGUMENT or NOT_FOUND, and does nothing with the budget off.
+// client's PERMISSION_DENIED answers and fatal protocol errors after HELLO to its token and
+// address (to its address alone when the server has no tokens), refuses that client's next
+// HELLO once the budget is spent (held first) while its open connection, the same token from
+// another address and other tokens are served, never charges INVALID_ARGUMENT, NOT_FOUND or
+// CONFLICT, and does nothing with the budget off.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -93,10 +94,11 @@ ServerConfig RefusalConfig(uint32_t per_s, Clock* clock, bool with_tokens = true
 
 enum class Outcome { kServed, kRefused, kOther };
 
-// A new raw connection's HELLO; *held_ms: how long the answer took.
+// A new raw connection's HELLO (from `source_ip` when given); *held_ms: how long the answer
+// took.
 Outcome HelloOnce(uint16_t port, std::string_view token, std::string* refusal = nullptr,
-                  int64_t* held_ms = nullptr) {
-  RawConn c(port);
+                  int64_t* held_ms = nullptr, const char* source_ip = nullptr) {
+  RawConn c(port, 0, source_ip);
   const auto start = std::chrono::steady_clock::now();
   if (!c.connected() ||
       !c.SendMsg(Op::kHello, 0, proto::HelloRequest{proto::kVersion, "t", token})) {
@@ -160,7 +162,8 @@ TEST(ServerRefusalBudgetTest,
   // The open connection of that token is still served, its denials still answered as such.
   EXPECT_EQ(Ask(limited, Op::kPing, 10, proto::PingRequest{"here"}), 0);
   EXPECT_EQ(Ask(limited, Op::kAppend, 11, DeniedAppend()), kDenied);
-  // Another token is not affected.
+  // The same token from another host is another client; another token is not affected either.
+  EXPECT_EQ(HelloOnce(ts.port(), kLimitedSecret, nullptr, nullptr, "127.0.0.2"), Outcome::kServed);
   auto app = ts.Connect(kAppSecret);
   ASSERT_TRUE(app);
   ASSERT_TRUE(app->Append("store", "good", "m").ok());
@@ -170,7 +173,7 @@ TEST(ServerRefusalBudgetTest,
   EXPECT_EQ(HelloOnce(ts.port(), kLimitedSecret), Outcome::kRefused);
   clock.now_ms += 1;
   EXPECT_EQ(HelloOnce(ts.port(), kLimitedSecret), Outcome::kServed);
-  EXPECT_TRUE(ts.LogContains("refusing HELLO of token limited from 127.0.0.1"));
+  EXPECT_TRUE(ts.LogContains("refusing HELLO of token limited at 127.0.0.1 from 127.0.0.1:"));
 }
 
 TEST(ServerRefusalBudgetTest, FatalProtocolErrorsAfterHelloAreChargedButInvalidArgumentsAreNot) {
@@ -218,6 +221,7 @@ TEST(ServerRefusalBudgetTest, WithoutTokensTheClientIsItsAddress) {
   }
   EXPECT_EQ(HelloOnce(ts.port(), ""), Outcome::kRefused);
   EXPECT_EQ(HelloOnce(ts.port(), "any secret"), Outcome::kRefused);  // one client: 127.0.0.1
+  EXPECT_EQ(HelloOnce(ts.port(), "", nullptr, nullptr, "127.0.0.2"), Outcome::kServed);
 }
 
 TEST(ServerRefusalBudgetTest, OffRefusesNothing) {

@@ -5,9 +5,11 @@
 // - One table for the whole server (a client's connections land on any loop). Thread-safe: one
 //   mutex guards the table; each call holds it for one hash lookup and a few arithmetic
 //   operations (no I/O).
-// - A client is its token's name; on a server without tokens (everyone is "anonymous"), its
-//   peer address (PeerBudgets::KeyOf's key). An authenticated client is accountable by its
-//   token: the per-address budgets never charge it (peer_budgets.h), this one does.
+// - A client is a name the caller gives: its token's name at its peer address (PeerBudgets::
+//   KeyOf's key), or the address alone on a server without tokens (everyone is "anonymous").
+//   An authenticated client is accountable by its token: the per-address budgets never charge
+//   it (peer_budgets.h), this one does; the address keeps one host's failures from refusing
+//   the token's other hosts.
 // - Each client has one token bucket, refilled continuously at `per_s` and holding at most
 //   `burst`. Refused() takes one token for every request refused because the client is wrong:
 //   a fatal protocol error after HELLO (malformed or oversized frame, unknown opcode) or

@@ -127,8 +127,8 @@ void AddServer(const ServerCore& core, const std::vector<const ServerStats*>& lo
           "HELLO, a failed TLS handshake, a close or timeout before HELLO)",
           Sum(loops, &S::handshake_failures));
   Counter(out, "tldb_hellos_refused_total",
-          "HELLOs refused with TOO_MANY_CONNECTIONS because their client (token, or address "
-          "without tokens) had too many requests refused (--refused-requests-*)",
+          "HELLOs refused with TOO_MANY_CONNECTIONS because their client (token at an address, or "
+          "address without tokens) had too many requests refused (--refused-requests-*)",
           Sum(loops, &S::hellos_refused));
   Gauge(out, "tldb_peer_budget_addresses",
         "Peer addresses the per-address budgets remember (at most --peer-budget-addresses-max)",

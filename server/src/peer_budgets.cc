@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 namespace tldb::server {
 
@@ -38,6 +39,26 @@ PeerKey PeerBudgets::KeyOf(const sockaddr_storage& addr) {
     }
   }
   return k;
+}
+
+std::string PeerBudgets::KeyText(const PeerKey& key) {
+  const auto& b = key.bytes;
+  if (b[15] != 6) {  // IPv4 (see KeyOf)
+    return std::to_string(b[0]) + "." + std::to_string(b[1]) + "." + std::to_string(b[2]) + "." +
+           std::to_string(b[3]);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < 8; i += 2) {
+    const unsigned group = (unsigned{b[i]} << 8) | b[i + 1];
+    std::string g;
+    for (int shift = 12; shift >= 0; shift -= 4) {
+      const unsigned digit = (group >> shift) & 15;
+      if (!g.empty() || digit != 0 || shift == 0) g.push_back(kHex[digit]);
+    }
+    s += g + ":";
+  }
+  return s + ":/64";
 }
 
 PeerBudgets::Limits PeerBudgets::LimitsOf(const ServerConfig& c) {

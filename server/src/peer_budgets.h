@@ -38,6 +38,7 @@
 #include <cstdint>
 #include <list>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 
 #include "tldb/server.h"
@@ -76,6 +77,8 @@ class PeerBudgets {
   static Limits LimitsOf(const ServerConfig& config);
 
   static PeerKey KeyOf(const sockaddr_storage& addr);
+  // The key as text: "127.0.0.1" for IPv4, "2001:db8:0:1::/64" for an IPv6 /64.
+  static std::string KeyText(const PeerKey& key);
 
   // A new connection from `key`: admitted (one unauthenticated-connection token taken) or
   // refused (nothing taken).

@@ -10,17 +10,6 @@ using proto::Op;
 
 namespace {
 constexpr char kServerName[] = "tldb-server/0.1.0";
-
-// The budget name of a client known only by its address: "address " and the key's hex.
-std::string AddressClient(const PeerKey& key) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s = "address ";
-  for (uint8_t b : key.bytes) {
-    s.push_back(kHex[b >> 4]);
-    s.push_back(kHex[b & 15]);
-  }
-  return s;
-}
 }  // namespace
 
 void SessionHandler::Hello(Connection& c, uint64_t id, std::string_view body) {
@@ -42,9 +31,12 @@ void SessionHandler::Hello(Connection& c, uint64_t id, std::string_view body) {
     return ctx_.Fatal(c, op, id, ErrorCode::kAuthFailed,
                       req.token.empty() ? "this server requires a token" : "unknown token");
   }
-  // Accountable by its token (by its address where the server has no tokens): a client whose
-  // requests keep being refused (FailureBudgets) is refused here until its budget refills.
-  std::string client = core.auth.required() ? "token " + token_name : AddressClient(c.peer_key());
+  // Accountable by its token where it connects from (its address alone where the server has no
+  // tokens): a client whose requests keep being refused (FailureBudgets) is refused here until
+  // its budget refills. The address bounds what one misbehaving host costs the token's others.
+  const std::string address = PeerBudgets::KeyText(c.peer_key());
+  std::string client =
+      core.auth.required() ? "token " + token_name + " at " + address : "address " + address;
   if (core.refusals && !core.refusals->Admit(client, core.PeerNowMs())) {
     ServerStats::Inc(ctx_.stats().hellos_refused);
     ctx_.Fatal(c, op, 0, ErrorCode::kTooManyConnections,

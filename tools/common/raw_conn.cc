@@ -20,9 +20,19 @@ int MsLeft(Clock::time_point deadline) {
 }
 }  // namespace
 
-RawConn::RawConn(uint16_t port, int rcvbuf_bytes) {
+RawConn::RawConn(uint16_t port, int rcvbuf_bytes, const char* source_ip) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) return;
+  if (source_ip != nullptr) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (inet_pton(AF_INET, source_ip, &from.sin_addr) != 1 ||
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+      return;
+    }
+  }
   if (rcvbuf_bytes > 0) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf_bytes, sizeof(int));
   int one = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -14,8 +14,9 @@ namespace tldb::common {
 
 class RawConn {
  public:
-  // Connects to 127.0.0.1:port; rcvbuf_bytes > 0 shrinks the receive buffer first.
-  explicit RawConn(uint16_t port, int rcvbuf_bytes = 0);
+  // Connects to 127.0.0.1:port; rcvbuf_bytes > 0 shrinks the receive buffer first; from
+  // `source_ip` (another loopback address, such as "127.0.0.2") when given.
+  explicit RawConn(uint16_t port, int rcvbuf_bytes = 0, const char* source_ip = nullptr);
   ~RawConn();
   RawConn(const RawConn&) = delete;
   RawConn& operator=(const RawConn&) = delete;

@@ -70,14 +70,15 @@ struct ServerConfig {
   // entries of ~100 bytes: ~6.5 MiB at most, more than the addresses connections-max
   // connections can come from.
   uint32_t peer_budget_addresses_max = 65'536;
-  // Per client (its token's name; on a server without tokens, its address), requests refused
-  // after HELLO because the client is wrong: a fatal protocol error (malformed or oversized
-  // frame, unknown opcode) or PERMISSION_DENIED (docs/design-server.md "Budgets of refused
-  // requests"). While a client's budget is spent, its HELLO is held 500 ms and refused with
-  // TOO_MANY_CONNECTIONS; its open connections are never touched. 100/s, 1,000 in a burst: a
-  // fleet whose token lost a namespace meets 1,000 denials before it stops reconnecting, and a
-  // correct client is never charged, while a client failing in a loop (thousands of refused
-  // requests per second, reconnecting after each fatal error) is cut to 100/s. 0 turns it off.
+  // Per client (its token's name at its address; on a server without tokens, its address),
+  // requests refused after HELLO because the client is wrong: a fatal protocol error (malformed
+  // or oversized frame, unknown opcode) or PERMISSION_DENIED (docs/design-server.md "Budgets of
+  // refused requests"). While a client's budget is spent, its HELLO is held 500 ms and refused
+  // with TOO_MANY_CONNECTIONS; its open connections are never touched. 100/s, 1,000 in a burst:
+  // a host whose token lost a namespace meets 1,000 denials before its new connections are
+  // refused, and a correct client is never charged, while a client failing in a loop (thousands
+  // of refused requests per second, reconnecting after each fatal error) is cut to 100/s. 0
+  // turns it off.
   uint32_t refused_requests_per_s = 100;
   uint32_t refused_requests_burst = 1'000;
   // Tests only: the clock of the per-address budgets, monotonic milliseconds (null: the
