@@ -7,7 +7,9 @@
 # into tests/fuzz/TARGET_corpus/ (frame: tests/fuzz/corpus/) and the test suite replays it.
 # Prints libFuzzer's last status line (executions, cov, exec/s) and a summary.
 # FUZZ_NICE sets its nice level (default 10; 19 beside other work). Stopping it with SIGSTOP
-# makes libFuzzer report a timeout when it resumes: end a run instead, runs add up.
+# makes libFuzzer report a timeout when it resumes: end a run instead, runs add up. The session
+# target waits on wall-clock bounds (10 s per session; libFuzzer's -timeout 30 s): starved of
+# CPU (nice 19 beside a compiler on every core) it reports a hang that is not one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:?usage: tools/fuzz.sh TARGET SECONDS [libFuzzer flags]}
