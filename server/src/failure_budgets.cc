@@ -6,11 +6,8 @@
 namespace tldb::server {
 
 void FailureBudgets::Refill(Entry& e, int64_t now_ms) const {
-  const int64_t elapsed = now_ms - e.refilled_ms;
-  if (elapsed <= 0) return;
-  e.tokens =
-      std::min(limits_.burst, e.tokens + limits_.per_s * static_cast<double>(elapsed) / 1000.0);
-  e.refilled_ms = now_ms;
+  e.bucket.Refill(limits_.per_s, limits_.burst, now_ms - e.refilled_ms);
+  e.refilled_ms = std::max(e.refilled_ms, now_ms);
 }
 
 FailureBudgets::Entry* FailureBudgets::Touch(std::string_view client, int64_t now_ms, bool create) {
@@ -27,22 +24,22 @@ FailureBudgets::Entry* FailureBudgets::Touch(std::string_view client, int64_t no
     swept_ms_ = now_ms;
     for (auto it = table_.begin(); it != table_.end();) {
       Refill(it->second, now_ms);
-      it = it->second.tokens >= limits_.burst ? table_.erase(it) : std::next(it);
+      it = it->second.bucket.tokens >= limits_.burst ? table_.erase(it) : std::next(it);
     }
     if (table_.size() >= limits_.entries_max) return nullptr;
   }
-  return &table_.emplace(std::string(client), Entry{limits_.burst, now_ms}).first->second;
+  return &table_.emplace(std::string(client), Entry{{limits_.burst}, now_ms}).first->second;
 }
 
 bool FailureBudgets::Admit(std::string_view client, int64_t now_ms) {
   std::lock_guard lock(mu_);
   const Entry* e = Touch(client, now_ms, /*create=*/false);
-  return e == nullptr || e->tokens >= 1;  // a client never refused owes nothing
+  return e == nullptr || e->bucket.tokens >= 1;  // a client never refused owes nothing
 }
 
 void FailureBudgets::Refused(std::string_view client, int64_t now_ms) {
   std::lock_guard lock(mu_);
-  if (Entry* e = Touch(client, now_ms, /*create=*/true)) e->tokens = std::max(0.0, e->tokens - 1);
+  if (Entry* e = Touch(client, now_ms, /*create=*/true)) e->bucket.Spend();
 }
 
 size_t FailureBudgets::entries() const {

@@ -33,6 +33,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "token_bucket.h"
+
 namespace tldb::server {
 
 class FailureBudgets {
@@ -54,7 +56,7 @@ class FailureBudgets {
 
  private:
   struct Entry {
-    double tokens;
+    TokenBucket bucket;
     int64_t refilled_ms;
   };
   // The entry of `client` refilled to now_ms; created full when absent and `create` (nullptr

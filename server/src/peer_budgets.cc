@@ -68,11 +68,6 @@ PeerBudgets::Limits PeerBudgets::LimitsOf(const ServerConfig& c) {
           static_cast<double>(c.peer_handshake_failures_burst), c.peer_budget_addresses_max};
 }
 
-void PeerBudgets::Bucket::Refill(double per_s, double burst, int64_t elapsed_ms) {
-  if (elapsed_ms <= 0) return;
-  tokens = std::min(burst, tokens + per_s * static_cast<double>(elapsed_ms) / 1000.0);
-}
-
 PeerBudgets::Entry* PeerBudgets::Touch(const PeerKey& key, int64_t now_ms, bool create) {
   auto it = index_.find(key);
   if (it == index_.end()) {
@@ -120,7 +115,7 @@ void PeerBudgets::Refund(const PeerKey& key, int64_t now_ms) {
 void PeerBudgets::HandshakeFailed(const PeerKey& key, int64_t now_ms) {
   std::lock_guard lock(mu_);
   if (Entry* e = Touch(key, now_ms, /*create=*/true)) {
-    e->failures.tokens = std::max(0.0, e->failures.tokens - 1);
+    e->failures.Spend();
   }
 }
 

@@ -42,6 +42,7 @@
 #include <unordered_map>
 
 #include "tldb/server.h"
+#include "token_bucket.h"
 
 namespace tldb::server {
 
@@ -93,15 +94,11 @@ class PeerBudgets {
   uint64_t evictions() const;
 
  private:
-  struct Bucket {
-    double tokens;
-    void Refill(double per_s, double burst, int64_t elapsed_ms);
-  };
   struct Entry {
     PeerKey key;
     int64_t refilled_ms;
-    Bucket unauth;
-    Bucket failures;
+    TokenBucket unauth;
+    TokenBucket failures;
   };
   // The entry of `key`, refilled to now_ms and made the most recently used; created full when
   // absent (forgetting the least recently used entry when the table is full) unless !create.
