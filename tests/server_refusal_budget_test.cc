@@ -13,6 +13,7 @@
 #include <string>
 
 #include "failure_budgets.h"
+#include "log_throttle.h"
 #include "protocol/codes.h"
 #include "server_test_util.h"
 
@@ -23,6 +24,7 @@ using common::RawConn;
 using proto::ErrorCode;
 using proto::Op;
 using server::FailureBudgets;
+using server::LogThrottle;
 
 TEST(FailureBudgetsTest, RefusalsSpendTheBucketAndItRefills) {
   FailureBudgets b({.per_s = 10, .burst = 3, .entries_max = 10});
@@ -45,6 +47,19 @@ TEST(FailureBudgetsTest, RefusalsSpendTheBucketAndItRefills) {
   now += 10'000;  // refilled to the burst, not beyond
   for (int i = 0; i < 3; ++i) b.Refused("token a", now);
   EXPECT_FALSE(b.Admit("token a", now));
+}
+
+// The refusal log lines: the first event is logged, then at most one line an interval, each
+// with the number of events since the previous line.
+TEST(LogThrottleTest, OneLineAnIntervalCarryingTheCountSinceTheLast) {
+  LogThrottle t(1'000);
+  EXPECT_EQ(t.Count(5), 1u);  // the first event is logged at once, whatever the clock reads
+  EXPECT_EQ(t.Count(6), 0u);
+  EXPECT_EQ(t.Count(1'004), 0u);
+  EXPECT_EQ(t.Count(1'005), 3u);  // the two held back and this one
+  EXPECT_EQ(t.Count(1'500), 0u);
+  EXPECT_EQ(t.Count(9'000), 2u);
+  EXPECT_EQ(t.Count(9'000), 0u);
 }
 
 TEST(FailureBudgetsTest, AFullTableForgetsClientsThatOweNothingAndNeverGrows) {

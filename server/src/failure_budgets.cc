@@ -11,7 +11,7 @@ void FailureBudgets::Refill(Entry& e, int64_t now_ms) const {
 }
 
 FailureBudgets::Entry* FailureBudgets::Touch(std::string_view client, int64_t now_ms, bool create) {
-  auto it = table_.find(std::string(client));
+  auto it = table_.find(client);
   if (it != table_.end()) {
     Refill(it->second, now_ms);
     return &it->second;

@@ -28,6 +28,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -66,9 +67,17 @@ class FailureBudgets {
 
   static constexpr int64_t kSweepIntervalMs = 1'000;
 
+  // Lets the table be searched with a string_view (no std::string built per lookup).
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+
   const Limits limits_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Entry> table_;
+  std::unordered_map<std::string, Entry, NameHash, std::equal_to<>> table_;
   int64_t swept_ms_ = INT64_MIN / 2;  // the last pass forgetting clients that owe nothing
 };
 

@@ -326,14 +326,11 @@ void Loop::ReleaseHeld(int64_t now) {
 void Loop::HoldAnswer(Connection& c, std::string_view client) {
   const int64_t now = NowMs();
   // One log line per second at most, like the per-address refusals.
-  ++held_since_log_;
-  if (now - held_log_ms_ >= kRefusalLogIntervalMs) {
+  if (const uint64_t n = held_log_.Count(now)) {
     core_->Log("refusing HELLO of " + std::string(client) + " from " + c.peer() +
-               ": too many refused requests (" + std::to_string(held_since_log_) +
+               ": too many refused requests (" + std::to_string(n) +
                " HELLOs refused by this loop's budgets of refused requests since the last such "
                "line)");
-    held_log_ms_ = now;
-    held_since_log_ = 0;
   }
   if (held_answers_.size() >= kRefusalsHeldMax) return;  // sent at once
   c.set_hold_until_ms(now + kRefusalHoldMs);
@@ -363,15 +360,11 @@ void Loop::RefusePeer(int fd, const sockaddr_storage& addr, PeerBudgets::Verdict
   }
   ServerStats::Inc(failures ? stats_.refused_peer_failures : stats_.refused_peer_unauth);
   // One log line per second at most: a flood must not turn into a flood of log lines.
-  ++refused_since_log_;
-  const int64_t now = NowMs();
-  if (now - refused_log_ms_ >= kRefusalLogIntervalMs) {
+  if (const uint64_t n = refused_log_.Count(NowMs())) {
     core_->Log("refusing connections from " + proto::FormatAddress(addr) + ": " +
                (failures ? "too many failed handshakes" : "too many unauthenticated connections") +
-               " from its address (" + std::to_string(refused_since_log_) +
+               " from its address (" + std::to_string(n) +
                " refused by this loop's per-address budgets since the last such line)");
-    refused_log_ms_ = now;
-    refused_since_log_ = 0;
   }
 }
 

@@ -44,6 +44,7 @@
 
 #include "connection.h"
 #include "dispatcher.h"
+#include "log_throttle.h"
 #include "protocol/codes.h"
 #include "server_core.h"
 #include "server_stats.h"
@@ -213,10 +214,8 @@ class Loop {
   std::deque<HeldRefusal> held_;
   // Connections whose answer is held (HoldAnswer): (until ms, connection id), oldest first.
   std::deque<std::pair<int64_t, uint64_t>> held_answers_;
-  int64_t held_log_ms_ = 0;         // the last log line about refused HELLOs
-  uint64_t held_since_log_ = 0;     // refused HELLOs since that line
-  int64_t refused_log_ms_ = 0;      // the last log line about per-address refusals
-  uint64_t refused_since_log_ = 0;  // refusals since that line
+  LogThrottle held_log_{kRefusalLogIntervalMs};     // log lines about refused HELLOs
+  LogThrottle refused_log_{kRefusalLogIntervalMs};  // log lines about per-address refusals
   bool shutting_down_ = false;
   std::atomic<bool> closing_{false};  // BeginShutdown ran: other loops hand it no connection
   int64_t shutdown_deadline_ms_ = 0;

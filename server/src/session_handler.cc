@@ -34,17 +34,21 @@ void SessionHandler::Hello(Connection& c, uint64_t id, std::string_view body) {
   // Accountable by its token where it connects from (its address alone where the server has no
   // tokens): a client whose requests keep being refused (FailureBudgets) is refused here until
   // its budget refills. The address bounds what one misbehaving host costs the token's others.
-  const std::string address = PeerBudgets::KeyText(c.peer_key());
-  std::string client =
-      core.auth.required() ? "token " + token_name + " at " + address : "address " + address;
-  if (core.refusals && !core.refusals->Admit(client, core.PeerNowMs())) {
-    ServerStats::Inc(ctx_.stats().hellos_refused);
-    ctx_.Fatal(c, op, 0, ErrorCode::kTooManyConnections,
-               "too many refused requests from this client (refused-requests-per-s); retry later");
-    ctx_.loop().HoldAnswer(c, client);
-    return;
+  // The client's name is built only where the budget is on (it is its key).
+  if (core.refusals) {
+    const std::string address = PeerBudgets::KeyText(c.peer_key());
+    std::string client =
+        core.auth.required() ? "token " + token_name + " at " + address : "address " + address;
+    if (!core.refusals->Admit(client, core.PeerNowMs())) {
+      ServerStats::Inc(ctx_.stats().hellos_refused);
+      ctx_.Fatal(
+          c, op, 0, ErrorCode::kTooManyConnections,
+          "too many refused requests from this client (refused-requests-per-s); retry later");
+      ctx_.loop().HoldAnswer(c, client);
+      return;
+    }
+    c.set_client(std::move(client));
   }
-  c.set_client(std::move(client));
   c.Handshaken(rights);
   if (c.peer_charged()) {  // an authenticated client is never charged by its address's budget
     core.peers->Refund(c.peer_key(), core.PeerNowMs());
