@@ -89,6 +89,8 @@ TEST_F(IndexSpareTest, IndexesWrittenOverLargerAndSmallerSparesAreExact) {
   EXPECT_EQ(db_->Stats().index_spare_rolls, 2u);
   FanoutUntilARoll(200);  // a small index into the kept buffer and over a large spare
   EXPECT_EQ(db_->Stats().index_spare_rolls, 3u);
+  EXPECT_EQ(db_->Stats().rolls, 4u);  // every roll counted, and the time spent in them
+  EXPECT_GT(db_->Stats().roll_us, 0u);
   ReopenAndCheckEveryMessage();
   EXPECT_EQ(rebuilt_, 0) << "an index file differed from its segment's index";
   // No spare is left behind: each was taken by its roll, or removed when the store closed.

@@ -241,6 +241,11 @@ void AddEngine(const DbStats& d, std::vector<MetricFamily>* out) {
   Counter(out, "tldb_engine_index_spare_rolls_total",
           "Segment rolls that wrote their index over a spare written ahead (pages already cached)",
           d.index_spare_rolls);
+  Counter(out, "tldb_engine_rolls_total",
+          "Rolls of active segments (appends in flight wait for one)", d.rolls);
+  Family(out, "tldb_engine_roll_seconds_total", "Time spent rolling active segments",
+         MetricType::Counter)
+      .Add(static_cast<double>(d.roll_us) / 1e6);
   Counter(out, "tldb_engine_block_cache_hits_total",
           "Decompressed blocks of compacted segments found in the block cache", d.block_cache_hits);
   Counter(out, "tldb_engine_block_cache_misses_total",

@@ -64,6 +64,10 @@ struct DbStats {
   // Rolls that wrote their segment's index over a file of zeros written ahead of them (an index
   // spare, from 1 MiB indexes on), whose pages were already in the page cache.
   uint64_t index_spare_rolls = 0;
+  // Rolls of active segments, and the microseconds they took: appends in flight wait for a
+  // roll, so roll_us / rolls is the stall a roll adds to them (docs/design.md).
+  uint64_t rolls = 0;
+  uint64_t roll_us = 0;
   uint64_t block_cache_hits = 0;  // decompressed blocks found in the cache
   uint64_t block_cache_misses = 0;
   uint64_t block_cache_bytes = 0;  // the cache's budget (Options::block_cache_bytes)

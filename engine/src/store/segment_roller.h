@@ -77,6 +77,7 @@ class SegmentRoller {
     std::unique_ptr<WritableFile> file;
   };
   NextSegment next_;
+  bool sync_index_after_roll_ = false;  // WriteIndex left an index for the preparer to sync
   // The buffer the last index was built in, kept for the next one: fresh pages cost a fault
   // each here (below the guest too), ~20-30 ms of an 18 MB fan-out index's build on the append
   // path. Freed when an index needs less than a quarter of it.

@@ -8,9 +8,9 @@
 // costs a rebuild at the next open, never a record.
 //
 // They are synced soon after, off the append path: by the namespace's SegmentPreparer thread
-// (asked by the roll), at the start of the next maintenance pass, before a snapshot links them,
-// at Close, and by a roll itself when more than kWaitingMax wait (no preparer thread: the
-// simulated backend's deterministic mode). A failed fdatasync is not
+// (asked by the roll at its end), at the start of the next maintenance pass, before a snapshot
+// links them, at Close, and by a roll itself when more than kWaitingMax wait (no preparer
+// thread: the simulated backend's deterministic mode). A failed fdatasync is not
 // retried (the file's state is then unknown; recovery checks it at the next open): it is
 // returned to the caller, who reports it; the index in memory stays right.
 //
