@@ -302,6 +302,20 @@ TEST_P(FileSystemContractTest, WriteAfterCloseFails) {
   IO_ASSERT_OK_AND_ASSIGN(auto w, fs_->OpenWritable(P("f"), true, false));
   IO_ASSERT_OK(w->Close());
   EXPECT_FALSE(w->Write(0, Bytes("x")).ok());
+  EXPECT_FALSE(w->WriteBack(0, 1).ok());
+}
+
+// WriteBack (sync_file_range) changes no byte, in any range, before the fdatasync.
+TEST_P(FileSystemContractTest, WriteBackInStepsThenSyncKeepsEveryByte) {
+  IO_ASSERT_OK_AND_ASSIGN(auto w, fs_->OpenWritable(P("idx"), true, false));
+  const std::string data = Pattern(size_t{1} << 20, 5);
+  IO_ASSERT_OK(w->Write(0, Bytes(data)));
+  for (uint64_t off = 0; off < data.size(); off += 300'000)
+    IO_ASSERT_OK(w->WriteBack(off, 300'000));
+  IO_ASSERT_OK(w->WriteBack(data.size(), 4096));  // past the end: nothing to write
+  IO_ASSERT_OK(w->Sync());
+  IO_ASSERT_OK(w->Close());
+  EXPECT_EQ(ReadAll("idx"), data);
 }
 
 TEST_P(FileSystemContractTest, ConcurrentWritersAndReaders) {

@@ -8,10 +8,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "io/sim_file_system.h"
@@ -127,15 +129,106 @@ TEST_F(UnsyncedIndexesTest, ASyncedSnapshotSyncsThemBeforeLinkingThem) {
   EXPECT_EQ(rebuilt_, 0);
 }
 
+// An index file that records how it was written back and synced (the paced writeback of
+// UnsyncedIndexes::SyncAll); `on_step` runs at each step.
+struct WriteBackLog {
+  std::vector<std::pair<uint64_t, uint64_t>> steps;  // (offset, length), in order
+  bool synced = false;
+  std::function<void(size_t)> on_step;
+};
+class WriteBackRecorder : public WritableFile {
+ public:
+  WriteBackRecorder(uint64_t size, WriteBackLog* log) : size_(size), log_(log) {}
+  Status Write(uint64_t, std::span<const char>) override { return Status::Ok(); }
+  Status Sync() override {
+    log_->synced = true;
+    return Status::Ok();
+  }
+  Status WriteBack(uint64_t offset, uint64_t len) override {
+    log_->steps.emplace_back(offset, len);
+    if (log_->on_step) log_->on_step(log_->steps.size());
+    return Status::Ok();
+  }
+  Status Truncate(uint64_t) override { return Status::Ok(); }
+  Status Allocate(uint64_t, uint64_t) override { return Status::Ok(); }
+  Result<uint64_t> Size() override { return size_; }
+  Status Close() override { return Status::Ok(); }
+
+ private:
+  uint64_t size_;
+  WriteBackLog* log_;
+};
+
+// The preparer thread's sync: the index goes to the device in steps at the pace asked for,
+// covering it all, before its fdatasync (a commit's fdatasync then carries at most one step).
+TEST(UnsyncedIndexesPaceTest, AnIndexIsWrittenBackInPacedStepsBeforeItsSync) {
+  SimFileSystem fs;
+  ASSERT_TRUE(fs.CreateDir("/d").ok());
+  UnsyncedIndexes u;
+  WriteBackLog log;
+  constexpr uint64_t kSize = (uint64_t{1} << 20) + 100;  // four whole steps and a short one
+  u.Add(std::make_unique<WriteBackRecorder>(kSize, &log));
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(u.SyncAll(fs, "/d", /*writeback_bytes_per_s=*/8 << 20).ok());
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_EQ(log.steps.size(), 5u);
+  uint64_t next = 0;
+  for (const auto& [off, len] : log.steps) {
+    EXPECT_EQ(off, next);
+    EXPECT_LE(len, UnsyncedIndexes::kWriteBackStepBytes);
+    next = off + len;
+  }
+  EXPECT_EQ(next, kSize);
+  EXPECT_TRUE(log.synced);
+  EXPECT_GE(took, std::chrono::milliseconds(120));  // 1 MiB at 8 MiB/s: the pace was kept
+  // Unpaced (every other caller: Close, a snapshot, a maintenance pass): the fdatasync alone.
+  WriteBackLog at_once;
+  u.Add(std::make_unique<WriteBackRecorder>(kSize, &at_once));
+  ASSERT_TRUE(u.SyncAll(fs, "/d").ok());
+  EXPECT_TRUE(at_once.steps.empty());
+  EXPECT_TRUE(at_once.synced);
+}
+
+// Another index arriving while one is paced ends the pace (the fdatasync writes the rest at
+// once), so that the pace never lets indexes pile up; the newcomer is synced by the next call.
+TEST(UnsyncedIndexesPaceTest, ThePaceEndsWhenAnotherIndexWaits) {
+  SimFileSystem fs;
+  ASSERT_TRUE(fs.CreateDir("/d").ok());
+  UnsyncedIndexes u;
+  WriteBackLog first, second;
+  first.on_step = [&](size_t step) {
+    if (step == 2) u.Add(std::make_unique<WriteBackRecorder>(4096, &second));
+  };
+  u.Add(std::make_unique<WriteBackRecorder>(uint64_t{64} << 20, &first));
+  ASSERT_TRUE(u.SyncAll(fs, "/d", /*writeback_bytes_per_s=*/4 << 20).ok());  // 16 s if paced
+  EXPECT_EQ(first.steps.size(), 2u);
+  EXPECT_TRUE(first.synced);
+  EXPECT_FALSE(second.synced);
+  ASSERT_TRUE(u.SyncAll(fs, "/d", /*writeback_bytes_per_s=*/4 << 20).ok());
+  EXPECT_TRUE(second.synced);
+}
+
 // Counts the fdatasyncs of roll-written index files (their handle keeps the name they were
-// written under).
+// written under), and the paced writeback steps of those and of prepared segments before them.
 class IndexSyncCounter : public testing::SyncGate {
  public:
   Status Sync(const std::string& path, WritableFile& file) override {
-    if (path.ends_with(".idx.tmp")) ++syncs;
+    if (path.ends_with(".idx.tmp")) {
+      index_stepped_before_sync += index_steps.load() > 0 ? 1 : 0;
+      ++syncs;
+    }
+    if (path.ends_with(".seg.tmp") && prepared_steps.load() > 0) ++prepared_stepped_syncs;
     return file.Sync();
   }
+  Status WriteBack(const std::string& path, WritableFile& file, uint64_t offset,
+                   uint64_t len) override {
+    if (path.ends_with(".idx.tmp")) ++index_steps;
+    if (path.ends_with(".seg.tmp")) ++prepared_steps;
+    return file.WriteBack(offset, len);
+  }
   std::atomic<int> syncs{0};
+  std::atomic<int> index_steps{0}, index_stepped_before_sync{0};
+  std::atomic<int> prepared_steps{0}, prepared_stepped_syncs{0};
 };
 
 // With a preparer thread (the default on a real disk) the roll hands its index to it: synced
@@ -167,6 +260,17 @@ TEST(UnsyncedIndexesThreadTest, ThePreparerThreadSyncsThemAfterARoll) {
   ClearTestHooks();
   EXPECT_EQ(synced_during_roll.load(), 0) << "the index was synced while the roll went on";
   EXPECT_EQ(counter.syncs.load(), 1);
+  // Both background files go to the device in paced steps before their fdatasync
+  // (Options::background_writeback_bytes_per_s): the index, and a prepared next segment (made
+  // once the active segment is half full; appends go on, slowly, until one was).
+  EXPECT_EQ(counter.index_stepped_before_sync.load(), 1);
+  const auto prepared_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (counter.prepared_stepped_syncs.load() == 0 &&
+         std::chrono::steady_clock::now() < prepared_deadline) {
+    ASSERT_TRUE(db->Append("store", "t", payload).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_GE(counter.prepared_stepped_syncs.load(), 1);
   ASSERT_TRUE(db->Close().ok());
 }
 

@@ -19,6 +19,12 @@ class SyncGate {
  public:
   virtual ~SyncGate() = default;
   virtual Status Sync(const std::string& path, WritableFile& file) = 0;
+  // One WriteBack (sync_file_range) of `path`; forwarded unless a gate says otherwise.
+  virtual Status WriteBack(const std::string& path, WritableFile& file, uint64_t offset,
+                           uint64_t len) {
+    (void)path;
+    return file.WriteBack(offset, len);
+  }
 };
 
 class SyncGatedFile : public WritableFile {
@@ -32,6 +38,9 @@ class SyncGatedFile : public WritableFile {
   Status WriteAndSync(uint64_t offset, std::span<const char> data) override {
     TLDB_RETURN_IF_ERROR(f_->Write(offset, data));
     return Sync();
+  }
+  Status WriteBack(uint64_t offset, uint64_t len) override {
+    return gate_->WriteBack(path_, *f_, offset, len);
   }
   Status Truncate(uint64_t size) override { return f_->Truncate(size); }
   Status Allocate(uint64_t offset, uint64_t len) override { return f_->Allocate(offset, len); }

@@ -33,6 +33,16 @@ class WritableFile {
   virtual Status Write(uint64_t offset, std::span<const char> data) = 0;
   // fdatasync.
   virtual Status Sync() = 0;
+  // Writes [offset, offset+len)'s dirty pages to the device and waits for them (Linux
+  // sync_file_range): durable only after Sync(), which then has less to write. Lets a
+  // background writer spread a large file's writeback over time, so that another file's
+  // fdatasync (which flushes the device's cache, with whatever was written into it) never
+  // carries all of it at once. A backend without it does nothing.
+  virtual Status WriteBack(uint64_t offset, uint64_t len) {
+    (void)offset;
+    (void)len;
+    return Status::Ok();
+  }
   // Write then fdatasync; io_uring submits both linked in one syscall.
   virtual Status WriteAndSync(uint64_t offset, std::span<const char> data) {
     TLDB_RETURN_IF_ERROR(Write(offset, data));

@@ -151,6 +151,19 @@ struct Options {
   // segments wait for a quieter hour (a full COMPACT is paced alike). Raise it where ingest is
   // higher or cores are spare.
   uint64_t compaction_bytes_per_s = 8ull << 20;
+  // The pace at which a namespace's preparer thread writes its files back to the device
+  // before their fdatasync: a rolled segment's index file and a prepared segment's zeros (0: all
+  // at once, at the fdatasync). A synced append's fdatasync flushes the device's write cache
+  // with whatever else was written into it: the 18 MB index of a segment of fan-outs to 2,000
+  // members, written back at once, held the first commits after a roll 12-18 ms longer
+  // (docs/benchmarks.md "Background files written back at a pace"). 256 MiB/s in steps of 256
+  // KiB (indexes) and 1 MiB (zeros) adds about a step to a commit, and writes such an index
+  // back in ~70 ms and a prepared segment in ~250 ms, within the time synced appends take to
+  // fill half a segment (when it is prepared) even at 2,000 fan-outs a second; faster ingest
+  // (buffered) may roll before the zeros are done, and then takes a fallocated segment
+  // (DbStats::prezero_skipped). An index is written back at once when another waits, so the
+  // pace never lets them pile up.
+  uint64_t background_writeback_bytes_per_s = 256ull << 20;
   // Background scrub (docs/design.md "Scrubbing"): every sealed segment and its index file are
   // re-read and re-verified once per this period, so a bit flipped in data nobody reads is
   // found (and its segment quarantined from reads) within a period rather than when a user

@@ -132,6 +132,18 @@ Status PosixWritableFile::Sync() {
   return Status::Ok();
 }
 
+Status PosixWritableFile::WriteBack(uint64_t offset, uint64_t len) {
+  TLDB_RETURN_IF_ERROR(CheckOpen());
+  constexpr unsigned kFlags =
+      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+  int rc;
+  do {
+    rc = ::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(len), kFlags);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) return ErrnoAt("sync_file_range", path_, offset);
+  return Status::Ok();
+}
+
 Status PosixWritableFile::Truncate(uint64_t size) {
   TLDB_RETURN_IF_ERROR(CheckOpen());
   int rc;

@@ -42,6 +42,7 @@ class PosixWritableFile : public WritableFile {
 
   Status Write(uint64_t offset, std::span<const char> data) override;
   Status Sync() override;
+  Status WriteBack(uint64_t offset, uint64_t len) override;
   Status Truncate(uint64_t size) override;
   Status Allocate(uint64_t offset, uint64_t len) override;
   Result<uint64_t> Size() override;

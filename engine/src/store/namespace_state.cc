@@ -57,8 +57,8 @@ TimestampMs NamespaceState::TtlNowMs() const {
   return std::min<TimestampMs>(clock->NowMs(), ttl_anchor_wall_ms_ + std::max<int64_t>(elapsed, 0));
 }
 
-void NamespaceState::SyncIndexes() {
-  if (Status s = unsynced_indexes.SyncAll(*fs, dir); !s.ok()) {
+void NamespaceState::SyncIndexes(uint64_t writeback_bytes_per_s) {
+  if (Status s = unsynced_indexes.SyncAll(*fs, dir, writeback_bytes_per_s); !s.ok()) {
     Event("namespace '" + entry.name + "': an index file was not synced (" + s.ToString() +
           "); if it is damaged, the next open rebuilds it from its segment");
   }

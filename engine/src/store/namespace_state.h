@@ -118,7 +118,8 @@ class NamespaceState {
   void Event(const std::string& what) const;
   // Syncs the index files rolls left unsynced (unsynced_indexes); a failure is reported as an
   // event, not returned: the index in memory is right, and a damaged file is rebuilt at open.
-  void SyncIndexes();
+  // `writeback_bytes_per_s`: see UnsyncedIndexes::SyncAll (0: at once).
+  void SyncIndexes(uint64_t writeback_bytes_per_s = 0);
 
   // A follower takes only frames shipped by its primary (Db::ApplyFrame) and never rolls on its
   // own; a primary (or a single node) takes everything else.

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "io/write_back_pacer.h"
 #include "log/file_names.h"
 #include "log/record_format.h"
 #include "util/check.h"
@@ -114,7 +115,7 @@ void SegmentPreparer::Request(uint64_t id) {
     }
   }
   if (st_.db_options.prezero != Options::Prezero::kInline) return;
-  if (Prepare(id).ok()) {
+  if (Prepare(id, /*writeback_bytes_per_s=*/0).ok()) {  // on the leader: never paced
     std::lock_guard l(mu_);
     prepared_id_ = id;
   } else {
@@ -270,7 +271,7 @@ void SegmentPreparer::Loop() {
       if (sync_indexes_) {
         sync_indexes_ = false;
         l.unlock();
-        st_.SyncIndexes();
+        st_.SyncIndexes(st_.db_options.background_writeback_bytes_per_s);  // paced
         continue;
       }
       if (request_ == 0) {  // the next segment first: its zeros are synced, the spare's not
@@ -283,7 +284,7 @@ void SegmentPreparer::Loop() {
       id = request_;
       request_ = 0;
     }
-    Status s = Prepare(id);
+    Status s = Prepare(id, st_.db_options.background_writeback_bytes_per_s);
     std::lock_guard l(mu_);
     if (s.ok() && id > created_id_ && !stop_) {
       prepared_id_ = id;
@@ -297,12 +298,15 @@ void SegmentPreparer::Loop() {
   }
 }
 
-Status SegmentPreparer::Prepare(uint64_t id) {
+Status SegmentPreparer::Prepare(uint64_t id, uint64_t writeback_bytes_per_s) {
   const uint64_t size = st_.segment_bytes_max();
   TLDB_ASSIGN_OR_RETURN(auto file, st_.fs->OpenWritable(PreparedName(id), true, false));
   TLDB_RETURN_IF_ERROR(file->Truncate(0));
+  WriteBackPacer pacer(writeback_bytes_per_s);  // the zeros reach the device a chunk at a time
   for (uint64_t off = 0; off < size; off += kZeroChunkBytes) {
-    TLDB_RETURN_IF_ERROR(WriteZeros(*file, off, std::min(off + kZeroChunkBytes, size)));
+    const uint64_t to = std::min(off + kZeroChunkBytes, size);
+    TLDB_RETURN_IF_ERROR(WriteZeros(*file, off, to));
+    if (writeback_bytes_per_s != 0) TLDB_RETURN_IF_ERROR(pacer.Step(*file, off, to - off));
   }
   TLDB_RETURN_IF_ERROR(file->Sync());
   TLDB_KILL_POINT("prepare.after_zeros");

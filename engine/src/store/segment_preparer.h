@@ -118,7 +118,9 @@ class SegmentPreparer {
 
   void Request(uint64_t id);
   void Loop();
-  Status Prepare(uint64_t id);
+  // Writes segment `id`'s prepared file (zeros, synced); with `writeback_bytes_per_s` (the
+  // thread), the zeros go to the device at that pace (WriteBackPacer) before the fdatasync.
+  Status Prepare(uint64_t id, uint64_t writeback_bytes_per_s);
   // Once the active segment is half full: a spare for its index (MaybePrepareNext).
   void MaybePrepareIndexSpare();
   // Writes IndexSpareName(id) as `bytes` of zeros, not synced; then marks it ready unless it

@@ -1,6 +1,9 @@
 #include "store/unsynced_indexes.h"
 
+#include <algorithm>
 #include <utility>
+
+#include "io/write_back_pacer.h"
 
 namespace tldb {
 
@@ -10,7 +13,21 @@ size_t UnsyncedIndexes::Add(std::unique_ptr<WritableFile> file) {
   return files_.size();
 }
 
-Status UnsyncedIndexes::SyncAll(FileSystem& fs, const std::string& dir) {
+Status UnsyncedIndexes::WriteBackPaced(WritableFile& f, uint64_t bytes_per_s) {
+  TLDB_ASSIGN_OR_RETURN(const uint64_t size, f.Size());
+  WriteBackPacer pacer(bytes_per_s);
+  for (uint64_t off = 0; off < size; off += kWriteBackStepBytes) {
+    {
+      std::lock_guard l(mu_);
+      if (!files_.empty()) return Status::Ok();  // another index waits: the fdatasync does the rest
+    }
+    TLDB_RETURN_IF_ERROR(pacer.Step(f, off, std::min(kWriteBackStepBytes, size - off)));
+  }
+  return Status::Ok();
+}
+
+Status UnsyncedIndexes::SyncAll(FileSystem& fs, const std::string& dir,
+                                uint64_t writeback_bytes_per_s) {
   std::lock_guard s(sync_mu_);
   std::vector<std::unique_ptr<WritableFile>> files;
   {
@@ -20,7 +37,10 @@ Status UnsyncedIndexes::SyncAll(FileSystem& fs, const std::string& dir) {
   if (files.empty()) return Status::Ok();
   Status first;
   for (auto& f : files) {
-    Status st = f->Sync();
+    Status st = files.size() == 1 && writeback_bytes_per_s != 0
+                    ? WriteBackPaced(*f, writeback_bytes_per_s)
+                    : Status::Ok();
+    if (st.ok()) st = f->Sync();
     const Status c = f->Close();
     if (st.ok()) st = c;
     if (first.ok()) first = st;

@@ -38,10 +38,21 @@ class UnsyncedIndexes {
 
   // Takes the written index file's handle; returns how many wait now.
   size_t Add(std::unique_ptr<WritableFile> file);
-  // Syncs and closes every waiting index, then syncs `dir` once (their names).
-  [[nodiscard]] Status SyncAll(FileSystem& fs, const std::string& dir);
+  // Syncs and closes every waiting index, then syncs `dir` once (their names). With
+  // `writeback_bytes_per_s`, an index is first written back to the device in steps of
+  // kWriteBackStepBytes at that pace (the preparer thread: Options::background_writeback_
+  // bytes_per_s),
+  // unless others wait (then at once, so that the pace never makes them pile up).
+  [[nodiscard]] Status SyncAll(FileSystem& fs, const std::string& dir,
+                               uint64_t writeback_bytes_per_s = 0);
+
+  static constexpr uint64_t kWriteBackStepBytes = 256 << 10;
 
  private:
+  // Writes `f` back in steps at `bytes_per_s` (see SyncAll); stops pacing once another index
+  // waits. An error is returned (the caller does not sync a file whose writeback failed).
+  Status WriteBackPaced(WritableFile& f, uint64_t bytes_per_s);
+
   std::mutex sync_mu_;
   std::mutex mu_;
   std::vector<std::unique_ptr<WritableFile>> files_;  // guarded by mu_
