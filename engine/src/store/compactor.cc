@@ -373,14 +373,13 @@ Status Compactor::WriteOutput(const std::string& raw,
   FileSystem& fs = *st_.fs;
   const std::string path = SegmentFileName(st_.dir, out_id_, out_gen_);
   TLDB_ASSIGN_OR_RETURN(auto f, fs.OpenWritable(path, /*create=*/true, /*exclusive=*/false));
-  // Written in pieces so the rate limit can pace it, each sent to the device as it is written
-  // (io/write_back_pacer.h says why): left to the fdatasync, the whole output would reach the
-  // device at once and hold the synced appends' fdatasyncs beside it.
+  // Written in pieces so the rate limit can pace it. Not written back piece by piece
+  // (io/write_back_pacer.h): measured, synced appends beside a compaction gained nothing
+  // (docs/benchmarks.md "Background files written back at a pace").
   constexpr size_t kChunk = 1u << 20;
   for (size_t at = 0; at < file.size(); at += kChunk) {
     const size_t n = std::min(kChunk, file.size() - at);
     TLDB_RETURN_IF_ERROR(f->Write(at, {file.data() + at, n}));
-    TLDB_RETURN_IF_ERROR(f->WriteBack(at, n));
     Throttle(n);
   }
   TLDB_RETURN_IF_ERROR(f->Sync());
