@@ -143,6 +143,12 @@ int main(int argc, char** argv) {
                  "Engine: bytes compaction may read and write per second, MiB/s (0: unpaced)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 14))
       ->capture_default_str();
+  uint64_t writeback_mb_per_s = db_opts.background_writeback_bytes_per_s >> 20;
+  app.add_option("--background-writeback-mb-per-s", writeback_mb_per_s,
+                 "Engine: pace at which rolled segments' index files and prepared segments are "
+                 "written back before their fdatasync, MiB/s (0: all at once)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 14))
+      ->capture_default_str();
   uint64_t scrub_mb_per_s = db_opts.scrub_bytes_per_s >> 20;
   app.add_option("--scrub-mb-per-s", scrub_mb_per_s,
                  "Engine: disk bandwidth the scrub may read, MiB/s")
@@ -201,6 +207,7 @@ int main(int argc, char** argv) {
   db_opts.scrub_period_ms = scrub_period_h * 3'600'000;
   db_opts.scrub_bytes_per_s = scrub_mb_per_s << 20;
   db_opts.compaction_bytes_per_s = compaction_mb_per_s << 20;
+  db_opts.background_writeback_bytes_per_s = writeback_mb_per_s << 20;
   cfg.payload_bytes_max = db_opts.payload_bytes_max;
   cfg.fanout_timelines_max = db_opts.fanout_timelines_max;
   if (auto s = tldb::ValidateServerConfig(cfg); !s.ok()) return Fail(s.message());

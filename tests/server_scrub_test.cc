@@ -111,12 +111,14 @@ TEST(ServerScrubTest, DamageAtRestIsFoundAndItsSegmentAnswersCorruption) {
       << ReadFile(log);
 }
 
-// Bad values of the scrub's flags (and of --background-compaction, a bool, and
-// --compaction-mb-per-s) are refused with a message naming the flag.
+// Bad values of the scrub's flags (and of --background-compaction, a bool,
+// --compaction-mb-per-s and --background-writeback-mb-per-s) are refused with a message naming
+// the flag.
 TEST(ServerScrubTest, BadScrubFlagsAreRefused) {
   for (const std::string bad :
        {"--scrub-mb-per-s 0", "--scrub-period-h -1", "--background-compaction maybe",
-        "--compaction-mb-per-s -1", "--compaction-mb-per-s 99999"}) {
+        "--compaction-mb-per-s -1", "--compaction-mb-per-s 99999",
+        "--background-writeback-mb-per-s -1", "--background-writeback-mb-per-s 99999"}) {
     int rc = 0;
     const std::string out =
         RunShell(std::string(TLDB_SERVER_PATH) + " --data-dir /nonexistent " + bad + " 2>&1", &rc);
