@@ -10,7 +10,7 @@
 //
 // Contract: one pacer per pass over one file, on a background thread only (it sleeps); never
 // under a lock that appends or reads need. The caller still calls Sync() afterwards: a step
-// makes nothing durable. 0 bytes_per_s: Step writes back without sleeping.
+// makes nothing durable. The pace is > 0: a caller without one writes nothing back (checked).
 #pragma once
 
 #include <chrono>
@@ -23,8 +23,7 @@ namespace tldb {
 
 class WriteBackPacer {
  public:
-  explicit WriteBackPacer(uint64_t bytes_per_s)
-      : bytes_per_s_(bytes_per_s), start_(std::chrono::steady_clock::now()) {}
+  explicit WriteBackPacer(uint64_t bytes_per_s);
 
   // Writes back [offset, offset+len) of `f` and waits until the bytes stepped so far have taken
   // their share of time at the pace.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -302,11 +303,13 @@ Status SegmentPreparer::Prepare(uint64_t id, uint64_t writeback_bytes_per_s) {
   const uint64_t size = st_.segment_bytes_max();
   TLDB_ASSIGN_OR_RETURN(auto file, st_.fs->OpenWritable(PreparedName(id), true, false));
   TLDB_RETURN_IF_ERROR(file->Truncate(0));
-  WriteBackPacer pacer(writeback_bytes_per_s);  // the zeros reach the device a chunk at a time
+  // Paced, the zeros reach the device a chunk at a time.
+  std::optional<WriteBackPacer> pacer;
+  if (writeback_bytes_per_s != 0) pacer.emplace(writeback_bytes_per_s);
   for (uint64_t off = 0; off < size; off += kZeroChunkBytes) {
     const uint64_t to = std::min(off + kZeroChunkBytes, size);
     TLDB_RETURN_IF_ERROR(WriteZeros(*file, off, to));
-    if (writeback_bytes_per_s != 0) TLDB_RETURN_IF_ERROR(pacer.Step(*file, off, to - off));
+    if (pacer) TLDB_RETURN_IF_ERROR(pacer->Step(*file, off, to - off));
   }
   TLDB_RETURN_IF_ERROR(file->Sync());
   TLDB_KILL_POINT("prepare.after_zeros");

@@ -39,10 +39,9 @@ class UnsyncedIndexes {
   // Takes the written index file's handle; returns how many wait now.
   size_t Add(std::unique_ptr<WritableFile> file);
   // Syncs and closes every waiting index, then syncs `dir` once (their names). With
-  // `writeback_bytes_per_s`, an index is first written back to the device in steps of
-  // kWriteBackStepBytes at that pace (the preparer thread: Options::background_writeback_
-  // bytes_per_s),
-  // unless others wait (then at once, so that the pace never makes them pile up).
+  // `writeback_bytes_per_s` (the preparer thread passes Options::background_writeback_bytes_
+  // per_s), an index is first written back to the device in steps of kWriteBackStepBytes at
+  // that pace, unless others wait (then at once, so that the pace never lets them pile up).
   [[nodiscard]] Status SyncAll(FileSystem& fs, const std::string& dir,
                                uint64_t writeback_bytes_per_s = 0);
 
