@@ -43,13 +43,14 @@ class IndexSpareTest : public ::testing::Test {
     ASSERT_TRUE(db_->CreateNamespace(kNs, n).ok());
   }
   // Fan-outs to `members` timelines until one more segment is sealed.
-  void FanoutUntilARoll(int members) {
+  // (or, with `count`, that many fan-outs); last_sent_ is how many it sent.
+  void FanoutUntilARoll(int members, uint64_t count = UINT64_MAX, std::string_view payload = "hi") {
     std::vector<std::string> keys;
     for (int m = 0; m < members; ++m) keys.push_back("member:" + std::to_string(m));
     const std::vector<std::string_view> targets(keys.begin(), keys.end());
     const uint64_t sealed = Sealed();
-    while (Sealed() == sealed) {
-      ASSERT_TRUE(db_->AppendFanout(kNs, targets, "hi").ok());
+    for (last_sent_ = 0; Sealed() == sealed && last_sent_ < count; ++last_sent_) {
+      ASSERT_TRUE(db_->AppendFanout(kNs, targets, payload).ok());
       ++fanouts_[static_cast<size_t>(members)];
     }
   }
@@ -78,17 +79,27 @@ class IndexSpareTest : public ::testing::Test {
   static constexpr int kMembersMax = 3000;
   std::map<size_t, uint64_t> fanouts_;  // fan-outs sent, by their number of members
   int rebuilt_ = 0;
+  uint64_t last_sent_ = 0;
 };
 
 TEST_F(IndexSpareTest, IndexesWrittenOverLargerAndSmallerSparesAreExact) {
-  FanoutUntilARoll(1000);  // the first index: no spare yet (no size to make it for)
-  EXPECT_EQ(db_->Stats().index_spare_rolls, 0u);
-  FanoutUntilARoll(1000);  // a spare an eighth larger than the first index: cut to size
+  // The first index: a spare and a touched buffer made for the active segment's index so far,
+  // projected to a full segment (no index was written before to size them by).
+  FanoutUntilARoll(1000);
   EXPECT_EQ(db_->Stats().index_spare_rolls, 1u);
-  FanoutUntilARoll(kMembersMax);  // an index larger than its spare: written past its end
+  EXPECT_EQ(db_->Stats().index_buffer_rolls, 1u);
+  FanoutUntilARoll(1000);  // the same again: the kept buffer fits it, no new one
   EXPECT_EQ(db_->Stats().index_spare_rolls, 2u);
-  FanoutUntilARoll(200);  // a small index into the kept buffer and over a large spare
+  EXPECT_EQ(db_->Stats().index_buffer_rolls, 1u);
+  // Larger fan-outs from the middle of a segment, after the spare was asked for: an index
+  // larger than its spare, written past its end (and built in a reallocated buffer).
+  FanoutUntilARoll(1000, last_sent_ / 2 + 1);
+  FanoutUntilARoll(kMembersMax);
   EXPECT_EQ(db_->Stats().index_spare_rolls, 3u);
+  EXPECT_EQ(db_->Stats().index_buffer_rolls, 1u);
+  FanoutUntilARoll(200);  // a small index into the kept buffer and over a large spare
+  EXPECT_EQ(db_->Stats().index_spare_rolls, 4u);
+  EXPECT_EQ(db_->Stats().index_buffer_rolls, 1u);
   EXPECT_EQ(db_->Stats().rolls, 4u);  // every roll counted, and the time spent in them
   EXPECT_GT(db_->Stats().roll_us, 0u);
   ReopenAndCheckEveryMessage();
@@ -99,6 +110,24 @@ TEST_F(IndexSpareTest, IndexesWrittenOverLargerAndSmallerSparesAreExact) {
   for (const std::string& name : *names) {
     EXPECT_EQ(name.find(".spare"), std::string::npos) << name;
   }
+}
+
+// An index grows with the records a segment holds: smaller messages, more of them, a larger
+// index than the buffer kept from the last roll. The buffer for it is made ahead, its pages
+// touched, from the active segment's index at half full.
+TEST_F(IndexSpareTest, AGrowingIndexIsBuiltInABufferMadeAhead) {
+  // A fan-out is one record naming its members: with a long text, a few hundred KiB of index
+  // per segment, too small for a spare or a buffer made ahead (kIndexSpareBytesMin).
+  const std::string text(6000, 'x');
+  FanoutUntilARoll(100, UINT64_MAX, text);
+  FanoutUntilARoll(100, UINT64_MAX, text);
+  EXPECT_EQ(db_->Stats().index_buffer_rolls, 0u);
+  FanoutUntilARoll(100);  // short messages: several times more of them, a larger index
+  EXPECT_EQ(db_->Stats().index_buffer_rolls, 1u);
+  FanoutUntilARoll(100);
+  EXPECT_EQ(db_->Stats().index_buffer_rolls, 1u);  // kept, with room to grow
+  ReopenAndCheckEveryMessage();
+  EXPECT_EQ(rebuilt_, 0) << "an index file differed from its segment's index";
 }
 
 // With a preparer thread (the default on a real disk): the spare is written there while appends

@@ -64,6 +64,9 @@ struct DbStats {
   // Rolls that wrote their segment's index over a file of zeros written ahead of them (an index
   // spare, from 1 MiB indexes on), whose pages were already in the page cache.
   uint64_t index_spare_rolls = 0;
+  // Rolls that built their segment's index in a buffer the preparer allocated and touched
+  // ahead of them, because the one kept from the last index was too small for it.
+  uint64_t index_buffer_rolls = 0;
   // Rolls of active segments, and the microseconds they took: appends in flight wait for a
   // roll, so roll_us / rolls is the stall a roll adds to them (docs/design.md).
   uint64_t rolls = 0;

@@ -109,6 +109,14 @@ LargeBuffer SegmentIndexBuilder::FinishBuffer(uint32_t data_end, TimestampMs min
   return out;
 }
 
+uint64_t SegmentIndexBuilder::Bytes(const IndexCounts& c) {
+  const uint64_t buckets = uint64_t{1} << DirectoryBits(
+                               static_cast<uint32_t>(std::min<uint64_t>(c.timelines, UINT32_MAX)));
+  return kHeaderBytes + (buckets + 1) * 4 + c.timelines * kEntryBytes + c.offsets * 4 +
+         c.dedupes * kDedupeBytes + c.mutations * kMutationBytes + c.blocks * kBlockBytes +
+         c.key_bytes + kFooterBytes;
+}
+
 std::span<const char> SegmentIndexBuilder::FinishInto(LargeBuffer* buffer, uint32_t data_end,
                                                       TimestampMs min_ts, TimestampMs max_ts) {
   AddEmptyTimelines();
@@ -128,10 +136,8 @@ std::span<const char> SegmentIndexBuilder::FinishInto(LargeBuffer* buffer, uint3
   const uint64_t buckets = uint64_t{1} << bits;
   // One buffer of huge pages: a fan-out segment's index holds millions of offsets (18 MB for
   // 2,000 members), and filling fresh 4 KiB pages cost a fault each (~10 µs here) on the roll.
-  const uint64_t size = kHeaderBytes + (buckets + 1) * 4 + timelines_.size() * kEntryBytes +
-                        offset_count * 4 + dedupe_.size() * kDedupeBytes +
-                        mutations_.size() * kMutationBytes + blocks_.size() * kBlockBytes +
-                        key_bytes + kFooterBytes;
+  const uint64_t size = Bytes({timelines_.size(), offset_count, dedupe_.size(), mutations_.size(),
+                               blocks_.size(), key_bytes});
   if (buffer->size() < size) *buffer = LargeBuffer(size);
   char* h = buffer->data();
   std::memcpy(h, kMagic, 8);

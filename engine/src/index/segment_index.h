@@ -116,6 +116,16 @@ struct IndexBlock {
   uint32_t raw_bytes = 0;
 };
 
+// How much an index file holds; its size in bytes is SegmentIndexBuilder::Bytes.
+struct IndexCounts {
+  uint64_t timelines = 0;
+  uint64_t offsets = 0;  // over all timelines
+  uint64_t dedupes = 0;
+  uint64_t mutations = 0;
+  uint64_t blocks = 0;
+  uint64_t key_bytes = 0;  // the timelines' keys
+};
+
 struct IndexSummary {
   uint32_t namespace_id = 0;
   uint64_t segment_id = 0;
@@ -160,6 +170,8 @@ class SegmentIndexBuilder {
   std::span<const char> FinishInto(LargeBuffer* buffer, uint32_t data_end, TimestampMs min_ts,
                                    TimestampMs max_ts);
   std::string Finish(uint32_t data_end, TimestampMs min_ts, TimestampMs max_ts);
+  // The size of an index file that holds `c` (what Finish writes for it).
+  static uint64_t Bytes(const IndexCounts& c);
 
  private:
   struct Timeline {

@@ -116,8 +116,9 @@ size_t ActiveSegment::Slot::heap_bytes() const {
   return count_ > kInline ? sizeof(uint32_t) * std::bit_ceil(count_) : 0;
 }
 
-uint32_t ActiveSegment::AddSlot(uint32_t timeline, Seq first_seq) {
+uint32_t ActiveSegment::AddSlot(uint32_t timeline, Seq first_seq, size_t key_bytes) {
   slots_.emplace_back(timeline, first_seq);
+  slot_key_bytes_ += key_bytes;
   return static_cast<uint32_t>(slots_.size() - 1);
 }
 

@@ -122,7 +122,22 @@ class ActiveSegment {
   Slot& slot(uint32_t i) { return slots_[i]; }
   const Slot& slot(uint32_t i) const { return slots_[i]; }
   const std::vector<Slot>& slots() const { return slots_; }
-  uint32_t AddSlot(uint32_t timeline, Seq first_seq);
+  // A new slot for `timeline`, whose key is `key_bytes` long (counted for IndexShape).
+  uint32_t AddSlot(uint32_t timeline, Seq first_seq, size_t key_bytes);
+  // Appends a record's offset to slot `i` (counted for IndexShape).
+  void AddOffset(uint32_t i, uint32_t offset) {
+    slots_[i].push_back(offset);
+    ++offset_count_;
+  }
+  // What the index built from this segment's slots and records would hold so far (its size:
+  // SegmentIndexBuilder::Bytes), without a pass over the slots.
+  struct IndexShape {
+    uint64_t timelines = 0, offsets = 0, dedupes = 0, mutations = 0, key_bytes = 0;
+  };
+  IndexShape Shape() const {
+    return {slots_.size(), offset_count_, dedupe_records_.size(), mutation_records_.size(),
+            slot_key_bytes_};
+  }
   std::vector<DedupeRecord>& dedupe_records() { return dedupe_records_; }
   std::vector<MutationRecord>& mutation_records() { return mutation_records_; }
   void NoteTimestamp(TimestampMs ts);
@@ -152,6 +167,8 @@ class ActiveSegment {
   uint64_t zeroed_end_ = 0;
   uint64_t opened_end_ = 0;
   std::vector<Slot> slots_;
+  uint64_t offset_count_ = 0;    // over all slots
+  uint64_t slot_key_bytes_ = 0;  // the slots' timelines' keys
   std::vector<DedupeRecord> dedupe_records_;
   std::vector<MutationRecord> mutation_records_;
   TimestampMs min_ts_ = 0;

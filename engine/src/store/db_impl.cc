@@ -540,6 +540,7 @@ DbStats DbImpl::Stats() {
     s.prezero_skipped += c.prezero_skipped;
     s.prezero_ahead_bytes += c.prezero_ahead_bytes;
     s.index_spare_rolls += c.index_spare_rolls;
+    s.index_buffer_rolls += c.index_buffer_rolls;
     s.rolls += c.rolls;
     s.roll_us += c.roll_us;
     s.scrub_segments_verified += c.scrub_segments_verified;

@@ -360,10 +360,12 @@ void GroupAssigner::IndexRecord(uint32_t timeline, Seq seq, uint64_t offset, Tim
   TimelineState& s = st_.table.state(timeline);
   ActiveSegment& act = *st_.active;
   TLDB_CHECK(s.active_slot == kNoSlot ? seq > s.last_seq : seq == s.last_seq + 1);
-  if (s.active_slot == kNoSlot) s.active_slot = act.AddSlot(timeline, seq);
-  ActiveSegment::Slot& slot = act.slot(s.active_slot);
+  if (s.active_slot == kNoSlot) {
+    s.active_slot = act.AddSlot(timeline, seq, st_.table.key(timeline).size());
+  }
+  const ActiveSegment::Slot& slot = act.slot(s.active_slot);
   TLDB_CHECK(slot.first_seq() + slot.size() == seq);
-  slot.push_back(static_cast<uint32_t>(offset));
+  act.AddOffset(s.active_slot, static_cast<uint32_t>(offset));
   s.unpublished += static_cast<uint32_t>(seq - s.last_seq);  // visible_seq() stays put
   s.last_seq = seq;
   s.last_ts = ts;

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "index/segment_index.h"
 #include "io/write_back_pacer.h"
 #include "log/file_names.h"
 #include "log/record_format.h"
@@ -52,26 +54,48 @@ std::string SegmentPreparer::IndexSpareName(uint64_t id) const {
   return IndexFileName(st_.dir, id) + ".spare.tmp";
 }
 
-// A spare an eighth larger than the last index, in whole MiB: consecutive segments of one
-// workload have indexes of about one size, and a bigger index still gains for the spare's part.
-void SegmentPreparer::MaybePrepareIndexSpare() {
+// A spare an eighth larger than the index is expected to be, in whole MiB: consecutive segments
+// of one workload have indexes of about one size, and the active segment's own index so far,
+// projected to a full segment, covers the first roll and a workload that changed. A bigger
+// index still gains for the spare's part.
+void SegmentPreparer::MaybePrepareIndexSpare(uint64_t end) {
   const uint64_t id = st_.active->id();
-  if (spare_requested_ >= id || last_index_bytes_ < kIndexSpareBytesMin) return;
+  if (spare_requested_ >= id || end == 0) return;
+  const ActiveSegment::IndexShape a = st_.active->Shape();
+  const uint64_t so_far =
+      SegmentIndexBuilder::Bytes({a.timelines, a.offsets, a.dedupes, a.mutations, 0, a.key_bytes});
+  const uint64_t projected = so_far * std::max(st_.segment_bytes_max(), end) / end;
+  const uint64_t expected = std::max(last_index_bytes_, projected);
+  if (expected < kIndexSpareBytesMin) return;
   spare_requested_ = id;
   constexpr uint64_t kMiB = 1u << 20;
   const uint64_t bytes =
-      std::min(st_.segment_bytes_max(), (last_index_bytes_ * 9 / 8 + kMiB - 1) / kMiB * kMiB);
+      std::min(st_.segment_bytes_max(), (expected * 9 / 8 + kMiB - 1) / kMiB * kMiB);
+  // The roll builds the index in the buffer it kept from the last one: only one too small for
+  // the projection is replaced (with room for it to grow, so a steady workload needs none).
+  const uint64_t buffer_bytes =
+      projected > kept_buffer_bytes_ ? (projected * 9 / 8 + kMiB - 1) / kMiB * kMiB : 0;
   if (st_.db_options.prezero == Options::Prezero::kBackground) {
     std::lock_guard l(mu_);
     spare_request_id_ = id;
     spare_request_bytes_ = bytes;
+    spare_request_buffer_bytes_ = buffer_bytes;
     cv_.notify_one();
     return;
   }
-  PrepareIndexSpare(id, bytes);  // kInline: deterministic, on the leader
+  PrepareIndexSpare(id, bytes, buffer_bytes);  // kInline: deterministic, on the leader
 }
 
-void SegmentPreparer::PrepareIndexSpare(uint64_t id, uint64_t bytes) {
+void SegmentPreparer::PrepareIndexSpare(uint64_t id, uint64_t bytes, uint64_t buffer_bytes) {
+  if (buffer_bytes > 0) {  // first: it saves the roll more than the spare does
+    LargeBuffer buffer(buffer_bytes);
+    std::memset(buffer.data(), 0, buffer.size());  // every page faulted in here, not in the roll
+    std::lock_guard l(mu_);
+    if (id > spare_taken_id_ && !stop_) {
+      index_buffer_ = std::move(buffer);
+      buffer_ready_id_ = id;
+    }  // else too late: freed here
+  }
   // Zeros to copy from, never freed (a store open at exit may still be writing; see WriteZeros):
   // calloc'ed, so its pages are the kernel's shared zero page until written, which nobody does.
   constexpr uint64_t kChunk = 1u << 20;
@@ -95,6 +119,17 @@ void SegmentPreparer::PrepareIndexSpare(uint64_t id, uint64_t bytes) {
   } else {
     (void)st_.fs->Remove(name);  // too late (the roll came first) or failed: only a cache warm-up
   }
+}
+
+LargeBuffer SegmentPreparer::TakeIndexBuffer(uint64_t id) {
+  LargeBuffer b;
+  {
+    std::lock_guard l(mu_);
+    spare_taken_id_ = std::max(spare_taken_id_, id);
+    b = std::move(index_buffer_);
+    if (std::exchange(buffer_ready_id_, 0) == id) return b;
+  }
+  return LargeBuffer();  // `b`, if any, was made for an earlier roll: freed without mu_
 }
 
 bool SegmentPreparer::TakeIndexSpare(uint64_t id) {
@@ -142,7 +177,7 @@ bool SegmentPreparer::SyncedDensely(uint64_t end) const {
 void SegmentPreparer::MaybePrepareNext(uint64_t end) {
   if (st_.db_options.prezero == Options::Prezero::kOff) return;
   if (end < st_.segment_bytes_max() / 2) return;
-  MaybePrepareIndexSpare();
+  MaybePrepareIndexSpare(end);
   const uint64_t next = st_.active->id() + 1;
   if (requested_ >= next) return;
   requested_ = next;
@@ -278,8 +313,9 @@ void SegmentPreparer::Loop() {
       if (request_ == 0) {  // the next segment first: its zeros are synced, the spare's not
         const uint64_t spare = std::exchange(spare_request_id_, 0);
         const uint64_t bytes = spare_request_bytes_;
+        const uint64_t buffer_bytes = spare_request_buffer_bytes_;
         l.unlock();
-        PrepareIndexSpare(spare, bytes);
+        PrepareIndexSpare(spare, bytes, buffer_bytes);
         continue;
       }
       id = request_;

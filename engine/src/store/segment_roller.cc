@@ -144,10 +144,13 @@ Status SegmentRoller::Seal(bool* intact, std::unique_ptr<SealedSegment>* out) {
   for (const auto& d : a.dedupe_records()) {
     b.AddDedupe(st_.table.key(d.timeline), d.cmid_hash, d.seq, d.ts);
   }
+  if (LargeBuffer ready = preparer_.TakeIndexBuffer(id); ready.size() > index_buffer_.size()) {
+    index_buffer_ = std::move(ready);  // its pages touched ahead (the kept one was too small)
+    st_.counters.index_buffer_rolls++;
+  }
   const std::span<const char> idx =
       b.FinishInto(&index_buffer_, static_cast<uint32_t>(a.end()), a.min_ts(), a.max_ts());
   const std::string idx_path = IndexFileName(st_.dir, id);
-  preparer_.NoteIndexBytes(idx.size());
   if (Status s = WriteIndex(id, idx_path, idx); !s.ok()) {
     // Until the index is renamed into place it is only "<id>.idx.tmp", which recovery deletes:
     // the segment is still the active one, on disk as in memory, and may take more records.
@@ -177,7 +180,9 @@ Status SegmentRoller::Seal(bool* intact, std::unique_ptr<SealedSegment>* out) {
   seg->bytes = seg->data->data().size() + seg->index_file->data().size();
   *out = std::move(seg);
   // Kept for the next roll unless far larger than this index (the workload changed).
-  if (index_buffer_.size() > 4 * idx.size()) index_buffer_ = LargeBuffer();
+  const uint64_t idx_bytes = idx.size();
+  if (index_buffer_.size() > 4 * idx_bytes) index_buffer_ = LargeBuffer();
+  preparer_.NoteIndexBytes(idx_bytes, index_buffer_.size());
   return Status::Ok();
 }
 
