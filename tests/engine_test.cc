@@ -186,6 +186,16 @@ TEST_P(EngineTest, BadArgumentsGetClearErrors) {
   EXPECT_EQ(db_->CreateNamespace("store", other).code(), Status::Code::kAlreadyExists);
   std::vector<std::string_view> dup = {"a", "a"};
   EXPECT_EQ(db_->AppendFanout("store", dup, "x").status().code(), Status::Code::kInvalidArgument);
+  // A repeat far from its first listing is found too, named, and nothing is appended.
+  std::vector<std::string> keys;
+  for (int i = 0; i < 300; ++i) keys.push_back("m" + std::to_string(i));
+  keys.emplace_back("m17");
+  const std::vector<std::string_view> many(keys.begin(), keys.end());
+  auto r = db_->AppendFanout("store", many, "x");
+  EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("'m17' twice"), std::string::npos) << r.status().ToString();
+  const std::vector<std::string_view> first = {"m0", "m17"};
+  EXPECT_EQ(db_->LastSeq("store", first).value(), (std::vector<Seq>{0, 0}));
 }
 
 TEST_P(EngineTest, FanoutStoresOnceAndAssignsPerTimelineSeqs) {

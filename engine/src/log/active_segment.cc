@@ -105,7 +105,8 @@ void ActiveSegment::Slot::push_back(uint32_t offset) {
     TLDB_CHECK(heap != nullptr);
     std::memcpy(heap, inline_, sizeof inline_);
     heap_ = heap;
-  } else if (std::has_single_bit(count_)) {  // full: capacity is the power of two >= count
+  } else if ((count_ & (count_ - 1)) == 0) {  // full: capacity is the power of two >= count
+    // (not std::has_single_bit: without -mpopcnt it is a call into libgcc, per record)
     heap_ = static_cast<uint32_t*>(std::realloc(heap_, sizeof(uint32_t) * count_ * 2));
     TLDB_CHECK(heap_ != nullptr);
   }
