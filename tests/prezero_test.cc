@@ -19,6 +19,7 @@
 #include "common/temp_dir.h"
 #include "io/sim_file_system.h"
 #include "log/file_names.h"
+#include "store/segment_preparer.h"
 #include "tldb/clock.h"
 #include "tldb/db.h"
 #include "tldb/file_system.h"
@@ -120,6 +121,7 @@ class PrezeroTest : public ::testing::TestWithParam<std::string> {
   void ExpectMessages(const std::string& ns, int n, size_t bytes) {
     ScanOptions all;
     all.limit = 1'000'000;
+    all.bytes_max = UINT64_MAX;
     auto s = db_->Scan(ns, "t", all);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     ASSERT_EQ(s->size(), static_cast<size_t>(n));
@@ -192,6 +194,33 @@ TEST_P(PrezeroTest, SparselySyncedRecordsGetNoZerosAhead) {
   EXPECT_EQ(db_->Stats().prezero_ahead_bytes, kPrefixBytes - kHeaderBytes);
   Open();
   ExpectMessages("a", 1000, kBytes);
+}
+
+// Buffered records are written back to the device in steps of kRecordsWriteBackBytes while
+// they wait for the roll's fdatasync (which then has at most a step left); synced ones need
+// none. Nothing of it changes what is stored.
+TEST_P(PrezeroTest, BufferedRecordsAreWrittenBackAheadOfTheRoll) {
+  constexpr size_t kBytes = 2000;
+  constexpr uint64_t kStep = SegmentPreparer::kRecordsWriteBackBytes;
+  Open();
+  Create("synced", 16 * kMiB);
+  Append("synced", 0, 3000, kBytes, Durability::kSync);  // ~6 MB, each group synced
+  EXPECT_EQ(db_->Stats().records_written_back_bytes, 0u);
+  Create("a", 16 * kMiB);
+  Append("a", 0, 6000, kBytes, Durability::kBuffered);  // ~12 MB: two steps asked for
+  const uint64_t end = End("a").offset;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);  // the thread
+  while (GetParam() != "sim" && db_->Stats().records_written_back_bytes < 2 * kStep &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_GE(db_->Stats().records_written_back_bytes, 2 * kStep);
+  EXPECT_LE(db_->Stats().records_written_back_bytes, end);
+  Append("a", 6000, 12000, kBytes, Durability::kBuffered);  // past a roll
+  EXPECT_GE(End("a").segment, 2u);
+  ExpectMessages("a", 12000, kBytes);
+  Open();
+  ExpectMessages("a", 12000, kBytes);
 }
 
 // The segment left active at a restart (here one written without zeros, with kOff) gets zeros

@@ -244,6 +244,9 @@ void AddEngine(const DbStats& d, std::vector<MetricFamily>* out) {
   Counter(out, "tldb_engine_index_buffer_rolls_total",
           "Segment rolls that built their index in a buffer whose pages were touched ahead",
           d.index_buffer_rolls);
+  Counter(out, "tldb_engine_records_written_back_bytes_total",
+          "Bytes of buffered records written back ahead of the roll that syncs them",
+          d.records_written_back_bytes);
   Counter(out, "tldb_engine_rolls_total",
           "Rolls of active segments (appends in flight wait for one)", d.rolls);
   Family(out, "tldb_engine_roll_seconds_total", "Time spent rolling active segments",

@@ -67,6 +67,9 @@ struct DbStats {
   // Rolls that built their segment's index in a buffer the preparer allocated and touched
   // ahead of them, because the one kept from the last index was too small for it.
   uint64_t index_buffer_rolls = 0;
+  // Bytes of active segments' records that no commit synced (buffered appends), written back to
+  // the device ahead of the roll that seals them, so that its fdatasync has little left to write.
+  uint64_t records_written_back_bytes = 0;
   // Rolls of active segments, and the microseconds they took: appends in flight wait for a
   // roll, so roll_us / rolls is the stall a roll adds to them (docs/design.md).
   uint64_t rolls = 0;

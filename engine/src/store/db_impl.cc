@@ -554,6 +554,7 @@ DbStats DbImpl::Stats() {
     s.prezero_ahead_bytes += c.prezero_ahead_bytes;
     s.index_spare_rolls += c.index_spare_rolls;
     s.index_buffer_rolls += c.index_buffer_rolls;
+    s.records_written_back_bytes += c.records_written_back_bytes;
     s.rolls += c.rolls;
     s.roll_us += c.roll_us;
     s.scrub_segments_verified += c.scrub_segments_verified;

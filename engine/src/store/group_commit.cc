@@ -334,6 +334,7 @@ bool GroupCommit::RunOneGroup() {
   }
   no_space_ = false;
   preparer_.MaybeZeroAhead(end);
+  preparer_.MaybeWriteBack(end);
   preparer_.MaybePrepareNext(end);
   for (AppendRequest* r : group) Finish(r);
   TLDB_KILL_POINT("commit.after_ack");

@@ -48,6 +48,7 @@ struct NamespaceCounters {
   // Rolls that wrote their index over an index spare (SegmentPreparer).
   std::atomic<uint64_t> index_spare_rolls{0};
   std::atomic<uint64_t> index_buffer_rolls{0};
+  std::atomic<uint64_t> records_written_back_bytes{0};
   // Rolls of the active segment, and the microseconds the group-commit leader spent in them
   // (every append in flight waits for a roll).
   std::atomic<uint64_t> rolls{0}, roll_us{0};

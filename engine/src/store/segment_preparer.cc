@@ -30,6 +30,8 @@ void SegmentPreparer::Stop() {
     cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
+  if (wb_file_) (void)wb_file_->Close();  // nothing of it to sync: only written back
+  wb_file_.reset();
   StopZeroing();
   uint64_t spare = 0;
   {
@@ -240,6 +242,66 @@ void SegmentPreparer::StopZeroing() {
   if (z->file) (void)z->file->Close();  // its zeros were synced (or failed, and stopped)
 }
 
+void SegmentPreparer::MaybeWriteBack(uint64_t end) {
+  if (st_.db_options.prezero == Options::Prezero::kOff) return;
+  const ActiveSegment& a = *st_.active;
+  if (wb_asked_id_ != a.id()) {
+    wb_asked_id_ = a.id();
+    wb_asked_to_ = 0;
+  }
+  const uint64_t from = std::max(wb_asked_to_, a.durable_end());  // synced ones need none
+  if (end < from + kRecordsWriteBackBytes) return;
+  wb_asked_to_ = end;
+  if (st_.db_options.prezero == Options::Prezero::kInline) {
+    WriteBackRecords(a.id(), from, end, /*bytes_per_s=*/0);
+    return;
+  }
+  std::lock_guard l(mu_);
+  if (wb_request_id_ != a.id()) {
+    wb_request_id_ = a.id();
+    wb_request_from_ = from;
+  }
+  wb_request_to_ = end;  // one not taken yet grows
+  cv_.notify_one();
+}
+
+void SegmentPreparer::WriteBackRecords(uint64_t id, uint64_t from, uint64_t to,
+                                       uint64_t bytes_per_s) {
+  if (wb_file_id_ != id) {
+    if (wb_file_) (void)wb_file_->Close();
+    wb_file_.reset();
+    wb_file_id_ = id;
+    wb_failed_ = false;
+  }
+  if (wb_failed_) return;
+  Status s;
+  if (!wb_file_) {
+    auto f = st_.fs->OpenWritable(SegmentFileName(st_.dir, id), /*create=*/false,
+                                  /*exclusive=*/false);
+    if (f.ok()) {
+      wb_file_ = std::move(f).value();
+    } else {
+      s = f.status();
+    }
+  }
+  constexpr uint64_t kStepBytes = 1u << 20;
+  if (s.ok() && bytes_per_s == 0) {
+    s = wb_file_->WriteBack(from, to - from);
+  } else if (s.ok()) {
+    WriteBackPacer pacer(bytes_per_s);
+    for (uint64_t off = from; s.ok() && off < to; off += kStepBytes) {
+      s = pacer.Step(*wb_file_, off, std::min(kStepBytes, to - off));
+    }
+  }
+  if (s.ok()) {
+    st_.counters.records_written_back_bytes += to - from;
+  } else {
+    wb_failed_ = true;
+    st_.Event("writing back records of " + SegmentFileName(st_.dir, id) +
+              " failed (the roll's fdatasync writes them): " + s.ToString());
+  }
+}
+
 bool SegmentPreparer::ZeroDue() const {
   if (!zeroing_ || zeroing_->failed || zeroing_->busy) return false;
   return std::max(zeroing_->done, zeroing_->floor) < zeroing_->target;
@@ -297,7 +359,8 @@ void SegmentPreparer::Loop() {
     {
       std::unique_lock l(mu_);
       cv_.wait(l, [&] {
-        return stop_ || request_ != 0 || spare_request_id_ != 0 || sync_indexes_ || ZeroDue();
+        return stop_ || request_ != 0 || spare_request_id_ != 0 || sync_indexes_ ||
+               wb_request_id_ != 0 || ZeroDue();
       });
       if (stop_) return;
       if (ZeroDue()) {  // first: the records are about to reach it
@@ -308,6 +371,15 @@ void SegmentPreparer::Loop() {
         sync_indexes_ = false;
         l.unlock();
         st_.SyncIndexes(st_.db_options.background_writeback_bytes_per_s);  // paced
+        continue;
+      }
+      // Records written back last: the roll needs the next segment and the spare, and only
+      // goes faster for the writeback (which a later request extends).
+      if (request_ == 0 && spare_request_id_ == 0) {
+        const uint64_t wb = std::exchange(wb_request_id_, 0);
+        const uint64_t from = wb_request_from_, to = wb_request_to_;
+        l.unlock();
+        WriteBackRecords(wb, from, to, st_.db_options.background_writeback_bytes_per_s);
         continue;
       }
       if (request_ == 0) {  // the next segment first: its zeros are synced, the spare's not
