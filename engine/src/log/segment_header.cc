@@ -11,6 +11,16 @@ namespace tldb {
 using format::kSegmentHeaderBytes;
 using format::kSegmentHeaderChecksumOffset;
 
+std::string SegmentHeaderBytes(uint32_t namespace_id, uint64_t segment_id, TimestampMs created_ms) {
+  SegmentHeader h;
+  h.namespace_id = namespace_id;
+  h.segment_id = segment_id;
+  h.created_ms = created_ms;
+  char bytes[kSegmentHeaderBytes];
+  EncodeSegmentHeader(h, bytes);
+  return std::string(bytes, sizeof bytes);
+}
+
 void EncodeSegmentHeader(const SegmentHeader& h, char (&dst)[kSegmentHeaderBytes]) {
   std::memset(dst, 0, kSegmentHeaderBytes);
   std::memcpy(dst, format::kSegmentMagic, 8);

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "log/record_format.h"
 #include "tldb/status.h"
@@ -26,6 +27,8 @@ inline uint64_t ChecksumId(uint64_t segment_id, uint32_t gen) {
 }
 
 void EncodeSegmentHeader(const SegmentHeader& h, char (&dst)[format::kSegmentHeaderBytes]);
+// The header of a segment written by appends, as bytes.
+std::string SegmentHeaderBytes(uint32_t namespace_id, uint64_t segment_id, TimestampMs created_ms);
 // Corruption (naming `what`) on a bad magic, version or checksum.
 Result<SegmentHeader> DecodeSegmentHeader(std::span<const char> bytes, std::string_view what);
 

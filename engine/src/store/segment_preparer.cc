@@ -11,6 +11,7 @@
 #include "io/write_back_pacer.h"
 #include "log/file_names.h"
 #include "log/record_format.h"
+#include "log/segment_header.h"
 #include "util/check.h"
 #include "util/kill_point.h"
 #include "util/test_hook.h"
@@ -142,20 +143,23 @@ bool SegmentPreparer::TakeIndexSpare(uint64_t id) {
   return true;
 }
 
-void SegmentPreparer::Request(uint64_t id) {
+void SegmentPreparer::Request(uint64_t id, bool zeros) {
   {
     std::lock_guard l(mu_);
     created_id_ = std::max(created_id_, id - 1);
     if (st_.db_options.prezero == Options::Prezero::kBackground) {
       request_ = id;
+      request_zeros_ = zeros;
       cv_.notify_one();
       return;
     }
   }
   if (st_.db_options.prezero != Options::Prezero::kInline) return;
-  if (Prepare(id, /*writeback_bytes_per_s=*/0).ok()) {  // on the leader: never paced
+  std::string header;
+  if (Prepare(id, zeros, /*writeback_bytes_per_s=*/0, &header).ok()) {  // leader: never paced
     std::lock_guard l(mu_);
     prepared_id_ = id;
+    prepared_ = Prepared{zeros, std::move(header)};
   } else {
     (void)st_.fs->Remove(PreparedName(id));  // e.g. no space: free what it took
   }
@@ -183,11 +187,9 @@ void SegmentPreparer::MaybePrepareNext(uint64_t end) {
   const uint64_t next = st_.active->id() + 1;
   if (requested_ >= next) return;
   requested_ = next;
-  if (st_.db_options.prezero == Options::Prezero::kBackground && !SyncedDensely(end)) {
-    st_.counters.prezero_skipped++;
-    return;
-  }
-  Request(next);
+  const bool zeros = st_.db_options.prezero == Options::Prezero::kInline || SyncedDensely(end);
+  if (!zeros) st_.counters.prezero_skipped++;
+  Request(next, zeros);
 }
 
 // Asked again once less than half of kZeroAheadBytes is left ahead of the records, so a request
@@ -345,17 +347,18 @@ void SegmentPreparer::ZeroStep(std::unique_lock<std::mutex>& l) {
   cv_.notify_all();  // StopZeroing
 }
 
-bool SegmentPreparer::TakePrepared(uint64_t id) {
+std::optional<SegmentPreparer::Prepared> SegmentPreparer::TakePrepared(uint64_t id) {
   std::lock_guard l(mu_);
   created_id_ = std::max(created_id_, id);  // a preparation of `id` finishing later is stale
-  if (prepared_id_ != id) return false;
+  if (prepared_id_ != id) return std::nullopt;
   prepared_id_ = 0;
-  return true;
+  return std::move(prepared_);
 }
 
 void SegmentPreparer::Loop() {
   for (;;) {
     uint64_t id = 0;
+    bool zeros = false;
     {
       std::unique_lock l(mu_);
       cv_.wait(l, [&] {
@@ -391,12 +394,16 @@ void SegmentPreparer::Loop() {
         continue;
       }
       id = request_;
+      zeros = request_zeros_;
       request_ = 0;
     }
-    Status s = Prepare(id, st_.db_options.background_writeback_bytes_per_s);
+    std::string header;
+    Status s = Prepare(id, zeros, st_.db_options.background_writeback_bytes_per_s, &header);
     std::lock_guard l(mu_);
     if (s.ok() && id > created_id_ && !stop_) {
       prepared_id_ = id;
+      prepared_ = Prepared{zeros, std::move(header)};
+      TLDB_TEST_HOOK("prepare.next_ready");
     } else {
       (void)st_.fs->Remove(PreparedName(id));  // too late (the roll came first) or failed
       if (!s.ok()) {
@@ -407,16 +414,23 @@ void SegmentPreparer::Loop() {
   }
 }
 
-Status SegmentPreparer::Prepare(uint64_t id, uint64_t writeback_bytes_per_s) {
+Status SegmentPreparer::Prepare(uint64_t id, bool zeros, uint64_t writeback_bytes_per_s,
+                                std::string* header) {
   const uint64_t size = st_.segment_bytes_max();
+  TLDB_CHECK(size > format::kSegmentHeaderBytes);
   TLDB_ASSIGN_OR_RETURN(auto file, st_.fs->OpenWritable(PreparedName(id), true, false));
   TLDB_RETURN_IF_ERROR(file->Truncate(0));
+  // created_ms: when it was prepared, ahead of the roll that puts it in place.
+  *header = SegmentHeaderBytes(st_.entry.id, id, st_.clock->NowMs());
+  TLDB_RETURN_IF_ERROR(file->Write(0, *header));
+  if (!zeros) TLDB_RETURN_IF_ERROR(file->Allocate(0, size));
   // Paced, the zeros reach the device a chunk at a time.
   std::optional<WriteBackPacer> pacer;
-  if (writeback_bytes_per_s != 0) pacer.emplace(writeback_bytes_per_s);
-  for (uint64_t off = 0; off < size; off += kZeroChunkBytes) {
+  if (zeros && writeback_bytes_per_s != 0) pacer.emplace(writeback_bytes_per_s);
+  for (uint64_t off = 0; zeros && off < size; off += kZeroChunkBytes) {
+    const uint64_t from = std::max<uint64_t>(off, format::kSegmentHeaderBytes);
     const uint64_t to = std::min(off + kZeroChunkBytes, size);
-    TLDB_RETURN_IF_ERROR(WriteZeros(*file, off, to));
+    TLDB_RETURN_IF_ERROR(WriteZeros(*file, from, to));
     if (pacer) TLDB_RETURN_IF_ERROR(pacer->Step(*file, off, to - off));
   }
   TLDB_RETURN_IF_ERROR(file->Sync());

@@ -2,10 +2,12 @@
 // group-commit fdatasyncs overwrite written blocks instead of extending the file or converting
 // fallocated extents (ext4 must journal both). Two jobs (docs/design.md "Pre-zeroed segments"):
 //
-// - The next segment, as "<id>.seg.tmp", once the active one is half full. When the active
-//   segment rolls, SegmentRoller takes the prepared file (TakePrepared) and renames it into
-//   place; otherwise it reserves a new one with fallocate. A preparation that loses the race
-//   with a roll is discarded; one left over by a crash is a *.tmp file, deleted at open.
+// - The next segment, as "<id>.seg.tmp", once the active one is half full: created, its header
+//   written, its blocks written as zeros (records synced densely) or else fallocated, synced.
+//   When the active segment rolls, SegmentRoller takes the prepared file (TakePrepared) and
+//   renames it into place; otherwise it creates one itself, whose header's fdatasync (a journal
+//   commit) took 40-50 ms beside buffered appends here. A preparation that loses the race with
+//   a roll is discarded; one left over by a crash is a *.tmp file, deleted at open.
 // - Zeros ahead of the active segment's records, where its blocks were not prepared: the first
 //   segment of a namespace (SegmentRoller::CreateActive writes the first kZeroChunkBytes), the
 //   segment left active at a restart, one fallocated at a roll. Written in chunks, through a
@@ -53,6 +55,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -88,8 +91,12 @@ class SegmentPreparer {
   // successor, if its records were synced densely enough to pay for the zeros, and for an index
   // spare, if the last index was large enough.
   void MaybePrepareNext(uint64_t end);
-  // True if "<id>.seg.tmp" is fully prepared; the caller renames it into place.
-  bool TakePrepared(uint64_t id);
+  struct Prepared {
+    bool zeroed = false;  // its blocks written as zeros (else fallocated)
+    std::string header;   // written and synced at offset 0
+  };
+  // If "<id>.seg.tmp" is fully prepared, what it holds; the caller renames it into place.
+  std::optional<Prepared> TakePrepared(uint64_t id);
   std::string PreparedName(uint64_t id) const;
 
   // After each group that ended at `end`: keeps zeros up to kZeroAheadBytes ahead of the active
@@ -144,11 +151,12 @@ class SegmentPreparer {
     bool failed = false;                        // a write or sync failed: no more zeros here
   };
 
-  void Request(uint64_t id);
+  void Request(uint64_t id, bool zeros);
   void Loop();
-  // Writes segment `id`'s prepared file (zeros, synced); with `writeback_bytes_per_s` (the
-  // thread), the zeros go to the device at that pace (WriteBackPacer) before the fdatasync.
-  Status Prepare(uint64_t id, uint64_t writeback_bytes_per_s);
+  // Writes segment `id`'s prepared file: `*header`, then zeros (or, without `zeros`, its blocks
+  // fallocated), synced; with `writeback_bytes_per_s` (the thread), the zeros go to the device
+  // at that pace (WriteBackPacer) before the fdatasync.
+  Status Prepare(uint64_t id, bool zeros, uint64_t writeback_bytes_per_s, std::string* header);
   // Once the active segment is half full (its records end at `end`): a spare for its index,
   // and a buffer when the kept one is too small (MaybePrepareNext).
   void MaybePrepareIndexSpare(uint64_t end);
@@ -184,9 +192,11 @@ class SegmentPreparer {
 
   std::mutex mu_;  // guards the fields below
   std::condition_variable cv_;
-  uint64_t request_ = 0;      // next segment id to prepare (0: none)
-  uint64_t prepared_id_ = 0;  // "<id>.seg.tmp" is complete
-  uint64_t created_id_ = 0;   // highest segment id created
+  uint64_t request_ = 0;  // next segment id to prepare (0: none)
+  bool request_zeros_ = false;
+  uint64_t prepared_id_ = 0;  // "<id>.seg.tmp" is complete, and what it holds
+  Prepared prepared_;
+  uint64_t created_id_ = 0;  // highest segment id created
   bool stop_ = false;
   bool sync_indexes_ = false;      // SyncIndexesSoon asked
   uint64_t spare_request_id_ = 0;  // index spare to write (0: none), and its size

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include "log/file_names.h"
@@ -12,17 +13,6 @@
 #include "util/test_hook.h"
 
 namespace tldb {
-namespace {
-std::string EncodeHeader(uint32_t namespace_id, uint64_t id, TimestampMs now) {
-  SegmentHeader h;
-  h.namespace_id = namespace_id;
-  h.segment_id = id;
-  h.created_ms = now;
-  char header[format::kSegmentHeaderBytes];
-  EncodeSegmentHeader(h, header);
-  return std::string(header, sizeof header);
-}
-}  // namespace
 
 bool SegmentRoller::WouldRoll(size_t group_bytes, bool force) const {
   const ActiveSegment& a = *st_.active;
@@ -89,7 +79,7 @@ Status SegmentRoller::Roll(uint64_t id, const std::string* header, bool* intact)
     next = std::make_unique<ActiveSegment>(next_.id, std::move(next_.file), next_.header,
                                            st_.segment_bytes_max());
     next->set_allocated_end(next_.allocated);
-    if (next_.prepared) next->set_zeroed_end(next_.allocated);  // else zeros follow (preparer)
+    if (next_.zeroed) next->set_zeroed_end(next_.allocated);  // else zeros follow (preparer)
     next_ = NextSegment{};
   }
   Publish(std::move(sealed), std::move(next));
@@ -231,7 +221,7 @@ Status SegmentRoller::CreateActive(uint64_t id) {
   TLDB_RETURN_IF_ERROR(file->Truncate(0));
   // created_ms 0: a segment created at open rather than by a roll is the same on every replica
   // (a new namespace, or the one after a sealed last segment), so replicas stay byte-identical.
-  const std::string header = EncodeHeader(st_.entry.id, id, 0);
+  const std::string header = SegmentHeaderBytes(st_.entry.id, id, 0);
   TLDB_RETURN_IF_ERROR(file->WriteAndSync(0, header));
   TLDB_RETURN_IF_ERROR(st_.fs->SyncDir(st_.dir));
   TLDB_KILL_POINT("roll.after_create");
@@ -271,16 +261,24 @@ Status SegmentRoller::ReserveNext(uint64_t id, const std::string* header) {
   if (next_.id == id && (header == nullptr || next_.header == *header)) return Status::Ok();
   DiscardNext();
   next_.id = id;
-  next_.prepared = preparer_.TakePrepared(id);  // blocks already written: syncs overwrite them
+  // Prepared: created with its blocks allocated (zeros written, if its records are synced
+  // densely) and its header synced, off the append path.
+  const std::optional<SegmentPreparer::Prepared> p = preparer_.TakePrepared(id);
+  next_.prepared = p.has_value();
+  next_.zeroed = p && p->zeroed;  // blocks already written: syncs overwrite them
   next_.tmp_path =
       next_.prepared ? preparer_.PreparedName(id) : SegmentFileName(st_.dir, id) + ".new.tmp";
   next_.allocated = st_.segment_bytes_max();
-  next_.header = header != nullptr ? *header : EncodeHeader(st_.entry.id, id, st_.clock->NowMs());
+  next_.header = header != nullptr ? *header
+                 : p               ? p->header
+                                   : SegmentHeaderBytes(st_.entry.id, id, st_.clock->NowMs());
   Status s = [&]() -> Status {
     TLDB_ASSIGN_OR_RETURN(next_.file, st_.fs->OpenWritable(next_.tmp_path, !next_.prepared,
                                                            /*exclusive=*/false));
     if (!next_.prepared) TLDB_RETURN_IF_ERROR(next_.file->Truncate(0));
     TLDB_RETURN_IF_ERROR(next_.file->Allocate(0, next_.allocated));
+    // A follower's roll brings the primary's header, which replaces the prepared one.
+    if (p && p->header == next_.header) return Status::Ok();
     return next_.file->WriteAndSync(0, next_.header);
   }();
   if (!s.ok()) DiscardNext();

@@ -70,7 +70,8 @@ class SegmentRoller {
   SegmentPreparer& preparer_;
   struct NextSegment {      // ReserveNext's result, kept until a roll promotes it
     uint64_t id = 0;        // 0: none
-    bool prepared = false;  // from the preparer (zeros written ahead)
+    bool prepared = false;  // from the preparer (created, header synced)
+    bool zeroed = false;    // and its blocks written as zeros
     std::string tmp_path;
     std::string header;      // written and synced at offset 0
     uint64_t allocated = 0;  // blocks [0, allocated) reserved
