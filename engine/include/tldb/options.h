@@ -152,8 +152,8 @@ struct Options {
   // higher or cores are spare.
   uint64_t compaction_bytes_per_s = 8ull << 20;
   // The pace at which a namespace's preparer thread writes its files back to the device
-  // before their fdatasync: a rolled segment's index file and a prepared segment's zeros (0: all
-  // at once, at the fdatasync). A synced append's fdatasync flushes the device's write cache
+  // before their fdatasync: a rolled segment's index file, a prepared segment's zeros and each
+  // 4 MiB of the active segment's buffered records (0: all at once). A synced append's fdatasync flushes the device's write cache
   // with whatever else was written into it: the 18 MB index of a segment of fan-outs to 2,000
   // members, written back at once, held the first commits after a roll 12-18 ms longer
   // (docs/benchmarks.md "Background files written back at a pace"). 256 MiB/s in steps of 256

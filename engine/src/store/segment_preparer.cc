@@ -31,8 +31,6 @@ void SegmentPreparer::Stop() {
     cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
-  if (wb_file_) (void)wb_file_->Close();  // nothing of it to sync: only written back
-  wb_file_.reset();
   StopZeroing();
   uint64_t spare = 0;
   {
@@ -269,36 +267,26 @@ void SegmentPreparer::MaybeWriteBack(uint64_t end) {
 
 void SegmentPreparer::WriteBackRecords(uint64_t id, uint64_t from, uint64_t to,
                                        uint64_t bytes_per_s) {
-  if (wb_file_id_ != id) {
-    if (wb_file_) (void)wb_file_->Close();
-    wb_file_.reset();
-    wb_file_id_ = id;
-    wb_failed_ = false;
-  }
-  if (wb_failed_) return;
-  Status s;
-  if (!wb_file_) {
-    auto f = st_.fs->OpenWritable(SegmentFileName(st_.dir, id), /*create=*/false,
-                                  /*exclusive=*/false);
-    if (f.ok()) {
-      wb_file_ = std::move(f).value();
-    } else {
-      s = f.status();
-    }
-  }
+  if (wb_failed_id_ == id) return;
+  // A handle per request, closed after it: one kept open would hold a sealed segment's blocks
+  // after the segment is deleted (compaction, TTL) until the next request.
+  auto file = st_.fs->OpenWritable(SegmentFileName(st_.dir, id), /*create=*/false,
+                                   /*exclusive=*/false);
+  Status s = file.status();
   constexpr uint64_t kStepBytes = 1u << 20;
   if (s.ok() && bytes_per_s == 0) {
-    s = wb_file_->WriteBack(from, to - from);
+    s = (*file)->WriteBack(from, to - from);
   } else if (s.ok()) {
     WriteBackPacer pacer(bytes_per_s);
     for (uint64_t off = from; s.ok() && off < to; off += kStepBytes) {
-      s = pacer.Step(*wb_file_, off, std::min(kStepBytes, to - off));
+      s = pacer.Step(**file, off, std::min(kStepBytes, to - off));
     }
   }
+  if (file.ok()) (void)(*file)->Close();  // nothing of it to sync: only written back
   if (s.ok()) {
     st_.counters.records_written_back_bytes += to - from;
   } else {
-    wb_failed_ = true;
+    wb_failed_id_ = id;
     st_.Event("writing back records of " + SegmentFileName(st_.dir, id) +
               " failed (the roll's fdatasync writes them): " + s.ToString());
   }

@@ -167,7 +167,7 @@ class SegmentPreparer {
   // Whether the active segment's records appended since it was opened, up to `end`, were
   // fdatasync'ed at least once per kPrezeroBytesPerSyncMax.
   bool SyncedDensely(uint64_t end) const;
-  // Writes back [from, to) of segment `id`'s records through wb_file_ (opened for it), paced at
+  // Writes back [from, to) of segment `id`'s records through a handle of its own, paced at
   // `bytes_per_s` (0: at once). A failure is reported once and ends it for that segment (the
   // leader's own fdatasync reports the error to the appends).
   void WriteBackRecords(uint64_t id, uint64_t from, uint64_t to, uint64_t bytes_per_s);
@@ -185,10 +185,7 @@ class SegmentPreparer {
   uint64_t kept_buffer_bytes_ = 0;  // leader only: the buffer the roller kept after it
   uint64_t wb_asked_id_ = 0;        // leader only: the segment records were asked written back of
   uint64_t wb_asked_to_ = 0;        // leader only: how far
-  // The thread (or, kInline, the leader): the handle records are written back through.
-  uint64_t wb_file_id_ = 0;
-  bool wb_failed_ = false;  // for wb_file_id_
-  std::unique_ptr<WritableFile> wb_file_;
+  uint64_t wb_failed_id_ = 0;       // the thread (or, kInline, the leader): writeback failed here
 
   std::mutex mu_;  // guards the fields below
   std::condition_variable cv_;
