@@ -290,6 +290,8 @@ class Session {
       std::string body;
       may_park_ = false;
       uint8_t op = Body(&body);
+      const std::string original = body;
+      const uint8_t original_op = op;
       uint16_t flags = 0;
       switch (in_.Range(0, 31)) {  // rarely: a field of the frame itself is off
         case 0:
@@ -309,6 +311,10 @@ class Session {
           break;
         default:
           break;
+      }
+      // A WAIT whose body or opcode was changed above may carry any timeout: it may park.
+      if (op == static_cast<uint8_t>(Op::kWait) && (body != original || op != original_op)) {
+        may_park_ = true;
       }
       const uint64_t id = in_.Range(0, 7) == 0 ? in_.U64() : ids_.back() + 1;
       ids_.push_back(id);
