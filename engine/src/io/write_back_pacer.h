@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 
 #include "tldb/file_system.h"
 #include "tldb/status.h"
@@ -28,6 +29,10 @@ class WriteBackPacer {
   // Writes back [offset, offset+len) of `f` and waits until the bytes stepped so far have taken
   // their share of time at the pace.
   [[nodiscard]] Status Step(WritableFile& f, uint64_t offset, uint64_t len);
+  // Steps over [from, to) of `f`, `step_bytes` at a time; before each step, `stop_early` (if
+  // given) may end the pass (Ok: what is left is the caller's later fdatasync's to write).
+  [[nodiscard]] Status Range(WritableFile& f, uint64_t from, uint64_t to, uint64_t step_bytes,
+                             const std::function<bool()>& stop_early = nullptr);
 
  private:
   const uint64_t bytes_per_s_;

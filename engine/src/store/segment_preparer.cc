@@ -55,6 +55,14 @@ std::string SegmentPreparer::IndexSpareName(uint64_t id) const {
   return IndexFileName(st_.dir, id) + ".spare.tmp";
 }
 
+namespace {
+// An eighth more than `bytes`, in whole MiB: the room a spare or a buffer is given to grow.
+uint64_t WithRoomToGrow(uint64_t bytes) {
+  constexpr uint64_t kMiB = 1u << 20;
+  return (bytes * 9 / 8 + kMiB - 1) / kMiB * kMiB;
+}
+}  // namespace
+
 // A spare an eighth larger than the index is expected to be, in whole MiB: consecutive segments
 // of one workload have indexes of about one size, and the active segment's own index so far,
 // projected to a full segment, covers the first roll and a workload that changed. A bigger
@@ -69,13 +77,10 @@ void SegmentPreparer::MaybePrepareIndexSpare(uint64_t end) {
   const uint64_t expected = std::max(last_index_bytes_, projected);
   if (expected < kIndexSpareBytesMin) return;
   spare_requested_ = id;
-  constexpr uint64_t kMiB = 1u << 20;
-  const uint64_t bytes =
-      std::min(st_.segment_bytes_max(), (expected * 9 / 8 + kMiB - 1) / kMiB * kMiB);
+  const uint64_t bytes = std::min(st_.segment_bytes_max(), WithRoomToGrow(expected));
   // The roll builds the index in the buffer it kept from the last one: only one too small for
   // the projection is replaced (with room for it to grow, so a steady workload needs none).
-  const uint64_t buffer_bytes =
-      projected > kept_buffer_bytes_ ? (projected * 9 / 8 + kMiB - 1) / kMiB * kMiB : 0;
+  const uint64_t buffer_bytes = projected > kept_buffer_bytes_ ? WithRoomToGrow(projected) : 0;
   if (st_.db_options.prezero == Options::Prezero::kBackground) {
     std::lock_guard l(mu_);
     spare_request_id_ = id;
@@ -278,9 +283,7 @@ void SegmentPreparer::WriteBackRecords(uint64_t id, uint64_t from, uint64_t to,
     s = (*file)->WriteBack(from, to - from);
   } else if (s.ok()) {
     WriteBackPacer pacer(bytes_per_s);
-    for (uint64_t off = from; s.ok() && off < to; off += kStepBytes) {
-      s = pacer.Step(**file, off, std::min(kStepBytes, to - off));
-    }
+    s = pacer.Range(**file, from, to, kStepBytes);
   }
   if (file.ok()) (void)(*file)->Close();  // nothing of it to sync: only written back
   if (s.ok()) {

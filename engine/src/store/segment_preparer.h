@@ -1,6 +1,7 @@
 // SegmentPreparer: writes segment blocks as zeros (fdatasync'ed) ahead of the records, so that
 // group-commit fdatasyncs overwrite written blocks instead of extending the file or converting
-// fallocated extents (ext4 must journal both). Two jobs (docs/design.md "Pre-zeroed segments"):
+// fallocated extents (ext4 must journal both), and does the other work a roll would otherwise
+// wait for (docs/design.md "Pre-zeroed segments"):
 //
 // - The next segment, as "<id>.seg.tmp", once the active one is half full: created, its header
 //   written, its blocks written as zeros (records synced densely) or else fallocated, synced.

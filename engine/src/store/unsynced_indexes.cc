@@ -16,14 +16,10 @@ size_t UnsyncedIndexes::Add(std::unique_ptr<WritableFile> file) {
 Status UnsyncedIndexes::WriteBackPaced(WritableFile& f, uint64_t bytes_per_s) {
   TLDB_ASSIGN_OR_RETURN(const uint64_t size, f.Size());
   WriteBackPacer pacer(bytes_per_s);
-  for (uint64_t off = 0; off < size; off += kWriteBackStepBytes) {
-    {
-      std::lock_guard l(mu_);
-      if (!files_.empty()) return Status::Ok();  // another index waits: the fdatasync does the rest
-    }
-    TLDB_RETURN_IF_ERROR(pacer.Step(f, off, std::min(kWriteBackStepBytes, size - off)));
-  }
-  return Status::Ok();
+  return pacer.Range(f, 0, size, kWriteBackStepBytes, [this] {
+    std::lock_guard l(mu_);
+    return !files_.empty();  // another index waits: the fdatasync does the rest
+  });
 }
 
 Status UnsyncedIndexes::SyncAll(FileSystem& fs, const std::string& dir,
