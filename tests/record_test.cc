@@ -315,10 +315,42 @@ TEST(TimelineTableTest, InsertFindGrowAndSegLists) {
   EXPECT_GT(l.heap_bytes(), 0u);
 }
 
-// A spilled segment list's heap pointer must sit at an 8-byte-aligned address: LeakSanitizer
-// finds live pointers only in aligned words, and took a list held at an unaligned one for a
-// leak (the session fuzzer stopped on it). Checked under ASan builds (timeline_table.h holds
-// the layout's static_asserts).
+// The newest id is kept at the front: last() and Append must agree with a full decode through
+// every size (inline, spilled, regrown), with ids of every varint length, and Assign must give
+// the list Append builds.
+TEST(TimelineTableTest, SegListKeepsEveryIdThroughAppendsAndAssign) {
+  SegList l;
+  EXPECT_EQ(l.last(), 0u);
+  std::vector<uint32_t> want, got;
+  uint32_t id = 1;
+  for (int i = 0; i < 300; ++i) {
+    l.Append(id);
+    want.push_back(id);
+    ASSERT_EQ(l.last(), id);
+    l.Decode(&got);
+    ASSERT_EQ(got, want) << "after " << id;
+    id += i % 7 == 0 ? 1 : (i % 7 == 1 ? 200 : (i % 7 == 2 ? 40'000 : 3));
+  }
+  l.Append(0xfffffff0u);  // five bytes as a varint, and the distance below it too
+  want.push_back(0xfffffff0u);
+  l.Decode(&got);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(l.last(), 0xfffffff0u);
+  SegList a;
+  a.Assign(want);
+  a.Decode(&got);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(a.heap_bytes(), l.heap_bytes());
+  a.Assign({7, 9});  // a heap list replaced by an inline one
+  a.Append(12);
+  a.Decode(&got);
+  EXPECT_EQ(got, (std::vector<uint32_t>{7, 9, 12}));
+  EXPECT_EQ(a.heap_bytes(), 0u);
+  a.Assign({});
+  EXPECT_TRUE(a.empty());
+  EXPECT_EQ(a.last(), 0u);
+}
+
 // Reserve sizes the slots once; keys inserted after it, and before it, are all found, and a
 // Reserve below the size changes nothing. Freed ids survive a re-placement (Rehash).
 TEST(TimelineTableTest, ReserveKeepsEveryKeyFindable) {
@@ -351,6 +383,10 @@ TEST(TimelineTableTest, ReserveKeepsEveryKeyFindable) {
   EXPECT_EQ(t.size(), 100u - 1 + 40'000u);
 }
 
+// A spilled segment list's heap pointer must sit at an 8-byte-aligned address: LeakSanitizer
+// finds live pointers only in aligned words, and took a list held at an unaligned one for a
+// leak (the session fuzzer stopped on it). Checked under ASan builds (timeline_table.h holds
+// the layout's static_asserts).
 TEST(TimelineTableTest, SpilledSegListsAreVisibleToTheLeakChecker) {
   auto t = std::make_unique<TimelineTable>();
   for (uint32_t i = 0; i < 64; ++i) {

@@ -60,13 +60,18 @@ void SegmentIndexBuilder::AddMutation(std::string_view key, uint64_t key_hash, u
 }
 
 void SegmentIndexBuilder::AddEmptyTimelines() {
-  std::unordered_map<std::string_view, bool> have;
-  for (const auto& t : timelines_) have.emplace(t.key, true);
-  std::vector<Timeline> extra;
+  if (mutation_keys_.empty()) return;  // a roll of appends only: no pass over every timeline
+  // The keys of maintenance records that no timeline of this index holds, each once, in the
+  // order first met: only these are looked up (a roll has thousands of timelines, few of them).
+  std::unordered_map<std::string_view, bool> missing;  // key -> added already
+  for (const auto& [key, hash] : mutation_keys_) missing.emplace(key, false);
+  for (const auto& t : timelines_) missing.erase(t.key);
   for (const auto& [key, hash] : mutation_keys_) {
-    if (have.emplace(key, true).second) extra.push_back({key, hash, 0, 0, {}, {}});
+    auto it = missing.find(key);
+    if (it == missing.end() || it->second) continue;
+    it->second = true;
+    timelines_.push_back({key, hash, 0, 0, {}, {}});
   }
-  for (auto& t : extra) timelines_.push_back(std::move(t));
 }
 
 namespace {
@@ -120,14 +125,22 @@ uint64_t SegmentIndexBuilder::Bytes(const IndexCounts& c) {
 std::span<const char> SegmentIndexBuilder::FinishInto(LargeBuffer* buffer, uint32_t data_end,
                                                       TimestampMs min_ts, TimestampMs max_ts) {
   AddEmptyTimelines();
-  std::sort(timelines_.begin(), timelines_.end(), [](const Timeline& a, const Timeline& b) {
-    return a.key_hash != b.key_hash ? a.key_hash < b.key_hash : a.key < b.key;
+  // Entries go in (key_hash, key) order. Sorted as (hash, position) pairs, not the timelines
+  // themselves (each ~100 bytes with its key): a roll sorts tens of thousands while appends wait.
+  std::vector<std::pair<uint64_t, uint32_t>> order(timelines_.size());
+  for (uint32_t i = 0; i < timelines_.size(); ++i) order[i] = {timelines_[i].key_hash, i};
+  std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first
+                              : timelines_[a.second].key < timelines_[b.second].key;
   });
+  auto sorted = [&](uint32_t i) -> const Timeline& { return timelines_[order[i].second]; };
+  // Entries by key, for dedupe and maintenance records (none in a roll of plain appends).
   std::unordered_map<std::string_view, uint32_t> entry_of;
+  if (!dedupe_.empty() || !mutations_.empty()) entry_of.reserve(timelines_.size());
   uint64_t offset_count = 0;
   uint64_t key_bytes = 0;
   for (uint32_t i = 0; i < timelines_.size(); ++i) {
-    entry_of.emplace(timelines_[i].key, i);
+    if (!dedupe_.empty() || !mutations_.empty()) entry_of.emplace(sorted(i).key, i);
     offset_count += timelines_[i].offsets.size();
     key_bytes += timelines_[i].key.size();
   }
@@ -160,13 +173,14 @@ std::span<const char> SegmentIndexBuilder::FinishInto(LargeBuffer* buffer, uint3
   // Directory: dir[b] = first entry whose hash has top `bits` bits >= b.
   uint32_t e = 0;
   for (uint64_t b = 0; b <= buckets; ++b) {
-    while (e < timelines_.size() && Bucket(timelines_[e].key_hash, bits) < b) ++e;
+    while (e < order.size() && Bucket(order[e].first, bits) < b) ++e;
     c.Fixed32(e);
   }
 
   uint32_t offsets_start = 0;
   uint32_t key_offset = 0;
-  for (const auto& t : timelines_) {
+  for (uint32_t i = 0; i < order.size(); ++i) {
+    const Timeline& t = sorted(i);
     char e[kEntryBytes] = {};
     EncodeFixed64(e, t.key_hash);
     EncodeFixed64(e + kEntFirstSeq, t.first_seq);
@@ -179,8 +193,8 @@ std::span<const char> SegmentIndexBuilder::FinishInto(LargeBuffer* buffer, uint3
     offsets_start += static_cast<uint32_t>(t.offsets.size());
     key_offset += static_cast<uint32_t>(t.key.size());
   }
-  for (const auto& t : timelines_) {  // fixed32 little-endian, as the host stores them
-    c.Put(t.offsets.data(), t.offsets.size() * 4);
+  for (uint32_t i = 0; i < order.size(); ++i) {  // fixed32 little-endian, as the host stores them
+    c.Put(sorted(i).offsets.data(), sorted(i).offsets.size() * 4);
   }
   for (const auto& d : dedupe_) {
     auto it = entry_of.find(d.key);
@@ -208,7 +222,7 @@ std::span<const char> SegmentIndexBuilder::FinishInto(LargeBuffer* buffer, uint3
     c.Fixed32(b.stored_bytes);
     c.Fixed32(b.raw_bytes);
   }
-  for (const auto& t : timelines_) c.Put(t.key.data(), t.key.size());
+  for (uint32_t i = 0; i < order.size(); ++i) c.Put(sorted(i).key.data(), sorted(i).key.size());
   const auto body = static_cast<size_t>(c.at() - h);
   TLDB_CHECK(body + kFooterBytes == size);  // every byte written, none past the end
   c.Fixed64(Hash64(h, body));
@@ -216,7 +230,7 @@ std::span<const char> SegmentIndexBuilder::FinishInto(LargeBuffer* buffer, uint3
 }
 
 Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_id,
-                                uint64_t segment_id, std::string_view what) {
+                                uint64_t segment_id, std::string_view what, BodyChecksum body_sum) {
   const std::string where(what);
   if (file.size() < kHeaderBytesV1 + kFooterBytes) {
     return Status::Corruption(where + ": index file truncated");
@@ -260,7 +274,7 @@ Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_i
   }
   key_blob_bytes_ = static_cast<uint32_t>(file.size() - fixed);
   const size_t body = file.size() - kFooterBytes;
-  if (DecodeFixed64(h + body) != Hash64(h, body)) {
+  if (body_sum == BodyChecksum::kVerify && DecodeFixed64(h + body) != Hash64(h, body)) {
     return Status::Corruption(where + ": index checksum mismatch");
   }
   data_ = h;

@@ -1,5 +1,6 @@
 #include "index/timeline_table.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
@@ -21,26 +22,32 @@ size_t SegList::heap_bytes() const {
   return bytes_ > kInlineBytes ? std::bit_ceil(bytes_) : 0;
 }
 
+// Layout: the newest id first, as a varint; then each older id as its distance below the one
+// before it. last() reads one varint and Append rewrites only the front, so neither costs more
+// for a timeline in thousands of segments (a roll appends to every timeline of the segment,
+// recovery to every timeline of every index, both while appends or the open wait).
 uint32_t SegList::last() const {
-  uint32_t last = 0;
-  ForEach([&](uint32_t id) { last = id; });
-  return last;
+  if (bytes_ == 0) return 0;
+  const uint8_t* p = bytes();
+  uint64_t id = 0;
+  TLDB_CHECK(GetVarint64(p, p + bytes_, &id) != 0);
+  return static_cast<uint32_t>(id);
 }
 
-void SegList::Append(uint32_t id) {
-  const uint32_t prev = last();
-  TLDB_CHECK(bytes_ == 0 || id > prev);
-  uint8_t buf[10];
-  const size_t n = PutVarint64(buf, id - prev);
-  const uint32_t new_bytes = bytes_ + static_cast<uint32_t>(n);
+void SegList::Replace(const uint8_t* head, uint32_t head_bytes, uint32_t old_head_bytes) {
+  TLDB_CHECK(old_head_bytes <= bytes_ && head_bytes >= old_head_bytes);
+  const uint32_t rest = bytes_ - old_head_bytes;
+  const uint32_t new_bytes = head_bytes + rest;
+  uint8_t* to = nullptr;
   if (new_bytes <= kInlineBytes) {
-    std::memcpy(inline_ + bytes_, buf, n);
-  } else if (bytes_ <= kInlineBytes) {
+    std::memmove(inline_ + head_bytes, inline_ + old_head_bytes, rest);
+    to = inline_;
+  } else if (bytes_ <= kInlineBytes) {  // spills to the heap
     auto* heap = static_cast<uint8_t*>(std::malloc(std::bit_ceil(new_bytes)));
     TLDB_CHECK(heap != nullptr);
-    std::memcpy(heap, inline_, bytes_);
-    std::memcpy(heap + bytes_, buf, n);
+    std::memcpy(heap + head_bytes, inline_ + old_head_bytes, rest);
     heap_ = heap;
+    to = heap;
   } else {
     uint8_t* heap = heap_;
     if (std::bit_ceil(new_bytes) > std::bit_ceil(bytes_)) {
@@ -48,20 +55,55 @@ void SegList::Append(uint32_t id) {
       TLDB_CHECK(heap != nullptr);
       heap_ = heap;
     }
-    std::memcpy(heap + bytes_, buf, n);
+    std::memmove(heap + head_bytes, heap + old_head_bytes, rest);
+    to = heap;
   }
+  std::memcpy(to, head, head_bytes);
   bytes_ = new_bytes;
+}
+
+void SegList::Append(uint32_t id) {
+  uint8_t head[20];
+  if (bytes_ == 0) {
+    Replace(head, static_cast<uint32_t>(PutVarint64(head, id)), 0);
+    return;
+  }
+  const uint8_t* p = bytes();
+  uint64_t prev = 0;
+  const size_t old_head = GetVarint64(p, p + bytes_, &prev);
+  TLDB_CHECK(old_head != 0 && id > prev);
+  size_t n = PutVarint64(head, id);
+  n += PutVarint64(head + n, id - prev);
+  Replace(head, static_cast<uint32_t>(n), static_cast<uint32_t>(old_head));
 }
 
 void SegList::Assign(const std::vector<uint32_t>& ids) {
   if (bytes_ > kInlineBytes) std::free(heap_);
   bytes_ = 0;
-  for (uint32_t id : ids) Append(id);
+  if (ids.empty()) return;
+  std::vector<uint8_t> enc(ids.size() * 5);
+  size_t n = PutVarint64(enc.data(), ids.back());
+  for (size_t i = ids.size() - 1; i > 0; --i) {
+    TLDB_CHECK(ids[i] > ids[i - 1]);
+    n += PutVarint64(enc.data() + n, ids[i] - ids[i - 1]);
+  }
+  Replace(enc.data(), static_cast<uint32_t>(n), 0);
 }
 
 void SegList::Decode(std::vector<uint32_t>* out) const {
   out->clear();
-  ForEach([&](uint32_t id) { out->push_back(id); });
+  const uint8_t* p = bytes();
+  const uint8_t* end = p + bytes_;
+  uint64_t id = 0;
+  while (p < end) {
+    uint64_t v = 0;
+    const size_t n = GetVarint64(p, end, &v);
+    TLDB_CHECK(n != 0 && (out->empty() || (v > 0 && v <= id)));
+    p += n;
+    id = out->empty() ? v : id - v;
+    out->push_back(static_cast<uint32_t>(id));
+  }
+  std::reverse(out->begin(), out->end());
 }
 
 // ---- TimelineTable ----

@@ -30,8 +30,9 @@
 
 namespace tldb {
 
-// Ascending list of the sealed segment ids that hold records of one timeline, as varint deltas:
-// about one byte per (timeline, segment) pair. 12 bytes: 8 inline, spilling to the heap beyond.
+// Ascending list of the sealed segment ids that hold records of one timeline, as varint deltas
+// from the newest back: about one byte per (timeline, segment) pair; last() and Append touch only
+// the front. 12 bytes: 8 inline, spilling to the heap beyond.
 class SegList {
  public:
   SegList() = default;
@@ -42,7 +43,7 @@ class SegList {
   // `id` must be greater than every id already in the list.
   void Append(uint32_t id);
   bool empty() const { return bytes_ == 0; }
-  // The last id (0 when empty); decodes the list.
+  // The last id (0 when empty).
   uint32_t last() const;
   // Replaces the list by `ids` (ascending).
   void Assign(const std::vector<uint32_t>& ids);
@@ -53,21 +54,8 @@ class SegList {
  private:
   static constexpr uint32_t kInlineBytes = 8;
   const uint8_t* bytes() const { return bytes_ <= kInlineBytes ? inline_ : heap_; }
-  // Calls fn(id) for each id, ascending.
-  template <typename Fn>
-  void ForEach(Fn&& fn) const {
-    const uint8_t* p = bytes();
-    const uint8_t* end = p + bytes_;
-    uint64_t id = 0;
-    while (p < end) {
-      uint64_t delta;
-      const size_t n = GetVarint64(p, end, &delta);
-      TLDB_CHECK(n != 0);
-      p += n;
-      id += delta;
-      fn(static_cast<uint32_t>(id));
-    }
-  }
+  // Puts `head` in place of the first `old_head_bytes` (a head never shrinks), moving the rest.
+  void Replace(const uint8_t* head, uint32_t head_bytes, uint32_t old_head_bytes);
 
   // The union first: in a TimelineState at an 8-byte-aligned offset the heap pointer is then
   // 8-byte aligned, where LeakSanitizer looks for live pointers (at offset 4 it reported every
