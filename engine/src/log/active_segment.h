@@ -43,6 +43,10 @@ class ActiveSegment {
     std::span<const uint32_t> offsets() const { return {data(), count_}; }
     void push_back(uint32_t offset);
     size_t heap_bytes() const;
+    // Fetches where the next push_back writes (a fan-out's targets: a cache miss each).
+    void PrefetchEnd() const {
+      if (count_ > kInline) __builtin_prefetch(heap_ + count_, 1);
+    }
 
    private:
     static constexpr uint32_t kInline = 2;
@@ -121,6 +125,13 @@ class ActiveSegment {
   // Index.
   Slot& slot(uint32_t i) { return slots_[i]; }
   const Slot& slot(uint32_t i) const { return slots_[i]; }
+  // Prefetches slot i, or where its next offset goes (kNoSlot, or any i past the end: nothing).
+  void PrefetchSlot(uint32_t i) const {
+    if (i < slots_.size()) __builtin_prefetch(&slots_[i]);
+  }
+  void PrefetchSlotEnd(uint32_t i) const {
+    if (i < slots_.size()) slots_[i].PrefetchEnd();
+  }
   const std::vector<Slot>& slots() const { return slots_; }
   // A new slot for `timeline`, whose key is `key_bytes` long (counted for IndexShape).
   uint32_t AddSlot(uint32_t timeline, Seq first_seq, size_t key_bytes);

@@ -38,6 +38,9 @@ struct MessageAppend {
 struct FanoutAppend {
   std::vector<std::string_view> targets;
   std::string_view payload, cmid;
+  // KeyHash of each target, computed on the caller's thread (DbImpl::PrepareFanout) so that the
+  // group-commit leader does not hash thousands of keys again while every append waits.
+  std::vector<uint64_t> key_hashes;
 };
 struct MutationAppend {
   MutationKind kind{};

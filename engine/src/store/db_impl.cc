@@ -202,6 +202,8 @@ Status DbImpl::PrepareFanout(NamespaceLog* log, std::span<const std::string_view
   std::vector<std::pair<uint64_t, uint32_t>> table(mask + 1);  // (KeyHash, index + 1; 0: free)
   std::vector<FanoutTarget> sizes;
   sizes.reserve(targets.size());
+  std::vector<uint64_t> hashes;
+  hashes.reserve(targets.size());
   for (uint32_t i = 0; i < targets.size(); ++i) {
     const std::string_view t = targets[i];
     TLDB_RETURN_IF_ERROR(ValidateTimelineKey(t));
@@ -215,8 +217,10 @@ Status DbImpl::PrepareFanout(NamespaceLog* log, std::span<const std::string_view
     }
     table[p] = {h, i + 1};
     sizes.push_back({t, 1});
+    hashes.push_back(h);
   }
-  r->op = FanoutAppend{{targets.begin(), targets.end()}, payload, o.client_msg_id};
+  r->op =
+      FanoutAppend{{targets.begin(), targets.end()}, payload, o.client_msg_id, std::move(hashes)};
   r->bytes_estimate = EncodedFanoutBytes(sizes, o.client_msg_id, payload);
   return Status::Ok();
 }

@@ -42,9 +42,10 @@ class GroupAssigner {
   void AssignGroup(const std::vector<AppendRequest*>& group, std::vector<Assigned>* assigned);
   // Makes a written group visible to readers (and applies its maintenance records).
   void Publish(const std::vector<Assigned>& assigned);
-  // Notes a record of `timeline` at `offset` of the active segment in the timeline's index and
-  // the dedupe window (assignment, and recovery of the active segment).
-  void IndexRecord(uint32_t timeline, Seq seq, uint64_t offset, TimestampMs ts,
+  // Notes a record of `timeline` (whose key hashes to `key_hash`) at `offset` of the active
+  // segment in the timeline's index and the dedupe window (assignment, and recovery of the
+  // active segment).
+  void IndexRecord(uint32_t timeline, uint64_t key_hash, Seq seq, uint64_t offset, TimestampMs ts,
                    std::string_view cmid);
   // Notes a decoded record already in the active segment at `offset` (recovery of the active
   // segment, and a follower's copy of a shipped frame): its messages in the index and the
@@ -60,13 +61,14 @@ class GroupAssigner {
   Status Assign(AppendRequest* r, RollAppend& a, std::vector<Assigned>* out);
   Status Assign(AppendRequest* r, FlushAppend& a, std::vector<Assigned>* out);
   Status Assign(AppendRequest* r, ReplicaAppend& a, std::vector<Assigned>* out);
-  // Looks `cmid` up under each of `keys` (the request's timelines). A retry of the remembered
-  // message (same kind, payload and set of timelines): *retry and r->results (the original
-  // SeqIds, in request order). Another message under a remembered id: ClientMsgIdReused.
-  // Neither: Ok, *retry false (a new message).
+  // Looks `cmid` up under each of `keys` (the request's timelines, hashing to `key_hashes`). A
+  // retry of the remembered message (same kind, payload and set of timelines): *retry and
+  // r->results (the original SeqIds, in request order). Another message under a remembered id:
+  // ClientMsgIdReused. Neither: Ok, *retry false (a new message).
   Status TryDedupe(AppendRequest* r, std::string_view cmid, std::span<const std::string_view> keys,
-                   std::string_view payload, bool fanout, bool* retry);
-  Seq LastSeqOf(std::string_view key) const;
+                   std::span<const uint64_t> key_hashes, std::string_view payload, bool fanout,
+                   bool* retry);
+  Seq LastSeqOf(std::string_view key, uint64_t key_hash) const;
   uint32_t synced() const { return static_cast<uint32_t>(st_.active->durable_end()); }
 
   NamespaceState& st_;
