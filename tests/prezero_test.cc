@@ -65,6 +65,7 @@ class PrezeroTest : public ::testing::TestWithParam<std::string> {
     o.file_system = fs_;
     o.clock = clock_;
     o.background_maintenance = false;
+    o.groups_in_flight_max = groups_in_flight_;
     if (!prezero) {
       o.prezero = Options::Prezero::kOff;
     } else if (GetParam() == "sim") {
@@ -135,6 +136,7 @@ class PrezeroTest : public ::testing::TestWithParam<std::string> {
 
   common::TempDir tmp_;
   std::shared_ptr<FileSystem> fs_;
+  uint32_t groups_in_flight_ = 1;  // Options::groups_in_flight_max of the next Open
   std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(1'700'000'000'000);
   std::string dir_;
   std::unique_ptr<Db> db_;
@@ -223,6 +225,29 @@ TEST_P(PrezeroTest, BufferedRecordsAreWrittenBackAheadOfTheRoll) {
   ExpectMessages("a", 12000, kBytes);
   Open();
   ExpectMessages("a", 12000, kBytes);
+}
+
+// The same with pipelined groups (written while earlier groups' fdatasyncs run, published by a
+// sync thread): the leader still asks for the records to be written back.
+TEST_P(PrezeroTest, BufferedRecordsAreWrittenBackWithPipelinedGroups) {
+  constexpr size_t kBytes = 2000;
+  constexpr uint64_t kStep = SegmentPreparer::kRecordsWriteBackBytes;
+  groups_in_flight_ = 4;
+  Open();
+  Create("a", 16 * kMiB);
+  Append("a", 0, 200, kBytes, Durability::kSync);         // synced groups in flight first
+  Append("a", 200, 6200, kBytes, Durability::kBuffered);  // ~12 MB: two steps asked for
+  const uint64_t end = End("a").offset;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);  // the thread
+  while (GetParam() != "sim" && db_->Stats().records_written_back_bytes < 2 * kStep &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_GE(db_->Stats().records_written_back_bytes, 2 * kStep);
+  EXPECT_LE(db_->Stats().records_written_back_bytes, end);
+  ExpectMessages("a", 6200, kBytes);
+  Open();
+  ExpectMessages("a", 6200, kBytes);
 }
 
 // The segment left active at a restart (here one written without zeros, with kOff) gets zeros

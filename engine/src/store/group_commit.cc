@@ -1,6 +1,7 @@
 #include "store/group_commit.h"
 
 #include <algorithm>
+#include <shared_mutex>
 
 #include "log/record_format.h"
 #include "util/check.h"
@@ -334,7 +335,7 @@ bool GroupCommit::RunOneGroup() {
   }
   no_space_ = false;
   preparer_.MaybeZeroAhead(end);
-  preparer_.MaybeWriteBack(end);
+  preparer_.MaybeWriteBack(end, active->durable_end());  // set by this leader alone here
   preparer_.MaybePrepareNext(end);
   for (AppendRequest* r : group) Finish(r);
   TLDB_KILL_POINT("commit.after_ack");
@@ -390,6 +391,12 @@ void GroupCommit::WriteInFlight(std::vector<AppendRequest*>& group,
   }
   if (s.ok()) {
     preparer_.MaybeZeroAhead(end);
+    uint64_t durable = 0;  // a sync thread's PublishInOrder moves it, under NamespaceState::mu
+    {
+      std::shared_lock sl(st_.mu);
+      durable = active->durable_end();
+    }
+    preparer_.MaybeWriteBack(end, durable);
     preparer_.MaybePrepareNext(end);
   }
   PublishInOrder();  // a group without fdatasync may be publishable now

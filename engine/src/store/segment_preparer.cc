@@ -247,14 +247,14 @@ void SegmentPreparer::StopZeroing() {
   if (z->file) (void)z->file->Close();  // its zeros were synced (or failed, and stopped)
 }
 
-void SegmentPreparer::MaybeWriteBack(uint64_t end) {
+void SegmentPreparer::MaybeWriteBack(uint64_t end, uint64_t durable_end) {
   if (st_.db_options.prezero == Options::Prezero::kOff) return;
   const ActiveSegment& a = *st_.active;
   if (wb_asked_id_ != a.id()) {
     wb_asked_id_ = a.id();
     wb_asked_to_ = 0;
   }
-  const uint64_t from = std::max(wb_asked_to_, a.durable_end());  // synced ones need none
+  const uint64_t from = std::max(wb_asked_to_, durable_end);  // synced ones need none
   if (end < from + kRecordsWriteBackBytes) return;
   wb_asked_to_ = end;
   if (st_.db_options.prezero == Options::Prezero::kInline) {

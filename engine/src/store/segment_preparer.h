@@ -114,10 +114,11 @@ class SegmentPreparer {
   // this disk's 700 MB/s), and the step a request covers (one wake-up of the thread per 4 MiB).
   static constexpr uint64_t kRecordsWriteBackBytes = 4u << 20;
   // After each group that ended at `end`: once kRecordsWriteBackBytes of the active segment's
-  // records are neither synced nor asked to be written back, asks for them to be (kBackground:
-  // the thread; kInline: here, unpaced). Reads the active segment's durable_end(): only where
-  // the leader alone sets it (not while pipelined groups are published by the sync thread).
-  void MaybeWriteBack(uint64_t end);
+  // records are neither synced (below `durable_end`, the active segment's durable_end() as the
+  // caller read it: pipelined groups are published by a sync thread, under NamespaceState::mu)
+  // nor asked to be written back, asks for them to be (kBackground: the thread; kInline: here,
+  // unpaced).
+  void MaybeWriteBack(uint64_t end, uint64_t durable_end);
 
   // After a roll left its index unsynced: the thread syncs the waiting indexes (kBackground
   // only; otherwise the maintenance pass, Close or a later roll does).
