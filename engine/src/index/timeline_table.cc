@@ -125,8 +125,7 @@ void TimelineTable::AllocateSlots(uint64_t count) {
 }
 
 std::string_view TimelineTable::key(uint32_t id) const {
-  const uint32_t ref = state(id).key_ref;
-  const char* p = arena_[ref >> kArenaShift] + (ref & (kArenaChunkBytes - 1));
+  const char* p = KeyAt(state(id).key_ref);
   return {p + 1, static_cast<uint8_t>(*p)};
 }
 
@@ -200,8 +199,7 @@ uint32_t TimelineTable::Insert(std::string_view k, uint64_t key_hash) {
     new (&state(id)) TimelineState();
   }
   if (fits) {  // the freed key's arena bytes hold at least k.size() bytes
-    const uint32_t ref = state(id).key_ref;
-    char* p = arena_[ref >> kArenaShift] + (ref & (kArenaChunkBytes - 1));
+    char* p = KeyAt(state(id).key_ref);
     p[0] = static_cast<char>(k.size());
     std::memcpy(p + 1, k.data(), k.size());
   } else {

@@ -109,8 +109,7 @@ class TimelineTable {
   void PrefetchKey(uint64_t key_hash) const {
     const uint32_t s = slots_[key_hash & (slot_count_ - 1)];
     if (s == 0) return;
-    const uint32_t ref = state(s - 1).key_ref;
-    __builtin_prefetch(arena_[ref >> kArenaShift] + (ref & (kArenaChunkBytes - 1)));
+    __builtin_prefetch(KeyAt(state(s - 1).key_ref));
   }
   // Adds a timeline that is not in the table; returns its id.
   uint32_t Insert(std::string_view key, uint64_t key_hash);
@@ -172,6 +171,10 @@ class TimelineTable {
   // whether its old key's arena bytes can hold the new key (*fits).
   uint32_t TakeFreeId(size_t key_bytes, bool* fits);
   uint32_t AddKey(std::string_view key);
+  // Where the key stored at arena position `ref` starts (its length byte, then its bytes).
+  char* KeyAt(uint32_t ref) const {
+    return arena_[ref >> kArenaShift] + (ref & (kArenaChunkBytes - 1));
+  }
 
   // States of ids below id_end_ are constructed (by Insert), the rest of a chunk is zeros.
   std::vector<TimelineState*> chunks_;
