@@ -10,13 +10,19 @@
 namespace tldb {
 
 IndexMerge::IndexMerge(std::vector<const SegmentIndexReader*> readers, bool ahead)
-    : readers_(std::move(readers)), cursor_(readers_.size(), 0) {
+    : readers_(std::move(readers)) {
   uint64_t entries = 0;
   for (const SegmentIndexReader* r : readers_) entries += r->timeline_count();
   const uint64_t per_partition =
       std::clamp(kEntriesPerReader * readers_.size(), kPartitionEntriesMin, kPartitionEntriesMax);
   partition_bits_ =
       std::min(32, static_cast<int>(std::bit_width(entries / per_partition)));  // 0: one partition
+  partitions_end_ = uint64_t{1} << partition_bits_;
+  high_end_ = partitions_end_;
+  upwards_.cursor.assign(readers_.size(), 0);
+  downwards_.downwards = true;
+  downwards_.next = partitions_end_ - 1;
+  for (const SegmentIndexReader* r : readers_) downwards_.cursor.push_back(r->timeline_count());
   if (!ahead) {
     partitions_.resize(1);
     return;
@@ -37,88 +43,144 @@ IndexMerge::~IndexMerge() {
   ahead_.join();
 }
 
-bool IndexMerge::Fill(Partition* out) {
-  const uint64_t partitions = uint64_t{1} << partition_bits_;
-  while (next_partition_ < partitions) {
-    const uint64_t p = next_partition_++;
-    const bool last = p + 1 == partitions;
-    const uint64_t end = last ? 0 : (p + 1) << (64 - partition_bits_);  // exclusive (if !last)
-    gathered_.clear();
-    out->keys.clear();
-    for (uint32_t r = 0; r < readers_.size(); ++r) {
-      const SegmentIndexReader& reader = *readers_[r];
-      uint32_t& i = cursor_[r];
-      for (; i < reader.timeline_count(); ++i) {
-        if (!last && reader.EntryKeyHash(i) >= end) break;
-        const IndexEntry e = reader.Entry(i);
-        TLDB_CHECK(e.key.size() <= UINT8_MAX);  // one length byte (docs/format.md)
-        // Item::key_at is 32 bits: a partition holds about kPartitionEntriesMax entries, unless
-        // the keys' hashes crowd into it (the header's "Limit").
-        TLDB_CHECK(out->keys.size() + e.key.size() <= UINT32_MAX);
-        gathered_.push_back({e.key_hash, e.first_seq, e.last_ts, e.count, r, i,
-                             static_cast<uint32_t>(out->keys.size()),
-                             static_cast<uint8_t>(e.key.size()), false});
-        out->keys.append(e.key);
-      }
+bool IndexMerge::Fill(uint64_t p, Partition* out, Scratch* scratch) const {
+  const bool last = p + 1 == partitions_end_;
+  const uint64_t begin = partition_bits_ == 0 ? 0 : p << (64 - partition_bits_);
+  const uint64_t end = last ? 0 : (p + 1) << (64 - partition_bits_);  // exclusive (if !last)
+  std::vector<Item>& gathered = scratch->gathered;
+  gathered.clear();
+  out->keys.clear();
+  // Each scratch takes partitions one after the other, upwards or downwards, so its cursors
+  // are where this partition's run of each reader starts (upwards) or ends (downwards).
+  TLDB_CHECK(p == scratch->next);
+  scratch->next = scratch->downwards ? p - 1 : p + 1;
+  for (uint32_t r = 0; r < readers_.size(); ++r) {
+    const SegmentIndexReader& reader = *readers_[r];
+    auto add = [&](uint32_t i) {
+      const IndexEntry e = reader.Entry(i);
+      TLDB_CHECK(e.key.size() <= UINT8_MAX);  // one length byte (docs/format.md)
+      // Item::key_at is 32 bits: a partition holds about kPartitionEntriesMax entries, unless
+      // the keys' hashes crowd into it (the header's "Limit").
+      TLDB_CHECK(out->keys.size() + e.key.size() <= UINT32_MAX);
+      gathered.push_back({e.key_hash, e.first_seq, e.last_ts, e.count, r, i,
+                          static_cast<uint32_t>(out->keys.size()),
+                          static_cast<uint8_t>(e.key.size()), false});
+      out->keys.append(e.key);
+    };
+    uint32_t& i = scratch->cursor[r];
+    if (scratch->downwards) {  // entries in reverse order: a reader holds a key once
+      for (; i > 0 && reader.EntryKeyHash(i - 1) >= begin; --i) add(i - 1);
+    } else {
+      for (; i < reader.timeline_count() && (last || reader.EntryKeyHash(i) < end); ++i) add(i);
     }
-    if (gathered_.empty()) continue;
-    // Group by hash: a counting sort by group number (stable, so each group keeps reader order).
-    const size_t n = gathered_.size();
-    const size_t slots = std::bit_ceil(n * 2);
-    slot_hash_.assign(slots, 0);
-    slot_group_.assign(slots, 0);
-    group_of_.resize(n);
-    group_start_.clear();
-    for (size_t k = 0; k < n; ++k) {
-      const uint64_t h = gathered_[k].key_hash;
-      size_t s = static_cast<size_t>(h ^ (h >> 29)) & (slots - 1);
-      while (slot_group_[s] != 0 && slot_hash_[s] != h) s = (s + 1) & (slots - 1);
-      if (slot_group_[s] == 0) {
-        slot_hash_[s] = h;
-        group_start_.push_back(0);
-        slot_group_[s] = static_cast<uint32_t>(group_start_.size());
-      }
-      const uint32_t g = slot_group_[s] - 1;
-      group_of_[k] = g;
-      ++group_start_[g];  // a count for now
+  }
+  if (gathered.empty()) return false;
+  // Group by hash: a counting sort by group number (stable, so each group keeps reader order).
+  const size_t n = gathered.size();
+  const size_t slots = std::bit_ceil(n * 2);
+  std::vector<uint64_t>& slot_hash = scratch->slot_hash;
+  std::vector<uint32_t>& slot_group = scratch->slot_group;
+  std::vector<uint32_t>& group_of = scratch->group_of;
+  std::vector<uint32_t>& group_start = scratch->group_start;
+  slot_hash.assign(slots, 0);
+  slot_group.assign(slots, 0);
+  group_of.resize(n);
+  group_start.clear();
+  for (size_t k = 0; k < n; ++k) {
+    const uint64_t h = gathered[k].key_hash;
+    size_t s = static_cast<size_t>(h ^ (h >> 29)) & (slots - 1);
+    while (slot_group[s] != 0 && slot_hash[s] != h) s = (s + 1) & (slots - 1);
+    if (slot_group[s] == 0) {
+      slot_hash[s] = h;
+      group_start.push_back(0);
+      slot_group[s] = static_cast<uint32_t>(group_start.size());
     }
-    uint32_t start = 0;
-    for (uint32_t& c : group_start_) start += std::exchange(c, start);
-    out->items.resize(n);
-    for (size_t k = 0; k < n; ++k) out->items[group_start_[group_of_[k]]++] = gathered_[k];
-    // Where keys start, and their hashes checked once each.
+    const uint32_t g = slot_group[s] - 1;
+    group_of[k] = g;
+    ++group_start[g];  // a count for now
+  }
+  uint32_t start = 0;
+  for (uint32_t& c : group_start) start += std::exchange(c, start);
+  out->items.resize(n);
+  for (size_t k = 0; k < n; ++k) out->items[group_start[group_of[k]]++] = gathered[k];
+  // Where keys start, and their hashes checked once each; whether keys share a hash.
+  auto mark = [&] {
+    bool shared = false;
     out->wrong_hash = kNone;
     for (size_t k = 0; k < n; ++k) {
       Item& it = out->items[k];
       const Item* prev = k == 0 ? nullptr : &out->items[k - 1];
-      it.starts_key =
-          prev == nullptr || it.key_hash != prev->key_hash || out->key(it) != out->key(*prev);
+      const bool same_hash = prev != nullptr && it.key_hash == prev->key_hash;
+      it.starts_key = !same_hash || out->key(it) != out->key(*prev);
+      shared |= same_hash && it.starts_key;
       if (it.starts_key && out->wrong_hash == kNone && KeyHash(out->key(it)) != it.key_hash) {
         out->wrong_hash = static_cast<uint32_t>(k);
       }
     }
-    return true;
+    return shared;
+  };
+  if (mark()) {
+    // Keys sharing a hash (a collision, or crafted) may interleave in their group: sorted by
+    // key, stably (reader order kept), each key's entries come together, once.
+    const auto by_key = [&](const Item& a, const Item& b) { return out->key(a) < out->key(b); };
+    for (size_t g = 0; g < n;) {
+      size_t end = g + 1;
+      while (end < n && out->items[end].key_hash == out->items[g].key_hash) ++end;
+      std::stable_sort(out->items.begin() + static_cast<ptrdiff_t>(g),
+                       out->items.begin() + static_cast<ptrdiff_t>(end), by_key);
+      g = end;
+    }
+    mark();
   }
-  return false;
+  return true;
 }
 
 bool IndexMerge::Next(const Partition** out) {
   if (!ahead_.joinable()) {
-    if (!Fill(&partitions_[0])) return false;
-    *out = &partitions_[0];
-    return true;
+    while (low_next_ < high_end_) {
+      if (Fill(low_next_++, &partitions_[0], &upwards_)) {
+        *out = &partitions_[0];
+        return true;
+      }
+    }
+    return false;
   }
   std::unique_lock l(mu_);
   if (held_ != kNoPartition) {
     empty_.push_back(std::exchange(held_, kNoPartition));
     changed_.notify_all();
   }
-  changed_.wait(l, [&] { return !full_.empty() || done_; });
-  if (full_.empty()) return false;
-  held_ = full_.front();
-  full_.pop_front();
-  *out = &partitions_[held_];
-  return true;
+  for (;;) {
+    if (!full_.empty()) {
+      held_ = full_.front();
+      full_.pop_front();
+      *out = &partitions_[held_];
+      return true;
+    }
+    if (low_next_ < high_end_) {
+      // None is ready: gather one here rather than wait for the thread, from the top down (the
+      // thread goes up from the bottom). There is an empty buffer: four in all, none held, at
+      // most one being gathered.
+      TLDB_CHECK(!empty_.empty());
+      const size_t b = empty_.front();
+      empty_.pop_front();
+      const uint64_t p = --high_end_;
+      l.unlock();
+      MapFaultScope faults;
+      const bool filled = Fill(p, &partitions_[b], &downwards_);
+      if (faults.Faulted()) faulted_.store(true, std::memory_order_release);
+      l.lock();
+      if (filled) {
+        held_ = b;
+        *out = &partitions_[b];
+        return true;
+      }
+      empty_.push_back(b);
+      continue;
+    }
+    if (!ahead_busy_) return false;  // every partition taken, none being gathered
+    changed_.wait(l);
+  }
 }
 
 bool IndexMerge::Faulted() const {
@@ -127,47 +189,22 @@ bool IndexMerge::Faulted() const {
 
 void IndexMerge::RunAhead() {
   MapFaultScope faults;
+  std::unique_lock l(mu_);
   for (;;) {
-    size_t p = 0;
-    {
-      std::unique_lock l(mu_);
-      changed_.wait(l, [&] { return !empty_.empty() || stop_; });
-      if (stop_) return;
-      p = empty_.front();
-      empty_.pop_front();
-    }
-    const bool filled = Fill(&partitions_[p]);  // the thread owns partition p until it is full
+    changed_.wait(l, [&] { return stop_ || low_next_ == high_end_ || !empty_.empty(); });
+    if (stop_ || low_next_ == high_end_) return;
+    const size_t b = empty_.front();
+    empty_.pop_front();
+    const uint64_t p = low_next_++;
+    ahead_busy_ = true;
+    l.unlock();
+    const bool filled = Fill(p, &partitions_[b], &upwards_);  // b is this thread's now
     if (faults.Faulted()) faulted_.store(true, std::memory_order_release);
-    {
-      std::lock_guard l(mu_);
-      if (filled) {
-        full_.push_back(p);
-      } else {
-        done_ = true;
-      }
-    }
+    l.lock();
+    ahead_busy_ = false;
+    (filled ? full_ : empty_).push_back(b);
     changed_.notify_all();
-    if (!filled) return;
   }
-}
-
-uint64_t IndexMerge::EstimateDistinctKeys(const std::vector<const SegmentIndexReader*>& readers) {
-  constexpr int kSampleShift = 6;  // the sample: hashes below 2^58, a prefix of every reader
-  constexpr uint64_t kSampleEnd = uint64_t{1} << (64 - kSampleShift);
-  uint64_t entries = 0;
-  std::vector<uint64_t> sample;
-  for (const SegmentIndexReader* r : readers) {
-    entries += r->timeline_count();
-    for (uint32_t i = 0; i < r->timeline_count(); ++i) {
-      const uint64_t h = r->EntryKeyHash(i);
-      if (h >= kSampleEnd) break;
-      sample.push_back(h);
-    }
-  }
-  std::sort(sample.begin(), sample.end());
-  const uint64_t distinct =
-      static_cast<uint64_t>(std::unique(sample.begin(), sample.end()) - sample.begin());
-  return std::min(entries, distinct << kSampleShift);
 }
 
 }  // namespace tldb

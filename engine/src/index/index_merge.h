@@ -1,31 +1,39 @@
 // IndexMerge: walks the timeline entries of several segment indexes, the readers given in
 // segment order, grouped by key: all entries of one key come one after the other, in reader
 // order, oldest segment first. Recovery folds a namespace's index files into its timeline table
-// this way with one table probe per timeline instead of one per (timeline, segment) pair
-// (docs/design.md "Recovery").
+// this way, adding each timeline once without looking it up, instead of one table probe per
+// (timeline, segment) pair (docs/design.md "Recovery").
 //
 // How: the hash space is cut into partitions by its top bits, about kPartitionEntriesMax entries
 // each at most; since every reader is sorted by hash, a partition is a run of each reader, read
 // in order. Gathering a partition copies what the fold needs of each entry (SeqIds, count,
 // timestamp, key bytes) out of the index files, reading each file's run sequentially, so that
 // the fold touches only the partition's own memory; the entries are then grouped by hash in a
-// small table, the groups in the order their hashes first appear (partitions in hash order,
-// groups within one in no particular order), and each entry is marked if it starts a key (a
-// different hash or key than the entry before it). O(1) per entry; no comparison sort or heap.
-// The key hash of every such entry is checked against its key here (Partition::wrong_hash).
+// small table, the groups in the order their hashes first appear, and each entry is marked if
+// it starts a key (a different hash or key than the entry before it). O(1) per entry; no
+// comparison sort or heap, except for the rare group of keys sharing a hash, sorted by key so
+// that each key's entries still come together: every key starts exactly once in the whole
+// merge. The key hash of every such entry is checked against its key here
+// (Partition::wrong_hash).
 //
-// Ahead mode: a thread of the merge's own gathers the next partitions (up to kPartitionsAhead)
-// while the caller folds the current one, so that the two halves of the work run on two cores.
-// A disk read error under an index file's mapping on that thread is reported by Faulted() (on
-// the caller's thread, its MapFaultScope sees it).
+// Ahead mode: a thread of the merge's own gathers partitions ahead (up to kPartitionsAhead)
+// while the caller folds the one it has, so that the two halves of the work run on two cores;
+// and when none is ready, the caller gathers the next one itself instead of waiting (gathering
+// costs more than folding: without this the fold waited a third of its time). The thread takes
+// partitions from the bottom of the hash space up, the caller from the top down, each reading
+// every reader's runs in turn from where its last partition's ended, until the two meet; so
+// partitions come in no particular order. A disk read error under an index file's mapping
+// while gathering, on either thread, is reported by Faulted() (the caller's own MapFaultScope
+// sees those of the partitions it gathered as well).
 //
 // Limit: a partition is a range of hashes, so keys whose hashes crowd into one range (hashes
 // are not secret, and XXH3 is no defence against crafted keys) make one large partition, of
 // ~48 bytes plus the key per entry; its key bytes must stay under 4 GiB (checked).
 //
-// Contract: each reader's entries are sorted by (key_hash, key) without repeats
-// (SegmentIndexReader::Open refuses any other file); the readers outlive the merge. One thread
-// calls Next and Faulted; the destructor stops and joins the thread of ahead mode.
+// Contract: each reader's entries are sorted by (key_hash, key) without repeats, each in its
+// directory slot (SegmentIndexReader::Open refuses any other file); the readers outlive the
+// merge. One thread calls Next and Faulted; the destructor stops and joins the thread of ahead
+// mode. Lock order: mu_ only.
 #pragma once
 
 #include <atomic>
@@ -57,7 +65,7 @@ class IndexMerge {
     uint32_t entry = 0;   // entry number in that reader
     uint32_t key_at = 0;  // where its key's bytes start in Partition::keys
     uint8_t key_bytes = 0;
-    bool starts_key = false;  // the first of its key's entries here, or after another key's
+    bool starts_key = false;  // the first of its key's entries (they all follow it)
   };
   struct Partition {
     std::vector<Item> items;  // each key's entries together, in reader order
@@ -73,15 +81,11 @@ class IndexMerge {
   IndexMerge& operator=(const IndexMerge&) = delete;
 
   // The next partition that holds entries, valid until the next call; false once every entry
-  // has been returned.
+  // has been returned. Partitions come in hash order without ahead mode, in any order with it.
   bool Next(const Partition** out);
-  // A disk read error under an index file's mapping while gathering ahead (ahead mode).
+  // A disk read error under an index file's mapping while gathering (ahead mode; without it the
+  // caller's own MapFaultScope sees it).
   bool Faulted() const;
-
-  // About how many distinct keys the readers hold: the distinct hashes among the entries in
-  // the first 1/64 of the hash space (a prefix of every reader), times 64; at most the number
-  // of entries. Within a few percent once there are thousands of keys.
-  static uint64_t EstimateDistinctKeys(const std::vector<const SegmentIndexReader*>& readers);
 
  private:
   // Entries per partition aimed at: at least kPartitionEntriesMin, and about
@@ -95,36 +99,47 @@ class IndexMerge {
   // partitions, few enough to stay in cache.
   static constexpr size_t kPartitionsAhead = 2;
 
-  // Gathers and groups the next partition that holds entries into *out; false when none is
-  // left.
-  bool Fill(Partition* out);
+  // What gathering a partition uses besides the partition itself: per reader, where the run of
+  // the next partition starts (upwards) or ends (downwards); the partition's items in reader
+  // order, and a grouping table (hash -> group, open addressing, cleared per partition). One
+  // per direction.
+  struct Scratch {
+    bool downwards = false;
+    uint64_t next = 0;             // the partition it gathers next
+    std::vector<uint32_t> cursor;  // per reader
+    std::vector<Item> gathered;
+    std::vector<uint64_t> slot_hash;
+    std::vector<uint32_t> slot_group;  // group + 1; 0 = empty
+    std::vector<uint32_t> group_of;    // per gathered item
+    std::vector<uint32_t> group_start;
+  };
+
+  // Gathers and groups partition `p` (scratch->next) into *out; false if it holds no entry.
+  bool Fill(uint64_t p, Partition* out, Scratch* scratch) const;
   // Ahead mode: the thread's loop.
   void RunAhead();
 
   std::vector<const SegmentIndexReader*> readers_;
-  std::vector<uint32_t> cursor_;  // per reader: its first entry not gathered yet
-  int partition_bits_ = 0;        // partitions: 2^partition_bits_
-  uint64_t next_partition_ = 0;
-  // Fill's scratch: the partition's items in reader order, and a grouping table (hash →
-  // group, open addressing, cleared per partition).
-  std::vector<Item> gathered_;
-  std::vector<uint64_t> slot_hash_;
-  std::vector<uint32_t> slot_group_;  // group + 1; 0 = empty
-  std::vector<uint32_t> group_of_;    // per gathered item
-  std::vector<uint32_t> group_start_;
+  int partition_bits_ = 0;  // partitions: 2^partition_bits_
+  uint64_t partitions_end_ = 1;
+  // Upwards: the thread's in ahead mode, else the caller's; downwards: the caller's in ahead
+  // mode.
+  Scratch upwards_, downwards_;
 
-  // Partitions: the caller's (the one Next returned last) and, in ahead mode, those being
-  // gathered or waiting. Fill touches only those the thread owns.
+  // Partition buffers: the caller's (the one Next returned last) and, in ahead mode, those
+  // being gathered or waiting. A buffer is touched only by the thread that took it.
   std::vector<Partition> partitions_;
   static constexpr size_t kNoPartition = SIZE_MAX;
   size_t held_ = kNoPartition;  // the caller's
-  // Ahead mode, under mu_: full partitions in order, empty ones to fill, whether the thread
-  // is done (every partition gathered) or must stop (the destructor).
+  // Under mu_ (without ahead mode, the caller's): the partitions not yet taken, [low_next_,
+  // high_end_); full buffers, empty ones; whether the thread is gathering one; whether it must
+  // stop (the destructor).
   std::mutex mu_;
   std::condition_variable changed_;
+  uint64_t low_next_ = 0, high_end_ = 1;
   std::deque<size_t> full_, empty_;
-  bool done_ = false, stop_ = false;
-  std::atomic<bool> faulted_{false};  // set by the thread, read by the caller
+  bool ahead_busy_ = false, stop_ = false;
+  std::atomic<bool> faulted_{false};  // set by a gathering thread, read by the caller
   std::thread ahead_;
 };
 

@@ -299,9 +299,17 @@ Status SegmentIndexReader::Open(std::span<const char> file, uint32_t namespace_i
   // Entries must point inside the arrays (checked once here, trusted by lookups), and be
   // sorted by (key_hash, key) without repeats: lookups search by hash, and recovery merges the
   // index files of a namespace in that order (IndexMerge).
+  // And each entry must lie in its hash's directory slot: Find trusts the directory (a lie
+  // would hide a timeline's records here from reads).
   std::string_view prev_key;
+  uint64_t slot = 0;  // the directory slot whose range holds entry i
   for (uint32_t i = 0; i < timeline_count_; ++i) {
     const char* e = entries_ + uint64_t{i} * kEntryBytes;
+    while (DecodeFixed32(dir_ + (slot + 1) * 4) <= i) ++slot;
+    if (Bucket(DecodeFixed64(e + kEntKeyHash), dir_bits_) != slot) {
+      return Status::Corruption(where + ": index entry " + std::to_string(i) +
+                                " is outside its directory slot");
+    }
     const uint64_t count = DecodeFixed32(e + kEntCount),
                    start = DecodeFixed32(e + kEntOffsetsStart);
     const uint64_t koff = DecodeFixed32(e + kEntKeyOffset),

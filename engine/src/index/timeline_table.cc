@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <utility>
 
 #include "index/segment_index.h"
 #include "util/check.h"
@@ -77,17 +78,25 @@ void SegList::Append(uint32_t id) {
   Replace(head, static_cast<uint32_t>(n), static_cast<uint32_t>(old_head));
 }
 
-void SegList::Assign(const std::vector<uint32_t>& ids) {
+void SegList::Assign(std::span<const uint32_t> ids) {
   if (bytes_ > kInlineBytes) std::free(heap_);
   bytes_ = 0;
   if (ids.empty()) return;
-  std::vector<uint8_t> enc(ids.size() * 5);
-  size_t n = PutVarint64(enc.data(), ids.back());
+  // Recovery assigns every timeline's list: on the stack unless it is long.
+  constexpr size_t kVarintBytesMax = 5, kStackIds = 64;
+  uint8_t stack[kStackIds * kVarintBytesMax];
+  std::vector<uint8_t> heap;
+  uint8_t* enc = stack;
+  if (ids.size() > kStackIds) {
+    heap.resize(ids.size() * kVarintBytesMax);
+    enc = heap.data();
+  }
+  size_t n = PutVarint64(enc, ids.back());
   for (size_t i = ids.size() - 1; i > 0; --i) {
     TLDB_CHECK(ids[i] > ids[i - 1]);
-    n += PutVarint64(enc.data() + n, ids[i] - ids[i - 1]);
+    n += PutVarint64(enc + n, ids[i] - ids[i - 1]);
   }
-  Replace(enc.data(), static_cast<uint32_t>(n), 0);
+  Replace(enc, static_cast<uint32_t>(n), 0);
 }
 
 void SegList::Decode(std::vector<uint32_t>* out) const {
@@ -122,6 +131,7 @@ void TimelineTable::AllocateSlots(uint64_t count) {
   slots_ = reinterpret_cast<uint32_t*>(slot_buf_.data());
   tags_ = reinterpret_cast<uint8_t*>(tag_buf_.data());
   slot_count_ = count;
+  slot_shift_ = 64 - std::countr_zero(count);
 }
 
 std::string_view TimelineTable::key(uint32_t id) const {
@@ -132,7 +142,7 @@ std::string_view TimelineTable::key(uint32_t id) const {
 uint32_t TimelineTable::Find(std::string_view k, uint64_t key_hash) const {
   const uint64_t mask = slot_count_ - 1;
   const uint8_t tag = Tag(key_hash);
-  for (uint64_t i = key_hash & mask;; i = (i + 1) & mask) {
+  for (uint64_t i = Home(key_hash);; i = (i + 1) & mask) {
     const uint32_t s = slots_[i];
     if (s == 0) return kNone;
     if (tags_[i] == tag && key(s - 1) == k) return s - 1;
@@ -156,7 +166,7 @@ uint32_t TimelineTable::AddKey(std::string_view k) {
 
 void TimelineTable::Place(uint32_t id, uint64_t key_hash) {
   const uint64_t mask = slot_count_ - 1;
-  uint64_t i = key_hash & mask;
+  uint64_t i = Home(key_hash);
   while (slots_[i] != 0) i = (i + 1) & mask;
   slots_[i] = id + 1;
   tags_[i] = Tag(key_hash);
@@ -185,19 +195,46 @@ uint32_t TimelineTable::TakeFreeId(size_t key_bytes, bool* fits) {
   return id;
 }
 
+uint32_t TimelineTable::NewId() {
+  TLDB_CHECK(id_end_ < kNone - 1);
+  const uint32_t id = id_end_++;
+  if ((id >> kChunkShift) >= chunks_.size()) {
+    chunks_.push_back(reinterpret_cast<TimelineState*>(state_chunks_.Take()));
+  }
+  new (&state(id)) TimelineState();
+  return id;
+}
+
+uint32_t TimelineTable::AddUnplaced(std::string_view k) {
+  TLDB_CHECK(!k.empty() && k.size() <= 255);
+  const uint32_t id = NewId();
+  if (unplaced_from_ == kNone) unplaced_from_ = id;
+  state(id).key_ref = AddKey(k);
+  ++size_;
+  return id;
+}
+
+void TimelineTable::PlaceAdded() {
+  if (unplaced_from_ == kNone) return;
+  const uint32_t from = std::exchange(unplaced_from_, kNone);
+  uint64_t count = slot_count_;
+  while (uint64_t{size_} * 4 > count * 3) count *= 2;
+  if (count != slot_count_) Rehash(count, from);
+  for (uint32_t id = from; id < id_end_; ++id) {
+    const std::string_view k = key(id);
+    const uint64_t h = KeyHash(k);
+    TLDB_CHECK(Find(k, h) == kNone);  // the caller's promise: a key not in the table
+    Place(id, h);
+  }
+}
+
 uint32_t TimelineTable::Insert(std::string_view k, uint64_t key_hash) {
   TLDB_CHECK(!k.empty() && k.size() <= 255);
+  TLDB_CHECK(unplaced_from_ == kNone);  // PlaceAdded first
   if ((uint64_t{size_} + 1) * 4 > slot_count_ * 3) Grow();
   bool fits = false;
   uint32_t id = TakeFreeId(k.size(), &fits);
-  if (id == kNone) {
-    TLDB_CHECK(id_end_ < kNone - 1);
-    id = id_end_++;
-    if ((id >> kChunkShift) >= chunks_.size()) {
-      chunks_.push_back(reinterpret_cast<TimelineState*>(state_chunks_.Take()));
-    }
-    new (&state(id)) TimelineState();
-  }
+  if (id == kNone) id = NewId();
   if (fits) {  // the freed key's arena bytes hold at least k.size() bytes
     char* p = KeyAt(state(id).key_ref);
     p[0] = static_cast<char>(k.size());
@@ -211,9 +248,10 @@ uint32_t TimelineTable::Insert(std::string_view k, uint64_t key_hash) {
 }
 
 void TimelineTable::Erase(uint32_t id) {
+  TLDB_CHECK(unplaced_from_ == kNone);  // PlaceAdded first
   const std::string_view k = key(id);
   const uint64_t mask = slot_count_ - 1;
-  uint64_t i = KeyHash(k) & mask;
+  uint64_t i = Home(KeyHash(k));
   while (slots_[i] != id + 1) {
     TLDB_CHECK(slots_[i] != 0);  // it is in the table
     i = (i + 1) & mask;
@@ -222,7 +260,7 @@ void TimelineTable::Erase(uint32_t id) {
   // slot lies after the hole (it would then be found before its home), so Find's stop at the
   // first empty slot stays right.
   for (uint64_t j = (i + 1) & mask; slots_[j] != 0; j = (j + 1) & mask) {
-    const uint64_t home = KeyHash(key(slots_[j] - 1)) & mask;
+    const uint64_t home = Home(KeyHash(key(slots_[j] - 1)));
     const bool home_in_gap = i <= j ? (home > i && home <= j) : (home > i || home <= j);
     if (home_in_gap) continue;
     slots_[i] = slots_[j];
@@ -250,17 +288,11 @@ uint32_t TimelineTable::FindOrInsert(std::string_view k, uint64_t key_hash) {
   return id != kNone ? id : Insert(k, key_hash);
 }
 
-void TimelineTable::Reserve(uint64_t timelines) {
-  uint64_t count = slot_count_;
-  while (timelines * 4 > count * 3) count *= 2;
-  if (count != slot_count_) Rehash(count);
-}
-
 void TimelineTable::Grow() {
-  Rehash(slot_count_ * 2);
+  Rehash(slot_count_ * 2, id_end_);
 }
 
-void TimelineTable::Rehash(uint64_t count) {
+void TimelineTable::Rehash(uint64_t count, uint32_t placed_end) {
   // Slots hold only ids, so positions are recomputed from the keys. In id order: states and
   // keys are then read in the order they were stored (slot order would read them at random, a
   // cache miss or two per key). Freed ids are in no slot.
@@ -272,7 +304,7 @@ void TimelineTable::Rehash(uint64_t count) {
     }
   }
   AllocateSlots(count);
-  for (uint32_t id = 0; id < id_end_; ++id) {
+  for (uint32_t id = 0; id < placed_end; ++id) {
     if (free_count_ == 0 || !freed[id]) Place(id, KeyHash(key(id)));
   }
 }

@@ -4,12 +4,15 @@
 // Layout: states live in fixed-size chunks (no reallocation spikes, stable references), keys in
 // a chunked byte arena (one length byte + key bytes), and an open-addressing table of 32-bit
 // slots (timeline id + 1) plus one tag byte per slot (so a probe rarely compares keys) finds
-// them. Home slots come from the hash's low bits: placing by the high bits would make the
-// hash-ordered folding of index files at open cluster every key inserted so far at the front
-// of the table (quadratic probing; measured 5 s for 200k keys). Timeline ids are dense and
-// 0-based. Erase frees a timeline the store no longer owns (docs/design.md "Ownership"): its key
-// leaves the slots (backward-shift deletion, no tombstones), its segment list's heap is freed,
-// and its id, state and key bytes go to a free list that Insert takes from first, so freed
+// them, with linear probing. Home slots come from the hash's high bits, so that keys added in
+// hash order (recovery's fold of the index files) are placed in slot order, without a cache
+// miss each. Placing keys in hash order into a table too small for all of them would cluster
+// them (each probe runs over every key placed so far: measured 5 s for 200k keys), so they are
+// added without a slot (AddUnplaced) and placed once the table is sized for all (PlaceAdded);
+// a growing table re-places its keys in id order, for all of them at once. Timeline ids are
+// dense and 0-based. Erase frees a timeline the store no longer owns (docs/design.md "Ownership"):
+// its key leaves the slots (backward-shift deletion, no tombstones), its segment list's heap is
+// freed, and its id, state and key bytes go to a free list that Insert takes from first, so freed
 // memory serves the next timelines (chunks are not given back to the allocator). Until then a
 // freed id reads as a timeline with no SeqId and no segment, under its old key. Every key_hash
 // argument must be KeyHash(key) (index/segment_index.h). Not thread-safe: the owner
@@ -19,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -46,7 +50,7 @@ class SegList {
   // The last id (0 when empty).
   uint32_t last() const;
   // Replaces the list by `ids` (ascending).
-  void Assign(const std::vector<uint32_t>& ids);
+  void Assign(std::span<const uint32_t> ids);
   // Decodes into `out` (cleared first), ascending.
   void Decode(std::vector<uint32_t>* out) const;
   size_t heap_bytes() const;
@@ -103,22 +107,27 @@ class TimelineTable {
   // before fetched: where Find starts looking; the state of the timeline found there; its key.
   // Speculative (the first slot probed may hold another key); never changes anything.
   void PrefetchState(uint64_t key_hash) const {
-    const uint32_t s = slots_[key_hash & (slot_count_ - 1)];
+    const uint32_t s = slots_[Home(key_hash)];
     if (s != 0) __builtin_prefetch(&state(s - 1));
   }
   void PrefetchKey(uint64_t key_hash) const {
-    const uint32_t s = slots_[key_hash & (slot_count_ - 1)];
+    const uint32_t s = slots_[Home(key_hash)];
     if (s == 0) return;
     __builtin_prefetch(KeyAt(state(s - 1).key_ref));
   }
   // Adds a timeline that is not in the table; returns its id.
   uint32_t Insert(std::string_view key, uint64_t key_hash);
   uint32_t FindOrInsert(std::string_view key, uint64_t key_hash);
-  // Makes room for `timelines` timelines in all without growing the slot array again.
-  void Reserve(uint64_t timelines);
+  // Bulk adding (recovery's fold): adds a timeline whose key is not in the table and will not
+  // be added again, as the next id, without placing it in the slots: until PlaceAdded, Find
+  // does not see it, and only state(), key() and AddUnplaced may be called.
+  uint32_t AddUnplaced(std::string_view key);
+  // Places the timelines AddUnplaced added, the slots sized for all of them at once. A key
+  // already in the table is refused (checked: two ids for one key would split its history).
+  void PlaceAdded();
   // A hint: fetches the slots a Find of `key_hash` looks at first into the cache.
   void PrefetchSlot(uint64_t key_hash) const {
-    const uint64_t i = key_hash & (slot_count_ - 1);
+    const uint64_t i = Home(key_hash);
     __builtin_prefetch(&slots_[i]);
     __builtin_prefetch(&tags_[i]);
   }
@@ -157,16 +166,21 @@ class TimelineTable {
                     kArenaChunkBytes * kArenaChunksPerSlab % LargeBuffer::kHugePageBytes == 0,
                 "a slab is a whole number of huge pages");
 
-  // A slot's tag: hash bits 32..39, apart from the home slot's (the low bits) and from the
-  // high bits that order index files. Recovery inserts keys in hash order (IndexMerge), so a
-  // tag from the high bits would match nearly every key probed near it.
-  static uint8_t Tag(uint64_t key_hash) { return static_cast<uint8_t>(key_hash >> 32); }
+  // A slot's home: the hash's top log2(slot_count_) bits.
+  uint64_t Home(uint64_t key_hash) const { return key_hash >> slot_shift_; }
+  // A slot's tag: the hash's low 8 bits, apart from the home's (the high bits): keys placed
+  // near each other share their high bits, so a tag from those would match nearly every key
+  // probed.
+  static uint8_t Tag(uint64_t key_hash) { return static_cast<uint8_t>(key_hash); }
   // Replaces the slot arrays by empty ones of `count` slots.
   void AllocateSlots(uint64_t count);
   void Grow();
-  // Re-places every key in `count` slots (a power of two, above size() / 0.75).
-  void Rehash(uint64_t count);
+  // Re-places the keys of ids below `placed_end` in `count` slots (a power of two, above
+  // size() / 0.75), in id order.
+  void Rehash(uint64_t count, uint32_t placed_end);
   void Place(uint32_t id, uint64_t key_hash);
+  // A new id (id_end_), its state constructed.
+  uint32_t NewId();
   // A freed id to reuse for a key of `key_bytes` (kNone: none; its state is all zero), and
   // whether its old key's arena bytes can hold the new key (*fits).
   uint32_t TakeFreeId(size_t key_bytes, bool* fits);
@@ -183,6 +197,8 @@ class TimelineTable {
   SlabChunks arena_chunks_{kArenaChunkBytes, kSmallArenaChunks, kArenaChunksPerSlab};
   uint32_t arena_used_ = kArenaChunkBytes;  // bytes used in the last arena chunk
   uint64_t slot_count_ = 0;                 // a power of two
+  int slot_shift_ = 64;                     // 64 - log2(slot_count_)
+  uint32_t unplaced_from_ = kNone;          // the first id AddUnplaced added (kNone: none)
   LargeBuffer slot_buf_, tag_buf_;
   uint32_t* slots_ = nullptr;  // 0 = empty, else id + 1
   uint8_t* tags_ = nullptr;    // Tag() of each slot's key: skips most key compares

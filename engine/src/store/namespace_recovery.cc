@@ -242,32 +242,36 @@ Status NamespaceRecovery::FoldIndexes(const std::vector<const SealedSegment*>& s
       timeline_of[r].resize(idx.timeline_count());
     }
   }
-  // Sized once (estimated from a sample), rather than grown and re-placed as timelines come.
-  st_.table.Reserve(IndexMerge::EstimateDistinctKeys(readers) * 21 / 20);
-  // One timeline's entries arrive together, oldest segment first: the table is probed once
-  // per timeline, and its state is written while it is in cache. A big namespace's partitions
-  // are gathered on another core while this one folds (IndexMerge's ahead mode).
+  // One timeline's entries arrive together, once, oldest segment first: each is added to the
+  // table once, without a lookup, and its state is written while it is in cache; the table
+  // places them all at the end, sized once. A big namespace's partitions are gathered on two
+  // cores while this one folds (IndexMerge's ahead mode).
+  TLDB_CHECK(st_.table.size() == 0);  // a fresh namespace: every key the merge starts is new
   uint64_t entries = 0;
   for (const SegmentIndexReader* r : readers) entries += r->timeline_count();
   const bool ahead = entries >= kFoldAheadEntriesMin && std::thread::hardware_concurrency() > 1;
   if (ahead) TLDB_TEST_HOOK("recover.fold_ahead");
   IndexMerge merge(std::move(readers), ahead);
   const IndexMerge::Partition* p = nullptr;
+  // The segments of the timeline being folded, given to its state at once when the next starts
+  // (one encoding and allocation per timeline instead of one per entry).
+  std::vector<uint32_t> seg_ids;
+  uint32_t id = TimelineTable::kNone;
+  auto finish_timeline = [&] {
+    if (!seg_ids.empty()) st_.table.state(id).segs.Assign(seg_ids);
+    seg_ids.clear();
+  };
   while (merge.Next(&p)) {
     if (p->wrong_hash != IndexMerge::kNone) {
       const IndexMerge::Item& bad = p->items[p->wrong_hash];
       return Status::Corruption(st_.SegmentName(segs[bad.reader]->id) + ": index entry " +
                                 std::to_string(bad.entry) + " has a wrong key hash");
     }
-    const std::vector<IndexMerge::Item>& items = p->items;
-    uint32_t id = TimelineTable::kNone;
-    for (size_t k = 0; k < items.size(); ++k) {
-      // The slots of a timeline a few entries on: a table of millions is a cache miss per probe.
-      if (k + kFoldPrefetchItems < items.size() && items[k + kFoldPrefetchItems].starts_key) {
-        st_.table.PrefetchSlot(items[k + kFoldPrefetchItems].key_hash);
+    for (const IndexMerge::Item& e : p->items) {
+      if (e.starts_key) {
+        finish_timeline();
+        id = st_.table.AddUnplaced(p->key(e));
       }
-      const IndexMerge::Item& e = items[k];
-      if (e.starts_key) id = st_.table.FindOrInsert(p->key(e), e.key_hash);
       if (!timeline_of[e.reader].empty()) timeline_of[e.reader][e.entry] = id;
       if (e.count == 0) continue;  // only maintenance records of this timeline here
       TimelineState& st = st_.table.state(id);
@@ -282,10 +286,12 @@ Status NamespaceRecovery::FoldIndexes(const std::vector<const SealedSegment*>& s
       st.last_seq = e.first_seq + e.count - 1;
       st.unpublished = 0;
       st.last_ts = std::max(st.last_ts, e.last_ts);
-      st.segs.Append(static_cast<uint32_t>(seg.id));
+      seg_ids.push_back(static_cast<uint32_t>(seg.id));
     }
   }
+  finish_timeline();
   if (merge.Faulted()) return Status::IOError(st_.dir + ": disk read error under an index file");
+  st_.table.PlaceAdded();
   // Maintenance records and dedupe entries in log order, as the running store applied them.
   const TimestampMs oldest =
       st_.clock->NowMs() - static_cast<int64_t>(st_.db_options.dedupe_age_ms);

@@ -54,9 +54,6 @@ class NamespaceRecovery {
   // The fold gathers ahead on a second thread (IndexMerge) from this many index entries on: a
   // fold of 64Ki entries takes milliseconds, a thread's start tens of microseconds.
   static constexpr uint64_t kFoldAheadEntriesMin = 64 * 1024;
-  // How far ahead of the entry being folded the fold prefetches a timeline's table slots: a
-  // few timelines on, so that the probe's cache miss overlaps the work between.
-  static constexpr size_t kFoldPrefetchItems = 32;
 
   // Maps a sealed segment and its index file (checks the segment's header).
   Status MapSealed(uint64_t id, uint32_t gen, bool has_index, PendingSegment* p);
