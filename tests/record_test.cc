@@ -410,6 +410,7 @@ TEST(TimelineTableTest, KeysAddedUnplacedAreFoundOncePlaced) {
   t.PlaceAdded();
   t.PlaceAdded();  // nothing left to place
   EXPECT_EQ(t.size(), 50'010u);
+  EXPECT_TRUE(t.homes_from_high_bits()) << "keys placed at once do not cluster";
   for (size_t i = 0; i < keys.size(); ++i) {
     const uint32_t id = t.Find(keys[i].second, keys[i].first);
     ASSERT_EQ(id, 10 + i) << keys[i].second;
@@ -431,6 +432,33 @@ TEST(TimelineTableTest, KeysAddedUnplacedAreFoundOncePlaced) {
         twice.PlaceAdded();
       },
       "");
+}
+
+// Keys inserted one by one in hash order (a client importing timelines in the order another
+// store listed them) would cluster at the front of a table that grows as they come: the first
+// long probe run switches the homes to the hash's low bits, and every key stays findable. Keys
+// in no particular order keep the high bits.
+TEST(TimelineTableTest, KeysInsertedInHashOrderSwitchHomesToLowBits) {
+  std::vector<std::pair<uint64_t, std::string>> keys;
+  for (int i = 0; i < 200'000; ++i) {
+    std::string k = "import:" + std::to_string(i);
+    keys.emplace_back(KeyHash(k), std::move(k));
+  }
+  TimelineTable any_order;
+  for (const auto& [h, k] : keys) any_order.Insert(k, h);
+  EXPECT_TRUE(any_order.homes_from_high_bits());
+  std::sort(keys.begin(), keys.end());
+  TimelineTable in_order;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ASSERT_EQ(in_order.Insert(keys[i].second, keys[i].first), i);
+  }
+  EXPECT_FALSE(in_order.homes_from_high_bits());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ASSERT_EQ(in_order.Find(keys[i].second, keys[i].first), i) << keys[i].second;
+  }
+  in_order.Erase(5);
+  EXPECT_EQ(in_order.Find(keys[5].second, keys[5].first), TimelineTable::kNone);
+  EXPECT_EQ(in_order.Find(keys[6].second, keys[6].first), 6u);
 }
 
 // A freed id survives the re-placements of a growing table: its key is in no slot after them,

@@ -167,9 +167,22 @@ uint32_t TimelineTable::AddKey(std::string_view k) {
 void TimelineTable::Place(uint32_t id, uint64_t key_hash) {
   const uint64_t mask = slot_count_ - 1;
   uint64_t i = Home(key_hash);
-  while (slots_[i] != 0) i = (i + 1) & mask;
+  uint64_t run = 0;
+  while (slots_[i] != 0) {
+    i = (i + 1) & mask;
+    ++run;
+  }
+  if (run > kProbeRunMax) probe_run_long_ = true;
   slots_[i] = id + 1;
   tags_[i] = Tag(key_hash);
+}
+
+void TimelineTable::UseLowHomes() {
+  probe_run_long_ = false;
+  if (!high_homes_) return;  // keys crowding one home: no layout helps
+  high_homes_ = false;
+  Rehash(slot_count_, id_end_);
+  probe_run_long_ = false;
 }
 
 uint32_t TimelineTable::TakeFreeId(size_t key_bytes, bool* fits) {
@@ -226,6 +239,7 @@ void TimelineTable::PlaceAdded() {
     TLDB_CHECK(Find(k, h) == kNone);  // the caller's promise: a key not in the table
     Place(id, h);
   }
+  if (probe_run_long_) UseLowHomes();
 }
 
 uint32_t TimelineTable::Insert(std::string_view k, uint64_t key_hash) {
@@ -244,6 +258,7 @@ uint32_t TimelineTable::Insert(std::string_view k, uint64_t key_hash) {
   }
   ++size_;
   Place(id, key_hash);
+  if (probe_run_long_) UseLowHomes();
   return id;
 }
 

@@ -7,16 +7,18 @@
 // them, with linear probing. Home slots come from the hash's high bits, so that keys added in
 // hash order (recovery's fold of the index files) are placed in slot order, without a cache
 // miss each. Placing keys in hash order into a table too small for all of them would cluster
-// them (each probe runs over every key placed so far: measured 5 s for 200k keys), so they are
-// added without a slot (AddUnplaced) and placed once the table is sized for all (PlaceAdded);
-// a growing table re-places its keys in id order, for all of them at once. Timeline ids are
-// dense and 0-based. Erase frees a timeline the store no longer owns (docs/design.md "Ownership"):
-// its key leaves the slots (backward-shift deletion, no tombstones), its segment list's heap is
-// freed, and its id, state and key bytes go to a free list that Insert takes from first, so freed
-// memory serves the next timelines (chunks are not given back to the allocator). Until then a
-// freed id reads as a timeline with no SeqId and no segment, under its old key. Every key_hash
-// argument must be KeyHash(key) (index/segment_index.h). Not thread-safe: the owner
-// (NamespaceLog) guards it with its reader/writer lock.
+// them (each probe runs over every key placed so far: measured 5 s for 200k keys), so recovery
+// adds them without a slot (AddUnplaced) and places them once the table is sized for all
+// (PlaceAdded). Any other source of keys in hash order (a client importing timelines in the
+// order another store listed them) is caught by its first probe run longer than kProbeRunMax:
+// the table then takes its homes from the hash's low bits for good, which no order of keys
+// clusters (kept until the next open). Timeline ids are dense and 0-based. Erase frees a timeline
+// the store no longer owns (docs/design.md "Ownership"): its key leaves the slots (backward-shift
+// deletion, no tombstones), its segment list's heap is freed, and its id, state and key bytes go to
+// a free list that Insert takes from first, so freed memory serves the next timelines (chunks are
+// not given back to the allocator). Until then a freed id reads as a timeline with no SeqId and no
+// segment, under its old key. Every key_hash argument must be KeyHash(key) (index/segment_index.h).
+// Not thread-safe: the owner (NamespaceLog) guards it with its reader/writer lock.
 #pragma once
 
 #include <cstddef>
@@ -143,6 +145,9 @@ class TimelineTable {
   std::string_view key(uint32_t id) const;
   // Timelines in the table.
   uint32_t size() const { return size_; }
+  // Whether home slots still come from the hash's high bits (false once a long probe run
+  // switched them to the low bits).
+  bool homes_from_high_bits() const { return high_homes_; }
   // One past the highest id handed out: loops over every id run to here (freed ids included:
   // their state is all zero, with no segment and no active slot).
   uint32_t id_end() const { return id_end_; }
@@ -166,12 +171,20 @@ class TimelineTable {
                     kArenaChunkBytes * kArenaChunksPerSlab % LargeBuffer::kHugePageBytes == 0,
                 "a slab is a whole number of huge pages");
 
-  // A slot's home: the hash's top log2(slot_count_) bits.
-  uint64_t Home(uint64_t key_hash) const { return key_hash >> slot_shift_; }
-  // A slot's tag: the hash's low 8 bits, apart from the home's (the high bits): keys placed
-  // near each other share their high bits, so a tag from those would match nearly every key
-  // probed.
-  static uint8_t Tag(uint64_t key_hash) { return static_cast<uint8_t>(key_hash); }
+  // A probe run this long switches the homes to the low bits. Keys placed at random at load
+  // 3/4 make runs of a few hundred slots at most among tens of millions (the chance of one
+  // this long is below 1e-15), and one run of this length costs about a microsecond.
+  static constexpr uint64_t kProbeRunMax = 1024;
+  // A slot's home: the hash's top log2(slot_count_) bits, or its low bits.
+  uint64_t Home(uint64_t key_hash) const {
+    return high_homes_ ? key_hash >> slot_shift_ : key_hash & (slot_count_ - 1);
+  }
+  // A slot's tag: 8 bits of the hash apart from the home's (keys probed near each other share
+  // their home bits, so a tag from those would match nearly every key probed): the low 8 bits
+  // with high homes, bits 32-39 with low ones.
+  uint8_t Tag(uint64_t key_hash) const {
+    return static_cast<uint8_t>(high_homes_ ? key_hash : key_hash >> 32);
+  }
   // Replaces the slot arrays by empty ones of `count` slots.
   void AllocateSlots(uint64_t count);
   void Grow();
@@ -179,6 +192,9 @@ class TimelineTable {
   // size() / 0.75), in id order.
   void Rehash(uint64_t count, uint32_t placed_end);
   void Place(uint32_t id, uint64_t key_hash);
+  // After a probe run longer than kProbeRunMax (Place sets probe_run_long_): homes from the
+  // low bits from now on, every key re-placed.
+  void UseLowHomes();
   // A new id (id_end_), its state constructed.
   uint32_t NewId();
   // A freed id to reuse for a key of `key_bytes` (kNone: none; its state is all zero), and
@@ -198,6 +214,8 @@ class TimelineTable {
   uint32_t arena_used_ = kArenaChunkBytes;  // bytes used in the last arena chunk
   uint64_t slot_count_ = 0;                 // a power of two
   int slot_shift_ = 64;                     // 64 - log2(slot_count_)
+  bool high_homes_ = true;                  // Home() from the high bits
+  bool probe_run_long_ = false;             // Place met a run longer than kProbeRunMax
   uint32_t unplaced_from_ = kNone;          // the first id AddUnplaced added (kNone: none)
   LargeBuffer slot_buf_, tag_buf_;
   uint32_t* slots_ = nullptr;  // 0 = empty, else id + 1
