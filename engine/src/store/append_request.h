@@ -12,13 +12,12 @@
 //                   its bytes at the same position, or the same roll; always a group alone
 //
 // Blocking callers keep the request on their stack (views point at their arguments) and wait on
-// `done_sem`; async callers heap-allocate it, copy their arguments into `owned` (Own()), and get
+// `done`; async callers heap-allocate it, copy their arguments into `owned` (Own()), and get
 // `on_done` called (which also frees it).
 #pragma once
 
 #include <functional>
 #include <optional>
-#include <semaphore>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -28,6 +27,7 @@
 #include "tldb/replication.h"
 #include "tldb/status.h"
 #include "tldb/types.h"
+#include "util/completion.h"
 
 namespace tldb {
 
@@ -75,7 +75,7 @@ struct AppendRequest {
   std::function<void(AppendRequest*)> on_done;  // async completion; null for blocking
   bool completed = false;                       // set by the leader before signalling
   bool taken = false;  // the leader cut it into a group (read and written by the leader only)
-  std::binary_semaphore done_sem{0};  // blocking completion
+  Completion done;     // blocking completion
 
   // Copies every argument the views point at into `owned` (async requests).
   void Own();
