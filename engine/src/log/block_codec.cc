@@ -23,11 +23,15 @@ std::string Where(std::string_view what, uint64_t off) {
 
 }  // namespace
 
+size_t EncodedBlockBytesMax(size_t raw_bytes) {
+  return kBlockHeaderBytes + ZSTD_compressBound(raw_bytes);
+}
+
 void EncodeBlock(std::string_view raw, uint32_t raw_start, uint64_t checksum_id,
                  uint64_t file_offset, int level, std::string* out) {
   TLDB_CHECK(!raw.empty() && raw.size() < (uint64_t{1} << 32));
   const size_t at = out->size();
-  const size_t bound = ZSTD_compressBound(raw.size());
+  const size_t bound = EncodedBlockBytesMax(raw.size()) - kBlockHeaderBytes;
   out->resize(at + kBlockHeaderBytes + bound);
   const size_t n =
       ZSTD_compress(out->data() + at + kBlockHeaderBytes, bound, raw.data(), raw.size(), level);

@@ -29,6 +29,10 @@ struct BlockHeader {
   uint32_t raw_start = 0;
 };
 
+// The most bytes EncodeBlock can append for `raw_bytes` of records. Over blocks of a run,
+// the sum is at most EncodedBlockBytesMax(total) + blocks * EncodedBlockBytesMax(0).
+size_t EncodedBlockBytesMax(size_t raw_bytes);
+
 // Compresses `raw` (records starting at raw_start) and appends the block to `out`, which will
 // be written at file offset `file_offset`.
 void EncodeBlock(std::string_view raw, uint32_t raw_start, uint64_t checksum_id,

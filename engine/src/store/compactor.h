@@ -121,6 +121,8 @@ class Compactor {
 
   Status Build();
 
+  // The bytes of `it`'s output form (what Encode appends).
+  static size_t EncodedBytes(const Item& it);
   // Appends the output form of `it` at record-space offset `offset`; records its index entries.
   size_t Encode(Item& it, uint64_t checksum_id, uint64_t offset, std::string* raw);
 
