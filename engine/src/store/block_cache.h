@@ -1,14 +1,22 @@
-// BlockCache: decompressed blocks of compacted segments, shared by every reader of a Db, with
-// least-recently-used eviction under a byte budget (Options::block_cache_bytes).
+// BlockCache: decompressed blocks of compacted segments, shared by every reader of a Db, under a
+// byte budget (Options::block_cache_bytes), evicted in CLOCK order: an approximation of least
+// recently used in which a hit only sets the entry's `referenced` flag. A hit touches one node
+// (the map's); moving it to the front of an LRU list touched its neighbours too, a cache miss
+// each, and with the global hit counter it shared a line with the other core, that was a third
+// of a get's time in the cache (docs/benchmarks.md "The block cache").
 //
-// Contract: thread-safe (sharded mutexes); a returned block stays valid for as long as the
-// caller holds the shared_ptr, even after eviction. Keys name a block by namespace, segment id,
+// Eviction: entries form a ring; `hand` points at the oldest. While over budget, the hand clears
+// a referenced entry's flag and passes it (a second chance), and evicts an unreferenced one. A new
+// entry joins the ring just behind the hand (the newest), referenced, so it is evicted only after
+// every older entry had its chance.
+//
+// Contract: thread-safe (sharded mutexes); a returned block stays valid for as long as the caller
+// holds the shared_ptr, even after eviction. Keys name a block by namespace, segment id,
 // generation and uncompressed start offset, so a compaction output never hits an input's entry.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,8 +39,9 @@ class BlockCache {
 
   Block Lookup(const Key& k);
   void Insert(const Key& k, Block b);
-  uint64_t hits() const { return hits_; }
-  uint64_t misses() const { return misses_; }
+  uint64_t hits() const;
+  uint64_t misses() const;
+  uint64_t bytes() const;  // of the blocks held
 
  private:
   static constexpr int kShards = 16;  // enough that 2-8 reader threads rarely meet
@@ -45,17 +54,30 @@ class BlockCache {
       return z ^ (z >> 31);
     }
   };
-  struct Shard {
-    std::mutex mu;
-    std::list<std::pair<Key, Block>> lru;  // front: most recent
-    std::unordered_map<Key, std::list<std::pair<Key, Block>>::iterator, KeyHash> map;
+  struct Entry {
+    Key key;
+    Block block;
+    bool referenced = true;
+    Entry* prev = nullptr;  // the ring, in insertion order
+    Entry* next = nullptr;
+  };
+  // Its own cache line: two threads in two shards do not share one.
+  struct alignas(64) Shard {
+    mutable std::mutex mu;
+    std::unordered_map<Key, Entry, KeyHash> map;  // nodes are stable: the ring points into them
+    Entry* hand = nullptr;                        // the oldest entry; null when empty
     uint64_t bytes = 0;
+    // Written under mu only; atomic so that the getters may read them without it.
+    std::atomic<uint64_t> hits{0}, misses{0};
   };
   Shard& ShardOf(const Key& k) { return shards_[KeyHash{}(k) % kShards]; }
+  static void Bump(std::atomic<uint64_t>& c) {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  void EvictOverBudget(Shard& s);  // mu held
 
   const uint64_t shard_bytes_max_;
   Shard shards_[kShards];
-  std::atomic<uint64_t> hits_{0}, misses_{0};
 };
 
 }  // namespace tldb
