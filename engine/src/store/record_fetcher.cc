@@ -31,7 +31,26 @@ struct LastBlock {
   BlockCache::Block block;
 };
 thread_local LastBlock last_block;
+
+// Whether `c` holds record-space offset `off` of `seg` (namespace instance `ns`): the instance,
+// id and generation name a segment's bytes exactly.
+bool LastBlockHolds(const LastBlock& c, uint32_t ns, const SealedSegment& seg, uint64_t off) {
+  return c.block && c.key.ns == ns && c.key.segment == seg.id && c.key.gen == seg.gen &&
+         off >= c.key.raw_start && off - c.key.raw_start < c.block->size();
+}
 }  // namespace
+
+void RecordFetcher::PrefetchSealed(const SealedSegment& seg, uint64_t offset) const {
+  if (!seg.compressed) {
+    const auto data = seg.data->data();
+    if (offset < data.size()) PrefetchBytes(data.subspan(offset));
+    return;
+  }
+  const LastBlock& c = last_block;
+  if (LastBlockHolds(c, st_.instance_id, seg, offset)) {
+    PrefetchBytes(std::span<const char>(*c.block).subspan(offset - c.key.raw_start));
+  }
+}
 
 Status RecordFetcher::SealedBytes(const SealedSegment& seg, uint64_t off,
                                   std::span<const char>* out) const {
@@ -46,13 +65,17 @@ Status RecordFetcher::SealedBytes(const SealedSegment& seg, uint64_t off,
     *out = data.subspan(off, end - off);
     return Status::Ok();
   }
+  LastBlock& c = last_block;
+  if (LastBlockHolds(c, st_.instance_id, seg, off)) {  // a scan's next record: no search
+    *out = std::span<const char>(*c.block).subspan(off - c.key.raw_start);
+    return Status::Ok();
+  }
   IndexBlock b;
   if (!seg.index.FindBlock(static_cast<uint32_t>(off), &b) || b.file_offset >= data.size()) {
     return Status::Corruption(SegmentFileName(st_.dir, seg.id, seg.gen) +
                               ": no block holds offset " + std::to_string(off));
   }
   const BlockCache::Key key{st_.instance_id, seg.gen, seg.id, b.raw_start};
-  LastBlock& c = last_block;
   if (!c.block || !(c.key == key)) {
     BlockCache::Block block = st_.block_cache ? st_.block_cache->Lookup(key) : nullptr;
     if (!block) {

@@ -93,6 +93,25 @@ Result<Message> TimelineReader::GetImpl(std::string_view key, Seq seq) const {
   return ToMessage(r, seq);
 }
 
+// Hints the records of `run` up to kScanPrefetchRecords after `seq` in scan order, each once
+// (`*hinted`: how far hints went): a scan's records lie apart (a sealed segment interleaves
+// timelines; a block is read backwards for the latest N), so each read is a cache miss unless
+// fetched ahead. Latest-20 reads spent a fifth of their time on the first load of each record.
+void TimelineReader::HintAhead(const TimelineRuns& runs, const TimelineRuns::Run& run, Seq seq,
+                               bool fwd, Seq first, Seq last, Seq* hinted) const {
+  if (fwd) {
+    const Seq to = last - seq > kScanPrefetchRecords ? seq + kScanPrefetchRecords : last;
+    for (Seq n = std::max(*hinted, seq) + 1; n <= to; ++n) runs.Prefetch(fetch_, run, n);
+    *hinted = std::max(*hinted, to);
+  } else {
+    const Seq to = seq - first > kScanPrefetchRecords ? seq - kScanPrefetchRecords : first;
+    for (Seq n = std::min(*hinted, seq) - 1; n >= to && n >= first; --n) {
+      runs.Prefetch(fetch_, run, n);
+    }
+    *hinted = std::min(*hinted, to);
+  }
+}
+
 Result<std::vector<Message>> TimelineReader::ScanImpl(std::string_view key,
                                                       const ScanOptions& o) const {
   st_.counters.scans++;
@@ -117,6 +136,7 @@ Result<std::vector<Message>> TimelineReader::ScanImpl(std::string_view key,
   uint64_t bytes = 0;
   for (;;) {
     const Seq first = std::max(lo, run.first), last = std::min(hi, run.last());
+    Seq hinted = fwd ? first - 1 : last + 1;  // the records before it in scan order were hinted
     for (Seq seq = fwd ? first : last; first <= last && seq >= first && seq <= last;
          seq = fwd ? seq + 1 : seq - 1) {
       const TimelineRules::Verdict v = st_.rules.RouteKept(id, seq);  // seq >= lo >= FirstKept
@@ -124,6 +144,8 @@ Result<std::vector<Message>> TimelineReader::ScanImpl(std::string_view key,
       RecordView r;
       s = v.read == Read::kEdited ? fetch_.At(v.segment, v.offset, runs.key(), seq, &r)
                                   : runs.Read(fetch_, run, seq, &r);
+      // After the read: a compressed segment's block is now this thread's last one.
+      HintAhead(runs, run, seq, fwd, first, last, &hinted);
       if (s.code() == Status::Code::kDeleted) continue;
       TLDB_RETURN_IF_ERROR(s);
       if (TimelineRules::Expired(r.timestamp_ms, limits)) continue;

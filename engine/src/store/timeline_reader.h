@@ -16,6 +16,7 @@
 
 #include "store/namespace_state.h"
 #include "store/record_fetcher.h"
+#include "store/timeline_runs.h"
 
 namespace tldb {
 
@@ -41,6 +42,10 @@ class TimelineReader {
   Result<std::vector<Message>> ScanImpl(std::string_view key, const ScanOptions& o) const;
   Status ReadError(std::string_view key) const;
   static Message ToMessage(const RecordView& r, Seq seq);
+  // How many records a scan fetches into the CPU cache ahead of the one it reads.
+  static constexpr Seq kScanPrefetchRecords = 4;
+  void HintAhead(const TimelineRuns& runs, const TimelineRuns::Run& run, Seq seq, bool fwd,
+                 Seq first, Seq last, Seq* hinted) const;
 
   NamespaceState& st_;
   RecordFetcher fetch_;

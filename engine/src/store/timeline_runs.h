@@ -60,6 +60,19 @@ class TimelineRuns {
     return fetch.Sealed(*run.seg, off, key_, seq, rec);
   }
 
+  // Hints that `seq` of `run` will be read soon (RecordFetcher::PrefetchActive/PrefetchSealed);
+  // nothing for a SeqId outside the run or a gap.
+  void Prefetch(const RecordFetcher& fetch, const Run& run, Seq seq) const {
+    if (seq < run.first || seq - run.first >= run.count) return;
+    const auto i = static_cast<uint32_t>(seq - run.first);
+    if (run.seg == nullptr) {
+      fetch.PrefetchActive((*run.slot)[i]);
+      return;
+    }
+    const uint32_t off = run.seg->index.Offset(run.entry, i);
+    if (off != index_format::kGapOffset) fetch.PrefetchSealed(*run.seg, off);
+  }
+
  private:
   static std::vector<uint32_t>& Buffer() {
     thread_local std::vector<uint32_t> buffer;
