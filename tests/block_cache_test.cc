@@ -113,6 +113,7 @@ TEST(BlockCacheTest, AnEvictedBlockStaysValidForItsHolder) {
 TEST(BlockCacheTest, ThreadsShareItWithinTheBudget) {
   BlockCache c(kShards * 10000);
   std::vector<std::thread> ts;
+  ts.reserve(4);
   for (int t = 0; t < 4; ++t) {
     ts.emplace_back([&c, t] {
       for (uint32_t i = 0; i < 20000; ++i) {
