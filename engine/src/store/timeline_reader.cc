@@ -124,6 +124,9 @@ Result<std::vector<Message>> TimelineReader::ScanImpl(std::string_view key,
   const Seq lo = std::max<Seq>(o.from_seq, st_.rules.FirstKept(id, visible, limits));
   const Seq hi = o.to_seq == 0 ? visible : std::min(o.to_seq, visible);
   if (lo > hi) return out;
+  // Room for a typical page at once (latest-20: one allocation instead of six as the vector
+  // doubles), not for the largest limit a caller may ask for.
+  out.reserve(static_cast<size_t>(std::min<uint64_t>({o.limit, hi - lo + 1, kScanReserveMax})));
   const bool fwd = o.direction == Direction::kForward;
   TimelineRuns runs(st_, id);
   TimelineRuns::Run run;

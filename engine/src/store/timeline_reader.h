@@ -42,6 +42,8 @@ class TimelineReader {
   Result<std::vector<Message>> ScanImpl(std::string_view key, const ScanOptions& o) const;
   Status ReadError(std::string_view key) const;
   static Message ToMessage(const RecordView& r, Seq seq);
+  // The most messages a scan makes room for before it reads any (80 bytes each).
+  static constexpr uint64_t kScanReserveMax = 64;
   // How many records a scan fetches into the CPU cache ahead of the one it reads.
   static constexpr Seq kScanPrefetchRecords = 4;
   void HintAhead(const TimelineRuns& runs, const TimelineRuns::Run& run, Seq seq, bool fwd,
