@@ -91,11 +91,9 @@ TEST(BlockCacheTest, AHitGivesASecondChance) {
 TEST(BlockCacheTest, ABlockBiggerThanTheBudgetStaysAlone) {
   const auto keys = KeysOfOneShard(3);
   BlockCache c(kShards * 100);
-  c.Insert(KeyOf(keys[0]), BlockOf(50, 'a'));
-  c.Insert(KeyOf(keys[1]), BlockOf(50, 'a'));
+  for (size_t i = 0; i < 2; ++i) c.Insert(KeyOf(keys[i]), BlockOf(50, 'a'));
   c.Insert(KeyOf(keys[2]), BlockOf(500, 'b'));  // both others go; it stays, alone
-  EXPECT_EQ(c.Lookup(KeyOf(keys[0])), nullptr);
-  EXPECT_EQ(c.Lookup(KeyOf(keys[1])), nullptr);
+  for (size_t i = 0; i < 2; ++i) EXPECT_EQ(c.Lookup(KeyOf(keys[i])), nullptr) << i;
   ASSERT_NE(c.Lookup(KeyOf(keys[2])), nullptr);
   EXPECT_EQ(c.bytes(), 500u);
 }
