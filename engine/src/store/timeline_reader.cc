@@ -5,6 +5,7 @@
 
 #include "io/map_fault_registry.h"
 #include "store/timeline_runs.h"
+#include "util/check.h"
 
 namespace tldb {
 
@@ -93,22 +94,20 @@ Result<Message> TimelineReader::GetImpl(std::string_view key, Seq seq) const {
   return ToMessage(r, seq);
 }
 
-// Hints the records of `run` up to kScanPrefetchRecords after `seq` in scan order, each once
-// (`*hinted`: how far hints went): a scan's records lie apart (a sealed segment interleaves
-// timelines; a block is read backwards for the latest N), so each read is a cache miss unless
-// fetched ahead. Latest-20 reads spent a fifth of their time on the first load of each record.
+// Hints the records of `run` up to kScanPrefetchRecords after `seq` in scan order, within
+// [first, last], each once (`*hinted`: the farthest record hinted, in scan order): a scan's
+// records lie apart (a sealed segment interleaves timelines; a block is read backwards for the
+// latest N), so each read is a cache miss unless fetched ahead. At most kScanPrefetchRecords
+// hints per call, and no SeqId arithmetic that can wrap (SeqIds may reach 2^64 - 1).
 void TimelineReader::HintAhead(const TimelineRuns& runs, const TimelineRuns::Run& run, Seq seq,
                                bool fwd, Seq first, Seq last, Seq* hinted) const {
-  if (fwd) {
-    const Seq to = last - seq > kScanPrefetchRecords ? seq + kScanPrefetchRecords : last;
-    for (Seq n = std::max(*hinted, seq) + 1; n <= to; ++n) runs.Prefetch(fetch_, run, n);
-    *hinted = std::max(*hinted, to);
-  } else {
-    const Seq to = seq - first > kScanPrefetchRecords ? seq - kScanPrefetchRecords : first;
-    for (Seq n = std::min(*hinted, seq) - 1; n >= to && n >= first; --n) {
-      runs.Prefetch(fetch_, run, n);
-    }
-    *hinted = std::min(*hinted, to);
+  TLDB_CHECK(first <= seq && seq <= last);
+  for (Seq d = 1; d <= kScanPrefetchRecords; ++d) {
+    if (fwd ? last - seq < d : seq - first < d) return;  // past the end of the range
+    const Seq n = fwd ? seq + d : seq - d;
+    if (fwd ? n <= *hinted : n >= *hinted) continue;  // hinted before
+    runs.Prefetch(fetch_, run, n);
+    *hinted = n;
   }
 }
 
@@ -139,7 +138,7 @@ Result<std::vector<Message>> TimelineReader::ScanImpl(std::string_view key,
   uint64_t bytes = 0;
   for (;;) {
     const Seq first = std::max(lo, run.first), last = std::min(hi, run.last());
-    Seq hinted = fwd ? first - 1 : last + 1;  // the records before it in scan order were hinted
+    Seq hinted = fwd ? first : last;  // the first record in scan order is read unhinted
     for (Seq seq = fwd ? first : last; first <= last && seq >= first && seq <= last;
          seq = fwd ? seq + 1 : seq - 1) {
       const TimelineRules::Verdict v = st_.rules.RouteKept(id, seq);  // seq >= lo >= FirstKept
