@@ -393,34 +393,37 @@ TEST_P(EngineTest, ImportPreservesSeqsAndTimestampsAndIsIdempotent) {
 // nothing in them wraps (a scan's read-ahead once looped past the top of the SeqId range).
 TEST_P(EngineTest, ScansReachTheLargestSeqIds) {
   constexpr Seq kTop = ~Seq{0};
+  std::vector<Seq> all;  // the 10 SeqIds up to kTop
+  for (Seq seq = kTop - 9; seq != kTop; ++seq) all.push_back(seq);
+  all.push_back(kTop);
   Message m;
   m.timestamp_ms = 1'600'000'000'000;
-  for (Seq seq = kTop - 9; seq != 0 && seq <= kTop; ++seq) {
+  for (Seq seq : all) {
     m.seq = seq;
     m.payload = "p" + std::to_string(kTop - seq);
     auto r = db_->Import("store", "conv:top", m, Durability::kSync);
     ASSERT_TRUE(r.ok()) << seq << ": " << r.status().ToString();
-    if (seq == kTop) break;
   }
+  auto seqs = [&](Direction d, uint32_t limit) {
+    std::vector<Seq> out;
+    auto r = db_->Scan("store", "conv:top", ScanOptions{.direction = d, .limit = limit});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (r.ok()) {
+      for (const Message& msg : *r) out.push_back(msg.seq);
+    }
+    return out;
+  };
+  const std::vector<Seq> all_backward(all.rbegin(), all.rend());
   for (int reopened = 0; reopened < 2; ++reopened) {
-    ScanOptions fwd;
-    fwd.limit = 100;
-    auto all = db_->Scan("store", "conv:top", fwd);
-    ASSERT_TRUE(all.ok()) << all.status().ToString();
-    ASSERT_EQ(all->size(), 10u);
-    EXPECT_EQ(all->front().seq, kTop - 9);
-    EXPECT_EQ(all->back().seq, kTop);
-    ScanOptions latest;
-    latest.direction = Direction::kBackward;
-    latest.limit = 3;
-    auto top = db_->Scan("store", "conv:top", latest);
-    ASSERT_TRUE(top.ok()) << top.status().ToString();
-    ASSERT_EQ(top->size(), 3u);
-    EXPECT_EQ((*top)[0].seq, kTop);
-    EXPECT_EQ((*top)[0].payload, "p0");
-    EXPECT_EQ((*top)[2].seq, kTop - 2);
-    latest.limit = 100;
-    EXPECT_EQ(db_->Scan("store", "conv:top", latest)->size(), 10u);
+    EXPECT_EQ(seqs(Direction::kForward, 100), all);
+    EXPECT_EQ(seqs(Direction::kBackward, 3),
+              std::vector<Seq>(all_backward.begin(), all_backward.begin() + 3));
+    EXPECT_EQ(seqs(Direction::kBackward, 100), all_backward);
+    auto latest =
+        db_->Scan("store", "conv:top", ScanOptions{.direction = Direction::kBackward, .limit = 1});
+    ASSERT_TRUE(latest.ok()) << latest.status().ToString();
+    ASSERT_EQ(latest->size(), 1u);
+    EXPECT_EQ(latest->front().payload, "p0");
     Reopen();  // and again from the recovered segment
   }
 }
