@@ -128,6 +128,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--io-backend", db_opts.io_backend, "Engine I/O backend: auto, uring, posix")
       ->capture_default_str();
+  app.add_option("--net-backend", cfg.net_backend,
+                 "How an event loop sends its answers: auto, uring (one submission per loop "
+                 "iteration), posix (one send() per connection)")
+      ->check(CLI::IsMember({"auto", "uring", "posix"}))
+      ->capture_default_str();
   app.add_option("--background-compaction", db_opts.background_compaction,
                  "Engine: compact sealed segments in the background (false: only on COMPACT; "
                  "expired segments are still dropped and the scrub still runs)")

@@ -56,6 +56,11 @@ Status Loop::Init() {
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, core_->listen_fd, &ev) != 0) {
     return Status::IOError(std::string("epoll_ctl listen: ") + strerror(errno));
   }
+  auto sends = SocketSends::Open(core_->config.net_backend);
+  if (!sends.ok()) {
+    return Status::InvalidArgument("--net-backend: " + sends.status().ToString());
+  }
+  sends_ = std::move(sends).value();
   return Status::Ok();
 }
 
@@ -641,13 +646,13 @@ void Loop::UpdateInterest(Connection& c) {
   c.Registered(want);
 }
 
-void Loop::Flush(Connection& c) {
+void Loop::Flush(Connection& c, bool try_send) {
   if (c.close_now()) {
     Close(c, c.close_reason());
     return;
   }
   if (c.hold_until_ms() != 0) return;  // ReleaseHeld marks it dirty when its time comes
-  while (c.OutPending() > 0) {
+  while (try_send && c.OutPending() > 0) {
     IoResult r = Transmit(c, c.PendingOutput().data(), c.OutPending());
     if (r.kind == IoResult::kAgain) break;
     if (r.kind != IoResult::kData) {
@@ -695,6 +700,10 @@ void Loop::FlushDirty() {
   for (int round = 0; round < 4 && !dirty_.empty(); ++round) {
     std::vector<uint64_t> ids;
     ids.swap(dirty_);
+    // The plain connections with output make their first send together (SocketSends: one
+    // system call for all of them); the rest, and what a short send leaves, go through Flush.
+    send_conns_.clear();
+    send_items_.clear();
     for (uint64_t id : ids) {
       Connection* c = Find(id);
       if (!c) continue;
@@ -704,7 +713,29 @@ void Loop::FlushDirty() {
                         "output buffer above output-buffer-bytes-max (client not reading)");
         ServerStats::Inc(stats_.disconnects_slow);
       }
-      Flush(*c);
+      if (c->close_now() || c->hold_until_ms() != 0 || c->tls() != nullptr ||
+          c->OutPending() == 0) {
+        Flush(*c);
+        continue;
+      }
+      send_conns_.push_back(c);
+      send_items_.push_back({c->fd(), c->PendingOutput().data(), c->OutPending(), 0});
+    }
+    if (send_items_.empty()) continue;
+    sends_->Send(send_items_);
+    // Flush closes only the connection it is given, so the others stay valid.
+    for (size_t i = 0; i < send_conns_.size(); ++i) {
+      Connection& c = *send_conns_[i];
+      const int64_t r = send_items_[i].result;
+      if (r >= 0) {
+        c.Sent(static_cast<size_t>(r));
+        ServerStats::Inc(stats_.bytes_out, static_cast<uint64_t>(r));
+        Flush(c);  // sends the rest, if the send was short (the next send says EAGAIN)
+      } else if (r == -EAGAIN || r == -EWOULDBLOCK) {
+        Flush(c, /*try_send=*/false);  // waits for EPOLLOUT
+      } else {
+        Close(c, "");  // reset or closed by the peer: nothing worth logging
+      }
     }
   }
 }

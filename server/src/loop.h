@@ -7,7 +7,9 @@
 // - Post() is the only thread-safe entry point: it appends to an MPSC queue and writes the
 //   loop's eventfd only when the queue was empty, so a burst of completions costs one wake-up.
 // - Responses are queued per connection and sent once per loop iteration (one send() for all
-//   the responses a pipelined batch produced).
+//   the responses a pipelined batch produced); the first sends of all the plain connections
+//   with output go out together, in one system call where io_uring is allowed (SocketSends,
+//   ServerConfig::net_backend).
 // - Fairness (turn_budget.h): one iteration gives each connection with work at most one turn,
 //   bounded by a TurnBudget. Authenticated connections take their turns first (in the order
 //   epoll reported them, then the ready list: connections that still held complete requests when
@@ -48,6 +50,7 @@
 #include "protocol/codes.h"
 #include "server_core.h"
 #include "server_stats.h"
+#include "tldb/socket_sends.h"
 #include "turn_budget.h"
 
 namespace tldb::server {
@@ -172,7 +175,9 @@ class Loop {
   bool CanRead(const Connection& conn) const;
   // Brings conn's share of ServerCore::buffered_bytes up to date.
   void Account(Connection& conn);
-  void Flush(Connection& conn);
+  // Sends conn's output (unless !try_send: a send just said EAGAIN), then closes, lingers or
+  // resumes it.
+  void Flush(Connection& conn, bool try_send = true);
   void FlushDirty();
   void UpdateInterest(Connection& conn);
   void Close(Connection& conn, std::string_view reason);
@@ -197,6 +202,11 @@ class Loop {
   Dispatcher dispatcher_;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
   std::vector<uint64_t> dirty_;
+  // FlushDirty's first sends of a round, made together (tldb/socket_sends.h), and their
+  // connections; kept to reuse their memory.
+  std::unique_ptr<SocketSends> sends_;
+  std::vector<SocketSends::Item> send_items_;
+  std::vector<Connection*> send_conns_;
   std::vector<uint64_t> ready_;     // turns for the next iteration (Connection::ready_queued())
   std::vector<uint64_t> later_;     // this iteration's unauthenticated turns
   std::vector<uint64_t> turn_ids_;  // RunDeferredTurns' working copy

@@ -42,6 +42,11 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:7070";
   // Event-loop threads; 0 = one per core.
   uint32_t threads = 0;
+  // How a loop makes the sends of one iteration (tldb/socket_sends.h): "uring" (all of them
+  // in one io_uring submission), "posix" (one send() each) or "auto" (io_uring where the
+  // kernel allows it). io_uring halved an echo server's CPU per request here
+  // (docs/design-server.md "Sends of one iteration").
+  std::string net_backend = "auto";
   // Largest frame body accepted. 4 MiB: a 1 MiB message plus keys with room to spare.
   uint32_t frame_body_bytes_max = 4u << 20;
   // Open connections at most. 10,000: each idle connection costs ~4 KiB of buffers plus a
