@@ -1,30 +1,81 @@
 #include "store/block_cache.h"
 
+#include <utility>
+
 #include "util/check.h"
 
 namespace tldb {
 
+size_t BlockCache::FindSlot(const Shard& s, const Key& k, uint64_t hash) {
+  if (s.slots.empty()) return kNoSlot;
+  const size_t mask = s.slots.size() - 1;
+  for (size_t i = Home(s, hash);; i = (i + 1) & mask) {
+    const Slot& slot = s.slots[i];
+    if (!slot.entry) return kNoSlot;  // at most half full: an empty slot always ends the probe
+    if (slot.hash == hash && slot.entry->key == k) return i;
+  }
+}
+
+void BlockCache::Reserve(Shard& s) {
+  if ((s.count + 1) * 2 <= s.slots.size()) return;
+  std::vector<Slot> old =
+      std::exchange(s.slots, std::vector<Slot>(s.slots.empty() ? kSlotsMin : s.slots.size() * 2));
+  const size_t mask = s.slots.size() - 1;
+  for (Slot& slot : old) {
+    if (!slot.entry) continue;
+    size_t i = Home(s, slot.hash);
+    while (s.slots[i].entry) i = (i + 1) & mask;
+    s.slots[i] = std::move(slot);
+  }
+}
+
+void BlockCache::EraseSlot(Shard& s, size_t i) {
+  const size_t mask = s.slots.size() - 1;
+  s.slots[i] = Slot{};
+  // Backward shift: an entry after the hole moves into it unless its home lies cyclically in
+  // (hole, its slot], where the probe from its home would not pass the hole.
+  for (size_t j = (i + 1) & mask; s.slots[j].entry; j = (j + 1) & mask) {
+    const size_t home = Home(s, s.slots[j].hash);
+    const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (stays) continue;
+    s.slots[i] = std::move(s.slots[j]);
+    s.slots[j] = Slot{};
+    i = j;
+  }
+  --s.count;
+}
+
 BlockCache::Block BlockCache::Lookup(const Key& k) {
-  Shard& s = ShardOf(k);
+  const uint64_t hash = KeyHash(k);
+  Shard& s = ShardOf(hash);
   std::lock_guard l(s.mu);
-  auto it = s.map.find(k);
-  if (it == s.map.end()) {
+  const size_t i = FindSlot(s, k, hash);
+  if (i == kNoSlot) {
     Bump(s.misses);
     return nullptr;
   }
-  it->second.referenced = true;
+  Entry& e = *s.slots[i].entry;
+  e.referenced = true;
   Bump(s.hits);
-  return it->second.block;
+  return e.block;
 }
 
 void BlockCache::Insert(const Key& k, Block b) {
   if (shard_bytes_max_ == 0) return;
-  Shard& s = ShardOf(k);
+  const uint64_t hash = KeyHash(k);
+  Shard& s = ShardOf(hash);
   std::lock_guard l(s.mu);
-  auto [it, inserted] = s.map.try_emplace(k);
-  if (!inserted) return;
-  Entry& e = it->second;
+  if (FindSlot(s, k, hash) != kNoSlot) return;  // already there: kept as it was
+  Reserve(s);
+  const size_t mask = s.slots.size() - 1;
+  size_t i = Home(s, hash);
+  while (s.slots[i].entry) i = (i + 1) & mask;
+  s.slots[i].hash = hash;
+  s.slots[i].entry = std::make_unique<Entry>();
+  ++s.count;
+  Entry& e = *s.slots[i].entry;
   e.key = k;
+  e.hash = hash;
   e.block = std::move(b);
   s.bytes += e.block->size();
   if (s.hand == nullptr) {
@@ -40,7 +91,7 @@ void BlockCache::Insert(const Key& k, Block b) {
 }
 
 void BlockCache::EvictOverBudget(Shard& s) {
-  while (s.bytes > shard_bytes_max_ && s.map.size() > 1) {
+  while (s.bytes > shard_bytes_max_ && s.count > 1) {
     Entry* e = s.hand;
     s.hand = e->next;
     if (e->referenced) {
@@ -51,8 +102,9 @@ void BlockCache::EvictOverBudget(Shard& s) {
     e->next->prev = e->prev;
     TLDB_CHECK(s.bytes >= e->block->size());
     s.bytes -= e->block->size();
-    const Key k = e->key;
-    s.map.erase(k);  // frees e
+    const size_t i = FindSlot(s, e->key, e->hash);
+    TLDB_CHECK(i != kNoSlot && s.slots[i].entry.get() == e);
+    EraseSlot(s, i);  // frees e
   }
 }
 

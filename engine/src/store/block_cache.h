@@ -10,6 +10,11 @@
 // entry joins the ring just behind the hand (the newest), referenced, so it is evicted only after
 // every older entry had its chance.
 //
+// Index: each shard finds its entries through an open-addressing table of (hash, entry) slots,
+// linear probing, at most half full, deletions by backward shift. A hit reads one slot and its
+// entry; std::unordered_map read a bucket, the node before the first one and the node, three
+// dependent cache misses and two divisions (docs/benchmarks.md "The block cache").
+//
 // Contract: thread-safe (sharded mutexes); a returned block stays valid for as long as the caller
 // holds the shared_ptr, even after eviction. Keys name a block by namespace, segment id,
 // generation and uncompressed start offset, so a compaction output never hits an input's entry.
@@ -20,7 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
 namespace tldb {
 
@@ -36,6 +41,8 @@ class BlockCache {
   using Block = std::shared_ptr<const std::string>;
 
   explicit BlockCache(uint64_t bytes_max) : shard_bytes_max_(bytes_max / kShards) {}
+  BlockCache(const BlockCache&) = delete;
+  BlockCache& operator=(const BlockCache&) = delete;
 
   Block Lookup(const Key& k);
   void Insert(const Key& k, Block b);
@@ -45,32 +52,52 @@ class BlockCache {
 
  private:
   static constexpr int kShards = 16;  // enough that 2-8 reader threads rarely meet
-  struct KeyHash {
-    size_t operator()(const Key& k) const {  // splitmix64 finaliser over all fields
-      uint64_t z = k.segment * 0x9E3779B97F4A7C15ull ^ (uint64_t{k.raw_start} << 32 | k.gen) ^
-                   (uint64_t{k.ns} << 48);
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-      return z ^ (z >> 31);
-    }
-  };
+  static_assert((kShards & (kShards - 1)) == 0, "a shard is picked by the hash's low bits");
+  static constexpr int kShardBits = 4;
+  static_assert(kShards == 1 << kShardBits);
+  // A shard's first table: 16 slots (8 entries before it doubles).
+  static constexpr size_t kSlotsMin = 16;
+  static uint64_t KeyHash(const Key& k) {  // splitmix64 finaliser over all fields
+    uint64_t z = k.segment * 0x9E3779B97F4A7C15ull ^ (uint64_t{k.raw_start} << 32 | k.gen) ^
+                 (uint64_t{k.ns} << 48);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
   struct Entry {
     Key key;
+    uint64_t hash = 0;  // KeyHash(key)
     Block block;
     bool referenced = true;
     Entry* prev = nullptr;  // the ring, in insertion order
     Entry* next = nullptr;
   };
+  struct Slot {
+    uint64_t hash = 0;
+    std::unique_ptr<Entry> entry;  // null: empty
+  };
   // Its own cache line: two threads in two shards do not share one.
   struct alignas(64) Shard {
     mutable std::mutex mu;
-    std::unordered_map<Key, Entry, KeyHash> map;  // nodes are stable: the ring points into them
-    Entry* hand = nullptr;                        // the oldest entry; null when empty
+    std::vector<Slot> slots;  // a power of two in size (or empty), at most half full
+    size_t count = 0;         // entries
+    Entry* hand = nullptr;    // the oldest entry; null when empty
     uint64_t bytes = 0;
     // Written under mu only; atomic so that the getters may read them without it.
     std::atomic<uint64_t> hits{0}, misses{0};
   };
-  Shard& ShardOf(const Key& k) { return shards_[KeyHash{}(k) % kShards]; }
+  Shard& ShardOf(uint64_t hash) { return shards_[hash & (kShards - 1)]; }
+  // The slot's home: the bits above the shard's.
+  static size_t Home(const Shard& s, uint64_t hash) {
+    return static_cast<size_t>(hash >> kShardBits) & (s.slots.size() - 1);
+  }
+  static constexpr size_t kNoSlot = ~size_t{0};
+  // The slot holding `k`, or kNoSlot. mu held.
+  static size_t FindSlot(const Shard& s, const Key& k, uint64_t hash);
+  // Doubles the table (or makes the first) when one more entry would fill it past half. mu held.
+  static void Reserve(Shard& s);
+  // Empties slot `i` and moves the entries after it back toward their homes. mu held.
+  static void EraseSlot(Shard& s, size_t i);
   static void Bump(std::atomic<uint64_t>& c) {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
