@@ -19,6 +19,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,7 +50,7 @@ class EchoServer {
     if (::bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(lfd_, 512) != 0 ||
         ::getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
       std::perror("echo_bench: listen");
-      std::exit(1);
+      std::abort();
     }
     port_ = ntohs(a.sin_port);
     efd_ = ::epoll_create1(0);
@@ -159,7 +161,7 @@ uint64_t RunClients(uint16_t port, uint32_t connections, double seconds) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   CLI::App app{"Echo server over loopback: one send() per answer vs one io_uring submission"};
   int rounds = 3;
   double seconds = 4;
@@ -189,4 +191,7 @@ int main(int argc, char** argv) {
     }
   }
   return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "echo_bench: %s\n", e.what());
+  return 1;
 }

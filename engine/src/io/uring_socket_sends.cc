@@ -9,9 +9,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <cstring>
 #include <mutex>
 #include <string>
+#include <system_error>
 
 #include "io/posix_socket_sends.h"
 
@@ -52,7 +52,8 @@ Result<std::unique_ptr<SocketSends>> UringSocketSends::Open() {
   const int rc = io_uring_queue_init_params(kSendsPerSubmitMax, &s->ring_->ring, &params);
   if (rc < 0) {
     s->ring_.reset();  // nothing to tear down
-    return Status::NotSupported(std::string("io_uring for socket sends: ") + std::strerror(-rc));
+    return Status::NotSupported("io_uring for socket sends: " +
+                                std::system_category().message(-rc));
   }
   { std::lock_guard lock(socket_ring_lifetime_mu); }  // the edge for ThreadSanitizer (above)
   io_uring_probe* probe = io_uring_get_probe_ring(&s->ring_->ring);
