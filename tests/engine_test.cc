@@ -132,6 +132,69 @@ TEST_P(EngineTest, ScanForwardBackwardLimitsAndBytes) {
   EXPECT_TRUE(none->empty());
 }
 
+// ScanVisit hands over, as views, exactly what Scan returns: the same messages in the same
+// order with the same fields, over sealed, compacted and active segments, recalled and edited
+// messages, each direction, a range, a count limit and a byte cap; its errors are Scan's.
+TEST_P(EngineTest, ScanVisitSeesWhatScanReturns) {
+  for (int i = 1; i <= 400; ++i) {
+    AppendOptions ao;
+    const std::string id = i % 3 == 0 ? "msg-" + std::to_string(i) : "";
+    ao.client_msg_id = id;
+    ASSERT_TRUE(db_->Append("store", "c", Payload(i) + std::string(150, 'x'), ao).ok());
+  }
+  ASSERT_TRUE(db_->Recall("store", "c", 7).ok());
+  ASSERT_TRUE(
+      db_->Mutate("store", {MutationKind::kEdit, "c", 9, "edited", Durability::kDefault}).ok());
+  ASSERT_TRUE(db_->Compact("store", {}).ok());  // the sealed segments become zstd blocks
+  for (int i = 401; i <= 420; ++i) ASSERT_TRUE(db_->Append("store", "c", Payload(i)).ok());
+  std::vector<ScanOptions> cases(6);
+  cases[1].direction = Direction::kBackward;
+  cases[1].limit = 20;
+  cases[2].from_seq = 5;
+  cases[2].to_seq = 60;
+  cases[3].direction = Direction::kBackward;
+  cases[3].to_seq = 300;
+  cases[3].bytes_max = 2000;
+  cases[4].limit = 1000;
+  cases[5].from_seq = 410;
+  for (size_t c = 0; c < cases.size(); ++c) {
+    auto want = db_->Scan("store", "c", cases[c]);
+    ASSERT_TRUE(want.ok()) << want.status().ToString();
+    ASSERT_FALSE(want->empty()) << c;
+    std::vector<Message> got;
+    auto n = db_->ScanVisit("store", "c", cases[c], [&got](const MessageView& m) {
+      got.push_back({m.seq, m.timestamp_ms, std::string(m.client_msg_id), std::string(m.payload)});
+    });
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+    EXPECT_EQ(*n, got.size()) << c;
+    ASSERT_EQ(got.size(), want->size()) << c;
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].seq, (*want)[i].seq) << c << " " << i;
+      EXPECT_EQ(got[i].timestamp_ms, (*want)[i].timestamp_ms) << c << " " << i;
+      EXPECT_EQ(got[i].client_msg_id, (*want)[i].client_msg_id) << c << " " << i;
+      EXPECT_EQ(got[i].payload, (*want)[i].payload) << c << " " << i;
+    }
+  }
+  auto edited = db_->ScanVisit("store", "c", cases[2], [](const MessageView& m) {
+    EXPECT_NE(m.seq, 7u);  // recalled
+    if (m.seq == 9) {
+      EXPECT_EQ(m.payload, "edited");
+    }
+  });
+  ASSERT_TRUE(edited.ok());
+  auto ignore = [](const MessageView&) {};
+  ScanOptions bad;
+  bad.from_seq = 5;
+  bad.to_seq = 4;
+  EXPECT_EQ(db_->ScanVisit("store", "c", bad, ignore).status().code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(db_->ScanVisit("nowhere", "c", {}, ignore).status().code(),
+            db_->Scan("nowhere", "c", {}).status().code());
+  auto none = db_->ScanVisit("store", "nobody", {}, ignore);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, 0u);
+}
+
 TEST_P(EngineTest, RetryWithClientMsgIdReturnsOriginalAcrossRestart) {
   AppendOptions o;
   o.client_msg_id = "device-7:msg-1";

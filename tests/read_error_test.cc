@@ -112,6 +112,8 @@ void ExpectOnlyTheBadSegmentFails(Db* db, Seq seq = 1) {
   forward.from_seq = seq;
   forward.limit = 50;
   EXPECT_EQ(db->Scan("store", "old", forward).status().code(), Status::Code::kIOError);
+  EXPECT_EQ(db->ScanVisit("store", "old", forward, [](const MessageView&) {}).status().code(),
+            Status::Code::kIOError);
   // Again, now that the segment is known to be bad: still IOError, never stale or zero data.
   EXPECT_EQ(db->Get("store", "old", seq + 1).status().code(), Status::Code::kIOError);
   // Everything else is served.

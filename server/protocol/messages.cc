@@ -307,11 +307,14 @@ void EncodeAppendResults(const std::vector<AppendResult>& m, WireWriter& w) {
   w.U32(static_cast<uint32_t>(m.size()));
   for (const auto& r : m) EncodeAppendResult(r, w);
 }
-void EncodeMessage(const Message& m, WireWriter& w) {
+void EncodeMessage(const MessageView& m, WireWriter& w) {
   w.U64(m.seq);
   w.I64(m.timestamp_ms);
   w.Str16(m.client_msg_id);
   w.Bytes32(m.payload);
+}
+void EncodeMessage(const Message& m, WireWriter& w) {
+  EncodeMessage(MessageView{m.seq, m.timestamp_ms, m.client_msg_id, m.payload}, w);
 }
 void EncodeMessages(const std::vector<Message>& m, WireWriter& w) {
   w.U32(static_cast<uint32_t>(m.size()));

@@ -253,6 +253,7 @@ void EncodeMutationResult(const MutationResult& m, WireWriter& w);
 void EncodeAppendResult(const AppendResult& m, WireWriter& w);
 void EncodeAppendResults(const std::vector<AppendResult>& m, WireWriter& w);
 void EncodeMessage(const Message& m, WireWriter& w);
+void EncodeMessage(const MessageView& m, WireWriter& w);  // the same bytes as a Message's
 void EncodeMessages(const std::vector<Message>& m, WireWriter& w);
 void EncodeSeqs(const std::vector<Seq>& m, WireWriter& w);
 void EncodeNamespaceInfo(const NamespaceInfo& m, WireWriter& w);

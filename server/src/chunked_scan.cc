@@ -9,8 +9,14 @@
 namespace tldb::server {
 
 ChunkedScan::ChunkedScan(std::string_view ns, std::string_view timeline, const ScanOptions& whole,
-                         uint64_t request_id, int64_t start_us)
-    : ns_(ns), timeline_(timeline), left_(whole), request_id_(request_id), start_us_(start_us) {
+                         uint64_t request_id, int64_t start_us, std::string buffer)
+    : ns_(ns),
+      timeline_(timeline),
+      left_(whole),
+      request_id_(request_id),
+      start_us_(start_us),
+      encoded_(std::move(buffer)) {
+  encoded_.clear();
   done_ = left_.limit == 0;
 }
 
@@ -19,28 +25,32 @@ Status ChunkedScan::Step(Db& db) {
   ScanOptions step = left_;
   step.limit = std::min(left_.limit, kMessagesPerStep);
   step.bytes_max = std::min(left_.bytes_max, kPayloadBytesPerStep);
-  auto msgs = db.Scan(ns_, timeline_, step);
-  if (!msgs.ok()) {
+  // Each message is encoded as the engine reads it (Db::ScanVisit: no Message built for it).
+  const size_t encoded_before = encoded_.size();
+  uint64_t bytes = 0;
+  Seq last = 0;
+  proto::WireWriter w(&encoded_);
+  auto visited = db.ScanVisit(ns_, timeline_, step, [&](const MessageView& m) {
+    bytes += m.payload.size();
+    last = m.seq;
+    proto::EncodeMessage(m, w);
+  });
+  if (!visited.ok()) {
+    encoded_.resize(encoded_before);  // what the failed step had seen is not answered
     done_ = true;
-    return msgs.status();
+    return visited.status();
   }
   ++steps_;
-  uint64_t bytes = 0;
-  proto::WireWriter w(&encoded_);
-  for (const Message& m : *msgs) {
-    bytes += m.payload.size();
-    proto::EncodeMessage(m, w);
-  }
-  count_ += static_cast<uint32_t>(msgs->size());
-  left_.limit -= static_cast<uint32_t>(msgs->size());
+  const uint32_t n = *visited;
+  count_ += n;
+  left_.limit -= n;
   left_.bytes_max -= std::min(bytes, left_.bytes_max);
   // The step stopped at its count or its bytes, or it reached the end of the range.
-  const bool capped = msgs->size() == step.limit || bytes >= step.bytes_max;
-  if (!capped || msgs->empty() || left_.limit == 0 || left_.bytes_max == 0) {
+  const bool capped = n == step.limit || bytes >= step.bytes_max;
+  if (!capped || n == 0 || left_.limit == 0 || left_.bytes_max == 0) {
     done_ = true;
     return Status::Ok();
   }
-  const Seq last = msgs->back().seq;
   if (left_.direction == Direction::kForward) {
     // Inclusive bounds, 0 = open: past the top of the range, or of the SeqId space, is the end.
     if (last == std::numeric_limits<Seq>::max() || (left_.to_seq != 0 && last >= left_.to_seq)) {

@@ -3,7 +3,8 @@
 // "Fairness between connections").
 //
 // Contract: a value type used on one loop thread for one SCAN request. Each Step() reads, with
-// Db::Scan (the path of a one-step SCAN, so a replicated server answers NOT_PRIMARY alike), at
+// Db::ScanVisit (Db::Scan's messages, each encoded as it is read; a replicated or sharded
+// server's Db goes through its Scan, so it answers NOT_PRIMARY or MOVED alike), at
 // most kMessagesPerStep messages and about kPayloadBytesPerStep payload bytes of what is left
 // of the request, keeps them encoded and moves the request's bounds past the last one. done()
 // once the request's `limit` or `bytes_max` is reached (the message crossing `bytes_max`
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "protocol/wire.h"
 #include "tldb/db.h"
@@ -32,8 +34,9 @@ class ChunkedScan {
   static constexpr uint64_t kPayloadBytesPerStep = 256u << 10;
 
   // `whole`: the request's bounds, direction and (capped) limit and bytes_max.
+  // `buffer`: memory for the encoded messages (emptied first; its capacity is reused).
   ChunkedScan(std::string_view ns, std::string_view timeline, const ScanOptions& whole,
-              uint64_t request_id, int64_t start_us);
+              uint64_t request_id, int64_t start_us, std::string buffer = {});
 
   // Reads the next step; an error ends the scan (the SCAN is answered with it).
   [[nodiscard]] Status Step(Db& db);
@@ -43,6 +46,11 @@ class ChunkedScan {
   // The answer's body, list<Message>: the count, then the messages in scan order.
   void WriteBody(proto::WireWriter& w) const;
   uint64_t request_id() const { return request_id_; }
+  // The buffer, emptied, for the next scan (this one answers nothing more).
+  std::string TakeBuffer() {
+    encoded_.clear();
+    return std::move(encoded_);
+  }
   int64_t start_us() const { return start_us_; }
 
  private:

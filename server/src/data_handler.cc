@@ -157,10 +157,19 @@ void DataHandler::Scan(Connection& c, uint64_t id, std::string_view body) {
   uint64_t cap = ctx_.core().config.frame_body_bytes_max / 2;
   opts.bytes_max = req.bytes_max == 0 ? cap : std::min<uint64_t>(req.bytes_max, cap);
   // The first step now; a longer answer goes on in the connection's next turns (ContinueScan).
-  auto scan = std::make_unique<ChunkedScan>(req.ns, req.timeline, opts, id, NowUs());
-  if (Status s = scan->Step(*ctx_.core().db); !s.ok()) return ctx_.Fail(c, op, id, s);
-  if (scan->done()) return AnswerScan(c, *scan);
-  c.set_scan(std::move(scan));
+  ChunkedScan scan(req.ns, req.timeline, opts, id, NowUs(), std::move(scan_buffer_));
+  const Status s = scan.Step(*ctx_.core().db);
+  if (!s.ok() || scan.done()) {
+    if (s.ok()) {
+      AnswerScan(c, scan);
+    } else {
+      ctx_.Fail(c, op, id, s);
+    }
+    scan_buffer_ = scan.TakeBuffer();
+    if (scan_buffer_.capacity() > kScanBufferKeepBytes) scan_buffer_ = std::string();
+    return;
+  }
+  c.set_scan(std::make_unique<ChunkedScan>(std::move(scan)));
 }
 
 void DataHandler::ContinueScan(Connection& c) {

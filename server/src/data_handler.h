@@ -49,6 +49,11 @@ class DataHandler {
 
   HandlerContext& ctx_;
   WatchHandler& watch_;
+  // The encoded messages of a SCAN answered in one step, kept for the next SCAN of this loop so
+  // that a latest-N read allocates nothing for its answer; dropped above kScanBufferKeepBytes
+  // (one large answer does not pin its memory for ever).
+  static constexpr size_t kScanBufferKeepBytes = 256u << 10;
+  std::string scan_buffer_;
 };
 
 }  // namespace tldb::server

@@ -253,6 +253,23 @@ class Db {
   // A backward scan with to_seq = 0 is "latest N".
   virtual Result<std::vector<Message>> Scan(std::string_view ns, std::string_view timeline,
                                             const ScanOptions& options) = 0;
+  // The messages Scan returns, handed to `visit` one by one in scan order as views, without a
+  // Message (and its two strings) built for each: for a caller that copies them out at once, as
+  // a server encoding its answer does. Returns how many were visited. `visit` runs while the
+  // namespace's readers hold its read lock: it must be short and must not call into the Db.
+  // After an error `visit` may have seen some messages already; the caller drops them. The
+  // default builds the messages with Scan (a Db that wraps another keeps its checks); the
+  // engine's own Db reads each record straight into `visit`.
+  using MessageVisitor = std::function<void(const MessageView&)>;
+  virtual Result<uint32_t> ScanVisit(std::string_view ns, std::string_view timeline,
+                                     const ScanOptions& options, const MessageVisitor& visit) {
+    Result<std::vector<Message>> msgs = Scan(ns, timeline, options);
+    if (!msgs.ok()) return msgs.status();
+    for (const Message& m : *msgs) {
+      visit(MessageView{m.seq, m.timestamp_ms, m.client_msg_id, m.payload});
+    }
+    return static_cast<uint32_t>(msgs->size());
+  }
   // Last visible SeqId per timeline (0 for a timeline that does not exist), from memory. It is
   // the highest SeqId ever assigned and published, also when that message was recalled, trimmed,
   // deleted or expired since (a sync client's high-water mark; the next append gets LastSeq+1).

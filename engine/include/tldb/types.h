@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace tldb {
 
@@ -27,6 +28,15 @@ struct Message {
   TimestampMs timestamp_ms = 0;
   std::string client_msg_id;  // empty when none was given
   std::string payload;
+};
+
+// One stored message as Db::ScanVisit hands it over: views into the store's memory, valid only
+// during the call that received it.
+struct MessageView {
+  Seq seq = 0;
+  TimestampMs timestamp_ms = 0;
+  std::string_view client_msg_id;
+  std::string_view payload;
 };
 
 struct AppendResult {

@@ -432,6 +432,16 @@ Result<std::vector<Message>> DbImpl::Scan(std::string_view ns, std::string_view 
   return log->Scan(timeline, options);
 }
 
+Result<uint32_t> DbImpl::ScanVisit(std::string_view ns, std::string_view timeline,
+                                   const ScanOptions& options, const MessageVisitor& visit) {
+  TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));
+  TLDB_RETURN_IF_ERROR(ValidateTimelineKey(timeline));
+  if (options.from_seq != 0 && options.to_seq != 0 && options.from_seq > options.to_seq) {
+    return Status::InvalidArgument("scan from_seq is greater than to_seq");
+  }
+  return log->ScanVisit(timeline, options, visit);
+}
+
 Result<std::vector<Seq>> DbImpl::LastSeq(std::string_view ns,
                                          std::span<const std::string_view> timelines) {
   TLDB_ASSIGN_OR_RETURN(NamespaceLog * log, Find(ns));

@@ -55,6 +55,8 @@ class DbImpl : public Db {
   Result<Message> Get(std::string_view ns, std::string_view timeline, Seq seq) override;
   Result<std::vector<Message>> Scan(std::string_view ns, std::string_view timeline,
                                     const ScanOptions& options) override;
+  Result<uint32_t> ScanVisit(std::string_view ns, std::string_view timeline,
+                             const ScanOptions& options, const MessageVisitor& visit) override;
   Result<std::vector<Seq>> LastSeq(std::string_view ns,
                                    std::span<const std::string_view> timelines) override;
 

@@ -62,6 +62,10 @@ class NamespaceLog {
   Result<std::vector<Message>> Scan(std::string_view key, const ScanOptions& o) {
     return reader_.Scan(key, o);
   }
+  Result<uint32_t> ScanVisit(std::string_view key, const ScanOptions& o,
+                             const std::function<void(const MessageView&)>& visit) {
+    return reader_.ScanVisit(key, o, visit);
+  }
   Seq LastSeq(std::string_view key) { return reader_.LastSeq(key); }
 
   // Makes every acknowledged append durable (ordered with appends through the group commit).

@@ -23,21 +23,58 @@ Result<Message> TimelineReader::Get(std::string_view key, Seq seq) const {
   return r;  // one returned object: no copy or move of the message
 }
 
-Result<std::vector<Message>> TimelineReader::Scan(std::string_view key,
-                                                  const ScanOptions& o) const {
-  MapFaultScope faults;
-  Result<std::vector<Message>> r = ScanImpl(key, o);
-  if (faults.Faulted()) r = ReadError(key);
-  return r;
-}
+namespace {
 
-Message TimelineReader::ToMessage(const RecordView& r, Seq seq) {
+Message ToMessage(const RecordView& r, Seq seq) {
   Message m;
   m.seq = seq;
   m.timestamp_ms = r.timestamp_ms;
   m.client_msg_id.assign(r.client_msg_id);
   m.payload.assign(r.payload);
   return m;
+}
+
+// ScanInto's sinks: Scan's vector of messages, and ScanVisit's visitor.
+struct MessageVectorSink {
+  std::vector<Message> out;
+  void Reserve(size_t n) { out.reserve(n); }
+  size_t Add(const RecordView& r, Seq seq) {
+    out.push_back(ToMessage(r, seq));
+    return out.size();
+  }
+};
+
+struct MessageVisitSink {
+  const std::function<void(const MessageView&)>& visit;
+  uint32_t count = 0;
+  void Reserve(size_t /*n*/) {}
+  size_t Add(const RecordView& r, Seq seq) {
+    visit(MessageView{seq, r.timestamp_ms, r.client_msg_id, r.payload});
+    return ++count;
+  }
+};
+
+}  // namespace
+
+Result<std::vector<Message>> TimelineReader::Scan(std::string_view key,
+                                                  const ScanOptions& o) const {
+  MapFaultScope faults;
+  MessageVectorSink sink;
+  const Status s = ScanInto(key, o, sink);
+  if (faults.Faulted()) return ReadError(key);
+  if (!s.ok()) return s;
+  return std::move(sink.out);
+}
+
+Result<uint32_t> TimelineReader::ScanVisit(
+    std::string_view key, const ScanOptions& o,
+    const std::function<void(const MessageView&)>& visit) const {
+  MapFaultScope faults;
+  MessageVisitSink sink{visit};
+  const Status s = ScanInto(key, o, sink);
+  if (faults.Faulted()) return ReadError(key);
+  if (!s.ok()) return s;
+  return sink.count;
 }
 
 Status TimelineReader::LocateStored(uint32_t timeline, Seq seq, RecordView* r) const {
@@ -111,29 +148,27 @@ void TimelineReader::HintAhead(const TimelineRuns& runs, const TimelineRuns::Run
   }
 }
 
-Result<std::vector<Message>> TimelineReader::ScanImpl(std::string_view key,
-                                                      const ScanOptions& o) const {
+template <typename Sink>
+Status TimelineReader::ScanInto(std::string_view key, const ScanOptions& o, Sink& sink) const {
   st_.counters.scans++;
-  std::vector<Message> out;
   const TimelineRules::Limits limits = st_.Limits();
   std::shared_lock l(st_.mu);
   const uint32_t id = st_.table.Find(key, KeyHash(key));
-  if (id == TimelineTable::kNone || o.limit == 0) return out;
+  if (id == TimelineTable::kNone || o.limit == 0) return Status::Ok();
   const Seq visible = st_.table.state(id).visible_seq();
   const Seq lo = std::max<Seq>(o.from_seq, st_.rules.FirstKept(id, visible, limits));
   const Seq hi = o.to_seq == 0 ? visible : std::min(o.to_seq, visible);
-  if (lo > hi) return out;
+  if (lo > hi) return Status::Ok();
   // Room for a typical page at once (latest-20: one allocation instead of six as the vector
   // doubles), not for the largest limit a caller may ask for.
-  out.reserve(static_cast<size_t>(std::min<uint64_t>({o.limit, hi - lo + 1, kScanReserveMax})));
+  sink.Reserve(static_cast<size_t>(std::min<uint64_t>({o.limit, hi - lo + 1, kScanReserveMax})));
   const bool fwd = o.direction == Direction::kForward;
   TimelineRuns runs(st_, id);
   TimelineRuns::Run run;
   size_t at = 0;
   Status s;
   if (!runs.Seek(fwd ? lo : hi, fwd, &at, &run, &s)) {
-    TLDB_RETURN_IF_ERROR(s);
-    return out;
+    return s;
   }
   uint64_t bytes = 0;
   for (;;) {
@@ -151,17 +186,16 @@ Result<std::vector<Message>> TimelineReader::ScanImpl(std::string_view key,
       if (s.code() == Status::Code::kDeleted) continue;
       TLDB_RETURN_IF_ERROR(s);
       if (TimelineRules::Expired(r.timestamp_ms, limits)) continue;
-      out.push_back(ToMessage(r, seq));
       bytes += r.payload.size();
-      if (out.size() >= o.limit || bytes >= o.bytes_max) return out;
+      if (sink.Add(r, seq) >= o.limit || bytes >= o.bytes_max) return Status::Ok();
     }
     do {  // the next run in scan order (skipping expired segments)
-      if (fwd ? at + 1 >= runs.size() : at == 0) return out;
+      if (fwd ? at + 1 >= runs.size() : at == 0) return Status::Ok();
       at = fwd ? at + 1 : at - 1;
       s = runs.At(at, &run);
     } while (s.code() == Status::Code::kDeleted);
     TLDB_RETURN_IF_ERROR(s);
-    if (fwd ? run.first > hi : run.last() < lo) return out;
+    if (fwd ? run.first > hi : run.last() < lo) return Status::Ok();
   }
 }
 

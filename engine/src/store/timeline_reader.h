@@ -11,6 +11,7 @@
 // the caller to hold mu (shared or exclusive). Readers see only published SeqIds.
 #pragma once
 
+#include <functional>
 #include <string_view>
 #include <vector>
 
@@ -27,6 +28,10 @@ class TimelineReader {
   // NotFound: never existed; Deleted: recalled, trimmed, deleted or expired.
   Result<Message> Get(std::string_view key, Seq seq) const;
   Result<std::vector<Message>> Scan(std::string_view key, const ScanOptions& o) const;
+  // Scan's messages handed to `visit` as views (Db::ScanVisit), under the namespace's read lock;
+  // the number visited.
+  Result<uint32_t> ScanVisit(std::string_view key, const ScanOptions& o,
+                             const std::function<void(const MessageView&)>& visit) const;
   Seq LastSeq(std::string_view key) const;
 
   // The record holding (timeline, seq) as stored (no deletion rules). Caller holds mu.
@@ -39,9 +44,12 @@ class TimelineReader {
 
  private:
   Result<Message> GetImpl(std::string_view key, Seq seq) const;
-  Result<std::vector<Message>> ScanImpl(std::string_view key, const ScanOptions& o) const;
+  // The scan itself, the one place its rules live: each message in scan order goes to
+  // sink.Add(record, seq) (sink.Reserve(n) first, with the count a typical page needs), until
+  // the range, o.limit or o.bytes_max ends it. Takes the read lock.
+  template <typename Sink>
+  Status ScanInto(std::string_view key, const ScanOptions& o, Sink& sink) const;
   Status ReadError(std::string_view key) const;
-  static Message ToMessage(const RecordView& r, Seq seq);
   // The most messages a scan makes room for before it reads any (80 bytes each).
   static constexpr uint64_t kScanReserveMax = 64;
   // How many records a scan fetches into the CPU cache ahead of the one it reads.
