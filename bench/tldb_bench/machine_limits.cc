@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "../echo_load.h"
 #include "common/latency_histogram.h"
 
 namespace tldb::peerbench {
@@ -57,102 +58,8 @@ SyncWriteLimit SyncWrites(const std::string& dir, uint32_t bs, double seconds) {
   return out;
 }
 
-// A trivial echo server: one epoll thread (like Redis's event loop) that sends every byte it
-// receives back. Stop() wakes it through an eventfd.
-class EchoServer {
- public:
-  EchoServer() {
-    lfd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ::bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(lfd_, 128);
-    ::getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    efd_ = ::epoll_create1(0);
-    stop_ = ::eventfd(0, EFD_NONBLOCK);
-    Watch(lfd_);
-    Watch(stop_);
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~EchoServer() {
-    const uint64_t one = 1;
-    (void)!::write(stop_, &one, sizeof one);
-    thread_.join();
-    ::close(lfd_);
-    ::close(stop_);
-    ::close(efd_);
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  void Watch(int fd) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    ::epoll_ctl(efd_, EPOLL_CTL_ADD, fd, &ev);
-  }
-  void Loop() {
-    epoll_event evs[64];
-    char buf[4096];
-    for (;;) {
-      const int n = ::epoll_wait(efd_, evs, 64, -1);
-      for (int i = 0; i < n; ++i) {
-        const int fd = evs[i].data.fd;
-        if (fd == stop_) return;
-        if (fd == lfd_) {
-          for (int c; (c = ::accept4(lfd_, nullptr, nullptr, SOCK_NONBLOCK)) >= 0;) {
-            int one = 1;
-            ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            Watch(c);
-          }
-          continue;
-        }
-        const ssize_t r = ::recv(fd, buf, sizeof buf, 0);
-        if (r <= 0) {
-          ::close(fd);  // also leaves the epoll set
-          continue;
-        }
-        // 64-byte request/response: the reply fits the socket buffer, a short write is not
-        // expected; a failed one closes the connection.
-        if (::send(fd, buf, static_cast<size_t>(r), MSG_NOSIGNAL) != r) ::close(fd);
-      }
-    }
-  }
-  int lfd_ = -1, efd_ = -1, stop_ = -1;
-  uint16_t port_ = 0;
-  std::thread thread_;
-};
-
 double EchoRate(uint16_t port, uint32_t connections, double seconds) {
-  std::atomic<uint64_t> total{0};
-  std::vector<std::thread> ts;
-  for (uint32_t i = 0; i < connections; ++i) {
-    ts.emplace_back([&] {
-      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-      int one = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(port);
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
-      char b[64] = {};
-      uint64_t n = 0;
-      const auto end = Clock::now() + std::chrono::duration<double>(seconds);
-      while (Clock::now() < end) {
-        if (::send(fd, b, sizeof b, MSG_NOSIGNAL) != sizeof b) break;
-        if (::recv(fd, b, sizeof b, MSG_WAITALL) != sizeof b) break;
-        ++n;
-      }
-      total += n;
-      ::close(fd);
-    });
-  }
-  for (auto& t : ts) t.join();
-  return static_cast<double>(total.load()) / seconds;
+  return static_cast<double>(bench::EchoRequests(port, connections, seconds)) / seconds;
 }
 
 }  // namespace
@@ -162,7 +69,10 @@ MachineLimits MeasureMachineLimits(const BenchConfig& cfg) {
   const double s = cfg.quick ? 0.1 : 1.0;
   for (uint32_t bs : {4096u, 65536u, 1u << 20})
     l.sync_writes.push_back(SyncWrites(cfg.data_dir, bs, s));
-  EchoServer echo;
+  // The trivial echo server: one send() per answer (the POSIX SocketSends), like Redis.
+  auto sends = SocketSends::Open("posix");
+  if (!sends.ok()) std::abort();  // the POSIX backend cannot be refused
+  bench::EchoServer echo(std::move(sends).value());
   l.echo_1conn_per_s = EchoRate(echo.port(), 1, s);
   l.echo_connections = cfg.clients;
   l.echo_nconn_per_s = EchoRate(echo.port(), cfg.clients, s);
