@@ -13,6 +13,12 @@
 #include "io/errno_status.h"
 
 namespace tldb {
+
+std::mutex& UringRingLifetimeMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
 namespace {
 
 constexpr unsigned kRingDepth = 64;
@@ -30,12 +36,6 @@ std::string Context(std::string_view op, const std::string& path, uint64_t offse
   return ctx;
 }
 
-// liburing maps and unmaps ring memory with raw syscalls, so ThreadSanitizer cannot see that a
-// ring created in one thread may reuse the addresses of a ring destroyed in another. Passing
-// through this mutex on both sides gives it the happens-before edge (and costs nothing
-// measurable: rings are created once per file or thread).
-std::mutex ring_lifetime_mu;
-
 // One io_uring instance. Not thread-safe; not movable (the kernel maps its rings).
 class Ring {
  public:
@@ -47,7 +47,7 @@ class Ring {
   Status Init() {
     const int rc = io_uring_queue_init(kRingDepth, &ring_, 0);
     if (rc < 0) return StatusFromErrno(-rc, "io_uring_setup");
-    std::lock_guard lock(ring_lifetime_mu);
+    std::lock_guard lock(UringRingLifetimeMutex());
     ok_ = true;
     return Status::Ok();
   }
@@ -66,7 +66,7 @@ class Ring {
  private:
   void Exit() {
     if (!ok_) return;
-    std::lock_guard lock(ring_lifetime_mu);
+    std::lock_guard lock(UringRingLifetimeMutex());
     io_uring_queue_exit(&ring_);
     ok_ = false;
   }

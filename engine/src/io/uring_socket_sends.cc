@@ -14,21 +14,16 @@
 #include <system_error>
 
 #include "io/posix_socket_sends.h"
+#include "io/uring_file_system.h"
 
 namespace tldb {
 namespace {
 
-// liburing maps and unmaps ring memory with raw system calls, so ThreadSanitizer cannot see
-// that a ring set up on one loop thread may reuse the addresses of one torn down on another;
-// passing through this mutex on both sides gives it the happens-before edge (a ring is set up
-// once per loop thread).
-std::mutex socket_ring_lifetime_mu;
-
 constexpr unsigned kSetupFlags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
-// The completion ring holds twice the submission ring's entries (the kernel's default), so a
-// whole submission's completions fit without overflow.
 // The result of an item no send was made for (a send's result is a byte count or -errno).
 constexpr int64_t kNotSent = INT64_MIN;
+// The completion ring holds twice the submission ring's entries (the kernel's default), so a
+// whole submission's completions fit without overflow.
 static_assert(SocketSends::kSendsPerSubmitMax >= 1 && SocketSends::kSendsPerSubmitMax <= 4096);
 
 }  // namespace
@@ -41,7 +36,7 @@ UringSocketSends::UringSocketSends() : ring_(std::make_unique<RingState>()) {}
 
 UringSocketSends::~UringSocketSends() {
   if (!ring_) return;
-  std::lock_guard lock(socket_ring_lifetime_mu);
+  std::lock_guard lock(UringRingLifetimeMutex());
   io_uring_queue_exit(&ring_->ring);
 }
 
@@ -55,7 +50,8 @@ Result<std::unique_ptr<SocketSends>> UringSocketSends::Open() {
     return Status::NotSupported("io_uring for socket sends: " +
                                 std::system_category().message(-rc));
   }
-  { std::lock_guard lock(socket_ring_lifetime_mu); }  // the edge for ThreadSanitizer (above)
+  // The edge for ThreadSanitizer (uring_file_system.h).
+  { std::lock_guard lock(UringRingLifetimeMutex()); }
   io_uring_probe* probe = io_uring_get_probe_ring(&s->ring_->ring);
   const bool send_ok = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_SEND);
   if (probe != nullptr) io_uring_free_probe(probe);

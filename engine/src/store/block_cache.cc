@@ -16,16 +16,19 @@ size_t BlockCache::FindSlot(const Shard& s, const Key& k, uint64_t hash) {
   }
 }
 
+size_t BlockCache::FreeSlot(const Shard& s, uint64_t hash) {
+  const size_t mask = s.slots.size() - 1;
+  size_t i = Home(s, hash);
+  while (s.slots[i].entry) i = (i + 1) & mask;
+  return i;
+}
+
 void BlockCache::Reserve(Shard& s) {
   if ((s.count + 1) * 2 <= s.slots.size()) return;
   std::vector<Slot> old =
       std::exchange(s.slots, std::vector<Slot>(s.slots.empty() ? kSlotsMin : s.slots.size() * 2));
-  const size_t mask = s.slots.size() - 1;
   for (Slot& slot : old) {
-    if (!slot.entry) continue;
-    size_t i = Home(s, slot.hash);
-    while (s.slots[i].entry) i = (i + 1) & mask;
-    s.slots[i] = std::move(slot);
+    if (slot.entry) s.slots[FreeSlot(s, slot.hash)] = std::move(slot);
   }
 }
 
@@ -67,9 +70,7 @@ void BlockCache::Insert(const Key& k, Block b) {
   std::lock_guard l(s.mu);
   if (FindSlot(s, k, hash) != kNoSlot) return;  // already there: kept as it was
   Reserve(s);
-  const size_t mask = s.slots.size() - 1;
-  size_t i = Home(s, hash);
-  while (s.slots[i].entry) i = (i + 1) & mask;
+  const size_t i = FreeSlot(s, hash);
   s.slots[i].hash = hash;
   s.slots[i].entry = std::make_unique<Entry>();
   ++s.count;

@@ -94,6 +94,8 @@ class BlockCache {
   static constexpr size_t kNoSlot = ~size_t{0};
   // The slot holding `k`, or kNoSlot. mu held.
   static size_t FindSlot(const Shard& s, const Key& k, uint64_t hash);
+  // The first empty slot of hash's probe run (the table has one: at most half full). mu held.
+  static size_t FreeSlot(const Shard& s, uint64_t hash);
   // Doubles the table (or makes the first) when one more entry would fill it past half. mu held.
   static void Reserve(Shard& s);
   // Empties slot `i` and moves the entries after it back toward their homes. mu held.
