@@ -86,6 +86,14 @@ TEST_P(EngineTest, AppendAssignsConsecutiveSeqsAndGetReturnsThem) {
   EXPECT_TRUE(db_->Get("store", "conv:1", 6).status().IsNotFound());
   EXPECT_TRUE(db_->Get("store", "conv:9", 1).status().IsNotFound());
   EXPECT_EQ(db_->Get("store", "conv:1", 0).status().code(), Status::Code::kInvalidArgument);
+  // Reads are counted (striped counters summed by Stats).
+  const DbStats before = db_->Stats();
+  ASSERT_TRUE(db_->Get("store", "conv:1", 1).ok());
+  ASSERT_TRUE(db_->Get("store", "conv:1", 2).ok());
+  ASSERT_TRUE(db_->Scan("store", "conv:1", {}).ok());
+  const DbStats after = db_->Stats();
+  EXPECT_EQ(after.gets, before.gets + 2);
+  EXPECT_EQ(after.scans, before.scans + 1);
 }
 
 TEST_P(EngineTest, TimestampsNeverGoBackwards) {

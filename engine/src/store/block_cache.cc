@@ -12,7 +12,7 @@ size_t BlockCache::FindSlot(const Shard& s, const Key& k, uint64_t hash) {
   for (size_t i = Home(s, hash);; i = (i + 1) & mask) {
     const Slot& slot = s.slots[i];
     if (!slot.entry) return kNoSlot;  // at most half full: an empty slot always ends the probe
-    if (slot.hash == hash && slot.entry->key == k) return i;
+    if (slot.hash == hash && slot.key == k) return i;
   }
 }
 
@@ -57,10 +57,11 @@ BlockCache::Block BlockCache::Lookup(const Key& k) {
     Bump(s.misses);
     return nullptr;
   }
-  Entry& e = *s.slots[i].entry;
-  e.referenced = true;
+  Slot& slot = s.slots[i];
+  // Written only when it changes: a hit leaves the slot's line clean in the other cores' caches.
+  if (!slot.referenced) slot.referenced = true;
   Bump(s.hits);
-  return e.block;
+  return slot.block;
 }
 
 void BlockCache::Insert(const Key& k, Block b) {
@@ -71,14 +72,18 @@ void BlockCache::Insert(const Key& k, Block b) {
   if (FindSlot(s, k, hash) != kNoSlot) return;  // already there: kept as it was
   Reserve(s);
   const size_t i = FreeSlot(s, hash);
-  s.slots[i].hash = hash;
-  s.slots[i].entry = std::make_unique<Entry>();
+  Slot& slot = s.slots[i];
+  slot.hash = hash;
+  slot.key = k;
+  slot.referenced = true;
+  slot.entry = std::make_unique<Entry>();
   ++s.count;
-  Entry& e = *s.slots[i].entry;
+  Entry& e = *slot.entry;
   e.key = k;
   e.hash = hash;
-  e.block = std::move(b);
-  s.bytes += e.block->size();
+  e.bytes = b->size();
+  slot.block = std::move(b);
+  s.bytes += e.bytes;
   if (s.hand == nullptr) {
     e.prev = e.next = &e;
     s.hand = &e;
@@ -95,16 +100,16 @@ void BlockCache::EvictOverBudget(Shard& s) {
   while (s.bytes > shard_bytes_max_ && s.count > 1) {
     Entry* e = s.hand;
     s.hand = e->next;
-    if (e->referenced) {
-      e->referenced = false;  // its second chance
+    const size_t i = FindSlot(s, e->key, e->hash);
+    TLDB_CHECK(i != kNoSlot && s.slots[i].entry.get() == e);
+    if (s.slots[i].referenced) {
+      s.slots[i].referenced = false;  // its second chance
       continue;
     }
     e->prev->next = e->next;
     e->next->prev = e->prev;
-    TLDB_CHECK(s.bytes >= e->block->size());
-    s.bytes -= e->block->size();
-    const size_t i = FindSlot(s, e->key, e->hash);
-    TLDB_CHECK(i != kNoSlot && s.slots[i].entry.get() == e);
+    TLDB_CHECK(s.bytes >= e->bytes);
+    s.bytes -= e->bytes;
     EraseSlot(s, i);  // frees e
   }
 }

@@ -10,9 +10,10 @@
 // entry joins the ring just behind the hand (the newest), referenced, so it is evicted only after
 // every older entry had its chance.
 //
-// Index: each shard finds its entries through an open-addressing table of (hash, entry) slots,
-// linear probing, at most half full, deletions by backward shift. A hit reads one slot and its
-// entry; std::unordered_map read a bucket, the node before the first one and the node, three
+// Index: each shard finds its entries through an open-addressing table, linear probing, at most
+// half full, deletions by backward shift. A slot holds what a hit needs (key, block, referenced
+// flag), so a hit reads the slot and the block's count and never the entry, which only keeps the
+// ring; std::unordered_map read a bucket, the node before the first one and the node, three
 // dependent cache misses and two divisions (docs/benchmarks.md "The block cache").
 //
 // Contract: thread-safe (sharded mutexes); a returned block stays valid for as long as the caller
@@ -64,16 +65,20 @@ class BlockCache {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
   }
+  // The ring's node of an entry: the hand walks entries in insertion order and finds each one's
+  // slot by its key (slots move; entries do not).
   struct Entry {
     Key key;
-    uint64_t hash = 0;  // KeyHash(key)
-    Block block;
-    bool referenced = true;
-    Entry* prev = nullptr;  // the ring, in insertion order
+    uint64_t hash = 0;   // KeyHash(key)
+    uint64_t bytes = 0;  // the block's size
+    Entry* prev = nullptr;
     Entry* next = nullptr;
   };
   struct Slot {
     uint64_t hash = 0;
+    Key key;
+    bool referenced = false;  // set by a hit, cleared by the passing hand
+    Block block;
     std::unique_ptr<Entry> entry;  // null: empty
   };
   // Its own cache line: two threads in two shards do not share one.

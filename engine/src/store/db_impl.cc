@@ -557,8 +557,8 @@ DbStats DbImpl::Stats() {
     s.groups_committed += c.groups;
     s.syncs += c.syncs;
     s.bytes_written += c.bytes_written;
-    s.gets += c.gets;
-    s.scans += c.scans;
+    s.gets += c.gets.Load();
+    s.scans += c.scans.Load();
     s.mutations += c.mutations;
     s.segments_expired += c.segments_expired;
     s.compactions += c.compactions;

@@ -33,12 +33,15 @@
 #include "tldb/clock.h"
 #include "tldb/db.h"
 #include "tldb/file_system.h"
+#include "util/striped_counter.h"
 
 namespace tldb {
 
 struct NamespaceCounters {
   std::atomic<uint64_t> appends{0}, deduplicated{0}, groups{0}, syncs{0}, bytes_written{0};
-  std::atomic<uint64_t> gets{0}, scans{0}, mutations{0};
+  // Bumped by every read, on any thread: striped, so that reads do not share a cache line.
+  StripedCounter gets, scans;
+  std::atomic<uint64_t> mutations{0};
   std::atomic<uint64_t> segments_expired{0}, compactions{0}, compaction_bytes_read{0},
       compaction_bytes_written{0};
   std::atomic<uint64_t> prezero_skipped{0};

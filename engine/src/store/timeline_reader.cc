@@ -115,7 +115,7 @@ Status TimelineReader::LocateLive(uint32_t timeline, Seq seq, const TimelineRule
 }
 
 Result<Message> TimelineReader::GetImpl(std::string_view key, Seq seq) const {
-  st_.counters.gets++;
+  st_.counters.gets.Add();
   const TimelineRules::Limits limits = st_.Limits();
   std::shared_lock l(st_.mu);
   const uint32_t id = st_.table.Find(key, KeyHash(key));
@@ -150,7 +150,7 @@ void TimelineReader::HintAhead(const TimelineRuns& runs, const TimelineRuns::Run
 
 template <typename Sink>
 Status TimelineReader::ScanInto(std::string_view key, const ScanOptions& o, Sink& sink) const {
-  st_.counters.scans++;
+  st_.counters.scans.Add();
   const TimelineRules::Limits limits = st_.Limits();
   std::shared_lock l(st_.mu);
   const uint32_t id = st_.table.Find(key, KeyHash(key));
