@@ -148,6 +148,12 @@ int main(int argc, char** argv) {
                  "Engine: bytes compaction may read and write per second, MiB/s (0: unpaced)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 14))
       ->capture_default_str();
+  app.add_option("--groups-in-flight", db_opts.groups_in_flight_max,
+                 "Engine: groups written whose fdatasync may run at once, each on its own thread "
+                 "while the next group is written (1: one group at a time; a replicated log ships "
+                 "one group at a time whatever this says)")
+      ->check(CLI::Range(uint32_t{1}, uint32_t{16}))
+      ->capture_default_str();
   uint64_t writeback_mb_per_s = db_opts.background_writeback_bytes_per_s >> 20;
   app.add_option("--background-writeback-mb-per-s", writeback_mb_per_s,
                  "Engine: pace at which rolled segments' index files and prepared segments are "
