@@ -112,13 +112,14 @@ TEST(ServerScrubTest, DamageAtRestIsFoundAndItsSegmentAnswersCorruption) {
 }
 
 // Bad values of the scrub's flags (and of --background-compaction, a bool,
-// --compaction-mb-per-s and --background-writeback-mb-per-s) are refused with a message naming
-// the flag.
+// --compaction-mb-per-s, --background-writeback-mb-per-s and --groups-in-flight) are refused
+// with a message naming the flag.
 TEST(ServerScrubTest, BadScrubFlagsAreRefused) {
   for (const std::string bad :
        {"--scrub-mb-per-s 0", "--scrub-period-h -1", "--background-compaction maybe",
         "--compaction-mb-per-s -1", "--compaction-mb-per-s 99999",
-        "--background-writeback-mb-per-s -1", "--background-writeback-mb-per-s 99999"}) {
+        "--background-writeback-mb-per-s -1", "--background-writeback-mb-per-s 99999",
+        "--groups-in-flight 0", "--groups-in-flight 17"}) {
     int rc = 0;
     const std::string out =
         RunShell(std::string(TLDB_SERVER_PATH) + " --data-dir /nonexistent " + bad + " 2>&1", &rc);
