@@ -2,6 +2,8 @@
 
 #include <zstd.h>
 
+#include <memory>
+
 #include "log/record_format.h"
 #include "util/check.h"
 #include "util/checksum.h"
@@ -16,6 +18,24 @@ uint32_t BlockChecksum(const char* block, uint32_t stored, uint64_t checksum_id,
 
 // A block holds up to compress_block_bytes of records, or one record bigger than that.
 constexpr uint64_t kBlockRawBytesMax = kCompressBlockBytesMax + format::kRecordBytesMax;
+
+// One compression and one decompression context per thread, kept: ZSTD_compress and
+// ZSTD_decompress allocate and initialise a fresh context for every block, which added an
+// eighth to compressing a 16 KiB block of chat text at level 1 and a fifth to decompressing it
+// (bench/zstd_context_bench.cc; docs/benchmarks.md "Compaction").
+ZSTD_CCtx* ThreadCompressor() {
+  thread_local const std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> c(ZSTD_createCCtx(),
+                                                                          &ZSTD_freeCCtx);
+  TLDB_CHECK(c != nullptr);
+  return c.get();
+}
+
+ZSTD_DCtx* ThreadDecompressor() {
+  thread_local const std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> d(ZSTD_createDCtx(),
+                                                                          &ZSTD_freeDCtx);
+  TLDB_CHECK(d != nullptr);
+  return d.get();
+}
 
 std::string Where(std::string_view what, uint64_t off) {
   return std::string(what) + " offset " + std::to_string(off);
@@ -33,8 +53,8 @@ void EncodeBlock(std::string_view raw, uint32_t raw_start, uint64_t checksum_id,
   const size_t at = out->size();
   const size_t bound = EncodedBlockBytesMax(raw.size()) - kBlockHeaderBytes;
   out->resize(at + kBlockHeaderBytes + bound);
-  const size_t n =
-      ZSTD_compress(out->data() + at + kBlockHeaderBytes, bound, raw.data(), raw.size(), level);
+  const size_t n = ZSTD_compressCCtx(ThreadCompressor(), out->data() + at + kBlockHeaderBytes,
+                                     bound, raw.data(), raw.size(), level);
   TLDB_CHECK(!ZSTD_isError(n));
   const auto stored = static_cast<uint32_t>(kBlockHeaderBytes + n);
   out->resize(at + stored);
@@ -81,8 +101,9 @@ Status DecodeBlock(std::span<const char> avail, uint64_t checksum_id, uint64_t f
 Status DecompressBlock(std::span<const char> avail, uint64_t file_offset, std::string_view what,
                        const BlockHeader& h, char* dst) {
   TLDB_CHECK(h.stored_bytes > kBlockHeaderBytes && h.stored_bytes <= avail.size());
-  const size_t n = ZSTD_decompress(dst, h.raw_bytes, avail.data() + kBlockHeaderBytes,
-                                   h.stored_bytes - kBlockHeaderBytes);
+  const size_t n =
+      ZSTD_decompressDCtx(ThreadDecompressor(), dst, h.raw_bytes, avail.data() + kBlockHeaderBytes,
+                          h.stored_bytes - kBlockHeaderBytes);
   if (ZSTD_isError(n) || n != h.raw_bytes) {
     return Status::Corruption(Where(what, file_offset) + ": block does not decompress");
   }
