@@ -646,12 +646,19 @@ void Loop::UpdateInterest(Connection& c) {
   c.Registered(want);
 }
 
-void Loop::Flush(Connection& c, bool try_send) {
+bool Loop::MaySend(Connection& c) {
   if (c.close_now()) {
     Close(c, c.close_reason());
-    return;
+    return false;
   }
-  if (c.hold_until_ms() != 0) return;  // ReleaseHeld marks it dirty when its time comes
+  return c.hold_until_ms() == 0;
+}
+
+void Loop::Flush(Connection& c, bool try_send) {
+  if (MaySend(c)) SendAndResume(c, try_send);
+}
+
+void Loop::SendAndResume(Connection& c, bool try_send) {
   while (try_send && c.OutPending() > 0) {
     IoResult r = Transmit(c, c.PendingOutput().data(), c.OutPending());
     if (r.kind == IoResult::kAgain) break;
@@ -713,9 +720,9 @@ void Loop::FlushDirty() {
                         "output buffer above output-buffer-bytes-max (client not reading)");
         ServerStats::Inc(stats_.disconnects_slow);
       }
-      if (c->close_now() || c->hold_until_ms() != 0 || c->tls() != nullptr ||
-          c->OutPending() == 0) {
-        Flush(*c);
+      if (!MaySend(*c)) continue;
+      if (c->tls() != nullptr || c->OutPending() == 0) {
+        SendAndResume(*c, /*try_send=*/true);
         continue;
       }
       send_conns_.push_back(c);
@@ -723,16 +730,17 @@ void Loop::FlushDirty() {
     }
     if (send_items_.empty()) continue;
     sends_->Send(send_items_);
-    // Flush closes only the connection it is given, so the others stay valid.
+    // SendAndResume closes only the connection it is given, so the others stay valid.
     for (size_t i = 0; i < send_conns_.size(); ++i) {
       Connection& c = *send_conns_[i];
       const int64_t r = send_items_[i].result;
       if (r >= 0) {
         c.Sent(static_cast<size_t>(r));
         ServerStats::Inc(stats_.bytes_out, static_cast<uint64_t>(r));
-        Flush(c);  // sends the rest, if the send was short (the next send says EAGAIN)
+        // Sends the rest, if the send was short (the next send says EAGAIN).
+        SendAndResume(c, /*try_send=*/true);
       } else if (r == -EAGAIN || r == -EWOULDBLOCK) {
-        Flush(c, /*try_send=*/false);  // waits for EPOLLOUT
+        SendAndResume(c, /*try_send=*/false);  // waits for EPOLLOUT
       } else {
         Close(c, "");  // reset or closed by the peer: nothing worth logging
       }

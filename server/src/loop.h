@@ -175,9 +175,14 @@ class Loop {
   bool CanRead(const Connection& conn) const;
   // Brings conn's share of ServerCore::buffered_bytes up to date.
   void Account(Connection& conn);
-  // Sends conn's output (unless !try_send: a send just said EAGAIN), then closes, lingers or
-  // resumes it.
+  // Closes conn if it must close now, and keeps a held one waiting (ReleaseHeld marks it dirty
+  // when its time comes); true when it may send: the one rule Flush and FlushDirty share.
+  bool MaySend(Connection& conn);
+  // MaySend, then SendAndResume.
   void Flush(Connection& conn, bool try_send = true);
+  // Sends conn's output (unless !try_send: a send just said EAGAIN), then closes, lingers or
+  // resumes it. MaySend(conn) was true.
+  void SendAndResume(Connection& conn, bool try_send);
   void FlushDirty();
   void UpdateInterest(Connection& conn);
   void Close(Connection& conn, std::string_view reason);

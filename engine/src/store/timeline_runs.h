@@ -50,12 +50,9 @@ class TimelineRuns {
   bool Seek(Seq seq, bool forward, size_t* at, Run* r, Status* s) const;
   // The record of `seq` as stored in `run`: Deleted for a gap. Inline: once per SeqId read.
   Status Read(const RecordFetcher& fetch, const Run& run, Seq seq, RecordView* rec) const {
-    const uint64_t i = seq - run.first;
-    TLDB_CHECK(seq >= run.first && i < run.count);
-    if (run.seg == nullptr) {
-      return fetch.Active((*run.slot)[static_cast<uint32_t>(i)], key_, seq, rec);
-    }
-    const uint32_t off = run.seg->index.Offset(run.entry, static_cast<uint32_t>(i));
+    TLDB_CHECK(Holds(run, seq));
+    const uint32_t off = OffsetOf(run, seq);
+    if (run.seg == nullptr) return fetch.Active(off, key_, seq, rec);
     if (off == index_format::kGapOffset) return Status::Deleted("message was deleted");
     return fetch.Sealed(*run.seg, off, key_, seq, rec);
   }
@@ -63,17 +60,26 @@ class TimelineRuns {
   // Hints that `seq` of `run` will be read soon (RecordFetcher::PrefetchActive/PrefetchSealed);
   // nothing for a SeqId outside the run or a gap.
   void Prefetch(const RecordFetcher& fetch, const Run& run, Seq seq) const {
-    if (seq < run.first || seq - run.first >= run.count) return;
-    const auto i = static_cast<uint32_t>(seq - run.first);
+    if (!Holds(run, seq)) return;
+    const uint32_t off = OffsetOf(run, seq);
     if (run.seg == nullptr) {
-      fetch.PrefetchActive((*run.slot)[i]);
-      return;
+      fetch.PrefetchActive(off);
+    } else if (off != index_format::kGapOffset) {
+      fetch.PrefetchSealed(*run.seg, off);
     }
-    const uint32_t off = run.seg->index.Offset(run.entry, i);
-    if (off != index_format::kGapOffset) fetch.PrefetchSealed(*run.seg, off);
   }
 
  private:
+  static bool Holds(const Run& run, Seq seq) {
+    return seq >= run.first && seq - run.first < run.count;
+  }
+  // Where `seq` of `run` is stored (run holds it): its offset in the active segment (run.seg
+  // null), or in run.seg's record space, kGapOffset for a gap. Read and Prefetch share it.
+  static uint32_t OffsetOf(const Run& run, Seq seq) {
+    const auto i = static_cast<uint32_t>(seq - run.first);
+    return run.seg == nullptr ? (*run.slot)[i] : run.seg->index.Offset(run.entry, i);
+  }
+
   static std::vector<uint32_t>& Buffer() {
     thread_local std::vector<uint32_t> buffer;
     return buffer;
