@@ -1,9 +1,9 @@
 // BlockCache: decompressed blocks of compacted segments, shared by every reader of a Db, under a
 // byte budget (Options::block_cache_bytes), evicted in CLOCK order: an approximation of least
-// recently used in which a hit only sets the entry's `referenced` flag. A hit touches one node
-// (the map's). Moving it to the front of an LRU list touched its neighbours too, a cache miss
-// each, and a hit counter shared by all shards bounced between the cores (docs/benchmarks.md
-// "The block cache"); the counters are per shard now.
+// recently used in which a hit only sets the entry's `referenced` flag (kept in its slot). A hit
+// touches its slot and nothing of the ring. Moving it to the front of an LRU list touched its
+// neighbours too, a cache miss each, and a hit counter shared by all shards bounced between the
+// cores (docs/benchmarks.md "The block cache"); the counters are per shard now.
 //
 // Eviction: entries form a ring; `hand` points at the oldest. While over budget, the hand clears
 // a referenced entry's flag and passes it (a second chance), and evicts an unreferenced one. A new
