@@ -497,6 +497,19 @@ TEST_P(EngineTest, ScansReachTheLargestSeqIds) {
     EXPECT_EQ(latest->front().payload, "p0");
     Reopen();  // and again from the recovered segment
   }
+  // The timeline holds the largest SeqId: an append or a fan-out to it is refused with a clear
+  // error (it must not wrap to SeqId 0), and the store goes on serving.
+  auto appended = db_->Append("store", "conv:top", "one more");
+  EXPECT_EQ(appended.status().code(), Status::Code::kInvalidArgument)
+      << appended.status().ToString();
+  EXPECT_NE(appended.status().message().find("largest SeqId"), std::string::npos);
+  const std::vector<std::string_view> targets = {"conv:other", "conv:top"};
+  auto fanned = db_->AppendFanout("store", targets, "to both");
+  EXPECT_EQ(fanned.status().code(), Status::Code::kInvalidArgument) << fanned.status().ToString();
+  EXPECT_EQ(seqs(Direction::kBackward, 1), std::vector<Seq>{kTop});
+  auto other = db_->Append("store", "conv:other", "still served");
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  EXPECT_EQ(other->seq, 1u);
 }
 
 TEST_P(EngineTest, SecondOpenOfSameDirectoryIsRefused) {

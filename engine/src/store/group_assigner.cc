@@ -15,6 +15,14 @@ namespace {
 std::string Quote(std::string_view key) {
   return "timeline '" + std::string(key) + "'";
 }
+
+// The largest SeqId: a timeline that holds it (imported) takes no more appends.
+constexpr Seq kSeqMax = ~Seq{0};
+
+Status SeqSpaceSpent(std::string_view key) {
+  return Status::InvalidArgument(Quote(key) + " holds the largest SeqId (" +
+                                 std::to_string(kSeqMax) + "): it takes no more appends");
+}
 }  // namespace
 
 void GroupAssigner::AssignGroup(const std::vector<AppendRequest*>& group,
@@ -137,6 +145,7 @@ Status GroupAssigner::Assign(AppendRequest* r, MessageAppend& a, std::vector<Ass
   }
   const uint32_t id = st_.table.FindOrInsert(a.key, key_hash);
   const TimelineState& ts = st_.table.state(id);
+  if (ts.last_seq == kSeqMax) return SeqSpaceSpent(a.key);  // an existing timeline: nothing added
   const Seq seq = ts.last_seq + 1;
   const TimestampMs now = std::max(st_.clock->NowMs(), ts.last_ts);
   ActiveSegment& act = *st_.active;
@@ -214,6 +223,9 @@ Status GroupAssigner::Assign(AppendRequest* r, FanoutAppend& a, std::vector<Assi
     const std::string_view k = a.targets[i];
     ids.push_back(st_.table.FindOrInsert(k, a.key_hashes[i]));
     const TimelineState& s = st_.table.state(ids.back());
+    // Refused before anything is written; a target new to the table earlier in the list stays
+    // in it as a timeline without messages (its SeqIds start at 1 as for any new one).
+    if (s.last_seq == kSeqMax) return SeqSpaceSpent(k);
     targets.push_back({k, s.last_seq + 1});
     ts = std::max(ts, s.last_ts);
   }
