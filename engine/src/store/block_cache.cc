@@ -81,9 +81,8 @@ void BlockCache::Insert(const Key& k, Block b) {
   Entry& e = *slot.entry;
   e.key = k;
   e.hash = hash;
-  e.bytes = b->size();
+  s.bytes += b->size();
   slot.block = std::move(b);
-  s.bytes += e.bytes;
   if (s.hand == nullptr) {
     e.prev = e.next = &e;
     s.hand = &e;
@@ -108,8 +107,9 @@ void BlockCache::EvictOverBudget(Shard& s) {
     }
     e->prev->next = e->next;
     e->next->prev = e->prev;
-    TLDB_CHECK(s.bytes >= e->bytes);
-    s.bytes -= e->bytes;
+    const uint64_t bytes = s.slots[i].block->size();
+    TLDB_CHECK(s.bytes >= bytes);
+    s.bytes -= bytes;
     EraseSlot(s, i);  // frees e
   }
 }

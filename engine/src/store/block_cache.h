@@ -69,8 +69,7 @@ class BlockCache {
   // slot by its key (slots move; entries do not).
   struct Entry {
     Key key;
-    uint64_t hash = 0;   // KeyHash(key)
-    uint64_t bytes = 0;  // the block's size
+    uint64_t hash = 0;  // KeyHash(key)
     Entry* prev = nullptr;
     Entry* next = nullptr;
   };
