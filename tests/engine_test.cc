@@ -510,6 +510,25 @@ TEST_P(EngineTest, ScansReachTheLargestSeqIds) {
   auto other = db_->Append("store", "conv:other", "still served");
   ASSERT_TRUE(other.ok()) << other.status().ToString();
   EXPECT_EQ(other->seq, 1u);
+  // A trim below a SeqId it holds is taken (last + 1 must not wrap to 0 and refuse it).
+  auto trimmed = db_->Trim("store", "conv:top", kTop - 4);
+  ASSERT_TRUE(trimmed.ok()) << trimmed.status().ToString();
+  EXPECT_FALSE(trimmed->noop);
+  EXPECT_EQ(seqs(Direction::kForward, 100), std::vector<Seq>(all.end() - 5, all.end()));
+  // A delete through the largest SeqId (named, or as the timeline's last) cannot be written as
+  // a trim record: refused, never answered as a no-op that deletes nothing.
+  for (Seq through : {Seq{0}, kTop}) {
+    auto deleted = db_->DeleteTimeline("store", "conv:top", through);
+    EXPECT_EQ(deleted.status().code(), Status::Code::kInvalidArgument)
+        << through << ": " << deleted.status().ToString();
+    EXPECT_NE(deleted.status().message().find("largest SeqId"), std::string::npos);
+  }
+  EXPECT_EQ(seqs(Direction::kForward, 100), std::vector<Seq>(all.end() - 5, all.end()));
+  auto deleted = db_->DeleteTimeline("store", "conv:top", kTop - 1);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_FALSE(deleted->noop);
+  Reopen();
+  EXPECT_EQ(seqs(Direction::kForward, 100), std::vector<Seq>{kTop});
 }
 
 TEST_P(EngineTest, SecondOpenOfSameDirectoryIsRefused) {

@@ -278,7 +278,7 @@ Status GroupAssigner::Assign(AppendRequest* r, MutationAppend& a, std::vector<As
       break;
     }
     case MutationKind::kTrim:
-      if (seq > last + 1) {
+      if (seq > last && seq - 1 > last) {  // seq > last + 1, without wrapping at kSeqMax
         return Status::InvalidArgument("cannot trim " + Quote(a.key) + " below seq " +
                                        std::to_string(seq) + ": its last seq is " +
                                        std::to_string(last));
@@ -292,6 +292,15 @@ Status GroupAssigner::Assign(AppendRequest* r, MutationAppend& a, std::vector<As
         return Status::InvalidArgument("cannot delete " + Quote(a.key) + " through seq " +
                                        std::to_string(through) + ": its last seq is " +
                                        std::to_string(last));
+      }
+      if (through == kSeqMax) {
+        // A delete is written as a trim record naming the first SeqId kept (through + 1), and
+        // no SeqId follows the largest: refused rather than wrapped to 0 and taken for a no-op.
+        return Status::InvalidArgument(
+            "cannot delete " + Quote(a.key) + " through seq " + std::to_string(kSeqMax) +
+            ", the largest SeqId: a delete keeps SeqIds above the one it names, so delete "
+            "through " +
+            std::to_string(kSeqMax - 1) + " at most (its last message stays)");
       }
       seq = through + 1;
       result = through;
