@@ -208,9 +208,9 @@ class SimCluster {
   }
   bool Up(uint32_t n) const { return replicas_[n] != nullptr; }
 
-  // One millisecond: deliver what is queued (up to a bound), tick every replica.
-  void Step() {
-    for (int i = 0; i < 64; ++i) {
+  // One millisecond: deliver what is queued (up to `messages_max`), tick every replica.
+  void Step(int messages_max = 64) {
+    for (int i = 0; i < messages_max; ++i) {
       auto e = net_.Next();
       if (!e) break;
       if (replicas_[e->to]) replicas_[e->to]->Receive(e->bytes);

@@ -47,6 +47,28 @@ std::optional<uint32_t> WithCaughtUpSpare(SimCluster& c, int appends, uint64_t* 
   return p;
 }
 
+// The primary's view of the spare: listed and joined.
+bool SpareJoined(SimCluster& c, uint32_t primary) {
+  for (const PeerLag& lag : c.replica(primary).status().peers) {
+    if (lag.node == kSpare) return lag.joined;
+  }
+  return false;
+}
+
+// Steps (no client traffic) until the spare holds the primary's log in every namespace and the
+// primary counts it as joined; false if that does not happen within `steps_max`.
+bool UntilSpareFollows(SimCluster& c, uint32_t primary, int steps_max, int messages_per_step) {
+  for (int i = 0; i < steps_max; ++i) {
+    c.Step(messages_per_step);
+    bool same = SpareJoined(c, primary);
+    for (const std::string& ns : c.Namespaces(primary)) {
+      same = same && c.End(kSpare, ns) == c.End(primary, ns);
+    }
+    if (same) return true;
+  }
+  return false;
+}
+
 size_t Acked(SimCluster& c) {
   size_t n = 0;
   for (const auto& op : c.ledger().All()) n += op.acked ? 1 : 0;
@@ -91,6 +113,59 @@ TEST(ReplicationSpareTest, SpareCatchesUpButItsAcknowledgementsAndPromisesNeverC
   c.net().HealAll();
   c.Start(*p);
   ASSERT_TRUE(c.Settle(200'000));
+  c.Check();
+}
+
+// A spare joins while the primary ticks between its Join and its first Ack (here every message
+// takes its own millisecond): the primary must not take the new spare for one unheard for
+// majority_timeout_ms and forget it, or it never counts as joined (a cluster move's spare then
+// never caught up).
+TEST(ReplicationSpareTest, ASpareJoiningOneMessagePerTickIsNotForgotten) {
+  SimCluster c(53);
+  uint64_t next = 0;
+  auto p = Elect(c);
+  ASSERT_TRUE(p);
+  AddAppends(c, 50, &next);
+  ASSERT_TRUE(c.Settle(200'000));
+  while (c.now_ms() <= 2 * ReplicaConfig{}.majority_timeout_ms) c.Step();
+  c.StartSpare();
+  EXPECT_TRUE(UntilSpareFollows(c, *p, 10'000, /*messages_per_step=*/1))
+      << "the primary does not count the spare as joined, or the spare lags";
+  AddAppends(c, 20, &next);
+  ASSERT_TRUE(c.Settle(200'000));
+  EXPECT_TRUE(UntilSpareFollows(c, *p, 10'000, 64));
+  c.Check();
+}
+
+// A spare cut off for longer than majority_timeout_ms is forgotten by its primary (its lag is
+// no longer reported) while it still takes itself for joined. Once it is back, its Acks are
+// answered with a Nack of the same epoch, it joins again and catches up.
+TEST(ReplicationSpareTest, ASpareForgottenWhileCutOffJoinsAgainWhenItIsBack) {
+  SimCluster c(59);
+  uint64_t next = 0;
+  auto p = WithCaughtUpSpare(c, 100, &next);
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(c.Settle(200'000));
+  ASSERT_TRUE(SpareJoined(c, *p));
+  c.net().Isolate(kSpare, SimCluster::kSlots);
+  AddAppends(c, 50, &next);
+  for (int i = 0; i < ReplicaConfig{}.majority_timeout_ms + 500; ++i) {
+    c.Client(16);
+    c.Step();
+  }
+  bool listed = false;
+  for (const PeerLag& lag : c.replica(*p).status().peers) listed = listed || lag.node == kSpare;
+  EXPECT_FALSE(listed) << "the primary still lists a spare it has not heard from";
+  c.net().HealAll();
+  AddAppends(c, 50, &next);
+  ASSERT_TRUE(c.Settle(200'000));
+  EXPECT_TRUE(UntilSpareFollows(c, *p, 20'000, 64))
+      << "the spare never joined again after it came back";
+  bool asked = false;
+  for (const std::string& e : c.Events(kSpare)) {
+    asked = asked || e.find("asks it to join again") != std::string::npos;
+  }
+  EXPECT_TRUE(asked);
   c.Check();
 }
 

@@ -256,6 +256,11 @@ void Replica::Handle(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
     case MsgType::kNack:
       if (role_ != Role::kFollower && m.epoch > epoch_) {
         StepDown(l, "a replica promised the higher epoch " + std::to_string(m.epoch));
+      } else if (role_ == Role::kFollower && m.epoch == joined_epoch_ && primary_ == m.from) {
+        // Its primary does not count it as joined (it forgot a spare it did not hear from):
+        // join again at the next heartbeat.
+        Event("its primary asks it to join again");
+        joined_epoch_ = 0;
       }
       return;
     case MsgType::kPrepare:
@@ -1024,6 +1029,7 @@ void Replica::OnJoin(const PeerMessage& m) {
   Peer& p = peers_[m.from];
   p.joined = true;
   p.learner = !Counts(m);
+  p.heard_ms = Now();  // a new spare's entry starts here: not "unheard" until its next message
   p.logs.clear();
   peer_snapshots_->Release(m.from);  // a follower joins once any rebuild of it is over
   std::shared_lock d(db_mu_);
@@ -1063,7 +1069,12 @@ void Replica::OnJoin(const PeerMessage& m) {
 void Replica::OnAck(const PeerMessage& m) {
   if (role_ != Role::kPrimary || m.epoch != epoch_) return;
   Peer& p = peers_[m.from];
-  if (!p.joined) return;
+  if (!p.joined) {
+    // A follower that joined this epoch but is not joined here: a spare forgotten after
+    // majority_timeout_ms unheard. A Nack of this epoch makes it join again (OnAppend).
+    Send(m.from, PeerMessage{.type = MsgType::kNack, .epoch = epoch_});
+    return;
+  }
   p.learner = !Counts(m);
   const int64_t now = Now();
   std::shared_lock d(db_mu_);

@@ -276,10 +276,16 @@ bool ShowCatchUp(CliContext& ctx, cluster::SlotMapStore& store, const StepLog& s
       primary_address.empty() ? std::map<std::string, uint64_t>{} : StatsOf(ctx, primary_address);
   const bool known = s.count(p + "membership") != 0;
   const uint64_t membership = known ? s[p + "membership"] : 2;
+  // A follower's lag means something once the primary counts it as joined.
+  char behind[96] = "not joined at the primary yet";
+  if (prim[f + "joined"] != 0) {
+    std::snprintf(behind, sizeof behind, "%llu bytes + %llu segments behind the primary",
+                  (unsigned long long)prim[f + "behind_bytes"],
+                  (unsigned long long)prim[f + "behind_segments"]);
+  }
   char line[512];
   std::snprintf(line, sizeof line,
-                "catch-up: %s %u on server %u is %s%s, %.1f MB received by rebuild, "
-                "%llu bytes + %llu segments behind the primary",
+                "catch-up: %s %u on server %u is %s%s, %.1f MB received by rebuild, %s",
                 spare ? "the spare, replica" : "replica", node, server,
                 !known            ? "not reporting yet"
                 : spare           ? "following"
@@ -287,9 +293,7 @@ bool ShowCatchUp(CliContext& ctx, cluster::SlotMapStore& store, const StepLog& s
                 : membership == 1 ? "a learner"
                                   : "undecided",
                 s[p + "rebuilding"] ? " (rebuilding from a snapshot)" : "",
-                static_cast<double>(s[p + "rebuild_bytes"]) / 1e6,
-                (unsigned long long)prim[f + "behind_bytes"],
-                (unsigned long long)prim[f + "behind_segments"]);
+                static_cast<double>(s[p + "rebuild_bytes"]) / 1e6, behind);
   if (::isatty(STDOUT_FILENO) != 0) {
     std::printf("\r[%6.1fs] %s\033[K", steps.seconds(), line);
   } else if (line != *last) {
