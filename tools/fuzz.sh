@@ -8,7 +8,7 @@
 # Prints libFuzzer's last status line (executions, cov, exec/s) and a summary.
 # FUZZ_NICE sets its nice level (default 10; 19 beside other work). Stopping it with SIGSTOP
 # makes libFuzzer report a timeout when it resumes: end a run instead, runs add up. The session
-# target waits on wall-clock bounds (10 s per session; libFuzzer's -timeout 30 s): starved of
+# target waits on wall-clock bounds (30 s per session; libFuzzer's -timeout 60 s): starved of
 # CPU (nice 19 beside a compiler on every core) it reports a hang that is not one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +26,7 @@ esac
 mkdir -p "$dir/corpus/$target" "$dir/artifacts/$target"
 log=$dir/fuzz-$target.log
 set +e
-nice -n ${FUZZ_NICE:-10} "$bin" -max_total_time="$seconds" -max_len="$max_len" -timeout=30 -rss_limit_mb=4096 \
+nice -n ${FUZZ_NICE:-10} "$bin" -max_total_time="$seconds" -max_len="$max_len" -timeout=60 -rss_limit_mb=4096 \
   -print_final_stats=1 -artifact_prefix="$dir/artifacts/$target/" "$@" \
   "$dir/corpus/$target" "$seeds" >"$log" 2>&1
 rc=$?

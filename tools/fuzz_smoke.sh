@@ -29,7 +29,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 run() {  # name binary seeds runs seconds(0: no limit)
   mkdir -p "$out/$1"
-  if ! "$2" -seed="${FUZZ_SEED:-1}" -runs="$4" -max_total_time="$5" -max_len=16384 -timeout=30 \
+  if ! "$2" -seed="${FUZZ_SEED:-1}" -runs="$4" -max_total_time="$5" -max_len=16384 -timeout=60 \
     -artifact_prefix="$out/" "$out/$1" "$3" >"$out/$1.log" 2>&1; then
     tail -n 40 "$out/$1.log" >&2
     echo "fuzz_smoke: $1 FAILED" >&2
