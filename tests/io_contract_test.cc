@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "io/errno_status.h"
+#include "tldb/errno_status.h"
 #include "io/sim_file_system.h"
 #include "io_test_util.h"
 #include "tldb/file_system.h"

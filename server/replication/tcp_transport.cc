@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "protocol/host_port.h"
+#include "tldb/errno_status.h"
 #include "tls/tls_session.h"
 
 namespace tldb::repl {
@@ -137,12 +138,12 @@ Result<std::unique_ptr<TcpTransport>> TcpTransport::Start(Options options) {
                         proto::ResolveHostPort(options.listen, "peer listen address"));
   std::unique_ptr<TcpTransport> t(new TcpTransport(std::move(options)));
   t->listen_fd_ = ::socket(a.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (t->listen_fd_ < 0) return Status::IOError(std::string("socket: ") + std::strerror(errno));
+  if (t->listen_fd_ < 0) return StatusFromErrno(errno, "socket");
   const int one = 1;
   (void)::setsockopt(t->listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (::bind(t->listen_fd_, reinterpret_cast<const sockaddr*>(&a.addr), a.addr_len) != 0 ||
       ::listen(t->listen_fd_, 16) != 0) {
-    return Status::IOError("peer listen on " + t->options_.listen + ": " + std::strerror(errno));
+    return StatusFromErrno(errno, "peer listen on " + t->options_.listen);
   }
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;

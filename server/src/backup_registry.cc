@@ -10,14 +10,11 @@
 #include <memory>
 #include <system_error>
 
+#include "tldb/errno_status.h"
+
 namespace tldb::server {
 
 namespace {
-
-Status ErrnoStatus(const std::string& what, int err) {
-  char buf[128];
-  return Status::IOError(what + ": " + strerror_r(err, buf, sizeof(buf)));
-}
 
 // Closes the descriptor when it goes out of scope.
 struct Fd {
@@ -32,7 +29,7 @@ Result<size_t> PreadFull(int fd, char* buf, size_t len, uint64_t offset, const s
   while (done < len) {
     const ssize_t n = ::pread(fd, buf + done, len - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus("read " + path, errno);
+    if (n < 0) return StatusFromErrno(errno, "read " + path);
     if (n == 0) break;
     done += static_cast<size_t>(n);
   }
@@ -48,7 +45,7 @@ void RemoveTree(const std::string& dir) {
 
 Result<uint64_t> FileXxh3(const std::string& path) {
   Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (f.fd < 0) return ErrnoStatus("open " + path, errno);
+  if (f.fd < 0) return StatusFromErrno(errno, "open " + path);
   std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> st(XXH3_createState(), &XXH3_freeState);
   XXH3_64bits_reset(st.get());
   std::string buf(1u << 20, '\0');
@@ -176,7 +173,7 @@ Result<std::string> BackupRegistry::Read(uint64_t conn_id, const proto::BackupRe
   std::string out(n, '\0');
   if (n == 0) return out;
   Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (f.fd < 0) return ErrnoStatus("open " + path, errno);
+  if (f.fd < 0) return StatusFromErrno(errno, "open " + path);
   TLDB_ASSIGN_OR_RETURN(size_t got, PreadFull(f.fd, out.data(), n, r.offset, path));
   if (got != n) return Status::IOError(path + ": shorter than its manifest size");
   return out;

@@ -15,6 +15,7 @@
 
 #include "protocol/host_port.h"
 #include "protocol/messages.h"
+#include "tldb/errno_status.h"
 #include "tldb/submit_batch.h"
 
 namespace tldb::server {
@@ -41,20 +42,19 @@ Loop::~Loop() {
 Status Loop::Init() {
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   wakefd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (epfd_ < 0 || wakefd_ < 0)
-    return Status::IOError(std::string("epoll/eventfd: ") + strerror(errno));
+  if (epfd_ < 0 || wakefd_ < 0) return StatusFromErrno(errno, "epoll/eventfd");
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = kWakeTag;
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev) != 0) {
-    return Status::IOError(std::string("epoll_ctl eventfd: ") + strerror(errno));
+    return StatusFromErrno(errno, "epoll_ctl eventfd");
   }
   // Every loop waits on the shared listening socket; EPOLLEXCLUSIVE wakes one loop per
   // connection instead of all of them (no thundering herd).
   ev.events = EPOLLIN | EPOLLEXCLUSIVE;
   ev.data.u64 = kListenTag;
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, core_->listen_fd, &ev) != 0) {
-    return Status::IOError(std::string("epoll_ctl listen: ") + strerror(errno));
+    return StatusFromErrno(errno, "epoll_ctl listen");
   }
   auto sends = SocketSends::Open(core_->config.net_backend);
   if (!sends.ok()) {
@@ -104,7 +104,7 @@ void Loop::Run() {
   while (!exit_) {
     int n = epoll_wait(epfd_, events, 256, NextTimeoutMs(NowMs()));
     if (n < 0 && errno != EINTR) {
-      core_->Log(std::string("epoll_wait failed: ") + strerror(errno));
+      core_->Log(StatusFromErrno(errno, "epoll_wait failed").message());
       break;
     }
     ++iteration_;
@@ -202,7 +202,7 @@ void Loop::Accept() {
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        core_->Log(std::string("accept failed: ") + strerror(errno));
+        core_->Log(StatusFromErrno(errno, "accept failed").message());
       }
       return;
     }
@@ -394,7 +394,7 @@ Loop::IoResult Loop::Receive(Connection& c, char* buf, size_t cap) {
       if (n == 0) return {IoResult::kEof};
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return {IoResult::kAgain};
-      if (n < 0) return {IoResult::kError, 0, std::string("recv: ") + strerror(errno)};
+      if (n < 0) return {IoResult::kError, 0, StatusFromErrno(errno, "recv").message()};
       if (!peek) return {IoResult::kData, static_cast<size_t>(n)};
       break;
     }

@@ -13,6 +13,7 @@
 #include "loop.h"
 #include "metrics_endpoint.h"
 #include "protocol/host_port.h"
+#include "tldb/errno_status.h"
 
 namespace tldb {
 
@@ -26,12 +27,12 @@ constexpr int kListenBacklog = 4096;
 
 Result<int> BindListener(const proto::SocketAddress& a) {
   int fd = ::socket(a.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::IOError(std::string("socket: ") + strerror(errno));
+  if (fd < 0) return StatusFromErrno(errno, "socket");
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&a.addr), a.addr_len) != 0 ||
       ::listen(fd, kListenBacklog) != 0) {
-    Status s = Status::IOError(std::string("bind/listen: ") + strerror(errno));
+    Status s = StatusFromErrno(errno, "bind/listen");
     ::close(fd);
     return s;
   }

@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "admin/json_text.h"
+#include "tldb/errno_status.h"
 #include "util/checksum.h"
 
 namespace tldb::admin {
@@ -20,16 +21,11 @@ namespace fsys = std::filesystem;
 
 namespace {
 
-Status ErrnoError(const std::string& what) {
-  char buf[128];
-  return Status::IOError(what + ": " + strerror_r(errno, buf, sizeof(buf)));
-}
-
 Status SyncPath(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("open " + path);
+  if (fd < 0) return StatusFromErrno(errno, "open " + path);
   const int rc = ::fsync(fd);
-  Status s = rc == 0 ? Status::Ok() : ErrnoError("fsync " + path);
+  Status s = rc == 0 ? Status::Ok() : StatusFromErrno(errno, "fsync " + path);
   ::close(fd);
   return s;
 }
@@ -43,7 +39,7 @@ Status WriteFile(Client& client, const BackupManifest& m, uint32_t index, const 
                  const BackupOptions& o, uint64_t* done, uint64_t total) {
   const BackupManifest::File& f = m.files[index];
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError("create " + path);
+  if (fd < 0) return StatusFromErrno(errno, "create " + path);
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
@@ -65,7 +61,7 @@ Status WriteFile(Client& client, const BackupManifest& m, uint32_t index, const 
       const ssize_t n =
           ::pwrite(fd, chunk->data() + w, chunk->size() - w, static_cast<off_t>(off + w));
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return ErrnoError("write " + path);
+      if (n < 0) return StatusFromErrno(errno, "write " + path);
       w += static_cast<size_t>(n);
     }
     hash.Update(chunk->data(), chunk->size());
@@ -83,7 +79,7 @@ Status WriteFile(Client& client, const BackupManifest& m, uint32_t index, const 
                               ": checksum mismatch (the bytes received are not the file "
                               "the server listed)");
   }
-  if (::fdatasync(fd) != 0) return ErrnoError("fdatasync " + path);
+  if (::fdatasync(fd) != 0) return StatusFromErrno(errno, "fdatasync " + path);
   return Status::Ok();
 }
 

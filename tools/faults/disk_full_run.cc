@@ -14,6 +14,7 @@
 #include "common/server_process.h"
 #include "kill_run.h"
 #include "ledger.h"
+#include "tldb/errno_status.h"
 
 namespace tldb::faults {
 
@@ -111,11 +112,11 @@ Status FillFilesystem(const std::string& path, uint64_t leave_bytes) {
   if (avail <= leave_bytes) return Status::Ok();
   const uint64_t bytes = (avail - leave_bytes) & ~uint64_t{4095};
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IOError("open " + path + ": " + strerror(errno));
+  if (fd < 0) return StatusFromErrno(errno, "open " + path);
   int rc = posix_fallocate(fd, 0, static_cast<off_t>(bytes));
   if (rc == 0) rc = fsync(fd) == 0 ? 0 : errno;
   close(fd);
-  if (rc != 0) return Status::IOError("fill " + path + ": " + strerror(rc));
+  if (rc != 0) return StatusFromErrno(rc, "fill " + path);
   return Status::Ok();
 }
 

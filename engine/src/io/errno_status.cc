@@ -4,7 +4,7 @@
 // kernel, EPERM when kernel.io_uring_disabled is set, ENOMEM from a tiny RLIMIT_MEMLOCK) means
 // "this machine has no usable io_uring", so a context starting with "io_uring_setup" maps those
 // to NotSupported rather than IOError/PermissionDenied.
-#include "io/errno_status.h"
+#include "tldb/errno_status.h"
 
 #include <cerrno>
 #include <cstring>

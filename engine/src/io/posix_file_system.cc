@@ -13,7 +13,7 @@
 #include <cstring>
 #include <vector>
 
-#include "io/errno_status.h"
+#include "tldb/errno_status.h"
 #include "io/posix_mapped_file.h"
 
 namespace tldb {

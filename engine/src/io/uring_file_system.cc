@@ -10,7 +10,7 @@
 #include <climits>
 #include <mutex>
 
-#include "io/errno_status.h"
+#include "tldb/errno_status.h"
 
 namespace tldb {
 

@@ -8,7 +8,7 @@
 #include <climits>
 #include <string>
 
-#include "io/errno_status.h"
+#include "tldb/errno_status.h"
 #include "store/namespace_log.h"
 
 namespace tldb {

@@ -1,4 +1,5 @@
-// The one place errno becomes a Status.
+// The one place errno becomes a Status: the engine's I/O backends, the server and the tools
+// that link the engine call it (the C++ client and tools/common link no engine code).
 #pragma once
 
 #include <string_view>
