@@ -92,7 +92,7 @@ struct SentRequest {
 
 class Session {
  public:
-  explicit Session(FuzzInput& in) : in_(in) {}
+  Session(FuzzInput& in, std::string& body_buffer) : in_(in), body_(body_buffer) {}
   // Every request Build() put in the session, by request id (ids may repeat).
   const std::multimap<uint64_t, SentRequest>& sent() const { return sent_; }
 
@@ -117,15 +117,19 @@ class Session {
     if (k == 7) return std::string(in_.Range(250, 260), 'x');  // around the 255-byte limit
     return in_.String(20);
   }
-  std::string Payload() {
+  // Valid until the next call.
+  std::string_view Payload() {
     // Around the 1 MiB payload limit, rarely and once per session: each such payload is copied
-    // a few times on both sides and, under ASan, every copy maps and faults in fresh pages.
-    // Sessions holding several were most of the target's time, and one finds what several do.
+    // a few times on both sides and, under ASan, every copy into fresh memory faults its pages
+    // in. Sessions holding several were most of the target's time, and one finds what several
+    // do. The big one is a view of one buffer kept for the process.
     if (!big_payload_sent_ && in_.Range(0, 63) == 0) {
       big_payload_sent_ = true;
-      return std::string(in_.Range((1u << 20) - 4, (1u << 20) + 4), 'p');
+      static const std::string big((1u << 20) + 4, 'p');
+      return std::string_view(big).substr(0, in_.Range((1u << 20) - 4, (1u << 20) + 4));
     }
-    return in_.String(300);
+    payload_ = in_.String(300);
+    return payload_;
   }
   std::string Cmid() {
     return in_.Bool() ? "" : in_.Range(0, 7) == 0 ? in_.String(70) : "c" + in_.String(3);
@@ -172,7 +176,8 @@ class Session {
       case 3:
       case 4:
       case 5: {
-        const std::string ns = Ns(), tl = Timeline(), cmid = Cmid(), payload = Payload();
+        const std::string ns = Ns(), tl = Timeline(), cmid = Cmid();
+        const std::string_view payload = Payload();
         proto::AppendRequest r{ns, tl, cmid};
         r.has_expected_last_seq = in_.Range(0, 3) == 0;
         r.expected_last_seq = SeqValue();
@@ -182,7 +187,8 @@ class Session {
         return static_cast<uint8_t>(Op::kAppend);
       }
       case 6: {
-        const std::string ns = Ns(), cmid = Cmid(), payload = Payload();
+        const std::string ns = Ns(), cmid = Cmid();
+        const std::string_view payload = Payload();
         const std::vector<std::string> tls = Timelines();
         proto::AppendFanoutRequest r{ns, Views(tls), cmid, Dur(), payload};
         proto::Encode(r, w);
@@ -283,9 +289,12 @@ class Session {
     }
   }
 
-  // The whole session's bytes.
-  std::string Build() {
-    std::string out;
+  // The whole session's bytes, into *out (cleared first). `out` and the body buffer given to
+  // the constructor are kept by the caller across inputs: a session may hold a 1 MiB request,
+  // and memory reused is not faulted in again.
+  void Build(std::string* out_bytes) {
+    std::string& out = *out_bytes;
+    out.clear();
     ids_.push_back(1);
     if (in_.Range(0, 15) != 0) {  // usually a proper handshake first
       std::string body;
@@ -297,7 +306,8 @@ class Session {
     }
     const size_t n = in_.Range(0, 48);
     for (size_t i = 0; i < n && !in_.empty(); ++i) {
-      std::string body;
+      std::string& body = body_;
+      body.clear();
       may_park_ = false;
       uint8_t op = Body(&body);
       const uint8_t original_op = op;
@@ -339,7 +349,6 @@ class Session {
     proto::Encode(proto::PingRequest{kMarker}, w);
     out += proto::EncodeFrame(static_cast<uint8_t>(Op::kPing), 0, kMarkerId, body);
     sent_.insert({kMarkerId, {static_cast<uint8_t>(Op::kPing), false}});
-    return out;
   }
 
  private:
@@ -348,6 +357,8 @@ class Session {
   std::multimap<uint64_t, SentRequest> sent_;
   bool may_park_ = false;  // the request Body() just encoded
   bool big_payload_sent_ = false;
+  std::string& body_;    // the request being built (the caller's buffer)
+  std::string payload_;  // what Payload() returned last, unless the big one
 };
 
 // A server frame's body must decode as what its opcode answers with.
@@ -615,9 +626,10 @@ void SessionTarget(const uint8_t* data, size_t size) {
     server.reset();
     server = std::make_unique<TestServer>();
   }
+  static std::string session, body;  // kept: see Session::Build
   FuzzInput in(data, size);
-  Session s(in);
-  const std::string session = s.Build();
+  Session s(in, body);
+  s.Build(&session);
   Run(server->port(), session, s.sent());
 }
 
