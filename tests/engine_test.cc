@@ -504,8 +504,10 @@ TEST_P(EngineTest, ScansReachTheLargestSeqIds) {
       << appended.status().ToString();
   EXPECT_NE(appended.status().message().find("largest SeqId"), std::string::npos);
   const std::vector<std::string_view> targets = {"conv:other", "conv:top"};
+  const uint64_t timelines_before = db_->Stats().timelines;
   auto fanned = db_->AppendFanout("store", targets, "to both");
   EXPECT_EQ(fanned.status().code(), Status::Code::kInvalidArgument) << fanned.status().ToString();
+  EXPECT_EQ(db_->Stats().timelines, timelines_before) << "the refused fan-out left conv:other";
   EXPECT_EQ(seqs(Direction::kBackward, 1), std::vector<Seq>{kTop});
   auto other = db_->Append("store", "conv:other", "still served");
   ASSERT_TRUE(other.ok()) << other.status().ToString();

@@ -223,9 +223,19 @@ Status GroupAssigner::Assign(AppendRequest* r, FanoutAppend& a, std::vector<Assi
     const std::string_view k = a.targets[i];
     ids.push_back(st_.table.FindOrInsert(k, a.key_hashes[i]));
     const TimelineState& s = st_.table.state(ids.back());
-    // Refused before anything is written; a target new to the table earlier in the list stays
-    // in it as a timeline without messages (its SeqIds start at 1 as for any new one).
-    if (s.last_seq == kSeqMax) return SeqSpaceSpent(k);
+    if (s.last_seq == kSeqMax) {
+      // Refused before anything is written. Targets earlier in the list that this call added to
+      // the table (no message, no segment, no slot) leave it again: no reader saw them, since
+      // the group is assigned under NamespaceState::mu held exclusively.
+      for (size_t j = 0; j + 1 < ids.size(); ++j) {
+        const TimelineState& t = st_.table.state(ids[j]);
+        if (st_.table.Find(a.targets[j], a.key_hashes[j]) == ids[j] && t.last_seq == 0 &&
+            t.segs.empty() && t.active_slot == kNoSlot && t.unpublished == 0) {
+          st_.table.Erase(ids[j]);
+        }
+      }
+      return SeqSpaceSpent(k);
+    }
     targets.push_back({k, s.last_seq + 1});
     ts = std::max(ts, s.last_ts);
   }
