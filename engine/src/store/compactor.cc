@@ -288,14 +288,20 @@ Status Compactor::Build() {
   // profile of synced appends beside a background compaction: a third of the process's page
   // faults were that growth).
   size_t raw_bytes = 0;
-  for (const Item* it : live) raw_bytes += EncodedBytes(*it);
+  std::vector<size_t> record_bytes;  // each record's encoded size, computed once
+  record_bytes.reserve(live.size());
+  for (const Item* it : live) {
+    record_bytes.push_back(EncodedBytes(*it));
+    raw_bytes += record_bytes.back();
+  }
   std::string raw;
   raw.reserve(raw_bytes);
   std::vector<std::pair<uint32_t, uint32_t>> spans;  // (raw offset, length) per record
   spans.reserve(live.size());
   uint64_t offset = format::kSegmentHeaderBytes;
-  for (Item* it : live) {
-    const size_t n = Encode(*it, checksum_id, offset, &raw);
+  for (size_t i = 0; i < live.size(); ++i) {
+    const size_t n = record_bytes[i];
+    Encode(*live[i], n, checksum_id, offset, &raw);
     spans.push_back({static_cast<uint32_t>(offset), static_cast<uint32_t>(n)});
     offset += n;
     progress_->records_kept++;
@@ -310,10 +316,10 @@ size_t Compactor::EncodedBytes(const Item& it) {
                                         : EncodedMessageBytes(it.key, it.cmid, it.payload);
 }
 
-size_t Compactor::Encode(Item& it, uint64_t checksum_id, uint64_t offset, std::string* raw) {
+void Compactor::Encode(Item& it, size_t n, uint64_t checksum_id, uint64_t offset,
+                       std::string* raw) {
   const size_t at = raw->size();
   const auto off32 = static_cast<uint32_t>(offset);
-  const size_t n = EncodedBytes(it);
   raw->resize(at + n);
   if (it.type == RecordType::kFanout) {
     EncodeFanout(raw->data() + at, checksum_id, offset, 0, it.targets, it.ts, it.cmid, it.payload);
@@ -321,7 +327,7 @@ size_t Compactor::Encode(Item& it, uint64_t checksum_id, uint64_t offset, std::s
       indexer_.AddMessage(t.key, t.seq, off32, it.ts);
       if (!it.cmid.empty()) indexer_.AddDedupe(t.key, it.cmid, t.seq, it.ts);
     }
-    return n;
+    return;
   }
   const bool message = it.type == RecordType::kMessage || it.as_message;
   if (message) {
@@ -337,7 +343,6 @@ size_t Compactor::Encode(Item& it, uint64_t checksum_id, uint64_t offset, std::s
     if (it.type == RecordType::kEdit)
       moved_.push_back({it.timeline, it.seq, it.segment, it.offset, off32});
   }
-  return n;
 }
 
 Status Compactor::WriteOutput(const std::string& raw,

@@ -123,8 +123,9 @@ class Compactor {
 
   // The bytes of `it`'s output form (what Encode appends).
   static size_t EncodedBytes(const Item& it);
-  // Appends the output form of `it` at record-space offset `offset`; records its index entries.
-  size_t Encode(Item& it, uint64_t checksum_id, uint64_t offset, std::string* raw);
+  // Appends the output form of `it`, `n` bytes (EncodedBytes), at record-space offset `offset`;
+  // records its index entries.
+  void Encode(Item& it, size_t n, uint64_t checksum_id, uint64_t offset, std::string* raw);
 
   Status WriteOutput(const std::string& raw,
                      const std::vector<std::pair<uint32_t, uint32_t>>& spans, uint64_t checksum_id);
