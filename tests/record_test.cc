@@ -489,6 +489,30 @@ TEST(TimelineTableTest, FreedIdsSurviveGrowth) {
   EXPECT_GE(t.MemoryBytes(), before + (65'536 - 1'024) * 5) << "slots for 40,099 at load 3/4";
 }
 
+// A timeline leaves the table only when none of its records is anywhere (holds_no_records):
+// freeing one that a segment, an active slot or an in-flight SeqId still names stops the
+// process, since its id would be handed to another key while records still carry it.
+TEST(TimelineTableTest, ATimelineWithRecordsIsNeverFreed) {
+  auto erase_after = [](auto&& give_records) {
+    TimelineTable t;
+    const uint32_t id = t.Insert("conv:1", KeyHash("conv:1"));
+    give_records(t.state(id));
+    t.Erase(id);
+  };
+  erase_after([](TimelineState&) {});  // nothing names it: freed
+  EXPECT_DEATH(erase_after([](TimelineState& s) { s.active_slot = 0; }), "holds_no_records");
+  EXPECT_DEATH(erase_after([](TimelineState& s) {
+                 s.last_seq = 1;
+                 s.unpublished = 1;
+               }),
+               "holds_no_records");
+  EXPECT_DEATH(erase_after([](TimelineState& s) {
+                 const std::vector<uint32_t> ids{3};
+                 s.segs.Assign(ids);
+               }),
+               "holds_no_records");
+}
+
 // A spilled segment list's heap pointer must sit at an 8-byte-aligned address: LeakSanitizer
 // finds live pointers only in aligned words, and took a list held at an unaligned one for a
 // leak (the session fuzzer stopped on it). Checked under ASan builds (timeline_table.h holds

@@ -263,7 +263,8 @@ uint32_t TimelineTable::Insert(std::string_view k, uint64_t key_hash) {
 }
 
 void TimelineTable::Erase(uint32_t id) {
-  TLDB_CHECK(unplaced_from_ == kNone);  // PlaceAdded first
+  TLDB_CHECK(unplaced_from_ == kNone);       // PlaceAdded first
+  TLDB_CHECK(state(id).holds_no_records());  // else its records would name a freed id
   const std::string_view k = key(id);
   const uint64_t mask = slot_count_ - 1;
   uint64_t i = Home(KeyHash(k));

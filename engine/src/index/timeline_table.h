@@ -86,6 +86,13 @@ struct TimelineState {
 
   // Highest SeqId readers may see.
   Seq visible_seq() const { return last_seq - unpublished; }
+  // No record of the timeline is anywhere: no sealed segment lists it, it has no slot in the
+  // active segment and no SeqId in flight. Its SeqIds may still have been handed out (last_seq
+  // stays): the rule for whether it may leave the table (TimelineTable::Erase, with no overlay
+  // entry or mutation record naming it either) and whether its last SeqId needs a floor.
+  bool holds_no_records() const {
+    return segs.empty() && active_slot == kNoSlot && unpublished == 0;
+  }
   // Makes every SeqId up to `seq` (<= last_seq) visible.
   void Publish(Seq seq) {
     if (seq > visible_seq()) unpublished = static_cast<uint32_t>(last_seq - seq);
@@ -134,8 +141,8 @@ class TimelineTable {
     __builtin_prefetch(&tags_[i]);
   }
   // Frees timeline `id` (in the table). The caller makes sure nothing refers to it any more:
-  // no segment, no active slot, no unpublished SeqId, no overlay entry. Its id may be handed out
-  // again by the next Insert.
+  // its state holds_no_records() (checked) and no overlay entry or mutation record names it. Its id
+  // may be handed out again by the next Insert.
   void Erase(uint32_t id);
 
   TimelineState& state(uint32_t id) { return chunks_[id >> kChunkShift][id & kChunkMask]; }

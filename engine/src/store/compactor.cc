@@ -548,7 +548,7 @@ void Compactor::FreeDisowned() {
     const uint32_t tl = sw.timeline;
     if (!disowned_.contains(tl)) continue;
     const TimelineState& s = st_.table.state(tl);
-    if (s.segs.empty() && s.active_slot == kNoSlot && s.unpublished == 0) gone.push_back(tl);
+    if (s.holds_no_records()) gone.push_back(tl);
   }
   if (gone.empty()) return;
   if (st_.active) {  // a recall, edit or trim in the active segment still names its timeline

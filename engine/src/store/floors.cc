@@ -87,10 +87,7 @@ Status WriteFloors(NamespaceState& st, const std::vector<uint32_t>& also) {
       floors.push_back({std::string(st.table.key(id)), ts.last_seq, ts.last_ts});
     }
   };
-  auto empty = [&](uint32_t id) {
-    const TimelineState& ts = st.table.state(id);
-    return ts.segs.empty() && ts.active_slot == kNoSlot;
-  };
+  auto empty = [&](uint32_t id) { return st.table.state(id).holds_no_records(); };
   // kFloorIdsPerHold timelines per hold of the lock: a commit publishes under it exclusively,
   // and one hold over every timeline would grow with the table (millions). Between holds a
   // timeline may gain records (its floor, if taken, is then merely low: a floor is a lower

@@ -230,7 +230,7 @@ Status GroupAssigner::Assign(AppendRequest* r, FanoutAppend& a, std::vector<Assi
       for (size_t j = 0; j + 1 < ids.size(); ++j) {
         const TimelineState& t = st_.table.state(ids[j]);
         if (st_.table.Find(a.targets[j], a.key_hashes[j]) == ids[j] && t.last_seq == 0 &&
-            t.segs.empty() && t.active_slot == kNoSlot && t.unpublished == 0) {
+            t.holds_no_records()) {
           st_.table.Erase(ids[j]);
         }
       }
