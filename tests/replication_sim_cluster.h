@@ -149,6 +149,10 @@ class SimCluster {
     for (const std::string& ns : kSimNamespaces) c.namespaces.emplace_back(ns, NamespaceOptions{});
     c.now_ms = [this] { return now_ms_.load(); };
     c.seed = seed_ * 7 + restarts_++;
+    // Each start is a new run of the position, registered at once (etcd's node key).
+    c.incarnation = 1000 + restarts_;
+    registered_[n] = c.incarnation;
+    c.peer_incarnation = [this](uint32_t node) { return registered_[node].load(); };
     {
       std::lock_guard l(events_mu_);
       events_[n].clear();
@@ -207,6 +211,10 @@ class SimCluster {
     return events_[n];
   }
   bool Up(uint32_t n) const { return replicas_[n] != nullptr; }
+  // The incarnation the coordinator names for position n: the one of its last start, unless a
+  // test registers another (a replica that now runs elsewhere).
+  uint64_t Registered(uint32_t n) const { return registered_[n].load(); }
+  void Register(uint32_t n, uint64_t incarnation) { registered_[n] = incarnation; }
 
   // One millisecond: deliver what is queued (up to `messages_max`), tick every replica.
   void Step(int messages_max = 64) {
@@ -384,6 +392,7 @@ class SimCluster {
   std::array<std::shared_ptr<SimFileSystem>, kSlots> fs_;
   std::array<std::string, kSlots> dirs_;  // each replica's directory on its disk
   std::array<std::unique_ptr<Replica>, kSlots> replicas_;
+  std::array<std::atomic<uint64_t>, kSlots> registered_{};  // Register; read by the replicas
   std::mutex events_mu_;
   std::array<std::vector<std::string>, kSlots> events_;
 };

@@ -116,6 +116,44 @@ TEST(ReplicationSpareTest, SpareCatchesUpButItsAcknowledgementsAndPromisesNeverC
   c.Check();
 }
 
+// A move hands position `a` to another server while the replica running it is cut off from
+// etcd but not from its peers (docs/cluster.md "Moving a replica", "Fenced"): etcd now names
+// another incarnation for `a`, so the primary drops the old run's messages, and with the third
+// replica cut off nothing is acknowledged on that run's word. Once etcd names it again (it
+// was never replaced after all), it counts as before.
+TEST(ReplicationSpareTest, AReplicaEtcdNoLongerNamesNeverCounts) {
+  SimCluster c(43);
+  uint64_t next = 0;
+  auto p = Elect(c);
+  ASSERT_TRUE(p);
+  AddAppends(c, 100, &next);
+  ASSERT_TRUE(c.Settle(200'000));
+  const uint32_t a = (*p + 1) % SimCluster::kNodes, b = (*p + 2) % SimCluster::kNodes;
+  const uint64_t own = c.Registered(a);
+  c.Register(a, own + 1'000'000);  // the server `a` moved to registered its run
+  c.net().Isolate(b, SimCluster::kSlots);
+  const size_t before = Acked(c);
+  AddAppends(c, 20, &next);
+  for (int i = 0; i < 1'500; ++i) {
+    c.Client(16);
+    c.Step();
+  }
+  EXPECT_EQ(Acked(c), before) << "an append was acknowledged on the word of a replaced run";
+  EXPECT_GT(c.replica(*p).status().stale_messages_dropped, 0u);
+  bool reported = false;
+  for (const std::string& e : c.Events(*p)) {
+    reported = reported ||
+               e.find("dropped a message from replica " + std::to_string(a)) != std::string::npos;
+  }
+  EXPECT_TRUE(reported) << "the primary reports the messages it drops";
+
+  c.Register(a, own);
+  c.net().HealAll();
+  ASSERT_TRUE(c.Settle(200'000));
+  EXPECT_EQ(Acked(c), c.ledger().All().size());
+  c.Check();
+}
+
 // A spare joins while the primary ticks between its Join and its first Ack (here every message
 // takes its own millisecond): the primary must not take the new spare for one unheard for
 // majority_timeout_ms and forget it, or it never counts as joined (a cluster move's spare then

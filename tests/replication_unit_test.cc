@@ -56,8 +56,12 @@ TEST(EpochHistoryTest, CommonPrefix) {
 }
 
 TEST(MessageCodecTest, RoundTripAndRefusals) {
-  PeerMessage m{
-      .type = MsgType::kJoinReply, .epoch = 42, .from = 2, .catalog_seq = 17, .ns = "chat"};
+  PeerMessage m{.type = MsgType::kJoinReply,
+                .epoch = 42,
+                .from = 2,
+                .catalog_seq = 17,
+                .incarnation = 0x0123456789abcdefull,
+                .ns = "chat"};
   m.frames.push_back(LogFrame{FrameKind::kRecords, 3, 128, std::string(100, 'x'), false});
   m.frames.push_back(LogFrame{FrameKind::kRoll, 4, 228, std::string(64, 'h'), true});
   m.position = {3, 128};
@@ -71,6 +75,7 @@ TEST(MessageCodecTest, RoundTripAndRefusals) {
   EXPECT_EQ(back->from, 2u);
   EXPECT_EQ(back->ns, "chat");
   EXPECT_EQ(back->catalog_seq, 17u);
+  EXPECT_EQ(back->incarnation, 0x0123456789abcdefull);
   ASSERT_EQ(back->frames.size(), 2u);
   EXPECT_EQ(back->frames[0].bytes, m.frames[0].bytes);
   EXPECT_FALSE(back->frames[0].sync);

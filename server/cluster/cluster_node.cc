@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <random>
 
 #include "cluster/steady_ms.h"
 
@@ -48,6 +49,13 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterNodeOptions optio
   c.client_address = o.client_address;
   c.peer_address = n->transport_->listen_address();
   c.lease_ttl_s = o.lease_ttl_s;
+  // This run of the replica: random, so that no other run of this position (a server it was
+  // moved to, this server before a restart) has it.
+  std::random_device rd;
+  do {
+    c.incarnation = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(SteadyMs());
+  } while (c.incarnation == 0);
+  const uint64_t incarnation = c.incarnation;
   TLDB_ASSIGN_OR_RETURN(n->coordinator_, EtcdCoordinator::Start(std::move(c)));
   if (auto nodes = n->coordinator_->Nodes(); nodes.ok()) n->addresses_ = std::move(*nodes);
   repl::ReplicaConfig rc;
@@ -58,6 +66,12 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterNodeOptions optio
   rc.namespaces = o.namespaces;
   rc.now_ms = SteadyMs;
   rc.seed = static_cast<uint64_t>(SteadyMs()) * 31 + o.node;
+  rc.incarnation = incarnation;
+  rc.peer_incarnation = [p = n.get()](uint32_t node) {
+    std::lock_guard l(p->addresses_mu_);
+    auto it = p->addresses_.find(node);
+    return it == p->addresses_.end() ? uint64_t{0} : it->second.incarnation;
+  };
   // A dead primary's key goes with its lease (lease_ttl_s); then a follower campaigns.
   rc.majority_timeout_ms = o.lease_ttl_s * 1000;
   rc.election_timeout_ms = o.lease_ttl_s * 1500;
@@ -112,6 +126,9 @@ void ClusterNode::AddStats(std::vector<std::pair<std::string, uint64_t>>* out) c
   add("cluster_serving", s.serving ? 1 : 0);
   add("cluster_primary", s.primary ? *s.primary : UINT32_MAX);  // UINT32_MAX: none known
   add("cluster_failovers_seen", s.failovers_seen);
+  // Messages from a run of a position etcd no longer names (a replica moved away or replaced
+  // while cut off from etcd): dropped, never counted.
+  add("cluster_stale_messages_dropped", s.stale_messages_dropped);
   add("cluster_etcd_ok", s.etcd_ok ? 1 : 0);
   add("cluster_rebuilding", s.rebuilding ? 1 : 0);  // receiving a snapshot from its primary
   add("cluster_rebuild_bytes", s.rebuild_bytes);    // of it so far, or of the last one

@@ -6,6 +6,10 @@
 // Contract: Start() returns once the replica's Db is open and the node is registered in etcd;
 // Stop() (or the destructor) stops the driver, the transport and the replica, and resigns the
 // leader key if this node holds it (a planned switchover: another replica leads at once).
+// Each start is a new incarnation of the replica (a random id, registered with its addresses):
+// peers take messages only from the incarnation etcd last named for a position.
+// Lock order: the replica's lock, then addresses_mu_ (the replica asks for peers'
+// incarnations while it holds its own); inbox_mu_ and addresses_mu_ are never held together.
 #pragma once
 
 #include <atomic>
@@ -100,6 +104,7 @@ class ClusterNode {
   std::thread driver_;
 
   std::mutex addresses_mu_;
+  // Each node's last registration read from etcd; a node whose key is gone keeps its last one.
   std::map<uint32_t, NodeAddresses> addresses_;
 };
 

@@ -40,11 +40,34 @@ EtcdCoordinator::~EtcdCoordinator() {
 Status EtcdCoordinator::Register() {
   if (keeper_) keeper_->Stop();
   keeper_.reset();
+  const std::string key = Key("nodes/" + std::to_string(options_.node));
+  TLDB_ASSIGN_OR_RETURN(std::optional<KeyValue> held, client_->Get(key));
+  if (held) {
+    std::string client;
+    try {
+      client = nlohmann::json::parse(held->value).at("client").get<std::string>();
+    } catch (const nlohmann::json::exception&) {
+    }
+    // The same server's key (from before a restart, or a lease this run lost) is taken over.
+    if (client != options_.client_address) {
+      return Status::Busy("replica " + std::to_string(options_.node) + " of partition " +
+                          std::to_string(options_.partition) + " now runs at " +
+                          (client.empty() ? "?" : client) + " (" + key + "): not registering");
+    }
+  }
   TLDB_ASSIGN_OR_RETURN(LeaseGrantResult g, client_->LeaseGrant(options_.lease_ttl_s));
   lease_ = g.id;
-  nlohmann::json j{{"client", options_.client_address}, {"peer", options_.peer_address}};
-  TLDB_RETURN_IF_ERROR(
-      client_->Put(Key("nodes/" + std::to_string(options_.node)), j.dump(), lease_).status());
+  nlohmann::json j{{"client", options_.client_address},
+                   {"peer", options_.peer_address},
+                   {"incarnation", std::to_string(options_.incarnation)}};
+  // Only over what was read: a server that registered in between keeps the key.
+  auto put = client_->CompareAndSwap(key, held ? held->mod_revision : 0, j.dump(), lease_);
+  if (put.status().code() == Status::Code::kConflict) {
+    return Status::Busy("replica " + std::to_string(options_.node) + " of partition " +
+                        std::to_string(options_.partition) + ": " + key +
+                        " changed while registering; trying again");
+  }
+  TLDB_RETURN_IF_ERROR(put.status());
   TLDB_ASSIGN_OR_RETURN(keeper_,
                         LeaseKeeper::Start(options_.etcd, lease_, g.ttl_s, [](const Status&) {}));
   return Status::Ok();
@@ -120,8 +143,11 @@ Result<std::map<uint32_t, NodeAddresses>> EtcdCoordinator::Nodes() {
     if (!id.ok()) continue;
     try {
       const auto j = nlohmann::json::parse(kv.value);
-      out[*id] = {j.at("client").get<std::string>(), j.at("peer").get<std::string>()};
-    } catch (const nlohmann::json::exception&) {
+      NodeAddresses a{j.at("client").get<std::string>(), j.at("peer").get<std::string>()};
+      if (j.contains("incarnation"))
+        a.incarnation = std::stoull(j["incarnation"].get<std::string>());
+      out[*id] = std::move(a);
+    } catch (const std::exception&) {  // not JSON, a field missing, or no number: skipped
     }
   }
   return out;

@@ -38,6 +38,9 @@ struct EtcdCoordinatorOptions {
   // dial.
   std::string client_address;
   std::string peer_address;
+  // This run of the replica (repl::ReplicaConfig::incarnation), registered beside the
+  // addresses: peers drop messages of any other run of this position.
+  uint64_t incarnation = 0;
   // The lease's TTL: a dead primary's key goes after this. etcd's minimum is about 2 s.
   int64_t lease_ttl_s = 2;
 };
@@ -45,6 +48,7 @@ struct EtcdCoordinatorOptions {
 struct NodeAddresses {
   std::string client;
   std::string peer;
+  uint64_t incarnation = 0;  // 0: the key names none
 };
 
 class EtcdCoordinator : public repl::Coordinator {
@@ -86,7 +90,10 @@ class EtcdCoordinator : public repl::Coordinator {
 
  private:
   explicit EtcdCoordinator(EtcdCoordinatorOptions options) : options_(std::move(options)) {}
-  Status Register();  // a new lease, its keeper, and the node key on it; mu_ held
+  // A new lease, its keeper, and the node key on it; mu_ held. Refused (Busy) while the key
+  // names another server: this position was moved there (a server that was cut off from etcd
+  // must not take it back).
+  Status Register();
 
   const EtcdCoordinatorOptions options_;
   std::mutex mu_;

@@ -7,8 +7,9 @@ namespace {
 
 // 2: a flags byte after `from` (bit 0: the sender is a learner), the kVoter and snapshot
 // messages, and the files and data sections at the end. 3: the sender's catalog version
-// (u64) after the flags byte, and each snapshot file's XXH3-64 after its size.
-constexpr uint8_t kVersion = 3;
+// (u64) after the flags byte, and each snapshot file's XXH3-64 after its size. 4: the sender's
+// incarnation (u64) after the catalog version.
+constexpr uint8_t kVersion = 4;
 constexpr uint8_t kFlagLearner = 1;
 
 void Pos(proto::WireWriter& w, LogPosition p) {
@@ -30,6 +31,7 @@ std::string MessageCodec::Encode(const PeerMessage& m) {
   w.U32(m.from);
   w.U8(m.learner ? kFlagLearner : 0);
   w.U64(m.catalog_seq);
+  w.U64(m.incarnation);
   w.Bytes32(m.ns);
   Pos(w, m.position);
   w.U32(static_cast<uint32_t>(m.frames.size()));
@@ -69,7 +71,8 @@ Result<PeerMessage> MessageCodec::Decode(std::string_view bytes) {
   std::string_view ns;
   uint32_t frames = 0;
   bool ok = r.U8(&version) && r.U8(&type) && r.U64(&m.epoch) && r.U32(&m.from) && r.U8(&flags) &&
-            r.U64(&m.catalog_seq) && r.Bytes32(&ns) && Pos(r, &m.position) && r.U32(&frames);
+            r.U64(&m.catalog_seq) && r.U64(&m.incarnation) && r.Bytes32(&ns) &&
+            Pos(r, &m.position) && r.U32(&frames);
   if (!ok) return Status::InvalidArgument("replication message truncated in its header");
   if (version != kVersion) {
     return Status::InvalidArgument("replication message version " + std::to_string(version));

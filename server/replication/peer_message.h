@@ -50,6 +50,9 @@ struct PeerMessage {
   // primary's tells its followers which catalog record is committed; a promise's and a join's
   // tell a candidate which records a replica of its majority knew committed.
   uint64_t catalog_seq = 0;
+  // The sender's incarnation (ReplicaConfig::incarnation), in every message: which run of
+  // replica `from` sent it. 0: none (the simulation's default).
+  uint64_t incarnation = 0;
   std::string ns;
   std::vector<LogFrame> frames;
   LogPosition position;

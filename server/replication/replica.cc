@@ -150,6 +150,7 @@ ReplicaStatus Replica::status() const {
   s.serving = role_ == Role::kPrimary && serving_;
   s.primary = role_ == Role::kPrimary ? std::optional<uint32_t>(cfg_.node) : primary_;
   s.failovers_seen = failovers_seen_;
+  s.stale_messages_dropped = stale_incarnations_dropped_;
   s.etcd_ok = etcd_ok_;
   s.rebuilding = rebuild_ != nullptr;
   s.rebuild_bytes = rebuild_ ? rebuild_->bytes_received() : rebuild_bytes_last_;
@@ -185,6 +186,7 @@ void Replica::Send(uint32_t to, PeerMessage m) {
   m.from = cfg_.node;
   m.learner = !Votes();
   m.catalog_seq = state_.catalog_seq;
+  m.incarnation = cfg_.incarnation;
   transport_->Send(cfg_.node, to, MessageCodec::Encode(m));
 }
 
@@ -238,6 +240,19 @@ void Replica::Receive(std::string_view bytes) {
 
 void Replica::Handle(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
   if (m.from >= Members() || m.from == cfg_.node) return;
+  if (cfg_.peer_incarnation) {
+    const uint64_t named = cfg_.peer_incarnation(m.from);
+    if (named != 0 && m.incarnation != named) {
+      // Another run of that position than the one the coordinator names: one moved away or
+      // replaced. It counts for nothing, not even as heard from.
+      if (stale_incarnations_dropped_++ % 1000 == 0) {
+        Event("dropped a message from replica " + std::to_string(m.from) + " of incarnation " +
+              std::to_string(m.incarnation) + ": etcd names incarnation " + std::to_string(named) +
+              " (" + std::to_string(stale_incarnations_dropped_) + " so far)");
+      }
+      return;
+    }
+  }
   if (peers_.count(m.from) != 0) peers_[m.from].heard_ms = Now();
   const bool request = m.type == MsgType::kAppend || m.type == MsgType::kPrepare ||
                        m.type == MsgType::kJoin || m.type == MsgType::kFetch ||

@@ -95,6 +95,17 @@ struct ReplicaConfig {
   // longer needs a snapshot to return. 10 minutes: a restart or a short outage.
   int64_t retain_for_absent_ms = 600'000;
   uint64_t seed = 1;
+  // Which run of replica `node` this is: a number no other run of this position uses (a
+  // server picks it at random when it starts the replica and registers it with its addresses
+  // in etcd; 0: none). Every message carries it.
+  uint64_t incarnation = 0;
+  // The incarnation the coordinator last named for replica `n` (its registration in etcd, kept
+  // when the registration goes; 0: none known). Messages from `n` that carry another are
+  // dropped: a replica moved to another server (docs/cluster.md "Moving a replica") that is
+  // cut off from etcd, and so does not know it was moved, is then not counted in place of the
+  // replica that now holds its position. Unset: every message is taken. Called under the
+  // replica's lock, so it must not call into the replica; thread-safe.
+  std::function<uint64_t(uint32_t n)> peer_incarnation;
   // Tests (docs/replication.md "Kill points"): called at each of kReplicaKillPoints as this
   // replica reaches it; true means the process dies right there: from then on the replica
   // sends and handles nothing (the test makes its disk refuse every write and crashes it).
@@ -137,17 +148,18 @@ struct ReplicaStatus {
   Role role = Role::kFollower;
   uint64_t epoch = 0;  // promised (follower) or led (candidate, primary)
   Membership membership = Membership::kVoter;
-  bool serving = false;             // a primary whose log is committed on a majority
-  std::optional<uint32_t> primary;  // the primary this replica knows of
-  uint64_t failovers_seen = 0;      // epochs this replica promised after its first
-  bool etcd_ok = false;             // the last call to the coordinator succeeded
-  std::vector<PeerLag> peers;       // primary: each follower
-  bool rebuilding = false;          // follower: receiving a snapshot from its primary
-  uint64_t rebuild_bytes = 0;       // of the snapshot being received, or of the last one
-  uint64_t rebuilds = 0;            // snapshots installed since this replica started
-  uint64_t catalog_seq = 0;         // the catalog version applied (ReplicaState::catalog_seq)
-  bool spare = false;               // this replica is the partition's spare (ReplicaConfig::node)
-  bool spare_caught_up = false;     // spare: its primary saw it hold every committed frame
+  bool serving = false;                 // a primary whose log is committed on a majority
+  std::optional<uint32_t> primary;      // the primary this replica knows of
+  uint64_t failovers_seen = 0;          // epochs this replica promised after its first
+  uint64_t stale_messages_dropped = 0;  // from a run of a position etcd no longer names
+  bool etcd_ok = false;                 // the last call to the coordinator succeeded
+  std::vector<PeerLag> peers;           // primary: each follower
+  bool rebuilding = false;              // follower: receiving a snapshot from its primary
+  uint64_t rebuild_bytes = 0;           // of the snapshot being received, or of the last one
+  uint64_t rebuilds = 0;                // snapshots installed since this replica started
+  uint64_t catalog_seq = 0;             // the catalog version applied (ReplicaState::catalog_seq)
+  bool spare = false;            // this replica is the partition's spare (ReplicaConfig::node)
+  bool spare_caught_up = false;  // spare: its primary saw it hold every committed frame
 };
 
 class Replica : public LogShipper {
@@ -356,7 +368,8 @@ class Replica : public LogShipper {
   uint64_t joined_epoch_ = 0;  // follower: the epoch whose primary it joined
   std::optional<uint32_t> primary_;
   uint64_t failovers_seen_ = 0;
-  bool spare_caught_up_ = false;  // spare: told that it holds every committed frame
+  uint64_t stale_incarnations_dropped_ = 0;  // messages of a run the coordinator no longer names
+  bool spare_caught_up_ = false;             // spare: told that it holds every committed frame
   std::mt19937_64 rng_;
   int64_t election_at_ms_ = 0;  // follower: campaign at this time if there is still no leader
   int64_t candidate_since_ms_ = 0, heartbeat_at_ms_ = 0, coordinator_check_ms_ = 0;
