@@ -484,7 +484,6 @@ void Replica::StepDown(std::unique_lock<std::mutex>& l, const std::string& why) 
   joined_epoch_ = 0;
   primary_.reset();
   promises_.clear();
-  promised_catalog_seq_.clear();
   adopting_.clear();
   adopting_catalog_seq_ = 0;
   peers_.clear();
@@ -527,12 +526,10 @@ void Replica::Campaign(std::unique_lock<std::mutex>& l) {
   candidate_since_ms_ = Now();
   heartbeat_at_ms_ = 0;
   promises_.clear();
-  promised_catalog_seq_.clear();
   adopting_.clear();
   adopting_catalog_seq_ = 0;
   std::shared_lock d(db_mu_);
-  promises_[cfg_.node] = MyLogs();
-  promised_catalog_seq_[cfg_.node] = state_.catalog_seq;
+  promises_[cfg_.node] = {MyLogs(), state_.catalog_seq};
   Event("campaigns for epoch " + std::to_string(epoch_));
 }
 
@@ -554,8 +551,7 @@ void Replica::OnPrepareOk(std::unique_lock<std::mutex>& l, const PeerMessage& m)
   // A learner's promise and log count for nothing: it may have lost what it once promised
   // and acknowledged, so a majority with it need not share a replica with a committed frame.
   if (!Counts(m)) return;
-  promises_[m.from] = m.logs;
-  promised_catalog_seq_[m.from] = m.catalog_seq;
+  promises_[m.from] = {m.logs, m.catalog_seq};
   if (promises_.size() >= Majority()) Adopt(l);
 }
 
@@ -568,7 +564,7 @@ void Replica::Adopt(std::unique_lock<std::mutex>& l) {
   // catalog record naming it, and records are applied only once committed: the newest catalog
   // a replica of this majority applied names every such namespace.
   uint64_t catalog_seq = state_.catalog_seq;
-  for (const auto& [node, seq] : promised_catalog_seq_) catalog_seq = std::max(catalog_seq, seq);
+  for (const auto& [node, p] : promises_) catalog_seq = std::max(catalog_seq, p.catalog_seq);
   adopting_catalog_seq_ = catalog_seq > state_.catalog_seq ? catalog_seq : 0;
   std::map<std::string, LogPosition> cuts;
   std::map<std::string, EpochHistory> adopted;
@@ -579,8 +575,8 @@ void Replica::Adopt(std::unique_lock<std::mutex>& l) {
       if (adopting_catalog_seq_ != 0 && my.ns != kCatalogNamespace) continue;
       uint32_t best = cfg_.node;
       NsLog best_log = my;
-      for (const auto& [node, logs] : promises_) {
-        for (const NsLog& o : logs) {
+      for (const auto& [node, p] : promises_) {
+        for (const NsLog& o : p.logs) {
           if (o.ns == my.ns && EpochHistory::Better(o.history, o.ends.written, best_log.history,
                                                     best_log.ends.written)) {
             best = node;
@@ -1479,13 +1475,17 @@ bool Replica::ApplyNewestCatalog() {
   if (!db_) return false;
   auto last = db_->LastSeq(kCatalogNamespace, std::vector<std::string_view>{kCatalogTimeline});
   if (!last.ok()) return false;
-  ApplyCatalogOrReport((*last)[0]);
+  if ((*last)[0] > state_.catalog_seq) ApplyCatalogIfHere((*last)[0], last);
   return state_.catalog_seq >= (*last)[0];
 }
 
 void Replica::ApplyCatalogOrReport(uint64_t seq) {
   if (seq <= state_.catalog_seq || !db_) return;
-  auto last = db_->LastSeq(kCatalogNamespace, std::vector<std::string_view>{kCatalogTimeline});
+  ApplyCatalogIfHere(
+      seq, db_->LastSeq(kCatalogNamespace, std::vector<std::string_view>{kCatalogTimeline}));
+}
+
+void Replica::ApplyCatalogIfHere(uint64_t seq, const Result<std::vector<Seq>>& last) {
   if (last.ok() && (*last)[0] < seq) return;  // the record has not reached this log yet
   Status s = last.ok() ? ApplyCatalog(seq) : last.status();
   if (s.ok()) return;

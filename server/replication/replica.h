@@ -298,6 +298,9 @@ class Replica : public LogShipper {
   Status ApplyCatalog(uint64_t seq);
   // The same, reporting a failure once per distinct error (the driver retries every tick).
   void ApplyCatalogOrReport(uint64_t seq);
+  // ApplyCatalogOrReport given the catalog log's last SeqId as read (`last`, or the error of
+  // reading it): nothing while the record has not reached this log yet.
+  void ApplyCatalogIfHere(uint64_t seq, const Result<std::vector<Seq>>& last);
   // Primary: applies the newest record of its (committed) log. True once applied. Caller holds
   // mu_ and db_mu_ shared.
   bool ApplyNewestCatalog();
@@ -375,9 +378,12 @@ class Replica : public LogShipper {
   int64_t candidate_since_ms_ = 0, heartbeat_at_ms_ = 0, coordinator_check_ms_ = 0;
   std::map<uint32_t, Peer> peers_;
   // Candidate.
-  std::map<uint32_t, std::vector<NsLog>> promises_;
-  std::map<uint32_t, uint64_t> promised_catalog_seq_;  // each promise's catalog version
-  uint64_t adopting_catalog_seq_ = 0;  // adopting `__catalog` first, to apply this record
+  struct Promised {
+    std::vector<NsLog> logs;   // every namespace's history and ends
+    uint64_t catalog_seq = 0;  // the catalog version it applied
+  };
+  std::map<uint32_t, Promised> promises_;  // node → its promise of epoch_
+  uint64_t adopting_catalog_seq_ = 0;      // adopting `__catalog` first, to apply this record
   std::map<std::string, std::pair<uint32_t, LogPosition>, std::less<>>
       adopting_;  // ns → (from, end)
   // Primary.
