@@ -211,13 +211,13 @@ std::vector<NsLog> Replica::HistoryOf(const std::string& ns) const {
   return {NsLog{.ns = ns, .history = h->second}};
 }
 
-std::vector<NsLog> Replica::MyLogs() const {
+std::vector<NsLog> Replica::MyLogs(bool histories) const {
   std::vector<NsLog> out;
   for (const std::string& ns : Namespaces()) {
     NsLog l;
     l.ns = ns;
     l.ends = EndsOf(ns);
-    auto h = state_.histories.find(ns);
+    auto h = histories ? state_.histories.find(ns) : state_.histories.end();
     if (h != state_.histories.end()) l.history = h->second;
     out.push_back(std::move(l));
   }
@@ -776,8 +776,7 @@ void Replica::OnAppend(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
   }
   if (EndsOf(m.ns).written != before) KillPoint("replica.after_apply");
   if (m.ns == kCatalogNamespace) ApplyCatalogOrReport(m.catalog_seq);
-  ack.logs = MyLogs();
-  for (NsLog& log : ack.logs) log.history = {};  // ends are enough here
+  ack.logs = MyLogs(/*histories=*/false);  // an Ack carries ends only
   Send(m.from, std::move(ack));
 }
 
@@ -809,7 +808,8 @@ void Replica::OnJoinReply(std::unique_lock<std::mutex>& l, const PeerMessage& m)
   joined_epoch_ = m.epoch;
   primary_ = m.from;
   std::shared_lock d(db_mu_);
-  Send(m.from, PeerMessage{.type = MsgType::kAck, .epoch = m.epoch, .logs = MyLogs()});
+  Send(m.from,
+       PeerMessage{.type = MsgType::kAck, .epoch = m.epoch, .logs = MyLogs(/*histories=*/false)});
 }
 
 bool Replica::DecideMembership() {
@@ -851,7 +851,8 @@ void Replica::OnVoter(const PeerMessage& m) {
   KillPoint("replica.after_voter");
   Event("votes from now on (its primary saw it hold every committed frame)");
   std::shared_lock d(db_mu_);
-  Send(m.from, PeerMessage{.type = MsgType::kAck, .epoch = m.epoch, .logs = MyLogs()});
+  Send(m.from,
+       PeerMessage{.type = MsgType::kAck, .epoch = m.epoch, .logs = MyLogs(/*histories=*/false)});
 }
 
 // ---------------------------------------------------------------------------------------------

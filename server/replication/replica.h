@@ -333,7 +333,8 @@ class Replica : public LogShipper {
   // Primary: a promote request for another replica; hands over (resigns) once it is caught up.
   // True when this replica stepped down.
   bool HandOver(std::unique_lock<std::mutex>& l, uint32_t target);
-  std::vector<NsLog> MyLogs() const;                          // every namespace's history and ends
+  // Every namespace's ends, and its history unless `histories` is false (an Ack).
+  std::vector<NsLog> MyLogs(bool histories = true) const;
   std::vector<NsLog> HistoryOf(const std::string& ns) const;  // ns's history (none: empty)
   LogEnds EndsOf(const std::string& ns) const;
   void Send(uint32_t to, PeerMessage m);
