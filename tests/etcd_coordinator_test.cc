@@ -27,6 +27,14 @@ class EtcdCoordinatorTest : public EtcdTest {
     o.incarnation = incarnation;
     return EtcdCoordinator::Start(std::move(o));
   }
+  // A registration refused because the key names the server at `runs_at`.
+  static void ExpectRefused(const Result<std::unique_ptr<EtcdCoordinator>>& r,
+                            const std::string& runs_at) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Status::Code::kBusy) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("now runs at " + runs_at), std::string::npos)
+        << r.status().ToString();
+  }
   uint64_t NamedIncarnation(EtcdCoordinator& c) {
     auto nodes = c.Nodes();
     EXPECT_TRUE(nodes.ok()) << nodes.status().ToString();
@@ -50,11 +58,7 @@ TEST_F(EtcdCoordinatorTest, TheNodeKeyNamesTheIncarnationAndOnlyItsServerTakesIt
   EXPECT_EQ(NamedIncarnation(**again), 7u);
 
   // Another server while the key names this one: refused, and the key is left as it was.
-  auto other = Run("10.0.0.2:7070", 8);
-  ASSERT_FALSE(other.ok());
-  EXPECT_EQ(other.status().code(), Status::Code::kBusy) << other.status().ToString();
-  EXPECT_NE(other.status().message().find("now runs at 10.0.0.1:7070"), std::string::npos)
-      << other.status().ToString();
+  ExpectRefused(Run("10.0.0.2:7070", 8), "10.0.0.1:7070");
   EXPECT_EQ(NamedIncarnation(**again), 7u);
 
   // The position moves: the first server's replica leaves, the second registers...
@@ -65,9 +69,7 @@ TEST_F(EtcdCoordinatorTest, TheNodeKeyNamesTheIncarnationAndOnlyItsServerTakesIt
   EXPECT_EQ(NamedIncarnation(**moved), 9u);
   // ... and the first server, back from a cut (its lease lost, so it registers again), does
   // not take the position back: its peers go on dropping its messages.
-  auto back = Run("10.0.0.1:7070", 10);
-  ASSERT_FALSE(back.ok());
-  EXPECT_EQ(back.status().code(), Status::Code::kBusy) << back.status().ToString();
+  ExpectRefused(Run("10.0.0.1:7070", 10), "10.0.0.2:7070");
   EXPECT_EQ(NamedIncarnation(**moved), 9u);
 }
 

@@ -75,6 +75,18 @@ size_t Acked(SimCluster& c) {
   return n;
 }
 
+// Adds 20 appends and drives the client for 1,500 steps (under majority_timeout_ms, so the
+// primary does not resign meanwhile); returns how many appends were acknowledged then.
+size_t AckedOfTwentyMore(SimCluster& c, uint64_t* next) {
+  const size_t before = Acked(c);
+  AddAppends(c, 20, next);
+  for (int i = 0; i < 1'500; ++i) {
+    c.Client(16);
+    c.Step();
+  }
+  return Acked(c) - before;
+}
+
 TEST(ReplicationSpareTest, SpareCatchesUpButItsAcknowledgementsAndPromisesNeverCount) {
   SimCluster c(41);
   uint64_t next = 0;
@@ -95,13 +107,7 @@ TEST(ReplicationSpareTest, SpareCatchesUpButItsAcknowledgementsAndPromisesNeverC
   // Only the primary and the spare reach each other: had the spare counted, these would commit.
   c.net().Isolate(a, SimCluster::kSlots);
   c.net().Isolate(b, SimCluster::kSlots);
-  const size_t before = Acked(c);
-  AddAppends(c, 20, &next);
-  for (int i = 0; i < 1'500; ++i) {
-    c.Client(16);
-    c.Step();
-  }
-  EXPECT_EQ(Acked(c), before) << "an append was acknowledged with the spare's help";
+  EXPECT_EQ(AckedOfTwentyMore(c, &next), 0u) << "an append was acknowledged with the spare's help";
 
   // The primary dies and the voters stay cut off: the spare never campaigns, nobody serves.
   c.Crash(*p, UnsyncedMode::kKeep, /*restart=*/false);
@@ -132,13 +138,8 @@ TEST(ReplicationSpareTest, AReplicaEtcdNoLongerNamesNeverCounts) {
   const uint64_t own = c.Registered(a);
   c.Register(a, own + 1'000'000);  // the server `a` moved to registered its run
   c.net().Isolate(b, SimCluster::kSlots);
-  const size_t before = Acked(c);
-  AddAppends(c, 20, &next);
-  for (int i = 0; i < 1'500; ++i) {
-    c.Client(16);
-    c.Step();
-  }
-  EXPECT_EQ(Acked(c), before) << "an append was acknowledged on the word of a replaced run";
+  EXPECT_EQ(AckedOfTwentyMore(c, &next), 0u)
+      << "an append was acknowledged on the word of a replaced run";
   EXPECT_GT(c.replica(*p).status().stale_messages_dropped, 0u);
   bool reported = false;
   for (const std::string& e : c.Events(*p)) {
