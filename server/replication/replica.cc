@@ -309,7 +309,16 @@ void Replica::Tick() {
   std::unique_lock l(mu_);
   if (stopped_ || dead_) return;
   const int64_t now = Now();
-  etcd_ok_ = coordinator_->KeepAlive(cfg_.node).ok();
+  const Status kept = coordinator_->KeepAlive(cfg_.node);
+  // Logged when it starts failing, fails another way (etcd unreachable, then this position
+  // registered by another server) and answers again; not every tick.
+  if (!kept.ok() && (etcd_ok_ || kept.code() != keepalive_code_)) {
+    Event("etcd: cannot keep this replica registered: " + kept.ToString());
+  } else if (kept.ok() && keepalive_code_ != Status::Code::kOk) {
+    Event("etcd: registered again");
+  }
+  keepalive_code_ = kept.code();
+  etcd_ok_ = kept.ok();
   if (role_ == Role::kFollower) {
     if (rebuild_ && now - rebuild_sent_ms_ > 5 * cfg_.retry_ms) RequestSnapshotPiece();
     if (now < coordinator_check_ms_) return;

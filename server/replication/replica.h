@@ -372,8 +372,11 @@ class Replica : public LogShipper {
   uint64_t joined_epoch_ = 0;  // follower: the epoch whose primary it joined
   std::optional<uint32_t> primary_;
   uint64_t failovers_seen_ = 0;
-  uint64_t stale_incarnations_dropped_ = 0;  // messages of a run the coordinator no longer names
-  bool spare_caught_up_ = false;             // spare: told that it holds every committed frame
+  uint64_t stale_incarnations_dropped_ = 0;
+  Status::Code keepalive_code_ =
+      Status::Code::kOk;  // of the last KeepAlive (Tick logs changes)  // messages of a run the
+                          // coordinator no longer names
+  bool spare_caught_up_ = false;  // spare: told that it holds every committed frame
   std::mt19937_64 rng_;
   int64_t election_at_ms_ = 0;  // follower: campaign at this time if there is still no leader
   int64_t candidate_since_ms_ = 0, heartbeat_at_ms_ = 0, coordinator_check_ms_ = 0;
