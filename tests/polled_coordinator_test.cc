@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <map>
 #include <mutex>
 
 namespace tldb::cluster {
@@ -158,6 +159,50 @@ TEST_F(PolledCoordinatorTest, AWonCampaignIsNotUndoneByAPollThatStartedBeforeIt)
   l = LeaderNow();
   ASSERT_TRUE(l.ok());
   EXPECT_FALSE(l->present);
+}
+
+// The node keys are read every nodes_poll_ms; PollNodesSoon (a peer's message named an
+// incarnation the last read did not) brings the next read forward to nodes_soon_ms after the
+// last one, never sooner, and a read answers only the calls made before it started.
+TEST(PolledCoordinatorNodesTest, PollNodesSoonReadsTheNodesEarlyButNotTooOften) {
+  FakeCoordinator fake;
+  std::atomic<int64_t> now{1'000'000};
+  std::atomic<int> reads{0};
+  PolledCoordinatorOptions o;
+  o.poll_ms = 1;
+  o.nodes_poll_ms = 1'000'000;  // never, within this test
+  o.nodes_soon_ms = 100;
+  o.now_ms = [&] { return now.load(); };
+  PolledCoordinator polled(
+      fake,
+      [&]() -> Result<std::map<uint32_t, NodeAddresses>> {
+        std::map<uint32_t, NodeAddresses> m;
+        m[1] = {"c:1", "p:1", static_cast<uint64_t>(++reads)};
+        return m;
+      },
+      o);
+  polled.Start();
+  auto incarnation = [&] {
+    auto n = polled.Nodes();
+    return n.ok() ? n->at(1).incarnation : 0;
+  };
+  auto wait_polls = [&](int polls) {  // Leader() is called once per poll
+    return fake.WaitCalls(fake.calls() + polls);
+  };
+  ASSERT_TRUE(wait_polls(2));
+  EXPECT_EQ(reads.load(), 1) << "read once at start";
+  EXPECT_EQ(incarnation(), 1u);
+  polled.PollNodesSoon();
+  ASSERT_TRUE(wait_polls(20));
+  EXPECT_EQ(reads.load(), 1) << "not sooner than nodes_soon_ms after the last read";
+  now += 100;
+  ASSERT_TRUE(wait_polls(3));
+  EXPECT_EQ(reads.load(), 2) << "read once nodes_soon_ms passed";
+  EXPECT_EQ(incarnation(), 2u);
+  now += 100;
+  ASSERT_TRUE(wait_polls(20));
+  EXPECT_EQ(reads.load(), 2) << "that read answered the call: nodes_poll_ms again";
+  polled.Stop();
 }
 
 }  // namespace

@@ -153,6 +153,7 @@ class SimCluster {
     c.incarnation = 1000 + restarts_;
     registered_[n] = c.incarnation;
     c.peer_incarnation = [this](uint32_t node) { return registered_[node].load(); };
+    c.on_other_incarnation = [this](uint32_t) { other_incarnations_++; };
     {
       std::lock_guard l(events_mu_);
       events_[n].clear();
@@ -215,6 +216,8 @@ class SimCluster {
   // test registers another (a replica that now runs elsewhere).
   uint64_t Registered(uint32_t n) const { return registered_[n].load(); }
   void Register(uint32_t n, uint64_t incarnation) { registered_[n] = incarnation; }
+  // Messages dropped for their incarnation, as reported to on_other_incarnation.
+  uint64_t other_incarnations() const { return other_incarnations_.load(); }
 
   // One millisecond: deliver what is queued (up to `messages_max`), tick every replica.
   void Step(int messages_max = 64) {
@@ -393,6 +396,7 @@ class SimCluster {
   std::array<std::string, kSlots> dirs_;  // each replica's directory on its disk
   std::array<std::unique_ptr<Replica>, kSlots> replicas_;
   std::array<std::atomic<uint64_t>, kSlots> registered_{};  // Register; read by the replicas
+  std::atomic<uint64_t> other_incarnations_{0};
   std::mutex events_mu_;
   std::array<std::vector<std::string>, kSlots> events_;
 };

@@ -141,6 +141,8 @@ TEST(ReplicationSpareTest, AReplicaEtcdNoLongerNamesNeverCounts) {
   EXPECT_EQ(AckedOfTwentyMore(c, &next), 0u)
       << "an append was acknowledged on the word of a replaced run";
   EXPECT_GT(c.replica(*p).status().stale_messages_dropped, 0u);
+  EXPECT_EQ(c.other_incarnations(), c.replica(*p).status().stale_messages_dropped)
+      << "each drop asks for the registrations again (a server reads them soon)";
   bool reported = false;
   for (const std::string& e : c.Events(*p)) {
     reported = reported ||

@@ -72,6 +72,8 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterNodeOptions optio
     auto it = p->addresses_.find(node);
     return it == p->addresses_.end() ? uint64_t{0} : it->second.incarnation;
   };
+  // polled_ is made below, before the replica opens, and stops after it (Stop).
+  rc.on_other_incarnation = [p = n.get()](uint32_t) { p->polled_->PollNodesSoon(); };
   // A dead primary's key goes with its lease (lease_ttl_s); then a follower campaigns.
   rc.majority_timeout_ms = o.lease_ttl_s * 1000;
   rc.election_timeout_ms = o.lease_ttl_s * 1500;
@@ -171,7 +173,10 @@ void ClusterNode::RefreshAddresses() {
 }
 
 void ClusterNode::Drive() {
-  int64_t next_tick = SteadyMs(), next_refresh = next_tick + 1000;
+  // How often the replica's view of the registrations takes the polled answer (a copy of a
+  // few entries): soon after a read PollNodesSoon asked for, a restarted peer counts again.
+  constexpr int64_t kAddressesRefreshMs = 50;
+  int64_t next_tick = SteadyMs(), next_refresh = next_tick + kAddressesRefreshMs;
   while (!stopping_) {
     std::deque<std::string> batch;
     {
@@ -189,7 +194,7 @@ void ClusterNode::Drive() {
     }
     if (now >= next_refresh) {
       RefreshAddresses();
-      next_refresh = now + 1000;
+      next_refresh = now + kAddressesRefreshMs;
     }
   }
 }

@@ -27,20 +27,25 @@ void PolledCoordinator::Stop() {
 }
 
 void PolledCoordinator::Poll() {
-  int64_t next_nodes_ms = 0;
+  int64_t nodes_asked_ms = 0;
+  bool nodes_read = false;
   std::unique_lock l(mu_);
   while (!stopping_) {
     const uint64_t leader_generation = leader_.generation;
     const uint64_t promote_generation = promote_.generation;
+    const uint64_t soon_asked = nodes_soon_asked_;
+    const bool soon = soon_asked > nodes_soon_answered_;
     l.unlock();
     const int64_t asked = o_.now_ms();
     Status keepalive = inner_.KeepAlive(o_.node);
     auto leader = inner_.Leader(o_.node);
     auto promote = inner_.PromoteTarget(o_.node);
     std::optional<Result<std::map<uint32_t, NodeAddresses>>> nodes;
-    if (nodes_fn_ && asked >= next_nodes_ms) {
+    const int64_t nodes_due_ms = nodes_asked_ms + (soon ? o_.nodes_soon_ms : o_.nodes_poll_ms);
+    if (nodes_fn_ && (!nodes_read || asked >= nodes_due_ms)) {
       nodes.emplace(nodes_fn_());
-      next_nodes_ms = asked + o_.nodes_poll_ms;
+      nodes_asked_ms = asked;
+      nodes_read = true;
     }
     l.lock();
     keepalive_.value = std::move(keepalive);
@@ -54,6 +59,7 @@ void PolledCoordinator::Poll() {
       promote_.asked_ms = asked;
     }
     if (nodes && nodes->ok()) nodes_ = std::move(**nodes);
+    if (nodes) nodes_soon_answered_ = soon_asked;
     cv_.wait_for(l, std::chrono::milliseconds(o_.poll_ms), [this] { return stopping_; });
   }
 }
@@ -123,6 +129,11 @@ Result<bool> PolledCoordinator::Initialized(uint32_t node) {
 
 Status PolledCoordinator::MarkInitialized(uint32_t node) {
   return inner_.MarkInitialized(node);
+}
+
+void PolledCoordinator::PollNodesSoon() {
+  std::lock_guard l(mu_);
+  ++nodes_soon_asked_;
 }
 
 Result<std::map<uint32_t, NodeAddresses>> PolledCoordinator::Nodes() {

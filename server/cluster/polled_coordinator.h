@@ -14,7 +14,9 @@
 //   cached leader at once; Resign forgets the cached leader and ClearPromote the cached target,
 //   until the next poll that started after them.
 // - Nodes(): every registered node's addresses, read every nodes_poll_ms by the same thread
-//   (the last answer; an error until the first).
+//   (the last answer; an error until the first). PollNodesSoon() asks for the next poll to
+//   read them too, if nodes_soon_ms have passed since they were last read (a peer's message
+//   named an incarnation the last answer did not: it restarted, or its position moved).
 // - Staleness is safe: the leader key only decides who campaigns (a compare-and-create) and
 //   when a primary notices it was replaced; fencing is by the replicas' promises.
 // - Thread-safe. Start() once; Stop() (also the destructor) joins the thread before the
@@ -41,6 +43,9 @@ struct PolledCoordinatorOptions {
   // cluster_etcd_ok turns 0 while a lease could still be kept.
   int64_t stale_ms = 1'000;
   int64_t nodes_poll_ms = 1'000;
+  // PollNodesSoon's bound: a stream of messages from a run etcd does not name (a server that
+  // lost its position and does not know it) reads the node keys at most this often.
+  int64_t nodes_soon_ms = 200;
   std::function<int64_t()> now_ms;  // monotonic clock
 };
 
@@ -62,6 +67,7 @@ class PolledCoordinator : public repl::Coordinator {
   Result<bool> Initialized(uint32_t node) override;
   Status MarkInitialized(uint32_t node) override;
   Result<std::map<uint32_t, NodeAddresses>> Nodes();
+  void PollNodesSoon();
 
  private:
   // A cached answer: the value and when the call that got it started.
@@ -84,6 +90,9 @@ class PolledCoordinator : public repl::Coordinator {
   Answer<repl::LeaderInfo> leader_;
   Answer<std::optional<uint32_t>> promote_;
   std::optional<std::map<uint32_t, NodeAddresses>> nodes_;
+  // PollNodesSoon calls, and how many of them a read of the nodes has answered (a read that
+  // started before a call does not answer it).
+  uint64_t nodes_soon_asked_ = 0, nodes_soon_answered_ = 0;
   std::thread thread_;
 };
 

@@ -244,12 +244,14 @@ void Replica::Handle(std::unique_lock<std::mutex>& l, const PeerMessage& m) {
     const uint64_t named = cfg_.peer_incarnation(m.from);
     if (named != 0 && m.incarnation != named) {
       // Another run of that position than the one the coordinator names: one moved away or
-      // replaced. It counts for nothing, not even as heard from.
+      // replaced, or a restart the coordinator's answer predates. It counts for nothing, not
+      // even as heard from, until the coordinator names it.
       if (stale_incarnations_dropped_++ % 1000 == 0) {
         Event("dropped a message from replica " + std::to_string(m.from) + " of incarnation " +
               std::to_string(m.incarnation) + ": etcd names incarnation " + std::to_string(named) +
               " (" + std::to_string(stale_incarnations_dropped_) + " so far)");
       }
+      if (cfg_.on_other_incarnation) cfg_.on_other_incarnation(m.from);
       return;
     }
   }

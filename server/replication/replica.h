@@ -106,6 +106,10 @@ struct ReplicaConfig {
   // replica that now holds its position. Unset: every message is taken. Called under the
   // replica's lock, so it must not call into the replica; thread-safe.
   std::function<uint64_t(uint32_t n)> peer_incarnation;
+  // Called (under the replica's lock, like peer_incarnation) with `n` when a message from `n`
+  // was dropped for its incarnation: what the coordinator named may be old (`n` restarted),
+  // or `n` now runs elsewhere; a server reads the registrations again soon. May be unset.
+  std::function<void(uint32_t n)> on_other_incarnation;
   // Tests (docs/replication.md "Kill points"): called at each of kReplicaKillPoints as this
   // replica reaches it; true means the process dies right there: from then on the replica
   // sends and handles nothing (the test makes its disk refuse every write and crashes it).
