@@ -31,14 +31,25 @@ bool UntilSpareCaughtUp(SimCluster& c, int steps_max = 100'000) {
   return false;
 }
 
-// An elected primary, `appends` appends settled, then a spare started and caught up. The primary,
-// or none after a failed assertion.
-std::optional<uint32_t> WithCaughtUpSpare(SimCluster& c, int appends, uint64_t* next) {
+// An elected primary with `appends` appends settled on every replica; none after a failed
+// assertion.
+std::optional<uint32_t> ElectedWithAppends(SimCluster& c, int appends, uint64_t* next) {
   auto p = Elect(c);
   EXPECT_TRUE(p);
   if (!p) return std::nullopt;
   AddAppends(c, appends, next);
-  EXPECT_TRUE(c.Settle(200'000));
+  if (!c.Settle(200'000)) {
+    ADD_FAILURE() << "the appends did not settle";
+    return std::nullopt;
+  }
+  return p;
+}
+
+// An elected primary, `appends` appends settled, then a spare started and caught up. The primary,
+// or none after a failed assertion.
+std::optional<uint32_t> WithCaughtUpSpare(SimCluster& c, int appends, uint64_t* next) {
+  auto p = ElectedWithAppends(c, appends, next);
+  if (!p) return std::nullopt;
   c.StartSpare();
   AddAppends(c, appends / 2, next);
   const bool told = UntilSpareCaughtUp(c);
@@ -130,10 +141,8 @@ TEST(ReplicationSpareTest, SpareCatchesUpButItsAcknowledgementsAndPromisesNeverC
 TEST(ReplicationSpareTest, AReplicaEtcdNoLongerNamesNeverCounts) {
   SimCluster c(43);
   uint64_t next = 0;
-  auto p = Elect(c);
+  auto p = ElectedWithAppends(c, 100, &next);
   ASSERT_TRUE(p);
-  AddAppends(c, 100, &next);
-  ASSERT_TRUE(c.Settle(200'000));
   const uint32_t a = (*p + 1) % SimCluster::kNodes, b = (*p + 2) % SimCluster::kNodes;
   const uint64_t own = c.Registered(a);
   c.Register(a, own + 1'000'000);  // the server `a` moved to registered its run
@@ -164,10 +173,8 @@ TEST(ReplicationSpareTest, AReplicaEtcdNoLongerNamesNeverCounts) {
 TEST(ReplicationSpareTest, ASpareJoiningOneMessagePerTickIsNotForgotten) {
   SimCluster c(53);
   uint64_t next = 0;
-  auto p = Elect(c);
+  auto p = ElectedWithAppends(c, 50, &next);
   ASSERT_TRUE(p);
-  AddAppends(c, 50, &next);
-  ASSERT_TRUE(c.Settle(200'000));
   while (c.now_ms() <= 2 * ReplicaConfig{}.majority_timeout_ms) c.Step();
   c.StartSpare();
   EXPECT_TRUE(UntilSpareFollows(c, *p, 10'000, /*messages_per_step=*/1))
