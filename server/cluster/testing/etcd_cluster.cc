@@ -86,6 +86,25 @@ std::string EtcdCluster::LogTail(size_t member, size_t max_bytes) const {
 Status EtcdCluster::Start() {
   if (!members_.empty()) return Status::InvalidArgument("etcd cluster already started");
   if (size() == 0) return Status::InvalidArgument("etcd cluster of 0 members");
+  for (int attempt = 1;; ++attempt) {
+    Status s = StartOnce();
+    if (s.ok() || attempt == kStartAttempts ||
+        s.message().find("address already in use") == std::string::npos) {
+      return s;
+    }
+    // A port was taken between picking it and the member's bind: a new cluster on new ports.
+    members_.clear();  // kills and reaps
+    for (size_t i = 0; i < size(); ++i) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_.path() + "/m" + std::to_string(i), ec);
+      std::filesystem::remove(dir_.path() + "/member" + std::to_string(i) + ".log", ec);
+      client_ports_[i] = common::FreeLoopbackPort();
+      peer_ports_[i] = common::FreeLoopbackPort();
+    }
+  }
+}
+
+Status EtcdCluster::StartOnce() {
   const std::string etcd = FindEtcd();
   if (etcd.empty()) {
     return Status::NotFound(

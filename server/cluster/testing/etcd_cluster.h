@@ -5,7 +5,10 @@
 // - Start() spawns every member (`etcd` looked up on PATH; each dies with the test process)
 //   and returns once each member answers /health with "true" (a leader is elected), within
 //   start_timeout_ms. When etcd is not installed it returns an error that says so (the tests
-//   fail, they do not skip); other failures quote the end of the member's log.
+//   fail, they do not skip); other failures quote the end of the member's log. Ports are picked
+//   free when the cluster is made, and again (up to kStartAttempts in all) when a member could
+//   not bind one: another process on the machine may have taken it meanwhile, as an outgoing
+//   connection's ephemeral port. Endpoints are final once Start returned.
 // - Kill(i) sends SIGKILL; Pause(i)/Resume(i) send SIGSTOP/SIGCONT. The destructor resumes and
 //   kills what still runs and removes the directories.
 // Thread-safety: none; the test's main thread drives it.
@@ -33,6 +36,7 @@ class EtcdCluster {
   EtcdCluster(const EtcdCluster&) = delete;
   EtcdCluster& operator=(const EtcdCluster&) = delete;
 
+  static constexpr int kStartAttempts = 3;
   [[nodiscard]] Status Start();
   [[nodiscard]] Status Kill(size_t member);
   [[nodiscard]] Status Pause(size_t member);
@@ -48,6 +52,7 @@ class EtcdCluster {
   std::string LogTail(size_t member, size_t max_bytes = 2000) const;
 
  private:
+  Status StartOnce();  // one attempt of Start on the ports picked
   Status WaitHealthy(size_t member, uint32_t timeout_ms);
   Status Signal(size_t member, int signal, const char* name);
 
