@@ -43,11 +43,7 @@ Status EtcdCoordinator::Register() {
   const std::string key = Key("nodes/" + std::to_string(options_.node));
   TLDB_ASSIGN_OR_RETURN(std::optional<KeyValue> held, client_->Get(key));
   if (held) {
-    std::string client;
-    try {
-      client = nlohmann::json::parse(held->value).at("client").get<std::string>();
-    } catch (const nlohmann::json::exception&) {
-    }
+    const std::string client = NodeClient(held->value);
     // The same server's key (from before a restart, or a lease this run lost) is taken over.
     if (client != options_.client_address) {
       return Status::Busy("replica " + std::to_string(options_.node) + " of partition " +
@@ -133,6 +129,14 @@ Result<bool> EtcdCoordinator::Initialized(uint32_t) {
 
 Status EtcdCoordinator::MarkInitialized(uint32_t) {
   return client_->CreateIfAbsent(InitializedKey(), "1", 0).status();
+}
+
+std::string EtcdCoordinator::NodeClient(const std::string& value) {
+  try {
+    return nlohmann::json::parse(value).at("client").get<std::string>();
+  } catch (const nlohmann::json::exception&) {
+    return "";
+  }
 }
 
 Result<std::map<uint32_t, NodeAddresses>> EtcdCoordinator::Nodes() {

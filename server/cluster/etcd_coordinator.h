@@ -73,6 +73,9 @@ class EtcdCoordinator : public repl::Coordinator {
   // key on it) disappears now rather than after the TTL; KeepAlive registers no more. Call it
   // once the replica stopped.
   Status Unregister();
+  // The client address in a partitions/<P>/nodes/<k> value ("" when it does not parse): the
+  // server that runs that replica.
+  static std::string NodeClient(const std::string& value);
   // "<prefix>partitions/<partition>/<name>": the one place these keys are spelt.
   static std::string PartitionKey(const std::string& prefix, uint32_t partition,
                                   std::string_view name) {

@@ -14,15 +14,6 @@ namespace {
 // How often the waits read etcd: a handover or a replica start shows within this.
 constexpr int64_t kPollMs = 100;
 
-// The client address in a partitions/<P>/nodes/<k> value ("" when it does not parse).
-std::string ClientOf(const std::string& value) {
-  try {
-    return nlohmann::json::parse(value).at("client").get<std::string>();
-  } catch (const nlohmann::json::exception&) {
-    return "";
-  }
-}
-
 }  // namespace
 
 namespace {
@@ -312,13 +303,14 @@ Result<ReplicaMoveResult> ReplicaMove::Run(const ReplicaMoveRequest& r,
   const int64_t deadline = SteadyMs() + r.timeout_ms;
   while (true) {
     TLDB_ASSIGN_OR_RETURN(auto kv, client_.Get(key));
-    if (kv && ClientOf(kv->value) == out.address) break;
+    if (kv && EtcdCoordinator::NodeClient(kv->value) == out.address) break;
     if (SteadyMs() >= deadline) {
       return Status::TimedOut(
           "replica " + std::to_string(out.node) + " of partition " + std::to_string(r.partition) +
           " did not start on server " + std::to_string(r.to) + " within " +
           std::to_string(r.timeout_ms) + " ms (" + key + " " +
-          (kv ? "names " + ClientOf(kv->value) : std::string("is absent")) + ")");
+          (kv ? "names " + EtcdCoordinator::NodeClient(kv->value) : std::string("is absent")) +
+          ")");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
   }

@@ -113,11 +113,7 @@ Status ShardHost::MayStart(uint32_t p, uint32_t node) {
       EtcdCoordinator::PartitionKey(o_.etcd_prefix, p, "nodes/" + std::to_string(node));
   TLDB_ASSIGN_OR_RETURN(auto kv, client_->Get(key));
   if (!kv) return Status::Ok();
-  std::string client;
-  try {
-    client = nlohmann::json::parse(kv->value).at("client").get<std::string>();
-  } catch (const nlohmann::json::exception&) {
-  }
+  const std::string client = EtcdCoordinator::NodeClient(kv->value);
   if (client == o_.client_address) return Status::Ok();  // this server's, before a restart
   return Status::Busy("partition " + std::to_string(p) + ": replica " + std::to_string(node) +
                       " still runs at " + (client.empty() ? "?" : client) +
